@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+)
+
+const usage = `cuesource: event-sourced bounded contexts from one CUE file
+
+Usage:
+  cuesource vet CONTEXT [--json]           check a context, listing every error
+  cuesource build CONTEXT -o FILE          write the compiled manifest (JSON)
+  cuesource test CONTEXT [-run RE] [-v] [--json]
+                                           run the context's scenarios
+  cuesource run CONTEXT --aggregate A --id X --command NAME [--payload JSON]
+                [--given FILE] [--command-id ID] [--time RFC3339]
+                                           decide one command, print events and state
+  cuesource version                        print the version
+
+CONTEXT is a .cue file or a directory holding one CUE package.
+`
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// Main runs the command line with os.Args and the process's streams.
+func Main() int { return Run(os.Args[1:], os.Stdout, os.Stderr) }
+
+// Run runs one command line.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	c := &command{stdout: stdout, stderr: stderr}
+	switch args[0] {
+	case "vet":
+		return c.vet(args[1:])
+	case "build":
+		return c.build(args[1:])
+	case "test":
+		return c.test(args[1:])
+	case "run":
+		return c.run(args[1:])
+	case "version":
+		fmt.Fprintln(stdout, "cuesource", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "cuesource: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+type command struct {
+	stdout, stderr io.Writer
+}
+
+// parse parses flags that may come before or after positional arguments.
+func (c *command) parse(fs *flag.FlagSet, args []string, positional int) ([]string, bool) {
+	fs.SetOutput(c.stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != positional {
+		fmt.Fprintf(c.stderr, "cuesource %s: expected %d argument(s), got %d\n\n%s", fs.Name(), positional, len(pos), usage)
+		return nil, false
+	}
+	return pos, true
+}
+
+// load compiles and checks a context, reporting errors to stderr.
+func (c *command) load(path string, asJSON bool) (*interpreter.Program, bool) {
+	m, err := compiler.Compile(path)
+	if err == nil {
+		var p *interpreter.Program
+		if p, err = interpreter.Compile(m); err == nil {
+			return p, true
+		}
+	}
+	c.report(err, asJSON)
+	return nil, false
+}
+
+func (c *command) report(err error, asJSON bool) {
+	if !asJSON {
+		fmt.Fprint(c.stderr, diag.Render(err, nil))
+		return
+	}
+	var list diag.List
+	if !errors.As(err, &list) {
+		list = diag.List{{Msg: err.Error()}}
+	}
+	type jsonErr struct {
+		File    string `json:"file,omitempty"`
+		Line    int    `json:"line,omitempty"`
+		Col     int    `json:"col,omitempty"`
+		Path    string `json:"path,omitempty"`
+		Message string `json:"message"`
+	}
+	out := []jsonErr{}
+	for _, e := range list {
+		out = append(out, jsonErr{e.Pos.File, e.Pos.Line, e.Pos.Col, e.Pos.Path, e.Msg})
+	}
+	c.json(map[string]any{"ok": false, "errors": out})
+}
+
+func (c *command) json(v any) {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (c *command) vet(args []string) int {
+	fs := flag.NewFlagSet("vet", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	p, ok := c.load(pos[0], *asJSON)
+	if !ok {
+		return 1
+	}
+	if *asJSON {
+		c.json(map[string]any{"ok": true, "name": p.Manifest.Name})
+	}
+	return 0
+}
+
+func (c *command) build(args []string) int {
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	out := fs.String("o", "", "write the manifest to `FILE` (- for standard output)")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(c.stderr, "cuesource build: -o FILE is required (- for standard output)")
+		return 2
+	}
+	m, err := compiler.Compile(pos[0])
+	if err == nil {
+		_, err = interpreter.Compile(m)
+	}
+	if err != nil {
+		c.report(err, false)
+		return 1
+	}
+	data, err := compiler.Marshal(m)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource build:", err)
+		return 1
+	}
+	if *out == "-" {
+		_, _ = c.stdout.Write(data)
+		return 0
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		fmt.Fprintln(c.stderr, "cuesource build:", err)
+		return 1
+	}
+	return 0
+}
+
+// manifestName is the context's name for messages.
+func manifestName(m *manifest.Manifest) string {
+	if m.Name == "" {
+		return "context"
+	}
+	return strings.TrimSpace(m.Name)
+}

@@ -1,0 +1,304 @@
+package compiler
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/encoding/jsonschema"
+
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/manifest"
+)
+
+// Compile loads the context at path (a .cue file or a package directory) and
+// returns its manifest. Errors are a diag.List holding every CUE error found.
+func Compile(path string) (*manifest.Manifest, error) {
+	s, err := loadContext(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &compilation{source: s}
+	m := c.manifest(s.value)
+	c.errs.Sort()
+	if err := c.errs.Err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Marshal encodes a manifest as indented, deterministic JSON.
+func Marshal(m *manifest.Manifest) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+type compilation struct {
+	*source
+	errs diag.List
+}
+
+func (c *compilation) fail(v cue.Value, format string, args ...any) {
+	c.errs.Add(c.at(v), format, args...)
+}
+
+func (c *compilation) manifest(v cue.Value) *manifest.Manifest {
+	m := &manifest.Manifest{ManifestVersion: manifest.Version, Aggregates: map[string]*manifest.Aggregate{}}
+	m.Name, _ = v.LookupPath(cue.ParsePath("name")).String()
+	for name, av := range fields(v.LookupPath(cue.ParsePath("aggregates"))) {
+		m.Aggregates[name] = c.aggregate(av)
+	}
+	for name, sv := range fields(v.LookupPath(cue.ParsePath("scenarios"))) {
+		m.Scenarios = append(m.Scenarios, c.scenario(name, sv))
+	}
+	return m
+}
+
+func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
+	a := &manifest.Aggregate{
+		State:    c.schema(v.LookupPath(cue.MakePath(cue.Def("state")))),
+		Initial:  c.json(v.LookupPath(cue.ParsePath("initial"))),
+		Commands: map[string]*manifest.Command{},
+		Events:   map[string]*manifest.Event{},
+		Pos:      c.at(v),
+	}
+	for name, cv := range fields(v.LookupPath(cue.ParsePath("commands"))) {
+		cmd := &manifest.Command{
+			Payload: c.schema(cv.LookupPath(cue.MakePath(cue.Def("payload")))),
+			Pos:     c.at(cv),
+			Emit:    []manifest.Emit{},
+		}
+		cmd.Instance, _ = cv.LookupPath(cue.ParsePath("instance")).String()
+		cmd.Require = c.named(cv.LookupPath(cue.ParsePath("require")))
+		list, _ := cv.LookupPath(cue.ParsePath("emit")).List()
+		for list.Next() {
+			ev := list.Value()
+			e := manifest.Emit{Pos: c.at(ev), Payload: c.shape(ev.LookupPath(cue.ParsePath("payload")))}
+			e.Event, _ = ev.LookupPath(cue.ParsePath("event")).String()
+			if iv := ev.LookupPath(cue.ParsePath("if")); iv.Exists() {
+				x := c.expr(iv)
+				e.If = &x
+			}
+			cmd.Emit = append(cmd.Emit, e)
+		}
+		a.Commands[name] = cmd
+	}
+	for name, ev := range fields(v.LookupPath(cue.ParsePath("events"))) {
+		a.Events[name] = &manifest.Event{
+			Payload: c.schema(ev.LookupPath(cue.MakePath(cue.Def("payload")))),
+			Apply:   c.shape(ev.LookupPath(cue.ParsePath("apply"))),
+			Pos:     c.at(ev),
+		}
+	}
+	a.Invariants = c.named(v.LookupPath(cue.ParsePath("invariants")))
+	return a
+}
+
+func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
+	s := &manifest.Scenario{Name: name, Pos: c.at(v)}
+	s.Aggregate, _ = v.LookupPath(cue.ParsePath("aggregate")).String()
+	s.ID, _ = v.LookupPath(cue.ParsePath("id")).String()
+	for _, gv := range items(v.LookupPath(cue.ParsePath("given"))) {
+		s.Given = append(s.Given, c.item(gv, "event"))
+	}
+	when := v.LookupPath(cue.ParsePath("when"))
+	if when.IncompleteKind() == cue.ListKind {
+		for _, wv := range items(when) {
+			it := c.item(wv, "command")
+			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload})
+		}
+	} else {
+		it := c.item(when, "command")
+		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload}}
+	}
+	then := v.LookupPath(cue.ParsePath("then"))
+	if ev := then.LookupPath(cue.ParsePath("events")); ev.Exists() {
+		s.Then.Events = []manifest.GivenItem{}
+		for _, iv := range items(ev) {
+			s.Then.Events = append(s.Then.Events, c.item(iv, "event"))
+		}
+	}
+	if sv := then.LookupPath(cue.ParsePath("state")); sv.Exists() {
+		s.Then.State = c.json(sv)
+	}
+	s.Then.Error, _ = then.LookupPath(cue.ParsePath("error")).String()
+	return s
+}
+
+// item reads {<label>: name, payload: {...}}; an absent payload stays nil.
+func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
+	var it manifest.GivenItem
+	it.Event, _ = v.LookupPath(cue.ParsePath(label)).String()
+	if pv := v.LookupPath(cue.ParsePath("payload")); pv.Exists() {
+		it.Payload = c.json(pv)
+	}
+	return it
+}
+
+// named reads a struct of named expressions, in declaration order.
+func (c *compilation) named(v cue.Value) []manifest.Named {
+	var out []manifest.Named
+	for name, ev := range fields(v) {
+		out = append(out, manifest.Named{Name: name, Expr: c.expr(ev)})
+	}
+	return out
+}
+
+// shape reads either one expression or a struct of field expressions.
+func (c *compilation) shape(v cue.Value) manifest.Shape {
+	if !v.Exists() {
+		return manifest.Shape{}
+	}
+	if v.IncompleteKind() == cue.StringKind {
+		x := c.expr(v)
+		return manifest.Shape{Whole: &x}
+	}
+	var s manifest.Shape
+	for name, fv := range fields(v) {
+		s.Fields = append(s.Fields, manifest.Field{Name: name, Expr: c.expr(fv)})
+	}
+	if s.Fields == nil {
+		s.Fields = []manifest.Field{}
+	}
+	return s
+}
+
+func (c *compilation) expr(v cue.Value) manifest.Expr {
+	src, err := v.String()
+	if err != nil {
+		c.fail(v, "expected an expression string: %v", err)
+	}
+	p := c.exprPos(v.Pos())
+	p.Path = path(v)
+	return manifest.Expr{Src: src, Pos: p}
+}
+
+// at is where v was written by the user. A struct unified with the schema
+// may report the schema's position; then the first field the user wrote
+// stands for it.
+func (c *compilation) at(v cue.Value) manifest.Pos {
+	p := c.userPos(v)
+	p.Path = path(v)
+	return p
+}
+
+func (c *compilation) userPos(v cue.Value) manifest.Pos {
+	if p := v.Pos(); p.IsValid() && !isSchemaFile(p.Filename()) {
+		return c.pos(p)
+	}
+	for _, f := range fields(v) {
+		if p := c.userPos(f); p.File != "" {
+			return p
+		}
+	}
+	for _, e := range items(v) {
+		if p := c.userPos(e); p.File != "" {
+			return p
+		}
+	}
+	return manifest.Pos{}
+}
+
+func isSchemaFile(name string) bool {
+	return name == "schema.cue" || strings.HasSuffix(name, "/schema/schema.cue")
+}
+
+// path spells v's path from the context root, as users write it.
+func path(v cue.Value) string {
+	return strings.TrimPrefix(v.Path().String(), "#Context.")
+}
+
+// json encodes a concrete value with sorted keys.
+func (c *compilation) json(v cue.Value) json.RawMessage {
+	data, err := v.MarshalJSON()
+	if err != nil {
+		c.fail(v, "must be concrete data: %v", err)
+		return json.RawMessage("null")
+	}
+	return canonical(data)
+}
+
+// schema generates JSON Schema 2020-12 for a CUE definition.
+func (c *compilation) schema(v cue.Value) json.RawMessage {
+	v, _ = v.Default() // an absent #payload defaults to {}
+	if st, err := v.Fields(); err == nil && !st.Next() && v.IncompleteKind() == cue.StructKind {
+		return json.RawMessage(`{"additionalProperties":false,"type":"object"}`)
+	}
+	expr, err := jsonschema.Generate(v, nil)
+	if err != nil {
+		c.fail(v, "cannot generate JSON Schema: %v", err)
+		return json.RawMessage(`{}`)
+	}
+	data, err := c.ctx.BuildExpr(expr).MarshalJSON()
+	if err != nil {
+		c.fail(v, "cannot encode JSON Schema: %v", err)
+		return json.RawMessage(`{}`)
+	}
+	var doc map[string]any
+	if json.Unmarshal(data, &doc) == nil {
+		// The top-level description is the schema's own doc comment.
+		delete(doc, "description")
+		delete(doc, "$schema")
+		data, _ = json.Marshal(doc)
+	}
+	return canonical(data)
+}
+
+// canonical re-encodes JSON with sorted object keys and no HTML escaping,
+// so manifests are byte-for-byte reproducible.
+func canonical(data []byte) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return data
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return data
+	}
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+// fields iterates over the regular fields of a struct in declaration order.
+func fields(v cue.Value) func(yield func(string, cue.Value) bool) {
+	return func(yield func(string, cue.Value) bool) {
+		if !v.Exists() {
+			return
+		}
+		it, err := v.Fields()
+		if err != nil {
+			return
+		}
+		for it.Next() {
+			name := it.Selector().Unquoted()
+			if !yield(name, it.Value()) {
+				return
+			}
+		}
+	}
+}
+
+func items(v cue.Value) []cue.Value {
+	if !v.Exists() {
+		return nil
+	}
+	it, err := v.List()
+	if err != nil {
+		return nil
+	}
+	var out []cue.Value
+	for it.Next() {
+		out = append(out, it.Value())
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/schema"
+)
+
+// source is a loaded context: its CUE value unified with #Context and what
+// is needed to turn CUE positions into manifest positions.
+type source struct {
+	ctx   *cue.Context
+	value cue.Value
+	files map[string][]byte // by absolute name, read lazily
+	cwd   string
+}
+
+// loadContext loads path (a .cue file or a directory holding one package)
+// and unifies it with the embedded schema. When the context is not inside a
+// CUE module, the schema module is overlaid so the import resolves anyway.
+func loadContext(path string) (*source, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("context %s: %w", path, err)
+	}
+	dir, arg := abs, "."
+	if !fi.IsDir() {
+		dir, arg = filepath.Dir(abs), "./"+filepath.Base(abs)
+	}
+	cfg := &load.Config{Dir: dir}
+	if root := moduleRoot(dir); root != "" {
+		cfg.ModuleRoot = root
+	} else {
+		cfg.ModuleRoot = dir
+		cfg.Overlay = map[string]load.Source{
+			filepath.Join(dir, "cue.mod", "module.cue"): load.FromString(
+				fmt.Sprintf("module: %q\nlanguage: version: \"v0.17.0\"\n", schema.Module)),
+			filepath.Join(dir, "schema", "schema.cue"): load.FromBytes(schema.Source),
+		}
+	}
+	cwd, _ := os.Getwd()
+	s := &source{ctx: cuecontext.New(), files: map[string][]byte{}, cwd: cwd}
+	insts := load.Instances([]string{arg}, cfg)
+	if len(insts) != 1 {
+		return nil, fmt.Errorf("context %s: expected one CUE package, found %d", path, len(insts))
+	}
+	if err := insts[0].Err; err != nil {
+		return nil, s.errors(err)
+	}
+	v := s.ctx.BuildInstance(insts[0])
+	if err := v.Err(); err != nil {
+		return nil, s.errors(err)
+	}
+	def := s.ctx.CompileBytes(schema.Source, cue.Filename("schema.cue")).LookupPath(cue.ParsePath("#Context"))
+	v = def.Unify(v)
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, s.errors(err)
+	}
+	s.value = v
+	return s, nil
+}
+
+// moduleRoot returns the nearest directory at or above dir holding cue.mod.
+func moduleRoot(dir string) string {
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, "cue.mod")); err == nil && fi.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// errors converts CUE errors into a sorted diag.List.
+func (s *source) errors(err error) diag.List {
+	var list diag.List
+	for _, e := range cueerrors.Errors(err) {
+		pos := e.Position()
+		if !pos.IsValid() {
+			for _, p := range e.InputPositions() {
+				if p.IsValid() {
+					pos = p
+					break
+				}
+			}
+		}
+		format, args := e.Msg()
+		mp := s.pos(pos)
+		mp.Path = strings.Join(e.Path(), ".")
+		list = append(list, &diag.Error{Pos: mp, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(list) == 0 {
+		list.Add(manifest.Pos{}, "%v", err)
+	}
+	list.Sort()
+	return list
+}
+
+// pos converts a CUE position to a manifest position with a path relative
+// to the working directory when that is shorter.
+func (s *source) pos(p token.Pos) manifest.Pos {
+	if !p.IsValid() {
+		return manifest.Pos{}
+	}
+	return manifest.Pos{File: s.rel(p.Filename()), Line: p.Line(), Col: p.Column()}
+}
+
+func (s *source) rel(name string) string {
+	if s.cwd != "" {
+		if r, err := filepath.Rel(s.cwd, name); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return name
+}
+
+// exprPos returns the position of the first character inside the string
+// literal at p, so a column in the expression maps to a column in the file.
+func (s *source) exprPos(p token.Pos) manifest.Pos {
+	mp := s.pos(p)
+	if !p.IsValid() {
+		return mp
+	}
+	data, ok := s.files[p.Filename()]
+	if !ok {
+		data, _ = os.ReadFile(p.Filename())
+		s.files[p.Filename()] = data
+	}
+	off := p.Offset()
+	if off < 0 || off >= len(data) {
+		return mp
+	}
+	rest := data[off:]
+	hashes := 0
+	for hashes < len(rest) && rest[hashes] == '#' {
+		hashes++
+	}
+	rest = rest[hashes:]
+	switch {
+	case strings.HasPrefix(string(rest), `"""`):
+		// Multi-line: content starts on the next line, after the indentation
+		// that the closing quotes set; expression line k is file line+k.
+		nl := strings.IndexByte(string(rest), '\n')
+		if nl < 0 {
+			return mp
+		}
+		body := string(rest[nl+1:])
+		end := strings.Index(body, `"""`)
+		if end < 0 {
+			return mp
+		}
+		lineStart := strings.LastIndexByte(body[:end], '\n') + 1
+		indent := len(body[lineStart:end])
+		mp.Line++
+		mp.Col = indent + 1
+	case strings.HasPrefix(string(rest), `"`):
+		mp.Col += hashes + 1
+	}
+	return mp
+}

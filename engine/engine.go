@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/value"
+)
+
+// AnyVersion as Envelope.ExpectedVersion skips the optimistic check.
+const AnyVersion = -1
+
+// Envelope is a command with everything the engine needs from outside.
+type Envelope struct {
+	ID              string          `json:"id"` // unique; event ids derive from it
+	Aggregate       string          `json:"aggregate"`
+	Instance        string          `json:"instance"`
+	Command         string          `json:"command"`
+	Payload         json.RawMessage `json:"payload,omitempty"`
+	ExpectedVersion int64           `json:"expectedVersion"` // AnyVersion: no check
+	Time            time.Time       `json:"time"`
+}
+
+// Current is the state a command is decided on. Version 0 means the
+// instance does not exist; State is then ignored and the initial state used.
+type Current struct {
+	State   any
+	Version int64
+}
+
+// Event is an event the engine produced or replays.
+type Event struct {
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Version int64     `json:"version"` // the instance's version once applied
+	Time    time.Time `json:"time"`
+	Payload any       `json:"payload"`
+}
+
+// Decision is what a command did: its events and the state after them.
+type Decision struct {
+	Events  []Event `json:"events"`
+	State   any     `json:"state"`
+	Version int64   `json:"version"`
+}
+
+// Options tune Decide and Evolve.
+type Options struct {
+	// Strict validates every emitted payload against the event's #payload
+	// and the state after every event against #state. Tests run strict;
+	// runtimes may.
+	Strict bool
+	// Limits bound the command payload.
+	Limits value.Limits
+}
+
+// Decide handles one command on the current state.
+func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*Decision, error) {
+	agg, ok := p.Aggregates[env.Aggregate]
+	if !ok {
+		return nil, &Error{Kind: KindUnknownAggregate, Message: fmt.Sprintf("unknown aggregate %q", env.Aggregate)}
+	}
+	cmd, ok := agg.Commands[env.Command]
+	if !ok {
+		return nil, &Error{Kind: KindUnknownCommand, Message: fmt.Sprintf("aggregate %s has no command %q", env.Aggregate, env.Command)}
+	}
+	payload, err := decodePayload(env.Payload, opt.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if vs := cmd.Validate(payload); len(vs) > 0 {
+		return nil, &Error{Kind: KindSchema, Message: fmt.Sprintf("payload of %s does not fit its schema", env.Command), Violations: vs}
+	}
+	switch {
+	case cmd.Instance == manifest.InstanceExisting && cur.Version == 0:
+		return nil, &Error{Kind: KindInstanceMissing, Message: fmt.Sprintf("%s %s does not exist; %s needs an existing instance", env.Aggregate, env.Instance, env.Command)}
+	case cmd.Instance == manifest.InstanceNew && cur.Version > 0:
+		return nil, &Error{Kind: KindInstanceExists, Message: fmt.Sprintf("%s %s already exists; %s creates a new instance", env.Aggregate, env.Instance, env.Command)}
+	}
+	if env.ExpectedVersion != AnyVersion && env.ExpectedVersion != cur.Version {
+		return nil, &Error{Kind: KindVersionConflict, Message: fmt.Sprintf("expected version %d, the instance is at %d", env.ExpectedVersion, cur.Version), Version: cur.Version}
+	}
+	state := cur.State
+	if cur.Version == 0 {
+		state = agg.Initial()
+	}
+	ts := env.Time.UTC().Format(time.RFC3339Nano)
+	ev := &interpreter.Env{Cmd: payload, State: state, Meta: interpreter.Meta{
+		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(cur.Version),
+		Command: env.Command, CommandID: env.ID, Timestamp: ts,
+	}}
+	for _, g := range cmd.Require {
+		ok, err := g.Holds(ev)
+		if err != nil {
+			return nil, exprError(err)
+		}
+		if !ok {
+			return nil, &Error{Kind: KindGuard, Name: g.Name, Message: fmt.Sprintf("%s rejected: %s", env.Command, g.Name)}
+		}
+	}
+	d := &Decision{Version: cur.Version}
+	for _, em := range cmd.Emit {
+		ok, err := em.Emits(ev)
+		if err != nil {
+			return nil, exprError(err)
+		}
+		if !ok {
+			continue
+		}
+		pl, err := em.Payload(ev)
+		if err != nil {
+			return nil, exprError(err)
+		}
+		d.Version++
+		d.Events = append(d.Events, Event{
+			ID:      env.ID + "-" + strconv.Itoa(len(d.Events)+1),
+			Type:    em.Event,
+			Version: d.Version,
+			Time:    env.Time.UTC(),
+			Payload: pl,
+		})
+	}
+	for _, e := range d.Events {
+		if state, err = evolve(agg, state, e, env, opt); err != nil {
+			return nil, err
+		}
+	}
+	ev.State, ev.Cmd = state, nil
+	ev.Meta.Version = int(d.Version)
+	for _, inv := range agg.Invariants {
+		ok, err := inv.Holds(ev)
+		if err != nil {
+			return nil, exprError(err)
+		}
+		if !ok {
+			return nil, &Error{Kind: KindInvariant, Name: inv.Name, Message: fmt.Sprintf("%s would break the invariant: %s", env.Command, inv.Name)}
+		}
+	}
+	d.State = state
+	return d, nil
+}
+
+// Evolve applies one recorded event to a state. The envelope fields the
+// reducer may read (meta) come from the event and its instance.
+func Evolve(p *interpreter.Program, aggregate, instance string, state any, e Event, opt Options) (any, error) {
+	agg, ok := p.Aggregates[aggregate]
+	if !ok {
+		return nil, &Error{Kind: KindUnknownAggregate, Message: fmt.Sprintf("unknown aggregate %q", aggregate)}
+	}
+	if state == nil {
+		state = agg.Initial()
+	}
+	return evolve(agg, state, e, Envelope{Aggregate: aggregate, Instance: instance}, opt)
+}
+
+// Fold replays events from the initial state.
+func Fold(p *interpreter.Program, aggregate, instance string, events []Event, opt Options) (Current, error) {
+	var cur Current
+	for _, e := range events {
+		s, err := Evolve(p, aggregate, instance, cur.State, e, opt)
+		if err != nil {
+			return Current{}, err
+		}
+		cur = Current{State: s, Version: e.Version}
+	}
+	return cur, nil
+}
+
+func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, opt Options) (any, error) {
+	et, ok := agg.Events[e.Type]
+	if !ok {
+		return nil, &Error{Kind: KindUnknownEvent, Message: fmt.Sprintf("aggregate %s has no event %q", agg.Name, e.Type)}
+	}
+	if opt.Strict {
+		if vs := et.Validate(e.Payload); len(vs) > 0 {
+			return nil, &Error{Kind: KindInvalidState, Name: e.Type, Message: fmt.Sprintf("event %s does not fit its #payload", e.Type), Violations: vs}
+		}
+	}
+	next, err := et.Apply(&interpreter.Env{State: state, Event: e.Payload, Meta: interpreter.Meta{
+		Aggregate: agg.Name, AggregateID: env.Instance, Version: int(e.Version),
+		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
+	}})
+	if err != nil {
+		return nil, exprError(err)
+	}
+	if opt.Strict {
+		if vs := agg.CheckState(next); len(vs) > 0 {
+			return nil, &Error{Kind: KindInvalidState, Name: e.Type, Message: fmt.Sprintf("state after %s does not fit #state", e.Type), Violations: vs}
+		}
+	}
+	return next, nil
+}
+
+func decodePayload(raw json.RawMessage, lim value.Limits) (any, error) {
+	if len(raw) == 0 {
+		return map[string]any{}, nil
+	}
+	v, err := value.Decode(raw, lim)
+	var ne *value.NumberError
+	var se *value.SyntaxError
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.Is(err, value.ErrTooLarge):
+		return nil, &Error{Kind: KindTooLarge, Message: err.Error()}
+	case errors.Is(err, value.ErrTooDeep):
+		return nil, &Error{Kind: KindTooDeep, Message: err.Error()}
+	case errors.As(err, &ne):
+		return nil, &Error{Kind: KindSchema, Message: "payload has a number that cannot be represented exactly",
+			Violations: []interpreter.Violation{{Pointer: ne.Pointer, Message: ne.Reason()}}}
+	case errors.As(err, &se):
+		return nil, &Error{Kind: KindInvalidJSON, Message: err.Error()}
+	}
+	return nil, &Error{Kind: KindInvalidJSON, Message: err.Error()}
+}
+
+func exprError(err error) error {
+	var ee *interpreter.EvalError
+	if !errors.As(err, &ee) {
+		return &Error{Kind: KindExpression, Message: err.Error()}
+	}
+	k := KindExpression
+	if errors.Is(err, interpreter.ErrBudget) {
+		k = KindBudget
+	}
+	pos := ee.Pos
+	return &Error{Kind: k, Message: ee.Error(), Pos: &pos}
+}

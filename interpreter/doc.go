@@ -1,0 +1,25 @@
+// Package interpreter turns a manifest into an executable [Program].
+//
+// # What it owns
+//
+// Every check that needs the meaning of a definition: each expression is
+// compiled once with expr-lang/expr against a typed environment synthesised
+// from the JSON Schemas (so `state.totl` fails with its position), guards
+// and conditions must be boolean, emitted events must exist and their
+// field-wise payloads must fit the event's #payload, reducers may only set
+// declared state fields, scenarios must name what exists. Compile reports
+// every problem as a [diag.List]; `cuesource vet` is the compiler followed
+// by this.
+//
+// Each expression is compiled twice: once against the typed environment to
+// check it, once against [Env] (untyped fields) to run it on decoded JSON
+// values. Programs run under node and memory budgets, and panics in user
+// expressions come back as positioned errors. JSON Schemas are compiled
+// once with santhosh-tekuri/jsonschema.
+//
+// # What it never does
+//
+// I/O, CUE evaluation, or deciding what a command means: the engine strings
+// the compiled pieces together. A [Program] is immutable and safe for
+// concurrent use.
+package interpreter

@@ -1,0 +1,106 @@
+package interpreter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/cuesource/cuesource/manifest"
+)
+
+// Budgets for user expressions. MaxNodes bounds an expression's size at
+// compile time; MemoryBudget bounds what one evaluation may allocate in
+// ranges, maps and lists (expr has no unbounded loops otherwise).
+const (
+	MaxNodes     = 2000
+	MemoryBudget = 100_000
+)
+
+// ErrBudget is wrapped by an EvalError whose expression ran out of budget.
+var ErrBudget = errors.New("expression budget exceeded")
+
+// Env is the environment expressions run in. Which fields an expression may
+// use depends on where it is written (see the package documentation); vet
+// enforces that with typed environments, so at run time the fields are
+// plain decoded JSON.
+type Env struct {
+	Cmd   any  `expr:"cmd"`
+	State any  `expr:"state"`
+	Event any  `expr:"event"`
+	Meta  Meta `expr:"meta"`
+}
+
+// Meta describes the command or event being handled. Everything in it comes
+// from the command envelope or the log, never from a clock or a random
+// source.
+type Meta struct {
+	Aggregate   string `expr:"aggregate" json:"aggregate"`
+	AggregateID string `expr:"aggregateId" json:"aggregateId"`
+	Version     int    `expr:"version" json:"version"` // state version decided on; in a reducer, the event's version
+	Command     string `expr:"command" json:"command"`
+	CommandID   string `expr:"commandId" json:"commandId"`
+	EventID     string `expr:"eventId" json:"eventId,omitempty"`
+	Timestamp   string `expr:"timestamp" json:"timestamp"` // RFC 3339, from the envelope
+}
+
+// EvalError is a failure while running an expression, positioned in the
+// context file.
+type EvalError struct {
+	Pos manifest.Pos
+	Msg string
+	err error
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.Pos.String(), e.Pos.Path, e.Msg)
+}
+
+func (e *EvalError) Unwrap() error { return e.err }
+
+// expression is one compiled expression, ready to run.
+type expression struct {
+	prog *vm.Program
+	pos  manifest.Pos
+}
+
+var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
+
+func (x *expression) run(env *Env) (any, error) {
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(x.prog, env)
+	vms.Put(m)
+	if err != nil {
+		return nil, x.fail(err)
+	}
+	return out, nil
+}
+
+func (x *expression) fail(err error) *EvalError {
+	e := &EvalError{Pos: x.pos, Msg: err.Error()}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		e.Pos = offset(x.pos, fe.Line, fe.Column)
+		e.Msg = fe.Message
+		err = fe.Unwrap()
+	}
+	if strings.Contains(e.Msg, "memory budget exceeded") {
+		e.err = ErrBudget
+	} else {
+		e.err = err
+	}
+	return e
+}
+
+// offset moves a position by an expression-relative line (1-based) and
+// column (0-based), as expr reports them.
+func offset(p manifest.Pos, line, col int) manifest.Pos {
+	if line > 1 {
+		p.Line += line - 1
+	}
+	p.Col += col
+	return p
+}

@@ -1,0 +1,478 @@
+package interpreter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/value"
+)
+
+// Program is a compiled context. It is immutable and safe for concurrent
+// use.
+type Program struct {
+	Manifest   *manifest.Manifest
+	Aggregates map[string]*Aggregate
+}
+
+// Aggregate is a compiled aggregate type.
+type Aggregate struct {
+	Name       string
+	Commands   map[string]*Command
+	Events     map[string]*Event
+	Invariants []*Check
+	initial    []byte // encoded; Initial decodes a fresh copy
+	state      *jsonschema.Schema
+}
+
+// Initial returns a fresh copy of the initial state.
+func (a *Aggregate) Initial() any { return value.MustDecode(a.initial) }
+
+// CheckState validates a state against #state.
+func (a *Aggregate) CheckState(state any) []Violation { return validate(a.state, state) }
+
+// Command is a compiled command handler.
+type Command struct {
+	Name     string
+	Instance string // manifest.InstanceExisting, New or Any
+	Require  []*Check
+	Emit     []*Emitter
+	payload  *jsonschema.Schema
+}
+
+// Validate checks a decoded payload against #payload, listing every
+// violation.
+func (c *Command) Validate(payload any) []Violation { return validate(c.payload, payload) }
+
+// Check is a named boolean expression: a guard or an invariant.
+type Check struct {
+	Name string
+	expression
+}
+
+// Holds evaluates the check.
+func (c *Check) Holds(env *Env) (bool, error) {
+	out, err := c.run(env)
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// Emitter produces one event type from a command.
+type Emitter struct {
+	Event   string
+	cond    *expression
+	payload shape
+}
+
+// Emits reports whether the emit's condition holds (true when it has none).
+func (e *Emitter) Emits(env *Env) (bool, error) {
+	if e.cond == nil {
+		return true, nil
+	}
+	out, err := e.cond.run(env)
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// Payload builds the event payload.
+func (e *Emitter) Payload(env *Env) (any, error) { return e.payload.build(env, map[string]any{}) }
+
+// Event is a compiled event type.
+type Event struct {
+	Name    string
+	apply   shape
+	payload *jsonschema.Schema
+}
+
+// Apply returns the state after the event; env.State is the old state and
+// is not changed.
+func (e *Event) Apply(env *Env) (any, error) { return e.apply.build(env, env.State) }
+
+// Validate checks an event payload against the event's #payload.
+func (e *Event) Validate(payload any) []Violation { return validate(e.payload, payload) }
+
+// shape builds an object field-wise or as a whole.
+type shape struct {
+	fields []shapeField
+	whole  *expression
+}
+
+type shapeField struct {
+	name string
+	expression
+}
+
+// build evaluates the shape over base: a whole expression replaces it,
+// fields are set on a shallow copy (every right side sees env, which holds
+// the old values), and an empty shape returns base unchanged.
+func (s shape) build(env *Env, base any) (any, error) {
+	if s.whole != nil {
+		return s.whole.run(env)
+	}
+	if len(s.fields) == 0 {
+		return base, nil
+	}
+	old, _ := base.(map[string]any)
+	out := make(map[string]any, len(old)+len(s.fields))
+	for k, v := range old {
+		out[k] = v
+	}
+	for _, f := range s.fields {
+		v, err := f.run(env)
+		if err != nil {
+			return nil, err
+		}
+		out[f.name] = v
+	}
+	return out, nil
+}
+
+// Compile checks and compiles a manifest. Errors are a diag.List with every
+// problem found.
+func Compile(m *manifest.Manifest) (*Program, error) {
+	c := &compiler{
+		typer:   &typer{names: map[reflect.Type]string{}},
+		schemas: jsonschema.NewCompiler(),
+	}
+	c.schemas.DefaultDraft(jsonschema.Draft2020)
+	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}}
+	if m.ManifestVersion != manifest.Version {
+		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
+	}
+	for _, name := range sortedKeys(m.Aggregates) {
+		if a := c.aggregate(name, m.Aggregates[name]); a != nil {
+			p.Aggregates[name] = a
+		}
+	}
+	c.scenarios(m, p)
+	c.errs.Sort()
+	if err := c.errs.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type compiler struct {
+	*typer
+	schemas *jsonschema.Compiler
+	errs    diag.List
+}
+
+var metaType = reflect.TypeOf(Meta{})
+
+// env is the typed environment an expression is checked against.
+type env struct {
+	cmd, state, event reflect.Type // nil: not visible here
+}
+
+func (e env) value() any {
+	var fields []reflect.StructField
+	add := func(name string, t reflect.Type) {
+		if t != nil {
+			fields = append(fields, reflect.StructField{
+				Name: strings.ToUpper(name[:1]) + name[1:], Type: t, Tag: reflect.StructTag(fmt.Sprintf(`expr:%q`, name)),
+			})
+		}
+	}
+	add("cmd", e.cmd)
+	add("state", e.state)
+	add("event", e.event)
+	add("meta", metaType)
+	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
+}
+
+// compile checks x against the typed environment and compiles it for the
+// runtime Env. It returns the checked result type, or nil after an error.
+func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, reflect.Type) {
+	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
+	if boolean {
+		opts = append(opts, expr.AsBool())
+	}
+	checked, err := expr.Compile(x.Src, opts...)
+	if err != nil {
+		c.exprError(x, err)
+		return nil, nil
+	}
+	opts = append(stdlib(), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
+	if boolean {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(x.Src, opts...)
+	if err != nil {
+		c.exprError(x, err)
+		return nil, nil
+	}
+	return &expression{prog: prog, pos: x.Pos}, checked.Node().Type()
+}
+
+func (c *compiler) exprError(x manifest.Expr, err error) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := c.readable(fe.Message)
+		if strings.HasPrefix(msg, "expected bool, but got") {
+			msg = "must be a boolean expression, " + strings.TrimPrefix(msg, "expected bool, ")
+		}
+		c.errs = append(c.errs, &diag.Error{Pos: offset(x.Pos, fe.Line, fe.Column), Msg: msg})
+		return
+	}
+	c.errs = append(c.errs, &diag.Error{Pos: x.Pos, Msg: c.readable(err.Error())})
+}
+
+// schema is a JSON Schema compiled for validation and parsed for typing.
+type schema struct {
+	compiled *jsonschema.Schema
+	doc      map[string]any
+	defs     map[string]any
+}
+
+func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) schema {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err == nil {
+		err = c.schemas.AddResource(url, doc)
+	}
+	var s schema
+	if err == nil {
+		s.compiled, err = c.schemas.Compile(url)
+	}
+	if err != nil {
+		c.errs.Add(pos, "invalid JSON Schema: %v", err)
+		return schema{}
+	}
+	_ = json.Unmarshal(raw, &s.doc)
+	s.defs = asMap(s.doc["$defs"])
+	return s
+}
+
+func (s schema) typeOf(t *typer, name string) reflect.Type { return t.typeOf(s.doc, name, s.defs, 0) }
+
+// property returns the schema of a named property and whether the object
+// schema declares it; open objects accept any name.
+func (s schema) property(name string) (map[string]any, bool) {
+	doc := s.doc
+	if ref, ok := doc["$ref"].(string); ok {
+		doc = asMap(s.defs[strings.TrimPrefix(ref, "#/$defs/")])
+	}
+	if p, ok := asMap(doc["properties"])[name]; ok {
+		return asMap(p), true
+	}
+	if extra, ok := doc["additionalProperties"]; ok && extra == false {
+		return nil, false
+	}
+	return asMap(doc["additionalProperties"]), true
+}
+
+func (s schema) required() []string {
+	var out []string
+	for _, r := range asList(s.doc["required"]) {
+		if name, ok := r.(string); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
+	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}}
+	base := "mem:///" + name
+	state := c.schema(m.State, base+"/state.json", m.Pos)
+	a.state = state.compiled
+	stateType := state.typeOf(c.typer, "state")
+	initial, err := value.Decode(m.Initial, value.Limits{MaxBytes: math.MaxInt})
+	if err != nil {
+		c.errs.Add(m.Pos, "initial: %v", err)
+	} else if vs := validate(a.state, initial); len(vs) > 0 {
+		c.errs.Add(m.Pos, "initial does not fit #state: %s", vs[0])
+	}
+	a.initial, _ = value.Encode(initial)
+
+	events := map[string]schema{}
+	for _, en := range sortedKeys(m.Events) {
+		me := m.Events[en]
+		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
+		events[en] = ps
+		ev := &Event{Name: en, payload: ps.compiled}
+		ev.apply = c.shape(me.Apply, env{state: stateType, event: ps.typeOf(c.typer, "event")}, state, "state")
+		a.Events[en] = ev
+	}
+	for _, cn := range sortedKeys(m.Commands) {
+		mc := m.Commands[cn]
+		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
+		cmd := &Command{Name: cn, Instance: mc.Instance, payload: ps.compiled}
+		switch mc.Instance {
+		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
+		default:
+			c.errs.Add(mc.Pos, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, mc.Instance)
+		}
+		decide := env{cmd: ps.typeOf(c.typer, "cmd"), state: stateType}
+		cmd.Require = c.checks(mc.Require, decide)
+		if len(mc.Emit) == 0 {
+			c.errs.Add(mc.Pos, "command %s emits no event", cn)
+		}
+		for _, me := range mc.Emit {
+			es, ok := events[me.Event]
+			if !ok {
+				c.errs.Add(me.Pos, "unknown event %s (aggregate %s declares %s)", me.Event, name, strings.Join(sortedKeys(m.Events), ", "))
+				continue
+			}
+			em := &Emitter{Event: me.Event}
+			if me.If != nil {
+				em.cond, _ = c.compile(*me.If, decide, true)
+			}
+			em.payload = c.shape(me.Payload, decide, es, "event "+me.Event)
+			if me.Payload.Whole == nil {
+				c.complete(me, es)
+			}
+			cmd.Emit = append(cmd.Emit, em)
+		}
+		a.Commands[cn] = cmd
+	}
+	a.Invariants = c.checks(m.Invariants, env{state: stateType})
+	return a
+}
+
+func (c *compiler) checks(named []manifest.Named, e env) []*Check {
+	var out []*Check
+	for _, n := range named {
+		if x, _ := c.compile(n.Expr, e, true); x != nil {
+			out = append(out, &Check{Name: n.Name, expression: *x})
+		}
+	}
+	return out
+}
+
+// shape compiles a field-wise or whole object against the schema of what
+// it builds: every field must be declared there and fit its type.
+func (c *compiler) shape(m manifest.Shape, e env, target schema, what string) shape {
+	var s shape
+	if m.Whole != nil {
+		x, t := c.compile(*m.Whole, e, false)
+		if x != nil && !fits(kind(t), "object") {
+			c.errs.Add(m.Whole.Pos, "must give an object for %s, but gives %s", what, kind(t))
+		}
+		s.whole = x
+		return s
+	}
+	for _, f := range m.Fields {
+		prop, declared := target.property(f.Name)
+		if !declared && target.doc != nil {
+			c.errs.Add(f.Expr.Pos, "%s has no field %s (it declares %s)", what, f.Name, declared_(target))
+			continue
+		}
+		x, t := c.compile(f.Expr, e, false)
+		if x == nil {
+			continue
+		}
+		if want := schemaKind(prop, target.defs); !fits(kind(t), want) {
+			c.errs.Add(f.Expr.Pos, "%s.%s is %s, but the expression gives %s", what, f.Name, want, kind(t))
+		}
+		s.fields = append(s.fields, shapeField{name: f.Name, expression: *x})
+	}
+	return s
+}
+
+func declared_(s schema) string {
+	names := sortedKeys(asMap(s.doc["properties"]))
+	if len(names) == 0 {
+		return "no fields"
+	}
+	return strings.Join(names, ", ")
+}
+
+// complete checks that a field-wise payload sets every required field.
+func (c *compiler) complete(me manifest.Emit, es schema) {
+	set := map[string]bool{}
+	for _, f := range me.Payload.Fields {
+		set[f.Name] = true
+	}
+	var missing []string
+	for _, r := range es.required() {
+		if !set[r] {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		c.errs.Add(me.Pos, "payload of %s misses required field(s) %s", me.Event, strings.Join(missing, ", "))
+	}
+}
+
+// ErrorKinds are the rejection kinds a scenario's then.error may name
+// besides guard and invariant names.
+var ErrorKinds = []string{"schema", "unknown_command", "instance_missing", "instance_exists", "budget_exceeded", "expression_failed", "version_conflict", "invalid_state"}
+
+func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
+	for _, s := range m.Scenarios {
+		a, ok := p.Aggregates[s.Aggregate]
+		if !ok {
+			c.errs.Add(s.Pos, "scenario %q: unknown aggregate %s", s.Name, s.Aggregate)
+			continue
+		}
+		for _, g := range s.Given {
+			if _, ok := a.Events[g.Event]; !ok {
+				c.errs.Add(s.Pos, "scenario %q: given: unknown event %s", s.Name, g.Event)
+			}
+		}
+		for _, w := range s.When {
+			if _, ok := a.Commands[w.Command]; !ok {
+				c.errs.Add(s.Pos, "scenario %q: when: unknown command %s", s.Name, w.Command)
+			}
+		}
+		if len(s.When) == 0 {
+			c.errs.Add(s.Pos, "scenario %q: when names no command", s.Name)
+		}
+		for _, t := range s.Then.Events {
+			if _, ok := a.Events[t.Event]; !ok {
+				c.errs.Add(s.Pos, "scenario %q: then: unknown event %s", s.Name, t.Event)
+			}
+		}
+		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
+			c.errs.Add(s.Pos, "scenario %q: then expects nothing (give events, state or error)", s.Name)
+		}
+		if e := s.Then.Error; e != "" && !knownError(a, e) {
+			c.errs.Add(s.Pos, "scenario %q: then.error %q is no guard or invariant of %s and no error kind (%s)", s.Name, e, s.Aggregate, strings.Join(ErrorKinds, ", "))
+		}
+	}
+}
+
+func knownError(a *Aggregate, name string) bool {
+	for _, k := range ErrorKinds {
+		if k == name {
+			return true
+		}
+	}
+	for _, cmd := range a.Commands {
+		for _, g := range cmd.Require {
+			if g.Name == name {
+				return true
+			}
+		}
+	}
+	for _, inv := range a.Invariants {
+		if inv.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package manifest
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the manifest format version written by this build.
+const Version = 1
+
+// Manifest is a compiled bounded context.
+type Manifest struct {
+	ManifestVersion int                   `json:"manifestVersion"`
+	Name            string                `json:"name"`
+	Aggregates      map[string]*Aggregate `json:"aggregates"`
+	Scenarios       []*Scenario           `json:"scenarios,omitempty"`
+}
+
+// Aggregate is one aggregate type: its state schema, commands, events and
+// invariants.
+type Aggregate struct {
+	State      json.RawMessage     `json:"state"` // JSON Schema 2020-12 of #state
+	Initial    json.RawMessage     `json:"initial"`
+	Commands   map[string]*Command `json:"commands"`
+	Events     map[string]*Event   `json:"events"`
+	Invariants []Named             `json:"invariants,omitempty"`
+	Pos        Pos                 `json:"pos"`
+}
+
+// Instance rules for a command.
+const (
+	InstanceExisting = "existing" // the instance must exist
+	InstanceNew      = "new"      // the instance must not exist yet
+	InstanceAny      = "any"      // either
+)
+
+// Command is a command handler: payload schema, guards and emits.
+type Command struct {
+	Payload  json.RawMessage `json:"payload"` // JSON Schema 2020-12 of #payload
+	Instance string          `json:"instance"`
+	Require  []Named         `json:"require,omitempty"`
+	Emit     []Emit          `json:"emit"`
+	Pos      Pos             `json:"pos"`
+}
+
+// Emit produces one event when its condition holds.
+type Emit struct {
+	Event   string `json:"event"`
+	If      *Expr  `json:"if,omitempty"`
+	Payload Shape  `json:"payload"`
+	Pos     Pos    `json:"pos"`
+}
+
+// Event is an event type: its payload schema and its reducer.
+type Event struct {
+	Payload json.RawMessage `json:"payload"` // JSON Schema 2020-12 of #payload
+	Apply   Shape           `json:"apply"`
+	Pos     Pos             `json:"pos"`
+}
+
+// Shape builds an object either field by field or as one expression. The
+// zero Shape builds nothing: an empty payload, or an unchanged state.
+type Shape struct {
+	Fields []Field `json:"fields,omitempty"` // field-wise; unnamed fields keep their value
+	Whole  *Expr   `json:"whole,omitempty"`  // one expression giving the whole object
+}
+
+// Field is one named expression in a field-wise Shape.
+type Field struct {
+	Name string `json:"name"`
+	Expr Expr   `json:"expr"`
+}
+
+// Named is a named boolean expression: a guard or an invariant. The name is
+// the error a failure reports.
+type Named struct {
+	Name string `json:"name"`
+	Expr Expr   `json:"expr"`
+}
+
+// Expr is an expr-lang expression with where it was written.
+type Expr struct {
+	Src string `json:"src"`
+	Pos Pos    `json:"pos"`
+}
+
+// Pos is a source position. Line and Col are 1-based and point at the first
+// character of the expression itself (inside the quotes). Path is the
+// definition path, as CUE spells it.
+type Pos struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	Path string `json:"path,omitempty"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return p.Path
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Scenario is a given/when/then test of one aggregate instance.
+type Scenario struct {
+	Name      string      `json:"name"`
+	Aggregate string      `json:"aggregate"`
+	ID        string      `json:"id"`
+	Given     []GivenItem `json:"given,omitempty"`
+	When      []WhenItem  `json:"when"`
+	Then      Then        `json:"then"`
+	Pos       Pos         `json:"pos"`
+}
+
+// GivenItem is an event that happened before the scenario's commands.
+type GivenItem struct {
+	Event   string          `json:"event"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// WhenItem is a command the scenario sends.
+type WhenItem struct {
+	Command string          `json:"command"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Then is the expected outcome of the last command. Events lists every event
+// the scenario's commands emitted, in order; a nil Payload matches any
+// payload. State matches when each of its top-level fields equals the
+// state's. Error matches a rejection's name (guard or invariant) or kind.
+type Then struct {
+	Events   []GivenItem     `json:"events,omitempty"`
+	NoEvents bool            `json:"noEvents,omitempty"`
+	State    json.RawMessage `json:"state,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// Parse decodes a manifest and checks its version.
+func Parse(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if m.ManifestVersion != Version {
+		return nil, fmt.Errorf("manifest: version %d, this build reads version %d", m.ManifestVersion, Version)
+	}
+	return &m, nil
+}

@@ -1,0 +1,186 @@
+package scenario
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/value"
+)
+
+// Clock is the time every scenario command and given event carries.
+var Clock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Result is the outcome of one scenario.
+type Result struct {
+	Name     string         `json:"name"`
+	Pos      manifest.Pos   `json:"pos"`
+	Pass     bool           `json:"pass"`
+	Failures []string       `json:"failures,omitempty"` // each a readable difference
+	Events   []engine.Event `json:"events,omitempty"`
+	State    any            `json:"state,omitempty"`
+	Error    *engine.Error  `json:"error,omitempty"`
+}
+
+// Run runs one scenario.
+func Run(p *interpreter.Program, s *manifest.Scenario) Result {
+	r := Result{Name: s.Name, Pos: s.Pos}
+	opt := engine.Options{Strict: true}
+	var given []engine.Event
+	for i, g := range s.Given {
+		pl, err := value.Decode(g.Payload, value.Limits{})
+		if err != nil {
+			r.fail("given[%d]: %v", i, err)
+			return r
+		}
+		given = append(given, engine.Event{
+			ID: fmt.Sprintf("given-%d", i+1), Type: g.Event, Version: int64(i + 1), Time: Clock, Payload: pl,
+		})
+	}
+	cur, err := engine.Fold(p, s.Aggregate, s.ID, given, opt)
+	if err != nil {
+		r.fail("given: %v", err)
+		return r
+	}
+	for i, w := range s.When {
+		d, err := engine.Decide(p, cur, engine.Envelope{
+			ID: "cmd-" + strconv.Itoa(i+1), Aggregate: s.Aggregate, Instance: s.ID,
+			Command: w.Command, Payload: w.Payload, ExpectedVersion: engine.AnyVersion, Time: Clock,
+		}, opt)
+		if err != nil {
+			var ee *engine.Error
+			if !errors.As(err, &ee) {
+				ee = &engine.Error{Kind: engine.KindExpression, Message: err.Error()}
+			}
+			r.Error = ee
+			break
+		}
+		r.Events = append(r.Events, d.Events...)
+		cur = engine.Current{State: d.State, Version: d.Version}
+	}
+	r.State = cur.State
+	if cur.Version == 0 {
+		r.State = nil
+	}
+	r.check(s.Then)
+	r.Pass = len(r.Failures) == 0
+	return r
+}
+
+func (r *Result) fail(format string, args ...any) {
+	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
+}
+
+func (r *Result) check(then manifest.Then) {
+	switch {
+	case r.Error != nil && then.Error == "":
+		r.fail("rejected unexpectedly: %s", indent(r.Error.Error()))
+	case r.Error == nil && then.Error != "":
+		r.fail("then.error: want rejection %q, but the command succeeded with %s", then.Error, eventList(r.Events))
+	case r.Error != nil && then.Error != r.Error.Name && then.Error != string(r.Error.Kind):
+		r.fail("then.error: want %q, got %s", then.Error, describe(r.Error))
+	}
+	if then.Events != nil {
+		r.checkEvents(then.Events)
+	}
+	if then.State != nil {
+		r.checkState(then.State)
+	}
+}
+
+func (r *Result) checkEvents(want []manifest.GivenItem) {
+	ok := len(want) == len(r.Events)
+	for i := 0; ok && i < len(want); i++ {
+		if want[i].Event != r.Events[i].Type {
+			ok = false
+			break
+		}
+		if want[i].Payload != nil && !value.Equal(value.MustDecode(want[i].Payload), r.Events[i].Payload) {
+			ok = false
+		}
+	}
+	if ok {
+		return
+	}
+	var w, g []string
+	for _, e := range want {
+		if e.Payload == nil {
+			w = append(w, e.Event+" (any payload)")
+		} else {
+			w = append(w, e.Event+" "+compact(value.MustDecode(e.Payload)))
+		}
+	}
+	for _, e := range r.Events {
+		g = append(g, e.Type+" "+compact(e.Payload))
+	}
+	r.fail("then.events:\n    want: %s\n    got:  %s", orNone(w), orNone(g))
+}
+
+func (r *Result) checkState(raw json.RawMessage) {
+	want, _ := value.MustDecode(raw).(map[string]any)
+	got, _ := r.State.(map[string]any)
+	if r.State == nil {
+		r.fail("then.state: the instance does not exist")
+		return
+	}
+	for _, k := range sortedKeys(want) {
+		gv, present := got[k]
+		switch {
+		case !present:
+			r.fail("then.state.%s:\n    want: %s\n    got:  (absent)", k, compact(want[k]))
+		case !value.Equal(want[k], gv):
+			r.fail("then.state.%s:\n    want: %s\n    got:  %s", k, compact(want[k]), compact(gv))
+		}
+	}
+}
+
+func describe(e *engine.Error) string {
+	if e.Name != "" {
+		return fmt.Sprintf("%s %q", e.Kind, e.Name)
+	}
+	return fmt.Sprintf("%s (%s)", e.Kind, indent(e.Error()))
+}
+
+func eventList(evs []engine.Event) string {
+	if len(evs) == 0 {
+		return "no events"
+	}
+	var names []string
+	for _, e := range evs {
+		names = append(names, e.Type)
+	}
+	return strings.Join(names, ", ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(no events)"
+	}
+	return strings.Join(s, "\n          ")
+}
+
+func compact(v any) string {
+	b, err := value.Encode(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,192 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is an in-memory [store.Store]. The zero value is not ready for use;
+// call [New]. It is safe for concurrent use.
+type Store struct {
+	mu        sync.RWMutex
+	log       []store.Event // log[i] has Position i+1
+	instances map[instanceKey]*instance
+	eventIDs  map[string]struct{}
+	idem      map[string]store.Idempotency
+}
+
+type instanceKey struct{ aggregate, id string }
+
+type instance struct {
+	version int64
+	state   json.RawMessage
+	events  []int // indexes into Store.log, in version order
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		instances: make(map[instanceKey]*instance),
+		eventIDs:  make(map[string]struct{}),
+		idem:      make(map[string]store.Idempotency),
+	}
+}
+
+// Load implements [store.Store].
+func (s *Store) Load(ctx context.Context, aggregate, id string) (store.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Instance{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := store.Instance{Aggregate: aggregate, ID: id}
+	if in, ok := s.instances[instanceKey{aggregate, id}]; ok {
+		out.Version = in.version
+		out.State = clone(in.state)
+	}
+	return out, nil
+}
+
+// Append implements [store.Store]. It validates the whole commit before
+// writing anything, so a failed Append leaves the store unchanged.
+func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	key := instanceKey{c.Aggregate, c.Instance}
+	in := s.instances[key]
+	var current int64
+	if in != nil {
+		current = in.version
+	}
+	if c.ExpectedVersion != current {
+		return nil, fmt.Errorf("%w: %s/%s: expected version %d, stored version %d",
+			store.ErrVersionConflict, c.Aggregate, c.Instance, c.ExpectedVersion, current)
+	}
+	if c.Idempotency != nil {
+		if _, ok := s.idem[c.Idempotency.Key]; ok {
+			return nil, fmt.Errorf("%w: %q", store.ErrDuplicateKey, c.Idempotency.Key)
+		}
+	}
+	seen := make(map[string]struct{}, len(c.Events))
+	for _, e := range c.Events {
+		_, inLog := s.eventIDs[e.ID]
+		_, inCommit := seen[e.ID]
+		if inLog || inCommit {
+			return nil, fmt.Errorf("%w: %q", store.ErrDuplicateEvent, e.ID)
+		}
+		seen[e.ID] = struct{}{}
+	}
+
+	// Validated: from here on nothing can fail.
+	out := make([]store.Event, len(c.Events))
+	if len(c.Events) > 0 && in == nil {
+		in = &instance{}
+		s.instances[key] = in
+	}
+	for i, e := range c.Events {
+		e = cloneEvent(e)
+		e.Aggregate = c.Aggregate
+		e.Instance = c.Instance
+		e.Version = current + int64(i) + 1
+		e.Position = int64(len(s.log)) + 1
+		s.log = append(s.log, e)
+		s.eventIDs[e.ID] = struct{}{}
+		in.events = append(in.events, len(s.log)-1)
+		out[i] = cloneEvent(e)
+	}
+	if in != nil {
+		in.version = current + int64(len(c.Events))
+		if c.State != nil {
+			in.state = clone(c.State)
+		}
+	}
+	if c.Idempotency != nil {
+		rec := *c.Idempotency
+		rec.Response = clone(rec.Response)
+		s.idem[rec.Key] = rec
+	}
+	return out, nil
+}
+
+// Events implements [store.Store].
+func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	in, ok := s.instances[instanceKey{aggregate, id}]
+	if !ok || after >= int64(len(in.events)) {
+		return nil, nil
+	}
+	// Versions are 1..n, so the events with Version > after start at index after.
+	idx := in.events[max(after, 0):]
+	out := make([]store.Event, len(idx))
+	for i, j := range idx {
+		out[i] = cloneEvent(s.log[j])
+	}
+	return out, nil
+}
+
+// ReadAll implements [store.Store]. A limit <= 0 means no limit.
+func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// Positions are 1..n, so the events with Position > after start at index after.
+	start := max(after, 0)
+	if start >= int64(len(s.log)) {
+		return nil, nil
+	}
+	page := s.log[start:]
+	if limit > 0 && limit < len(page) {
+		page = page[:limit]
+	}
+	out := make([]store.Event, len(page))
+	for i, e := range page {
+		out[i] = cloneEvent(e)
+	}
+	return out, nil
+}
+
+// Idempotency implements [store.Store].
+func (s *Store) Idempotency(ctx context.Context, key string) (store.Idempotency, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Idempotency{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec, ok := s.idem[key]
+	if !ok {
+		return store.Idempotency{}, false, nil
+	}
+	rec.Response = clone(rec.Response)
+	return rec, true, nil
+}
+
+func cloneEvent(e store.Event) store.Event {
+	e.Payload = clone(e.Payload)
+	e.Meta = clone(e.Meta)
+	return e
+}
+
+// clone copies b, keeping nil as nil.
+func clone(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Every implementation returns these (possibly wrapped) so
+// callers can map them to protocol answers with errors.Is.
+var (
+	// ErrVersionConflict: Append's ExpectedVersion differs from the stored version.
+	ErrVersionConflict = errors.New("store: version conflict")
+	// ErrDuplicateKey: Append's idempotency key is already recorded.
+	ErrDuplicateKey = errors.New("store: idempotency key already recorded")
+	// ErrDuplicateEvent: an event id is already in the log.
+	ErrDuplicateEvent = errors.New("store: duplicate event id")
+)
+
+// Event is one recorded event as the log keeps it: the version and type it
+// was written with, never rewritten.
+type Event struct {
+	ID            string          `json:"id"`
+	Position      int64           `json:"position"` // global, gap-free, assigned by Append
+	Aggregate     string          `json:"aggregate"`
+	Instance      string          `json:"instance"`
+	Version       int64           `json:"version"` // per instance, 1-based, gap-free
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Time          time.Time       `json:"time"`
+	CommandID     string          `json:"commandId"`
+	Payload       json.RawMessage `json:"payload"`
+	Meta          json.RawMessage `json:"meta,omitempty"`
+}
+
+// Instance is the current snapshot of one aggregate instance.
+type Instance struct {
+	Aggregate string          `json:"aggregate"`
+	ID        string          `json:"id"`
+	Version   int64           `json:"version"` // 0: the instance does not exist
+	State     json.RawMessage `json:"state,omitempty"`
+}
+
+// Idempotency records the outcome of a command under its key, so a retried
+// request returns the first answer.
+type Idempotency struct {
+	Key         string          `json:"key"`
+	RequestHash string          `json:"requestHash"` // detects the same key with another payload
+	Response    json.RawMessage `json:"response"`
+	Time        time.Time       `json:"time"`
+}
+
+// Commit is everything one command writes, atomically.
+//
+// A commit may carry no events (a command that changed nothing but still
+// records its answer): ExpectedVersion is checked as usual, the version does
+// not move, and on a missing instance no snapshot is created.
+type Commit struct {
+	Aggregate       string
+	Instance        string
+	ExpectedVersion int64           // the version the decision was made on; 0 for a new instance
+	Events          []Event         // Position, Version, Aggregate and Instance are set by the store
+	State           json.RawMessage // the new snapshot; nil leaves the stored one unchanged
+	Idempotency     *Idempotency    // optional
+}
+
+// Store is what a runtime needs from durable storage. Implementations must be
+// safe for concurrent use.
+type Store interface {
+	// Load returns the snapshot of an instance; a missing instance is
+	// Version 0 with nil State, not an error.
+	Load(ctx context.Context, aggregate, id string) (Instance, error)
+	// Append commits the events, the new state and the idempotency record in
+	// one step, or nothing. It returns the events with Position and Version
+	// set. Errors: ErrVersionConflict, ErrDuplicateKey, ErrDuplicateEvent.
+	Append(ctx context.Context, c Commit) ([]Event, error)
+	// Events returns an instance's events with Version > after, in order.
+	Events(ctx context.Context, aggregate, id string, after int64) ([]Event, error)
+	// ReadAll returns up to limit events of the global log with Position >
+	// after, in Position order. A limit <= 0 means no limit.
+	ReadAll(ctx context.Context, after int64, limit int) ([]Event, error)
+	// Idempotency returns the record stored under key, ok=false if none.
+	Idempotency(ctx context.Context, key string) (rec Idempotency, ok bool, err error)
+}

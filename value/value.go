@@ -1,0 +1,288 @@
+package value
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Limits bound what Decode accepts.
+type Limits struct {
+	MaxBytes int // 0: DefaultMaxBytes
+	MaxDepth int // 0: DefaultMaxDepth
+}
+
+const (
+	DefaultMaxBytes = 1 << 20 // 1 MiB
+	DefaultMaxDepth = 64
+	// MaxSafeInteger is the largest integer JSON numbers carry exactly in
+	// every runtime (2^53−1).
+	MaxSafeInteger = 1<<53 - 1
+)
+
+var (
+	ErrTooLarge = errors.New("value: document too large")
+	ErrTooDeep  = errors.New("value: document nested too deeply")
+)
+
+// SyntaxError is malformed JSON.
+type SyntaxError struct {
+	Offset int64
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
+}
+
+// NumberError is a number that cannot be represented exactly.
+type NumberError struct {
+	Pointer string // JSON pointer to the number
+	Literal string
+}
+
+func (e *NumberError) Error() string {
+	return fmt.Sprintf("%s: %s", ptr(e.Pointer), e.Reason())
+}
+
+// Reason is the message without the pointer.
+func (e *NumberError) Reason() string {
+	return fmt.Sprintf("integer %s is outside ±(2^53−1) and cannot be represented exactly; send it as a string", e.Literal)
+}
+
+func ptr(p string) string {
+	if p == "" {
+		return "(root)"
+	}
+	return p
+}
+
+// Decode parses one JSON document within limits. Empty input is null.
+func Decode(data []byte, lim Limits) (any, error) {
+	maxBytes, maxDepth := lim.MaxBytes, lim.MaxDepth
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if maxDepth == 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	if len(data) > maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), maxBytes)
+	}
+	if d := depth(data); d > maxDepth {
+		return nil, fmt.Errorf("%w: depth %d, the limit is %d", ErrTooDeep, d, maxDepth)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, syntaxError(err, dec)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, &SyntaxError{Offset: dec.InputOffset(), Msg: "data after the JSON value"}
+	}
+	return convert(v, nil)
+}
+
+// MustDecode decodes trusted JSON (from a compiled manifest) and panics on
+// error; for tests and constants.
+func MustDecode(data []byte) any {
+	v, err := Decode(data, Limits{MaxBytes: math.MaxInt})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func syntaxError(err error, dec *json.Decoder) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &SyntaxError{Offset: se.Offset, Msg: se.Error()}
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return &SyntaxError{Offset: te.Offset, Msg: te.Error()}
+	}
+	return &SyntaxError{Offset: dec.InputOffset(), Msg: err.Error()}
+}
+
+// depth is the deepest nesting of arrays and objects, found without
+// decoding so that a hostile document is refused before any allocation.
+func depth(data []byte) int {
+	d, max, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			d++
+			if d > max {
+				max = d
+			}
+		case ']', '}':
+			d--
+		}
+	}
+	return max
+}
+
+func convert(v any, path []string) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		return number(string(x), path)
+	case map[string]any:
+		for k, e := range x {
+			if _, ok := e.(string); ok {
+				continue
+			}
+			c, err := convert(e, append(path, k))
+			if err != nil {
+				return nil, err
+			}
+			x[k] = c
+		}
+	case []any:
+		for i, e := range x {
+			if _, ok := e.(string); ok {
+				continue
+			}
+			c, err := convert(e, append(path, strconv.Itoa(i)))
+			if err != nil {
+				return nil, err
+			}
+			x[i] = c
+		}
+	}
+	return v, nil
+}
+
+func number(lit string, path []string) (any, error) {
+	if !strings.ContainsAny(lit, ".eE") {
+		n, err := strconv.ParseInt(lit, 10, 64)
+		if err != nil || n > MaxSafeInteger || n < -MaxSafeInteger {
+			return nil, &NumberError{Pointer: Pointer(path), Literal: lit}
+		}
+		return int(n), nil
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		return nil, &NumberError{Pointer: Pointer(path), Literal: lit}
+	}
+	return f, nil
+}
+
+// Pointer spells a path as an RFC 6901 JSON pointer.
+func Pointer(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(p))
+	}
+	return b.String()
+}
+
+// Encode writes v as compact JSON with sorted keys and no HTML escaping.
+func Encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// Equal reports whether a and b are the same JSON value; numbers compare by
+// value whatever their Go type.
+func Equal(a, b any) bool {
+	if fa, ok := toFloat(a); ok {
+		fb, ok := toFloat(b)
+		return ok && fa == fb
+	}
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !Equal(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !Equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if _, ok := toFloat(b); ok {
+		return false
+	}
+	return reflect.DeepEqual(normalize(a), normalize(b))
+}
+
+// normalize turns Go values that expressions may produce ([]string,
+// map[string]string, ...) into the JSON model by a round trip; only used on
+// the slow path of Equal.
+func normalize(v any) any {
+	switch v.(type) {
+	case nil, bool, string, map[string]any, []any:
+		return v
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	return MustDecode(data)
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
