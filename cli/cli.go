@@ -23,7 +23,7 @@ Usage:
   cuesource test CONTEXT [-run RE] [-v] [--json]
                                            run the context's scenarios
   cuesource run CONTEXT --aggregate A --id X --command NAME [--payload JSON]
-                [--given FILE] [--command-id ID] [--time RFC3339]
+                [--given FILE [--record]] [--command-id ID] [--time RFC3339]
                                            decide one command, print events and state
   cuesource version                        print the version
 

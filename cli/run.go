@@ -29,6 +29,7 @@ func (c *command) run(args []string) int {
 	givenFile := fs.String("given", "", "a JSON `FILE` with the instance's past events: [{\"event\": ..., \"payload\": {...}}, ...]")
 	cmdID := fs.String("command-id", "", "the command id (default: random)")
 	at := fs.String("time", "", "the command time, RFC 3339 (default: now)")
+	record := fs.Bool("record", false, "on success, append the new events to the --given file (created if missing), so runs can be chained")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -56,14 +57,21 @@ func (c *command) run(args []string) int {
 	if !ok {
 		return 1
 	}
+	if *record && *givenFile == "" {
+		fmt.Fprintln(c.stderr, "cuesource run: --record needs --given FILE")
+		return 2
+	}
 	var given []engine.Event
+	var items []givenEvent
 	if *givenFile != "" {
 		data, err := os.ReadFile(*givenFile)
+		if *record && errors.Is(err, os.ErrNotExist) {
+			data, err = []byte("[]"), nil
+		}
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource run:", err)
 			return 1
 		}
-		var items []givenEvent
 		if err := json.Unmarshal(data, &items); err != nil {
 			fmt.Fprintf(c.stderr, "cuesource run: %s: %v\n", *givenFile, err)
 			return 1
@@ -99,6 +107,17 @@ func (c *command) run(args []string) int {
 	events := d.Events
 	if events == nil {
 		events = []engine.Event{}
+	}
+	if *record {
+		for _, e := range events {
+			pl, _ := value.Encode(e.Payload)
+			items = append(items, givenEvent{Event: e.Type, Payload: pl})
+		}
+		data, _ := json.MarshalIndent(items, "", "  ")
+		if err := os.WriteFile(*givenFile, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintln(c.stderr, "cuesource run:", err)
+			return 1
+		}
 	}
 	c.json(map[string]any{"ok": true, "events": events, "state": d.State, "version": d.Version})
 	return 0

@@ -246,9 +246,101 @@ func (c *compilation) schema(v cue.Value) json.RawMessage {
 		// The top-level description is the schema's own doc comment.
 		delete(doc, "description")
 		delete(doc, "$schema")
-		data, _ = json.Marshal(doc)
+		defs, _ := doc["$defs"].(map[string]any)
+		delete(doc, "$defs")
+		inlined, recursive := inline(doc, defs, 0)
+		if recursive {
+			inlined.(map[string]any)["$defs"] = defs
+		}
+		data, _ = json.Marshal(inlined)
 	}
 	return canonical(data)
+}
+
+// inline replaces references to $defs with the definitions they name, so
+// every schema in a manifest stands alone. CUE generates an embedded
+// definition ({#Line, sku: string}) as a $ref beside closed properties,
+// which JSON Schema reads as two closed objects that no document satisfies;
+// merging the properties gives the meaning CUE has. Recursive definitions
+// stay references (recursive reports whether any remain).
+func inline(x any, defs map[string]any, depth int) (out any, recursive bool) {
+	switch v := x.(type) {
+	case []any:
+		res := make([]any, len(v))
+		for i, e := range v {
+			var r bool
+			res[i], r = inline(e, defs, depth)
+			recursive = recursive || r
+		}
+		return res, recursive
+	case map[string]any:
+		res := make(map[string]any, len(v))
+		for k, e := range v {
+			var r bool
+			res[k], r = inline(e, defs, depth)
+			recursive = recursive || r
+		}
+		ref, ok := res["$ref"].(string)
+		if !ok {
+			return res, recursive
+		}
+		def, ok := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		if !ok || depth > 16 {
+			return res, true
+		}
+		delete(res, "$ref")
+		target, r := inline(def, defs, depth+1)
+		recursive = recursive || r
+		return mergeSchema(target.(map[string]any), res), recursive
+	}
+	return x, false
+}
+
+// mergeSchema merges an inlined definition with the keywords beside its
+// reference: properties and required are united, and the siblings win on
+// everything else (notably additionalProperties, which CUE sets from the
+// closedness of the whole struct).
+func mergeSchema(def, sib map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range def {
+		if k != "description" {
+			out[k] = v
+		}
+	}
+	for k, v := range sib {
+		switch k {
+		case "properties":
+			props := map[string]any{}
+			for pk, pv := range asMap(out["properties"]) {
+				props[pk] = pv
+			}
+			for pk, pv := range asMap(v) {
+				props[pk] = pv
+			}
+			out[k] = props
+		case "required":
+			seen := map[string]bool{}
+			var req []any
+			for _, list := range []any{out["required"], v} {
+				l, _ := list.([]any)
+				for _, r := range l {
+					if s, ok := r.(string); ok && !seen[s] {
+						seen[s] = true
+						req = append(req, s)
+					}
+				}
+			}
+			out[k] = req
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 // canonical re-encodes JSON with sorted object keys and no HTML escaping,

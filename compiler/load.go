@@ -67,7 +67,7 @@ func loadContext(path string) (*source, error) {
 		return nil, s.errors(err)
 	}
 	def := s.ctx.CompileBytes(schema.Source, cue.Filename("schema.cue")).LookupPath(cue.ParsePath("#Context"))
-	v = def.Unify(v)
+	v = v.Unify(def)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		return nil, s.errors(err)
 	}

@@ -1,0 +1,51 @@
+# cuesource: `make run` plays the example context, `make test` runs every test.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/.bin
+CUE_VERSION := v0.17.1
+CONTEXT ?= contexts/example.cue
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build test run bench vet cuevet gotest scenarios fmt clean
+
+all: build
+
+build: $(BIN)/cuesource
+
+$(BIN)/cuesource: $(shell find . -name '*.go' -not -path './.bin/*') schema/schema.cue go.mod go.sum
+	$(GO) build -o $@ ./cmd/cuesource
+
+# The plain cue CLI, pinned, so `cue vet` is checked exactly as users run it.
+$(BIN)/cue:
+	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
+
+test: vet cuevet gotest scenarios
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+cuevet: $(BIN)/cue
+	$(BIN)/cue vet ./contexts/...
+
+gotest:
+	$(GO) test -count=1 ./...
+
+scenarios: build
+	$(BIN)/cuesource vet $(CONTEXT)
+	$(BIN)/cuesource test -v $(CONTEXT)
+
+# Until the server exists, `make run` shows the model working: vet, the
+# scenarios, and a short command sequence played through `cuesource run`.
+run: build
+	@scripts/play.sh $(BIN)/cuesource $(CONTEXT)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee $(BIN)/bench.txt
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)
