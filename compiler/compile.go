@@ -228,7 +228,7 @@ func (c *compilation) json(v cue.Value) json.RawMessage {
 // schema generates JSON Schema 2020-12 for a CUE definition.
 func (c *compilation) schema(v cue.Value) json.RawMessage {
 	v, _ = v.Default() // an absent #payload defaults to {}
-	if st, err := v.Fields(); err == nil && !st.Next() && v.IncompleteKind() == cue.StructKind {
+	if st, err := v.Fields(cue.Optional(true), cue.Definitions(true)); err == nil && !st.Next() && v.IncompleteKind() == cue.StructKind {
 		return json.RawMessage(`{"additionalProperties":false,"type":"object"}`)
 	}
 	expr, err := jsonschema.Generate(v, nil)

@@ -160,11 +160,16 @@ func typeName(v any) string {
 type nowPatch struct{}
 
 func (nowPatch) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok || len(call.Arguments) != 0 {
-		return
-	}
-	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "now" {
+	switch n := (*node).(type) {
+	case *ast.BuiltinNode:
+		if n.Name != "now" || len(n.Arguments) != 0 {
+			return
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); !ok || id.Value != "now" || len(n.Arguments) != 0 {
+			return
+		}
+	default:
 		return
 	}
 	ast.Patch(node, &ast.BuiltinNode{
