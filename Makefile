@@ -26,8 +26,14 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
+# Plain `cue vet` passes on the contexts and rejects a scenario whose data
+# violates its command's #payload.
 cuevet: $(BIN)/cue
 	$(BIN)/cue vet ./contexts/...
+	@if $(BIN)/cue vet ./testdata/cuevet/bad_scenario.cue 2>$(BIN)/cuevet.err; then \
+		echo "cue vet accepted testdata/cuevet/bad_scenario.cue"; exit 1; fi
+	@grep -q 'payload.by: invalid value 11 (out of bound <=10)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
+	@echo "cue vet rejects a scenario payload that violates #payload: ok"
 
 gotest:
 	$(GO) test -count=1 ./...

@@ -63,12 +63,13 @@ func loadContext(path string) (*source, error) {
 		return nil, s.errors(err)
 	}
 	v := s.ctx.BuildInstance(insts[0])
-	if err := v.Err(); err != nil {
-		return nil, s.errors(err)
-	}
+	// v.Err() holds only the first error; Validate lists them all.
 	def := s.ctx.CompileBytes(schema.Source, cue.Filename("schema.cue")).LookupPath(cue.ParsePath("#Context"))
 	v = v.Unify(def)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, s.errors(err)
+	}
+	if err := v.Err(); err != nil {
 		return nil, s.errors(err)
 	}
 	s.value = v
@@ -93,19 +94,36 @@ func moduleRoot(dir string) string {
 func (s *source) errors(err error) diag.List {
 	var list diag.List
 	for _, e := range cueerrors.Errors(err) {
+		// An error holds the positions of every conjunct involved: the
+		// schema's constraint, the user's type and the user's value. Point
+		// at the user's, and of those at the latest in the file, which is
+		// the value more often than the type it breaks (types come first).
 		pos := e.Position()
-		if !pos.IsValid() {
-			for _, p := range e.InputPositions() {
-				if p.IsValid() {
-					pos = p
-					break
-				}
+		best := token.NoPos
+		for _, p := range append([]token.Pos{pos}, e.InputPositions()...) {
+			if !p.IsValid() || isSchemaFile(p.Filename()) {
+				continue
+			}
+			if !best.IsValid() || (p.Filename() == best.Filename() && p.Offset() > best.Offset()) {
+				best = p
 			}
 		}
+		if best.IsValid() {
+			pos = best
+		}
 		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		// `when` is a command or a list of commands: a bad payload fails
+		// both sides of that disjunction, and only the payload side says
+		// something the user can act on.
+		if strings.Contains(msg, "errors in empty disjunction") ||
+			strings.Contains(msg, "(mismatched types struct and list)") ||
+			strings.Contains(msg, "(mismatched types list and struct)") {
+			continue
+		}
 		mp := s.pos(pos)
 		mp.Path = strings.Join(e.Path(), ".")
-		list = append(list, &diag.Error{Pos: mp, Msg: fmt.Sprintf(format, args...)})
+		list = append(list, &diag.Error{Pos: mp, Msg: msg})
 	}
 	if len(list) == 0 {
 		list.Add(manifest.Pos{}, "%v", err)

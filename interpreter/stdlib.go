@@ -27,8 +27,7 @@ func stdlib() []expr.Option {
 		expr.Function("unset", unset, new(func(any, ...any) any)),
 		expr.Function("merge", merge, new(func(any, ...any) map[string]any)),
 		expr.Function("append", appendFn, new(func(any, ...any) []any)),
-		expr.Patch(nowPatch{}),
-		expr.Timezone("UTC"),
+		expr.Patch(timePatch{}),
 	}
 }
 
@@ -155,11 +154,13 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// nowPatch rewrites now() into date(meta.timestamp): the clock of a command
-// is its envelope's, so replays and both runtimes agree.
-type nowPatch struct{}
+// timePatch makes time deterministic: now() becomes date(meta.timestamp),
+// the command's time from its envelope, so replays and both runtimes agree
+// whatever the machine's clock. (date() without a zone already parses in
+// UTC, not the local zone: it uses time.Parse.)
+type timePatch struct{}
 
-func (nowPatch) Visit(node *ast.Node) {
+func (timePatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.BuiltinNode:
 		if n.Name != "now" || len(n.Arguments) != 0 {
@@ -172,13 +173,9 @@ func (nowPatch) Visit(node *ast.Node) {
 	default:
 		return
 	}
-	ast.Patch(node, &ast.BuiltinNode{
-		Name: "date",
-		Arguments: []ast.Node{&ast.MemberNode{
-			Node:     &ast.IdentifierNode{Value: "meta"},
-			Property: &ast.StringNode{Value: "timestamp"},
-		}},
-	})
+	ast.Patch(node, &ast.BuiltinNode{Name: "date", Arguments: []ast.Node{
+		&ast.MemberNode{Node: &ast.IdentifierNode{Value: "meta"}, Property: &ast.StringNode{Value: "timestamp"}},
+	}})
 }
 
 // sortedKeys is used where determinism matters (messages, encodings).

@@ -1,0 +1,153 @@
+package compiler_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/manifest"
+)
+
+const example = "../contexts/example.cue"
+
+func TestManifestIsDeterministic(t *testing.T) {
+	var outs []string
+	for i := 0; i < 3; i++ {
+		m, err := compiler.Compile(example)
+		require.NoError(t, err)
+		data, err := compiler.Marshal(m)
+		require.NoError(t, err)
+		outs = append(outs, string(data))
+	}
+	assert.Equal(t, outs[0], outs[1])
+	assert.Equal(t, outs[0], outs[2])
+	m, err := manifest.Parse([]byte(outs[0]))
+	require.NoError(t, err)
+	assert.Equal(t, "shop", m.Name)
+}
+
+// Every expression's position points at its own text in the file, so
+// errors can show a caret under the right character.
+func TestExpressionPositionsPointAtTheirText(t *testing.T) {
+	m, err := compiler.Compile(example)
+	require.NoError(t, err)
+	src, err := os.ReadFile(example)
+	require.NoError(t, err)
+	lines := strings.Split(string(src), "\n")
+	var exprs []manifest.Expr
+	for _, a := range m.Aggregates {
+		for _, c := range a.Commands {
+			for _, g := range c.Require {
+				exprs = append(exprs, g.Expr)
+			}
+			for _, e := range c.Emit {
+				if e.If != nil {
+					exprs = append(exprs, *e.If)
+				}
+				exprs = append(exprs, shapeExprs(e.Payload)...)
+			}
+		}
+		for _, e := range a.Events {
+			exprs = append(exprs, shapeExprs(e.Apply)...)
+		}
+		for _, inv := range a.Invariants {
+			exprs = append(exprs, inv.Expr)
+		}
+	}
+	require.Greater(t, len(exprs), 40)
+	for _, x := range exprs {
+		require.True(t, strings.HasSuffix(x.Pos.File, "example.cue"), x.Pos.String())
+		line := lines[x.Pos.Line-1]
+		require.GreaterOrEqual(t, len(line), x.Pos.Col-1+len(x.Src), "%s: %q", x.Pos, x.Src)
+		assert.Equal(t, x.Src, line[x.Pos.Col-1:x.Pos.Col-1+len(x.Src)], "%s (%s)", x.Pos, x.Pos.Path)
+		assert.NotContains(t, x.Pos.Path, "#Context")
+	}
+}
+
+func shapeExprs(s manifest.Shape) []manifest.Expr {
+	if s.Whole != nil {
+		return []manifest.Expr{*s.Whole}
+	}
+	var out []manifest.Expr
+	for _, f := range s.Fields {
+		out = append(out, f.Expr)
+	}
+	return out
+}
+
+func TestJSONSchemas(t *testing.T) {
+	m, err := compiler.Compile(example)
+	require.NoError(t, err)
+	cart := m.Aggregates["cart"]
+	var add map[string]any
+	require.NoError(t, json.Unmarshal(cart.Commands["AddItem"].Payload, &add))
+	assert.Equal(t, false, add["additionalProperties"])
+	assert.ElementsMatch(t, []any{"sku", "qty", "price"}, add["required"])
+	sku := add["properties"].(map[string]any)["sku"].(map[string]any)
+	assert.Equal(t, "^[A-Z0-9-]{3,20}$", sku["pattern"])
+
+	// An absent #payload is a closed empty object.
+	assert.JSONEq(t, `{"type":"object","additionalProperties":false}`, string(cart.Commands["CheckOut"].Payload))
+
+	// An embedded definition ({#Line, sku: string}) is inlined into one
+	// closed object holding all fields, not a $ref beside closed properties.
+	var added map[string]any
+	require.NoError(t, json.Unmarshal(cart.Events["ItemAdded"].Payload, &added))
+	assert.NotContains(t, string(cart.Events["ItemAdded"].Payload), "$ref")
+	assert.ElementsMatch(t, []any{"sku", "qty", "price"}, added["required"])
+	assert.Len(t, added["properties"], 3)
+	assert.NotContains(t, string(cart.State), "$ref")
+}
+
+func TestScenariosAreCollected(t *testing.T) {
+	m, err := compiler.Compile(example)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(m.Scenarios), 10)
+	byName := map[string]*manifest.Scenario{}
+	for _, s := range m.Scenarios {
+		byName[s.Name] = s
+	}
+	s := byName["an order is paid in two parts"]
+	require.NotNil(t, s)
+	assert.Len(t, s.When, 2, "a list of commands")
+	assert.Equal(t, "test-1", s.ID)
+	assert.Len(t, s.Then.Events, 3)
+	assert.Nil(t, s.Then.Events[2].Payload, "an event without payload matches any")
+	s = byName["an empty cart cannot check out"]
+	assert.JSONEq(t, `{}`, string(s.When[0].Payload), "a command without payload sends {}")
+	assert.Nil(t, s.Then.Events, "then.events absent is not then.events: []")
+}
+
+func TestCUEErrorsArePositioned(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ctx.cue")
+	require.NoError(t, os.WriteFile(path, []byte(`package x
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "Bad Name"
+	aggregates: box: {
+		#state: {n: int}
+		initial: {n: "zero"}
+		commands: {}
+		events: {}
+	}
+}
+`), 0o644))
+	_, err := compiler.Compile(path)
+	var list diag.List
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 2, "%v", err)
+	assert.Equal(t, 6, list[0].Pos.Line)
+	assert.Contains(t, list[0].Msg, "out of bound")
+	assert.Equal(t, 9, list[1].Pos.Line)
+	assert.Equal(t, "aggregates.box.initial.n", list[1].Pos.Path)
+}
