@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cuesource/cuesource/compiler"
@@ -167,6 +168,22 @@ func (c *command) build(args []string) int {
 	if err != nil {
 		c.report(err, false)
 		return 1
+	}
+	// Positions relative to the context's directory: the same context
+	// builds to the same bytes wherever the build runs.
+	base := pos[0]
+	if fi, err := os.Stat(base); err == nil && !fi.IsDir() {
+		base = filepath.Dir(base)
+	}
+	if abs, err := filepath.Abs(base); err == nil {
+		m.MapFiles(func(f string) string {
+			if af, err := filepath.Abs(f); err == nil {
+				if r, err := filepath.Rel(abs, af); err == nil {
+					return filepath.ToSlash(r)
+				}
+			}
+			return f
+		})
 	}
 	data, err := compiler.Marshal(m)
 	if err != nil {

@@ -77,7 +77,11 @@ func (c *command) run(args []string) int {
 			return 1
 		}
 		for i, it := range items {
-			pl, err := value.Decode(it.Payload, value.Limits{})
+			var pl any = map[string]any{}
+			var err error
+			if len(it.Payload) > 0 && string(it.Payload) != "null" {
+				pl, err = value.Decode(it.Payload, value.Limits{})
+			}
 			if err != nil {
 				fmt.Fprintf(c.stderr, "cuesource run: %s: event %d: %v\n", *givenFile, i, err)
 				return 1

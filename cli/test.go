@@ -63,10 +63,17 @@ func (c *command) test(args []string) int {
 		if failed > 0 {
 			status = "FAIL"
 		}
-		fmt.Fprintf(c.stdout, "%s\t%s\t%d scenarios, %d passed, %d failed\n", status, manifestName(p.Manifest), len(results), len(results)-failed, failed)
+		fmt.Fprintf(c.stdout, "%s\t%s\t%s, %d passed, %d failed\n", status, manifestName(p.Manifest), plural(len(results), "scenario"), len(results)-failed, failed)
 	}
 	if failed > 0 {
 		return 1
 	}
 	return 0
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -75,13 +75,24 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 			Pos:     c.at(cv),
 			Emit:    []manifest.Emit{},
 		}
-		cmd.Instance, _ = cv.LookupPath(cue.ParsePath("instance")).String()
+		iv := cv.LookupPath(cue.ParsePath("instance"))
+		cmd.Instance, _ = iv.String()
+		switch cmd.Instance {
+		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
+		default:
+			c.fail(iv, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, cmd.Instance)
+		}
 		cmd.Require = c.named(cv.LookupPath(cue.ParsePath("require")))
-		list, _ := cv.LookupPath(cue.ParsePath("emit")).List()
+		emit := cv.LookupPath(cue.ParsePath("emit"))
+		if len(items(emit)) == 0 {
+			c.fail(emit, "command %s emits no event: list at least one", name)
+		}
+		list, _ := emit.List()
 		for list.Next() {
 			ev := list.Value()
-			e := manifest.Emit{Pos: c.at(ev), Payload: c.shape(ev.LookupPath(cue.ParsePath("payload")))}
-			e.Event, _ = ev.LookupPath(cue.ParsePath("event")).String()
+			name := ev.LookupPath(cue.ParsePath("event"))
+			e := manifest.Emit{Pos: c.at(name), Payload: c.shape(ev.LookupPath(cue.ParsePath("payload")))}
+			e.Event, _ = name.String()
 			if iv := ev.LookupPath(cue.ParsePath("if")); iv.Exists() {
 				x := c.expr(iv)
 				e.If = &x
@@ -112,11 +123,11 @@ func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
 	if when.IncompleteKind() == cue.ListKind {
 		for _, wv := range items(when) {
 			it := c.item(wv, "command")
-			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload})
+			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload, Pos: it.Pos})
 		}
 	} else {
 		it := c.item(when, "command")
-		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload}}
+		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload, Pos: it.Pos}}
 	}
 	then := v.LookupPath(cue.ParsePath("then"))
 	if ev := then.LookupPath(cue.ParsePath("events")); ev.Exists() {
@@ -125,17 +136,24 @@ func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
 			s.Then.Events = append(s.Then.Events, c.item(iv, "event"))
 		}
 	}
+	s.Then.Pos = c.at(then)
 	if sv := then.LookupPath(cue.ParsePath("state")); sv.Exists() {
 		s.Then.State = c.json(sv)
+		s.Then.StatePos = c.at(sv)
 	}
-	s.Then.Error, _ = then.LookupPath(cue.ParsePath("error")).String()
+	if ev := then.LookupPath(cue.ParsePath("error")); ev.Exists() {
+		s.Then.Error, _ = ev.String()
+		s.Then.Pos = c.at(ev)
+	}
 	return s
 }
 
 // item reads {<label>: name, payload: {...}}; an absent payload stays nil.
 func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 	var it manifest.GivenItem
-	it.Event, _ = v.LookupPath(cue.ParsePath(label)).String()
+	lv := v.LookupPath(cue.ParsePath(label))
+	it.Event, _ = lv.String()
+	it.Pos = c.at(lv)
 	if pv := v.LookupPath(cue.ParsePath("payload")); pv.Exists() {
 		it.Payload = c.json(pv)
 	}
@@ -192,6 +210,18 @@ func (c *compilation) at(v cue.Value) manifest.Pos {
 func (c *compilation) userPos(v cue.Value) manifest.Pos {
 	if p := v.Pos(); p.IsValid() && !isSchemaFile(p.Filename()) {
 		return c.pos(p)
+	}
+	if n := v.Source(); n != nil {
+		if p := n.Pos(); p.IsValid() && !isSchemaFile(p.Filename()) {
+			return c.pos(p)
+		}
+	}
+	if op, args := v.Expr(); op == cue.AndOp {
+		for _, x := range args {
+			if p := x.Pos(); p.IsValid() && !isSchemaFile(p.Filename()) {
+				return c.pos(p)
+			}
+		}
 	}
 	for _, f := range fields(v) {
 		if p := c.userPos(f); p.File != "" {

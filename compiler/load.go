@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -49,8 +50,8 @@ func loadContext(path string) (*source, error) {
 		cfg.ModuleRoot = dir
 		cfg.Overlay = map[string]load.Source{
 			filepath.Join(dir, "cue.mod", "module.cue"): load.FromString(
-				fmt.Sprintf("module: %q\nlanguage: version: \"v0.17.0\"\n", schema.Module)),
-			filepath.Join(dir, "schema", "schema.cue"): load.FromBytes(schema.Source),
+				"module: \"cuesource.local/context@v0\"\nlanguage: version: \"v0.17.0\"\n"),
+			filepath.Join(dir, "cue.mod", "pkg", schema.ImportPath, "schema.cue"): load.FromBytes(schema.Source),
 		}
 	}
 	cwd, _ := os.Getwd()
@@ -113,6 +114,13 @@ func (s *source) errors(err error) diag.List {
 		}
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if in := e.InputPositions(); msg == "import failed" && len(in) > 0 {
+			// A package file beside the context does not parse: say what
+			// and where, not just that the import of the schema failed.
+			msg, pos = strings.TrimPrefix(e.Error(), "import failed: "), in[0]
+			list = append(list, &diag.Error{Pos: s.pos(pos), Msg: msg})
+			continue
+		}
 		// `when` is a command or a list of commands: a bad payload fails
 		// both sides of that disjunction, and only the payload side says
 		// something the user can act on.
@@ -129,7 +137,7 @@ func (s *source) errors(err error) diag.List {
 		list.Add(manifest.Pos{}, "%v", err)
 	}
 	list.Sort()
-	return list
+	return mergeConflicts(list)
 }
 
 // pos converts a CUE position to a manifest position with a path relative
@@ -193,4 +201,37 @@ func (s *source) exprPos(p token.Pos) manifest.Pos {
 		mp.Col += hashes + 1
 	}
 	return mp
+}
+
+var conflictRE = regexp.MustCompile(`^conflicting values (.+) and (.+?)(?: \(mismatched types .*\))?$`)
+
+// mergeConflicts folds the errors CUE gives for a value that matches no
+// alternative of a disjunction ("new" | "open"), one per alternative at the
+// same place, into one: conflicting values "empty" and "new" | "open".
+func mergeConflicts(list diag.List) diag.List {
+	out := list[:0:0]
+	for i := 0; i < len(list); {
+		j, common := i+1, ""
+		var others []string
+		if m := conflictRE.FindStringSubmatch(list[i].Msg); m != nil {
+			others = []string{m[1]}
+			common = m[2]
+			for j < len(list) && list[j].Pos == list[i].Pos {
+				mj := conflictRE.FindStringSubmatch(list[j].Msg)
+				if mj == nil || mj[2] != common {
+					break
+				}
+				others = append(others, mj[1])
+				j++
+			}
+		}
+		if j-i > 1 {
+			out = append(out, &diag.Error{Pos: list[i].Pos, Msg: fmt.Sprintf("conflicting values %s and %s", common, strings.Join(others, " | "))})
+		} else {
+			out = append(out, list[i])
+			j = i + 1
+		}
+		i = j
+	}
+	return out
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource/interpreter"
@@ -63,11 +65,11 @@ type Options struct {
 func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*Decision, error) {
 	agg, ok := p.Aggregates[env.Aggregate]
 	if !ok {
-		return nil, &Error{Kind: KindUnknownAggregate, Message: fmt.Sprintf("unknown aggregate %q", env.Aggregate)}
+		return nil, &Error{Kind: KindUnknownAggregate, Message: fmt.Sprintf("unknown aggregate %q (the context has %s)", env.Aggregate, names(p.Aggregates))}
 	}
 	cmd, ok := agg.Commands[env.Command]
 	if !ok {
-		return nil, &Error{Kind: KindUnknownCommand, Message: fmt.Sprintf("aggregate %s has no command %q", env.Aggregate, env.Command)}
+		return nil, &Error{Kind: KindUnknownCommand, Message: fmt.Sprintf("aggregate %s has no command %q (it has %s)", env.Aggregate, env.Command, names(agg.Commands))}
 	}
 	payload, err := decodePayload(env.Payload, opt.Limits)
 	if err != nil {
@@ -230,4 +232,13 @@ func exprError(err error) error {
 	}
 	pos := ee.Pos
 	return &Error{Kind: k, Message: ee.Error(), Pos: &pos}
+}
+
+func names[V any](m map[string]V) string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -28,12 +29,13 @@ type Program struct {
 
 // Aggregate is a compiled aggregate type.
 type Aggregate struct {
-	Name       string
-	Commands   map[string]*Command
-	Events     map[string]*Event
-	Invariants []*Check
-	initial    []byte // encoded; Initial decodes a fresh copy
-	state      *jsonschema.Schema
+	Name        string
+	Commands    map[string]*Command
+	Events      map[string]*Event
+	Invariants  []*Check
+	initial     []byte // encoded; Initial decodes a fresh copy
+	state       *jsonschema.Schema
+	stateSchema schema // for vet's checks of scenarios
 }
 
 // Initial returns a fresh copy of the initial state.
@@ -157,6 +159,7 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
 	for _, name := range sortedKeys(m.Aggregates) {
+		c.name("aggregate", name, m.Aggregates[name].Pos)
 		if a := c.aggregate(name, m.Aggregates[name]); a != nil {
 			p.Aggregates[name] = a
 		}
@@ -167,6 +170,15 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// name checks that a name can be a URL segment and an identifier.
+func (c *compiler) name(what, name string, pos manifest.Pos) {
+	if !identifier.MatchString(name) {
+		c.errs.Add(pos, "%s name %q must start with a letter and hold only letters, digits and _", what, name)
+	}
 }
 
 type compiler struct {
@@ -223,16 +235,16 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 }
 
 func (c *compiler) exprError(x manifest.Expr, err error) {
+	pos, msg := x.Pos, err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		msg := c.readable(fe.Message)
-		if strings.HasPrefix(msg, "expected bool, but got") {
-			msg = "must be a boolean expression, " + strings.TrimPrefix(msg, "expected bool, ")
-		}
-		c.errs = append(c.errs, &diag.Error{Pos: offset(x.Pos, fe.Line, fe.Column), Msg: msg})
-		return
+		pos, msg = offset(x.Pos, fe.Line, fe.Column), fe.Message
 	}
-	c.errs = append(c.errs, &diag.Error{Pos: x.Pos, Msg: c.readable(err.Error())})
+	msg = c.readable(msg)
+	if strings.HasPrefix(msg, "expected boolean, but got") {
+		msg = "must be a boolean expression, but it gives " + strings.TrimPrefix(msg, "expected boolean, but got ")
+	}
+	c.errs = append(c.errs, &diag.Error{Pos: pos, Msg: msg})
 }
 
 // schema is a JSON Schema compiled for validation and parsed for typing.
@@ -297,7 +309,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}}
 	base := "mem:///" + name
 	state := c.schema(m.State, base+"/state.json", m.Pos)
-	a.state = state.compiled
+	a.state, a.stateSchema = state.compiled, state
 	stateType := state.typeOf(c.typer, "state")
 	initial, err := value.Decode(m.Initial, value.Limits{MaxBytes: math.MaxInt})
 	if err != nil {
@@ -310,6 +322,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	events := map[string]schema{}
 	for _, en := range sortedKeys(m.Events) {
 		me := m.Events[en]
+		c.name("event", en, me.Pos)
 		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
 		events[en] = ps
 		ev := &Event{Name: en, payload: ps.compiled}
@@ -318,6 +331,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	}
 	for _, cn := range sortedKeys(m.Commands) {
 		mc := m.Commands[cn]
+		c.name("command", cn, mc.Pos)
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
 		cmd := &Command{Name: cn, Instance: mc.Instance, payload: ps.compiled}
 		switch mc.Instance {
@@ -327,9 +341,6 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		}
 		decide := env{cmd: ps.typeOf(c.typer, "cmd"), state: stateType}
 		cmd.Require = c.checks(mc.Require, decide)
-		if len(mc.Emit) == 0 {
-			c.errs.Add(mc.Pos, "command %s emits no event", cn)
-		}
 		for _, me := range mc.Emit {
 			es, ok := events[me.Event]
 			if !ok {
@@ -426,32 +437,41 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 	for _, s := range m.Scenarios {
 		a, ok := p.Aggregates[s.Aggregate]
 		if !ok {
-			c.errs.Add(s.Pos, "scenario %q: unknown aggregate %s", s.Name, s.Aggregate)
+			c.errs.Add(s.Pos, "unknown aggregate %s (the context has %s)", s.Aggregate, strings.Join(sortedKeys(p.Aggregates), ", "))
 			continue
 		}
 		for _, g := range s.Given {
 			if _, ok := a.Events[g.Event]; !ok {
-				c.errs.Add(s.Pos, "scenario %q: given: unknown event %s", s.Name, g.Event)
+				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
 			}
 		}
 		for _, w := range s.When {
 			if _, ok := a.Commands[w.Command]; !ok {
-				c.errs.Add(s.Pos, "scenario %q: when: unknown command %s", s.Name, w.Command)
+				c.errs.Add(w.Pos, "unknown command %s (%s has %s)", w.Command, s.Aggregate, strings.Join(sortedKeys(a.Commands), ", "))
 			}
 		}
 		if len(s.When) == 0 {
-			c.errs.Add(s.Pos, "scenario %q: when names no command", s.Name)
+			c.errs.Add(s.Pos, "when names no command")
 		}
 		for _, t := range s.Then.Events {
 			if _, ok := a.Events[t.Event]; !ok {
-				c.errs.Add(s.Pos, "scenario %q: then: unknown event %s", s.Name, t.Event)
+				c.errs.Add(t.Pos, "unknown event %s (%s has %s)", t.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
 			}
 		}
 		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
-			c.errs.Add(s.Pos, "scenario %q: then expects nothing (give events, state or error)", s.Name)
+			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
 		}
 		if e := s.Then.Error; e != "" && !knownError(a, e) {
-			c.errs.Add(s.Pos, "scenario %q: then.error %q is no guard or invariant of %s and no error kind (%s)", s.Name, e, s.Aggregate, strings.Join(ErrorKinds, ", "))
+			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s and no error kind (%s)", e, s.Aggregate, strings.Join(ErrorKinds, ", "))
+		}
+		if s.Then.State != nil {
+			var want map[string]any
+			_ = json.Unmarshal(s.Then.State, &want)
+			for _, k := range sortedKeys(want) {
+				if _, declared := a.stateSchema.property(k); !declared {
+					c.errs.Add(s.Then.StatePos, "#state of %s has no field %s (it declares %s)", s.Aggregate, k, declared_(a.stateSchema))
+				}
+			}
 		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+	"math/big"
+	"sort"
+	"strconv"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -44,7 +47,7 @@ func validate(s *jsonschema.Schema, v any) []Violation {
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
 			if _, group := e.ErrorKind.(*jskind.Group); !group {
-				out = append(out, Violation{Pointer: value.Pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
+				out = append(out, Violation{Pointer: value.Pointer(e.InstanceLocation), Message: describe(e.ErrorKind)})
 			}
 			return
 		}
@@ -53,7 +56,34 @@ func validate(s *jsonschema.Schema, v any) []Violation {
 		}
 	}
 	walk(ve)
+	// The validator walks properties in map order; sort so that the same
+	// document always lists its violations the same way.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Pointer != out[j].Pointer {
+			return out[i].Pointer < out[j].Pointer
+		}
+		return out[i].Message < out[j].Message
+	})
 	return out
+}
+
+// describe words the bounds messages the validator spells tersely.
+func describe(k jsonschema.ErrorKind) string {
+	num := func(r *big.Rat) string {
+		f, _ := r.Float64()
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	switch k := k.(type) {
+	case *jskind.Minimum:
+		return fmt.Sprintf("must be at least %s, got %s", num(k.Want), num(k.Got))
+	case *jskind.Maximum:
+		return fmt.Sprintf("must be at most %s, got %s", num(k.Want), num(k.Got))
+	case *jskind.ExclusiveMinimum:
+		return fmt.Sprintf("must be greater than %s, got %s", num(k.Want), num(k.Got))
+	case *jskind.ExclusiveMaximum:
+		return fmt.Sprintf("must be less than %s, got %s", num(k.Want), num(k.Got))
+	}
+	return k.LocalizedString(printer)
 }
 
 var printer = message.NewPrinter(language.English)

@@ -110,11 +110,19 @@ func (t *typer) typeOf(s map[string]any, name string, defs map[string]any, depth
 	return anyType
 }
 
+// structOf makes a struct type that is distinct per name: reflect returns
+// one type for equal field lists, and a command payload shaped like an
+// event payload must still be called cmd in messages, not event. The marker
+// field is hidden from expressions under the name "-", which no identifier
+// can spell.
 func (t *typer) structOf(fields []reflect.StructField, name string) reflect.Type {
-	st := reflect.StructOf(fields)
-	if _, ok := t.names[st]; !ok {
-		t.names[st] = name
+	marker := reflect.StructField{
+		Name: fmt.Sprintf("Z%d", len(t.names)),
+		Type: reflect.TypeOf(struct{}{}),
+		Tag:  `expr:"-"`,
 	}
+	st := reflect.StructOf(append(fields, marker))
+	t.names[st] = name
 	return st
 }
 
@@ -148,12 +156,22 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-var structTypeRE = regexp.MustCompile(`type struct \{.*\} has no field`)
+var (
+	structTypeRE = regexp.MustCompile(`type struct \{.*\} has no field`)
+	goTypeWords  = strings.NewReplacer(
+		"map[string]interface {}", "object", "[]interface {}", "list", "interface {}", "any",
+		"float64", "number", "int", "integer", "bool", "boolean", "time.Time", "time", "time.Duration", "duration",
+	)
+)
 
-// readable rewrites checker messages that spell out synthesised structs.
+// readable rewrites checker messages in the words of the context: the
+// synthesised structs by the path they type (state.items[*]), Go types by
+// their JSON kinds.
 func (t *typer) readable(msg string) string {
+	msg = strings.ReplaceAll(msg, "type interpreter.Meta", "meta")
+	msg = strings.ReplaceAll(msg, "interpreter.Meta", "meta")
 	if !strings.Contains(msg, "struct {") {
-		return msg
+		return goTypeWords.Replace(msg)
 	}
 	// Outer structs spell their inner ones: replace the longest first.
 	strs := make([]string, 0, len(t.names))
@@ -167,7 +185,7 @@ func (t *typer) readable(msg string) string {
 		msg = strings.ReplaceAll(msg, "type "+s, byStr[s])
 		msg = strings.ReplaceAll(msg, s, byStr[s])
 	}
-	return structTypeRE.ReplaceAllString(msg, "object has no field")
+	return goTypeWords.Replace(structTypeRE.ReplaceAllString(msg, "object has no field"))
 }
 
 // kind is the JSON kind a Go type produces, for comparing an expression's

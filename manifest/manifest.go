@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // Version is the manifest format version written by this build.
@@ -115,13 +116,15 @@ type Scenario struct {
 // GivenItem is an event that happened before the scenario's commands.
 type GivenItem struct {
 	Event   string          `json:"event"`
-	Payload json.RawMessage `json:"payload"`
+	Payload json.RawMessage `json:"payload"` // absent: {} in given, any in then
+	Pos     Pos             `json:"pos"`
 }
 
 // WhenItem is a command the scenario sends.
 type WhenItem struct {
 	Command string          `json:"command"`
 	Payload json.RawMessage `json:"payload"`
+	Pos     Pos             `json:"pos"`
 }
 
 // Then is the expected outcome of the last command. Events lists every event
@@ -129,10 +132,11 @@ type WhenItem struct {
 // payload. State matches when each of its top-level fields equals the
 // state's. Error matches a rejection's name (guard or invariant) or kind.
 type Then struct {
-	Events   []GivenItem     `json:"events,omitempty"`
-	NoEvents bool            `json:"noEvents,omitempty"`
+	Events   []GivenItem     `json:"events"` // nil: not checked; empty: no events
 	State    json.RawMessage `json:"state,omitempty"`
 	Error    string          `json:"error,omitempty"`
+	Pos      Pos             `json:"pos"`                // of then.error when given, else of then
+	StatePos Pos             `json:"statePos,omitempty"` // of then.state
 }
 
 // Parse decodes a manifest and checks its version.
@@ -145,4 +149,38 @@ func Parse(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: version %d, this build reads version %d", m.ManifestVersion, Version)
 	}
 	return &m, nil
+}
+
+// MapFiles rewrites the file of every position in the manifest, e.g. to
+// make paths relative to the context's directory so that a build does not
+// depend on where it ran.
+func (m *Manifest) MapFiles(fn func(string) string) {
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(Pos{}) {
+				if f := v.FieldByName("File"); f.String() != "" {
+					f.SetString(fn(f.String()))
+				}
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				walk(v.Field(i))
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k)) // map values are pointers here
+			}
+		}
+	}
+	walk(reflect.ValueOf(m))
 }

@@ -35,7 +35,7 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 	opt := engine.Options{Strict: true}
 	var given []engine.Event
 	for i, g := range s.Given {
-		pl, err := value.Decode(g.Payload, value.Limits{})
+		pl, err := decodeOrEmpty(g.Payload)
 		if err != nil {
 			r.fail("given[%d]: %v", i, err)
 			return r
@@ -183,4 +183,12 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// decodeOrEmpty decodes a payload; an absent one is {} as in commands.
+func decodeOrEmpty(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return map[string]any{}, nil
+	}
+	return value.Decode(raw, value.Limits{})
 }

@@ -16,5 +16,3 @@ var Source []byte
 // ImportPath is the CUE import path of the schema package.
 const ImportPath = "github.com/cuesource/cuesource/schema"
 
-// Module is the CUE module that contains the schema package.
-const Module = "github.com/cuesource/cuesource@v0"

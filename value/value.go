@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"strconv"
@@ -44,6 +45,7 @@ func (e *SyntaxError) Error() string {
 type NumberError struct {
 	Pointer string // JSON pointer to the number
 	Literal string
+	Float   bool // beyond float64's range rather than an unsafe integer
 }
 
 func (e *NumberError) Error() string {
@@ -52,6 +54,9 @@ func (e *NumberError) Error() string {
 
 // Reason is the message without the pointer.
 func (e *NumberError) Reason() string {
+	if e.Float {
+		return fmt.Sprintf("number %s is outside the range of a 64-bit float", e.Literal)
+	}
 	return fmt.Sprintf("integer %s is outside ±(2^53−1) and cannot be represented exactly; send it as a string", e.Literal)
 }
 
@@ -84,7 +89,7 @@ func Decode(data []byte, lim Limits) (any, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, syntaxError(err, dec)
+		return nil, syntaxError(err, dec, int64(len(data)))
 	}
 	if _, err := dec.Token(); err == nil {
 		return nil, &SyntaxError{Offset: dec.InputOffset(), Msg: "data after the JSON value"}
@@ -102,7 +107,10 @@ func MustDecode(data []byte) any {
 	return v
 }
 
-func syntaxError(err error, dec *json.Decoder) error {
+func syntaxError(err error, dec *json.Decoder, size int64) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &SyntaxError{Offset: size, Msg: "unexpected end of input"}
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return &SyntaxError{Offset: se.Offset, Msg: se.Error()}
@@ -185,7 +193,7 @@ func number(lit string, path []string) (any, error) {
 	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil {
-		return nil, &NumberError{Pointer: Pointer(path), Literal: lit}
+		return nil, &NumberError{Pointer: Pointer(path), Literal: lit, Float: true}
 	}
 	return f, nil
 }
