@@ -15,4 +15,3 @@ var Source []byte
 
 // ImportPath is the CUE import path of the schema package.
 const ImportPath = "github.com/cuesource/cuesource/schema"
-
