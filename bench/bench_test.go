@@ -280,6 +280,19 @@ func BenchmarkHandle(b *testing.B) {
 	env.Payload, cmd.Payload = addItem, addItem
 	cur, hand := x.in, x.hand
 
+	// Both sides must produce the same bytes, or the comparison is void.
+	di, err := engine.Decide(p, cur, env, engine.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dh, err := Decide(hand, cmd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if bi, bh := encode(b, di), encode(b, dh); !bytes.Equal(bi, bh) {
+		b.Fatalf("the deciders disagree:\ninterpreted %s\nhand-written %s", bi, bh)
+	}
+
 	b.Run("interpreted", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

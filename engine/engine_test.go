@@ -387,3 +387,20 @@ func TestScenarioErrorKindsAreEngineKinds(t *testing.T) {
 		assert.True(t, kinds[k], "interpreter.ErrorKinds has %q, which the engine never returns", k)
 	}
 }
+
+// The hand-written encoders write what encoding/json writes.
+func TestDecisionJSON(t *testing.T) {
+	p := shop(t)
+	d, err := engine.Decide(p, openCart(t, p), env("cart", "x", "AddItem", `{"sku":"TEA-01","qty":2,"price":4.5}`), engine.Options{})
+	require.NoError(t, err)
+	d.Events[0].Time = time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	want, err := json.Marshal(d)
+	require.NoError(t, err)
+	got, err := value.Encode(d)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+	assert.Equal(t, string(want), string(got))
+	empty, err := value.Encode(&engine.Decision{State: map[string]any{}})
+	require.NoError(t, err)
+	assert.Equal(t, `{"events":null,"state":{},"version":0}`, string(empty))
+}

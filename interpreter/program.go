@@ -34,7 +34,7 @@ type Aggregate struct {
 	Events      map[string]*Event
 	Invariants  []*Check
 	initial     []byte // encoded; Initial decodes a fresh copy
-	state       *jsonschema.Schema
+	state       validator
 	stateSchema schema // for vet's checks of scenarios
 }
 
@@ -42,7 +42,7 @@ type Aggregate struct {
 func (a *Aggregate) Initial() any { return value.MustDecode(a.initial) }
 
 // CheckState validates a state against #state.
-func (a *Aggregate) CheckState(state any) []Violation { return validate(a.state, state) }
+func (a *Aggregate) CheckState(state any) []Violation { return a.state.validate(state) }
 
 // Command is a compiled command handler.
 type Command struct {
@@ -50,12 +50,12 @@ type Command struct {
 	Instance string // manifest.InstanceExisting, New or Any
 	Require  []*Check
 	Emit     []*Emitter
-	payload  *jsonschema.Schema
+	payload  validator
 }
 
 // Validate checks a decoded payload against #payload, listing every
 // violation.
-func (c *Command) Validate(payload any) []Violation { return validate(c.payload, payload) }
+func (c *Command) Validate(payload any) []Violation { return c.payload.validate(payload) }
 
 // Check is a named boolean expression: a guard or an invariant.
 type Check struct {
@@ -100,7 +100,7 @@ func (e *Emitter) Payload(env *Env) (any, error) { return e.payload.build(env, m
 type Event struct {
 	Name    string
 	apply   shape
-	payload *jsonschema.Schema
+	payload validator
 }
 
 // Apply returns the state after the event; env.State is the old state and
@@ -108,7 +108,7 @@ type Event struct {
 func (e *Event) Apply(env *Env) (any, error) { return e.apply.build(env, env.State) }
 
 // Validate checks an event payload against the event's #payload.
-func (e *Event) Validate(payload any) []Violation { return validate(e.payload, payload) }
+func (e *Event) Validate(payload any) []Violation { return e.payload.validate(payload) }
 
 // shape builds an object field-wise or as a whole.
 type shape struct {
@@ -222,7 +222,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		c.exprError(x, err)
 		return nil, nil
 	}
-	opts = append(stdlib(), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
+	opts = append(append(stdlib(), fetchOptions()...), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -252,6 +252,12 @@ type schema struct {
 	compiled *jsonschema.Schema
 	doc      map[string]any
 	defs     map[string]any
+}
+
+// validator validates documents against one schema: the fast path decides
+// validity, jsonschema explains invalid documents.
+func (s schema) validator() validator {
+	return validator{full: s.compiled, fast: fastCheck(s.doc)}
 }
 
 func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) schema {
@@ -309,12 +315,12 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}}
 	base := "mem:///" + name
 	state := c.schema(m.State, base+"/state.json", m.Pos)
-	a.state, a.stateSchema = state.compiled, state
+	a.state, a.stateSchema = state.validator(), state
 	stateType := state.typeOf(c.typer, "state")
 	initial, err := value.Decode(m.Initial, value.Limits{MaxBytes: math.MaxInt})
 	if err != nil {
 		c.errs.Add(m.Pos, "initial: %v", err)
-	} else if vs := validate(a.state, initial); len(vs) > 0 {
+	} else if vs := a.state.validate(initial); len(vs) > 0 {
 		c.errs.Add(m.Pos, "initial does not fit #state: %s", vs[0])
 	}
 	a.initial, _ = value.Encode(initial)
@@ -325,7 +331,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		c.name("event", en, me.Pos)
 		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
 		events[en] = ps
-		ev := &Event{Name: en, payload: ps.compiled}
+		ev := &Event{Name: en, payload: ps.validator()}
 		ev.apply = c.shape(me.Apply, env{state: stateType, event: ps.typeOf(c.typer, "event")}, state, "state")
 		a.Events[en] = ev
 	}
@@ -333,7 +339,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		mc := m.Commands[cn]
 		c.name("command", cn, mc.Pos)
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
-		cmd := &Command{Name: cn, Instance: mc.Instance, payload: ps.compiled}
+		cmd := &Command{Name: cn, Instance: mc.Instance, payload: ps.validator()}
 		switch mc.Instance {
 		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
 		default:

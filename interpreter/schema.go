@@ -29,7 +29,19 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s: %s", p, v.Message)
 }
 
-// validate lists every leaf violation of v against s, in document order.
+type validator struct {
+	full *jsonschema.Schema
+	fast check // nil: the schema uses keywords the fast path does not know
+}
+
+func (vd validator) validate(v any) []Violation {
+	if vd.fast != nil && vd.fast(v) {
+		return nil
+	}
+	return validate(vd.full, v)
+}
+
+// validate lists every leaf violation of v against s, sorted by pointer.
 func validate(s *jsonschema.Schema, v any) []Violation {
 	if s == nil {
 		return nil

@@ -91,8 +91,8 @@ func Decode(data []byte, lim Limits) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, syntaxError(err, dec, int64(len(data)))
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, &SyntaxError{Offset: dec.InputOffset(), Msg: "data after the JSON value"}
+	if off := dec.InputOffset(); len(bytes.TrimSpace(data[off:])) > 0 {
+		return nil, &SyntaxError{Offset: off, Msg: "data after the JSON value"}
 	}
 	return convert(v, nil)
 }
@@ -206,17 +206,6 @@ func Pointer(path []string) string {
 		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(p))
 	}
 	return b.String()
-}
-
-// Encode writes v as compact JSON with sorted keys and no HTML escaping.
-func Encode(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // Equal reports whether a and b are the same JSON value; numbers compare by

@@ -64,3 +64,12 @@ func TestEncodeIsCanonical(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"a":"<&>","b":1}`, string(b))
 }
+
+func TestDecodeRejectsTrailingData(t *testing.T) {
+	for _, in := range []string{`{"a":1}}`, `{"a":1}]`, `{"a":1} x`, `1 2`, `{} {}`} {
+		_, err := value.Decode([]byte(in), value.Limits{})
+		assert.ErrorContains(t, err, "data after the JSON value", in)
+	}
+	_, err := value.Decode([]byte(" {\"a\":1} \n"), value.Limits{})
+	assert.NoError(t, err)
+}
