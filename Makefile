@@ -38,9 +38,11 @@ cuevet: $(BIN)/cue
 gotest:
 	$(GO) test -count=1 ./...
 
+CONTEXTS := contexts/example.cue contexts/tickets
+
 scenarios: build
-	$(BIN)/cuesource vet $(CONTEXT)
-	$(BIN)/cuesource test -v $(CONTEXT)
+	@for c in $(CONTEXTS); do \
+		$(BIN)/cuesource vet $$c && $(BIN)/cuesource test -v $$c || exit 1; done
 
 # Until the server exists, `make run` shows the model working: vet, the
 # scenarios, and a short command sequence played through `cuesource run`.

@@ -10,7 +10,7 @@ import (
 
 // TestREADMETutorial keeps the README's tutorial true: its first listing is
 // the tutorial's step 1, every output it shows is one the tutorial script
-// checks, and contexts/tickets.cue is the tutorial's final file.
+// checks, and contexts/tickets/tickets.cue is the tutorial's final file.
 func TestREADMETutorial(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -29,11 +29,11 @@ func TestREADMETutorial(t *testing.T) {
 			t.Errorf("README.md does not show %s of testdata/script/tutorial.txtar verbatim:\n%s", name, files[name])
 		}
 	}
-	final, err := os.ReadFile("../contexts/tickets.cue")
+	final, err := os.ReadFile("../contexts/tickets/tickets.cue")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(final) != files["final.cue"] {
-		t.Errorf("contexts/tickets.cue differs from final.cue in testdata/script/tutorial.txtar")
+		t.Errorf("contexts/tickets/tickets.cue differs from final.cue in testdata/script/tutorial.txtar")
 	}
 }

@@ -18,7 +18,7 @@ import (
 // fields).
 func TestFastSchemaAgreesWithJSONSchema(t *testing.T) {
 	var schemas []json.RawMessage
-	for _, path := range []string{"../contexts/example.cue", "../contexts/tickets.cue"} {
+	for _, path := range []string{"../contexts/example.cue", "../contexts/tickets/tickets.cue"} {
 		m, err := cuecompiler.Compile(path)
 		require.NoError(t, err)
 		for _, a := range m.Aggregates {
