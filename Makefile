@@ -7,7 +7,7 @@ CONTEXT ?= contexts/example.cue
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run bench vet cuevet gotest scenarios fmt clean
+.PHONY: all build test run bench bench-drivers vet cuevet gotest scenarios fmt clean
 
 all: build
 
@@ -23,7 +23,11 @@ $(BIN)/cue:
 test: vet cuevet gotest scenarios
 
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "go# The SQLite driver comparison behind store/sqlite/DRIVERS.md.
+bench-drivers:
+	$(GO) test -tags drivers -run '^$$' -bench Driver -benchmem -count 6 ./store/sqlite/
+
+fmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
@@ -51,6 +55,10 @@ run: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee $(BIN)/bench.txt
+
+# The SQLite driver comparison behind store/sqlite/DRIVERS.md.
+bench-drivers:
+	$(GO) test -tags drivers -run '^$$' -bench Driver -benchmem -count 6 ./store/sqlite/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,314 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+// ErrInvalidCommit: a commit this store cannot record as given (a time
+// outside the years RFC 3339 can write, an event id that is not UTF-8).
+// Like the store sentinels it fails only its own commit in a batch.
+var ErrInvalidCommit = errors.New("sqlite: invalid commit")
+
+// writeStmts are prepared once on the single write connection; a
+// transaction borrows them with Tx.StmtContext instead of parsing the SQL
+// again for every commit.
+type writeStmts struct {
+	check                                               *sql.Stmt
+	insertEvent, upsertInstance, updateState, insertKey *sql.Stmt
+	pruneKeys                                           *sql.Stmt
+	savepoint, rollbackTo, release                      *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		// The stored version (NULL: no instance), whether the key is
+		// taken, the first of the commit's ids (a JSON array) already in
+		// the log, and the last position.
+		{&w.check, `SELECT
+			(SELECT version FROM instances WHERE aggregate = ? AND instance = ?),
+			EXISTS (SELECT 1 FROM idempotency WHERE key = ?),
+			(SELECT e.id FROM json_each(?) AS j JOIN events AS e ON e.id = j.value ORDER BY j.key LIMIT 1),
+			(SELECT COALESCE(MAX(position), 0) FROM events)`},
+		{&w.insertEvent, `INSERT INTO events
+			(position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		// A nil State leaves the stored snapshot as it is.
+		{&w.upsertInstance, `INSERT INTO instances (aggregate, instance, version, state) VALUES (?, ?, ?, ?)
+			ON CONFLICT (aggregate, instance) DO UPDATE
+			SET version = excluded.version, state = COALESCE(excluded.state, instances.state)`},
+		{&w.updateState, `UPDATE instances SET state = ? WHERE aggregate = ? AND instance = ?`},
+		{&w.insertKey, `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`},
+		{&w.pruneKeys, `DELETE FROM idempotency WHERE time < ?`},
+		// AppendBatch's per-commit savepoint, released (or rolled back to
+		// and released) before the next commit, so one name serves all.
+		{&w.savepoint, `SAVEPOINT batch_commit`},
+		{&w.rollbackTo, `ROLLBACK TO batch_commit`},
+		{&w.release, `RELEASE batch_commit`},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// Append implements [store.Store]: one IMMEDIATE transaction that checks,
+// then writes the events, the snapshot and the idempotency record.
+func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() // no-op after Commit
+	out, err := s.appendTx(ctx, tx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return out, nil
+}
+
+// BatchResult is the outcome of one commit of [Store.AppendBatch]: the
+// recorded events, or the error that commit alone failed with
+// ([store.ErrVersionConflict], [store.ErrDuplicateKey],
+// [store.ErrDuplicateEvent] or [ErrInvalidCommit]).
+type BatchResult struct {
+	Events []store.Event
+	Err    error
+}
+
+// AppendBatch appends the commits in order in one transaction: one fsync
+// for all of them (group commit). Each commit runs inside its own
+// SAVEPOINT, so one that fails is undone alone and reported in its
+// BatchResult while the others are kept; a later commit sees the effects
+// of the earlier ones, as if appended one by one. The returned error is
+// for a failure of the whole transaction (I/O, a cancelled context); then
+// nothing is committed and there are no results.
+func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	results := make([]BatchResult, len(commits))
+	if len(commits) == 0 {
+		return results, nil
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	savepoint := tx.StmtContext(ctx, s.ws.savepoint)
+	rollbackTo := tx.StmtContext(ctx, s.ws.rollbackTo)
+	release := tx.StmtContext(ctx, s.ws.release)
+	for i, c := range commits {
+		if _, err := savepoint.ExecContext(ctx); err != nil {
+			return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		evs, err := s.appendTx(ctx, tx, c)
+		switch {
+		case err == nil:
+			results[i].Events = evs
+		case commitError(err):
+			if _, err := rollbackTo.ExecContext(ctx); err != nil {
+				return nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+			}
+			results[i].Err = err
+		default:
+			return nil, err
+		}
+		if _, err := release.ExecContext(ctx); err != nil {
+			return nil, fmt.Errorf("sqlite: release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return results, nil
+}
+
+// commitError reports whether err fails only the commit that caused it,
+// as opposed to the transaction.
+func commitError(err error) bool {
+	return errors.Is(err, store.ErrVersionConflict) ||
+		errors.Is(err, store.ErrDuplicateKey) ||
+		errors.Is(err, store.ErrDuplicateEvent) ||
+		errors.Is(err, ErrInvalidCommit)
+}
+
+// appendTx records c in tx, which holds the write lock. Every check comes
+// before the first write, in the order the memory store checks (version,
+// key, event ids), so the same bad commit gets the same error from both.
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]store.Event, error) {
+	times := make([]string, len(c.Events))
+	for i, e := range c.Events {
+		// The duplicate check below passes ids as a JSON array, which
+		// cannot carry invalid UTF-8 (and neither can the event's JSON form).
+		if !utf8.ValidString(e.ID) {
+			return nil, fmt.Errorf("%w: event id %q is not valid UTF-8", ErrInvalidCommit, e.ID)
+		}
+		ts, err := formatTime(e.Time)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %q: %v", ErrInvalidCommit, e.ID, err)
+		}
+		times[i] = ts
+	}
+	var keyTime string
+	if c.Idempotency != nil {
+		ts, err := formatTime(c.Idempotency.Time)
+		if err != nil {
+			return nil, fmt.Errorf("%w: idempotency key %q: %v", ErrInvalidCommit, c.Idempotency.Key, err)
+		}
+		keyTime = ts
+	}
+
+	// One statement answers every check and reads the last position:
+	// statements, not rows, are what a commit pays for here (DRIVERS.md).
+	ids := make([]string, len(c.Events))
+	seen := make(map[string]struct{}, len(c.Events))
+	var inCommit string // first id that occurs twice in the commit
+	for i, e := range c.Events {
+		ids[i] = e.ID
+		if _, ok := seen[e.ID]; ok && inCommit == "" {
+			inCommit = e.ID
+		}
+		seen[e.ID] = struct{}{}
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode event ids: %w", err)
+	}
+	var key any // NULL matches no key
+	if c.Idempotency != nil {
+		key = c.Idempotency.Key
+	}
+	var (
+		version sql.NullInt64
+		keyDup  bool
+		inLog   sql.NullString
+		last    int64
+	)
+	if err := tx.StmtContext(ctx, s.ws.check).QueryRowContext(ctx, c.Aggregate, c.Instance, key, string(idsJSON)).
+		Scan(&version, &keyDup, &inLog, &last); err != nil {
+		return nil, fmt.Errorf("sqlite: check commit: %w", err)
+	}
+	exists, current := version.Valid, version.Int64
+	if c.ExpectedVersion != current {
+		return nil, fmt.Errorf("%w: %s/%s: expected version %d, stored version %d",
+			store.ErrVersionConflict, c.Aggregate, c.Instance, c.ExpectedVersion, current)
+	}
+	if keyDup {
+		return nil, fmt.Errorf("%w: %q", store.ErrDuplicateKey, c.Idempotency.Key)
+	}
+	if inCommit != "" {
+		return nil, fmt.Errorf("%w: %q twice in one commit", store.ErrDuplicateEvent, inCommit)
+	}
+	if inLog.Valid {
+		return nil, fmt.Errorf("%w: %q", store.ErrDuplicateEvent, inLog.String)
+	}
+
+	// Checked: now write. Positions are MAX(position)+1 as read above,
+	// inside this transaction, which holds SQLite's write lock (BEGIN
+	// IMMEDIATE) as well as s.writer: no other writer can take the same
+	// numbers, and a rolled-back transaction or savepoint leaves no row
+	// behind, so the next commit reads the same MAX and the log stays
+	// gap-free. They are given explicitly rather than left to SQLite's
+	// rowid choice, which is MAX+1 only "usually" (not past 2^63-1) and
+	// would make the invariant depend on the engine instead of this code.
+	out := make([]store.Event, len(c.Events))
+	if len(c.Events) > 0 {
+		insert := tx.StmtContext(ctx, s.ws.insertEvent)
+		for i, e := range c.Events {
+			e.Aggregate = c.Aggregate
+			e.Instance = c.Instance
+			e.Version = current + int64(i) + 1
+			e.Position = last + int64(i) + 1
+			if _, err := insert.ExecContext(ctx, e.Position, e.ID, e.Aggregate, e.Instance, e.Version,
+				e.Type, e.SchemaVersion, times[i], e.CommandID, text(e.Payload), text(e.Meta)); err != nil {
+				return nil, fmt.Errorf("sqlite: insert event %q: %w", e.ID, err)
+			}
+			// The result carries what was stored, with the time as it will
+			// read back, and owns its bytes.
+			e.Time = e.Time.UTC().Round(0)
+			e.Payload = clone(e.Payload)
+			e.Meta = clone(e.Meta)
+			out[i] = e
+		}
+		if _, err := tx.StmtContext(ctx, s.ws.upsertInstance).ExecContext(ctx,
+			c.Aggregate, c.Instance, current+int64(len(c.Events)), text(c.State)); err != nil {
+			return nil, fmt.Errorf("sqlite: write snapshot: %w", err)
+		}
+	} else if exists && c.State != nil {
+		// No events: the version stays, a new snapshot is still taken; a
+		// missing instance is not created.
+		if _, err := tx.StmtContext(ctx, s.ws.updateState).ExecContext(ctx,
+			text(c.State), c.Aggregate, c.Instance); err != nil {
+			return nil, fmt.Errorf("sqlite: write snapshot: %w", err)
+		}
+	}
+
+	if c.Idempotency != nil {
+		if _, err := tx.StmtContext(ctx, s.ws.insertKey).ExecContext(ctx,
+			c.Idempotency.Key, c.Idempotency.RequestHash, text(c.Idempotency.Response), keyTime); err != nil {
+			return nil, fmt.Errorf("sqlite: insert idempotency record: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// PruneIdempotency deletes the idempotency records older than olderThan
+// and returns how many it deleted. Retries of those commands are then no
+// longer recognized; run it with a cutoff beyond any client's retry window.
+func (s *Store) PruneIdempotency(ctx context.Context, olderThan time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	cutoff, err := formatTime(olderThan)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune: %w", err)
+	}
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.unlock()
+	res, err := s.ws.pruneKeys.ExecContext(ctx, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune idempotency records: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// clone copies b, keeping nil as nil.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

@@ -1,0 +1,24 @@
+// Package sqlite is a durable [store.Store] in one SQLite database file,
+// on a pure-Go SQLite (no cgo; DRIVERS.md says which driver and why).
+//
+// # What it owns
+//
+//   - The database file's schema: the tables events, instances,
+//     idempotency and outbox, and their versioned migrations (PRAGMA
+//     user_version). A database migrated by a newer build is refused with
+//     [ErrSchemaTooNew].
+//   - How a commit becomes rows: one IMMEDIATE transaction per Append,
+//     gap-free positions assigned inside it, JSON kept byte for byte.
+//   - Durability settings: WAL, a busy timeout, foreign keys, and
+//     synchronous=FULL by default ([Options.Sync]).
+//   - Write serialization: one write connection, writers queue in Go so
+//     concurrent appends never see SQLITE_BUSY; reads use their own
+//     read-only pool beside it.
+//   - Group commit ([Store.AppendBatch]) and idempotency retention
+//     ([Store.PruneIdempotency]), beyond the [store.Store] interface.
+//
+// # What it never touches
+//
+// What the events mean: it stores and returns bytes. The outbox table is
+// created for the delivery work to come; nothing reads or writes it yet.
+package sqlite

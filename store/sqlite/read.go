@@ -1,0 +1,133 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+const eventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta`
+
+// readStmts are prepared on the read pool; database/sql prepares each on
+// a connection the first time it runs there.
+type readStmts struct {
+	load, events, readAll, idempotency *sql.Stmt
+}
+
+func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&r.load, `SELECT version, state FROM instances WHERE aggregate = ? AND instance = ?`},
+		// Served by the UNIQUE (aggregate, instance, version) index.
+		{&r.events, `SELECT ` + eventColumns + ` FROM events
+			WHERE aggregate = ? AND instance = ? AND version > ? ORDER BY version`},
+		// LIMIT -1 is no limit.
+		{&r.readAll, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
+		{&r.idempotency, `SELECT request_hash, response, time FROM idempotency WHERE key = ?`},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// Load implements [store.Store].
+func (s *Store) Load(ctx context.Context, aggregate, id string) (store.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Instance{}, err
+	}
+	out := store.Instance{Aggregate: aggregate, ID: id}
+	var state []byte
+	err := s.rs.load.QueryRowContext(ctx, aggregate, id).Scan(&out.Version, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, nil // a missing instance is version 0
+	}
+	if err != nil {
+		return store.Instance{}, fmt.Errorf("sqlite: load %s/%s: %w", aggregate, id, err)
+	}
+	out.State = state // Scan into *[]byte copies
+	return out, nil
+}
+
+// Events implements [store.Store].
+func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := s.rs.events.QueryContext(ctx, aggregate, id, after)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events of %s/%s: %w", aggregate, id, err)
+	}
+	return scanEvents(rows)
+}
+
+// ReadAll implements [store.Store]. A limit <= 0 means no limit.
+func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.rs.readAll.QueryContext(ctx, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read log: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// Idempotency implements [store.Store].
+func (s *Store) Idempotency(ctx context.Context, key string) (store.Idempotency, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Idempotency{}, false, err
+	}
+	rec := store.Idempotency{Key: key}
+	var response []byte
+	var ts string
+	err := s.rs.idempotency.QueryRowContext(ctx, key).Scan(&rec.RequestHash, &response, &ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Idempotency{}, false, nil
+	}
+	if err != nil {
+		return store.Idempotency{}, false, fmt.Errorf("sqlite: idempotency record %q: %w", key, err)
+	}
+	if rec.Time, err = parseTime(ts); err != nil {
+		return store.Idempotency{}, false, err
+	}
+	rec.Response = response
+	return rec, true, nil
+}
+
+// scanEvents reads and closes rows. The byte slices are fresh copies
+// (database/sql copies into *[]byte), so callers own what they get.
+func scanEvents(rows *sql.Rows) ([]store.Event, error) {
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var ts string
+		var payload, meta []byte
+		if err := rows.Scan(&e.Position, &e.ID, &e.Aggregate, &e.Instance, &e.Version, &e.Type,
+			&e.SchemaVersion, &ts, &e.CommandID, &payload, &meta); err != nil {
+			return nil, fmt.Errorf("sqlite: scan event: %w", err)
+		}
+		var err error
+		if e.Time, err = parseTime(ts); err != nil {
+			return nil, err
+		}
+		e.Payload, e.Meta = payload, meta
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read events: %w", err)
+	}
+	return out, nil
+}

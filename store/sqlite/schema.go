@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// ErrSchemaTooNew: the database was migrated by a newer build than this one.
+// Opening it anyway could write rows that build no longer understands.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this build")
+
+// migrations are applied in order; the database's PRAGMA user_version is how
+// many have run. Never edit or reorder a released entry: append a new one.
+var migrations = []string{
+	// 1: the log, snapshots, idempotency records and the outbox.
+	//
+	// events.position is the rowid and is always given explicitly by Append
+	// (MAX+1 inside the writer transaction), never left to SQLite, which is
+	// what keeps it gap-free; see appendTx. Times are fixed-width RFC 3339
+	// UTC text, so text order is time order. JSON columns are TEXT bound as
+	// strings and never re-encoded, so payloads round-trip byte for byte.
+	// STRICT makes SQLite refuse a value of the wrong type instead of
+	// silently storing it.
+	`
+CREATE TABLE events (
+	position       INTEGER PRIMARY KEY,
+	id             TEXT    NOT NULL UNIQUE,
+	aggregate      TEXT    NOT NULL,
+	instance       TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL,
+	time           TEXT    NOT NULL,
+	command_id     TEXT    NOT NULL,
+	payload        TEXT,
+	meta           TEXT,
+	UNIQUE (aggregate, instance, version)
+) STRICT;
+
+CREATE TABLE instances (
+	aggregate TEXT    NOT NULL,
+	instance  TEXT    NOT NULL,
+	version   INTEGER NOT NULL,
+	state     TEXT,
+	PRIMARY KEY (aggregate, instance)
+) STRICT;
+
+CREATE TABLE idempotency (
+	key          TEXT NOT NULL PRIMARY KEY,
+	request_hash TEXT NOT NULL,
+	response     TEXT,
+	time         TEXT NOT NULL
+) STRICT;
+
+-- PruneIdempotency deletes by age.
+CREATE INDEX idempotency_time ON idempotency (time);
+
+-- Not used yet: the transactional outbox for event delivery.
+CREATE TABLE outbox (
+	position     INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id     TEXT    NOT NULL REFERENCES events (id),
+	consumer     TEXT    NOT NULL,
+	payload      TEXT,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt TEXT,
+	last_error   TEXT,
+	created      TEXT    NOT NULL
+) STRICT;
+`,
+}
+
+// migrate brings the database to len(migrations) in one transaction, so a
+// failed migration leaves the previous version intact. The transaction is
+// IMMEDIATE (the write pool's _txlock), so two processes opening one new
+// file do not both run migration 1.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	known := len(migrations)
+	if version > known {
+		return fmt.Errorf("%w: the database is at schema version %d, this build knows versions up to %d; open it with a newer cuesource",
+			ErrSchemaTooNew, version, known)
+	}
+	if version < 0 {
+		return fmt.Errorf("sqlite: database has invalid schema version %d", version)
+	}
+	if version == known {
+		return nil
+	}
+	for i := version; i < known; i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
+		}
+	}
+	// user_version lives in the database header and is written inside the
+	// transaction, so it moves together with the migrations.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, known)); err != nil {
+		return fmt.Errorf("sqlite: set schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
