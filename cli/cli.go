@@ -21,11 +21,16 @@ const usage = `cuesource: event-sourced bounded contexts from one CUE file
 Usage:
   cuesource vet CONTEXT [--json]           check a context, listing every error
   cuesource build CONTEXT -o FILE          write the compiled manifest (JSON)
-  cuesource test CONTEXT [-run RE] [-v] [--json]
-                                           run the context's scenarios
+  cuesource test CONTEXT [-run RE] [-v] [--json] [--url URL [--token T] [--admin-token T]]
+                                           run the context's scenarios (in process, or over HTTP)
   cuesource run CONTEXT --aggregate A --id X --command NAME [--payload JSON]
                 [--given FILE [--record]] [--command-id ID] [--time RFC3339]
                                            decide one command, print events and state
+  cuesource serve CONTEXT [--addr A] [--data DIR] [--token T] [--admin-token T]
+                [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
+                                           serve the context over HTTP, stored in SQLite
+  cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
+                                           rebuild states from events and report drift
   cuesource version                        print the version
 
 CONTEXT is a .cue file or a directory holding one CUE package.
@@ -53,6 +58,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.test(args[1:])
 	case "run":
 		return c.run(args[1:])
+	case "serve":
+		return c.serve(args[1:])
+	case "rehydrate":
+		return c.rehydrate(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0

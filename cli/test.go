@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/cuesource/cuesource/scenario"
 )
@@ -13,6 +15,10 @@ func (c *command) test(args []string) int {
 	run := fs.String("run", "", "run only scenarios whose name matches `REGEXP`")
 	verbose := fs.Bool("v", false, "print every scenario, not only failures")
 	asJSON := fs.Bool("json", false, "print results as JSON")
+	target := scenario.Target{}
+	fs.StringVar(&target.URL, "url", "", "play the scenarios over HTTP against the server at `URL` (native or Workers)")
+	fs.StringVar(&target.Token, "token", env("CUESOURCE_TOKEN", ""), "bearer `token` for --url (CUESOURCE_TOKEN)")
+	fs.StringVar(&target.AdminToken, "admin-token", env("CUESOURCE_ADMIN_TOKEN", ""), "admin `token` for --url, to seed given events (CUESOURCE_ADMIN_TOKEN)")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -35,7 +41,14 @@ func (c *command) test(args []string) int {
 		if re != nil && !re.MatchString(s.Name) {
 			continue
 		}
-		r := scenario.Run(p, s)
+		var r scenario.Result
+		if target.URL != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			r = scenario.RunHTTP(ctx, target, s)
+			cancel()
+		} else {
+			r = scenario.Run(p, s)
+		}
 		results = append(results, r)
 		if !r.Pass {
 			failed++

@@ -75,6 +75,9 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 			Pos:     c.at(cv),
 			Emit:    []manifest.Emit{},
 		}
+		if im, _ := cv.LookupPath(cue.ParsePath("ifMatch")).String(); im == "required" {
+			cmd.IfMatch = im
+		}
 		iv := cv.LookupPath(cue.ParsePath("instance"))
 		cmd.Instance, _ = iv.String()
 		switch cmd.Instance {

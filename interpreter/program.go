@@ -48,6 +48,7 @@ func (a *Aggregate) CheckState(state any) []Violation { return a.state.validate(
 type Command struct {
 	Name     string
 	Instance string // manifest.InstanceExisting, New or Any
+	IfMatch  string // "required": HTTP clients must send If-Match
 	Require  []*Check
 	Emit     []*Emitter
 	payload  validator
@@ -160,6 +161,9 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 	}
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
+		if reserved[name] {
+			c.errs.Add(m.Aggregates[name].Pos, "aggregate name %q is reserved: it is a route of the HTTP API (%s)", name, strings.Join(sortedKeys(reserved), ", "))
+		}
 		if a := c.aggregate(name, m.Aggregates[name]); a != nil {
 			p.Aggregates[name] = a
 		}
@@ -171,6 +175,9 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 	}
 	return p, nil
 }
+
+// reserved are the first path segments of the API's own routes.
+var reserved = map[string]bool{"admin": true, "events": true, "healthz": true, "openapi": true, "projections": true, "queries": true}
 
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
@@ -339,7 +346,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		mc := m.Commands[cn]
 		c.name("command", cn, mc.Pos)
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
-		cmd := &Command{Name: cn, Instance: mc.Instance, payload: ps.validator()}
+		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator()}
 		switch mc.Instance {
 		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
 		default:

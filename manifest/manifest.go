@@ -39,6 +39,7 @@ const (
 type Command struct {
 	Payload  json.RawMessage `json:"payload"` // JSON Schema 2020-12 of #payload
 	Instance string          `json:"instance"`
+	IfMatch  string          `json:"ifMatch,omitempty"` // "required": clients must send If-Match
 	Require  []Named         `json:"require,omitempty"`
 	Emit     []Emit          `json:"emit"`
 	Pos      Pos             `json:"pos"`

@@ -1,0 +1,440 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/value"
+)
+
+// Request is an HTTP request reduced to what the API reads.
+type Request struct {
+	Method string
+	Path   string // as sent, escaped
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+}
+
+// Response is what the API answers.
+type Response struct {
+	Status int         `json:"status"`
+	Header http.Header `json:"header,omitempty"`
+	Body   []byte      `json:"body,omitempty"`
+}
+
+// Backend runs commands and reads the log. Implementations serialize
+// commands per instance.
+type Backend interface {
+	// Execute runs req under its instance's single writer: it loads the
+	// snapshot and the idempotency record stored under req.StoreKey() (if
+	// req has a key), calls Decide, appends Decide's commit atomically if
+	// there is one, and returns Decide's response.
+	Execute(ctx context.Context, req *CommandRequest) (Response, error)
+	Load(ctx context.Context, aggregate, id string) (store.Instance, error)
+	Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error)
+	ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error)
+	// Rehydrate rebuilds an instance's state from its events under the
+	// instance's writer, reports drift (see Compare) and, when fix is set,
+	// stores the rebuilt state.
+	Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*Drift, error)
+	// Seed runs DecideSeed under the instance's writer and appends its
+	// commit, like Execute.
+	Seed(ctx context.Context, req *SeedRequest) (Response, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every request but /healthz (the admin token is accepted too).
+	Token string
+	// AdminToken enables the admin endpoints and is required on them.
+	// Without it they answer 404.
+	AdminToken string
+	// Limits bound command payloads (1 MiB and depth 64 by default).
+	Limits value.Limits
+	// Strict validates every event payload and state against their schemas.
+	Strict bool
+	// Now and NewID supply the clock and command ids; the engine itself
+	// never reads a clock. Defaults: time.Now and random UUIDs.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Service serves a context's HTTP API.
+type Service struct {
+	prog    *interpreter.Program
+	backend Backend
+	opt     Options
+	openapi []byte
+}
+
+// New returns the service of a compiled context.
+func New(p *interpreter.Program, b Backend, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.NewID == nil {
+		opt.NewID = NewID
+	}
+	if opt.Limits.MaxBytes == 0 {
+		opt.Limits.MaxBytes = value.DefaultMaxBytes
+	}
+	if opt.Limits.MaxDepth == 0 {
+		opt.Limits.MaxDepth = value.DefaultMaxDepth
+	}
+	return &Service{prog: p, backend: b, opt: opt, openapi: OpenAPI(p)}
+}
+
+// MaxBody is the largest request body the service reads.
+func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
+
+// Serve answers one request.
+func (s *Service) Serve(ctx context.Context, r *Request) Response {
+	segs, err := segments(r.Path)
+	if err != nil {
+		return problem(http.StatusBadRequest, "invalid_path", err.Error())
+	}
+	if len(segs) == 1 && segs[0] == "healthz" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"status": "ok", "context": s.prog.Manifest.Name})
+	}
+	if len(segs) >= 1 && segs[0] == "admin" {
+		if s.opt.AdminToken == "" {
+			return problem(http.StatusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
+		}
+		if !bearer(r.Header, s.opt.AdminToken) {
+			return unauthorized("admin endpoints need the admin token")
+		}
+		return s.admin(ctx, r, segs[1:])
+	}
+	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+		return unauthorized("this server needs a bearer token")
+	}
+	// HEAD is GET without a body everywhere; the transport drops the body.
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case len(segs) == 1 && segs[0] == "openapi.json":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: s.openapi}
+	case len(segs) == 1 && segs[0] == "events":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return s.readAll(ctx, r)
+	case len(segs) == 2:
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return s.instance(ctx, r, segs[0], segs[1])
+	case len(segs) == 3 && segs[2] == "events" && get:
+		return s.instanceEvents(ctx, r, segs[0], segs[1])
+	case len(segs) == 3:
+		if r.Method != http.MethodPost {
+			return methodNotAllowed("POST")
+		}
+		return s.command(ctx, r, segs[0], segs[1], segs[2])
+	}
+	return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+}
+
+// segments splits an escaped path into unescaped segments.
+func segments(path string) ([]string, error) {
+	path = strings.Trim(path, "/")
+	if path == "" {
+		return nil, nil
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, fmt.Errorf("bad escape in path segment %q", p)
+		}
+		if u == "" {
+			return nil, fmt.Errorf("empty path segment in %q", path)
+		}
+		parts[i] = u
+	}
+	return parts, nil
+}
+
+func bearer(h http.Header, token string) bool {
+	if token == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
+	a, ok := s.prog.Aggregates[name]
+	if !ok {
+		r := problem(http.StatusNotFound, string(engine.KindUnknownAggregate), fmt.Sprintf("unknown aggregate %q", name))
+		return nil, &r
+	}
+	return a, nil
+}
+
+const maxIDLength = 256
+
+func checkID(id string) *Response {
+	if len(id) > maxIDLength {
+		r := problem(http.StatusBadRequest, "invalid_id", fmt.Sprintf("instance id longer than %d bytes", maxIDLength))
+		return &r
+	}
+	return nil
+}
+
+// instance answers GET /{aggregate}/{id}: the state, its version and ETag.
+func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Response {
+	if _, bad := s.aggregate(agg); bad != nil {
+		return *bad
+	}
+	if bad := checkID(id); bad != nil {
+		return *bad
+	}
+	inst, err := s.backend.Load(ctx, agg, id)
+	if err != nil {
+		return internal(err)
+	}
+	if inst.Version == 0 {
+		return problem(http.StatusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
+	}
+	etag := ETag(inst.Version)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, inst.Version) {
+		return Response{Status: http.StatusNotModified, Header: http.Header{"ETag": {etag}}}
+	}
+	body, _ := json.Marshal(map[string]any{"aggregate": agg, "id": id, "version": inst.Version, "state": json.RawMessage(inst.State)})
+	return Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}, "ETag": {etag}}, Body: body}
+}
+
+// instanceEvents answers GET /{aggregate}/{id}/events?after=N.
+func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string) Response {
+	if _, bad := s.aggregate(agg); bad != nil {
+		return *bad
+	}
+	if bad := checkID(id); bad != nil {
+		return *bad
+	}
+	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
+	if bad != nil {
+		return *bad
+	}
+	evs, err := s.backend.Events(ctx, agg, id, after)
+	if err != nil {
+		return internal(err)
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
+}
+
+// MaxPage is the largest page of the global log one request returns.
+const MaxPage = 1000
+
+// readAll answers GET /events?after=N&limit=M.
+func (s *Service) readAll(ctx context.Context, r *Request) Response {
+	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
+	if bad != nil {
+		return *bad
+	}
+	limit, bad := intParam(r.Query, "limit", 100, 1, MaxPage)
+	if bad != nil {
+		return *bad
+	}
+	evs, err := s.backend.ReadAll(ctx, after, int(limit))
+	if err != nil {
+		return internal(err)
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	next := after
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].Position
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"events": evs, "next": next})
+}
+
+// intParam reads an optional integer query parameter within bounds.
+func intParam(q url.Values, name string, def, min, max int64) (int64, *Response) {
+	raw := q.Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < min || n > max {
+		r := problemWith(http.StatusBadRequest, "invalid_parameter",
+			fmt.Sprintf("query parameter %s must be an integer from %d to %d, got %q", name, min, max, raw),
+			map[string]any{"parameter": name})
+		return 0, &r
+	}
+	return n, nil
+}
+
+// command answers POST /{aggregate}/{id}/{command}.
+func (s *Service) command(ctx context.Context, r *Request, agg, id, name string) Response {
+	a, bad := s.aggregate(agg)
+	if bad != nil {
+		return *bad
+	}
+	if bad := checkID(id); bad != nil {
+		return *bad
+	}
+	cmd, ok := a.Commands[name]
+	if !ok {
+		return problem(http.StatusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
+	}
+	if len(r.Body) > s.opt.Limits.MaxBytes {
+		return problem(http.StatusRequestEntityTooLarge, string(engine.KindTooLarge),
+			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes))
+	}
+	if len(r.Body) > 0 {
+		if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+			return problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+				fmt.Sprintf("a command body must be application/json, not %q", ct))
+		}
+	}
+	req := &CommandRequest{
+		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
+		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		v, ok := parseIfMatch(im)
+		if !ok {
+			return problem(http.StatusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be an ETag of this API (W/\"3\") or *, not %q", im))
+		}
+		req.ExpectedVersion = v
+	} else if cmd.IfMatch == "required" {
+		return problem(http.StatusPreconditionRequired, "precondition_required",
+			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
+	}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 255 {
+			return problem(http.StatusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
+		}
+		req.IdempotencyKey = key
+		sum := sha256.Sum256(append([]byte(r.Header.Get("If-Match")+"\n"), r.Body...))
+		req.RequestHash = hex.EncodeToString(sum[:])
+	}
+	resp, err := s.backend.Execute(ctx, req)
+	if err != nil {
+		return internal(err)
+	}
+	return resp
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// ETag is the (weak) entity tag of an instance version.
+func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// parseIfMatch reads one entity tag, weak or strong, or "*" (any existing
+// version, which the API spells as version -2).
+func parseIfMatch(h string) (int64, bool) {
+	h = strings.TrimSpace(h)
+	if h == "*" {
+		return AnyExisting, true
+	}
+	h = strings.TrimPrefix(h, "W/")
+	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(h[1:len(h)-1], 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func etagListMatches(list string, version int64) bool {
+	for _, t := range strings.Split(list, ",") {
+		if strings.TrimSpace(t) == "*" {
+			return true
+		}
+		if v, ok := parseIfMatch(t); ok && v == version {
+			return true
+		}
+	}
+	return false
+}
+
+// AnyExisting as an expected version means If-Match: * (the instance must
+// exist, whatever its version).
+const AnyExisting = -2
+
+// admin answers /admin/...: POST /admin/rehydrate/{aggregate}/{id}[?fix=true]
+// and POST /admin/seed/{aggregate}/{id} {"events": [...]}.
+func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response {
+	if len(segs) == 3 && segs[0] == "seed" {
+		if r.Method != http.MethodPost {
+			return methodNotAllowed("POST")
+		}
+		if _, bad := s.aggregate(segs[1]); bad != nil {
+			return *bad
+		}
+		if bad := checkID(segs[2]); bad != nil {
+			return *bad
+		}
+		if !isJSON(r.Header.Get("Content-Type")) {
+			return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
+		}
+		req := &SeedRequest{Aggregate: segs[1], ID: segs[2], CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
+		if err := json.Unmarshal(r.Body, req); err != nil {
+			return problem(http.StatusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
+		}
+		req.Aggregate, req.ID = segs[1], segs[2]
+		resp, err := s.backend.Seed(ctx, req)
+		if err != nil {
+			return internal(err)
+		}
+		return resp
+	}
+	if len(segs) == 3 && segs[0] == "rehydrate" {
+		if r.Method != http.MethodPost {
+			return methodNotAllowed("POST")
+		}
+		if _, bad := s.aggregate(segs[1]); bad != nil {
+			return *bad
+		}
+		if bad := checkID(segs[2]); bad != nil {
+			return *bad
+		}
+		fix := r.Query.Get("fix") == "true"
+		d, err := s.backend.Rehydrate(ctx, segs[1], segs[2], fix)
+		if err != nil {
+			return internal(err)
+		}
+		if d.Version == 0 {
+			return problem(http.StatusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", segs[1], segs[2]))
+		}
+		return jsonResponse(http.StatusOK, d)
+	}
+	return problem(http.StatusNotFound, "not_found", "no such admin route: "+r.Path)
+}
+
+func jsonResponse(status int, v any) Response {
+	body, err := value.Encode(v)
+	if err != nil {
+		return internal(err)
+	}
+	return Response{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
+}

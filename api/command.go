@@ -1,0 +1,194 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/value"
+)
+
+// CommandRequest is a command that passed the HTTP checks, ready to be
+// decided on its instance.
+type CommandRequest struct {
+	Aggregate       string          `json:"aggregate"`
+	ID              string          `json:"id"`
+	Command         string          `json:"command"`
+	Payload         json.RawMessage `json:"payload,omitempty"`
+	CommandID       string          `json:"commandId"`
+	Time            time.Time       `json:"time"`
+	ExpectedVersion int64           `json:"expectedVersion"` // engine.AnyVersion, AnyExisting or a version
+	IdempotencyKey  string          `json:"idempotencyKey,omitempty"`
+	RequestHash     string          `json:"requestHash,omitempty"`
+}
+
+// StoreKey is the key the idempotency record is stored under: keys are
+// scoped to their instance, so an instance's own storage can hold them.
+func (r *CommandRequest) StoreKey() string {
+	if r.IdempotencyKey == "" {
+		return ""
+	}
+	return r.Aggregate + "/" + r.ID + "/" + r.IdempotencyKey
+}
+
+// Decision is what Decide returns: the commit to append (nil when there is
+// nothing to write) and the response to give once it is appended.
+type Decision struct {
+	Commit   *store.Commit
+	Response Response
+}
+
+// Decide decides a command on the instance snapshot cur, given the
+// idempotency record stored under req.StoreKey() (nil if none). It is pure:
+// the backend holds the instance's writer around it and appends the commit.
+func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
+	if rec != nil {
+		if rec.RequestHash != req.RequestHash {
+			return Decision{Response: problem(http.StatusConflict, "idempotency_key_reused",
+				"this Idempotency-Key was used for a different request to this instance")}
+		}
+		var resp Response
+		if err := json.Unmarshal(rec.Response, &resp); err != nil {
+			return Decision{Response: internal(fmt.Errorf("stored idempotent response: %w", err))}
+		}
+		if resp.Header == nil {
+			resp.Header = http.Header{}
+		}
+		resp.Header.Set("Idempotent-Replayed", "true")
+		return Decision{Response: resp}
+	}
+	expected := req.ExpectedVersion
+	if expected == AnyExisting {
+		if cur.Version == 0 {
+			return Decision{Response: preconditionFailed(cur.Version)}
+		}
+		expected = engine.AnyVersion
+	}
+	var state any
+	if cur.Version > 0 {
+		s, err := value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+		if err != nil {
+			return Decision{Response: internal(fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err))}
+		}
+		state = s
+	}
+	d, err := engine.Decide(p, engine.Current{State: state, Version: cur.Version}, engine.Envelope{
+		ID: req.CommandID, Aggregate: req.Aggregate, Instance: req.ID, Command: req.Command,
+		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time,
+	}, opt)
+	if err != nil {
+		return Decision{Response: rejection(err, cur.Version)}
+	}
+	stateJSON, err := value.Encode(d.State)
+	if err != nil {
+		return Decision{Response: internal(err)}
+	}
+	commit := &store.Commit{Aggregate: req.Aggregate, Instance: req.ID, ExpectedVersion: cur.Version, State: stateJSON}
+	for _, e := range d.Events {
+		pl, err := value.Encode(e.Payload)
+		if err != nil {
+			return Decision{Response: internal(err)}
+		}
+		commit.Events = append(commit.Events, store.Event{
+			ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID, Version: e.Version, Type: e.Type,
+			Time: e.Time, CommandID: req.CommandID, Payload: pl,
+		})
+	}
+	body, err := value.Encode(d)
+	if err != nil {
+		return Decision{Response: internal(err)}
+	}
+	resp := Response{Status: http.StatusOK, Header: http.Header{
+		"Content-Type": {"application/json"},
+		"ETag":         {ETag(d.Version)},
+	}, Body: body}
+	if cur.Version == 0 && d.Version > 0 {
+		resp.Status = http.StatusCreated
+		resp.Header.Set("Location", InstancePath(req.Aggregate, req.ID))
+	}
+	if req.IdempotencyKey != "" {
+		stored, _ := json.Marshal(resp)
+		commit.Idempotency = &store.Idempotency{Key: req.StoreKey(), RequestHash: req.RequestHash, Response: stored, Time: req.Time}
+	}
+	return Decision{Commit: commit, Response: resp}
+}
+
+// InstancePath is the URL path of an instance.
+func InstancePath(aggregate, id string) string {
+	return "/" + url.PathEscape(aggregate) + "/" + url.PathEscape(id)
+}
+
+// Conflict is the response when the store refused a commit because the
+// instance moved on (another writer, e.g. another process on the same
+// database) between load and append.
+func Conflict(current int64) Response {
+	return problemWith(http.StatusConflict, "concurrent_write",
+		"the instance was changed by another writer while this command was decided; retry it",
+		map[string]any{"version": current})
+}
+
+func preconditionFailed(current int64) Response {
+	return problemWith(http.StatusPreconditionFailed, string(engine.KindVersionConflict),
+		fmt.Sprintf("If-Match does not match the instance's version %d", current),
+		map[string]any{"version": current, "etag": ETag(current)})
+}
+
+// statusOf maps rejection kinds to HTTP status codes.
+var statusOf = map[engine.Kind]int{
+	engine.KindInvalidJSON:      http.StatusBadRequest,
+	engine.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	engine.KindTooDeep:          http.StatusBadRequest,
+	engine.KindSchema:           http.StatusBadRequest,
+	engine.KindUnknownAggregate: http.StatusNotFound,
+	engine.KindUnknownCommand:   http.StatusNotFound,
+	engine.KindUnknownEvent:     http.StatusBadRequest, // a seed naming no event of the aggregate
+	engine.KindInstanceMissing:  http.StatusNotFound,
+	engine.KindInstanceExists:   http.StatusConflict,
+	engine.KindVersionConflict:  http.StatusPreconditionFailed,
+	engine.KindGuard:            http.StatusUnprocessableEntity,
+	engine.KindInvariant:        http.StatusUnprocessableEntity,
+	engine.KindBudget:           http.StatusUnprocessableEntity,
+	engine.KindExpression:       http.StatusInternalServerError,
+	engine.KindInvalidState:     http.StatusInternalServerError,
+}
+
+func rejection(err error, current int64) Response {
+	var ee *engine.Error
+	if !errors.As(err, &ee) {
+		return internal(err)
+	}
+	if ee.Kind == engine.KindVersionConflict {
+		return preconditionFailed(current)
+	}
+	status, ok := statusOf[ee.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	ext := map[string]any{}
+	if ee.Name != "" {
+		ext["name"] = ee.Name
+	}
+	if len(ee.Violations) > 0 {
+		ext["violations"] = ee.Violations
+	}
+	if ee.Pos != nil {
+		ext["at"] = ee.Pos.String()
+	}
+	return problemWith(status, string(ee.Kind), ee.Message, ext)
+}
+
+// NewID returns a random (version 4) UUID.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+// HandlerOptions tune the net/http adapter.
+type HandlerOptions struct {
+	// Timeout bounds one request (not a stream); zero means 30s.
+	Timeout time.Duration
+	Log     *slog.Logger
+}
+
+// Handler serves s over net/http.
+func Handler(s *Service, opt HandlerOptions) http.Handler {
+	if opt.Timeout == 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	return &handler{s: s, opt: opt}
+}
+
+type handler struct {
+	s   *Service
+	opt HandlerOptions
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	start := time.Now()
+	req := &Request{Method: hr.Method, Path: hr.URL.EscapedPath(), Query: hr.URL.Query(), Header: hr.Header}
+	if WantsStream(req) {
+		h.stream(w, hr, req)
+		return
+	}
+	// Read one byte past the limit to tell "at the limit" from "over it".
+	body, err := io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
+	var resp Response
+	switch {
+	case err != nil:
+		resp = problem(http.StatusBadRequest, "invalid_body", "reading the body failed: "+err.Error())
+	case len(body) > h.s.MaxBody():
+		resp = problem(http.StatusRequestEntityTooLarge, "too_large", "the body is over the limit of "+strconv.Itoa(h.s.MaxBody())+" bytes")
+	default:
+		req.Body = body
+		ctx, cancel := context.WithTimeout(hr.Context(), h.opt.Timeout)
+		resp = h.s.Serve(ctx, req)
+		cancel()
+	}
+	cause := resp.Header.Get("X-Cuesource-Error")
+	for k, v := range resp.Header {
+		if k != "X-Cuesource-Error" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(resp.Status)
+	if hr.Method != http.MethodHead {
+		_, _ = w.Write(resp.Body)
+	}
+	level := slog.LevelInfo
+	if resp.Status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("method", hr.Method), slog.String("path", hr.URL.Path), slog.Int("status", resp.Status),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if cause != "" {
+		attrs = append(attrs, slog.String("error", cause))
+	}
+	h.opt.Log.LogAttrs(hr.Context(), level, "request", attrs...)
+}
+
+func (h *handler) stream(w http.ResponseWriter, hr *http.Request, req *Request) {
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	if resp := h.s.Stream(hr.Context(), req, sw); resp != nil {
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write(resp.Body)
+		h.opt.Log.Info("request", slog.String("method", hr.Method), slog.String("path", hr.URL.Path), slog.Int("status", resp.Status))
+		return
+	}
+	h.opt.Log.Info("stream ended", slog.String("path", hr.URL.Path))
+}
+
+type sseWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s *sseWriter) Open() error {
+	s.w.Header().Set("Content-Type", "text/event-stream")
+	s.w.Header().Set("Cache-Control", "no-store")
+	s.w.WriteHeader(http.StatusOK)
+	// A stream outlives the server's write timeout by design.
+	_ = s.rc.SetWriteDeadline(time.Time{})
+	return s.rc.Flush()
+}
+
+func (s *sseWriter) Event(e store.Event) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, len(data)+64)
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendInt(buf, e.Position, 10)
+	buf = append(buf, "\nevent: "...)
+	buf = append(buf, e.Aggregate+"."+e.Type...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, data...)
+	buf = append(buf, "\n\n"...)
+	if _, err := s.w.Write(buf); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *sseWriter) KeepAlive() error {
+	if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}

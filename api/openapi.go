@@ -1,0 +1,460 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/value"
+)
+
+// OpenAPI describes the routes Serve answers for p as an OpenAPI 3.1
+// document. OpenAPI 3.1 schemas are JSON Schema 2020-12, the dialect of the
+// manifest, so the context's own schemas are embedded as they are. The
+// document is built from maps and encoded with sorted keys, so the same
+// context always gives the same bytes.
+func OpenAPI(p *interpreter.Program) []byte {
+	m := p.Manifest
+	schemas := map[string]any{
+		"Problem":      oaProblemSchema,
+		"Event":        oaEventSchema,
+		"DecidedEvent": oaDecidedEventSchema,
+		"Drift":        oaDriftSchema,
+	}
+	paths := map[string]any{}
+	// add merges operations into path items: a command named "events"
+	// shares its path with GET /{aggregate}/{id}/events.
+	add := func(path, method string, o map[string]any) {
+		item, _ := paths[path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[path] = item
+		}
+		item[method] = o
+	}
+	aggregates := slices.Sorted(maps.Keys(m.Aggregates))
+	for name, a := range m.Aggregates {
+		// Names are namespaced by kind: a command and an event may share
+		// a name, and their schemas must not.
+		schemas[name+".state"] = oaEmbed(name+".state", a.State)
+		for ev, e := range a.Events {
+			schemas[name+".event."+ev] = oaEmbed(name+".event."+ev, e.Payload)
+		}
+		for cmd, c := range a.Commands {
+			schemas[name+".command."+cmd] = oaEmbed(name+".command."+cmd, c.Payload)
+			add("/"+name+"/{id}/"+cmd, "post", oaCommand(p, name, cmd, a, c))
+		}
+		add("/"+name+"/{id}", "get", oaOp(name+".get", "Read a "+name,
+			"The instance's state, its version and its ETag. HEAD answers the same without a body.",
+			[]any{oaRef("parameters", "id"), oaHeader("If-None-Match", false,
+				"ETags (or *); when one matches the current version the answer is 304.")},
+			map[string]any{
+				"200": oaJSON("The instance.", oaObject(map[string]any{
+					"aggregate": map[string]any{"const": name},
+					"id":        oaString,
+					"version":   oaVersion,
+					"state":     oaRef("schemas", name+".state"),
+				}), oaETag),
+				"304": map[string]any{"description": "If-None-Match matches the current version.", "headers": oaETag},
+				"400": oaProblem("invalid_id: the id is longer than 256 bytes."),
+				"401": oaRef("responses", "Unauthorized"),
+				"404": oaProblem("instance_missing: the instance has no events."),
+			}))
+		add("/"+name+"/{id}/events", "get", oaOp(name+".events", "Read a "+name+"'s events",
+			"The instance's events, oldest first, after version `after`.",
+			[]any{oaRef("parameters", "id"), oaRef("parameters", "after")},
+			map[string]any{
+				"200": oaJSON("The events; [] for an instance that does not exist.", oaObject(map[string]any{
+					"aggregate": map[string]any{"const": name},
+					"id":        oaString,
+					"events":    map[string]any{"type": "array", "items": oaRef("schemas", "Event")},
+				}), nil),
+				"400": oaProblem("invalid_id or invalid_parameter."),
+				"401": oaRef("responses", "Unauthorized"),
+			}))
+	}
+
+	add("/events", "get", oaOp("events", "Read the global log",
+		"Every event of every instance in the order they were appended, by position, after position `after`; `next` is the position "+
+			"to pass as `after` for the next page.\n\n"+
+			"With `Accept: text/event-stream` the answer is a stream of Server-Sent Events instead: each event is one message whose id "+
+			"is its position and whose data is the Event as JSON. It follows the log as it grows; a client that reconnects "+
+			"with Last-Event-ID resumes after that position.",
+		[]any{oaRef("parameters", "after"),
+			map[string]any{"name": "limit", "in": "query", "description": "The largest number of events to return.",
+				"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxPage, "default": 100}},
+			oaHeader("Last-Event-ID", false, "With text/event-stream: the position to resume after (it overrides `after`)."),
+		},
+		map[string]any{
+			"200": map[string]any{"description": "A page of the log, or its stream.", "content": map[string]any{
+				"application/json": map[string]any{"schema": oaObject(map[string]any{
+					"events": map[string]any{"type": "array", "items": oaRef("schemas", "Event")},
+					"next":   map[string]any{"type": "integer", "minimum": 0},
+				})},
+				"text/event-stream": map[string]any{"schema": oaString},
+			}},
+			"400": oaProblem("invalid_parameter: `after` or `limit` is not an integer in range; invalid_header: Last-Event-ID is not a position."),
+			"401": oaRef("responses", "Unauthorized"),
+			"406": oaProblem("not_acceptable: text/event-stream was asked for and this runtime does not stream the log."),
+		}))
+	health := oaOp("healthz", "Health", "Answers while the server runs; needs no token. HEAD answers too.", nil,
+		map[string]any{"200": oaJSON("The server runs this context.", oaObject(map[string]any{
+			"status":  map[string]any{"const": "ok"},
+			"context": map[string]any{"const": m.Name},
+		}), nil)})
+	health["security"] = []any{}
+	add("/healthz", "get", health)
+	add("/openapi.json", "get", oaOp("openapi", "This document", "", nil, map[string]any{
+		"200": oaJSON("The OpenAPI document of this context.", map[string]any{"type": "object"}, nil),
+		"401": oaRef("responses", "Unauthorized"),
+	}))
+	rehydrate := oaOp("admin.rehydrate", "Rehydrate an instance",
+		"Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the "+
+			"rebuilt state. Admin routes need the admin token and answer 404 when the server has none.",
+		oaAdminParams(aggregates, map[string]any{"name": "fix", "in": "query", "description": "true stores the rebuilt state.",
+			"schema": map[string]any{"type": "boolean", "default": false}}),
+		map[string]any{
+			"200": oaJSON("The comparison.", oaRef("schemas", "Drift"), nil),
+			"401": oaUnauthorized("the request did not send the admin token."),
+			"404": oaProblem("not_found (the server has no admin token), unknown_aggregate or instance_missing."),
+		})
+	seed := oaOp("admin.seed", "Seed an instance",
+		"Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against "+
+			"its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. "+
+			"Admin routes need the admin token and answer 404 when the server has none.",
+		oaAdminParams(aggregates, nil),
+		map[string]any{
+			"201": oaJSON("The instance, created.", oaObject(map[string]any{"version": oaVersion, "state": map[string]any{}}),
+				map[string]any{"ETag": oaRef("headers", "ETag"), "Location": oaLocation}),
+			"400": oaProblem("invalid_json or invalid_body: the body; schema: a payload does not fit its event; invalid_id."),
+			"401": oaUnauthorized("the request did not send the admin token."),
+			"404": oaProblem("not_found (the server has no admin token) or unknown_aggregate."),
+			"409": oaProblem("instance_exists: seeding needs a new instance."),
+			"415": oaProblem("unsupported_media_type: the body is not application/json."),
+			"500": oaProblem("unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."),
+		})
+	seed["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
+		"schema": oaObject(map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{
+			"type": "object", "required": []string{"event"},
+			"properties": map[string]any{"event": oaString, "payload": map[string]any{"type": "object", "description": "{} when left out."}},
+		}}}),
+	}}}
+	// Admin routes take the admin token only; the general token is not
+	// enough.
+	for _, o := range []map[string]any{rehydrate, seed} {
+		o["security"] = []any{map[string]any{"admin": []any{}}}
+	}
+	add("/admin/rehydrate/{aggregate}/{id}", "post", rehydrate)
+	add("/admin/seed/{aggregate}/{id}", "post", seed)
+
+	doc := map[string]any{
+		"openapi":           "3.1.0",
+		"jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+		"info": map[string]any{
+			"title":   m.Name,
+			"version": fmt.Sprintf("manifest v%d", m.ManifestVersion),
+			"description": "The HTTP API of the cuesource context " + m.Name + ". Errors are RFC 9457 problem+json documents " +
+				"whose `kind` says what went wrong.",
+		},
+		// {} makes the token optional: the server needs it only when it
+		// has one.
+		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{}},
+		"paths":    paths,
+		"components": map[string]any{
+			"schemas": schemas,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer",
+					"description": "When the server has a token, every route but /healthz needs it (or the admin token)."},
+				"admin": map[string]any{"type": "http", "scheme": "bearer", "description": "The admin token."},
+			},
+			"parameters": map[string]any{
+				"id": map[string]any{"name": "id", "in": "path", "required": true, "description": "The instance id.",
+					"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIDLength}},
+				"after": map[string]any{"name": "after", "in": "query", "description": "Return only what comes after this.",
+					"schema": map[string]any{"type": "integer", "minimum": 0, "maximum": int64(1) << 62, "default": 0}},
+			},
+			"headers": map[string]any{
+				"ETag": map[string]any{"description": `The instance's version as a weak ETag: W/"3".`, "schema": oaString},
+			},
+			"responses": map[string]any{
+				"Unauthorized": oaUnauthorized("the server has a token and the request did not send it as `Authorization: Bearer <token>`."),
+			},
+		},
+	}
+	out, err := value.Encode(doc)
+	if err != nil {
+		panic(err) // maps, slices, strings, numbers and valid JSON only
+	}
+	return out
+}
+
+// The oa prefix keeps this file's helpers apart from the package's response
+// helpers (problem, ...).
+
+// oaCommand describes POST /{aggregate}/{id}/{command}.
+func oaCommand(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c *manifest.Command) map[string]any {
+	var desc strings.Builder
+	fmt.Fprintf(&desc, "Runs %s on the %s instance {id}. ", name, agg)
+	switch c.Instance {
+	case manifest.InstanceNew:
+		desc.WriteString("It creates the instance, which must not exist yet (201 with Location).")
+	case manifest.InstanceAny:
+		desc.WriteString("It creates the instance when it does not exist yet (201 with Location).")
+	default:
+		desc.WriteString("The instance must exist.")
+	}
+	var guards []string
+	for _, g := range c.Require {
+		guards = append(guards, fmt.Sprintf("%q", g.Name))
+	}
+	if len(guards) > 0 {
+		fmt.Fprintf(&desc, "\n\nGuards, checked in order; the first that fails answers 422 with its name: %s.", strings.Join(guards, ", "))
+	}
+	var invariants []string
+	for _, i := range a.Invariants {
+		invariants = append(invariants, fmt.Sprintf("%q", i.Name))
+	}
+	if len(invariants) > 0 {
+		fmt.Fprintf(&desc, "\n\nInvariants of %s, checked after the events; one that fails answers 422 with its name: %s.", agg, strings.Join(invariants, ", "))
+	}
+	// The events the command may emit, once each in emit order: each of
+	// the answer's events is one of them, with that event's payload.
+	var emitted []string
+	var branches []any
+	for _, e := range c.Emit {
+		if !slices.Contains(emitted, e.Event) {
+			emitted = append(emitted, e.Event)
+			branches = append(branches, oaObject(map[string]any{
+				"type":    map[string]any{"const": e.Event},
+				"payload": oaRef("schemas", agg+".event."+e.Event),
+			}))
+		}
+	}
+	events := map[string]any{"type": "array", "maxItems": 0}
+	if len(emitted) > 0 {
+		fmt.Fprintf(&desc, "\n\nMay emit: %s.", strings.Join(emitted, ", "))
+		events = map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/DecidedEvent", "oneOf": branches}}
+	}
+	ifMatch := c.IfMatch == "required"
+	if ifMatch {
+		desc.WriteString("\n\nIf-Match is required (428 without it).")
+	}
+
+	result := oaObject(map[string]any{"version": oaVersion, "events": events, "state": oaRef("schemas", agg+".state")})
+	okHeaders := map[string]any{
+		"ETag": oaRef("headers", "ETag"),
+		"Idempotent-Replayed": map[string]any{"description": "true when this is the stored answer to an earlier request with the same Idempotency-Key.",
+			"schema": map[string]any{"const": "true"}},
+	}
+	conflict := "idempotency_key_reused: the Idempotency-Key was sent with a different request; concurrent_write: another writer changed the instance meanwhile, retry."
+	if c.Instance == manifest.InstanceNew {
+		conflict = "instance_exists: the instance exists already; " + conflict
+	}
+	responses := map[string]any{
+		"200": oaJSON("The command was decided: the events it appended and the state after them.", result, okHeaders),
+		"400": oaProblem("schema (with violations), invalid_json or too_deep: the payload; invalid_header: If-Match or Idempotency-Key; invalid_id."),
+		"401": oaRef("responses", "Unauthorized"),
+		"409": oaProblem(conflict),
+		"412": oaProblem("version_conflict: If-Match does not match the instance's current version (version and etag say which it is)."),
+		"413": oaProblem("too_large: the body is over the server's limit."),
+		"415": oaProblem("unsupported_media_type: a body that is not application/json."),
+		"422": oaProblem("guard or invariant (name says which) or budget_exceeded: the command is refused."),
+		"500": oaProblem("expression_failed or invalid_state: the context's expressions failed on this instance; internal: the server failed."),
+	}
+	if c.Instance != manifest.InstanceExisting {
+		created := map[string]any{"Location": oaLocation}
+		for k, v := range okHeaders {
+			created[k] = v
+		}
+		responses["201"] = oaJSON("The command created the instance.", result, created)
+	} else {
+		responses["404"] = oaProblem("instance_missing: the instance does not exist.")
+	}
+	if ifMatch {
+		responses["428"] = oaProblem("precondition_required: the request has no If-Match.")
+	}
+
+	body := map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": oaRef("schemas", agg+".command."+name)}}}
+	// The body is optional exactly when the empty payload it stands for
+	// ({}) fits the schema.
+	if cmd := p.Aggregates[agg].Commands[name]; len(cmd.Validate(map[string]any{})) > 0 {
+		body["required"] = true
+	} else {
+		body["description"] = "May be left out: no body is the payload {}."
+	}
+	o := oaOp(agg+"."+name, name, desc.String(), []any{
+		oaRef("parameters", "id"),
+		oaHeader("Idempotency-Key", false, "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."),
+		oaHeader("If-Match", ifMatch, `The ETag the client last saw (W/"3"), or * for any existing version.`),
+	}, responses)
+	o["requestBody"] = body
+	return o
+}
+
+// oaEmbed returns a manifest schema for components/schemas/name. Its local
+// references ("#/$defs/...", which only recursive definitions keep) are
+// relative to the schema, so they are rewritten to point into the
+// document. Decoding keeps numbers as written.
+func oaEmbed(name string, raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return map[string]any{}
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var s any
+	if err := d.Decode(&s); err != nil {
+		return map[string]any{} // unreachable: manifests hold valid JSON
+	}
+	var walk func(any)
+	walk = func(x any) {
+		switch v := x.(type) {
+		case map[string]any:
+			if r, ok := v["$ref"].(string); ok && (r == "#" || strings.HasPrefix(r, "#/")) {
+				v["$ref"] = "#/components/schemas/" + name + r[1:]
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(s)
+	return s
+}
+
+// oaAdminParams are the parameters of /admin/{route}/{aggregate}/{id}.
+func oaAdminParams(aggregates []string, extra map[string]any) []any {
+	ps := []any{
+		map[string]any{"name": "aggregate", "in": "path", "required": true, "schema": map[string]any{"enum": aggregates}},
+		oaRef("parameters", "id"),
+	}
+	if extra != nil {
+		ps = append(ps, extra)
+	}
+	return ps
+}
+
+func oaOp(id, summary, description string, params []any, responses map[string]any) map[string]any {
+	o := map[string]any{"operationId": id, "summary": summary, "responses": responses}
+	if description != "" {
+		o["description"] = description
+	}
+	if len(params) > 0 {
+		o["parameters"] = params
+	}
+	return o
+}
+
+func oaRef(kind, name string) map[string]any {
+	return map[string]any{"$ref": "#/components/" + kind + "/" + name}
+}
+
+func oaHeader(name string, required bool, description string) map[string]any {
+	return map[string]any{"name": name, "in": "header", "required": required, "description": description, "schema": oaString}
+}
+
+func oaJSON(description string, schema any, headers map[string]any) map[string]any {
+	r := map[string]any{"description": description, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
+	if headers != nil {
+		r["headers"] = headers
+	}
+	return r
+}
+
+func oaProblem(description string) map[string]any {
+	return map[string]any{"description": description,
+		"content": map[string]any{"application/problem+json": map[string]any{"schema": oaRef("schemas", "Problem")}}}
+}
+
+func oaUnauthorized(description string) map[string]any {
+	r := oaProblem("unauthorized: " + description)
+	r["headers"] = map[string]any{"WWW-Authenticate": map[string]any{"schema": map[string]any{"const": `Bearer realm="cuesource"`}}}
+	return r
+}
+
+// oaObject is an object schema whose properties are all required.
+func oaObject(props map[string]any) map[string]any {
+	return map[string]any{"type": "object", "properties": props, "required": slices.Sorted(maps.Keys(props))}
+}
+
+var (
+	oaString  = map[string]any{"type": "string"}
+	oaVersion = map[string]any{"type": "integer", "minimum": 0, "description": "The instance's version: its number of events."}
+	// oaETag is the headers object of answers that carry an ETag.
+	oaETag     = map[string]any{"ETag": oaRef("headers", "ETag")}
+	oaLocation = map[string]any{"description": "The instance's path.", "schema": oaString}
+)
+
+var oaProblemSchema = map[string]any{
+	"type":        "object",
+	"description": "An RFC 9457 problem. The extensions appear when they apply.",
+	"required":    []any{"type", "title", "status", "detail", "kind"},
+	"properties": map[string]any{
+		"type":   map[string]any{"type": "string", "format": "uri", "description": ProblemType + "<kind>"},
+		"title":  oaString,
+		"status": map[string]any{"type": "integer"},
+		"detail": oaString,
+		"kind":   oaString,
+		"name":   map[string]any{"type": "string", "description": "The guard or invariant that refused the command."},
+		"violations": map[string]any{"type": "array", "description": "Where the payload does not fit its schema.",
+			"items": oaObject(map[string]any{
+				"pointer": map[string]any{"type": "string", "description": "RFC 6901 pointer into the payload."},
+				"message": oaString,
+			})},
+		"version":   map[string]any{"type": "integer", "description": "The instance's current version (412, concurrent_write)."},
+		"etag":      map[string]any{"type": "string", "description": "The instance's current ETag (412)."},
+		"at":        map[string]any{"type": "string", "description": "The source position of the expression that failed."},
+		"parameter": map[string]any{"type": "string", "description": "The query parameter that is wrong."},
+	},
+}
+
+// oaEventSchema is store.Event as the log endpoints answer it.
+var oaEventSchema = func() map[string]any {
+	s := oaObject(map[string]any{
+		"id":            oaString,
+		"position":      map[string]any{"type": "integer", "minimum": 1, "description": "In the global log."},
+		"aggregate":     oaString,
+		"instance":      oaString,
+		"version":       map[string]any{"type": "integer", "minimum": 1, "description": "In the instance."},
+		"type":          oaString,
+		"schemaVersion": map[string]any{"type": "integer"},
+		"time":          map[string]any{"type": "string", "format": "date-time"},
+		"commandId":     oaString,
+		"payload":       map[string]any{},
+	})
+	s["properties"].(map[string]any)["meta"] = map[string]any{"type": "object"} // optional
+	return s
+}()
+
+// oaDecidedEventSchema is an event as a command's answer lists it.
+var oaDecidedEventSchema = oaObject(map[string]any{
+	"id":      oaString,
+	"type":    oaString,
+	"version": map[string]any{"type": "integer", "minimum": 1},
+	"time":    map[string]any{"type": "string", "format": "date-time"},
+	"payload": map[string]any{},
+})
+
+var oaDriftSchema = func() map[string]any {
+	s := oaObject(map[string]any{
+		"aggregate": oaString,
+		"id":        oaString,
+		"version":   map[string]any{"type": "integer"},
+		"events":    map[string]any{"type": "integer", "description": "How many events were replayed."},
+		"drifted":   map[string]any{"type": "boolean", "description": "The stored state differs from the rebuilt one."},
+		"fixed":     map[string]any{"type": "boolean", "description": "The rebuilt state was stored."},
+	})
+	props := s["properties"].(map[string]any)
+	props["stored"] = map[string]any{"description": "The stored state."}
+	props["rebuilt"] = map[string]any{"description": "The state the events give."}
+	props["error"] = map[string]any{"type": "string", "description": "Why the replay failed."}
+	return s
+}()

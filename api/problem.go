@@ -1,0 +1,68 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/cuesource/cuesource/value"
+)
+
+// ProblemType is the URI prefix of the problem types this API defines; the
+// kind follows it (urn:cuesource:problem:guard).
+const ProblemType = "urn:cuesource:problem:"
+
+// problem is an RFC 9457 problem+json response.
+func problem(status int, kind, detail string) Response {
+	return problemWith(status, kind, detail, nil)
+}
+
+func problemWith(status int, kind, detail string, ext map[string]any) Response {
+	body := map[string]any{
+		"type":   ProblemType + kind,
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
+		"kind":   kind,
+	}
+	for k, v := range ext {
+		body[k] = v
+	}
+	data, err := value.Encode(body)
+	if err != nil {
+		data = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
+		status = http.StatusInternalServerError
+	}
+	return Response{Status: status, Header: http.Header{"Content-Type": {"application/problem+json"}}, Body: data}
+}
+
+func methodNotAllowed(allow string) Response {
+	r := problem(http.StatusMethodNotAllowed, "method_not_allowed", "this route answers "+allow)
+	r.Header.Set("Allow", allow)
+	return r
+}
+
+func unauthorized(detail string) Response {
+	r := problem(http.StatusUnauthorized, "unauthorized", detail)
+	r.Header.Set("WWW-Authenticate", `Bearer realm="cuesource"`)
+	return r
+}
+
+// internal hides the cause from the client; the adapter logs it.
+func internal(err error) Response {
+	r := problem(http.StatusInternalServerError, "internal", "the server failed; see its log")
+	r.Header.Set("X-Cuesource-Error", sanitize(err.Error()))
+	return r
+}
+
+func sanitize(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = ' '
+		}
+		out = append(out, r)
+		if len(out) > 300 {
+			break
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+// Notifier is what a Backend offers for live subscriptions: Wait returns
+// once the global log holds a position after `after`, or ctx ends.
+type Notifier interface {
+	Wait(ctx context.Context, after int64) error
+}
+
+// EventWriter receives a live stream: Open once the request is accepted
+// (the transport sends its headers), then each event, and keep-alives while
+// the log is quiet. An error ends the stream (the client went away).
+type EventWriter interface {
+	Open() error
+	Event(e store.Event) error
+	KeepAlive() error
+}
+
+// KeepAlive is how often a quiet stream says it is alive.
+var KeepAlive = 15 * time.Second
+
+// WantsStream reports whether r asks for the global log as Server-Sent
+// Events.
+func WantsStream(r *Request) bool {
+	return r.Method == http.MethodGet && strings.Trim(r.Path, "/") == "events" &&
+		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// Stream serves GET /events as a live subscription: everything after the
+// position in Last-Event-ID (or ?after), then new events as they commit,
+// until ctx ends or w fails. A non-nil Response means the request was
+// refused before streaming began.
+func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Response {
+	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+		resp := unauthorized("this server needs a bearer token")
+		return &resp
+	}
+	n, ok := s.backend.(Notifier)
+	if !ok {
+		resp := problem(http.StatusNotAcceptable, "not_acceptable", "this runtime does not stream the log; poll GET /events?after=")
+		return &resp
+	}
+	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
+	if bad != nil {
+		return bad
+	}
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		v, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || v < 0 {
+			resp := problem(http.StatusBadRequest, "invalid_header", "Last-Event-ID must be a log position, not "+strconv.Quote(id))
+			return &resp
+		}
+		after = v
+	}
+	if w.Open() != nil {
+		return nil
+	}
+	for {
+		evs, err := s.backend.ReadAll(ctx, after, MaxPage)
+		if err != nil {
+			return nil // mid-stream: nothing useful to answer; the client reconnects
+		}
+		for _, e := range evs {
+			if w.Event(e) != nil {
+				return nil
+			}
+			after = e.Position
+		}
+		if len(evs) == MaxPage {
+			continue
+		}
+		wait, cancel := context.WithTimeout(ctx, KeepAlive)
+		err = n.Wait(wait, after)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && w.KeepAlive() != nil {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/native"
+	"github.com/cuesource/cuesource/store/sqlite"
+	"github.com/cuesource/cuesource/value"
+)
+
+// serverFlags are the flags serve and rehydrate share; each has an
+// environment variable (CUESOURCE_ADDR, ...) that sets its default.
+type serverFlags struct {
+	addr, data, token, adminToken, logFormat, sync string
+	maxBody                                        int
+	timeout                                        time.Duration
+	strict                                         bool
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", env("CUESOURCE_ADDR", "127.0.0.1:8080"), "listen `address` (CUESOURCE_ADDR)")
+	fs.StringVar(&f.data, "data", env("CUESOURCE_DATA", "./data"), "data `directory` (CUESOURCE_DATA)")
+	fs.StringVar(&f.token, "token", env("CUESOURCE_TOKEN", ""), "require this bearer `token` on every request (CUESOURCE_TOKEN)")
+	fs.StringVar(&f.adminToken, "admin-token", env("CUESOURCE_ADMIN_TOKEN", ""), "enable admin endpoints with this bearer `token` (CUESOURCE_ADMIN_TOKEN)")
+	fs.StringVar(&f.logFormat, "log-format", env("CUESOURCE_LOG_FORMAT", "text"), "log `format`: text or json (CUESOURCE_LOG_FORMAT)")
+	fs.StringVar(&f.sync, "sync", env("CUESOURCE_SYNC", "full"), "SQLite durability: full (survives power loss) or normal (survives a process crash) (CUESOURCE_SYNC)")
+	fs.IntVar(&f.maxBody, "max-body", value.DefaultMaxBytes, "largest request body in `bytes`")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request `timeout`")
+	fs.BoolVar(&f.strict, "strict", false, "validate every event payload and state against their schemas")
+}
+
+// openStore opens the context's database in the data directory.
+func (f *serverFlags) openStore(ctx context.Context, name string) (*sqlite.Store, string, error) {
+	var sync sqlite.Sync
+	switch f.sync {
+	case "full":
+		sync = sqlite.SyncFull
+	case "normal":
+		sync = sqlite.SyncNormal
+	default:
+		return nil, "", fmt.Errorf("--sync must be full or normal, not %q", f.sync)
+	}
+	if err := os.MkdirAll(f.data, 0o755); err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(f.data, name+".db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync})
+	return st, path, err
+}
+
+func (c *command) serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f serverFlags
+	f.register(fs)
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	var handler slog.Handler
+	switch f.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(c.stderr, nil)
+	case "json":
+		handler = slog.NewJSONHandler(c.stderr, nil)
+	default:
+		fmt.Fprintf(c.stderr, "cuesource serve: --log-format must be text or json, not %q\n", f.logFormat)
+		return 2
+	}
+	log := slog.New(handler)
+	p, ok := c.load(pos[0], false)
+	if !ok {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, path, err := f.openStore(ctx, p.Manifest.Name)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	}
+	defer st.Close()
+	backend := native.New(p, st, engine.Options{Strict: f.strict})
+	defer backend.Close()
+	svc := api.New(p, backend, api.Options{
+		Token: f.token, AdminToken: f.adminToken, Strict: f.strict,
+		Limits: value.Limits{MaxBytes: f.maxBody},
+	})
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(svc, api.HandlerOptions{Timeout: f.timeout, Log: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       f.timeout,
+		WriteTimeout:      f.timeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	log.Info("serving", slog.String("context", p.Manifest.Name), slog.String("url", url), slog.String("data", path))
+	fmt.Fprint(c.stdout, banner(url, p.Manifest.Name, f.token != ""))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	// Graceful: stop accepting, let in-flight commands finish and commit.
+	log.Info("shutting down")
+	shut, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("shutdown", slog.String("error", err.Error()))
+	}
+	return 0
+}
+
+func banner(url, name string, token bool) string {
+	auth := ""
+	if token {
+		auth = ` -H "Authorization: Bearer $CUESOURCE_TOKEN"`
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "cuesource: %s at %s\n\n", name, url)
+	fmt.Fprintf(&b, "  curl%s %s/openapi.json\n", auth, url)
+	if name == "shop" {
+		fmt.Fprintf(&b, "  curl%s -H 'Content-Type: application/json' -d '{\"customer\":\"ada\"}' %s/cart/c1/Open\n", auth, url)
+		fmt.Fprintf(&b, "  curl%s -H 'Content-Type: application/json' -d '{\"sku\":\"TEA-01\",\"qty\":2,\"price\":4.5}' %s/cart/c1/AddItem\n", auth, url)
+		fmt.Fprintf(&b, "  curl%s %s/cart/c1\n", auth, url)
+	}
+	fmt.Fprintf(&b, "  curl%s %s/events\n", auth, url)
+	fmt.Fprintf(&b, "  curl%s -N -H 'Accept: text/event-stream' %s/events\n\n", auth, url)
+	return b.String()
+}

@@ -1,0 +1,18 @@
+// Package native runs a context in one process: the native twin of a
+// Durable Object per aggregate instance.
+//
+// # What it owns
+//
+// Command execution over a [store.Store]: one writer per instance (an
+// in-process lock held from load to commit), idempotency records checked
+// under that lock, and group commit: commits of different instances that
+// arrive together are appended in one store transaction when the store can
+// batch (SQLite's AppendBatch), and each command answers only after its
+// commit. It also wakes live subscribers of the global log after commits,
+// and rebuilds instance state from events on request (rehydrate).
+//
+// # What it never does
+//
+// Decide what a command means or what the HTTP answer is: that is
+// api.Decide, the same function a Durable Object calls on Workers.
+package native

@@ -1,0 +1,277 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/sqlite"
+)
+
+// Batcher is the optional store ability group commit needs.
+type Batcher interface {
+	AppendBatch(ctx context.Context, commits []store.Commit) ([]sqlite.BatchResult, error)
+}
+
+// MaxBatch bounds the commits appended in one transaction.
+const MaxBatch = 256
+
+// Backend is an api.Backend over a store in this process.
+type Backend struct {
+	prog  *interpreter.Program
+	store store.Store
+	opt   engine.Options
+
+	mu    sync.Mutex
+	locks map[string]*instanceLock
+
+	queue   chan *pending // nil without a Batcher
+	stopped chan struct{}
+	closing sync.Once
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+}
+
+var (
+	_ api.Backend  = (*Backend)(nil)
+	_ api.Notifier = (*Backend)(nil)
+)
+
+type instanceLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+type pending struct {
+	commit *store.Commit
+	done   chan sqlite.BatchResult
+}
+
+// New returns a backend over st. When st can batch, a committer goroutine
+// groups concurrent commits; Close stops it.
+func New(p *interpreter.Program, st store.Store, opt engine.Options) *Backend {
+	b := &Backend{prog: p, store: st, opt: opt, locks: map[string]*instanceLock{}, notify: make(chan struct{}), stopped: make(chan struct{})}
+	if bs, ok := st.(Batcher); ok {
+		b.queue = make(chan *pending, MaxBatch)
+		go b.commit(bs)
+	} else {
+		close(b.stopped)
+	}
+	return b
+}
+
+// Close stops the committer after the commits already queued; callers must
+// not Execute after Close. It does not close the store.
+func (b *Backend) Close() {
+	b.closing.Do(func() {
+		if b.queue != nil {
+			close(b.queue)
+		}
+	})
+	<-b.stopped
+}
+
+// lock takes the single writer of one instance.
+func (b *Backend) lock(aggregate, id string) func() {
+	key := aggregate + "\x00" + id
+	b.mu.Lock()
+	l := b.locks[key]
+	if l == nil {
+		l = &instanceLock{}
+		b.locks[key] = l
+	}
+	l.refs++
+	b.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		b.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(b.locks, key)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// Execute runs one command under its instance's writer.
+func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+	unlock := b.lock(req.Aggregate, req.ID)
+	defer unlock()
+	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
+	if err != nil {
+		return api.Response{}, err
+	}
+	var rec *store.Idempotency
+	if key := req.StoreKey(); key != "" {
+		r, ok, err := b.store.Idempotency(ctx, key)
+		if err != nil {
+			return api.Response{}, err
+		}
+		if ok {
+			rec = &r
+		}
+	}
+	d := api.Decide(b.prog, cur, rec, req, b.opt)
+	if d.Commit == nil {
+		return d.Response, nil
+	}
+	err = b.append(ctx, d.Commit)
+	switch {
+	case err == nil:
+		return d.Response, nil
+	case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrDuplicateKey), errors.Is(err, store.ErrDuplicateEvent):
+		// Only another process writing the same database gets here: this
+		// one holds the instance's writer.
+		now, lerr := b.store.Load(ctx, req.Aggregate, req.ID)
+		if lerr != nil {
+			return api.Response{}, lerr
+		}
+		return api.Conflict(now.Version), nil
+	}
+	return api.Response{}, err
+}
+
+// append commits through the group committer, or directly.
+func (b *Backend) append(ctx context.Context, c *store.Commit) error {
+	if b.queue == nil {
+		_, err := b.store.Append(ctx, *c)
+		if err == nil {
+			b.wake()
+		}
+		return err
+	}
+	p := &pending{commit: c, done: make(chan sqlite.BatchResult, 1)}
+	b.queue <- p
+	// Wait for the outcome even if ctx ends: the commit may land, and the
+	// instance's writer must not be released before it is known.
+	r := <-p.done
+	return r.Err
+}
+
+// commit is the group committer: it appends everything queued while the
+// previous transaction was being written, in one transaction.
+func (b *Backend) commit(bs Batcher) {
+	defer close(b.stopped)
+	batch := make([]*pending, 0, MaxBatch)
+	commits := make([]store.Commit, 0, MaxBatch)
+	for first := range b.queue {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < MaxBatch {
+			select {
+			case p, ok := <-b.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		commits = commits[:0]
+		for _, p := range batch {
+			commits = append(commits, *p.commit)
+		}
+		results, err := bs.AppendBatch(context.Background(), commits)
+		for i, p := range batch {
+			if err != nil {
+				p.done <- sqlite.BatchResult{Err: fmt.Errorf("group commit: %w", err)}
+				continue
+			}
+			p.done <- results[i]
+		}
+		if err == nil {
+			b.wake()
+		}
+	}
+}
+
+func (b *Backend) wake() {
+	b.notifyMu.Lock()
+	close(b.notify)
+	b.notify = make(chan struct{})
+	b.notifyMu.Unlock()
+}
+
+// Wait returns when the global log has an event after `after`.
+func (b *Backend) Wait(ctx context.Context, after int64) error {
+	for {
+		b.notifyMu.Lock()
+		ch := b.notify
+		b.notifyMu.Unlock()
+		evs, err := b.store.ReadAll(ctx, after, 1)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Seed writes given events to a new instance under its writer.
+func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response, error) {
+	unlock := b.lock(req.Aggregate, req.ID)
+	defer unlock()
+	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
+	if err != nil {
+		return api.Response{}, err
+	}
+	d := api.DecideSeed(b.prog, cur, req)
+	if d.Commit == nil {
+		return d.Response, nil
+	}
+	if err := b.append(ctx, d.Commit); err != nil {
+		if errors.Is(err, store.ErrVersionConflict) {
+			return api.Conflict(0), nil
+		}
+		return api.Response{}, err
+	}
+	return d.Response, nil
+}
+
+// Load, Events and ReadAll read the store.
+func (b *Backend) Load(ctx context.Context, aggregate, id string) (store.Instance, error) {
+	return b.store.Load(ctx, aggregate, id)
+}
+
+func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+	return b.store.Events(ctx, aggregate, id, after)
+}
+
+func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return b.store.ReadAll(ctx, after, limit)
+}
+
+// Rehydrate rebuilds one instance's state from its events under its writer.
+func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*api.Drift, error) {
+	unlock := b.lock(aggregate, id)
+	defer unlock()
+	cur, err := b.store.Load(ctx, aggregate, id)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := b.store.Events(ctx, aggregate, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := api.Compare(b.prog, cur, evs)
+	if fix && d.Drifted && d.Error == "" && cur.Version > 0 {
+		if _, err := b.store.Append(ctx, store.Commit{Aggregate: aggregate, Instance: id, ExpectedVersion: cur.Version, State: d.Rebuilt}); err != nil {
+			return nil, err
+		}
+		d.Fixed = true
+	}
+	return d, nil
+}
