@@ -7,7 +7,7 @@ CONTEXT ?= contexts/example.cue
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run bench bench-drivers vet cuevet gotest scenarios fmt clean
+.PHONY: all build test run play bench bench-drivers vet cuevet gotest scenarios fmt clean
 
 all: build
 
@@ -48,9 +48,14 @@ scenarios: build
 	@for c in $(CONTEXTS); do \
 		$(BIN)/cuesource vet $$c && $(BIN)/cuesource test -v $$c || exit 1; done
 
-# Until the server exists, `make run` shows the model working: vet, the
-# scenarios, and a short command sequence played through `cuesource run`.
+# `make run` serves the example context with its data under ./data.
+ADDR ?= 127.0.0.1:8080
 run: build
+	$(BIN)/cuesource serve $(CONTEXT) --addr $(ADDR) --data ./data
+
+# `make play` shows the model working without a server: vet, the scenarios,
+# and a short command sequence played through `cuesource run`.
+play: build
 	@scripts/play.sh $(BIN)/cuesource $(CONTEXT)
 
 bench:
