@@ -27,7 +27,7 @@ import (
 type serverFlags struct {
 	addr, data, token, adminToken, logFormat, sync string
 	maxBody                                        int
-	timeout                                        time.Duration
+	timeout, idempotencyTTL                        time.Duration
 	strict                                         bool
 }
 
@@ -48,6 +48,7 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxBody, "max-body", value.DefaultMaxBytes, "largest request body in `bytes`")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request `timeout`")
 	fs.BoolVar(&f.strict, "strict", false, "validate every event payload and state against their schemas")
+	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records this `long`")
 }
 
 // openStore opens the context's database in the data directory.
@@ -124,6 +125,7 @@ func (c *command) serve(args []string) int {
 	fmt.Fprint(c.stdout, banner(url, p.Manifest.Name, f.token != ""))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go prune(ctx, st, f.idempotencyTTL, log)
 	select {
 	case err := <-errc:
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
@@ -156,4 +158,24 @@ func banner(url, name string, token bool) string {
 	fmt.Fprintf(&b, "  curl%s %s/events\n", auth, url)
 	fmt.Fprintf(&b, "  curl%s -N -H 'Accept: text/event-stream' %s/events\n\n", auth, url)
 	return b.String()
+}
+
+// prune deletes idempotency records older than ttl, now and then every
+// tenth of ttl (at least a minute), until ctx ends.
+func prune(ctx context.Context, st *sqlite.Store, ttl time.Duration, log *slog.Logger) {
+	every := max(ttl/10, time.Minute)
+	for {
+		n, err := st.PruneIdempotency(ctx, time.Now().Add(-ttl))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("pruning idempotency records", slog.String("error", err.Error()))
+		case n > 0:
+			log.Info("pruned idempotency records", slog.Int64("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
