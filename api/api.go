@@ -64,10 +64,9 @@ type Options struct {
 	// AdminToken enables the admin endpoints and is required on them.
 	// Without it they answer 404.
 	AdminToken string
-	// Limits bound command payloads (1 MiB and depth 64 by default).
+	// Limits bound command payloads (1 MiB and depth 64 by default); they
+	// travel with each CommandRequest to whichever backend decides it.
 	Limits value.Limits
-	// Strict validates every event payload and state against their schemas.
-	Strict bool
 	// Now and NewID supply the clock and command ids; the engine itself
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
@@ -144,7 +143,10 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 			return methodNotAllowed("GET, HEAD")
 		}
 		return s.instance(ctx, r, segs[0], segs[1])
-	case len(segs) == 3 && segs[2] == "events" && get:
+	case len(segs) == 3 && segs[2] == "events":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
 		return s.instanceEvents(ctx, r, segs[0], segs[1])
 	case len(segs) == 3:
 		if r.Method != http.MethodPost {
@@ -316,6 +318,7 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 	req := &CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
 		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
+		Limits: s.opt.Limits,
 	}
 	if im := r.Header.Get("If-Match"); im != "" {
 		v, ok := parseIfMatch(im)
@@ -397,11 +400,15 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 		if !isJSON(r.Header.Get("Content-Type")) {
 			return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
 		}
-		req := &SeedRequest{Aggregate: segs[1], ID: segs[2], CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
-		if err := json.Unmarshal(r.Body, req); err != nil {
+		var body struct {
+			Events []SeedEvent `json:"events"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
 			return problem(http.StatusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
 		}
-		req.Aggregate, req.ID = segs[1], segs[2]
+		// The server names and dates the seed: the body cannot choose event
+		// ids, which must not collide with the log's.
+		req := &SeedRequest{Aggregate: segs[1], ID: segs[2], Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
 		resp, err := s.backend.Seed(ctx, req)
 		if err != nil {
 			return internal(err)

@@ -27,6 +27,7 @@ type CommandRequest struct {
 	ExpectedVersion int64           `json:"expectedVersion"` // engine.AnyVersion, AnyExisting or a version
 	IdempotencyKey  string          `json:"idempotencyKey,omitempty"`
 	RequestHash     string          `json:"requestHash,omitempty"`
+	Limits          value.Limits    `json:"limits"` // the service's payload limits
 }
 
 // StoreKey is the key the idempotency record is stored under: keys are
@@ -78,6 +79,9 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 			return Decision{Response: internal(fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err))}
 		}
 		state = s
+	}
+	if req.Limits != (value.Limits{}) {
+		opt.Limits = req.Limits
 	}
 	d, err := engine.Decide(p, engine.Current{State: state, Version: cur.Version}, engine.Envelope{
 		ID: req.CommandID, Aggregate: req.Aggregate, Instance: req.ID, Command: req.Command,

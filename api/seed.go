@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -20,7 +21,7 @@ type SeedRequest struct {
 	Aggregate string      `json:"aggregate"`
 	ID        string      `json:"id"`
 	Events    []SeedEvent `json:"events"`
-	CommandID string      `json:"commandId"`
+	CommandID string      `json:"commandId"` // set by the server, never by the body
 	Time      time.Time   `json:"time"`
 }
 
@@ -58,6 +59,12 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 			Version: e.Version, Type: e.Type, Time: e.Time, CommandID: req.CommandID, Payload: enc})
 	}
 	folded, err := engine.Fold(p, req.Aggregate, req.ID, evs, engine.Options{Strict: true})
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee.Kind == engine.KindInvalidState {
+		// Here the client wrote the payload: a bad one is its mistake.
+		return Decision{Response: problemWith(http.StatusBadRequest, string(engine.KindSchema), ee.Message,
+			map[string]any{"violations": ee.Violations, "name": ee.Name})}
+	}
 	if err != nil {
 		return Decision{Response: rejection(err, 0)}
 	}

@@ -104,7 +104,7 @@ func (c *command) serve(args []string) int {
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	defer backend.Close()
 	svc := api.New(p, backend, api.Options{
-		Token: f.token, AdminToken: f.adminToken, Strict: f.strict,
+		Token: f.token, AdminToken: f.adminToken,
 		Limits: value.Limits{MaxBytes: f.maxBody},
 	})
 	ln, err := net.Listen("tcp", f.addr)

@@ -345,6 +345,9 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	for _, cn := range sortedKeys(m.Commands) {
 		mc := m.Commands[cn]
 		c.name("command", cn, mc.Pos)
+		if cn == "events" {
+			c.errs.Add(mc.Pos, "command name %q is reserved: GET /%s/{id}/events lists an instance's events", cn, name)
+		}
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
 		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator()}
 		switch mc.Instance {

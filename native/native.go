@@ -34,6 +34,11 @@ type Backend struct {
 	stopped chan struct{}
 	closing sync.Once
 
+	// Close waits for the writes in flight before it stops the committer.
+	inflightMu sync.RWMutex
+	inflight   sync.WaitGroup
+	closed     bool
+
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
 }
@@ -70,11 +75,29 @@ func New(p *interpreter.Program, st store.Store, opt engine.Options) *Backend {
 // not Execute after Close. It does not close the store.
 func (b *Backend) Close() {
 	b.closing.Do(func() {
+		b.inflightMu.Lock()
+		b.closed = true
+		b.inflightMu.Unlock()
+		b.inflight.Wait()
 		if b.queue != nil {
 			close(b.queue)
 		}
 	})
 	<-b.stopped
+}
+
+// ErrClosed is returned for writes after Close.
+var ErrClosed = errors.New("native: backend closed")
+
+// begin registers a write in flight; the returned func ends it.
+func (b *Backend) begin() (func(), error) {
+	b.inflightMu.RLock()
+	defer b.inflightMu.RUnlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	b.inflight.Add(1)
+	return b.inflight.Done, nil
 }
 
 // lock takes the single writer of one instance.
@@ -101,6 +124,11 @@ func (b *Backend) lock(aggregate, id string) func() {
 
 // Execute runs one command under its instance's writer.
 func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+	end, err := b.begin()
+	if err != nil {
+		return api.Response{}, err
+	}
+	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
 	defer unlock()
 	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
@@ -222,6 +250,11 @@ func (b *Backend) Wait(ctx context.Context, after int64) error {
 
 // Seed writes given events to a new instance under its writer.
 func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response, error) {
+	end, err := b.begin()
+	if err != nil {
+		return api.Response{}, err
+	}
+	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
 	defer unlock()
 	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
@@ -233,7 +266,7 @@ func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response,
 		return d.Response, nil
 	}
 	if err := b.append(ctx, d.Commit); err != nil {
-		if errors.Is(err, store.ErrVersionConflict) {
+		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
 			return api.Conflict(0), nil
 		}
 		return api.Response{}, err
@@ -256,6 +289,11 @@ func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.
 
 // Rehydrate rebuilds one instance's state from its events under its writer.
 func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*api.Drift, error) {
+	end, err := b.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	unlock := b.lock(aggregate, id)
 	defer unlock()
 	cur, err := b.store.Load(ctx, aggregate, id)
