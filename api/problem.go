@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/cuesource/cuesource/value"
@@ -46,8 +47,18 @@ func unauthorized(detail string) Response {
 	return r
 }
 
+// ErrUnavailable is what a Backend returns (wrapped) when it cannot take
+// requests for now, e.g. while shutting down: the client gets 503 and
+// should retry.
+var ErrUnavailable = errors.New("service unavailable")
+
 // internal hides the cause from the client; the adapter logs it.
 func internal(err error) Response {
+	if errors.Is(err, ErrUnavailable) {
+		r := problem(http.StatusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
+		r.Header.Set("Retry-After", "1")
+		return r
+	}
 	r := problem(http.StatusInternalServerError, "internal", "the server failed; see its log")
 	r.Header.Set("X-Cuesource-Error", sanitize(err.Error()))
 	return r

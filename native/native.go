@@ -87,7 +87,7 @@ func (b *Backend) Close() {
 }
 
 // ErrClosed is returned for writes after Close.
-var ErrClosed = errors.New("native: backend closed")
+var ErrClosed = fmt.Errorf("native: backend closed: %w", api.ErrUnavailable)
 
 // begin registers a write in flight; the returned func ends it.
 func (b *Backend) begin() (func(), error) {

@@ -746,3 +746,16 @@ func TestSeed(t *testing.T) {
 		})
 	}
 }
+
+// After Close, writes are refused as unavailable (503 through the API).
+func TestExecuteAfterCloseIsUnavailable(t *testing.T) {
+	p := example(t)
+	b := native.New(p, memory.New(), engine.Options{})
+	b.Close()
+	_, err := b.Execute(context.Background(), &api.CommandRequest{Aggregate: "cart", ID: "c", Command: "Open", Payload: []byte(`{"customer":"a"}`), CommandID: "x", ExpectedVersion: engine.AnyVersion})
+	require.ErrorIs(t, err, api.ErrUnavailable)
+	svc := api.New(p, b, api.Options{})
+	resp := svc.Serve(context.Background(), &api.Request{Method: "POST", Path: "/cart/c/Open", Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"customer":"a"}`)})
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+}

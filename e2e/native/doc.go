@@ -1,0 +1,13 @@
+// Package native_e2e tests the native runtime end to end: it builds the
+// cuesource binary, runs `cuesource serve` as a separate process on SQLite
+// and talks to it only over HTTP, as a client would.
+//
+// It checks that the HTTP scenario runner (`cuesource test --url`) passes
+// every scenario of the repository's contexts against a real server; that
+// a server killed with SIGKILL under load loses no acknowledged command,
+// leaves no event without its state update and keeps its idempotency
+// records; and that SIGTERM lets in-flight commands finish and exits 0.
+//
+// The tests are slow (they build the binary and start servers) and skip
+// under -short.
+package native_e2e

@@ -1,0 +1,478 @@
+//go:build unix
+
+package native_e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const adminToken = "T"
+
+var (
+	// binary is the cuesource executable TestMain builds.
+	binary string
+	// root is the module root (where go.mod is).
+	root string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test skips; building would only cost time.
+		os.Exit(m.Run())
+	}
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/native:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	var err error
+	if root, err = moduleRoot(); err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "cuesource-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "cuesource")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/cuesource")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build ./cmd/cuesource: %v\n%s", err, out)
+	}
+	return m.Run(), nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: builds the cuesource binary and runs servers as processes; skipped under -short")
+	}
+}
+
+// contextPath is the absolute path of a context in the repository.
+func contextPath(rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) }
+
+// server is one `cuesource serve` process.
+type server struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	url     string
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1 and releases it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// startServer runs `cuesource serve ctxPath --data dataDir --admin-token T`
+// on a free port and waits for /healthz. The process is killed (SIGKILL to
+// its group) when the test ends if it still runs.
+func startServer(t *testing.T, ctxPath, dataDir string, extra ...string) *server {
+	t.Helper()
+	var lastErr error
+	// The port is free when chosen but another process may take it before
+	// the server binds it: try a few.
+	for attempt := 0; attempt < 3; attempt++ {
+		s, err := tryStart(t, ctxPath, dataDir, freePort(t), extra)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatalf("starting the server: %v", lastErr)
+	return nil
+}
+
+func tryStart(t *testing.T, ctxPath, dataDir string, port int, extra []string) (*server, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", ctxPath, "--addr", addr, "--data", dataDir, "--admin-token", adminToken}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &server{t: t, cmd: cmd, url: "http://" + addr, logPath: logf.Name(), done: make(chan struct{})}
+	go func() {
+		s.waitErr = cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("server log (%s), last lines:\n%s", s.logPath, s.logTail(40))
+		}
+	})
+	if err := s.waitHealthy(30 * time.Second); err != nil {
+		s.kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitHealthy(timeout time.Duration) error {
+	c := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return fmt.Errorf("the server exited before it was healthy (%v):\n%s", s.waitErr, s.logTail(20))
+		default:
+		}
+		resp, err := c.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("the server was not healthy within %v:\n%s", timeout, s.logTail(20))
+}
+
+// kill sends SIGKILL to the server's process group and waits for the
+// process to exit.
+func (s *server) kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.t.Errorf("the server (pid %d) did not exit 10s after SIGKILL", s.cmd.Process.Pid)
+	}
+}
+
+// exited waits up to timeout for the process to exit and returns its exit
+// code (-1 if it was killed by a signal).
+func (s *server) exited(timeout time.Duration) (int, bool) {
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
+func (s *server) logTail(n int) string {
+	data, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runCLI runs the cuesource binary with args from the module root.
+func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = root
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("cuesource %s: no answer within %v", strings.Join(args, " "), timeout)
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("cuesource %s: %v", strings.Join(args, " "), err)
+	}
+	return o.Bytes(), e.Bytes(), cmd.ProcessState.ExitCode()
+}
+
+// client talks to one server.
+type client struct {
+	base string
+	http *http.Client
+}
+
+func newClient(base string) *client {
+	return &client{base: base, http: &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns:        128,
+			MaxIdleConnsPerHost: 128,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}}
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// reply is a complete HTTP answer.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// post sends a command. An error means no complete answer arrived.
+func (c *client) post(path, key string, body []byte) (reply, error) {
+	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	return c.do(req)
+}
+
+func (c *client) do(req *http.Request) (reply, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// getJSON GETs path and decodes a 200 answer into v.
+func (c *client) getJSON(path string, v any) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	r, err := c.do(req)
+	if err != nil {
+		return 0, err
+	}
+	if r.status != http.StatusOK {
+		return r.status, nil
+	}
+	return r.status, json.Unmarshal(r.body, v)
+}
+
+// logEvent is an event as GET /events and GET /{agg}/{id}/events show it.
+type logEvent struct {
+	ID        string          `json:"id"`
+	Position  int64           `json:"position"`
+	Aggregate string          `json:"aggregate"`
+	Instance  string          `json:"instance"`
+	Version   int64           `json:"version"`
+	Type      string          `json:"type"`
+	Time      time.Time       `json:"time"`
+	CommandID string          `json:"commandId"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// decision is the body of a command's 2xx answer.
+type decision struct {
+	Events []struct {
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Version int64           `json:"version"`
+		Time    time.Time       `json:"time"`
+		Payload json.RawMessage `json:"payload"`
+	} `json:"events"`
+	State   json.RawMessage `json:"state"`
+	Version int64           `json:"version"`
+}
+
+// instancePath is /{agg}/{id}.
+func instancePath(agg, id string) string { return "/" + url.PathEscape(agg) + "/" + url.PathEscape(id) }
+
+// readLog pages through GET /events.
+func (c *client) readLog(t *testing.T) []logEvent {
+	t.Helper()
+	var all []logEvent
+	after := int64(0)
+	for range 100000 {
+		var page struct {
+			Events []logEvent `json:"events"`
+			Next   int64      `json:"next"`
+		}
+		status, err := c.getJSON(fmt.Sprintf("/events?after=%d&limit=1000", after), &page)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("GET /events?after=%d: %d %v", after, status, err)
+		}
+		if len(page.Events) == 0 {
+			return all
+		}
+		all = append(all, page.Events...)
+		if page.Next <= after {
+			t.Fatalf("GET /events?after=%d: next %d does not move on", after, page.Next)
+		}
+		after = page.Next
+	}
+	t.Fatal("GET /events: too many pages")
+	return nil
+}
+
+// instanceEvents is GET /{agg}/{id}/events.
+func (c *client) instanceEvents(t *testing.T, agg, id string) []logEvent {
+	t.Helper()
+	var body struct {
+		Events []logEvent `json:"events"`
+	}
+	status, err := c.getJSON(instancePath(agg, id)+"/events", &body)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET %s/events: %d %v", instancePath(agg, id), status, err)
+	}
+	return body.Events
+}
+
+// instanceVersion is the version GET /{agg}/{id} reports; 0 on 404.
+func (c *client) instanceVersion(t *testing.T, agg, id string) int64 {
+	t.Helper()
+	var body struct {
+		Version int64 `json:"version"`
+	}
+	status, err := c.getJSON(instancePath(agg, id), &body)
+	switch {
+	case err != nil:
+		t.Fatalf("GET %s: %v", instancePath(agg, id), err)
+	case status == http.StatusNotFound:
+		return 0
+	case status != http.StatusOK:
+		t.Fatalf("GET %s: %d", instancePath(agg, id), status)
+	}
+	return body.Version
+}
+
+// rehydrate is POST /admin/rehydrate/{agg}/{id} (without fix).
+func (c *client) rehydrate(t *testing.T, agg, id string) (drifted bool, replayErr string, version int64) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+"/admin/rehydrate"+instancePath(agg, id), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	r, err := c.do(req)
+	if err != nil {
+		t.Fatalf("rehydrate %s %s: %v", agg, id, err)
+	}
+	if r.status != http.StatusOK {
+		t.Fatalf("rehydrate %s %s: %d %s", agg, id, r.status, r.body)
+	}
+	var d struct {
+		Version int64  `json:"version"`
+		Drifted bool   `json:"drifted"`
+		Error   string `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &d); err != nil {
+		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.body)
+	}
+	return d.Drifted, d.Error, d.Version
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+// errs reports test errors: the first maxErrors in full, then only how
+// many more there were, so that a broken runtime does not drown the log.
+type errs struct {
+	t  *testing.T
+	mu sync.Mutex
+	n  int
+}
+
+const maxErrors = 40
+
+func newErrs(t *testing.T) *errs {
+	e := &errs{t: t}
+	t.Cleanup(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.n > maxErrors {
+			t.Logf("... and %d more errors", e.n-maxErrors)
+		}
+	})
+	return e
+}
+
+// Errorf is t.Errorf, quiet after maxErrors; safe for concurrent use.
+func (e *errs) Errorf(format string, args ...any) {
+	e.t.Helper()
+	e.mu.Lock()
+	e.n++
+	n := e.n
+	e.mu.Unlock()
+	if n <= maxErrors {
+		e.t.Errorf(format, args...)
+	} else {
+		e.t.Fail()
+	}
+}
