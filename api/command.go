@@ -104,6 +104,11 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 			ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID, Version: e.Version, Type: e.Type,
 			Time: e.Time, CommandID: req.CommandID, Payload: pl,
 		})
+		// Every delivery the event owes is written with it (the outbox),
+		// so a crash after the commit loses none.
+		for _, name := range p.EffectsOn(req.Aggregate, e.Type) {
+			commit.Outbox = append(commit.Outbox, store.OutboxEntry{EventID: e.ID, Consumer: name})
+		}
 	}
 	body, err := value.Encode(d)
 	if err != nil {

@@ -58,6 +58,7 @@ func (c *compilation) manifest(v cue.Value) *manifest.Manifest {
 	for name, sv := range fields(v.LookupPath(cue.ParsePath("scenarios"))) {
 		m.Scenarios = append(m.Scenarios, c.scenario(name, sv))
 	}
+	c.readSide(m, v)
 	return m
 }
 

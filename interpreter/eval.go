@@ -28,10 +28,13 @@ var ErrBudget = errors.New("expression budget exceeded")
 // enforces that with typed environments, so at run time the fields are
 // plain decoded JSON.
 type Env struct {
-	Cmd   any  `expr:"cmd"`
-	State any  `expr:"state"`
-	Event any  `expr:"event"`
-	Meta  Meta `expr:"meta"`
+	Cmd       any  `expr:"cmd"`
+	State     any  `expr:"state"`
+	Event     any  `expr:"event"`
+	Meta      Meta `expr:"meta"`
+	Row       any  `expr:"row"`       // projections: the current row, {} when new
+	Vars      any  `expr:"env"`       // effects: the declared env variables
+	Rejection any  `expr:"rejection"` // effects' onReject: {kind, name, message}
 }
 
 // Meta describes the command or event being handled. Everything in it comes
@@ -44,7 +47,9 @@ type Meta struct {
 	Command     string `expr:"command" json:"command"`
 	CommandID   string `expr:"commandId" json:"commandId"`
 	EventID     string `expr:"eventId" json:"eventId,omitempty"`
-	Timestamp   string `expr:"timestamp" json:"timestamp"` // RFC 3339, from the envelope
+	EventType   string `expr:"eventType" json:"eventType,omitempty"`
+	Position    int    `expr:"position" json:"position,omitempty"` // in the global log, when reading it
+	Timestamp   string `expr:"timestamp" json:"timestamp"`         // RFC 3339, from the envelope
 }
 
 // EvalError is a failure while running an expression, positioned in the

@@ -23,8 +23,13 @@ import (
 // Program is a compiled context. It is immutable and safe for concurrent
 // use.
 type Program struct {
-	Manifest   *manifest.Manifest
-	Aggregates map[string]*Aggregate
+	Manifest    *manifest.Manifest
+	Aggregates  map[string]*Aggregate
+	Projections map[string]*Projection
+	Queries     map[string]*Query
+	Effects     map[string]*Effect
+
+	effectsOn map[string][]string // "aggregate.Event" -> effect names
 }
 
 // Aggregate is a compiled aggregate type.
@@ -36,6 +41,10 @@ type Aggregate struct {
 	initial     []byte // encoded; Initial decodes a fresh copy
 	state       validator
 	stateSchema schema // for vet's checks of scenarios
+
+	// For checking the read side against the write side.
+	eventTypes     map[string]reflect.Type
+	commandSchemas map[string]schema
 }
 
 // Initial returns a fresh copy of the initial state.
@@ -169,6 +178,7 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 		}
 	}
 	c.scenarios(m, p)
+	c.readSide(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -198,7 +208,8 @@ var metaType = reflect.TypeOf(Meta{})
 
 // env is the typed environment an expression is checked against.
 type env struct {
-	cmd, state, event reflect.Type // nil: not visible here
+	cmd, state, event    reflect.Type // nil: not visible here
+	row, vars, rejection reflect.Type
 }
 
 func (e env) value() any {
@@ -213,6 +224,9 @@ func (e env) value() any {
 	add("cmd", e.cmd)
 	add("state", e.state)
 	add("event", e.event)
+	add("row", e.row)
+	add("env", e.vars)
+	add("rejection", e.rejection)
 	add("meta", metaType)
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
@@ -319,7 +333,8 @@ func asList(v any) []any {
 }
 
 func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
-	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}}
+	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{},
+		eventTypes: map[string]reflect.Type{}, commandSchemas: map[string]schema{}}
 	base := "mem:///" + name
 	state := c.schema(m.State, base+"/state.json", m.Pos)
 	a.state, a.stateSchema = state.validator(), state
@@ -339,7 +354,8 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
 		events[en] = ps
 		ev := &Event{Name: en, payload: ps.validator()}
-		ev.apply = c.shape(me.Apply, env{state: stateType, event: ps.typeOf(c.typer, "event")}, state, "state")
+		a.eventTypes[en] = ps.typeOf(c.typer, "event")
+		ev.apply = c.shape(me.Apply, env{state: stateType, event: a.eventTypes[en]}, state, "state")
 		a.Events[en] = ev
 	}
 	for _, cn := range sortedKeys(m.Commands) {
@@ -350,6 +366,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		}
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
 		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator()}
+		a.commandSchemas[cn] = ps
 		switch mc.Instance {
 		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
 		default:

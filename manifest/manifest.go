@@ -11,10 +11,14 @@ const Version = 1
 
 // Manifest is a compiled bounded context.
 type Manifest struct {
-	ManifestVersion int                   `json:"manifestVersion"`
-	Name            string                `json:"name"`
-	Aggregates      map[string]*Aggregate `json:"aggregates"`
-	Scenarios       []*Scenario           `json:"scenarios,omitempty"`
+	ManifestVersion int                    `json:"manifestVersion"`
+	Name            string                 `json:"name"`
+	Aggregates      map[string]*Aggregate  `json:"aggregates"`
+	Env             map[string]*EnvVar     `json:"env,omitempty"`
+	Projections     map[string]*Projection `json:"projections,omitempty"`
+	Queries         map[string]*Query      `json:"queries,omitempty"`
+	Effects         map[string]*Effect     `json:"effects,omitempty"`
+	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 }
 
 // Aggregate is one aggregate type: its state schema, commands, events and
@@ -184,4 +188,72 @@ func (m *Manifest) MapFiles(fn func(string) string) {
 		}
 	}
 	walk(reflect.ValueOf(m))
+}
+
+// EnvVar is a declared environment variable effects may read.
+type EnvVar struct {
+	Description string  `json:"description,omitempty"`
+	Default     *string `json:"default,omitempty"`
+}
+
+// Projection is a read model: a table kept up to date from the log.
+type Projection struct {
+	Mode    string              `json:"mode"` // "inline" or "async"
+	Key     Expr                `json:"key"`
+	Columns map[string]string   `json:"columns"` // name -> TEXT, INTEGER, REAL, JSON
+	Indexes map[string][]string `json:"indexes,omitempty"`
+	On      []ProjectionHandler `json:"on"` // sorted by event
+	Pos     Pos                 `json:"pos"`
+}
+
+// ProjectionHandler is what one event type does to a projection's row.
+type ProjectionHandler struct {
+	Event  string  `json:"event"` // "aggregate.Event"
+	Upsert []Field `json:"upsert,omitempty"`
+	Delete bool    `json:"delete,omitempty"`
+	Pos    Pos     `json:"pos"`
+}
+
+// Query is a named read-only SQL query over projection tables.
+type Query struct {
+	SQL    string          `json:"sql"`
+	Params json.RawMessage `json:"params"` // JSON Schema of #params
+	Pos    Pos             `json:"pos"`
+}
+
+// Effect reacts to events with a command or a webhook.
+type Effect struct {
+	On       []string `json:"on"` // "aggregate.Event"
+	If       *Expr    `json:"if,omitempty"`
+	Delivery string   `json:"delivery"` // "sync", "async" or "queue"
+	Retry    Retry    `json:"retry"`
+	Send     *Send    `json:"send,omitempty"`
+	HTTP     *Webhook `json:"http,omitempty"`
+	Pos      Pos      `json:"pos"`
+}
+
+// Retry is an effect's retry policy.
+type Retry struct {
+	Max     int    `json:"max"`
+	Backoff string `json:"backoff"` // a Go duration: the first wait, doubled after each attempt
+}
+
+// Send dispatches a command.
+type Send struct {
+	Aggregate string `json:"aggregate"`
+	ID        Expr   `json:"id"`
+	Command   string `json:"command"`
+	Payload   Shape  `json:"payload"`
+	OnReject  *Send  `json:"onReject,omitempty"`
+	Pos       Pos    `json:"pos"`
+}
+
+// Webhook calls an HTTP endpoint whose URL is a declared env variable.
+type Webhook struct {
+	Method  string  `json:"method"`
+	URLEnv  string  `json:"urlEnv"`
+	Headers []Field `json:"headers,omitempty"`
+	Body    Shape   `json:"body"`
+	Timeout string  `json:"timeout"`
+	Pos     Pos     `json:"pos"`
 }

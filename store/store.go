@@ -63,6 +63,16 @@ type Commit struct {
 	Events          []Event         // Position, Version, Aggregate and Instance are set by the store
 	State           json.RawMessage // the new snapshot; nil leaves the stored one unchanged
 	Idempotency     *Idempotency    // optional
+	// Outbox lists the deliveries the events owe (an effect per event),
+	// written with them so none is lost; stores that run effects keep them,
+	// others may ignore them.
+	Outbox []OutboxEntry
+}
+
+// OutboxEntry is one delivery an event owes to a consumer (an effect).
+type OutboxEntry struct {
+	EventID  string `json:"eventId"`
+	Consumer string `json:"consumer"`
 }
 
 // Store is what a runtime needs from durable storage. Implementations must be

@@ -21,10 +21,10 @@ var ErrInvalidCommit = errors.New("sqlite: invalid commit")
 // transaction borrows them with Tx.StmtContext instead of parsing the SQL
 // again for every commit.
 type writeStmts struct {
-	check                                               *sql.Stmt
-	insertEvent, upsertInstance, updateState, insertKey *sql.Stmt
-	pruneKeys                                           *sql.Stmt
-	savepoint, rollbackTo, release                      *sql.Stmt
+	check                                                             *sql.Stmt
+	insertEvent, upsertInstance, updateState, insertKey, insertOutbox *sql.Stmt
+	pruneKeys                                                         *sql.Stmt
+	savepoint, rollbackTo, release                                    *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -49,6 +49,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			SET version = excluded.version, state = COALESCE(excluded.state, instances.state)`},
 		{&w.updateState, `UPDATE instances SET state = ? WHERE aggregate = ? AND instance = ?`},
 		{&w.insertKey, `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`},
+		{&w.insertOutbox, `INSERT INTO outbox (event_id, consumer, created, next_attempt) VALUES (?, ?, ?, ?)`},
 		{&w.pruneKeys, `DELETE FROM idempotency WHERE time < ?`},
 		// AppendBatch's per-commit savepoint, released (or rolled back to
 		// and released) before the next commit, so one name serves all.
@@ -280,8 +281,54 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 			return nil, fmt.Errorf("sqlite: insert idempotency record: %w", err)
 		}
 	}
+	if len(c.Outbox) > 0 && len(times) > 0 {
+		insert := tx.StmtContext(ctx, s.ws.insertOutbox)
+		for _, o := range c.Outbox {
+			created := times[0]
+			if _, err := insert.ExecContext(ctx, o.EventID, o.Consumer, created, created); err != nil {
+				return nil, fmt.Errorf("sqlite: insert outbox entry: %w", err)
+			}
+		}
+	}
+	if s.hook != nil && len(out) > 0 {
+		if err := s.hook(ctx, tx, out); err != nil {
+			return nil, fmt.Errorf("sqlite: after-append hook: %w", err)
+		}
+	}
 	return out, nil
 }
+
+// Hook runs inside every commit's transaction after its events are
+// written (within the commit's savepoint in a batch): what inline
+// projections use to update their tables atomically with the events. An
+// error fails the commit.
+type Hook func(ctx context.Context, tx *sql.Tx, events []store.Event) error
+
+// SetHook installs the after-append hook; call it before the first Append.
+func (s *Store) SetHook(h Hook) { s.hook = h }
+
+// Write runs fn in a write transaction, queued with the appends on the one
+// writer: how projection runners and the effect dispatcher change their own
+// tables in the same database.
+func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Read returns the read-only pool (query_only connections), for queries
+// over projection tables.
+func (s *Store) Read() *sql.DB { return s.read }
 
 // PruneIdempotency deletes the idempotency records older than olderThan
 // and returns how many it deleted. Retries of those commands are then no

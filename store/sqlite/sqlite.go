@@ -69,6 +69,8 @@ type Store struct {
 
 	ws writeStmts
 	rs readStmts
+
+	hook Hook
 }
 
 // Open opens or creates the database at path, applies pending schema
