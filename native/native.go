@@ -41,7 +41,17 @@ type Backend struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
+
+	after AfterCommit
 }
+
+// AfterCommit runs after a command's commit, before its response: how
+// sync effects are delivered (and their outcome added to the response) and
+// async ones started. It must not block on anything but the delivery.
+type AfterCommit func(ctx context.Context, committed []store.Event, resp api.Response) api.Response
+
+// SetAfterCommit installs f; call it before serving.
+func (b *Backend) SetAfterCommit(f AfterCommit) { b.after = f }
 
 var (
 	_ api.Backend  = (*Backend)(nil)
@@ -149,9 +159,12 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	if d.Commit == nil {
 		return d.Response, nil
 	}
-	err = b.append(ctx, d.Commit)
+	evs, err := b.append(ctx, d.Commit)
 	switch {
 	case err == nil:
+		if b.after != nil && len(evs) > 0 {
+			return b.after(ctx, evs, d.Response), nil
+		}
 		return d.Response, nil
 	case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrDuplicateKey), errors.Is(err, store.ErrDuplicateEvent):
 		// Only another process writing the same database gets here: this
@@ -165,21 +178,22 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	return api.Response{}, err
 }
 
-// append commits through the group committer, or directly.
-func (b *Backend) append(ctx context.Context, c *store.Commit) error {
+// append commits through the group committer, or directly, and returns
+// the events as stored (with positions).
+func (b *Backend) append(ctx context.Context, c *store.Commit) ([]store.Event, error) {
 	if b.queue == nil {
-		_, err := b.store.Append(ctx, *c)
+		evs, err := b.store.Append(ctx, *c)
 		if err == nil {
 			b.wake()
 		}
-		return err
+		return evs, err
 	}
 	p := &pending{commit: c, done: make(chan sqlite.BatchResult, 1)}
 	b.queue <- p
 	// Wait for the outcome even if ctx ends: the commit may land, and the
 	// instance's writer must not be released before it is known.
 	r := <-p.done
-	return r.Err
+	return r.Events, r.Err
 }
 
 // commit is the group committer: it appends everything queued while the
@@ -265,7 +279,7 @@ func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response,
 	if d.Commit == nil {
 		return d.Response, nil
 	}
-	if err := b.append(ctx, d.Commit); err != nil {
+	if _, err := b.append(ctx, d.Commit); err != nil {
 		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
 			return api.Conflict(0), nil
 		}
