@@ -67,6 +67,10 @@ type Options struct {
 	// Limits bound command payloads (1 MiB and depth 64 by default); they
 	// travel with each CommandRequest to whichever backend decides it.
 	Limits value.Limits
+	// ReadModels and DeadLetters serve the read side and the effects'
+	// dead-letter list, when the runtime has them.
+	ReadModels  ReadModels
+	DeadLetters DeadLetters
 	// Now and NewID supply the clock and command ids; the engine itself
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
@@ -138,6 +142,13 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 			return methodNotAllowed("GET, HEAD")
 		}
 		return s.readAll(ctx, r)
+	case len(segs) == 2 && segs[0] == "queries":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return s.query(ctx, r, segs[1])
+	case len(segs) >= 1 && segs[0] == "projections":
+		return s.projections(ctx, r, segs[1:])
 	case len(segs) == 2:
 		if !get {
 			return methodNotAllowed("GET, HEAD")
@@ -434,6 +445,9 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 			return problem(http.StatusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", segs[1], segs[2]))
 		}
 		return jsonResponse(http.StatusOK, d)
+	}
+	if len(segs) >= 1 && segs[0] == "dead-letters" {
+		return s.deadLetters(ctx, r, segs[1:])
 	}
 	return problem(http.StatusNotFound, "not_found", "no such admin route: "+r.Path)
 }

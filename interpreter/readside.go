@@ -76,6 +76,7 @@ func (h *Handler) Values(env *Env) (map[string]any, error) {
 type Query struct {
 	Name   string
 	SQL    string
+	Pos    manifest.Pos
 	params validator
 	doc    schema
 }
@@ -225,6 +226,10 @@ func (w *Webhook) Build(env *Env) (headers map[string]string, body any, err erro
 	return headers, body, err
 }
 
+// storeTables are the tables a runtime keeps beside the projections' own,
+// which are named as the projections.
+var storeTables = map[string]bool{"events": true, "instances": true, "idempotency": true, "outbox": true, "dead_letters": true, "projections": true}
+
 var sqlTypes = map[string]reflect.Type{"TEXT": stringType, "INTEGER": intType, "REAL": floatType, "JSON": anyType}
 
 // readSide compiles projections, queries and effects.
@@ -233,6 +238,9 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 	vars := c.varsType(m)
 	for _, name := range sortedKeys(m.Projections) {
 		mp := m.Projections[name]
+		if storeTables[name] || strings.HasPrefix(name, "sqlite_") {
+			c.errs.Add(mp.Pos, "projection name %q is taken by the event store's own tables (%s)", name, strings.Join(sortedKeys(storeTables), ", "))
+		}
 		pr := &Projection{Name: name, Mode: mp.Mode, Indexes: mp.Indexes, Handlers: map[string]*Handler{}}
 		def, _ := json.Marshal(mp.Columns)
 		on, _ := json.Marshal(struct {
@@ -289,7 +297,7 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 	for _, name := range sortedKeys(m.Queries) {
 		mq := m.Queries[name]
 		s := c.schema(mq.Params, "mem:///queries/"+name+".json", mq.Pos)
-		p.Queries[name] = &Query{Name: name, SQL: mq.SQL, params: s.validator(), doc: s}
+		p.Queries[name] = &Query{Name: name, SQL: mq.SQL, Pos: mq.Pos, params: s.validator(), doc: s}
 	}
 	for _, name := range sortedKeys(m.Effects) {
 		me := m.Effects[name]

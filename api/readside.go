@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ReadModels is what a runtime offers for projections and queries.
+type ReadModels interface {
+	// Query runs a named query with validated parameters; rows are JSON
+	// objects keyed by column.
+	Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error)
+	// Status reports every projection.
+	Status(ctx context.Context) ([]ProjectionStatus, error)
+	// Rebuild drops a projection and replays the log into it; it returns
+	// when the projection has caught up.
+	Rebuild(ctx context.Context, name string) error
+	// Skip moves a failed projection past the event it failed on, and
+	// Resume retries it from there (after the definition was fixed).
+	Skip(ctx context.Context, name string) error
+	Resume(ctx context.Context, name string) error
+}
+
+// ErrUnknown is wrapped by ReadModels and DeadLetters errors for a name or
+// id that does not exist (404).
+var ErrUnknown = errors.New("unknown")
+
+// ProjectionStatus is one projection's state.
+type ProjectionStatus struct {
+	Name          string `json:"name"`
+	Mode          string `json:"mode"`  // inline or async
+	State         string `json:"state"` // running, failed, rebuilding
+	Position      int64  `json:"position"`
+	Head          int64  `json:"head"` // the log's last position
+	Lag           int64  `json:"lag"`
+	Hash          string `json:"hash"`
+	Error         string `json:"error,omitempty"`
+	ErrorPosition int64  `json:"errorPosition,omitempty"`
+}
+
+// DeadLetters is what a runtime offers for deliveries that gave up.
+type DeadLetters interface {
+	List(ctx context.Context) ([]DeadLetter, error)
+	Retry(ctx context.Context, id int64) error
+	Discard(ctx context.Context, id int64) error
+}
+
+// DeadLetter is a delivery that failed for good.
+type DeadLetter struct {
+	ID        int64           `json:"id"`
+	Effect    string          `json:"effect"`
+	EventID   string          `json:"eventId"`
+	Attempts  int             `json:"attempts"`
+	Error     string          `json:"error"`
+	Rejection json.RawMessage `json:"rejection,omitempty"` // a send's command rejection: {kind, name, message}
+	Time      time.Time       `json:"time"`
+}
+
+// query answers GET /queries/{name}?param=...
+func (s *Service) query(ctx context.Context, r *Request, name string) Response {
+	q, ok := s.prog.Queries[name]
+	if !ok || s.opt.ReadModels == nil {
+		return problem(http.StatusNotFound, "unknown_query", fmt.Sprintf("no query %q", name))
+	}
+	params, vs := q.Params(r.Query)
+	if len(vs) > 0 {
+		return problemWith(http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("the parameters of query %s do not fit its #params", name),
+			map[string]any{"violations": vs})
+	}
+	rows, err := s.opt.ReadModels.Query(ctx, name, params)
+	if err != nil {
+		return internal(err)
+	}
+	if rows == nil {
+		rows = []map[string]any{}
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"query": name, "rows": rows})
+}
+
+// projections answers GET /projections and, for admins,
+// POST /projections/{name}/rebuild|skip|resume.
+func (s *Service) projections(ctx context.Context, r *Request, segs []string) Response {
+	if s.opt.ReadModels == nil {
+		return problem(http.StatusNotFound, "not_found", "this runtime has no projections")
+	}
+	if len(segs) == 0 {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed("GET, HEAD")
+		}
+		st, err := s.opt.ReadModels.Status(ctx)
+		if err != nil {
+			return internal(err)
+		}
+		if st == nil {
+			st = []ProjectionStatus{}
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"projections": st})
+	}
+	if len(segs) != 2 {
+		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+	}
+	if r.Method != http.MethodPost {
+		return methodNotAllowed("POST")
+	}
+	if s.opt.AdminToken == "" {
+		return problem(http.StatusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
+	}
+	if !bearer(r.Header, s.opt.AdminToken) {
+		return unauthorized("this needs the admin token")
+	}
+	name := segs[0]
+	var err error
+	switch segs[1] {
+	case "rebuild":
+		err = s.opt.ReadModels.Rebuild(ctx, name)
+	case "skip":
+		err = s.opt.ReadModels.Skip(ctx, name)
+	case "resume":
+		err = s.opt.ReadModels.Resume(ctx, name)
+	default:
+		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+	}
+	if errors.Is(err, ErrUnknown) {
+		return problem(http.StatusNotFound, "unknown_projection", err.Error())
+	}
+	if err != nil {
+		return internal(err)
+	}
+	st, err := s.opt.ReadModels.Status(ctx)
+	if err != nil {
+		return internal(err)
+	}
+	for _, p := range st {
+		if p.Name == name {
+			return jsonResponse(http.StatusOK, p)
+		}
+	}
+	return jsonResponse(http.StatusOK, map[string]any{"name": name})
+}
+
+// deadLetters answers the admin routes GET /admin/dead-letters,
+// POST /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}.
+func (s *Service) deadLetters(ctx context.Context, r *Request, segs []string) Response {
+	if s.opt.DeadLetters == nil {
+		return problem(http.StatusNotFound, "not_found", "this runtime has no effects")
+	}
+	if len(segs) == 0 {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed("GET, HEAD")
+		}
+		list, err := s.opt.DeadLetters.List(ctx)
+		if err != nil {
+			return internal(err)
+		}
+		if list == nil {
+			list = []DeadLetter{}
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"deadLetters": list})
+	}
+	id, err := strconv.ParseInt(segs[0], 10, 64)
+	if err != nil {
+		return problem(http.StatusBadRequest, "invalid_path", "a dead letter id is a number")
+	}
+	switch {
+	case len(segs) == 2 && segs[1] == "retry" && r.Method == http.MethodPost:
+		err = s.opt.DeadLetters.Retry(ctx, id)
+	case len(segs) == 1 && r.Method == http.MethodDelete:
+		err = s.opt.DeadLetters.Discard(ctx, id)
+	case len(segs) == 1:
+		return methodNotAllowed("DELETE")
+	case len(segs) == 2 && segs[1] == "retry":
+		return methodNotAllowed("POST")
+	default:
+		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+	}
+	if errors.Is(err, ErrUnknown) {
+		return problem(http.StatusNotFound, "unknown_dead_letter", err.Error())
+	}
+	if err != nil {
+		return internal(err)
+	}
+	return Response{Status: http.StatusNoContent, Header: http.Header{}}
+}
