@@ -151,6 +151,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 	}
 	add("/admin/rehydrate/{aggregate}/{id}", "post", rehydrate)
 	add("/admin/seed/{aggregate}/{id}", "post", seed)
+	oaReadSide(m, add, schemas)
 
 	doc := map[string]any{
 		"openapi":           "3.1.0",
@@ -458,3 +459,84 @@ var oaDriftSchema = func() map[string]any {
 	props["error"] = map[string]any{"type": "string", "description": "Why the replay failed."}
 	return s
 }()
+
+// oaReadSide describes the queries, the projections' status and actions,
+// and the dead-letter list.
+func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string]any), schemas map[string]any) {
+	for name, q := range m.Queries {
+		var doc map[string]any
+		_ = json.Unmarshal(q.Params, &doc)
+		var params []any
+		props, _ := doc["properties"].(map[string]any)
+		required := map[string]bool{}
+		if req, ok := doc["required"].([]any); ok {
+			for _, r := range req {
+				if s, ok := r.(string); ok {
+					required[s] = true
+				}
+			}
+		}
+		for _, pn := range slices.Sorted(maps.Keys(props)) {
+			params = append(params, map[string]any{"name": pn, "in": "query", "required": required[pn], "schema": props[pn]})
+		}
+		add("/queries/"+name, "get", oaOp("query."+name, "Query "+name, "```sql\n"+q.SQL+"\n```", params, map[string]any{
+			"200": oaJSON("The rows.", oaObject(map[string]any{
+				"query": map[string]any{"const": name},
+				"rows":  map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+			}), nil),
+			"400": oaProblem("invalid_parameter: the parameters do not fit #params (violations name them)."),
+			"401": oaRef("responses", "Unauthorized"),
+		}))
+	}
+	if len(m.Projections) > 0 {
+		schemas["ProjectionStatus"] = oaObject(map[string]any{
+			"name": oaString, "mode": map[string]any{"enum": []string{"inline", "async"}},
+			"state":    map[string]any{"enum": []string{"running", "failed", "rebuilding"}},
+			"position": oaVersion, "head": oaVersion, "lag": oaVersion, "hash": oaString, "error": oaString, "errorPosition": oaVersion,
+		})
+		add("/projections", "get", oaOp("projections", "Projection status",
+			"Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", nil,
+			map[string]any{
+				"200": oaJSON("The projections.", oaObject(map[string]any{"projections": map[string]any{"type": "array", "items": oaRef("schemas", "ProjectionStatus")}}), nil),
+				"401": oaRef("responses", "Unauthorized"),
+			}))
+		action := oaOp("projections.action", "Rebuild, skip or resume a projection",
+			"rebuild drops the table and replays the log; skip moves a failed projection past the event it failed on; resume retries it. Admin token.",
+			[]any{
+				map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}},
+				map[string]any{"name": "action", "in": "path", "required": true, "schema": map[string]any{"enum": []string{"rebuild", "skip", "resume"}}},
+			},
+			map[string]any{
+				"200": oaJSON("The projection's status after the action.", oaRef("schemas", "ProjectionStatus"), nil),
+				"401": oaUnauthorized("the request did not send the admin token."),
+				"404": oaProblem("not_found (the server has no admin token) or unknown_projection."),
+			})
+		action["security"] = []any{map[string]any{"admin": []any{}}}
+		add("/projections/{name}/{action}", "post", action)
+	}
+	if len(m.Effects) > 0 {
+		schemas["DeadLetter"] = oaObject(map[string]any{
+			"id": oaVersion, "effect": oaString, "eventId": oaString, "attempts": oaVersion, "error": oaString,
+			"rejection": map[string]any{"type": "object"}, "time": map[string]any{"type": "string", "format": "date-time"},
+		})
+		admin := []any{map[string]any{"admin": []any{}}}
+		idParam := map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer"}}
+		list := oaOp("deadLetters.list", "Dead letters", "Deliveries of effects that gave up after their retries, or whose command was rejected for good.", nil,
+			map[string]any{"200": oaJSON("The dead letters.", oaObject(map[string]any{"deadLetters": map[string]any{"type": "array", "items": oaRef("schemas", "DeadLetter")}}), nil),
+				"401": oaUnauthorized("the request did not send the admin token.")})
+		retry := oaOp("deadLetters.retry", "Retry a dead letter", "Moves it back to the outbox, due now.", []any{idParam},
+			map[string]any{"204": map[string]any{"description": "Queued again."}, "404": oaProblem("unknown_dead_letter."),
+				"400": oaProblem("invalid_path: the id is not a number."),
+				"401": oaUnauthorized("the request did not send the admin token.")})
+		discard := oaOp("deadLetters.discard", "Discard a dead letter", "", []any{idParam},
+			map[string]any{"204": map[string]any{"description": "Discarded."}, "404": oaProblem("unknown_dead_letter."),
+				"400": oaProblem("invalid_path: the id is not a number."),
+				"401": oaUnauthorized("the request did not send the admin token.")})
+		for _, o := range []map[string]any{list, retry, discard} {
+			o["security"] = admin
+		}
+		add("/admin/dead-letters", "get", list)
+		add("/admin/dead-letters/{id}/retry", "post", retry)
+		add("/admin/dead-letters/{id}", "delete", discard)
+	}
+}

@@ -96,6 +96,15 @@ func TestOpenAPIExample(t *testing.T) {
 	// The paths are exactly the routes: the fixed ones, and per aggregate
 	// the instance, its events and one per command.
 	want := []string{"/events", "/healthz", "/openapi.json", "/admin/rehydrate/{aggregate}/{id}", "/admin/seed/{aggregate}/{id}"}
+	for q := range m.Queries {
+		want = append(want, "/queries/"+q)
+	}
+	if len(m.Projections) > 0 {
+		want = append(want, "/projections", "/projections/{name}/{action}")
+	}
+	if len(m.Effects) > 0 {
+		want = append(want, "/admin/dead-letters", "/admin/dead-letters/{id}/retry", "/admin/dead-letters/{id}")
+	}
 	for agg, a := range m.Aggregates {
 		want = append(want, "/"+agg+"/{id}", "/"+agg+"/{id}/events")
 		for cmd := range a.Commands {
@@ -333,7 +342,7 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 		}
 		p := openapiCompile(t, path)
 		doc := openapiDoc(t, p)
-		s := New(p, openapiBackend{}, Options{Token: "user", AdminToken: "admin"})
+		s := New(p, openapiBackend{}, Options{Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
 		aggregate := slices.Sorted(maps.Keys(p.Manifest.Aggregates))[0]
 		ops := 0
 		for route, item := range doc["paths"].(map[string]any) {
@@ -376,3 +385,17 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 		assert.Greater(t, ops, 5)
 	}
 }
+
+// openapiReadSide answers the read-side routes with empty results.
+type openapiReadSide struct{}
+
+func (openapiReadSide) Query(context.Context, string, map[string]any) ([]map[string]any, error) {
+	return nil, nil
+}
+func (openapiReadSide) Status(context.Context) ([]ProjectionStatus, error) { return nil, nil }
+func (openapiReadSide) Rebuild(context.Context, string) error              { return nil }
+func (openapiReadSide) Skip(context.Context, string) error                 { return nil }
+func (openapiReadSide) Resume(context.Context, string) error               { return nil }
+func (openapiReadSide) List(context.Context) ([]DeadLetter, error)         { return nil, nil }
+func (openapiReadSide) Retry(context.Context, int64) error                 { return nil }
+func (openapiReadSide) Discard(context.Context, int64) error               { return nil }
