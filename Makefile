@@ -7,7 +7,7 @@ CONTEXT ?= contexts/example.cue
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run play bench bench-drivers vet cuevet gotest scenarios fmt clean
+.PHONY: all build test run play bench bench-drivers bench-durable vet cuevet gotest scenarios fmt clean
 
 all: build
 
@@ -23,11 +23,7 @@ $(BIN)/cue:
 test: vet cuevet gotest scenarios
 
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "go# The SQLite driver comparison behind store/sqlite/DRIVERS.md.
-bench-drivers:
-	$(GO) test -tags drivers -run '^$$' -bench Driver -benchmem -count 6 ./store/sqlite/
-
-fmt: files above need formatting"; exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
@@ -59,11 +55,17 @@ play: build
 	@scripts/play.sh $(BIN)/cuesource $(CONTEXT)
 
 bench:
+	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee $(BIN)/bench.txt
 
 # The SQLite driver comparison behind store/sqlite/DRIVERS.md.
 bench-drivers:
 	$(GO) test -tags drivers -run '^$$' -bench Driver -benchmem -count 6 ./store/sqlite/
+
+# Durable throughput: raw SQLite, the store's transactions, commands over HTTP.
+bench-durable:
+	@mkdir -p $(BIN)
+	$(GO) test -run '^$$' -bench 'RawSQLite|StoreAppend|HTTP' -benchmem -count 6 ./bench/ | tee $(BIN)/bench-durable.txt
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -31,6 +31,40 @@
 // including the engine's own bookkeeping) and encode (value.Encode of the
 // decision). BenchmarkHandwrittenParts does the same for the baseline.
 //
+// # Durable throughput
+//
+// durable_test.go measures what a durable command costs end to end, and
+// the ceiling it is judged against.
+//
+// BenchmarkRawSQLite is the ceiling: database/sql on the store's driver
+// (modernc.org/sqlite), one connection, the store's write pragmas (WAL,
+// synchronous FULL or NORMAL, busy_timeout, foreign_keys, BEGIN IMMEDIATE)
+// and no store code. One op is one transaction inserting 1 or 64 rows of
+// about 200 bytes into a table shaped like the events table (the same
+// columns and unique indexes). It reports tx/s and rows/s.
+//
+// BenchmarkStoreAppend is the store's own write transaction (its check
+// query, the event insert and the snapshot upsert) for the commit an
+// AddItem makes: one commit per transaction (Store.Append) or 64 commits
+// of different instances in one (Store.AppendBatch, what the group
+// committer calls). It reports tx/s and commits/s.
+//
+// BenchmarkHTTP runs the stack `cuesource serve` runs (api.Handler over
+// api.Service over native.Backend over sqlite.Store, sync FULL, in a
+// temporary directory) behind httptest.NewServer on TCP loopback, and
+// sends AddItem commands from 1, 8 or 64 concurrent clients, each a
+// goroutine with its own keep-alive http.Client sending one request at a
+// time. "hot" sends every command to one cart, so commands serialize on
+// the instance's writer; "spread" sends them round-robin over 1000 carts
+// opened before the timer, so commands of different carts share the group
+// committer's transactions. The skus cycle through four, each at a fixed
+// price, so the guards and the 20-item invariant always pass; any command
+// that does not answer 2xx fails the benchmark. It reports cmd/s, the
+// median and 99th percentile latency of one request (p50-ms, p99-ms) and
+// cmd/tx, the commands per store transaction. Clients and server share the
+// process and its CPUs. BenchmarkHTTPSyncNormal is the same with
+// `--sync normal`.
+//
 // Run it with `make bench`; BENCHMARKS.md at the repository root records
 // the latest figures.
 package bench
