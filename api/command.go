@@ -44,12 +44,30 @@ func (r *CommandRequest) StoreKey() string {
 type Decision struct {
 	Commit   *store.Commit
 	Response Response
+	// State is the decoded state after the commit (nil without a commit),
+	// for backends that keep instances in memory.
+	State any
 }
 
 // Decide decides a command on the instance snapshot cur, given the
 // idempotency record stored under req.StoreKey() (nil if none). It is pure:
 // the backend holds the instance's writer around it and appends the commit.
 func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
+	var state any
+	if cur.Version > 0 && rec == nil {
+		s, err := value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+		if err != nil {
+			return Decision{Response: internal(fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err))}
+		}
+		state = s
+	}
+	return DecideOn(p, cur, state, rec, req, opt)
+}
+
+// DecideOn is Decide with the snapshot's state already decoded (a backend
+// that keeps it in memory saves the decoding). The engine never changes
+// state, so a decoded state may be shared.
+func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
 	if rec != nil {
 		if rec.RequestHash != req.RequestHash {
 			return Decision{Response: problem(http.StatusConflict, "idempotency_key_reused",
@@ -71,14 +89,6 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 			return Decision{Response: preconditionFailed(cur.Version)}
 		}
 		expected = engine.AnyVersion
-	}
-	var state any
-	if cur.Version > 0 {
-		s, err := value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
-		if err != nil {
-			return Decision{Response: internal(fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err))}
-		}
-		state = s
 	}
 	if req.Limits != (value.Limits{}) {
 		opt.Limits = req.Limits
@@ -126,7 +136,7 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 		stored, _ := json.Marshal(resp)
 		commit.Idempotency = &store.Idempotency{Key: req.StoreKey(), RequestHash: req.RequestHash, Response: stored, Time: req.Time}
 	}
-	return Decision{Commit: commit, Response: resp}
+	return Decision{Commit: commit, Response: resp, State: d.State}
 }
 
 // InstancePath is the URL path of an instance.

@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
+	"github.com/cuesource/cuesource/value"
 )
 
 // Batcher is the optional store ability group commit needs.
@@ -29,6 +31,11 @@ type Backend struct {
 
 	mu    sync.Mutex
 	locks map[string]*instanceLock
+	// cache holds recently written instances decoded, as a Durable Object
+	// keeps its state in memory: a command on a cached instance neither
+	// reads nor decodes its snapshot. Entries are read and written only
+	// under the instance's lock (and b.mu for the map).
+	cache map[string]*cached
 
 	queue   chan *pending // nil without a Batcher
 	stopped chan struct{}
@@ -58,6 +65,37 @@ var (
 	_ api.Notifier = (*Backend)(nil)
 )
 
+type cached struct {
+	version int64
+	raw     json.RawMessage
+	state   any
+}
+
+// MaxCached bounds the instances kept in memory.
+const MaxCached = 10000
+
+func (b *Backend) cached(key string) *cached {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cache[key]
+}
+
+func (b *Backend) remember(key string, c *cached) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c == nil {
+		delete(b.cache, key)
+		return
+	}
+	if _, ok := b.cache[key]; !ok && len(b.cache) >= MaxCached {
+		for k := range b.cache { // evict one, any
+			delete(b.cache, k)
+			break
+		}
+	}
+	b.cache[key] = c
+}
+
 type instanceLock struct {
 	mu   sync.Mutex
 	refs int
@@ -71,7 +109,8 @@ type pending struct {
 // New returns a backend over st. When st can batch, a committer goroutine
 // groups concurrent commits; Close stops it.
 func New(p *interpreter.Program, st store.Store, opt engine.Options) *Backend {
-	b := &Backend{prog: p, store: st, opt: opt, locks: map[string]*instanceLock{}, notify: make(chan struct{}), stopped: make(chan struct{})}
+	b := &Backend{prog: p, store: st, opt: opt, locks: map[string]*instanceLock{}, cache: map[string]*cached{},
+		notify: make(chan struct{}), stopped: make(chan struct{})}
 	if bs, ok := st.(Batcher); ok {
 		b.queue = make(chan *pending, MaxBatch)
 		go b.commit(bs)
@@ -141,9 +180,21 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
 	defer unlock()
-	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
-	if err != nil {
-		return api.Response{}, err
+	key := req.Aggregate + "\x00" + req.ID
+	var cur store.Instance
+	var state any
+	if c := b.cached(key); c != nil {
+		cur = store.Instance{Aggregate: req.Aggregate, ID: req.ID, Version: c.version, State: c.raw}
+		state = c.state
+	} else {
+		if cur, err = b.store.Load(ctx, req.Aggregate, req.ID); err != nil {
+			return api.Response{}, err
+		}
+		if cur.Version > 0 {
+			if state, err = value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}); err != nil {
+				return api.Response{}, fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err)
+			}
+		}
 	}
 	var rec *store.Idempotency
 	if key := req.StoreKey(); key != "" {
@@ -155,20 +206,22 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 			rec = &r
 		}
 	}
-	d := api.Decide(b.prog, cur, rec, req, b.opt)
+	d := api.DecideOn(b.prog, cur, state, rec, req, b.opt)
 	if d.Commit == nil {
 		return d.Response, nil
 	}
 	evs, err := b.append(ctx, d.Commit)
 	switch {
 	case err == nil:
+		b.remember(key, &cached{version: d.Commit.ExpectedVersion + int64(len(d.Commit.Events)), raw: d.Commit.State, state: d.State})
 		if b.after != nil && len(evs) > 0 {
 			return b.after(ctx, evs, d.Response), nil
 		}
 		return d.Response, nil
 	case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrDuplicateKey), errors.Is(err, store.ErrDuplicateEvent):
 		// Only another process writing the same database gets here: this
-		// one holds the instance's writer.
+		// one holds the instance's writer, and its memory is stale.
+		b.remember(key, nil)
 		now, lerr := b.store.Load(ctx, req.Aggregate, req.ID)
 		if lerr != nil {
 			return api.Response{}, lerr
@@ -279,6 +332,7 @@ func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response,
 	if d.Commit == nil {
 		return d.Response, nil
 	}
+	b.remember(req.Aggregate+"\x00"+req.ID, nil)
 	if _, err := b.append(ctx, d.Commit); err != nil {
 		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
 			return api.Conflict(0), nil
@@ -319,6 +373,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 		return nil, err
 	}
 	d := api.Compare(b.prog, cur, evs)
+	b.remember(aggregate+"\x00"+id, nil) // whatever happens, read it fresh next time
 	if fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		if _, err := b.store.Append(ctx, store.Commit{Aggregate: aggregate, Instance: id, ExpectedVersion: cur.Version, State: d.Rebuilt}); err != nil {
 			return nil, err
