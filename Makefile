@@ -7,7 +7,7 @@ CONTEXT ?= contexts/example.cue
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run play bench bench-drivers bench-durable vet cuevet gotest scenarios fmt clean
+.PHONY: all build test run play bench bench-drivers bench-durable bench-groupcommit vet cuevet gotest scenarios fmt clean
 
 all: build
 
@@ -66,6 +66,14 @@ bench-drivers:
 bench-durable:
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench 'RawSQLite|StoreAppend|HTTP' -benchmem -count 6 ./bench/ | tee $(BIN)/bench-durable.txt
+
+# The group-commit target in back-to-back pairs, one process each: raw
+# one-row SQLite transactions/s against commands/s (64 clients, 1000 carts).
+bench-groupcommit:
+	@mkdir -p $(BIN)
+	@for i in $$(seq 1 12); do \
+		$(GO) test -run '^$$' -bench 'RawSQLite/sync=full/rows=1$$|HTTP$$/spread/clients=64$$' -benchtime 2s -count 1 ./bench/ | grep -E '^(Benchmark|--- FAIL|FAIL)'; \
+	done | tee $(BIN)/bench-groupcommit.txt
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
