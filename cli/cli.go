@@ -31,6 +31,8 @@ Usage:
                                            serve the context over HTTP, stored in SQLite
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
+  cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
+                                           effect deliveries that gave up (server stopped)
   cuesource version                        print the version
 
 CONTEXT is a .cue file or a directory holding one CUE package.
@@ -62,6 +64,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.serve(args[1:])
 	case "rehydrate":
 		return c.rehydrate(args[1:])
+	case "deadletters":
+		return c.deadletters(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/native"
 	"github.com/cuesource/cuesource/store/sqlite"
@@ -103,9 +104,28 @@ func (c *command) serve(args []string) int {
 	defer st.Close()
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	defer backend.Close()
+	vars, err := effect.Vars(p.Manifest, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log})
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	}
+	backend.SetAfterCommit(disp.AfterCommit)
+	// The dispatcher runs even without effects: rows left by effects that
+	// were removed from the context get dead-lettered. It stops before the
+	// backend and the store close (defers run in reverse).
+	effectsDone := make(chan struct{})
+	dctx, stopEffects := context.WithCancel(context.Background())
+	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
+	defer func() { stopEffects(); <-effectsDone }()
 	svc := api.New(p, backend, api.Options{
 		Token: f.token, AdminToken: f.adminToken,
-		Limits: value.Limits{MaxBytes: f.maxBody},
+		Limits:      value.Limits{MaxBytes: f.maxBody},
+		DeadLetters: disp.DeadLetters(),
 	})
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

@@ -179,7 +179,12 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	}
 	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	key := req.Aggregate + "\x00" + req.ID
 	var cur store.Instance
 	var state any
@@ -214,6 +219,10 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	switch {
 	case err == nil:
 		b.remember(key, &cached{version: d.Commit.ExpectedVersion + int64(len(d.Commit.Events)), raw: d.Commit.State, state: d.State})
+		// Release the writer before effects run: a sync send may target
+		// this very instance.
+		unlock()
+		locked = false
 		if b.after != nil && len(evs) > 0 {
 			return b.after(ctx, evs, d.Response), nil
 		}

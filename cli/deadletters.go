@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect"
+)
+
+// deadletters lists, retries and discards the effect deliveries that gave
+// up, in a stopped server's data directory (a running server offers the
+// same through /admin/dead-letters):
+//
+//	cuesource deadletters list CONTEXT [--data DIR] [--json]
+//	cuesource deadletters retry CONTEXT ID [--data DIR]
+//	cuesource deadletters discard CONTEXT ID [--data DIR]
+//
+// A retried letter goes back to the outbox, due at once with no attempts
+// counted: the server delivers it when it next runs.
+func (c *command) deadletters(args []string) int {
+	const use = "usage: cuesource deadletters list CONTEXT [--data DIR] [--json]\n" +
+		"       cuesource deadletters retry CONTEXT ID [--data DIR]\n" +
+		"       cuesource deadletters discard CONTEXT ID [--data DIR]\n"
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, use)
+		return 2
+	}
+	sub := args[0]
+	positional := 2
+	switch sub {
+	case "list":
+		positional = 1
+	case "retry", "discard":
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, use)
+		return 0
+	default:
+		fmt.Fprintf(c.stderr, "cuesource deadletters: unknown subcommand %q\n%s", sub, use)
+		return 2
+	}
+	fs := flag.NewFlagSet("deadletters "+sub, flag.ContinueOnError)
+	var f serverFlags
+	f.register(fs)
+	asJSON := false
+	if sub == "list" {
+		fs.BoolVar(&asJSON, "json", false, "print the list as JSON")
+	}
+	pos, ok := c.parse(fs, args[1:], positional)
+	if !ok {
+		return 2
+	}
+	var id int64
+	if sub != "list" {
+		n, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(c.stderr, "cuesource deadletters %s: ID is a dead letter's number (see deadletters list), not %q\n", sub, pos[1])
+			return 2
+		}
+		id = n
+	}
+	p, ok := c.load(pos[0], false)
+	if !ok {
+		return 1
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(c.stderr, "cuesource deadletters %s: %v\n", sub, err)
+		return 1
+	}
+	// Do not create a database where there is none: a wrong --data would
+	// otherwise list nothing, successfully.
+	path := filepath.Join(f.data, p.Manifest.Name+".db")
+	if _, err := os.Stat(path); err != nil {
+		return fail(fmt.Errorf("no database of %s at %s (is --data right?)", p.Manifest.Name, path))
+	}
+	ctx := context.Background()
+	st, _, err := f.openStore(ctx, p.Manifest.Name)
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	dl, err := effect.NewDeadLetters(ctx, st, time.Now)
+	if err != nil {
+		return fail(err)
+	}
+	switch sub {
+	case "retry":
+		err = dl.Retry(ctx, id)
+	case "discard":
+		err = dl.Discard(ctx, id)
+	default:
+		list, err := dl.List(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		c.printDeadLetters(list, asJSON)
+		return 0
+	}
+	if errors.Is(err, api.ErrUnknown) {
+		return fail(fmt.Errorf("no dead letter %d", id))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if sub == "retry" {
+		fmt.Fprintf(c.stdout, "dead letter %d is back in the outbox; the server delivers it when it runs\n", id)
+	} else {
+		fmt.Fprintf(c.stdout, "dead letter %d discarded\n", id)
+	}
+	return 0
+}
+
+func (c *command) printDeadLetters(list []api.DeadLetter, asJSON bool) {
+	if asJSON {
+		if list == nil {
+			list = []api.DeadLetter{}
+		}
+		c.json(map[string]any{"deadLetters": list})
+		return
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.stdout, "no dead letters")
+		return
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tEFFECT\tEVENT\tATTEMPTS\tTIME\tERROR")
+	for _, d := range list {
+		msg := strings.Join(strings.Fields(d.Error), " ")
+		if len(d.Rejection) > 0 {
+			msg += " rejection=" + string(d.Rejection)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Effect, d.EventID, d.Attempts, d.Time.UTC().Format(time.RFC3339), msg)
+	}
+	w.Flush()
+	fmt.Fprintf(c.stdout, "%d dead letter(s); retry one with: cuesource deadletters retry CONTEXT ID\n", len(list))
+}

@@ -1,0 +1,464 @@
+package effect
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/sqlite"
+)
+
+// Executor runs a command; native.Backend is one.
+type Executor interface {
+	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
+}
+
+// Options configure a [Dispatcher]. Zero values take the defaults.
+type Options struct {
+	// Client makes the webhook calls; nil: a client without a global
+	// timeout (each effect has its own).
+	Client *http.Client
+	// Vars are the env variables' values (see [Vars]); a declared variable
+	// missing here is "".
+	Vars map[string]string
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Log receives retries (info) and dead letters (warn); nil: discarded.
+	Log *slog.Logger
+
+	// Batch is how many due rows one pass claims; default 64.
+	Batch int
+	// Workers bounds the deliveries of a pass running at once; default 8.
+	Workers int
+	// Poll is the longest the loop sleeps, so rows that become due without
+	// a Kick (queue deliveries, other processes) are seen; default 1s.
+	Poll time.Duration
+	// Lease is how long a claimed row stays invisible to other claims (at
+	// least its webhook's timeout plus a margin): after a crash, rows in
+	// delivery are retried when it ends. Default 1m.
+	Lease time.Duration
+	// MaxBackoff caps the wait between attempts; default 1h.
+	MaxBackoff time.Duration
+}
+
+// Dispatcher delivers effects from the outbox.
+type Dispatcher struct {
+	prog   *interpreter.Program
+	st     *sqlite.Store
+	exec   Executor
+	client *http.Client
+	vars   map[string]string
+	envs   map[string]any // vars as expressions see them (env.NAME)
+	now    func() time.Time
+	log    *slog.Logger
+	opt    Options
+	dl     *DeadLetters
+
+	kick chan struct{}
+
+	mu      sync.Mutex
+	flights map[int64]*flight // rows being delivered by this process, by outbox position
+}
+
+// flight is one row in delivery; done is closed once its outcome is
+// recorded.
+type flight struct {
+	done chan struct{}
+	out  outcome
+}
+
+// New returns a dispatcher for p's effects over st, sending commands
+// through exec. It creates the dead_letters table when missing. Install
+// [Dispatcher.AfterCommit] on the backend, serve [Dispatcher.DeadLetters],
+// and call [Dispatcher.Run] in a goroutine; let Run return before the
+// backend and the store are closed.
+func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Executor, opt Options) (*Dispatcher, error) {
+	if opt.Client == nil {
+		opt.Client = &http.Client{}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 64
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 8
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = time.Minute
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = time.Hour
+	}
+	dl, err := NewDeadLetters(ctx, st, opt.Now)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		prog: p, st: st, exec: exec, client: opt.Client, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
+		vars: map[string]string{}, envs: map[string]any{},
+		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
+	}
+	if p.Manifest != nil {
+		for name := range p.Manifest.Env {
+			d.vars[name], d.envs[name] = "", ""
+		}
+	}
+	for name, v := range opt.Vars {
+		d.vars[name], d.envs[name] = v, v
+	}
+	dl.kick = d.Kick
+	return d, nil
+}
+
+// DeadLetters is the dispatcher's dead-letter list (api.DeadLetters); a
+// retried letter wakes the dispatcher.
+func (d *Dispatcher) DeadLetters() *DeadLetters { return d.dl }
+
+// Kick wakes the loop without waiting: rows due now are claimed right away.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due rows until ctx ends, then releases the rows it had
+// claimed but not delivered and returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	for {
+		n, err := d.pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
+			d.log.Error("effects: delivery pass failed", slog.String("error", err.Error()))
+			wait = min(d.opt.Poll, time.Second)
+		case n == d.opt.Batch:
+			continue // more may be due
+		default:
+			wait = d.untilNext(ctx)
+			if n == 0 {
+				// Due rows none of which could be claimed are in flight
+				// here: do not spin on them.
+				wait = max(wait, 5*time.Millisecond)
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// untilNext is how long until the next row is due, at most Poll.
+func (d *Dispatcher) untilNext(ctx context.Context) time.Duration {
+	var next sql.NullString
+	if err := d.st.Read().QueryRowContext(ctx, `SELECT MIN(COALESCE(next_attempt, '')) FROM outbox`).Scan(&next); err != nil || !next.Valid {
+		return d.opt.Poll
+	}
+	if next.String == "" {
+		return 0
+	}
+	t, err := parseTime(next.String)
+	if err != nil {
+		return d.opt.Poll
+	}
+	return min(t.Sub(d.now()), d.opt.Poll)
+}
+
+// row is a claimed outbox row with its event.
+type row struct {
+	pos      int64
+	eventID  string
+	consumer string
+	attempts int
+	ev       store.Event
+}
+
+const claimColumns = `o.position, o.event_id, o.consumer, o.attempts,
+	e.position, e.aggregate, e.instance, e.version, e.type, e.time, e.command_id, e.payload`
+
+// pass claims one batch of due rows, delivers them and records the
+// outcomes; it returns how many it claimed.
+func (d *Dispatcher) pass(ctx context.Context) (int, error) {
+	now := d.now()
+	// Look on the read pool first: an idle loop does not queue for the
+	// writer.
+	var due int
+	err := d.st.Read().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE next_attempt IS NULL OR next_attempt <= ?)`,
+		formatTime(now)).Scan(&due)
+	if err != nil {
+		return 0, fmt.Errorf("look for due outbox rows: %w", err)
+	}
+	if due == 0 {
+		return 0, nil
+	}
+	var rows []*row
+	err = d.st.Write(ctx, func(tx *sql.Tx) error {
+		rows = rows[:0]
+		found, err := scanRows(tx.QueryContext(ctx, `SELECT `+claimColumns+`
+			FROM outbox AS o JOIN events AS e ON e.id = o.event_id
+			WHERE o.next_attempt IS NULL OR o.next_attempt <= ?
+			ORDER BY o.position LIMIT ?`, formatTime(now), d.opt.Batch))
+		if err != nil {
+			return err
+		}
+		rows, err = d.lease(ctx, tx, found, now)
+		return err
+	})
+	if err != nil {
+		d.land(rows)
+		return 0, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	outs := make([]outcome, len(rows))
+	// Rows of one effect and one source instance go in order, one after
+	// the other; different ones run side by side.
+	groups := map[string][]int{}
+	var order []string
+	for i, r := range rows {
+		k := r.consumer + "\x00" + r.ev.Aggregate + "\x00" + r.ev.Instance
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	sem := make(chan struct{}, d.opt.Workers)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		idx := groups[k]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, i := range idx {
+				if ctx.Err() != nil {
+					outs[i] = outcome{kind: release}
+					continue
+				}
+				outs[i] = d.deliver(ctx, rows[i])
+			}
+		}()
+	}
+	wg.Wait()
+	d.record(ctx, rows, outs)
+	return len(rows), nil
+}
+
+// lease claims the rows not in flight here: in memory, and in the table
+// by moving next_attempt past the lease; it returns them. It runs
+// inside the claiming write transaction, so two claims never take the
+// same row.
+func (d *Dispatcher) lease(ctx context.Context, tx *sql.Tx, found []*row, now time.Time) ([]*row, error) {
+	if len(found) == 0 {
+		return nil, nil
+	}
+	d.mu.Lock()
+	mine := make([]*row, 0, len(found))
+	for _, r := range found {
+		if d.flights[r.pos] == nil {
+			d.flights[r.pos] = &flight{done: make(chan struct{})}
+			mine = append(mine, r)
+		}
+	}
+	d.mu.Unlock()
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	upd, err := tx.PrepareContext(ctx, `UPDATE outbox SET next_attempt = ? WHERE position = ?`)
+	if err != nil {
+		return mine, err
+	}
+	defer upd.Close()
+	for _, r := range mine {
+		if _, err := upd.ExecContext(ctx, formatTime(now.Add(d.leaseFor(r.consumer, len(mine)))), r.pos); err != nil {
+			return mine, err
+		}
+	}
+	return mine, nil
+}
+
+// leaseFor is how long a claim of n rows holds one of them: long enough
+// for the slowest of its deliveries.
+func (d *Dispatcher) leaseFor(consumer string, n int) time.Duration {
+	l := d.opt.Lease
+	if e := d.prog.Effects[consumer]; e != nil && e.HTTP != nil {
+		rounds := (n + d.opt.Workers - 1) / d.opt.Workers
+		l = max(l, time.Duration(rounds+1)*e.HTTP.Timeout+10*time.Second)
+	}
+	return l
+}
+
+// land ends the flights of rows whose claim failed or whose outcome could
+// not be recorded: they are due again when their lease ends.
+func (d *Dispatcher) land(rows []*row) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range rows {
+		if f := d.flights[r.pos]; f != nil {
+			delete(d.flights, r.pos)
+			f.out = outcome{kind: retry, err: "the delivery's outcome could not be recorded"}
+			close(f.done)
+		}
+	}
+}
+
+func scanRows(rs *sql.Rows, err error) ([]*row, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []*row
+	for rs.Next() {
+		r := &row{}
+		var ts string
+		var payload []byte
+		if err := rs.Scan(&r.pos, &r.eventID, &r.consumer, &r.attempts,
+			&r.ev.Position, &r.ev.Aggregate, &r.ev.Instance, &r.ev.Version, &r.ev.Type, &ts, &r.ev.CommandID, &payload); err != nil {
+			return nil, err
+		}
+		r.ev.ID = r.eventID
+		r.ev.Payload = payload
+		if r.ev.Time, err = parseTime(ts); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}
+
+// settle turns a failed attempt that was the effect's last into a dead
+// letter.
+func (d *Dispatcher) settle(r *row, out outcome) outcome {
+	if out.kind != retry {
+		return out
+	}
+	maxTries := 1
+	if e := d.prog.Effects[r.consumer]; e != nil {
+		maxTries = e.MaxTries
+	}
+	if r.attempts+1 >= maxTries {
+		out.kind = dead
+		out.err = fmt.Sprintf("%s (gave up after %d attempts)", out.err, r.attempts+1)
+	}
+	return out
+}
+
+// backoff is the wait after the n-th failed attempt: the effect's backoff
+// doubled n-1 times, at least what the receiver asked for (Retry-After),
+// at most MaxBackoff.
+func (d *Dispatcher) backoff(consumer string, n int, asked time.Duration) time.Duration {
+	base := time.Second
+	if e := d.prog.Effects[consumer]; e != nil && e.Backoff > 0 {
+		base = e.Backoff
+	}
+	w := d.opt.MaxBackoff
+	if n-1 < 40 {
+		if b := base << (n - 1); b > 0 && b < w {
+			w = b
+		}
+	}
+	return min(max(w, asked), d.opt.MaxBackoff)
+}
+
+// record writes the outcomes of delivered rows in one transaction, then
+// ends their flights.
+func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []outcome) {
+	for i, r := range rows {
+		outs[i] = d.settle(r, outs[i])
+	}
+	// The outcome is written even when ctx ended during delivery: what was
+	// delivered must not be delivered again for want of a write.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := d.now()
+	ts := formatTime(now)
+	err := d.st.Write(wctx, func(tx *sql.Tx) error {
+		for i, r := range rows {
+			out := outs[i]
+			var err error
+			switch out.kind {
+			case done, skip:
+				_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
+			case release:
+				_, err = tx.ExecContext(wctx, `UPDATE outbox SET next_attempt = ? WHERE position = ?`, ts, r.pos)
+			case retry:
+				n := r.attempts + 1
+				next := now.Add(d.backoff(r.consumer, n, out.retryAfter))
+				_, err = tx.ExecContext(wctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt = ? WHERE position = ?`,
+					n, out.err, formatTime(next), r.pos)
+			case dead:
+				var rej any
+				if len(out.rejection) > 0 {
+					rej = string(out.rejection)
+				}
+				if _, err = tx.ExecContext(wctx, `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time) VALUES (?, ?, ?, ?, ?, ?)`,
+					r.eventID, r.consumer, r.attempts+1, out.err, rej, ts); err == nil {
+					_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.Error("effects: recording delivery outcomes", slog.String("error", err.Error()), slog.Int("rows", len(rows)))
+		d.land(rows)
+		return
+	}
+	d.mu.Lock()
+	for i, r := range rows {
+		if f := d.flights[r.pos]; f != nil {
+			delete(d.flights, r.pos)
+			f.out = outs[i]
+			close(f.done)
+		}
+	}
+	d.mu.Unlock()
+	for i, r := range rows {
+		d.logOutcome(r, outs[i])
+	}
+}
+
+func (d *Dispatcher) logOutcome(r *row, out outcome) {
+	attrs := []any{slog.String("effect", r.consumer), slog.String("event", r.eventID), slog.Int("attempt", r.attempts+1)}
+	switch out.kind {
+	case retry:
+		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.err))...)
+	case dead:
+		d.log.Warn("effect delivery dead-lettered", append(attrs, slog.String("error", out.err))...)
+	case done:
+		if out.note != "" {
+			d.log.Info("effect delivered", append(attrs, slog.String("note", out.note))...)
+		}
+	}
+}

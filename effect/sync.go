@@ -1,0 +1,203 @@
+package effect
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/store"
+)
+
+// Report is the outcome of one sync effect, as a command's response gives
+// it in its "effects" member.
+type Report struct {
+	Effect  string `json:"effect"`
+	EventID string `json:"eventId"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+}
+
+// pair names one outbox row: an event and an effect.
+type pair struct{ event, effect string }
+
+// AfterCommit is the backend's after-commit hook (native.Backend's
+// SetAfterCommit). It wakes the loop when the committed events owe async
+// deliveries, and delivers the sync ones before the response, within ctx:
+// a delivered row is deleted, a failed one stays for the loop with its
+// attempt counted. Their outcomes are added to the response body as
+// "effects": [{effect, eventId, ok, error}]; the command stays committed
+// and its status stays what it was.
+func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, resp api.Response) api.Response {
+	var want []pair
+	async := false
+	for _, e := range committed {
+		for _, name := range d.prog.EffectsOn(e.Aggregate, e.Type) {
+			switch d.prog.Effects[name].Delivery {
+			case "sync":
+				want = append(want, pair{e.ID, name})
+			case "async":
+				async = true
+			}
+		}
+	}
+	if async {
+		d.Kick()
+	}
+	if len(want) == 0 {
+		return resp
+	}
+	reports := d.deliverSync(ctx, want)
+	if len(reports) == 0 {
+		return resp
+	}
+	if body, ok := appendEffects(resp.Body, reports); ok {
+		resp.Body = body
+	}
+	return resp
+}
+
+// deliverSync delivers the rows of want now, or waits for this process's
+// loop when it is already delivering one, and reports each.
+func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
+	wanted := make(map[pair]bool, len(want))
+	var ids []any
+	seen := map[string]bool{}
+	for _, p := range want {
+		wanted[p] = true
+		if !seen[p.event] {
+			seen[p.event] = true
+			ids = append(ids, p.event)
+		}
+	}
+	var (
+		mine    []*row
+		waiting map[pair]*flight
+		found   map[pair]bool
+	)
+	now := d.now()
+	err := d.st.Write(ctx, func(tx *sql.Tx) error {
+		mine, waiting, found = nil, map[pair]*flight{}, map[pair]bool{}
+		rows, err := scanRows(tx.QueryContext(ctx, `SELECT `+claimColumns+`
+			FROM outbox AS o JOIN events AS e ON e.id = o.event_id
+			WHERE o.event_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+			ORDER BY o.position`, ids...))
+		if err != nil {
+			return err
+		}
+		var free []*row
+		d.mu.Lock()
+		for _, r := range rows {
+			p := pair{r.eventID, r.consumer}
+			if !wanted[p] || found[p] {
+				continue
+			}
+			found[p] = true
+			if f := d.flights[r.pos]; f != nil {
+				waiting[p] = f
+			} else {
+				free = append(free, r)
+			}
+		}
+		d.mu.Unlock()
+		mine, err = d.lease(ctx, tx, free, now)
+		return err
+	})
+	if err != nil {
+		d.land(mine)
+		d.log.Error("effects: claiming sync deliveries", slog.String("error", err.Error()))
+		out := make([]Report, 0, len(want))
+		for _, p := range want {
+			out = append(out, Report{Effect: p.effect, EventID: p.event, Error: "not delivered (" + err.Error() + "); it will be retried"})
+		}
+		return out
+	}
+	outs := make([]outcome, len(mine))
+	for i, r := range mine {
+		if ctx.Err() != nil {
+			outs[i] = outcome{kind: release}
+			continue
+		}
+		outs[i] = d.deliver(ctx, r)
+	}
+	if len(mine) > 0 {
+		d.record(ctx, mine, outs) // settles outs in place
+	}
+	byPair := make(map[pair]outcome, len(want))
+	for i, r := range mine {
+		byPair[pair{r.eventID, r.consumer}] = outs[i]
+	}
+	for p, f := range waiting {
+		select {
+		case <-f.done:
+			byPair[p] = f.out
+		case <-ctx.Done():
+			byPair[p] = outcome{kind: release}
+		}
+	}
+	reports := make([]Report, 0, len(want))
+	for _, p := range want {
+		rep := Report{Effect: p.effect, EventID: p.event}
+		out, ok := byPair[p]
+		switch {
+		case !ok && found[p]:
+			continue // not reached: every found row is mine or waited for
+		case !ok:
+			// Gone from the outbox before it could be claimed: the loop
+			// delivered it, or gave up on it.
+			if msg, dead := d.deadLetterError(ctx, p); dead {
+				rep.Error = msg + " (dead-lettered)"
+			} else {
+				rep.OK = true
+			}
+		case out.kind == skip:
+			continue
+		case out.kind == done:
+			rep.OK = true
+		case out.kind == retry:
+			rep.Error = out.err + " (will retry)"
+		case out.kind == dead:
+			rep.Error = out.err + " (dead-lettered)"
+		default:
+			rep.Error = "not delivered before the request ended; it will be retried"
+		}
+		reports = append(reports, rep)
+	}
+	return reports
+}
+
+// deadLetterError returns the error of the latest dead letter of p.
+func (d *Dispatcher) deadLetterError(ctx context.Context, p pair) (string, bool) {
+	var msg string
+	err := d.st.Read().QueryRowContext(ctx, `SELECT error FROM dead_letters WHERE event_id = ? AND effect = ? ORDER BY id DESC LIMIT 1`,
+		p.event, p.effect).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) || err != nil {
+		return "", false
+	}
+	return msg, true
+}
+
+// appendEffects adds "effects": reports to a JSON object.
+func appendEffects(body []byte, reports []Report) ([]byte, bool) {
+	b := bytes.TrimSpace(body)
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return body, false
+	}
+	enc, err := json.Marshal(reports)
+	if err != nil {
+		return body, false
+	}
+	out := make([]byte, 0, len(b)+len(enc)+16)
+	out = append(out, b[:len(b)-1]...)
+	if len(bytes.TrimSpace(b[1:len(b)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `"effects":`...)
+	out = append(out, enc...)
+	out = append(out, '}')
+	return out, true
+}
