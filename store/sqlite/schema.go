@@ -57,7 +57,8 @@ CREATE TABLE idempotency (
 -- PruneIdempotency deletes by age.
 CREATE INDEX idempotency_time ON idempotency (time);
 
--- Not used yet: the transactional outbox for event delivery.
+-- The transactional outbox: deliveries events owe to effects (consumer is
+-- the effect's name), written in the commit that writes the events.
 CREATE TABLE outbox (
 	position     INTEGER PRIMARY KEY AUTOINCREMENT,
 	event_id     TEXT    NOT NULL REFERENCES events (id),
@@ -69,6 +70,8 @@ CREATE TABLE outbox (
 	created      TEXT    NOT NULL
 ) STRICT;
 `,
+	// 2: sync effect delivery finds a command's outbox rows by event id.
+	`CREATE INDEX outbox_event ON outbox (event_id);`,
 }
 
 // migrate brings the database to len(migrations) in one transaction, so a
