@@ -19,6 +19,7 @@ import (
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/native"
+	"github.com/cuesource/cuesource/projection"
 	"github.com/cuesource/cuesource/store/sqlite"
 	"github.com/cuesource/cuesource/value"
 )
@@ -104,6 +105,17 @@ func (c *command) serve(args []string) int {
 	defer st.Close()
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	defer backend.Close()
+	// Projections start before the first command: Start installs the
+	// inline projections' hook and catches up what is behind.
+	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log})
+	if err == nil {
+		err = runner.Start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource serve:", err)
+		return 1
+	}
+	defer runner.Close()
 	vars, err := effect.Vars(p.Manifest, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
@@ -126,6 +138,7 @@ func (c *command) serve(args []string) int {
 		Token: f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
+		ReadModels:  runner,
 	})
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

@@ -261,6 +261,7 @@ func (c *compilation) json(v cue.Value) json.RawMessage {
 
 // schema generates JSON Schema 2020-12 for a CUE definition.
 func (c *compilation) schema(v cue.Value) json.RawMessage {
+	orig := v
 	v, _ = v.Default() // an absent #payload defaults to {}
 	if st, err := v.Fields(cue.Optional(true), cue.Definitions(true)); err == nil && !st.Next() && v.IncompleteKind() == cue.StructKind {
 		return json.RawMessage(`{"additionalProperties":false,"type":"object"}`)
@@ -286,9 +287,60 @@ func (c *compilation) schema(v cue.Value) json.RawMessage {
 		if recursive {
 			inlined.(map[string]any)["$defs"] = defs
 		}
+		c.defaults(orig, inlined.(map[string]any))
 		data, _ = json.Marshal(inlined)
 	}
 	return canonical(data)
+}
+
+// defaults records a top-level field's CUE default (`limit: int | *20`) as
+// the JSON Schema "default", which Generate drops; query parameters take
+// their defaults from it. Generate also drops the bounds of such a field
+// (`int & >0 & <=100 | *20` comes out as a bare integer); regenerating the
+// field alone is tried, and where that does not restore them, they are not
+// checked.
+func (c *compilation) defaults(v cue.Value, doc map[string]any) {
+	props, _ := doc["properties"].(map[string]any)
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		// Looked up from the root: the field as the iterator gives it has
+		// lost its constraints to the default.
+		fv := c.value.LookupPath(cue.MakePath(append(v.Path().Selectors(), it.Selector())...))
+		if !fv.Exists() {
+			fv = it.Value()
+		}
+		d, ok := fv.Default()
+		if !ok || props == nil {
+			continue
+		}
+		def, err := d.MarshalJSON()
+		if err != nil {
+			continue
+		}
+		ps, _ := props[name].(map[string]any)
+		if ps == nil {
+			continue
+		}
+		// The field alone keeps its constraints (within the struct they
+		// were lost to the default).
+		if expr, err := jsonschema.Generate(fv, nil); err == nil {
+			if raw, err := c.ctx.BuildExpr(expr).MarshalJSON(); err == nil {
+				var alt map[string]any
+				if json.Unmarshal(raw, &alt) == nil && len(alt) > 1 {
+					delete(alt, "$schema")
+					ps = alt
+				}
+			}
+		}
+		var dv any
+		_ = json.Unmarshal(def, &dv)
+		ps["default"] = dv
+		props[name] = ps
+	}
 }
 
 // inline replaces references to $defs with the definitions they name, so
