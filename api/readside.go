@@ -27,14 +27,18 @@ type ReadModels interface {
 }
 
 // ErrUnknown is wrapped by ReadModels and DeadLetters errors for a name or
-// id that does not exist (404).
-var ErrUnknown = errors.New("unknown")
+// id that does not exist (404); ErrConflict by an action the target's state
+// does not allow, such as skipping a projection that has not failed (409).
+var (
+	ErrUnknown  = errors.New("unknown")
+	ErrConflict = errors.New("conflict")
+)
 
 // ProjectionStatus is one projection's state.
 type ProjectionStatus struct {
 	Name          string `json:"name"`
 	Mode          string `json:"mode"`  // inline or async
-	State         string `json:"state"` // running, failed, rebuilding
+	State         string `json:"state"` // running, failed, rebuilding; offline also new (never built), stale (rebuilt at the next start)
 	Position      int64  `json:"position"`
 	Head          int64  `json:"head"` // the log's last position
 	Lag           int64  `json:"lag"`
@@ -127,6 +131,9 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 	}
 	if errors.Is(err, ErrUnknown) {
 		return problem(http.StatusNotFound, "unknown_projection", err.Error())
+	}
+	if errors.Is(err, ErrConflict) {
+		return problem(http.StatusConflict, "projection_state", err.Error())
 	}
 	if err != nil {
 		return internal(err)

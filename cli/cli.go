@@ -32,6 +32,8 @@ Usage:
                                            serve the context over HTTP, stored in SQLite
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
+  cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]
+                                           report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
   cuesource version                        print the version
@@ -67,6 +69,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.rehydrate(args[1:])
 	case "deadletters":
 		return c.deadletters(args[1:])
+	case "projections":
+		return c.projections(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0

@@ -326,6 +326,12 @@ func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// Prepare prepares a statement on the write connection once, for runners
+// that bind it to their write transactions (tx.StmtContext) again and again.
+func (s *Store) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return s.write.PrepareContext(ctx, query)
+}
+
 // Read returns the read-only pool (query_only connections), for queries
 // over projection tables.
 func (s *Store) Read() *sql.DB { return s.read }

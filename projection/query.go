@@ -1,0 +1,384 @@
+package projection
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	sqlite "modernc.org/sqlite"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+)
+
+// Query implements api.ReadModels: it runs the named query on the store's
+// read-only pool. Every named parameter the SQL uses is bound, from params
+// or as NULL. Rows map result column names to values: integers, floats,
+// strings, null, and for JSON projection columns the decoded JSON (a
+// result column is JSON when it is a JSON column of a projection table
+// selected directly, with or without an alias: SQLite reports its
+// declared type).
+func (r *Runner) Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error) {
+	q := r.prog.Queries[name]
+	if q == nil {
+		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
+	}
+	sc := scanSQL(q.SQL)
+	args := make([]any, 0, len(sc.params))
+	for _, p := range sc.params {
+		args = append(args, sql.Named(p, bindable(params[p])))
+	}
+	rs, err := r.st.Read().QueryContext(ctx, q.SQL, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, cleanErr(err))
+	}
+	defer rs.Close()
+	cols, err := rs.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, err)
+	}
+	types, err := rs.ColumnTypes()
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, err)
+	}
+	isJSON := make([]bool, len(cols))
+	for i, t := range types {
+		isJSON[i] = strings.EqualFold(t.DatabaseTypeName(), jsonType)
+	}
+	dest := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range dest {
+		ptrs[i] = &dest[i]
+	}
+	out := []map[string]any{}
+	for rs.Next() {
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("query %s: %w", name, err)
+		}
+		m := make(map[string]any, len(cols))
+		for i, c := range cols {
+			m[c] = resultValue(dest[i], isJSON[i])
+		}
+		out = append(out, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, cleanErr(err))
+	}
+	return out, nil
+}
+
+// bindable converts a parameter to a driver value; ints become int64.
+func bindable(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case nil, int64, float64, string, bool:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+func resultValue(v any, isJSON bool) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case int64:
+		return int(x)
+	case string:
+		if isJSON {
+			if d, err := decodePayload([]byte(x)); err == nil {
+				return d
+			}
+		}
+	}
+	return v
+}
+
+// cleanErr drops the driver's decoration ("SQL logic error: ... (1)") from
+// an SQLite error.
+func cleanErr(err error) error {
+	if _, ok := err.(*sqlite.Error); !ok {
+		return err
+	}
+	return fmt.Errorf("%s", cleanMsg(err.Error()))
+}
+
+func cleanMsg(msg string) string {
+	if i := strings.LastIndex(msg, " ("); i > 0 && strings.HasSuffix(msg, ")") {
+		msg = msg[:i]
+	}
+	for _, p := range []string{"SQL logic error: ", "SQL logic error or missing database: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}
+
+// CheckQueries checks every query of p as `cuesource vet` does: in a
+// private in-memory SQLite database holding only the projection tables,
+// each query must be one statement starting with SELECT or WITH, use
+// named parameters only, prepare (so it names only existing tables and
+// columns), read only projection tables, and run read-only with every
+// parameter NULL. Errors are positioned at the query. Projections whose
+// tables cannot be created (a clash of index names) are reported too.
+func CheckQueries(p *interpreter.Program) diag.List {
+	var errs diag.List
+	if len(p.Queries) == 0 && len(p.Projections) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		errs.Add(manifest.Pos{}, "checking queries: %v", err)
+		return errs
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		errs.Add(manifest.Pos{}, "checking queries: %v", err)
+		return errs
+	}
+	defer conn.Close()
+	tables := map[string]bool{}
+	for _, name := range sortedKeys(p.Projections) {
+		t := newTable(p.Projections[name])
+		if err := t.create(ctx, conn); err != nil {
+			var pos manifest.Pos
+			if mp, ok := p.Manifest.Projections[name]; ok {
+				pos = mp.Pos
+			}
+			errs.Add(pos, "%s", cleanMsg(err.Error()))
+			continue
+		}
+		tables[strings.ToLower(name)] = true
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+		errs.Add(manifest.Pos{}, "checking queries: %v", err)
+		return errs
+	}
+	// The authorizer sees what each statement does while it is prepared:
+	// only reading projection tables is let through.
+	var denied string
+	auth := func(action sqlite.AuthorizerActionCode, arg1, arg2, dbName, _ string) sqlite.AuthorizerReturnCode {
+		switch action {
+		case sqlite.AuthSelect, sqlite.AuthRecursive:
+			return sqlite.AuthorizerOK
+		case sqlite.AuthFunction:
+			if strings.EqualFold(arg2, "load_extension") {
+				denied = "it calls load_extension"
+				return sqlite.AuthorizerDeny
+			}
+			return sqlite.AuthorizerOK
+		case sqlite.AuthRead:
+			if (dbName == "main" || dbName == "") && tables[strings.ToLower(arg1)] {
+				return sqlite.AuthorizerOK
+			}
+			if denied == "" {
+				denied = fmt.Sprintf("it reads %s, which is not a projection table", arg1)
+			}
+			return sqlite.AuthorizerDeny
+		}
+		if denied == "" {
+			denied = "only SELECT over projection tables is allowed"
+		}
+		return sqlite.AuthorizerDeny
+	}
+	if err := setAuthorizer(conn, auth); err != nil {
+		errs.Add(manifest.Pos{}, "checking queries: %v", err)
+		return errs
+	}
+	defer setAuthorizer(conn, nil) //nolint:errcheck
+	for _, name := range sortedKeys(p.Queries) {
+		q := p.Queries[name]
+		if msg := checkQuery(ctx, conn, q, &denied); msg != "" {
+			errs.Add(q.Pos, "query %s: %s", name, msg)
+		}
+	}
+	errs.Sort()
+	return errs
+}
+
+func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
+	return conn.Raw(func(dc any) error {
+		reg, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("the SQLite driver has no authorizer")
+		}
+		return reg.RegisterAuthorizer(fn)
+	})
+}
+
+func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) string {
+	sc := scanSQL(q.SQL)
+	switch {
+	case sc.first != "SELECT" && sc.first != "WITH":
+		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)"
+	case sc.more:
+		return "only one statement is allowed (remove what follows the ';')"
+	case sc.positional:
+		return "use named parameters (:name), not ? placeholders"
+	}
+	for _, p := range sc.params {
+		if r, _ := utf8.DecodeRuneInString(p); !unicode.IsLetter(r) {
+			return fmt.Sprintf("parameter :%s must start with a letter", p)
+		}
+	}
+	*denied = ""
+	st, err := conn.PrepareContext(ctx, q.SQL)
+	if err != nil {
+		if *denied != "" {
+			return *denied
+		}
+		return cleanMsg(err.Error())
+	}
+	defer st.Close()
+	// Run it with the parameters' defaults, NULL for the others: only a
+	// write (which query_only refuses) is an error here; a value a
+	// parameter cannot take (LIMIT NULL) is not.
+	defaults, _ := q.Params(url.Values{})
+	args := make([]any, 0, len(sc.params))
+	for _, p := range sc.params {
+		args = append(args, sql.Named(p, bindable(defaults[p])))
+	}
+	rs, err := st.QueryContext(ctx, args...)
+	if err == nil {
+		for rs.Next() {
+		}
+		err = rs.Err()
+		rs.Close()
+	}
+	if err != nil {
+		if *denied != "" {
+			return *denied
+		}
+		if msg := cleanMsg(err.Error()); strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
+			return "only SELECT over projection tables is allowed: " + msg
+		}
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sqlScan is what a light lexical scan of a query finds: its first
+// keyword, its named parameters (without prefix, in order of first use),
+// whether it has positional ones, and whether anything follows the first
+// statement.
+type sqlScan struct {
+	first      string
+	params     []string
+	positional bool
+	more       bool
+}
+
+// scanSQL scans SQLite's lexical structure: strings, quoted identifiers,
+// comments, parameters (?, ?NNN, :name, @name, $name) and ';'.
+func scanSQL(s string) sqlScan {
+	var out sqlScan
+	seen := map[string]bool{}
+	ended := false // a ';' was seen
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			end := strings.Index(s[i+2:], "*/")
+			if end < 0 {
+				i = len(s)
+			} else {
+				i += end + 4
+			}
+		default:
+			if ended {
+				out.more = true
+				return out
+			}
+			switch {
+			case c == ';':
+				ended = true
+				i++
+			case c == '\'' || c == '"' || c == '`':
+				i = skipQuoted(s, i, c)
+			case c == '[':
+				if end := strings.IndexByte(s[i:], ']'); end >= 0 {
+					i += end + 1
+				} else {
+					i = len(s)
+				}
+			case c == '?':
+				out.positional = true
+				i++
+				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+					i++
+				}
+			case c == ':' || c == '@' || c == '$':
+				j := i + 1
+				for j < len(s) {
+					r, size := utf8.DecodeRuneInString(s[j:])
+					if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || r > 0x7f {
+						j += size
+						continue
+					}
+					break
+				}
+				if name := s[i+1 : j]; name != "" && !seen[name] {
+					seen[name] = true
+					out.params = append(out.params, name)
+				}
+				i = max(j, i+1)
+			default:
+				j := i
+				for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9' || s[j] > 0x7f) {
+					j++
+				}
+				if j == i {
+					j = i + 1
+				} else if out.first == "" {
+					out.first = strings.ToUpper(s[i:j])
+				}
+				if out.first == "" {
+					out.first = s[i:j]
+				}
+				i = j
+			}
+		}
+	}
+	return out
+}
+
+// skipQuoted returns the index after the quoted token starting at i; a
+// doubled quote is an escaped one.
+func skipQuoted(s string, i int, q byte) int {
+	i++
+	for i < len(s) {
+		if s[i] == q {
+			if i+1 < len(s) && s[i+1] == q {
+				i += 2
+				continue
+			}
+			return i + 1
+		}
+		i++
+	}
+	return i
+}
