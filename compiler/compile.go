@@ -293,12 +293,11 @@ func (c *compilation) schema(v cue.Value) json.RawMessage {
 	return canonical(data)
 }
 
-// defaults records a top-level field's CUE default (`limit: int | *20`) as
-// the JSON Schema "default", which Generate drops; query parameters take
-// their defaults from it. Generate also drops the bounds of such a field
-// (`int & >0 & <=100 | *20` comes out as a bare integer); regenerating the
-// field alone is tried, and where that does not restore them, they are not
-// checked.
+// defaults restores what Generate drops for a top-level field with a CUE
+// default (`limit: int & >0 & <=100 | *20` comes out as a bare integer):
+// the field's schema is generated again from its expression, which keeps
+// the bounds, and the default is recorded as "default" (query parameters
+// take their defaults from it).
 func (c *compilation) defaults(v cue.Value, doc map[string]any) {
 	props, _ := doc["properties"].(map[string]any)
 	it, err := v.Fields(cue.Optional(true))
@@ -325,9 +324,20 @@ func (c *compilation) defaults(v cue.Value, doc map[string]any) {
 		if ps == nil {
 			continue
 		}
-		// The field alone keeps its constraints (within the struct they
-		// were lost to the default).
-		if expr, err := jsonschema.Generate(fv, nil); err == nil {
+		// The field's expression, not its evaluated value, still holds the
+		// constraints beside the default.
+		src := fv
+		if op, alts := fv.Expr(); op == cue.NoOp && len(alts) == 1 {
+			src = alts[0]
+		} else if op == cue.OrOp {
+			for _, a := range alts {
+				if !a.IsConcrete() {
+					src = a
+					break
+				}
+			}
+		}
+		if expr, err := jsonschema.Generate(src, nil); err == nil {
 			if raw, err := c.ctx.BuildExpr(expr).MarshalJSON(); err == nil {
 				var alt map[string]any
 				if json.Unmarshal(raw, &alt) == nil && len(alt) > 1 {

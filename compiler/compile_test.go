@@ -151,3 +151,12 @@ schema.#Context & {
 	assert.Equal(t, 9, list[1].Pos.Line)
 	assert.Equal(t, "aggregates.box.initial.n", list[1].Pos.Path)
 }
+
+// A field with a default keeps its bounds, and the default is recorded
+// (CUE's generator drops both for `int & >0 & <=100 | *20`).
+func TestDefaultsKeepBounds(t *testing.T) {
+	m, err := compiler.Compile(example)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"additionalProperties":false,"type":"object","properties":{"limit":{"default":20,
+		"allOf":[{"type":"number"},{"type":"integer","exclusiveMinimum":0,"maximum":100}]}}}`, string(m.Queries["open_carts"].Params))
+}
