@@ -247,6 +247,14 @@ func oaCommand(p *interpreter.Program, agg, name string, a *manifest.Aggregate, 
 	}
 
 	result := oaObject(map[string]any{"version": oaVersion, "events": events, "state": oaRef("schemas", agg+".state")})
+	// Sync effects report their outcome in the answer; the command is
+	// committed whatever it says.
+	result["properties"].(map[string]any)["effects"] = map[string]any{
+		"type":        "array",
+		"description": "Present when the events triggered sync effects: each delivery's outcome (a failed one is retried from the outbox or dead-lettered, as its error says).",
+		"items": map[string]any{"type": "object", "required": []string{"effect", "eventId", "ok"}, "properties": map[string]any{
+			"effect": oaString, "eventId": oaString, "ok": map[string]any{"type": "boolean"}, "error": oaString}},
+	}
 	okHeaders := map[string]any{
 		"ETag": oaRef("headers", "ETag"),
 		"Idempotent-Replayed": map[string]any{"description": "true when this is the stored answer to an earlier request with the same Idempotency-Key.",
