@@ -7,7 +7,7 @@ CONTEXT ?= contexts/example.cue
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run play bench bench-drivers bench-durable bench-groupcommit vet cuevet gotest scenarios fmt clean
+.PHONY: all build test run play bench bench-drivers bench-durable bench-groupcommit vet cuevet gotest scenarios playcheck fmt clean
 
 all: build
 
@@ -20,7 +20,7 @@ $(BIN)/cuesource: $(shell find . -name '*.go' -not -path './.bin/*') schema/sche
 $(BIN)/cue:
 	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
 
-test: vet cuevet gotest scenarios
+test: vet cuevet gotest scenarios playcheck
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -53,6 +53,15 @@ run: build
 # and a short command sequence played through `cuesource run`.
 play: build
 	@scripts/play.sh $(BIN)/cuesource $(CONTEXT)
+
+# make play, checked: the story ends with the order paid, and its two
+# rejections are named.
+playcheck: build
+	@scripts/play.sh $(BIN)/cuesource contexts/example.cue >$(BIN)/play.out 2>&1
+	@grep -q '"name": "cart is not open"' $(BIN)/play.out
+	@grep -q '"name": "payment exceeds the amount due"' $(BIN)/play.out
+	@tail -12 $(BIN)/play.out | grep -q '"status": "paid"'
+	@echo "make play: the story plays as told"
 
 bench:
 	@mkdir -p $(BIN)
