@@ -24,7 +24,6 @@ type writeStmts struct {
 	check                                                             *sql.Stmt
 	insertEvent, upsertInstance, updateState, insertKey, insertOutbox *sql.Stmt
 	pruneKeys                                                         *sql.Stmt
-	savepoint, rollbackTo, release                                    *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -51,11 +50,6 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.insertKey, `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`},
 		{&w.insertOutbox, `INSERT INTO outbox (event_id, consumer, created, next_attempt) VALUES (?, ?, ?, ?)`},
 		{&w.pruneKeys, `DELETE FROM idempotency WHERE time < ?`},
-		// AppendBatch's per-commit savepoint, released (or rolled back to
-		// and released) before the next commit, so one name serves all.
-		{&w.savepoint, `SAVEPOINT batch_commit`},
-		{&w.rollbackTo, `ROLLBACK TO batch_commit`},
-		{&w.release, `RELEASE batch_commit`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -102,12 +96,15 @@ type BatchResult struct {
 }
 
 // AppendBatch appends the commits in order in one transaction: one fsync
-// for all of them (group commit). Each commit runs inside its own
-// SAVEPOINT, so one that fails is undone alone and reported in its
-// BatchResult while the others are kept; a later commit sees the effects
-// of the earlier ones, as if appended one by one. The returned error is
-// for a failure of the whole transaction (I/O, a cancelled context); then
-// nothing is committed and there are no results.
+// for all of them (group commit). A commit that fails its checks (version,
+// key, event ids, validity) is reported in its BatchResult and the others
+// are kept; a later commit sees the effects of the earlier ones, as if
+// appended one by one. No savepoint is needed for that: appendTx makes
+// every check before its first write, so a commit that fails has written
+// nothing (and that saves two statements per commit, which is what a
+// commit costs here). The returned error is for a failure of the whole
+// transaction (I/O, a cancelled context, a failing hook); then nothing is
+// committed and there are no results.
 func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -126,27 +123,15 @@ func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]Batc
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	savepoint := tx.StmtContext(ctx, s.ws.savepoint)
-	rollbackTo := tx.StmtContext(ctx, s.ws.rollbackTo)
-	release := tx.StmtContext(ctx, s.ws.release)
 	for i, c := range commits {
-		if _, err := savepoint.ExecContext(ctx); err != nil {
-			return nil, fmt.Errorf("sqlite: savepoint: %w", err)
-		}
 		evs, err := s.appendTx(ctx, tx, c)
 		switch {
 		case err == nil:
 			results[i].Events = evs
 		case commitError(err):
-			if _, err := rollbackTo.ExecContext(ctx); err != nil {
-				return nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
-			}
 			results[i].Err = err
 		default:
 			return nil, err
-		}
-		if _, err := release.ExecContext(ctx); err != nil {
-			return nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -299,9 +284,9 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 }
 
 // Hook runs inside every commit's transaction after its events are
-// written (within the commit's savepoint in a batch): what inline
+// written (in a batch, after the earlier commits of the batch): what inline
 // projections use to update their tables atomically with the events. An
-// error fails the commit.
+// error fails the commit's transaction (in a batch, the whole batch).
 type Hook func(ctx context.Context, tx *sql.Tx, events []store.Event) error
 
 // SetHook installs the after-append hook; call it before the first Append.
