@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -75,14 +73,8 @@ func (c *command) deadletters(args []string) int {
 		fmt.Fprintf(c.stderr, "cuesource deadletters %s: %v\n", sub, err)
 		return 1
 	}
-	// Do not create a database where there is none: a wrong --data would
-	// otherwise list nothing, successfully.
-	path := filepath.Join(f.data, p.Manifest.Name+".db")
-	if _, err := os.Stat(path); err != nil {
-		return fail(fmt.Errorf("no database of %s at %s (is --data right?)", p.Manifest.Name, path))
-	}
 	ctx := context.Background()
-	st, _, err := f.openStore(ctx, p.Manifest.Name)
+	st, err := f.openExisting(ctx, p.Manifest.Name)
 	if err != nil {
 		return fail(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -84,15 +83,9 @@ func (c *command) projections(args []string) int {
 			return fail(fmt.Errorf("%s has no projection %q (it has %s)", p.Manifest.Name, pos[1], have))
 		}
 	}
-	// Do not create a database where there is none: a wrong --data would
-	// otherwise report empty projections, successfully.
-	path := filepath.Join(f.data, p.Manifest.Name+".db")
-	if _, err := os.Stat(path); err != nil {
-		return fail(fmt.Errorf("no database of %s at %s (is --data right?)", p.Manifest.Name, path))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, _, err := f.openStore(ctx, p.Manifest.Name)
+	st, err := f.openExisting(ctx, p.Manifest.Name)
 	if err != nil {
 		return fail(err)
 	}

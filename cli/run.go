@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/value"
 )
@@ -43,7 +43,7 @@ func (c *command) run(args []string) int {
 		Payload: json.RawMessage(*payload), ExpectedVersion: engine.AnyVersion, Time: time.Now().UTC(),
 	}
 	if env.ID == "" {
-		env.ID = randomID()
+		env.ID = api.NewID()
 	}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339Nano, *at)
@@ -125,12 +125,4 @@ func (c *command) run(args []string) int {
 	}
 	c.json(map[string]any{"ok": true, "events": events, "state": d.State, "version": d.Version})
 	return 0
-}
-
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

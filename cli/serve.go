@@ -53,7 +53,20 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records this `long`")
 }
 
-// openStore opens the context's database in the data directory.
+// openExisting opens the database of a stopped server for the offline
+// commands. It does not create one where there is none: a wrong --data
+// would otherwise report nothing, successfully.
+func (f *serverFlags) openExisting(ctx context.Context, name string) (*sqlite.Store, error) {
+	path := filepath.Join(f.data, name+".db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database of %s at %s (is --data right?)", name, path)
+	}
+	st, _, err := f.openStore(ctx, name)
+	return st, err
+}
+
+// openStore opens the context's database in the data directory, creating it
+// if needed.
 func (f *serverFlags) openStore(ctx context.Context, name string) (*sqlite.Store, string, error) {
 	var sync sqlite.Sync
 	switch f.sync {
