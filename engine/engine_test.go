@@ -404,3 +404,18 @@ func TestDecisionJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"events":null,"state":{},"version":0}`, string(empty))
 }
+
+// The initial state is shared by every new instance: deciding commands on
+// new instances leaves it as it was.
+func TestInitialStateIsNeverChanged(t *testing.T) {
+	p := shop(t)
+	before := enc(p.Aggregates["cart"].Initial())
+	d, err := engine.Decide(p, engine.Current{}, env("cart", "a", "Open", `{"customer":"ada"}`), engine.Options{Strict: true})
+	require.NoError(t, err)
+	_, err = engine.Decide(p, engine.Current{State: d.State, Version: d.Version}, env("cart", "a", "AddItem", `{"sku":"TEA-01","qty":1,"price":2}`), engine.Options{Strict: true})
+	require.NoError(t, err)
+	_, err = engine.Fold(p, "order", "o", []engine.Event{{ID: "e", Type: "OrderPlaced", Version: 1, Time: clock, Payload: map[string]any{"cart": "c", "total": 5}}}, engine.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, before, enc(p.Aggregates["cart"].Initial()))
+	assert.Equal(t, `{"discount":0,"items":{},"status":"new","total":0}`, before)
+}

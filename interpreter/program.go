@@ -38,7 +38,7 @@ type Aggregate struct {
 	Commands    map[string]*Command
 	Events      map[string]*Event
 	Invariants  []*Check
-	initial     []byte // encoded; Initial decodes a fresh copy
+	initial     any // decoded once; shared, never changed
 	state       validator
 	stateSchema schema // for vet's checks of scenarios
 
@@ -47,8 +47,10 @@ type Aggregate struct {
 	commandSchemas map[string]schema
 }
 
-// Initial returns a fresh copy of the initial state.
-func (a *Aggregate) Initial() any { return value.MustDecode(a.initial) }
+// Initial returns the initial state. It is decoded once and shared by
+// every new instance, which is safe because nothing changes a state in
+// place: reducers and the standard library build new values.
+func (a *Aggregate) Initial() any { return a.initial }
 
 // CheckState validates a state against #state.
 func (a *Aggregate) CheckState(state any) []Violation { return a.state.validate(state) }
@@ -345,7 +347,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	} else if vs := a.state.validate(initial); len(vs) > 0 {
 		c.errs.Add(m.Pos, "initial does not fit #state: %s", vs[0])
 	}
-	a.initial, _ = value.Encode(initial)
+	a.initial = initial
 
 	events := map[string]schema{}
 	for _, en := range sortedKeys(m.Events) {

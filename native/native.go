@@ -12,7 +12,6 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
-	"github.com/cuesource/cuesource/value"
 )
 
 // Batcher is the optional store ability group commit needs.
@@ -186,20 +185,12 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 		}
 	}()
 	key := req.Aggregate + "\x00" + req.ID
+	c := b.cached(key)
 	var cur store.Instance
-	var state any
-	if c := b.cached(key); c != nil {
+	if c != nil {
 		cur = store.Instance{Aggregate: req.Aggregate, ID: req.ID, Version: c.version, State: c.raw}
-		state = c.state
-	} else {
-		if cur, err = b.store.Load(ctx, req.Aggregate, req.ID); err != nil {
-			return api.Response{}, err
-		}
-		if cur.Version > 0 {
-			if state, err = value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}); err != nil {
-				return api.Response{}, fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err)
-			}
-		}
+	} else if cur, err = b.store.Load(ctx, req.Aggregate, req.ID); err != nil {
+		return api.Response{}, err
 	}
 	var rec *store.Idempotency
 	if key := req.StoreKey(); key != "" {
@@ -211,7 +202,12 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 			rec = &r
 		}
 	}
-	d := api.DecideOn(b.prog, cur, state, rec, req, b.opt)
+	var d api.Decision
+	if c != nil {
+		d = api.DecideOn(b.prog, cur, c.state, rec, req, b.opt)
+	} else {
+		d = api.Decide(b.prog, cur, rec, req, b.opt) // decodes the snapshot
+	}
 	if d.Commit == nil {
 		return d.Response, nil
 	}
