@@ -306,12 +306,7 @@ func (c *compilation) defaults(v cue.Value, doc map[string]any) {
 	}
 	for it.Next() {
 		name := it.Selector().Unquoted()
-		// Looked up from the root: the field as the iterator gives it has
-		// lost its constraints to the default.
-		fv := c.value.LookupPath(cue.MakePath(append(v.Path().Selectors(), it.Selector())...))
-		if !fv.Exists() {
-			fv = it.Value()
-		}
+		fv := it.Value()
 		d, ok := fv.Default()
 		if !ok || props == nil {
 			continue
