@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,4 +40,42 @@ func TestPruneIdempotency(t *testing.T) {
 	_, ok, err := st.Idempotency(ctx, "k1")
 	require.NoError(t, err)
 	require.True(t, ok, "the recent record stays")
+}
+
+// rehydrate reports a drifted instance (exit 1), fixes it with --fix, and
+// refuses a data directory without a database.
+func TestRehydrateCommand(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(data, "shop.db"), sqlite.Options{})
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	_, err = st.Append(ctx, store.Commit{Aggregate: "cart", Instance: "c1", ExpectedVersion: 0,
+		Events: []store.Event{{ID: "e1", Type: "CartOpened", Time: now, Payload: []byte(`{"customer":"ada"}`)}},
+		State:  []byte(`{"customer":"ada","discount":0,"items":{},"status":"open","total":0}`)})
+	require.NoError(t, err)
+	// A snapshot that no longer matches its events.
+	_, err = st.Append(ctx, store.Commit{Aggregate: "cart", Instance: "c1", ExpectedVersion: 1,
+		State: []byte(`{"customer":"bob","discount":0,"items":{},"status":"open","total":0}`)})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+
+	run := func(args ...string) (int, string) {
+		var out, errb strings.Builder
+		code := Run(append([]string{"rehydrate", "../contexts/example.cue", "--data"}, args...), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	code, out := run(data)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "drifted\tcart c1 (version 1)")
+	require.Contains(t, out, "1 instances, 1 drifted, 0 failed to replay")
+	code, out = run(data, "--fix")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "fixed\tcart c1")
+	code, out = run(data)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "1 instances, 0 drifted, 0 failed to replay")
+	code, out = run(filepath.Join(data, "elsewhere"))
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "no database of shop")
 }
