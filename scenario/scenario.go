@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (r *Result) checkState(raw json.RawMessage) {
 		r.fail("then.state: the instance does not exist")
 		return
 	}
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		gv, present := got[k]
 		switch {
 		case !present:
@@ -175,15 +176,6 @@ func compact(v any) string {
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // decodeOrEmpty decodes a payload; an absent one is {} as in commands.
 func decodeOrEmpty(raw json.RawMessage) (any, error) {
