@@ -223,7 +223,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 	// Checked: now write. Positions are MAX(position)+1 as read above,
 	// inside this transaction, which holds SQLite's write lock (BEGIN
 	// IMMEDIATE) as well as s.writer: no other writer can take the same
-	// numbers, and a rolled-back transaction or savepoint leaves no row
+	// numbers, and a rolled-back transaction leaves no row
 	// behind, so the next commit reads the same MAX and the log stays
 	// gap-free. They are given explicitly rather than left to SQLite's
 	// rowid choice, which is MAX+1 only "usually" (not past 2^63-1) and
