@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,15 +24,15 @@ type Request struct {
 	Method string
 	Path   string // as sent, escaped
 	Query  url.Values
-	Header http.Header
+	Header Header
 	Body   []byte
 }
 
 // Response is what the API answers.
 type Response struct {
-	Status int         `json:"status"`
-	Header http.Header `json:"header,omitempty"`
-	Body   []byte      `json:"body,omitempty"`
+	Status int    `json:"status"`
+	Header Header `json:"header,omitempty"`
+	Body   []byte `json:"body,omitempty"`
 }
 
 // Backend runs commands and reads the log. Implementations serialize
@@ -102,6 +101,24 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt, openapi: OpenAPI(p)}
 }
 
+// With returns a copy of s that serves through another backend and read
+// side: a runtime that makes a backend per request (the Workers core) keeps
+// one Service and its OpenAPI document.
+func (s *Service) With(b Backend, rm ReadModels, dl DeadLetters) *Service {
+	c := *s
+	c.backend, c.opt.ReadModels, c.opt.DeadLetters = b, rm, dl
+	return &c
+}
+
+// WithClock returns a copy of s with another clock and id source: a
+// runtime that replays a request (the Workers core) gives the same ones on
+// every run.
+func (s *Service) WithClock(now func() time.Time, newID func() string) *Service {
+	c := *s
+	c.opt.Now, c.opt.NewID = now, newID
+	return &c
+}
+
 // MaxBody is the largest request body the service reads.
 func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 
@@ -109,17 +126,17 @@ func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 func (s *Service) Serve(ctx context.Context, r *Request) Response {
 	segs, err := segments(r.Path)
 	if err != nil {
-		return problem(http.StatusBadRequest, "invalid_path", err.Error())
+		return problem(statusBadRequest, "invalid_path", err.Error())
 	}
 	if len(segs) == 1 && segs[0] == "healthz" {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method != methodGet && r.Method != methodHead {
 			return methodNotAllowed("GET, HEAD")
 		}
-		return jsonResponse(http.StatusOK, map[string]any{"status": "ok", "context": s.prog.Manifest.Name})
+		return jsonResponse(statusOK, map[string]any{"status": "ok", "context": s.prog.Manifest.Name})
 	}
 	if len(segs) >= 1 && segs[0] == "admin" {
 		if s.opt.AdminToken == "" {
-			return problem(http.StatusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
+			return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
 		}
 		if !bearer(r.Header, s.opt.AdminToken) {
 			return unauthorized("admin endpoints need the admin token")
@@ -130,13 +147,13 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		return unauthorized("this server needs a bearer token")
 	}
 	// HEAD is GET without a body everywhere; the transport drops the body.
-	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	get := r.Method == methodGet || r.Method == methodHead
 	switch {
 	case len(segs) == 1 && segs[0] == "openapi.json":
 		if !get {
 			return methodNotAllowed("GET, HEAD")
 		}
-		return Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: s.openapi}
+		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.openapi}
 	case len(segs) == 1 && segs[0] == "events":
 		if !get {
 			return methodNotAllowed("GET, HEAD")
@@ -160,12 +177,12 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		}
 		return s.instanceEvents(ctx, r, segs[0], segs[1])
 	case len(segs) == 3:
-		if r.Method != http.MethodPost {
+		if r.Method != methodPost {
 			return methodNotAllowed("POST")
 		}
 		return s.command(ctx, r, segs[0], segs[1], segs[2])
 	}
-	return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+	return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 }
 
 // segments splits an escaped path into unescaped segments.
@@ -188,7 +205,7 @@ func segments(path string) ([]string, error) {
 	return parts, nil
 }
 
-func bearer(h http.Header, token string) bool {
+func bearer(h Header, token string) bool {
 	if token == "" {
 		return false
 	}
@@ -199,7 +216,7 @@ func bearer(h http.Header, token string) bool {
 func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 	a, ok := s.prog.Aggregates[name]
 	if !ok {
-		r := problem(http.StatusNotFound, string(engine.KindUnknownAggregate), fmt.Sprintf("unknown aggregate %q", name))
+		r := problem(statusNotFound, string(engine.KindUnknownAggregate), fmt.Sprintf("unknown aggregate %q", name))
 		return nil, &r
 	}
 	return a, nil
@@ -209,7 +226,7 @@ const maxIDLength = 256
 
 func checkID(id string) *Response {
 	if len(id) > maxIDLength {
-		r := problem(http.StatusBadRequest, "invalid_id", fmt.Sprintf("instance id longer than %d bytes", maxIDLength))
+		r := problem(statusBadRequest, "invalid_id", fmt.Sprintf("instance id longer than %d bytes", maxIDLength))
 		return &r
 	}
 	return nil
@@ -228,14 +245,14 @@ func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Resp
 		return internal(err)
 	}
 	if inst.Version == 0 {
-		return problem(http.StatusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
+		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
 	}
 	etag := ETag(inst.Version)
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, inst.Version) {
-		return Response{Status: http.StatusNotModified, Header: http.Header{"ETag": {etag}}}
+		return Response{Status: statusNotModified, Header: Header{"ETag": {etag}}}
 	}
 	body, _ := json.Marshal(map[string]any{"aggregate": agg, "id": id, "version": inst.Version, "state": json.RawMessage(inst.State)})
-	return Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}, "ETag": {etag}}, Body: body}
+	return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}, "ETag": {etag}}, Body: body}
 }
 
 // instanceEvents answers GET /{aggregate}/{id}/events?after=N.
@@ -257,7 +274,7 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if evs == nil {
 		evs = []store.Event{}
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
+	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
 }
 
 // MaxPage is the largest page of the global log one request returns.
@@ -284,7 +301,7 @@ func (s *Service) readAll(ctx context.Context, r *Request) Response {
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Position
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"events": evs, "next": next})
+	return jsonResponse(statusOK, map[string]any{"events": evs, "next": next})
 }
 
 // intParam reads an optional integer query parameter within bounds.
@@ -295,7 +312,7 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, *Response)
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n < min || n > max {
-		r := problemWith(http.StatusBadRequest, "invalid_parameter",
+		r := problemWith(statusBadRequest, "invalid_parameter",
 			fmt.Sprintf("query parameter %s must be an integer from %d to %d, got %q", name, min, max, raw),
 			map[string]any{"parameter": name})
 		return 0, &r
@@ -314,15 +331,15 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 	}
 	cmd, ok := a.Commands[name]
 	if !ok {
-		return problem(http.StatusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
+		return problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
 	}
 	if len(r.Body) > s.opt.Limits.MaxBytes {
-		return problem(http.StatusRequestEntityTooLarge, string(engine.KindTooLarge),
+		return problem(statusRequestEntityTooLarge, string(engine.KindTooLarge),
 			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes))
 	}
 	if len(r.Body) > 0 {
 		if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-			return problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			return problem(statusUnsupportedMediaType, "unsupported_media_type",
 				fmt.Sprintf("a command body must be application/json, not %q", ct))
 		}
 	}
@@ -334,16 +351,16 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 	if im := r.Header.Get("If-Match"); im != "" {
 		v, ok := parseIfMatch(im)
 		if !ok {
-			return problem(http.StatusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be an ETag of this API (W/\"3\") or *, not %q", im))
+			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be an ETag of this API (W/\"3\") or *, not %q", im))
 		}
 		req.ExpectedVersion = v
 	} else if cmd.IfMatch == "required" {
-		return problem(http.StatusPreconditionRequired, "precondition_required",
+		return problem(statusPreconditionRequired, "precondition_required",
 			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 255 {
-			return problem(http.StatusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
+			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
 		}
 		req.IdempotencyKey = key
 		sum := sha256.Sum256(append([]byte(r.Header.Get("If-Match")+"\n"), r.Body...))
@@ -399,7 +416,7 @@ const AnyExisting = -2
 // and POST /admin/seed/{aggregate}/{id} {"events": [...]}.
 func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response {
 	if len(segs) == 3 && segs[0] == "seed" {
-		if r.Method != http.MethodPost {
+		if r.Method != methodPost {
 			return methodNotAllowed("POST")
 		}
 		if _, bad := s.aggregate(segs[1]); bad != nil {
@@ -409,13 +426,13 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 			return *bad
 		}
 		if !isJSON(r.Header.Get("Content-Type")) {
-			return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
+			return problem(statusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
 		}
 		var body struct {
 			Events []SeedEvent `json:"events"`
 		}
 		if err := json.Unmarshal(r.Body, &body); err != nil {
-			return problem(http.StatusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
+			return problem(statusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
 		}
 		// The server names and dates the seed: the body cannot choose event
 		// ids, which must not collide with the log's.
@@ -427,7 +444,7 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 		return resp
 	}
 	if len(segs) == 3 && segs[0] == "rehydrate" {
-		if r.Method != http.MethodPost {
+		if r.Method != methodPost {
 			return methodNotAllowed("POST")
 		}
 		if _, bad := s.aggregate(segs[1]); bad != nil {
@@ -442,14 +459,14 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 			return internal(err)
 		}
 		if d.Version == 0 {
-			return problem(http.StatusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", segs[1], segs[2]))
+			return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", segs[1], segs[2]))
 		}
-		return jsonResponse(http.StatusOK, d)
+		return jsonResponse(statusOK, d)
 	}
 	if len(segs) >= 1 && segs[0] == "dead-letters" {
 		return s.deadLetters(ctx, r, segs[1:])
 	}
-	return problem(http.StatusNotFound, "not_found", "no such admin route: "+r.Path)
+	return problem(statusNotFound, "not_found", "no such admin route: "+r.Path)
 }
 
 func jsonResponse(status int, v any) Response {
@@ -457,5 +474,5 @@ func jsonResponse(status int, v any) Response {
 	if err != nil {
 		return internal(err)
 	}
-	return Response{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
+	return Response{Status: status, Header: Header{"Content-Type": {"application/json"}}, Body: body}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -70,7 +69,7 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
 	if rec != nil {
 		if rec.RequestHash != req.RequestHash {
-			return Decision{Response: problem(http.StatusConflict, "idempotency_key_reused",
+			return Decision{Response: problem(statusConflict, "idempotency_key_reused",
 				"this Idempotency-Key was used for a different request to this instance")}
 		}
 		var resp Response
@@ -78,7 +77,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 			return Decision{Response: internal(fmt.Errorf("stored idempotent response: %w", err))}
 		}
 		if resp.Header == nil {
-			resp.Header = http.Header{}
+			resp.Header = Header{}
 		}
 		resp.Header.Set("Idempotent-Replayed", "true")
 		return Decision{Response: resp}
@@ -124,12 +123,12 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	if err != nil {
 		return Decision{Response: internal(err)}
 	}
-	resp := Response{Status: http.StatusOK, Header: http.Header{
+	resp := Response{Status: statusOK, Header: Header{
 		"Content-Type": {"application/json"},
 		"ETag":         {ETag(d.Version)},
 	}, Body: body}
 	if cur.Version == 0 && d.Version > 0 {
-		resp.Status = http.StatusCreated
+		resp.Status = statusCreated
 		resp.Header.Set("Location", InstancePath(req.Aggregate, req.ID))
 	}
 	if req.IdempotencyKey != "" {
@@ -148,34 +147,34 @@ func InstancePath(aggregate, id string) string {
 // instance moved on (another writer, e.g. another process on the same
 // database) between load and append.
 func Conflict(current int64) Response {
-	return problemWith(http.StatusConflict, "concurrent_write",
+	return problemWith(statusConflict, "concurrent_write",
 		"the instance was changed by another writer while this command was decided; retry it",
 		map[string]any{"version": current})
 }
 
 func preconditionFailed(current int64) Response {
-	return problemWith(http.StatusPreconditionFailed, string(engine.KindVersionConflict),
+	return problemWith(statusPreconditionFailed, string(engine.KindVersionConflict),
 		fmt.Sprintf("If-Match does not match the instance's version %d", current),
 		map[string]any{"version": current, "etag": ETag(current)})
 }
 
 // statusOf maps rejection kinds to HTTP status codes.
 var statusOf = map[engine.Kind]int{
-	engine.KindInvalidJSON:      http.StatusBadRequest,
-	engine.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	engine.KindTooDeep:          http.StatusBadRequest,
-	engine.KindSchema:           http.StatusBadRequest,
-	engine.KindUnknownAggregate: http.StatusNotFound,
-	engine.KindUnknownCommand:   http.StatusNotFound,
-	engine.KindUnknownEvent:     http.StatusBadRequest, // a seed naming no event of the aggregate
-	engine.KindInstanceMissing:  http.StatusNotFound,
-	engine.KindInstanceExists:   http.StatusConflict,
-	engine.KindVersionConflict:  http.StatusPreconditionFailed,
-	engine.KindGuard:            http.StatusUnprocessableEntity,
-	engine.KindInvariant:        http.StatusUnprocessableEntity,
-	engine.KindBudget:           http.StatusUnprocessableEntity,
-	engine.KindExpression:       http.StatusInternalServerError,
-	engine.KindInvalidState:     http.StatusInternalServerError,
+	engine.KindInvalidJSON:      statusBadRequest,
+	engine.KindTooLarge:         statusRequestEntityTooLarge,
+	engine.KindTooDeep:          statusBadRequest,
+	engine.KindSchema:           statusBadRequest,
+	engine.KindUnknownAggregate: statusNotFound,
+	engine.KindUnknownCommand:   statusNotFound,
+	engine.KindUnknownEvent:     statusBadRequest, // a seed naming no event of the aggregate
+	engine.KindInstanceMissing:  statusNotFound,
+	engine.KindInstanceExists:   statusConflict,
+	engine.KindVersionConflict:  statusPreconditionFailed,
+	engine.KindGuard:            statusUnprocessableEntity,
+	engine.KindInvariant:        statusUnprocessableEntity,
+	engine.KindBudget:           statusUnprocessableEntity,
+	engine.KindExpression:       statusInternalServerError,
+	engine.KindInvalidState:     statusInternalServerError,
 }
 
 func rejection(err error, current int64) Response {
@@ -188,7 +187,7 @@ func rejection(err error, current int64) Response {
 	}
 	status, ok := statusOf[ee.Kind]
 	if !ok {
-		status = http.StatusInternalServerError
+		status = statusInternalServerError
 	}
 	ext := map[string]any{}
 	if ee.Name != "" {

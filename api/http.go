@@ -1,3 +1,8 @@
+// The net/http adapter is for the native server only: the wasm build
+// answers through the Workers shell and must not link net/http.
+
+//go:build !(js && wasm)
+
 package api
 
 import (
@@ -37,7 +42,7 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := time.Now()
-	req := &Request{Method: hr.Method, Path: hr.URL.EscapedPath(), Query: hr.URL.Query(), Header: hr.Header}
+	req := &Request{Method: hr.Method, Path: hr.URL.EscapedPath(), Query: hr.URL.Query(), Header: Header(hr.Header)}
 	if WantsStream(req) {
 		h.stream(w, hr, req)
 		return

@@ -299,7 +299,7 @@ func TestOpenAPIDeterministic(t *testing.T) {
 
 	// The service serves these bytes.
 	s := New(p, openapiBackend{}, Options{})
-	resp := s.Serve(context.Background(), &Request{Method: http.MethodGet, Path: "/openapi.json", Header: http.Header{}})
+	resp := s.Serve(context.Background(), &Request{Method: http.MethodGet, Path: "/openapi.json", Header: Header{}})
 	assert.Equal(t, http.StatusOK, resp.Status)
 	assert.Equal(t, first, resp.Body)
 }
@@ -349,7 +349,7 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 			for method, op := range item.(map[string]any) {
 				ops++
 				target := strings.NewReplacer("{id}", "x-1", "{aggregate}", aggregate).Replace(route)
-				h := http.Header{"Authorization": {"Bearer user"}}
+				h := Header{"Authorization": {"Bearer user"}}
 				if strings.HasPrefix(route, "/admin/") {
 					h.Set("Authorization", "Bearer admin")
 				}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/cuesource/cuesource/value"
 )
@@ -19,7 +18,7 @@ func problem(status int, kind, detail string) Response {
 func problemWith(status int, kind, detail string, ext map[string]any) Response {
 	body := map[string]any{
 		"type":   ProblemType + kind,
-		"title":  http.StatusText(status),
+		"title":  statusText[status],
 		"status": status,
 		"detail": detail,
 		"kind":   kind,
@@ -30,19 +29,19 @@ func problemWith(status int, kind, detail string, ext map[string]any) Response {
 	data, err := value.Encode(body)
 	if err != nil {
 		data = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
-		status = http.StatusInternalServerError
+		status = statusInternalServerError
 	}
-	return Response{Status: status, Header: http.Header{"Content-Type": {"application/problem+json"}}, Body: data}
+	return Response{Status: status, Header: Header{"Content-Type": {"application/problem+json"}}, Body: data}
 }
 
 func methodNotAllowed(allow string) Response {
-	r := problem(http.StatusMethodNotAllowed, "method_not_allowed", "this route answers "+allow)
+	r := problem(statusMethodNotAllowed, "method_not_allowed", "this route answers "+allow)
 	r.Header.Set("Allow", allow)
 	return r
 }
 
 func unauthorized(detail string) Response {
-	r := problem(http.StatusUnauthorized, "unauthorized", detail)
+	r := problem(statusUnauthorized, "unauthorized", detail)
 	r.Header.Set("WWW-Authenticate", `Bearer realm="cuesource"`)
 	return r
 }
@@ -55,11 +54,11 @@ var ErrUnavailable = errors.New("service unavailable")
 // internal hides the cause from the client; the adapter logs it.
 func internal(err error) Response {
 	if errors.Is(err, ErrUnavailable) {
-		r := problem(http.StatusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
+		r := problem(statusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
 		r.Header.Set("Retry-After", "1")
 		return r
 	}
-	r := problem(http.StatusInternalServerError, "internal", "the server failed; see its log")
+	r := problem(statusInternalServerError, "internal", "the server failed; see its log")
 	r.Header.Set("X-Cuesource-Error", sanitize(err.Error()))
 	return r
 }

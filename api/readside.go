@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -69,11 +68,11 @@ type DeadLetter struct {
 func (s *Service) query(ctx context.Context, r *Request, name string) Response {
 	q, ok := s.prog.Queries[name]
 	if !ok || s.opt.ReadModels == nil {
-		return problem(http.StatusNotFound, "unknown_query", fmt.Sprintf("no query %q", name))
+		return problem(statusNotFound, "unknown_query", fmt.Sprintf("no query %q", name))
 	}
 	params, vs := q.Params(r.Query)
 	if len(vs) > 0 {
-		return problemWith(http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("the parameters of query %s do not fit its #params", name),
+		return problemWith(statusBadRequest, "invalid_parameter", fmt.Sprintf("the parameters of query %s do not fit its #params", name),
 			map[string]any{"violations": vs})
 	}
 	rows, err := s.opt.ReadModels.Query(ctx, name, params)
@@ -83,17 +82,17 @@ func (s *Service) query(ctx context.Context, r *Request, name string) Response {
 	if rows == nil {
 		rows = []map[string]any{}
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"query": name, "rows": rows})
+	return jsonResponse(statusOK, map[string]any{"query": name, "rows": rows})
 }
 
 // projections answers GET /projections and, for admins,
 // POST /projections/{name}/rebuild|skip|resume.
 func (s *Service) projections(ctx context.Context, r *Request, segs []string) Response {
 	if s.opt.ReadModels == nil {
-		return problem(http.StatusNotFound, "not_found", "this runtime has no projections")
+		return problem(statusNotFound, "not_found", "this runtime has no projections")
 	}
 	if len(segs) == 0 {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method != methodGet && r.Method != methodHead {
 			return methodNotAllowed("GET, HEAD")
 		}
 		st, err := s.opt.ReadModels.Status(ctx)
@@ -103,16 +102,16 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 		if st == nil {
 			st = []ProjectionStatus{}
 		}
-		return jsonResponse(http.StatusOK, map[string]any{"projections": st})
+		return jsonResponse(statusOK, map[string]any{"projections": st})
 	}
 	if len(segs) != 2 {
-		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 	}
-	if r.Method != http.MethodPost {
+	if r.Method != methodPost {
 		return methodNotAllowed("POST")
 	}
 	if s.opt.AdminToken == "" {
-		return problem(http.StatusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
+		return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
 	}
 	if !bearer(r.Header, s.opt.AdminToken) {
 		return unauthorized("this needs the admin token")
@@ -127,13 +126,13 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 	case "resume":
 		err = s.opt.ReadModels.Resume(ctx, name)
 	default:
-		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 	}
 	if errors.Is(err, ErrUnknown) {
-		return problem(http.StatusNotFound, "unknown_projection", err.Error())
+		return problem(statusNotFound, "unknown_projection", err.Error())
 	}
 	if errors.Is(err, ErrConflict) {
-		return problem(http.StatusConflict, "projection_state", err.Error())
+		return problem(statusConflict, "projection_state", err.Error())
 	}
 	if err != nil {
 		return internal(err)
@@ -144,20 +143,20 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 	}
 	for _, p := range st {
 		if p.Name == name {
-			return jsonResponse(http.StatusOK, p)
+			return jsonResponse(statusOK, p)
 		}
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"name": name})
+	return jsonResponse(statusOK, map[string]any{"name": name})
 }
 
 // deadLetters answers the admin routes GET /admin/dead-letters,
 // POST /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}.
 func (s *Service) deadLetters(ctx context.Context, r *Request, segs []string) Response {
 	if s.opt.DeadLetters == nil {
-		return problem(http.StatusNotFound, "not_found", "this runtime has no effects")
+		return problem(statusNotFound, "not_found", "this runtime has no effects")
 	}
 	if len(segs) == 0 {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method != methodGet && r.Method != methodHead {
 			return methodNotAllowed("GET, HEAD")
 		}
 		list, err := s.opt.DeadLetters.List(ctx)
@@ -167,29 +166,29 @@ func (s *Service) deadLetters(ctx context.Context, r *Request, segs []string) Re
 		if list == nil {
 			list = []DeadLetter{}
 		}
-		return jsonResponse(http.StatusOK, map[string]any{"deadLetters": list})
+		return jsonResponse(statusOK, map[string]any{"deadLetters": list})
 	}
 	id, err := strconv.ParseInt(segs[0], 10, 64)
 	if err != nil {
-		return problem(http.StatusBadRequest, "invalid_path", "a dead letter id is a number")
+		return problem(statusBadRequest, "invalid_path", "a dead letter id is a number")
 	}
 	switch {
-	case len(segs) == 2 && segs[1] == "retry" && r.Method == http.MethodPost:
+	case len(segs) == 2 && segs[1] == "retry" && r.Method == methodPost:
 		err = s.opt.DeadLetters.Retry(ctx, id)
-	case len(segs) == 1 && r.Method == http.MethodDelete:
+	case len(segs) == 1 && r.Method == methodDelete:
 		err = s.opt.DeadLetters.Discard(ctx, id)
 	case len(segs) == 1:
 		return methodNotAllowed("DELETE")
 	case len(segs) == 2 && segs[1] == "retry":
 		return methodNotAllowed("POST")
 	default:
-		return problem(http.StatusNotFound, "not_found", "no such route: "+r.Path)
+		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 	}
 	if errors.Is(err, ErrUnknown) {
-		return problem(http.StatusNotFound, "unknown_dead_letter", err.Error())
+		return problem(statusNotFound, "unknown_dead_letter", err.Error())
 	}
 	if err != nil {
 		return internal(err)
 	}
-	return Response{Status: http.StatusNoContent, Header: http.Header{}}
+	return Response{Status: statusNoContent, Header: Header{}}
 }

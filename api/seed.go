@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/cuesource/cuesource/engine"
@@ -35,11 +34,11 @@ type SeedEvent struct {
 // must not exist yet.
 func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) Decision {
 	if cur.Version > 0 {
-		return Decision{Response: problem(http.StatusConflict, string(engine.KindInstanceExists),
+		return Decision{Response: problem(statusConflict, string(engine.KindInstanceExists),
 			fmt.Sprintf("%s %s already exists; seeding needs a new instance", req.Aggregate, req.ID))}
 	}
 	if len(req.Events) == 0 {
-		return Decision{Response: problem(http.StatusBadRequest, "invalid_body", "events must list at least one event")}
+		return Decision{Response: problem(statusBadRequest, "invalid_body", "events must list at least one event")}
 	}
 	commit := &store.Commit{Aggregate: req.Aggregate, Instance: req.ID}
 	var evs []engine.Event
@@ -48,7 +47,7 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		if len(se.Payload) > 0 && string(se.Payload) != "null" {
 			v, err := value.Decode(se.Payload, value.Limits{})
 			if err != nil {
-				return Decision{Response: problem(http.StatusBadRequest, "invalid_json", fmt.Sprintf("events[%d].payload: %v", i, err))}
+				return Decision{Response: problem(statusBadRequest, "invalid_json", fmt.Sprintf("events[%d].payload: %v", i, err))}
 			}
 			pl = v
 		}
@@ -62,7 +61,7 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 	var ee *engine.Error
 	if errors.As(err, &ee) && ee.Kind == engine.KindInvalidState {
 		// Here the client wrote the payload: a bad one is its mistake.
-		return Decision{Response: problemWith(http.StatusBadRequest, string(engine.KindSchema), ee.Message,
+		return Decision{Response: problemWith(statusBadRequest, string(engine.KindSchema), ee.Message,
 			map[string]any{"violations": ee.Violations, "name": ee.Name})}
 	}
 	if err != nil {
@@ -70,7 +69,7 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 	}
 	commit.State, _ = value.Encode(folded.State)
 	body, _ := value.Encode(map[string]any{"version": folded.Version, "state": folded.State})
-	return Decision{Commit: commit, Response: Response{Status: http.StatusCreated, Header: http.Header{
+	return Decision{Commit: commit, Response: Response{Status: statusCreated, Header: Header{
 		"Content-Type": {"application/json"}, "ETag": {ETag(folded.Version)}, "Location": {InstancePath(req.Aggregate, req.ID)},
 	}, Body: body}}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +30,7 @@ var KeepAlive = 15 * time.Second
 // WantsStream reports whether r asks for the global log as Server-Sent
 // Events.
 func WantsStream(r *Request) bool {
-	return r.Method == http.MethodGet && strings.Trim(r.Path, "/") == "events" &&
+	return r.Method == methodGet && strings.Trim(r.Path, "/") == "events" &&
 		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
@@ -46,7 +45,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	}
 	n, ok := s.backend.(Notifier)
 	if !ok {
-		resp := problem(http.StatusNotAcceptable, "not_acceptable", "this runtime does not stream the log; poll GET /events?after=")
+		resp := problem(statusNotAcceptable, "not_acceptable", "this runtime does not stream the log; poll GET /events?after=")
 		return &resp
 	}
 	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
@@ -56,7 +55,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		v, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || v < 0 {
-			resp := problem(http.StatusBadRequest, "invalid_header", "Last-Event-ID must be a log position, not "+strconv.Quote(id))
+			resp := problem(statusBadRequest, "invalid_header", "Last-Event-ID must be a log position, not "+strconv.Quote(id))
 			return &resp
 		}
 		after = v

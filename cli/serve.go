@@ -18,6 +18,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/native"
 	"github.com/cuesource/cuesource/projection"
 	"github.com/cuesource/cuesource/store/sqlite"
@@ -129,7 +130,7 @@ func (c *command) serve(args []string) int {
 		return 1
 	}
 	defer runner.Close()
-	vars, err := effect.Vars(p.Manifest, os.Getenv)
+	vars, err := manifest.Vars(p.Manifest, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1

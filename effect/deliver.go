@@ -17,6 +17,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -211,7 +212,7 @@ func (d *Dispatcher) webhook(ctx context.Context, e *interpreter.Effect, r *row,
 	w := e.HTTP
 	target := d.vars[w.URLEnv]
 	if target == "" {
-		return outcome{kind: dead, err: fmt.Sprintf("env %s (the URL) is empty: set %s%s", w.URLEnv, EnvPrefix, w.URLEnv)}
+		return outcome{kind: dead, err: fmt.Sprintf("env %s (the URL) is empty: set %s%s", w.URLEnv, manifest.EnvPrefix, w.URLEnv)}
 	}
 	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return outcome{kind: dead, err: fmt.Sprintf("env %s is not an http(s) URL: %q", w.URLEnv, target)}

@@ -792,23 +792,23 @@ func TestVars(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 
-	_, err := effect.Vars(p.Manifest, getenv)
+	_, err := manifest.Vars(p.Manifest, getenv)
 	require.Error(t, err, "HOOK_URL has no value and no default")
 	assert.Contains(t, err.Error(), "CUESOURCE_ENV_HOOK_URL")
 	assert.Contains(t, err.Error(), "notify")
 
 	env["CUESOURCE_ENV_HOOK_URL"] = "http://127.0.0.1:9/hook"
-	vars, err := effect.Vars(p.Manifest, getenv)
+	vars, err := manifest.Vars(p.Manifest, getenv)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"HOOK_URL": "http://127.0.0.1:9/hook", "TOKEN": "s3cret"}, vars, "TOKEN takes its default")
 
 	env["CUESOURCE_ENV_TOKEN"] = "other"
-	vars, err = effect.Vars(p.Manifest, getenv)
+	vars, err = manifest.Vars(p.Manifest, getenv)
 	require.NoError(t, err)
 	assert.Equal(t, "other", vars["TOKEN"])
 
 	// Without an http effect, a variable without value is just empty.
-	vars, err = effect.Vars(compile(t, fmt.Sprintf(placeOrder, "queue")).Manifest, func(string) string { return "" })
+	vars, err = manifest.Vars(compile(t, fmt.Sprintf(placeOrder, "queue")).Manifest, func(string) string { return "" })
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"HOOK_URL": "", "TOKEN": "s3cret"}, vars)
 }

@@ -755,7 +755,7 @@ func TestExecuteAfterCloseIsUnavailable(t *testing.T) {
 	_, err := b.Execute(context.Background(), &api.CommandRequest{Aggregate: "cart", ID: "c", Command: "Open", Payload: []byte(`{"customer":"a"}`), CommandID: "x", ExpectedVersion: engine.AnyVersion})
 	require.ErrorIs(t, err, api.ErrUnavailable)
 	svc := api.New(p, b, api.Options{})
-	resp := svc.Serve(context.Background(), &api.Request{Method: "POST", Path: "/cart/c/Open", Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"customer":"a"}`)})
+	resp := svc.Serve(context.Background(), &api.Request{Method: "POST", Path: "/cart/c/Open", Header: api.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"customer":"a"}`)})
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
 }

@@ -1,11 +1,10 @@
-package effect
+package manifest
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
-
-	"github.com/cuesource/cuesource/manifest"
 )
 
 // EnvPrefix is prepended to a declared env variable's name to find its
@@ -16,7 +15,7 @@ const EnvPrefix = "CUESOURCE_ENV_"
 // getenv(EnvPrefix+name) when that is not empty, else its default, else "".
 // It fails, naming each, when a variable an http effect takes its URL from
 // has neither a value nor a default.
-func Vars(m *manifest.Manifest, getenv func(string) string) (map[string]string, error) {
+func Vars(m *Manifest, getenv func(string) string) (map[string]string, error) {
 	out := make(map[string]string, len(m.Env))
 	missing := map[string]bool{}
 	for name, v := range m.Env {
@@ -31,7 +30,7 @@ func Vars(m *manifest.Manifest, getenv func(string) string) (map[string]string, 
 		out[name] = val
 	}
 	var errs []string
-	for _, name := range sortedKeys(m.Effects) {
+	for _, name := range slices.Sorted(maps.Keys(m.Effects)) {
 		e := m.Effects[name]
 		if e.HTTP == nil || !missing[e.HTTP.URLEnv] {
 			continue
@@ -42,13 +41,4 @@ func Vars(m *manifest.Manifest, getenv func(string) string) (map[string]string, 
 		return out, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

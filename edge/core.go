@@ -1,0 +1,154 @@
+package edge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/value"
+)
+
+// Config is what a Worker's environment adds to the manifest.
+type Config struct {
+	// Token and AdminToken as in `cuesource serve` (CUESOURCE_TOKEN,
+	// CUESOURCE_ADMIN_TOKEN).
+	Token      string `json:"token,omitempty"`
+	AdminToken string `json:"adminToken,omitempty"`
+	// Env holds the Worker's string bindings; the context's declared env
+	// values are read from CUESOURCE_ENV_<NAME> as natively.
+	Env map[string]string `json:"env,omitempty"`
+	// QueryJSON names, per query, the result columns that are JSON
+	// projection columns: `cuesource worker build` finds them with SQLite,
+	// as the native runtime does for each query it runs, because D1 does
+	// not report declared types.
+	QueryJSON map[string][]string `json:"queryJSON,omitempty"`
+}
+
+// Core is a compiled context ready to serve a Worker. It is immutable.
+type Core struct {
+	prog *interpreter.Program
+	cfg  Config
+	svc  *api.Service
+	vars map[string]string
+}
+
+// New compiles the manifest (the JSON `cuesource build` writes).
+func New(manifestJSON []byte, cfg Config) (*Core, error) {
+	m, err := manifest.Parse(manifestJSON)
+	if err != nil {
+		return nil, err
+	}
+	p, err := interpreter.Compile(m)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := manifest.Vars(m, func(name string) string { return cfg.Env[name] })
+	if err != nil {
+		return nil, err
+	}
+	c := &Core{prog: p, cfg: cfg, vars: vars}
+	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
+	return c, nil
+}
+
+// Program is the compiled context.
+func (c *Core) Program() *interpreter.Program { return c.prog }
+
+// Fault is the error answer of a call: the shell logs it and answers 500.
+type Fault struct {
+	Kind    string `json:"kind"` // "input", "panic", "script"
+	Message string `json:"message"`
+	Stack   string `json:"stack,omitempty"`
+}
+
+func (f *Fault) Error() string { return f.Kind + ": " + f.Message }
+
+// Call runs the function name on a JSON input and returns its JSON output
+// or a {"fault": ...} answer. It never panics: the wasm runtime dies with
+// an unrecovered panic, taking every object of the isolate with it.
+func (c *Core) Call(name string, in []byte) (out []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
+		}
+	}()
+	fn, ok := c.functions()[name]
+	if !ok {
+		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no function %q", name)})
+	}
+	v, err := fn(in)
+	if err != nil {
+		var f *Fault
+		if !errors.As(err, &f) {
+			f = &Fault{Kind: "input", Message: err.Error()}
+		}
+		return faultJSON(f)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return faultJSON(&Fault{Kind: "input", Message: err.Error()})
+	}
+	return b
+}
+
+func faultJSON(f *Fault) []byte {
+	b, _ := json.Marshal(map[string]*Fault{"fault": f})
+	return b
+}
+
+type function func(in []byte) (any, error)
+
+// functions maps the names the shell calls to their code.
+func (c *Core) functions() map[string]function {
+	return map[string]function{
+		"info":      func([]byte) (any, error) { return c.info(), nil },
+		"serve":     c.serve,
+		"decide":    c.decide,
+		"seed":      c.seed,
+		"rehydrate": c.rehydrate,
+		"forward":   c.forward,
+		"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+	}
+}
+
+// Info is what the shell learns at start.
+type Info struct {
+	Name string `json:"name"`
+	// Inline lists "aggregate.Event" names that an inline projection
+	// handles: a command that emits one forwards and projects before it
+	// answers.
+	Inline []string `json:"inline"`
+}
+
+func (c *Core) info() Info {
+	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}}
+	seen := map[string]bool{}
+	for _, p := range c.prog.Projections {
+		if p.Mode != "inline" {
+			continue
+		}
+		for ev := range p.Handlers {
+			if !seen[ev] {
+				seen[ev] = true
+				in.Inline = append(in.Inline, ev)
+			}
+		}
+	}
+	return in
+}
+
+// decodeInput reads a call's JSON input strictly.
+func decodeInput(in []byte, v any) error {
+	if err := json.Unmarshal(in, v); err != nil {
+		return &Fault{Kind: "input", Message: err.Error()}
+	}
+	return nil
+}
+
+// storedLimits bound what is decoded from storage: it was checked when
+// written.
+var storedLimits = value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}

@@ -1,0 +1,196 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/store"
+)
+
+// WireRequest is an HTTP request as the shell hands it over.
+type WireRequest struct {
+	Method  string      `json:"method"`
+	Path    string      `json:"path"`  // escaped, as sent
+	Query   string      `json:"query"` // raw, without "?"
+	Headers [][2]string `json:"headers"`
+	Body    string      `json:"body"`
+}
+
+// WireResponse is an HTTP response as the shell sends it. Bodies are
+// strings, never re-encoded by JavaScript, so what a client reads is byte
+// for byte what Go wrote.
+type WireResponse struct {
+	Status  int         `json:"status"`
+	Headers [][2]string `json:"headers"`
+	Body    string      `json:"body"`
+}
+
+func toWire(r api.Response) WireResponse {
+	w := WireResponse{Status: r.Status, Body: string(r.Body), Headers: [][2]string{}}
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+		for _, v := range r.Header[k] {
+			w.Headers = append(w.Headers, [2]string{k, v})
+		}
+	}
+	return w
+}
+
+func fromWire(w WireResponse) api.Response {
+	r := api.Response{Status: w.Status, Header: api.Header{}, Body: []byte(w.Body)}
+	for _, h := range w.Headers {
+		r.Header.Add(h[0], h[1])
+	}
+	return r
+}
+
+// serveInput is the input of the serve script: the request, the clock
+// reading and the id the shell took for it (the same on every run), and
+// the results so far.
+type serveInput struct {
+	Request WireRequest `json:"request"`
+	Now     time.Time   `json:"now"`
+	ID      string      `json:"id"`
+	Results []Result    `json:"results"`
+}
+
+// serve answers an HTTP request through api.Service: Done is a
+// WireResponse.
+func (c *Core) serve(in []byte) (any, error) {
+	var si serveInput
+	if err := decodeInput(in, &si); err != nil {
+		return nil, err
+	}
+	q, err := url.ParseQuery(si.Request.Query)
+	if err != nil {
+		// Serve validates parameters one by one; a query that does not
+		// parse at all is read as far as it goes, like net/http does.
+		q, _ = url.ParseQuery("")
+	}
+	req := &api.Request{Method: si.Request.Method, Path: si.Request.Path, Query: q, Header: api.Header{}, Body: []byte(si.Request.Body)}
+	for _, h := range si.Request.Headers {
+		req.Header.Add(h[0], h[1])
+	}
+	h := &host{results: si.Results}
+	b := &backend{h: h}
+	ids := 0
+	svc := c.svc.With(b, nil, nil)
+	svc = svc.WithClock(func() time.Time { return si.Now }, func() string {
+		ids++
+		if ids == 1 {
+			return si.ID
+		}
+		return si.ID + "-" + strconv.Itoa(ids)
+	})
+	resp := svc.Serve(context.Background(), req)
+	return h.step(toWire(resp)), nil
+}
+
+// backend is api.Backend over the shell: each call is an operation on the
+// instance's Durable Object or on D1.
+type backend struct{ h *host }
+
+func (b *backend) object(agg, id, method string, arg, out any) error {
+	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
+}
+
+func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
+	var w WireResponse
+	if err := b.object(req.Aggregate, req.ID, "execute", req, &w); err != nil {
+		return api.Response{}, err
+	}
+	return fromWire(w), nil
+}
+
+func (b *backend) Seed(_ context.Context, req *api.SeedRequest) (api.Response, error) {
+	var w WireResponse
+	if err := b.object(req.Aggregate, req.ID, "seed", req, &w); err != nil {
+		return api.Response{}, err
+	}
+	return fromWire(w), nil
+}
+
+func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error) {
+	var inst wireInstance
+	if err := b.object(agg, id, "load", nil, &inst); err != nil {
+		return store.Instance{}, err
+	}
+	return inst.instance(agg, id), nil
+}
+
+func (b *backend) Events(_ context.Context, agg, id string, after int64) ([]store.Event, error) {
+	var rows []wireEvent
+	if err := b.object(agg, id, "events", map[string]int64{"after": after}, &rows); err != nil {
+		return nil, err
+	}
+	return eventsOf(rows, agg, id), nil
+}
+
+func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*api.Drift, error) {
+	var d api.Drift
+	if err := b.object(agg, id, "rehydrate", map[string]bool{"fix": fix}, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		limit = api.MaxPage
+	}
+	var rows []wireEvent
+	if err := b.h.query(&rows, sqlReadAll, after, limit); err != nil {
+		return nil, err
+	}
+	return eventsOf(rows, "", ""), nil
+}
+
+// wireInstance is an instance row of a Durable Object.
+type wireInstance struct {
+	Version int64  `json:"version"`
+	State   string `json:"state"`
+}
+
+func (w wireInstance) instance(agg, id string) store.Instance {
+	inst := store.Instance{Aggregate: agg, ID: id, Version: w.Version}
+	if w.Version > 0 {
+		inst.State = json.RawMessage(w.State)
+	}
+	return inst
+}
+
+// wireEvent is an event row, of a Durable Object or of D1's log.
+type wireEvent struct {
+	Position      *int64 `json:"position"`
+	ID            string `json:"id"`
+	Aggregate     string `json:"aggregate"`
+	Instance      string `json:"instance"`
+	Version       int64  `json:"version"`
+	Type          string `json:"type"`
+	SchemaVersion int    `json:"schema_version"`
+	Time          string `json:"time"`
+	CommandID     string `json:"command_id"`
+	Payload       string `json:"payload"`
+}
+
+func eventsOf(rows []wireEvent, agg, id string) []store.Event {
+	out := make([]store.Event, 0, len(rows))
+	for _, r := range rows {
+		e := store.Event{ID: r.ID, Aggregate: r.Aggregate, Instance: r.Instance, Version: r.Version, Type: r.Type,
+			SchemaVersion: r.SchemaVersion, CommandID: r.CommandID, Payload: json.RawMessage(r.Payload)}
+		if r.Position != nil {
+			e.Position = *r.Position
+		}
+		if e.Aggregate == "" {
+			e.Aggregate, e.Instance = agg, id
+		}
+		e.Time, _ = time.Parse(time.RFC3339Nano, r.Time)
+		out = append(out, e)
+	}
+	return out
+}
