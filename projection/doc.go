@@ -42,6 +42,11 @@
 //     checks of them, in a private in-memory database holding only the
 //     projection tables.
 //
+// The pure rules of all this (row keys, applying a batch of events to
+// rows in memory, column coercion, the SQL text) are package rows, which
+// the Worker (WebAssembly over D1) shares; this package does the
+// database/sql I/O around them.
+//
 // # Lifecycle
 //
 // [New] checks the queries and touches no storage; [Runner.Start] creates

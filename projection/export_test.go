@@ -9,9 +9,3 @@ func SetTestHookBatch(f func(name string, last int64)) {
 	}
 	testHookBatch.Store(&f)
 }
-
-// ScanSQL exposes the lexical scan to tests.
-func ScanSQL(s string) (first string, params []string, positional, more bool) {
-	sc := scanSQL(s)
-	return sc.first, sc.params, sc.positional, sc.more
-}

@@ -462,7 +462,7 @@ func TestQueryEndToEnd(t *testing.T) {
 	svc := api.New(p, b, api.Options{ReadModels: r})
 	get := func(path string, q url.Values) (int, map[string]any) {
 		t.Helper()
-		resp := svc.Serve(context.Background(), &api.Request{Method: http.MethodGet, Path: path, Query: q, Header: http.Header{}})
+		resp := svc.Serve(context.Background(), &api.Request{Method: http.MethodGet, Path: path, Query: q, Header: api.Header{}})
 		var body map[string]any
 		require.NoError(t, json.Unmarshal(resp.Body, &body), "%s", resp.Body)
 		return resp.Status, body
@@ -552,19 +552,6 @@ func TestCheckQueries(t *testing.T) {
 	assert.Contains(t, err.Error(), "query")
 
 	assert.Empty(t, projection.CheckQueries(compile(t, bank)))
-}
-
-func TestScanSQL(t *testing.T) {
-	first, params, positional, more := projection.ScanSQL(`
-		-- a comment; with :notparam
-		/* another ; :no */ with x AS (SELECT ':no' AS "a;b", [c:d], :one, @two, $three, :one) SELECT * FROM x WHERE y = :four;  -- end`)
-	assert.Equal(t, "WITH", first)
-	assert.Equal(t, []string{"one", "two", "three", "four"}, params)
-	assert.False(t, positional)
-	assert.False(t, more)
-	_, _, positional, more = projection.ScanSQL(`SELECT ?1; SELECT 2`)
-	assert.True(t, positional)
-	assert.True(t, more)
 }
 
 // The example context's projections and queries work as written.

@@ -16,6 +16,7 @@ import (
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // Query implements api.ReadModels: it runs the named query on the store's
@@ -30,10 +31,10 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
 	}
-	sc := scanSQL(q.SQL)
-	args := make([]any, 0, len(sc.params))
-	for _, p := range sc.params {
-		args = append(args, sql.Named(p, bindable(params[p])))
+	ps := rows.Params(q.SQL)
+	args := make([]any, 0, len(ps))
+	for _, p := range ps {
+		args = append(args, sql.Named(p, rows.Bindable(params[p])))
 	}
 	rs, err := r.st.Read().QueryContext(ctx, q.SQL, args...)
 	if err != nil {
@@ -50,7 +51,7 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 	}
 	isJSON := make([]bool, len(cols))
 	for i, t := range types {
-		isJSON[i] = strings.EqualFold(t.DatabaseTypeName(), jsonType)
+		isJSON[i] = strings.EqualFold(t.DatabaseTypeName(), rows.JSONType)
 	}
 	dest := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -64,7 +65,7 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 		}
 		m := make(map[string]any, len(cols))
 		for i, c := range cols {
-			m[c] = resultValue(dest[i], isJSON[i])
+			m[c] = rows.ResultValue(dest[i], isJSON[i])
 		}
 		out = append(out, m)
 	}
@@ -72,33 +73,6 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 		return nil, fmt.Errorf("query %s: %w", name, cleanErr(err))
 	}
 	return out, nil
-}
-
-// bindable converts a parameter to a driver value; ints become int64.
-func bindable(v any) any {
-	switch x := v.(type) {
-	case int:
-		return int64(x)
-	case nil, int64, float64, string, bool:
-		return v
-	}
-	return fmt.Sprint(v)
-}
-
-func resultValue(v any, isJSON bool) any {
-	switch x := v.(type) {
-	case []byte:
-		return string(x)
-	case int64:
-		return int(x)
-	case string:
-		if isJSON {
-			if d, err := decodePayload([]byte(x)); err == nil {
-				return d
-			}
-		}
-	}
-	return v
 }
 
 // cleanErr drops the driver's decoration ("SQL logic error: ... (1)") from
@@ -148,8 +122,7 @@ func CheckQueries(p *interpreter.Program) diag.List {
 	defer conn.Close()
 	tables := map[string]bool{}
 	for _, name := range sortedKeys(p.Projections) {
-		t := newTable(p.Projections[name])
-		if err := t.create(ctx, conn); err != nil {
+		if err := create(ctx, conn, rows.NewTable(p.Projections[name])); err != nil {
 			var pos manifest.Pos
 			if mp, ok := p.Manifest.Projections[name]; ok {
 				pos = mp.Pos
@@ -216,16 +189,16 @@ func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
 }
 
 func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) string {
-	sc := scanSQL(q.SQL)
+	sc := rows.Scan(q.SQL)
 	switch {
-	case sc.first != "SELECT" && sc.first != "WITH":
+	case sc.First != "SELECT" && sc.First != "WITH":
 		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)"
-	case sc.more:
+	case sc.More:
 		return "only one statement is allowed (remove what follows the ';')"
-	case sc.positional:
+	case sc.Positional:
 		return "use named parameters (:name), not ? placeholders"
 	}
-	for _, p := range sc.params {
+	for _, p := range sc.Params {
 		if r, _ := utf8.DecodeRuneInString(p); !unicode.IsLetter(r) {
 			return fmt.Sprintf("parameter :%s must start with a letter", p)
 		}
@@ -243,9 +216,9 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	// write (which query_only refuses) is an error here; a value a
 	// parameter cannot take (LIMIT NULL) is not.
 	defaults, _ := q.Params(url.Values{})
-	args := make([]any, 0, len(sc.params))
-	for _, p := range sc.params {
-		args = append(args, sql.Named(p, bindable(defaults[p])))
+	args := make([]any, 0, len(sc.Params))
+	for _, p := range sc.Params {
+		args = append(args, sql.Named(p, rows.Bindable(defaults[p])))
 	}
 	rs, err := st.QueryContext(ctx, args...)
 	if err == nil {
@@ -272,113 +245,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// sqlScan is what a light lexical scan of a query finds: its first
-// keyword, its named parameters (without prefix, in order of first use),
-// whether it has positional ones, and whether anything follows the first
-// statement.
-type sqlScan struct {
-	first      string
-	params     []string
-	positional bool
-	more       bool
-}
-
-// scanSQL scans SQLite's lexical structure: strings, quoted identifiers,
-// comments, parameters (?, ?NNN, :name, @name, $name) and ';'.
-func scanSQL(s string) sqlScan {
-	var out sqlScan
-	seen := map[string]bool{}
-	ended := false // a ';' was seen
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case c == '-' && i+1 < len(s) && s[i+1] == '-':
-			for i < len(s) && s[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(s) && s[i+1] == '*':
-			end := strings.Index(s[i+2:], "*/")
-			if end < 0 {
-				i = len(s)
-			} else {
-				i += end + 4
-			}
-		default:
-			if ended {
-				out.more = true
-				return out
-			}
-			switch {
-			case c == ';':
-				ended = true
-				i++
-			case c == '\'' || c == '"' || c == '`':
-				i = skipQuoted(s, i, c)
-			case c == '[':
-				if end := strings.IndexByte(s[i:], ']'); end >= 0 {
-					i += end + 1
-				} else {
-					i = len(s)
-				}
-			case c == '?':
-				out.positional = true
-				i++
-				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-					i++
-				}
-			case c == ':' || c == '@' || c == '$':
-				j := i + 1
-				for j < len(s) {
-					r, size := utf8.DecodeRuneInString(s[j:])
-					if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || r > 0x7f {
-						j += size
-						continue
-					}
-					break
-				}
-				if name := s[i+1 : j]; name != "" && !seen[name] {
-					seen[name] = true
-					out.params = append(out.params, name)
-				}
-				i = max(j, i+1)
-			default:
-				j := i
-				for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9' || s[j] > 0x7f) {
-					j++
-				}
-				if j == i {
-					j = i + 1
-				} else if out.first == "" {
-					out.first = strings.ToUpper(s[i:j])
-				}
-				if out.first == "" {
-					out.first = s[i:j]
-				}
-				i = j
-			}
-		}
-	}
-	return out
-}
-
-// skipQuoted returns the index after the quoted token starting at i; a
-// doubled quote is an escaped one.
-func skipQuoted(s string, i int, q byte) int {
-	i++
-	for i < len(s) {
-		if s[i] == q {
-			if i+1 < len(s) && s[i+1] == q {
-				i += 2
-				continue
-			}
-			return i + 1
-		}
-		i++
-	}
-	return i
 }

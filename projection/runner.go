@@ -13,6 +13,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -110,7 +111,7 @@ var _ api.ReadModels = (*Runner)(nil)
 
 // proj is one projection and its catch-up state.
 type proj struct {
-	t *table
+	t *rows.Table
 	// mu serializes catch-up steps and rebuilds of this projection.
 	mu sync.Mutex
 
@@ -120,7 +121,7 @@ type proj struct {
 	cancelWait context.CancelFunc
 }
 
-func (p *proj) name() string { return p.t.def.Name }
+func (p *proj) name() string { return p.t.Def.Name }
 
 // New returns a runner for p's projections over st. It checks the
 // queries (CheckQueries) and touches no storage: Start creates the
@@ -146,10 +147,10 @@ func New(p *interpreter.Program, st Store, opt Options) (*Runner, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		pr := &proj{t: newTable(p.Projections[name])}
+		pr := &proj{t: rows.NewTable(p.Projections[name])}
 		r.projs = append(r.projs, pr)
 		r.byName[name] = pr
-		if pr.t.def.Mode == "inline" {
+		if pr.t.Def.Mode == "inline" {
 			r.inline = append(r.inline, pr)
 		}
 	}
@@ -176,7 +177,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	if pr, ok := r.st.(Preparer); ok {
 		// Prepared outside any transaction: the write connection is the
 		// only one, and it is busy inside one.
-		tables := make([]*table, 0, len(r.projs))
+		tables := make([]*rows.Table, 0, len(r.projs))
 		for _, p := range r.projs {
 			tables = append(tables, p.t)
 		}
@@ -245,18 +246,19 @@ func (r *Runner) ensureSchema(ctx context.Context) error {
 		return nil
 	}
 	err := r.st.Write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, checkpointDDL); err != nil {
+		if _, err := tx.ExecContext(ctx, rows.CheckpointDDL); err != nil {
 			return fmt.Errorf("projection: create checkpoint table: %w", err)
 		}
 		for _, p := range r.projs {
 			var pos int64
-			err := tx.QueryRowContext(ctx, `SELECT position FROM projections WHERE name = ?`, p.name()).Scan(&pos)
+			var state string
+			err := tx.QueryRowContext(ctx, rows.CheckpointGet, p.name()).Scan(&pos, &state)
 			hasRow := err == nil
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("projection %s: read checkpoint: %w", p.name(), err)
 			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, p.name()).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, rows.TableCount, p.name()).Scan(&n); err != nil {
 				return fmt.Errorf("projection %s: %w", p.name(), err)
 			}
 			switch {
@@ -268,7 +270,7 @@ func (r *Runner) ensureSchema(ctx context.Context) error {
 					return err
 				}
 			default:
-				if err := p.t.create(ctx, tx); err != nil { // missing indexes
+				if err := create(ctx, tx, p.t); err != nil { // missing indexes
 					return err
 				}
 			}
@@ -288,14 +290,14 @@ func (r *Runner) reconcile(ctx context.Context) error {
 	return r.st.Write(ctx, func(tx *sql.Tx) error {
 		for _, p := range r.projs {
 			var hash string
-			if err := tx.QueryRowContext(ctx, `SELECT hash FROM projections WHERE name = ?`, p.name()).Scan(&hash); err != nil {
+			if err := tx.QueryRowContext(ctx, rows.CheckpointHash, p.name()).Scan(&hash); err != nil {
 				return fmt.Errorf("projection %s: read checkpoint: %w", p.name(), err)
 			}
-			if hash == p.t.def.Hash {
+			if hash == p.t.Def.Hash {
 				continue
 			}
 			r.log.Info("projection definition changed: rebuilding", slog.String("projection", p.name()),
-				slog.String("stored_hash", hash), slog.String("hash", p.t.def.Hash))
+				slog.String("stored_hash", hash), slog.String("hash", p.t.Def.Hash))
 			if err := r.reset(ctx, tx, p); err != nil {
 				return err
 			}
@@ -307,10 +309,10 @@ func (r *Runner) reconcile(ctx context.Context) error {
 // reset empties a projection and moves its checkpoint to the start of the
 // log: state rebuilding (running if the log is empty).
 func (r *Runner) reset(ctx context.Context, tx *sql.Tx, p *proj) error {
-	if err := p.t.drop(ctx, tx); err != nil {
+	if err := drop(ctx, tx, p.t); err != nil {
 		return err
 	}
-	if err := p.t.create(ctx, tx); err != nil {
+	if err := create(ctx, tx, p.t); err != nil {
 		return err
 	}
 	head, err := head(ctx, tx)
@@ -321,11 +323,7 @@ func (r *Runner) reset(ctx context.Context, tx *sql.Tx, p *proj) error {
 	if head == 0 {
 		state = StateRunning
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO projections (name, position, hash, state, error, error_position, updated)
-		VALUES (?, 0, ?, ?, NULL, NULL, ?)
-		ON CONFLICT (name) DO UPDATE SET position = 0, hash = excluded.hash, state = excluded.state,
-			error = NULL, error_position = NULL, updated = excluded.updated`,
-		p.name(), p.t.def.Hash, state, now()); err != nil {
+	if _, err := tx.ExecContext(ctx, rows.CheckpointReset, p.name(), p.t.Def.Hash, state, now()); err != nil {
 		return fmt.Errorf("projection %s: reset checkpoint: %w", p.name(), err)
 	}
 	return nil
@@ -373,17 +371,17 @@ func (r *Runner) hook(ctx context.Context, tx *sql.Tx, evs []store.Event) error 
 		if err != nil {
 			return err
 		}
-		if out.fail != nil {
-			if err := ts.fail(ctx, p.name(), out.last, out.fail); err != nil {
+		if out.Fail != nil {
+			if err := ts.fail(ctx, p.name(), out.Last, out.Fail); err != nil {
 				return err
 			}
-			r.logFailure(p, out.fail)
+			r.logFailure(p, out.Fail)
 		}
 	}
 	return nil
 }
 
-func (r *Runner) logFailure(p *proj, f *failure) {
+func (r *Runner) logFailure(p *proj, f *rows.Failure) {
 	r.log.Error("projection failed", slog.String("projection", p.name()), slog.Int64("position", f.Position), slog.String("error", f.Msg))
 }
 
@@ -391,7 +389,7 @@ func (r *Runner) logFailure(p *proj, f *failure) {
 func (r *Runner) checkpoint(ctx context.Context, p *proj) (int64, string, error) {
 	var pos int64
 	var state string
-	err := r.st.Read().QueryRowContext(ctx, cpGet, p.name()).Scan(&pos, &state)
+	err := r.st.Read().QueryRowContext(ctx, rows.CheckpointGet, p.name()).Scan(&pos, &state)
 	if err != nil {
 		return 0, "", fmt.Errorf("projection %s: read checkpoint: %w", p.name(), err)
 	}
@@ -407,7 +405,7 @@ type batch struct {
 	after    int64
 	done     chan struct{}
 	evs      []store.Event
-	payloads []decoded
+	payloads []rows.Decoded
 	err      error
 }
 
@@ -418,7 +416,7 @@ func (r *Runner) fetch(ctx context.Context, p *proj, after int64) *batch {
 	go func() {
 		defer close(b.done)
 		if b.evs, b.err = r.st.ReadAll(ctx, after, r.batch); b.err == nil {
-			b.payloads = decodeAll(p.t, b.evs)
+			b.payloads = rows.DecodeAll(p.t, b.evs)
 		}
 	}()
 	return b
@@ -478,7 +476,7 @@ func (r *Runner) catchUp(ctx context.Context, p *proj, locked bool, progress fun
 // applyBatch applies evs (the batch read after some checkpoint) in one
 // transaction, from the checkpoint it finds there. It returns the
 // checkpoint and state after it.
-func (r *Runner) applyBatch(ctx context.Context, p *proj, evs []store.Event, payloads []decoded, atHead bool) (pos int64, state string, err error) {
+func (r *Runner) applyBatch(ctx context.Context, p *proj, evs []store.Event, payloads []rows.Decoded, atHead bool) (pos int64, state string, err error) {
 	err = r.st.Write(ctx, func(tx *sql.Tx) error {
 		ts := r.stmts(tx)
 		cp, st, err := ts.get(ctx, p.name())
@@ -510,15 +508,15 @@ func (r *Runner) applyBatch(ctx context.Context, p *proj, evs []store.Event, pay
 			return err
 		}
 		if h := testHookBatch.Load(); h != nil {
-			(*h)(p.name(), out.last)
+			(*h)(p.name(), out.Last)
 		}
-		pos = out.last
-		if out.fail != nil {
+		pos = out.Last
+		if out.Fail != nil {
 			state = StateFailed
-			if err := ts.fail(ctx, p.name(), out.last, out.fail); err != nil {
+			if err := ts.fail(ctx, p.name(), out.Last, out.Fail); err != nil {
 				return err
 			}
-			r.logFailure(p, out.fail)
+			r.logFailure(p, out.Fail)
 			return nil
 		}
 		if atHead && st == StateRebuilding {
@@ -664,7 +662,7 @@ func (r *Runner) RebuildProgress(ctx context.Context, name string, progress func
 	if state == StateFailed {
 		var msg string
 		var at int64
-		_ = r.st.Read().QueryRowContext(ctx, `SELECT COALESCE(error, ''), COALESCE(error_position, 0) FROM projections WHERE name = ?`, name).Scan(&msg, &at)
+		_ = r.st.Read().QueryRowContext(ctx, rows.CheckpointFailure, name).Scan(&msg, &at)
 		return &FailedError{Name: name, Position: at, Msg: msg}
 	}
 	r.log.Info("projection rebuilt", slog.String("projection", name), slog.Int64("position", pos))
@@ -694,16 +692,16 @@ func (r *Runner) unfail(ctx context.Context, name string, skip bool) error {
 	err = r.st.Write(ctx, func(tx *sql.Tx) error {
 		var state string
 		var at sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT state, error_position FROM projections WHERE name = ?`, name).Scan(&state, &at); err != nil {
+		if err := tx.QueryRowContext(ctx, rows.CheckpointFailedAt, name).Scan(&state, &at); err != nil {
 			return fmt.Errorf("projection %s: read checkpoint: %w", name, err)
 		}
 		if state != StateFailed {
 			return fmt.Errorf("%w: %s is %s", ErrNotFailed, name, state)
 		}
-		q := `UPDATE projections SET state = 'running', error = NULL, error_position = NULL, updated = ? WHERE name = ?`
+		q := rows.CheckpointResume
 		args := []any{now(), name}
 		if skip {
-			q = `UPDATE projections SET position = ?, state = 'running', error = NULL, error_position = NULL, updated = ? WHERE name = ?`
+			q = rows.CheckpointSkip
 			args = append([]any{at.Int64}, args...)
 			r.log.Warn("projection skips an event", slog.String("projection", name), slog.Int64("position", at.Int64))
 		}
@@ -730,13 +728,13 @@ func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
 		errMsg     string
 		errPresent bool
 	}
-	rows := map[string]stored{}
+	cps := map[string]stored{}
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'projections'`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, rows.TableCount, "projections").Scan(&n); err != nil {
 		return nil, fmt.Errorf("projection: status: %w", err)
 	}
 	if n > 0 {
-		rs, err := db.QueryContext(ctx, `SELECT name, position, hash, state, COALESCE(error, ''), COALESCE(error_position, 0) FROM projections`)
+		rs, err := db.QueryContext(ctx, rows.CheckpointAll)
 		if err != nil {
 			return nil, fmt.Errorf("projection: status: %w", err)
 		}
@@ -747,7 +745,7 @@ func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
 			if err := rs.Scan(&name, &s.pos, &s.hash, &s.st, &s.errMsg, &s.at); err != nil {
 				return nil, fmt.Errorf("projection: status: %w", err)
 			}
-			rows[name] = s
+			cps[name] = s
 		}
 		if err := rs.Err(); err != nil {
 			return nil, fmt.Errorf("projection: status: %w", err)
@@ -755,10 +753,10 @@ func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
 	}
 	out := make([]api.ProjectionStatus, 0, len(r.projs))
 	for _, p := range r.projs {
-		ps := api.ProjectionStatus{Name: p.name(), Mode: p.t.def.Mode, Head: h, Hash: p.t.def.Hash, State: StateNew}
-		if s, ok := rows[p.name()]; ok {
+		ps := api.ProjectionStatus{Name: p.name(), Mode: p.t.Def.Mode, Head: h, Hash: p.t.Def.Hash, State: StateNew}
+		if s, ok := cps[p.name()]; ok {
 			ps.Position, ps.State, ps.Error, ps.ErrorPosition = s.pos, s.st, s.errMsg, s.at
-			if s.hash != p.t.def.Hash {
+			if s.hash != p.t.Def.Hash {
 				ps.State, ps.Hash = StateStale, s.hash
 			}
 		}

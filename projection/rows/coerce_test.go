@@ -1,4 +1,4 @@
-package projection
+package rows_test
 
 import (
 	"math"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // Values are checked against the column type when written, and kept as a
@@ -40,14 +41,14 @@ func TestCoerce(t *testing.T) {
 		{typ: "INTEGER", in: nil},
 		{typ: "TEXT", in: nil},
 	} {
-		got, err := coerce(col(c.typ), c.in)
+		got, err := rows.Coerce(col(c.typ), c.in)
 		if c.err != "" {
 			require.Error(t, err, "%s %v", c.typ, c.in)
 			assert.Equal(t, c.err, err.Error())
 			continue
 		}
 		require.NoError(t, err, "%s %v", c.typ, c.in)
-		assert.Equal(t, c.want, got.val, "%s %v", c.typ, c.in)
-		assert.Equal(t, c.enc, got.enc, "%s %v", c.typ, c.in)
+		assert.Equal(t, c.want, got.Val, "%s %v", c.typ, c.in)
+		assert.Equal(t, c.enc, got.Enc, "%s %v", c.typ, c.in)
 	}
 }
