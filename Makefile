@@ -84,6 +84,19 @@ bench-groupcommit:
 		$(GO) test -run '^$$' -bench 'RawSQLite/sync=full/rows=1$$|HTTP$$/spread/clients=64$$' -benchtime 2s -count 1 ./bench/ | grep -E '^(Benchmark|--- FAIL|FAIL)'; \
 	done | tee $(BIN)/bench-groupcommit.txt
 
+# The pinned JavaScript toolchain for the Workers build (Node 22, wrangler,
+# Miniflare 4), installed on demand from package-lock.json with the machine's
+# npm; scripts/node and scripts/wrangler run it offline.
+NPM ?= npm
+NPM_STAMP := node_modules/.stamp
+
+.PHONY: npm
+npm: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
