@@ -11,10 +11,18 @@ export GOFLAGS := -buildvcs=false
 
 all: build
 
-build: $(BIN)/cuesource
+build: $(BIN)/cuesource $(BIN)/engine.wasm
 
-$(BIN)/cuesource: $(shell find . -name '*.go' -not -path './.bin/*') schema/schema.cue go.mod go.sum
+GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' -not -path './node_modules/*')
+
+$(BIN)/cuesource: $(GO_SOURCES) schema/schema.cue worker/shell/worker.mjs go.mod go.sum
 	$(GO) build -o $@ ./cmd/cuesource
+
+# The engine for Workers, beside the CLI, where `cuesource worker build`
+# finds it, with the wasm_exec.js of the same Go.
+$(BIN)/engine.wasm: $(GO_SOURCES) go.mod go.sum
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./worker
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(BIN)/wasm_exec.js
 
 # The plain cue CLI, pinned, so `cue vet` is checked exactly as users run it.
 $(BIN)/cue:

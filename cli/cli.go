@@ -36,6 +36,12 @@ Usage:
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
+  cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE]
+                                           write the Cloudflare Worker of a context
+  cuesource worker dev CONTEXT [--port P] [--persist DIR] [--var NAME=VALUE]
+                                           run it locally under wrangler dev (workerd)
+  cuesource worker deploy CONTEXT --d1-id ID
+                                           migrate D1 and deploy it with wrangler
   cuesource version                        print the version
 
 CONTEXT is a .cue file or a directory holding one CUE package.
@@ -71,6 +77,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.deadletters(args[1:])
 	case "projections":
 		return c.projections(args[1:])
+	case "worker":
+		return c.worker(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0
@@ -186,17 +194,35 @@ func (c *command) build(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource build: -o FILE is required (- for standard output)")
 		return 2
 	}
-	m, err := compiler.Compile(pos[0])
-	if err == nil {
-		_, err = interpreter.Compile(m)
-	}
+	data, _, err := compileManifest(pos[0])
 	if err != nil {
 		c.report(err, false)
 		return 1
 	}
-	// Positions relative to the context's directory: the same context
-	// builds to the same bytes wherever the build runs.
-	base := pos[0]
+	if *out == "-" {
+		_, _ = c.stdout.Write(data)
+		return 0
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		fmt.Fprintln(c.stderr, "cuesource build:", err)
+		return 1
+	}
+	return 0
+}
+
+// compileManifest compiles a context to the manifest's bytes, with
+// positions relative to the context's directory: the same context builds to
+// the same bytes wherever the build runs.
+func compileManifest(path string) ([]byte, *interpreter.Program, error) {
+	m, err := compiler.Compile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := interpreter.Compile(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := path
 	if fi, err := os.Stat(base); err == nil && !fi.IsDir() {
 		base = filepath.Dir(base)
 	}
@@ -211,19 +237,7 @@ func (c *command) build(args []string) int {
 		})
 	}
 	data, err := compiler.Marshal(m)
-	if err != nil {
-		fmt.Fprintln(c.stderr, "cuesource build:", err)
-		return 1
-	}
-	if *out == "-" {
-		_, _ = c.stdout.Write(data)
-		return 0
-	}
-	if err := os.WriteFile(*out, data, 0o644); err != nil {
-		fmt.Fprintln(c.stderr, "cuesource build:", err)
-		return 1
-	}
-	return 0
+	return data, p, err
 }
 
 // manifestName is the context's name for messages.

@@ -102,22 +102,39 @@ func cleanMsg(msg string) string {
 // parameter NULL. Errors are positioned at the query. Projections whose
 // tables cannot be created (a clash of index names) are reported too.
 func CheckQueries(p *interpreter.Program) diag.List {
+	errs, _ := checkQueries(p)
+	return errs
+}
+
+// QueryJSON names, per query, the result columns that are JSON projection
+// columns selected directly: what Query decodes. A runtime whose database
+// does not report declared types (D1) learns them from here at build time.
+func QueryJSON(p *interpreter.Program) (map[string][]string, error) {
+	errs, cols := checkQueries(p)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cols, nil
+}
+
+func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 	var errs diag.List
+	jsonCols := map[string][]string{}
 	if len(p.Queries) == 0 && len(p.Projections) == 0 {
-		return nil
+		return nil, jsonCols
 	}
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs
+		return errs, nil
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs
+		return errs, nil
 	}
 	defer conn.Close()
 	tables := map[string]bool{}
@@ -134,7 +151,7 @@ func CheckQueries(p *interpreter.Program) diag.List {
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs
+		return errs, nil
 	}
 	// The authorizer sees what each statement does while it is prepared:
 	// only reading projection tables is let through.
@@ -165,17 +182,21 @@ func CheckQueries(p *interpreter.Program) diag.List {
 	}
 	if err := setAuthorizer(conn, auth); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs
+		return errs, nil
 	}
 	defer setAuthorizer(conn, nil) //nolint:errcheck
 	for _, name := range sortedKeys(p.Queries) {
 		q := p.Queries[name]
-		if msg := checkQuery(ctx, conn, q, &denied); msg != "" {
+		msg, cols := checkQuery(ctx, conn, q, &denied)
+		if msg != "" {
 			errs.Add(q.Pos, "query %s: %s", name, msg)
+		}
+		if len(cols) > 0 {
+			jsonCols[name] = cols
 		}
 	}
 	errs.Sort()
-	return errs
+	return errs, jsonCols
 }
 
 func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
@@ -188,28 +209,28 @@ func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
 	})
 }
 
-func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) string {
+func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (string, []string) {
 	sc := rows.Scan(q.SQL)
 	switch {
 	case sc.First != "SELECT" && sc.First != "WITH":
-		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)"
+		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)", nil
 	case sc.More:
-		return "only one statement is allowed (remove what follows the ';')"
+		return "only one statement is allowed (remove what follows the ';')", nil
 	case sc.Positional:
-		return "use named parameters (:name), not ? placeholders"
+		return "use named parameters (:name), not ? placeholders", nil
 	}
 	for _, p := range sc.Params {
 		if r, _ := utf8.DecodeRuneInString(p); !unicode.IsLetter(r) {
-			return fmt.Sprintf("parameter :%s must start with a letter", p)
+			return fmt.Sprintf("parameter :%s must start with a letter", p), nil
 		}
 	}
 	*denied = ""
 	st, err := conn.PrepareContext(ctx, q.SQL)
 	if err != nil {
 		if *denied != "" {
-			return *denied
+			return *denied, nil
 		}
-		return cleanMsg(err.Error())
+		return cleanMsg(err.Error()), nil
 	}
 	defer st.Close()
 	// Run it with the parameters' defaults, NULL for the others: only a
@@ -220,8 +241,16 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	for _, p := range sc.Params {
 		args = append(args, sql.Named(p, rows.Bindable(defaults[p])))
 	}
+	var jsonCols []string
 	rs, err := st.QueryContext(ctx, args...)
 	if err == nil {
+		if types, terr := rs.ColumnTypes(); terr == nil {
+			for _, t := range types {
+				if strings.EqualFold(t.DatabaseTypeName(), rows.JSONType) {
+					jsonCols = append(jsonCols, t.Name())
+				}
+			}
+		}
 		for rs.Next() {
 		}
 		err = rs.Err()
@@ -229,13 +258,13 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	}
 	if err != nil {
 		if *denied != "" {
-			return *denied
+			return *denied, nil
 		}
 		if msg := cleanMsg(err.Error()); strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
-			return "only SELECT over projection tables is allowed: " + msg
+			return "only SELECT over projection tables is allowed: " + msg, nil
 		}
 	}
-	return ""
+	return "", jsonCols
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/cuesource/cuesource/edge"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/worker/shell"
+)
+
+// CompatibilityDate is the Workers compatibility date of a build: the
+// newest the pinned local runtime (workerd from miniflare 4) accepts.
+const CompatibilityDate = "2026-08-01"
+
+// worker runs `cuesource worker build|dev|deploy`.
+func (c *command) worker(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, "cuesource worker: build, dev or deploy\n\n", usage)
+		return 2
+	}
+	switch args[0] {
+	case "build":
+		return c.workerBuild(args[1:])
+	case "dev":
+		return c.workerDev(args[1:])
+	case "deploy":
+		return c.workerDeploy(args[1:])
+	}
+	fmt.Fprintf(c.stderr, "cuesource worker: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+type workerFlags struct {
+	name, d1ID, wasm, dir string
+	vars                  varFlags
+}
+
+type varFlags []string
+
+func (v *varFlags) String() string { return strings.Join(*v, ",") }
+func (v *varFlags) Set(s string) error {
+	if !strings.Contains(s, "=") {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	*v = append(*v, s)
+	return nil
+}
+
+func (f *workerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "the Worker's `name` (default: the context's name)")
+	fs.StringVar(&f.d1ID, "d1-id", "", "the D1 database `id` (from `wrangler d1 create`; any id works locally)")
+	fs.StringVar(&f.wasm, "wasm", "", "the engine's wasm build `FILE` (default: engine.wasm beside the cuesource executable, or $CUESOURCE_WASM)")
+}
+
+func (c *command) workerBuild(args []string) int {
+	fs := flag.NewFlagSet("worker build", flag.ContinueOnError)
+	var f workerFlags
+	f.register(fs)
+	out := fs.String("o", "", "write the Worker to `DIR`")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(c.stderr, "cuesource worker build: -o DIR is required")
+		return 2
+	}
+	if _, ok := c.buildWorker(pos[0], *out, &f); !ok {
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "wrote the Worker to %s: `npx wrangler deploy` there, or `cuesource worker dev`\n", *out)
+	return 0
+}
+
+// buildWorker writes the Worker of a context to dir and returns its name.
+func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool) {
+	data, p, err := compileManifest(ctxPath)
+	if err == nil {
+		if errs := projection.CheckQueries(p); len(errs) > 0 {
+			err = errs
+		}
+	}
+	if err != nil {
+		c.report(err, false)
+		return "", false
+	}
+	queryJSON, err := projection.QueryJSON(p)
+	if err != nil {
+		c.report(err, false)
+		return "", false
+	}
+	wasm, wasmExec, err := findEngine(f.wasm)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource worker:", err)
+		return "", false
+	}
+	name := f.name
+	if name == "" {
+		name = workerName(p.Manifest.Name)
+	}
+	d1ID := f.d1ID
+	if d1ID == "" {
+		d1ID = "00000000-0000-0000-0000-000000000000"
+	}
+	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON})
+	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
+	files := map[string][]byte{
+		"worker.mjs":                    shell.Worker,
+		"context.mjs":                   []byte(context),
+		"wrangler.jsonc":                wranglerConfig(name, d1ID, p),
+		"migrations/0001_cuesource.sql": migration(),
+	}
+	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
+		b, err := os.ReadFile(src.from)
+		if err != nil {
+			fmt.Fprintln(c.stderr, "cuesource worker:", err)
+			return "", false
+		}
+		files[src.to] = b
+	}
+	for rel, b := range files {
+		path := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(c.stderr, "cuesource worker:", err)
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// findEngine locates engine.wasm and the wasm_exec.js of the Go that built
+// it (they must match): a flag, $CUESOURCE_WASM, or beside the executable,
+// where `make build` puts them.
+func findEngine(flagPath string) (wasm, wasmExec string, err error) {
+	var candidates []string
+	if flagPath != "" {
+		candidates = []string{flagPath}
+	} else if env := os.Getenv("CUESOURCE_WASM"); env != "" {
+		candidates = []string{env}
+	} else if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		candidates = []string{filepath.Join(filepath.Dir(exe), "engine.wasm")}
+	}
+	for _, w := range candidates {
+		exec := filepath.Join(filepath.Dir(w), "wasm_exec.js")
+		if _, err := os.Stat(w); err != nil {
+			continue
+		}
+		if _, err := os.Stat(exec); err != nil {
+			return "", "", fmt.Errorf("%s has no wasm_exec.js beside it (copy it from $(go env GOROOT)/lib/wasm of the Go that built it)", w)
+		}
+		return w, exec, nil
+	}
+	return "", "", fmt.Errorf("the engine's wasm build is not found (looked at %s): `make build` writes it beside the cuesource executable, or build it with GOOS=js GOARCH=wasm go build -o engine.wasm ./worker and pass --wasm", strings.Join(candidates, ", "))
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// workerName makes a Worker name (lower case letters, digits, hyphens).
+func workerName(s string) string {
+	n := strings.Trim(nonName.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if n == "" {
+		n = "cuesource"
+	}
+	return n
+}
+
+// wranglerConfig is the build's wrangler.jsonc.
+func wranglerConfig(name, d1ID string, p *interpreter.Program) []byte {
+	type binding struct {
+		Name      string `json:"name"`
+		ClassName string `json:"class_name"`
+	}
+	cfg := map[string]any{
+		"name":               name,
+		"main":               "worker.mjs",
+		"compatibility_date": CompatibilityDate,
+		"durable_objects": map[string]any{"bindings": []binding{
+			{"AGGREGATE", "Aggregate"},
+		}},
+		"migrations": []map[string]any{{"tag": "v1", "new_sqlite_classes": []string{"Aggregate"}}},
+		"d1_databases": []map[string]any{{
+			"binding": "DB", "database_name": name, "database_id": d1ID, "migrations_dir": "migrations",
+		}},
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	head := "// Written by `cuesource worker build` from the context: edit the context and\n" +
+		"// build again rather than this file. database_id comes from --d1-id.\n"
+	return append([]byte(head), append(b, '\n')...)
+}
+
+// migration is the D1 schema of the build: the global log, the projection
+// checkpoints and the dead letters.
+func migration() []byte {
+	var b strings.Builder
+	b.WriteString("-- Written by `cuesource worker build`: the global log of the context.\n")
+	stmts := append(slices.Clone(edge.LogSchema), rows.CheckpointDDL)
+	for _, s := range stmts {
+		b.WriteString(strings.TrimSpace(s))
+		b.WriteString(";\n\n")
+	}
+	return []byte(b.String())
+}
+
+// wranglerCommand is how wrangler runs: $CUESOURCE_WRANGLER (a command
+// line, e.g. the repository's scripts/wrangler), else `wrangler` on PATH,
+// else `npx wrangler`.
+func wranglerCommand() ([]string, error) {
+	if w := os.Getenv("CUESOURCE_WRANGLER"); w != "" {
+		return strings.Fields(w), nil
+	}
+	if p, err := exec.LookPath("wrangler"); err == nil {
+		return []string{p}, nil
+	}
+	if p, err := exec.LookPath("npx"); err == nil {
+		return []string{p, "wrangler"}, nil
+	}
+	return nil, errors.New("wrangler is not found: install it (npm i -D wrangler) or set CUESOURCE_WRANGLER")
+}
+
+// runWrangler runs wrangler in dir, passing signals on to its process
+// group, so no workerd is left behind.
+func (c *command) runWrangler(dir string, args ...string) error {
+	w, err := wranglerCommand()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(w[0], append(w[1:], args...)...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = c.stdout, c.stderr, os.Stdin
+	cmd.Env = os.Environ()
+	for _, kv := range []string{"CLOUDFLARE_CF_FETCH_ENABLED=false", "WRANGLER_SEND_METRICS=false"} {
+		if os.Getenv(strings.Split(kv, "=")[0]) == "" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case s := <-sig:
+		_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+		<-done
+		return nil
+	}
+}
+
+func (c *command) workerDev(args []string) int {
+	fs := flag.NewFlagSet("worker dev", flag.ContinueOnError)
+	var f workerFlags
+	f.register(fs)
+	fs.StringVar(&f.dir, "dir", ".cuesource/worker", "build the Worker in `DIR`")
+	persist := fs.String("persist", ".cuesource/state", "keep Durable Object and D1 state in `DIR`")
+	port := fs.Int("port", 8787, "listen on 127.0.0.1:`PORT`")
+	fs.Var(&f.vars, "var", "a `NAME=VALUE` binding for the Worker (repeatable), e.g. CUESOURCE_ADMIN_TOKEN=...")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	if _, ok := c.buildWorker(pos[0], f.dir, &f); !ok {
+		return 1
+	}
+	// Local bindings go to .dev.vars, which wrangler dev reads.
+	var dv strings.Builder
+	for _, kv := range f.vars {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&dv, "%s=%s\n", k, strconv.Quote(v))
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, ".dev.vars"), []byte(dv.String()), 0o600); err != nil {
+		fmt.Fprintln(c.stderr, "cuesource worker dev:", err)
+		return 1
+	}
+	state, err := filepath.Abs(*persist)
+	if err == nil {
+		err = c.runWrangler(f.dir, "d1", "migrations", "apply", "DB", "--local", "--persist-to", state)
+	}
+	if err == nil {
+		err = c.runWrangler(f.dir, "dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(*port), "--persist-to", state)
+	}
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource worker dev:", err)
+		return 1
+	}
+	return 0
+}
+
+func (c *command) workerDeploy(args []string) int {
+	fs := flag.NewFlagSet("worker deploy", flag.ContinueOnError)
+	var f workerFlags
+	f.register(fs)
+	fs.StringVar(&f.dir, "dir", ".cuesource/worker", "build the Worker in `DIR`")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	if f.d1ID == "" {
+		fmt.Fprintln(c.stderr, "cuesource worker deploy: --d1-id is required (create the database with `wrangler d1 create NAME`)")
+		return 2
+	}
+	if _, ok := c.buildWorker(pos[0], f.dir, &f); !ok {
+		return 1
+	}
+	err := c.runWrangler(f.dir, "d1", "migrations", "apply", "DB", "--remote")
+	if err == nil {
+		err = c.runWrangler(f.dir, "deploy")
+	}
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource worker deploy:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,415 @@
+// cuesource Worker shell: the same file for every context.
+//
+// It routes requests, performs the I/O the Go core asks for (Durable Object
+// storage, D1, Queues, fetch) and returns what Go answers. Every decision
+// (routes, validation, status codes, commands, projections, effects) is
+// made in Go, in engine.wasm, by the code the native server runs.
+import "./wasm_exec.js";
+import engine from "./engine.wasm";
+import { manifest, build } from "./context.mjs";
+import { DurableObject } from "cloudflare:workers";
+
+// ---------------------------------------------------------------- Go runtime
+
+// One Go runtime per isolate, shared by the Worker and every object in it.
+// Calls are synchronous, so they never interleave. It keeps no state
+// between calls; if it ends (a fatal error), the next call makes another.
+let runtime = null;
+
+class Fault extends Error {
+  constructor(f) {
+    super(`${f.kind}: ${f.message}`);
+    this.fault = f;
+  }
+}
+
+function config(env) {
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON };
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === "string") cfg.env[k] = v;
+  }
+  return cfg;
+}
+
+async function start(env) {
+  if (runtime && !runtime.go.exited) return runtime;
+  const t0 = Date.now();
+  const go = new Go();
+  const instance = await WebAssembly.instantiate(engine, go.importObject);
+  // run() resolves when main returns, which it never does: main registers
+  // globalThis.cuesource and blocks.
+  go.run(instance).catch((e) => console.error("cuesource: the Go runtime ended", e));
+  const err = globalThis.cuesource.init(JSON.stringify(manifest), JSON.stringify(config(env)));
+  if (err) throw new Error("cuesource: the context does not load: " + err);
+  const rt = { go, api: globalThis.cuesource, started: Date.now() - t0 };
+  rt.info = callOn(rt, "info", {});
+  runtime = rt;
+  if (restarts > 0) console.warn(`cuesource: Go runtime restarted (${restarts} so far)`);
+  return rt;
+}
+let restarts = 0;
+
+// callOn runs one Go function. A runtime that ended during the call is
+// dropped (the next start makes a new one) and the call fails.
+function callOn(rt, name, input) {
+  if (rt.go.exited) throw new Error("cuesource: the Go runtime has ended");
+  let out;
+  try {
+    out = rt.api.call(name, JSON.stringify(input));
+  } finally {
+    if (rt.go.exited && runtime === rt) {
+      runtime = null;
+      restarts++;
+    }
+  }
+  if (typeof out !== "string") throw new Error(`cuesource: the Go runtime ended during ${name}`);
+  const v = JSON.parse(out);
+  if (v && v.fault) throw new Fault(v.fault);
+  return v;
+}
+
+async function call(env, name, input) {
+  return callOn(await start(env), name, input);
+}
+
+// drive runs a Go script to its end, performing each operation it names.
+async function drive(env, name, input) {
+  const results = [];
+  for (let i = 0; i < 10000; i++) {
+    const step = await call(env, name, { ...input, results });
+    if (!step.op) return step.done;
+    results.push(await perform(env, step.op));
+  }
+  throw new Error(`cuesource: script ${name} did not end`);
+}
+
+// ------------------------------------------------------------ test switches
+
+// Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics. The
+// state is per isolate; locally the Worker and its objects share one.
+const faults = { d1: false };
+
+function checkD1() {
+  if (faults.d1) throw new Error("D1 is failing (test switch)");
+}
+
+// ---------------------------------------------------------------- operations
+
+async function perform(env, op) {
+  try {
+    return { ok: await performOk(env, op) };
+  } catch (e) {
+    return { error: String((e && e.message) || e) };
+  }
+}
+
+async function performOk(env, op) {
+  switch (op.kind) {
+    case "d1": {
+      checkD1();
+      const r = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).all();
+      return r.results;
+    }
+    case "batch": {
+      checkD1();
+      const rs = await env.DB.batch(op.statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
+      return rs.map((r) => r.results || []);
+    }
+    case "object":
+      return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
+  }
+  throw new Error(`unknown operation ${op.kind}`);
+}
+
+function aggregate(env, agg, id) {
+  return env.AGGREGATE.get(env.AGGREGATE.idFromName(`${agg}/${id}`));
+}
+
+// ------------------------------------------------------------------- Worker
+
+const noBody = new Set([101, 204, 205, 304]);
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (env.CUESOURCE_TEST_FAULTS === "1" && url.pathname.startsWith("/__test/")) {
+      return testSwitch(request, env, url);
+    }
+    const wire = {
+      method: request.method,
+      path: url.pathname,
+      query: url.search.slice(1),
+      headers: [...request.headers],
+      body: await request.text(),
+    };
+    let resp;
+    try {
+      resp = await drive(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
+    } catch (e) {
+      console.error("cuesource:", request.method, url.pathname, e);
+      return problem(500, "internal", "the server failed; see its log");
+    }
+    const headers = new Headers();
+    for (const [k, v] of resp.headers) {
+      if (k === "X-Cuesource-Error") console.error("cuesource:", request.method, url.pathname, resp.status, v);
+      else headers.append(k, v);
+    }
+    const body = request.method === "HEAD" || noBody.has(resp.status) || resp.body === "" ? null : resp.body;
+    return new Response(body, { status: resp.status, headers });
+  },
+};
+
+function problem(status, kind, detail) {
+  const body = JSON.stringify({ type: "urn:cuesource:problem:" + kind, title: "Internal Server Error", status, detail, kind });
+  return new Response(body, { status, headers: { "Content-Type": "application/problem+json" } });
+}
+
+async function testSwitch(request, env, url) {
+  const parts = url.pathname.split("/").slice(2).map(decodeURIComponent);
+  try {
+    if (parts[0] === "faults" && request.method === "POST") {
+      Object.assign(faults, await request.json());
+      return Response.json(faults);
+    }
+    if ((parts[0] === "panic" || parts[0] === "crash") && parts.length === 3) {
+      const out = await aggregate(env, parts[1], parts[2]).provoke(parts[0]);
+      return Response.json(out);
+    }
+    if (parts[0] === "runtime") {
+      const rt = await start(env);
+      return Response.json({ restarts, startMillis: rt.started });
+    }
+  } catch (e) {
+    return Response.json({ error: String(e.message || e) }, { status: 500 });
+  }
+  return new Response("no such test switch", { status: 404 });
+}
+
+// -------------------------------------------------------- Aggregate object
+
+const objectSchema = `
+CREATE TABLE IF NOT EXISTS instance (
+  k         INTEGER PRIMARY KEY CHECK (k = 1),
+  aggregate TEXT    NOT NULL,
+  id        TEXT    NOT NULL,
+  version   INTEGER NOT NULL,
+  state     TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+  version        INTEGER PRIMARY KEY,
+  id             TEXT    NOT NULL UNIQUE,
+  type           TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  time           TEXT    NOT NULL,
+  command_id     TEXT    NOT NULL,
+  payload        TEXT,
+  position       INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
+CREATE TABLE IF NOT EXISTS idempotency (
+  key          TEXT NOT NULL PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  response     TEXT,
+  time         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id   TEXT    NOT NULL,
+  consumer   TEXT    NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  due        INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS forwarding (
+  k        INTEGER PRIMARY KEY CHECK (k = 1),
+  failures INTEGER NOT NULL
+);`;
+
+const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
+
+// Aggregate is one aggregate instance: its state, events, idempotency
+// records and outbox in the object's SQLite storage, each command written
+// in one transaction with the engine call that decided it.
+export class Aggregate extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(objectSchema);
+    this.pending = false;
+    this.flushing = null;
+  }
+
+  instance() {
+    const row = this.sql.exec("SELECT version, state FROM instance").toArray()[0];
+    return row ? { version: row.version, state: row.state } : { version: 0, state: "" };
+  }
+
+  write(agg, id, commit) {
+    const sql = this.sql;
+    for (const e of commit.events) {
+      sql.exec(
+        "INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload,
+      );
+    }
+    if (commit.state !== null) {
+      sql.exec(
+        "INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state",
+        agg, id, commit.version, commit.state,
+      );
+    }
+    if (commit.idempotency) {
+      const r = commit.idempotency;
+      sql.exec("INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)", r.key, r.request_hash, r.response, r.time);
+    }
+    for (const o of commit.effects) {
+      sql.exec("INSERT INTO outbox (event_id, consumer) VALUES (?, ?)", o.eventId, o.consumer);
+    }
+  }
+
+  // decideAndWrite runs a Go decision inside one storage transaction: an
+  // exception (a fault, a runtime that ended) rolls everything back.
+  async decideAndWrite(agg, id, fn, input) {
+    const rt = await start(this.env);
+    let d;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        d = callOn(rt, fn, input(this));
+        if (d.commit) this.write(agg, id, d.commit);
+      });
+    } catch (e) {
+      if (!rt.go.exited) throw e;
+      // The runtime ended mid-call: nothing was written; decide again on
+      // a new one.
+      const rt2 = await start(this.env);
+      this.ctx.storage.transactionSync(() => {
+        d = callOn(rt2, fn, input(this));
+        if (d.commit) this.write(agg, id, d.commit);
+      });
+    }
+    if (d.commit && d.commit.events.length > 0) await this.committed(agg, id, d.commit);
+    return d.response;
+  }
+
+  async execute(agg, id, req) {
+    return this.decideAndWrite(agg, id, "decide", (self) => {
+      let record = null;
+      if (req.idempotencyKey) {
+        const r = self.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", req.idempotencyKey).toArray()[0];
+        record = r || null;
+      }
+      return { instance: self.instance(), record, request: req };
+    });
+  }
+
+  async seed(agg, id, req) {
+    return this.decideAndWrite(agg, id, "seed", (self) => ({ instance: self.instance(), request: req }));
+  }
+
+  // committed starts the forwarding of new events to the global log. When
+  // an inline projection handles one of them, the command answers only
+  // once they are forwarded and projected.
+  async committed(agg, id, commit) {
+    const rt = await start(this.env);
+    const inline = commit.events.some((e) => rt.info.inline.includes(`${agg}.${e.type}`));
+    // The alarm is the retry: it fires unless a forward succeeds first.
+    await this.ctx.storage.setAlarm(Date.now() + 2000);
+    const f = this.flush(agg, id);
+    if (inline) {
+      try {
+        await f;
+      } catch (e) {
+        console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
+      }
+    } else {
+      this.ctx.waitUntil(f.catch((e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e))));
+    }
+  }
+
+  // flush forwards every unforwarded event, oldest first, until none is
+  // left; concurrent callers share one run, and a commit during a run
+  // makes it go round again.
+  flush(agg, id) {
+    this.pending = true;
+    if (!this.flushing) {
+      this.flushing = this.forwardAll(agg, id).finally(() => {
+        this.flushing = null;
+      });
+    }
+    return this.flushing;
+  }
+
+  async forwardAll(agg, id) {
+    while (this.pending) {
+      this.pending = false;
+      for (;;) {
+        const evs = this.sql
+          .exec(`SELECT ${eventCols} FROM events WHERE position IS NULL ORDER BY version LIMIT 50`)
+          .toArray()
+          .map((e) => ({ ...e, aggregate: agg, instance: id }));
+        if (evs.length === 0) break;
+        const res = await drive(this.env, "forward", { events: evs });
+        this.ctx.storage.transactionSync(() => {
+          for (const [eid, pos] of Object.entries(res.positions)) this.sql.exec("UPDATE events SET position = ? WHERE id = ?", pos, eid);
+        });
+      }
+    }
+    this.sql.exec("DELETE FROM forwarding");
+  }
+
+  async alarm() {
+    const row = this.sql.exec("SELECT aggregate, id FROM instance").toArray()[0];
+    if (!row) return;
+    try {
+      await this.flush(row.aggregate, row.id);
+    } catch (e) {
+      // Back off: 0.5 s doubling to 30 s.
+      const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;
+      this.sql.exec("INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures", n);
+      const delay = Math.min(500 * 2 ** (n - 1), 30000);
+      console.warn(`cuesource: forwarding ${row.aggregate} ${row.id} failed (${n}), retry in ${delay} ms:`, String(e.message || e));
+      await this.ctx.storage.setAlarm(Date.now() + delay);
+    }
+  }
+
+  async load(agg, id) {
+    return this.instance();
+  }
+
+  async events(agg, id, arg) {
+    return this.sql.exec(`SELECT ${eventCols} FROM events WHERE version > ? ORDER BY version`, arg.after).toArray();
+  }
+
+  async rehydrate(agg, id, arg) {
+    const rt = await start(this.env);
+    let out;
+    this.ctx.storage.transactionSync(() => {
+      const events = this.sql.exec(`SELECT ${eventCols} FROM events ORDER BY version`).toArray();
+      out = callOn(rt, "rehydrate", { aggregate: agg, id, instance: this.instance(), events, fix: arg.fix });
+      if (out.store !== null) this.sql.exec("UPDATE instance SET state = ?", out.store);
+    });
+    return out.drift;
+  }
+
+  // provoke is the test switch's: a recovered panic, or a fatal one that
+  // ends the isolate's Go runtime.
+  async provoke(what) {
+    if (this.env.CUESOURCE_TEST_FAULTS !== "1") throw new Error("test switches are off");
+    const rt = await start(this.env);
+    if (what === "crash") {
+      rt.api.crash();
+      try {
+        callOn(rt, "info", {});
+      } catch (e) {
+        return { exited: rt.go.exited, error: String(e.message || e) };
+      }
+      return { exited: rt.go.exited };
+    }
+    try {
+      callOn(rt, "panic", { from: "test" });
+    } catch (e) {
+      return { exited: rt.go.exited, error: String(e.message || e) };
+    }
+    return { exited: rt.go.exited };
+  }
+}
