@@ -195,9 +195,9 @@ func wranglerConfig(name, d1ID string, p *interpreter.Program) []byte {
 		"main":               "worker.mjs",
 		"compatibility_date": CompatibilityDate,
 		"durable_objects": map[string]any{"bindings": []binding{
-			{"AGGREGATE", "Aggregate"},
+			{"AGGREGATE", "Aggregate"}, {"PROJECTOR", "Projector"},
 		}},
-		"migrations": []map[string]any{{"tag": "v1", "new_sqlite_classes": []string{"Aggregate"}}},
+		"migrations": []map[string]any{{"tag": "v1", "new_sqlite_classes": []string{"Aggregate", "Projector"}}},
 		"d1_databases": []map[string]any{{
 			"binding": "DB", "database_name": name, "database_id": d1ID, "migrations_dir": "migrations",
 		}},

@@ -111,6 +111,7 @@ func (c *Core) functions() map[string]function {
 		"seed":      c.seed,
 		"rehydrate": c.rehydrate,
 		"forward":   c.forward,
+		"project":   c.project,
 		"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 	}
 }
@@ -122,10 +123,13 @@ type Info struct {
 	// handles: a command that emits one forwards and projects before it
 	// answers.
 	Inline []string `json:"inline"`
+	// Projections is whether the context has any: forwarding then wakes
+	// the projector.
+	Projections bool `json:"projections"`
 }
 
 func (c *Core) info() Info {
-	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}}
+	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0}
 	seen := map[string]bool{}
 	for _, p := range c.prog.Projections {
 		if p.Mode != "inline" {

@@ -85,14 +85,6 @@ type OpError struct {
 
 func (e *OpError) Error() string { return e.Op + ": " + e.Message }
 
-// query runs one D1 statement and decodes its rows into out.
-func (h *host) query(out any, sql string, params ...any) error {
-	if params == nil {
-		params = []any{}
-	}
-	return h.do(Op{Kind: "d1", Statement: &Statement{SQL: sql, Params: params}}, out)
-}
-
 // step ends a run: the pending op if there is one, else the answer.
 func (h *host) step(done any) Step {
 	if h.pending != nil {

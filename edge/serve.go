@@ -79,7 +79,7 @@ func (c *Core) serve(in []byte) (any, error) {
 	h := &host{results: si.Results}
 	b := &backend{h: h}
 	ids := 0
-	svc := c.svc.With(b, nil, nil)
+	svc := c.svc.With(b, &readModels{c: c, h: h}, nil)
 	svc = svc.WithClock(func() time.Time { return si.Now }, func() string {
 		ids++
 		if ids == 1 {
@@ -143,11 +143,15 @@ func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Ev
 	if limit <= 0 {
 		limit = api.MaxPage
 	}
-	var rows []wireEvent
-	if err := b.h.query(&rows, sqlReadAll, after, limit); err != nil {
+	res, err := b.h.query(sqlReadAll, after, limit)
+	if err != nil {
 		return nil, err
 	}
-	return eventsOf(rows, "", ""), nil
+	out := make([]store.Event, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		out = append(out, eventOf(r))
+	}
+	return out, nil
 }
 
 // wireInstance is an instance row of a Durable Object.

@@ -107,8 +107,8 @@ async function performOk(env, op) {
   switch (op.kind) {
     case "d1": {
       checkD1();
-      const r = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).all();
-      return r.results;
+      const [columns, ...rows] = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).raw({ columnNames: true });
+      return { columns, rows };
     }
     case "batch": {
       checkD1();
@@ -117,12 +117,18 @@ async function performOk(env, op) {
     }
     case "object":
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
+    case "projector":
+      return await projector(env).action(op.method, op.arg);
   }
   throw new Error(`unknown operation ${op.kind}`);
 }
 
 function aggregate(env, agg, id) {
   return env.AGGREGATE.get(env.AGGREGATE.idFromName(`${agg}/${id}`));
+}
+
+function projector(env) {
+  return env.PROJECTOR.get(env.PROJECTOR.idFromName("projector"));
 }
 
 // ------------------------------------------------------------------- Worker
@@ -355,6 +361,9 @@ export class Aggregate extends DurableObject {
       }
     }
     this.sql.exec("DELETE FROM forwarding");
+    // The projector catches up with what was forwarded (inline
+    // projections before the command answers, since it awaits this).
+    if ((await start(this.env)).info.projections) await projector(this.env).catchUp();
   }
 
   async alarm() {
@@ -411,5 +420,64 @@ export class Aggregate extends DurableObject {
       return { exited: rt.go.exited, error: String(e.message || e) };
     }
     return { exited: rt.go.exited };
+  }
+}
+
+// ---------------------------------------------------------- Projector object
+
+// Projector keeps the projection tables in D1 up to date with the log: one
+// object, so one writer, running the Go projector script one run at a time.
+export class Projector extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.running = Promise.resolve();
+    this.next = null; // a catch-up waiting to run: later callers join it
+  }
+
+  // run runs one script to its end after the runs before it.
+  run(action, name) {
+    const p = this.running.then(() => this.runNow(action, name));
+    this.running = p.catch(() => {});
+    return p;
+  }
+
+  async runNow(action, name) {
+    const input = { now: new Date().toISOString(), action, name };
+    for (;;) {
+      const d = await drive(this.env, "project", input);
+      if (d.unknown || d.conflict || !d.more) return d;
+      input.action = "";
+      input.now = new Date().toISOString();
+    }
+  }
+
+  // catchUp applies what the log has that the projections have not; a
+  // failure (D1 down) is retried by the alarm.
+  async catchUp() {
+    if (!this.next) {
+      this.next = this.running.then(() => {
+        this.next = null;
+      });
+      this.next = this.next.then(() => this.runNow("", ""));
+      this.running = this.next.catch(() => {});
+    }
+    try {
+      await this.next;
+    } catch (e) {
+      await this.ctx.storage.setAlarm(Date.now() + 1000);
+      throw e;
+    }
+  }
+
+  async action(method, name) {
+    return this.run(method, name);
+  }
+
+  async alarm() {
+    try {
+      await this.catchUp();
+    } catch (e) {
+      console.warn("cuesource: projector catch-up failed, retrying:", String(e.message || e));
+    }
   }
 }

@@ -1,0 +1,215 @@
+package edge
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/store"
+)
+
+// The projector script keeps the projection tables in D1 up to date with
+// the log. One projector object runs it, one run at a time, so checkpoints
+// and rows are written by a single writer, as natively.
+
+// projectBatch is how many events one read of the log takes.
+const projectBatch = 100
+
+// projectOps bounds the operations of one run: the shell runs the script
+// again while it answers More, so replays stay short.
+const projectOps = 24
+
+type projectInput struct {
+	Now     time.Time `json:"now"`
+	Action  string    `json:"action"` // "", rebuild, skip, resume
+	Name    string    `json:"name"`
+	Results []Result  `json:"results"`
+}
+
+// Projected is the answer of a run.
+type Projected struct {
+	More bool `json:"more"` // run again: the log has more to apply
+	projectorAnswer
+}
+
+func (c *Core) projectionNames() []string {
+	return slices.Sorted(maps.Keys(c.prog.Projections))
+}
+
+// project runs an action (if any), then catches every running projection
+// up with the log.
+func (c *Core) project(in []byte) (any, error) {
+	var pi projectInput
+	if err := decodeInput(in, &pi); err != nil {
+		return nil, err
+	}
+	h := &host{results: pi.Results}
+	out, err := c.projectRun(h, &pi)
+	if err != nil {
+		return h.step(nil), ignorePending(err)
+	}
+	return h.step(out), nil
+}
+
+type checkpoint struct {
+	pos   int64
+	hash  string
+	state string
+	errAt int64
+}
+
+func (c *Core) projectRun(h *host, pi *projectInput) (Projected, error) {
+	if len(c.prog.Projections) == 0 {
+		if pi.Action != "" {
+			return Projected{projectorAnswer: projectorAnswer{Unknown: fmt.Sprintf("no projection %q", pi.Name)}}, nil
+		}
+		return Projected{}, nil
+	}
+	now := rows.Stamp(pi.Now)
+	res, err := h.query(rows.CheckpointAll)
+	if err != nil {
+		return Projected{}, err
+	}
+	cps := map[string]*checkpoint{}
+	for _, r := range res.Rows {
+		cps[asString(r[0])] = &checkpoint{pos: asInt(r[1]), hash: asString(r[2]), state: asString(r[3]), errAt: asInt(r[5])}
+	}
+	var stmts []Statement
+	reset := func(name string, drop bool) {
+		t := rows.NewTable(c.prog.Projections[name])
+		if drop {
+			stmts = append(stmts, Statement{SQL: t.Drop, Params: []any{}})
+		}
+		for _, ddl := range t.DDL() {
+			stmts = append(stmts, Statement{SQL: ddl, Params: []any{}})
+		}
+		stmts = append(stmts, Statement{SQL: rows.CheckpointReset, Params: []any{name, t.Def.Hash, rows.StateRunning, now}})
+		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRunning}
+	}
+	if pi.Action != "" {
+		cp, ok := cps[pi.Name]
+		if _, defined := c.prog.Projections[pi.Name]; !defined {
+			return Projected{projectorAnswer: projectorAnswer{Unknown: fmt.Sprintf("no projection %q", pi.Name)}}, nil
+		}
+		switch pi.Action {
+		case "rebuild":
+			reset(pi.Name, true)
+		case "skip", "resume":
+			if !ok || cp.state != rows.StateFailed {
+				state := rows.StateNew
+				if ok {
+					state = cp.state
+				}
+				return Projected{projectorAnswer: projectorAnswer{Conflict: fmt.Sprintf("%s is %s", pi.Name, state)}}, nil
+			}
+			if pi.Action == "skip" {
+				stmts = append(stmts, Statement{SQL: rows.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
+				cp.pos = cp.errAt
+			} else {
+				stmts = append(stmts, Statement{SQL: rows.CheckpointResume, Params: []any{now, pi.Name}})
+			}
+			cp.state = rows.StateRunning
+		default:
+			return Projected{}, fmt.Errorf("unknown projector action %q", pi.Action)
+		}
+	}
+	// A new projection is built; one whose definition changed is rebuilt.
+	for _, name := range c.projectionNames() {
+		cp, ok := cps[name]
+		if !ok || cp.hash != c.prog.Projections[name].Hash {
+			reset(name, ok)
+		}
+	}
+	if len(stmts) > 0 {
+		if err := h.do(Op{Kind: "batch", Statements: stmts}, nil); err != nil {
+			return Projected{}, err
+		}
+	}
+	for _, name := range c.projectionNames() {
+		cp := cps[name]
+		if cp.state != rows.StateRunning {
+			continue
+		}
+		t := rows.NewTable(c.prog.Projections[name])
+		for {
+			if h.n >= projectOps {
+				return Projected{More: true}, nil
+			}
+			done, err := c.projectOnce(h, t, cp, now)
+			if err != nil {
+				return Projected{}, err
+			}
+			if done {
+				break
+			}
+		}
+	}
+	return Projected{}, nil
+}
+
+// projectOnce applies the next run of events to t and reports whether the
+// projection is at the head of the log (or stopped by a failure).
+func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (bool, error) {
+	res, err := h.query(sqlEventsAfter, cp.pos, projectBatch)
+	if err != nil {
+		return false, err
+	}
+	if len(res.Rows) == 0 {
+		return true, nil
+	}
+	evs := make([]store.Event, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		evs = append(evs, eventOf(r))
+	}
+	b := rows.Prepare(t, evs, nil)
+	loaded := map[string]*rows.Row{}
+	for i := 0; i < len(b.Keys); i += rows.ManyKeys {
+		keys := b.Keys[i:min(i+rows.ManyKeys, len(b.Keys))]
+		args := make([]any, len(keys))
+		for j, k := range keys {
+			args[j] = k
+		}
+		got, err := h.query(t.SelectKeys(len(keys)), args...)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range got.Rows {
+			row, err := t.Load(r[1:])
+			if err != nil {
+				return false, err
+			}
+			loaded[asString(r[0])] = row
+		}
+	}
+	out := b.Apply(loaded)
+	var stmts []Statement
+	for _, k := range b.Keys {
+		r := loaded[k]
+		switch {
+		case !r.Dirty:
+		case r.Deleted:
+			stmts = append(stmts, Statement{SQL: t.Delete, Params: []any{k}})
+		default:
+			stmts = append(stmts, Statement{SQL: t.Upsert, Params: t.Args(nil, k, r)})
+		}
+	}
+	name := t.Def.Name
+	if out.Fail != nil {
+		stmts = append(stmts, Statement{SQL: rows.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
+	} else {
+		stmts = append(stmts, Statement{SQL: rows.CheckpointAdvanceIf, Params: []any{out.Last, now, name, cp.pos}})
+	}
+	if err := h.do(Op{Kind: "batch", Statements: stmts}, nil); err != nil {
+		return false, err
+	}
+	cp.pos = out.Last
+	if out.Fail != nil {
+		cp.state = rows.StateFailed
+		return true, nil
+	}
+	return len(res.Rows) < projectBatch, nil
+}
+
+const sqlEventsAfter = `SELECT ` + eventColumns + ` FROM events WHERE position > ?1 ORDER BY position LIMIT ?2`
