@@ -116,12 +116,13 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	if d1ID == "" {
 		d1ID = "00000000-0000-0000-0000-000000000000"
 	}
-	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON})
+	queue, dlq := name+"-effects", name+"-effects-dlq"
+	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq})
 	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
 	files := map[string][]byte{
 		"worker.mjs":                    shell.Worker,
 		"context.mjs":                   []byte(context),
-		"wrangler.jsonc":                wranglerConfig(name, d1ID, p),
+		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p),
 		"migrations/0001_cuesource.sql": migration(),
 	}
 	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
@@ -185,7 +186,7 @@ func workerName(s string) string {
 }
 
 // wranglerConfig is the build's wrangler.jsonc.
-func wranglerConfig(name, d1ID string, p *interpreter.Program) []byte {
+func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program) []byte {
 	type binding struct {
 		Name      string `json:"name"`
 		ClassName string `json:"class_name"`
@@ -201,6 +202,25 @@ func wranglerConfig(name, d1ID string, p *interpreter.Program) []byte {
 		"d1_databases": []map[string]any{{
 			"binding": "DB", "database_name": name, "database_id": d1ID, "migrations_dir": "migrations",
 		}},
+	}
+	if len(p.Effects) > 0 {
+		// Queue effects are delivered by the queue's consumer in this
+		// Worker; a dead letter's retry goes through it too. Each message
+		// is retried up to the largest retry.max of the effects (the
+		// deliverer dead-letters it then); what the queue still gives up
+		// on (a consumer that kept failing) reaches the dead-letter
+		// queue, whose consumer records it.
+		tries := 1
+		for _, e := range p.Effects {
+			tries = max(tries, e.MaxTries)
+		}
+		cfg["queues"] = map[string]any{
+			"producers": []map[string]any{{"binding": "QUEUE", "queue": queue}},
+			"consumers": []map[string]any{
+				{"queue": queue, "max_batch_size": 10, "max_batch_timeout": 1, "max_retries": min(tries+1, 100), "dead_letter_queue": dlq},
+				{"queue": dlq, "max_batch_size": 10, "max_batch_timeout": 1, "max_retries": 10},
+			},
+		}
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	head := "// Written by `cuesource worker build` from the context: edit the context and\n" +

@@ -105,14 +105,17 @@ type function func(in []byte) (any, error)
 // functions maps the names the shell calls to their code.
 func (c *Core) functions() map[string]function {
 	return map[string]function{
-		"info":      func([]byte) (any, error) { return c.info(), nil },
-		"serve":     c.serve,
-		"decide":    c.decide,
-		"seed":      c.seed,
-		"rehydrate": c.rehydrate,
-		"forward":   c.forward,
-		"project":   c.project,
-		"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+		"info":       func([]byte) (any, error) { return c.info(), nil },
+		"serve":      c.serve,
+		"decide":     c.decide,
+		"seed":       c.seed,
+		"rehydrate":  c.rehydrate,
+		"forward":    c.forward,
+		"project":    c.project,
+		"deliver":    c.deliver,
+		"deadLetter": c.deadLetter,
+		"report":     c.report,
+		"panic":      func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 	}
 }
 
@@ -126,10 +129,15 @@ type Info struct {
 	// Projections is whether the context has any: forwarding then wakes
 	// the projector.
 	Projections bool `json:"projections"`
+	// Effects maps each effect to its delivery: sync, async or queue.
+	Effects map[string]string `json:"effects"`
 }
 
 func (c *Core) info() Info {
-	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0}
+	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{}}
+	for name, e := range c.prog.Effects {
+		in.Effects[name] = e.Delivery
+	}
 	seen := map[string]bool{}
 	for _, p := range c.prog.Projections {
 		if p.Mode != "inline" {

@@ -24,6 +24,7 @@ var LogSchema = []string{
 	payload        TEXT,
 	UNIQUE (aggregate, instance, version)
 )`,
+	DeadLettersSchema,
 }
 
 const eventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload`

@@ -79,7 +79,7 @@ func (c *Core) serve(in []byte) (any, error) {
 	h := &host{results: si.Results}
 	b := &backend{h: h}
 	ids := 0
-	svc := c.svc.With(b, &readModels{c: c, h: h}, nil)
+	svc := c.svc.With(b, &readModels{c: c, h: h}, &deadLetters{h: h})
 	svc = svc.WithClock(func() time.Time { return si.Now }, func() string {
 		ids++
 		if ids == 1 {

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
@@ -50,16 +52,14 @@ type Options struct {
 
 // Dispatcher delivers effects from the outbox.
 type Dispatcher struct {
-	prog   *interpreter.Program
-	st     *sqlite.Store
-	exec   Executor
-	client *http.Client
-	vars   map[string]string
-	envs   map[string]any // vars as expressions see them (env.NAME)
-	now    func() time.Time
-	log    *slog.Logger
-	opt    Options
-	dl     *DeadLetters
+	prog *interpreter.Program
+	st   *sqlite.Store
+	del  *rules.Deliverer
+	do   doer
+	now  func() time.Time
+	log  *slog.Logger
+	opt  Options
+	dl   *DeadLetters
 
 	kick chan struct{}
 
@@ -71,7 +71,7 @@ type Dispatcher struct {
 // recorded.
 type flight struct {
 	done chan struct{}
-	out  outcome
+	out  rules.Outcome
 }
 
 // New returns a dispatcher for p's effects over st, sending commands
@@ -109,17 +109,10 @@ func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Exe
 		return nil, err
 	}
 	d := &Dispatcher{
-		prog: p, st: st, exec: exec, client: opt.Client, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
-		vars: map[string]string{}, envs: map[string]any{},
+		prog: p, st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
+		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: api.NewID},
+		do:   doer{exec: exec, client: opt.Client},
 		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
-	}
-	if p.Manifest != nil {
-		for name := range p.Manifest.Env {
-			d.vars[name], d.envs[name] = "", ""
-		}
-	}
-	for name, v := range opt.Vars {
-		d.vars[name], d.envs[name] = v, v
 	}
 	dl.kick = d.Kick
 	return d, nil
@@ -238,7 +231,7 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	outs := make([]outcome, len(rows))
+	outs := make([]rules.Outcome, len(rows))
 	// Rows of one effect and one source instance go in order, one after
 	// the other; different ones run side by side.
 	groups := map[string][]int{}
@@ -260,7 +253,7 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 			defer func() { <-sem; wg.Done() }()
 			for _, i := range idx {
 				if ctx.Err() != nil {
-					outs[i] = outcome{kind: release}
+					outs[i] = rules.Outcome{Kind: rules.Release}
 					continue
 				}
 				outs[i] = d.deliver(ctx, rows[i])
@@ -324,7 +317,7 @@ func (d *Dispatcher) land(rows []*row) {
 	for _, r := range rows {
 		if f := d.flights[r.pos]; f != nil {
 			delete(d.flights, r.pos)
-			f.out = outcome{kind: retry, err: "the delivery's outcome could not be recorded"}
+			f.out = rules.Outcome{Kind: rules.Retry, Err: "the delivery's outcome could not be recorded"}
 			close(f.done)
 		}
 	}
@@ -354,45 +347,16 @@ func scanRows(rs *sql.Rows, err error) ([]*row, error) {
 	return out, rs.Err()
 }
 
-// settle turns a failed attempt that was the effect's last into a dead
-// letter.
-func (d *Dispatcher) settle(r *row, out outcome) outcome {
-	if out.kind != retry {
-		return out
-	}
-	maxTries := 1
-	if e := d.prog.Effects[r.consumer]; e != nil {
-		maxTries = e.MaxTries
-	}
-	if r.attempts+1 >= maxTries {
-		out.kind = dead
-		out.err = fmt.Sprintf("%s (gave up after %d attempts)", out.err, r.attempts+1)
-	}
-	return out
-}
-
-// backoff is the wait after the n-th failed attempt: the effect's backoff
-// doubled n-1 times, at least what the receiver asked for (Retry-After),
-// at most MaxBackoff.
-func (d *Dispatcher) backoff(consumer string, n int, asked time.Duration) time.Duration {
-	base := time.Second
-	if e := d.prog.Effects[consumer]; e != nil && e.Backoff > 0 {
-		base = e.Backoff
-	}
-	w := d.opt.MaxBackoff
-	if n-1 < 40 {
-		if b := base << (n - 1); b > 0 && b < w {
-			w = b
-		}
-	}
-	return min(max(w, asked), d.opt.MaxBackoff)
+// deliver delivers one row once.
+func (d *Dispatcher) deliver(ctx context.Context, r *row) rules.Outcome {
+	return d.del.Deliver(ctx, r.consumer, r.ev, d.do)
 }
 
 // record writes the outcomes of delivered rows in one transaction, then
 // ends their flights.
-func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []outcome) {
+func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outcome) {
 	for i, r := range rows {
-		outs[i] = d.settle(r, outs[i])
+		outs[i] = rules.Settle(d.prog, r.consumer, r.attempts, outs[i])
 	}
 	// The outcome is written even when ctx ended during delivery: what was
 	// delivered must not be delivered again for want of a write.
@@ -404,23 +368,23 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []outcome) {
 		for i, r := range rows {
 			out := outs[i]
 			var err error
-			switch out.kind {
-			case done, skip:
+			switch out.Kind {
+			case rules.Done, rules.Skip:
 				_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
-			case release:
+			case rules.Release:
 				_, err = tx.ExecContext(wctx, `UPDATE outbox SET next_attempt = ? WHERE position = ?`, ts, r.pos)
-			case retry:
+			case rules.Retry:
 				n := r.attempts + 1
-				next := now.Add(d.backoff(r.consumer, n, out.retryAfter))
+				next := now.Add(rules.Backoff(d.prog, r.consumer, n, out.RetryAfter, d.opt.MaxBackoff))
 				_, err = tx.ExecContext(wctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt = ? WHERE position = ?`,
-					n, out.err, formatTime(next), r.pos)
-			case dead:
+					n, out.Err, formatTime(next), r.pos)
+			case rules.Dead:
 				var rej any
-				if len(out.rejection) > 0 {
-					rej = string(out.rejection)
+				if len(out.Rejection) > 0 {
+					rej = string(out.Rejection)
 				}
 				if _, err = tx.ExecContext(wctx, `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time) VALUES (?, ?, ?, ?, ?, ?)`,
-					r.eventID, r.consumer, r.attempts+1, out.err, rej, ts); err == nil {
+					r.eventID, r.consumer, r.attempts+1, out.Err, rej, ts); err == nil {
 					_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
 				}
 			}
@@ -449,16 +413,16 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []outcome) {
 	}
 }
 
-func (d *Dispatcher) logOutcome(r *row, out outcome) {
+func (d *Dispatcher) logOutcome(r *row, out rules.Outcome) {
 	attrs := []any{slog.String("effect", r.consumer), slog.String("event", r.eventID), slog.Int("attempt", r.attempts+1)}
-	switch out.kind {
-	case retry:
-		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.err))...)
-	case dead:
-		d.log.Warn("effect delivery dead-lettered", append(attrs, slog.String("error", out.err))...)
-	case done:
-		if out.note != "" {
-			d.log.Info("effect delivered", append(attrs, slog.String("note", out.note))...)
+	switch out.Kind {
+	case rules.Retry:
+		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.Err))...)
+	case rules.Dead:
+		d.log.Warn("effect delivery dead-lettered", append(attrs, slog.String("error", out.Err))...)
+	case rules.Done:
+		if out.Note != "" {
+			d.log.Info("effect delivered", append(attrs, slog.String("note", out.Note))...)
 		}
 	}
 }

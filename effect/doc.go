@@ -8,13 +8,17 @@
 //     (one per event and effect, written by the command's own transaction),
 //     delivers each and deletes it, or records the failure and retries it
 //     with exponential backoff, or moves it to the dead-letter list.
-//   - Delivery: a `send` becomes a command executed on the backend with the
-//     idempotency key "effect:<name>:<eventId>", so a redelivery never runs
-//     it twice; a permanent rejection runs the effect's onReject command
-//     (key "effect:<name>:reject:<eventId>") or is dead-lettered with the
+//   - The native I/O of a delivery, whose rules are package
+//     [github.com/cuesource/cuesource/effect/rules]'s (shared with the
+//     Workers runtime): a `send` becomes a command executed on the
+//     backend ([Executor]) with the idempotency key
+//     "effect:<name>:<eventId>", so a redelivery never runs it twice; a
+//     permanent rejection runs the effect's onReject command (key
+//     "effect:<name>:reject:<eventId>") or is dead-lettered with the
 //     rejection. An `http` effect calls the URL held by its env variable
-//     with Idempotency-Key, Cuesource-Event-Id and Cuesource-Effect
-//     headers, so receivers can deduplicate.
+//     with net/http ([Options].Client: its redirect policy, the effect's
+//     timeout), with Idempotency-Key, Cuesource-Event-Id and
+//     Cuesource-Effect headers, so receivers can deduplicate.
 //   - Delivery modes: "queue" rows are delivered by the background loop
 //     ([Dispatcher.Run]); "async" rows too, but the loop is woken right
 //     after the command's commit; "sync" rows are delivered before the
@@ -23,7 +27,6 @@
 //     through outbox rows, so a crash loses none.
 //   - The `dead_letters` table ([DeadLetters]: list, retry, discard), which
 //     implements api.DeadLetters and backs `cuesource deadletters`.
-//   - Reading env variable values from the process environment ([Vars]).
 //
 // # Guarantees and limits
 //

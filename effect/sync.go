@@ -1,26 +1,20 @@
 package effect
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/store"
 )
 
 // Report is the outcome of one sync effect, as a command's response gives
 // it in its "effects" member.
-type Report struct {
-	Effect  string `json:"effect"`
-	EventID string `json:"eventId"`
-	OK      bool   `json:"ok"`
-	Error   string `json:"error,omitempty"`
-}
+type Report = rules.Report
 
 // pair names one outbox row: an event and an effect.
 type pair struct{ event, effect string }
@@ -55,7 +49,7 @@ func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, r
 	if len(reports) == 0 {
 		return resp
 	}
-	if body, ok := appendEffects(resp.Body, reports); ok {
+	if body, ok := rules.AppendEffects(resp.Body, reports); ok {
 		resp.Body = body
 	}
 	return resp
@@ -116,10 +110,10 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 		}
 		return out
 	}
-	outs := make([]outcome, len(mine))
+	outs := make([]rules.Outcome, len(mine))
 	for i, r := range mine {
 		if ctx.Err() != nil {
-			outs[i] = outcome{kind: release}
+			outs[i] = rules.Outcome{Kind: rules.Release}
 			continue
 		}
 		outs[i] = d.deliver(ctx, r)
@@ -127,7 +121,7 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 	if len(mine) > 0 {
 		d.record(ctx, mine, outs) // settles outs in place
 	}
-	byPair := make(map[pair]outcome, len(want))
+	byPair := make(map[pair]rules.Outcome, len(want))
 	for i, r := range mine {
 		byPair[pair{r.eventID, r.consumer}] = outs[i]
 	}
@@ -136,12 +130,11 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 		case <-f.done:
 			byPair[p] = f.out
 		case <-ctx.Done():
-			byPair[p] = outcome{kind: release}
+			byPair[p] = rules.Outcome{Kind: rules.Release}
 		}
 	}
 	reports := make([]Report, 0, len(want))
 	for _, p := range want {
-		rep := Report{Effect: p.effect, EventID: p.event}
 		out, ok := byPair[p]
 		switch {
 		case !ok && found[p]:
@@ -149,23 +142,14 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 		case !ok:
 			// Gone from the outbox before it could be claimed: the loop
 			// delivered it, or gave up on it.
+			out = rules.Outcome{Kind: rules.Done}
 			if msg, dead := d.deadLetterError(ctx, p); dead {
-				rep.Error = msg + " (dead-lettered)"
-			} else {
-				rep.OK = true
+				out = rules.Outcome{Kind: rules.Dead, Err: msg}
 			}
-		case out.kind == skip:
-			continue
-		case out.kind == done:
-			rep.OK = true
-		case out.kind == retry:
-			rep.Error = out.err + " (will retry)"
-		case out.kind == dead:
-			rep.Error = out.err + " (dead-lettered)"
-		default:
-			rep.Error = "not delivered before the request ended; it will be retried"
 		}
-		reports = append(reports, rep)
+		if rep, ok := rules.ReportOf(p.effect, p.event, out); ok {
+			reports = append(reports, rep)
+		}
 	}
 	return reports
 }
@@ -179,25 +163,4 @@ func (d *Dispatcher) deadLetterError(ctx context.Context, p pair) (string, bool)
 		return "", false
 	}
 	return msg, true
-}
-
-// appendEffects adds "effects": reports to a JSON object.
-func appendEffects(body []byte, reports []Report) ([]byte, bool) {
-	b := bytes.TrimSpace(body)
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return body, false
-	}
-	enc, err := json.Marshal(reports)
-	if err != nil {
-		return body, false
-	}
-	out := make([]byte, 0, len(b)+len(enc)+16)
-	out = append(out, b[:len(b)-1]...)
-	if len(bytes.TrimSpace(b[1:len(b)-1])) > 0 {
-		out = append(out, ',')
-	}
-	out = append(out, `"effects":`...)
-	out = append(out, enc...)
-	out = append(out, '}')
-	return out, true
 }

@@ -119,8 +119,27 @@ async function performOk(env, op) {
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
     case "projector":
       return await projector(env).action(op.method, op.arg);
+    case "enqueue":
+      await env.QUEUE.send(op.arg);
+      return null;
+    case "fetch":
+      return await webhook(op.arg);
   }
   throw new Error(`unknown operation ${op.kind}`);
+}
+
+// webhook performs an http effect's call; no answer (network, timeout) is
+// an error, any status an answer.
+async function webhook(a) {
+  let r, text;
+  try {
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, signal: AbortSignal.timeout(a.timeoutMs || 10000) });
+    text = await r.text();
+  } catch (e) {
+    if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
+    throw e;
+  }
+  return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Snippet: text.slice(0, 512) };
 }
 
 function aggregate(env, agg, id) {
@@ -162,6 +181,33 @@ export default {
     }
     const body = request.method === "HEAD" || noBody.has(resp.status) || resp.body === "" ? null : resp.body;
     return new Response(body, { status: resp.status, headers });
+  },
+
+  // queue delivers queue effects; the dead-letter queue's consumer records
+  // what the queue gave up on.
+  async queue(batch, env, ctx) {
+    const dead = batch.queue === build.deadLetterQueue;
+    for (const msg of batch.messages) {
+      const { effect, event } = msg.body;
+      try {
+        if (dead) {
+          await drive(env, "deadLetter", { effect, event, attempts: msg.attempts, error: `the queue gave up on the delivery after ${msg.attempts} attempts`, now: new Date().toISOString() });
+          msg.ack();
+          continue;
+        }
+        const d = await drive(env, "deliver", { effect, event, attempts: msg.attempts - 1, now: new Date().toISOString(), id: crypto.randomUUID() });
+        if (d.kind === "retry" || d.kind === "release") {
+          console.warn(`cuesource: effect ${effect} for event ${event.id} failed, retrying:`, d.error);
+          msg.retry({ delaySeconds: Math.max(0, Math.ceil((d.backoffMs || 0) / 1000)) });
+        } else {
+          if (d.kind === "dead") console.error(`cuesource: effect ${effect} for event ${event.id} gave up:`, d.error);
+          msg.ack();
+        }
+      } catch (e) {
+        console.error(`cuesource: effect ${effect} for event ${event.id}:`, String(e.message || e));
+        msg.retry();
+      }
+    }
   },
 };
 
@@ -293,7 +339,7 @@ export class Aggregate extends DurableObject {
         if (d.commit) this.write(agg, id, d.commit);
       });
     }
-    if (d.commit && d.commit.events.length > 0) await this.committed(agg, id, d.commit);
+    if (d.commit && d.commit.events.length > 0) return await this.committed(agg, id, d);
     return d.response;
   }
 
@@ -301,7 +347,9 @@ export class Aggregate extends DurableObject {
     return this.decideAndWrite(agg, id, "decide", (self) => {
       let record = null;
       if (req.idempotencyKey) {
-        const r = self.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", req.idempotencyKey).toArray()[0];
+        // Records are stored under api's StoreKey: aggregate/id/key.
+        const key = `${req.aggregate}/${req.id}/${req.idempotencyKey}`;
+        const r = self.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", key).toArray()[0];
         record = r || null;
       }
       return { instance: self.instance(), record, request: req };
@@ -312,24 +360,78 @@ export class Aggregate extends DurableObject {
     return this.decideAndWrite(agg, id, "seed", (self) => ({ instance: self.instance(), request: req }));
   }
 
-  // committed starts the forwarding of new events to the global log. When
-  // an inline projection handles one of them, the command answers only
-  // once they are forwarded and projected.
-  async committed(agg, id, commit) {
+  // committed forwards the new events to the global log and delivers the
+  // effects they owe. An inline projection that handles one of them, or a
+  // sync effect, makes the command answer only after the forwarding (and
+  // the sync deliveries, whose reports join the response, as natively).
+  async committed(agg, id, d) {
     const rt = await start(this.env);
+    const commit = d.commit;
     const inline = commit.events.some((e) => rt.info.inline.includes(`${agg}.${e.type}`));
-    // The alarm is the retry: it fires unless a forward succeeds first.
+    const sync = commit.effects.some((o) => rt.info.effects[o.consumer] === "sync");
+    // The alarm is the retry: it fires unless the work below succeeds first.
     await this.ctx.storage.setAlarm(Date.now() + 2000);
+    const log = (e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
     const f = this.flush(agg, id);
-    if (inline) {
+    let response = d.response;
+    if (inline || sync) {
       try {
         await f;
       } catch (e) {
-        console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
+        log(e);
       }
     } else {
-      this.ctx.waitUntil(f.catch((e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e))));
+      this.ctx.waitUntil(f.catch(log));
     }
+    if (commit.effects.length === 0) return response;
+    const ids = new Set(commit.events.map((e) => e.id));
+    if (sync) {
+      const reports = await this.runOutbox(agg, id, (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] === "sync");
+      if (reports.length > 0) response = { ...response, body: callOn(await start(this.env), "report", { body: response.body, reports }).body };
+    }
+    const rest = (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] !== "sync";
+    this.ctx.waitUntil(f.catch(() => {}).then(() => this.runOutbox(agg, id, rest)).catch((e) => console.error("cuesource: effects:", e)));
+    return response;
+  }
+
+  // runOutbox delivers the due outbox rows that pass filter: sync and
+  // async ones here, queue ones by sending them to the queue. A delivered,
+  // skipped or dead-lettered row is deleted; a failed one waits for its
+  // backoff and the alarm. It returns the reports of sync deliveries.
+  async runOutbox(agg, id, filter) {
+    this.inFlight ??= new Set();
+    const now = Date.now();
+    const rows = this.sql.exec("SELECT seq, event_id, consumer, attempts FROM outbox WHERE due <= ? ORDER BY seq", now).toArray()
+      .filter((o) => !this.inFlight.has(o.seq) && filter(o));
+    const rt = await start(this.env);
+    const reports = [];
+    for (const o of rows) {
+      this.inFlight.add(o.seq);
+      try {
+        const ev = this.sql.exec(`SELECT ${eventCols} FROM events WHERE id = ?`, o.event_id).toArray()[0];
+        const event = { ...ev, aggregate: agg, instance: id };
+        if (rt.info.effects[o.consumer] === "queue") {
+          await this.env.QUEUE.send({ effect: o.consumer, event });
+          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
+          continue;
+        }
+        const d = await drive(this.env, "deliver", { effect: o.consumer, event, attempts: o.attempts, now: new Date().toISOString(), id: crypto.randomUUID() });
+        if (d.report) reports.push(d.report);
+        if (d.kind === "retry") {
+          this.sql.exec("UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?", Date.now() + (d.backoffMs || 0), d.error || "", o.seq);
+          await this.ctx.storage.setAlarm(Date.now() + Math.max(d.backoffMs || 0, 100));
+        } else if (d.kind !== "release") {
+          if (d.kind === "dead") console.error(`cuesource: effect ${o.consumer} for event ${o.event_id} gave up:`, d.error);
+          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
+        }
+      } catch (e) {
+        console.error(`cuesource: effect ${o.consumer} for event ${o.event_id}:`, String(e.message || e));
+        await this.ctx.storage.setAlarm(Date.now() + 1000);
+      } finally {
+        this.inFlight.delete(o.seq);
+      }
+    }
+    return reports;
   }
 
   // flush forwards every unforwarded event, oldest first, until none is
@@ -371,6 +473,9 @@ export class Aggregate extends DurableObject {
     if (!row) return;
     try {
       await this.flush(row.aggregate, row.id);
+      await this.runOutbox(row.aggregate, row.id, () => true);
+      const next = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
+      if (next !== null && next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
     } catch (e) {
       // Back off: 0.5 s doubling to 30 s.
       const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;

@@ -1,0 +1,238 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/rules"
+	"github.com/cuesource/cuesource/store"
+)
+
+// Effects on Workers: the object that committed an event delivers its
+// sync and async effects (from its outbox, retried by its alarm), and
+// sends queue effects to a Cloudflare Queue whose consumer delivers them.
+// Each delivery is the deliver script: the rules of package effect/rules,
+// the same as natively, with the object calls and fetches done by the
+// shell.
+
+// DeadLettersSchema is the D1 table of deliveries that gave up, as
+// natively.
+const DeadLettersSchema = `CREATE TABLE IF NOT EXISTS dead_letters (
+	id        INTEGER PRIMARY KEY,
+	event_id  TEXT    NOT NULL,
+	effect    TEXT    NOT NULL,
+	attempts  INTEGER NOT NULL,
+	error     TEXT    NOT NULL,
+	rejection TEXT,
+	time      TEXT    NOT NULL,
+	event     TEXT    NOT NULL
+)`
+
+// maxBackoff bounds the wait between attempts, as the native dispatcher's
+// default.
+const maxBackoff = 5 * time.Minute
+
+type deliverInput struct {
+	Effect   string    `json:"effect"`
+	Event    wireEvent `json:"event"`
+	Attempts int       `json:"attempts"` // failed attempts before this one
+	Now      time.Time `json:"now"`
+	ID       string    `json:"id"`
+	Results  []Result  `json:"results"`
+}
+
+// Delivered is the answer of the deliver script.
+type Delivered struct {
+	Kind      string        `json:"kind"` // done, skip, retry, dead, release
+	Error     string        `json:"error,omitempty"`
+	Note      string        `json:"note,omitempty"`
+	BackoffMS int64         `json:"backoffMs,omitempty"` // retry: wait this long
+	Report    *rules.Report `json:"report,omitempty"`    // for a sync delivery's response
+}
+
+func wireToEvent(w wireEvent) store.Event {
+	evs := eventsOf([]wireEvent{w}, w.Aggregate, w.Instance)
+	return evs[0]
+}
+
+// deliver delivers one effect of one event once; a delivery that gives up
+// is written to the dead letters before the script ends.
+func (c *Core) deliver(in []byte) (any, error) {
+	var di deliverInput
+	if err := decodeInput(in, &di); err != nil {
+		return nil, err
+	}
+	h := &host{results: di.Results}
+	ids := 0
+	d := &rules.Deliverer{Prog: c.prog, Vars: c.vars, Now: func() time.Time { return di.Now }, NewID: func() string {
+		ids++
+		return di.ID + "-" + strconv.Itoa(ids)
+	}}
+	ev := wireToEvent(di.Event)
+	out := d.Deliver(context.Background(), di.Effect, ev, &doer{h: h})
+	if h.pending != nil {
+		return h.step(nil), nil
+	}
+	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
+	res := Delivered{Kind: out.Kind.String(), Error: out.Err, Note: out.Note}
+	if out.Kind == rules.Retry {
+		res.BackoffMS = rules.Backoff(c.prog, di.Effect, di.Attempts+1, out.RetryAfter, maxBackoff).Milliseconds()
+	}
+	if rep, ok := rules.ReportOf(di.Effect, ev.ID, out); ok {
+		res.Report = &rep
+	}
+	if out.Kind == rules.Dead {
+		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Err, out.Rejection, di.Now); err != nil {
+			return h.step(nil), ignorePending(err)
+		}
+	}
+	return h.step(res), nil
+}
+
+func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts int, msg string, rejection json.RawMessage, now time.Time) error {
+	var rej any
+	if len(rejection) > 0 {
+		rej = string(rejection)
+	}
+	evJSON, _ := json.Marshal(ev)
+	return h.do(Op{Kind: "batch", Statements: []Statement{{
+		SQL:    `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+		Params: []any{ev.ID, effect, attempts, msg, rej, formatTime(now), string(evJSON)},
+	}}}, nil)
+}
+
+type deadLetterInput struct {
+	Effect   string    `json:"effect"`
+	Event    wireEvent `json:"event"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error"`
+	Now      time.Time `json:"now"`
+	Results  []Result  `json:"results"`
+}
+
+// deadLetter records a delivery the queue gave up on (its dead-letter
+// queue's consumer calls it).
+func (c *Core) deadLetter(in []byte) (any, error) {
+	var di deadLetterInput
+	if err := decodeInput(in, &di); err != nil {
+		return nil, err
+	}
+	h := &host{results: di.Results}
+	if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts, di.Error, nil, di.Now); err != nil {
+		return h.step(nil), ignorePending(err)
+	}
+	return h.step(map[string]bool{"ok": true}), nil
+}
+
+type reportInput struct {
+	Body    string         `json:"body"`
+	Reports []rules.Report `json:"reports"`
+}
+
+// report adds sync deliveries' reports to a command's response body, as
+// natively.
+func (c *Core) report(in []byte) (any, error) {
+	var ri reportInput
+	if err := decodeInput(in, &ri); err != nil {
+		return nil, err
+	}
+	body, ok := rules.AppendEffects([]byte(ri.Body), ri.Reports)
+	if !ok {
+		return map[string]string{"body": ri.Body}, nil
+	}
+	return map[string]string{"body": string(body)}, nil
+}
+
+// doer is rules.Doer over the shell.
+type doer struct{ h *host }
+
+func (d *doer) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
+	var w WireResponse
+	if err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: req}, &w); err != nil {
+		return api.Response{}, err
+	}
+	return fromWire(w), nil
+}
+
+// fetchArg is a "fetch" operation's argument; Body is text (JSON).
+type fetchArg struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      *string           `json:"body"`
+	TimeoutMS int64             `json:"timeoutMs"`
+}
+
+func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error) {
+	a := fetchArg{Method: req.Method, URL: req.URL, Headers: req.Header, TimeoutMS: req.Timeout.Milliseconds()}
+	if req.Body != nil {
+		s := string(req.Body)
+		a.Body = &s
+	}
+	var r struct {
+		rules.Reply
+		TimedOut bool   `json:"timedOut"`
+		Error    string `json:"error"`
+	}
+	if err := d.h.do(Op{Kind: "fetch", Arg: a}, &r); err != nil {
+		return nil, err
+	}
+	if r.TimedOut {
+		return nil, rules.TimedOut(fmt.Errorf("%s", r.Error))
+	}
+	return &r.Reply, nil
+}
+
+// deadLetters is api.DeadLetters over D1; a retry goes to the queue.
+type deadLetters struct{ h *host }
+
+func (l *deadLetters) List(context.Context) ([]api.DeadLetter, error) {
+	res, err := l.h.query(`SELECT id, event_id, effect, attempts, error, rejection, time FROM dead_letters ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.DeadLetter{}
+	for _, r := range res.Rows {
+		d := api.DeadLetter{ID: asInt(r[0]), EventID: asString(r[1]), Effect: asString(r[2]), Attempts: int(asInt(r[3])), Error: asString(r[4])}
+		if s := asString(r[5]); s != "" {
+			d.Rejection = json.RawMessage(s)
+		}
+		d.Time, _ = time.Parse(time.RFC3339Nano, asString(r[6]))
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (l *deadLetters) Retry(_ context.Context, id int64) error {
+	res, err := l.h.query(`SELECT effect, event FROM dead_letters WHERE id = ?1`, id)
+	if err != nil {
+		return err
+	}
+	if len(res.Rows) == 0 {
+		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
+	}
+	var ev wireEvent
+	if err := json.Unmarshal([]byte(asString(res.Rows[0][1])), &ev); err != nil {
+		return fmt.Errorf("dead letter %d: %w", id, err)
+	}
+	if err := l.h.do(Op{Kind: "enqueue", Arg: map[string]any{"effect": asString(res.Rows[0][0]), "event": ev}}, nil); err != nil {
+		return err
+	}
+	_, err = l.h.query(`DELETE FROM dead_letters WHERE id = ?1`, id)
+	return err
+}
+
+func (l *deadLetters) Discard(_ context.Context, id int64) error {
+	res, err := l.h.query(`DELETE FROM dead_letters WHERE id = ?1 RETURNING id`, id)
+	if err != nil {
+		return err
+	}
+	if len(res.Rows) == 0 {
+		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
+	}
+	return nil
+}

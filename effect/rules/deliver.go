@@ -1,0 +1,354 @@
+package rules
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/value"
+)
+
+// Doer performs a delivery's I/O.
+type Doer interface {
+	// Execute runs a command on its instance, as api.Backend does.
+	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
+	// Fetch makes one HTTP call within req.Timeout (following redirects
+	// as the runtime's client does) and gives the first 512 bytes of the
+	// answer's body. An error means no answer (network, timeout); wrap it
+	// with [TimedOut] when req.Timeout passed.
+	Fetch(ctx context.Context, req *Request) (*Reply, error)
+}
+
+// Request is a webhook's HTTP call.
+type Request struct {
+	Method  string
+	URL     string
+	Header  map[string]string // canonical keys, including Content-Type (with a body), Idempotency-Key, Cuesource-Event-Id and Cuesource-Effect
+	Body    []byte            // nil for GET
+	Timeout time.Duration
+}
+
+// Reply is the answer to a [Request].
+type Reply struct {
+	Status     int
+	StatusText string // e.g. "503 Service Unavailable", as net/http's Response.Status; "": the code and its reason phrase
+	RetryAfter string // the Retry-After header
+	Snippet    string // the first 512 bytes of the body
+}
+
+// ErrTimeout is what a [Doer.Fetch] error wrapped by [TimedOut] matches
+// (errors.Is).
+var ErrTimeout = errors.New("no answer within the timeout")
+
+// TimedOut marks err, a Fetch error, as the request's Timeout having
+// passed without an answer; its message stays err's.
+func TimedOut(err error) error {
+	if err == nil {
+		err = ErrTimeout
+	}
+	return timedOut{err}
+}
+
+type timedOut struct{ err error }
+
+func (t timedOut) Error() string        { return t.err.Error() }
+func (t timedOut) Unwrap() error        { return t.err }
+func (t timedOut) Is(target error) bool { return target == ErrTimeout }
+
+// Deliverer delivers the effects of one program. It is safe for
+// concurrent use when its fields are not changed.
+type Deliverer struct {
+	Prog  *interpreter.Program
+	Vars  map[string]string // the context's env values; a declared variable missing here is ""
+	Now   func() time.Time  // command time of sends, Retry-After dates; nil: time.Now
+	NewID func() string     // command ids of sends; nil: api.NewID
+}
+
+// storedLimits bound what is decoded from the log: it was checked when
+// written.
+var storedLimits = value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}
+
+// delivery is one Deliver call's state.
+type delivery struct {
+	d   *Deliverer
+	e   *interpreter.Effect
+	ev  store.Event
+	env *interpreter.Env
+	do  Doer
+}
+
+// Deliver delivers effect name for ev, the triggering event as the log
+// keeps it (Position may be 0 when not known yet), once. A Retry cut short
+// by the end of ctx is returned as Release.
+func (d *Deliverer) Deliver(ctx context.Context, name string, ev store.Event, do Doer) Outcome {
+	e := d.Prog.Effects[name]
+	if e == nil {
+		return Outcome{Kind: Dead, Err: fmt.Sprintf("the context has no effect %q (any more)", name)}
+	}
+	payload, err := value.Decode(ev.Payload, storedLimits)
+	if err != nil {
+		return Outcome{Kind: Dead, Err: fmt.Sprintf("the payload of event %s: %v", ev.ID, err)}
+	}
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	env := &interpreter.Env{Event: payload, Vars: d.envs(), Meta: interpreter.Meta{
+		Aggregate: ev.Aggregate, AggregateID: ev.Instance, Version: int(ev.Version),
+		CommandID: ev.CommandID, EventID: ev.ID, EventType: ev.Type, Position: int(ev.Position),
+		Timestamp: ev.Time.UTC().Format(time.RFC3339Nano),
+	}}
+	ok, err := e.Applies(env)
+	if err != nil {
+		return Outcome{Kind: Dead, Err: "if: " + err.Error()}
+	}
+	if !ok {
+		return Outcome{Kind: Skip}
+	}
+	dl := &delivery{d: d, e: e, ev: ev, env: env, do: do}
+	var out Outcome
+	switch {
+	case e.Send != nil:
+		out = dl.send(ctx)
+	case e.HTTP != nil:
+		out = dl.webhook(ctx)
+	default:
+		out = Outcome{Kind: Dead, Err: "the effect has neither send nor http"}
+	}
+	if out.Kind == Retry && ctx.Err() != nil {
+		// Cut short by shutdown (or the end of a sync request), not failed:
+		// try again without counting it.
+		out.Kind = Release
+	}
+	return out
+}
+
+// envs is the env variables as expressions see them (env.NAME): every
+// declared one, "" when not set.
+func (d *Deliverer) envs() map[string]any {
+	m := make(map[string]any, len(d.Vars))
+	if d.Prog.Manifest != nil {
+		for name := range d.Prog.Manifest.Env {
+			m[name] = ""
+		}
+	}
+	for name, v := range d.Vars {
+		m[name] = v
+	}
+	return m
+}
+
+func (d *Deliverer) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
+}
+
+func (d *Deliverer) newID() string {
+	if d.NewID == nil {
+		return api.NewID()
+	}
+	return d.NewID()
+}
+
+// send executes the effect's command, and its onReject command when the
+// first is rejected for good.
+func (dl *delivery) send(ctx context.Context) Outcome {
+	e := dl.e
+	resp, out := dl.execute(ctx, e.Send, "effect:"+e.Name+":"+dl.ev.ID)
+	if out.Kind != Done || resp.Status/100 == 2 {
+		return out
+	}
+	rej := rejectionOf(resp)
+	rejJSON, _ := json.Marshal(rej)
+	first := fmt.Sprintf("%s %s %s was rejected: %d %s", e.Send.Aggregate, out.Target, e.Send.Command, resp.Status, rej.describe())
+	if e.Send.OnReject == nil {
+		return Outcome{Kind: Dead, Err: first, Rejection: rejJSON}
+	}
+	dl.env.Rejection = map[string]any{"kind": rej.Kind, "name": rej.Name, "message": rej.Message}
+	re := e.Send.OnReject
+	resp2, out2 := dl.execute(ctx, re, "effect:"+e.Name+":reject:"+dl.ev.ID)
+	switch {
+	case out2.Kind == Done && resp2.Status/100 == 2:
+		return Outcome{Kind: Done, Note: fmt.Sprintf("%s; onReject sent %s %s %s", first, re.Aggregate, out2.Target, re.Command)}
+	case out2.Kind == Done: // the reaction was rejected for good too
+		return Outcome{Kind: Dead, Rejection: rejJSON, Err: fmt.Sprintf("%s; onReject %s %s %s was rejected too: %d %s",
+			first, re.Aggregate, out2.Target, re.Command, resp2.Status, rejectionOf(resp2).describe())}
+	}
+	out2.Err = first + "; onReject: " + out2.Err
+	out2.Rejection = rejJSON
+	return out2
+}
+
+// execute builds and runs one command. It returns Done with the response
+// when the command was accepted or rejected for good (the caller tells
+// them apart by status), Retry or Dead otherwise.
+func (dl *delivery) execute(ctx context.Context, s *interpreter.Sender, key string) (api.Response, Outcome) {
+	id, payload, err := s.Build(dl.env)
+	if err != nil {
+		return api.Response{}, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: %v", s.Aggregate, s.Command, err)}
+	}
+	body, err := value.Encode(payload)
+	if err != nil {
+		return api.Response{}, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: payload: %v", s.Aggregate, s.Command, err)}
+	}
+	sum := sha256.Sum256(append([]byte(key+"\n"), body...))
+	resp, err := dl.do.Execute(ctx, &api.CommandRequest{
+		Aggregate: s.Aggregate, ID: id, Command: s.Command, Payload: body,
+		CommandID: dl.d.newID(), Time: dl.d.now().UTC(), ExpectedVersion: engine.AnyVersion,
+		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		return resp, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %v", s.Aggregate, id, s.Command, err)}
+	}
+	if resp.Status/100 == 2 {
+		return resp, Outcome{Kind: Done, Target: id}
+	}
+	rej := rejectionOf(resp)
+	switch {
+	case resp.Status == statusConflict && rej.Kind == "idempotency_key_reused":
+		// Only accepted commands leave an idempotency record: this one ran
+		// before, with a payload built differently (the env changed).
+		return api.Response{Status: statusOK}, Outcome{Kind: Done, Target: id,
+			Note: fmt.Sprintf("%s %s %s ran before, with another payload (the env changed?)", s.Aggregate, id, s.Command)}
+	case permanent(resp.Status, rej.Kind):
+		return resp, Outcome{Kind: Done, Target: id}
+	}
+	out := Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %d %s", s.Aggregate, id, s.Command, resp.Status, rej.describe())}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		out.RetryAfter = retryAfter(ra, dl.d.now())
+	}
+	return resp, out
+}
+
+// permanent reports whether a command rejection stays the same when the
+// command is sent again: schema, unknown names, a missing or existing
+// instance, a version, a guard, an invariant or a budget.
+func permanent(status int, kind string) bool {
+	switch status {
+	case statusBadRequest, statusNotFound, statusPreconditionFailed,
+		statusRequestEntityTooLarge, statusUnprocessableEntity:
+		return true
+	case statusConflict:
+		return kind != "concurrent_write"
+	}
+	return false
+}
+
+// rejection is what onReject sees as `rejection` and a dead letter keeps.
+type rejection struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+func (r rejection) describe() string {
+	s := r.Kind
+	if r.Name != "" {
+		s += " " + strconv.Quote(r.Name)
+	}
+	if r.Message != "" {
+		s += ": " + r.Message
+	}
+	return s
+}
+
+func rejectionOf(resp api.Response) rejection {
+	var p struct {
+		Kind   string `json:"kind"`
+		Name   string `json:"name"`
+		Detail string `json:"detail"`
+		Title  string `json:"title"`
+	}
+	_ = json.Unmarshal(resp.Body, &p)
+	r := rejection{Kind: p.Kind, Name: p.Name, Message: p.Detail}
+	if r.Message == "" {
+		r.Message = p.Title
+	}
+	if r.Kind == "" {
+		r.Kind = strings.ToLower(strings.ReplaceAll(statusText[resp.Status], " ", "_"))
+	}
+	return r
+}
+
+// webhook calls the effect's URL once.
+func (dl *delivery) webhook(ctx context.Context) Outcome {
+	e, w, ev := dl.e, dl.e.HTTP, dl.ev
+	target := dl.d.Vars[w.URLEnv]
+	if target == "" {
+		return Outcome{Kind: Dead, Err: fmt.Sprintf("env %s (the URL) is empty: set %s%s", w.URLEnv, manifest.EnvPrefix, w.URLEnv)}
+	}
+	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Outcome{Kind: Dead, Err: fmt.Sprintf("env %s is not an http(s) URL: %q", w.URLEnv, target)}
+	}
+	headers, body, err := w.Build(dl.env)
+	if err != nil {
+		return Outcome{Kind: Dead, Err: err.Error()}
+	}
+	h := api.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	req := &Request{Method: w.Method, URL: target, Timeout: w.Timeout}
+	if w.Method != methodGet {
+		if body == nil {
+			// Without a body of its own, the effect posts the event.
+			body = map[string]any{
+				"eventId": ev.ID, "type": ev.Type, "aggregate": ev.Aggregate, "id": ev.Instance,
+				"version": ev.Version, "position": ev.Position, "time": dl.env.Meta.Timestamp, "payload": dl.env.Event,
+			}
+		}
+		data, err := value.Encode(body)
+		if err != nil {
+			return Outcome{Kind: Dead, Err: "body: " + err.Error()}
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		req.Body = data
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Idempotency-Key", e.Name+":"+ev.ID)
+	h.Set("Cuesource-Event-Id", ev.ID)
+	h.Set("Cuesource-Effect", e.Name)
+	req.Header = make(map[string]string, len(h))
+	for k, v := range h {
+		req.Header[k] = v[0]
+	}
+	resp, err := dl.do.Fetch(ctx, req)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+			msg = fmt.Sprintf("%s %s: no answer within %s", w.Method, redact(target), w.Timeout)
+		}
+		return Outcome{Kind: Retry, Err: msg}
+	}
+	if resp.Status/100 == 2 {
+		return Outcome{Kind: Done}
+	}
+	status := resp.StatusText
+	if status == "" {
+		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + statusText[resp.Status])
+	}
+	msg := fmt.Sprintf("%s %s: %s", w.Method, redact(target), status)
+	if s := strings.TrimSpace(resp.Snippet); s != "" {
+		msg += ": " + s
+	}
+	switch c := resp.Status; {
+	case c == statusRequestTimeout, c == statusTooEarly, c == statusTooManyRequests, c >= 500:
+		return Outcome{Kind: Retry, Err: msg, RetryAfter: retryAfter(resp.RetryAfter, dl.d.now())}
+	}
+	return Outcome{Kind: Dead, Err: msg}
+}
