@@ -43,7 +43,9 @@ cuevet: $(BIN)/cue
 	@grep -q 'payload.by: invalid value 11 (out of bound <=10)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
 	@echo "cue vet rejects a scenario payload that violates #payload: ok"
 
-gotest:
+# The workerd tests (e2e/workerd) need the JavaScript toolchain: they skip
+# without it, and fail under CI.
+gotest: npm
 	$(GO) test -count=1 ./...
 
 CONTEXTS := contexts/example.cue contexts/tickets

@@ -40,9 +40,9 @@ type Decided struct {
 }
 
 type decideInput struct {
-	Instance wireInstance       `json:"instance"`
-	Record   *wireRecord        `json:"record"`
-	Request  api.CommandRequest `json:"request"`
+	Instance wireInstance `json:"instance"`
+	Record   *wireRecord  `json:"record"`
+	Request  wireCommand  `json:"request"`
 }
 
 // decide is api.Decide on an object's rows.
@@ -51,7 +51,10 @@ func (c *Core) decide(in []byte) (any, error) {
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
-	req := &di.Request
+	if di.Request.CommandRequest == nil {
+		return nil, &Fault{Kind: "input", Message: "decide: no request"}
+	}
+	req := di.Request.request()
 	var rec *store.Idempotency
 	if di.Record != nil {
 		rec = &store.Idempotency{Key: di.Record.Key, RequestHash: di.Record.RequestHash, Response: json.RawMessage(di.Record.Response)}

@@ -152,7 +152,7 @@ type doer struct{ h *host }
 
 func (d *doer) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
 	var w WireResponse
-	if err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: req}, &w); err != nil {
+	if err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: toWireCommand(req)}, &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil

@@ -101,7 +101,7 @@ func (b *backend) object(agg, id, method string, arg, out any) error {
 
 func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.object(req.Aggregate, req.ID, "execute", req, &w); err != nil {
+	if err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil
@@ -197,4 +197,23 @@ func eventsOf(rows []wireEvent, agg, id string) []store.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// wireCommand is an api.CommandRequest on its way to an object: the
+// payload travels as a JSON string, because it may not be JSON at all
+// (the engine then answers invalid_json, as natively; a json.RawMessage
+// that is not JSON does not marshal).
+type wireCommand struct {
+	*api.CommandRequest
+	Payload string `json:"payload"`
+}
+
+func toWireCommand(req *api.CommandRequest) wireCommand {
+	return wireCommand{CommandRequest: req, Payload: string(req.Payload)}
+}
+
+func (w wireCommand) request() *api.CommandRequest {
+	req := *w.CommandRequest
+	req.Payload = json.RawMessage(w.Payload)
+	return &req
 }

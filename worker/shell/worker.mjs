@@ -33,6 +33,12 @@ function config(env) {
 
 async function start(env) {
   if (runtime && !runtime.go.exited) return runtime;
+  if (runtime) {
+    // It ended outside callOn (a goroutine's panic run by another call
+    // into Go, such as the crash switch): count that restart here.
+    runtime = null;
+    restarts++;
+  }
   const t0 = Date.now();
   const go = new Go();
   const instance = await WebAssembly.instantiate(engine, go.importObject);

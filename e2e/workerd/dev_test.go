@@ -1,0 +1,98 @@
+package workerd
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestWorkerDev runs `cuesource worker dev` as a user does: it builds the
+// Worker, applies the D1 migration and serves it under the pinned
+// wrangler's `wrangler dev` (workerd). The scenarios pass against it, its
+// state is persisted, and SIGTERM stops it with no workerd left behind.
+func TestWorkerDev(t *testing.T) {
+	needWorkerd(t)
+	tmp := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(binary, "worker", "dev", contextPath("contexts/example.cue"),
+			"--port", fmt.Sprint(port), "--dir", filepath.Join(tmp, "build"), "--persist", filepath.Join(tmp, "state"),
+			"--wasm", engineWasm, "--var", "CUESOURCE_ADMIN_TOKEN="+adminToken)
+		cmd.Dir = tmp
+		cmd.Env = append(os.Environ(), "CUESOURCE_WRANGLER="+filepath.Join(root, "scripts", "wrangler"))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := http.Get(base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return cmd, &out
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker dev did not serve within 60s:\n%s", out.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	stop := func(cmd *exec.Cmd, out *bytes.Buffer) {
+		// SIGTERM to cuesource alone: it passes the signal to wrangler's
+		// process group.
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("worker dev did not stop on SIGTERM:\n%s", out.String())
+		}
+		// Nothing listens any more: workerd went with it.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(base + "/healthz")
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			if time.Now().After(deadline) {
+				t.Fatal("something still serves the port after worker dev stopped")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	cmd, out := start()
+	stdout, stderr, code := runCLI(t, 2*time.Minute, "test", contextPath("contexts/example.cue"), "--url", base, "--admin-token", adminToken)
+	if code != 0 || !strings.Contains(string(stdout), "0 failed") {
+		t.Fatalf("scenarios under worker dev: exit %d\n%s%s\n%s", code, stdout, stderr, out.String())
+	}
+	c := newClient(base)
+	defer c.close()
+	c.command(t, 201, "cart", "dev-1", "Open", `{"customer":"ada"}`)
+	stop(cmd, out)
+
+	// State persists across a restart of wrangler dev.
+	cmd, out = start()
+	if got := c.instance(t, "cart", "dev-1"); got.Version != 1 {
+		t.Fatalf("after a restart cart dev-1 is at version %d, want 1", got.Version)
+	}
+	c.command(t, 200, "cart", "dev-1", "AddItem", `{"sku":"SKU-1","qty":1,"price":2}`)
+	stop(cmd, out)
+}
