@@ -210,7 +210,7 @@ const readyTimeout = 30 * time.Second
 // The harness stops when the test ends: its stdin is closed, and its
 // process group (workerd with it) is killed if it has not exited 10s
 // later.
-func startWorker(t *testing.T, dir, persist string) *worker {
+func startWorker(t *testing.T, dir, persist string, vars ...string) *worker {
 	t.Helper()
 	logf, err := os.CreateTemp(t.TempDir(), "harness-*.log")
 	if err != nil {
@@ -220,6 +220,9 @@ func startWorker(t *testing.T, dir, persist string) *worker {
 		"--var", "CUESOURCE_ADMIN_TOKEN=" + adminToken, "--var", "CUESOURCE_TEST_FAULTS=1"}
 	if persist != "" {
 		args = append(args, "--persist", persist)
+	}
+	for _, v := range vars {
+		args = append(args, "--var", v)
 	}
 	cmd := exec.Command(nodeScript, args...)
 	cmd.Dir = root

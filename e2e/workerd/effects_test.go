@@ -1,0 +1,150 @@
+package workerd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hook is a webhook receiver whose answer the test sets.
+type hook struct {
+	mu     sync.Mutex
+	status int              // what it answers
+	fails  int              // answer 503 this many more times first
+	got    map[string][]int // event id -> statuses answered
+	bodies map[string]string
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	status := h.status
+	if h.fails > 0 {
+		h.fails--
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "0")
+	}
+	id := r.Header.Get("Cuesource-Event-Id")
+	if r.Header.Get("Cuesource-Effect") != "announce_paid" || r.Header.Get("Idempotency-Key") != "announce_paid:"+id {
+		status = http.StatusBadRequest
+	}
+	h.got[id] = append(h.got[id], status)
+	h.bodies[id] = string(body)
+	w.WriteHeader(status)
+}
+
+func (h *hook) set(status, fails int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.status, h.fails = status, fails
+}
+
+func (h *hook) answers(id string) []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.got[id]...)
+}
+
+// TestQueueEffects follows the example's effects on workerd: a checked-out
+// cart places its order (send), and a paid order is announced to a webhook
+// through the Queue: retried while the receiver fails, delivered once when
+// it answers, dead-lettered when it refuses, and delivered from the dead
+// letters by a retry.
+func TestQueueEffects(t *testing.T) {
+	needWorkerd(t)
+	h := &hook{status: http.StatusNoContent, got: map[string][]int{}, bodies: map[string]string{}}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_ENV_ORDER_WEBHOOK_URL="+srv.URL+"/hook")
+	c := newClient(w.url)
+	defer c.close()
+
+	pay := func(id string) string {
+		t.Helper()
+		c.command(t, 201, "cart", id, "Open", `{"customer":"ada"}`)
+		c.command(t, 200, "cart", id, "AddItem", `{"sku":"SKU-1","qty":1,"price":10}`)
+		c.command(t, 200, "cart", id, "CheckOut", `{}`)
+		// The send effect placed the order (delivered after the answer).
+		waitFor(t, 20*time.Second, "the order "+id+" placed by the send effect", func() bool {
+			r, err := c.request("GET", instancePath("order", id), nil)
+			return err == nil && r.status == 200
+		})
+		d := c.command(t, 200, "order", id, "Pay", `{"amount":10}`)
+		for _, e := range d.Events {
+			if e.Type == "OrderPaid" {
+				return e.ID
+			}
+		}
+		t.Fatalf("Pay on order %s emitted no OrderPaid: %+v", id, d.Events)
+		return ""
+	}
+
+	// Failing twice, then delivered once.
+	h.set(http.StatusNoContent, 2)
+	ev := pay("q-1")
+	waitFor(t, 30*time.Second, "the webhook delivered", func() bool {
+		a := h.answers(ev)
+		return len(a) > 0 && a[len(a)-1] == http.StatusNoContent
+	})
+	time.Sleep(1500 * time.Millisecond) // room for a duplicate to show up
+	if a := h.answers(ev); fmt.Sprint(a) != "[503 503 204]" {
+		t.Fatalf("webhook answers for %s: %v, want [503 503 204]", ev, a)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(h.bodies[ev]), &body); err != nil || body["order"] != "q-1" {
+		t.Fatalf("webhook body %q: want the order q-1 (%v)", h.bodies[ev], err)
+	}
+
+	// Refused for good: a dead letter, then retried from the list.
+	h.set(http.StatusNotFound, 0)
+	ev = pay("q-2")
+	var dl struct {
+		DeadLetters []struct {
+			ID       int64  `json:"id"`
+			Effect   string `json:"effect"`
+			EventID  string `json:"eventId"`
+			Attempts int    `json:"attempts"`
+			Error    string `json:"error"`
+		} `json:"deadLetters"`
+	}
+	waitFor(t, 30*time.Second, "the dead letter of "+ev, func() bool {
+		r, err := c.admin("GET", "/admin/dead-letters", nil)
+		if err != nil || r.status != 200 || json.Unmarshal(r.body, &dl) != nil {
+			return false
+		}
+		return len(dl.DeadLetters) == 1 && dl.DeadLetters[0].EventID == ev
+	})
+	if d := dl.DeadLetters[0]; d.Effect != "announce_paid" || d.Attempts != 1 {
+		t.Fatalf("dead letter %+v: want announce_paid after 1 attempt (404 is permanent)", d)
+	}
+	h.set(http.StatusNoContent, 0)
+	r, err := c.admin("POST", fmt.Sprintf("/admin/dead-letters/%d/retry", dl.DeadLetters[0].ID), nil)
+	if err != nil || r.status != http.StatusNoContent {
+		t.Fatalf("retry of the dead letter: %v %v", r, err)
+	}
+	waitFor(t, 30*time.Second, "the retried delivery", func() bool {
+		a := h.answers(ev)
+		return len(a) > 0 && a[len(a)-1] == http.StatusNoContent
+	})
+	r, err = c.admin("GET", "/admin/dead-letters", nil)
+	if err != nil || r.status != 200 || json.Unmarshal(r.body, &dl) != nil || len(dl.DeadLetters) != 0 {
+		t.Fatalf("dead letters after the retry: %v %v", r, err)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
