@@ -22,10 +22,13 @@ const projectBatch = 100
 const projectOps = 24
 
 type projectInput struct {
-	Now     time.Time `json:"now"`
-	Action  string    `json:"action"` // "", rebuild, skip, resume
-	Name    string    `json:"name"`
-	Results []Result  `json:"results"`
+	Now    time.Time `json:"now"`
+	Action string    `json:"action"` // "", rebuild, skip, resume
+	Name   string    `json:"name"`
+	// Inline limits the catch-up to inline projections: what a command
+	// waits for before it answers.
+	Inline  bool     `json:"inline"`
+	Results []Result `json:"results"`
 }
 
 // Projected is the answer of a run.
@@ -129,7 +132,7 @@ func (c *Core) projectRun(h *host, pi *projectInput) (Projected, error) {
 	}
 	for _, name := range c.projectionNames() {
 		cp := cps[name]
-		if cp.state != rows.StateRunning {
+		if cp.state != rows.StateRunning || pi.Inline && c.prog.Projections[name].Mode != "inline" {
 			continue
 		}
 		t := rows.NewTable(c.prog.Projections[name])

@@ -469,9 +469,12 @@ export class Aggregate extends DurableObject {
       }
     }
     this.sql.exec("DELETE FROM forwarding");
-    // The projector catches up with what was forwarded (inline
-    // projections before the command answers, since it awaits this).
-    if ((await start(this.env)).info.projections) await projector(this.env).catchUp();
+    // The projector catches up with what was forwarded: inline
+    // projections before a command that waits for this answers, the
+    // others after.
+    const info = (await start(this.env)).info;
+    if (info.inline.length > 0) await projector(this.env).catchUp(true);
+    if (info.projections) this.ctx.waitUntil(projector(this.env).catchUp(false).catch((e) => console.warn("cuesource: projector:", String(e.message || e))));
   }
 
   async alarm() {
@@ -543,6 +546,7 @@ export class Projector extends DurableObject {
     super(ctx, env);
     this.running = Promise.resolve();
     this.next = null; // a catch-up waiting to run: later callers join it
+    this.nextInline = null;
   }
 
   // run runs one script to its end after the runs before it.
@@ -552,8 +556,8 @@ export class Projector extends DurableObject {
     return p;
   }
 
-  async runNow(action, name) {
-    const input = { now: new Date().toISOString(), action, name };
+  async runNow(action, name, inline = false) {
+    const input = { now: new Date().toISOString(), action, name, inline };
     for (;;) {
       const d = await drive(this.env, "project", input);
       if (d.unknown || d.conflict || !d.more) return d;
@@ -564,16 +568,21 @@ export class Projector extends DurableObject {
 
   // catchUp applies what the log has that the projections have not; a
   // failure (D1 down) is retried by the alarm.
-  async catchUp() {
-    if (!this.next) {
-      this.next = this.running.then(() => {
-        this.next = null;
+  // A full catch-up queued behind the running one serves every caller that
+  // comes before it starts; an inline one (only the inline projections,
+  // what a command waits for) is queued the same way, apart.
+  async catchUp(inline = false) {
+    const slot = inline ? "nextInline" : "next";
+    if (!this[slot]) {
+      const p = this.running.then(() => {
+        this[slot] = null;
+        return this.runNow("", "", inline);
       });
-      this.next = this.next.then(() => this.runNow("", ""));
-      this.running = this.next.catch(() => {});
+      this[slot] = p;
+      this.running = p.catch(() => {});
     }
     try {
-      await this.next;
+      await this[slot];
     } catch (e) {
       await this.ctx.storage.setAlarm(Date.now() + 1000);
       throw e;
