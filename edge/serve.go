@@ -99,9 +99,15 @@ func (b *backend) object(agg, id, method string, arg, out any) error {
 	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
 }
 
+// answer is object for the calls whose result api.Service answers as it
+// is: executing a command and seeding an instance.
+func (b *backend) answer(agg, id, method string, arg, out any) error {
+	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg, Answer: true}, out)
+}
+
 func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
+	if err := b.answer(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil
@@ -109,7 +115,7 @@ func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Respo
 
 func (b *backend) Seed(_ context.Context, req *api.SeedRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.object(req.Aggregate, req.ID, "seed", req, &w); err != nil {
+	if err := b.answer(req.Aggregate, req.ID, "seed", req, &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil

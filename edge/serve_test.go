@@ -1,0 +1,100 @@
+package edge
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/compiler"
+)
+
+func exampleCore(t *testing.T) *Core {
+	t.Helper()
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(t, err)
+	data, err := compiler.Marshal(m)
+	require.NoError(t, err)
+	c, err := New(data, Config{AdminToken: "adm"})
+	require.NoError(t, err)
+	return c
+}
+
+func run(t *testing.T, c *Core, name string, input any) Step {
+	t.Helper()
+	in, err := json.Marshal(input)
+	require.NoError(t, err)
+	out := c.Call(name, in)
+	var raw struct {
+		Op    *Op             `json:"op"`
+		Done  json.RawMessage `json:"done"`
+		Fault *Fault          `json:"fault"`
+	}
+	require.NoError(t, json.Unmarshal(out, &raw), "%s", out)
+	require.Nil(t, raw.Fault, "%s", out)
+	return Step{Op: raw.Op, Done: raw.Done}
+}
+
+// The shell answers an operation marked Answer with its result, without
+// running the script again: that is only right if the script would answer
+// exactly that. Every answer an object can give a command or a seed is
+// checked here against the script run to its end.
+func TestAnswerOpsAreAnsweredUnchanged(t *testing.T) {
+	c := exampleCore(t)
+	reqs := []WireRequest{
+		{Method: "POST", Path: "/cart/c1/Open", Headers: [][2]string{{"content-type", "application/json"}}, Body: `{"customer":"ada"}`},
+		{Method: "POST", Path: "/cart/c1/AddItem", Headers: [][2]string{{"Content-Type", "application/json"}, {"If-Match", `W/"1"`}, {"Idempotency-Key", "k"}}, Body: `{"sku":"SKU-1","qty":1,"price":2}`},
+		{Method: "POST", Path: "/admin/seed/order/o1", Headers: [][2]string{{"Content-Type", "application/json"}, {"Authorization", "Bearer adm"}}, Body: `{"events":[{"event":"OrderPlaced","payload":{"cart":"c","total":3}}]}`},
+	}
+	answers := []WireResponse{
+		{Status: 201, Headers: [][2]string{{"Content-Type", "application/json"}, {"Etag", `W/"1"`}, {"Location", "/cart/c1"}}, Body: `{"version":1}`},
+		{Status: 200, Headers: [][2]string{{"Content-Type", "application/json"}, {"Etag", `W/"2"`}, {"Idempotent-Replayed", "true"}}, Body: `{"version":2,"effects":[]}`},
+		{Status: 422, Headers: [][2]string{{"Content-Type", "application/problem+json"}}, Body: `{"kind":"guard"}`},
+		{Status: 412, Headers: [][2]string{{"Content-Type", "application/problem+json"}}, Body: `{"kind":"version_conflict","version":3}`},
+		{Status: 409, Headers: [][2]string{{"Content-Type", "application/problem+json"}}, Body: "{}"},
+	}
+	for _, req := range reqs {
+		in := serveInput{Request: req, ID: "id-1"}
+		first := run(t, c, "serve", in)
+		require.NotNil(t, first.Op, "%s %s", req.Method, req.Path)
+		assert.True(t, first.Op.Answer, "%s %s: the object's answer is the response", req.Method, req.Path)
+		for _, a := range answers {
+			ok, _ := json.Marshal(a)
+			in.Results = []Result{{OK: ok}}
+			end := run(t, c, "serve", in)
+			require.Nil(t, end.Op)
+			assert.JSONEq(t, string(ok), string(end.Done.(json.RawMessage)), "%s %s", req.Method, req.Path)
+		}
+		// A failed operation is not answered as is: the script makes the 500.
+		in.Results = []Result{{Error: "the object is gone"}}
+		end := run(t, c, "serve", in)
+		var resp WireResponse
+		require.NoError(t, json.Unmarshal(end.Done.(json.RawMessage), &resp))
+		assert.Equal(t, 500, resp.Status)
+	}
+	// Reads are not marked: their answer is built from the result.
+	st := run(t, c, "serve", serveInput{Request: WireRequest{Method: "GET", Path: "/cart/c1"}, ID: "id-2"})
+	require.NotNil(t, st.Op)
+	assert.False(t, st.Op.Answer)
+}
+
+// A script is a function of its input: the same input and results give
+// the same step, which is what lets Go keep nothing between calls.
+func TestScriptsAreDeterministic(t *testing.T) {
+	c := exampleCore(t)
+	in, _ := json.Marshal(serveInput{Request: WireRequest{Method: "POST", Path: "/cart/c2/Open",
+		Headers: [][2]string{{"Content-Type", "application/json"}}, Body: `{"customer":"bob"}`}, ID: "fixed"})
+	assert.Equal(t, string(c.Call("serve", in)), string(c.Call("serve", in)))
+}
+
+// A panic inside a function is an answer, not the end of the runtime.
+func TestPanicIsAFault(t *testing.T) {
+	c := exampleCore(t)
+	var out struct{ Fault *Fault }
+	require.NoError(t, json.Unmarshal(c.Call("panic", []byte(`{}`)), &out))
+	require.NotNil(t, out.Fault)
+	assert.Equal(t, "panic", out.Fault.Kind)
+	require.NoError(t, json.Unmarshal(c.Call("no such function", nil), &out))
+	assert.Equal(t, "input", out.Fault.Kind)
+}
