@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/interpreter"
@@ -34,6 +35,7 @@ type Core struct {
 	cfg  Config
 	svc  *api.Service
 	vars map[string]string
+	ttl  time.Duration
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -50,7 +52,13 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{prog: p, cfg: cfg, vars: vars}
+	ttl := 24 * time.Hour
+	if v := cfg.Env["CUESOURCE_IDEMPOTENCY_TTL"]; v != "" {
+		if ttl, err = time.ParseDuration(v); err != nil || ttl <= 0 {
+			return nil, fmt.Errorf("CUESOURCE_IDEMPOTENCY_TTL: want a positive duration such as 24h, got %q", v)
+		}
+	}
+	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl}
 	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
 	return c, nil
 }
@@ -131,10 +139,15 @@ type Info struct {
 	Projections bool `json:"projections"`
 	// Effects maps each effect to its delivery: sync, async or queue.
 	Effects map[string]string `json:"effects"`
+	// IdempotencyTTLMS is how long an object keeps idempotency records:
+	// CUESOURCE_IDEMPOTENCY_TTL (a Go duration, as serve's
+	// --idempotency-ttl), 24h by default.
+	IdempotencyTTLMS int64 `json:"idempotencyTtlMs"`
 }
 
 func (c *Core) info() Info {
-	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{}}
+	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{},
+		IdempotencyTTLMS: c.ttl.Milliseconds()}
 	for name, e := range c.prog.Effects {
 		in.Effects[name] = e.Delivery
 	}

@@ -486,8 +486,14 @@ export class Aggregate extends DurableObject {
     try {
       await this.flush(row.aggregate, row.id);
       await this.runOutbox(row.aggregate, row.id, () => true);
-      const next = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
-      if (next !== null && next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
+      // Idempotency records expire, as natively; the alarm comes back for
+      // the oldest one left.
+      const ttl = (await start(this.env)).info.idempotencyTtlMs;
+      this.sql.exec("DELETE FROM idempotency WHERE time < ?", new Date(Date.now() - ttl).toISOString());
+      const oldest = this.sql.exec("SELECT MIN(time) AS t FROM idempotency").toArray()[0]?.t;
+      const due = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
+      const next = Math.min(due ?? Infinity, oldest ? Date.parse(oldest) + ttl + 1 : Infinity);
+      if (next !== Infinity) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
     } catch (e) {
       // Back off: 0.5 s doubling to 30 s.
       const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;
