@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/url"
 	"slices"
@@ -87,9 +88,26 @@ func (c *Core) serve(in []byte) (any, error) {
 		}
 		return si.ID + "-" + strconv.Itoa(ids)
 	})
+	if api.WantsStream(req) {
+		// The live stream needs a notifier, which this runtime lacks: the
+		// API answers 406 (poll GET /events?after=), or 401.
+		if resp := svc.Stream(context.Background(), req, noStream{}); resp != nil {
+			return h.step(toWire(*resp)), nil
+		}
+	}
 	resp := svc.Serve(context.Background(), req)
 	return h.step(toWire(resp)), nil
 }
+
+// noStream refuses to stream: Stream never gets this far without a
+// notifier.
+type noStream struct{}
+
+func (noStream) Open() error             { return errNoStream }
+func (noStream) Event(store.Event) error { return errNoStream }
+func (noStream) KeepAlive() error        { return errNoStream }
+
+var errNoStream = errors.New("edge: no live stream on Workers")
 
 // backend is api.Backend over the shell: each call is an operation on the
 // instance's Durable Object or on D1.

@@ -98,3 +98,14 @@ func TestPanicIsAFault(t *testing.T) {
 	require.NoError(t, json.Unmarshal(c.Call("no such function", nil), &out))
 	assert.Equal(t, "input", out.Fault.Kind)
 }
+
+// The live stream of the log is native only: on Workers the API refuses it
+// with its own 406, not with a JSON page the client did not ask for.
+func TestNoLiveStream(t *testing.T) {
+	c := exampleCore(t)
+	st := run(t, c, "serve", serveInput{Request: WireRequest{Method: "GET", Path: "/events", Headers: [][2]string{{"Accept", "text/event-stream"}}}})
+	var resp WireResponse
+	require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &resp))
+	assert.Equal(t, 406, resp.Status)
+	assert.Contains(t, resp.Body, "not_acceptable")
+}
