@@ -94,6 +94,18 @@ bench-groupcommit:
 		$(GO) test -run '^$$' -bench 'RawSQLite/sync=full/rows=1$$|HTTP$$/spread/clients=64$$' -benchtime 2s -count 1 ./bench/ | grep -E '^(Benchmark|--- FAIL|FAIL)'; \
 	done | tee $(BIN)/bench-groupcommit.txt
 
+# The Workers runtime: cuesource Workers (the example context as built, and
+# its cart alone) against a hand-written JavaScript Worker with the same SQL,
+# all under workerd (bench/workers).
+# Results: the table on stdout (and .bin/bench-workers.txt), the JSON in
+# .bin/bench-workers.json.
+.PHONY: bench-workers
+bench-workers: build npm
+	$(BIN)/cuesource worker build contexts/example.cue -o $(BIN)/worker-example
+	$(BIN)/cuesource worker build bench/workers/cart.cue -o $(BIN)/worker-cart
+	set -o pipefail; scripts/node bench/workers/bench.mjs --example $(BIN)/worker-example --cart $(BIN)/worker-cart \
+		--baseline bench/workers/baseline --out $(BIN)/bench-workers.json | tee $(BIN)/bench-workers.txt
+
 # The pinned JavaScript toolchain for the Workers build (Node 22, wrangler,
 # Miniflare 4), installed on demand from package-lock.json with the machine's
 # npm; scripts/node and scripts/wrangler run it offline.
