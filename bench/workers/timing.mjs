@@ -1,0 +1,119 @@
+// The timing wrapper of bench/workers/bench.mjs's profile step. bench.mjs
+// copies a Worker directory (the cuesource build or the baseline), puts this
+// file beside its worker.mjs and makes it the `main`: it re-exports the
+// Worker's handlers and classes unchanged but for clocks around
+//
+//   fetch      the Worker's whole answer (router, RPC, object, D1),
+//   execute    the object's RPC method (transaction + forwarding),
+//   committed  what the object does after its transaction: setAlarm and
+//              the forwarding of the new events to D1 (the D1 batch, the
+//              positions written back, the projector's run) when the command
+//              awaits it, only its start when it runs in waitUntil,
+//   go.NAME    each call into the Go engine (serve, decide, forward,
+//              project, ...), seen by wrapping the globalThis.cuesource
+//              object Go's main sets.
+//
+// GET /__bench/timings answers the sums, POST /__bench/reset zeroes them,
+// GET /__bench/inputs answers the last two inputs of each Go function, and
+// GET /__bench/replay?n=N times N calls of each in a row.
+// Locally the Worker and its objects share one isolate, so one set of sums
+// sees both. workerd's clock here ticks in whole milliseconds: a sum over
+// many calls estimates the mean, a single reading does not.
+import worker, * as mod from "./worker.mjs";
+
+// Every other class (Projector, ...) as the Worker exports it.
+export * from "./worker.mjs";
+
+let sums = {};
+// The last two inputs of each Go function (serve runs twice a request),
+// for replaying outside workerd.
+const inputs = {};
+
+function add(name, ms) {
+  const s = (sums[name] ??= { n: 0, ms: 0 });
+  s.n++;
+  s.ms += ms;
+}
+
+let api;
+let raw;
+Object.defineProperty(globalThis, "cuesource", {
+  configurable: true,
+  enumerable: true,
+  get() {
+    return api;
+  },
+  set(v) {
+    raw = v;
+    api = v && {
+      init: (...a) => v.init(...a),
+      crash: (...a) => v.crash(...a),
+      call(name, input) {
+        inputs[name] = [...(inputs[name] ?? []).slice(-1), input];
+        const t0 = performance.now();
+        try {
+          return v.call(name, input);
+        } finally {
+          add("go." + name, performance.now() - t0);
+        }
+      },
+    };
+  },
+});
+
+export default {
+  ...worker,
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === "/__bench/timings") return Response.json(sums);
+    if (url.pathname === "/__bench/inputs") return Response.json(inputs);
+    if (url.pathname === "/__bench/replay") return replay(Number(url.searchParams.get("n") || 2000));
+    if (url.pathname === "/__bench/reset") {
+      sums = {};
+      return Response.json(sums);
+    }
+    const t0 = performance.now();
+    try {
+      return await worker.fetch(request, env, ctx);
+    } finally {
+      add("fetch", performance.now() - t0);
+    }
+  },
+};
+
+export class Aggregate extends mod.Aggregate {
+  async execute(...args) {
+    const t0 = performance.now();
+    try {
+      return await super.execute(...args);
+    } finally {
+      add("execute", performance.now() - t0);
+    }
+  }
+
+  async committed(...args) {
+    const t0 = performance.now();
+    try {
+      return await super.committed(...args);
+    } finally {
+      add("committed", performance.now() - t0);
+    }
+  }
+}
+
+// replay runs each recorded Go input n times in a row, here in workerd: the
+// mean of a call with no clock quantisation to speak of.
+function replay(n) {
+  if (!raw) return Response.json({ error: "the Go runtime has not started" }, { status: 409 });
+  const out = {};
+  for (const [name, list] of Object.entries(inputs)) {
+    if (name === "info") continue;
+    out[name] = list.map((input) => {
+      for (let k = 0; k < Math.min(n, 500); k++) raw.call(name, input);
+      const t0 = performance.now();
+      for (let k = 0; k < n; k++) raw.call(name, input);
+      return { us: ((performance.now() - t0) / n) * 1000 };
+    });
+  }
+  return Response.json(out);
+}
