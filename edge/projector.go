@@ -27,14 +27,30 @@ type projectInput struct {
 	Name   string    `json:"name"`
 	// Inline limits the catch-up to inline projections: what a command
 	// waits for before it answers.
-	Inline  bool     `json:"inline"`
-	Results []Result `json:"results"`
+	Inline bool `json:"inline"`
+	// Checkpoints, when given, are the ones the previous run answered:
+	// the projector object is the only writer of checkpoints, so it can
+	// keep them between runs and save reading them.
+	Checkpoints []Checkpoint `json:"checkpoints"`
+	Results     []Result     `json:"results"`
+}
+
+// Checkpoint is a projection's checkpoint as the projector object keeps
+// it between runs.
+type Checkpoint struct {
+	Name     string `json:"name"`
+	Position int64  `json:"position"`
+	Hash     string `json:"hash"`
+	State    string `json:"state"`
+	ErrorAt  int64  `json:"errorAt"`
 }
 
 // Projected is the answer of a run.
 type Projected struct {
 	More bool `json:"more"` // run again: the log has more to apply
 	projectorAnswer
+	// Checkpoints are the checkpoints after the run, for the next one.
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 }
 
 func (c *Core) projectionNames() []string {
@@ -49,9 +65,16 @@ func (c *Core) project(in []byte) (any, error) {
 		return nil, err
 	}
 	h := &host{results: pi.Results}
-	out, err := c.projectRun(h, &pi)
+	cps := map[string]*checkpoint{}
+	out, err := c.projectRun(h, &pi, cps)
 	if err != nil {
 		return h.step(nil), ignorePending(err)
+	}
+	if out.Unknown == "" && out.Conflict == "" {
+		for _, name := range slices.Sorted(maps.Keys(cps)) {
+			cp := cps[name]
+			out.Checkpoints = append(out.Checkpoints, Checkpoint{Name: name, Position: cp.pos, Hash: cp.hash, State: cp.state, ErrorAt: cp.errAt})
+		}
 	}
 	return h.step(out), nil
 }
@@ -63,7 +86,7 @@ type checkpoint struct {
 	errAt int64
 }
 
-func (c *Core) projectRun(h *host, pi *projectInput) (Projected, error) {
+func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint) (Projected, error) {
 	if len(c.prog.Projections) == 0 {
 		if pi.Action != "" {
 			return Projected{projectorAnswer: projectorAnswer{Unknown: fmt.Sprintf("no projection %q", pi.Name)}}, nil
@@ -71,13 +94,18 @@ func (c *Core) projectRun(h *host, pi *projectInput) (Projected, error) {
 		return Projected{}, nil
 	}
 	now := rows.Stamp(pi.Now)
-	res, err := h.query(rows.CheckpointAll)
-	if err != nil {
-		return Projected{}, err
-	}
-	cps := map[string]*checkpoint{}
-	for _, r := range res.Rows {
-		cps[asString(r[0])] = &checkpoint{pos: asInt(r[1]), hash: asString(r[2]), state: asString(r[3]), errAt: asInt(r[5])}
+	if pi.Checkpoints != nil {
+		for _, cp := range pi.Checkpoints {
+			cps[cp.Name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorAt}
+		}
+	} else {
+		res, err := h.query(rows.CheckpointAll)
+		if err != nil {
+			return Projected{}, err
+		}
+		for _, r := range res.Rows {
+			cps[asString(r[0])] = &checkpoint{pos: asInt(r[1]), hash: asString(r[2]), state: asString(r[3]), errAt: asInt(r[5])}
+		}
 	}
 	var stmts []Statement
 	reset := func(name string, drop bool) {
@@ -110,10 +138,11 @@ func (c *Core) projectRun(h *host, pi *projectInput) (Projected, error) {
 			if pi.Action == "skip" {
 				stmts = append(stmts, Statement{SQL: rows.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
 				cp.pos = cp.errAt
+				cp.errAt = 0
 			} else {
 				stmts = append(stmts, Statement{SQL: rows.CheckpointResume, Params: []any{now, pi.Name}})
 			}
-			cp.state = rows.StateRunning
+			cp.state, cp.errAt = rows.StateRunning, 0
 		default:
 			return Projected{}, fmt.Errorf("unknown projector action %q", pi.Action)
 		}
@@ -209,7 +238,7 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	}
 	cp.pos = out.Last
 	if out.Fail != nil {
-		cp.state = rows.StateFailed
+		cp.state, cp.errAt = rows.StateFailed, out.Fail.Position
 		return true, nil
 	}
 	return len(res.Rows) < projectBatch, nil

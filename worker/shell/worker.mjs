@@ -566,17 +566,24 @@ export class Projector extends DurableObject {
   }
 
   async runNow(action, name, inline = false) {
-    const input = { now: new Date().toISOString(), action, name, inline };
-    for (;;) {
-      const d = await drive(this.env, "project", input);
-      if (d.unknown || d.conflict || !d.more) return d;
-      input.action = "";
-      input.now = new Date().toISOString();
+    // The checkpoints of the last run, kept: this object is their only
+    // writer. Dropped on any failure, so the next run reads them.
+    const input = { now: new Date().toISOString(), action, name, inline, checkpoints: this.checkpoints ?? null };
+    try {
+      for (;;) {
+        const d = await drive(this.env, "project", input);
+        if (d.checkpoints) this.checkpoints = d.checkpoints;
+        if (d.unknown || d.conflict || !d.more) return d;
+        input.action = "";
+        input.now = new Date().toISOString();
+        input.checkpoints = this.checkpoints ?? null;
+      }
+    } catch (e) {
+      this.checkpoints = null;
+      throw e;
     }
   }
 
-  // catchUp applies what the log has that the projections have not; a
-  // failure (D1 down) is retried by the alarm.
   // A full catch-up queued behind the running one serves every caller that
   // comes before it starts; an inline one (only the inline projections,
   // what a command waits for) is queued the same way, apart.
