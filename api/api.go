@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/engine"
@@ -81,7 +82,7 @@ type Service struct {
 	prog    *interpreter.Program
 	backend Backend
 	opt     Options
-	openapi []byte
+	openapi *document
 }
 
 // New returns the service of a compiled context.
@@ -98,7 +99,20 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	if opt.Limits.MaxDepth == 0 {
 		opt.Limits.MaxDepth = value.DefaultMaxDepth
 	}
-	return &Service{prog: p, backend: b, opt: opt, openapi: OpenAPI(p)}
+	return &Service{prog: p, backend: b, opt: opt, openapi: &document{prog: p}}
+}
+
+// document is the OpenAPI document, made on first request: a Worker's
+// cold start does not pay for it.
+type document struct {
+	once sync.Once
+	prog *interpreter.Program
+	b    []byte
+}
+
+func (d *document) get() []byte {
+	d.once.Do(func() { d.b = OpenAPI(d.prog) })
+	return d.b
 }
 
 // With returns a copy of s that serves through another backend and read
@@ -153,7 +167,7 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if !get {
 			return methodNotAllowed("GET, HEAD")
 		}
-		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.openapi}
+		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.openapi.get()}
 	case len(segs) == 1 && segs[0] == "events":
 		if !get {
 			return methodNotAllowed("GET, HEAD")

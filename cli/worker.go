@@ -15,8 +15,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/edge"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projection"
 	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/worker/shell"
@@ -97,6 +99,14 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	if err != nil {
 		c.report(err, false)
 		return "", false
+	}
+	// The Worker never runs scenarios: leaving them out makes its cold
+	// start parse less.
+	if m, err := manifest.Parse(data); err == nil {
+		m.Scenarios = nil
+		if b, err := compiler.Marshal(m); err == nil {
+			data = b
+		}
 	}
 	queryJSON, err := projection.QueryJSON(p)
 	if err != nil {

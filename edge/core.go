@@ -44,7 +44,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := interpreter.Compile(m)
+	p, err := interpreter.CompileChecked(m)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/scenario"
+	"github.com/cuesource/cuesource/store"
 )
 
 func exampleCore(t *testing.T) *Core {
@@ -108,4 +113,46 @@ func TestNoLiveStream(t *testing.T) {
 	require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &resp))
 	assert.Equal(t, 406, resp.Status)
 	assert.Contains(t, resp.Body, "not_acceptable")
+}
+
+// The Worker compiles its manifest without the checks vet already made
+// (interpreter.CompileChecked): the program it gets must decide exactly as
+// the checked one, which both contexts' scenarios show.
+func TestCheckedProgramPassesTheScenarios(t *testing.T) {
+	for _, ctx := range []string{"../contexts/example.cue", "../contexts/tickets"} {
+		m, err := compiler.Compile(ctx)
+		require.NoError(t, err)
+		data, err := compiler.Marshal(m)
+		require.NoError(t, err)
+		c, err := New(data, Config{})
+		require.NoError(t, err)
+		require.NotEmpty(t, m.Scenarios)
+		for _, s := range m.Scenarios {
+			r := scenario.Run(c.Program(), s)
+			assert.True(t, r.Pass, "%s: %s: %v", ctx, s.Name, r.Failures)
+		}
+	}
+}
+
+// Rejections name the same violations with the checked program (its JSON
+// Schemas compiled on first use) as with the fully compiled one.
+func TestCheckedProgramRejectsAlike(t *testing.T) {
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(t, err)
+	full, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	data, err := compiler.Marshal(m)
+	require.NoError(t, err)
+	c, err := New(data, Config{})
+	require.NoError(t, err)
+	payloads := []string{`{"sku":"bad sku","qty":0,"price":-1}`, `{"sku":1}`, `{}`, `[]`, `{"sku":"SKU-1","qty":1,"price":2,"extra":true}`}
+	for _, pl := range payloads {
+		req := &api.CommandRequest{Aggregate: "cart", ID: "c", Command: "AddItem", Payload: json.RawMessage(pl), CommandID: "x", ExpectedVersion: engine.AnyVersion}
+		cur := store.Instance{Aggregate: "cart", ID: "c", Version: 1, State: json.RawMessage(`{"customer":"a","status":"open","items":{},"total":0,"discount":0}`)}
+		want := api.Decide(full, cur, nil, req, engine.Options{})
+		got := api.Decide(c.Program(), cur, nil, req, engine.Options{})
+		assert.Equal(t, 400, want.Response.Status, pl)
+		assert.Equal(t, want.Response.Status, got.Response.Status, pl)
+		assert.JSONEq(t, string(want.Response.Body), string(got.Response.Body), pl)
+	}
 }

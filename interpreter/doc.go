@@ -15,7 +15,9 @@
 // check it, once against [Env] (untyped fields) to run it on decoded JSON
 // values. Programs run under node and memory budgets, and panics in user
 // expressions come back as positioned errors. JSON Schemas are compiled
-// once with santhosh-tekuri/jsonschema.
+// once with santhosh-tekuri/jsonschema. [CompileChecked] loads a manifest
+// Compile accepted before (a Worker's cold start): each expression compiled
+// once, for the run, and JSON Schemas compiled on first use.
 //
 // # What it never does
 //

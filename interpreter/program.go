@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -160,8 +161,18 @@ func (s shape) build(env *Env, base any) (any, error) {
 
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
-func Compile(m *manifest.Manifest) (*Program, error) {
+func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, false) }
+
+// CompileChecked compiles a manifest that Compile has accepted before (a
+// runtime loading what `cuesource worker build` wrote): it skips what only
+// finds mistakes, compiling each expression once, for the runtime, not
+// also against the typed environment, and leaving the scenarios out. A
+// Worker pays this at every cold start.
+func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, true) }
+
+func compile(m *manifest.Manifest, checked bool) (*Program, error) {
 	c := &compiler{
+		checked: checked,
 		typer:   &typer{names: map[reflect.Type]string{}},
 		schemas: jsonschema.NewCompiler(),
 	}
@@ -179,7 +190,9 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 			p.Aggregates[name] = a
 		}
 	}
-	c.scenarios(m, p)
+	if !checked {
+		c.scenarios(m, p)
+	}
 	c.readSide(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
@@ -201,6 +214,7 @@ func (c *compiler) name(what, name string, pos manifest.Pos) {
 }
 
 type compiler struct {
+	checked bool // see CompileChecked
 	*typer
 	schemas *jsonschema.Compiler
 	errs    diag.List
@@ -236,16 +250,20 @@ func (e env) value() any {
 // compile checks x against the typed environment and compiles it for the
 // runtime Env. It returns the checked result type, or nil after an error.
 func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, reflect.Type) {
-	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
-	if boolean {
-		opts = append(opts, expr.AsBool())
+	var typ reflect.Type // nil (any) when not checked again: fits every use
+	if !c.checked {
+		opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
+		if boolean {
+			opts = append(opts, expr.AsBool())
+		}
+		checked, err := expr.Compile(x.Src, opts...)
+		if err != nil {
+			c.exprError(x, err)
+			return nil, nil
+		}
+		typ = checked.Node().Type()
 	}
-	checked, err := expr.Compile(x.Src, opts...)
-	if err != nil {
-		c.exprError(x, err)
-		return nil, nil
-	}
-	opts = append(append(stdlib(), fetchOptions()...), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
+	opts := append(append(stdlib(), fetchOptions()...), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -254,7 +272,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		c.exprError(x, err)
 		return nil, nil
 	}
-	return &expression{prog: prog, pos: x.Pos}, checked.Node().Type()
+	return &expression{prog: prog, pos: x.Pos}, typ
 }
 
 func (c *compiler) exprError(x manifest.Expr, err error) {
@@ -273,6 +291,7 @@ func (c *compiler) exprError(x manifest.Expr, err error) {
 // schema is a JSON Schema compiled for validation and parsed for typing.
 type schema struct {
 	compiled *jsonschema.Schema
+	lazy     *lazySchema // instead of compiled, for CompileChecked
 	doc      map[string]any
 	defs     map[string]any
 }
@@ -280,17 +299,44 @@ type schema struct {
 // validator validates documents against one schema: the fast path decides
 // validity, jsonschema explains invalid documents.
 func (s schema) validator() validator {
-	return validator{full: s.compiled, fast: fastCheck(s.doc)}
+	return validator{full: s.compiled, lazy: s.lazy, fast: fastCheck(s.doc)}
+}
+
+// lazySchema is a schema compiled by jsonschema on first use: a checked
+// manifest's schemas are known to compile, and the fast path decides most
+// documents without them, so a Worker's cold start does not pay for them.
+// Each has a compiler of its own, so first uses may run concurrently.
+type lazySchema struct {
+	once sync.Once
+	url  string
+	doc  any
+	s    *jsonschema.Schema
+	err  error
+}
+
+func (l *lazySchema) get() (*jsonschema.Schema, error) {
+	l.once.Do(func() {
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		if l.err = c.AddResource(l.url, l.doc); l.err == nil {
+			l.s, l.err = c.Compile(l.url)
+		}
+	})
+	return l.s, l.err
 }
 
 func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) schema {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err == nil {
-		err = c.schemas.AddResource(url, doc)
-	}
 	var s schema
-	if err == nil {
-		s.compiled, err = c.schemas.Compile(url)
+	if err == nil && c.checked {
+		s.lazy = &lazySchema{url: url, doc: doc}
+	} else {
+		if err == nil {
+			err = c.schemas.AddResource(url, doc)
+		}
+		if err == nil {
+			s.compiled, err = c.schemas.Compile(url)
+		}
 	}
 	if err != nil {
 		c.errs.Add(pos, "invalid JSON Schema: %v", err)

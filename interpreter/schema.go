@@ -31,12 +31,21 @@ func (v Violation) String() string {
 
 type validator struct {
 	full *jsonschema.Schema
-	fast check // nil: the schema uses keywords the fast path does not know
+	lazy *lazySchema // when full is compiled on first use
+	fast check       // nil: the schema uses keywords the fast path does not know
 }
 
 func (vd validator) validate(v any) []Violation {
 	if vd.fast != nil && vd.fast(v) {
 		return nil
+	}
+	if vd.full == nil && vd.lazy != nil {
+		s, err := vd.lazy.get()
+		if err != nil {
+			// Never accept what the fast path refused for want of a schema.
+			return []Violation{{Message: "the schema does not compile: " + err.Error()}}
+		}
+		return validate(s, v)
 	}
 	return validate(vd.full, v)
 }
