@@ -36,6 +36,7 @@ type Core struct {
 	svc  *api.Service
 	vars map[string]string
 	ttl  time.Duration
+	fns  map[string]function
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -60,6 +61,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl}
 	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
+	c.fns = c.functions()
 	return c, nil
 }
 
@@ -84,7 +86,7 @@ func (c *Core) Call(name string, in []byte) (out []byte) {
 			out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
 		}
 	}()
-	fn, ok := c.functions()[name]
+	fn, ok := c.fns[name]
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no function %q", name)})
 	}
