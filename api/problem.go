@@ -18,7 +18,7 @@ func problem(status int, kind, detail string) Response {
 func problemWith(status int, kind, detail string, ext map[string]any) Response {
 	body := map[string]any{
 		"type":   ProblemType + kind,
-		"title":  statusText[status],
+		"title":  StatusText(status),
 		"status": status,
 		"detail": detail,
 		"kind":   kind,

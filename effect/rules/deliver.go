@@ -278,7 +278,7 @@ func rejectionOf(resp api.Response) rejection {
 		r.Message = p.Title
 	}
 	if r.Kind == "" {
-		r.Kind = strings.ToLower(strings.ReplaceAll(statusText[resp.Status], " ", "_"))
+		r.Kind = strings.ToLower(strings.ReplaceAll(api.StatusText(resp.Status), " ", "_"))
 	}
 	return r
 }
@@ -340,7 +340,7 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	}
 	status := resp.StatusText
 	if status == "" {
-		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + statusText[resp.Status])
+		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + api.StatusText(resp.Status))
 	}
 	msg := fmt.Sprintf("%s %s: %s", w.Method, redact(target), status)
 	if s := strings.TrimSpace(resp.Snippet); s != "" {
