@@ -31,8 +31,18 @@ function config(env) {
   return cfg;
 }
 
-async function start(env) {
-  if (runtime && !runtime.go.exited) return runtime;
+// start returns the isolate's Go runtime, making it when there is none;
+// requests that come while it is being made wait for the same one.
+function start(env) {
+  if (runtime && !runtime.go.exited) return Promise.resolve(runtime);
+  starting ??= makeRuntime(env).finally(() => {
+    starting = null;
+  });
+  return starting;
+}
+let starting = null;
+
+async function makeRuntime(env) {
   if (runtime) {
     // It ended outside callOn (a goroutine's panic run by another call
     // into Go, such as the crash switch): count that restart here.
