@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 const (
@@ -60,7 +62,7 @@ func cartID(i int) string { return fmt.Sprintf("cart-%02d", i) }
 
 // load sends commands from several goroutines and records every outcome.
 type load struct {
-	e     *errs
+	e     *e2etest.Errs
 	c     *client
 	seq   atomic.Int64
 	acks  atomic.Int64
@@ -149,7 +151,7 @@ func TestKillRestart(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, shop, data) // --sync full, the default
 
-	e := newErrs(t)
+	e := e2etest.NewErrs(t)
 	l := &load{e: e, c: newClient(srv.url), stop: make(chan struct{})}
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -305,7 +307,7 @@ func TestKillRestart(t *testing.T) {
 			evs := byCommand[cid]
 			var same []string
 			for _, cmd := range byOutcome[unknown] {
-				if cmd.agg == evs[0].Aggregate && cmd.id == evs[0].Instance && firstEvent[cmd.cmd] == evs[0].Type && sameJSON(cmd.body, evs[0].Payload) {
+				if cmd.agg == evs[0].Aggregate && cmd.id == evs[0].Instance && firstEvent[cmd.cmd] == evs[0].Type && e2etest.SameJSON(cmd.body, evs[0].Payload) {
 					same = append(same, cmd.String())
 				}
 			}
@@ -341,14 +343,14 @@ func TestKillRestart(t *testing.T) {
 
 // checkAnswered checks that the events of a 2xx answer to cmd are in the
 // log as answered and returns their command id.
-func checkAnswered(e *errs, cmd *command, dec decision, byID map[string]logEvent) (string, bool) {
-	t := e.t
+func checkAnswered(e *e2etest.Errs, cmd *command, dec decision, byID map[string]logEvent) (string, bool) {
+	t := e.T()
 	t.Helper()
 	if len(dec.Events) == 0 {
 		e.Errorf("%v: answered without events: %s", cmd, cmd.reply.body)
 		return "", false
 	}
-	if want := firstEvent[cmd.cmd]; dec.Events[0].Type != want || !sameJSON(dec.Events[0].Payload, cmd.body) {
+	if want := firstEvent[cmd.cmd]; dec.Events[0].Type != want || !e2etest.SameJSON(dec.Events[0].Payload, cmd.body) {
 		e.Errorf("%v: answered %s %s first, want %s %s", cmd, dec.Events[0].Type, dec.Events[0].Payload, want, cmd.body)
 	}
 	if last := dec.Events[len(dec.Events)-1].Version; dec.Version != last {
@@ -362,7 +364,7 @@ func checkAnswered(e *errs, cmd *command, dec decision, byID map[string]logEvent
 			return "", false
 		}
 		if ev.Aggregate != cmd.agg || ev.Instance != cmd.id || ev.Version != a.Version || ev.Type != a.Type ||
-			!ev.Time.Equal(a.Time) || !sameJSON(ev.Payload, a.Payload) {
+			!ev.Time.Equal(a.Time) || !e2etest.SameJSON(ev.Payload, a.Payload) {
 			e.Errorf("%v: answered event %s %s v%d %s %s, the log has %s %s v%d %s %s", cmd,
 				a.ID, cmd.id, a.Version, a.Type, a.Payload, ev.Aggregate, ev.Instance, ev.Version, ev.Type, ev.Payload)
 		}
@@ -377,8 +379,8 @@ func checkAnswered(e *errs, cmd *command, dec decision, byID map[string]logEvent
 
 // resendAcked re-sends acknowledged commands with their keys and bodies:
 // each must replay its first answer byte for byte.
-func resendAcked(e *errs, c *client, cmds []*command) {
-	t := e.t
+func resendAcked(e *e2etest.Errs, c *client, cmds []*command) {
+	t := e.T()
 	t.Helper()
 	work := make(chan *command)
 	var bad atomic.Int64
@@ -422,8 +424,8 @@ func resendAcked(e *errs, c *client, cmds []*command) {
 // instance's state at its last event's version and equal to the fold of
 // its events. instances are those the test wrote to; the log must hold no
 // others.
-func checkStore(e *errs, c *client, instances map[[2]string]bool) []logEvent {
-	t := e.t
+func checkStore(e *e2etest.Errs, c *client, instances map[[2]string]bool) []logEvent {
+	t := e.T()
 	t.Helper()
 	all := c.readLog(t)
 	seen := map[string]bool{}
@@ -459,7 +461,7 @@ func checkStore(e *errs, c *client, instances map[[2]string]bool) []logEvent {
 		} else {
 			for i := range got {
 				g, w := got[i], want[i]
-				if g.ID != w.ID || g.Position != w.Position || g.Version != w.Version || g.Type != w.Type || !sameJSON(g.Payload, w.Payload) {
+				if g.ID != w.ID || g.Position != w.Position || g.Version != w.Version || g.Type != w.Type || !e2etest.SameJSON(g.Payload, w.Payload) {
 					e.Errorf("%s %s: event %d is %+v in GET events, %+v in the global log", agg, id, i, g, w)
 				}
 			}

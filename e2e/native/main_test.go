@@ -6,21 +6,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 const adminToken = "T"
@@ -48,7 +47,7 @@ func TestMain(m *testing.M) {
 
 func setup(m *testing.M) (int, error) {
 	var err error
-	if root, err = moduleRoot(); err != nil {
+	if root, err = e2etest.ModuleRoot(); err != nil {
 		return 0, err
 	}
 	dir, err := os.MkdirTemp("", "cuesource-e2e-")
@@ -65,23 +64,6 @@ func setup(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("go build ./cmd/cuesource: %v\n%s", err, out)
 	}
 	return m.Run(), nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func skipShort(t *testing.T) {
@@ -104,18 +86,6 @@ type server struct {
 	waitErr error
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1 and releases it.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
 // startServer runs `cuesource serve ctxPath --data dataDir --admin-token T`
 // on a free port and waits for /healthz. The process is killed (SIGKILL to
 // its group) when the test ends if it still runs.
@@ -125,7 +95,7 @@ func startServer(t *testing.T, ctxPath, dataDir string, extra ...string) *server
 	// The port is free when chosen but another process may take it before
 	// the server binds it: try a few.
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, ctxPath, dataDir, freePort(t), extra)
+		s, err := tryStart(t, ctxPath, dataDir, e2etest.FreePort(t), extra)
 		if err == nil {
 			return s
 		}
@@ -232,21 +202,7 @@ func (s *server) logTail(n int) string {
 // runCLI runs the cuesource binary with args from the module root.
 func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = root
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("cuesource %s: no answer within %v", strings.Join(args, " "), timeout)
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("cuesource %s: %v", strings.Join(args, " "), err)
-	}
-	return o.Bytes(), e.Bytes(), cmd.ProcessState.ExitCode()
+	return e2etest.RunCLI(t, binary, root, timeout, args...)
 }
 
 // client talks to one server.
@@ -428,51 +384,4 @@ func (c *client) rehydrate(t *testing.T, agg, id string) (drifted bool, replayEr
 		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.body)
 	}
 	return d.Drifted, d.Error, d.Version
-}
-
-// sameJSON reports whether two JSON texts hold the same value.
-func sameJSON(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya)
-}
-
-// errs reports test errors: the first maxErrors in full, then only how
-// many more there were, so that a broken runtime does not drown the log.
-type errs struct {
-	t  *testing.T
-	mu sync.Mutex
-	n  int
-}
-
-const maxErrors = 40
-
-func newErrs(t *testing.T) *errs {
-	e := &errs{t: t}
-	t.Cleanup(func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.n > maxErrors {
-			t.Logf("... and %d more errors", e.n-maxErrors)
-		}
-	})
-	return e
-}
-
-// Errorf is t.Errorf, quiet after maxErrors; safe for concurrent use.
-func (e *errs) Errorf(format string, args ...any) {
-	e.t.Helper()
-	e.mu.Lock()
-	e.n++
-	n := e.n
-	e.mu.Unlock()
-	if n <= maxErrors {
-		e.t.Errorf(format, args...)
-	} else {
-		e.t.Fail()
-	}
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // slowCommand is a command sent over a raw connection in two parts: the
@@ -93,7 +95,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// request either reached a handler (and must be answered) or never
 	// connected.
 	const loopers = 8
-	e := newErrs(t)
+	e := e2etest.NewErrs(t)
 	l := &load{e: e, c: newClient(srv.url), stop: make(chan struct{})}
 	l.c.http.Transport.(*http.Transport).DisableKeepAlives = true
 	var wg sync.WaitGroup

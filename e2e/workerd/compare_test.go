@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // pendingOnWorkers names the parts of the Workers runtime that are being
@@ -186,7 +188,7 @@ func (p *pair) compareLogs(t tb) []logEvent {
 	for i := range min(len(nlog), len(wlog)) {
 		a, b := nlog[i], wlog[i]
 		if a.Position != b.Position || a.Aggregate != b.Aggregate || a.Instance != b.Instance || a.Version != b.Version ||
-			a.Type != b.Type || !sameJSON(a.Payload, b.Payload) {
+			a.Type != b.Type || !e2etest.SameJSON(a.Payload, b.Payload) {
 			t.Errorf("global log index %d: native %d %s %s v%d %s %s, workerd %d %s %s v%d %s %s", i,
 				a.Position, a.Aggregate, a.Instance, a.Version, a.Type, a.Payload,
 				b.Position, b.Aggregate, b.Instance, b.Version, b.Type, b.Payload)

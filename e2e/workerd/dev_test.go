@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // TestWorkerDev runs `cuesource worker dev` as a user does: it builds the
@@ -20,7 +22,7 @@ import (
 func TestWorkerDev(t *testing.T) {
 	needWorkerd(t)
 	tmp := t.TempDir()
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	start := func() (*exec.Cmd, *bytes.Buffer) {
 		cmd := exec.Command(binary, "worker", "dev", contextPath("contexts/example.cue"),

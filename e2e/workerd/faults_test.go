@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // testSwitch POSTs (or GETs, without a body) a test switch of the shell
@@ -186,7 +188,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 				t.Errorf("acknowledged event %s (v%d %s) is not in the log", a.ID, a.Version, a.Type)
 				continue
 			}
-			if ev.Version != a.Version || ev.Type != a.Type || !sameJSON(ev.Payload, a.Payload) {
+			if ev.Version != a.Version || ev.Type != a.Type || !e2etest.SameJSON(ev.Payload, a.Payload) {
 				t.Errorf("event %s is v%d %s %s in the log, acknowledged as v%d %s %s", a.ID, ev.Version, ev.Type, ev.Payload, a.Version, a.Type, a.Payload)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // TestIdempotencyRecordsExpire: an object keeps a command's idempotency
@@ -20,7 +22,7 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 		t.Fatalf("Open: %v %v", first, err)
 	}
 	again, err := c.post("/cart/ttl-1/Open", "key-1", body)
-	if err != nil || again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || !sameJSON(first.body, again.body) {
+	if err != nil || again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || !e2etest.SameJSON(first.body, again.body) {
 		t.Fatalf("a replay within the TTL: %v %v, want the first answer replayed", again, err)
 	}
 	waitFor(t, 20*time.Second, "the record's expiry", func() bool {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 const (
@@ -36,7 +38,7 @@ func TestInstancesAreIsolated(t *testing.T) {
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "")
 	c := newClient(w.url)
 	defer c.close()
-	e := newErrs(t)
+	e := e2etest.NewErrs(t)
 
 	carts := []string{"a", "b", "c", "d"}
 	for _, id := range carts {

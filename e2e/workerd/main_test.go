@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 const adminToken = "T"
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 
 func setup(m *testing.M) (int, error) {
 	var err error
-	if root, err = moduleRoot(); err != nil {
+	if root, err = e2etest.ModuleRoot(); err != nil {
 		return 0, err
 	}
 	nodeScript = filepath.Join(root, "scripts", "node")
@@ -120,23 +121,6 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 func skipShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -160,21 +144,7 @@ func contextPath(rel string) string { return filepath.Join(root, filepath.FromSl
 // runCLI runs the cuesource binary with args from the module root.
 func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = root
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("cuesource %s: no answer within %v", strings.Join(args, " "), timeout)
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("cuesource %s: %v", strings.Join(args, " "), err)
-	}
-	return o.Bytes(), e.Bytes(), cmd.ProcessState.ExitCode()
+	return e2etest.RunCLI(t, binary, root, timeout, args...)
 }
 
 // ------------------------------------------------------------- the Worker
@@ -360,18 +330,6 @@ type server struct {
 	waitErr error
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1 and releases it.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
 // startServer runs `cuesource serve ctxPath --data dataDir --admin-token T`
 // on a free port and waits for /healthz. The process group is killed when
 // the test ends.
@@ -381,7 +339,7 @@ func startServer(t *testing.T, ctxPath, dataDir string) *server {
 	// The port is free when chosen but another process may take it before
 	// the server binds it: try a few.
 	for range 3 {
-		s, err := tryStartServer(t, ctxPath, dataDir, freePort(t))
+		s, err := tryStartServer(t, ctxPath, dataDir, e2etest.FreePort(t))
 		if err == nil {
 			return s
 		}
@@ -715,17 +673,6 @@ func (c *client) rehydrate(t tb, agg, id string) (drifted bool, replayErr string
 	return d.Drifted, d.Error, d.Version
 }
 
-// sameJSON reports whether two JSON texts hold the same value.
-func sameJSON(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya)
-}
-
 // checkLog checks a whole global log: positions 1..N without gaps, event
 // ids unique, and each instance's versions 1..n in position order. It
 // returns each instance's events.
@@ -748,39 +695,4 @@ func checkLog(t tb, evs []logEvent) map[[2]string][]logEvent {
 		per[k] = append(per[k], ev)
 	}
 	return per
-}
-
-// errs reports test errors: the first maxErrors in full, then only how
-// many more there were; safe for concurrent use.
-type errs struct {
-	t  *testing.T
-	mu sync.Mutex
-	n  int
-}
-
-const maxErrors = 40
-
-func newErrs(t *testing.T) *errs {
-	e := &errs{t: t}
-	t.Cleanup(func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.n > maxErrors {
-			t.Logf("... and %d more errors", e.n-maxErrors)
-		}
-	})
-	return e
-}
-
-func (e *errs) Errorf(format string, args ...any) {
-	e.t.Helper()
-	e.mu.Lock()
-	e.n++
-	n := e.n
-	e.mu.Unlock()
-	if n <= maxErrors {
-		e.t.Errorf(format, args...)
-	} else {
-		e.t.Fail()
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // projectionState is one projection's status without what differs by
@@ -70,7 +72,7 @@ func TestProjectorFailures(t *testing.T) {
 		if got[0] != got[1] {
 			t.Fatalf("%s: the status differs:\nnative %+v\nworker %+v", step, got[0], got[1])
 		}
-		if !sameJSON([]byte(rows[0]), []byte(rows[1])) {
+		if !e2etest.SameJSON([]byte(rows[0]), []byte(rows[1])) {
 			t.Fatalf("%s: the rows differ:\nnative %s\nworker %s", step, rows[0], rows[1])
 		}
 		return got[0]

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // TestRedeployRebuildsChangedProjections is "edit the .cue file and
@@ -66,7 +68,7 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 	w = startWorker(t, build("v2", edited), persist)
 	c = newClient(w.url)
 	defer c.close()
-	if a := c.instance(t, "meter", "a"); a.Version != aBefore.Version || !sameJSON(a.State, aBefore.State) {
+	if a := c.instance(t, "meter", "a"); a.Version != aBefore.Version || !e2etest.SameJSON(a.State, aBefore.State) {
 		t.Fatalf("meter a after the redeploy: %+v, was %+v", a, aBefore)
 	}
 	// The projector runs on the next command (or its alarm) and rebuilds.

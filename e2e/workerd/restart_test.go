@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // snapshot is what the API shows of one instance.
@@ -24,7 +26,7 @@ func snapshotOf(t tb, c *client, agg, id string) snapshot {
 // sameSnapshot reports how two snapshots of an instance differ ("" if
 // they do not). Positions are compared only where both have one.
 func sameSnapshot(a, b snapshot) string {
-	if a.inst.Version != b.inst.Version || !sameJSON(a.inst.State, b.inst.State) {
+	if a.inst.Version != b.inst.Version || !e2etest.SameJSON(a.inst.State, b.inst.State) {
 		return fmt.Sprintf("version %d state %s, was version %d state %s", b.inst.Version, b.inst.State, a.inst.Version, a.inst.State)
 	}
 	if len(a.events) != len(b.events) {
@@ -32,7 +34,7 @@ func sameSnapshot(a, b snapshot) string {
 	}
 	for i := range a.events {
 		x, y := a.events[i], b.events[i]
-		if x.ID != y.ID || x.Version != y.Version || x.Type != y.Type || !x.Time.Equal(y.Time) || !sameJSON(x.Payload, y.Payload) ||
+		if x.ID != y.ID || x.Version != y.Version || x.Type != y.Type || !x.Time.Equal(y.Time) || !e2etest.SameJSON(x.Payload, y.Payload) ||
 			(x.Position != 0 && y.Position != 0 && x.Position != y.Position) {
 			return fmt.Sprintf("event %d is %+v, was %+v", i, y, x)
 		}

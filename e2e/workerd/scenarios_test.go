@@ -3,35 +3,16 @@
 package workerd
 
 import (
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
-// testReport is what `cuesource test --json` prints.
-type testReport struct {
-	OK        bool `json:"ok"`
-	Passed    int  `json:"passed"`
-	Failed    int  `json:"failed"`
-	Scenarios []struct {
-		Name     string   `json:"name"`
-		Pass     bool     `json:"pass"`
-		Failures []string `json:"failures"`
-	} `json:"scenarios"`
-}
-
-func runTests(t *testing.T, args ...string) testReport {
+func runTests(t *testing.T, args ...string) e2etest.TestReport {
 	t.Helper()
-	stdout, stderr, code := runCLI(t, 2*time.Minute, append([]string{"test"}, args...)...)
-	var rep testReport
-	if err := json.Unmarshal(stdout, &rep); err != nil {
-		t.Fatalf("cuesource test %v: exit %d, output is not the JSON report: %v\nstdout:\n%s\nstderr:\n%s", args, code, err, stdout, stderr)
-	}
-	if code != 0 {
-		t.Errorf("cuesource test %v: exit %d, want 0\nstderr:\n%s", args, code, stderr)
-	}
-	return rep
+	return e2etest.RunTests(t, binary, root, args...)
 }
 
 // TestScenariosOnWorkerd plays every scenario of the repository's contexts
