@@ -7,7 +7,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -114,19 +113,11 @@ func (s *sseWriter) Open() error {
 }
 
 func (s *sseWriter) Event(e store.Event) error {
-	data, err := json.Marshal(e)
+	frame, err := SSEFrame(nil, e)
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 0, len(data)+64)
-	buf = append(buf, "id: "...)
-	buf = strconv.AppendInt(buf, e.Position, 10)
-	buf = append(buf, "\nevent: "...)
-	buf = append(buf, e.Aggregate+"."+e.Type...)
-	buf = append(buf, "\ndata: "...)
-	buf = append(buf, data...)
-	buf = append(buf, "\n\n"...)
-	if _, err := s.w.Write(buf); err != nil {
+	if _, err := s.w.Write(frame); err != nil {
 		return err
 	}
 	return s.rc.Flush()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,23 @@ type EventWriter interface {
 	Open() error
 	Event(e store.Event) error
 	KeepAlive() error
+}
+
+// SSEFrame appends the Server-Sent Events frame of an event of the global
+// log to buf: its position as the id, aggregate.Type as the event name, the
+// stored event as the data.
+func SSEFrame(buf []byte, e store.Event) ([]byte, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendInt(buf, e.Position, 10)
+	buf = append(buf, "\nevent: "...)
+	buf = append(buf, e.Aggregate+"."+e.Type...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, data...)
+	return append(buf, "\n\n"...), nil
 }
 
 // KeepAlive is how often a quiet stream says it is alive.

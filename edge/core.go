@@ -117,6 +117,7 @@ func (c *Core) functions() map[string]function {
 	return map[string]function{
 		"info":       func([]byte) (any, error) { return c.info(), nil },
 		"serve":      c.serve,
+		"stream":     c.stream,
 		"decide":     c.decide,
 		"seed":       c.seed,
 		"rehydrate":  c.rehydrate,

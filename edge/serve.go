@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"maps"
 	"net/url"
 	"slices"
@@ -30,6 +29,9 @@ type WireResponse struct {
 	Status  int         `json:"status"`
 	Headers [][2]string `json:"headers"`
 	Body    string      `json:"body"`
+	// Stream says the request asks for the live stream of the log: the
+	// shell answers it with the stream script.
+	Stream bool `json:"stream,omitempty"`
 }
 
 func toWire(r api.Response) WireResponse {
@@ -67,16 +69,7 @@ func (c *Core) serve(in []byte) (any, error) {
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	q, err := url.ParseQuery(si.Request.Query)
-	if err != nil {
-		// Serve validates parameters one by one; a query that does not
-		// parse at all is read as far as it goes, like net/http does.
-		q, _ = url.ParseQuery("")
-	}
-	req := &api.Request{Method: si.Request.Method, Path: si.Request.Path, Query: q, Header: api.Header{}, Body: []byte(si.Request.Body)}
-	for _, h := range si.Request.Headers {
-		req.Header.Add(h[0], h[1])
-	}
+	req := apiRequest(si.Request)
 	h := &host{results: si.Results}
 	b := &backend{h: h}
 	ids := 0
@@ -89,25 +82,25 @@ func (c *Core) serve(in []byte) (any, error) {
 		return si.ID + "-" + strconv.Itoa(ids)
 	})
 	if api.WantsStream(req) {
-		// The live stream needs a notifier, which this runtime lacks: the
-		// API answers 406 (poll GET /events?after=), or 401.
-		if resp := svc.Stream(context.Background(), req, noStream{}); resp != nil {
-			return h.step(toWire(*resp)), nil
-		}
+		// The live stream is the stream script's, run in a loop by the
+		// shell.
+		return h.step(WireResponse{Stream: true}), nil
 	}
 	resp := svc.Serve(context.Background(), req)
 	return h.step(toWire(resp)), nil
 }
 
-// noStream refuses to stream: Stream never gets this far without a
-// notifier.
-type noStream struct{}
-
-func (noStream) Open() error             { return errNoStream }
-func (noStream) Event(store.Event) error { return errNoStream }
-func (noStream) KeepAlive() error        { return errNoStream }
-
-var errNoStream = errors.New("edge: no live stream on Workers")
+// apiRequest is the api.Request of a wire request.
+func apiRequest(w WireRequest) *api.Request {
+	// Like net/http's URL.Query: what parses is kept; the API checks the
+	// parameters it reads.
+	q, _ := url.ParseQuery(w.Query)
+	req := &api.Request{Method: w.Method, Path: w.Path, Query: q, Header: api.Header{}, Body: []byte(w.Body)}
+	for _, h := range w.Headers {
+		req.Header.Add(h[0], h[1])
+	}
+	return req
+}
 
 // backend is api.Backend over the shell: each call is an operation on the
 // instance's Durable Object or on D1.

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -104,15 +105,47 @@ func TestPanicIsAFault(t *testing.T) {
 	assert.Equal(t, "input", out.Fault.Kind)
 }
 
-// The live stream of the log is native only: on Workers the API refuses it
-// with its own 406, not with a JSON page the client did not ask for.
-func TestNoLiveStream(t *testing.T) {
+// A request for the live stream is handed to the stream script, which
+// answers a page of frames per run, or refuses as the API does.
+func TestStream(t *testing.T) {
 	c := exampleCore(t)
-	st := run(t, c, "serve", serveInput{Request: WireRequest{Method: "GET", Path: "/events", Headers: [][2]string{{"Accept", "text/event-stream"}}}})
+	sse := [][2]string{{"Accept", "text/event-stream"}}
+	st := run(t, c, "serve", serveInput{Request: WireRequest{Method: "GET", Path: "/events", Headers: sse}})
 	var resp WireResponse
 	require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &resp))
-	assert.Equal(t, 406, resp.Status)
-	assert.Contains(t, resp.Body, "not_acceptable")
+	assert.True(t, resp.Stream)
+
+	in := streamInput{Request: WireRequest{Method: "GET", Path: "/events", Query: "after=0", Headers: sse}}
+	st = run(t, c, "stream", in)
+	require.NotNil(t, st.Op)
+	assert.Equal(t, "d1", st.Op.Kind)
+	rows, _ := json.Marshal(rawRows{Columns: []string{"position"}, Rows: [][]any{
+		{1, "e1", "cart", "c1", 1, "CartOpened", 0, "2026-11-26T12:00:00Z", "cmd1", `{"customer":"ada"}`},
+		{2, "e2", "cart", "c1", 2, "ItemAdded", 0, "2026-11-26T12:00:01Z", "cmd2", `{"sku":"SKU-1","qty":1,"price":2}`},
+	}})
+	in.Results = []Result{{OK: rows}}
+	st = run(t, c, "stream", in)
+	require.Nil(t, st.Op)
+	var page Streamed
+	require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &page))
+	assert.Nil(t, page.Response)
+	assert.Equal(t, int64(2), page.Next)
+	assert.Contains(t, page.Frames, "id: 1\nevent: cart.CartOpened\ndata: {\"id\":\"e1\",\"position\":1,")
+	assert.Contains(t, page.Frames, "id: 2\nevent: cart.ItemAdded\n")
+	assert.Equal(t, 2, strings.Count(page.Frames, "\n\n"))
+
+	// Refused as natively: a bad Last-Event-ID, a missing token.
+	bad := streamInput{Request: WireRequest{Method: "GET", Path: "/events", Headers: append(sse, [2]string{"Last-Event-ID", "x"})}}
+	require.NoError(t, json.Unmarshal(run(t, c, "stream", bad).Done.(json.RawMessage), &page))
+	require.NotNil(t, page.Response)
+	assert.Equal(t, 400, page.Response.Status)
+	m, _ := compiler.Compile("../contexts/example.cue")
+	data, _ := compiler.Marshal(m)
+	locked, err := New(data, Config{Token: "tok"})
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(run(t, locked, "stream", streamInput{Request: WireRequest{Method: "GET", Path: "/events", Headers: sse}}).Done.(json.RawMessage), &page))
+	require.NotNil(t, page.Response)
+	assert.Equal(t, 401, page.Response.Status)
 }
 
 // The Worker compiles its manifest without the checks vet already made

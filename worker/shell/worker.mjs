@@ -193,6 +193,7 @@ export default {
       console.error("cuesource:", request.method, url.pathname, e);
       return problem(500, "internal", "the server failed; see its log");
     }
+    if (resp.stream) return liveStream(env, wire);
     const headers = new Headers();
     for (const [k, v] of resp.headers) {
       if (k === "X-Cuesource-Error") console.error("cuesource:", request.method, url.pathname, resp.status, v);
@@ -229,6 +230,52 @@ export default {
     }
   },
 };
+
+// liveStream serves GET /events as Server-Sent Events: the stream script
+// gives a page of frames after a position (or refuses as natively); the
+// shell writes them and asks again, every half second, with the position
+// reached as Last-Event-ID, until the client goes away.
+const pollMillis = 500;
+const keepAliveMillis = 15000;
+
+async function liveStream(env, wire) {
+  const first = await drive(env, "stream", { request: wire });
+  if (first.response) {
+    const r = first.response;
+    return new Response(r.body || null, { status: r.status, headers: r.headers });
+  }
+  const { readable, writable } = new TransformStream();
+  const writer = writable.getWriter();
+  const enc = new TextEncoder();
+  const pump = async () => {
+    let page = first;
+    let next = first.next;
+    let quiet = 0;
+    for (;;) {
+      if (page.frames) {
+        await writer.write(enc.encode(page.frames));
+        quiet = 0;
+      } else if ((quiet += pollMillis) >= keepAliveMillis) {
+        await writer.write(enc.encode(": keep-alive\n\n"));
+        quiet = 0;
+      }
+      if (page.next >= 0) next = page.next;
+      await new Promise((ok) => setTimeout(ok, pollMillis));
+      const headers = wire.headers.filter(([k]) => k.toLowerCase() !== "last-event-id");
+      if (next >= 0) headers.push(["Last-Event-ID", String(next)]);
+      try {
+        page = await drive(env, "stream", { request: { ...wire, headers } });
+      } catch (e) {
+        page = { frames: "", next: -1 }; // D1 or the runtime failed: try again
+      }
+      if (page.response) return;
+    }
+  };
+  pump()
+    .catch(() => {}) // the client went away
+    .finally(() => writer.close().catch(() => {}));
+  return new Response(readable, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store" } });
+}
 
 function problem(status, kind, detail) {
   const body = JSON.stringify({ type: "urn:cuesource:problem:" + kind, title: "Internal Server Error", status, detail, kind });
