@@ -36,6 +36,8 @@ Usage:
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
+  cuesource export CONTEXT [--data DIR | --url URL [--token T]] [--after P] [-o FILE]
+                                           write the global log as NDJSON
   cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE]
                                            write the Cloudflare Worker of a context
   cuesource worker dev CONTEXT [--port P] [--persist DIR] [--var NAME=VALUE]
@@ -79,6 +81,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.projections(args[1:])
 	case "worker":
 		return c.worker(args[1:])
+	case "export":
+		return c.export(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0
