@@ -4,6 +4,7 @@ package workerd
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -200,5 +201,34 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 				t.Errorf("%s %s: event %s v%d has position %d, the log %d", k.agg, k.id, ev.ID, ev.Version, ev.Position, l.Position)
 			}
 		}
+	}
+	// The projections caught up too, the inline one included, with every
+	// row as the log makes it: cart f1 has its two lines.
+	waitFor(t, 20*time.Second, "the projections at the head of the log", func() bool {
+		var st struct {
+			Projections []projectionState `json:"projections"`
+		}
+		if r, err := c.getJSON("/projections", &st); err != nil || r.status != 200 {
+			return false
+		}
+		for _, p := range st.Projections {
+			if p.State != "running" || p.Lag != 0 || p.Head != int64(want) {
+				return false
+			}
+		}
+		return len(st.Projections) == 2
+	})
+	var q struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if r, err := c.getJSON("/queries/open_carts", &q); err != nil || r.status != 200 {
+		t.Fatalf("open_carts: %v %v", r, err)
+	}
+	due := map[string]any{}
+	for _, row := range q.Rows {
+		due[fmt.Sprint(row["cart"])] = row["due"]
+	}
+	if fmt.Sprint(due["f1"]) != "21" || fmt.Sprint(due["f2"]) != "0" || fmt.Sprint(due["before"]) != "6" {
+		t.Errorf("open carts after D1 came back: %v, want f1 21, f2 0, before 6", q.Rows)
 	}
 }
