@@ -7,63 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
-
-// pendingOnWorkers names the parts of the Workers runtime that are being
-// built now. A subtest gated on one of them (see gated) runs, but its
-// failures are reported as a skip whose message starts with PENDING, so
-// that `go test ./...` stays green meanwhile. Remove a name once its part
-// has landed; CUESOURCE_E2E_STRICT=1 makes every gated subtest strict.
-//
-// Both parts gated so far have landed and pass: "readside" (projections
-// and queries on D1) and "effects" (the place_order send after cart
-// CheckedOut). The list is empty; the mechanism stays for the next part.
-var pendingOnWorkers = map[string]string{}
-
-// recorder is the tb of a pending subtest: it collects failures instead of
-// failing the test.
-type recorder struct {
-	*testing.T
-	feature string
-	fails   []string
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.fails = append(r.fails, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.fails = append(r.fails, fmt.Sprintf(format, args...))
-	r.skip()
-}
-
-func (r *recorder) skip() {
-	r.T.Skipf("PENDING (%s): %d failure(s) while this part is being built; they will fail the test once %q leaves pendingOnWorkers:\n  %s",
-		pendingOnWorkers[r.feature], len(r.fails), r.feature, strings.Join(r.fails, "\n  "))
-}
-
-// gated runs a subtest that checks a part of the Workers runtime named in
-// pendingOnWorkers (or no longer there: then it is an ordinary subtest).
-func gated(t *testing.T, feature, name string, f func(t tb)) {
-	t.Run(feature+"/"+name, func(t *testing.T) {
-		if _, pending := pendingOnWorkers[feature]; !pending || os.Getenv("CUESOURCE_E2E_STRICT") != "" {
-			f(t)
-			return
-		}
-		r := &recorder{T: t, feature: feature}
-		f(r)
-		if len(r.fails) > 0 {
-			r.skip()
-		}
-		t.Logf("PENDING feature %q passes on workerd: it can leave pendingOnWorkers", feature)
-	})
-}
 
 // pair sends the same requests to the native server and to the Worker
 // and compares their answers.
@@ -202,7 +151,7 @@ func (p *pair) compareLogs(t tb) []logEvent {
 // (without ids and times) and headers: commands, every kind of rejection,
 // idempotency, conditional requests, reads of instances and of the log,
 // parameters, the OpenAPI document and the admin endpoints. The read side
-// and effects are gated subtests (see pendingOnWorkers).
+// and effects are subtests of their own.
 func TestSameAnswersAsNative(t *testing.T) {
 	needWorkerd(t)
 	ctx := "contexts/example.cue"
@@ -393,13 +342,13 @@ func TestSameAnswersAsNative(t *testing.T) {
 		p.compareLogs(t)
 	})
 
-	gated(t, "readside", "projections", func(t tb) {
+	t.Run("readside/projections", func(t *testing.T) {
 		waitProjections(t, p.native, "native")
 		waitProjections(t, p.worker, "workerd")
 		p.do(t, 200, http.MethodGet, "/projections", nil)
 	})
 
-	gated(t, "readside", "queries", func(t tb) {
+	t.Run("readside/queries", func(t *testing.T) {
 		waitProjections(t, p.native, "native")
 		waitProjections(t, p.worker, "workerd")
 		p.do(t, 200, http.MethodGet, "/queries/open_carts", nil)
@@ -412,7 +361,7 @@ func TestSameAnswersAsNative(t *testing.T) {
 		p.do(t, 405, http.MethodPost, "/queries/open_carts", nil)
 	})
 
-	gated(t, "effects", "place_order", func(t tb) {
+	t.Run("effects/place_order", func(t *testing.T) {
 		// c2 has 600 in items: CheckOut emits CheckedOut and GiftAdded, and
 		// the place_order effect sends order c2 Place.
 		p.command(t, 200, "/cart/c2/CheckOut", ``)
