@@ -27,11 +27,11 @@ func TestExport(t *testing.T) {
 		{"/cart/x2/Open", `{"customer":"é"}`},
 		{"/cart/x1/CheckOut", `{}`}, // and the order its effect places
 	} {
-		if r, err := c.post(cmd.path, "", []byte(cmd.body)); err != nil || r.status/100 != 2 {
+		if r, err := c.Post(cmd.path, "", []byte(cmd.body)); err != nil || r.Status/100 != 2 {
 			t.Fatalf("%s: %v %v", cmd.path, r, err)
 		}
 	}
-	c.close()
+	c.Close()
 	dir := t.TempDir()
 	fromURL, fromData := filepath.Join(dir, "url.ndjson"), filepath.Join(dir, "data.ndjson")
 	// The place_order effect runs after the answer: wait for its event.

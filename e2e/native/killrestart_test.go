@@ -76,19 +76,19 @@ type load struct {
 func (l *load) send(agg, id, name string, body []byte) *command {
 	seq := int(l.seq.Add(1))
 	c := &command{seq: seq, agg: agg, id: id, cmd: name, key: fmt.Sprintf("load-%06d", seq), body: body}
-	c.reply, c.err = l.c.post(c.path(), c.key, body)
+	c.reply, c.err = l.c.Post(c.path(), c.key, body)
 	switch {
 	case c.err != nil:
 		c.outcome = unknown
-	case c.reply.status >= 200 && c.reply.status < 300:
+	case c.reply.Status >= 200 && c.reply.Status < 300:
 		c.outcome = acked
-		if err := json.Unmarshal(c.reply.body, &c.dec); err != nil {
-			l.e.Errorf("%v: 2xx answer is not a decision: %v: %s", c, err, c.reply.body)
+		if err := json.Unmarshal(c.reply.Body, &c.dec); err != nil {
+			l.e.Errorf("%v: 2xx answer is not a decision: %v: %s", c, err, c.reply.Body)
 		}
 		l.acks.Add(1)
 	default:
 		c.outcome = rejected
-		if c.reply.status >= 500 {
+		if c.reply.Status >= 500 {
 			l.fails.Add(1)
 		}
 	}
@@ -170,7 +170,7 @@ func TestKillRestart(t *testing.T) {
 	if !waitGroup(&wg, 30*time.Second) {
 		t.Fatal("load workers did not stop within 30s of the kill")
 	}
-	l.c.close()
+	l.c.Close()
 
 	byOutcome := map[outcome][]*command{}
 	sort.Slice(l.cmds, func(i, j int) bool { return l.cmds[i].seq < l.cmds[j].seq })
@@ -188,8 +188,8 @@ func TestKillRestart(t *testing.T) {
 	for _, c := range byOutcome[rejected] {
 		// The only rejection the load can meet: an item for a cart whose
 		// Open another worker has not had acknowledged yet.
-		if !(c.cmd == "AddItem" && c.reply.status == http.StatusNotFound && bytes.Contains(c.reply.body, []byte("instance_missing"))) {
-			e.Errorf("unexpected rejection of %v: %d %s", c, c.reply.status, c.reply.body)
+		if !(c.cmd == "AddItem" && c.reply.Status == http.StatusNotFound && bytes.Contains(c.reply.Body, []byte("instance_missing"))) {
+			e.Errorf("unexpected rejection of %v: %d %s", c, c.reply.Status, c.reply.Body)
 		}
 	}
 
@@ -198,7 +198,7 @@ func TestKillRestart(t *testing.T) {
 	srv = startServer(t, shop, data)
 	t.Logf("restarted in %v", time.Since(restart).Round(time.Millisecond))
 	c := newClient(srv.url)
-	defer c.close()
+	defer c.Close()
 
 	instances := map[[2]string]bool{}
 	for _, cmd := range l.cmds {
@@ -258,22 +258,22 @@ func TestKillRestart(t *testing.T) {
 	var fresh []answer
 	var replays, executed, refused int
 	for _, cmd := range byOutcome[unknown] {
-		r, err := c.post(cmd.path(), cmd.key, cmd.body)
+		r, err := c.Post(cmd.path(), cmd.key, cmd.body)
 		if err != nil {
 			e.Errorf("re-sending %v: %v", cmd, err)
 			continue
 		}
-		replayed := r.header.Get("Idempotent-Replayed") == "true"
-		if r.status < 200 || r.status >= 300 {
+		replayed := r.Header.Get("Idempotent-Replayed") == "true"
+		if r.Status < 200 || r.Status >= 300 {
 			refused++
 			if replayed {
-				e.Errorf("re-sending %v: a replayed rejection %d %s", cmd, r.status, r.body)
+				e.Errorf("re-sending %v: a replayed rejection %d %s", cmd, r.Status, r.Body)
 			}
 			continue
 		}
 		var dec decision
-		if err := json.Unmarshal(r.body, &dec); err != nil || len(dec.Events) == 0 {
-			e.Errorf("re-sending %v: %d %s: not a decision with events (%v)", cmd, r.status, r.body, err)
+		if err := json.Unmarshal(r.Body, &dec); err != nil || len(dec.Events) == 0 {
+			e.Errorf("re-sending %v: %d %s: not a decision with events (%v)", cmd, r.Status, r.Body, err)
 			continue
 		}
 		if replayed {
@@ -347,7 +347,7 @@ func checkAnswered(e *e2etest.Errs, cmd *command, dec decision, byID map[string]
 	t := e.T()
 	t.Helper()
 	if len(dec.Events) == 0 {
-		e.Errorf("%v: answered without events: %s", cmd, cmd.reply.body)
+		e.Errorf("%v: answered without events: %s", cmd, cmd.reply.Body)
 		return "", false
 	}
 	if want := firstEvent[cmd.cmd]; dec.Events[0].Type != want || !e2etest.SameJSON(dec.Events[0].Payload, cmd.body) {
@@ -390,17 +390,17 @@ func resendAcked(e *e2etest.Errs, c *client, cmds []*command) {
 		go func() {
 			defer wg.Done()
 			for cmd := range work {
-				r, err := c.post(cmd.path(), cmd.key, cmd.body)
+				r, err := c.Post(cmd.path(), cmd.key, cmd.body)
 				var problem string
 				switch {
 				case err != nil:
 					problem = err.Error()
-				case r.status != cmd.reply.status:
-					problem = fmt.Sprintf("status %d, first answer %d: %s", r.status, cmd.reply.status, r.body)
-				case r.header.Get("Idempotent-Replayed") != "true":
-					problem = fmt.Sprintf("no Idempotent-Replayed: true header (headers %v)", r.header)
-				case !bytes.Equal(r.body, cmd.reply.body):
-					problem = fmt.Sprintf("body %s, first answer %s", r.body, cmd.reply.body)
+				case r.Status != cmd.reply.Status:
+					problem = fmt.Sprintf("status %d, first answer %d: %s", r.Status, cmd.reply.Status, r.Body)
+				case r.Header.Get("Idempotent-Replayed") != "true":
+					problem = fmt.Sprintf("no Idempotent-Replayed: true header (headers %v)", r.Header)
+				case !bytes.Equal(r.Body, cmd.reply.Body):
+					problem = fmt.Sprintf("body %s, first answer %s", r.Body, cmd.reply.Body)
 				}
 				if problem != "" && bad.Add(1) <= 10 {
 					e.Errorf("re-sending acknowledged %v: %s", cmd, problem)

@@ -3,14 +3,11 @@
 package native_e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +18,18 @@ import (
 
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
+
+// client is the shared client with this package's helpers.
+type client struct{ *e2etest.Client }
+
+func newClient(base string) *client { return &client{e2etest.NewClient(base)} }
+
+type (
+	reply    = e2etest.Reply
+	logEvent = e2etest.LogEvent
+)
+
+var instancePath = e2etest.InstancePath
 
 const adminToken = "T"
 
@@ -205,87 +214,6 @@ func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr
 	return e2etest.RunCLI(t, binary, root, timeout, args...)
 }
 
-// client talks to one server.
-type client struct {
-	base string
-	http *http.Client
-}
-
-func newClient(base string) *client {
-	return &client{base: base, http: &http.Client{
-		Timeout: 15 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        128,
-			MaxIdleConnsPerHost: 128,
-			IdleConnTimeout:     30 * time.Second,
-		},
-	}}
-}
-
-func (c *client) close() { c.http.CloseIdleConnections() }
-
-// reply is a complete HTTP answer.
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// post sends a command. An error means no complete answer arrived.
-func (c *client) post(path, key string, body []byte) (reply, error) {
-	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return reply{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	return c.do(req)
-}
-
-func (c *client) do(req *http.Request) (reply, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: data}, nil
-}
-
-// getJSON GETs path and decodes a 200 answer into v.
-func (c *client) getJSON(path string, v any) (int, error) {
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	r, err := c.do(req)
-	if err != nil {
-		return 0, err
-	}
-	if r.status != http.StatusOK {
-		return r.status, nil
-	}
-	return r.status, json.Unmarshal(r.body, v)
-}
-
-// logEvent is an event as GET /events and GET /{agg}/{id}/events show it.
-type logEvent struct {
-	ID        string          `json:"id"`
-	Position  int64           `json:"position"`
-	Aggregate string          `json:"aggregate"`
-	Instance  string          `json:"instance"`
-	Version   int64           `json:"version"`
-	Type      string          `json:"type"`
-	Time      time.Time       `json:"time"`
-	CommandID string          `json:"commandId"`
-	Payload   json.RawMessage `json:"payload"`
-}
-
 // decision is the body of a command's 2xx answer.
 type decision struct {
 	Events []struct {
@@ -299,9 +227,6 @@ type decision struct {
 	Version int64           `json:"version"`
 }
 
-// instancePath is /{agg}/{id}.
-func instancePath(agg, id string) string { return "/" + url.PathEscape(agg) + "/" + url.PathEscape(id) }
-
 // readLog pages through GET /events.
 func (c *client) readLog(t *testing.T) []logEvent {
 	t.Helper()
@@ -312,9 +237,9 @@ func (c *client) readLog(t *testing.T) []logEvent {
 			Events []logEvent `json:"events"`
 			Next   int64      `json:"next"`
 		}
-		status, err := c.getJSON(fmt.Sprintf("/events?after=%d&limit=1000", after), &page)
-		if err != nil || status != http.StatusOK {
-			t.Fatalf("GET /events?after=%d: %d %v", after, status, err)
+		r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000", after), &page)
+		if err != nil || r.Status != http.StatusOK {
+			t.Fatalf("GET /events?after=%d: %d %v", after, r.Status, err)
 		}
 		if len(page.Events) == 0 {
 			return all
@@ -335,9 +260,9 @@ func (c *client) instanceEvents(t *testing.T, agg, id string) []logEvent {
 	var body struct {
 		Events []logEvent `json:"events"`
 	}
-	status, err := c.getJSON(instancePath(agg, id)+"/events", &body)
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("GET %s/events: %d %v", instancePath(agg, id), status, err)
+	r, err := c.GetJSON(instancePath(agg, id)+"/events", &body)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET %s/events: %d %v", instancePath(agg, id), r.Status, err)
 	}
 	return body.Events
 }
@@ -348,14 +273,14 @@ func (c *client) instanceVersion(t *testing.T, agg, id string) int64 {
 	var body struct {
 		Version int64 `json:"version"`
 	}
-	status, err := c.getJSON(instancePath(agg, id), &body)
+	r, err := c.GetJSON(instancePath(agg, id), &body)
 	switch {
 	case err != nil:
 		t.Fatalf("GET %s: %v", instancePath(agg, id), err)
-	case status == http.StatusNotFound:
+	case r.Status == http.StatusNotFound:
 		return 0
-	case status != http.StatusOK:
-		t.Fatalf("GET %s: %d", instancePath(agg, id), status)
+	case r.Status != http.StatusOK:
+		t.Fatalf("GET %s: %d", instancePath(agg, id), r.Status)
 	}
 	return body.Version
 }
@@ -363,25 +288,25 @@ func (c *client) instanceVersion(t *testing.T, agg, id string) int64 {
 // rehydrate is POST /admin/rehydrate/{agg}/{id} (without fix).
 func (c *client) rehydrate(t *testing.T, agg, id string) (drifted bool, replayErr string, version int64) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.base+"/admin/rehydrate"+instancePath(agg, id), nil)
+	req, err := http.NewRequest(http.MethodPost, c.Base+"/admin/rehydrate"+instancePath(agg, id), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	r, err := c.do(req)
+	r, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("rehydrate %s %s: %v", agg, id, err)
 	}
-	if r.status != http.StatusOK {
-		t.Fatalf("rehydrate %s %s: %d %s", agg, id, r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("rehydrate %s %s: %d %s", agg, id, r.Status, r.Body)
 	}
 	var d struct {
 		Version int64  `json:"version"`
 		Drifted bool   `json:"drifted"`
 		Error   string `json:"error"`
 	}
-	if err := json.Unmarshal(r.body, &d); err != nil {
-		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.body)
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.Body)
 	}
 	return d.Drifted, d.Error, d.Version
 }

@@ -78,7 +78,7 @@ func (s *slowCommand) finish() (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: data}, nil
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
 // TestGracefulShutdown sends SIGTERM while commands are in flight: they
@@ -97,7 +97,7 @@ func TestGracefulShutdown(t *testing.T) {
 	const loopers = 8
 	e := e2etest.NewErrs(t)
 	l := &load{e: e, c: newClient(srv.url), stop: make(chan struct{})}
-	l.c.http.Transport.(*http.Transport).DisableKeepAlives = true
+	l.c.HTTP.Transport.(*http.Transport).DisableKeepAlives = true
 	var wg sync.WaitGroup
 	for g := range loopers {
 		wg.Add(1)
@@ -159,7 +159,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if !refused {
 		t.Fatal("the server still accepted connections 5s after SIGTERM")
 	}
-	if _, err := newClient(srv.url).post("/cart/late/Open", "late", []byte(`{"customer":"ada"}`)); !errors.Is(err, syscall.ECONNREFUSED) {
+	if _, err := newClient(srv.url).Post("/cart/late/Open", "late", []byte(`{"customer":"ada"}`)); !errors.Is(err, syscall.ECONNREFUSED) {
 		e.Errorf("a command sent after SIGTERM: %v, want connection refused", err)
 	}
 	// Shutdown waits for the in-flight commands.
@@ -174,12 +174,12 @@ func TestGracefulShutdown(t *testing.T) {
 		switch {
 		case err != nil:
 			e.Errorf("in-flight command %s: no answer after SIGTERM: %v", s.id, err)
-		case r.status != http.StatusCreated:
-			e.Errorf("in-flight command %s: %d %s, want 201", s.id, r.status, r.body)
+		case r.Status != http.StatusCreated:
+			e.Errorf("in-flight command %s: %d %s, want 201", s.id, r.Status, r.Body)
 		default:
 			var dec decision
-			if err := json.Unmarshal(r.body, &dec); err != nil || len(dec.Events) != 1 {
-				e.Errorf("in-flight command %s: answer %s (%v)", s.id, r.body, err)
+			if err := json.Unmarshal(r.Body, &dec); err != nil || len(dec.Events) != 1 {
+				e.Errorf("in-flight command %s: answer %s (%v)", s.id, r.Body, err)
 				continue
 			}
 			answered[s.id] = dec
@@ -204,7 +204,7 @@ func TestGracefulShutdown(t *testing.T) {
 		case acked:
 			ok++
 		case rejected:
-			e.Errorf("%v: %d %s during shutdown, want a 2xx", c, c.reply.status, c.reply.body)
+			e.Errorf("%v: %d %s during shutdown, want a 2xx", c, c.reply.Status, c.reply.Body)
 		case unknown:
 			failed++
 			kind := c.err.Error()
@@ -224,7 +224,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// After a restart every acknowledged command is stored.
 	srv = startServer(t, shop, data)
 	c := newClient(srv.url)
-	defer c.close()
+	defer c.Close()
 	instances := map[[2]string]bool{}
 	for _, cmd := range l.cmds {
 		instances[[2]string{cmd.agg, cmd.id}] = true
@@ -260,13 +260,13 @@ func TestGracefulShutdown(t *testing.T) {
 		if cmd.outcome != unknown {
 			continue
 		}
-		r, err := c.post(cmd.path(), cmd.key, cmd.body)
+		r, err := c.Post(cmd.path(), cmd.key, cmd.body)
 		if err != nil {
 			e.Errorf("re-sending %v: %v", cmd, err)
 			continue
 		}
-		if r.header.Get("Idempotent-Replayed") == "true" {
-			e.Errorf("%v got no answer during shutdown (%v), yet it had been executed: %d %s", cmd, cmd.err, r.status, r.body)
+		if r.Header.Get("Idempotent-Replayed") == "true" {
+			e.Errorf("%v got no answer during shutdown (%v), yet it had been executed: %d %s", cmd, cmd.err, r.Status, r.Body)
 		}
 	}
 }

@@ -79,27 +79,27 @@ func (p *pair) do(t tb, want int, method, path string, body []byte, header ...st
 	for i := 0; i+1 < len(header); i += 2 {
 		what += fmt.Sprintf(" [%s: %s]", header[i], header[i+1])
 	}
-	n, err := p.native.request(method, path, body, header...)
+	n, err := p.native.Request(method, path, body, header...)
 	if err != nil {
 		t.Fatalf("%s: native: %v", what, err)
 	}
-	w, err = p.worker.request(method, path, body, header...)
+	w, err = p.worker.Request(method, path, body, header...)
 	if err != nil {
 		t.Fatalf("%s: workerd: %v", what, err)
 	}
-	if want != 0 && n.status != want {
+	if want != 0 && n.Status != want {
 		t.Errorf("%s: native answers %v, want %d", what, n, want)
 	}
-	if w.status != n.status {
+	if w.Status != n.Status {
 		t.Errorf("%s: workerd answers %v, native %v", what, w, n)
 		return n, w
 	}
-	if nb, wb := normalise(n.body), normalise(w.body); nb != wb {
-		t.Errorf("%s: %d, bodies differ without ids and times:\n  native:  %s\n  workerd: %s", what, n.status, nb, wb)
+	if nb, wb := normalise(n.Body), normalise(w.Body); nb != wb {
+		t.Errorf("%s: %d, bodies differ without ids and times:\n  native:  %s\n  workerd: %s", what, n.Status, nb, wb)
 	}
 	for _, h := range comparedHeaders {
-		if nv, wv := n.header.Values(h), w.header.Values(h); strings.Join(nv, ", ") != strings.Join(wv, ", ") {
-			t.Errorf("%s: %d, header %s is %q natively, %q on workerd", what, n.status, h, nv, wv)
+		if nv, wv := n.Header.Values(h), w.Header.Values(h); strings.Join(nv, ", ") != strings.Join(wv, ", ") {
+			t.Errorf("%s: %d, header %s is %q natively, %q on workerd", what, n.Status, h, nv, wv)
 		}
 	}
 	return n, w
@@ -158,8 +158,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 	srv := startServer(t, contextPath(ctx), t.TempDir())
 	w := startWorker(t, buildWorker(t, ctx), "")
 	p := &pair{native: newClient(srv.url), worker: newClient(w.url)}
-	defer p.native.close()
-	defer p.worker.close()
+	defer p.native.Close()
+	defer p.worker.Close()
 	start := time.Now()
 	appJSON := []string{"Content-Type", "application/json"}
 	bearer := []string{"Authorization", "Bearer " + adminToken}
@@ -187,8 +187,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 			Kind       string `json:"kind"`
 			Violations []any  `json:"violations"`
 		}
-		if err := json.Unmarshal(n.body, &v); err != nil || v.Kind != "schema" || len(v.Violations) == 0 {
-			t.Errorf("a schema violation answers %s: want kind schema with violations", n.body)
+		if err := json.Unmarshal(n.Body, &v); err != nil || v.Kind != "schema" || len(v.Violations) == 0 {
+			t.Errorf("a schema violation answers %s: want kind schema with violations", n.Body)
 		}
 		p.command(t, 400, "/cart/c1/AddItem", `{"sku":`)                            // invalid JSON
 		p.command(t, 400, "/cart/c1/AddItem", `{"sku":"TEA-01","qty":1}`)           // a required field missing
@@ -218,13 +218,13 @@ func TestSameAnswersAsNative(t *testing.T) {
 			name         string
 			first, again reply
 		}{{"native", n1, n2}, {"workerd", w1, w2}} {
-			if !bytes.Equal(c.first.body, c.again.body) {
-				t.Errorf("%s: the replay's body differs from the first answer:\n  first:  %s\n  replay: %s", c.name, c.first.body, c.again.body)
+			if !bytes.Equal(c.first.Body, c.again.Body) {
+				t.Errorf("%s: the replay's body differs from the first answer:\n  first:  %s\n  replay: %s", c.name, c.first.Body, c.again.Body)
 			}
-			if got := c.again.header.Get("Idempotent-Replayed"); got != "true" {
+			if got := c.again.Header.Get("Idempotent-Replayed"); got != "true" {
 				t.Errorf("%s: the replay has Idempotent-Replayed %q, want true", c.name, got)
 			}
-			if got := c.first.header.Get("Idempotent-Replayed"); got != "" {
+			if got := c.first.Header.Get("Idempotent-Replayed"); got != "" {
 				t.Errorf("%s: the first answer has Idempotent-Replayed %q", c.name, got)
 			}
 		}
@@ -253,9 +253,9 @@ func TestSameAnswersAsNative(t *testing.T) {
 
 	t.Run("reads", func(t *testing.T) {
 		n, wr := p.do(t, 200, http.MethodGet, "/cart/c1", nil)
-		etag := n.header.Get("ETag")
-		if etag == "" || etag != wr.header.Get("ETag") {
-			t.Fatalf("GET /cart/c1: ETag %q natively, %q on workerd", etag, wr.header.Get("ETag"))
+		etag := n.Header.Get("ETag")
+		if etag == "" || etag != wr.Header.Get("ETag") {
+			t.Fatalf("GET /cart/c1: ETag %q natively, %q on workerd", etag, wr.Header.Get("ETag"))
 		}
 		p.do(t, 304, http.MethodGet, "/cart/c1", nil, "If-None-Match", etag)
 		p.do(t, 304, http.MethodGet, "/cart/c1", nil, "If-None-Match", `W/"1", `+etag)
@@ -287,7 +287,7 @@ func TestSameAnswersAsNative(t *testing.T) {
 				Events []logEvent `json:"events"`
 				Next   int64      `json:"next"`
 			}
-			if err := json.Unmarshal(nr.body, &page); err != nil {
+			if err := json.Unmarshal(nr.Body, &page); err != nil {
 				t.Errorf("GET /events%s: %v", q, err)
 				continue
 			}
@@ -304,8 +304,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 
 	t.Run("openapi", func(t *testing.T) {
 		n, w := p.do(t, 200, http.MethodGet, "/openapi.json", nil)
-		if !bytes.Equal(n.body, w.body) {
-			t.Errorf("/openapi.json differs: native %d bytes, workerd %d bytes", len(n.body), len(w.body))
+		if !bytes.Equal(n.Body, w.Body) {
+			t.Errorf("/openapi.json differs: native %d bytes, workerd %d bytes", len(n.Body), len(w.Body))
 		}
 	})
 
@@ -315,8 +315,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 			Drifted bool  `json:"drifted"`
 			Version int64 `json:"version"`
 		}
-		if err := json.Unmarshal(n.body, &d); err != nil || d.Drifted || d.Version == 0 {
-			t.Errorf("rehydrate cart c1: %s: want drifted false at the instance's version", n.body)
+		if err := json.Unmarshal(n.Body, &d); err != nil || d.Drifted || d.Version == 0 {
+			t.Errorf("rehydrate cart c1: %s: want drifted false at the instance's version", n.Body)
 		}
 		for _, id := range []string{"c2", "c3"} {
 			if drifted, rerr, v := p.worker.rehydrate(t, "cart", id); drifted || rerr != "" || v == 0 {
@@ -398,9 +398,9 @@ func waitProjections(t tb, c *client, name string) {
 				Lag   int64  `json:"lag"`
 			} `json:"projections"`
 		}
-		r, err := c.getJSON("/projections", &body)
+		r, err := c.GetJSON("/projections", &body)
 		last := fmt.Sprintf("%v %v", r, err)
-		if err == nil && r.status == http.StatusOK {
+		if err == nil && r.Status == http.StatusOK {
 			caught := len(body.Projections) > 0
 			for _, pr := range body.Projections {
 				if pr.State != "running" || pr.Lag != 0 {

@@ -86,7 +86,7 @@ func TestWorkerDev(t *testing.T) {
 		t.Fatalf("scenarios under worker dev: exit %d\n%s%s\n%s", code, stdout, stderr, out.String())
 	}
 	c := newClient(base)
-	defer c.close()
+	defer c.Close()
 	c.command(t, 201, "cart", "dev-1", "Open", `{"customer":"ada"}`)
 	stop(cmd, out)
 

@@ -63,7 +63,7 @@ func TestQueueEffects(t *testing.T) {
 	defer srv.Close()
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_ENV_ORDER_WEBHOOK_URL="+srv.URL+"/hook")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 
 	pay := func(id string) string {
 		t.Helper()
@@ -72,8 +72,8 @@ func TestQueueEffects(t *testing.T) {
 		c.command(t, 200, "cart", id, "CheckOut", `{}`)
 		// The send effect placed the order (delivered after the answer).
 		waitFor(t, 20*time.Second, "the order "+id+" placed by the send effect", func() bool {
-			r, err := c.request("GET", instancePath("order", id), nil)
-			return err == nil && r.status == 200
+			r, err := c.Request("GET", instancePath("order", id), nil)
+			return err == nil && r.Status == 200
 		})
 		d := c.command(t, 200, "order", id, "Pay", `{"amount":10}`)
 		for _, e := range d.Events {
@@ -115,7 +115,7 @@ func TestQueueEffects(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the dead letter of "+ev, func() bool {
 		r, err := c.admin("GET", "/admin/dead-letters", nil)
-		if err != nil || r.status != 200 || json.Unmarshal(r.body, &dl) != nil {
+		if err != nil || r.Status != 200 || json.Unmarshal(r.Body, &dl) != nil {
 			return false
 		}
 		return len(dl.DeadLetters) == 1 && dl.DeadLetters[0].EventID == ev
@@ -125,7 +125,7 @@ func TestQueueEffects(t *testing.T) {
 	}
 	h.set(http.StatusNoContent, 0)
 	r, err := c.admin("POST", fmt.Sprintf("/admin/dead-letters/%d/retry", dl.DeadLetters[0].ID), nil)
-	if err != nil || r.status != http.StatusNoContent {
+	if err != nil || r.Status != http.StatusNoContent {
 		t.Fatalf("retry of the dead letter: %v %v", r, err)
 	}
 	waitFor(t, 30*time.Second, "the retried delivery", func() bool {
@@ -133,7 +133,7 @@ func TestQueueEffects(t *testing.T) {
 		return len(a) > 0 && a[len(a)-1] == http.StatusNoContent
 	})
 	r, err = c.admin("GET", "/admin/dead-letters", nil)
-	if err != nil || r.status != 200 || json.Unmarshal(r.body, &dl) != nil || len(dl.DeadLetters) != 0 {
+	if err != nil || r.Status != 200 || json.Unmarshal(r.Body, &dl) != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters after the retry: %v %v", r, err)
 	}
 }

@@ -13,7 +13,7 @@ func TestExportFromWorker(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 	c.command(t, 201, "cart", "x1", "Open", `{"customer":"a <b> & c"}`)
 	c.command(t, 200, "cart", "x1", "AddItem", `{"sku":"TEA-01","qty":2,"price":4.5}`)
 	c.command(t, 201, "cart", "x2", "Open", `{"customer":"é"}`)

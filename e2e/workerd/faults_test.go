@@ -21,15 +21,15 @@ func testSwitch(t tb, c *client, method, path, body string) map[string]any {
 	if body != "" {
 		b = []byte(body)
 	}
-	r, err := c.request(method, path, b, "Content-Type", "application/json")
+	r, err := c.Request(method, path, b, "Content-Type", "application/json")
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	var out map[string]any
-	if err := json.Unmarshal(r.body, &out); err != nil {
+	if err := json.Unmarshal(r.Body, &out); err != nil {
 		t.Fatalf("%s %s: %v: not JSON: %v", method, path, r, err)
 	}
-	if r.status != http.StatusOK {
+	if r.Status != http.StatusOK {
 		t.Errorf("%s %s: %v", method, path, r)
 	}
 	return out
@@ -44,7 +44,7 @@ func TestPanicLeavesOthersWorking(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 
 	c.command(t, 201, "cart", "other", "Open", `{"customer":"oz"}`)
 
@@ -111,7 +111,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 
 	// Something in the log before the failure.
 	c.command(t, 201, "cart", "before", "Open", `{"customer":"bea"}`)
@@ -150,7 +150,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 		if len(evs) != 1 {
 			t.Errorf("GET /events while D1 fails answers 200 with %d events, want the one from before", len(evs))
 		}
-	} else if r.status != http.StatusInternalServerError {
+	} else if r.Status != http.StatusInternalServerError {
 		t.Errorf("GET /events while D1 fails: %v, want 500", *r)
 	}
 
@@ -208,7 +208,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 		var st struct {
 			Projections []projectionState `json:"projections"`
 		}
-		if r, err := c.getJSON("/projections", &st); err != nil || r.status != 200 {
+		if r, err := c.GetJSON("/projections", &st); err != nil || r.Status != 200 {
 			return false
 		}
 		for _, p := range st.Projections {
@@ -221,7 +221,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 	var q struct {
 		Rows []map[string]any `json:"rows"`
 	}
-	if r, err := c.getJSON("/queries/open_carts", &q); err != nil || r.status != 200 {
+	if r, err := c.GetJSON("/queries/open_carts", &q); err != nil || r.Status != 200 {
 		t.Fatalf("open_carts: %v %v", r, err)
 	}
 	due := map[string]any{}

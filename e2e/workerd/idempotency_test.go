@@ -15,25 +15,25 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_IDEMPOTENCY_TTL=2s")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 	body := []byte(`{"customer":"ada"}`)
-	first, err := c.post("/cart/ttl-1/Open", "key-1", body)
-	if err != nil || first.status != 201 {
+	first, err := c.Post("/cart/ttl-1/Open", "key-1", body)
+	if err != nil || first.Status != 201 {
 		t.Fatalf("Open: %v %v", first, err)
 	}
-	again, err := c.post("/cart/ttl-1/Open", "key-1", body)
-	if err != nil || again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || !e2etest.SameJSON(first.body, again.body) {
+	again, err := c.Post("/cart/ttl-1/Open", "key-1", body)
+	if err != nil || again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "true" || !e2etest.SameJSON(first.Body, again.Body) {
 		t.Fatalf("a replay within the TTL: %v %v, want the first answer replayed", again, err)
 	}
 	waitFor(t, 20*time.Second, "the record's expiry", func() bool {
-		r, err := c.post("/cart/ttl-1/Open", "key-1", body)
+		r, err := c.Post("/cart/ttl-1/Open", "key-1", body)
 		if err != nil {
 			return false
 		}
-		if r.status == 201 {
+		if r.Status == 201 {
 			return false // still replayed
 		}
-		if r.status != 409 || !strings.Contains(string(r.body), "instance_exists") {
+		if r.Status != 409 || !strings.Contains(string(r.Body), "instance_exists") {
 			t.Fatalf("after the TTL: %v, want the command decided again (409 instance_exists)", r)
 		}
 		return true

@@ -37,7 +37,7 @@ func TestInstancesAreIsolated(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "")
 	c := newClient(w.url)
-	defer c.close()
+	defer c.Close()
 	e := e2etest.NewErrs(t)
 
 	carts := []string{"a", "b", "c", "d"}
@@ -52,14 +52,14 @@ func TestInstancesAreIsolated(t *testing.T) {
 	send := func(id string, g, i int) {
 		a := added{sku: fmt.Sprintf("%s-G%d", strings.ToUpper(id), g), qty: 1 + (g+i)%3, price: float64(g+1) * 1.25}
 		body := fmt.Sprintf(`{"sku":%q,"qty":%d,"price":%g}`, a.sku, a.qty, a.price)
-		r, err := c.post(instancePath("cart", id)+"/AddItem", "", []byte(body))
-		if err != nil || r.status != http.StatusOK {
+		r, err := c.Post(instancePath("cart", id)+"/AddItem", "", []byte(body))
+		if err != nil || r.Status != http.StatusOK {
 			e.Errorf("cart %s AddItem %s: %v %v", id, body, r, err)
 			return
 		}
 		var d decision
-		if err := json.Unmarshal(r.body, &d); err != nil || len(d.Events) != 1 {
-			e.Errorf("cart %s AddItem %s: %v: %s", id, body, err, r.body)
+		if err := json.Unmarshal(r.Body, &d); err != nil || len(d.Events) != 1 {
+			e.Errorf("cart %s AddItem %s: %v: %s", id, body, err, r.Body)
 			return
 		}
 		a.version = d.Version

@@ -4,7 +4,6 @@ package workerd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,18 @@ import (
 
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
+
+// client is the shared client with this package's helpers.
+type client struct{ *e2etest.Client }
+
+func newClient(base string) *client { return &client{e2etest.NewClient(base)} }
+
+type (
+	reply    = e2etest.Reply
+	logEvent = e2etest.LogEvent
+)
+
+var instancePath = e2etest.InstancePath
 
 const adminToken = "T"
 
@@ -421,109 +431,24 @@ type tb interface {
 	Logf(format string, args ...any)
 }
 
-// client talks to one server.
-type client struct {
-	base string
-	http *http.Client
-}
-
-func newClient(base string) *client {
-	return &client{base: base, http: &http.Client{
-		Timeout: 20 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     30 * time.Second,
-		},
-	}}
-}
-
-func (c *client) close() { c.http.CloseIdleConnections() }
-
-// reply is a complete HTTP answer.
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.body)) }
-
-// request sends one request; header is a list of name, value pairs.
-func (c *client) request(method, path string, body []byte, header ...string) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return reply{}, err
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: data}, nil
-}
-
-// post sends a command with a JSON body and, when key is set, an
-// Idempotency-Key.
-func (c *client) post(path, key string, body []byte) (reply, error) {
-	h := []string{"Content-Type", "application/json"}
-	if key != "" {
-		h = append(h, "Idempotency-Key", key)
-	}
-	return c.request(http.MethodPost, path, body, h...)
-}
-
 // command sends a command and fails the test unless it is answered with
 // want.
 func (c *client) command(t tb, want int, agg, id, name, body string) decision {
 	t.Helper()
-	r, err := c.post(instancePath(agg, id)+"/"+name, "", []byte(body))
+	r, err := c.Post(instancePath(agg, id)+"/"+name, "", []byte(body))
 	if err != nil {
 		t.Fatalf("%s %s %s %s: %v", agg, id, name, body, err)
 	}
-	if r.status != want {
+	if r.Status != want {
 		t.Fatalf("%s %s %s %s: %v, want %d", agg, id, name, body, r, want)
 	}
 	var d decision
-	if r.status < 300 {
-		if err := json.Unmarshal(r.body, &d); err != nil {
-			t.Fatalf("%s %s %s: the answer is not a decision: %v: %s", agg, id, name, err, r.body)
+	if r.Status < 300 {
+		if err := json.Unmarshal(r.Body, &d); err != nil {
+			t.Fatalf("%s %s %s: the answer is not a decision: %v: %s", agg, id, name, err, r.Body)
 		}
 	}
 	return d
-}
-
-// getJSON GETs path and decodes a 200 answer into v.
-func (c *client) getJSON(path string, v any) (reply, error) {
-	r, err := c.request(http.MethodGet, path, nil)
-	if err != nil || r.status != http.StatusOK {
-		return r, err
-	}
-	return r, json.Unmarshal(r.body, v)
-}
-
-// logEvent is an event as GET /events and GET /{agg}/{id}/events show it.
-type logEvent struct {
-	ID        string          `json:"id"`
-	Position  int64           `json:"position"`
-	Aggregate string          `json:"aggregate"`
-	Instance  string          `json:"instance"`
-	Version   int64           `json:"version"`
-	Type      string          `json:"type"`
-	Time      time.Time       `json:"time"`
-	CommandID string          `json:"commandId"`
-	Payload   json.RawMessage `json:"payload"`
 }
 
 // decision is the body of a command's 2xx answer.
@@ -539,9 +464,6 @@ type decision struct {
 	Version int64           `json:"version"`
 }
 
-// instancePath is /{agg}/{id}.
-func instancePath(agg, id string) string { return "/" + url.PathEscape(agg) + "/" + url.PathEscape(id) }
-
 // readLog pages through GET /events. It returns the reply that ended it
 // when that is not a 200.
 func (c *client) readLog() ([]logEvent, *reply, error) {
@@ -552,11 +474,11 @@ func (c *client) readLog() ([]logEvent, *reply, error) {
 			Events []logEvent `json:"events"`
 			Next   int64      `json:"next"`
 		}
-		r, err := c.getJSON(fmt.Sprintf("/events?after=%d&limit=1000", after), &page)
+		r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000", after), &page)
 		if err != nil {
 			return nil, nil, fmt.Errorf("GET /events?after=%d: %v", after, err)
 		}
-		if r.status != http.StatusOK {
+		if r.Status != http.StatusOK {
 			return nil, &r, nil
 		}
 		if len(page.Events) == 0 {
@@ -618,13 +540,13 @@ type instanceBody struct {
 func (c *client) instance(t tb, agg, id string) instanceBody {
 	t.Helper()
 	var b instanceBody
-	r, err := c.getJSON(instancePath(agg, id), &b)
+	r, err := c.GetJSON(instancePath(agg, id), &b)
 	switch {
 	case err != nil:
 		t.Fatalf("GET %s: %v", instancePath(agg, id), err)
-	case r.status == http.StatusNotFound:
+	case r.Status == http.StatusNotFound:
 		return instanceBody{}
-	case r.status != http.StatusOK:
+	case r.Status != http.StatusOK:
 		t.Fatalf("GET %s: %v", instancePath(agg, id), r)
 	}
 	return b
@@ -636,8 +558,8 @@ func (c *client) instanceEvents(t tb, agg, id string) []logEvent {
 	var body struct {
 		Events []logEvent `json:"events"`
 	}
-	r, err := c.getJSON(instancePath(agg, id)+"/events", &body)
-	if err != nil || r.status != http.StatusOK {
+	r, err := c.GetJSON(instancePath(agg, id)+"/events", &body)
+	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("GET %s/events: %v %v", instancePath(agg, id), r, err)
 	}
 	return body.Events
@@ -649,7 +571,7 @@ func (c *client) admin(method, path string, body []byte) (reply, error) {
 	if body != nil {
 		h = append(h, "Content-Type", "application/json")
 	}
-	return c.request(method, path, body, h...)
+	return c.Request(method, path, body, h...)
 }
 
 // rehydrate is POST /admin/rehydrate/{agg}/{id} (without fix).
@@ -659,7 +581,7 @@ func (c *client) rehydrate(t tb, agg, id string) (drifted bool, replayErr string
 	if err != nil {
 		t.Fatalf("rehydrate %s %s: %v", agg, id, err)
 	}
-	if r.status != http.StatusOK {
+	if r.Status != http.StatusOK {
 		t.Fatalf("rehydrate %s %s: %v", agg, id, r)
 	}
 	var d struct {
@@ -667,8 +589,8 @@ func (c *client) rehydrate(t tb, agg, id string) (drifted bool, replayErr string
 		Drifted bool   `json:"drifted"`
 		Error   string `json:"error"`
 	}
-	if err := json.Unmarshal(r.body, &d); err != nil {
-		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.body)
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.Body)
 	}
 	return d.Drifted, d.Error, d.Version
 }

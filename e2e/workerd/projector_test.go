@@ -29,7 +29,7 @@ func status(t *testing.T, c *client) projectionState {
 	var st struct {
 		Projections []projectionState `json:"projections"`
 	}
-	if r, err := c.getJSON("/projections", &st); err != nil || len(st.Projections) != 1 {
+	if r, err := c.GetJSON("/projections", &st); err != nil || len(st.Projections) != 1 {
 		t.Fatalf("GET /projections: %v %v", r, err)
 	}
 	return st.Projections[0]
@@ -46,7 +46,7 @@ func TestProjectorFailures(t *testing.T) {
 	w := startWorker(t, buildWorker(t, ctx), "")
 	targets := map[string]*client{"native": newClient(srv.url), "worker": newClient(w.url)}
 	for _, c := range targets {
-		defer c.close()
+		defer c.Close()
 	}
 	// each runs a step on both and waits until their projection is in the
 	// state want; then both must give the same status and rows.
@@ -63,11 +63,11 @@ func TestProjectorFailures(t *testing.T) {
 				return st.State == want && (want != "running" || st.Lag == 0)
 			})
 			got = append(got, st)
-			r, err := c.request("GET", "/queries/all_ratios", nil)
-			if err != nil || r.status != 200 {
+			r, err := c.Request("GET", "/queries/all_ratios", nil)
+			if err != nil || r.Status != 200 {
 				t.Fatalf("%s: %s: the query: %v %v", name, step, r, err)
 			}
-			rows = append(rows, string(r.body))
+			rows = append(rows, string(r.Body))
 		}
 		if got[0] != got[1] {
 			t.Fatalf("%s: the status differs:\nnative %+v\nworker %+v", step, got[0], got[1])
@@ -80,7 +80,7 @@ func TestProjectorFailures(t *testing.T) {
 	admin := func(c *client, path string, want int) {
 		t.Helper()
 		r, err := c.admin("POST", path, nil)
-		if err != nil || r.status != want {
+		if err != nil || r.Status != want {
 			t.Fatalf("POST %s: %v %v, want %d", path, r, err, want)
 		}
 	}
@@ -101,14 +101,14 @@ func TestProjectorFailures(t *testing.T) {
 	// Skipping a projection that is running is a conflict.
 	for name, c := range targets {
 		r, err := c.admin("POST", "/projections/ratios/skip", nil)
-		if err != nil || r.status != 409 {
+		if err != nil || r.Status != 409 {
 			t.Fatalf("%s: skip of a running projection: %v %v, want 409", name, r, err)
 		}
 	}
 	var q struct {
 		Rows []map[string]any `json:"rows"`
 	}
-	if r, err := targets["worker"].getJSON("/queries/all_ratios", &q); err != nil || len(q.Rows) != 1 || fmt.Sprint(q.Rows[0]["reads"]) != "2" {
+	if r, err := targets["worker"].GetJSON("/queries/all_ratios", &q); err != nil || len(q.Rows) != 1 || fmt.Sprint(q.Rows[0]["reads"]) != "2" {
 		t.Fatalf("rows after skip: %v %v %s", q, err, r)
 	}
 	// A rebuild replays the log and stops at the failing event again.
@@ -121,7 +121,7 @@ func TestProjectorFailures(t *testing.T) {
 		Kind string `json:"kind"`
 	}
 	r, err := targets["worker"].admin("POST", "/projections/nope/rebuild", nil)
-	if err != nil || r.status != 404 || json.Unmarshal(r.body, &bad) != nil || bad.Kind != "unknown_projection" {
+	if err != nil || r.Status != 404 || json.Unmarshal(r.Body, &bad) != nil || bad.Kind != "unknown_projection" {
 		t.Fatalf("rebuild of an unknown projection: %v %v", r, err)
 	}
 }

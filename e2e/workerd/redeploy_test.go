@@ -36,11 +36,11 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 	persist := filepath.Join(tmp, "state")
 	rows := func(c *client) string {
 		t.Helper()
-		r, err := c.request("GET", "/queries/all_ratios", nil)
-		if err != nil || r.status != 200 {
+		r, err := c.Request("GET", "/queries/all_ratios", nil)
+		if err != nil || r.Status != 200 {
 			t.Fatalf("query: %v %v", r, err)
 		}
-		return string(r.body)
+		return string(r.Body)
 	}
 
 	w := startWorker(t, build("v1", string(src)), persist)
@@ -57,7 +57,7 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 		t.Fatalf("rows before the change: %s", got)
 	}
 	aBefore := c.instance(t, "meter", "a")
-	c.close()
+	c.Close()
 	w.stop(20 * time.Second)
 
 	// The edited context: the ratio is now per thousand.
@@ -67,7 +67,7 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 	}
 	w = startWorker(t, build("v2", edited), persist)
 	c = newClient(w.url)
-	defer c.close()
+	defer c.Close()
 	if a := c.instance(t, "meter", "a"); a.Version != aBefore.Version || !e2etest.SameJSON(a.State, aBefore.State) {
 		t.Fatalf("meter a after the redeploy: %+v, was %+v", a, aBefore)
 	}

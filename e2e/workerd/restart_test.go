@@ -64,8 +64,8 @@ func TestRestartKeepsState(t *testing.T) {
 	c.command(t, 201, "order", "o1", "Place", `{"cart":"a","total":100}`)
 	c.command(t, 200, "order", "o1", "Pay", `{"amount":100}`)
 	// An idempotent command, to replay after the restart.
-	first, err := c.post("/cart/c/Open", "k-restart", []byte(`{"customer":"cy"}`))
-	if err != nil || first.status != http.StatusCreated {
+	first, err := c.Post("/cart/c/Open", "k-restart", []byte(`{"customer":"cy"}`))
+	if err != nil || first.Status != http.StatusCreated {
 		t.Fatalf("cart c Open with a key: %v %v", first, err)
 	}
 	instances := []instanceKey{{"cart", "a"}, {"cart", "b"}, {"cart", "c"}, {"order", "o1"}}
@@ -80,13 +80,13 @@ func TestRestartKeepsState(t *testing.T) {
 
 	// Two commands commit while D1 fails: their events are in the object,
 	// not in the log, when the harness stops.
-	if r, err := c.request(http.MethodPost, "/__test/faults", []byte(`{"d1":true}`)); err != nil || r.status != http.StatusOK {
+	if r, err := c.Request(http.MethodPost, "/__test/faults", []byte(`{"d1":true}`)); err != nil || r.Status != http.StatusOK {
 		t.Fatalf("POST /__test/faults: %v %v", r, err)
 	}
 	c.command(t, 201, "cart", "late", "Open", `{"customer":"lee"}`)
 	c.command(t, 200, "cart", "late", "AddItem", `{"sku":"PEN-01","qty":1,"price":2}`)
 	lateBefore := snapshotOf(t, c, "cart", "late")
-	c.close()
+	c.Close()
 
 	stopStart := time.Now()
 	if code := w.stop(20 * time.Second); code != 0 {
@@ -96,7 +96,7 @@ func TestRestartKeepsState(t *testing.T) {
 
 	w = startWorker(t, dir, persist)
 	c = newClient(w.url)
-	defer c.close()
+	defer c.Close()
 
 	for _, k := range instances {
 		if diff := sameSnapshot(before[k], snapshotOf(t, c, k.agg, k.id)); diff != "" {
@@ -106,9 +106,9 @@ func TestRestartKeepsState(t *testing.T) {
 	if diff := sameSnapshot(lateBefore, snapshotOf(t, c, "cart", "late")); diff != "" {
 		t.Errorf("cart late (committed while D1 failed) after the restart: %s", diff)
 	}
-	again, err := c.post("/cart/c/Open", "k-restart", []byte(`{"customer":"cy"}`))
-	if err != nil || again.status != first.status || string(again.body) != string(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
-		t.Errorf("replaying cart c Open after the restart: %v (Idempotent-Replayed %q), first answer %v", again, again.header.Get("Idempotent-Replayed"), first)
+	again, err := c.Post("/cart/c/Open", "k-restart", []byte(`{"customer":"cy"}`))
+	if err != nil || again.Status != first.Status || string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replaying cart c Open after the restart: %v (Idempotent-Replayed %q), first answer %v", again, again.Header.Get("Idempotent-Replayed"), first)
 	}
 
 	// The log: what was forwarded is there as it was, and the alarm set at

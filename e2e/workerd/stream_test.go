@@ -99,9 +99,9 @@ func TestLiveStream(t *testing.T) {
 	for i, cmd := range cmds {
 		for j, b := range bases {
 			c := newClient(b)
-			r, err := c.post(cmd[0], "", []byte(cmd[1]))
-			c.close()
-			if err != nil || r.status/100 != 2 {
+			r, err := c.Post(cmd[0], "", []byte(cmd[1]))
+			c.Close()
+			if err != nil || r.Status/100 != 2 {
 				t.Fatalf("%s %s: %v %v", b, cmd[0], r, err)
 			}
 			// Live: the frame comes while the stream is open.
