@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/edge"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -94,6 +96,8 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	if err == nil {
 		if errs := projection.CheckQueries(p); len(errs) > 0 {
 			err = errs
+		} else {
+			err = d1Limits(p)
 		}
 	}
 	if err != nil {
@@ -154,6 +158,22 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 		}
 	}
 	return name, true
+}
+
+// d1MaxColumns is how many columns a D1 table holds.
+const d1MaxColumns = 100
+
+// d1Limits refuses what D1 cannot hold, positioned: a projection's table
+// has its key and a column per projection column.
+func d1Limits(p *interpreter.Program) error {
+	var errs diag.List
+	for _, name := range slices.Sorted(maps.Keys(p.Manifest.Projections)) {
+		mp := p.Manifest.Projections[name]
+		if n := len(mp.Columns) + 1; n > d1MaxColumns {
+			errs.Add(mp.Pos, "projection %s has %d columns and its key: a D1 table holds at most %d columns, so it cannot run on Workers", name, len(mp.Columns), d1MaxColumns)
+		}
+	}
+	return errs.Err()
 }
 
 // findEngine locates engine.wasm and the wasm_exec.js of the Go that built
