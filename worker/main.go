@@ -14,9 +14,9 @@ import (
 var core *edge.Core
 
 func main() {
-	// The live heap is small (about 5 MB for a context and its calls) and
-	// a Worker has 128 MB: collecting at 5x rather than 2x the live heap
-	// makes a command's calls cheaper (decide about 20% in a loop in Node).
+	// The live heap is small (the compiled context and one call's values)
+	// and a Worker has 128 MB: collecting at 5x rather than 2x the live
+	// heap makes a command's calls cheaper (BENCHMARKS.md, Workers).
 	debug.SetGCPercent(400)
 	api := js.Global().Get("Object").New()
 	api.Set("init", js.FuncOf(initCore))
