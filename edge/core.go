@@ -10,6 +10,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -37,6 +38,8 @@ type Core struct {
 	vars map[string]string
 	ttl  time.Duration
 	fns  map[string]function
+	// tables are the projections' tables and their SQL, made once.
+	tables map[string]*rows.Table
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -62,6 +65,10 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl}
 	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
 	c.fns = c.functions()
+	c.tables = map[string]*rows.Table{}
+	for name, pr := range p.Projections {
+		c.tables[name] = rows.NewTable(pr)
+	}
 	return c, nil
 }
 

@@ -109,7 +109,7 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 	}
 	var stmts []Statement
 	reset := func(name string, drop bool) {
-		t := rows.NewTable(c.prog.Projections[name])
+		t := c.tables[name]
 		if drop {
 			stmts = append(stmts, Statement{SQL: t.Drop, Params: []any{}})
 		}
@@ -164,7 +164,7 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		if cp.state != rows.StateRunning || pi.Inline && c.prog.Projections[name].Mode != "inline" {
 			continue
 		}
-		t := rows.NewTable(c.prog.Projections[name])
+		t := c.tables[name]
 		for {
 			if h.n >= projectOps {
 				return Projected{More: true}, nil
