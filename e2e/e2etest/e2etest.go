@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,3 +150,37 @@ func (e *Errs) Errorf(format string, args ...any) {
 
 // T is the test e reports to.
 func (e *Errs) T() *testing.T { return e.t }
+
+// SameScenarios plays a context's scenarios in process and against the
+// server or Worker at url (`cuesource test --url`): the same scenarios must
+// run, and all pass, in both. where names the target in messages.
+func SameScenarios(t *testing.T, binary, dir, ctx, url, adminToken, where string) {
+	t.Helper()
+	local := RunTests(t, binary, dir, ctx, "--json")
+	if len(local.Scenarios) == 0 {
+		t.Fatalf("%s has no scenarios", ctx)
+	}
+	var want []string
+	for _, s := range local.Scenarios {
+		want = append(want, s.Name)
+	}
+	start := time.Now()
+	rep := RunTests(t, binary, dir, ctx, "--url", url, "--admin-token", adminToken, "--json")
+	t.Logf("%s: %d scenarios %s in %v", ctx, len(rep.Scenarios), where, time.Since(start).Round(time.Millisecond))
+	if !rep.OK || rep.Failed != 0 || rep.Passed != len(want) || len(rep.Scenarios) != len(want) {
+		t.Errorf("report: ok %v, passed %d, failed %d, %d scenarios; want ok true, passed %d, failed 0 (as in process)",
+			rep.OK, rep.Passed, rep.Failed, len(rep.Scenarios), len(want))
+	}
+	var got []string
+	for _, s := range rep.Scenarios {
+		got = append(got, s.Name)
+		if !s.Pass {
+			t.Errorf("scenario %q failed %s:\n%v", s.Name, where, s.Failures)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("scenarios run %s %q, want %q", where, got, want)
+	}
+}

@@ -3,17 +3,10 @@
 package native_e2e
 
 import (
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
-
-func runTests(t *testing.T, args ...string) e2etest.TestReport {
-	t.Helper()
-	return e2etest.RunTests(t, binary, root, args...)
-}
 
 // TestScenariosOverHTTP plays every scenario of the repository's contexts
 // against a real server with `cuesource test --url`: the HTTP scenario
@@ -26,37 +19,8 @@ func TestScenariosOverHTTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := contextPath(tc.path)
-			// The number of scenarios, from the in-process runner.
-			local := runTests(t, path, "--json")
-			if len(local.Scenarios) == 0 {
-				t.Fatalf("%s has no scenarios", tc.path)
-			}
-			var want []string
-			for _, s := range local.Scenarios {
-				want = append(want, s.Name)
-			}
-
 			srv := startServer(t, path, t.TempDir())
-			start := time.Now()
-			rep := runTests(t, path, "--url", srv.url, "--admin-token", adminToken, "--json")
-			t.Logf("%s: %d scenarios over HTTP in %v", tc.path, len(rep.Scenarios), time.Since(start).Round(time.Millisecond))
-
-			if !rep.OK || rep.Failed != 0 || rep.Passed != len(want) || len(rep.Scenarios) != len(want) {
-				t.Errorf("report: ok %v, passed %d, failed %d, %d scenarios; want ok true, passed %d, failed 0",
-					rep.OK, rep.Passed, rep.Failed, len(rep.Scenarios), len(want))
-			}
-			var got []string
-			for _, s := range rep.Scenarios {
-				got = append(got, s.Name)
-				if !s.Pass {
-					t.Errorf("scenario %q failed over HTTP:\n%v", s.Name, s.Failures)
-				}
-			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Errorf("scenarios run over HTTP %q, want %q", got, want)
-			}
+			e2etest.SameScenarios(t, binary, root, path, srv.url, adminToken, "over HTTP")
 		})
 	}
 }
