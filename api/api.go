@@ -281,12 +281,19 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if bad != nil {
 		return *bad
 	}
+	raw, bad := rawParam(r.Query)
+	if bad != nil {
+		return *bad
+	}
 	evs, err := s.backend.Events(ctx, agg, id, after)
 	if err != nil {
 		return internal(err)
 	}
 	if evs == nil {
 		evs = []store.Event{}
+	}
+	if bad := s.current(evs, raw); bad != nil {
+		return *bad
 	}
 	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
 }
@@ -304,12 +311,19 @@ func (s *Service) readAll(ctx context.Context, r *Request) Response {
 	if bad != nil {
 		return *bad
 	}
+	raw, bad := rawParam(r.Query)
+	if bad != nil {
+		return *bad
+	}
 	evs, err := s.backend.ReadAll(ctx, after, int(limit))
 	if err != nil {
 		return internal(err)
 	}
 	if evs == nil {
 		evs = []store.Event{}
+	}
+	if bad := s.current(evs, raw); bad != nil {
+		return *bad
 	}
 	next := after
 	if len(evs) > 0 {

@@ -111,7 +111,8 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 		}
 		commit.Events = append(commit.Events, store.Event{
 			ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID, Version: e.Version, Type: e.Type,
-			Time: e.Time, CommandID: req.CommandID, Payload: pl,
+			SchemaVersion: p.Aggregates[req.Aggregate].Events[e.Type].Version(),
+			Time:          e.Time, CommandID: req.CommandID, Payload: pl,
 		})
 		// Every delivery the event owes is written with it (the outbox),
 		// so a crash after the commit loses none.

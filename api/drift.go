@@ -29,11 +29,15 @@ func Compare(p *interpreter.Program, cur store.Instance, events []store.Event) *
 	var evs []engine.Event
 	for _, e := range events {
 		pl, err := value.Decode(e.Payload, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+		typ := e.Type
+		if err == nil {
+			typ, pl, err = p.ReadEvent(cur.Aggregate, e.Type, e.SchemaVersion, pl)
+		}
 		if err != nil {
 			d.Error = fmt.Sprintf("event %s: %v", e.ID, err)
 			return d
 		}
-		evs = append(evs, engine.Event{ID: e.ID, Type: e.Type, Version: e.Version, Time: e.Time, Payload: pl})
+		evs = append(evs, engine.Event{ID: e.ID, Type: typ, Version: e.Version, Time: e.Time, Payload: pl})
 	}
 	folded, err := engine.Fold(p, cur.Aggregate, cur.ID, evs, engine.Options{})
 	if err != nil {

@@ -54,8 +54,12 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: req.Time, Payload: pl}
 		evs = append(evs, e)
 		enc, _ := value.Encode(pl)
-		commit.Events = append(commit.Events, store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
-			Version: e.Version, Type: e.Type, Time: e.Time, CommandID: req.CommandID, Payload: enc})
+		se := store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
+			Version: e.Version, Type: e.Type, Time: e.Time, CommandID: req.CommandID, Payload: enc}
+		if et := p.Aggregates[req.Aggregate].Events[e.Type]; et != nil {
+			se.SchemaVersion = et.Version() // seeds are written as the current version reads
+		}
+		commit.Events = append(commit.Events, se)
 	}
 	folded, err := engine.Fold(p, req.Aggregate, req.ID, evs, engine.Options{Strict: true})
 	var ee *engine.Error

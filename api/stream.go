@@ -70,6 +70,10 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	if bad != nil {
 		return bad
 	}
+	raw, bad := rawParam(r.Query)
+	if bad != nil {
+		return bad
+	}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		v, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || v < 0 {
@@ -83,7 +87,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	}
 	for {
 		evs, err := s.backend.ReadAll(ctx, after, MaxPage)
-		if err != nil {
+		if err != nil || s.current(evs, raw) != nil {
 			return nil // mid-stream: nothing useful to answer; the client reconnects
 		}
 		for _, e := range evs {

@@ -37,7 +37,10 @@ Usage:
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
   cuesource export CONTEXT [--data DIR | --url URL [--token T]] [--after P] [-o FILE]
-                                           write the global log as NDJSON
+                                           write the global log as stored, as NDJSON
+  cuesource lens check CONTEXT (--events FILE | --from URL [--token T]) [--json]
+                                           replay stored events through the context's lenses,
+                                           reducers and projections; list every failure
   cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE]
                                            write the Cloudflare Worker of a context
   cuesource worker dev CONTEXT [--port P] [--persist DIR] [--var NAME=VALUE]
@@ -83,6 +86,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.worker(args[1:])
 	case "export":
 		return c.export(args[1:])
+	case "lens":
+		return c.lens(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0

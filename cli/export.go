@@ -19,9 +19,10 @@ import (
 )
 
 // export writes the global log as NDJSON: one stored event per line, as
-// GET /events gives it, in position order. It reads a stopped server's data
-// directory, or a running server or Worker over HTTP, so a copy of
-// production history can be checked offline.
+// GET /events?raw=true gives it (with the name and version it was written
+// with), in position order. It reads a stopped server's data directory, or
+// a running server or Worker over HTTP, so a copy of production history
+// can be checked offline (`cuesource lens check`).
 func (c *command) export(args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	var f serverFlags
@@ -105,7 +106,7 @@ func httpPages(base, token string) func(after int64) ([]json.RawMessage, int64, 
 	client := &http.Client{Timeout: time.Minute}
 	base = strings.TrimRight(base, "/")
 	return func(after int64) ([]json.RawMessage, int64, error) {
-		u := base + "/events?" + url.Values{"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(api.MaxPage)}}.Encode()
+		u := base + "/events?" + url.Values{"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(api.MaxPage)}, "raw": {"true"}}.Encode()
 		req, err := http.NewRequest(http.MethodGet, u, nil)
 		if err != nil {
 			return nil, after, err

@@ -106,11 +106,29 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 		a.Commands[name] = cmd
 	}
 	for name, ev := range fields(v.LookupPath(cue.ParsePath("events"))) {
-		a.Events[name] = &manifest.Event{
+		e := &manifest.Event{
 			Payload: c.schema(ev.LookupPath(cue.MakePath(cue.Def("payload")))),
 			Apply:   c.shape(ev.LookupPath(cue.ParsePath("apply"))),
 			Pos:     c.at(ev),
 		}
+		for _, av := range items(ev.LookupPath(cue.ParsePath("aliases"))) {
+			al := manifest.Alias{Pos: c.at(av)}
+			al.Name, _ = av.String()
+			e.Aliases = append(e.Aliases, al)
+		}
+		for _, lv := range items(ev.LookupPath(cue.ParsePath("lenses"))) {
+			l := manifest.Lens{
+				From: c.schema(lv.LookupPath(cue.MakePath(cue.Def("from")))),
+				Up:   c.shape(lv.LookupPath(cue.ParsePath("up"))),
+				Pos:  c.at(lv),
+			}
+			if dv := lv.LookupPath(cue.ParsePath("down")); dv.Exists() {
+				d := c.shape(dv)
+				l.Down = &d
+			}
+			e.Lenses = append(e.Lenses, l)
+		}
+		a.Events[name] = e
 	}
 	a.Invariants = c.named(v.LookupPath(cue.ParsePath("invariants")))
 	return a

@@ -39,7 +39,8 @@ type Aggregate struct {
 	Commands    map[string]*Command
 	Events      map[string]*Event
 	Invariants  []*Check
-	initial     any // decoded once; shared, never changed
+	aliases     map[string]string // former event name -> current
+	initial     any               // decoded once; shared, never changed
 	state       validator
 	stateSchema schema // for vet's checks of scenarios
 
@@ -114,6 +115,11 @@ type Event struct {
 	Name    string
 	apply   shape
 	payload validator
+	aliases []string
+	steps   []lensStep    // lens i: version i -> i+1
+	fusedUp []*expression // [v]: version v -> current in one program
+	// fusedDown[v]: current -> version v, nil when a down lens is missing.
+	fusedDown []*expression
 }
 
 // Apply returns the state after the event; env.State is the old state and
@@ -226,6 +232,7 @@ var metaType = reflect.TypeOf(Meta{})
 type env struct {
 	cmd, state, event    reflect.Type // nil: not visible here
 	row, vars, rejection reflect.Type
+	noMeta               bool // lenses see the payload only
 }
 
 func (e env) value() any {
@@ -243,7 +250,9 @@ func (e env) value() any {
 	add("row", e.row)
 	add("env", e.vars)
 	add("rejection", e.rejection)
-	add("meta", metaType)
+	if !e.noMeta {
+		add("meta", metaType)
+	}
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
 
@@ -381,7 +390,7 @@ func asList(v any) []any {
 }
 
 func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
-	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{},
+	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}, aliases: map[string]string{},
 		eventTypes: map[string]reflect.Type{}, commandSchemas: map[string]schema{}}
 	base := "mem:///" + name
 	state := c.schema(m.State, base+"/state.json", m.Pos)
@@ -405,6 +414,9 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		a.eventTypes[en] = ps.typeOf(c.typer, "event")
 		ev.apply = c.shape(me.Apply, env{state: stateType, event: a.eventTypes[en]}, state, "state")
 		a.Events[en] = ev
+	}
+	for _, en := range sortedKeys(m.Events) {
+		c.lenses(a, a.Events[en], m.Events[en], events[en], base)
 	}
 	for _, cn := range sortedKeys(m.Commands) {
 		mc := m.Commands[cn]

@@ -35,11 +35,16 @@ type Column struct {
 
 // Handler is what one event type does to a projection row.
 type Handler struct {
-	Event  string
+	Event  string // "aggregate.Event", by its current name
 	Delete bool
 	key    *expression
 	upsert []shapeField
+	event  *Event
 }
+
+// Read returns the payload of an event stored at version v as the
+// handler's expressions read it: at the current version.
+func (h *Handler) Read(v int, payload any) (any, error) { return h.event.Upcast(v, payload) }
 
 // Key evaluates the row key: a string, or a number written as one.
 func (h *Handler) Key(env *Env) (string, error) {
@@ -269,11 +274,12 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 			}
 		}
 		for _, mh := range mp.On {
-			et, _, ok := c.eventType(p, mh.Event, mh.Pos)
+			et, a, ok := c.eventType(p, mh.Event, mh.Pos)
 			if !ok {
 				continue
 			}
-			h := &Handler{Event: mh.Event, Delete: mh.Delete}
+			ev := a.Events[strings.TrimPrefix(mh.Event, a.Name+".")]
+			h := &Handler{Event: mh.Event, Delete: mh.Delete, event: ev}
 			h.key, _ = c.compile(mp.Key, env{event: et}, false)
 			for _, f := range mh.Upsert {
 				typ, declared := mp.Columns[f.Name]
@@ -291,6 +297,9 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 				h.upsert = append(h.upsert, shapeField{name: f.Name, expression: *x})
 			}
 			pr.Handlers[mh.Event] = h
+			for _, alias := range ev.aliases {
+				pr.Handlers[a.Name+"."+alias] = h // events stored under a former name
+			}
 		}
 		p.Projections[name] = pr
 	}
@@ -376,6 +385,10 @@ func (c *compiler) eventType(p *Program, ref string, pos manifest.Pos) (reflect.
 	a := p.Aggregates[aggName]
 	if !ok || a == nil {
 		c.errs.Add(pos, "%q names no aggregate (write aggregate.Event; the context has %s)", ref, strings.Join(sortedKeys(p.Aggregates), ", "))
+		return nil, nil, false
+	}
+	if cur, renamed := a.aliases[evName]; renamed {
+		c.errs.Add(pos, "%q: event %s was renamed to %s; write %s.%s", ref, evName, cur, aggName, cur)
 		return nil, nil, false
 	}
 	if _, ok := a.Events[evName]; !ok {

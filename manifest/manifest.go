@@ -57,11 +57,29 @@ type Emit struct {
 	Pos     Pos    `json:"pos"`
 }
 
-// Event is an event type: its payload schema and its reducer.
+// Event is an event type: its payload schema, its reducer, and the
+// history of its payload: former names and lenses from older versions.
 type Event struct {
 	Payload json.RawMessage `json:"payload"` // JSON Schema 2020-12 of #payload
 	Apply   Shape           `json:"apply"`
+	Aliases []Alias         `json:"aliases,omitempty"`
+	Lenses  []Lens          `json:"lenses,omitempty"` // lens i: version i -> i+1; the current version is len(Lenses)
 	Pos     Pos             `json:"pos"`
+}
+
+// Alias is a former name of an event type.
+type Alias struct {
+	Name string `json:"name"`
+	Pos  Pos    `json:"pos"`
+}
+
+// Lens turns one version of an event's payload into the next (Up) and,
+// optionally, back (Down).
+type Lens struct {
+	From json.RawMessage `json:"from"` // JSON Schema 2020-12 of the version this lens reads
+	Up   Shape           `json:"up"`
+	Down *Shape          `json:"down,omitempty"`
+	Pos  Pos             `json:"pos"`
 }
 
 // Shape builds an object either field by field or as one expression. The

@@ -98,6 +98,9 @@ func (d *Deliverer) Deliver(ctx context.Context, name string, ev store.Event, do
 		return Outcome{Kind: Dead, Err: fmt.Sprintf("the context has no effect %q (any more)", name)}
 	}
 	payload, err := value.Decode(ev.Payload, storedLimits)
+	if err == nil {
+		ev.Type, payload, err = d.Prog.ReadEvent(ev.Aggregate, ev.Type, ev.SchemaVersion, payload)
+	}
 	if err != nil {
 		return Outcome{Kind: Dead, Err: fmt.Sprintf("the payload of event %s: %v", ev.ID, err)}
 	}

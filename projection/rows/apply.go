@@ -37,15 +37,25 @@ type Decoded struct {
 	Err error
 }
 
-// DecodeAll decodes the payloads of the events t handles.
+// DecodeAll decodes the payloads of the events t handles, at their
+// current version.
 func DecodeAll(t *Table, evs []store.Event) []Decoded {
 	out := make([]Decoded, len(evs))
 	for i := range evs {
-		if t.Def.Handlers[evs[i].Aggregate+"."+evs[i].Type] != nil {
-			out[i].V, out[i].Err = DecodePayload(evs[i].Payload)
+		if h := t.Def.Handlers[evs[i].Aggregate+"."+evs[i].Type]; h != nil {
+			out[i].V, out[i].Err = read(h, &evs[i])
 		}
 	}
 	return out
+}
+
+// read decodes an event's payload and brings it to the version h reads.
+func read(h *interpreter.Handler, e *store.Event) (any, error) {
+	v, err := DecodePayload(e.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return h.Read(e.SchemaVersion, v)
 }
 
 // work is one event of a batch, prepared for its handler.
@@ -89,13 +99,14 @@ func Prepare(t *Table, evs []store.Event, payloads []Decoded) *Batch {
 		if payloads != nil {
 			payload, err = payloads[i].V, payloads[i].Err
 		} else {
-			payload, err = DecodePayload(e.Payload)
+			payload, err = read(h, e)
 		}
 		if err != nil {
 			b.Fail = fail(e, "payload: %v", err)
 			break
 		}
 		env := &interpreter.Env{Event: payload, Meta: Meta(e)}
+		env.Meta.EventType = h.Event[len(e.Aggregate)+1:] // the current name
 		key, err := h.Key(env)
 		if err != nil {
 			b.Fail = fail(e, "key: %v", err)

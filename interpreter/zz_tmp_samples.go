@@ -1,0 +1,3 @@
+package interpreter
+
+func samplesOf(doc map[string]any, n int) ([]any, error) { return nil, nil }
