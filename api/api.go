@@ -281,7 +281,7 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if bad != nil {
 		return *bad
 	}
-	raw, bad := rawParam(r.Query)
+	view, bad := s.viewParams(r.Query)
 	if bad != nil {
 		return *bad
 	}
@@ -292,7 +292,7 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if evs == nil {
 		evs = []store.Event{}
 	}
-	if bad := s.current(evs, raw); bad != nil {
+	if bad := s.show(evs, view); bad != nil {
 		return *bad
 	}
 	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
@@ -311,7 +311,7 @@ func (s *Service) readAll(ctx context.Context, r *Request) Response {
 	if bad != nil {
 		return *bad
 	}
-	raw, bad := rawParam(r.Query)
+	view, bad := s.viewParams(r.Query)
 	if bad != nil {
 		return *bad
 	}
@@ -322,7 +322,7 @@ func (s *Service) readAll(ctx context.Context, r *Request) Response {
 	if evs == nil {
 		evs = []store.Event{}
 	}
-	if bad := s.current(evs, raw); bad != nil {
+	if bad := s.show(evs, view); bad != nil {
 		return *bad
 	}
 	next := after

@@ -3,33 +3,86 @@ package api
 import (
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/value"
 )
 
 // Event reads show every event as the context reads it now: by its current
 // name, at its current version, through the lenses. ?raw=true shows the
-// events as stored, with the name and version they were written with.
+// events as stored, with the name and version they were written with;
+// ?pin=aggregate.Event@N shows that event type at version N, through its
+// down lenses, for a consumer written against an older version.
 
-// rawParam reads ?raw.
-func rawParam(q url.Values) (bool, *Response) {
+// view is how a request wants events shown.
+type view struct {
+	raw  bool
+	pins map[[2]string]int // (aggregate, current event name) -> version
+}
+
+// viewParams reads ?raw and ?pin.
+func (s *Service) viewParams(q url.Values) (view, *Response) {
+	bad := func(name, format string, args ...any) (view, *Response) {
+		r := problemWith(statusBadRequest, "invalid_parameter", fmt.Sprintf(format, args...), map[string]any{"parameter": name})
+		return view{}, &r
+	}
+	var v view
 	switch q.Get("raw") {
 	case "", "false":
-		return false, nil
 	case "true":
-		return true, nil
+		v.raw = true
+	default:
+		return bad("raw", "query parameter raw must be true or false, got %q", q.Get("raw"))
 	}
-	r := problemWith(statusBadRequest, "invalid_parameter",
-		fmt.Sprintf("query parameter raw must be true or false, got %q", q.Get("raw")), map[string]any{"parameter": "raw"})
-	return false, &r
+	for _, list := range q["pin"] {
+		for _, pin := range strings.Split(list, ",") {
+			ref, n, ok := strings.Cut(strings.TrimSpace(pin), "@")
+			agg, ev, ok2 := strings.Cut(ref, ".")
+			version, err := strconv.Atoi(n)
+			if !ok || !ok2 || err != nil {
+				return bad("pin", "pin must be aggregate.Event@version, got %q", pin)
+			}
+			a := s.prog.Aggregates[agg]
+			if a == nil || a.Event(ev) == nil {
+				return bad("pin", "pin %q names no event of the context", pin)
+			}
+			e := a.Event(ev)
+			if version < 0 || version > e.Version() {
+				return bad("pin", "pin %q: %s has versions 0 to %d", pin, e.Name, e.Version())
+			}
+			if !e.CanDowncast(version) {
+				return bad("pin", "pin %q: %s has no down lenses from version %d to %d", pin, e.Name, e.Version(), version)
+			}
+			if v.pins == nil {
+				v.pins = map[[2]string]int{}
+			}
+			v.pins[[2]string{agg, e.Name}] = version
+		}
+	}
+	if v.raw && v.pins != nil {
+		return bad("pin", "raw=true shows events as stored; it cannot be pinned")
+	}
+	return v, nil
 }
 
 // Current rewrites stored events as the context reads them now, in place.
-func Current(p *interpreter.Program, evs []store.Event) error {
+func Current(p *interpreter.Program, evs []store.Event) error { return current(p, evs, nil) }
+
+func current(p *interpreter.Program, evs []store.Event, pins map[[2]string]int) error {
 	for i := range evs {
 		e := &evs[i]
 		typ, v, payload, err := p.ReadJSON(e.Aggregate, e.Type, e.SchemaVersion, e.Payload)
+		pin, ok := pins[[2]string{e.Aggregate, typ}]
+		switch {
+		case ok && err == nil && pin == e.SchemaVersion:
+			v, payload = pin, e.Payload // stored at the pinned version: as written
+		case ok && err == nil && pin != v:
+			payload, err = pinned(p.Aggregates[e.Aggregate].Event(typ), pin, payload)
+			v = pin
+		}
 		if err != nil {
 			return fmt.Errorf("event %s (%s.%s at position %d): %w", e.ID, e.Aggregate, e.Type, e.Position, err)
 		}
@@ -38,13 +91,24 @@ func Current(p *interpreter.Program, evs []store.Event) error {
 	return nil
 }
 
-// current answers the events as readers see them, or the problem of one
-// that the lenses cannot read.
-func (s *Service) current(evs []store.Event, raw bool) *Response {
-	if raw {
+func pinned(e *interpreter.Event, version int, payload []byte) ([]byte, error) {
+	v, err := value.Decode(payload, value.Limits{MaxBytes: max(len(payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
+	if err == nil {
+		v, err = e.Downcast(version, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return value.Encode(v)
+}
+
+// show answers the events as the view asks, or the problem of one that
+// the lenses cannot read.
+func (s *Service) show(evs []store.Event, v view) *Response {
+	if v.raw {
 		return nil
 	}
-	if err := Current(s.prog, evs); err != nil {
+	if err := current(s.prog, evs, v.pins); err != nil {
 		r := problemWith(statusInternalServerError, "lens_failed",
 			err.Error()+"; ?raw=true shows the events as stored, and `cuesource lens check` finds every such event",
 			nil)

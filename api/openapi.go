@@ -67,7 +67,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 			}))
 		add("/"+name+"/{id}/events", "get", oaOp(name+".events", "Read a "+name+"'s events",
 			"The instance's events, oldest first, after version `after`.",
-			[]any{oaRef("parameters", "id"), oaRef("parameters", "after")},
+			[]any{oaRef("parameters", "id"), oaRef("parameters", "after"), oaRef("parameters", "raw"), oaRef("parameters", "pin")},
 			map[string]any{
 				"200": oaJSON("The events; [] for an instance that does not exist.", oaObject(map[string]any{
 					"aggregate": map[string]any{"const": name},
@@ -89,6 +89,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 			map[string]any{"name": "limit", "in": "query", "description": "The largest number of events to return.",
 				"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxPage, "default": 100}},
 			oaHeader("Last-Event-ID", false, "With text/event-stream: the position to resume after (it overrides `after`)."),
+			oaRef("parameters", "raw"), oaRef("parameters", "pin"),
 		},
 		map[string]any{
 			"200": map[string]any{"description": "A page of the log, or its stream.", "content": map[string]any{
@@ -178,6 +179,12 @@ func OpenAPI(p *interpreter.Program) []byte {
 					"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIDLength}},
 				"after": map[string]any{"name": "after", "in": "query", "description": "Return only what comes after this.",
 					"schema": map[string]any{"type": "integer", "minimum": 0, "maximum": int64(1) << 62, "default": 0}},
+				"raw": map[string]any{"name": "raw", "in": "query", "description": "Show the events as stored, with the type and schemaVersion " +
+					"they were written with, instead of as the context reads them now (current name and version, through the lenses).",
+					"schema": map[string]any{"type": "boolean", "default": false}},
+				"pin": map[string]any{"name": "pin", "in": "query", "description": "Show an event type at an older version, through its " +
+					"down lenses: aggregate.Event@version, repeated or comma-separated.",
+					"style": "form", "explode": true, "schema": map[string]any{"type": "array", "items": oaString}},
 			},
 			"headers": map[string]any{
 				"ETag": map[string]any{"description": `The instance's version as a weak ETag: W/"3".`, "schema": oaString},
@@ -434,7 +441,7 @@ var oaEventSchema = func() map[string]any {
 		"instance":      oaString,
 		"version":       map[string]any{"type": "integer", "minimum": 1, "description": "In the instance."},
 		"type":          oaString,
-		"schemaVersion": map[string]any{"type": "integer"},
+		"schemaVersion": map[string]any{"type": "integer", "minimum": 0, "description": "The payload's version: the current one unless ?raw or ?pin."},
 		"time":          map[string]any{"type": "string", "format": "date-time"},
 		"commandId":     oaString,
 		"payload":       map[string]any{},

@@ -70,7 +70,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	if bad != nil {
 		return bad
 	}
-	raw, bad := rawParam(r.Query)
+	view, bad := s.viewParams(r.Query)
 	if bad != nil {
 		return bad
 	}
@@ -87,7 +87,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	}
 	for {
 		evs, err := s.backend.ReadAll(ctx, after, MaxPage)
-		if err != nil || s.current(evs, raw) != nil {
+		if err != nil || s.show(evs, view) != nil {
 			return nil // mid-stream: nothing useful to answer; the client reconnects
 		}
 		for _, e := range evs {
