@@ -102,13 +102,13 @@ func TestEventReadParametersAreChecked(t *testing.T) {
 	s := newServer(t, api.Options{})
 	storeOld(t, s)
 	for query, detail := range map[string]string{
-		"raw=yes":                           `query parameter raw must be true or false, got "yes"`,
-		"pin=ItemAdded":                     `pin must be aggregate.Event@version, got "ItemAdded"`,
-		"pin=cart.ItemAdded@x":              `pin must be aggregate.Event@version, got "cart.ItemAdded@x"`,
-		"pin=cart.Nope@0":                   `pin "cart.Nope@0" names no event of the context`,
-		"pin=cart.ItemAdded@3":              `pin "cart.ItemAdded@3": ItemAdded has versions 0 to 2`,
-		"pin=cart.CartOpened@1":             `pin "cart.CartOpened@1": CartOpened has versions 0 to 0`,
-		"raw=true&pin=cart.ItemAdded@1":     `raw=true shows events as stored; it cannot be pinned`,
+		"raw=yes":                          `query parameter raw must be true or false, got "yes"`,
+		"pin=ItemAdded":                    `pin must be aggregate.Event@version, got "ItemAdded"`,
+		"pin=cart.ItemAdded@x":             `pin must be aggregate.Event@version, got "cart.ItemAdded@x"`,
+		"pin=cart.Nope@0":                  `pin "cart.Nope@0" names no event of the context`,
+		"pin=cart.ItemAdded@3":             `pin "cart.ItemAdded@3": ItemAdded has versions 0 to 2`,
+		"pin=cart.CartOpened@1":            `pin "cart.CartOpened@1": CartOpened has versions 0 to 0`,
+		"raw=true&pin=cart.ItemAdded@1":    `raw=true shows events as stored; it cannot be pinned`,
 		"pin=cart.CartDropped@0&pin=x.Y@0": `pin "x.Y@0" names no event of the context`,
 	} {
 		for _, path := range []string{"/cart/c1/events?", "/events?"} {
