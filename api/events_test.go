@@ -117,3 +117,30 @@ func TestEventReadParametersAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestSeedOldHistory(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "adm"})
+	admin := []string{"Authorization", "Bearer adm"}
+	r := s.post("/admin/seed/cart/h1", `{"events":[
+		{"event":"CartOpened","payload":{"customer":"ada"}},
+		{"event":"ItemAdded","version":0,"payload":{"sku":"TEA-01","quantity":2}},
+		{"event":"CartDropped","version":0}
+	]}`, 201, admin...)
+	state := assertJSON(t, r, 201)["state"].(map[string]any)
+	assert.Equal(t, "abandoned", state["status"])
+	assert.Equal(t, map[string]any{"TEA-01": map[string]any{"qty": 2.0, "price": 0.0}}, state["items"])
+	assert.Equal(t, []shown{
+		{"CartOpened", 0, map[string]any{"customer": "ada"}},
+		{"ItemAdded", 0, map[string]any{"sku": "TEA-01", "quantity": 2.0}},
+		{"CartDropped", 0, map[string]any{}},
+	}, events(t, s, "/cart/h1/events?raw=true"), "stored as given")
+
+	for body, kind := range map[string]string{
+		`{"events":[{"event":"ItemAdded","version":3,"payload":{}}]}`:                      "invalid_body",
+		`{"events":[{"event":"ItemAdded","version":0,"payload":{"sku":"A","qty":1}}]}`:     "schema",
+		`{"events":[{"event":"ItemAdded","version":1,"payload":{"sku":"A","qty":"one"}}]}`: "schema",
+	} {
+		assertProblem(t, s.do("POST", "/admin/seed/cart/h2", body, admin...), 400, kind)
+	}
+	assertProblem(t, s.do("GET", "/cart/h2", ""), 404, "instance_missing")
+}

@@ -132,7 +132,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 		map[string]any{
 			"201": oaJSON("The instance, created.", oaObject(map[string]any{"version": oaVersion, "state": map[string]any{}}),
 				map[string]any{"ETag": oaRef("headers", "ETag"), "Location": oaLocation}),
-			"400": oaProblem("invalid_json or invalid_body: the body; schema: a payload does not fit its event; invalid_id."),
+			"400": oaProblem("invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."),
 			"401": oaUnauthorized("the request did not send the admin token."),
 			"404": oaProblem("not_found (the server has no admin token) or unknown_aggregate."),
 			"409": oaProblem("instance_exists: seeding needs a new instance."),
@@ -142,7 +142,9 @@ func OpenAPI(p *interpreter.Program) []byte {
 	seed["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
 		"schema": oaObject(map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{
 			"type": "object", "required": []string{"event"},
-			"properties": map[string]any{"event": oaString, "payload": map[string]any{"type": "object", "description": "{} when left out."}},
+			"properties": map[string]any{"event": oaString, "payload": map[string]any{"type": "object", "description": "{} when left out."},
+				"version": map[string]any{"type": "integer", "minimum": 0, "description": "Store the event at this older version " +
+					"(its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version."}},
 		}}}),
 	}}}
 	// Admin routes take the admin token only; the general token is not

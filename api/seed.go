@@ -24,9 +24,12 @@ type SeedRequest struct {
 	Time      time.Time   `json:"time"`
 }
 
-// SeedEvent is one given event.
+// SeedEvent is one given event. With a version, it is stored at that
+// version (its payload fits that version's definition; event may be a
+// former name) and read through the lenses, as old history is.
 type SeedEvent struct {
 	Event   string          `json:"event"`
+	Version *int            `json:"version,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
@@ -52,14 +55,30 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 			pl = v
 		}
 		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: req.Time, Payload: pl}
-		evs = append(evs, e)
 		enc, _ := value.Encode(pl)
-		se := store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
+		stored := store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
 			Version: e.Version, Type: e.Type, Time: e.Time, CommandID: req.CommandID, Payload: enc}
-		if et := p.Aggregates[req.Aggregate].Events[e.Type]; et != nil {
-			se.SchemaVersion = et.Version() // seeds are written as the current version reads
+		et := p.Aggregates[req.Aggregate].Event(se.Event)
+		switch {
+		case et != nil && se.Version != nil:
+			if *se.Version < 0 || *se.Version > et.Version() {
+				return Decision{Response: problem(statusBadRequest, "invalid_body", fmt.Sprintf("events[%d].version: %s has versions 0 to %d", i, et.Name, et.Version()))}
+			}
+			if vs := et.ValidateAt(*se.Version, pl); len(vs) > 0 {
+				return Decision{Response: problemWith(statusBadRequest, string(engine.KindSchema),
+					fmt.Sprintf("events[%d]: %s at version %d does not fit its definition", i, et.Name, *se.Version), map[string]any{"violations": vs})}
+			}
+			stored.SchemaVersion = *se.Version
+			var err error
+			if e.Type, e.Payload, err = p.ReadEvent(req.Aggregate, se.Event, *se.Version, pl); err != nil {
+				return Decision{Response: problem(statusBadRequest, "lens_failed", fmt.Sprintf("events[%d]: %v", i, err))}
+			}
+		case et != nil:
+			stored.SchemaVersion = et.Version()
+			e.Type = et.Name
 		}
-		commit.Events = append(commit.Events, se)
+		evs = append(evs, e)
+		commit.Events = append(commit.Events, stored)
 	}
 	folded, err := engine.Fold(p, req.Aggregate, req.ID, evs, engine.Options{Strict: true})
 	var ee *engine.Error

@@ -179,6 +179,14 @@ func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 	if pv := v.LookupPath(cue.ParsePath("payload")); pv.Exists() {
 		it.Payload = c.json(pv)
 	}
+	if vv := v.LookupPath(cue.ParsePath("version")); vv.Exists() {
+		n, err := vv.Int64()
+		if err != nil {
+			c.fail(vv, "version must be an integer: %v", err)
+		}
+		version := int(n)
+		it.Version = &version
+	}
 	return it
 }
 

@@ -17,6 +17,7 @@ import (
 // lensStep is one compiled lens: version i -> i+1 (up) and back (down).
 type lensStep struct {
 	from      schema // version i
+	fromV     validator
 	up        shape
 	upCarry   []string // fields of version i+1 that up leaves to the old payload
 	down      *shape
@@ -104,6 +105,15 @@ func (e *Event) Downcast(v int, payload any) (any, error) {
 		return nil, &LensError{Event: e.Name, Stored: len(e.steps), Lens: -1, Dir: "down", Msg: err.Error()}
 	}
 	return out, nil
+}
+
+// ValidateAt checks a payload of version v against that version's
+// definition.
+func (e *Event) ValidateAt(v int, payload any) []Violation {
+	if v == len(e.steps) {
+		return e.payload.validate(payload)
+	}
+	return e.steps[v].fromV.validate(payload)
 }
 
 // CanDowncast reports whether down lenses lead from the current version
@@ -209,7 +219,7 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 	}
 	ev.steps = make([]lensStep, n)
 	for i, ml := range me.Lenses {
-		st := lensStep{from: versions[i], pos: ml.Pos}
+		st := lensStep{from: versions[i], fromV: versions[i].validator(), pos: ml.Pos}
 		what := fmt.Sprintf("version %d of %s", i+1, ev.Name)
 		st.up = c.shape(ml.Up, env{event: versions[i].typeOf(c.typer, "event"), noMeta: true}, versions[i+1], what)
 		st.upCarry = c.carry(ml.Up, versions[i], versions[i+1], ml.Pos, fmt.Sprintf("lens %d up", i), what, i)

@@ -534,8 +534,12 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			continue
 		}
 		for _, g := range s.Given {
-			if _, ok := a.Events[g.Event]; !ok {
+			e := a.Event(g.Event) // a former name is how old history is given
+			switch {
+			case e == nil:
 				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
+			case g.Version != nil && (*g.Version < 0 || *g.Version > e.Version()):
+				c.errs.Add(g.Pos, "%s has versions 0 to %d, not %d", e.Name, e.Version(), *g.Version)
 			}
 		}
 		for _, w := range s.When {
@@ -549,6 +553,9 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 		for _, t := range s.Then.Events {
 			if _, ok := a.Events[t.Event]; !ok {
 				c.errs.Add(t.Pos, "unknown event %s (%s has %s)", t.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
+			}
+			if t.Version != nil {
+				c.errs.Add(t.Pos, "then.events are emitted now, at the current version: leave version out")
 			}
 		}
 		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {

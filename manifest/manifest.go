@@ -139,7 +139,8 @@ type Scenario struct {
 // GivenItem is an event that happened before the scenario's commands.
 type GivenItem struct {
 	Event   string          `json:"event"`
-	Payload json.RawMessage `json:"payload"` // absent: {} in given, any in then
+	Version *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
+	Payload json.RawMessage `json:"payload"`           // absent: {} in given, any in then
 	Pos     Pos             `json:"pos"`
 }
 

@@ -41,6 +41,9 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 			if g.Payload != nil {
 				e["payload"] = g.Payload
 			}
+			if g.Version != nil {
+				e["version"] = *g.Version
+			}
 			events = append(events, e)
 		}
 		body, _ := json.Marshal(map[string]any{"events": events})

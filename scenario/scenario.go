@@ -37,12 +37,16 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 	var given []engine.Event
 	for i, g := range s.Given {
 		pl, err := decodeOrEmpty(g.Payload)
+		typ := g.Event
+		if err == nil && g.Version != nil {
+			typ, pl, err = readOld(p, s.Aggregate, g.Event, *g.Version, pl)
+		}
 		if err != nil {
 			r.fail("given[%d]: %v", i, err)
 			return r
 		}
 		given = append(given, engine.Event{
-			ID: fmt.Sprintf("given-%d", i+1), Type: g.Event, Version: int64(i + 1), Time: Clock, Payload: pl,
+			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: Clock, Payload: pl,
 		})
 	}
 	cur, err := engine.Fold(p, s.Aggregate, s.ID, given, opt)
@@ -176,6 +180,17 @@ func compact(v any) string {
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
+
+// readOld reads a given event stored at an older version as the lenses
+// do, after checking it against that version's definition.
+func readOld(p *interpreter.Program, aggregate, name string, version int, payload any) (string, any, error) {
+	if a := p.Aggregates[aggregate]; a != nil && a.Event(name) != nil {
+		if vs := a.Event(name).ValidateAt(version, payload); len(vs) > 0 {
+			return "", nil, fmt.Errorf("%s at version %d does not fit its definition: %s", name, version, vs[0])
+		}
+	}
+	return p.ReadEvent(aggregate, name, version, payload)
+}
 
 // decodeOrEmpty decodes a payload; an absent one is {} as in commands.
 func decodeOrEmpty(raw json.RawMessage) (any, error) {
