@@ -14,9 +14,11 @@ import (
 )
 
 // givenEvent is one line of a --given file: the same shape as a scenario's
-// given items.
+// given items. --record writes the version each event was written at, so
+// a file recorded before a lens was added is read through it.
 type givenEvent struct {
 	Event   string          `json:"event"`
+	Version *int            `json:"version,omitempty"`
 	Payload json.RawMessage `json:"payload"`
 }
 
@@ -82,11 +84,15 @@ func (c *command) run(args []string) int {
 			if len(it.Payload) > 0 && string(it.Payload) != "null" {
 				pl, err = value.Decode(it.Payload, value.Limits{})
 			}
+			typ := it.Event
+			if err == nil && it.Version != nil {
+				typ, pl, err = p.ReadEvent(*agg, it.Event, *it.Version, pl)
+			}
 			if err != nil {
 				fmt.Fprintf(c.stderr, "cuesource run: %s: event %d: %v\n", *givenFile, i, err)
 				return 1
 			}
-			given = append(given, engine.Event{ID: fmt.Sprintf("given-%d", i+1), Type: it.Event, Version: int64(i + 1), Time: env.Time, Payload: pl})
+			given = append(given, engine.Event{ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: env.Time, Payload: pl})
 		}
 	}
 	opt := engine.Options{Strict: true}
@@ -115,7 +121,8 @@ func (c *command) run(args []string) int {
 	if *record {
 		for _, e := range events {
 			pl, _ := value.Encode(e.Payload)
-			items = append(items, givenEvent{Event: e.Type, Payload: pl})
+			v := p.Aggregates[*agg].Events[e.Type].Version()
+			items = append(items, givenEvent{Event: e.Type, Version: &v, Payload: pl})
 		}
 		data, _ := json.MarshalIndent(items, "", "  ")
 		if err := os.WriteFile(*givenFile, append(data, '\n'), 0o644); err != nil {
