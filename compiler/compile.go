@@ -3,9 +3,11 @@ package compiler
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/encoding/jsonschema"
 
 	"github.com/cuesource/cuesource/diag"
@@ -297,6 +299,7 @@ func (c *compilation) schema(v cue.Value) json.RawMessage {
 		c.fail(v, "cannot generate JSON Schema: %v", err)
 		return json.RawMessage(`{}`)
 	}
+	oneDescription(expr)
 	data, err := c.ctx.BuildExpr(expr).MarshalJSON()
 	if err != nil {
 		c.fail(v, "cannot encode JSON Schema: %v", err)
@@ -317,6 +320,32 @@ func (c *compilation) schema(v cue.Value) json.RawMessage {
 		data, _ = json.Marshal(inlined)
 	}
 	return canonical(data)
+}
+
+// oneDescription keeps the last description of each schema object. A doc
+// comment the user writes above a field the schema also documents (#state,
+// #payload, #from) gives Generate two descriptions, which would not unify;
+// the last one holds both comments.
+func oneDescription(expr ast.Expr) {
+	ast.Walk(expr, func(n ast.Node) bool {
+		st, ok := n.(*ast.StructLit)
+		if !ok {
+			return true
+		}
+		last := -1
+		for i, d := range st.Elts {
+			if f, ok := d.(*ast.Field); ok {
+				if name, _, _ := ast.LabelName(f.Label); name == "description" {
+					if last >= 0 {
+						st.Elts[last] = nil
+					}
+					last = i
+				}
+			}
+		}
+		st.Elts = slices.DeleteFunc(st.Elts, func(d ast.Decl) bool { return d == nil })
+		return true
+	}, nil)
 }
 
 // defaults restores what Generate drops for a top-level field with a CUE
