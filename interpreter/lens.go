@@ -11,6 +11,7 @@ import (
 
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/sample"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -211,6 +212,7 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 		a.aliases[al.Name] = ev.Name
 		ev.aliases = append(ev.aliases, al.Name)
 	}
+	before := len(c.errs)
 	n := len(me.Lenses)
 	versions := make([]schema, n+1)
 	versions[n] = ps
@@ -250,7 +252,7 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 			ev.fusedDown[k] = c.fuse(down, me.Lenses[k].Pos)
 		}
 	}
-	if !c.checked && len(c.errs) == 0 {
+	if !c.checked && len(c.errs) == before { // samples run on lenses that compiled
 		c.sampleLenses(ev, versions)
 	}
 }
@@ -327,7 +329,7 @@ func (c *compiler) carry(s manifest.Shape, from, to schema, pos manifest.Pos, le
 func (c *compiler) sampleLenses(ev *Event, versions []schema) {
 	for i := range ev.steps {
 		st := &ev.steps[i]
-		xs, err := samplesOf(versions[i].doc, 8)
+		xs, err := sample.Samples(versions[i].doc, 8)
 		if err != nil {
 			c.errs.Add(st.pos, "cannot make sample payloads of version %d of %s to check lens %d: %v", i, ev.Name, i, err)
 			continue
