@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cuesource/cuesource/value"
 )
 
 const (
@@ -284,7 +286,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		vals = normalize(vals).([]any)
 		if n.hasEnum { // const and enum together: only common values
 			vals = slices.DeleteFunc(vals, func(v any) bool {
-				return !slices.ContainsFunc(n.enum, func(e any) bool { return equal(e, v) })
+				return !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) })
 			})
 		}
 		n.enum, n.hasEnum, n.enumPtr = vals, true, p
@@ -479,7 +481,7 @@ func (n *node) check(v any, depth int) bool {
 	if n.types != 0 && n.types&kindOf(v) == 0 {
 		return false
 	}
-	if n.hasEnum && !slices.ContainsFunc(n.enum, func(e any) bool { return equal(e, v) }) {
+	if n.hasEnum && !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) }) {
 		return false
 	}
 	sub := func(s *node) bool { return s.check(v, depth+1) }
@@ -513,7 +515,7 @@ func (n *node) check(v any, depth int) bool {
 			return false
 		}
 		for i, e := range x {
-			if n.unique && slices.ContainsFunc(x[:i], func(o any) bool { return equal(o, e) }) {
+			if n.unique && slices.ContainsFunc(x[:i], func(o any) bool { return value.Equal(o, e) }) {
 				return false
 			}
 			s := n.items
@@ -1156,7 +1158,7 @@ func (g *gen) item(c []*node, at string, unique bool, out []any) (v any, ok bool
 		if v, err = g.value(c, at); err != nil {
 			return nil, false, err
 		}
-		if !unique || !slices.ContainsFunc(out, func(o any) bool { return equal(o, v) }) {
+		if !unique || !slices.ContainsFunc(out, func(o any) bool { return value.Equal(o, v) }) {
 			return v, true, nil
 		}
 	}
@@ -1338,31 +1340,6 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-// equal is JSON equality: numbers by value.
-func equal(a, b any) bool {
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		return ok && fa == fb
-	}
-	switch x := a.(type) {
-	case []any:
-		y, ok := b.([]any)
-		return ok && slices.EqualFunc(x, y, equal)
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, e := range x {
-			if o, ok := y[k]; !ok || !equal(e, o) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }
 
 func encode(v any) string {
