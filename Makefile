@@ -73,9 +73,13 @@ playcheck: build
 	@tail -12 $(BIN)/play.out | grep -q '"status": "paid"'
 	@echo "make play: the story plays as told"
 
+# The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
+# hand-written cart, durable throughput, lens chains and replay. BENCH
+# picks some, in one process: make bench BENCH='LensChain|Replay'.
+BENCH ?= .
 bench:
 	@mkdir -p $(BIN)
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee $(BIN)/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 6 ./bench/ | tee $(BIN)/bench.txt
 
 # The SQLite driver comparison behind store/sqlite/DRIVERS.md.
 bench-drivers:

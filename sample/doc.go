@@ -50,7 +50,6 @@
 //
 // I/O or anything platform-specific: the package is pure, deterministic
 // for [Samples], depends only on the standard library and value (for JSON
-// equality) and builds for
-// js/wasm. It does not decide whether a schema is meaningful, only whether
-// it can produce documents for it.
+// equality) and builds for js/wasm. It does not decide whether a schema is
+// meaningful, only whether it can produce documents for it.
 package sample
