@@ -252,8 +252,8 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 			ev.fusedDown[k] = c.fuse(down, me.Lenses[k].Pos)
 		}
 	}
-	if !c.checked && len(c.errs) == before { // samples run on lenses that compiled
-		c.sampleLenses(ev, versions)
+	if len(c.errs) == before && n > 0 { // samples run on lenses that compiled
+		c.lensed = append(c.lensed, lensed{ev, versions})
 	}
 }
 
@@ -323,10 +323,21 @@ func (c *compiler) carry(s manifest.Shape, from, to schema, pos manifest.Pos, le
 	return out
 }
 
+type lensed struct {
+	ev       *Event
+	versions []schema
+}
+
 // sampleLenses runs every lens on sample payloads of the version it reads:
 // up must give a payload of the next version, and down(up(x)) must give x
 // back.
-func (c *compiler) sampleLenses(ev *Event, versions []schema) {
+func (c *compiler) sampleLenses() {
+	for _, l := range c.lensed {
+		c.sampleEvent(l.ev, l.versions)
+	}
+}
+
+func (c *compiler) sampleEvent(ev *Event, versions []schema) {
 	for i := range ev.steps {
 		st := &ev.steps[i]
 		xs, err := sample.Samples(versions[i].doc, 8)

@@ -167,16 +167,19 @@ func (s shape) build(env *Env, base any) (any, error) {
 
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
-func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, false) }
+func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, false, (*compiler).sampleLenses) }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
 // runtime loading what `cuesource worker build` wrote): it skips what only
 // finds mistakes, compiling each expression once, for the runtime, not
 // also against the typed environment, and leaving the scenarios out. A
 // Worker pays this at every cold start.
-func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, true) }
+func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, true, nil) }
 
-func compile(m *manifest.Manifest, checked bool) (*Program, error) {
+// compile compiles m; samples, when not nil, runs the lenses on sample
+// payloads. Only Compile passes it, so a Worker, which calls
+// CompileChecked, does not link the sample generator.
+func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Program, error) {
 	c := &compiler{
 		checked: checked,
 		typer:   &typer{names: map[reflect.Type]string{}},
@@ -198,6 +201,9 @@ func compile(m *manifest.Manifest, checked bool) (*Program, error) {
 	}
 	if !checked {
 		c.scenarios(m, p)
+	}
+	if samples != nil {
+		samples(c)
 	}
 	c.readSide(m, p)
 	c.errs.Sort()
@@ -221,6 +227,8 @@ func (c *compiler) name(what, name string, pos manifest.Pos) {
 
 type compiler struct {
 	checked bool // see CompileChecked
+	// lensed are the events whose lenses compiled, to run on samples.
+	lensed []lensed
 	*typer
 	schemas *jsonschema.Compiler
 	errs    diag.List
