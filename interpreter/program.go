@@ -167,7 +167,9 @@ func (s shape) build(env *Env, base any) (any, error) {
 
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
-func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, false, (*compiler).sampleLenses) }
+func Compile(m *manifest.Manifest) (*Program, error) {
+	return compile(m, false, (*compiler).sampleLenses)
+}
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
 // runtime loading what `cuesource worker build` wrote): it skips what only
