@@ -79,6 +79,15 @@ func Decode(data []byte, lim Limits) (any, error) {
 	if len(data) > maxBytes {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), maxBytes)
 	}
+	if v, ok := fastDecode(data, maxDepth); ok {
+		return v, nil
+	}
+	return slowDecode(data, maxDepth)
+}
+
+// slowDecode is the reference: encoding/json, then exact numbers. It
+// decides what fastDecode gives up on, with the precise error.
+func slowDecode(data []byte, maxDepth int) (any, error) {
 	if d := depth(data); d > maxDepth {
 		return nil, fmt.Errorf("%w: depth %d, the limit is %d", ErrTooDeep, d, maxDepth)
 	}
