@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/interpreter"
@@ -174,6 +175,10 @@ func Fold(p *interpreter.Program, aggregate, instance string, events []Event, op
 	return cur, nil
 }
 
+// envs recycles reducer environments: a replay evolves every event, and
+// nothing keeps an environment after the reducer ran.
+var envs = sync.Pool{New: func() any { return new(interpreter.Env) }}
+
 func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, opt Options) (any, error) {
 	et, ok := agg.Events[e.Type]
 	if !ok {
@@ -184,10 +189,18 @@ func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, opt Op
 			return nil, &Error{Kind: KindInvalidState, Name: e.Type, Message: fmt.Sprintf("event %s does not fit its #payload", e.Type), Violations: vs}
 		}
 	}
-	next, err := et.Apply(&interpreter.Env{State: state, Event: e.Payload, Meta: interpreter.Meta{
+	var ts string
+	if et.ReadsMeta() {
+		ts = e.Time.UTC().Format(time.RFC3339Nano)
+	}
+	x := envs.Get().(*interpreter.Env)
+	*x = interpreter.Env{State: state, Event: e.Payload, Meta: interpreter.Meta{
 		Aggregate: agg.Name, AggregateID: env.Instance, Version: int(e.Version),
-		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
-	}})
+		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: ts,
+	}}
+	next, err := et.Apply(x)
+	*x = interpreter.Env{}
+	envs.Put(x)
 	if err != nil {
 		return nil, exprError(err)
 	}

@@ -312,6 +312,8 @@ schema.#Context & {
 				#payload: at: string
 				apply: label: "event.at"
 			}
+			Seen: apply: label: "meta.timestamp + ' ' + string(now())"
+			Broken: apply: {n: "state.n + 1", label: "string(state.n % (state.n - state.n))"}
 		}
 		invariants: "label is short": "len(state.label) < 40"
 	}
@@ -344,6 +346,18 @@ func TestBudgetsAndFailures(t *testing.T) {
 	d, err := engine.Decide(p, engine.Current{}, env("box", "b", "Stamp", `{}`), engine.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "2026-03-01 09:30:00 +0000 UTC", d.Events[0].Payload.(map[string]any)["at"], "now() is the envelope's time")
+
+	// A reducer reading meta or now() sees the event's time.
+	at := time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)
+	st, err := engine.Evolve(p, "box", "b", nil, engine.Event{ID: "e-1", Type: "Seen", Version: 1, Time: at, Payload: map[string]any{}}, engine.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "2026-04-05T06:07:08Z 2026-04-05 06:07:08 +0000 UTC", st.(map[string]any)["label"])
+
+	// Field-wise expressions run as one program; a failure still names the
+	// field that failed.
+	_, err = engine.Evolve(p, "box", "b", nil, engine.Event{ID: "e-2", Type: "Broken", Version: 1, Time: at, Payload: map[string]any{}}, engine.Options{})
+	require.ErrorAs(t, err, &ee)
+	assert.Contains(t, ee.Pos.Path, "events.Broken.apply.label")
 }
 
 func TestStrictChecksState(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
 
@@ -59,7 +60,7 @@ func (e *Event) Upcast(v int, payload any) (any, error) {
 	if err := e.stored(v); err != nil {
 		return nil, err
 	}
-	out, err := e.fusedUp[v].run(&Env{Event: payload})
+	out, err := runLens(e.fusedUp[v], payload)
 	if err != nil {
 		// The fused program says what failed, not in which lens: the
 		// chain, lens by lens, does.
@@ -101,7 +102,7 @@ func (e *Event) Downcast(v int, payload any) (any, error) {
 		return nil, &LensError{Event: e.Name, Stored: len(e.steps), Lens: -1, Dir: "down",
 			Msg: fmt.Sprintf("no down lens leads to version %d", v)}
 	}
-	out, err := e.fusedDown[v].run(&Env{Event: payload})
+	out, err := runLens(e.fusedDown[v], payload)
 	if err != nil {
 		return nil, &LensError{Event: e.Name, Stored: len(e.steps), Lens: -1, Dir: "down", Msg: err.Error()}
 	}
@@ -129,6 +130,19 @@ func (e *Event) stored(v int) error {
 			Msg: fmt.Sprintf("%s is at version %d: no lens reads version %d", e.Name, len(e.steps), v)}
 	}
 	return nil
+}
+
+// lensEnvs recycles the environments of fused lens programs: every old
+// event read needs one, and nothing keeps it after the run.
+var lensEnvs = sync.Pool{New: func() any { return new(Env) }}
+
+func runLens(x *expression, payload any) (any, error) {
+	env := lensEnvs.Get().(*Env)
+	env.Event = payload
+	out, err := x.run(env)
+	env.Event = nil
+	lensEnvs.Put(env)
+	return out, err
 }
 
 // carried copies the fields of in that a field-wise lens carries over.

@@ -51,16 +51,16 @@ func TestFusedEqualsSequential(t *testing.T) {
 }
 
 // TestFusionSubstitutes shows what fusion makes of a four-lens chain read
-// from version 0: one expression over the stored payload, each lens's
-// event.f replaced by what the lens before gave f, the price (used twice)
-// bound once, and note carried over only when stored.
+// from version 0: one expression over the stored payload (__lens0), each
+// lens's event.f replaced by what the lens before gave f, the price (used
+// twice) bound once, and note carried over only when stored.
 func TestFusionSubstitutes(t *testing.T) {
 	p := compileFile(t, "testdata/lenses.cue")
 	e := p.Aggregates["thing"].Events["Fields"]
 	require.Equal(t, 4, e.Version())
-	require.Equal(t, "let __lens1 = event.quantity > 10 ? 1.5 : 2; "+
-		"__lens_carry({sku: upper(event.sku), price: __lens1, qty: event.quantity * 2, "+
-		"tags: event.note != nil ? [event.note] : [] ?? [], total: event.quantity * __lens1 + event.quantity}, event, \"note\")",
+	require.Equal(t, "let __lens0 = event; let __lens1 = __lens0.quantity > 10 ? 1.5 : 2; "+
+		"__lens_carry(5, \"sku\", upper(__lens0.sku), \"price\", __lens1, \"qty\", __lens0.quantity * 2, "+
+		"\"tags\", __lens0.note != nil ? [__lens0.note] : [] ?? [], \"total\", __lens0.quantity * __lens1 + __lens0.quantity, __lens0, [\"note\"])",
 		e.fusedUp[0].prog.Source().String())
 	for v, x := range e.fusedUp {
 		require.NotNil(t, x, "version %d", v)

@@ -13,10 +13,13 @@ import (
 	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/value"
 )
@@ -126,6 +129,10 @@ type Event struct {
 // is not changed.
 func (e *Event) Apply(env *Env) (any, error) { return e.apply.build(env, env.State) }
 
+// ReadsMeta reports whether the reducer may read meta, which costs the
+// caller a timestamp to format.
+func (e *Event) ReadsMeta() bool { return e.apply.meta }
+
 // Validate checks an event payload against the event's #payload.
 func (e *Event) Validate(payload any) []Violation { return e.payload.validate(payload) }
 
@@ -133,6 +140,10 @@ func (e *Event) Validate(payload any) []Violation { return e.payload.validate(pa
 type shape struct {
 	fields []shapeField
 	whole  *expression
+	// all computes every field in one program (one run of the VM, not
+	// one per field); the fields run one by one only to say which failed.
+	all  *expression
+	meta bool // some expression may read meta
 }
 
 type shapeField struct {
@@ -154,6 +165,14 @@ func (s shape) build(env *Env, base any) (any, error) {
 	out := make(map[string]any, len(old)+len(s.fields))
 	for k, v := range old {
 		out[k] = v
+	}
+	if s.all != nil {
+		if vals, err := s.all.run(env); err == nil {
+			for i, v := range vals.([]any) {
+				out[s.fields[i].name] = v
+			}
+			return out, nil
+		}
 	}
 	for _, f := range s.fields {
 		v, err := f.run(env)
@@ -486,9 +505,11 @@ func (c *compiler) shape(m manifest.Shape, e env, target schema, what string) sh
 			c.errs.Add(m.Whole.Pos, "must give an object for %s, but gives %s", what, kind(t))
 		}
 		s.whole = x
+		s.meta = readsMeta(m.Whole.Src)
 		return s
 	}
 	for _, f := range m.Fields {
+		s.meta = s.meta || readsMeta(f.Expr.Src)
 		prop, declared := target.property(f.Name)
 		if !declared && target.doc != nil {
 			c.errs.Add(f.Expr.Pos, "%s has no field %s (it declares %s)", what, f.Name, declared_(target))
@@ -503,7 +524,35 @@ func (c *compiler) shape(m manifest.Shape, e env, target schema, what string) sh
 		}
 		s.fields = append(s.fields, shapeField{name: f.Name, expression: *x})
 	}
+	if len(s.fields) > 1 && len(s.fields) == len(m.Fields) {
+		s.all = c.together(m.Fields)
+	}
 	return s
+}
+
+// readsMeta is true when src may read meta (now() is meta.timestamp). A
+// false positive only costs the time to format a timestamp.
+func readsMeta(src string) bool {
+	return strings.Contains(src, "meta") || strings.Contains(src, "now")
+}
+
+// together compiles field-wise expressions into one program giving the
+// list of their values, in order.
+func (c *compiler) together(fields []manifest.Field) *expression {
+	m := &ast.ArrayNode{}
+	for _, f := range fields {
+		tree, err := parser.Parse(f.Expr.Src)
+		if err != nil {
+			return nil
+		}
+		m.Nodes = append(m.Nodes, tree.Node)
+	}
+	tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
+	prog, err := lens.Compile(tree, append(append(stdlib(), fetchOptions()...), expr.Env(Env{}))...)
+	if err != nil {
+		return nil // each field runs on its own, as compiled
+	}
+	return &expression{prog: prog, pos: fields[0].Expr.Pos}
 }
 
 func declared_(s schema) string {

@@ -34,22 +34,30 @@ func Compile(tree *parser.Tree, opts ...expr.Option) (*vm.Program, error) {
 	return compiler.Compile(tree, config)
 }
 
-// Carry implements CarryFunc. The map literal it gets may be a constant
-// the optimizer folded, shared by every run, so it is copied, not changed.
+// Carry implements CarryFunc: it builds the payload in one map, so
+// carrying fields costs no copy of an intermediate one.
 func Carry(args ...any) (any, error) {
-	lit, ok := args[0].(map[string]any)
-	if !ok || len(args)%2 != 1 {
+	n, ok := args[0].(int)
+	if !ok || len(args) < 1+2*n || (len(args)-1-2*n)%2 != 0 {
 		return nil, fmt.Errorf("%s: bad arguments", CarryFunc)
 	}
-	out := make(map[string]any, len(lit)+(len(args)-1)/2)
-	for k, v := range lit {
-		out[k] = v
+	size := n
+	for i := 1 + 2*n; i < len(args); i += 2 {
+		keys, _ := args[i+1].([]any)
+		size += len(keys)
 	}
-	for i := 1; i < len(args); i += 2 {
+	out := make(map[string]any, size)
+	for i := 1; i < 1+2*n; i += 2 {
+		k, _ := args[i].(string)
+		out[k] = args[i+1]
+	}
+	for i := 1 + 2*n; i < len(args); i += 2 {
 		src, _ := args[i].(map[string]any)
-		k, _ := args[i+1].(string)
-		if v, ok := src[k]; ok {
-			out[k] = v
+		keys, _ := args[i+1].([]any)
+		for _, k := range keys {
+			if v, ok := src[k.(string)]; ok {
+				out[k.(string)] = v
+			}
 		}
 	}
 	return out, nil

@@ -26,12 +26,16 @@ type Field struct {
 	Src  string
 }
 
-// CarryFunc is the name fused trees call to copy carried fields:
-// __carry(m, src1, "k1", src2, "k2", ...) returns a copy of the map m
-// with srcN[kN] set for each source holding kN.
+// CarryFunc is the name fused trees call to build a payload with carried
+// fields: __lens_carry(n, "f1", v1, ..., "fn", vn, src1, ["k", ...], src2,
+// [...], ...) is the map of the n fields set, plus srcN[k] for each key k
+// of each source that holds it.
 const CarryFunc = "__lens_carry"
 
-const eventVar = "event"
+const (
+	eventVar  = "event"
+	storedVar = "__lens0" // event, read once
+)
 
 // gen makes a fresh node each time it is called: checked trees are
 // changed in place by expr, so no node may appear twice.
@@ -68,6 +72,19 @@ func Fuse(steps []Step) (*parser.Tree, error) {
 	for i := len(f.lets) - 1; i >= 0; i-- {
 		l := f.lets[i]
 		root = &ast.VariableDeclaratorNode{Name: l.Name, Value: l.Value, Expr: root}
+	}
+	// The stored payload is read from the environment once: a variable
+	// is cheaper to load than a field of the environment, which expr
+	// reads by reflection.
+	uses := 0
+	ast.Walk(&root, visitor(func(n *ast.Node) {
+		if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == eventVar {
+			uses++
+			*n = &ast.IdentifierNode{Value: storedVar}
+		}
+	}))
+	if uses > 0 {
+		root = &ast.VariableDeclaratorNode{Name: storedVar, Value: &ast.IdentifierNode{Value: eventVar}, Expr: root}
 	}
 	return &parser.Tree{Node: root, Source: file.NewSource(root.String())}, nil
 }
@@ -173,19 +190,36 @@ func (f *fuser) materialize(in *payload) ast.Node {
 	if in.whole != nil {
 		return in.whole()
 	}
-	m := &ast.MapNode{}
-	var carried []ast.Node
+	var set []string
+	var sources []string // carried fields by source, in order of first use
+	keys := map[string]*ast.ArrayNode{}
 	for _, k := range in.order {
-		if g := in.fields[k]; g != nil {
-			m.Pairs = append(m.Pairs, &ast.PairNode{Key: &ast.StringNode{Value: k}, Value: g()})
-		} else {
-			carried = append(carried, in.carry[k](), &ast.StringNode{Value: k})
+		if in.fields[k] != nil {
+			set = append(set, k)
+			continue
 		}
+		src := in.carry[k]().(*ast.IdentifierNode).Value // event or a binding
+		if keys[src] == nil {
+			keys[src] = &ast.ArrayNode{}
+			sources = append(sources, src)
+		}
+		keys[src].Nodes = append(keys[src].Nodes, &ast.StringNode{Value: k})
 	}
-	if len(carried) == 0 {
+	if len(sources) == 0 {
+		m := &ast.MapNode{}
+		for _, k := range set {
+			m.Pairs = append(m.Pairs, &ast.PairNode{Key: &ast.StringNode{Value: k}, Value: in.fields[k]()})
+		}
 		return m
 	}
-	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: CarryFunc}, Arguments: append([]ast.Node{m}, carried...)}
+	args := []ast.Node{&ast.IntegerNode{Value: len(set)}}
+	for _, k := range set {
+		args = append(args, &ast.StringNode{Value: k}, in.fields[k]())
+	}
+	for _, src := range sources {
+		args = append(args, &ast.IdentifierNode{Value: src}, keys[src])
+	}
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: CarryFunc}, Arguments: args}
 }
 
 // bind returns a generator for n: n itself when it is cheap to repeat,

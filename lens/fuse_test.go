@@ -25,7 +25,7 @@ func TestFuseSubstitutesFieldsAndCarries(t *testing.T) {
 		{Fields: []Field{{"price", "0"}}, Carry: []string{"sku", "qty", "price"}},
 	}
 	src, out := run(t, steps, map[string]any{"sku": "A", "quantity": 2})
-	require.Equal(t, `__lens_carry({price: 0, qty: event.quantity}, event, "sku")`, src)
+	require.Equal(t, `let __lens0 = event; __lens_carry(2, "price", 0, "qty", __lens0.quantity, __lens0, ["sku"])`, src)
 	require.Equal(t, map[string]any{"sku": "A", "qty": 2, "price": 0}, out)
 	_, out = run(t, steps, map[string]any{"quantity": 2})
 	require.Equal(t, map[string]any{"qty": 2, "price": 0}, out)
@@ -38,6 +38,6 @@ func TestFuseBindsRepeatedExpressionsOnce(t *testing.T) {
 		{Whole: "{z: event.x, k: len(keys(event))}"},
 	}
 	src, out := run(t, steps, map[string]any{"a": 2})
-	require.Equal(t, "let __lens1 = event.a * 10 + 1; let __lens2 = __lens1 + __lens1; {z: __lens2, k: len(keys({x: __lens2, y: len({n: __lens1})}))}", src)
+	require.Equal(t, "let __lens0 = event; let __lens1 = __lens0.a * 10 + 1; let __lens2 = __lens1 + __lens1; {z: __lens2, k: len(keys({x: __lens2, y: len({n: __lens1})}))}", src)
 	require.Equal(t, map[string]any{"z": 42, "k": 2}, out)
 }
