@@ -95,9 +95,38 @@ schema.#Context & {
 		b.WriteString("\t\t\t\tapply: n: \"state.n + event.qty\"\n")
 		b.WriteString("\t\t\t}\n")
 	}
+	// Direct10 reads version 0 as version 10 in one lens written by hand:
+	// the work version 10 needs, with no chain.
+	fmt.Fprintf(&b, "\t\t\tDirect10: {\n\t\t\t\t#payload: {%s}\n", chainLenses[9].next)
+	fmt.Fprintf(&b, "\t\t\t\tlenses: [{\n\t\t\t\t\t#from: {%s}\n\t\t\t\t\tup: {%s}\n\t\t\t\t}]\n", chainV0, direct10)
+	b.WriteString("\t\t\t\tapply: n: \"state.n + event.qty\"\n\t\t\t}\n")
+	// Renames<n>: n lenses that each rename one field (name0 -> name1 ->
+	// ...): chains that differ in length only.
+	for _, n := range lengths {
+		fmt.Fprintf(&b, "\t\t\tRenames%d: {\n\t\t\t\t#payload: {%s}\n\t\t\t\tlenses: [", n, renamed(n))
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "{#from: {%s}, up: name%d: \"event.name%d\"}", renamed(i), i+1, i)
+		}
+		b.WriteString("]\n\t\t\t}\n")
+	}
 	b.WriteString("\t\t}\n\t}\n}\n")
 	return b.String()
 }
+
+// renamed is version i of the Renames chains: 5 fields, one of them
+// named name<i>.
+func renamed(i int) string {
+	return fmt.Sprintf("sku: string, qty: int & >0, unit: number, at: string, name%d: string", i)
+}
+
+// storedRenames is a payload as version 0 of the Renames chains wrote it.
+var storedRenames = []byte(`{"sku":"tea-01","qty":3,"unit":4.5,"at":"2024-03-01T09:30:00Z","name0":"Tea"}`)
+
+// direct10 is the ten lenses as one, as a person would write it.
+const direct10 = `sku: "upper(event.sku)", qty: "event.quantity", priceCents: "round(event.unit * 100)", time: "event.at", net: "event.quantity * event.unit", discount: "0"`
 
 // compileChains compiles chainSource from a temporary directory, outside
 // any CUE module: the compiler overlays the schema module there.
@@ -187,9 +216,17 @@ func checkChains(tb testing.TB, p *interpreter.Program) {
 		if vs := e.Validate(fused); len(vs) > 0 {
 			tb.Fatalf("Chain%d: %s does not fit version %d: %v", n, encode(tb, fused), n, vs)
 		}
+		ren := p.Aggregates["cart"].Events[fmt.Sprintf("Renames%d", n)]
+		if got, err := ren.Upcast(0, value.MustDecode(storedRenames)); err != nil || len(ren.Validate(got)) > 0 {
+			tb.Fatalf("Renames%d: %s (%v)", n, encode(tb, got), err)
+		}
 		if n == 10 {
 			if hand := handChain(in.(map[string]any)); !value.Equal(fused, hand) {
 				tb.Fatalf("Chain10: fused %s, hand-written %s", encode(tb, fused), encode(tb, hand))
+			}
+			direct, err := p.Aggregates["cart"].Events["Direct10"].Upcast(0, in)
+			if err != nil || !value.Equal(fused, direct) {
+				tb.Fatalf("Chain10: fused %s, the one lens %s (%v)", encode(tb, fused), encode(tb, direct), err)
 			}
 		}
 	}
@@ -258,6 +295,33 @@ func BenchmarkLensChain(b *testing.B) {
 			events(b)
 		})
 	}
+	renames := value.MustDecode(storedRenames)
+	for _, n := range chainLengths {
+		e := p.Aggregates["cart"].Events[fmt.Sprintf("Renames%d", n)]
+		b.Run(fmt.Sprintf("renames=%d/fused", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := e.Upcast(0, renames)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink = out
+			}
+			events(b)
+		})
+	}
+	direct := p.Aggregates["cart"].Events["Direct10"]
+	b.Run("lenses=10/as-one-lens", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := direct.Upcast(0, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink = out
+		}
+		events(b)
+	})
 	m := in.(map[string]any)
 	b.Run("lenses=10/handwritten", func(b *testing.B) {
 		b.ReportAllocs()
