@@ -65,6 +65,18 @@
 // process and its CPUs. BenchmarkHTTPSyncNormal is the same with
 // `--sync normal`.
 //
+// # Event evolution
+//
+// lens_test.go reads a payload stored at version 0 through chains of 1, 5
+// and 10 lenses, fused (Event.Upcast, one program) and lens by lens
+// (Event.UpcastSteps), beside chains that differ in length only, the same
+// conversion written as one lens, and the ten steps written in Go.
+// replay_test.go replays a stored log of the example's carts (old
+// versions and a former name among its events) as api.Compare does:
+// decode, read at the current version, reduce; beside the same log
+// already current and a hand-written replay on decider.go. Both check
+// that every way agrees before timing.
+//
 // Run it with `make bench`; BENCHMARKS.md at the repository root records
 // the latest figures.
 package bench
