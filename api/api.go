@@ -83,6 +83,7 @@ type Service struct {
 	backend Backend
 	opt     Options
 	openapi *document
+	context *document
 }
 
 // New returns the service of a compiled context.
@@ -99,19 +100,22 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	if opt.Limits.MaxDepth == 0 {
 		opt.Limits.MaxDepth = value.DefaultMaxDepth
 	}
-	return &Service{prog: p, backend: b, opt: opt, openapi: &document{prog: p}}
+	return &Service{prog: p, backend: b, opt: opt,
+		openapi: &document{make: func() []byte { return OpenAPI(p) }},
+		context: &document{make: func() []byte { return contextDoc(p) }},
+	}
 }
 
-// document is the OpenAPI document, made on first request: a Worker's
-// cold start does not pay for it.
+// document is a document about the context (OpenAPI, GET /context), made
+// on first request: a Worker's cold start does not pay for it.
 type document struct {
 	once sync.Once
-	prog *interpreter.Program
+	make func() []byte
 	b    []byte
 }
 
 func (d *document) get() []byte {
-	d.once.Do(func() { d.b = OpenAPI(d.prog) })
+	d.once.Do(func() { d.b = d.make() })
 	return d.b
 }
 
@@ -168,6 +172,11 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 			return methodNotAllowed("GET, HEAD")
 		}
 		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.openapi.get()}
+	case len(segs) == 1 && segs[0] == "context":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.context.get()}
 	case len(segs) == 1 && segs[0] == "events":
 		if !get {
 			return methodNotAllowed("GET, HEAD")
@@ -190,6 +199,8 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 			return methodNotAllowed("GET, HEAD")
 		}
 		return s.instanceEvents(ctx, r, segs[0], segs[1])
+	case len(segs) == 3 && segs[2] == "history" && get:
+		return s.history(ctx, segs[0], segs[1])
 	case len(segs) == 3:
 		if r.Method != methodPost {
 			return methodNotAllowed("POST")
@@ -493,6 +504,19 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 	}
 	if len(segs) >= 1 && segs[0] == "dead-letters" {
 		return s.deadLetters(ctx, r, segs[1:])
+	}
+	if len(segs) == 1 && segs[0] == "reset" {
+		rs, ok := s.backend.(Resetter)
+		if !ok {
+			return problem(statusNotFound, "not_found", "only `cuesource play` resets its store")
+		}
+		if r.Method != methodPost {
+			return methodNotAllowed("POST")
+		}
+		if err := rs.Reset(ctx); err != nil {
+			return internal(err)
+		}
+		return Response{Status: statusNoContent}
 	}
 	return problem(statusNotFound, "not_found", "no such admin route: "+r.Path)
 }

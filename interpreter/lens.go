@@ -75,18 +75,32 @@ func (e *Event) Upcast(v int, payload any) (any, error) {
 // UpcastSteps is Upcast lens by lens: the reference the fused programs
 // are tested against, and what tells which lens fails.
 func (e *Event) UpcastSteps(v int, payload any) (any, error) {
+	vs, err := e.Versions(v, payload)
+	if err != nil {
+		return nil, err
+	}
+	return vs[len(vs)-1], nil
+}
+
+// Versions returns a payload stored at version v at every version from v
+// to the current one, lens by lens: what an inspector shows of each lens.
+// After a failure it returns the versions before it.
+func (e *Event) Versions(v int, payload any) ([]any, error) {
 	if err := e.stored(v); err != nil {
 		return nil, err
 	}
+	out := make([]any, 1, len(e.steps)-v+1)
+	out[0] = payload
 	for i := v; i < len(e.steps); i++ {
 		st := &e.steps[i]
-		out, err := st.up.build(&Env{Event: payload}, carried(payload, st.upCarry))
+		next, err := st.up.build(&Env{Event: payload}, carried(payload, st.upCarry))
 		if err != nil {
-			return nil, &LensError{Event: e.Name, Stored: v, Lens: i, Dir: "up", Pos: st.pos, Msg: err.Error()}
+			return out, &LensError{Event: e.Name, Stored: v, Lens: i, Dir: "up", Pos: st.pos, Msg: err.Error()}
 		}
-		payload = out
+		out = append(out, next)
+		payload = next
 	}
-	return payload, nil
+	return out, nil
 }
 
 // Downcast returns a payload of the current version as version v reads

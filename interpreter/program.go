@@ -235,7 +235,7 @@ func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Prog
 }
 
 // reserved are the first path segments of the API's own routes.
-var reserved = map[string]bool{"admin": true, "events": true, "healthz": true, "openapi": true, "projections": true, "queries": true}
+var reserved = map[string]bool{"admin": true, "context": true, "events": true, "healthz": true, "openapi": true, "projections": true, "queries": true}
 
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 

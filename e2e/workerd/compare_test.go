@@ -271,6 +271,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 		p.do(t, 200, http.MethodGet, "/cart/missing/events", nil)
 		p.do(t, 400, http.MethodGet, "/cart/c1/events?after=x", nil)
 		p.do(t, 400, http.MethodGet, "/cart/c1/events?after=-1", nil)
+		p.do(t, 200, http.MethodGet, "/cart/c1/history", nil)
+		p.do(t, 404, http.MethodGet, "/cart/missing/history", nil)
 		p.do(t, 200, http.MethodGet, "/healthz", nil)
 	})
 
@@ -303,9 +305,11 @@ func TestSameAnswersAsNative(t *testing.T) {
 	})
 
 	t.Run("openapi", func(t *testing.T) {
-		n, w := p.do(t, 200, http.MethodGet, "/openapi.json", nil)
-		if !bytes.Equal(n.Body, w.Body) {
-			t.Errorf("/openapi.json differs: native %d bytes, workerd %d bytes", len(n.Body), len(w.Body))
+		for _, path := range []string{"/openapi.json", "/context"} {
+			n, w := p.do(t, 200, http.MethodGet, path, nil)
+			if !bytes.Equal(n.Body, w.Body) {
+				t.Errorf("%s differs: native %d bytes, workerd %d bytes", path, len(n.Body), len(w.Body))
+			}
 		}
 	})
 

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/value"
+)
+
+// The inspector's routes: what the playground shows besides the API a
+// client uses. GET /context describes the context, GET
+// /{aggregate}/{id}/history replays an instance event by event, and POST
+// /admin/reset empties a playground's store.
+
+// Resetter is a backend that can forget everything: `cuesource play`'s.
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
+// contextDoc describes the context: its aggregates with their commands
+// (payload schema, instance rule, guards), events (payload schema,
+// version, former names), invariants and state schema, and the read side.
+func contextDoc(p *interpreter.Program) []byte {
+	m := p.Manifest
+	type command struct {
+		Payload  json.RawMessage `json:"payload"`
+		Instance string          `json:"instance"`
+		Guards   []string        `json:"guards"`
+	}
+	type event struct {
+		Payload json.RawMessage `json:"payload"`
+		Version int             `json:"version"`
+		Aliases []string        `json:"aliases"`
+	}
+	type aggregate struct {
+		Commands   map[string]command `json:"commands"`
+		Events     map[string]event   `json:"events"`
+		Invariants []string           `json:"invariants"`
+		State      json.RawMessage    `json:"state"`
+	}
+	type projection struct {
+		Mode    string            `json:"mode"`
+		Columns map[string]string `json:"columns"`
+	}
+	type query struct {
+		Params json.RawMessage `json:"params"`
+	}
+	type effect struct {
+		On       []string `json:"on"`
+		Delivery string   `json:"delivery"`
+	}
+	doc := struct {
+		Name        string                `json:"name"`
+		Aggregates  map[string]aggregate  `json:"aggregates"`
+		Projections map[string]projection `json:"projections"`
+		Queries     map[string]query      `json:"queries"`
+		Effects     map[string]effect     `json:"effects"`
+	}{Name: m.Name, Aggregates: map[string]aggregate{}, Projections: map[string]projection{}, Queries: map[string]query{}, Effects: map[string]effect{}}
+	for name, ma := range m.Aggregates {
+		a := aggregate{Commands: map[string]command{}, Events: map[string]event{}, Invariants: []string{}, State: ma.State}
+		for cn, mc := range ma.Commands {
+			c := command{Payload: mc.Payload, Instance: mc.Instance, Guards: []string{}}
+			for _, g := range mc.Require {
+				c.Guards = append(c.Guards, g.Name)
+			}
+			a.Commands[cn] = c
+		}
+		for en, me := range ma.Events {
+			e := event{Payload: me.Payload, Version: len(me.Lenses), Aliases: []string{}}
+			for _, al := range me.Aliases {
+				e.Aliases = append(e.Aliases, al.Name)
+			}
+			a.Events[en] = e
+		}
+		for _, inv := range ma.Invariants {
+			a.Invariants = append(a.Invariants, inv.Name)
+		}
+		doc.Aggregates[name] = a
+	}
+	for name, mp := range m.Projections {
+		doc.Projections[name] = projection{Mode: mp.Mode, Columns: mp.Columns}
+	}
+	for name, mq := range m.Queries {
+		doc.Queries[name] = query{Params: mq.Params}
+	}
+	for name, me := range m.Effects {
+		doc.Effects[name] = effect{On: me.On, Delivery: me.Delivery}
+	}
+	b, _ := value.Encode(doc)
+	return b
+}
+
+// Step is one event of an instance's history: the event as readers see
+// it, as stored, at each version its lenses lead through, and the state
+// after it.
+type Step struct {
+	Event  store.Event `json:"event"`
+	Stored struct {
+		Type          string          `json:"type"`
+		SchemaVersion int             `json:"schemaVersion"`
+		Payload       json.RawMessage `json:"payload"`
+	} `json:"stored"`
+	Lenses []LensVersion `json:"lenses"`
+	State  any           `json:"state,omitempty"`
+	Error  string        `json:"error,omitempty"` // the event could not be read or applied; the history ends here
+}
+
+// LensVersion is an event's payload at one version.
+type LensVersion struct {
+	Version int `json:"version"`
+	Payload any `json:"payload"`
+}
+
+// history answers GET /{aggregate}/{id}/history: the instance replayed
+// from its initial state, event by event, as rehydration replays it.
+func (s *Service) history(ctx context.Context, agg, id string) Response {
+	a, bad := s.aggregate(agg)
+	if bad != nil {
+		return *bad
+	}
+	if bad := checkID(id); bad != nil {
+		return *bad
+	}
+	evs, err := s.backend.Events(ctx, agg, id, 0)
+	if err != nil {
+		return internal(err)
+	}
+	if len(evs) == 0 {
+		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
+	}
+	steps := make([]Step, 0, len(evs))
+	state := a.Initial()
+	for _, e := range evs {
+		var st Step
+		st.Stored.Type, st.Stored.SchemaVersion, st.Stored.Payload = e.Type, e.SchemaVersion, e.Payload
+		steps = append(steps, st)
+		cur := &steps[len(steps)-1]
+		fail := func(format string, args ...any) Response {
+			cur.Event = e
+			cur.Error = fmt.Sprintf(format, args...)
+			return s.historyResponse(agg, id, a, steps)
+		}
+		et := a.Event(e.Type)
+		if et == nil {
+			return fail("%s has no event %s", agg, e.Type)
+		}
+		pl, err := value.Decode(e.Payload, value.Limits{MaxBytes: max(len(e.Payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
+		if err != nil {
+			return fail("payload: %v", err)
+		}
+		versions, err := et.Versions(e.SchemaVersion, pl)
+		for i, v := range versions {
+			cur.Lenses = append(cur.Lenses, LensVersion{Version: e.SchemaVersion + i, Payload: v})
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		read := versions[len(versions)-1]
+		cur.Event = e
+		cur.Event.Type, cur.Event.SchemaVersion = et.Name, et.Version()
+		if cur.Event.Payload, err = value.Encode(read); err != nil {
+			return fail("%v", err)
+		}
+		state, err = engine.Evolve(s.prog, agg, id, state, engine.Event{ID: e.ID, Type: et.Name, Version: e.Version, Time: e.Time, Payload: read}, engine.Options{})
+		if err != nil {
+			return fail("%v", err)
+		}
+		cur.State = state
+	}
+	return s.historyResponse(agg, id, a, steps)
+}
+
+func (s *Service) historyResponse(agg, id string, a *interpreter.Aggregate, steps []Step) Response {
+	return jsonResponse(statusOK, map[string]any{
+		"aggregate": agg, "id": id, "version": steps[len(steps)-1].Event.Version, "initial": a.Initial(), "steps": steps,
+	})
+}

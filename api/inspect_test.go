@@ -1,0 +1,108 @@
+package api_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/api"
+)
+
+func TestHistoryReplaysEventByEvent(t *testing.T) {
+	s := newServer(t, api.Options{})
+	storeOld(t, s)
+	r := s.do("GET", "/cart/c1/history", "")
+	require.Equal(t, 200, r.Status, "%s", r)
+	var h struct {
+		Version int
+		Initial map[string]any
+		Steps   []struct {
+			Event  shown
+			Stored shown
+			Lenses []struct {
+				Version int
+				Payload map[string]any
+			}
+			State map[string]any
+			Error string
+		}
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &h))
+	assert.Equal(t, 4, h.Version)
+	assert.Equal(t, "new", h.Initial["status"])
+	require.Len(t, h.Steps, 4)
+
+	// The version-0 ItemAdded: as stored, then after each lens.
+	add := h.Steps[1]
+	assert.Equal(t, shown{"ItemAdded", 0, map[string]any{"sku": "A-1", "quantity": 2.0}}, add.Stored)
+	assert.Equal(t, shown{"ItemAdded", 2, map[string]any{"sku": "A-1", "qty": 2.0, "price": 0.0}}, add.Event)
+	require.Len(t, add.Lenses, 3)
+	for i, want := range []map[string]any{
+		{"sku": "A-1", "quantity": 2.0},
+		{"sku": "A-1", "qty": 2.0},
+		{"sku": "A-1", "qty": 2.0, "price": 0.0},
+	} {
+		assert.Equal(t, i, add.Lenses[i].Version)
+		assert.Equal(t, want, add.Lenses[i].Payload)
+	}
+	// The state after each event: time travel.
+	assert.Equal(t, "open", h.Steps[0].State["status"])
+	assert.Equal(t, map[string]any{"A-1": map[string]any{"qty": 2.0, "price": 0.0}}, h.Steps[1].State["items"])
+	assert.Len(t, h.Steps[2].State["items"], 2)
+	assert.Equal(t, "abandoned", h.Steps[3].State["status"])
+	assert.Equal(t, shown{"CartDropped", 0, map[string]any{}}, h.Steps[3].Stored)
+	assert.Equal(t, "CartAbandoned", h.Steps[3].Event.Type)
+	for _, st := range h.Steps {
+		assert.Empty(t, st.Error)
+	}
+
+	assertProblem(t, s.do("GET", "/cart/nope/history", ""), 404, "instance_missing")
+	assertProblem(t, s.do("GET", "/nope/c1/history", ""), 404, "unknown_aggregate")
+}
+
+func TestContextDescribesTheModel(t *testing.T) {
+	s := newServer(t, api.Options{})
+	r := s.do("GET", "/context", "")
+	require.Equal(t, 200, r.Status)
+	var doc struct {
+		Name       string
+		Aggregates map[string]struct {
+			Commands map[string]struct {
+				Payload  map[string]any
+				Instance string
+				Guards   []string
+			}
+			Events map[string]struct {
+				Version int
+				Aliases []string
+			}
+			Invariants []string
+		}
+		Projections map[string]struct{ Mode string }
+		Queries     map[string]any
+		Effects     map[string]struct {
+			On       []string
+			Delivery string
+		}
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &doc))
+	assert.Equal(t, "shop", doc.Name)
+	cart := doc.Aggregates["cart"]
+	assert.Equal(t, "new", cart.Commands["Open"].Instance)
+	assert.Contains(t, cart.Commands["AddItem"].Guards, "cart is not open")
+	assert.Equal(t, "object", cart.Commands["AddItem"].Payload["type"])
+	assert.Equal(t, 2, cart.Events["ItemAdded"].Version)
+	assert.Equal(t, []string{"CartDropped"}, cart.Events["CartAbandoned"].Aliases)
+	assert.Contains(t, cart.Invariants, "total is never negative")
+	assert.Equal(t, "inline", doc.Projections["cart_summary"].Mode)
+	assert.NotEmpty(t, doc.Queries)
+	assert.NotEmpty(t, doc.Effects)
+	assert.Equal(t, 405, s.do("POST", "/context", "{}").Status)
+}
+
+func TestResetOnlyInPlay(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "adm"})
+	assertProblem(t, s.do("POST", "/admin/reset", "", "Authorization", "Bearer adm"), 404, "not_found")
+}
