@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -84,6 +85,7 @@ type Service struct {
 	opt     Options
 	openapi *document
 	context *document
+	diagram *document
 }
 
 // New returns the service of a compiled context.
@@ -103,6 +105,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt,
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
+		diagram: &document{make: func() []byte { return diagram.SVG(p.Manifest) }},
 	}
 }
 
@@ -177,6 +180,11 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 			return methodNotAllowed("GET, HEAD")
 		}
 		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.context.get()}
+	case len(segs) == 1 && segs[0] == "diagram.svg":
+		if !get {
+			return methodNotAllowed("GET, HEAD")
+		}
+		return Response{Status: statusOK, Header: Header{"Content-Type": {"image/svg+xml"}}, Body: s.diagram.get()}
 	case len(segs) == 1 && segs[0] == "events":
 		if !get {
 			return methodNotAllowed("GET, HEAD")
@@ -505,19 +513,7 @@ func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response
 	if len(segs) >= 1 && segs[0] == "dead-letters" {
 		return s.deadLetters(ctx, r, segs[1:])
 	}
-	if len(segs) == 1 && segs[0] == "reset" {
-		rs, ok := s.backend.(Resetter)
-		if !ok {
-			return problem(statusNotFound, "not_found", "only `cuesource play` resets its store")
-		}
-		if r.Method != methodPost {
-			return methodNotAllowed("POST")
-		}
-		if err := rs.Reset(ctx); err != nil {
-			return internal(err)
-		}
-		return Response{Status: statusNoContent}
-	}
+
 	return problem(statusNotFound, "not_found", "no such admin route: "+r.Path)
 }
 

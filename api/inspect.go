@@ -12,14 +12,8 @@ import (
 )
 
 // The inspector's routes: what the playground shows besides the API a
-// client uses. GET /context describes the context, GET
-// /{aggregate}/{id}/history replays an instance event by event, and POST
-// /admin/reset empties a playground's store.
-
-// Resetter is a backend that can forget everything: `cuesource play`'s.
-type Resetter interface {
-	Reset(ctx context.Context) error
-}
+// client uses. GET /context describes the context, and GET
+// /{aggregate}/{id}/history replays an instance event by event.
 
 // contextDoc describes the context: its aggregates with their commands
 // (payload schema, instance rule, guards), events (payload schema,

@@ -100,9 +100,9 @@ func TestContextDescribesTheModel(t *testing.T) {
 	assert.NotEmpty(t, doc.Queries)
 	assert.NotEmpty(t, doc.Effects)
 	assert.Equal(t, 405, s.do("POST", "/context", "{}").Status)
-}
 
-func TestResetOnlyInPlay(t *testing.T) {
-	s := newServer(t, api.Options{AdminToken: "adm"})
-	assertProblem(t, s.do("POST", "/admin/reset", "", "Authorization", "Bearer adm"), 404, "not_found")
+	svg := s.do("GET", "/diagram.svg", "")
+	require.Equal(t, 200, svg.Status)
+	assert.Equal(t, "image/svg+xml", svg.Header.Get("Content-Type"))
+	assert.Contains(t, string(svg.Body), `data-name="cart.AddItem"`)
 }

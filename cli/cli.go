@@ -30,12 +30,14 @@ Usage:
   cuesource serve CONTEXT [--addr A] [--data DIR] [--token T] [--admin-token T]
                 [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
                                            serve the context over HTTP, stored in SQLite
+  cuesource play CONTEXT [--addr A]        the playground over a store that is not kept
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
   cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
+  cuesource diagram CONTEXT [-o FILE]       draw the event model as SVG
   cuesource export CONTEXT [--data DIR | --url URL [--token T]] [--after P] [-o FILE]
                                            write the global log as stored, as NDJSON
   cuesource lens check CONTEXT (--events FILE | --from URL [--token T]) [--json]
@@ -76,6 +78,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.run(args[1:])
 	case "serve":
 		return c.serve(args[1:])
+	case "play":
+		return c.play(args[1:])
 	case "rehydrate":
 		return c.rehydrate(args[1:])
 	case "deadletters":
@@ -84,6 +88,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.projections(args[1:])
 	case "worker":
 		return c.worker(args[1:])
+	case "diagram":
+		return c.diagram(args[1:])
 	case "export":
 		return c.export(args[1:])
 	case "lens":

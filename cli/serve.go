@@ -18,11 +18,13 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/native"
 	"github.com/cuesource/cuesource/projection"
 	"github.com/cuesource/cuesource/store/sqlite"
 	"github.com/cuesource/cuesource/value"
+	"github.com/cuesource/cuesource/web"
 )
 
 // serverFlags are the flags serve and rehydrate share; each has an
@@ -117,50 +119,19 @@ func (c *command) serve(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	backend := native.New(p, st, engine.Options{Strict: f.strict})
-	defer backend.Close()
-	// Projections start before the first command: Start installs the
-	// inline projections' hook and catches up what is behind.
-	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log})
-	if err == nil {
-		err = runner.Start(ctx)
-	}
+	stk, err := newStack(ctx, p, st, &f, log)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1
 	}
-	defer runner.Close()
-	vars, err := manifest.Vars(p.Manifest, os.Getenv)
-	if err != nil {
-		fmt.Fprintln(c.stderr, "cuesource serve:", err)
-		return 1
-	}
-	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log})
-	if err != nil {
-		fmt.Fprintln(c.stderr, "cuesource serve:", err)
-		return 1
-	}
-	backend.SetAfterCommit(disp.AfterCommit)
-	// The dispatcher runs even without effects: rows left by effects that
-	// were removed from the context get dead-lettered. It stops before the
-	// backend and the store close (defers run in reverse).
-	effectsDone := make(chan struct{})
-	dctx, stopEffects := context.WithCancel(context.Background())
-	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
-	defer func() { stopEffects(); <-effectsDone }()
-	svc := api.New(p, backend, api.Options{
-		Token: f.token, AdminToken: f.adminToken,
-		Limits:      value.Limits{MaxBytes: f.maxBody},
-		DeadLetters: disp.DeadLetters(),
-		ReadModels:  runner,
-	})
+	defer stk.close()
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           api.Handler(svc, api.HandlerOptions{Timeout: f.timeout, Log: log}),
+		Handler:           withUI(api.Handler(stk.svc, api.HandlerOptions{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       f.timeout,
 		WriteTimeout:      f.timeout + 5*time.Second,
@@ -187,6 +158,71 @@ func (c *command) serve(args []string) int {
 		log.Error("shutdown", slog.String("error", err.Error()))
 	}
 	return 0
+}
+
+// stack is a context served over one store: the backend, the projection
+// runner, the effect dispatcher and the API service over them.
+type stack struct {
+	svc   *api.Service
+	close func() // stops them, in reverse order; the store stays open
+}
+
+func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *serverFlags, log *slog.Logger) (*stack, error) {
+	var closers []func()
+	stk := &stack{close: func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}}
+	backend := native.New(p, st, engine.Options{Strict: f.strict})
+	closers = append(closers, backend.Close)
+	// Projections start before the first command: Start installs the
+	// inline projections' hook and catches up what is behind.
+	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log})
+	if err == nil {
+		err = runner.Start(ctx)
+	}
+	if err != nil {
+		stk.close()
+		return nil, err
+	}
+	closers = append(closers, runner.Close)
+	vars, err := manifest.Vars(p.Manifest, os.Getenv)
+	if err != nil {
+		stk.close()
+		return nil, err
+	}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log})
+	if err != nil {
+		stk.close()
+		return nil, err
+	}
+	backend.SetAfterCommit(disp.AfterCommit)
+	// The dispatcher runs even without effects: rows left by effects that
+	// were removed from the context get dead-lettered. It stops before the
+	// backend and the store close.
+	effectsDone := make(chan struct{})
+	dctx, stopEffects := context.WithCancel(context.Background())
+	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
+	closers = append(closers, func() { stopEffects(); <-effectsDone })
+	stk.svc = api.New(p, backend, api.Options{
+		Token: f.token, AdminToken: f.adminToken,
+		Limits:      value.Limits{MaxBytes: f.maxBody},
+		DeadLetters: disp.DeadLetters(),
+		ReadModels:  runner,
+	})
+	return stk, nil
+}
+
+// withUI serves the playground at / and /ui/, and the API everywhere else.
+func withUI(apiHandler, ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/ui/") {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
 }
 
 func banner(url, name string, token bool) string {

@@ -305,7 +305,7 @@ func TestSameAnswersAsNative(t *testing.T) {
 	})
 
 	t.Run("openapi", func(t *testing.T) {
-		for _, path := range []string{"/openapi.json", "/context"} {
+		for _, path := range []string{"/openapi.json", "/context", "/diagram.svg"} {
 			n, w := p.do(t, 200, http.MethodGet, path, nil)
 			if !bytes.Equal(n.Body, w.Body) {
 				t.Errorf("%s differs: native %d bytes, workerd %d bytes", path, len(n.Body), len(w.Body))

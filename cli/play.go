@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/store/sqlite"
+	"github.com/cuesource/cuesource/web"
+)
+
+// play serves a context as a simulation: the playground at /, the API
+// beside it, over a store in a temporary directory that is removed at
+// exit and emptied by POST /admin/reset. The admin token is made up at
+// start and given to the page, so every admin action works from it.
+func (c *command) play(args []string) int {
+	fs := flag.NewFlagSet("play", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
+	pos, ok := c.parse(fs, args, 1)
+	if !ok {
+		return 2
+	}
+	p, ok := c.load(pos[0], false)
+	if !ok {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "cuesource-play-")
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	var token [16]byte
+	_, _ = rand.Read(token[:])
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pl := &playground{ctx: ctx, p: p, dir: dir, log: log,
+		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second}}
+	if err := pl.start(); err != nil {
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		return 1
+	}
+	defer pl.stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		return 1
+	}
+	srv := &http.Server{Handler: pl, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(c.stderr, "cuesource: playing %s at http://%s (nothing is kept; POST /admin/reset starts again)\n", p.Manifest.Name, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+	}
+	return 0
+}
+
+// playground is the served stack and what replaces it on reset. Requests
+// hold the read lock while they run; a reset takes the write lock, so it
+// waits for them and none sees a half-replaced stack. Requests run under
+// the round's context too, so a reset ends the live streams that would
+// otherwise hold the lock forever.
+type playground struct {
+	ctx context.Context
+	p   *interpreter.Program
+	dir string
+	f   serverFlags
+	log *slog.Logger
+
+	mu          sync.RWMutex
+	st          *sqlite.Store
+	stk         *stack
+	h           http.Handler
+	round       int
+	roundCtx    context.Context
+	cancelRound context.CancelFunc
+}
+
+func (pl *playground) start() error {
+	pl.round++
+	pl.f.data = fmt.Sprintf("%s/%d", pl.dir, pl.round) // a fresh database
+	st, _, err := pl.f.openStore(pl.ctx, pl.p.Manifest.Name)
+	if err != nil {
+		return err
+	}
+	stk, err := newStack(pl.ctx, pl.p, st, &pl.f, pl.log)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	ui := web.Handler(web.Options{AdminToken: pl.f.adminToken, Play: true})
+	pl.st, pl.stk, pl.h = st, stk, withUI(api.Handler(stk.svc, api.HandlerOptions{Log: pl.log}), ui)
+	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
+	return nil
+}
+
+func (pl *playground) stop() {
+	pl.cancelRound()
+	pl.stk.close()
+	pl.st.Close()
+	os.RemoveAll(pl.f.data)
+}
+
+func (pl *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/admin/reset" {
+		pl.reset(w, r)
+		return
+	}
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(pl.roundCtx, cancel)()
+	pl.h.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+pl.f.adminToken {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"type":"urn:cuesource:problem:unauthorized","title":"Unauthorized","status":401,"kind":"unauthorized","detail":"admin endpoints need the admin token"}`)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		fmt.Fprint(w, `{"type":"urn:cuesource:problem:method_not_allowed","title":"Method Not Allowed","status":405,"kind":"method_not_allowed","detail":"use POST"}`)
+		return
+	}
+	pl.mu.RLock()
+	pl.cancelRound() // ends the live streams, which release their read locks
+	pl.mu.RUnlock()
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.stop()
+	if err := pl.start(); err != nil {
+		pl.log.Error("reset", slog.String("error", err.Error()))
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"type":"urn:cuesource:problem:internal","title":"Internal Server Error","status":500,"kind":"internal","detail":"the reset failed; see the log"}`)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

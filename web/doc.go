@@ -1,0 +1,21 @@
+// Package web is the playground and inspector: the browser UI that
+// `cuesource play` and `cuesource serve` show at `/`.
+//
+// # What it owns
+//
+// The page and its assets (plain ES2022 modules, one stylesheet, no
+// framework, no build step), embedded in the binary so the UI works
+// offline, and [Handler], which serves them: `GET /` (index.html, with the
+// admin token of a play session when there is one) and `GET /ui/...` (the
+// assets). The page talks to the context's HTTP API from the same origin,
+// or from another server the user connects to: commands through forms
+// generated from each command's JSON Schema, the timeline of an instance
+// from `/{aggregate}/{id}/history`, the read side, the live stream of
+// `/events`, and scenarios exported as CUE text.
+//
+// # What it never does
+//
+// Routing the API or touching a store: the caller mounts [Handler] for `/`
+// and `/ui/` beside the API, and everything the page shows comes from the
+// API over HTTP.
+package web
