@@ -31,6 +31,8 @@ Usage:
                 [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
                                            serve the context over HTTP, stored in SQLite
   cuesource play CONTEXT [--addr A]        the playground over a store that is not kept
+  cuesource inspect URL [--addr A] [--token T] [--admin-token T]
+                                           the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
   cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]
@@ -80,6 +82,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.serve(args[1:])
 	case "play":
 		return c.play(args[1:])
+	case "inspect":
+		return c.inspect(args[1:])
 	case "rehydrate":
 		return c.rehydrate(args[1:])
 	case "deadletters":

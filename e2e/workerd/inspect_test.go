@@ -1,0 +1,90 @@
+package workerd
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
+)
+
+// TestInspectWorker: `cuesource inspect` serves the playground on this
+// machine over a Worker: the page with the admin token, and every API
+// request forwarded (with the token the Worker requires), the live stream
+// included.
+func TestInspectWorker(t *testing.T) {
+	needWorkerd(t)
+	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_TOKEN=user-token")
+	addr := fmt.Sprintf("127.0.0.1:%d", e2etest.FreePort(t))
+	cmd := exec.Command(binary, "inspect", w.url, "--addr", addr, "--token", "user-token", "--admin-token", adminToken)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	c := newClient("http://" + addr)
+	defer c.Close()
+	var page e2etest.Reply
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r, err := c.Request(http.MethodGet, "/", nil)
+		if err == nil {
+			page = r
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inspect did not answer: %v\n%s", err, out.String())
+		}
+	}
+	if page.Status != 200 || !strings.Contains(string(page.Body), `name="cuesource-admin-token" content="`+adminToken+`"`) {
+		t.Fatalf("GET /: %v", page)
+	}
+
+	// The live stream through the proxy sees a command sent through it.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("the stream through inspect: %v %v", stream, err)
+	}
+	defer stream.Body.Close()
+	frames := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "event: ") {
+				frames <- strings.TrimPrefix(sc.Text(), "event: ")
+			}
+		}
+	}()
+	if r, err := c.Post("/cart/i1/Open", "", []byte(`{"customer":"ada"}`)); err != nil || r.Status != 201 {
+		t.Fatalf("Open through inspect: %v %v", r, err)
+	}
+	select {
+	case name := <-frames:
+		if name != "cart.CartOpened" {
+			t.Errorf("first frame: %q", name)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("no frame through inspect within 15s")
+	}
+	for _, path := range []string{"/context", "/diagram.svg", "/cart/i1/history", "/projections"} {
+		if r, err := c.Request(http.MethodGet, path, nil); err != nil || r.Status != 200 {
+			t.Errorf("GET %s through inspect: %v %v", path, r, err)
+		}
+	}
+	if r, _ := c.Request(http.MethodGet, "/admin/dead-letters", nil, "Authorization", "Bearer "+adminToken); r.Status != 200 {
+		t.Errorf("an admin route through inspect: %v", r)
+	}
+	// Without --token's help a request that names another token is refused
+	// by the Worker, as directly.
+	if r, _ := c.Request(http.MethodGet, "/context", nil, "Authorization", "Bearer nope"); r.Status != 401 {
+		t.Errorf("a wrong token through inspect: %v, want 401", r)
+	}
+}
