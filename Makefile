@@ -43,9 +43,10 @@ cuevet: $(BIN)/cue
 	@grep -q 'payload.by: invalid value 11 (out of bound <=10)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
 	@echo "cue vet rejects a scenario payload that violates #payload: ok"
 
-# The workerd tests (e2e/workerd) need the JavaScript toolchain: they skip
-# without it, and fail under CI.
-gotest: npm
+# The workerd tests (e2e/workerd) need the JavaScript toolchain, and the
+# playground's browser test (e2e/playground) Debian's Chromium too: they
+# skip without them, and fail under CI.
+gotest: npm chromium
 	$(GO) test -count=1 ./...
 
 CONTEXTS := contexts/example.cue contexts/tickets
@@ -122,6 +123,14 @@ npm: $(NPM_STAMP)
 $(NPM_STAMP): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Headless Chromium for the playground's browser test, from Debian (never a
+# browser download of playwright's own): installed only when missing.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update && apt-get install -y chromium; }
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -101,6 +101,8 @@ function kindOf(s) {
 	return 'json';
 }
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const patterns = (s) => [...(s.patterns ?? []), ...(s.pattern ? [s.pattern] : [])];
 
 // constraints describes a schema's bounds in words, for the hint.
@@ -112,13 +114,14 @@ function constraints(s) {
 	if (s.exclusiveMaximum !== undefined) c.push(`< ${s.exclusiveMaximum}`);
 	if (s.maximum !== undefined) c.push(`≤ ${s.maximum}`);
 	if (s.multipleOf !== undefined) c.push(`multiple of ${s.multipleOf}`);
-	if (s.minLength !== undefined) c.push(`at least ${s.minLength} characters`);
-	if (s.maxLength !== undefined) c.push(`at most ${s.maxLength} characters`);
-	if (s.notConst !== undefined) c.push(`not ${JSON.stringify(s.notConst)}`);
+	if (s.minLength !== undefined) c.push(`at least ${plural(s.minLength, 'character')}`);
+	if (s.maxLength !== undefined) c.push(`at most ${plural(s.maxLength, 'character')}`);
+	if (s.notConst === '') c.push('not empty');
+	else if (s.notConst !== undefined) c.push(`not ${JSON.stringify(s.notConst)}`);
 	for (const p of patterns(s)) c.push(`matches ${p}`);
 	if (s.format) c.push(s.format);
-	if (s.minItems !== undefined) c.push(`at least ${s.minItems} items`);
-	if (s.maxItems !== undefined) c.push(`at most ${s.maxItems} items`);
+	if (s.minItems !== undefined) c.push(`at least ${plural(s.minItems, 'item')}`);
+	if (s.maxItems !== undefined) c.push(`at most ${plural(s.maxItems, 'item')}`);
 	if (s.nullable) c.push('or null');
 	return c.join(', ');
 }
@@ -134,9 +137,9 @@ function checkNumber(s, n) {
 }
 
 function checkString(s, v) {
-	if (s.minLength !== undefined && [...v].length < s.minLength) return `must have at least ${s.minLength} characters`;
-	if (s.maxLength !== undefined && [...v].length > s.maxLength) return `must have at most ${s.maxLength} characters`;
-	if (s.notConst !== undefined && v === s.notConst) return `must not be ${JSON.stringify(s.notConst)}`;
+	if (s.minLength !== undefined && [...v].length < s.minLength) return `must have at least ${plural(s.minLength, 'character')}`;
+	if (s.maxLength !== undefined && [...v].length > s.maxLength) return `must have at most ${plural(s.maxLength, 'character')}`;
+	if (s.notConst !== undefined && v === s.notConst) return s.notConst === '' ? 'must not be empty' : `must not be ${JSON.stringify(s.notConst)}`;
 	for (const p of patterns(s)) {
 		let re;
 		try {
@@ -324,8 +327,8 @@ function field(schema, {name, label, required, idp, value}) {
 				if (new Set(keys).size < keys.length) return 'keys must differ';
 				return '';
 			}
-			if (s.minItems !== undefined && items.length < s.minItems && (required || items.length > 0)) return `needs at least ${s.minItems} items`;
-			if (s.maxItems !== undefined && items.length > s.maxItems) return `takes at most ${s.maxItems} items`;
+			if (s.minItems !== undefined && items.length < s.minItems && (required || items.length > 0)) return `needs at least ${plural(s.minItems, 'item')}`;
+			if (s.maxItems !== undefined && items.length > s.maxItems) return `takes at most ${plural(s.maxItems, 'item')}`;
 			return '';
 		};
 		f.find = (segs) => {

