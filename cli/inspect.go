@@ -51,7 +51,7 @@ func (c *command) inspect(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource inspect:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: withUI(proxy, web.Handler(web.Options{AdminToken: *adminToken})), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withUI(proxy, web.Handler(web.Options{AdminToken: *adminToken, Inspect: target.String()})), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.stderr, "cuesource: inspecting %s at http://%s\n", target, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

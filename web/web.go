@@ -24,6 +24,9 @@ type Options struct {
 	AdminToken string
 	// Play marks a simulation (`cuesource play`): the page shows Reset.
 	Play bool
+	// Inspect is the server `cuesource inspect` forwards to, shown in the
+	// page's header.
+	Inspect string
 }
 
 // asset is one embedded file, ready to serve.

@@ -2,9 +2,12 @@ package workerd
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +19,8 @@ import (
 // TestInspectWorker: `cuesource inspect` serves the playground on this
 // machine over a Worker: the page with the admin token, and every API
 // request forwarded (with the token the Worker requires), the live stream
-// included.
+// included; then the page in Chromium sends commands from its form, and
+// shows them in the timeline and the Worker's projections.
 func TestInspectWorker(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_TOKEN=user-token")
@@ -86,5 +90,21 @@ func TestInspectWorker(t *testing.T) {
 	// by the Worker, as directly.
 	if r, _ := c.Request(http.MethodGet, "/context", nil, "Authorization", "Bearer nope"); r.Status != 401 {
 		t.Errorf("a wrong token through inspect: %v, want 401", r)
+	}
+
+	// The page itself, in Chromium, over the Worker.
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("/usr/bin/chromium is missing, and CI is set (`make chromium`)")
+		}
+		t.Skip("Debian's Chromium is not installed (`make chromium`)")
+	}
+	artifacts := filepath.Join(root, ".bin", "artifacts", "inspect-worker")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, nodeScript, filepath.Join(root, "e2e", "workerd", "inspect.mjs"), "http://"+addr, artifacts)
+	run.Dir = root
+	if b, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("the page over the Worker: %v\n%s", err, b)
 	}
 }
