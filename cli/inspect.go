@@ -2,18 +2,15 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/cuesource/cuesource/web"
 )
@@ -51,22 +48,8 @@ func (c *command) inspect(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource inspect:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: withUI(proxy, web.Handler(web.Options{AdminToken: *adminToken, Inspect: target.String()})), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.stderr, "cuesource: inspecting %s at http://%s\n", target, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		fmt.Fprintln(c.stderr, "cuesource inspect:", err)
-		return 1
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintln(c.stderr, "cuesource inspect:", err)
-	}
-	return 0
+	return c.serveUntil(ctx, "inspect", ln, withUI(proxy, web.Handler(web.Options{AdminToken: *adminToken, Inspect: target.String()})))
 }

@@ -60,20 +60,25 @@ func (c *command) play(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource play:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: pl, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.stderr, "cuesource: playing %s at http://%s (nothing is kept; POST /admin/reset starts again)\n", p.Manifest.Name, ln.Addr())
+	return c.serveUntil(ctx, "play", ln, pl)
+}
+
+// serveUntil serves h on ln until ctx ends, then shuts down gracefully.
+func (c *command) serveUntil(ctx context.Context, name string, ln net.Listener, h http.Handler) int {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		fmt.Fprintf(c.stderr, "cuesource %s: %v\n", name, err)
 		return 1
 	case <-ctx.Done():
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		fmt.Fprintf(c.stderr, "cuesource %s: %v\n", name, err)
 	}
 	return 0
 }

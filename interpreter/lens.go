@@ -375,7 +375,7 @@ func (c *compiler) sampleEvent(ev *Event, versions []schema) {
 		}
 		for _, x := range xs {
 			if msg := c.sampleLens(ev, i, x, versions); msg != "" {
-				c.errs.Add(st.pos, "lens %d of %s, on the sample %s: %s", i, ev.Name, compact(x), msg)
+				c.errs.Add(st.pos, "lens %d of %s, on the sample %s: %s", i, ev.Name, value.Text(x), msg)
 				break
 			}
 		}
@@ -389,20 +389,20 @@ func (c *compiler) sampleLens(ev *Event, i int, x any, versions []schema) string
 		return "up fails: " + err.Error()
 	}
 	if vs := versions[i+1].validator().validate(y); len(vs) > 0 {
-		return fmt.Sprintf("up gives %s, which does not fit version %d: %s", compact(y), i+1, violations(vs))
+		return fmt.Sprintf("up gives %s, which does not fit version %d: %s", value.Text(y), i+1, violations(vs))
 	}
 	if st.down == nil {
 		return ""
 	}
 	z, err := st.down.build(&Env{Event: y}, carried(y, st.downCarry))
 	if err != nil {
-		return "down fails on " + compact(y) + ": " + err.Error()
+		return "down fails on " + value.Text(y) + ": " + err.Error()
 	}
 	if vs := versions[i].validator().validate(z); len(vs) > 0 {
-		return fmt.Sprintf("down gives %s, which does not fit version %d: %s", compact(z), i, violations(vs))
+		return fmt.Sprintf("down gives %s, which does not fit version %d: %s", value.Text(z), i, violations(vs))
 	}
 	if !value.Equal(z, x) {
-		return fmt.Sprintf("down(up(x)) is %s, not x", compact(z))
+		return fmt.Sprintf("down(up(x)) is %s, not x", value.Text(z))
 	}
 	return ""
 }
@@ -416,10 +416,3 @@ func violations(vs []Violation) string {
 	return strings.Join(parts, "; ")
 }
 
-func compact(v any) string {
-	b, err := value.Encode(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}

@@ -37,12 +37,12 @@ func TestFusedEqualsSequential(t *testing.T) {
 						want, werr := e.UpcastSteps(v, x)
 						got, gerr := e.Upcast(v, x)
 						if werr != nil {
-							require.Error(t, gerr, "%s v%d on %s: the chain fails (%v), the fused program does not", e.Name, v, compact(x), werr)
+							require.Error(t, gerr, "%s v%d on %s: the chain fails (%v), the fused program does not", e.Name, v, value.Text(x), werr)
 							continue
 						}
-						require.NoError(t, gerr, "%s v%d on %s", e.Name, v, compact(x))
-						require.True(t, value.Equal(want, got), "%s v%d on %s:\nfused      %s\nsequential %s", e.Name, v, compact(x), compact(got), compact(want))
-						require.Empty(t, e.ValidateAt(e.Version(), got), "%s v%d on %s gives %s", e.Name, v, compact(x), compact(got))
+						require.NoError(t, gerr, "%s v%d on %s", e.Name, v, value.Text(x))
+						require.True(t, value.Equal(want, got), "%s v%d on %s:\nfused      %s\nsequential %s", e.Name, v, value.Text(x), value.Text(got), value.Text(want))
+						require.Empty(t, e.ValidateAt(e.Version(), got), "%s v%d on %s gives %s", e.Name, v, value.Text(x), value.Text(got))
 					}
 				}
 			}

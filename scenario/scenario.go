@@ -119,11 +119,11 @@ func (r *Result) checkEvents(want []manifest.GivenItem) {
 		if e.Payload == nil {
 			w = append(w, e.Event+" (any payload)")
 		} else {
-			w = append(w, e.Event+" "+compact(value.MustDecode(e.Payload)))
+			w = append(w, e.Event+" "+value.Text(value.MustDecode(e.Payload)))
 		}
 	}
 	for _, e := range r.Events {
-		g = append(g, e.Type+" "+compact(e.Payload))
+		g = append(g, e.Type+" "+value.Text(e.Payload))
 	}
 	r.fail("then.events:\n    want: %s\n    got:  %s", orNone(w), orNone(g))
 }
@@ -139,9 +139,9 @@ func (r *Result) checkState(raw json.RawMessage) {
 		gv, present := got[k]
 		switch {
 		case !present:
-			r.fail("then.state.%s:\n    want: %s\n    got:  (absent)", k, compact(want[k]))
+			r.fail("then.state.%s:\n    want: %s\n    got:  (absent)", k, value.Text(want[k]))
 		case !value.Equal(want[k], gv):
-			r.fail("then.state.%s:\n    want: %s\n    got:  %s", k, compact(want[k]), compact(gv))
+			r.fail("then.state.%s:\n    want: %s\n    got:  %s", k, value.Text(want[k]), value.Text(gv))
 		}
 	}
 }
@@ -171,13 +171,6 @@ func orNone(s []string) string {
 	return strings.Join(s, "\n          ")
 }
 
-func compact(v any) string {
-	b, err := value.Encode(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
 

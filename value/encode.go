@@ -23,6 +23,16 @@ type Appender interface {
 // booleans, null) because encoding runs for every command.
 func Encode(v any) ([]byte, error) { return Append(make([]byte, 0, 256), v) }
 
+// Text is v as compact JSON for messages, or as Go prints it when it is
+// not a JSON value.
+func Text(v any) string {
+	b, err := Encode(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
 // Append appends the encoding of v to b.
 func Append(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {

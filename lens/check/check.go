@@ -105,7 +105,7 @@ func (c *Checker) Check(e store.Event) {
 	}
 	payload, err := value.Decode(e.Payload, value.Limits{MaxBytes: max(len(e.Payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
 	if _, ok := payload.(map[string]any); err == nil && !ok {
-		err = fmt.Errorf("the payload is %s, not an object", enc(payload))
+		err = fmt.Errorf("the payload is %s, not an object", value.Text(payload))
 	}
 	if err != nil {
 		fail(StageDecode, nil, "%v", err)
@@ -126,7 +126,7 @@ func (c *Checker) Check(e store.Event) {
 	}
 	fused, err := et.Upcast(e.SchemaVersion, payload)
 	if err == nil && !value.Equal(fused, seq) {
-		err = fmt.Errorf("the fused lenses give %s, the lenses one by one %s", enc(fused), enc(seq))
+		err = fmt.Errorf("the fused lenses give %s, the lenses one by one %s", value.Text(fused), value.Text(seq))
 	}
 	if err != nil {
 		fail(StageLens, nil, "%v", err)
@@ -137,7 +137,7 @@ func (c *Checker) Check(e store.Event) {
 		for _, v := range vs {
 			b.WriteString("; " + v.String())
 		}
-		fail(StagePayload, nil, "%s does not fit the current #payload%s", enc(seq), b.String())
+		fail(StagePayload, nil, "%s does not fit the current #payload%s", value.Text(seq), b.String())
 		return
 	}
 	k := [2]string{e.Aggregate, e.Instance}
@@ -162,10 +162,3 @@ func (c *Checker) Check(e store.Event) {
 	}
 }
 
-func enc(v any) string {
-	b, err := value.Encode(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
