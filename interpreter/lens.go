@@ -415,4 +415,3 @@ func violations(vs []Violation) string {
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
 }
-

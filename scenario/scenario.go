@@ -171,7 +171,6 @@ func orNone(s []string) string {
 	return strings.Join(s, "\n          ")
 }
 
-
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
 
 // readOld reads a given event stored at an older version as the lenses

@@ -161,4 +161,3 @@ func (c *Checker) Check(e store.Event) {
 		}
 	}
 }
-
