@@ -54,7 +54,7 @@ type Decision struct {
 func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
 	var state any
 	if cur.Version > 0 && rec == nil {
-		s, err := value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+		s, err := value.DecodeStored(cur.State)
 		if err != nil {
 			return Decision{Response: internal(fmt.Errorf("stored state of %s %s: %w", req.Aggregate, req.ID, err))}
 		}

@@ -28,7 +28,7 @@ func Compare(p *interpreter.Program, cur store.Instance, events []store.Event) *
 	d := &Drift{Aggregate: cur.Aggregate, ID: cur.ID, Version: cur.Version, Events: len(events)}
 	var evs []engine.Event
 	for _, e := range events {
-		pl, err := value.Decode(e.Payload, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+		pl, err := value.DecodeStored(e.Payload)
 		typ := e.Type
 		if err == nil {
 			typ, pl, err = p.ReadEvent(cur.Aggregate, e.Type, e.SchemaVersion, pl)
@@ -49,7 +49,7 @@ func Compare(p *interpreter.Program, cur store.Instance, events []store.Event) *
 	if cur.Version == 0 {
 		return d
 	}
-	stored, err := value.Decode(cur.State, value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10})
+	stored, err := value.DecodeStored(cur.State)
 	d.Stored = cur.State
 	d.Drifted = err != nil || folded.Version != cur.Version || !value.Equal(stored, folded.State)
 	return d

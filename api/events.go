@@ -68,9 +68,8 @@ func (s *Service) viewParams(q url.Values) (view, *Response) {
 	return v, nil
 }
 
-// Current rewrites stored events as the context reads them now, in place.
-func Current(p *interpreter.Program, evs []store.Event) error { return current(p, evs, nil) }
-
+// current rewrites stored events as the context reads them now (or as
+// pins ask), in place.
 func current(p *interpreter.Program, evs []store.Event, pins map[[2]string]int) error {
 	for i := range evs {
 		e := &evs[i]
@@ -92,7 +91,7 @@ func current(p *interpreter.Program, evs []store.Event, pins map[[2]string]int) 
 }
 
 func pinned(e *interpreter.Event, version int, payload []byte) ([]byte, error) {
-	v, err := value.Decode(payload, value.Limits{MaxBytes: max(len(payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
+	v, err := value.DecodeStored(payload)
 	if err == nil {
 		v, err = e.Downcast(version, v)
 	}

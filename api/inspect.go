@@ -142,7 +142,7 @@ func (s *Service) history(ctx context.Context, agg, id string) Response {
 		if et == nil {
 			return fail("%s has no event %s", agg, e.Type)
 		}
-		pl, err := value.Decode(e.Payload, value.Limits{MaxBytes: max(len(e.Payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
+		pl, err := value.DecodeStored(e.Payload)
 		if err != nil {
 			return fail("payload: %v", err)
 		}

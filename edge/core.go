@@ -11,7 +11,6 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projection/rows"
-	"github.com/cuesource/cuesource/value"
 )
 
 // Config is what a Worker's environment adds to the manifest.
@@ -183,7 +182,3 @@ func decodeInput(in []byte, v any) error {
 	}
 	return nil
 }
-
-// storedLimits bound what is decoded from storage: it was checked when
-// written.
-var storedLimits = value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}

@@ -3,7 +3,6 @@ package interpreter
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -47,9 +46,6 @@ func (e *LensError) Error() string {
 
 // Version is the event's current version: the number of its lenses.
 func (e *Event) Version() int { return len(e.steps) }
-
-// Aliases are the event's former names.
-func (e *Event) Aliases() []string { return e.aliases }
 
 // Upcast returns a payload stored at version v as the current version
 // reads: one fused program whatever the number of lenses between.
@@ -210,7 +206,7 @@ func (p *Program) ReadJSON(aggregate, typ string, version int, payload json.RawM
 		}
 		return typ, version, payload, nil
 	}
-	v, err := value.Decode(payload, storedLimits)
+	v, err := value.DecodeStored(payload)
 	if err != nil {
 		return typ, version, nil, err
 	}
@@ -221,9 +217,6 @@ func (p *Program) ReadJSON(aggregate, typ string, version int, payload json.RawM
 	enc, err := value.Encode(out)
 	return e.Name, len(e.steps), enc, err
 }
-
-// storedLimits bound what a stored payload may be: it was accepted once.
-var storedLimits = value.Limits{MaxBytes: math.MaxInt, MaxDepth: 1 << 10}
 
 // lenses compiles the event's former names and lenses; ps is the schema
 // of the current version.

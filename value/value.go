@@ -106,6 +106,14 @@ func slowDecode(data []byte, maxDepth int) (any, error) {
 	return convert(v, nil)
 }
 
+// Stored bounds what is decoded from storage: payloads and states were
+// checked when they were written, so the bounds only guard against a
+// corrupt store.
+var Stored = Limits{MaxBytes: math.MaxInt, MaxDepth: 1 << 10}
+
+// DecodeStored decodes a payload or a state read from storage.
+func DecodeStored(data []byte) (any, error) { return Decode(data, Stored) }
+
 // MustDecode decodes trusted JSON (from a compiled manifest) and panics on
 // error; for tests and constants.
 func MustDecode(data []byte) any {

@@ -76,10 +76,6 @@ type Deliverer struct {
 	NewID func() string     // command ids of sends; nil: api.NewID
 }
 
-// storedLimits bound what is decoded from the log: it was checked when
-// written.
-var storedLimits = value.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}
-
 // delivery is one Deliver call's state.
 type delivery struct {
 	d   *Deliverer
@@ -97,7 +93,7 @@ func (d *Deliverer) Deliver(ctx context.Context, name string, ev store.Event, do
 	if e == nil {
 		return Outcome{Kind: Dead, Err: fmt.Sprintf("the context has no effect %q (any more)", name)}
 	}
-	payload, err := value.Decode(ev.Payload, storedLimits)
+	payload, err := value.DecodeStored(ev.Payload)
 	if err == nil {
 		ev.Type, payload, err = d.Prog.ReadEvent(ev.Aggregate, ev.Type, ev.SchemaVersion, payload)
 	}

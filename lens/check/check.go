@@ -103,7 +103,7 @@ func (c *Checker) Check(e store.Event) {
 		fail(StageType, nil, "aggregate %s has no event %s, under that name or as an alias", e.Aggregate, e.Type)
 		return
 	}
-	payload, err := value.Decode(e.Payload, value.Limits{MaxBytes: max(len(e.Payload), value.DefaultMaxBytes), MaxDepth: 1 << 10})
+	payload, err := value.DecodeStored(e.Payload)
 	if _, ok := payload.(map[string]any); err == nil && !ok {
 		err = fmt.Errorf("the payload is %s, not an object", value.Text(payload))
 	}

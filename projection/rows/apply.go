@@ -51,7 +51,7 @@ func DecodeAll(t *Table, evs []store.Event) []Decoded {
 
 // read decodes an event's payload and brings it to the version h reads.
 func read(h *interpreter.Handler, e *store.Event) (any, error) {
-	v, err := DecodePayload(e.Payload)
+	v, err := value.DecodeStored(e.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -206,12 +206,6 @@ func (b *Batch) Apply(rows map[string]*Row) Outcome {
 
 func fail(e *store.Event, format string, args ...any) *Failure {
 	return &Failure{Position: e.Position, Msg: fmt.Sprintf("%s.%s at position %d: ", e.Aggregate, e.Type, e.Position) + fmt.Sprintf(format, args...)}
-}
-
-// DecodePayload decodes an event's payload (or a stored JSON column) as
-// it was written: the limits only guard against a corrupt log.
-func DecodePayload(b []byte) (any, error) {
-	return value.Decode(b, value.Limits{MaxBytes: max(len(b), value.DefaultMaxBytes), MaxDepth: 512})
 }
 
 // Meta is what expressions see as `meta` for a recorded event.

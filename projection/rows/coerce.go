@@ -60,7 +60,7 @@ func Coerce(col interpreter.Column, v any) (Change, error) {
 			return c, fmt.Errorf("cannot be stored as JSON: %v", err)
 		}
 		c.Enc = string(b)
-		if c.Val, err = DecodePayload(b); err != nil {
+		if c.Val, err = value.DecodeStored(b); err != nil {
 			return c, fmt.Errorf("cannot be stored as JSON: %v", err)
 		}
 		return c, nil
@@ -140,7 +140,7 @@ func FromSQL(c interpreter.Column, v any) (any, string, error) {
 		}
 	case "JSON":
 		if s, ok := v.(string); ok {
-			d, err := DecodePayload([]byte(s))
+			d, err := value.DecodeStored([]byte(s))
 			if err != nil {
 				return nil, "", fmt.Errorf("column %s: stored JSON: %w", c.Name, err)
 			}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cuesource/cuesource/value"
 )
 
 // SQLScan is what a light lexical scan of a query finds.
@@ -190,7 +192,7 @@ func ResultValue(v any, isJSON bool) any {
 		return int(x)
 	case string:
 		if isJSON {
-			if d, err := DecodePayload([]byte(x)); err == nil {
+			if d, err := value.DecodeStored([]byte(x)); err == nil {
 				return d
 			}
 		}
