@@ -144,3 +144,18 @@ func TestSeedOldHistory(t *testing.T) {
 	}
 	assertProblem(t, s.do("GET", "/cart/h2", ""), 404, "instance_missing")
 }
+
+// An event the lenses cannot read fails the read by name, and the stored
+// form stays readable.
+func TestUnreadableEventFailsTheRead(t *testing.T) {
+	s := newServer(t, api.Options{})
+	_, err := s.store.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: "c9", State: json.RawMessage(`{"customer":"","discount":0,"items":{},"status":"new","total":0}`),
+		Events: []store.Event{{ID: "future-1", Type: "ItemAdded", SchemaVersion: 7, Time: time.Now(), CommandID: "future", Payload: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	for _, path := range []string{"/cart/c9/events", "/events"} {
+		p := assertProblem(t, s.do("GET", path, ""), 500, "lens_failed")
+		assert.Contains(t, p["detail"], "future-1")
+		assert.Contains(t, p["detail"], "ItemAdded is at version 2: no lens reads version 7")
+		assert.Equal(t, []shown{{"ItemAdded", 7, map[string]any{}}}, events(t, s, path+"?raw=true"))
+	}
+}
