@@ -61,15 +61,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		cancel()
 	}
 	cause := resp.Header.Get("X-Cuesource-Error")
-	for k, v := range resp.Header {
-		if k != "X-Cuesource-Error" {
-			w.Header()[k] = v
-		}
-	}
-	w.WriteHeader(resp.Status)
-	if hr.Method != http.MethodHead {
-		_, _ = w.Write(resp.Body)
-	}
+	resp.Write(w, hr.Method)
 	level := slog.LevelInfo
 	if resp.Status >= 500 {
 		level = slog.LevelError
@@ -82,6 +74,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		attrs = append(attrs, slog.String("error", cause))
 	}
 	h.opt.Log.LogAttrs(hr.Context(), level, "request", attrs...)
+}
+
+// Write writes r to w, without its body when answering HEAD; the cause of
+// an internal error stays in the server's log.
+func (r Response) Write(w http.ResponseWriter, method string) {
+	for k, v := range r.Header {
+		if k != "X-Cuesource-Error" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(r.Status)
+	if method != http.MethodHead {
+		_, _ = w.Write(r.Body)
+	}
 }
 
 func (h *handler) stream(w http.ResponseWriter, hr *http.Request, req *Request) {

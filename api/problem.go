@@ -34,6 +34,12 @@ func problemWith(status int, kind, detail string, ext map[string]any) Response {
 	return Response{Status: status, Header: Header{"Content-Type": {"application/problem+json"}}, Body: data}
 }
 
+// Problem, Unauthorized and MethodNotAllowed are the API's problems for
+// routes a runtime serves beside it (`cuesource play`'s reset).
+func Problem(status int, kind, detail string) Response { return problem(status, kind, detail) }
+func Unauthorized(detail string) Response              { return unauthorized(detail) }
+func MethodNotAllowed(allow string) Response           { return methodNotAllowed(allow) }
+
 func methodNotAllowed(allow string) Response {
 	r := problem(statusMethodNotAllowed, "method_not_allowed", "this route answers "+allow)
 	r.Header.Set("Allow", allow)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -50,6 +51,7 @@ func (c *command) play(args []string) int {
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	pl := &playground{ctx: ctx, p: p, dir: dir, log: log,
 		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second}}
+	pl.ui = web.Handler(web.Options{AdminToken: pl.f.adminToken, Play: true})
 	if err := pl.start(); err != nil {
 		fmt.Fprintln(c.stderr, "cuesource play:", err)
 		return 1
@@ -94,6 +96,7 @@ type playground struct {
 	dir string
 	f   serverFlags
 	log *slog.Logger
+	ui  http.Handler // the page: the same in every round
 
 	mu          sync.RWMutex
 	st          *sqlite.Store
@@ -116,8 +119,7 @@ func (pl *playground) start() error {
 		st.Close()
 		return err
 	}
-	ui := web.Handler(web.Options{AdminToken: pl.f.adminToken, Play: true})
-	pl.st, pl.stk, pl.h = st, stk, withUI(api.Handler(stk.svc, api.HandlerOptions{Log: pl.log}), ui)
+	pl.st, pl.stk, pl.h = st, stk, withUI(api.Handler(stk.svc, api.HandlerOptions{Log: pl.log}), pl.ui)
 	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
 	return nil
 }
@@ -143,17 +145,12 @@ func (pl *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+pl.f.adminToken {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"type":"urn:cuesource:problem:unauthorized","title":"Unauthorized","status":401,"kind":"unauthorized","detail":"admin endpoints need the admin token"}`)
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+pl.f.adminToken)) != 1 {
+		api.Unauthorized("admin endpoints need the admin token").Write(w, r.Method)
 		return
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		fmt.Fprint(w, `{"type":"urn:cuesource:problem:method_not_allowed","title":"Method Not Allowed","status":405,"kind":"method_not_allowed","detail":"use POST"}`)
+		api.MethodNotAllowed("POST").Write(w, r.Method)
 		return
 	}
 	pl.mu.RLock()
@@ -164,9 +161,7 @@ func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
 	pl.stop()
 	if err := pl.start(); err != nil {
 		pl.log.Error("reset", slog.String("error", err.Error()))
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprint(w, `{"type":"urn:cuesource:problem:internal","title":"Internal Server Error","status":500,"kind":"internal","detail":"the reset failed; see the log"}`)
+		api.Problem(http.StatusInternalServerError, "internal", "the reset failed; see the log").Write(w, r.Method)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
