@@ -73,32 +73,52 @@ func (s *Service) viewParams(q url.Values) (view, *Response) {
 func current(p *interpreter.Program, evs []store.Event, pins map[[2]string]int) error {
 	for i := range evs {
 		e := &evs[i]
-		typ, v, payload, err := p.ReadJSON(e.Aggregate, e.Type, e.SchemaVersion, e.Payload)
-		pin, ok := pins[[2]string{e.Aggregate, typ}]
-		switch {
-		case ok && err == nil && pin == e.SchemaVersion:
-			v, payload = pin, e.Payload // stored at the pinned version: as written
-		case ok && err == nil && pin != v:
-			payload, err = pinned(p.Aggregates[e.Aggregate].Event(typ), pin, payload)
-			v = pin
+		var err error
+		if et, pin, ok := pinOf(p, pins, e); ok {
+			err = readPinned(et, pin, e)
+		} else {
+			e.Type, e.SchemaVersion, e.Payload, err = p.ReadJSON(e.Aggregate, e.Type, e.SchemaVersion, e.Payload)
 		}
 		if err != nil {
 			return fmt.Errorf("event %s (%s.%s at position %d): %w", e.ID, e.Aggregate, e.Type, e.Position, err)
 		}
-		e.Type, e.SchemaVersion, e.Payload = typ, v, payload
 	}
 	return nil
 }
 
-func pinned(e *interpreter.Event, version int, payload []byte) ([]byte, error) {
-	v, err := value.DecodeStored(payload)
+// pinOf returns the event type of e and the version a pin asks for it.
+func pinOf(p *interpreter.Program, pins map[[2]string]int, e *store.Event) (*interpreter.Event, int, bool) {
+	if len(pins) == 0 {
+		return nil, 0, false
+	}
+	a := p.Aggregates[e.Aggregate]
+	if a == nil || a.Event(e.Type) == nil {
+		return nil, 0, false
+	}
+	et := a.Event(e.Type)
+	pin, ok := pins[[2]string{e.Aggregate, et.Name}]
+	return et, pin, ok
+}
+
+// readPinned rewrites e at the pinned version: as written when stored at
+// it, else up to the current version and down to the pin, decoded once.
+func readPinned(et *interpreter.Event, pin int, e *store.Event) error {
+	e.Type = et.Name
+	if e.SchemaVersion == pin {
+		return nil
+	}
+	v, err := value.DecodeStored(e.Payload)
 	if err == nil {
-		v, err = e.Downcast(version, v)
+		v, err = et.Upcast(e.SchemaVersion, v)
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		v, err = et.Downcast(pin, v)
 	}
-	return value.Encode(v)
+	if err == nil {
+		e.Payload, err = value.Encode(v)
+	}
+	e.SchemaVersion = pin
+	return err
 }
 
 // show answers the events as the view asks, or the problem of one that
