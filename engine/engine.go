@@ -94,7 +94,9 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 		state = agg.Initial()
 	}
 	ts := env.Time.UTC().Format(time.RFC3339Nano)
-	ev := &interpreter.Env{Cmd: payload, State: state, Meta: interpreter.Meta{
+	// One budget for every expression of the command, so a command costs
+	// at most CostBudget however many expressions it runs.
+	ev := &interpreter.Env{Cmd: payload, State: state, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
 		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(cur.Version),
 		Command: env.Command, CommandID: env.ID, Timestamp: ts,
 	}}
@@ -130,7 +132,7 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 		})
 	}
 	for _, e := range d.Events {
-		if state, err = evolve(agg, state, e, env, opt); err != nil {
+		if state, err = evolve(agg, state, e, env, ev.Budget, opt); err != nil {
 			return nil, err
 		}
 	}
@@ -159,7 +161,7 @@ func Evolve(p *interpreter.Program, aggregate, instance string, state any, e Eve
 	if state == nil {
 		state = agg.Initial()
 	}
-	return evolve(agg, state, e, Envelope{Aggregate: aggregate, Instance: instance}, opt)
+	return evolve(agg, state, e, Envelope{Aggregate: aggregate, Instance: instance}, nil, opt)
 }
 
 // Fold replays events from the initial state.
@@ -179,7 +181,9 @@ func Fold(p *interpreter.Program, aggregate, instance string, events []Event, op
 // nothing keeps an environment after the reducer ran.
 var envs = sync.Pool{New: func() any { return new(interpreter.Env) }}
 
-func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, opt Options) (any, error) {
+// evolve applies e; b is the command's budget, or nil for a replay, where
+// each event has a budget of its own.
+func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, b *interpreter.Budget, opt Options) (any, error) {
 	et, ok := agg.Events[e.Type]
 	if !ok {
 		return nil, &Error{Kind: KindUnknownEvent, Message: fmt.Sprintf("aggregate %s has no event %q", agg.Name, e.Type)}
@@ -194,7 +198,7 @@ func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, opt Op
 		ts = e.Time.UTC().Format(time.RFC3339Nano)
 	}
 	x := envs.Get().(*interpreter.Env)
-	*x = interpreter.Env{State: state, Event: e.Payload, Meta: interpreter.Meta{
+	*x = interpreter.Env{State: state, Event: e.Payload, Budget: b, Meta: interpreter.Meta{
 		Aggregate: agg.Name, AggregateID: env.Instance, Version: int(e.Version),
 		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: ts,
 	}}

@@ -35,6 +35,10 @@ type Env struct {
 	Row       any  `expr:"row"`       // projections: the current row, {} when new
 	Vars      any  `expr:"env"`       // effects: the declared env variables
 	Rejection any  `expr:"rejection"` // effects' onReject: {kind, name, message}
+	// Budget is what the expressions of one command, projected event,
+	// delivery or read may still spend; nil gives each run a budget of its
+	// own.
+	Budget *Budget `expr:"_budget_"`
 }
 
 // Meta describes the command or event being handled. Everything in it comes
@@ -75,6 +79,10 @@ type expression struct {
 var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
 
 func (x *expression) run(env *Env) (any, error) {
+	if env.Budget == nil {
+		env.Budget = NewBudget()
+		defer func() { env.Budget = nil }()
+	}
 	m := vms.Get().(*vm.VM)
 	out, err := m.Run(x.prog, env)
 	vms.Put(m)
@@ -92,7 +100,7 @@ func (x *expression) fail(err error) *EvalError {
 		e.Msg = fe.Message
 		err = fe.Unwrap()
 	}
-	if strings.Contains(e.Msg, "memory budget exceeded") {
+	if errors.Is(err, ErrBudget) || strings.Contains(e.Msg, "memory budget exceeded") {
 		e.err = ErrBudget
 	} else {
 		e.err = err

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/expr-lang/expr"
 
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
@@ -295,7 +294,7 @@ func step(s manifest.Shape, carry []string) lens.Step {
 func (c *compiler) fuse(steps []lens.Step, pos manifest.Pos) *expression {
 	tree, err := lens.Fuse(steps)
 	if err == nil {
-		opts := append(append(stdlib(), fetchOptions()...), expr.Env(Env{}))
+		opts := runOptions()
 		prog, cerr := lens.Compile(tree, opts...)
 		if cerr == nil {
 			return &expression{prog: prog, pos: pos}

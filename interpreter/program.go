@@ -301,7 +301,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		}
 		typ = checked.Node().Type()
 	}
-	opts := append(append(stdlib(), fetchOptions()...), expr.Env(Env{}), expr.MaxNodes(MaxNodes))
+	opts := append(runOptions(), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -548,7 +548,7 @@ func (c *compiler) together(fields []manifest.Field) *expression {
 		m.Nodes = append(m.Nodes, tree.Node)
 	}
 	tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
-	prog, err := lens.Compile(tree, append(append(stdlib(), fetchOptions()...), expr.Env(Env{}))...)
+	prog, err := lens.Compile(tree, runOptions()...)
 	if err != nil {
 		return nil // each field runs on its own, as compiled
 	}

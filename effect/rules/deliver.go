@@ -103,7 +103,7 @@ func (d *Deliverer) Deliver(ctx context.Context, name string, ev store.Event, do
 	if payload == nil {
 		payload = map[string]any{}
 	}
-	env := &interpreter.Env{Event: payload, Vars: d.envs(), Meta: interpreter.Meta{
+	env := &interpreter.Env{Event: payload, Vars: d.envs(), Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
 		Aggregate: ev.Aggregate, AggregateID: ev.Instance, Version: int(ev.Version),
 		CommandID: ev.CommandID, EventID: ev.ID, EventType: ev.Type, Position: int(ev.Position),
 		Timestamp: ev.Time.UTC().Format(time.RFC3339Nano),
