@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/sample"

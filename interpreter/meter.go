@@ -330,8 +330,8 @@ var builtinCost = map[string]estimate{
 	"fromPairs": func(b *Budget, args []any) int64 {
 		return pairsCost(b, args) + argsSize(b, args)
 	},
-	"sort":   sortCost,
-	"median": sortCost,
+	"sort":       sortCost,
+	"median":     sortCost,
 	"fromBase64": argsSize, "trim": argsSize, "trimPrefix": argsSize, "trimSuffix": argsSize,
 	"indexOf": argsSize, "lastIndexOf": argsSize, "hasPrefix": argsSize, "hasSuffix": argsSize,
 	"int": argsSize, "float": argsSize, "date": argsSize, "duration": argsSize, "timezone": argsSize,
