@@ -78,14 +78,24 @@ type expression struct {
 
 var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
 
+// budgets are the budgets of runs whose caller gave none (a replay's
+// reducers, a lens read): nothing keeps one after its run.
+var budgets = sync.Pool{New: func() any { return new(Budget) }}
+
 func (x *expression) run(env *Env) (any, error) {
-	if env.Budget == nil {
-		env.Budget = NewBudget()
-		defer func() { env.Budget = nil }()
+	own := env.Budget == nil
+	if own {
+		b := budgets.Get().(*Budget)
+		*b = Budget{limit: CostBudget}
+		env.Budget = b
 	}
 	m := vms.Get().(*vm.VM)
 	out, err := m.Run(x.prog, env)
 	vms.Put(m)
+	if own {
+		budgets.Put(env.Budget)
+		env.Budget = nil
+	}
 	if err != nil {
 		return nil, x.fail(err)
 	}

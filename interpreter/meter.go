@@ -539,9 +539,16 @@ func hasPredicate(args []ast.Node) bool {
 // numeric tells an operand that is a number for sure: `+` on it cannot
 // build a string or a list.
 func numeric(n ast.Node) bool {
-	switch n.(type) {
+	switch x := n.(type) {
 	case *ast.IntegerNode, *ast.FloatNode:
 		return true
+	case *ast.BinaryNode:
+		switch x.Operator {
+		case "-", "*", "/", "%", "**", "^":
+			return true // a number, or an error
+		}
+	case *ast.UnaryNode:
+		return x.Operator == "-" || x.Operator == "+"
 	}
 	if t := n.Type(); t != nil {
 		switch t.Kind() {
