@@ -197,7 +197,21 @@ func (c *command) vet(args []string) int {
 		return 1
 	}
 	if *asJSON {
-		c.json(map[string]any{"ok": true, "name": p.Manifest.Name})
+		out := map[string]any{"ok": true, "name": p.Manifest.Name}
+		if len(p.Warnings) > 0 {
+			var warns []string
+			for _, w := range p.Warnings {
+				warns = append(warns, w.Error())
+			}
+			out["warnings"] = warns
+		}
+		c.json(out)
+		return 0
+	}
+	// Warnings do not fail vet: on the inputs a context expects, such
+	// expressions are fine, and the budget refuses the others.
+	for _, w := range p.Warnings {
+		fmt.Fprint(c.stderr, "warning: "+diag.Render(w, nil))
 	}
 	return 0
 }

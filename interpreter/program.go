@@ -34,6 +34,10 @@ type Program struct {
 	Effects     map[string]*Effect
 
 	effectsOn map[string][]string // "aggregate.Event" -> effect names
+
+	// Warnings are what vet reports without failing: expressions whose
+	// cost grows with their input beyond its size (see unbounded).
+	Warnings diag.List
 }
 
 // Aggregate is a compiled aggregate type.
@@ -231,6 +235,8 @@ func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Prog
 	if err := c.errs.Err(); err != nil {
 		return nil, err
 	}
+	c.warns.Sort()
+	p.Warnings = c.warns
 	return p, nil
 }
 
@@ -253,6 +259,7 @@ type compiler struct {
 	*typer
 	schemas *jsonschema.Compiler
 	errs    diag.List
+	warns   diag.List
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -300,6 +307,9 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 			return nil, nil
 		}
 		typ = checked.Node().Type()
+		for _, w := range unbounded(checked.Node()) {
+			c.warns = append(c.warns, &diag.Error{Pos: w.position(x), Msg: w.msg})
+		}
 	}
 	opts := append(runOptions(), expr.MaxNodes(MaxNodes))
 	if boolean {

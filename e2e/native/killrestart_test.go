@@ -339,6 +339,8 @@ func TestKillRestart(t *testing.T) {
 			e.Errorf("event %s (%s %s v%d %s) belongs to no answered command", ev.ID, ev.Aggregate, ev.Instance, ev.Version, ev.Type)
 		}
 	}
+	// Every projection converges on the whole log after the kill.
+	c.WaitRows(t, "projections after the kill", int64(len(final)), nil)
 }
 
 // checkAnswered checks that the events of a 2xx answer to cmd are in the
