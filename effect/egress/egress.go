@@ -19,12 +19,32 @@ var ErrRefused = errors.New("refused by the webhook address policy")
 
 // Refusal is a URL or an address the policy refuses; it matches
 // [ErrRefused].
-type Refusal struct{ msg string }
+type Refusal struct {
+	msg     string
+	allowed bool // an operator's exception could allow it
+}
 
-func (r *Refusal) Error() string        { return r.msg }
+func (r *Refusal) Error() string {
+	if r.allowed {
+		return r.msg + ": " + hint
+	}
+	return r.msg
+}
+
 func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
-func refuse(format string, args ...any) error { return &Refusal{fmt.Sprintf(format, args...)} }
+// Reason is what was refused and why, without how to allow it.
+func (r *Refusal) Reason() string { return r.msg }
+
+// Allowable reports whether an operator's exception could allow it (an
+// address or a name, not a scheme).
+func (r *Refusal) Allowable() bool { return r.allowed }
+
+func refuse(format string, args ...any) error { return &Refusal{msg: fmt.Sprintf(format, args...)} }
+
+func refuseAddr(format string, args ...any) error {
+	return &Refusal{msg: fmt.Sprintf(format, args...), allowed: true}
+}
 
 // hint ends an address's refusal: the operator may allow it.
 const hint = "webhooks may not call it unless the operator allows it (serve --webhook-allow, Worker var " + Var + ")"
@@ -123,7 +143,7 @@ func (p Policy) CheckAddr(host string, ip netip.Addr) error {
 	if h := normalHost(host); h != "" && h != what && !strings.Contains(h, ":") {
 		what = fmt.Sprintf("%s (%s)", h, ip)
 	}
-	return refuse("%s is %s: %s", what, why, hint)
+	return refuseAddr("%s is %s", what, why)
 }
 
 // CheckURL reports whether a webhook may call raw: an http or https URL
@@ -203,7 +223,7 @@ func (p Policy) CheckName(host string) error {
 	if why == "" {
 		return nil
 	}
-	return refuse("%s is %s: %s", h, why, hint)
+	return refuseAddr("%s is %s", h, why)
 }
 
 // Special addresses, beside those netip classifies.
