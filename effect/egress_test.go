@@ -117,4 +117,3 @@ func TestWebhookReplyNotInResponse(t *testing.T) {
 	require.Len(t, dls, 1)
 	assert.Contains(t, dls[0].Error, "the receiver answered: aws_secret_access_key=SSS")
 }
-
