@@ -200,6 +200,9 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		stk.close()
 		return nil, fmt.Errorf("--webhook-allow: %v", err)
 	}
+	if a := allow.String(); a != "" {
+		log.Warn("webhooks may call private addresses", slog.String("allow", a))
+	}
 	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow})
 	if err != nil {
 		stk.close()
