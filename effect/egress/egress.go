@@ -70,6 +70,9 @@ func Parse(list string) (Policy, error) {
 			p.all = true
 			continue
 		}
+		if strings.Contains(e, "://") {
+			return Policy{}, fmt.Errorf("%q is a URL: give its host name or address", e)
+		}
 		if strings.Contains(e, "/") {
 			pr, err := netip.ParsePrefix(e)
 			if err != nil {

@@ -155,7 +155,7 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, "", p.String())
 	for in, want := range map[string]string{
 		"10.0.0.0/33": `"10.0.0.0/33" is not a CIDR`,
-		"http://x":    `"http://x" is not a CIDR`,
+		"http://x":    `"http://x" is a URL: give its host name or address`,
 		"a,b!":        `"b!" is neither a CIDR, an address nor a host name`,
 	} {
 		_, err := egress.Parse(in)
