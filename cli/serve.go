@@ -17,6 +17,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -34,6 +35,7 @@ type serverFlags struct {
 	maxBody                                        int
 	timeout, idempotencyTTL                        time.Duration
 	strict                                         bool
+	webhookAllow                                   string // serve's --webhook-allow
 }
 
 func env(name, def string) string {
@@ -92,6 +94,7 @@ func (c *command) serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var f serverFlags
 	f.register(fs)
+	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -192,7 +195,15 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		stk.close()
 		return nil, err
 	}
-	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log})
+	allow, err := egress.Parse(f.webhookAllow)
+	if err != nil {
+		stk.close()
+		return nil, fmt.Errorf("--webhook-allow: %v", err)
+	}
+	if a := allow.String(); a != "" {
+		log.Warn("webhooks may call private addresses", slog.String("allow", a))
+	}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow})
 	if err != nil {
 		stk.close()
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/edge"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projection"
@@ -50,6 +51,7 @@ func (c *command) worker(args []string) int {
 
 type workerFlags struct {
 	name, d1ID, wasm, dir string
+	webhookAllow          string
 	vars                  varFlags
 }
 
@@ -68,6 +70,7 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "the Worker's `name` (default: the context's name)")
 	fs.StringVar(&f.d1ID, "d1-id", "", "the D1 database `id` (from `wrangler d1 create`; any id works locally)")
 	fs.StringVar(&f.wasm, "wasm", "", "the engine's wasm build `FILE` (default: engine.wasm beside the cuesource executable, or $CUESOURCE_WASM)")
+	fs.StringVar(&f.webhookAllow, "webhook-allow", "", "let webhooks call these private `addresses` too, as serve's --webhook-allow: written to wrangler.jsonc's vars as "+egress.Var)
 }
 
 func (c *command) workerBuild(args []string) int {
@@ -104,6 +107,14 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 		c.report(err, false)
 		return "", false
 	}
+	var vars map[string]string
+	if f.webhookAllow != "" {
+		if _, err := egress.Parse(f.webhookAllow); err != nil {
+			fmt.Fprintln(c.stderr, "cuesource worker: --webhook-allow:", err)
+			return "", false
+		}
+		vars = map[string]string{egress.Var: f.webhookAllow}
+	}
 	// The Worker never runs scenarios: leaving them out makes its cold
 	// start parse less.
 	if m, err := manifest.Parse(data); err == nil {
@@ -136,7 +147,7 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	files := map[string][]byte{
 		"worker.mjs":                    shell.Worker,
 		"context.mjs":                   []byte(context),
-		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p),
+		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p, vars),
 		"migrations/0001_cuesource.sql": migration(),
 	}
 	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
@@ -215,8 +226,9 @@ func workerName(s string) string {
 	return n
 }
 
-// wranglerConfig is the build's wrangler.jsonc.
-func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program) []byte {
+// wranglerConfig is the build's wrangler.jsonc; vars are its plain-text
+// bindings (the Worker's shell passes them to Go as configuration).
+func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program, vars map[string]string) []byte {
 	type binding struct {
 		Name      string `json:"name"`
 		ClassName string `json:"class_name"`
@@ -232,6 +244,9 @@ func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program) []byt
 		"d1_databases": []map[string]any{{
 			"binding": "DB", "database_name": name, "database_id": d1ID, "migrations_dir": "migrations",
 		}},
+	}
+	if len(vars) > 0 {
+		cfg["vars"] = vars
 	}
 	if len(p.Effects) > 0 {
 		// Queue effects are delivered by the queue's consumer in this

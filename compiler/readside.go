@@ -11,11 +11,12 @@ import (
 // readSide reads env, projections, queries and effects.
 func (c *compilation) readSide(m *manifest.Manifest, v cue.Value) {
 	for name, ev := range fields(v.LookupPath(cue.ParsePath("env"))) {
-		e := &manifest.EnvVar{}
+		e := &manifest.EnvVar{Pos: c.at(ev)}
 		e.Description, _ = ev.LookupPath(cue.ParsePath("description")).String()
 		if dv := ev.LookupPath(cue.ParsePath("default")); dv.Exists() {
 			d, _ := dv.String()
 			e.Default = &d
+			e.Pos = c.at(dv)
 		}
 		if m.Env == nil {
 			m.Env = map[string]*manifest.EnvVar{}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projection/rows"
@@ -36,7 +37,9 @@ type Core struct {
 	svc  *api.Service
 	vars map[string]string
 	ttl  time.Duration
-	fns  map[string]function
+	// egress is which addresses webhooks may call (egress.Var).
+	egress egress.Policy
+	fns    map[string]function
 	// tables are the projections' tables and their SQL, made once.
 	tables map[string]*rows.Table
 }
@@ -61,7 +64,12 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 			return nil, fmt.Errorf("CUESOURCE_IDEMPOTENCY_TTL: want a positive duration such as 24h, got %q", v)
 		}
 	}
-	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl}
+	// The operator's exceptions to the webhook address policy.
+	allow, err := egress.Parse(cfg.Env[egress.Var])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", egress.Var, err)
+	}
+	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
 	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
 	c.fns = c.functions()
 	c.tables = map[string]*rows.Table{}

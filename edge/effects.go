@@ -47,8 +47,8 @@ type deliverInput struct {
 
 // Delivered is the answer of the deliver script.
 type Delivered struct {
-	Kind      string        `json:"kind"` // done, skip, retry, dead, release
-	Error     string        `json:"error,omitempty"`
+	Kind      string        `json:"kind"`            // done, skip, retry, dead, release
+	Error     string        `json:"error,omitempty"` // for the log and the outbox (Outcome.Logged); Report has what the caller may read
 	Note      string        `json:"note,omitempty"`
 	BackoffMS int64         `json:"backoffMs,omitempty"` // retry: wait this long
 	Report    *rules.Report `json:"report,omitempty"`    // for a sync delivery's response
@@ -68,7 +68,10 @@ func (c *Core) deliver(in []byte) (any, error) {
 	}
 	h := &host{results: di.Results}
 	ids := 0
-	d := &rules.Deliverer{Prog: c.prog, Vars: c.vars, Now: func() time.Time { return di.Now }, NewID: func() string {
+	// A Worker cannot resolve names before its fetch: the rules judge
+	// them by their spelling (ByName), and the shell's fetch follows no
+	// redirect.
+	d := &rules.Deliverer{Prog: c.prog, Vars: c.vars, Egress: c.egress, ByName: true, Now: func() time.Time { return di.Now }, NewID: func() string {
 		ids++
 		return di.ID + "-" + strconv.Itoa(ids)
 	}}
@@ -78,7 +81,7 @@ func (c *Core) deliver(in []byte) (any, error) {
 		return h.step(nil), nil
 	}
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
-	res := Delivered{Kind: out.Kind.String(), Error: out.Err, Note: out.Note}
+	res := Delivered{Kind: out.Kind.String(), Error: out.Logged(), Note: out.Note}
 	if out.Kind == rules.Retry {
 		res.BackoffMS = rules.Backoff(c.prog, di.Effect, di.Attempts+1, out.RetryAfter, maxBackoff).Milliseconds()
 	}
@@ -86,7 +89,7 @@ func (c *Core) deliver(in []byte) (any, error) {
 		res.Report = &rep
 	}
 	if out.Kind == rules.Dead {
-		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Err, out.Rejection, di.Now); err != nil {
+		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Logged(), out.Rejection, di.Now); err != nil {
 			return h.step(nil), ignorePending(err)
 		}
 	}

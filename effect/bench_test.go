@@ -41,7 +41,7 @@ func BenchmarkDispatch(b *testing.B) {
 		}))
 		defer srv.Close()
 		h := newHarness(b, compile(b, fmt.Sprintf(notifyHook, "queue", 3)),
-			effect.Options{Vars: map[string]string{"HOOK_URL": srv.URL}})
+			effect.Options{Vars: map[string]string{"HOOK_URL": srv.URL}, Egress: loopback})
 		benchDispatch(b, h, func() { require.Equal(b, int64(b.N), calls.Load()) })
 	})
 }

@@ -3,10 +3,16 @@ package effect
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/effect/rules"
 )
 
@@ -41,7 +47,11 @@ func (d doer) Fetch(ctx context.Context, req *rules.Request) (*rules.Reply, erro
 	}
 	resp, err := d.client.Do(hr)
 	if err != nil {
-		if tctx.Err() == context.DeadlineExceeded {
+		var refused *egress.Refusal
+		switch {
+		case errors.As(err, &refused):
+			return nil, refused // without net/http's wrapping, which repeats the URL
+		case tctx.Err() == context.DeadlineExceeded:
 			err = rules.TimedOut(err)
 		}
 		return nil, err
@@ -50,5 +60,39 @@ func (d doer) Fetch(ctx context.Context, req *rules.Request) (*rules.Reply, erro
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	resp.Body.Close()
 	return &rules.Reply{Status: resp.StatusCode, StatusText: resp.Status,
-		RetryAfter: resp.Header.Get("Retry-After"), Snippet: string(snippet)}, nil
+		RetryAfter: resp.Header.Get("Retry-After"), Location: resp.Header.Get("Location"), Snippet: string(snippet)}, nil
+}
+
+// hostKey carries the host a connection is dialled for to the dialer's
+// control function.
+type hostKey struct{}
+
+// webhookClient is the client of webhook calls. It checks every address
+// it connects to against the policy, after DNS resolution (so a name
+// that resolves, or rebinds, to a private address is refused), does not
+// follow redirects (a redirect is the answer; the rules fail the
+// delivery) and uses no proxy (the proxy would connect for it, unchecked).
+func webhookClient(p egress.Policy) *http.Client {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	d.ControlContext = func(ctx context.Context, _, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		host, _ := ctx.Value(hostKey{}).(string)
+		return p.CheckAddr(host, ap.Addr())
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return d.DialContext(context.WithValue(ctx, hostKey{}, host), network, addr)
+	}
+	return &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -24,9 +24,11 @@ type Executor interface {
 
 // Options configure a [Dispatcher]. Zero values take the defaults.
 type Options struct {
-	// Client makes the webhook calls; nil: a client without a global
-	// timeout (each effect has its own).
-	Client *http.Client
+	// Egress is which addresses webhooks may call: public ones, and the
+	// operator's exceptions (serve --webhook-allow). The webhook client
+	// checks every address it connects to, after DNS resolution, and
+	// follows no redirect.
+	Egress egress.Policy
 	// Vars are the env variables' values (see [Vars]); a declared variable
 	// missing here is "".
 	Vars map[string]string
@@ -80,9 +82,6 @@ type flight struct {
 // and call [Dispatcher.Run] in a goroutine; let Run return before the
 // backend and the store are closed.
 func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Executor, opt Options) (*Dispatcher, error) {
-	if opt.Client == nil {
-		opt.Client = &http.Client{}
-	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -110,8 +109,8 @@ func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Exe
 	}
 	d := &Dispatcher{
 		prog: p, st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
-		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: api.NewID},
-		do:   doer{exec: exec, client: opt.Client},
+		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: api.NewID, Egress: opt.Egress},
+		do:   doer{exec: exec, client: webhookClient(opt.Egress)},
 		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
 	}
 	dl.kick = d.Kick
@@ -377,14 +376,14 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outco
 				n := r.attempts + 1
 				next := now.Add(rules.Backoff(d.prog, r.consumer, n, out.RetryAfter, d.opt.MaxBackoff))
 				_, err = tx.ExecContext(wctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt = ? WHERE position = ?`,
-					n, out.Err, formatTime(next), r.pos)
+					n, out.Logged(), formatTime(next), r.pos)
 			case rules.Dead:
 				var rej any
 				if len(out.Rejection) > 0 {
 					rej = string(out.Rejection)
 				}
 				if _, err = tx.ExecContext(wctx, `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time) VALUES (?, ?, ?, ?, ?, ?)`,
-					r.eventID, r.consumer, r.attempts+1, out.Err, rej, ts); err == nil {
+					r.eventID, r.consumer, r.attempts+1, out.Logged(), rej, ts); err == nil {
 					_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
 				}
 			}
@@ -417,9 +416,9 @@ func (d *Dispatcher) logOutcome(r *row, out rules.Outcome) {
 	attrs := []any{slog.String("effect", r.consumer), slog.String("event", r.eventID), slog.Int("attempt", r.attempts+1)}
 	switch out.Kind {
 	case rules.Retry:
-		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.Err))...)
+		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.Logged()))...)
 	case rules.Dead:
-		d.log.Warn("effect delivery dead-lettered", append(attrs, slog.String("error", out.Err))...)
+		d.log.Warn("effect delivery dead-lettered", append(attrs, slog.String("error", out.Logged()))...)
 	case rules.Done:
 		if out.Note != "" {
 			d.log.Info("effect delivered", append(attrs, slog.String("note", out.Note))...)

@@ -16,9 +16,14 @@
 //     permanent rejection runs the effect's onReject command (key
 //     "effect:<name>:reject:<eventId>") or is dead-lettered with the
 //     rejection. An `http` effect calls the URL held by its env variable
-//     with net/http ([Options].Client: its redirect policy, the effect's
-//     timeout), with Idempotency-Key, Cuesource-Event-Id and
-//     Cuesource-Effect headers, so receivers can deduplicate.
+//     with net/http (the effect's timeout), with Idempotency-Key,
+//     Cuesource-Event-Id and Cuesource-Effect headers, so receivers can
+//     deduplicate.
+//   - Where webhooks may connect: the dialer checks every address it
+//     connects to, after DNS resolution, against the policy of package
+//     [github.com/cuesource/cuesource/effect/egress] ([Options].Egress:
+//     public addresses and the operator's exceptions); redirects are not
+//     followed and no proxy is used.
 //   - Delivery modes: "queue" rows are delivered by the background loop
 //     ([Dispatcher.Run]); "async" rows too, but the loop is woken right
 //     after the command's commit; "sync" rows are delivered before the

@@ -24,6 +24,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/effect"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -404,6 +405,18 @@ func (h *hook) get(f func(h *hook)) {
 	f(h)
 }
 
+// loopback allows webhooks to call the test servers on 127.0.0.1, which
+// the address policy refuses by default.
+var loopback = mustAllow("127.0.0.1")
+
+func mustAllow(list string) egress.Policy {
+	p, err := egress.Parse(list)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 func hookVars(h *hook) map[string]string {
 	return map[string]string{"HOOK_URL": h.srv.URL + "/orders", "TOKEN": "s3cret"}
 }
@@ -416,7 +429,7 @@ func hookVars(h *hook) map[string]string {
 func TestWebhookRetriedUntilDeliveredOnce(t *testing.T) {
 	srv := newHook(t)
 	srv.set(func(h *hook) { h.failFirst = 2 })
-	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 5)), effect.Options{Vars: hookVars(srv), Poll: 5 * time.Millisecond})
+	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 5)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: 5 * time.Millisecond})
 	h.command("cart", "c1", "CheckOut", `{"total":12.5}`)
 	ev := h.eventID("cart", "c1")
 	h.start()
@@ -447,7 +460,7 @@ func TestWebhookRetriedUntilDeliveredOnce(t *testing.T) {
 func TestWebhookDeadLetteredThenRetried(t *testing.T) {
 	srv := newHook(t)
 	srv.set(func(h *hook) { h.failAll, h.status = true, http.StatusInternalServerError })
-	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 3)), effect.Options{Vars: hookVars(srv), Poll: 5 * time.Millisecond})
+	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 3)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: 5 * time.Millisecond})
 	h.start()
 	h.command("cart", "c1", "CheckOut", `{"total":1}`)
 	ev := h.eventID("cart", "c1")
@@ -499,7 +512,7 @@ func TestWebhookTimeoutIsRetried(t *testing.T) {
 	defer slow.Close()
 	defer close(release)
 	src := strings.Replace(fmt.Sprintf(notifyHook, "queue", 3), `timeout: "2s"`, `timeout: "100ms"`, 1)
-	h := newHarness(t, compile(t, src), effect.Options{Vars: map[string]string{"HOOK_URL": slow.URL}, Poll: 5 * time.Millisecond})
+	h := newHarness(t, compile(t, src), effect.Options{Vars: map[string]string{"HOOK_URL": slow.URL}, Egress: loopback, Poll: 5 * time.Millisecond})
 	h.command("cart", "c1", "CheckOut", `{"total":1}`)
 	h.start()
 	eventually(t, func() bool { return len(h.outbox()) == 0 }, "delivered on the second attempt")
@@ -661,7 +674,7 @@ func reports(t *testing.T, resp api.Response) []effectReport {
 func TestSyncDeliveryReportsInResponse(t *testing.T) {
 	srv := newHook(t)
 	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "sync", 3), fmt.Sprintf(placeOrder, "sync")),
-		effect.Options{Vars: hookVars(srv), Poll: 5 * time.Millisecond})
+		effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: 5 * time.Millisecond})
 
 	resp := h.command("cart", "c1", "CheckOut", `{"total":7}`)
 	ev := h.eventID("cart", "c1")
@@ -714,7 +727,7 @@ func TestSyncDeliveryReportsInResponse(t *testing.T) {
 // loop's timer.
 func TestAsyncDeliveryStartsAtOnce(t *testing.T) {
 	srv := newHook(t)
-	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "async", 3)), effect.Options{Vars: hookVars(srv), Poll: time.Hour})
+	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "async", 3)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: time.Hour})
 	h.start()
 	time.Sleep(50 * time.Millisecond) // the loop has looked, found nothing and sleeps for an hour
 	start := time.Now()
@@ -734,7 +747,7 @@ func TestAsyncDeliveryStartsAtOnce(t *testing.T) {
 // delivered until the loop looks again.
 func TestQueueDeliveryWaitsForTheLoop(t *testing.T) {
 	srv := newHook(t)
-	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 3)), effect.Options{Vars: hookVars(srv), Poll: time.Hour})
+	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 3)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: time.Hour})
 	h.start()
 	time.Sleep(50 * time.Millisecond)
 	h.command("cart", "c1", "CheckOut", `{"total":7}`)
@@ -751,7 +764,7 @@ func TestQueueDeliveryWaitsForTheLoop(t *testing.T) {
 func TestSyncAndLoopDoNotDeliverTwice(t *testing.T) {
 	srv := newHook(t)
 	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "sync", 3), fmt.Sprintf(placeOrder, "sync")),
-		effect.Options{Vars: hookVars(srv), Poll: time.Millisecond})
+		effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: time.Millisecond})
 	h.start()
 	const n = 40
 	var wg sync.WaitGroup
@@ -819,7 +832,7 @@ func TestConditionAndMissingURL(t *testing.T) {
 	srv := newHook(t)
 	src := strings.Replace(fmt.Sprintf(notifyHook, "queue", 3), `on: "cart.CheckedOut"`, `on: "cart.CheckedOut"
 		if: "event.total > 10"`, 1)
-	h := newHarness(t, compile(t, src), effect.Options{Vars: hookVars(srv), Poll: 5 * time.Millisecond})
+	h := newHarness(t, compile(t, src), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: 5 * time.Millisecond})
 	h.start()
 	h.command("cart", "small", "CheckOut", `{"total":3}`)
 	h.command("cart", "big", "CheckOut", `{"total":30}`)

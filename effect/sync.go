@@ -144,7 +144,7 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 			// delivered it, or gave up on it.
 			out = rules.Outcome{Kind: rules.Done}
 			if msg, dead := d.deadLetterError(ctx, p); dead {
-				out = rules.Outcome{Kind: rules.Dead, Err: msg}
+				out = rules.Outcome{Kind: rules.Dead, Err: rules.Public(msg)}
 			}
 		}
 		if rep, ok := rules.ReportOf(p.effect, p.event, out); ok {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/manifest"
 )
 
@@ -347,8 +349,21 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 		}
 		if mw := me.HTTP; mw != nil {
 			w := &Webhook{Method: mw.Method, URLEnv: mw.URLEnv, hasBody: mw.Body.Whole != nil || mw.Body.Fields != nil}
-			if _, ok := m.Env[mw.URLEnv]; !ok {
+			if ev, ok := m.Env[mw.URLEnv]; !ok {
 				c.errs.Add(mw.Pos, "effect %s: url.env %s is not declared in env", name, mw.URLEnv)
+			} else if ev != nil && ev.Default != nil && *ev.Default != "" {
+				// A default goes wherever the context is deployed: it must
+				// pass the policy without the operator's exceptions, names
+				// judged by their spelling. A private URL is set where it
+				// is meant, through the environment, with the exception.
+				var r *egress.Refusal
+				if err := (egress.Policy{}).CheckURL(*ev.Default, true); errors.As(err, &r) {
+					msg := r.Reason()
+					if r.Allowable() {
+						msg += fmt.Sprintf("; a default must be public (set a private URL through %s%s where the operator allows it)", manifest.EnvPrefix, mw.URLEnv)
+					}
+					c.errs.Add(ev.Pos, "env %s: its default, the URL of effect %s: %s", mw.URLEnv, name, msg)
+				}
 			}
 			if w.Timeout, err = time.ParseDuration(mw.Timeout); err != nil || w.Timeout <= 0 {
 				c.errs.Add(mw.Pos, "effect %s: timeout %q is not a positive duration", name, mw.Timeout)

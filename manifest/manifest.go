@@ -213,6 +213,7 @@ func (m *Manifest) MapFiles(fn func(string) string) {
 type EnvVar struct {
 	Description string  `json:"description,omitempty"`
 	Default     *string `json:"default,omitempty"`
+	Pos         Pos     `json:"pos"`
 }
 
 // Projection is a read model: a table kept up to date from the log.

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -61,7 +63,9 @@ func TestQueueEffects(t *testing.T) {
 	h := &hook{status: http.StatusNoContent, got: map[string][]int{}, bodies: map[string]string{}}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_ENV_ORDER_WEBHOOK_URL="+srv.URL+"/hook")
+	// The receiver is on 127.0.0.1: the operator allows it (written to
+	// wrangler.jsonc's vars by the build).
+	w := startWorker(t, buildWorker(t, "contexts/example.cue", "--webhook-allow", "127.0.0.1"), "", "CUESOURCE_ENV_ORDER_WEBHOOK_URL="+srv.URL+"/hook")
 	c := newClient(w.url)
 	defer c.Close()
 
@@ -135,6 +139,101 @@ func TestQueueEffects(t *testing.T) {
 	r, err = c.admin("GET", "/admin/dead-letters", nil)
 	if err != nil || r.Status != 200 || json.Unmarshal(r.Body, &dl) != nil || len(dl.DeadLetters) != 0 {
 		t.Fatalf("dead letters after the retry: %v %v", r, err)
+	}
+}
+
+// TestWebhookPolicy follows sync webhooks on workerd, where names cannot
+// be resolved before the shell's fetch: a metadata address is refused
+// even with loopback allowed, localhost is refused by its name, a
+// redirect is not followed, and what a receiver answers is not in the
+// command's response (the dead letter, for admins, keeps it).
+func TestWebhookPolicy(t *testing.T) {
+	needWorkerd(t)
+	var calls, followed atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/named", func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
+	mux.HandleFunc("/body", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "aws_secret_access_key="+strings.Repeat("S", 2000), http.StatusForbidden)
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Redirect(w, r, "/stolen", http.StatusFound)
+	})
+	mux.HandleFunc("/stolen", func(w http.ResponseWriter, r *http.Request) { followed.Add(1) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	port := strings.TrimPrefix(srv.URL, "http://127.0.0.1:")
+	w := startWorker(t, buildWorker(t, "e2e/workerd/testdata/hooks.cue"), "",
+		"CUESOURCE_WEBHOOK_ALLOW=127.0.0.1",
+		"CUESOURCE_ENV_METADATA_URL=http://169.254.169.254/latest/meta-data/",
+		"CUESOURCE_ENV_NAMED_URL=http://localhost:"+port+"/named",
+		"CUESOURCE_ENV_BODY_URL="+srv.URL+"/body",
+		"CUESOURCE_ENV_REDIRECT_URL="+srv.URL+"/redirect")
+	c := newClient(w.url)
+	defer c.Close()
+
+	report := func(to string) (string, string) {
+		t.Helper()
+		r, err := c.Post(instancePath("note", to)+"/Write", "", []byte(`{"to":"`+to+`"}`))
+		if err != nil || r.Status/100 != 2 {
+			t.Fatalf("Write %s: %v %v", to, r, err)
+		}
+		var d struct {
+			Effects []struct {
+				Effect string `json:"effect"`
+				OK     bool   `json:"ok"`
+				Error  string `json:"error"`
+			} `json:"effects"`
+		}
+		if err := json.Unmarshal(r.Body, &d); err != nil || len(d.Effects) != 1 || d.Effects[0].OK {
+			t.Fatalf("Write %s: want one failed effect reported: %s", to, r.Body)
+		}
+		return d.Effects[0].Error, string(r.Body)
+	}
+
+	if e, _ := report("metadata"); e != "env METADATA_URL, the URL: 169.254.169.254 is a cloud metadata address: webhooks may not call it unless the operator allows it (serve --webhook-allow, Worker var CUESOURCE_WEBHOOK_ALLOW) (dead-lettered)" {
+		t.Errorf("metadata: %s", e)
+	}
+	if e, _ := report("named"); !strings.Contains(e, "localhost is a loopback name") {
+		t.Errorf("named: %s", e)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the receiver was called %d times by refused webhooks", n)
+	}
+	if e, body := report("body"); e != "POST "+srv.URL+"/body: 403 Forbidden (dead-lettered)" || strings.Contains(body, "aws_secret") {
+		t.Errorf("body: the report %q, the response %s", e, body)
+	}
+	if e, _ := report("redirect"); e != "POST "+srv.URL+"/redirect: 302 Found (a redirect: webhooks do not follow redirects) (dead-lettered)" {
+		t.Errorf("redirect: %s", e)
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
+
+	// The dead letters keep what the receivers answered, bounded.
+	r, err := c.admin("GET", "/admin/dead-letters", nil)
+	var dl struct {
+		DeadLetters []struct {
+			Effect string `json:"effect"`
+			Error  string `json:"error"`
+		} `json:"deadLetters"`
+	}
+	if err != nil || r.Status != 200 || json.Unmarshal(r.Body, &dl) != nil {
+		t.Fatalf("dead letters: %v %v", r, err)
+	}
+	got := map[string]string{}
+	for _, d := range dl.DeadLetters {
+		got[d.Effect] = d.Error
+	}
+	if e := got["body"]; !strings.Contains(e, "the receiver answered: aws_secret_access_key=SSS") || len(e) > 700 {
+		t.Errorf("the body's dead letter (%d bytes): %.200s", len(e), e)
+	}
+	if e := got["redirect"]; !strings.Contains(e, "the receiver answered: Location: /stolen") {
+		t.Errorf("the redirect's dead letter: %s", e)
+	}
+	if len(got) != 4 {
+		t.Errorf("dead letters: %v, want 4", got)
 	}
 }
 

@@ -161,10 +161,10 @@ func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr
 
 // buildWorker writes the Worker of a context to a new directory with
 // `cuesource worker build` and returns the directory.
-func buildWorker(t *testing.T, ctxRel string) string {
+func buildWorker(t *testing.T, ctxRel string, flags ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "worker")
-	_, stderr, code := runCLI(t, time.Minute, "worker", "build", contextPath(ctxRel), "-o", dir, "--wasm", engineWasm)
+	_, stderr, code := runCLI(t, time.Minute, append([]string{"worker", "build", contextPath(ctxRel), "-o", dir, "--wasm", engineWasm}, flags...)...)
 	if code != 0 {
 		t.Fatalf("cuesource worker build %s: exit %d\n%s", ctxRel, code, stderr)
 	}

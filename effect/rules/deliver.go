@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -24,10 +24,12 @@ import (
 type Doer interface {
 	// Execute runs a command on its instance, as api.Backend does.
 	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
-	// Fetch makes one HTTP call within req.Timeout (following redirects
-	// as the runtime's client does) and gives the first 512 bytes of the
-	// answer's body. An error means no answer (network, timeout); wrap it
-	// with [TimedOut] when req.Timeout passed.
+	// Fetch makes one HTTP call within req.Timeout, without following
+	// redirects (a redirect is the answer), and gives the first 512 bytes
+	// of the answer's body. An error means no answer (network, timeout);
+	// wrap it with [TimedOut] when req.Timeout passed, and return the
+	// policy's refusal (errors.Is egress.ErrRefused) when the runtime
+	// refused an address it was about to connect to.
 	Fetch(ctx context.Context, req *Request) (*Reply, error)
 }
 
@@ -45,6 +47,7 @@ type Reply struct {
 	Status     int
 	StatusText string // e.g. "503 Service Unavailable", as net/http's Response.Status; "": the code and its reason phrase
 	RetryAfter string // the Retry-After header
+	Location   string // the Location header (of a redirect)
 	Snippet    string // the first 512 bytes of the body
 }
 
@@ -74,6 +77,14 @@ type Deliverer struct {
 	Vars  map[string]string // the context's env values; a declared variable missing here is ""
 	Now   func() time.Time  // command time of sends, Retry-After dates; nil: time.Now
 	NewID func() string     // command ids of sends; nil: api.NewID
+	// Egress is which addresses webhooks may call; its zero value allows
+	// public ones only. A webhook's URL is checked before the call; a
+	// runtime that can resolve names checks the addresses it connects to
+	// as well (Doer.Fetch).
+	Egress egress.Policy
+	// ByName judges a URL's host names by their spelling (localhost,
+	// *.internal, ...): for a runtime that cannot resolve them (Workers).
+	ByName bool
 }
 
 // delivery is one Deliver call's state.
@@ -289,8 +300,8 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	if target == "" {
 		return Outcome{Kind: Dead, Err: fmt.Sprintf("env %s (the URL) is empty: set %s%s", w.URLEnv, manifest.EnvPrefix, w.URLEnv)}
 	}
-	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Outcome{Kind: Dead, Err: fmt.Sprintf("env %s is not an http(s) URL: %q", w.URLEnv, target)}
+	if err := dl.d.Egress.CheckURL(target, dl.d.ByName); err != nil {
+		return Outcome{Kind: Dead, Err: fmt.Sprintf("env %s, the URL: %v", w.URLEnv, err)}
 	}
 	headers, body, err := w.Build(dl.env)
 	if err != nil {
@@ -329,7 +340,12 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	resp, err := dl.do.Fetch(ctx, req)
 	if err != nil {
 		msg := err.Error()
-		if errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+		switch {
+		case errors.Is(err, egress.ErrRefused):
+			// Resolved to an address the policy refuses: for good, until
+			// the operator allows it (then the dead letter is retried).
+			return Outcome{Kind: Dead, Err: fmt.Sprintf("%s %s: %v", w.Method, redact(target), err)}
+		case errors.Is(err, ErrTimeout) && ctx.Err() == nil:
 			msg = fmt.Sprintf("%s %s: no answer within %s", w.Method, redact(target), w.Timeout)
 		}
 		return Outcome{Kind: Retry, Err: msg}
@@ -341,13 +357,22 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	if status == "" {
 		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + api.StatusText(resp.Status))
 	}
+	// The receiver's body is kept apart (Outcome.Reply): what a target
+	// answers must not reach the caller of a command whose sync effect
+	// called it, or webhooks would read internal services for it.
 	msg := fmt.Sprintf("%s %s: %s", w.Method, redact(target), status)
-	if s := strings.TrimSpace(resp.Snippet); s != "" {
-		msg += ": " + s
-	}
+	reply := strings.TrimSpace(resp.Snippet)
 	switch c := resp.Status; {
 	case c == statusRequestTimeout, c == statusTooEarly, c == statusTooManyRequests, c >= 500:
-		return Outcome{Kind: Retry, Err: msg, RetryAfter: retryAfter(resp.RetryAfter, dl.d.now())}
+		return Outcome{Kind: Retry, Err: msg, Reply: reply, RetryAfter: retryAfter(resp.RetryAfter, dl.d.now())}
+	case c/100 == 3:
+		// Not followed: where a webhook goes is the operator's URL, not
+		// the receiver's choice, and a Worker could not check the
+		// address a redirect leads to.
+		msg += " (a redirect: webhooks do not follow redirects)"
+		if resp.Location != "" {
+			reply = strings.TrimSpace("Location: " + resp.Location + " " + reply)
+		}
 	}
-	return Outcome{Kind: Dead, Err: msg}
+	return Outcome{Kind: Dead, Err: msg, Reply: reply}
 }

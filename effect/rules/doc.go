@@ -13,10 +13,14 @@
 //     "effect:<name>:reject:<eventId>") or a dead letter keeping the
 //     rejection; an `http` effect's request to the URL held by its env
 //     variable, with Idempotency-Key, Cuesource-Event-Id and
-//     Cuesource-Effect headers so receivers can deduplicate.
+//     Cuesource-Effect headers so receivers can deduplicate, once its URL
+//     passed the address policy of package egress ([Deliverer].Egress).
 //   - Classifying the answer: [Done], [Skip], [Retry] (with what the
-//     receiver asked for in Retry-After), [Dead], or [Release] when the
-//     caller's context ended first.
+//     receiver asked for in Retry-After), [Dead] (a redirect, which is
+//     not followed, and a refused address too), or [Release] when the
+//     caller's context ended first. What the receiver answered is kept
+//     apart ([Outcome].Reply) for the log and the dead letter, out of
+//     the sync report a command's caller reads.
 //   - Settling a failed last attempt into a dead letter ([Settle]) and the
 //     wait before the next one ([Backoff]).
 //   - The sync report: each sync delivery's line ([ReportOf]) and the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource/interpreter"
@@ -37,6 +38,33 @@ type Outcome struct {
 	RetryAfter time.Duration   // Retry: what the receiver asked for
 	Note       string          // to log: what happened besides a plain delivery
 	Target     string          // a send's instance id
+	// Reply is what a webhook's receiver answered (the start of its body,
+	// at most 512 bytes): for the server log and the dead letter (which
+	// only admins read, see [Outcome.Logged]), never for a command's
+	// caller ([ReportOf]).
+	Reply string
+}
+
+// replySep joins an outcome's error and its receiver's reply in a logged
+// text (Logged); [Public] cuts it there.
+const replySep = "; the receiver answered: "
+
+// Logged is what the server log and a dead letter keep of a failed
+// outcome: Err, then the receiver's reply when there is one.
+func (o Outcome) Logged() string {
+	if o.Reply == "" {
+		return o.Err
+	}
+	return o.Err + replySep + o.Reply
+}
+
+// Public is a logged text ([Outcome.Logged], e.g. a dead letter's error)
+// without the receiver's reply: what a command's caller may read.
+func Public(logged string) string {
+	if i := strings.Index(logged, replySep); i >= 0 {
+		return logged[:i]
+	}
+	return logged
 }
 
 // Settle turns a Retry that was attempt number attempts+1 into Dead when

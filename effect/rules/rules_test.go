@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -266,7 +268,8 @@ func TestWebhook(t *testing.T) {
 	do = &doer{reply: &rules.Reply{Status: 503, StatusText: "503 Service Unavailable", RetryAfter: "7", Snippet: " busy\n"}}
 	out = d.Deliver(context.Background(), "notify", started, do)
 	assert.Equal(t, rules.Retry, out.Kind)
-	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable: busy", out.Err)
+	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable", out.Err, "the receiver's body is kept apart")
+	assert.Equal(t, "busy", out.Reply)
 	assert.Equal(t, 7*time.Second, out.RetryAfter)
 	do.reply.RetryAfter = now.Add(90 * time.Second).Format("Mon, 02 Jan 2006 15:04:05 GMT")
 	assert.Equal(t, 90*time.Second, d.Deliver(context.Background(), "notify", started, do).RetryAfter)
@@ -275,7 +278,11 @@ func TestWebhook(t *testing.T) {
 	assert.Equal(t, rules.Retry, rules.Settle(p, "notify", 1, out).Kind)
 	last := rules.Settle(p, "notify", 2, out)
 	assert.Equal(t, rules.Dead, last.Kind)
-	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable: busy (gave up after 3 attempts)", last.Err)
+	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable (gave up after 3 attempts)", last.Err)
+	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable (gave up after 3 attempts); the receiver answered: busy", last.Logged())
+	rep, _ := rules.ReportOf("notify", "ev1", last)
+	assert.Equal(t, "POST https://hooks.example/in: 503 Service Unavailable (gave up after 3 attempts) (dead-lettered)", rep.Error, "a command's caller never reads the receiver's body")
+	assert.Equal(t, last.Err, rules.Public(last.Logged()))
 
 	// 404: dead at once.
 	do = &doer{reply: &rules.Reply{Status: 404}}
@@ -348,4 +355,79 @@ func TestReports(t *testing.T) {
 	body, ok = rules.AppendEffects([]byte(`[]`), reps)
 	assert.False(t, ok)
 	assert.Equal(t, `[]`, string(body))
+}
+
+// A webhook's URL passes the address policy before the call: literal
+// addresses always, names by their spelling where the runtime cannot
+// resolve them (ByName, Workers); an address the runtime refused when it
+// connected, and a redirect, fail the delivery for good.
+func TestWebhookPolicy(t *testing.T) {
+	p := compile(t)
+	d := deliverer(p)
+	reply := &rules.Reply{Status: 204}
+	deliver := func(url string, byName bool, do *doer) rules.Outcome {
+		d.Vars["HOOK_URL"], d.ByName = url, byName
+		return d.Deliver(context.Background(), "notify", started, do)
+	}
+	for _, url := range []string{
+		"file:///etc/passwd", "gopher://hooks.example/", "http://169.254.169.254/latest/meta-data/",
+		"http://127.0.0.1:8080/admin/dead-letters", "http://[::1]/", "http://[::ffff:10.0.0.1]/",
+		"http://0.0.0.0:8080/", "http://[::]/", "http://[fd00:ec2::254]/", "http://100.64.0.1/", "http://2130706433/",
+	} {
+		do := &doer{reply: reply}
+		out := deliver(url, false, do)
+		assert.Equal(t, rules.Dead, out.Kind, url)
+		assert.Contains(t, out.Err, "env HOOK_URL, the URL: ", url)
+		assert.Empty(t, do.fetches, "%s is not called", url)
+	}
+	out := deliver("http://127.0.0.1:8080/hook?sig=x", false, &doer{reply: reply})
+	assert.Equal(t, "env HOOK_URL, the URL: 127.0.0.1 is a loopback address: webhooks may not call it unless the operator allows it (serve --webhook-allow, Worker var CUESOURCE_WEBHOOK_ALLOW)", out.Err)
+
+	// Names: by their spelling only where they cannot be resolved.
+	do := &doer{reply: reply}
+	assert.Equal(t, rules.Done, deliver("http://localhost:8080/", false, do).Kind)
+	assert.Len(t, do.fetches, 1, "natively the dialer judges what localhost resolves to")
+	do = &doer{reply: reply}
+	out = deliver("http://metadata.google.internal/", true, do)
+	assert.Equal(t, rules.Dead, out.Kind)
+	assert.Contains(t, out.Err, "metadata.google.internal is a local network's name")
+	assert.Empty(t, do.fetches)
+
+	// The operator's exceptions.
+	var err error
+	d.Egress, err = egress.Parse("127.0.0.1, hooks.internal")
+	require.NoError(t, err)
+	for _, url := range []string{"http://127.0.0.1:8080/hook", "http://hooks.internal/in"} {
+		do = &doer{reply: reply}
+		assert.Equal(t, rules.Done, deliver(url, true, do).Kind, url)
+		assert.Len(t, do.fetches, 1, url)
+	}
+	assert.Equal(t, rules.Dead, deliver("http://10.0.0.1/", true, &doer{reply: reply}).Kind)
+	d.Egress = egress.Policy{}
+
+	// Refused where the runtime connected (a name resolved to a private
+	// address): for good, not retried.
+	do = &doer{}
+	do.err = egress.Policy{}.CheckAddr("rebind.example", netip.MustParseAddr("169.254.169.254"))
+	out = deliver("https://rebind.example/in?sig=x", true, do)
+	assert.Equal(t, rules.Dead, out.Kind)
+	assert.Equal(t, "POST https://rebind.example/in: rebind.example (169.254.169.254) is a cloud metadata address: webhooks may not call it unless the operator allows it (serve --webhook-allow, Worker var CUESOURCE_WEBHOOK_ALLOW)", out.Err)
+
+	// A redirect is not followed: the delivery fails for good; where it
+	// led is kept for the dead letter, not for the caller.
+	do = &doer{reply: &rules.Reply{Status: 302, StatusText: "302 Found", Location: "http://169.254.169.254/latest/meta-data/", Snippet: "moved"}}
+	out = deliver("https://hooks.example/in", true, do)
+	assert.Equal(t, rules.Dead, out.Kind)
+	assert.Equal(t, "POST https://hooks.example/in: 302 Found (a redirect: webhooks do not follow redirects)", out.Err)
+	assert.Equal(t, "Location: http://169.254.169.254/latest/meta-data/ moved", out.Reply)
+	rep, _ := rules.ReportOf("notify", "ev1", out)
+	assert.NotContains(t, rep.Error, "169.254")
+
+	// A refused answer's body stays out of the report.
+	do = &doer{reply: &rules.Reply{Status: 403, Snippet: `{"AccessKeyId":"AKIA..."}`}}
+	out = deliver("https://hooks.example/in", true, do)
+	assert.Equal(t, rules.Dead, out.Kind)
+	rep, _ = rules.ReportOf("notify", "ev1", out)
+	assert.Equal(t, "POST https://hooks.example/in: 403 Forbidden (dead-lettered)", rep.Error)
+	assert.Contains(t, out.Logged(), "AKIA")
 }

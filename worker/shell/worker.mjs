@@ -147,18 +147,43 @@ async function performOk(env, op) {
   throw new Error(`unknown operation ${op.kind}`);
 }
 
-// webhook performs an http effect's call; no answer (network, timeout) is
-// an error, any status an answer.
+// webhook performs an http effect's call, whose URL Go has checked; no
+// answer (network, timeout) is an error, any status an answer. A redirect
+// is not followed (Go fails the delivery: it could not check where it
+// leads), and no more than 512 bytes of the body are read.
 async function webhook(a) {
   let r, text;
   try {
-    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, signal: AbortSignal.timeout(a.timeoutMs || 10000) });
-    text = await r.text();
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs || 10000) });
+    text = await head(r, 512);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
   }
-  return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Snippet: text.slice(0, 512) };
+  return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
+}
+
+// head reads at most n bytes of a response's body, as text, and cancels
+// the rest.
+async function head(r, n) {
+  if (!r.body) return "";
+  const reader = r.body.getReader();
+  const chunks = [];
+  let got = 0;
+  while (got < n) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value.subarray(0, n - got));
+    got += Math.min(value.length, n - got);
+  }
+  reader.cancel().catch(() => {});
+  const all = new Uint8Array(got);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 function aggregate(env, agg, id) {
