@@ -26,9 +26,9 @@ const (
 	// invariant together), one projected event, one effect delivery or
 	// one lens read may spend. Measured here: spending all of it takes
 	// well under 200 ms of CPU natively (BENCHMARKS.md, RELIABILITY.md).
-	CostBudget = 64 << 20
+	CostBudget = 16 << 20
 	// NodeCost is what one node of a loop's body costs per iteration.
-	NodeCost = 32
+	NodeCost = 64
 )
 
 // NewBudget gives a budget of CostBudget units.
@@ -66,7 +66,7 @@ var errNoBudget = errors.New("no budget in the environment")
 // value, a map entry, and a scalar.
 const (
 	slotCost   = 16
-	entryCost  = 48
+	entryCost  = 96
 	scalarCost = 8
 )
 

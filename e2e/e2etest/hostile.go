@@ -29,11 +29,22 @@ const hostileBound = 10 * time.Second
 // changed by the refused ones.
 func (c *Client) PlayHostile(t testing.TB, id string) {
 	t.Helper()
+	// Warm up: a runtime's first command also starts it.
+	if r, err := c.Post(InstancePath("box", id+"-warm")+"/Bump", "", nil); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("Bump: %v %v", r, err)
+	}
 	body, _ := json.Marshal(map[string]string{"s": strings.Repeat("x", 50_000)})
+	var slowest time.Duration
+	var slowestName string
+	defer func() { t.Logf("the slowest refusal: %s in %v", slowestName, slowest) }()
 	for _, name := range HostileCommands {
 		start := time.Now()
 		r, err := c.Post(InstancePath("box", id)+"/"+name, "", body)
 		took := time.Since(start)
+		t.Logf("%s: %v", name, took)
+		if took > slowest {
+			slowest, slowestName = took, name
+		}
 		var p struct {
 			Type   string `json:"type"`
 			Detail string `json:"detail"`
