@@ -2,17 +2,18 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
@@ -238,12 +239,16 @@ func segments(path string) ([]string, error) {
 	return parts, nil
 }
 
+// bearer reports whether h carries token as a bearer credential. The
+// scheme is case-insensitive and may be followed by several spaces
+// (RFC 9110, section 11.1); the token itself is compared in constant time.
 func bearer(h Header, token string) bool {
 	if token == "" {
 		return false
 	}
-	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	scheme, got, ok := strings.Cut(h.Get("Authorization"), " ")
+	got = strings.TrimLeft(got, " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
@@ -257,12 +262,37 @@ func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 
 const maxIDLength = 256
 
+// checkID refuses an instance id that cannot name one instance the same
+// way everywhere: one that is not valid UTF-8 (stored as text it would
+// turn into U+FFFD and address another instance), "." or ".." (URL
+// normalisation removes such segments on the way to a Worker, and
+// elsewhere), one with control characters (which logs, headers and
+// terminals interpret), and one over maxIDLength bytes.
 func checkID(id string) *Response {
-	if len(id) > maxIDLength {
-		r := problem(statusBadRequest, "invalid_id", fmt.Sprintf("instance id longer than %d bytes", maxIDLength))
+	if reason := idProblem(id); reason != "" {
+		r := problem(statusBadRequest, "invalid_id", "the instance id "+reason)
 		return &r
 	}
 	return nil
+}
+
+func idProblem(id string) string {
+	switch {
+	case len(id) > maxIDLength:
+		return fmt.Sprintf("is longer than %d bytes", maxIDLength)
+	case id == "":
+		return "is empty"
+	case id == "." || id == "..":
+		return fmt.Sprintf("%q is a dot segment, which URLs remove", id)
+	case !utf8.ValidString(id):
+		return "is not valid UTF-8"
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("has the control character %U", r)
+		}
+	}
+	return ""
 }
 
 // instance answers GET /{aggregate}/{id}: the state, its version and ETag.
@@ -281,7 +311,7 @@ func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Resp
 		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
 	}
 	etag := ETag(inst.Version)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, inst.Version) {
+	if inm := strings.Join(r.Header["If-None-Match"], ", "); inm != "" && etagListMatches(inm, inst.Version) {
 		return Response{Status: statusNotModified, Header: Header{"ETag": {etag}}}
 	}
 	body, _ := json.Marshal(map[string]any{"aggregate": agg, "id": id, "version": inst.Version, "state": json.RawMessage(inst.State)})
@@ -395,12 +425,18 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
 		Limits: s.opt.Limits,
 	}
-	if im := r.Header.Get("If-Match"); im != "" {
-		v, ok := parseIfMatch(im)
+	if im := strings.Join(r.Header["If-Match"], ", "); strings.TrimSpace(im) != "" {
+		// Several If-Match lines are one list (RFC 9110, section 5.3), as
+		// the Workers runtime joins them.
+		vs, ok := parseIfMatch(im)
 		if !ok {
-			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be an ETag of this API (W/\"3\") or *, not %q", im))
+			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be * or a list of ETags of this API (W/\"3\", W/\"4\"), not %q", im))
 		}
-		req.ExpectedVersion = v
+		if len(vs) == 1 {
+			req.ExpectedVersion = vs[0]
+		} else {
+			req.ExpectedVersions = vs
+		}
 	} else if cmd.IfMatch == "required" {
 		return problem(statusPreconditionRequired, "precondition_required",
 			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
@@ -410,8 +446,6 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
 		}
 		req.IdempotencyKey = key
-		sum := sha256.Sum256(append([]byte(r.Header.Get("If-Match")+"\n"), r.Body...))
-		req.RequestHash = hex.EncodeToString(sum[:])
 	}
 	resp, err := s.backend.Execute(ctx, req)
 	if err != nil {
@@ -428,18 +462,37 @@ func isJSON(ct string) bool {
 // ETag is the (weak) entity tag of an instance version.
 func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
-// parseIfMatch reads one entity tag, weak or strong, or "*" (any existing
-// version, which the API spells as version -2).
-func parseIfMatch(h string) (int64, bool) {
-	h = strings.TrimSpace(h)
-	if h == "*" {
-		return AnyExisting, true
+// parseIfMatch reads an If-Match value: "*" (any existing version, which
+// the API spells as version AnyExisting) or a list of entity tags, weak or
+// strong, each naming a version. The versions come back sorted, without
+// repeats.
+func parseIfMatch(h string) ([]int64, bool) {
+	if strings.TrimSpace(h) == "*" {
+		return []int64{AnyExisting}, true
 	}
-	h = strings.TrimPrefix(h, "W/")
-	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
+	var vs []int64
+	for _, t := range strings.Split(h, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue // a list may have empty elements
+		}
+		v, ok := parseETag(t)
+		if !ok {
+			return nil, false
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	vs = slices.Compact(vs)
+	return vs, len(vs) > 0
+}
+
+// parseETag reads one entity tag of this API: W/"3" or "3".
+func parseETag(t string) (int64, bool) {
+	t = strings.TrimPrefix(t, "W/")
+	if len(t) < 3 || t[0] != '"' || t[len(t)-1] != '"' {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(h[1:len(h)-1], 10, 64)
+	n, err := strconv.ParseInt(t[1:len(t)-1], 10, 64)
 	return n, err == nil && n >= 0
 }
 
@@ -448,7 +501,7 @@ func etagListMatches(list string, version int64) bool {
 		if strings.TrimSpace(t) == "*" {
 			return true
 		}
-		if v, ok := parseIfMatch(t); ok && v == version {
+		if v, ok := parseETag(strings.TrimSpace(t)); ok && v == version {
 			return true
 		}
 	}

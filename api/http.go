@@ -46,10 +46,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		h.stream(w, hr, req)
 		return
 	}
-	// Read one byte past the limit to tell "at the limit" from "over it".
-	body, err := io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
+	var body []byte
+	var err error
+	// A declared length over the limit is refused before a byte is read:
+	// net/http sends "100 Continue" only when the handler first reads, so
+	// a client that waits for it sends nothing.
+	if hr.ContentLength <= int64(h.s.MaxBody()) {
+		// Read one byte past the limit to tell "at the limit" from "over
+		// it" when the length is not declared.
+		body, err = io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
+	}
 	var resp Response
 	switch {
+	case hr.ContentLength > int64(h.s.MaxBody()):
+		resp = problem(http.StatusRequestEntityTooLarge, "too_large", "the body is over the limit of "+strconv.Itoa(h.s.MaxBody())+" bytes")
+		// The rest of the body is not read, so the connection cannot
+		// carry another request.
+		w.Header().Set("Connection", "close")
 	case err != nil:
 		resp = problem(http.StatusBadRequest, "invalid_body", "reading the body failed: "+err.Error())
 	case len(body) > h.s.MaxBody():

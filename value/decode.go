@@ -310,10 +310,10 @@ func (d *fastDecoder) number() (any, bool) {
 		return int(n), true
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil {
+	if err != nil || roundsToInteger(string(lit), f) {
 		return nil, false
 	}
-	return f, true
+	return f + 0, true // -0 is 0
 }
 
 func (d *fastDecoder) digits() bool {
