@@ -37,7 +37,7 @@ func FuzzDecodeMatchesReference(f *testing.F) {
 // TestFastDecodeTakesCommonDocuments makes sure the fast path is the one
 // that runs on ordinary payloads, escapes and Unicode included.
 func TestFastDecodeTakesCommonDocuments(t *testing.T) {
-	for _, s := range []string{decodeSeeds[0], decodeSeeds[1][:60] + "]", `"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 x"`, `"café"`, decodeSeeds[5], decodeSeeds[6]} {
+	for _, s := range []string{decodeSeeds[0], decodeSeeds[1][:60] + "]", `"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 x"`, `"café"`, decodeSeeds[5], `{"a":1,"b":{"a":2}}`} {
 		if _, ok := fastDecode([]byte(s), 64); !ok {
 			t.Errorf("fast path gave up on %s", s)
 		}

@@ -110,6 +110,9 @@ func slowDecode(data []byte, maxDepth int) (any, error) {
 	if off := dec.InputOffset(); len(bytes.TrimSpace(data[off:])) > 0 {
 		return nil, &SyntaxError{Offset: off, Msg: "data after the JSON value"}
 	}
+	if err := duplicateKey(data); err != nil {
+		return nil, err
+	}
 	return convert(v, nil)
 }
 
@@ -258,6 +261,53 @@ func integerLiteral(lit string) bool {
 		scale += e
 	}
 	return scale >= 0
+}
+
+// duplicateKey finds the first member of an object whose name an earlier
+// member of the same object has. JSON leaves the meaning of such a
+// document open and parsers disagree on it (the first wins, or the last),
+// so it is refused, as I-JSON (RFC 7493) does. data is one valid document.
+func duplicateKey(data []byte) error {
+	type frame struct {
+		keys      map[string]bool // nil for an array
+		expectKey bool
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end: Decode has read the document already
+		}
+		if n := len(stack); n > 0 && stack[n-1].expectKey {
+			top := stack[n-1]
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return &SyntaxError{Offset: off, Msg: fmt.Sprintf("the object has the key %q twice", k)}
+				}
+				top.keys[k], top.expectKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // Pointer spells a path as an RFC 6901 JSON pointer.

@@ -23,6 +23,14 @@ func TestDecodeNumbers(t *testing.T) {
 	assert.Equal(t, []any{1, 2.0}, m["list"])
 }
 
+// TestDecodeKeysOnce: the same key in different objects is fine.
+func TestDecodeKeysOnce(t *testing.T) {
+	for _, in := range []string{`{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":{"a":{"a":[]}}}`, `{"s":"\ud800","t":{"s":1}}`} {
+		_, err := value.Decode([]byte(in), value.Limits{})
+		assert.NoError(t, err, in)
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name, in string
@@ -34,6 +42,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"unsafe integer", `{"a":[1,{"b":18014398509481984}]}`, nil, "/a/1/b: integer 18014398509481984"},
 		{"syntax", `{"a":}`, nil, "invalid JSON at byte"},
 		{"trailing", `1 2`, nil, "data after the JSON value"},
+		{"duplicate key", `{"a":1,"b":{"c":[{"d":1}],"c":2}}`, nil, `the object has the key "c" twice`},
+		{"duplicate key after a repaired string", `{"s":"\ud800","s":1}`, nil, `key "s" twice`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := value.Decode([]byte(tt.in), value.Limits{MaxBytes: 64, MaxDepth: 8})
