@@ -219,24 +219,53 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 	return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 }
 
-// segments splits an escaped path into unescaped segments.
+// segments splits an escaped path into unescaped segments, after
+// normalising it as the URL standard does (WHATWG URL, which every
+// Workers runtime applies before the Worker sees a request): a backslash
+// separates segments, "." and ".." segments (escaped as %2e too) are
+// removed with the segment a ".." follows. So `/cart/%2e%2e/Open` is
+// `/Open` natively as on Workers, and no dot segment ever becomes an id.
 func segments(path string) ([]string, error) {
-	path = strings.Trim(path, "/")
+	path = strings.ReplaceAll(path, `\`, "/")
+	path = strings.TrimPrefix(path, "/")
 	if path == "" {
 		return nil, nil
 	}
-	parts := strings.Split(path, "/")
-	for i, p := range parts {
+	raw := strings.Split(path, "/")
+	parts := make([]string, 0, len(raw))
+	for i, p := range raw {
+		last := i == len(raw)-1
+		switch {
+		case singleDot(p):
+			continue
+		case doubleDot(p):
+			if len(parts) > 0 {
+				parts = parts[:len(parts)-1]
+			}
+			continue
+		case p == "" && last:
+			continue // a trailing slash
+		}
 		u, err := url.PathUnescape(p)
 		if err != nil {
 			return nil, fmt.Errorf("bad escape in path segment %q", p)
 		}
 		if u == "" {
-			return nil, fmt.Errorf("empty path segment in %q", path)
+			return nil, fmt.Errorf("empty path segment in %q", "/"+path)
 		}
-		parts[i] = u
+		parts = append(parts, u)
 	}
 	return parts, nil
+}
+
+func singleDot(seg string) bool { return seg == "." || strings.EqualFold(seg, "%2e") }
+
+func doubleDot(seg string) bool {
+	switch strings.ToLower(seg) {
+	case "..", ".%2e", "%2e.", "%2e%2e":
+		return true
+	}
+	return false
 }
 
 // bearer reports whether h carries token as a bearer credential. The

@@ -693,12 +693,12 @@ func TestIfMatchList(t *testing.T) {
 }
 
 // TestInstanceIDs: an id that is not valid UTF-8 (it used to be stored as
-// U+FFFD, addressing another instance), a dot segment or one with control
-// characters is refused wherever an id enters, with 400 invalid_id.
+// U+FFFD, addressing another instance) or one with control characters is
+// refused wherever an id enters, with 400 invalid_id.
 func TestInstanceIDs(t *testing.T) {
 	s := newServer(t, api.Options{AdminToken: "T"})
 	seed := `{"events":[{"event":"CartOpened","payload":{"customer":"ada"}}]}`
-	for _, id := range []string{"%FF", "a%C3", "%ED%A0%80", "%2e%2e", "%2E", "..%00", "a%0Ab", "a%7Fb", "a%C2%85b", strings.Repeat("a", 257)} {
+	for _, id := range []string{"%FF", "a%C3", "%ED%A0%80", "..%00", "a%0Ab", "a%7Fb", "a%C2%85b", strings.Repeat("a", 257)} {
 		t.Run(id, func(t *testing.T) {
 			for _, rq := range []struct{ method, path, body string }{
 				{http.MethodPost, "/cart/" + id + "/Open", openAda},
@@ -718,6 +718,50 @@ func TestInstanceIDs(t *testing.T) {
 	for _, id := range []string{"caf%C3%A9", "a%2Fb", "...", ".a", "a.b"} {
 		s.post("/cart/"+id+"/Open", openAda, http.StatusCreated)
 	}
+}
+
+// TestDotSegments: dot segments, escaped or not, are removed as the URL
+// standard removes them (and as the Workers runtime does before the
+// Worker sees the request): `/cart/%2e%2e/Open` used to create the
+// instance "..".
+func TestDotSegments(t *testing.T) {
+	s := newServer(t, api.Options{})
+	s.post("/cart/c1/Open", openAda, http.StatusCreated)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		kind         string
+	}{
+		{http.MethodPost, "/cart/%2e%2e/Open", http.StatusNotFound, "not_found"},               // /Open
+		{http.MethodPost, "/cart/%2E%2e/Open", http.StatusNotFound, "not_found"},               // /Open
+		{http.MethodPost, "/cart/.%2E/Open", http.StatusNotFound, "not_found"},                 // /Open
+		{http.MethodPost, "/cart/%2E/Open", http.StatusMethodNotAllowed, "method_not_allowed"}, // /cart/Open
+		{http.MethodGet, "/cart/c1/..", http.StatusNotFound, "not_found"},                      // /cart/
+		{http.MethodGet, "/cart/.", http.StatusNotFound, "not_found"},                          // /cart/
+		{http.MethodGet, "/../../cart/c1", http.StatusOK, ""},                                  // /cart/c1
+		{http.MethodGet, "/cart/x/%2e%2e/c1", http.StatusOK, ""},                               // /cart/c1
+		{http.MethodGet, `/cart\c1`, http.StatusOK, ""},                                        // /cart/c1
+	} {
+		body := ""
+		if tc.method == http.MethodPost {
+			body = openAda
+		}
+		req, err := http.NewRequest(tc.method, s.url+"/", strings.NewReader(body))
+		require.NoError(t, err)
+		req.URL.Opaque = tc.path // sent as it is
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.client.Do(req)
+		require.NoError(t, err)
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := &reply{Status: resp.StatusCode, Header: resp.Header, Body: data}
+		if tc.kind != "" {
+			assertProblem(t, r, tc.status, tc.kind)
+		} else {
+			assert.Equal(t, tc.status, r.Status, "%s %s: %s", tc.method, tc.path, r)
+		}
+	}
+	assert.Equal(t, 1, s.eventCount())
 }
 
 // TestExpectContinueOverLimit: a declared Content-Length over the body
