@@ -146,6 +146,12 @@ func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 
 // Serve answers one request.
 func (s *Service) Serve(ctx context.Context, r *Request) Response {
+	if !knownMethods[r.Method] {
+		return problem(statusNotImplemented, "not_implemented", fmt.Sprintf("the method %.40q is not one this server knows", r.Method))
+	}
+	if name := badHeader(r.Header); name != "" {
+		return problem(statusBadRequest, "invalid_header", fmt.Sprintf("the header %.60q has a control character", name))
+	}
 	segs, err := segments(r.Path)
 	if err != nil {
 		return problem(statusBadRequest, "invalid_path", err.Error())
@@ -217,6 +223,34 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		return s.command(ctx, r, segs[0], segs[1], segs[2])
 	}
 	return problem(statusNotFound, "not_found", "no such route: "+r.Path)
+}
+
+// knownMethods are the methods the Workers runtime knows (it answers any
+// other 501 before a Worker sees the request): the same answer natively.
+var knownMethods = map[string]bool{}
+
+func init() {
+	for _, m := range strings.Fields(`GET HEAD POST PUT DELETE PATCH PURGE OPTIONS TRACE CONNECT COPY LOCK MKCOL MOVE
+		PROPFIND PROPPATCH SEARCH UNLOCK ACL REPORT MKACTIVITY CHECKOUT MERGE MSEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE`) {
+		knownMethods[m] = true
+	}
+}
+
+// badHeader is the name of a header whose value has a control character
+// other than a tab (RFC 9110, section 5.5), "" if none has. net/http
+// refuses such a request before the API sees it; the Workers runtime
+// passes it on, so the API refuses it there.
+func badHeader(h Header) string {
+	for name, vs := range h {
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+					return name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // segments splits an escaped path into unescaped segments, after
@@ -292,8 +326,9 @@ func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 const maxIDLength = 256
 
 // checkID refuses an instance id that cannot name one instance the same
-// way everywhere: one that is not valid UTF-8 (stored as text it would
-// turn into U+FFFD and address another instance), "." or ".." (URL
+// way everywhere: one that is not valid UTF-8 or has U+FFFD (stored as
+// text, or passed through a URL parser, invalid bytes turn into U+FFFD and
+// address another instance), "." or ".." (URL
 // normalisation removes such segments on the way to a Worker, and
 // elsewhere), one with control characters (which logs, headers and
 // terminals interpret), and one over maxIDLength bytes.
@@ -317,8 +352,13 @@ func idProblem(id string) string {
 		return "is not valid UTF-8"
 	}
 	for _, r := range id {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return fmt.Sprintf("has the control character %U", r)
+		case r == utf8.RuneError:
+			// What bytes that are not UTF-8 become on the way to a Worker:
+			// refused too, so that no such id addresses another instance.
+			return "has U+FFFD, the replacement for bytes that are not UTF-8"
 		}
 	}
 	return ""

@@ -698,7 +698,7 @@ func TestIfMatchList(t *testing.T) {
 func TestInstanceIDs(t *testing.T) {
 	s := newServer(t, api.Options{AdminToken: "T"})
 	seed := `{"events":[{"event":"CartOpened","payload":{"customer":"ada"}}]}`
-	for _, id := range []string{"%FF", "a%C3", "%ED%A0%80", "..%00", "a%0Ab", "a%7Fb", "a%C2%85b", strings.Repeat("a", 257)} {
+	for _, id := range []string{"%FF", "a%C3", "%ED%A0%80", "a%EF%BF%BD", "..%00", "a%0Ab", "a%7Fb", "a%C2%85b", strings.Repeat("a", 257)} {
 		t.Run(id, func(t *testing.T) {
 			for _, rq := range []struct{ method, path, body string }{
 				{http.MethodPost, "/cart/" + id + "/Open", openAda},
@@ -718,6 +718,22 @@ func TestInstanceIDs(t *testing.T) {
 	for _, id := range []string{"caf%C3%A9", "a%2Fb", "...", ".a", "a.b"} {
 		s.post("/cart/"+id+"/Open", openAda, http.StatusCreated)
 	}
+}
+
+// TestUnknownMethodsAndControlCharacters: what net/http refuses before the
+// API sees it, and the Workers runtime does not, the API refuses itself,
+// as the Workers runtime answers an unknown method: so both runtimes
+// answer alike.
+func TestUnknownMethodsAndControlCharacters(t *testing.T) {
+	svc := api.New(example(t), nil, api.Options{})
+	r := svc.Serve(t.Context(), &api.Request{Method: "FOO", Path: "/cart/c1", Header: api.Header{}})
+	assert.Equal(t, http.StatusNotImplemented, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), "not_implemented")
+	r = svc.Serve(t.Context(), &api.Request{Method: "GET", Path: "/healthz", Header: api.Header{"X-A": {"a\x01b"}}})
+	assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), "invalid_header")
+	r = svc.Serve(t.Context(), &api.Request{Method: "GET", Path: "/healthz", Header: api.Header{"X-A": {"a\tb"}}})
+	assert.Equal(t, http.StatusOK, r.Status, string(r.Body))
 }
 
 // TestDotSegments: dot segments, escaped or not, are removed as the URL

@@ -16,6 +16,14 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
+// MaxHeaderBytes bounds a request's line and headers together, as the
+// Workers runtime does (it answers 431 above 128 KiB). Give the net/http
+// server ServerMaxHeaderBytes: it reads 4096 bytes more than it is told.
+const (
+	MaxHeaderBytes       = 128 << 10
+	ServerMaxHeaderBytes = MaxHeaderBytes - 4096
+)
+
 // HandlerOptions tune the net/http adapter.
 type HandlerOptions struct {
 	// Timeout bounds one request (not a stream); zero means 30s.

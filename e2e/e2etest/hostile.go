@@ -82,6 +82,11 @@ func HostileTable() []Hostile {
 		post("bad escape", "/cart/%zz/Open", openOK, 400, ""),
 		post("escape of a bad UTF-8 byte", "/cart/%FF/Open", openOK, 400, "invalid_id"),
 		post("truncated UTF-8 sequence", "/cart/a%C3/Open", openOK, 400, "invalid_id"),
+		post("the replacement character", "/cart/a%EF%BF%BD/Open", openOK, 400, "invalid_id"),
+		// A raw byte that is not UTF-8: workerd turns it into U+FFFD,
+		// net/http passes it on; refused either way.
+		post("raw byte that is not UTF-8", "/cart/a\xff/Open", openOK, 400, "invalid_id"),
+		get("raw UTF-8 in an id", "/cart/caf\xc3\xa9", 404, "instance_missing"),
 		post("UTF-16 surrogate as UTF-8", "/cart/%ED%A0%80/Open", openOK, 400, "invalid_id"),
 		get("bad UTF-8 on GET", "/cart/%FF", 400, "invalid_id"),
 		get("bad UTF-8 on events", "/cart/%FF/events", 400, "invalid_id"),
@@ -148,7 +153,16 @@ func HostileTable() []Hostile {
 		post("a key for one command", "/cart/h1/Abandon", "", 200, "", "Idempotency-Key", "hk"),
 		post("the key for another command", "/cart/h1/CheckOut", "", 409, "idempotency_key_reused", "Idempotency-Key", "hk"),
 		post("the key for the same command", "/cart/h1/Abandon", "", 200, "", "Idempotency-Key", "hk"),
-		get("a header of 16 KiB", "/cart/h1", 200, "", "X-Padding", strings.Repeat("p", 16<<10)),
+		get("a header of 100 KiB", "/cart/h1", 200, "", "X-Padding", strings.Repeat("p", 100<<10)),
+		// Over 128 KiB of head: the HTTP layer answers (not the API).
+		get("a header of 200 KiB", "/cart/h1", 431, "", "X-Padding", strings.Repeat("p", 200<<10)),
+		get("a path of 200 KiB", "/cart/"+strings.Repeat("i", 200<<10), 431, ""),
+		get("a path of 100 KiB", "/cart/"+strings.Repeat("i", 100<<10), 400, "invalid_id"),
+		get("300 headers", "/cart/h1", 200, "", strings.Split(strings.Repeat("X-A,b,", 300), ",")[:600]...),
+		// net/http refuses a control character in a header itself
+		// (text/plain); the API refuses it on Workers.
+		get("control character in a header", "/cart/h1", 400, "", "X-A", "a\x01b"),
+		get("If-None-Match that is no ETag", "/cart/h1", 200, "", "If-None-Match", "garbage"),
 
 		// Authentication.
 		get("no credentials", "/cart/h1", 401, "unauthorized", "Authorization", ""),
@@ -168,6 +182,10 @@ func HostileTable() []Hostile {
 		{Name: "GET a command", Method: "GET", Target: "/cart/h1/AddItem", Status: 405, Kind: "method_not_allowed"},
 		{Name: "POST healthz", Method: "POST", Target: "/healthz", Status: 405, Kind: "method_not_allowed"},
 		{Name: "OPTIONS", Method: "OPTIONS", Target: "/cart/h1", Status: 405, Kind: "method_not_allowed"},
+		{Name: "TRACE", Method: "TRACE", Target: "/cart/h1", Status: 405, Kind: "method_not_allowed"},
+		// workerd answers an unknown method itself (text/plain); the API
+		// answers it natively.
+		{Name: "an unknown method", Method: "FOO", Target: "/cart/h1", Status: 501},
 
 		// Queries.
 		get("after that is no number", "/events?after=abc", 400, "invalid_parameter"),
