@@ -326,12 +326,11 @@ func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 const maxIDLength = 256
 
 // checkID refuses an instance id that cannot name one instance the same
-// way everywhere: one that is not valid UTF-8 or has U+FFFD (stored as
-// text, or passed through a URL parser, invalid bytes turn into U+FFFD and
-// address another instance), "." or ".." (URL
-// normalisation removes such segments on the way to a Worker, and
-// elsewhere), one with control characters (which logs, headers and
-// terminals interpret), and one over maxIDLength bytes.
+// way everywhere: one that is not valid UTF-8 or has U+FFFD (invalid bytes
+// become U+FFFD in storage or in a URL parser, and would address another
+// instance), "." or ".." (URL normalisation removes such segments), one
+// with control characters (which logs, headers and terminals interpret),
+// and one over maxIDLength bytes.
 func checkID(id string) *Response {
 	if reason := idProblem(id); reason != "" {
 		r := problem(statusBadRequest, "invalid_id", "the instance id "+reason)
