@@ -736,6 +736,19 @@ func TestUnknownMethodsAndControlCharacters(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.Status, string(r.Body))
 }
 
+// TestDecideChecksTheID: a command that does not come over HTTP (an
+// effect's send, whose id is an expression's value) meets the id rule too.
+func TestDecideChecksTheID(t *testing.T) {
+	for _, id := range []string{"..", "a\x00", "a\xff", "a\uFFFD", ""} {
+		d := api.Decide(example(t), store.Instance{Aggregate: "cart", ID: id}, nil, &api.CommandRequest{
+			Aggregate: "cart", ID: id, Command: "Open", Payload: []byte(openAda), ExpectedVersion: engine.AnyVersion,
+		}, engine.Options{})
+		assert.Nil(t, d.Commit, "%q", id)
+		assert.Equal(t, http.StatusBadRequest, d.Response.Status, "%q: %s", id, d.Response.Body)
+		assert.Contains(t, string(d.Response.Body), "invalid_id")
+	}
+}
+
 // TestDotSegments: dot segments, escaped or not, are removed as the URL
 // standard removes them (and as the Workers runtime does before the
 // Worker sees the request): `/cart/%2e%2e/Open` used to create the

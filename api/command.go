@@ -93,6 +93,11 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 // that keeps it in memory saves the decoding). The engine never changes
 // state, so a decoded state may be shared.
 func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
+	// The HTTP routes check the id first; a command an effect sends gets
+	// its id from an expression.
+	if bad := checkID(req.ID); bad != nil {
+		return Decision{Response: *bad}
+	}
 	if rec != nil {
 		if rec.RequestHash != RequestHash(req) {
 			return Decision{Response: problem(statusConflict, "idempotency_key_reused",
