@@ -2,17 +2,18 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
@@ -145,6 +146,12 @@ func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 
 // Serve answers one request.
 func (s *Service) Serve(ctx context.Context, r *Request) Response {
+	if !knownMethods[r.Method] {
+		return problem(statusNotImplemented, "not_implemented", fmt.Sprintf("the method %.40q is not one this server knows", r.Method))
+	}
+	if name := badHeader(r.Header); name != "" {
+		return problem(statusBadRequest, "invalid_header", fmt.Sprintf("the header %.60q has a control character", name))
+	}
 	segs, err := segments(r.Path)
 	if err != nil {
 		return problem(statusBadRequest, "invalid_path", err.Error())
@@ -218,32 +225,93 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 	return problem(statusNotFound, "not_found", "no such route: "+r.Path)
 }
 
-// segments splits an escaped path into unescaped segments.
+// knownMethods are the methods the Workers runtime knows (it answers any
+// other 501 before a Worker sees the request): the same answer natively.
+var knownMethods = map[string]bool{}
+
+func init() {
+	for _, m := range strings.Fields(`GET HEAD POST PUT DELETE PATCH PURGE OPTIONS TRACE CONNECT COPY LOCK MKCOL MOVE
+		PROPFIND PROPPATCH SEARCH UNLOCK ACL REPORT MKACTIVITY CHECKOUT MERGE MSEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE`) {
+		knownMethods[m] = true
+	}
+}
+
+// badHeader is the name of a header whose value has a control character
+// other than a tab (RFC 9110, section 5.5), "" if none has. net/http
+// refuses such a request before the API sees it; the Workers runtime
+// passes it on, so the API refuses it there.
+func badHeader(h Header) string {
+	for name, vs := range h {
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+					return name
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// segments splits an escaped path into unescaped segments, after
+// normalising it as the URL standard does (WHATWG URL, which every
+// Workers runtime applies before the Worker sees a request): a backslash
+// separates segments, "." and ".." segments (escaped as %2e too) are
+// removed with the segment a ".." follows. So `/cart/%2e%2e/Open` is
+// `/Open` natively as on Workers, and no dot segment ever becomes an id.
 func segments(path string) ([]string, error) {
-	path = strings.Trim(path, "/")
+	path = strings.ReplaceAll(path, `\`, "/")
+	path = strings.TrimPrefix(path, "/")
 	if path == "" {
 		return nil, nil
 	}
-	parts := strings.Split(path, "/")
-	for i, p := range parts {
+	raw := strings.Split(path, "/")
+	parts := make([]string, 0, len(raw))
+	for i, p := range raw {
+		last := i == len(raw)-1
+		switch {
+		case singleDot(p):
+			continue
+		case doubleDot(p):
+			if len(parts) > 0 {
+				parts = parts[:len(parts)-1]
+			}
+			continue
+		case p == "" && last:
+			continue // a trailing slash
+		}
 		u, err := url.PathUnescape(p)
 		if err != nil {
 			return nil, fmt.Errorf("bad escape in path segment %q", p)
 		}
 		if u == "" {
-			return nil, fmt.Errorf("empty path segment in %q", path)
+			return nil, fmt.Errorf("empty path segment in %q", "/"+path)
 		}
-		parts[i] = u
+		parts = append(parts, u)
 	}
 	return parts, nil
 }
 
+func singleDot(seg string) bool { return seg == "." || strings.EqualFold(seg, "%2e") }
+
+func doubleDot(seg string) bool {
+	switch strings.ToLower(seg) {
+	case "..", ".%2e", "%2e.", "%2e%2e":
+		return true
+	}
+	return false
+}
+
+// bearer reports whether h carries token as a bearer credential. The
+// scheme is case-insensitive and may be followed by several spaces
+// (RFC 9110, section 11.1); the token itself is compared in constant time.
 func bearer(h Header, token string) bool {
 	if token == "" {
 		return false
 	}
-	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	scheme, got, ok := strings.Cut(h.Get("Authorization"), " ")
+	got = strings.TrimLeft(got, " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
@@ -257,12 +325,42 @@ func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 
 const maxIDLength = 256
 
+// checkID refuses an instance id that cannot name one instance the same
+// way everywhere: one that is not valid UTF-8 or has U+FFFD (invalid bytes
+// become U+FFFD in storage or in a URL parser, and would address another
+// instance), "." or ".." (URL normalisation removes such segments), one
+// with control characters (which logs, headers and terminals interpret),
+// and one over maxIDLength bytes.
 func checkID(id string) *Response {
-	if len(id) > maxIDLength {
-		r := problem(statusBadRequest, "invalid_id", fmt.Sprintf("instance id longer than %d bytes", maxIDLength))
+	if reason := idProblem(id); reason != "" {
+		r := problem(statusBadRequest, "invalid_id", "the instance id "+reason)
 		return &r
 	}
 	return nil
+}
+
+func idProblem(id string) string {
+	switch {
+	case len(id) > maxIDLength:
+		return fmt.Sprintf("is longer than %d bytes", maxIDLength)
+	case id == "":
+		return "is empty"
+	case id == "." || id == "..":
+		return fmt.Sprintf("%q is a dot segment, which URLs remove", id)
+	case !utf8.ValidString(id):
+		return "is not valid UTF-8"
+	}
+	for _, r := range id {
+		switch {
+		case unicode.IsControl(r):
+			return fmt.Sprintf("has the control character %U", r)
+		case r == utf8.RuneError:
+			// What bytes that are not UTF-8 become on the way to a Worker:
+			// refused too, so that no such id addresses another instance.
+			return "has U+FFFD, the replacement for bytes that are not UTF-8"
+		}
+	}
+	return ""
 }
 
 // instance answers GET /{aggregate}/{id}: the state, its version and ETag.
@@ -281,7 +379,7 @@ func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Resp
 		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
 	}
 	etag := ETag(inst.Version)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, inst.Version) {
+	if inm := strings.Join(r.Header["If-None-Match"], ", "); inm != "" && etagListMatches(inm, inst.Version) {
 		return Response{Status: statusNotModified, Header: Header{"ETag": {etag}}}
 	}
 	body, _ := json.Marshal(map[string]any{"aggregate": agg, "id": id, "version": inst.Version, "state": json.RawMessage(inst.State)})
@@ -395,12 +493,18 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
 		Limits: s.opt.Limits,
 	}
-	if im := r.Header.Get("If-Match"); im != "" {
-		v, ok := parseIfMatch(im)
+	if im := strings.Join(r.Header["If-Match"], ", "); strings.TrimSpace(im) != "" {
+		// Several If-Match lines are one list (RFC 9110, section 5.3), as
+		// the Workers runtime joins them.
+		vs, ok := parseIfMatch(im)
 		if !ok {
-			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be an ETag of this API (W/\"3\") or *, not %q", im))
+			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be * or a list of ETags of this API (W/\"3\", W/\"4\"), not %q", im))
 		}
-		req.ExpectedVersion = v
+		if len(vs) == 1 {
+			req.ExpectedVersion = vs[0]
+		} else {
+			req.ExpectedVersions = vs
+		}
 	} else if cmd.IfMatch == "required" {
 		return problem(statusPreconditionRequired, "precondition_required",
 			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
@@ -410,8 +514,6 @@ func (s *Service) command(ctx context.Context, r *Request, agg, id, name string)
 			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
 		}
 		req.IdempotencyKey = key
-		sum := sha256.Sum256(append([]byte(r.Header.Get("If-Match")+"\n"), r.Body...))
-		req.RequestHash = hex.EncodeToString(sum[:])
 	}
 	resp, err := s.backend.Execute(ctx, req)
 	if err != nil {
@@ -428,18 +530,37 @@ func isJSON(ct string) bool {
 // ETag is the (weak) entity tag of an instance version.
 func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
-// parseIfMatch reads one entity tag, weak or strong, or "*" (any existing
-// version, which the API spells as version -2).
-func parseIfMatch(h string) (int64, bool) {
-	h = strings.TrimSpace(h)
-	if h == "*" {
-		return AnyExisting, true
+// parseIfMatch reads an If-Match value: "*" (any existing version, which
+// the API spells as version AnyExisting) or a list of entity tags, weak or
+// strong, each naming a version. The versions come back sorted, without
+// repeats.
+func parseIfMatch(h string) ([]int64, bool) {
+	if strings.TrimSpace(h) == "*" {
+		return []int64{AnyExisting}, true
 	}
-	h = strings.TrimPrefix(h, "W/")
-	if len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
+	var vs []int64
+	for _, t := range strings.Split(h, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue // a list may have empty elements
+		}
+		v, ok := parseETag(t)
+		if !ok {
+			return nil, false
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	vs = slices.Compact(vs)
+	return vs, len(vs) > 0
+}
+
+// parseETag reads one entity tag of this API: W/"3" or "3".
+func parseETag(t string) (int64, bool) {
+	t = strings.TrimPrefix(t, "W/")
+	if len(t) < 3 || t[0] != '"' || t[len(t)-1] != '"' {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(h[1:len(h)-1], 10, 64)
+	n, err := strconv.ParseInt(t[1:len(t)-1], 10, 64)
 	return n, err == nil && n >= 0
 }
 
@@ -448,7 +569,7 @@ func etagListMatches(list string, version int64) bool {
 		if strings.TrimSpace(t) == "*" {
 			return true
 		}
-		if v, ok := parseIfMatch(t); ok && v == version {
+		if v, ok := parseETag(strings.TrimSpace(t)); ok && v == version {
 			return true
 		}
 	}

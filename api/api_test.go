@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -632,6 +633,189 @@ func TestIdempotencyKey(t *testing.T) {
 	assertProblem(t, r, http.StatusBadRequest, "invalid_header")
 }
 
+// TestIdempotencyKeyCoversTheCommand: a key reused for another command on
+// the same instance, with the same body and If-Match, is refused; it used
+// to replay the first command's answer while the second never ran. Two
+// spellings of the same If-Match are the same request.
+func TestIdempotencyKeyCoversTheCommand(t *testing.T) {
+	s := newServer(t, api.Options{})
+	s.post("/cart/c1/Open", openAda, http.StatusCreated)
+	s.post("/cart/c1/AddItem", tea, http.StatusOK)
+	first := s.post("/cart/c1/CheckOut", "", http.StatusOK, "Idempotency-Key", "k-empty", "If-Match", `W/"2"`)
+	r := s.post("/cart/c1/Abandon", "", http.StatusConflict, "Idempotency-Key", "k-empty", "If-Match", `W/"2"`)
+	assertProblem(t, r, http.StatusConflict, "idempotency_key_reused")
+	assert.Empty(t, r.Header.Get("Idempotent-Replayed"))
+	again := s.post("/cart/c1/CheckOut", "", http.StatusOK, "Idempotency-Key", "k-empty", "If-Match", `"2"`)
+	assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+	assert.Equal(t, string(first.Body), string(again.Body))
+	// Another If-Match list is another request.
+	r = s.post("/cart/c1/CheckOut", "", http.StatusConflict, "Idempotency-Key", "k-empty", "If-Match", `W/"2", W/"9"`)
+	assertProblem(t, r, http.StatusConflict, "idempotency_key_reused")
+	assert.Equal(t, 3, s.eventCount())
+}
+
+// TestIfMatchList: an If-Match list (RFC 9110) is a set of acceptable
+// versions, checked under the instance's writer; several If-Match lines
+// are one list. "*" stands alone.
+func TestIfMatchList(t *testing.T) {
+	s := newServer(t, api.Options{})
+	s.post("/cart/c1/Open", openAda, http.StatusCreated)
+	s.post("/cart/c1/AddItem", tea, http.StatusOK)
+
+	r := s.post("/cart/c1/AddItem", tea, http.StatusOK, "If-Match", `W/"1", W/"2"`)
+	assert.Equal(t, `W/"3"`, r.Header.Get("ETag"))
+	r = s.post("/cart/c1/AddItem", tea, http.StatusOK, "If-Match", `"7",W/"3" ,, "1"`)
+	assert.Equal(t, `W/"4"`, r.Header.Get("ETag"))
+	r = s.post("/cart/c1/AddItem", tea, http.StatusPreconditionFailed, "If-Match", `W/"1", W/"2", W/"5"`)
+	m := assertProblem(t, r, http.StatusPreconditionFailed, "version_conflict")
+	assert.Equal(t, 4.0, m["version"])
+	// The payload is checked first, as with one tag.
+	r = s.post("/cart/c1/AddItem", `{"sku":"TEA-01"}`, http.StatusBadRequest, "If-Match", `W/"1", W/"2"`)
+	assertProblem(t, r, http.StatusBadRequest, "schema")
+
+	// Two If-Match lines.
+	req, err := http.NewRequest(http.MethodPost, s.url+"/cart/c1/AddItem", strings.NewReader(tea))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Add("If-Match", `W/"1"`)
+	req.Header.Add("If-Match", `W/"4"`)
+	resp, err := s.client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, `W/"5"`, resp.Header.Get("ETag"))
+
+	for _, bad := range []string{`*, W/"5"`, `W/"5", *`, `W/"5", abc`, `,`, `W/"5" W/"6"`} {
+		r := s.post("/cart/c1/AddItem", tea, http.StatusBadRequest, "If-Match", bad)
+		assertProblem(t, r, http.StatusBadRequest, "invalid_header")
+	}
+	assert.Equal(t, 5, s.eventCount())
+}
+
+// TestInstanceIDs: an id that is not valid UTF-8 (it used to be stored as
+// U+FFFD, addressing another instance) or one with control characters is
+// refused wherever an id enters, with 400 invalid_id.
+func TestInstanceIDs(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "T"})
+	seed := `{"events":[{"event":"CartOpened","payload":{"customer":"ada"}}]}`
+	for _, id := range []string{"%FF", "a%C3", "%ED%A0%80", "a%EF%BF%BD", "..%00", "a%0Ab", "a%7Fb", "a%C2%85b", strings.Repeat("a", 257)} {
+		t.Run(id, func(t *testing.T) {
+			for _, rq := range []struct{ method, path, body string }{
+				{http.MethodPost, "/cart/" + id + "/Open", openAda},
+				{http.MethodGet, "/cart/" + id, ""},
+				{http.MethodGet, "/cart/" + id + "/events", ""},
+				{http.MethodGet, "/cart/" + id + "/history", ""},
+				{http.MethodPost, "/admin/seed/cart/" + id, seed},
+				{http.MethodPost, "/admin/rehydrate/cart/" + id, ""},
+			} {
+				r := s.do(rq.method, rq.path, rq.body, "Authorization", "Bearer T")
+				assertProblem(t, r, http.StatusBadRequest, "invalid_id")
+			}
+		})
+	}
+	assert.Equal(t, 0, s.eventCount())
+	// Ids that are fine: Unicode, escaped slashes, dots inside.
+	for _, id := range []string{"caf%C3%A9", "a%2Fb", "...", ".a", "a.b"} {
+		s.post("/cart/"+id+"/Open", openAda, http.StatusCreated)
+	}
+}
+
+// TestUnknownMethodsAndControlCharacters: what net/http refuses before the
+// API sees it, and the Workers runtime does not, the API refuses itself,
+// as the Workers runtime answers an unknown method: so both runtimes
+// answer alike.
+func TestUnknownMethodsAndControlCharacters(t *testing.T) {
+	svc := api.New(example(t), nil, api.Options{})
+	r := svc.Serve(t.Context(), &api.Request{Method: "FOO", Path: "/cart/c1", Header: api.Header{}})
+	assert.Equal(t, http.StatusNotImplemented, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), "not_implemented")
+	r = svc.Serve(t.Context(), &api.Request{Method: "GET", Path: "/healthz", Header: api.Header{"X-A": {"a\x01b"}}})
+	assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), "invalid_header")
+	r = svc.Serve(t.Context(), &api.Request{Method: "GET", Path: "/healthz", Header: api.Header{"X-A": {"a\tb"}}})
+	assert.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// TestDecideChecksTheID: a command that does not come over HTTP (an
+// effect's send, whose id is an expression's value) meets the id rule too.
+func TestDecideChecksTheID(t *testing.T) {
+	for _, id := range []string{"..", "a\x00", "a\xff", "a\uFFFD", ""} {
+		d := api.Decide(example(t), store.Instance{Aggregate: "cart", ID: id}, nil, &api.CommandRequest{
+			Aggregate: "cart", ID: id, Command: "Open", Payload: []byte(openAda), ExpectedVersion: engine.AnyVersion,
+		}, engine.Options{})
+		assert.Nil(t, d.Commit, "%q", id)
+		assert.Equal(t, http.StatusBadRequest, d.Response.Status, "%q: %s", id, d.Response.Body)
+		assert.Contains(t, string(d.Response.Body), "invalid_id")
+	}
+}
+
+// TestDotSegments: dot segments, escaped or not, are removed as the URL
+// standard removes them (and as the Workers runtime does before the
+// Worker sees the request): `/cart/%2e%2e/Open` used to create the
+// instance "..".
+func TestDotSegments(t *testing.T) {
+	s := newServer(t, api.Options{})
+	s.post("/cart/c1/Open", openAda, http.StatusCreated)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		kind         string
+	}{
+		{http.MethodPost, "/cart/%2e%2e/Open", http.StatusNotFound, "not_found"},               // /Open
+		{http.MethodPost, "/cart/%2E%2e/Open", http.StatusNotFound, "not_found"},               // /Open
+		{http.MethodPost, "/cart/.%2E/Open", http.StatusNotFound, "not_found"},                 // /Open
+		{http.MethodPost, "/cart/%2E/Open", http.StatusMethodNotAllowed, "method_not_allowed"}, // /cart/Open
+		{http.MethodGet, "/cart/c1/..", http.StatusNotFound, "not_found"},                      // /cart/
+		{http.MethodGet, "/cart/.", http.StatusNotFound, "not_found"},                          // /cart/
+		{http.MethodGet, "/../../cart/c1", http.StatusOK, ""},                                  // /cart/c1
+		{http.MethodGet, "/cart/x/%2e%2e/c1", http.StatusOK, ""},                               // /cart/c1
+		{http.MethodGet, `/cart\c1`, http.StatusOK, ""},                                        // /cart/c1
+	} {
+		body := ""
+		if tc.method == http.MethodPost {
+			body = openAda
+		}
+		req, err := http.NewRequest(tc.method, s.url+"/", strings.NewReader(body))
+		require.NoError(t, err)
+		req.URL.Opaque = tc.path // sent as it is
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.client.Do(req)
+		require.NoError(t, err)
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := &reply{Status: resp.StatusCode, Header: resp.Header, Body: data}
+		if tc.kind != "" {
+			assertProblem(t, r, tc.status, tc.kind)
+		} else {
+			assert.Equal(t, tc.status, r.Status, "%s %s: %s", tc.method, tc.path, r)
+		}
+	}
+	assert.Equal(t, 1, s.eventCount())
+}
+
+// TestExpectContinueOverLimit: a declared Content-Length over the body
+// limit gets 413 at once; the client that waits for "100 Continue" never
+// sends the body.
+func TestExpectContinueOverLimit(t *testing.T) {
+	s := newServer(t, api.Options{Limits: value.Limits{MaxBytes: 1 << 10}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = fmt.Fprintf(conn, "POST /cart/c1/Open HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", 1<<20)
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	assertProblem(t, &reply{Status: resp.StatusCode, Header: resp.Header, Body: body}, http.StatusRequestEntityTooLarge, "too_large")
+
+	// Without Expect, a declared length over the limit is refused too.
+	r := s.doBytes(http.MethodPost, "/cart/c1/Open", bytes.Repeat([]byte(" "), 2<<10))
+	assertProblem(t, r, http.StatusRequestEntityTooLarge, "too_large")
+	s.post("/cart/c1/Open", openAda, http.StatusCreated)
+}
+
 func TestIdempotencyConcurrentRetries(t *testing.T) {
 	s := newServer(t, api.Options{})
 	s.post("/cart/c1/Open", openAda, http.StatusCreated)
@@ -1042,6 +1226,9 @@ func TestAuth(t *testing.T) {
 		{"not bearer", http.MethodGet, "/openapi.json", "Basic dXNlci10b2tlbg==", http.StatusUnauthorized},
 		{"token without scheme", http.MethodGet, "/openapi.json", "user-token", http.StatusUnauthorized},
 		{"user token", http.MethodGet, "/openapi.json", "Bearer user-token", http.StatusOK},
+		{"the scheme in lower case", http.MethodGet, "/openapi.json", "bearer user-token", http.StatusOK},
+		{"the scheme in upper case, two spaces", http.MethodGet, "/openapi.json", "BEARER  user-token", http.StatusOK},
+		{"a scheme that only starts like Bearer", http.MethodGet, "/openapi.json", "Bearerx user-token", http.StatusUnauthorized},
 		{"admin token on a user route", http.MethodGet, "/openapi.json", "Bearer admin-token", http.StatusOK},
 		{"command without token", http.MethodPost, "/cart/c1/Open", "", http.StatusUnauthorized},
 		{"log without token", http.MethodGet, "/events", "", http.StatusUnauthorized},

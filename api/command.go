@@ -2,10 +2,14 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cuesource/cuesource/engine"
@@ -24,9 +28,12 @@ type CommandRequest struct {
 	CommandID       string          `json:"commandId"`
 	Time            time.Time       `json:"time"`
 	ExpectedVersion int64           `json:"expectedVersion"` // engine.AnyVersion, AnyExisting or a version
-	IdempotencyKey  string          `json:"idempotencyKey,omitempty"`
-	RequestHash     string          `json:"requestHash,omitempty"`
-	Limits          value.Limits    `json:"limits"` // the service's payload limits
+	// ExpectedVersions, when set, is an If-Match list: the command runs
+	// only if the instance is at one of these versions (sorted, no
+	// repeats), checked under the instance's writer.
+	ExpectedVersions []int64      `json:"expectedVersions,omitempty"`
+	IdempotencyKey   string       `json:"idempotencyKey,omitempty"`
+	Limits           value.Limits `json:"limits"` // the service's payload limits
 }
 
 // StoreKey is the key the idempotency record is stored under: keys are
@@ -36,6 +43,25 @@ func (r *CommandRequest) StoreKey() string {
 		return ""
 	}
 	return r.Aggregate + "/" + r.ID + "/" + r.IdempotencyKey
+}
+
+// RequestHash is what an idempotency record remembers of its request:
+// everything that makes the request what it is (the instance, the
+// command, the versions it expects and the body), so that a key reused
+// for any other request is refused rather than answered with another
+// request's response. Decide computes it, so every runtime and every
+// caller (HTTP, effects) hashes alike. Each field is length-prefixed: no
+// two requests share the hashed text by moving bytes between fields.
+func RequestHash(req *CommandRequest) string {
+	h := sha256.New()
+	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	field(req.Aggregate)
+	field(req.ID)
+	field(req.Command)
+	field(strconv.FormatInt(req.ExpectedVersion, 10))
+	field(fmt.Sprint(req.ExpectedVersions))
+	field(string(req.Payload))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Decision is what Decide returns: the commit to append (nil when there is
@@ -67,8 +93,13 @@ func Decide(p *interpreter.Program, cur store.Instance, rec *store.Idempotency, 
 // that keeps it in memory saves the decoding). The engine never changes
 // state, so a decoded state may be shared.
 func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.Idempotency, req *CommandRequest, opt engine.Options) Decision {
+	// The HTTP routes check the id first; a command an effect sends gets
+	// its id from an expression.
+	if bad := checkID(req.ID); bad != nil {
+		return Decision{Response: *bad}
+	}
 	if rec != nil {
-		if rec.RequestHash != req.RequestHash {
+		if rec.RequestHash != RequestHash(req) {
 			return Decision{Response: problem(statusConflict, "idempotency_key_reused",
 				"this Idempotency-Key was used for a different request to this instance")}
 		}
@@ -83,6 +114,15 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 		return Decision{Response: resp}
 	}
 	expected := req.ExpectedVersion
+	if len(req.ExpectedVersions) > 0 {
+		// A list is a set of acceptable versions: the engine checks the
+		// current one if it is in the set, else one it cannot be, so that
+		// the answer (412) comes in the engine's order of checks.
+		expected = req.ExpectedVersions[0]
+		if slices.Contains(req.ExpectedVersions, cur.Version) {
+			expected = cur.Version
+		}
+	}
 	if expected == AnyExisting {
 		if cur.Version == 0 {
 			return Decision{Response: preconditionFailed(cur.Version)}
@@ -134,7 +174,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	}
 	if req.IdempotencyKey != "" {
 		stored, _ := json.Marshal(resp)
-		commit.Idempotency = &store.Idempotency{Key: req.StoreKey(), RequestHash: req.RequestHash, Response: stored, Time: req.Time}
+		commit.Idempotency = &store.Idempotency{Key: req.StoreKey(), RequestHash: RequestHash(req), Response: stored, Time: req.Time}
 	}
 	return Decision{Commit: commit, Response: resp, State: d.State}
 }

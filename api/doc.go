@@ -2,7 +2,9 @@
 //
 // # What it owns
 //
-// Routes, the validation of headers, bodies and query parameters, status
+// Routes (on paths normalised as the URL standard normalises them, since a
+// Workers runtime does so before a Worker sees them), the rule for
+// instance ids, the validation of headers, bodies and query parameters, status
 // codes, RFC 9457 problem+json bodies, the idempotency and If-Match rules,
 // ETags and Location, authentication by bearer token, and the decision of
 // a command against an instance's snapshot ([Decide]): what the command

@@ -82,6 +82,7 @@ const (
 	statusUnprocessableEntity   = 422
 	statusPreconditionRequired  = 428
 	statusInternalServerError   = 500
+	statusNotImplemented        = 501
 	statusServiceUnavailable    = 503
 )
 

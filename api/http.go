@@ -10,10 +10,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource/store"
+)
+
+// MaxHeaderBytes bounds a request's line and headers together, as the
+// Workers runtime does (it answers 431 above 128 KiB). Give the net/http
+// server ServerMaxHeaderBytes: it reads 4096 bytes more than it is told.
+const (
+	MaxHeaderBytes       = 128 << 10
+	ServerMaxHeaderBytes = MaxHeaderBytes - 4096
 )
 
 // HandlerOptions tune the net/http adapter.
@@ -41,19 +49,32 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := time.Now()
-	req := &Request{Method: hr.Method, Path: hr.URL.EscapedPath(), Query: hr.URL.Query(), Header: Header(hr.Header)}
+	req := &Request{Method: hr.Method, Path: requestPath(hr), Query: hr.URL.Query(), Header: Header(hr.Header)}
 	if WantsStream(req) {
 		h.stream(w, hr, req)
 		return
 	}
-	// Read one byte past the limit to tell "at the limit" from "over it".
-	body, err := io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
+	var body []byte
+	var err error
+	// A declared length over the limit is refused before a byte is read:
+	// net/http sends "100 Continue" only when the handler first reads, so
+	// a client that waits for it sends nothing.
+	if hr.ContentLength <= int64(h.s.MaxBody()) {
+		// Read one byte past the limit to tell "at the limit" from "over
+		// it" when the length is not declared.
+		body, err = io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
+	}
 	var resp Response
 	switch {
+	case hr.ContentLength > int64(h.s.MaxBody()):
+		resp = TooLarge(h.s.MaxBody())
+		// The rest of the body is not read, so the connection cannot
+		// carry another request.
+		w.Header().Set("Connection", "close")
 	case err != nil:
 		resp = problem(http.StatusBadRequest, "invalid_body", "reading the body failed: "+err.Error())
 	case len(body) > h.s.MaxBody():
-		resp = problem(http.StatusRequestEntityTooLarge, "too_large", "the body is over the limit of "+strconv.Itoa(h.s.MaxBody())+" bytes")
+		resp = TooLarge(h.s.MaxBody())
 	default:
 		req.Body = body
 		ctx, cancel := context.WithTimeout(hr.Context(), h.opt.Timeout)
@@ -74,6 +95,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		attrs = append(attrs, slog.String("error", cause))
 	}
 	h.opt.Log.LogAttrs(hr.Context(), level, "request", attrs...)
+}
+
+// requestPath is the path as the client sent it: EscapedPath re-escapes
+// what it cannot tell apart (a backslash becomes %5C), while the API
+// normalises the path itself, as the URL standard does.
+func requestPath(hr *http.Request) string {
+	p, _, _ := strings.Cut(hr.RequestURI, "?")
+	if !strings.HasPrefix(p, "/") {
+		return hr.URL.EscapedPath() // absolute-form, or a request made in-process
+	}
+	return p
 }
 
 // Write writes r to w, without its body when answering HEAD; the cause of

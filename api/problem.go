@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/cuesource/cuesource/value"
 )
@@ -39,6 +40,12 @@ func problemWith(status int, kind, detail string, ext map[string]any) Response {
 func Problem(status int, kind, detail string) Response { return problem(status, kind, detail) }
 func Unauthorized(detail string) Response              { return unauthorized(detail) }
 func MethodNotAllowed(allow string) Response           { return methodNotAllowed(allow) }
+
+// TooLarge is the answer to a body over the limit of max bytes, which a
+// runtime gives before (or instead of) reading the body.
+func TooLarge(max int) Response {
+	return problem(statusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over the limit of %d bytes", max))
+}
 
 func methodNotAllowed(allow string) Response {
 	r := problem(statusMethodNotAllowed, "method_not_allowed", "this route answers "+allow)

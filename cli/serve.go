@@ -136,6 +136,7 @@ func (c *command) serve(args []string) int {
 	srv := &http.Server{
 		Handler:           withUI(api.Handler(stk.svc, api.HandlerOptions{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    api.ServerMaxHeaderBytes,
 		ReadTimeout:       f.timeout,
 		WriteTimeout:      f.timeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,

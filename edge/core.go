@@ -160,11 +160,14 @@ type Info struct {
 	// CUESOURCE_IDEMPOTENCY_TTL (a Go duration, as serve's
 	// --idempotency-ttl), 24h by default.
 	IdempotencyTTLMS int64 `json:"idempotencyTtlMs"`
+	// MaxBody is the largest request body the API reads: the shell reads
+	// no more than this (and one byte) of a body.
+	MaxBody int `json:"maxBody"`
 }
 
 func (c *Core) info() Info {
 	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{},
-		IdempotencyTTLMS: c.ttl.Milliseconds()}
+		IdempotencyTTLMS: c.ttl.Milliseconds(), MaxBody: c.svc.MaxBody()}
 	for name, e := range c.prog.Effects {
 		in.Effects[name] = e.Delivery
 	}

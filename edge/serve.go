@@ -20,6 +20,10 @@ type WireRequest struct {
 	Query   string      `json:"query"` // raw, without "?"
 	Headers [][2]string `json:"headers"`
 	Body    string      `json:"body"`
+	// BodyOver says the body is over Info.MaxBody bytes: declared so by
+	// Content-Length, or found so while reading. The shell stops reading
+	// it, and the request is answered 413 as natively.
+	BodyOver bool `json:"bodyOver,omitempty"`
 }
 
 // WireResponse is an HTTP response as the shell sends it. Bodies are
@@ -85,6 +89,9 @@ func (c *Core) serve(in []byte) (any, error) {
 		// The live stream is the stream script's, run in a loop by the
 		// shell.
 		return h.step(WireResponse{Stream: true}), nil
+	}
+	if si.Request.BodyOver {
+		return h.step(toWire(api.TooLarge(c.svc.MaxBody()))), nil
 	}
 	resp := svc.Serve(context.Background(), req)
 	return h.step(toWire(resp)), nil

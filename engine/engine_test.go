@@ -199,6 +199,7 @@ func TestPayloadLimits(t *testing.T) {
 		{"over 1 MiB", big, engine.KindTooLarge},
 		{"integer beyond 2^53", `{"sku":"TEA-01","qty":9007199254740993,"price":1}`, engine.KindSchema},
 		{"negative integer beyond 2^53", `{"sku":"TEA-01","qty":1,"price":-9007199254740993}`, engine.KindSchema},
+		{"an int a float rounds to 1", `{"sku":"TEA-01","qty":1.0000000000000000001,"price":1}`, engine.KindSchema},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := engine.Decide(p, cur, env("cart", "x", "AddItem", tt.payload), engine.Options{})

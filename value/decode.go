@@ -10,7 +10,7 @@ import (
 // handles every valid document the way Decode's reference path
 // (encoding/json, then exact numbers) does, and gives up (ok false) on
 // anything else: malformed input, numbers that are not exact, documents too
-// deep, strings encoding/json would repair. Decode then runs the reference
+// deep, strings encoding/json would repair, duplicate keys. Decode then runs the reference
 // path, whose errors say what and where.
 func fastDecode(data []byte, maxDepth int) (v any, ok bool) {
 	d := fastDecoder{data: data, max: maxDepth}
@@ -99,6 +99,9 @@ func (d *fastDecoder) object(depth int) (any, bool) {
 		v, ok := d.value(depth)
 		if !ok {
 			return nil, false
+		}
+		if _, dup := m[k.(string)]; dup {
+			return nil, false // the reference path words the error
 		}
 		m[k.(string)] = v
 		d.space()
@@ -310,10 +313,10 @@ func (d *fastDecoder) number() (any, bool) {
 		return int(n), true
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil {
+	if err != nil || roundsToInteger(string(lit), f) {
 		return nil, false
 	}
-	return f, true
+	return f + 0, true // -0 is 0
 }
 
 func (d *fastDecoder) digits() bool {

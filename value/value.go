@@ -46,6 +46,10 @@ type NumberError struct {
 	Pointer string // JSON pointer to the number
 	Literal string
 	Float   bool // beyond float64's range rather than an unsafe integer
+	// Rounded: not an integer, but a 64-bit float rounds it to one (to 0
+	// when it is too small), so an int field would take it for that
+	// integer.
+	Rounded bool
 }
 
 func (e *NumberError) Error() string {
@@ -54,7 +58,10 @@ func (e *NumberError) Error() string {
 
 // Reason is the message without the pointer.
 func (e *NumberError) Reason() string {
-	if e.Float {
+	switch {
+	case e.Rounded:
+		return fmt.Sprintf("number %s is not an integer, but a 64-bit float rounds it to one; send fewer digits", e.Literal)
+	case e.Float:
 		return fmt.Sprintf("number %s is outside the range of a 64-bit float", e.Literal)
 	}
 	return fmt.Sprintf("integer %s is outside ±(2^53−1) and cannot be represented exactly; send it as a string", e.Literal)
@@ -102,6 +109,9 @@ func slowDecode(data []byte, maxDepth int) (any, error) {
 	}
 	if off := dec.InputOffset(); len(bytes.TrimSpace(data[off:])) > 0 {
 		return nil, &SyntaxError{Offset: off, Msg: "data after the JSON value"}
+	}
+	if err := duplicateKey(data); err != nil {
+		return nil, err
 	}
 	return convert(v, nil)
 }
@@ -212,7 +222,92 @@ func number(lit string, path []string) (any, error) {
 	if err != nil {
 		return nil, &NumberError{Pointer: Pointer(path), Literal: lit, Float: true}
 	}
-	return f, nil
+	if roundsToInteger(lit, f) {
+		return nil, &NumberError{Pointer: Pointer(path), Literal: lit, Rounded: true}
+	}
+	return f + 0, nil // -0 is 0, as JSON.stringify writes it
+}
+
+// roundsToInteger reports whether f, the float64 of the literal lit
+// (written with a fraction or an exponent), is an integer while lit is
+// not: 1.0000000000000000001 reads as 1 and 1e-400 as 0, so an int field
+// would accept what is not an integer. This is the only way a number that
+// is not an integer becomes one: any other rounding keeps a fraction.
+func roundsToInteger(lit string, f float64) bool {
+	return f == math.Trunc(f) && !integerLiteral(lit)
+}
+
+// integerLiteral reports whether a JSON number literal denotes an integer
+// (2.0, 1.5e1 and 0e-7 do), from its digits alone: no big arithmetic that
+// a hostile exponent (1e-999999999) could inflate.
+func integerLiteral(lit string) bool {
+	mant, exp := lit, ""
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		mant, exp = lit[:i], lit[i+1:]
+	}
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return true // zero
+	}
+	// The value is digits × 10^scale, digits without trailing zeros.
+	trimmed := strings.TrimRight(digits, "0")
+	scale := int64(len(digits)-len(trimmed)) - int64(len(frac))
+	if exp != "" {
+		e, err := strconv.ParseInt(exp, 10, 32)
+		if err != nil { // beyond ±2^31: only its sign matters
+			return !strings.HasPrefix(exp, "-")
+		}
+		scale += e
+	}
+	return scale >= 0
+}
+
+// duplicateKey finds the first member of an object whose name an earlier
+// member of the same object has. JSON leaves the meaning of such a
+// document open and parsers disagree on it (the first wins, or the last),
+// so it is refused, as I-JSON (RFC 7493) does. data is one valid document.
+func duplicateKey(data []byte) error {
+	type frame struct {
+		keys      map[string]bool // nil for an array
+		expectKey bool
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end: Decode has read the document already
+		}
+		if n := len(stack); n > 0 && stack[n-1].expectKey {
+			top := stack[n-1]
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return &SyntaxError{Offset: off, Msg: fmt.Sprintf("the object has the key %q twice", k)}
+				}
+				top.keys[k], top.expectKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // Pointer spells a path as an RFC 6901 JSON pointer.

@@ -2,6 +2,7 @@ package value_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -22,6 +23,14 @@ func TestDecodeNumbers(t *testing.T) {
 	assert.Equal(t, []any{1, 2.0}, m["list"])
 }
 
+// TestDecodeKeysOnce: the same key in different objects is fine.
+func TestDecodeKeysOnce(t *testing.T) {
+	for _, in := range []string{`{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":{"a":{"a":[]}}}`, `{"s":"\ud800","t":{"s":1}}`} {
+		_, err := value.Decode([]byte(in), value.Limits{})
+		assert.NoError(t, err, in)
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name, in string
@@ -33,6 +42,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"unsafe integer", `{"a":[1,{"b":18014398509481984}]}`, nil, "/a/1/b: integer 18014398509481984"},
 		{"syntax", `{"a":}`, nil, "invalid JSON at byte"},
 		{"trailing", `1 2`, nil, "data after the JSON value"},
+		{"duplicate key", `{"a":1,"b":{"c":[{"d":1}],"c":2}}`, nil, `the object has the key "c" twice`},
+		{"duplicate key after a repaired string", `{"s":"\ud800","s":1}`, nil, `key "s" twice`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := value.Decode([]byte(tt.in), value.Limits{MaxBytes: 64, MaxDepth: 8})
@@ -72,4 +83,58 @@ func TestDecodeRejectsTrailingData(t *testing.T) {
 	}
 	_, err := value.Decode([]byte(" {\"a\":1} \n"), value.Limits{})
 	assert.NoError(t, err)
+}
+
+// TestDecodeNumbersExactly: a number that is not an integer never decodes
+// to one (1e-400 used to read as 0, 1.0000000000000000001 as 1, so an int
+// field took them), while a float that keeps a fraction, or an integer
+// written with a fraction or an exponent, reads as before; -0 is 0.
+func TestDecodeNumbersExactly(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want any // nil: refused
+		msg  string
+	}{
+		{"1e-400", nil, "number 1e-400 is not an integer"},
+		{"-1e-400", nil, "not an integer"},
+		{"1.0000000000000000001", nil, "not an integer"},
+		{"0.99999999999999999999", nil, "not an integer"},
+		{"4503599627370496.5", nil, "not an integer"},
+		{"123456789012345678901.5", nil, "not an integer"},
+		{"1e-999999999999", nil, "not an integer"},
+		{"1e400", nil, "outside the range of a 64-bit float"},
+		{"-1e400", nil, "outside the range of a 64-bit float"},
+		{"1e999999999999", nil, "outside the range"},
+		{"1e-320", 1e-320, ""},
+		{"0.1", 0.1, ""},
+		{"2.0", 2.0, ""},
+		{"1.5e1", 15.0, ""},
+		{"1E2", 100.0, ""},
+		{"1e23", 1e23, ""},
+		{"0e-999999999999", 0.0, ""},
+		{"0.000", 0.0, ""},
+		{"-0.0", 0.0, ""},
+		{"-0e5", 0.0, ""},
+		{"-0", 0, ""},
+		{"120e-1", 12.0, ""},
+		{"1200e-3", 1.2, ""},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			v, err := value.Decode([]byte(`{"n":`+tt.in+`}`), value.Limits{})
+			if tt.want == nil {
+				require.Error(t, err)
+				assert.True(t, strings.HasPrefix(err.Error(), "/n: "), err.Error())
+				assert.Contains(t, err.Error(), tt.msg)
+				var ne *value.NumberError
+				assert.True(t, errors.As(err, &ne))
+				return
+			}
+			require.NoError(t, err)
+			n := v.(map[string]any)["n"]
+			assert.Equal(t, tt.want, n)
+			if f, ok := n.(float64); ok && f == 0 {
+				assert.False(t, math.Signbit(f), "-0 reads as 0")
+			}
+		})
+	}
 }

@@ -2,8 +2,6 @@ package rules
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,11 +212,10 @@ func (dl *delivery) execute(ctx context.Context, s *interpreter.Sender, key stri
 	if err != nil {
 		return api.Response{}, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: payload: %v", s.Aggregate, s.Command, err)}
 	}
-	sum := sha256.Sum256(append([]byte(key+"\n"), body...))
 	resp, err := dl.do.Execute(ctx, &api.CommandRequest{
 		Aggregate: s.Aggregate, ID: id, Command: s.Command, Payload: body,
 		CommandID: dl.d.newID(), Time: dl.d.now().UTC(), ExpectedVersion: engine.AnyVersion,
-		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return resp, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %v", s.Aggregate, id, s.Command, err)}

@@ -204,15 +204,17 @@ export default {
     if (env.CUESOURCE_TEST_FAULTS === "1" && url.pathname.startsWith("/__test/")) {
       return testSwitch(request, env, url);
     }
-    const wire = {
-      method: request.method,
-      path: url.pathname,
-      query: url.search.slice(1),
-      headers: [...request.headers],
-      body: await request.text(),
-    };
-    let resp;
+    let resp, wire;
     try {
+      const { body, over } = await readBody(request, (await start(env)).info.maxBody);
+      wire = {
+        method: request.method,
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers: [...request.headers],
+        body,
+        bodyOver: over,
+      };
       resp = await drive(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
     } catch (e) {
       console.error("cuesource:", request.method, url.pathname, e);
@@ -300,6 +302,36 @@ async function liveStream(env, wire) {
     .catch(() => {}) // the client went away
     .finally(() => writer.close().catch(() => {}));
   return new Response(readable, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store" } });
+}
+
+// readBody reads a request's body up to max bytes (and one more, to tell
+// a body at the limit from one over it). A body declared or found over the
+// limit is read no further: Go answers it 413, as natively. The bytes are
+// decoded as they are, a byte order mark included, as Go reads them.
+async function readBody(request, max) {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > max) return { body: "", over: true };
+  if (!request.body) return { body: "", over: false };
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return { body: "", over: true };
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return { body: new TextDecoder("utf-8", { ignoreBOM: true }).decode(all), over: false };
 }
 
 function problem(status, kind, detail) {
