@@ -74,6 +74,17 @@ playcheck: build
 	@tail -12 $(BIN)/play.out | grep -q '"status": "paid"'
 	@echo "make play: the story plays as told"
 
+# The reliability suite at full size (RELIABILITY.md): SOAK_CYCLES
+# SIGKILL-and-restart cycles of serve under load, each with a longer load,
+# the hostile definition with payloads near the body limit, the hostile HTTP
+# table and the storage faults, natively and under workerd. `make test` runs
+# the same tests once, at CI size.
+SOAK_CYCLES ?= 20
+.PHONY: soak
+soak: build npm
+	CUESOURCE_SOAK=1 $(GO) test -count=$(SOAK_CYCLES) -timeout 80m -run 'TestKillRestart' -v ./e2e/native/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|killrestart_test'
+	CUESOURCE_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Hostile|Storage|Disk|Corrupt|Lock|ReadOnly' ./e2e/native/ ./e2e/workerd/
+
 # The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
 # hand-written cart, durable throughput, lens chains and replay. BENCH
 # picks some, in one process: make bench BENCH='LensChain|Replay'.

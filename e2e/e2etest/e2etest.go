@@ -185,3 +185,8 @@ func SameScenarios(t *testing.T, binary, dir, ctx, url, adminToken, where string
 		t.Errorf("scenarios run %s %q, want %q", where, got, want)
 	}
 }
+
+// Soak tells whether the tests run at full size (`make soak` sets
+// CUESOURCE_SOAK=1): longer loads and larger hostile inputs. `make test`
+// runs them at CI size.
+func Soak() bool { return os.Getenv("CUESOURCE_SOAK") != "" }

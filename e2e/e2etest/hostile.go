@@ -33,7 +33,11 @@ func (c *Client) PlayHostile(t testing.TB, id string) {
 	if r, err := c.Post(InstancePath("box", id+"-warm")+"/Bump", "", nil); err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("Bump: %v %v", r, err)
 	}
-	body, _ := json.Marshal(map[string]string{"s": strings.Repeat("x", 50_000)})
+	size := 50_000
+	if Soak() {
+		size = 900_000 // near the default body limit of 1 MiB
+	}
+	body, _ := json.Marshal(map[string]string{"s": strings.Repeat("x", size)})
 	var slowest time.Duration
 	var slowestName string
 	defer func() { t.Logf("the slowest refusal: %s in %v", slowestName, slowest) }()

@@ -159,9 +159,14 @@ func TestKillRestart(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); l.worker(g) }()
 	}
-	// Kill once the load has run a second and been acknowledged a few
-	// hundred times, so the kill lands mid-stream; never wait more than 10s.
-	for time.Since(start) < time.Second || (l.acks.Load() < 300 && time.Since(start) < 10*time.Second) {
+	// Kill once the load has run a second (ten under make soak) and been
+	// acknowledged a few hundred times, so the kill lands mid-stream; never
+	// wait more than 10s more.
+	run := time.Second
+	if e2etest.Soak() {
+		run = 10 * time.Second
+	}
+	for time.Since(start) < run || (l.acks.Load() < 300 && time.Since(start) < run+10*time.Second) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	srv.kill()
