@@ -83,6 +83,7 @@ const (
 	statusPreconditionRequired  = 428
 	statusInternalServerError   = 500
 	statusServiceUnavailable    = 503
+	statusInsufficientStorage   = 507
 )
 
 // StatusText is the reason phrase of an HTTP status code, as net/http's
