@@ -232,29 +232,29 @@ func quickCheck(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(10)`)
 	if err != nil {
 		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
-			return fmt.Errorf("%w: %w", ErrDamaged, err)
+			return fmt.Errorf("%w: PRAGMA quick_check: %w", ErrDamaged, err)
 		}
-		return fmt.Errorf("integrity check: %w", err)
+		return fmt.Errorf("PRAGMA quick_check: %w", err)
 	}
 	defer rows.Close()
 	var found []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("integrity check: %w", err)
+			return fmt.Errorf("PRAGMA quick_check: %w", err)
 		}
 		found = append(found, line)
 	}
 	if err := rows.Err(); err != nil {
 		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
-			return fmt.Errorf("%w: %w", ErrDamaged, err)
+			return fmt.Errorf("%w: PRAGMA quick_check: %w", ErrDamaged, err)
 		}
-		return fmt.Errorf("integrity check: %w", err)
+		return fmt.Errorf("PRAGMA quick_check: %w", err)
 	}
 	if len(found) == 1 && found[0] == "ok" {
 		return nil
 	}
-	return fmt.Errorf("%w: PRAGMA quick_check found: %s", ErrDamaged, strings.Join(found, "; "))
+	return fmt.Errorf("%w: PRAGMA quick_check: %s", ErrDamaged, strings.Join(found, "; "))
 }
 
 // writable checks up front that the database's directory and file (if
