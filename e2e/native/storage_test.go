@@ -234,7 +234,7 @@ func TestDamagedStore(t *testing.T) {
 	path := filepath.Join(data, "shop.db")
 	damagePage(t, path, "instances")
 
-	_, stderr, code := runCLI(t, time.Minute, "serve", shop, "--data", data, "--addr", "127.0.0.1:0")
+	_, stderr, code := runCLI(t, 15*time.Second, "serve", shop, "--data", data, "--addr", "127.0.0.1:0")
 	msg := string(stderr)
 	if code == 0 || !strings.Contains(msg, path) || !strings.Contains(msg, "PRAGMA quick_check: ") ||
 		!strings.Contains(msg, "--skip-integrity-check") {
@@ -304,7 +304,7 @@ func TestSecondServerRefused(t *testing.T) {
 		{"rehydrate", shop, "--data", data, "--fix"},
 		{"projections", "rebuild", shop, "cart_summary", "--data", data},
 	} {
-		_, stderr, code := runCLI(t, time.Minute, args...)
+		_, stderr, code := runCLI(t, 15*time.Second, args...)
 		if code == 0 || !strings.Contains(string(stderr), "pid "+pid) || !strings.Contains(string(stderr), "in use") {
 			t.Errorf("%s beside a running server: exit %d, stderr:\n%s\nwant a non-zero exit naming pid %s", strings.Join(args[:2], " "), code, stderr, pid)
 		}
@@ -314,7 +314,7 @@ func TestSecondServerRefused(t *testing.T) {
 		{"export", shop, "--data", data},
 		{"projections", "status", shop, "--data", data},
 	} {
-		if _, stderr, code := runCLI(t, time.Minute, args...); code != 0 {
+		if _, stderr, code := runCLI(t, 15*time.Second, args...); code != 0 {
 			t.Errorf("%s (reads only) beside a running server: exit %d, stderr:\n%s", strings.Join(args[:2], " "), code, stderr)
 		}
 	}
@@ -333,7 +333,7 @@ func TestReadOnlyData(t *testing.T) {
 	if out, err := exec.Command("mount", "-o", "remount,ro", data).CombinedOutput(); err != nil {
 		t.Fatalf("remount %s read-only: %v: %s", data, err, out)
 	}
-	_, stderr, code := runCLI(t, time.Minute, "serve", shop, "--data", data, "--addr", "127.0.0.1:0")
+	_, stderr, code := runCLI(t, 15*time.Second, "serve", shop, "--data", data, "--addr", "127.0.0.1:0")
 	if code == 0 || !strings.Contains(string(stderr), "read-only") || !strings.Contains(string(stderr), data) {
 		t.Fatalf("serve on a read-only data directory: exit %d, stderr:\n%s\nwant a non-zero exit saying %s is read-only", code, stderr, data)
 	}

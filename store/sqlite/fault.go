@@ -121,9 +121,10 @@ func (s *Store) Health(ctx context.Context) Health {
 
 // probe commits a transaction that rewrites the database header with the
 // value it has (user_version): one page through the WAL, the smallest
-// write that proves the medium takes commits.
+// write that proves the medium takes commits. Its failure is not counted
+// as another fault: it only learns whether the last one is over.
 func (s *Store) probe(ctx context.Context) error {
-	return s.Write(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		var v int
 		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 			return err
@@ -133,15 +134,12 @@ func (s *Store) probe(ctx context.Context) error {
 	})
 }
 
-// commit commits tx and notes the outcome. A COMMIT that fails on a full
-// or failing medium may leave SQLite's transaction open on the one write
-// connection, and every later BEGIN would then fail: the ROLLBACK ends
-// it (and fails harmlessly when SQLite already rolled back), so the store
-// takes writes again once the medium does.
+// commit commits tx and notes a success: the medium takes writes. (A
+// COMMIT that fails on a full or failing medium is rolled back by SQLite
+// itself; TestStorageFull shows the store writing again afterwards.)
 func (s *Store) commit(tx *sql.Tx) error {
 	if err := tx.Commit(); err != nil {
-		_, _ = s.write.ExecContext(context.Background(), `ROLLBACK`)
-		return s.fault(fmt.Errorf("sqlite: commit: %w", err))
+		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.faults.committed()
 	return nil
