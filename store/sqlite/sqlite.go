@@ -111,7 +111,7 @@ type Store struct {
 
 	hook Hook
 
-	faults faultLog
+	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
 }
 
