@@ -171,20 +171,32 @@ func TestOpenLocked(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
-// TestOpenReadOnly: a database whose directory is mounted read-only is
+// TestOpenReadOnly: a database whose directory takes no new files is
 // refused at Open with a message that says so and names the directory.
+// As root (who ignores mode bits) the directory is a tmpfs remounted
+// read-only; otherwise it is made 0555.
 func TestOpenReadOnly(t *testing.T) {
-	dir := tmpfs(t, "1m")
 	ctx := t.Context()
+	var dir, why string
+	if os.Geteuid() == 0 {
+		dir, why = tmpfs(t, "1m"), "read-only file system"
+	} else {
+		dir, why = t.TempDir(), "permission denied"
+	}
 	path := filepath.Join(dir, "store.db")
 	s, err := Open(ctx, path, Options{})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	if os.Geteuid() == 0 {
+		out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	} else {
+		require.NoError(t, os.Chmod(dir, 0o555))
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	}
 
 	_, err = Open(ctx, path, Options{})
 	require.ErrorIs(t, err, ErrReadOnly)
 	assert.Contains(t, err.Error(), "the directory "+dir)
-	assert.Contains(t, err.Error(), "read-only file system")
+	assert.Contains(t, err.Error(), why)
 }
