@@ -146,6 +146,18 @@ func TestOpenDamaged(t *testing.T) {
 	assert.Len(t, evs, 2)
 }
 
+// TestOpenNotADatabase: a file whose header is garbage is refused as
+// damaged, with or without the integrity check.
+func TestOpenNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("not a database ", 512)), 0o644))
+	for _, skip := range []bool{false, true} {
+		_, err := Open(t.Context(), path, Options{SkipIntegrityCheck: skip})
+		require.ErrorIs(t, err, ErrDamaged, "skip %v", skip)
+		assert.Contains(t, err.Error(), path)
+	}
+}
+
 // TestOpenLocked: with Lock, a second Open of the same database fails
 // naming the holder until the first closes; without Lock, it opens.
 func TestOpenLocked(t *testing.T) {

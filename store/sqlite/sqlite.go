@@ -227,29 +227,30 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 
 // quickCheck runs PRAGMA quick_check: every page of the file read and its
 // b-tree structure checked (not index contents against their tables,
-// which integrity_check adds at many times the cost).
+// which integrity_check adds at many times the cost). SQLite answers a
+// damage it finds with rows, or, when it cannot read on, with an error.
 func quickCheck(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(10)`)
-	if err != nil {
+	failed := func(err error) error {
 		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
 			return fmt.Errorf("%w: PRAGMA quick_check: %w", ErrDamaged, err)
 		}
 		return fmt.Errorf("PRAGMA quick_check: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(10)`)
+	if err != nil {
+		return failed(err)
 	}
 	defer rows.Close()
 	var found []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("PRAGMA quick_check: %w", err)
+			return failed(err)
 		}
 		found = append(found, line)
 	}
 	if err := rows.Err(); err != nil {
-		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
-			return fmt.Errorf("%w: PRAGMA quick_check: %w", ErrDamaged, err)
-		}
-		return fmt.Errorf("PRAGMA quick_check: %w", err)
+		return failed(err)
 	}
 	if len(found) == 1 && found[0] == "ok" {
 		return nil
