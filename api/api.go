@@ -160,7 +160,7 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if r.Method != methodGet && r.Method != methodHead {
 			return methodNotAllowed("GET, HEAD")
 		}
-		return jsonResponse(statusOK, map[string]any{"status": "ok", "context": s.prog.Manifest.Name})
+		return s.health(ctx)
 	}
 	if len(segs) >= 1 && segs[0] == "admin" {
 		if s.opt.AdminToken == "" {

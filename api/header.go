@@ -84,6 +84,7 @@ const (
 	statusInternalServerError   = 500
 	statusNotImplemented        = 501
 	statusServiceUnavailable    = 503
+	statusInsufficientStorage   = 507
 )
 
 // StatusText is the reason phrase of an HTTP status code, as net/http's

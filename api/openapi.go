@@ -103,11 +103,27 @@ func OpenAPI(p *interpreter.Program) []byte {
 			"401": oaRef("responses", "Unauthorized"),
 			"406": oaProblem("not_acceptable: text/event-stream was asked for and this runtime does not stream the log."),
 		}))
+	storage := map[string]any{"type": "object", "description": "The storage faults seen since the server started, once there are any (a runtime with its own storage reports them).",
+		"properties": map[string]any{
+			"failing":     map[string]any{"type": "boolean", "description": "The last fault has not been followed by a write that went through."},
+			"faults":      map[string]any{"type": "integer", "minimum": 0},
+			"lastFault":   oaString,
+			"lastFaultAt": map[string]any{"type": "string", "format": "date-time"},
+		}}
+	healthy := oaObject(map[string]any{
+		"status":  map[string]any{"const": "ok"},
+		"context": map[string]any{"const": m.Name},
+	})
+	healthy["properties"].(map[string]any)["storage"] = storage // optional
 	health := oaOp("healthz", "Health", "Answers while the server runs; needs no token. HEAD answers too.", nil,
-		map[string]any{"200": oaJSON("The server runs this context.", oaObject(map[string]any{
-			"status":  map[string]any{"const": "ok"},
-			"context": map[string]any{"const": m.Name},
-		}), nil)})
+		map[string]any{
+			"200": oaJSON("The server runs this context.", healthy, nil),
+			"503": oaJSON("The server's storage fails to take writes (full, or an I/O error); it recovers by itself when the storage does.", oaObject(map[string]any{
+				"status":  map[string]any{"const": "storage_failing"},
+				"context": map[string]any{"const": m.Name},
+				"storage": storage,
+			}), map[string]any{"Retry-After": map[string]any{"schema": oaString}}),
+		})
 	health["security"] = []any{}
 	add("/healthz", "get", health)
 	add("/openapi.json", "get", oaOp("openapi", "This document", "", nil, map[string]any{
@@ -283,6 +299,8 @@ func oaCommand(p *interpreter.Program, agg, name string, a *manifest.Aggregate, 
 		"415": oaProblem("unsupported_media_type: a body that is not application/json."),
 		"422": oaProblem("guard or invariant (name says which) or budget_exceeded: the command is refused."),
 		"500": oaProblem("expression_failed or invalid_state: the context's expressions failed on this instance; internal: the server failed."),
+		"503": oaProblem("unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."),
+		"507": oaProblem("storage_full: the server's storage is full. Nothing was written; retry after Retry-After."),
 	}
 	if c.Instance != manifest.InstanceExisting {
 		created := map[string]any{"Location": oaLocation}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -64,14 +65,29 @@ func unauthorized(detail string) Response {
 // should retry.
 var ErrUnavailable = errors.New("service unavailable")
 
-// internal hides the cause from the client; the adapter logs it.
+// storageRetryAfter is the Retry-After, in seconds, of the answers to a
+// storage fault: long enough for an operator to free space.
+const storageRetryAfter = "10"
+
+// internal answers an error of the backend: the store's sentinels for a
+// fault of its medium by what the client can do about it, anything else
+// as a 500 that hides the cause from the client (the adapter logs it).
 func internal(err error) Response {
-	if errors.Is(err, ErrUnavailable) {
-		r := problem(statusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
+	var r Response
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		r = problem(statusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
 		r.Header.Set("Retry-After", "1")
 		return r
+	case errors.Is(err, store.ErrStorageFull):
+		r = problem(statusInsufficientStorage, "storage_full", "the server's storage is full: nothing was written; retry when space is freed")
+		r.Header.Set("Retry-After", storageRetryAfter)
+	case errors.Is(err, store.ErrStorageFailed):
+		r = problem(statusServiceUnavailable, "storage_failed", "the server's storage failed to read or write (see its log and GET /healthz): nothing was written; retry later")
+		r.Header.Set("Retry-After", storageRetryAfter)
+	default:
+		r = problem(statusInternalServerError, "internal", "the server failed; see its log")
 	}
-	r := problem(statusInternalServerError, "internal", "the server failed; see its log")
 	r.Header.Set("X-Cuesource-Error", sanitize(err.Error()))
 	return r
 }

@@ -74,7 +74,7 @@ func (c *command) deadletters(args []string) int {
 		return 1
 	}
 	ctx := context.Background()
-	st, err := f.openExisting(ctx, p.Manifest.Name)
+	st, err := f.openExisting(ctx, p.Manifest.Name, sub != "list")
 	if err != nil {
 		return fail(err)
 	}

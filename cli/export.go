@@ -53,7 +53,7 @@ func (c *command) export(args []string) int {
 		page = httpPages(*from, f.token)
 	} else {
 		ctx := context.Background()
-		st, err := f.openExisting(ctx, p.Manifest.Name)
+		st, err := f.openExisting(ctx, p.Manifest.Name, false)
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource export:", err)
 			return 1

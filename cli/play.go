@@ -110,7 +110,7 @@ type playground struct {
 func (pl *playground) start() error {
 	pl.round++
 	pl.f.data = fmt.Sprintf("%s/%d", pl.dir, pl.round) // a fresh database
-	st, _, err := pl.f.openStore(pl.ctx, pl.p.Manifest.Name)
+	st, _, err := pl.f.openStore(pl.ctx, pl.p.Manifest.Name, true)
 	if err != nil {
 		return err
 	}

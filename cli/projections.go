@@ -85,7 +85,7 @@ func (c *command) projections(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := f.openExisting(ctx, p.Manifest.Name)
+	st, err := f.openExisting(ctx, p.Manifest.Name, sub == "rebuild")
 	if err != nil {
 		return fail(err)
 	}

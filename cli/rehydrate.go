@@ -35,7 +35,7 @@ func (c *command) rehydrate(args []string) int {
 		return 1
 	}
 	ctx := context.Background()
-	st, err := f.openExisting(ctx, p.Manifest.Name)
+	st, err := f.openExisting(ctx, p.Manifest.Name, *fix)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource rehydrate:", err)
 		return 1

@@ -34,7 +34,7 @@ type serverFlags struct {
 	addr, data, token, adminToken, logFormat, sync string
 	maxBody                                        int
 	timeout, idempotencyTTL                        time.Duration
-	strict                                         bool
+	strict, skipIntegrityCheck                     bool
 	webhookAllow                                   string // serve's --webhook-allow
 }
 
@@ -56,23 +56,28 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request `timeout`")
 	fs.BoolVar(&f.strict, "strict", false, "validate every event payload and state against their schemas")
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records this `long`")
+	fs.BoolVar(&f.skipIntegrityCheck, "skip-integrity-check", false, "open the database without checking its pages first (PRAGMA quick_check reads the whole file)")
 }
 
 // openExisting opens the database of a stopped server for the offline
 // commands. It does not create one where there is none: a wrong --data
 // would otherwise report nothing, successfully.
-func (f *serverFlags) openExisting(ctx context.Context, name string) (*sqlite.Store, error) {
+func (f *serverFlags) openExisting(ctx context.Context, name string, write bool) (*sqlite.Store, error) {
 	path := filepath.Join(f.data, name+".db")
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no database of %s at %s (is --data right?)", name, path)
 	}
-	st, _, err := f.openStore(ctx, name)
+	st, _, err := f.openStore(ctx, name, write)
 	return st, err
 }
 
 // openStore opens the context's database in the data directory, creating it
-// if needed.
-func (f *serverFlags) openStore(ctx context.Context, name string) (*sqlite.Store, string, error) {
+// if needed. A command that writes (serve, and the offline commands that
+// change data) takes the database's lock, so it never runs beside another
+// writer: their commits would meet as conflicts. Commands that only read
+// take none: SQLite (WAL) gives them a consistent snapshot beside a
+// running server, and they must not keep one from starting.
+func (f *serverFlags) openStore(ctx context.Context, name string, write bool) (*sqlite.Store, string, error) {
 	var sync sqlite.Sync
 	switch f.sync {
 	case "full":
@@ -86,7 +91,13 @@ func (f *serverFlags) openStore(ctx context.Context, name string) (*sqlite.Store
 		return nil, "", err
 	}
 	path := filepath.Join(f.data, name+".db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync, SkipIntegrityCheck: f.skipIntegrityCheck, Lock: write})
+	switch {
+	case errors.Is(err, sqlite.ErrLocked):
+		err = fmt.Errorf("%w; stop that process first (a running server offers the offline commands through its admin endpoints), or use another --data", err)
+	case errors.Is(err, sqlite.ErrDamaged):
+		err = fmt.Errorf("%w\n  refusing to serve a damaged database: restore it from a backup, or start with --skip-integrity-check to use it as it is", err)
+	}
 	return st, path, err
 }
 
@@ -116,7 +127,7 @@ func (c *command) serve(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, path, err := f.openStore(ctx, p.Manifest.Name)
+	st, path, err := f.openStore(ctx, p.Manifest.Name, true)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1

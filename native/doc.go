@@ -9,7 +9,8 @@
 // arrive together are appended in one store transaction when the store can
 // batch (SQLite's AppendBatch), and each command answers only after its
 // commit. It also wakes live subscribers of the global log after commits,
-// and rebuilds instance state from events on request (rehydrate).
+// and rebuilds instance state from events on request (rehydrate), and
+// passes on its store's health (the storage faults seen) to /healthz.
 //
 // # What it never does
 //

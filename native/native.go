@@ -60,9 +60,28 @@ type AfterCommit func(ctx context.Context, committed []store.Event, resp api.Res
 func (b *Backend) SetAfterCommit(f AfterCommit) { b.after = f }
 
 var (
-	_ api.Backend  = (*Backend)(nil)
-	_ api.Notifier = (*Backend)(nil)
+	_ api.Backend        = (*Backend)(nil)
+	_ api.Notifier       = (*Backend)(nil)
+	_ api.HealthReporter = (*Backend)(nil)
 )
+
+// StorageHealth implements api.HealthReporter over a store that tracks
+// its faults (SQLite); any other store reports none.
+func (b *Backend) StorageHealth(ctx context.Context) api.StorageHealth {
+	hs, ok := b.store.(interface {
+		Health(context.Context) sqlite.Health
+	})
+	if !ok {
+		return api.StorageHealth{}
+	}
+	h := hs.Health(ctx)
+	out := api.StorageHealth{Failing: h.Failing, Faults: h.Faults, LastFault: h.LastFault}
+	if !h.LastFaultAt.IsZero() {
+		t := h.LastFaultAt.UTC()
+		out.LastFaultAt = &t
+	}
+	return out
+}
 
 type cached struct {
 	version int64

@@ -10,7 +10,10 @@
 //     appends.
 //   - The sentinel errors [ErrVersionConflict], [ErrDuplicateKey] and
 //     [ErrDuplicateEvent], which every implementation returns (possibly
-//     wrapped) so callers can test them with [errors.Is].
+//     wrapped) so callers can test them with [errors.Is]; and
+//     [ErrStorageFull] and [ErrStorageFailed], with which an
+//     implementation marks a fault of its medium, so the API decides once
+//     how such a fault is answered without knowing the storage.
 //
 // # What it never touches
 //

@@ -16,6 +16,15 @@ var (
 	ErrDuplicateKey = errors.New("store: idempotency key already recorded")
 	// ErrDuplicateEvent: an event id is already in the log.
 	ErrDuplicateEvent = errors.New("store: duplicate event id")
+
+	// ErrStorageFull: the medium holding the store is out of space. The
+	// write that failed kept nothing; the same request can succeed once
+	// space is freed.
+	ErrStorageFull = errors.New("store: storage full")
+	// ErrStorageFailed: the medium failed a read or a write (an I/O
+	// error, a damaged or unwritable file). A write that failed kept
+	// nothing.
+	ErrStorageFailed = errors.New("store: storage failed")
 )
 
 // Event is one recorded event as the log keeps it: the version and type it

@@ -63,6 +63,11 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 // Append implements [store.Store]: one IMMEDIATE transaction that checks,
 // then writes the events, the snapshot and the idempotency record.
 func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, error) {
+	out, err := s.append(ctx, c)
+	return out, s.fault(err)
+}
+
+func (s *Store) append(ctx context.Context, c store.Commit) ([]store.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -80,8 +85,8 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	if err := s.commit(tx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -106,6 +111,11 @@ type BatchResult struct {
 // transaction (I/O, a cancelled context, a failing hook); then nothing is
 // committed and there are no results.
 func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
+	results, err := s.appendBatch(ctx, commits)
+	return results, s.fault(err)
+}
+
+func (s *Store) appendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -134,8 +144,8 @@ func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]Batc
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	if err := s.commit(tx); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
@@ -296,6 +306,10 @@ func (s *Store) SetHook(h Hook) { s.hook = h }
 // writer: how projection runners and the effect dispatcher change their own
 // tables in the same database.
 func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.fault(s.writeTx(ctx, fn))
+}
+
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -308,7 +322,7 @@ func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return s.commit(tx)
 }
 
 // Prepare prepares a statement on the write connection once, for runners
@@ -338,7 +352,7 @@ func (s *Store) PruneIdempotency(ctx context.Context, olderThan time.Time) (int6
 	defer s.unlock()
 	res, err := s.ws.pruneKeys.ExecContext(ctx, cutoff)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: prune idempotency records: %w", err)
+		return 0, s.fault(fmt.Errorf("sqlite: prune idempotency records: %w", err))
 	}
 	return res.RowsAffected()
 }

@@ -16,6 +16,14 @@
 //     read-only pool beside it.
 //   - Group commit ([Store.AppendBatch]) and idempotency retention
 //     ([Store.PruneIdempotency]), beyond the [store.Store] interface.
+//   - Faults of the medium: SQLite's full, I/O, corrupt, read-only and
+//     can't-open results are wrapped in [store.ErrStorageFull] or
+//     [store.ErrStorageFailed] and counted; [Store.Health] reports them
+//     and, while writes fail, probes with a one-page write.
+//   - What Open refuses: a damaged file (PRAGMA quick_check, unless
+//     [Options.SkipIntegrityCheck]; [ErrDamaged]), a read-only directory or
+//     file ([ErrReadOnly]), and, with [Options.Lock], a database another
+//     process holds ([ErrLocked], naming its pid from the lock file).
 //
 // # What it never touches
 //

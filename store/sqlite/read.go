@@ -51,7 +51,7 @@ func (s *Store) Load(ctx context.Context, aggregate, id string) (store.Instance,
 		return out, nil // a missing instance is version 0
 	}
 	if err != nil {
-		return store.Instance{}, fmt.Errorf("sqlite: load %s/%s: %w", aggregate, id, err)
+		return store.Instance{}, s.fault(fmt.Errorf("sqlite: load %s/%s: %w", aggregate, id, err))
 	}
 	out.State = state // Scan into *[]byte copies
 	return out, nil
@@ -64,9 +64,10 @@ func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) (
 	}
 	rows, err := s.rs.events.QueryContext(ctx, aggregate, id, after)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: events of %s/%s: %w", aggregate, id, err)
+		return nil, s.fault(fmt.Errorf("sqlite: events of %s/%s: %w", aggregate, id, err))
 	}
-	return scanEvents(rows)
+	evs, err := scanEvents(rows)
+	return evs, s.fault(err)
 }
 
 // ReadAll implements [store.Store]. A limit <= 0 means no limit.
@@ -79,9 +80,10 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Ev
 	}
 	rows, err := s.rs.readAll.QueryContext(ctx, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read log: %w", err)
+		return nil, s.fault(fmt.Errorf("sqlite: read log: %w", err))
 	}
-	return scanEvents(rows)
+	evs, err := scanEvents(rows)
+	return evs, s.fault(err)
 }
 
 // Idempotency implements [store.Store].
@@ -97,7 +99,7 @@ func (s *Store) Idempotency(ctx context.Context, key string) (store.Idempotency,
 		return store.Idempotency{}, false, nil
 	}
 	if err != nil {
-		return store.Idempotency{}, false, fmt.Errorf("sqlite: idempotency record %q: %w", key, err)
+		return store.Idempotency{}, false, s.fault(fmt.Errorf("sqlite: idempotency record %q: %w", key, err))
 	}
 	if rec.Time, err = parseTime(ts); err != nil {
 		return store.Idempotency{}, false, err

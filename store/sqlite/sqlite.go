@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cuesource/cuesource/store"
@@ -52,7 +55,43 @@ type Options struct {
 	// ReadConns caps the read pool; zero means 4. Readers run beside the
 	// writer (WAL), each on a consistent snapshot.
 	ReadConns int
+	// SkipIntegrityCheck skips the PRAGMA quick_check Open runs, which
+	// reads the whole file: for stores so large that it takes too long.
+	SkipIntegrityCheck bool
+	// Lock takes an exclusive lock on the file <path>.lock for as long as
+	// the store is open, so a second process that would write the same
+	// database is refused at Open ([ErrLocked]) instead of meeting this
+	// one's commits as conflicts. Readers beside a writer need no lock.
+	Lock bool
 }
+
+// Errors of Open, beside the driver's.
+var (
+	// ErrDamaged: the integrity check (or SQLite itself) found the file
+	// damaged.
+	ErrDamaged = errors.New("database damaged")
+	// ErrReadOnly: the database file or its directory cannot be written.
+	ErrReadOnly = errors.New("read-only")
+	// ErrLocked: another process holds the database's lock (a
+	// [*LockedError]).
+	ErrLocked = errors.New("database in use")
+)
+
+// LockedError says which process holds a database's lock.
+type LockedError struct {
+	Lock string // the lock file
+	PID  int    // the holder's process id as it wrote it; 0 if unknown
+}
+
+func (e *LockedError) Error() string {
+	who := "another process"
+	if e.PID > 0 {
+		who += " (pid " + strconv.Itoa(e.PID) + ")"
+	}
+	return fmt.Sprintf("%v: %s holds its lock %s", ErrLocked, who, e.Lock)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Store is a durable [store.Store] in one SQLite database file. It is safe
 // for concurrent use: writes are serialized in Go on one connection, reads
@@ -71,6 +110,9 @@ type Store struct {
 	rs readStmts
 
 	hook Hook
+
+	faults     faultLog
+	unlockFile func() error // releases Options.Lock's lock; nil without one
 }
 
 // Open opens or creates the database at path, applies pending schema
@@ -103,12 +145,21 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
+	if err := writable(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
 	s := &Store{writer: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			s.closeDBs()
 		}
 	}()
+	if opts.Lock {
+		if s.unlockFile, err = lockFile(abs + ".lock"); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 
 	// Pragmas go in the DSN so that a connection database/sql reopens gets
 	// them too. busy_timeout comes first: the others may need a lock.
@@ -134,10 +185,18 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 
 	var mode string
 	if err := s.write.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
+			return nil, fmt.Errorf("sqlite: open %s: %w: %w", path, ErrDamaged, err)
+		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL (is the file on a file system without shared memory?)", path, mode)
+	}
+	if !opts.SkipIntegrityCheck {
+		if err := quickCheck(ctx, s.write); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	if err := migrate(ctx, s.write); err != nil {
 		return nil, fmt.Errorf("%w (database %s)", err, path)
@@ -166,6 +225,75 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	return s, nil
 }
 
+// quickCheck runs PRAGMA quick_check: every page of the file read and its
+// b-tree structure checked (not index contents against their tables,
+// which integrity_check adds at many times the cost). SQLite answers a
+// damage it finds with rows, or, when it cannot read on, with an error.
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	failed := func(err error) error {
+		if c := sqliteCode(err); c == codeNotADB || c == codeCorrupt {
+			return fmt.Errorf("%w: PRAGMA quick_check: %w", ErrDamaged, err)
+		}
+		return fmt.Errorf("PRAGMA quick_check: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(10)`)
+	if err != nil {
+		return failed(err)
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return failed(err)
+		}
+		found = append(found, line)
+	}
+	if err := rows.Err(); err != nil {
+		return failed(err)
+	}
+	if len(found) == 1 && found[0] == "ok" {
+		return nil
+	}
+	return fmt.Errorf("%w: PRAGMA quick_check: %s", ErrDamaged, strings.Join(found, "; "))
+}
+
+// writable checks up front that the database's directory and file (if
+// it exists) can be written: SQLite would otherwise fail later with
+// "unable to open database file", which does not say why. The directory
+// must take new files (SQLite creates -wal and -shm beside the
+// database), so a probe file is created there; as root, that is the one
+// check that sees a read-only mount rather than the mode bits.
+func writable(abs string) error {
+	dir := filepath.Dir(abs)
+	probe, err := os.CreateTemp(dir, ".cuesource-write-check-*")
+	if err != nil {
+		if readOnly(err) {
+			return fmt.Errorf("%w: cannot create files in the directory %s (%v); the store writes the database and its -wal, -shm and .lock files there", ErrReadOnly, dir, errors.Unwrap(err))
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("the directory %s does not exist", dir)
+		}
+		return err
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	f, err := os.OpenFile(abs, os.O_RDWR, 0)
+	switch {
+	case err == nil:
+		return f.Close()
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case readOnly(err):
+		return fmt.Errorf("%w: cannot write the database file %s (%v)", ErrReadOnly, abs, errors.Unwrap(err))
+	}
+	return err
+}
+
+func readOnly(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+}
+
 // fileURI is the SQLite URI of an absolute path with driver parameters.
 // Both drivers split the DSN at the first '?', and SQLite decodes %XX in
 // the path, so '%', '?' and '#' in a file name must be escaped.
@@ -190,6 +318,12 @@ func (s *Store) closeDBs() error {
 	}
 	if s.write != nil {
 		errs = append(errs, s.write.Close())
+	}
+	// The lock goes last: the file is consistent and closed when the next
+	// process may take it.
+	if s.unlockFile != nil {
+		errs = append(errs, s.unlockFile())
+		s.unlockFile = nil
 	}
 	return errors.Join(errs...)
 }
