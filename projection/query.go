@@ -108,7 +108,7 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 		}
 		m := make(map[string]any, len(cols))
 		for i, c := range cols {
-			size += len(c) + ValueSize(dest[i])
+			size += len(c) + rows.Size(dest[i])
 			m[c] = rows.ResultValue(dest[i], isJSON[i])
 		}
 		if size > lim.QueryBytes {
@@ -120,21 +120,6 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 		return nil, fail(err)
 	}
 	return out, nil
-}
-
-// ValueSize is what a result value counts toward the queryBytes limit:
-// the length of a string or blob, 8 for a number, 4 for anything else
-// (null). Both runtimes count alike.
-func ValueSize(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x)
-	case []byte:
-		return len(x)
-	case int64, float64, int, bool:
-		return 8
-	}
-	return 4
 }
 
 // SQLite's limit category and result code (sqlite3.h).

@@ -279,3 +279,37 @@ func Amplifiers(s string) []string {
 	}
 	return msgs
 }
+
+// Bounded wraps a query so that it gives at most n rows: SELECT * FROM
+// (query) LIMIT n. What follows the first statement (a ';' and comments)
+// is dropped, and the query ends on its own line so a trailing comment
+// cannot swallow the ')'. SQLite keeps the order of a subquery's ORDER BY
+// when the outer query has none. For a database whose rows arrive all at
+// once (D1): asked for one more row than the limit, it shows a result over
+// the limit without reading all of it.
+func Bounded(s string, n int) string {
+	end := len(s)
+	lex(s, func(k token, i, _ int) bool {
+		if k == tokEnd {
+			end = i
+			return false
+		}
+		return true
+	})
+	return "SELECT * FROM (" + s[:end] + "\n) LIMIT " + strconv.Itoa(n)
+}
+
+// Size is what a result value counts toward a query's byte limit: the
+// length of a string or blob, 8 for a number or boolean, 4 for null (and
+// anything else). Both runtimes count alike.
+func Size(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case int64, float64, int, bool:
+		return 8
+	}
+	return 4
+}
