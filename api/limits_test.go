@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/api"
 )
@@ -39,4 +41,32 @@ func TestStateAndEventLimits(t *testing.T) {
 		http.StatusUnprocessableEntity, "event_too_large")
 	assert.Equal(t, "eventBytes", m["limit"])
 	assert.Equal(t, 0, s.eventCount())
+}
+
+// Live streams past the cap are refused with 503 and Retry-After; when one
+// ends, its place is free again.
+func TestStreamCap(t *testing.T) {
+	s := newServer(t, api.Options{MaxStreams: 2})
+	a, r := s.openStream(t, "")
+	require.Nil(t, r)
+	b, r := s.openStream(t, "")
+	require.Nil(t, r)
+	_, r = s.openStream(t, "")
+	require.NotNil(t, r)
+	m := assertProblem(t, r, http.StatusServiceUnavailable, "too_many_streams")
+	assert.Equal(t, "maxStreams", m["limit"])
+	assert.Equal(t, float64(2), m["max"])
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+
+	a.cancel()
+	for ended := 0; ended < 2; { // the refused stream's request and a's
+		if <-s.ended == "GET /events" {
+			ended++
+		}
+	}
+	c, r := s.openStream(t, "")
+	require.Nil(t, r, "a stream's place is free once it ended")
+	s.post("/cart/c1/Open", `{"customer":"ada"}`, http.StatusCreated)
+	checkFrame(t, c.next(t, 10*time.Second), 1, "cart.CartOpened")
+	checkFrame(t, b.next(t, 10*time.Second), 1, "cart.CartOpened")
 }
