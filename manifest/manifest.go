@@ -33,9 +33,12 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits a context that declares none gets. A state
-// of 1 MiB stays under the 2 MB a Durable Object value or a D1 row may
-// hold; a query answers at most 1000 rows and 4 MiB.
-var DefaultLimits = Limits{StateBytes: 1 << 20, EventBytes: 1 << 20, QueryRows: 1000, QueryBytes: 4 << 20}
+// or an event payload is one value of a row on Workers (Durable Object
+// storage, D1), which holds at most 2,000,000 bytes: 1.9 MB leaves room
+// for the row's other columns, and for a command payload of --max-body
+// (1 MiB by default) copied into either. A query answers at most 1000
+// rows and 4 MiB.
+var DefaultLimits = Limits{StateBytes: 1_900_000, EventBytes: 1_900_000, QueryRows: 1000, QueryBytes: 4 << 20}
 
 // WithDefaults fills the zero fields of l from DefaultLimits.
 func (l Limits) WithDefaults() Limits {
