@@ -31,24 +31,28 @@ func (r *readCounter) ReadAll(ctx context.Context, after int64, limit int) ([]st
 // holds, also with a second writer on the same database (another process):
 // its commits show as a gap, and the tail starts over.
 func TestTailReadsAsTheStore(t *testing.T) {
-	st := openSQLite(t)
-	b1, b2 := newBackend(t, st), newBackend(t, st)
-	for i, b := range []*native.Backend{b1, b1, b2, b1, b2, b2, b1, b1} {
-		id := "t" + strconv.Itoa(i)
-		execute(t, b, command("cart", id, "Open", `{"customer":"ada"}`), http.StatusCreated)
-		execute(t, b, command("cart", id, "AddItem", `{"sku":"TEA-01","qty":1,"price":2}`), http.StatusOK)
-		all, err := st.ReadAll(t.Context(), 0, 1000)
-		require.NoError(t, err)
-		// b wrote last: it knows the head, and answers every page as the store.
-		for after := range int64(len(all)) + 1 {
-			for _, limit := range []int{1, 3, 1000} {
-				want, err := st.ReadAll(t.Context(), after, limit)
+	for _, sc := range stores {
+		t.Run(sc.name, func(t *testing.T) {
+			st := sc.open(t)
+			b1, b2 := newBackend(t, st), newBackend(t, st)
+			for i, b := range []*native.Backend{b1, b1, b2, b1, b2, b2, b1, b1} {
+				id := "t" + strconv.Itoa(i)
+				execute(t, b, command("cart", id, "Open", `{"customer":"ada"}`), http.StatusCreated)
+				execute(t, b, command("cart", id, "AddItem", `{"sku":"TEA-01","qty":1,"price":2}`), http.StatusOK)
+				all, err := st.ReadAll(t.Context(), 0, 1000)
 				require.NoError(t, err)
-				got, err := b.ReadAll(t.Context(), after, limit)
-				require.NoError(t, err)
-				assert.Equal(t, want, got, "after %d limit %d", after, limit)
+				// b wrote last: it knows the head, and answers every page as the store.
+				for after := range int64(len(all)) + 1 {
+					for _, limit := range []int{1, 3, 1000} {
+						want, err := st.ReadAll(t.Context(), after, limit)
+						require.NoError(t, err)
+						got, err := b.ReadAll(t.Context(), after, limit)
+						require.NoError(t, err)
+						assert.Equal(t, want, got, "after %d limit %d", after, limit)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
