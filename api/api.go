@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -77,6 +78,10 @@ type Options struct {
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
+	// MaxStreams caps the live event streams served at once (Stream);
+	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
+	// negative no cap.
+	MaxStreams int
 }
 
 // Service serves a context's HTTP API.
@@ -87,6 +92,7 @@ type Service struct {
 	openapi *document
 	context *document
 	diagram *document
+	streams *atomic.Int64 // live streams; shared by the copies With makes
 }
 
 // New returns the service of a compiled context.
@@ -103,7 +109,10 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	if opt.Limits.MaxDepth == 0 {
 		opt.Limits.MaxDepth = value.DefaultMaxDepth
 	}
-	return &Service{prog: p, backend: b, opt: opt,
+	if opt.MaxStreams == 0 {
+		opt.MaxStreams = DefaultMaxStreams
+	}
+	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: &document{make: func() []byte { return diagram.SVG(p.Manifest) }},

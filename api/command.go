@@ -143,11 +143,21 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	if err != nil {
 		return Decision{Response: internal(err)}
 	}
+	// Sizes are checked on the encoded form, which is what is stored and
+	// answered, before anything is written.
+	if max := p.Limits.StateBytes; len(stateJSON) > max {
+		return Decision{Response: overLimit(engine.KindStateTooLarge, "stateBytes", max, len(stateJSON),
+			fmt.Sprintf("the state of %s %s after %s would be %d bytes, over the context's limit stateBytes (%d)", req.Aggregate, req.ID, req.Command, len(stateJSON), max))}
+	}
 	commit := &store.Commit{Aggregate: req.Aggregate, Instance: req.ID, ExpectedVersion: cur.Version, State: stateJSON}
 	for _, e := range d.Events {
 		pl, err := value.Encode(e.Payload)
 		if err != nil {
 			return Decision{Response: internal(err)}
+		}
+		if max := p.Limits.EventBytes; len(pl) > max {
+			return Decision{Response: overLimit(engine.KindEventTooLarge, "eventBytes", max, len(pl),
+				fmt.Sprintf("the payload of event %s emitted by %s would be %d bytes, over the context's limit eventBytes (%d)", e.Type, req.Command, len(pl), max))}
 		}
 		commit.Events = append(commit.Events, store.Event{
 			ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID, Version: e.Version, Type: e.Type,
@@ -241,6 +251,12 @@ func rejection(err error, current int64) Response {
 		ext["at"] = ee.Pos.String()
 	}
 	return problemWith(status, string(ee.Kind), ee.Message, ext)
+}
+
+// overLimit is the 422 of a command whose result is over a size limit of
+// the context: it names the limit, its value and the size reached.
+func overLimit(kind engine.Kind, limit string, max, size int, msg string) Response {
+	return problemWith(statusUnprocessableEntity, string(kind), msg, map[string]any{"limit": limit, "max": max, "size": size})
 }
 
 // NewID returns a random (version 4) UUID.

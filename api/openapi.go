@@ -297,7 +297,7 @@ func oaCommand(p *interpreter.Program, agg, name string, a *manifest.Aggregate, 
 		"412": oaProblem("version_conflict: If-Match does not match the instance's current version (version and etag say which it is)."),
 		"413": oaProblem("too_large: the body is over the server's limit."),
 		"415": oaProblem("unsupported_media_type: a body that is not application/json."),
-		"422": oaProblem("guard or invariant (name says which) or budget_exceeded: the command is refused."),
+		"422": oaProblem("guard or invariant (name says which) or budget_exceeded: the command is refused; state_too_large or event_too_large: its result is over the context's limit (limit says which)."),
 		"500": oaProblem("expression_failed or invalid_state: the context's expressions failed on this instance; internal: the server failed."),
 		"503": oaProblem("unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."),
 		"507": oaProblem("storage_full: the server's storage is full. Nothing was written; retry after Retry-After."),
@@ -521,6 +521,8 @@ func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string
 			}), nil),
 			"400": oaProblem("invalid_parameter: the parameters do not fit #params (violations name them)."),
 			"401": oaRef("responses", "Unauthorized"),
+			"422": oaProblem("query_too_large: the result is over the context's queryRows or queryBytes limit (limit says which)."),
+			"503": oaProblem("query_timeout: the query ran out of time and was stopped; retry after Retry-After."),
 		}))
 	}
 	if len(m.Projections) > 0 {

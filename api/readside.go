@@ -33,6 +33,28 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// ErrQueryTimeout is wrapped by ReadModels.Query for a query that ran
+// longer than the runtime's query time limit, or waited that long for a
+// connection (503 query_timeout).
+var ErrQueryTimeout = errors.New("the query ran out of time")
+
+// LimitError is a query whose result would be over a limit of the context:
+// queryRows or queryBytes (422 query_too_large). The query fails rather
+// than answering part of its result.
+type LimitError struct {
+	Query string
+	Limit string // queryRows or queryBytes
+	Max   int
+}
+
+func (e *LimitError) Error() string {
+	what := "rows"
+	if e.Limit == "queryBytes" {
+		what = "bytes"
+	}
+	return fmt.Sprintf("the result of query %s is over the context's limit %s (%d %s); ask for less, with a LIMIT or a narrower filter", e.Query, e.Limit, e.Max, what)
+}
+
 // ProjectionStatus is one projection's state.
 type ProjectionStatus struct {
 	Name          string `json:"name"`
@@ -76,7 +98,15 @@ func (s *Service) query(ctx context.Context, r *Request, name string) Response {
 			map[string]any{"violations": vs})
 	}
 	rows, err := s.opt.ReadModels.Query(ctx, name, params)
-	if err != nil {
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		return problemWith(statusUnprocessableEntity, "query_too_large", le.Error(), map[string]any{"limit": le.Limit, "max": le.Max})
+	case errors.Is(err, ErrQueryTimeout):
+		resp := problem(statusServiceUnavailable, "query_timeout", fmt.Sprintf("query %s ran out of time (or the query pool was busy for that long); it was stopped", name))
+		resp.Header.Set("Retry-After", "1")
+		return resp
+	case err != nil:
 		return internal(err)
 	}
 	if rows == nil {

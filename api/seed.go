@@ -56,6 +56,10 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		}
 		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: req.Time, Payload: pl}
 		enc, _ := value.Encode(pl)
+		if max := p.Limits.EventBytes; len(enc) > max {
+			return Decision{Response: overLimit(engine.KindEventTooLarge, "eventBytes", max, len(enc),
+				fmt.Sprintf("events[%d].payload is %d bytes, over the context's limit eventBytes (%d)", i, len(enc), max))}
+		}
 		stored := store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
 			Version: e.Version, Type: e.Type, Time: e.Time, CommandID: req.CommandID, Payload: enc}
 		et := p.Aggregates[req.Aggregate].Event(se.Event)
@@ -91,6 +95,10 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		return Decision{Response: rejection(err, 0)}
 	}
 	commit.State, _ = value.Encode(folded.State)
+	if max := p.Limits.StateBytes; len(commit.State) > max {
+		return Decision{Response: overLimit(engine.KindStateTooLarge, "stateBytes", max, len(commit.State),
+			fmt.Sprintf("the state of %s %s after these events would be %d bytes, over the context's limit stateBytes (%d)", req.Aggregate, req.ID, len(commit.State), max))}
+	}
 	body, _ := value.Encode(map[string]any{"version": folded.Version, "state": folded.State})
 	return Decision{Commit: commit, Response: Response{Status: statusCreated, Header: Header{
 		"Content-Type": {"application/json"}, "ETag": {ETag(folded.Version)}, "Location": {InstancePath(req.Aggregate, req.ID)},

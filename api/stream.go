@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func SSEFrame(buf []byte, e store.Event) ([]byte, error) {
 	buf = append(buf, data...)
 	return append(buf, "\n\n"...), nil
 }
+
+// DefaultMaxStreams is the cap on live streams when Options set none.
+const DefaultMaxStreams = 256
 
 // KeepAlive is how often a quiet stream says it is alive.
 var KeepAlive = 15 * time.Second
@@ -82,6 +86,19 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 		}
 		after = v
 	}
+	// Counted before the stream opens: a stream past the cap is refused
+	// before it costs anything. The count is this process's; on Workers
+	// each run of the stream script is one stateless page (the shell holds
+	// the connection), so there it only counts pages being read.
+	if n := s.streams.Add(1); s.opt.MaxStreams > 0 && n > int64(s.opt.MaxStreams) {
+		s.streams.Add(-1)
+		resp := problemWith(statusServiceUnavailable, "too_many_streams",
+			fmt.Sprintf("this server already serves its limit of %d live streams; retry later, or poll GET /events?after=", s.opt.MaxStreams),
+			map[string]any{"limit": "maxStreams", "max": s.opt.MaxStreams})
+		resp.Header.Set("Retry-After", "5")
+		return &resp
+	}
+	defer s.streams.Add(-1)
 	if w.Open() != nil {
 		return nil
 	}

@@ -32,8 +32,8 @@ import (
 // environment variable (CUESOURCE_ADDR, ...) that sets its default.
 type serverFlags struct {
 	addr, data, token, adminToken, logFormat, sync string
-	maxBody                                        int
-	timeout, idempotencyTTL                        time.Duration
+	maxBody, queryConns, maxStreams                int
+	timeout, idempotencyTTL, queryTimeout          time.Duration
 	strict, skipIntegrityCheck                     bool
 	webhookAllow                                   string // serve's --webhook-allow
 }
@@ -57,6 +57,9 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.strict, "strict", false, "validate every event payload and state against their schemas")
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records this `long`")
 	fs.BoolVar(&f.skipIntegrityCheck, "skip-integrity-check", false, "open the database without checking its pages first (PRAGMA quick_check reads the whole file)")
+	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", projection.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) this `long`: 503 query_timeout")
+	fs.IntVar(&f.maxStreams, "max-streams", api.DefaultMaxStreams, "most live event streams at once; more are refused with 503 and Retry-After")
 }
 
 // openExisting opens the database of a stopped server for the offline
@@ -193,7 +196,13 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	closers = append(closers, backend.Close)
 	// Projections start before the first command: Start installs the
 	// inline projections' hook and catches up what is behind.
-	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log})
+	queries, err := st.OpenQueries(ctx, f.queryConns)
+	if err != nil {
+		stk.close()
+		return nil, err
+	}
+	closers = append(closers, func() { _ = queries.Close() })
+	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log, Queries: queries, QueryTimeout: f.queryTimeout})
 	if err == nil {
 		err = runner.Start(ctx)
 	}
@@ -233,6 +242,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,
+		MaxStreams:  f.maxStreams,
 	})
 	return stk, nil
 }

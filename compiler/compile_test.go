@@ -12,6 +12,7 @@ import (
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 )
 
@@ -159,4 +160,47 @@ func TestDefaultsKeepBounds(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"additionalProperties":false,"type":"object","properties":{"limit":{"default":20,
 		"allOf":[{"type":"number"},{"type":"integer","exclusiveMinimum":0,"maximum":100}]}}}`, string(m.Queries["open_carts"].Params))
+}
+
+// Limits a context declares reach the manifest; those it leaves out take
+// the defaults when the program is compiled.
+func TestLimitsAreCompiled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ctx.cue")
+	require.NoError(t, os.WriteFile(path, []byte(`package x
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "limited"
+	limits: {stateBytes: 4096, queryRows: 10}
+	aggregates: box: {
+		#state: {n: int}
+		initial: {n: 0}
+		commands: {}
+		events: {}
+	}
+}
+`), 0o644))
+	m, err := compiler.Compile(path)
+	require.NoError(t, err)
+	assert.Equal(t, manifest.Limits{StateBytes: 4096, QueryRows: 10}, m.Limits)
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	assert.Equal(t, manifest.Limits{StateBytes: 4096, EventBytes: manifest.DefaultLimits.EventBytes,
+		QueryRows: 10, QueryBytes: manifest.DefaultLimits.QueryBytes}, p.Limits)
+
+	require.NoError(t, os.WriteFile(path, []byte(`package x
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "limited"
+	limits: {stateBytes: 0}
+	aggregates: {}
+}
+`), 0o644))
+	_, err = compiler.Compile(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "limits.stateBytes")
 }

@@ -8,8 +8,17 @@ import (
 	"github.com/cuesource/cuesource/manifest"
 )
 
-// readSide reads env, projections, queries and effects.
+// readSide reads limits, env, projections, queries and effects.
 func (c *compilation) readSide(m *manifest.Manifest, v cue.Value) {
+	lv := v.LookupPath(cue.ParsePath("limits"))
+	for _, l := range []struct {
+		name string
+		to   *int
+	}{{"stateBytes", &m.Limits.StateBytes}, {"eventBytes", &m.Limits.EventBytes}, {"queryRows", &m.Limits.QueryRows}, {"queryBytes", &m.Limits.QueryBytes}} {
+		if n, err := lv.LookupPath(cue.ParsePath(l.name)).Int64(); err == nil {
+			*l.to = int(n)
+		}
+	}
 	for name, ev := range fields(v.LookupPath(cue.ParsePath("env"))) {
 		e := &manifest.EnvVar{Pos: c.at(ev)}
 		e.Description, _ = ev.LookupPath(cue.ParsePath("description")).String()

@@ -71,24 +71,36 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
 	}
+	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
 	args := make([]any, 0, len(names))
 	for _, n := range names {
 		args = append(args, rows.Bindable(params[n]))
 	}
-	res, err := m.h.query(sql, args...)
+	// D1 answers all rows at once: asking for one more than the limit
+	// shows a result over it without fetching the rest. Bytes are counted
+	// here as natively (D1 itself stops at 50 MB).
+	res, err := m.h.query(rows.Bounded(sql, lim.QueryRows+1), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", name, err)
+	}
+	if len(res.Rows) > lim.QueryRows {
+		return nil, &api.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
 	}
 	isJSON := make([]bool, len(res.Columns))
 	for i, c := range res.Columns {
 		isJSON[i] = slices.Contains(m.c.cfg.QueryJSON[name], c)
 	}
 	out := make([]map[string]any, 0, len(res.Rows))
+	size := 0
 	for _, r := range res.Rows {
 		row := make(map[string]any, len(res.Columns))
 		for i, c := range res.Columns {
+			size += len(c) + rows.Size(r[i])
 			row[c] = rows.ResultValue(r[i], isJSON[i])
+		}
+		if size > lim.QueryBytes {
+			return nil, &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
 		}
 		out = append(out, row)
 	}

@@ -27,6 +27,10 @@ const (
 	KindBudget           Kind = "budget_exceeded"
 	KindExpression       Kind = "expression_failed"
 	KindInvalidState     Kind = "invalid_state"
+	// A command whose resulting state or an event payload is over the
+	// context's limits (checked where the result is encoded: api.Decide).
+	KindStateTooLarge Kind = "state_too_large"
+	KindEventTooLarge Kind = "event_too_large"
 )
 
 // Error is a rejected command or a failed replay.

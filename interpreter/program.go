@@ -32,6 +32,8 @@ type Program struct {
 	Projections map[string]*Projection
 	Queries     map[string]*Query
 	Effects     map[string]*Effect
+	// Limits are the context's size limits, defaults filled in.
+	Limits manifest.Limits
 
 	effectsOn map[string][]string // "aggregate.Event" -> effect names
 
@@ -211,7 +213,7 @@ func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Prog
 		schemas: jsonschema.NewCompiler(),
 	}
 	c.schemas.DefaultDraft(jsonschema.Draft2020)
-	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}}
+	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}

@@ -19,6 +19,43 @@ type Manifest struct {
 	Queries         map[string]*Query      `json:"queries,omitempty"`
 	Effects         map[string]*Effect     `json:"effects,omitempty"`
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
+	Limits          Limits                 `json:"limits,omitzero"`
+}
+
+// Limits are a context's size limits; a zero field takes its default
+// (DefaultLimits). Both runtimes enforce them: the state and event limits
+// when a command is decided, the query limits while a query's rows are read.
+type Limits struct {
+	StateBytes int `json:"stateBytes,omitempty"` // an instance's state, encoded
+	EventBytes int `json:"eventBytes,omitempty"` // one event's payload, encoded
+	QueryRows  int `json:"queryRows,omitempty"`  // rows of one query result
+	QueryBytes int `json:"queryBytes,omitempty"` // bytes of one query result (its values)
+}
+
+// DefaultLimits are the limits a context that declares none gets. A state
+// or an event payload is one value of a row on Workers (Durable Object
+// storage, D1), which holds at most 2,000,000 bytes: 1.9 MB leaves room
+// for the row's other columns, and for a command payload of --max-body
+// (1 MiB by default) copied into either. A query answers at most 1000
+// rows and 4 MiB.
+var DefaultLimits = Limits{StateBytes: 1_900_000, EventBytes: 1_900_000, QueryRows: 1000, QueryBytes: 4 << 20}
+
+// WithDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits
+	if l.StateBytes > 0 {
+		d.StateBytes = l.StateBytes
+	}
+	if l.EventBytes > 0 {
+		d.EventBytes = l.EventBytes
+	}
+	if l.QueryRows > 0 {
+		d.QueryRows = l.QueryRows
+	}
+	if l.QueryBytes > 0 {
+		d.QueryBytes = l.QueryBytes
+	}
+	return d
 }
 
 // Aggregate is one aggregate type: its state schema, commands, events and

@@ -8,9 +8,11 @@
 // under that lock, and group commit: commits of different instances that
 // arrive together are appended in one store transaction when the store can
 // batch (SQLite's AppendBatch), and each command answers only after its
-// commit. It also wakes live subscribers of the global log after commits,
-// and rebuilds instance state from events on request (rehydrate), and
-// passes on its store's health (the storage faults seen) to /healthz.
+// commit. It also wakes live subscribers of the global log after commits
+// and keeps the tail of recent commits they read new events from (so a
+// commit costs the store the same whatever the number of subscribers),
+// rebuilds instance state from events on request (rehydrate), and passes
+// on its store's health (the storage faults seen) to /healthz.
 //
 // # What it never does
 //

@@ -47,6 +47,7 @@ type Backend struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
+	tail     tail          // the last events committed, for streams
 
 	after AfterCommit
 }
@@ -261,6 +262,7 @@ func (b *Backend) append(ctx context.Context, c *store.Commit) ([]store.Event, e
 	if b.queue == nil {
 		evs, err := b.store.Append(ctx, *c)
 		if err == nil {
+			b.tail.add(evs)
 			b.wake()
 		}
 		return evs, err
@@ -298,6 +300,13 @@ func (b *Backend) commit(bs Batcher) {
 			commits = append(commits, *p.commit)
 		}
 		results, err := bs.AppendBatch(context.Background(), commits)
+		if err == nil {
+			for _, r := range results {
+				if r.Err == nil {
+					b.tail.add(r.Events)
+				}
+			}
+		}
 		for i, p := range batch {
 			if err != nil {
 				p.done <- sqlite.BatchResult{Err: fmt.Errorf("group commit: %w", err)}
@@ -318,17 +327,24 @@ func (b *Backend) wake() {
 	b.notifyMu.Unlock()
 }
 
-// Wait returns when the global log has an event after `after`.
+// Wait returns when the global log has an event after `after`. Once this
+// process has committed, it knows the head without reading the store, so
+// any number of waiters cost nothing per commit; before, each reads the
+// store once per wake. (Another process's commits wake no one here: a
+// waiter's deadline, such as a stream's keep-alive, bounds how late they
+// are seen.)
 func (b *Backend) Wait(ctx context.Context, after int64) error {
 	for {
 		b.notifyMu.Lock()
 		ch := b.notify
 		b.notifyMu.Unlock()
-		evs, err := b.store.ReadAll(ctx, after, 1)
-		if err != nil {
+		if head, ok := b.tail.known(); ok {
+			if head > after {
+				return nil
+			}
+		} else if evs, err := b.store.ReadAll(ctx, after, 1); err != nil {
 			return err
-		}
-		if len(evs) > 0 {
+		} else if len(evs) > 0 {
 			return nil
 		}
 		select {
@@ -375,7 +391,13 @@ func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64)
 	return b.store.Events(ctx, aggregate, id, after)
 }
 
+// ReadAll answers from the tail of recent commits when it holds the
+// events asked for (a live stream, a poller close behind), else from the
+// store.
 func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	if evs, ok := b.tail.read(after, limit); ok {
+		return evs, nil
+	}
 	return b.store.ReadAll(ctx, after, limit)
 }
 

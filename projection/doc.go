@@ -37,10 +37,14 @@
 //   - Statements: the SQL a write transaction runs is prepared once per
 //     transaction (a group commit runs many commits' hooks in one), or
 //     once for good when the store is a [Preparer].
-//   - Queries: [Runner.Query] runs a named query on the store's read-only
-//     pool with named parameters; [CheckQueries] is what `cuesource vet`
-//     checks of them, in a private in-memory database holding only the
-//     projection tables.
+//   - Queries: [Runner.Query] runs a named query with named parameters on
+//     a pool of its own (Options.Queries), so slow queries never hold the
+//     connections commands read through, under a time limit that
+//     interrupts SQLite, and within the context's queryRows and queryBytes
+//     limits (checked while rows are read); [CheckQueries] is what
+//     `cuesource vet` checks of them, in a private in-memory database
+//     holding only the projection tables, refusing the calls that let a
+//     request choose the size of a value.
 //
 // The pure rules of all this (row keys, applying a batch of events to
 // rows in memory, column coercion, the SQL text) are package rows, which

@@ -9,3 +9,13 @@ func SetTestHookBatch(f func(name string, last int64)) {
 	}
 	testHookBatch.Store(&f)
 }
+
+// SetTestHookQuery installs f to run once a query holds its connection,
+// before its statement runs; nil removes it.
+func SetTestHookQuery(f func(name string)) {
+	if f == nil {
+		testHookQuery.Store(nil)
+		return
+	}
+	testHookQuery.Store(&f)
+}

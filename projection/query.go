@@ -3,10 +3,13 @@ package projection
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,35 +22,71 @@ import (
 	"github.com/cuesource/cuesource/projection/rows"
 )
 
-// Query implements api.ReadModels: it runs the named query on the store's
-// read-only pool. Every named parameter the SQL uses is bound, from params
-// or as NULL. Rows map result column names to values: integers, floats,
-// strings, null, and for JSON projection columns the decoded JSON (a
-// result column is JSON when it is a JSON column of a projection table
-// selected directly, with or without an alias: SQLite reports its
-// declared type).
+// Query implements api.ReadModels: it runs the named query on the query
+// pool (Options.Queries), within the query time limit. Every named
+// parameter the SQL uses is bound, from params or as NULL. Rows map result
+// column names to values: integers, floats, strings, null, and for JSON
+// projection columns the decoded JSON (a result column is JSON when it is
+// a JSON column of a projection table selected directly, with or without
+// an alias: SQLite reports its declared type).
+//
+// The result is bounded by the context's limits queryRows and queryBytes
+// (the values' bytes, column names included): reading stops at the first
+// row past either and the query fails with an *api.LimitError, so neither
+// a large result nor its JSON is ever held.
 func (r *Runner) Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	q := r.prog.Queries[name]
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
 	}
+	lim := r.prog.Limits
 	ps := rows.Params(q.SQL)
 	args := make([]any, 0, len(ps))
 	for _, p := range ps {
 		args = append(args, sql.Named(p, rows.Bindable(params[p])))
 	}
-	rs, err := r.st.Read().QueryContext(ctx, q.SQL, args...)
+	qctx, cancel := context.WithTimeout(ctx, r.queryTimeout)
+	defer cancel()
+	fail := func(err error) error {
+		switch {
+		case ctx.Err() == nil && qctx.Err() != nil:
+			return fmt.Errorf("query %s: %w", name, api.ErrQueryTimeout)
+		case sqliteCode(err) == sqliteTooBig:
+			return &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
+		}
+		return fmt.Errorf("query %s: %w", name, cleanErr(err))
+	}
+	pool := r.queries
+	if pool == nil {
+		pool = r.st.Read()
+	}
+	conn, err := pool.Conn(qctx)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, cleanErr(err))
+		return nil, fail(err)
+	}
+	defer conn.Close()
+	if r.queries != nil {
+		// SQLite itself refuses to build a string or blob over the limit
+		// (printf('%.*c', ...), hex(...), || in a recursive CTE).
+		if _, err := sqlite.Limit(conn, sqliteLimitLength, lim.QueryBytes); err != nil {
+			return nil, fail(err)
+		}
+	}
+	if h := testHookQuery.Load(); h != nil {
+		(*h)(name)
+	}
+	rs, err := conn.QueryContext(qctx, q.SQL, args...)
+	if err != nil {
+		return nil, fail(err)
 	}
 	defer rs.Close()
 	cols, err := rs.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, err)
+		return nil, fail(err)
 	}
 	types, err := rs.ColumnTypes()
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, err)
+		return nil, fail(err)
 	}
 	isJSON := make([]bool, len(cols))
 	for i, t := range types {
@@ -59,21 +98,48 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 		ptrs[i] = &dest[i]
 	}
 	out := []map[string]any{}
+	size := 0
 	for rs.Next() {
+		if len(out) == lim.QueryRows {
+			return nil, &api.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
+		}
 		if err := rs.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("query %s: %w", name, err)
+			return nil, fail(err)
 		}
 		m := make(map[string]any, len(cols))
 		for i, c := range cols {
+			size += len(c) + rows.Size(dest[i])
 			m[c] = rows.ResultValue(dest[i], isJSON[i])
+		}
+		if size > lim.QueryBytes {
+			return nil, &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
 		}
 		out = append(out, m)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, cleanErr(err))
+		return nil, fail(err)
 	}
 	return out, nil
 }
+
+// SQLite's limit category and result code (sqlite3.h).
+const (
+	sqliteLimitLength = 0  // SQLITE_LIMIT_LENGTH
+	sqliteTooBig      = 18 // SQLITE_TOOBIG
+)
+
+// sqliteCode is the primary result code of an SQLite error, or 0.
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() & 0xff
+	}
+	return 0
+}
+
+// testHookQuery, when set by a test, runs once a query holds its
+// connection, before the statement runs.
+var testHookQuery atomic.Pointer[func(name string)]
 
 // cleanErr drops the driver's decoration ("SQL logic error: ... (1)") from
 // an SQLite error.
@@ -137,6 +203,11 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 		return errs, nil
 	}
 	defer conn.Close()
+	// What a query could build from literals alone is bounded here too.
+	if _, err := sqlite.Limit(conn, sqliteLimitLength, 1<<20); err != nil {
+		errs.Add(manifest.Pos{}, "checking queries: %v", err)
+		return errs, nil
+	}
 	tables := map[string]bool{}
 	for _, name := range sortedKeys(p.Projections) {
 		if err := create(ctx, conn, rows.NewTable(p.Projections[name])); err != nil {
@@ -163,6 +234,12 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 		case sqlite.AuthFunction:
 			if strings.EqualFold(arg2, "load_extension") {
 				denied = "it calls load_extension"
+				return sqlite.AuthorizerDeny
+			}
+			// Their argument alone chooses the size of the value they
+			// make: one parameter could ask for gigabytes.
+			if strings.EqualFold(arg2, "zeroblob") || strings.EqualFold(arg2, "randomblob") {
+				denied = fmt.Sprintf("it calls %s, which builds a value of any size its argument asks for", strings.ToLower(arg2))
 				return sqlite.AuthorizerDeny
 			}
 			return sqlite.AuthorizerOK
@@ -224,6 +301,9 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 			return fmt.Sprintf("parameter :%s must start with a letter", p), nil
 		}
 	}
+	if msgs := rows.Amplifiers(q.SQL); len(msgs) > 0 {
+		return msgs[0], nil
+	}
 	*denied = ""
 	st, err := conn.PrepareContext(ctx, q.SQL)
 	if err != nil {
@@ -242,7 +322,12 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 		args = append(args, sql.Named(p, rows.Bindable(defaults[p])))
 	}
 	var jsonCols []string
-	rs, err := st.QueryContext(ctx, args...)
+	// Over empty tables a query ends at once, unless it makes its own rows
+	// (a recursive CTE): a write shows at the first step, so a query
+	// still running after a moment is stopped, not waited for.
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	rs, err := st.QueryContext(rctx, args...)
 	if err == nil {
 		if types, terr := rs.ColumnTypes(); terr == nil {
 			for _, t := range types {
@@ -256,7 +341,7 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 		err = rs.Err()
 		rs.Close()
 	}
-	if err != nil {
+	if err != nil && rctx.Err() == nil {
 		if *denied != "" {
 			return *denied, nil
 		}

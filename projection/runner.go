@@ -59,7 +59,20 @@ type Options struct {
 	// PollInterval is how often catch-up looks for new events without a
 	// Waiter; 0 means 250ms.
 	PollInterval time.Duration
+	// Queries is the pool named queries run on (sqlite.Store.OpenQueries):
+	// one of their own, so that slow queries never hold the connections
+	// commands read through. Its connections get SQLite's length limit
+	// (no string or blob over the queryBytes limit). Nil: the store's
+	// read pool, without the length limit (the offline CLI).
+	Queries *sql.DB
+	// QueryTimeout ends a query that runs (or waits for a connection)
+	// longer, interrupting SQLite: api.ErrQueryTimeout. 0 means
+	// DefaultQueryTimeout.
+	QueryTimeout time.Duration
 }
+
+// DefaultQueryTimeout is the time a query may take when Options say none.
+const DefaultQueryTimeout = 5 * time.Second
 
 // ErrNotFailed is returned by Skip and Resume for a projection that has
 // not failed.
@@ -86,6 +99,9 @@ type Runner struct {
 	batch int
 	poll  time.Duration
 	wait  Waiter
+
+	queries      *sql.DB // nil: the store's read pool
+	queryTimeout time.Duration
 
 	projs  []*proj // by name
 	byName map[string]*proj
@@ -140,6 +156,10 @@ func New(p *interpreter.Program, st Store, opt Options) (*Runner, error) {
 	}
 	if r.poll <= 0 {
 		r.poll = 250 * time.Millisecond
+	}
+	r.queries, r.queryTimeout = opt.Queries, opt.QueryTimeout
+	if r.queryTimeout <= 0 {
+		r.queryTimeout = DefaultQueryTimeout
 	}
 	names := make([]string, 0, len(p.Projections))
 	for name := range p.Projections {

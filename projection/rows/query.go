@@ -211,3 +211,105 @@ func Bindable(v any) any {
 	}
 	return fmt.Sprint(v)
 }
+
+// Amplifiers names the calls in a query that build a value whose size a
+// parameter (or the data) chooses, far beyond the size of their inputs:
+// printf/format whose format is not a string literal or has a '*' width or
+// precision, and replace whose replacement is a parameter. One message
+// per call found, in order. (zeroblob and randomblob are refused by name
+// when the query is prepared.)
+func Amplifiers(s string) []string {
+	type tok struct {
+		k    token
+		text string
+	}
+	var toks []tok
+	lex(s, func(k token, i, j int) bool {
+		toks = append(toks, tok{k, s[i:j]})
+		return true
+	})
+	// args splits the arguments of the call whose '(' is toks[open].
+	args := func(open int) [][]tok {
+		var out [][]tok
+		var cur []tok
+		depth := 0
+		for _, t := range toks[open+1:] {
+			switch {
+			case t.k == tokOther && t.text == "(":
+				depth++
+			case t.k == tokOther && t.text == ")":
+				if depth == 0 {
+					return append(out, cur)
+				}
+				depth--
+			case t.k == tokOther && t.text == "," && depth == 0:
+				out = append(out, cur)
+				cur = nil
+				continue
+			}
+			cur = append(cur, t)
+		}
+		return append(out, cur)
+	}
+	var msgs []string
+	for i, t := range toks {
+		if t.k != tokWord || i+1 >= len(toks) || toks[i+1].text != "(" {
+			continue
+		}
+		switch name := strings.ToLower(t.text); name {
+		case "printf", "format":
+			a := args(i + 1)
+			if len(a) == 0 || len(a[0]) != 1 || a[0][0].k != tokQuoted || a[0][0].text[0] != '\'' {
+				msgs = append(msgs, fmt.Sprintf("%s needs a string literal as its format: a format from elsewhere can ask for a value of any size", name))
+			} else if strings.Contains(a[0][0].text, "*") {
+				msgs = append(msgs, fmt.Sprintf("%s's format has a '*' width or precision, which lets an argument choose the size of the value", name))
+			}
+		case "replace":
+			a := args(i + 1)
+			if len(a) != 3 {
+				continue
+			}
+			for _, t := range a[2] {
+				if t.k == tokNamed {
+					msgs = append(msgs, "replace's replacement is a parameter, which lets a request multiply the size of the value")
+					break
+				}
+			}
+		}
+	}
+	return msgs
+}
+
+// Bounded wraps a query so that it gives at most n rows: SELECT * FROM
+// (query) LIMIT n. What follows the first statement (a ';' and comments)
+// is dropped, and the query ends on its own line so a trailing comment
+// cannot swallow the ')'. SQLite keeps the order of a subquery's ORDER BY
+// when the outer query has none. For a database whose rows arrive all at
+// once (D1): asked for one more row than the limit, it shows a result over
+// the limit without reading all of it.
+func Bounded(s string, n int) string {
+	end := len(s)
+	lex(s, func(k token, i, _ int) bool {
+		if k == tokEnd {
+			end = i
+			return false
+		}
+		return true
+	})
+	return "SELECT * FROM (" + s[:end] + "\n) LIMIT " + strconv.Itoa(n)
+}
+
+// Size is what a result value counts toward a query's byte limit: the
+// length of a string or blob, 8 for a number or boolean, 4 for null (and
+// anything else). Both runtimes count alike.
+func Size(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case int64, float64, int, bool:
+		return 8
+	}
+	return 4
+}

@@ -13,7 +13,9 @@
 //     synchronous=FULL by default ([Options.Sync]).
 //   - Write serialization: one write connection, writers queue in Go so
 //     concurrent appends never see SQLITE_BUSY; reads use their own
-//     read-only pool beside it.
+//     read-only pool beside it, and named queries another
+//     ([Store.OpenQueries]), so they never take the connections commands
+//     load instances through.
 //   - Group commit ([Store.AppendBatch]) and idempotency retention
 //     ([Store.PruneIdempotency]), beyond the [store.Store] interface.
 //   - Faults of the medium: SQLite's full, I/O, corrupt, read-only and

@@ -1,0 +1,59 @@
+package edge
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/manifest"
+)
+
+// On Workers a query is bounded as natively: D1 is asked for one row more
+// than queryRows, and a result over queryRows or queryBytes fails with the
+// same 422 query_too_large.
+func TestQueryLimitsOnD1(t *testing.T) {
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(t, err)
+	m.Limits = manifest.Limits{QueryRows: 2, QueryBytes: 200}
+	data, err := compiler.Marshal(m)
+	require.NoError(t, err)
+	c, err := New(data, Config{})
+	require.NoError(t, err)
+
+	query := func(rows [][]any) map[string]any {
+		t.Helper()
+		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
+		st := run(t, c, "serve", in)
+		require.NotNil(t, st.Op)
+		require.Equal(t, "d1", st.Op.Kind)
+		sql := st.Op.Statement.SQL
+		assert.True(t, strings.HasPrefix(sql, "SELECT * FROM (SELECT key AS cart"), sql)
+		assert.True(t, strings.HasSuffix(sql, "\n) LIMIT 3"), sql)
+		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
+		in.Results = []Result{{OK: res}}
+		st = run(t, c, "serve", in)
+		require.Nil(t, st.Op)
+		var resp WireResponse
+		require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &resp))
+		var body map[string]any
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), resp.Body)
+		body["status"] = float64(resp.Status)
+		return body
+	}
+	body := query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}})
+	assert.Equal(t, 200.0, body["status"], "%v", body)
+	assert.Len(t, body["rows"], 2)
+
+	body = query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}, {"c3", "cy", 3.0}})
+	assert.Equal(t, 422.0, body["status"])
+	assert.Equal(t, "query_too_large", body["kind"])
+	assert.Equal(t, "queryRows", body["limit"])
+
+	body = query([][]any{{"c1", strings.Repeat("a", 300), 1.0}})
+	assert.Equal(t, 422.0, body["status"])
+	assert.Equal(t, "queryBytes", body["limit"])
+}
