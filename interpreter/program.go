@@ -193,7 +193,21 @@ func (s shape) build(env *Env, base any) (any, error) {
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
-	return compile(m, false, (*compiler).sampleLenses)
+	return compile(m, false, &vetting{
+		scenarios: (*compiler).scenarios,
+		samples:   (*compiler).sampleLenses,
+		lint:      (*compiler).warnUnbounded,
+	})
+}
+
+// vetting is what only Compile does: what finds mistakes and warnings,
+// not what runs. Passed as functions, so a Worker, which calls
+// CompileChecked, links none of it (the scenario checks, the sample
+// generator, the linter).
+type vetting struct {
+	scenarios func(*compiler, *manifest.Manifest, *Program)
+	samples   func(*compiler) // runs the lenses on sample payloads
+	lint      func(*compiler, manifest.Expr, ast.Node)
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -203,14 +217,15 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 // Worker pays this at every cold start.
 func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, true, nil) }
 
-// compile compiles m; samples, when not nil, runs the lenses on sample
-// payloads. Only Compile passes it, so a Worker, which calls
-// CompileChecked, does not link the sample generator.
-func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Program, error) {
+// compile compiles m, with vet's checks when v is not nil.
+func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	c := &compiler{
 		checked: checked,
 		typer:   &typer{names: map[reflect.Type]string{}},
 		schemas: jsonschema.NewCompiler(),
+	}
+	if v != nil {
+		c.lint = v.lint
 	}
 	c.schemas.DefaultDraft(jsonschema.Draft2020)
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
@@ -226,11 +241,9 @@ func compile(m *manifest.Manifest, checked bool, samples func(*compiler)) (*Prog
 			p.Aggregates[name] = a
 		}
 	}
-	if !checked {
-		c.scenarios(m, p)
-	}
-	if samples != nil {
-		samples(c)
+	if v != nil {
+		v.scenarios(c, m, p)
+		v.samples(c)
 	}
 	c.readSide(m, p)
 	c.errs.Sort()
@@ -262,6 +275,7 @@ type compiler struct {
 	schemas *jsonschema.Compiler
 	errs    diag.List
 	warns   diag.List
+	lint    func(*compiler, manifest.Expr, ast.Node) // vetting's, or nil
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -309,8 +323,8 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 			return nil, nil
 		}
 		typ = checked.Node().Type()
-		for _, w := range unbounded(checked.Node()) {
-			c.warns = append(c.warns, &diag.Error{Pos: w.position(x), Msg: w.msg})
+		if c.lint != nil {
+			c.lint(c, x, checked.Node())
 		}
 	}
 	opts := append(runOptions(), expr.MaxNodes(MaxNodes))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 
+	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/manifest"
 )
 
@@ -69,6 +70,13 @@ func (f finding) position(x manifest.Expr) manifest.Pos {
 		}
 	}
 	return offset(x.Pos, line, col)
+}
+
+// warnUnbounded adds the warnings of a checked expression.
+func (c *compiler) warnUnbounded(x manifest.Expr, tree ast.Node) {
+	for _, w := range unbounded(tree) {
+		c.warns = append(c.warns, &diag.Error{Pos: w.position(x), Msg: w.msg})
+	}
 }
 
 // loop tells a builtin that runs a closure over a collection.
