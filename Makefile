@@ -33,6 +33,7 @@ test: vet cuevet gotest scenarios playcheck
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
 # violates its command's #payload.

@@ -173,7 +173,7 @@ func Decide(cur Current, c Command) (*Decision, error) {
 			return nil, err
 		}
 		state = InitialCart()
-		emit(d, c, "CartOpened", CartOpened{Customer: p.Customer})
+		emit(d, c, "CartOpened", CartOpened(p))
 
 	case "AddItem":
 		var p addItemPayload
@@ -242,7 +242,7 @@ func Decide(cur Current, c Command) (*Decision, error) {
 		case "VIP25":
 			emit(d, c, "CouponApplied", CouponApplied{Code: p.Code, Percent: 25})
 		default:
-			emit(d, c, "CouponRejected", CouponRejected{Code: p.Code})
+			emit(d, c, "CouponRejected", CouponRejected(p))
 		}
 
 	case "CheckOut":

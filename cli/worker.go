@@ -160,10 +160,11 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	}
 	for rel, b := range files {
 		path := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			err = os.WriteFile(path, b, 0o644)
+		werr := os.MkdirAll(filepath.Dir(path), 0o755)
+		if werr == nil {
+			werr = os.WriteFile(path, b, 0o644)
 		}
-		if err != nil {
+		if err := werr; err != nil {
 			fmt.Fprintln(c.stderr, "cuesource worker:", err)
 			return "", false
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -279,11 +278,3 @@ func checkCounts(t testing.TB, st *sqlite.Store) {
 	assert.Equal(t, tags, applied(t, st, "by_tag"), "by_tag: applied per key")
 }
 
-func sortedNames(m map[string]int) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -743,10 +743,9 @@ func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
 		return nil, err
 	}
 	type stored struct {
-		pos, at    int64
-		hash, st   string
-		errMsg     string
-		errPresent bool
+		pos, at  int64
+		hash, st string
+		errMsg   string
 	}
 	cps := map[string]stored{}
 	var n int
