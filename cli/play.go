@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store/sqlite"
 	"github.com/cuesource/cuesource/web"
@@ -30,6 +31,7 @@ import (
 func (c *command) play(args []string) int {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
+	allow := fs.String("webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -50,7 +52,7 @@ func (c *command) play(args []string) int {
 	_, _ = rand.Read(token[:])
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	pl := &playground{ctx: ctx, p: p, dir: dir, log: log,
-		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second}}
+		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second, webhookAllow: *allow}}
 	pl.ui = web.Handler(web.Options{AdminToken: pl.f.adminToken, Play: true})
 	if err := pl.start(); err != nil {
 		fmt.Fprintln(c.stderr, "cuesource play:", err)
