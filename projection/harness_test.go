@@ -277,4 +277,3 @@ func checkCounts(t testing.TB, st *sqlite.Store) {
 	assert.Equal(t, acc, applied(t, st, "accounts"), "accounts: applied per key")
 	assert.Equal(t, tags, applied(t, st, "by_tag"), "by_tag: applied per key")
 }
-
