@@ -105,8 +105,9 @@ func Prepare(t *Table, evs []store.Event, payloads []Decoded) *Batch {
 			b.Fail = fail(e, "payload: %v", err)
 			break
 		}
-		env := &interpreter.Env{Event: payload, Meta: Meta(e), Budget: interpreter.NewBudget()} // one budget for the event's key and fields
-		env.Meta.EventType = h.Event[len(e.Aggregate)+1:]                                       // the current name
+		// One budget for the event's key and fields.
+		env := &interpreter.Env{Event: payload, Meta: Meta(e), Budget: interpreter.NewBudget()}
+		env.Meta.EventType = h.Event[len(e.Aggregate)+1:] // the current name
 		key, err := h.Key(env)
 		if err != nil {
 			b.Fail = fail(e, "key: %v", err)
