@@ -3,6 +3,8 @@ package edge
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/cuesource/cuesource/store"
 )
 
 // LogSchema is the D1 schema of the global log, applied by the build's
@@ -29,7 +31,7 @@ var LogSchema = []string{
 
 const eventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload`
 
-const sqlReadAll = `SELECT ` + eventColumns + ` FROM events WHERE position > ?1 ORDER BY position LIMIT ?2`
+var sqlReadAll = store.PageSQL(eventColumns, `position > ?1`, `?2`, `?3`)
 
 // sqlForward appends one event unless its id is in the log already: a
 // forward that was applied but not acknowledged is retried harmlessly, and

@@ -167,7 +167,7 @@ func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Ev
 	if limit <= 0 {
 		limit = api.MaxPage
 	}
-	res, err := b.h.query(sqlReadAll, after, limit)
+	res, err := b.h.query(sqlReadAll, after, limit, store.PageBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func (t *tail) read(after int64, limit int) (evs []store.Event, ok bool) {
 		return nil, false
 	}
 	i := int(after - t.evs[0].Position + 1)
-	j := min(i+limit, n)
+	j := i + len(store.Page(t.evs[i:min(i+limit, n)]))
 	return slices.Clone(t.evs[i:j]), true
 }
 

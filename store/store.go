@@ -97,8 +97,37 @@ type Store interface {
 	// Events returns an instance's events with Version > after, in order.
 	Events(ctx context.Context, aggregate, id string, after int64) ([]Event, error)
 	// ReadAll returns up to limit events of the global log with Position >
-	// after, in Position order. A limit <= 0 means no limit.
+	// after, in Position order, ending the page as [Page] says. A limit <= 0
+	// means no limit (nor a page's byte bound).
 	ReadAll(ctx context.Context, after int64, limit int) ([]Event, error)
 	// Idempotency returns the record stored under key, ok=false if none.
 	Idempotency(ctx context.Context, key string) (rec Idempotency, ok bool, err error)
+}
+
+// PageBytes bounds what one page of the global log holds, so a reader of
+// the log (GET /events, a live stream, a projection's catch-up) holds at
+// most that much and one event in memory whatever the page's length: a
+// page ends with the event that takes its payloads to PageBytes or past.
+// A reader that wants more reads the next page, as it does anyway.
+const PageBytes = 4 << 20
+
+// PageSQL is the page rule for a store whose log is an SQL table with
+// position and payload columns: it keeps the rows of a page (read in
+// position order) whose payloads before them in the page are under the
+// bound, given as the parameter named by bound. SQLite and D1 both run it.
+func PageSQL(columns, where, limit, bound string) string {
+	const size = `ifnull(length(CAST(payload AS BLOB)), 0)` // an event without a payload has none
+	return `SELECT ` + columns + ` FROM (SELECT ` + columns + `, SUM(` + size + `) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING) - ` + size + ` AS page_before FROM events WHERE ` + where + ` ORDER BY position LIMIT ` + limit + `) WHERE page_before < ` + bound + ` ORDER BY position`
+}
+
+// Page cuts evs, a page read in position order, by the rule of PageBytes.
+func Page(evs []Event) []Event {
+	var before int
+	for i, e := range evs {
+		if before >= PageBytes {
+			return evs[:i]
+		}
+		before += len(e.Payload)
+	}
+	return evs
 }

@@ -2,8 +2,10 @@ package workerd
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,74 @@ func TestLimitsOnWorkers(t *testing.T) {
 	}
 	if r, err := c.Request("GET", "/note/n4", nil); err != nil || r.Status != 404 {
 		t.Fatalf("the refused command wrote its instance: %v %v", r, err)
+	}
+}
+
+const pagesContext = `package pages
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "pages"
+	aggregates: log: {
+		#state: {n: int}
+		initial: {n: 0}
+		commands: Write: {
+			instance: "any"
+			#payload: text: string
+			emit: [{event: "Written", payload: text: "cmd.text"}]
+		}
+		events: Written: {
+			#payload: text: string
+			apply: n: "state.n + 1"
+		}
+	}
+}
+`
+
+// A page of the global log holds store.PageBytes of payloads and one
+// event more, on D1 as in SQLite: six events of about 0.95 MB come as a
+// page of five and a page of one, from the Worker and from serve alike.
+func TestPageBytesOnD1(t *testing.T) {
+	needWorkerd(t)
+	tmp := t.TempDir()
+	path := filepath.Join(tmp, "pages.cue")
+	if err := os.WriteFile(path, []byte(pagesContext), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "worker")
+	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", path, "-o", dir, "--wasm", engineWasm); code != 0 {
+		t.Fatalf("worker build: %s", stderr)
+	}
+	srv := startServer(t, path, t.TempDir())
+	w := startWorker(t, dir, "")
+	text := strings.Repeat("x", 950_000)
+	for name, base := range map[string]string{"native": srv.url, "worker": w.url} {
+		c := newClient(base)
+		for i := range 6 {
+			c.command(t, 201, "log", fmt.Sprintf("l%d", i), "Write", `{"text":"`+text+`"}`)
+		}
+		c.waitLog(t, 6, 30*time.Second)
+		var sizes []int
+		for after := 0; ; {
+			var page struct {
+				Events []struct {
+					Position int `json:"position"`
+				} `json:"events"`
+			}
+			r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=10", after), &page)
+			if err != nil || r.Status != 200 {
+				t.Fatalf("%s: GET /events?after=%d: %v %v", name, after, r, err)
+			}
+			if len(page.Events) == 0 {
+				break
+			}
+			sizes = append(sizes, len(page.Events))
+			after = page.Events[len(page.Events)-1].Position
+		}
+		if !slices.Equal(sizes, []int{5, 1}) {
+			t.Errorf("%s: pages of %v events, want [5 1]", name, sizes)
+		}
+		c.Close()
 	}
 }

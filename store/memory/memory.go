@@ -152,8 +152,8 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Ev
 		return nil, nil
 	}
 	page := s.log[start:]
-	if limit > 0 && limit < len(page) {
-		page = page[:limit]
+	if limit > 0 {
+		page = store.Page(page[:min(limit, len(page))])
 	}
 	out := make([]store.Event, len(page))
 	for i, e := range page {

@@ -14,7 +14,7 @@ const eventColumns = `position, id, aggregate, instance, version, type, schema_v
 // readStmts are prepared on the read pool; database/sql prepares each on
 // a connection the first time it runs there.
 type readStmts struct {
-	load, events, readAll, idempotency *sql.Stmt
+	load, events, readAll, readWhole, idempotency *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -26,8 +26,10 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// Served by the UNIQUE (aggregate, instance, version) index.
 		{&r.events, `SELECT ` + eventColumns + ` FROM events
 			WHERE aggregate = ? AND instance = ? AND version > ? ORDER BY version`},
+		// A page of the log (store.Page), read as far as it goes only.
+		{&r.readAll, store.PageSQL(eventColumns, `position > ?1`, `?2`, `?3`)},
 		// LIMIT -1 is no limit.
-		{&r.readAll, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
+		{&r.readWhole, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{&r.idempotency, `SELECT request_hash, response, time FROM idempotency WHERE key = ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
@@ -75,10 +77,13 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Ev
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var rows *sql.Rows
+	var err error
 	if limit <= 0 {
-		limit = -1
+		rows, err = s.rs.readWhole.QueryContext(ctx, after, -1)
+	} else {
+		rows, err = s.rs.readAll.QueryContext(ctx, after, limit, store.PageBytes)
 	}
-	rows, err := s.rs.readAll.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, s.fault(fmt.Errorf("sqlite: read log: %w", err))
 	}

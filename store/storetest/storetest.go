@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GapFree", testGapFree},
 		{"EventsAfter", testEventsAfter},
 		{"ReadAllPaging", testReadAllPaging},
+		{"ReadAllPageBytes", testReadAllPageBytes},
 		{"VersionConflict", testVersionConflict},
 		{"DuplicateKey", testDuplicateKey},
 		{"IdempotencyLookup", testIdempotencyLookup},
@@ -372,6 +373,34 @@ func testReadAllPaging(t *testing.T, s store.Store) {
 	assert.Equal(t, views(t, all[4:7]), views(t, mustReadAll(t, s, 4, 3)))
 	assert.Empty(t, mustReadAll(t, s, 10, 0))
 	assert.Empty(t, mustReadAll(t, s, 50, 5))
+}
+
+// A page of the log ends with the event that takes its payloads to
+// store.PageBytes: big events come a few a page, so a reader holds at most
+// PageBytes and one event; an event without a payload counts nothing.
+func testReadAllPageBytes(t *testing.T, s store.Store) {
+	big := func(id string) store.Event {
+		e := newEvent(id)
+		e.Payload = json.RawMessage(`"` + strings.Repeat("x", store.PageBytes*3/8) + `"`)
+		return e
+	}
+	empty := newEvent("empty")
+	empty.Payload = nil
+	mustAppend(t, s, commit("blob", "b", 0, empty, big("b1"), big("b2"), big("b3"), big("b4"), newEvent("small")))
+
+	var sizes []int
+	for after := int64(0); ; {
+		page := mustReadAll(t, s, after, 10)
+		if len(page) == 0 {
+			break
+		}
+		sizes = append(sizes, len(page))
+		after = page[len(page)-1].Position
+	}
+	// 0, 3/8 and 6/8 of the bound come before the first three payloads of
+	// the first page; 9/8 before the fourth: it starts the next page.
+	assert.Equal(t, []int{4, 2}, sizes, "page lengths")
+	assert.Len(t, mustReadAll(t, s, 0, 0), 6, "no limit: no page")
 }
 
 func testVersionConflict(t *testing.T, s store.Store) {
