@@ -48,7 +48,8 @@ type Backend interface {
 	// there is one, and returns Decide's response.
 	Execute(ctx context.Context, req *CommandRequest) (Response, error)
 	Load(ctx context.Context, aggregate, id string) (store.Instance, error)
-	Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error)
+	// Events and ReadAll read pages as store.Store does.
+	Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error)
 	ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error)
 	// Rehydrate rebuilds an instance's state from its events under the
 	// instance's writer, reports drift (see Compare) and, when fix is set,
@@ -407,11 +408,15 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if bad != nil {
 		return *bad
 	}
+	limit, bad := intParam(r.Query, "limit", MaxPage, 1, MaxPage)
+	if bad != nil {
+		return *bad
+	}
 	view, bad := s.viewParams(r.Query)
 	if bad != nil {
 		return *bad
 	}
-	evs, err := s.backend.Events(ctx, agg, id, after)
+	evs, err := s.backend.Events(ctx, agg, id, after, int(limit))
 	if err != nil {
 		return internal(err)
 	}
@@ -421,7 +426,11 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 	if bad := s.show(evs, view); bad != nil {
 		return *bad
 	}
-	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs})
+	next := after
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].Version
+	}
+	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs, "next": next})
 }
 
 // MaxPage is the largest page of the global log one request returns.

@@ -91,7 +91,7 @@ func TestEventReadsShowTheCurrentVersion(t *testing.T) {
 	// Replaying the old events through the lenses gives the stored state.
 	inst, err := s.store.Load(t.Context(), "cart", "c1")
 	require.NoError(t, err)
-	evs, err := s.store.Events(t.Context(), "cart", "c1", 0)
+	evs, err := s.store.Events(t.Context(), "cart", "c1", 0, 0)
 	require.NoError(t, err)
 	d := api.Compare(example(t), inst, evs)
 	assert.Empty(t, d.Error)

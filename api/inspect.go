@@ -119,7 +119,7 @@ func (s *Service) history(ctx context.Context, agg, id string) Response {
 	if bad := checkID(id); bad != nil {
 		return *bad
 	}
-	evs, err := s.backend.Events(ctx, agg, id, 0)
+	evs, err := s.backend.Events(ctx, agg, id, 0, 0)
 	if err != nil {
 		return internal(err)
 	}

@@ -66,13 +66,18 @@ func OpenAPI(p *interpreter.Program) []byte {
 				"404": oaProblem("instance_missing: the instance has no events."),
 			}))
 		add("/"+name+"/{id}/events", "get", oaOp(name+".events", "Read a "+name+"'s events",
-			"The instance's events, oldest first, after version `after`.",
-			[]any{oaRef("parameters", "id"), oaRef("parameters", "after"), oaRef("parameters", "raw"), oaRef("parameters", "pin")},
+			"A page of the instance's events, oldest first, after version `after`; `next` is the version to pass as `after` "+
+				"for the next page. A page also ends with the event that takes its payloads to 4 MiB.",
+			[]any{oaRef("parameters", "id"), oaRef("parameters", "after"),
+				map[string]any{"name": "limit", "in": "query", "description": "The largest number of events to return.",
+					"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxPage, "default": MaxPage}},
+				oaRef("parameters", "raw"), oaRef("parameters", "pin")},
 			map[string]any{
 				"200": oaJSON("The events; [] for an instance that does not exist.", oaObject(map[string]any{
 					"aggregate": map[string]any{"const": name},
 					"id":        oaString,
 					"events":    map[string]any{"type": "array", "items": oaRef("schemas", "Event")},
+					"next":      map[string]any{"type": "integer", "minimum": 0},
 				}), nil),
 				"400": oaProblem("invalid_id or invalid_parameter."),
 				"401": oaRef("responses", "Unauthorized"),

@@ -316,7 +316,7 @@ func (openapiBackend) Load(_ context.Context, agg, id string) (store.Instance, e
 	return store.Instance{Aggregate: agg, ID: id, Version: 1, State: []byte(`{}`)}, nil
 }
 
-func (openapiBackend) Events(context.Context, string, string, int64) ([]store.Event, error) {
+func (openapiBackend) Events(context.Context, string, string, int64, int) ([]store.Event, error) {
 	return nil, nil
 }
 

@@ -31,7 +31,19 @@ var LogSchema = []string{
 
 const eventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload`
 
-var sqlReadAll = store.PageSQL(eventColumns, `position > ?1`, `?2`, `?3`)
+var sqlReadAll = store.PageSQL(eventColumns, `position > ?1`, `position`, `?2`, `?3`)
+
+// objectEventColumns are the columns of an Aggregate object's events table
+// that the shell reads (its eventCols).
+const objectEventColumns = `version, id, type, schema_version, time, command_id, payload, position`
+
+// The reads of an instance's events in its object's storage: every one
+// after a version, or a page of them (store.Page), with the parameters
+// after, limit and the page's byte bound.
+var (
+	objectEvents     = `SELECT ` + objectEventColumns + ` FROM events WHERE version > ?1 ORDER BY version`
+	objectEventsPage = store.PageSQL(objectEventColumns, `version > ?1`, `version`, `?2`, `?3`)
+)
 
 // sqlForward appends one event unless its id is in the log already: a
 // forward that was applied but not acknowledged is retried harmlessly, and

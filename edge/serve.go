@@ -147,9 +147,13 @@ func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error
 	return inst.instance(agg, id), nil
 }
 
-func (b *backend) Events(_ context.Context, agg, id string, after int64) ([]store.Event, error) {
+func (b *backend) Events(_ context.Context, agg, id string, after int64, limit int) ([]store.Event, error) {
 	var rows []wireEvent
-	if err := b.object(agg, id, "events", map[string]int64{"after": after}, &rows); err != nil {
+	arg := map[string]any{"after": after, "sql": objectEvents}
+	if limit > 0 {
+		arg = map[string]any{"after": after, "limit": limit, "bound": store.PageBytes, "sql": objectEventsPage}
+	}
+	if err := b.object(agg, id, "events", arg, &rows); err != nil {
 		return nil, err
 	}
 	return eventsOf(rows, agg, id), nil

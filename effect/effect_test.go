@@ -287,7 +287,7 @@ func (h *harness) command(agg, id, cmd, payload string) api.Response {
 // eventID is the id of the last event of an instance.
 func (h *harness) eventID(agg, id string) string {
 	h.t.Helper()
-	evs, err := h.st.Events(context.Background(), agg, id, 0)
+	evs, err := h.st.Events(context.Background(), agg, id, 0, 0)
 	require.NoError(h.t, err)
 	require.NotEmpty(h.t, evs)
 	return evs[len(evs)-1].ID
@@ -335,7 +335,7 @@ func (h *harness) state(agg, id string) map[string]any {
 
 func (h *harness) events(agg, id string) []string {
 	h.t.Helper()
-	evs, err := h.st.Events(context.Background(), agg, id, 0)
+	evs, err := h.st.Events(context.Background(), agg, id, 0, 0)
 	require.NoError(h.t, err)
 	var out []string
 	for _, e := range evs {

@@ -387,8 +387,8 @@ func (b *Backend) Load(ctx context.Context, aggregate, id string) (store.Instanc
 	return b.store.Load(ctx, aggregate, id)
 }
 
-func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
-	return b.store.Events(ctx, aggregate, id, after)
+func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error) {
+	return b.store.Events(ctx, aggregate, id, after, limit)
 }
 
 // ReadAll answers from the tail of recent commits when it holds the
@@ -414,7 +414,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := b.store.Events(ctx, aggregate, id, 0)
+	evs, err := b.store.Events(ctx, aggregate, id, 0, 0)
 	if err != nil {
 		return nil, err
 	}

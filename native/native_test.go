@@ -140,7 +140,7 @@ func checkLog(t *testing.T, st store.Store) []store.Event {
 // its snapshot is at version and equals the fold of its events.
 func checkInstance(t *testing.T, b *native.Backend, st store.Store, aggregate, id string, version int64) store.Instance {
 	t.Helper()
-	evs, err := st.Events(t.Context(), aggregate, id, 0)
+	evs, err := st.Events(t.Context(), aggregate, id, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, evs, int(version))
 	for i, e := range evs {
@@ -454,7 +454,7 @@ func TestGroupCommit(t *testing.T) {
 			if !assert.NoError(t, json.Unmarshal(resp.Body, &d)) {
 				return
 			}
-			evs, err := st.Events(context.Background(), "cart", id, 0)
+			evs, err := st.Events(context.Background(), "cart", id, 0, 0)
 			if !assert.NoError(t, err) || !assert.Len(t, evs, len(d.Events)) {
 				return
 			}

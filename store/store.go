@@ -94,8 +94,10 @@ type Store interface {
 	// one step, or nothing. It returns the events with Position and Version
 	// set. Errors: ErrVersionConflict, ErrDuplicateKey, ErrDuplicateEvent.
 	Append(ctx context.Context, c Commit) ([]Event, error)
-	// Events returns an instance's events with Version > after, in order.
-	Events(ctx context.Context, aggregate, id string, after int64) ([]Event, error)
+	// Events returns up to limit of an instance's events with Version >
+	// after, in order, ending the page as [Page] says. A limit <= 0 means
+	// every one (nor a page's byte bound).
+	Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]Event, error)
 	// ReadAll returns up to limit events of the global log with Position >
 	// after, in Position order, ending the page as [Page] says. A limit <= 0
 	// means no limit (nor a page's byte bound).
@@ -104,20 +106,22 @@ type Store interface {
 	Idempotency(ctx context.Context, key string) (rec Idempotency, ok bool, err error)
 }
 
-// PageBytes bounds what one page of the global log holds, so a reader of
-// the log (GET /events, a live stream, a projection's catch-up) holds at
-// most that much and one event in memory whatever the page's length: a
-// page ends with the event that takes its payloads to PageBytes or past.
-// A reader that wants more reads the next page, as it does anyway.
+// PageBytes bounds what one page of events holds (of the global log, or of
+// an instance), so a reader (GET /events, a live stream, a projection's
+// catch-up, GET /{aggregate}/{id}/events) holds at most that much and one
+// event in memory whatever the page's length: a page ends with the event
+// that takes its payloads to PageBytes or past. A reader that wants more
+// reads the next page, as it does anyway.
 const PageBytes = 4 << 20
 
-// PageSQL is the page rule for a store whose log is an SQL table with
-// position and payload columns: it keeps the rows of a page (read in
-// position order) whose payloads before them in the page are under the
-// bound, given as the parameter named by bound. SQLite and D1 both run it.
-func PageSQL(columns, where, limit, bound string) string {
+// PageSQL is the page rule for events in an SQL table with a payload
+// column: it keeps the rows of a page (read in order, by the column order)
+// whose payloads before them in the page are under the bound, given as
+// the parameter named by bound. SQLite, D1 and a Durable Object's storage
+// all run it.
+func PageSQL(columns, where, order, limit, bound string) string {
 	const size = `ifnull(length(CAST(payload AS BLOB)), 0)` // an event without a payload has none
-	return `SELECT ` + columns + ` FROM (SELECT ` + columns + `, SUM(` + size + `) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING) - ` + size + ` AS page_before FROM events WHERE ` + where + ` ORDER BY position LIMIT ` + limit + `) WHERE page_before < ` + bound + ` ORDER BY position`
+	return `SELECT ` + columns + ` FROM (SELECT ` + columns + `, SUM(` + size + `) OVER (ORDER BY ` + order + ` ROWS UNBOUNDED PRECEDING) - ` + size + ` AS page_before FROM events WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ` + limit + `) WHERE page_before < ` + bound + ` ORDER BY ` + order
 }
 
 // Page cuts evs, a page read in position order, by the rule of PageBytes.

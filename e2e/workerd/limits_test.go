@@ -124,9 +124,11 @@ schema.#Context & {
 }
 `
 
-// A page of the global log holds store.PageBytes of payloads and one
-// event more, on D1 as in SQLite: six events of about 0.95 MB come as a
-// page of five and a page of one, from the Worker and from serve alike.
+// A page of events holds store.PageBytes of payloads and one event more,
+// in D1 and the Durable Object's storage as in SQLite: six events of about
+// 0.95 MB of one instance come as a page of five and a page of one, read
+// from the global log and from the instance, from the Worker and from
+// serve alike.
 func TestPageBytesOnD1(t *testing.T) {
 	needWorkerd(t)
 	tmp := t.TempDir()
@@ -143,29 +145,31 @@ func TestPageBytesOnD1(t *testing.T) {
 	text := strings.Repeat("x", 950_000)
 	for name, base := range map[string]string{"native": srv.url, "worker": w.url} {
 		c := newClient(base)
-		for i := range 6 {
-			c.command(t, 201, "log", fmt.Sprintf("l%d", i), "Write", `{"text":"`+text+`"}`)
+		c.command(t, 201, "log", "one", "Write", `{"text":"`+text+`"}`)
+		for range 5 {
+			c.command(t, 200, "log", "one", "Write", `{"text":"`+text+`"}`)
 		}
 		c.waitLog(t, 6, 30*time.Second)
-		var sizes []int
-		for after := 0; ; {
-			var page struct {
-				Events []struct {
-					Position int `json:"position"`
-				} `json:"events"`
+		for _, read := range []string{"/events?limit=10&after=", "/log/one/events?limit=10&after="} {
+			var sizes []int
+			for after := int64(0); ; {
+				var page struct {
+					Events []json.RawMessage `json:"events"`
+					Next   int64             `json:"next"`
+				}
+				r, err := c.GetJSON(read+fmt.Sprint(after), &page)
+				if err != nil || r.Status != 200 {
+					t.Fatalf("%s: GET %s%d: %v %v", name, read, after, r, err)
+				}
+				if len(page.Events) == 0 {
+					break
+				}
+				sizes = append(sizes, len(page.Events))
+				after = page.Next
 			}
-			r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=10", after), &page)
-			if err != nil || r.Status != 200 {
-				t.Fatalf("%s: GET /events?after=%d: %v %v", name, after, r, err)
+			if !slices.Equal(sizes, []int{5, 1}) {
+				t.Errorf("%s: %s...: pages of %v events, want [5 1]", name, read, sizes)
 			}
-			if len(page.Events) == 0 {
-				break
-			}
-			sizes = append(sizes, len(page.Events))
-			after = page.Events[len(page.Events)-1].Position
-		}
-		if !slices.Equal(sizes, []int{5, 1}) {
-			t.Errorf("%s: pages of %v events, want [5 1]", name, sizes)
 		}
 		c.Close()
 	}

@@ -120,7 +120,7 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 }
 
 // Events implements [store.Store].
-func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+func (s *Store) Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -132,9 +132,15 @@ func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) (
 	}
 	// Versions are 1..n, so the events with Version > after start at index after.
 	idx := in.events[max(after, 0):]
+	if limit > 0 {
+		idx = idx[:min(limit, len(idx))]
+	}
 	out := make([]store.Event, len(idx))
 	for i, j := range idx {
 		out[i] = cloneEvent(s.log[j])
+	}
+	if limit > 0 {
+		out = store.Page(out)
 	}
 	return out, nil
 }

@@ -14,7 +14,7 @@ const eventColumns = `position, id, aggregate, instance, version, type, schema_v
 // readStmts are prepared on the read pool; database/sql prepares each on
 // a connection the first time it runs there.
 type readStmts struct {
-	load, events, readAll, readWhole, idempotency *sql.Stmt
+	load, events, eventsPage, readAll, readWhole, idempotency *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -27,7 +27,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.events, `SELECT ` + eventColumns + ` FROM events
 			WHERE aggregate = ? AND instance = ? AND version > ? ORDER BY version`},
 		// A page of the log (store.Page), read as far as it goes only.
-		{&r.readAll, store.PageSQL(eventColumns, `position > ?1`, `?2`, `?3`)},
+		{&r.readAll, store.PageSQL(eventColumns, `position > ?1`, `position`, `?2`, `?3`)},
+		{&r.eventsPage, store.PageSQL(eventColumns, `aggregate = ?1 AND instance = ?2 AND version > ?3`, `version`, `?4`, `?5`)},
 		// LIMIT -1 is no limit.
 		{&r.readWhole, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{&r.idempotency, `SELECT request_hash, response, time FROM idempotency WHERE key = ?`},
@@ -60,11 +61,17 @@ func (s *Store) Load(ctx context.Context, aggregate, id string) (store.Instance,
 }
 
 // Events implements [store.Store].
-func (s *Store) Events(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+func (s *Store) Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.rs.events.QueryContext(ctx, aggregate, id, after)
+	var rows *sql.Rows
+	var err error
+	if limit <= 0 {
+		rows, err = s.rs.events.QueryContext(ctx, aggregate, id, after)
+	} else {
+		rows, err = s.rs.eventsPage.QueryContext(ctx, aggregate, id, after, limit, store.PageBytes)
+	}
 	if err != nil {
 		return nil, s.fault(fmt.Errorf("sqlite: events of %s/%s: %w", aggregate, id, err))
 	}

@@ -86,7 +86,7 @@ func TestReopenPersists(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), in.Version)
 	assert.Equal(t, `{"n":2}`, string(in.State))
-	evs, err := s.Events(ctx, "order", "o1", 0)
+	evs, err := s.Events(ctx, "order", "o1", 0, 0)
 	require.NoError(t, err)
 	assert.Equal(t, want[:2], evs)
 	rec, ok, err := s.Idempotency(ctx, "k1")

@@ -104,7 +104,7 @@ func mustLoad(t *testing.T, s store.Store, aggregate, id string) store.Instance 
 
 func mustEvents(t *testing.T, s store.Store, aggregate, id string, after int64) []store.Event {
 	t.Helper()
-	evs, err := s.Events(t.Context(), aggregate, id, after)
+	evs, err := s.Events(t.Context(), aggregate, id, after, 0)
 	require.NoError(t, err)
 	return evs
 }
@@ -401,6 +401,25 @@ func testReadAllPageBytes(t *testing.T, s store.Store) {
 	// the first page; 9/8 before the fourth: it starts the next page.
 	assert.Equal(t, []int{4, 2}, sizes, "page lengths")
 	assert.Len(t, mustReadAll(t, s, 0, 0), 6, "no limit: no page")
+
+	// An instance's events page the same way, by version.
+	sizes = nil
+	for after := int64(0); ; {
+		page, err := s.Events(t.Context(), "blob", "b", after, 10)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		sizes = append(sizes, len(page))
+		after = page[len(page)-1].Version
+	}
+	assert.Equal(t, []int{4, 2}, sizes, "page lengths of the instance's events")
+	assert.Len(t, mustEvents(t, s, "blob", "b", 0), 6, "no limit: no page")
+	page, err := s.Events(t.Context(), "blob", "b", 4, 1)
+	require.NoError(t, err)
+	if assert.Len(t, page, 1, "limit 1") {
+		assert.Equal(t, int64(5), page[0].Version)
+	}
 }
 
 func testVersionConflict(t *testing.T, s store.Store) {

@@ -622,8 +622,10 @@ export class Aggregate extends DurableObject {
     return this.instance();
   }
 
+  // events runs the read Go chose (every event after a version, or a page).
   async events(agg, id, arg) {
-    return this.sql.exec(`SELECT ${eventCols} FROM events WHERE version > ? ORDER BY version`, arg.after).toArray();
+    const params = arg.limit ? [arg.after, arg.limit, arg.bound] : [arg.after];
+    return this.sql.exec(arg.sql, ...params).toArray();
   }
 
   async rehydrate(agg, id, arg) {
