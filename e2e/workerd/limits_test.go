@@ -52,15 +52,7 @@ schema.#Context & {
 // query_too_large naming the limit.
 func TestLimitsOnWorkers(t *testing.T) {
 	needWorkerd(t)
-	tmp := t.TempDir()
-	path := filepath.Join(tmp, "limited.cue")
-	if err := os.WriteFile(path, []byte(limitsContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(tmp, "worker")
-	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", path, "-o", dir, "--wasm", engineWasm); code != 0 {
-		t.Fatalf("worker build: %s", stderr)
-	}
+	_, dir := buildSource(t, "limited.cue", limitsContext)
 	w := startWorker(t, dir, "")
 	c := newClient(w.url)
 	defer c.Close()
@@ -131,15 +123,7 @@ schema.#Context & {
 // serve alike.
 func TestPageBytesOnD1(t *testing.T) {
 	needWorkerd(t)
-	tmp := t.TempDir()
-	path := filepath.Join(tmp, "pages.cue")
-	if err := os.WriteFile(path, []byte(pagesContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(tmp, "worker")
-	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", path, "-o", dir, "--wasm", engineWasm); code != 0 {
-		t.Fatalf("worker build: %s", stderr)
-	}
+	path, dir := buildSource(t, "pages.cue", pagesContext)
 	srv := startServer(t, path, t.TempDir())
 	w := startWorker(t, dir, "")
 	text := strings.Repeat("x", 950_000)
@@ -173,4 +157,20 @@ func TestPageBytesOnD1(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// buildSource writes a context's source to a file named name and builds
+// its Worker; it returns the file and the Worker's directory.
+func buildSource(t *testing.T, name, src string) (path, dir string) {
+	t.Helper()
+	tmp := t.TempDir()
+	path = filepath.Join(tmp, name)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(tmp, "worker")
+	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", path, "-o", dir, "--wasm", engineWasm); code != 0 {
+		t.Fatalf("worker build %s: %s", name, stderr)
+	}
+	return path, dir
 }
