@@ -168,10 +168,11 @@ type fetchArg struct {
 	Headers   map[string]string `json:"headers"`
 	Body      *string           `json:"body"`
 	TimeoutMS int64             `json:"timeoutMs"`
+	MaxBytes  int               `json:"maxBytes"` // of the answer's body to read
 }
 
 func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error) {
-	a := fetchArg{Method: req.Method, URL: req.URL, Headers: req.Header, TimeoutMS: req.Timeout.Milliseconds()}
+	a := fetchArg{Method: req.Method, URL: req.URL, Headers: req.Header, TimeoutMS: req.Timeout.Milliseconds(), MaxBytes: rules.SnippetBytes}
 	if req.Body != nil {
 		s := string(req.Body)
 		a.Body = &s

@@ -29,7 +29,7 @@ func (d doer) Execute(ctx context.Context, req *api.CommandRequest) (api.Respons
 	return d.exec.Execute(ctx, req)
 }
 
-// Fetch makes one call within req.Timeout, reads up to 512 bytes of the
+// Fetch makes one call within req.Timeout, reads up to rules.SnippetBytes of the
 // answer and drains up to 1 MiB more so the connection can be reused.
 func (d doer) Fetch(ctx context.Context, req *rules.Request) (*rules.Reply, error) {
 	var rd io.Reader
@@ -56,7 +56,7 @@ func (d doer) Fetch(ctx context.Context, req *rules.Request) (*rules.Reply, erro
 		}
 		return nil, err
 	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, rules.SnippetBytes))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	resp.Body.Close()
 	return &rules.Reply{Status: resp.StatusCode, StatusText: resp.Status,

@@ -23,8 +23,8 @@ type Doer interface {
 	// Execute runs a command on its instance, as api.Backend does.
 	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
 	// Fetch makes one HTTP call within req.Timeout, without following
-	// redirects (a redirect is the answer), and gives the first 512 bytes
-	// of the answer's body. An error means no answer (network, timeout);
+	// redirects (a redirect is the answer), and gives the first
+	// SnippetBytes of the answer's body. An error means no answer (network, timeout);
 	// wrap it with [TimedOut] when req.Timeout passed, and return the
 	// policy's refusal (errors.Is egress.ErrRefused) when the runtime
 	// refused an address it was about to connect to.
@@ -46,8 +46,12 @@ type Reply struct {
 	StatusText string // e.g. "503 Service Unavailable", as net/http's Response.Status; "": the code and its reason phrase
 	RetryAfter string // the Retry-After header
 	Location   string // the Location header (of a redirect)
-	Snippet    string // the first 512 bytes of the body
+	Snippet    string // the first SnippetBytes of the body
 }
+
+// SnippetBytes is how much of a webhook's answer a delivery reads (for
+// the log and the dead letter); both runtimes read no more.
+const SnippetBytes = 512
 
 // ErrTimeout is what a [Doer.Fetch] error wrapped by [TimedOut] matches
 // (errors.Is).

@@ -39,7 +39,7 @@ type Outcome struct {
 	Note       string          // to log: what happened besides a plain delivery
 	Target     string          // a send's instance id
 	// Reply is what a webhook's receiver answered (the start of its body,
-	// at most 512 bytes): for the server log and the dead letter (which
+	// at most SnippetBytes): for the server log and the dead letter (which
 	// only admins read, see [Outcome.Logged]), never for a command's
 	// caller ([ReportOf]).
 	Reply string

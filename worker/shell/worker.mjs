@@ -150,12 +150,12 @@ async function performOk(env, op) {
 // webhook performs an http effect's call, whose URL Go has checked; no
 // answer (network, timeout) is an error, any status an answer. A redirect
 // is not followed (Go fails the delivery: it could not check where it
-// leads), and no more than 512 bytes of the body are read.
+// leads), and no more of the body than Go asks for (maxBytes) is read.
 async function webhook(a) {
   let r, text;
   try {
     r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs || 10000) });
-    text = await head(r, 512);
+    text = await head(r, a.maxBytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
