@@ -110,8 +110,8 @@ playcheck: build
 # The reliability suite at full size (RELIABILITY.md): SOAK_CYCLES
 # SIGKILL-and-restart cycles of serve under load, each with a longer load,
 # the hostile definition with payloads near the body limit, the hostile HTTP
-# table and the storage faults, natively and under workerd. `make test` runs
-# the same tests once, at CI size.
+# table and the storage faults, natively and under workerd, and the Worker's
+# live stream. `make test` runs the same tests once, at CI size.
 SOAK_CYCLES ?= 20
 .PHONY: soak
 soak: build npm
