@@ -30,10 +30,42 @@ $(BIN)/cue:
 
 test: vet cuevet gotest scenarios playcheck
 
-vet:
+vet: deadcode
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# No dead code: every function of the module is reached from the main of one
+# of the two programs it ships, the CLI or the engine for Workers (GOOS=js).
+# What one build reaches and the other does not (edge/ in the Worker, vet's
+# checks in the CLI) is live, so a function fails only when both runs report
+# it. Tests are no roots (no -test): a helper only tests call belongs in a
+# _test.go file. DEADCODE_KEEP names the exceptions, each for a reason:
+#   sample.Random  draws random valid documents for the property tests of
+#                  sample and interpreter; a _test.go file cannot export it
+#                  to another package's tests.
+# An exception that a build reaches again, or that is gone, fails too, so
+# the list stays true. The tool is the version go.mod pins, built for this
+# machine (`go tool` would build it for GOOS=js).
+DEADCODE_KEEP := sample.Random
+DEADCODE_FMT  := {{range .Funcs}}{{$$.Path}}.{{.Name}} {{.Position}}{{"\n"}}{{end}}
+
+.PHONY: deadcode
+deadcode: $(BIN)/deadcode
+	@$(BIN)/deadcode -f '$(DEADCODE_FMT)' ./cmd/cuesource | LC_ALL=C sort >$(BIN)/deadcode-cli.txt
+	@GOOS=js GOARCH=wasm $(BIN)/deadcode -f '$(DEADCODE_FMT)' ./worker | LC_ALL=C sort >$(BIN)/deadcode-wasm.txt
+	@LC_ALL=C comm -12 $(BIN)/deadcode-cli.txt $(BIN)/deadcode-wasm.txt >$(BIN)/deadcode.txt
+	@mod=$$($(GO) list -m); status=0; \
+	for k in $(DEADCODE_KEEP); do grep -q "^$$mod/$$k " $(BIN)/deadcode.txt || { \
+		echo "deadcode: $$k is kept as dead code but a build reaches it, or it is gone: update DEADCODE_KEEP"; status=1; }; done; \
+	for k in $(DEADCODE_KEEP); do echo "$$mod/$$k"; done >$(BIN)/deadcode-keep.txt; \
+	if grep -v -F -w -f $(BIN)/deadcode-keep.txt $(BIN)/deadcode.txt; then \
+		echo "deadcode: neither the CLI nor the engine for Workers reaches the functions above"; status=1; fi; \
+	exit $$status
+
+$(BIN)/deadcode: go.mod go.sum
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ golang.org/x/tools/cmd/deadcode
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
 # violates its command's #payload.
@@ -78,8 +110,8 @@ playcheck: build
 # The reliability suite at full size (RELIABILITY.md): SOAK_CYCLES
 # SIGKILL-and-restart cycles of serve under load, each with a longer load,
 # the hostile definition with payloads near the body limit, the hostile HTTP
-# table and the storage faults, natively and under workerd. `make test` runs
-# the same tests once, at CI size.
+# table and the storage faults, natively and under workerd, and the Worker's
+# live stream. `make test` runs the same tests once, at CI size.
 SOAK_CYCLES ?= 20
 .PHONY: soak
 soak: build npm

@@ -9,9 +9,9 @@
 // ETags and Location, authentication by bearer token, and the decision of
 // a command against an instance's snapshot ([Decide]): what the command
 // appends and what it answers. [Service.Serve] takes a transport-neutral
-// [Request] and gives a [Response]; [Handler] adapts it to net/http and adds
-// the one thing that is not request/response, the Server-Sent Events
-// stream of the global log.
+// [Request] and gives a [Response]; [Service.Stream] serves the live stream
+// of the global log to an [EventWriter] (as Server-Sent Events frames,
+// [SSEFrame]); [Handler] adapts both to net/http.
 //
 // # What it never does
 //

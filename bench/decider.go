@@ -340,16 +340,6 @@ func Apply(s CartState, payload any) CartState {
 	return s
 }
 
-// Fold replays event payloads from the initial state.
-func Fold(payloads ...any) Current {
-	cur := Current{State: InitialCart()}
-	for _, p := range payloads {
-		cur.State = Apply(cur.State, p)
-		cur.Version++
-	}
-	return cur
-}
-
 // admit checks the instance and the expected version, after the payload as
 // the engine does. Open creates the cart; every other command needs it.
 func admit(cur Current, c Command, creates bool) error {

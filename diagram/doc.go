@@ -22,6 +22,7 @@
 // # What it never does
 //
 // Compile or check a context, evaluate expressions, or do I/O: it reads a
-// [manifest.Manifest] and imports only the standard library, so it builds
-// for WebAssembly and the API can serve the same picture.
+// [manifest.Manifest] and imports only package manifest and the standard
+// library, so it builds for WebAssembly and the API can serve the same
+// picture.
 package diagram

@@ -84,7 +84,7 @@ func (c *Core) Program() *interpreter.Program { return c.prog }
 
 // Fault is the error answer of a call: the shell logs it and answers 500.
 type Fault struct {
-	Kind    string `json:"kind"` // "input", "panic", "script"
+	Kind    string `json:"kind"` // "input" or "panic"
 	Message string `json:"message"`
 	Stack   string `json:"stack,omitempty"`
 }

@@ -6,14 +6,15 @@
 // build stays generic and thin: the HTTP API (through [api.Service], the
 // same code the native server runs), a command's decision on an aggregate
 // instance, seeding and rehydration, the forwarding of an instance's
-// events to the global log in D1, and the SQL of that log.
+// events to the global log in D1 and the SQL of that log, the projector's
+// runs, effect deliveries and dead letters, and the live stream's frames.
 //
 // # How the shell drives it
 //
-// Work that needs I/O is a script ([Core.Run]): it is run from the start
-// with the results of the operations performed so far, and either finishes
-// or names the next operation ([Op]: a D1 statement or batch, a call on a
-// Durable Object, ...). The shell performs the operation in its own request
+// The shell calls the functions of [Core.Call] by name. Work that needs I/O
+// is a script: it is run from the start with the results of the operations
+// performed so far, and either finishes or names the next operation ([Op]:
+// a D1 statement or batch, a call on a Durable Object, ...). The shell performs the operation in its own request
 // context, appends the result and runs the script again. Scripts are
 // deterministic given their input and results (the clock and ids come in
 // the input), so Go keeps no state between calls: an isolate's Go runtime

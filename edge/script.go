@@ -10,7 +10,9 @@ import (
 type Op struct {
 	// Kind: "d1" (one statement: Statement), "batch" (Statements in one D1
 	// transaction), "object" (a method of an Aggregate Durable Object),
-	// "projector" (an action of the projector object).
+	// "projector" (an action of the projector object), "enqueue" (Arg sent
+	// to the effects queue), "fetch" (an http effect's call: Arg is the
+	// request Go has checked).
 	Kind       string      `json:"kind"`
 	Statement  *Statement  `json:"statement,omitempty"`
 	Statements []Statement `json:"statements,omitempty"`
@@ -32,8 +34,9 @@ type Statement struct {
 }
 
 // Result is the outcome of an Op as the shell reports it: OK holds the
-// value (for d1, the rows; for batch, one row list per statement; for
-// object, what the method returned), Error what went wrong.
+// value (for d1, the column names and the rows; for batch, one row list per
+// statement; for object and projector, what the method returned; for fetch,
+// the reply), Error what went wrong.
 type Result struct {
 	OK    json.RawMessage `json:"ok,omitempty"`
 	Error string          `json:"error,omitempty"`

@@ -538,7 +538,7 @@ func (c *compiler) shape(m manifest.Shape, e env, target schema, what string) sh
 		s.meta = s.meta || readsMeta(f.Expr.Src)
 		prop, declared := target.property(f.Name)
 		if !declared && target.doc != nil {
-			c.errs.Add(f.Expr.Pos, "%s has no field %s (it declares %s)", what, f.Name, declared_(target))
+			c.errs.Add(f.Expr.Pos, "%s has no field %s (it declares %s)", what, f.Name, fieldList(target))
 			continue
 		}
 		x, t := c.compile(f.Expr, e, false)
@@ -581,7 +581,8 @@ func (c *compiler) together(fields []manifest.Field) *expression {
 	return &expression{prog: prog, pos: fields[0].Expr.Pos}
 }
 
-func declared_(s schema) string {
+// fieldList names the properties of s, for errors that say what it declares.
+func fieldList(s schema) string {
 	names := sortedKeys(asMap(s.doc["properties"]))
 	if len(names) == 0 {
 		return "no fields"
@@ -654,7 +655,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			_ = json.Unmarshal(s.Then.State, &want)
 			for _, k := range sortedKeys(want) {
 				if _, declared := a.stateSchema.property(k); !declared {
-					c.errs.Add(s.Then.StatePos, "#state of %s has no field %s (it declares %s)", s.Aggregate, k, declared_(a.stateSchema))
+					c.errs.Add(s.Then.StatePos, "#state of %s has no field %s (it declares %s)", s.Aggregate, k, fieldList(a.stateSchema))
 				}
 			}
 		}

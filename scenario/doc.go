@@ -7,4 +7,8 @@
 // and, where given, payload), the listed top-level state fields, or the
 // rejection (by guard or invariant name, or by kind). Engine checks run
 // strict: every payload and state is validated against its schema.
+//
+// [RunHTTP] plays the same scenarios against a running server or Worker
+// over its HTTP API (`cuesource test --url`): the given events are written
+// through the admin seed endpoint, each run on a fresh instance.
 package scenario

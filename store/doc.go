@@ -22,6 +22,8 @@
 //
 // # Implementations
 //
-// Implementations live in subpackages (store/memory, and later SQLite and
-// Cloudflare D1). Each must pass the conformance suite in store/storetest.
+// Implementations live in subpackages (store/memory and store/sqlite), and
+// each must pass the conformance suite in store/storetest. On Workers,
+// package edge keeps an instance's events in its Durable Object's storage
+// and the global log in D1, by the same rules ([PageSQL]).
 package store

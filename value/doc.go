@@ -1,6 +1,6 @@
 // Package value owns the runtime representation of JSON data: how payloads
-// and states are decoded (with size, depth and number limits), compared and
-// matched.
+// and states are decoded (with size, depth and number limits), encoded,
+// compared and matched.
 //
 // Values are what encoding/json produces for `any`, except numbers: an
 // integer literal becomes an int, any other number a float64. Integers

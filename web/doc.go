@@ -1,5 +1,5 @@
 // Package web is the playground and inspector: the browser UI that
-// `cuesource play` and `cuesource serve` show at `/`.
+// `cuesource play`, `cuesource serve` and `cuesource inspect` show at `/`.
 //
 // # What it owns
 //

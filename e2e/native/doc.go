@@ -7,6 +7,10 @@
 // a server killed with SIGKILL under load loses no acknowledged command,
 // leaves no event without its state update and keeps its idempotency
 // records; and that SIGTERM lets in-flight commands finish and exits 0.
+// It also runs the hostile definition and the hostile-HTTP table, the
+// storage faults (a full disk, a damaged file, a second server, read-only
+// data), the webhook address policy, event evolution across definitions,
+// `cuesource export` and `cuesource play`.
 //
 // The tests are slow (they build the binary and start servers) and skip
 // under -short.

@@ -13,7 +13,12 @@
 // of the isolate's Go runtime, leaves the Worker serving; that events
 // reach the global log exactly once and in order after D1 failed for a
 // while; and that the wasm build links no CUE and stays under 3 MB
-// gzipped.
+// gzipped. It also runs the projector's failures and a redeploy that
+// rebuilds a changed projection, queue effects and the webhook policy,
+// event evolution, the live stream, the limits (a page's bytes, a wide
+// projection), idempotency records' expiry, the tokens, the hostile
+// definition and hostile-HTTP table, `cuesource export` and `cuesource
+// inspect` from a Worker, and `cuesource worker dev`.
 //
 // It needs the JavaScript toolchain in node_modules (`make npm`): without
 // it the workerd tests skip, or fail when the environment variable CI is

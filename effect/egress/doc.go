@@ -5,7 +5,7 @@
 // # What it owns
 //
 //   - The scheme rule: a webhook URL is http or https, with a host.
-//   - The address rule ([Public]): only public unicast addresses. It
+//   - The address rule ([Reason]): only public unicast addresses. It
 //     refuses loopback, private (RFC 1918, fc00::/7), link-local (and
 //     so cloud metadata such as 169.254.169.254 and fd00:ec2::254),
 //     unspecified (0.0.0.0, ::), multicast, CGNAT (100.64.0.0/10,

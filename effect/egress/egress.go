@@ -304,9 +304,6 @@ func Reason(ip netip.Addr) string {
 	return ""
 }
 
-// Public reports whether ip is a public unicast address.
-func Public(ip netip.Addr) bool { return Reason(ip) == "" }
-
 // ipv4 reads host as the WHATWG URL standard's host parser does: when its
 // last label is a number (decimal, 0x hex or 0-led octal), the host is an
 // IPv4 address of one to four numbers ("127.1", "2130706433") or invalid.

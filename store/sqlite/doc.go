@@ -29,6 +29,8 @@
 //
 // # What it never touches
 //
-// What the events mean: it stores and returns bytes. The outbox table is
-// created for the delivery work to come; nothing reads or writes it yet.
+// What the events mean: it stores and returns bytes. Append writes a
+// commit's outbox entries ([store.Commit].Outbox) with its events;
+// delivering them is package effect's, through [Store.Write] and
+// [Store.Read].
 package sqlite

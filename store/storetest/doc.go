@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite for [store.Store]
-// implementations. Every runtime store (memory, SQLite, Cloudflare D1) calls
-// [Run] from its own tests:
+// implementations. Every runtime store (memory, SQLite) calls [Run] from
+// its own tests:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
