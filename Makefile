@@ -116,7 +116,7 @@ SOAK_CYCLES ?= 20
 .PHONY: soak
 soak: build npm
 	set -o pipefail; CUESOURCE_SOAK=1 $(GO) test -count=$(SOAK_CYCLES) -timeout 80m -run 'TestKillRestart' -v ./e2e/native/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|killrestart_test'
-	CUESOURCE_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Hostile|DiskFull|DamagedStore|SecondServer|ReadOnlyData|QueryTimeout|Stream' ./e2e/native/ ./e2e/workerd/
+	CUESOURCE_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Hostile|DiskFull|DamagedStore|SecondServer|ReadOnlyData|Stream' ./e2e/native/ ./e2e/workerd/
 
 # The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
 # hand-written cart, durable throughput, lens chains and replay. BENCH

@@ -48,12 +48,13 @@ Usage:
   cuesource lens check CONTEXT (--events FILE | --from URL [--token T]) [--json]
                                            replay stored events through the context's lenses,
                                            reducers and projections; list every failure
-  cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE]
+  cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE] [--webhook-allow LIST]
                                            write the Cloudflare Worker of a context
-  cuesource worker dev CONTEXT [--port P] [--persist DIR] [--var NAME=VALUE]
+  cuesource worker dev CONTEXT [--dir DIR] [--port P] [--persist DIR] [--var NAME=VALUE]
                                            run it locally under wrangler dev (workerd)
-  cuesource worker deploy CONTEXT --d1-id ID
+  cuesource worker deploy CONTEXT --d1-id ID [--dir DIR]
                                            migrate D1 and deploy it with wrangler
+                                           (dev and deploy also take build's flags)
   cuesource version                        print the version
 
 CONTEXT is a .cue file or a directory holding one CUE package.
