@@ -17,7 +17,14 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.Batcher        = (*Store)(nil)
+	_ store.SQL            = (*Store)(nil)
+	_ store.Hooker         = (*Store)(nil)
+	_ store.Outbox         = (*Store)(nil)
+	_ store.HealthReporter = (*Store)(nil)
+)
 
 // Sync is the writer's PRAGMA synchronous: what a returned Append survives.
 type Sync int
@@ -109,7 +116,7 @@ type Store struct {
 	ws writeStmts
 	rs readStmts
 
-	hook Hook
+	hook store.Hook
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
