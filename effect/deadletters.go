@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/store/sqlite"
+	"github.com/cuesource/cuesource/store"
 )
 
 // deadLettersTable is created when a dispatcher or the dead-letter list
@@ -45,7 +45,7 @@ func parseTime(s string) (time.Time, error) {
 // DeadLetters is the list of deliveries that gave up. It implements
 // api.DeadLetters.
 type DeadLetters struct {
-	st   *sqlite.Store
+	st   store.Outbox
 	now  func() time.Time
 	kick func() // wakes the dispatcher after Retry; nil without one
 }
@@ -56,7 +56,7 @@ var _ api.DeadLetters = (*DeadLetters)(nil)
 // missing. now stamps retried rows (nil: time.Now). A dispatcher has its
 // own ([Dispatcher.DeadLetters]); this is for tools working on a stopped
 // server's database.
-func NewDeadLetters(ctx context.Context, st *sqlite.Store, now func() time.Time) (*DeadLetters, error) {
+func NewDeadLetters(ctx context.Context, st store.Outbox, now func() time.Time) (*DeadLetters, error) {
 	if now == nil {
 		now = time.Now
 	}

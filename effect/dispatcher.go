@@ -14,7 +14,6 @@ import (
 	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
-	"github.com/cuesource/cuesource/store/sqlite"
 )
 
 // Executor runs a command; native.Backend is one.
@@ -55,7 +54,7 @@ type Options struct {
 // Dispatcher delivers effects from the outbox.
 type Dispatcher struct {
 	prog *interpreter.Program
-	st   *sqlite.Store
+	st   store.Outbox
 	del  *rules.Deliverer
 	do   doer
 	now  func() time.Time
@@ -76,12 +75,13 @@ type flight struct {
 	out  rules.Outcome
 }
 
-// New returns a dispatcher for p's effects over st, sending commands
+// New returns a dispatcher for p's effects over st (a store that keeps
+// the outbox, as store/sqlite's does), sending commands
 // through exec. It creates the dead_letters table when missing. Install
 // [Dispatcher.AfterCommit] on the backend, serve [Dispatcher.DeadLetters],
 // and call [Dispatcher.Run] in a goroutine; let Run return before the
 // backend and the store are closed.
-func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Executor, opt Options) (*Dispatcher, error) {
+func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Executor, opt Options) (*Dispatcher, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
