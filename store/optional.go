@@ -41,9 +41,8 @@ type Batcher interface {
 }
 
 // SQL is the optional ability of a store kept in an SQL database that
-// other runtime parts share: projections keep their tables there, and
-// the effect dispatcher works on the [Outbox] table, in write
-// transactions queued with the appends.
+// other runtime parts share: projections keep their tables there, in
+// write transactions queued with the appends.
 type SQL interface {
 	// Write runs fn in a write transaction, queued with the appends; an
 	// error from fn rolls it back and is returned. Faults of the medium
@@ -68,33 +67,6 @@ type Hooker interface {
 	// failing hook's error is returned by Append (wrapped), and nothing
 	// of the commit is kept.
 	SetHook(Hook)
-}
-
-// Outbox is the optional ability of an [SQL] store to keep the
-// deliveries a commit owes ([Commit].Outbox) with the commit, for an
-// effect dispatcher to claim. A store without it ignores Commit.Outbox.
-//
-// The entries are rows of the table outbox in the store's database, one
-// per entry of a commit that was kept (none for a commit that failed):
-//
-//	position     INTEGER PRIMARY KEY  -- delivery order
-//	event_id     TEXT NOT NULL        -- an id in the table events
-//	consumer     TEXT NOT NULL        -- the effect
-//	attempts     INTEGER NOT NULL     -- 0 when written
-//	last_error   TEXT                 -- NULL when written
-//	next_attempt TEXT                 -- when due (NULL: now); written as created
-//	created      TEXT NOT NULL        -- the commit's first event's time
-//
-// Times are RFC 3339 text in UTC with nine fraction digits, so that text
-// order is time order.
-//
-// The dispatcher claims, settles and deletes them with SQL in [SQL.Write]
-// transactions, joined with the table events (id, position, aggregate,
-// instance, version, type, time, command_id, payload).
-type Outbox interface {
-	SQL
-	// KeepsOutbox marks the ability; it does nothing.
-	KeepsOutbox()
 }
 
 // Health is what a store has seen of its medium since it opened.

@@ -287,10 +287,6 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 // after the commit's events are written; call it before the first Append.
 func (s *Store) SetHook(h store.Hook) { s.hook = h }
 
-// KeepsOutbox implements [store.Outbox]: every commit's outbox entries
-// are rows of the table outbox, written in its transaction.
-func (s *Store) KeepsOutbox() {}
-
 // Write implements [store.SQL]: it runs fn in a write transaction, queued
 // with the appends on the one writer: how projection runners and the
 // effect dispatcher change their own tables in the same database.

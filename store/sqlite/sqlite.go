@@ -208,6 +208,9 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	if err := migrate(ctx, s.write); err != nil {
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
+	if _, err := s.write.ExecContext(ctx, deadLettersTable); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: create the dead_letters table: %w", path, err)
+	}
 
 	// The read pool opens after migration, so it never sees a half-built
 	// schema; query_only makes a stray write through it an error.

@@ -27,10 +27,6 @@ func optional[F any](what string, fn func(t *testing.T, s store.Store, f F)) fun
 	}
 }
 
-// timeLayout is how SQL stores write times (store.Outbox): fixed width,
-// so text order is time order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
 func testBatch(t *testing.T, s store.Store, b store.Batcher) {
 	mustAppend(t, s, commit("order", "old", 0, events("old1")...))
 
@@ -221,60 +217,85 @@ func testHookFails(t *testing.T, s store.Store, h store.Hooker) {
 	assert.Equal(t, int64(2), got[0].Position)
 }
 
-// outboxRow is a row of the table outbox as store.Outbox describes it.
-type outboxRow struct {
-	EventID, Consumer   string
-	Attempts            int
-	LastError           sql.NullString
-	NextAttempt         sql.NullString
-	Created             string
-	EventPosition       int64 // joined from events, as a dispatcher does
-	EventAggregate, Ins string
+// owed adds outbox entries to c: pairs of event id and consumer.
+func owed(c store.Commit, entries ...string) store.Commit {
+	for i := 0; i < len(entries); i += 2 {
+		c.Outbox = append(c.Outbox, store.OutboxEntry{EventID: entries[i], Consumer: entries[i+1]})
+	}
+	return c
 }
 
-func outboxRows(t *testing.T, o store.Outbox) []outboxRow {
-	t.Helper()
-	rows, err := o.Read().QueryContext(t.Context(), `SELECT o.event_id, o.consumer, o.attempts, o.last_error, o.next_attempt, o.created,
-		e.position, e.aggregate, e.instance
-		FROM outbox AS o JOIN events AS e ON e.id = o.event_id ORDER BY o.position`)
-	require.NoError(t, err)
-	defer rows.Close()
-	out := []outboxRow{}
-	for rows.Next() {
-		var r outboxRow
-		require.NoError(t, rows.Scan(&r.EventID, &r.Consumer, &r.Attempts, &r.LastError, &r.NextAttempt, &r.Created,
-			&r.EventPosition, &r.EventAggregate, &r.Ins))
-		out = append(out, r)
+// taken says who was claimed: event id and consumer.
+func taken(ds []store.Delivery) []string {
+	out := []string{}
+	for _, d := range ds {
+		out = append(out, d.Event.ID+" "+d.Consumer)
 	}
-	require.NoError(t, rows.Err())
 	return out
 }
 
-func testOutbox(t *testing.T, s store.Store, o store.Outbox) {
-	owed := func(c store.Commit, entries ...string) store.Commit {
-		for i := 0; i < len(entries); i += 2 {
-			c.Outbox = append(c.Outbox, store.OutboxEntry{EventID: entries[i], Consumer: entries[i+1]})
+// leaseAll takes every entry for d, and records what it was offered.
+func leaseAll(d time.Duration, offered *[]string) func([]store.Delivery) []time.Duration {
+	return func(ds []store.Delivery) []time.Duration {
+		*offered = taken(ds)
+		out := make([]time.Duration, len(ds))
+		for i := range out {
+			out[i] = d
 		}
-		return c
+		return out
 	}
+}
+
+func claim(t *testing.T, o store.Outbox, c store.Claim, lease time.Duration) []store.Delivery {
+	t.Helper()
+	var offered []string
+	ds, err := o.Claim(t.Context(), c, leaseAll(lease, &offered))
+	require.NoError(t, err)
+	require.Equal(t, offered, taken(ds), "every entry offered is taken")
+	return ds
+}
+
+func due(t *testing.T, o store.Outbox, at time.Time) bool {
+	t.Helper()
+	ok, err := o.Due(t.Context(), at)
+	require.NoError(t, err)
+	return ok
+}
+
+func testOutboxKept(t *testing.T, s store.Store, o store.Outbox) {
+	_, ok, err := o.NextDue(t.Context())
+	require.NoError(t, err)
+	assert.False(t, ok, "an empty outbox has nothing due")
+
 	later := newEvent("c1-2")
 	later.Time = later.Time.Add(time.Minute) // so the first event's time is told apart
-	mustAppend(t, s, owed(commit("cart", "c1", 0, newEvent("c1-1"), later), "c1-2", "mail", "c1-1", "order", "c1-2", "order"))
+	evs := mustAppend(t, s, owed(commit("cart", "c1", 0, newEvent("c1-1"), later), "c1-2", "mail", "c1-1", "order", "c1-2", "order"))
 	mustAppend(t, s, commit("cart", "c2", 0, events("c2-1")...)) // owes nothing
-
-	// A commit that fails writes no entry.
-	_, err := s.Append(t.Context(), owed(commit("cart", "c1", 0, events("c1-3")...), "c1-3", "mail"))
+	// A commit that fails keeps no entry.
+	_, err = s.Append(t.Context(), owed(commit("cart", "c1", 0, events("c1-3")...), "c1-3", "mail"))
 	require.ErrorIs(t, err, store.ErrVersionConflict)
 
-	created := func(id string) string { return newEvent(id).Time.UTC().Format(timeLayout) }
-	due := func(id string) sql.NullString { return sql.NullString{String: created(id), Valid: true} }
-	want := []outboxRow{
-		// In the commit's order; due at once, created at the commit's first event.
-		{EventID: "c1-2", Consumer: "mail", NextAttempt: due("c1-1"), Created: created("c1-1"), EventPosition: 2, EventAggregate: "cart", Ins: "c1"},
-		{EventID: "c1-1", Consumer: "order", NextAttempt: due("c1-1"), Created: created("c1-1"), EventPosition: 1, EventAggregate: "cart", Ins: "c1"},
-		{EventID: "c1-2", Consumer: "order", NextAttempt: due("c1-1"), Created: created("c1-1"), EventPosition: 2, EventAggregate: "cart", Ins: "c1"},
+	// Due from the time of the commit's first event, in the order written.
+	first := newEvent("c1-1").Time
+	next, ok, err := o.NextDue(t.Context())
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, next.Equal(first), "next due %v, want %v", next, first)
+	assert.False(t, due(t, o, first.Add(-time.Second)))
+	assert.True(t, due(t, o, first))
+
+	ds := claim(t, o, store.Claim{Now: first}, time.Minute)
+	assert.Equal(t, []string{"c1-2 mail", "c1-1 order", "c1-2 order"}, taken(ds))
+	for _, d := range ds {
+		assert.Zero(t, d.Attempts)
+		assert.Less(t, int64(0), d.Seq)
 	}
-	assert.Equal(t, want, outboxRows(t, o))
+	assert.Less(t, ds[0].Seq, ds[1].Seq)
+	assert.Less(t, ds[1].Seq, ds[2].Seq)
+	// The event as recorded, but for what a delivery does not need.
+	want := evs[1]
+	want.SchemaVersion, want.Meta = 0, nil
+	assert.Equal(t, view(t, want), view(t, ds[0].Event))
 
 	// In a batch, a failed commit's entries are not kept, the others are.
 	if b, ok := s.(store.Batcher); ok {
@@ -285,8 +306,100 @@ func testOutbox(t *testing.T, s store.Store, o store.Outbox) {
 		require.NoError(t, err)
 		require.ErrorIs(t, res[0].Err, store.ErrVersionConflict)
 		require.NoError(t, res[1].Err)
-		want = append(want, outboxRow{EventID: "c3-1", Consumer: "mail", NextAttempt: due("c3-1"), Created: created("c3-1"),
-			EventPosition: 4, EventAggregate: "cart", Ins: "c3"})
-		assert.Equal(t, want, outboxRows(t, o))
+		assert.Equal(t, []string{"c3-1 mail"}, taken(claim(t, o, store.Claim{Now: newEvent("c3-1").Time}, time.Minute)))
 	}
+}
+
+func testOutboxLease(t *testing.T, s store.Store, o store.Outbox) {
+	mustAppend(t, s, owed(commit("cart", "c1", 0, events("c1-1", "c1-2")...), "c1-1", "mail", "c1-2", "mail", "c1-1", "order"))
+	now := newEvent("c1-1").Time
+
+	// Limit bounds what is found; a lease of 0 takes nothing.
+	var offered []string
+	ds, err := o.Claim(t.Context(), store.Claim{Now: now, Limit: 2}, func(ds []store.Delivery) []time.Duration {
+		offered = taken(ds)
+		return []time.Duration{time.Minute, 0}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c1-1 mail", "c1-2 mail"}, offered)
+	assert.Equal(t, []string{"c1-1 mail"}, taken(ds))
+
+	// A leased entry is not due until its lease ends.
+	assert.Equal(t, []string{"c1-2 mail", "c1-1 order"}, taken(claim(t, o, store.Claim{Now: now}, 2*time.Minute)))
+	assert.Empty(t, claim(t, o, store.Claim{Now: now.Add(59 * time.Second)}, time.Minute), "all leased")
+	assert.False(t, due(t, o, now.Add(59*time.Second)))
+	next, ok, err := o.NextDue(t.Context())
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, next.Equal(now.Add(time.Minute)), "next due %v", next)
+	assert.Equal(t, []string{"c1-1 mail"}, taken(claim(t, o, store.Claim{Now: now.Add(time.Minute)}, time.Minute)))
+
+	// Asked for by event, entries are found whether due or not.
+	assert.Equal(t, []string{"c1-1 mail", "c1-1 order"}, taken(claim(t, o, store.Claim{Now: now, Events: []string{"c1-1", "nope"}}, time.Minute)))
+
+	// A lease callback that answers for the wrong number of entries
+	// fails the claim, which then takes nothing.
+	_, err = o.Claim(t.Context(), store.Claim{Now: now.Add(time.Hour)}, func([]store.Delivery) []time.Duration { return nil })
+	require.Error(t, err)
+	assert.Len(t, claim(t, o, store.Claim{Now: now.Add(time.Hour)}, time.Minute), 3)
+}
+
+func testOutboxSettle(t *testing.T, s store.Store, o store.Outbox) {
+	mustAppend(t, s, owed(commit("cart", "c1", 0, events("c1-1", "c1-2")...), "c1-1", "mail", "c1-2", "mail", "c1-1", "order", "c1-2", "order"))
+	now := newEvent("c1-1").Time.Add(time.Hour)
+	ds := claim(t, o, store.Claim{Now: now}, time.Minute)
+	require.Len(t, ds, 4)
+
+	rejection := json.RawMessage(`{"kind":"guard","name":"cart is open"}`)
+	require.NoError(t, o.Settle(t.Context(), now, []store.Settlement{
+		{Delivery: ds[0], Verdict: store.Delivered},
+		{Delivery: ds[1], Verdict: store.Failed, Attempts: 1, Error: "502 from the receiver", Next: now.Add(5 * time.Minute)},
+		{Delivery: ds[2], Verdict: store.Released},
+		{Delivery: ds[3], Verdict: store.Dead, Attempts: 1, Error: "rejected", Rejection: rejection},
+	}))
+
+	// Released: due again at once; failed: at Next, its attempt counted;
+	// delivered and dead: gone.
+	assert.Equal(t, []string{"c1-1 order"}, taken(claim(t, o, store.Claim{Now: now}, time.Hour)))
+	later := claim(t, o, store.Claim{Now: now.Add(5 * time.Minute)}, time.Hour)
+	assert.Equal(t, []string{"c1-2 mail"}, taken(later))
+	assert.Equal(t, 1, later[0].Attempts)
+
+	dls, err := o.DeadLetters(t.Context())
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	dl := dls[0]
+	assert.Equal(t, []any{"c1-2", "order", 1, "rejected"}, []any{dl.EventID, dl.Consumer, dl.Attempts, dl.Error})
+	assert.JSONEq(t, string(rejection), string(dl.Rejection))
+	assert.True(t, dl.Time.Equal(now), "given up at %v", dl.Time)
+	last, ok, err := o.LastDeadLetter(t.Context(), "c1-2", "order")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, dl.ID, last.ID)
+	_, ok, err = o.LastDeadLetter(t.Context(), "c1-2", "mail")
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	// Retried: back in the outbox, due at its time, no attempt counted.
+	retried := now.Add(time.Minute)
+	require.NoError(t, o.RetryDeadLetter(t.Context(), dl.ID, retried))
+	back := claim(t, o, store.Claim{Now: retried}, time.Hour)
+	assert.Equal(t, []string{"c1-2 order"}, taken(back))
+	assert.Zero(t, back[0].Attempts)
+	dls, err = o.DeadLetters(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, dls)
+	require.ErrorIs(t, o.RetryDeadLetter(t.Context(), dl.ID, retried), store.ErrNoDeadLetter)
+
+	// Discarded: gone for good.
+	require.NoError(t, o.Settle(t.Context(), now, []store.Settlement{{Delivery: back[0], Verdict: store.Dead, Attempts: 3, Error: "gone"}}))
+	dls, err = o.DeadLetters(t.Context())
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	assert.Nil(t, dls[0].Rejection)
+	require.NoError(t, o.DiscardDeadLetter(t.Context(), dls[0].ID))
+	require.ErrorIs(t, o.DiscardDeadLetter(t.Context(), dls[0].ID), store.ErrNoDeadLetter)
+	dls, err = o.DeadLetters(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, dls)
 }

@@ -47,7 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SQL", optional("store.SQL", testSQL)},
 		{"Hook", optional("store.Hooker", testHook)},
 		{"HookFails", optional("store.Hooker", testHookFails)},
-		{"Outbox", optional("store.Outbox", testOutbox)},
+		{"OutboxKept", optional("store.Outbox", testOutboxKept)},
+		{"OutboxLease", optional("store.Outbox", testOutboxLease)},
+		{"OutboxSettle", optional("store.Outbox", testOutboxSettle)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
