@@ -75,8 +75,8 @@ type flight struct {
 }
 
 // New returns a dispatcher for p's effects over st (a store that keeps
-// the outbox, as store/sqlite's does), sending commands
-// through exec. It creates the dead_letters table when missing. Install
+// the outbox, as store/sqlite's does), sending commands through exec.
+// Install
 // [Dispatcher.AfterCommit] on the backend, serve [Dispatcher.DeadLetters],
 // and call [Dispatcher.Run] in a goroutine; let Run return before the
 // backend and the store are closed.
@@ -191,17 +191,16 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	if !due {
 		return 0, nil
 	}
-	var mine []*row
+	var rows []*row
 	_, err = d.st.Claim(ctx, store.Claim{Now: now, Limit: d.opt.Batch}, func(found []row) []time.Duration {
 		var leases []time.Duration
-		mine, leases = d.lease(found, nil)
+		rows, leases = d.lease(found, nil)
 		return leases
 	})
 	if err != nil {
-		d.land(mine)
+		d.land(rows)
 		return 0, fmt.Errorf("claim outbox rows: %w", err)
 	}
-	rows := mine
 	if len(rows) == 0 {
 		return 0, nil
 	}
@@ -241,9 +240,9 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 
 // lease takes the rows of found not in flight here (nor skipped: skip is
 // nil or as long as found), in memory: it returns them and the lease of
-// each row of found (0: not taken). It runs
-// inside the store's claim, which moves the taken rows' next attempt past
-// their lease, so two claims never take the same row.
+// each row of found (0: not taken). It runs inside the store's claim,
+// which makes the taken rows due only when their lease ends, so two
+// claims never take the same row.
 func (d *Dispatcher) lease(found []row, skip []bool) ([]*row, []time.Duration) {
 	leases := make([]time.Duration, len(found))
 	var mine []*row

@@ -32,8 +32,8 @@ type Outbox interface {
 	// ends; Claim returns the taken ones. lease is called once, also with
 	// no entries; when Claim fails after it, no entry is taken.
 	Claim(ctx context.Context, c Claim, lease func([]Delivery) []time.Duration) ([]Delivery, error)
-	// Settle records the outcomes of delivered entries in one write step,
-	// all or none. An entry no longer in the outbox is passed over.
+	// Settle records the outcomes of claimed entries in one write step,
+	// all or none.
 	Settle(ctx context.Context, now time.Time, outcomes []Settlement) error
 
 	// DeadLetters returns every dead letter, oldest first.
