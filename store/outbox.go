@@ -15,8 +15,9 @@ var ErrNoDeadLetter = errors.New("store: no such dead letter")
 // hand them to a dispatcher: claimed under a lease, settled, or given up
 // as dead letters. A store without it ignores Commit.Outbox.
 //
-// An entry written by Append is due at once, with no attempt counted;
-// entries are handed out in the order they were written. A claimed entry
+// An entry written by Append is due from the time of its commit's first
+// event (the command's time: at once), with no attempt counted; entries
+// are handed out in the order they were written. A claimed entry
 // is not due again before its lease ends, so a dispatcher that dies
 // mid-delivery has it delivered again later (at least once).
 type Outbox interface {
