@@ -32,8 +32,8 @@
 //
 // # Implementations
 //
-// Implementations live in subpackages: store/memory (no optional
-// ability) and store/sqlite (all of them). Each must pass the conformance
+// Implementations live in subpackages: store/memory (with the outbox)
+// and store/sqlite (with every optional ability). Each must pass the conformance
 // suite in store/storetest, which also checks every optional ability a
 // store has and skips, saying so, those it has not.
 package store
