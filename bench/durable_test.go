@@ -211,7 +211,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 }
 
 // countingStore counts the store transactions of the group committer, to
-// report how many commands share one. It is a native.Batcher like the
+// report how many commands share one. It is a store.Batcher like the
 // store it wraps, so the backend groups commits exactly as it does in
 // `cuesource serve`.
 type countingStore struct {
@@ -219,13 +219,13 @@ type countingStore struct {
 	txs, commits atomic.Int64
 }
 
-func (s *countingStore) AppendBatch(ctx context.Context, commits []store.Commit) ([]sqlite.BatchResult, error) {
+func (s *countingStore) AppendBatch(ctx context.Context, commits []store.Commit) ([]store.BatchResult, error) {
 	s.txs.Add(1)
 	s.commits.Add(int64(len(commits)))
 	return s.Store.AppendBatch(ctx, commits)
 }
 
-var _ native.Batcher = (*countingStore)(nil)
+var _ store.Batcher = (*countingStore)(nil)
 
 const (
 	maxClients = 64

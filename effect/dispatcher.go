@@ -2,7 +2,6 @@ package effect
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -14,7 +13,6 @@ import (
 	"github.com/cuesource/cuesource/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
-	"github.com/cuesource/cuesource/store/sqlite"
 )
 
 // Executor runs a command; native.Backend is one.
@@ -55,7 +53,7 @@ type Options struct {
 // Dispatcher delivers effects from the outbox.
 type Dispatcher struct {
 	prog *interpreter.Program
-	st   *sqlite.Store
+	st   store.Outbox
 	del  *rules.Deliverer
 	do   doer
 	now  func() time.Time
@@ -76,12 +74,13 @@ type flight struct {
 	out  rules.Outcome
 }
 
-// New returns a dispatcher for p's effects over st, sending commands
-// through exec. It creates the dead_letters table when missing. Install
+// New returns a dispatcher for p's effects over st (a store that keeps
+// the outbox, as store/sqlite's does), sending commands through exec.
+// Install
 // [Dispatcher.AfterCommit] on the backend, serve [Dispatcher.DeadLetters],
 // and call [Dispatcher.Run] in a goroutine; let Run return before the
 // backend and the store are closed.
-func New(ctx context.Context, p *interpreter.Program, st *sqlite.Store, exec Executor, opt Options) (*Dispatcher, error) {
+func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Executor, opt Options) (*Dispatcher, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -169,59 +168,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // untilNext is how long until the next row is due, at most Poll.
 func (d *Dispatcher) untilNext(ctx context.Context) time.Duration {
-	var next sql.NullString
-	if err := d.st.Read().QueryRowContext(ctx, `SELECT MIN(COALESCE(next_attempt, '')) FROM outbox`).Scan(&next); err != nil || !next.Valid {
-		return d.opt.Poll
-	}
-	if next.String == "" {
-		return 0
-	}
-	t, err := parseTime(next.String)
-	if err != nil {
+	t, ok, err := d.st.NextDue(ctx)
+	if err != nil || !ok {
 		return d.opt.Poll
 	}
 	return min(t.Sub(d.now()), d.opt.Poll)
 }
 
 // row is a claimed outbox row with its event.
-type row struct {
-	pos      int64
-	eventID  string
-	consumer string
-	attempts int
-	ev       store.Event
-}
-
-const claimColumns = `o.position, o.event_id, o.consumer, o.attempts,
-	e.position, e.aggregate, e.instance, e.version, e.type, e.time, e.command_id, e.payload`
+type row = store.Delivery
 
 // pass claims one batch of due rows, delivers them and records the
 // outcomes; it returns how many it claimed.
 func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	now := d.now()
-	// Look on the read pool first: an idle loop does not queue for the
+	// Look without a write first: an idle loop does not queue for the
 	// writer.
-	var due int
-	err := d.st.Read().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE next_attempt IS NULL OR next_attempt <= ?)`,
-		formatTime(now)).Scan(&due)
+	due, err := d.st.Due(ctx, now)
 	if err != nil {
 		return 0, fmt.Errorf("look for due outbox rows: %w", err)
 	}
-	if due == 0 {
+	if !due {
 		return 0, nil
 	}
 	var rows []*row
-	err = d.st.Write(ctx, func(tx *sql.Tx) error {
-		rows = rows[:0]
-		found, err := scanRows(tx.QueryContext(ctx, `SELECT `+claimColumns+`
-			FROM outbox AS o JOIN events AS e ON e.id = o.event_id
-			WHERE o.next_attempt IS NULL OR o.next_attempt <= ?
-			ORDER BY o.position LIMIT ?`, formatTime(now), d.opt.Batch))
-		if err != nil {
-			return err
-		}
-		rows, err = d.lease(ctx, tx, found, now)
-		return err
+	_, err = d.st.Claim(ctx, store.Claim{Now: now, Limit: d.opt.Batch}, func(found []row) []time.Duration {
+		var leases []time.Duration
+		rows, leases = d.lease(found, nil)
+		return leases
 	})
 	if err != nil {
 		d.land(rows)
@@ -236,7 +210,7 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	groups := map[string][]int{}
 	var order []string
 	for i, r := range rows {
-		k := r.consumer + "\x00" + r.ev.Aggregate + "\x00" + r.ev.Instance
+		k := r.Consumer + "\x00" + r.Event.Aggregate + "\x00" + r.Event.Instance
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -264,37 +238,29 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	return len(rows), nil
 }
 
-// lease claims the rows not in flight here: in memory, and in the table
-// by moving next_attempt past the lease; it returns them. It runs
-// inside the claiming write transaction, so two claims never take the
-// same row.
-func (d *Dispatcher) lease(ctx context.Context, tx *sql.Tx, found []*row, now time.Time) ([]*row, error) {
-	if len(found) == 0 {
-		return nil, nil
-	}
+// lease takes the rows of found not in flight here (nor skipped: skip is
+// nil or as long as found), in memory: it returns them and the lease of
+// each row of found (0: not taken). It runs inside the store's claim,
+// which makes the taken rows due only when their lease ends, so two
+// claims never take the same row.
+func (d *Dispatcher) lease(found []row, skip []bool) ([]*row, []time.Duration) {
+	leases := make([]time.Duration, len(found))
+	var mine []*row
 	d.mu.Lock()
-	mine := make([]*row, 0, len(found))
-	for _, r := range found {
-		if d.flights[r.pos] == nil {
-			d.flights[r.pos] = &flight{done: make(chan struct{})}
-			mine = append(mine, r)
+	for i := range found {
+		if (skip == nil || !skip[i]) && d.flights[found[i].Seq] == nil {
+			d.flights[found[i].Seq] = &flight{done: make(chan struct{})}
+			mine = append(mine, &found[i])
+			leases[i] = -1 // taken: its lease depends on how many are
 		}
 	}
 	d.mu.Unlock()
-	if len(mine) == 0 {
-		return nil, nil
-	}
-	upd, err := tx.PrepareContext(ctx, `UPDATE outbox SET next_attempt = ? WHERE position = ?`)
-	if err != nil {
-		return mine, err
-	}
-	defer upd.Close()
-	for _, r := range mine {
-		if _, err := upd.ExecContext(ctx, formatTime(now.Add(d.leaseFor(r.consumer, len(mine)))), r.pos); err != nil {
-			return mine, err
+	for i := range found {
+		if leases[i] < 0 {
+			leases[i] = d.leaseFor(found[i].Consumer, len(mine))
 		}
 	}
-	return mine, nil
+	return mine, leases
 }
 
 // leaseFor is how long a claim of n rows holds one of them: long enough
@@ -314,85 +280,50 @@ func (d *Dispatcher) land(rows []*row) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range rows {
-		if f := d.flights[r.pos]; f != nil {
-			delete(d.flights, r.pos)
+		if f := d.flights[r.Seq]; f != nil {
+			delete(d.flights, r.Seq)
 			f.out = rules.Outcome{Kind: rules.Retry, Err: "the delivery's outcome could not be recorded"}
 			close(f.done)
 		}
 	}
 }
 
-func scanRows(rs *sql.Rows, err error) ([]*row, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*row
-	for rs.Next() {
-		r := &row{}
-		var ts string
-		var payload []byte
-		if err := rs.Scan(&r.pos, &r.eventID, &r.consumer, &r.attempts,
-			&r.ev.Position, &r.ev.Aggregate, &r.ev.Instance, &r.ev.Version, &r.ev.Type, &ts, &r.ev.CommandID, &payload); err != nil {
-			return nil, err
-		}
-		r.ev.ID = r.eventID
-		r.ev.Payload = payload
-		if r.ev.Time, err = parseTime(ts); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rs.Err()
-}
-
 // deliver delivers one row once.
 func (d *Dispatcher) deliver(ctx context.Context, r *row) rules.Outcome {
-	return d.del.Deliver(ctx, r.consumer, r.ev, d.do)
+	return d.del.Deliver(ctx, r.Consumer, r.Event, d.do)
 }
 
 // record writes the outcomes of delivered rows in one transaction, then
 // ends their flights.
 func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outcome) {
 	for i, r := range rows {
-		outs[i] = rules.Settle(d.prog, r.consumer, r.attempts, outs[i])
+		outs[i] = rules.Settle(d.prog, r.Consumer, r.Attempts, outs[i])
 	}
 	// The outcome is written even when ctx ended during delivery: what was
 	// delivered must not be delivered again for want of a write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := d.now()
-	ts := formatTime(now)
-	err := d.st.Write(wctx, func(tx *sql.Tx) error {
-		for i, r := range rows {
-			out := outs[i]
-			var err error
-			switch out.Kind {
-			case rules.Done, rules.Skip:
-				_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
-			case rules.Release:
-				_, err = tx.ExecContext(wctx, `UPDATE outbox SET next_attempt = ? WHERE position = ?`, ts, r.pos)
-			case rules.Retry:
-				n := r.attempts + 1
-				next := now.Add(rules.Backoff(d.prog, r.consumer, n, out.RetryAfter, d.opt.MaxBackoff))
-				_, err = tx.ExecContext(wctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt = ? WHERE position = ?`,
-					n, out.Logged(), formatTime(next), r.pos)
-			case rules.Dead:
-				var rej any
-				if len(out.Rejection) > 0 {
-					rej = string(out.Rejection)
-				}
-				if _, err = tx.ExecContext(wctx, `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time) VALUES (?, ?, ?, ?, ?, ?)`,
-					r.eventID, r.consumer, r.attempts+1, out.Logged(), rej, ts); err == nil {
-					_, err = tx.ExecContext(wctx, `DELETE FROM outbox WHERE position = ?`, r.pos)
-				}
-			}
-			if err != nil {
-				return err
-			}
+	settled := make([]store.Settlement, 0, len(rows))
+	for i, r := range rows {
+		out := outs[i]
+		st := store.Settlement{Delivery: *r}
+		switch out.Kind {
+		case rules.Done, rules.Skip:
+			st.Verdict = store.Delivered
+		case rules.Release:
+			st.Verdict = store.Released
+		case rules.Retry:
+			st.Verdict, st.Attempts, st.Error = store.Failed, r.Attempts+1, out.Logged()
+			st.Next = now.Add(rules.Backoff(d.prog, r.Consumer, st.Attempts, out.RetryAfter, d.opt.MaxBackoff))
+		case rules.Dead:
+			st.Verdict, st.Attempts, st.Error, st.Rejection = store.Dead, r.Attempts+1, out.Logged(), out.Rejection
+		default:
+			continue
 		}
-		return nil
-	})
+		settled = append(settled, st)
+	}
+	err := d.st.Settle(wctx, now, settled)
 	if err != nil {
 		d.log.Error("effects: recording delivery outcomes", slog.String("error", err.Error()), slog.Int("rows", len(rows)))
 		d.land(rows)
@@ -400,8 +331,8 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outco
 	}
 	d.mu.Lock()
 	for i, r := range rows {
-		if f := d.flights[r.pos]; f != nil {
-			delete(d.flights, r.pos)
+		if f := d.flights[r.Seq]; f != nil {
+			delete(d.flights, r.Seq)
 			f.out = outs[i]
 			close(f.done)
 		}
@@ -413,7 +344,7 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outco
 }
 
 func (d *Dispatcher) logOutcome(r *row, out rules.Outcome) {
-	attrs := []any{slog.String("effect", r.consumer), slog.String("event", r.eventID), slog.Int("attempt", r.attempts+1)}
+	attrs := []any{slog.String("effect", r.Consumer), slog.String("event", r.Event.ID), slog.Int("attempt", r.Attempts+1)}
 	switch out.Kind {
 	case rules.Retry:
 		d.log.Info("effect delivery failed; will retry", append(attrs, slog.String("error", out.Logged()))...)

@@ -1,11 +1,12 @@
 // Package effect runs a context's effects natively: commands sent to
 // aggregates (process managers) and webhooks, delivered at least once from
-// the SQLite outbox and never lost across restarts.
+// the store's outbox ([store.Outbox]; natively SQLite's) and never lost
+// across restarts.
 //
 // # What it owns
 //
-//   - The [Dispatcher]: it claims due rows of the store's `outbox` table
-//     (one per event and effect, written by the command's own transaction),
+//   - The [Dispatcher]: it claims due rows of the store's outbox (one per
+//     event and effect, written by the command's own transaction),
 //     delivers each and deletes it, or records the failure and retries it
 //     with exponential backoff, or moves it to the dead-letter list.
 //   - The native I/O of a delivery, whose rules are package
@@ -30,8 +31,9 @@
 //     command's response ([Dispatcher.AfterCommit]), which then reports
 //     their outcome in an "effects" member of the body. All three go
 //     through outbox rows, so a crash loses none.
-//   - The `dead_letters` table ([DeadLetters]: list, retry, discard), which
-//     implements api.DeadLetters and backs `cuesource deadletters`.
+//   - The dead-letter list ([DeadLetters]: list, retry, discard, over the
+//     store's dead letters), which implements api.DeadLetters and backs
+//     `cuesource deadletters`.
 //
 // # Guarantees and limits
 //

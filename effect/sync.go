@@ -2,10 +2,8 @@ package effect
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"log/slog"
-	"strings"
+	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect/rules"
@@ -59,7 +57,7 @@ func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, r
 // loop when it is already delivering one, and reports each.
 func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 	wanted := make(map[pair]bool, len(want))
-	var ids []any
+	var ids []string
 	seen := map[string]bool{}
 	for _, p := range want {
 		wanted[p] = true
@@ -70,36 +68,29 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 	}
 	var (
 		mine    []*row
-		waiting map[pair]*flight
-		found   map[pair]bool
+		waiting = map[pair]*flight{}
+		found   = map[pair]bool{}
 	)
-	now := d.now()
-	err := d.st.Write(ctx, func(tx *sql.Tx) error {
-		mine, waiting, found = nil, map[pair]*flight{}, map[pair]bool{}
-		rows, err := scanRows(tx.QueryContext(ctx, `SELECT `+claimColumns+`
-			FROM outbox AS o JOIN events AS e ON e.id = o.event_id
-			WHERE o.event_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
-			ORDER BY o.position`, ids...))
-		if err != nil {
-			return err
-		}
-		var free []*row
+	_, err := d.st.Claim(ctx, store.Claim{Now: d.now(), Events: ids}, func(rows []row) []time.Duration {
+		skip := make([]bool, len(rows))
 		d.mu.Lock()
-		for _, r := range rows {
-			p := pair{r.eventID, r.consumer}
+		for i := range rows {
+			r := &rows[i]
+			p := pair{r.Event.ID, r.Consumer}
 			if !wanted[p] || found[p] {
+				skip[i] = true
 				continue
 			}
 			found[p] = true
-			if f := d.flights[r.pos]; f != nil {
+			if f := d.flights[r.Seq]; f != nil {
 				waiting[p] = f
-			} else {
-				free = append(free, r)
+				skip[i] = true
 			}
 		}
 		d.mu.Unlock()
-		mine, err = d.lease(ctx, tx, free, now)
-		return err
+		var leases []time.Duration
+		mine, leases = d.lease(rows, skip)
+		return leases
 	})
 	if err != nil {
 		d.land(mine)
@@ -123,7 +114,7 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 	}
 	byPair := make(map[pair]rules.Outcome, len(want))
 	for i, r := range mine {
-		byPair[pair{r.eventID, r.consumer}] = outs[i]
+		byPair[pair{r.Event.ID, r.Consumer}] = outs[i]
 	}
 	for p, f := range waiting {
 		select {
@@ -156,11 +147,9 @@ func (d *Dispatcher) deliverSync(ctx context.Context, want []pair) []Report {
 
 // deadLetterError returns the error of the latest dead letter of p.
 func (d *Dispatcher) deadLetterError(ctx context.Context, p pair) (string, bool) {
-	var msg string
-	err := d.st.Read().QueryRowContext(ctx, `SELECT error FROM dead_letters WHERE event_id = ? AND effect = ? ORDER BY id DESC LIMIT 1`,
-		p.event, p.effect).Scan(&msg)
-	if errors.Is(err, sql.ErrNoRows) || err != nil {
+	dl, ok, err := d.st.LastDeadLetter(ctx, p.event, p.effect)
+	if err != nil || !ok {
 		return "", false
 	}
-	return msg, true
+	return dl.Error, true
 }

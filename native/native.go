@@ -11,13 +11,7 @@ import (
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
-	"github.com/cuesource/cuesource/store/sqlite"
 )
-
-// Batcher is the optional store ability group commit needs.
-type Batcher interface {
-	AppendBatch(ctx context.Context, commits []store.Commit) ([]sqlite.BatchResult, error)
-}
 
 // MaxBatch bounds the commits appended in one transaction.
 const MaxBatch = 256
@@ -36,7 +30,7 @@ type Backend struct {
 	// under the instance's lock (and b.mu for the map).
 	cache map[string]*cached
 
-	queue   chan *pending // nil without a Batcher
+	queue   chan *pending // nil without a store.Batcher
 	stopped chan struct{}
 	closing sync.Once
 
@@ -69,9 +63,7 @@ var (
 // StorageHealth implements api.HealthReporter over a store that tracks
 // its faults (SQLite); any other store reports none.
 func (b *Backend) StorageHealth(ctx context.Context) api.StorageHealth {
-	hs, ok := b.store.(interface {
-		Health(context.Context) sqlite.Health
-	})
+	hs, ok := b.store.(store.HealthReporter)
 	if !ok {
 		return api.StorageHealth{}
 	}
@@ -122,7 +114,7 @@ type instanceLock struct {
 
 type pending struct {
 	commit *store.Commit
-	done   chan sqlite.BatchResult
+	done   chan store.BatchResult
 }
 
 // New returns a backend over st. When st can batch, a committer goroutine
@@ -130,7 +122,7 @@ type pending struct {
 func New(p *interpreter.Program, st store.Store, opt engine.Options) *Backend {
 	b := &Backend{prog: p, store: st, opt: opt, locks: map[string]*instanceLock{}, cache: map[string]*cached{},
 		notify: make(chan struct{}), stopped: make(chan struct{})}
-	if bs, ok := st.(Batcher); ok {
+	if bs, ok := st.(store.Batcher); ok {
 		b.queue = make(chan *pending, MaxBatch)
 		go b.commit(bs)
 	} else {
@@ -267,7 +259,7 @@ func (b *Backend) append(ctx context.Context, c *store.Commit) ([]store.Event, e
 		}
 		return evs, err
 	}
-	p := &pending{commit: c, done: make(chan sqlite.BatchResult, 1)}
+	p := &pending{commit: c, done: make(chan store.BatchResult, 1)}
 	b.queue <- p
 	// Wait for the outcome even if ctx ends: the commit may land, and the
 	// instance's writer must not be released before it is known.
@@ -277,7 +269,7 @@ func (b *Backend) append(ctx context.Context, c *store.Commit) ([]store.Event, e
 
 // commit is the group committer: it appends everything queued while the
 // previous transaction was being written, in one transaction.
-func (b *Backend) commit(bs Batcher) {
+func (b *Backend) commit(bs store.Batcher) {
 	defer close(b.stopped)
 	batch := make([]*pending, 0, MaxBatch)
 	commits := make([]store.Commit, 0, MaxBatch)
@@ -309,7 +301,7 @@ func (b *Backend) commit(bs Batcher) {
 		}
 		for i, p := range batch {
 			if err != nil {
-				p.done <- sqlite.BatchResult{Err: fmt.Errorf("group commit: %w", err)}
+				p.done <- store.BatchResult{Err: fmt.Errorf("group commit: %w", err)}
 				continue
 			}
 			p.done <- results[i]

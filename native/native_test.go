@@ -414,7 +414,7 @@ type hookStore struct {
 	onBatch          func(n int)
 }
 
-var _ native.Batcher = (*hookStore)(nil)
+var _ store.Batcher = (*hookStore)(nil)
 
 func (h *hookStore) Load(ctx context.Context, aggregate, id string) (store.Instance, error) {
 	h.loads.Add(1)
@@ -424,7 +424,7 @@ func (h *hookStore) Load(ctx context.Context, aggregate, id string) (store.Insta
 	return h.Store.Load(ctx, aggregate, id)
 }
 
-func (h *hookStore) AppendBatch(ctx context.Context, commits []store.Commit) ([]sqlite.BatchResult, error) {
+func (h *hookStore) AppendBatch(ctx context.Context, commits []store.Commit) ([]store.BatchResult, error) {
 	h.batches.Add(1)
 	h.commits.Add(int64(len(commits)))
 	if h.onBatch != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/store"
-	"github.com/cuesource/cuesource/store/sqlite"
 )
 
 // Waiter wakes the background catch-up: Wait returns when the log has an
@@ -24,19 +23,15 @@ type Waiter interface {
 	Wait(ctx context.Context, after int64) error
 }
 
-// Store is what the runner needs of the event store; *sqlite.Store has it.
+// Store is what the runner needs of the event store: its SQL database
+// (the projection tables live beside the log), a hook in its append
+// transactions (inline projections) and its global log. store/sqlite's
+// Store has them.
 type Store interface {
-	// SetHook installs the function run inside every commit's transaction.
-	SetHook(sqlite.Hook)
-	// Write runs fn in a write transaction, queued with the appends.
-	Write(ctx context.Context, fn func(tx *sql.Tx) error) error
-	// Read is the read-only pool.
-	Read() *sql.DB
+	store.Hooker
 	// ReadAll reads the global log.
 	ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error)
 }
-
-var _ Store = (*sqlite.Store)(nil)
 
 // Preparer is optional on a Store: it prepares a statement once on the
 // connection write transactions run on, so the hook (run in every

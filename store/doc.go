@@ -14,16 +14,28 @@
 //     [ErrStorageFull] and [ErrStorageFailed], with which an
 //     implementation marks a fault of its medium, so the API decides once
 //     how such a fault is answered without knowing the storage.
+//   - The optional abilities, each an interface a consumer finds by type
+//     assertion on a [Store] (as database/sql/driver's are), documented
+//     with the sentinel errors it returns: [Batcher] (group commit, with
+//     [BatchResult] and [ErrInvalidCommit]), [SQL] (the database other
+//     parts keep their tables in), [Hooker] (a [Hook] run in every append
+//     transaction, for inline projections), [Outbox] (the deliveries
+//     commits owe, claimed under a lease, settled, or kept as dead letters;
+//     [ErrNoDeadLetter]) and [HealthReporter] ([Health]).
+//   - The page rule of event reads: [PageBytes], [Page] and [PageSQL].
 //
 // # What it never touches
 //
 // No engine, no CUE evaluation, no HTTP. Stores persist and return bytes;
-// deciding what to write belongs to the runtime.
+// deciding what to write, and what a delivery does, belongs to the
+// runtime.
 //
 // # Implementations
 //
-// Implementations live in subpackages (store/memory and store/sqlite), and
-// each must pass the conformance suite in store/storetest. On Workers,
-// package edge keeps an instance's events in its Durable Object's storage
-// and the global log in D1, by the same rules ([PageSQL]).
+// Implementations live in subpackages: store/memory (with the outbox)
+// and store/sqlite (with every optional ability). Each must pass the conformance
+// suite in store/storetest, which also checks every optional ability a
+// store has and skips, saying so, those it has not. On Workers, package
+// edge keeps an instance's events in its Durable Object's storage and the
+// global log in D1, by the same rules ([PageSQL]).
 package store

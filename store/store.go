@@ -73,8 +73,8 @@ type Commit struct {
 	State           json.RawMessage // the new snapshot; nil leaves the stored one unchanged
 	Idempotency     *Idempotency    // optional
 	// Outbox lists the deliveries the events owe (an effect per event),
-	// written with them so none is lost; stores that run effects keep them,
-	// others may ignore them.
+	// written with them so none is lost; a store with the [Outbox]
+	// ability keeps them, others ignore them.
 	Outbox []OutboxEntry
 }
 

@@ -1,5 +1,9 @@
-// Package memory is an in-memory [store.Store]: the whole log, snapshots and
-// idempotency records live in process memory behind one mutex.
+// Package memory is an in-memory [store.Store]: the whole log, snapshots,
+// idempotency records and the outbox ([store.Outbox], with its dead
+// letters) live in process memory behind one mutex. It has no other
+// optional ability of package store: the shared database and its hook
+// need SQL, and without group commit ([store.Batcher]) the native backend
+// appends one command at a time, which is what tests want of it.
 //
 // It is meant for tests, examples and local development; nothing survives
 // the process. It is the reference implementation of the conformance suite

@@ -10,7 +10,10 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Outbox = (*Store)(nil)
+)
 
 // Store is an in-memory [store.Store]. The zero value is not ready for use;
 // call [New]. It is safe for concurrent use.
@@ -18,8 +21,13 @@ type Store struct {
 	mu        sync.RWMutex
 	log       []store.Event // log[i] has Position i+1
 	instances map[instanceKey]*instance
-	eventIDs  map[string]struct{}
+	eventIDs  map[string]int // index into log
 	idem      map[string]store.Idempotency
+
+	outbox  []*entry // in seq order
+	lastSeq int64
+	dead    []store.DeadLetter // in id order
+	lastID  int64
 }
 
 type instanceKey struct{ aggregate, id string }
@@ -34,7 +42,7 @@ type instance struct {
 func New() *Store {
 	return &Store{
 		instances: make(map[instanceKey]*instance),
-		eventIDs:  make(map[string]struct{}),
+		eventIDs:  make(map[string]int),
 		idem:      make(map[string]store.Idempotency),
 	}
 }
@@ -87,6 +95,14 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 		}
 		seen[e.ID] = struct{}{}
 	}
+	if len(c.Events) > 0 { // as in SQLite, a commit without events owes nothing
+		for _, o := range c.Outbox {
+			_, inLog := s.eventIDs[o.EventID]
+			if _, inCommit := seen[o.EventID]; !inLog && !inCommit {
+				return nil, fmt.Errorf("%w: outbox entry for %q, an event neither in the log nor in the commit", store.ErrInvalidCommit, o.EventID)
+			}
+		}
+	}
 
 	// Validated: from here on nothing can fail.
 	out := make([]store.Event, len(c.Events))
@@ -101,7 +117,7 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 		e.Version = current + int64(i) + 1
 		e.Position = int64(len(s.log)) + 1
 		s.log = append(s.log, e)
-		s.eventIDs[e.ID] = struct{}{}
+		s.eventIDs[e.ID] = len(s.log) - 1
 		in.events = append(in.events, len(s.log)-1)
 		out[i] = cloneEvent(e)
 	}
@@ -115,6 +131,12 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 		rec := *c.Idempotency
 		rec.Response = clone(rec.Response)
 		s.idem[rec.Key] = rec
+	}
+	if len(c.Events) > 0 {
+		for _, o := range c.Outbox {
+			s.lastSeq++
+			s.outbox = append(s.outbox, &entry{seq: s.lastSeq, eventID: o.EventID, consumer: o.Consumer, due: c.Events[0].Time})
+		}
 	}
 	return out, nil
 }

@@ -12,10 +12,9 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
-// ErrInvalidCommit: a commit this store cannot record as given (a time
-// outside the years RFC 3339 can write, an event id that is not UTF-8).
-// Like the store sentinels it fails only its own commit in a batch.
-var ErrInvalidCommit = errors.New("sqlite: invalid commit")
+// ErrInvalidCommit is [store.ErrInvalidCommit]: here, a time outside the
+// years RFC 3339 can write, or an event id that is not UTF-8.
+var ErrInvalidCommit = store.ErrInvalidCommit
 
 // writeStmts are prepared once on the single write connection; a
 // transaction borrows them with Tx.StmtContext instead of parsing the SQL
@@ -91,16 +90,7 @@ func (s *Store) append(ctx context.Context, c store.Commit) ([]store.Event, erro
 	return out, nil
 }
 
-// BatchResult is the outcome of one commit of [Store.AppendBatch]: the
-// recorded events, or the error that commit alone failed with
-// ([store.ErrVersionConflict], [store.ErrDuplicateKey],
-// [store.ErrDuplicateEvent] or [ErrInvalidCommit]).
-type BatchResult struct {
-	Events []store.Event
-	Err    error
-}
-
-// AppendBatch appends the commits in order in one transaction: one fsync
+// AppendBatch implements [store.Batcher]: it appends the commits in order in one transaction: one fsync
 // for all of them (group commit). A commit that fails its checks (version,
 // key, event ids, validity) is reported in its BatchResult and the others
 // are kept; a later commit sees the effects of the earlier ones, as if
@@ -110,16 +100,16 @@ type BatchResult struct {
 // commit costs here). The returned error is for a failure of the whole
 // transaction (I/O, a cancelled context, a failing hook); then nothing is
 // committed and there are no results.
-func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
+func (s *Store) AppendBatch(ctx context.Context, commits []store.Commit) ([]store.BatchResult, error) {
 	results, err := s.appendBatch(ctx, commits)
 	return results, s.fault(err)
 }
 
-func (s *Store) appendBatch(ctx context.Context, commits []store.Commit) ([]BatchResult, error) {
+func (s *Store) appendBatch(ctx context.Context, commits []store.Commit) ([]store.BatchResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	results := make([]BatchResult, len(commits))
+	results := make([]store.BatchResult, len(commits))
 	if len(commits) == 0 {
 		return results, nil
 	}
@@ -293,18 +283,13 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 	return out, nil
 }
 
-// Hook runs inside every commit's transaction after its events are
-// written (in a batch, after the earlier commits of the batch): what inline
-// projections use to update their tables atomically with the events. An
-// error fails the commit's transaction (in a batch, the whole batch).
-type Hook func(ctx context.Context, tx *sql.Tx, events []store.Event) error
+// SetHook implements [store.Hooker]: h runs in every append transaction
+// after the commit's events are written; call it before the first Append.
+func (s *Store) SetHook(h store.Hook) { s.hook = h }
 
-// SetHook installs the after-append hook; call it before the first Append.
-func (s *Store) SetHook(h Hook) { s.hook = h }
-
-// Write runs fn in a write transaction, queued with the appends on the one
-// writer: how projection runners and the effect dispatcher change their own
-// tables in the same database.
+// Write implements [store.SQL]: it runs fn in a write transaction, queued
+// with the appends on the one writer: how projection runners and the
+// effect dispatcher change their own tables in the same database.
 func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.fault(s.writeTx(ctx, fn))
 }
@@ -331,7 +316,7 @@ func (s *Store) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s.write.PrepareContext(ctx, query)
 }
 
-// Read returns the read-only pool (query_only connections), for queries
+// Read implements [store.SQL]: it returns the read-only pool (query_only connections), for queries
 // over projection tables.
 func (s *Store) Read() *sql.DB { return s.read }
 

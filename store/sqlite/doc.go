@@ -5,7 +5,8 @@
 //
 //   - The database file's schema: the tables events, instances,
 //     idempotency and outbox, and their versioned migrations (PRAGMA
-//     user_version). A database migrated by a newer build is refused with
+//     user_version), and dead_letters, created by Open when missing. A
+//     database migrated by a newer build is refused with
 //     [ErrSchemaTooNew].
 //   - How a commit becomes rows: one IMMEDIATE transaction per Append,
 //     gap-free positions assigned inside it, JSON kept byte for byte.
@@ -16,8 +17,14 @@
 //     read-only pool beside it, and named queries another
 //     ([Store.OpenQueries]), so they never take the connections commands
 //     load instances through.
-//   - Group commit ([Store.AppendBatch]) and idempotency retention
-//     ([Store.PruneIdempotency]), beyond the [store.Store] interface.
+//   - Every optional ability of package store: group commit
+//     ([Store.AppendBatch], [store.Batcher]), the shared database
+//     ([Store.Write], [Store.Read], [store.SQL]) and the after-append hook
+//     ([Store.SetHook], [store.Hooker]) projections use, the outbox and its
+//     dead letters ([store.Outbox]: the SQL the effect dispatcher claims,
+//     settles and requeues with) and storage health
+//     ([store.HealthReporter]). Beyond them: idempotency retention
+//     ([Store.PruneIdempotency]) and the named queries' pool.
 //   - Faults of the medium: SQLite's full, I/O, corrupt, read-only and
 //     can't-open results are wrapped in [store.ErrStorageFull] or
 //     [store.ErrStorageFailed] and counted; [Store.Health] reports them
@@ -29,8 +36,6 @@
 //
 // # What it never touches
 //
-// What the events mean: it stores and returns bytes. Append writes a
-// commit's outbox entries ([store.Commit].Outbox) with its events;
-// delivering them is package effect's, through [Store.Write] and
-// [Store.Read].
+// What the events mean, and what a delivery does: it stores and returns
+// bytes, and records the outcomes the dispatcher decides.
 package sqlite

@@ -54,18 +54,6 @@ func (s *Store) fault(err error) error {
 	return fmt.Errorf("%w: %w", sentinel, err)
 }
 
-// Health is what a store has seen of its medium since it opened.
-type Health struct {
-	// Failing: the last storage fault has not been followed by a write
-	// that committed.
-	Failing bool
-	// Faults counts the storage faults since the store opened.
-	Faults int64
-	// LastFault and LastFaultAt are the last of them.
-	LastFault   string
-	LastFaultAt time.Time
-}
-
 // faultLog records storage faults. Commits clear failing with one atomic
 // load when nothing failed, so the write path does not pay for it.
 type faultLog struct {
@@ -97,11 +85,11 @@ func (h *faultLog) committed() {
 // probeEvery bounds how often Health tries a write while failing.
 const probeEvery = time.Second
 
-// Health reports the storage faults seen since Open. While failing, it
+// Health implements [store.HealthReporter]: the storage faults seen since Open. While failing, it
 // tries a one-page write (at most once a second) to learn whether the
 // medium takes writes again, so a store that nothing writes to (a
 // server taken out of rotation for failing) still recovers.
-func (s *Store) Health(ctx context.Context) Health {
+func (s *Store) Health(ctx context.Context) store.Health {
 	if s.faults.failing.Load() {
 		s.faults.mu.Lock()
 		due := time.Since(s.faults.lastProbe) >= probeEvery
@@ -116,7 +104,7 @@ func (s *Store) Health(ctx context.Context) Health {
 	h := &s.faults
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return Health{Failing: h.failing.Load(), Faults: h.count, LastFault: h.last, LastFaultAt: h.lastAt}
+	return store.Health{Failing: h.failing.Load(), Faults: h.count, LastFault: h.last, LastFaultAt: h.lastAt}
 }
 
 // probe commits a transaction that rewrites the database header with the

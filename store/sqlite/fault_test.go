@@ -68,7 +68,7 @@ func TestStorageFull(t *testing.T) {
 	defer s.Close()
 	_, err = s.Append(ctx, store.Commit{Aggregate: "a", Instance: "1", Events: []store.Event{event("e1")}, State: []byte(`{}`)})
 	require.NoError(t, err)
-	assert.Equal(t, Health{}, s.Health(ctx))
+	assert.Equal(t, store.Health{}, s.Health(ctx))
 
 	filler := fill(t, dir)
 	big := []byte(`"` + strings.Repeat("x", 8000) + `"`)

@@ -17,7 +17,14 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.Batcher        = (*Store)(nil)
+	_ store.SQL            = (*Store)(nil)
+	_ store.Hooker         = (*Store)(nil)
+	_ store.Outbox         = (*Store)(nil)
+	_ store.HealthReporter = (*Store)(nil)
+)
 
 // Sync is the writer's PRAGMA synchronous: what a returned Append survives.
 type Sync int
@@ -109,7 +116,7 @@ type Store struct {
 	ws writeStmts
 	rs readStmts
 
-	hook Hook
+	hook store.Hook
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
@@ -200,6 +207,9 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	}
 	if err := migrate(ctx, s.write); err != nil {
 		return nil, fmt.Errorf("%w (database %s)", err, path)
+	}
+	if _, err := s.write.ExecContext(ctx, deadLettersTable); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: create the dead_letters table: %w", path, err)
 	}
 
 	// The read pool opens after migration, so it never sees a half-built

@@ -11,4 +11,10 @@
 // [store.Store] and [store.Commit]: optimistic concurrency, gap-free
 // versions and positions, all-or-nothing appends, the sentinel errors,
 // idempotency records, copy semantics and JSON round-trips.
+//
+// It checks the optional abilities of package store too, each on a store
+// that has it: batch append ([store.Batcher]), the shared database
+// ([store.SQL]), the after-append hook ([store.Hooker]) and the outbox
+// with its leases and dead letters ([store.Outbox]). A store without one
+// skips its tests, and the skip names the interface.
 package storetest

@@ -40,6 +40,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentDifferentInstances", testConcurrentDifferentInstances},
 		{"NotAliased", testNotAliased},
 		{"JSONRoundTrip", testJSONRoundTrip},
+
+		// Optional abilities: skipped, saying so, on a store without them.
+		{"Batch", optional("store.Batcher", testBatch)},
+		{"BatchCancelled", optional("store.Batcher", testBatchCancelled)},
+		{"SQL", optional("store.SQL", testSQL)},
+		{"Hook", optional("store.Hooker", testHook)},
+		{"HookFails", optional("store.Hooker", testHookFails)},
+		{"OutboxKept", optional("store.Outbox", testOutboxKept)},
+		{"OutboxLease", optional("store.Outbox", testOutboxLease)},
+		{"OutboxSettle", optional("store.Outbox", testOutboxSettle)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// The optional abilities below are found by type assertion on a [Store],
+// as database/sql/driver finds a driver's: a runtime part that needs one
+// asks for it, and goes without (or refuses to start) when the store has
+// none. store/storetest checks each one a store has and skips the others.
+
+// ErrInvalidCommit: a commit this store cannot record as given (for
+// example a time outside the years it can write, or an event id that is
+// not UTF-8). Like the other commit sentinels it fails only its own
+// commit in a batch.
+var ErrInvalidCommit = errors.New("store: invalid commit")
+
+// BatchResult is the outcome of one commit of [Batcher.AppendBatch]: the
+// recorded events, or the error that commit alone failed with.
+type BatchResult struct {
+	Events []Event
+	Err    error
+}
+
+// Batcher is the optional ability to append many commits in one durable
+// step (group commit): what a writer that queues concurrent commands
+// gives its queue.
+type Batcher interface {
+	// AppendBatch appends the commits in order, all made durable
+	// together. A commit that fails its checks is reported in its
+	// BatchResult (ErrVersionConflict, ErrDuplicateKey,
+	// ErrDuplicateEvent, ErrInvalidCommit) and the others are kept; a
+	// later commit sees the effects of the earlier ones, as if appended
+	// one by one. The returned error is a failure of the whole batch
+	// (the medium, a cancelled context, a failing [Hook]): then nothing
+	// is committed and there are no results.
+	AppendBatch(ctx context.Context, commits []Commit) ([]BatchResult, error)
+}
+
+// SQL is the optional ability of a store kept in an SQL database that
+// other runtime parts share: projections keep their tables there, in
+// write transactions queued with the appends.
+type SQL interface {
+	// Write runs fn in a write transaction, queued with the appends; an
+	// error from fn rolls it back and is returned. Faults of the medium
+	// are marked with ErrStorageFull or ErrStorageFailed.
+	Write(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// Read is a pool of read-only connections, beside the writer.
+	Read() *sql.DB
+}
+
+// Hook runs inside every commit's transaction after its events are
+// written (in a batch, after the earlier commits of the batch): what
+// inline projections use to update their tables atomically with the
+// events. An error fails the commit's transaction (in a batch, the whole
+// batch). It is not called for a commit without events.
+type Hook func(ctx context.Context, tx *sql.Tx, events []Event) error
+
+// Hooker is the optional ability of an [SQL] store to run a [Hook] in its
+// append transactions.
+type Hooker interface {
+	SQL
+	// SetHook installs the hook; call it before the first Append. A
+	// failing hook's error is returned by Append (wrapped), and nothing
+	// of the commit is kept.
+	SetHook(Hook)
+}
+
+// Health is what a store has seen of its medium since it opened.
+type Health struct {
+	// Failing: the last storage fault has not been followed by a write
+	// that committed.
+	Failing bool
+	// Faults counts the storage faults since the store opened.
+	Faults int64
+	// LastFault and LastFaultAt are the last of them.
+	LastFault   string
+	LastFaultAt time.Time
+}
+
+// HealthReporter is the optional ability of a store to report the faults
+// of its medium (those it marked with ErrStorageFull or
+// ErrStorageFailed). A store without it reports none.
+type HealthReporter interface {
+	Health(ctx context.Context) Health
+}
