@@ -67,7 +67,9 @@ type Delivery struct {
 	Consumer string // the effect
 	Attempts int    // attempts that failed so far
 	// Event is the event the entry is owed for: Position, ID, Aggregate,
-	// Instance, Version, Type, Time, CommandID and Payload.
+	// Instance, Version, Type, SchemaVersion (the version its payload was
+	// written at, which the delivery reads it up from), Time, CommandID and
+	// Payload.
 	Event Event
 }
 

@@ -67,7 +67,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim, lease func([]store.Del
 			break
 		}
 		ev := cloneEvent(s.log[s.eventIDs[e.eventID]])
-		ev.SchemaVersion, ev.Meta = 0, nil // what a delivery gets (store.Delivery)
+		ev.Meta = nil // what a delivery gets (store.Delivery)
 		found = append(found, store.Delivery{Seq: e.seq, Consumer: e.consumer, Attempts: e.attempts, Event: ev})
 		entries = append(entries, e)
 	}
