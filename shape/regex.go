@@ -1,4 +1,4 @@
-package sample
+package shape
 
 import (
 	"regexp/syntax"
