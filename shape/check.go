@@ -130,4 +130,3 @@ func (n *node) checkProp(k string, e any, depth int) bool {
 	}
 	return matched || n.additional == nil || n.additional.check(e, depth)
 }
-
