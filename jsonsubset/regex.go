@@ -1,4 +1,4 @@
-package shape
+package jsonsubset
 
 import (
 	"regexp/syntax"

@@ -52,4 +52,4 @@
 // for [Samples], depends only on the standard library and value (for JSON
 // equality) and builds for js/wasm. It does not decide whether a schema is
 // meaningful, only whether it can produce documents for it.
-package shape
+package jsonsubset
