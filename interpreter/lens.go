@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/sample"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -359,7 +359,7 @@ func (c *compiler) sampleLenses() {
 func (c *compiler) sampleEvent(ev *Event, versions []schema) {
 	for i := range ev.steps {
 		st := &ev.steps[i]
-		xs, err := sample.Samples(versions[i].doc, 8)
+		xs, err := jsonsubset.Samples(versions[i].doc, 8)
 		if err != nil {
 			c.errs.Add(st.pos, "cannot make sample payloads of version %d of %s to check lens %d: %v", i, ev.Name, i, err)
 			continue

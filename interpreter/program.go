@@ -19,6 +19,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/value"
@@ -356,6 +357,7 @@ func (c *compiler) exprError(x manifest.Expr, err error) {
 type schema struct {
 	compiled *jsonschema.Schema
 	lazy     *lazySchema // instead of compiled, for CompileChecked
+	fast     *jsonsubset.Schema
 	doc      map[string]any
 	defs     map[string]any
 }
@@ -363,7 +365,7 @@ type schema struct {
 // validator validates documents against one schema: the fast path decides
 // validity, jsonschema explains invalid documents.
 func (s schema) validator() validator {
-	return validator{full: s.compiled, lazy: s.lazy, fast: fastCheck(s.doc)}
+	return validator{full: s.compiled, lazy: s.lazy, fast: s.fast}
 }
 
 // lazySchema is a schema compiled by jsonschema on first use: a checked
@@ -407,6 +409,7 @@ func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) sch
 		return schema{}
 	}
 	_ = json.Unmarshal(raw, &s.doc)
+	s.fast = fastPath(s.doc)
 	s.defs = asMap(s.doc["$defs"])
 	return s
 }

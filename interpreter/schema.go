@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -31,12 +32,25 @@ func (v Violation) String() string {
 
 type validator struct {
 	full *jsonschema.Schema
-	lazy *lazySchema // when full is compiled on first use
-	fast check       // nil: the schema uses keywords the fast path does not know
+	lazy *lazySchema        // when full is compiled on first use
+	fast *jsonsubset.Schema // nil: the schema is outside the subset jsonsubset decides
+}
+
+// fastPath compiles the fast path for the JSON Schema subset CUE
+// generates. It only answers valid or not: an invalid document is
+// validated again by jsonschema, which words the violations. So it must
+// never call a document valid that jsonschema rejects: a schema outside
+// the subset gets no fast path at all.
+func fastPath(doc map[string]any) *jsonsubset.Schema {
+	s, err := jsonsubset.Compile(doc)
+	if err != nil || !s.Decides() {
+		return nil
+	}
+	return s
 }
 
 func (vd validator) validate(v any) []Violation {
-	if vd.fast != nil && vd.fast(v) {
+	if vd.fast != nil && vd.fast.Valid(v) {
 		return nil
 	}
 	if vd.full == nil && vd.lazy != nil {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/url"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,7 +95,6 @@ type node struct {
 
 	minLen, maxLen int // maxLen < 0: none
 	pattern        *regexp.Regexp
-	re             *syntax.Regexp
 	format         string
 
 	prefix             []*node
@@ -114,7 +112,6 @@ type node struct {
 
 type patternProp struct {
 	re     *regexp.Regexp
-	syn    *syntax.Regexp
 	ptr    string
 	schema *node
 }
@@ -300,7 +297,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case "maxLength":
 		err = count(&n.maxLen, kString)
 	case "pattern":
-		n.pattern, n.re, err = parsePattern(arg, p)
+		n.pattern, err = parsePattern(arg, p)
 		n.hints |= kString
 	case "format":
 		n.format, _ = arg.(string)
@@ -353,7 +350,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		for _, pat := range slices.Sorted(maps.Keys(m)) {
 			pp := patternProp{ptr: p + "/" + escape(pat)}
-			if pp.re, pp.syn, err = parsePattern(pat, pp.ptr); err != nil {
+			if pp.re, err = parsePattern(pat, pp.ptr); err != nil {
 				return err
 			}
 			if pp.schema, err = sub(m[pat], pp.ptr); err != nil {
@@ -379,20 +376,16 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	return err
 }
 
-func parsePattern(arg any, p string) (*regexp.Regexp, *syntax.Regexp, error) {
+func parsePattern(arg any, p string) (*regexp.Regexp, error) {
 	s, ok := arg.(string)
 	if !ok {
-		return nil, nil, errAt(p, "a pattern must be a string")
+		return nil, errAt(p, "a pattern must be a string")
 	}
 	re, err := regexp.Compile(s)
 	if err != nil {
-		return nil, nil, errAt(p, "invalid pattern: %v", err)
+		return nil, errAt(p, "invalid pattern: %v", err)
 	}
-	syn, err := syntax.Parse(s, syntax.Perl)
-	if err != nil {
-		return nil, nil, errAt(p, "invalid pattern: %v", err)
-	}
-	return re, syn, nil
+	return re, nil
 }
 
 // lookup resolves an RFC 6901 pointer in doc.

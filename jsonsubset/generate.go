@@ -34,11 +34,14 @@ func Samples(doc map[string]any, n int) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Samples(n)
+	return s.samples(n)
 }
 
-// Samples is the package's [Samples] for a compiled schema.
-func (s *Schema) Samples(n int) ([]any, error) {
+// samples is [Samples] for a compiled schema. Generation is reached only
+// through package functions, not exported methods: a program that
+// validates (a Worker) keeps Schema's exported methods for reflection,
+// and must not link the generator with them.
+func (s *Schema) samples(n int) ([]any, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -80,11 +83,10 @@ func Random(doc map[string]any, r *rand.Rand) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Random(r)
+	return s.random(r)
 }
 
-// Random is the package's [Random] for a compiled schema.
-func (s *Schema) Random(r *rand.Rand) (any, error) {
+func (s *Schema) random(r *rand.Rand) (any, error) {
 	return (&gen{mode: random, r: r}).value([]*node{s.root}, "")
 }
 
@@ -812,7 +814,7 @@ func (g *gen) key(f *facts, taken []string, at string) (string, error) {
 		switch {
 		case len(pats) > 0:
 			p := pats[g.choose(len(pats), f.ptr()+"/patternProperties"+site)]
-			s, ok := g.fromRegexp(p.syn, p.ptr+site)
+			s, ok := g.fromRegexp(syntaxOf(p.re), p.ptr+site)
 			if !ok {
 				continue
 			}
