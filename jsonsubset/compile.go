@@ -3,7 +3,6 @@ package jsonsubset
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -44,9 +43,25 @@ const (
 	kAll = kNull | kBool | kNum | kString | kArray | kObject
 )
 
-var kindNames = map[string]kind{
-	"null": kNull, "boolean": kBool, "integer": kInt, "number": kNum,
-	"string": kString, "array": kArray, "object": kObject,
+// kindNamed is the kind of a JSON Schema type name, 0 for none.
+func kindNamed(name string) kind {
+	switch name {
+	case "null":
+		return kNull
+	case "boolean":
+		return kBool
+	case "integer":
+		return kInt
+	case "number":
+		return kNum
+	case "string":
+		return kString
+	case "array":
+		return kArray
+	case "object":
+		return kObject
+	}
+	return 0
 }
 
 func kindOf(v any) kind {
@@ -166,7 +181,7 @@ func (c *compiling) schema(x any, ptr string) (*node, error) {
 	case bool:
 		n.never = !s
 	case map[string]any:
-		for _, kw := range slices.Sorted(maps.Keys(s)) { // sorted: the first error is always the same
+		for _, kw := range sortedKeys(s) { // sorted: the first error is always the same
 			if err := c.keyword(n, kw, s[kw], ptr+"/"+escape(kw)); err != nil {
 				return nil, err
 			}
@@ -177,10 +192,15 @@ func (c *compiling) schema(x any, ptr string) (*node, error) {
 	return n, nil
 }
 
-var annotations = map[string]bool{
-	"$schema": true, "$comment": true, "$defs": true, "definitions": true,
-	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
-	"readOnly": true, "writeOnly": true, "contentMediaType": true, "contentEncoding": true,
+// annotation reports whether kw has no effect on validity. A switch, not
+// a map: a Worker links this, and the switch is the smaller code.
+func annotation(kw string) bool {
+	switch kw {
+	case "$schema", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
+		"deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding":
+		return true
+	}
+	return false
 }
 
 func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
@@ -206,15 +226,6 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		return out, nil
 	}
-	count := func(dst *int, hint kind) error {
-		f, ok := toFloat(arg)
-		if !ok || f < 0 || f != math.Trunc(f) {
-			return errAt(p, "%s must be a non-negative integer", kw)
-		}
-		*dst = int(min(f, maxSafe))
-		n.hints |= hint
-		return nil
-	}
 	var err error
 	switch kw {
 	case "type":
@@ -224,8 +235,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		for _, name := range names {
 			s, _ := name.(string)
-			k, known := kindNames[s]
-			if !known {
+			k := kindNamed(s)
+			if k == 0 {
 				ok = false
 			}
 			n.types |= k
@@ -292,10 +303,12 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			return errAt(p, "multipleOf must be a positive number")
 		}
 		n.multipleOf, n.hints = f, n.hints|kNum
-	case "minLength":
-		err = count(&n.minLen, kString)
-	case "maxLength":
-		err = count(&n.maxLen, kString)
+	case "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties":
+		f, ok := toFloat(arg)
+		if !ok || f < 0 || f != math.Trunc(f) {
+			return errAt(p, "%s must be a non-negative integer", kw)
+		}
+		*n.count(kw) = int(min(f, maxSafe))
 	case "pattern":
 		n.pattern, err = parsePattern(arg, p)
 		n.hints |= kString
@@ -311,10 +324,6 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case "prefixItems":
 		n.prefix, err = subs()
 		n.hints |= kArray
-	case "minItems":
-		err = count(&n.minItems, kArray)
-	case "maxItems":
-		err = count(&n.maxItems, kArray)
 	case "uniqueItems":
 		n.unique, _ = arg.(bool)
 		n.hints |= kArray
@@ -324,7 +333,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			return errAt(p, "properties must be an object")
 		}
 		n.props = map[string]*node{}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+		for _, k := range sortedKeys(m) {
 			if n.props[k], err = sub(m[k], p+"/"+escape(k)); err != nil {
 				return err
 			}
@@ -348,7 +357,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		if !ok {
 			return errAt(p, "patternProperties must be an object")
 		}
-		for _, pat := range slices.Sorted(maps.Keys(m)) {
+		for _, pat := range sortedKeys(m) {
 			pp := patternProp{ptr: p + "/" + escape(pat)}
 			if pp.re, err = parsePattern(pat, pp.ptr); err != nil {
 				return err
@@ -362,18 +371,38 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case "propertyNames":
 		n.names, err = sub(arg, p)
 		n.hints |= kObject
-	case "minProperties":
-		err = count(&n.minProps, kObject)
-	case "maxProperties":
-		err = count(&n.maxProps, kObject)
 	case "$id":
 		c.decides = c.decides && p == "/$id" // see Decides
 	default:
-		if !annotations[kw] {
+		if !annotation(kw) {
 			return errAt(p, "keyword %q is not supported", kw)
 		}
 	}
 	return err
+}
+
+// count is the field a size keyword sets, and it notes the type the
+// keyword is about.
+func (n *node) count(kw string) *int {
+	switch kw {
+	case "minLength":
+		n.hints |= kString
+		return &n.minLen
+	case "maxLength":
+		n.hints |= kString
+		return &n.maxLen
+	case "minItems":
+		n.hints |= kArray
+		return &n.minItems
+	case "maxItems":
+		n.hints |= kArray
+		return &n.maxItems
+	case "minProperties":
+		n.hints |= kObject
+		return &n.minProps
+	}
+	n.hints |= kObject
+	return &n.maxProps
 }
 
 func parsePattern(arg any, p string) (*regexp.Regexp, error) {
@@ -398,7 +427,7 @@ func lookup(doc any, ptr string) (any, bool) {
 	}
 	x := doc
 	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		switch v := x.(type) {
 		case map[string]any:
 			var ok bool
@@ -418,7 +447,18 @@ func lookup(doc any, ptr string) (any, bool) {
 	return x, true
 }
 
-func escape(tok string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok) }
+func escape(tok string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // normalize deep-copies a JSON value from a decoded schema into the
 // document representation: json.Number, int64 and integral float64 become
