@@ -43,26 +43,11 @@ const (
 	kAll = kNull | kBool | kNum | kString | kArray | kObject
 )
 
-// kindNamed is the kind of a JSON Schema type name, 0 for none.
-func kindNamed(name string) kind {
-	switch name {
-	case "null":
-		return kNull
-	case "boolean":
-		return kBool
-	case "integer":
-		return kInt
-	case "number":
-		return kNum
-	case "string":
-		return kString
-	case "array":
-		return kArray
-	case "object":
-		return kObject
-	}
-	return 0
-}
+// kindNames and namedKinds pair the JSON Schema type names with kinds.
+var (
+	kindNames  = [...]string{"null", "boolean", "integer", "number", "string", "array", "object"}
+	namedKinds = [...]kind{kNull, kBool, kInt, kNum, kString, kArray, kObject}
+)
 
 func kindOf(v any) kind {
 	switch x := v.(type) {
@@ -192,61 +177,83 @@ func (c *compiling) schema(x any, ptr string) (*node, error) {
 	return n, nil
 }
 
-// annotation reports whether kw has no effect on validity. A switch, not
-// a map: a Worker links this, and the switch is the smaller code.
-func annotation(kw string) bool {
-	switch kw {
-	case "$schema", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
-		"deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding":
-		return true
-	}
-	return false
+// The keywords compiled here, by number. A keyword is looked up by name
+// once and then switched on by number: a Worker links this compiler, and
+// in wasm every case of a switch over strings is a comparison call.
+const (
+	kwType = iota
+	kwEnum
+	kwConst
+	kwRef
+	kwAllOf
+	kwAnyOf
+	kwOneOf
+	kwNot
+	kwMinimum // the four bounds in this order: lower ones first
+	kwExclusiveMinimum
+	kwMaximum
+	kwExclusiveMaximum
+	kwMultipleOf
+	kwMinLength // the six sizes in the order of sizeHints
+	kwMaxLength
+	kwMinItems
+	kwMaxItems
+	kwMinProperties
+	kwMaxProperties
+	kwPattern
+	kwFormat
+	kwItems
+	kwPrefixItems
+	kwUniqueItems
+	kwProperties
+	kwRequired
+	kwAdditionalProperties
+	kwPatternProperties
+	kwPropertyNames
+	kwID
+	kwAnnotation // this and the names after it have no effect on validity
+)
+
+var keywords = [...]string{
+	"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not",
+	"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf",
+	"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+	"pattern", "format", "items", "prefixItems", "uniqueItems",
+	"properties", "required", "additionalProperties", "patternProperties", "propertyNames", "$id",
+	// annotations
+	"$schema", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
+	"deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding",
 }
 
+var sizeHints = [...]kind{kString, kString, kArray, kArray, kObject, kObject}
+
 func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
-	sub := func(x any, p string) (*node, error) {
-		s, err := c.schema(x, p)
-		if err == nil {
-			n.hasRef = n.hasRef || s.hasRef
-		}
-		return s, err
-	}
-	subs := func() ([]*node, error) {
-		list, ok := arg.([]any)
-		if !ok || len(list) == 0 {
-			return nil, errAt(p, "%s must be a non-empty array of schemas", kw)
-		}
-		out := make([]*node, len(list))
-		for i, x := range list {
-			s, err := sub(x, p+"/"+strconv.Itoa(i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
+	id := slices.Index(keywords[:], kw)
+	if id < 0 {
+		return errAt(p, "keyword %q is not supported", kw)
 	}
 	var err error
-	switch kw {
-	case "type":
+	switch id {
+	case kwType:
 		names, ok := arg.([]any)
 		if s, isStr := arg.(string); isStr {
 			names, ok = []any{s}, true
 		}
 		for _, name := range names {
 			s, _ := name.(string)
-			k := kindNamed(s)
-			if k == 0 {
+			k := slices.Index(kindNames[:], s)
+			if k < 0 {
 				ok = false
+				continue
 			}
-			n.types |= k
+			n.types |= namedKinds[k]
 		}
 		if !ok || n.types == 0 {
 			return errAt(p, "type must be a JSON type name or a list of them")
 		}
-	case "enum", "const":
+	case kwEnum, kwConst:
 		vals := []any{arg}
-		if kw == "enum" {
+		if id == kwEnum {
 			list, ok := arg.([]any)
 			if !ok {
 				return errAt(p, "enum must be an array")
@@ -260,7 +267,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			})
 		}
 		n.enum, n.hasEnum, n.enumPtr = vals, true, p
-	case "$ref":
+	case kwRef:
 		s, _ := arg.(string)
 		if !strings.HasPrefix(s, "#") {
 			return errAt(p, "only local references (#...) are supported, not %q", s)
@@ -275,21 +282,21 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		n.ref, err = c.schema(x, target)
 		n.hasRef = true
-	case "allOf":
-		n.allOf, err = subs()
-	case "anyOf":
-		n.anyOf, err = subs()
-	case "oneOf":
-		n.oneOf, err = subs()
-	case "not":
-		n.not, err = sub(arg, p)
-	case "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum":
+	case kwAllOf:
+		n.allOf, err = c.subs(n, kw, arg, p)
+	case kwAnyOf:
+		n.anyOf, err = c.subs(n, kw, arg, p)
+	case kwOneOf:
+		n.oneOf, err = c.subs(n, kw, arg, p)
+	case kwNot:
+		n.not, err = c.sub(n, arg, p)
+	case kwMinimum, kwExclusiveMinimum, kwMaximum, kwExclusiveMaximum:
 		f, ok := toFloat(arg)
 		if !ok {
 			return errAt(p, "%s must be a number", kw)
 		}
-		excl := strings.HasPrefix(kw, "exclusive")
-		if strings.HasSuffix(kw, "inimum") {
+		excl := id == kwExclusiveMinimum || id == kwExclusiveMaximum
+		if id <= kwExclusiveMinimum {
 			if f > n.lo || f == n.lo && excl {
 				n.lo, n.loExcl = f, excl
 			}
@@ -297,49 +304,51 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			n.hi, n.hiExcl = f, excl
 		}
 		n.hints |= kNum
-	case "multipleOf":
+	case kwMultipleOf:
 		f, ok := toFloat(arg)
 		if !ok || f <= 0 {
 			return errAt(p, "multipleOf must be a positive number")
 		}
 		n.multipleOf, n.hints = f, n.hints|kNum
-	case "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties":
+	case kwMinLength, kwMaxLength, kwMinItems, kwMaxItems, kwMinProperties, kwMaxProperties:
 		f, ok := toFloat(arg)
 		if !ok || f < 0 || f != math.Trunc(f) {
 			return errAt(p, "%s must be a non-negative integer", kw)
 		}
-		*n.count(kw) = int(min(f, maxSafe))
-	case "pattern":
+		sizes := [...]*int{&n.minLen, &n.maxLen, &n.minItems, &n.maxItems, &n.minProps, &n.maxProps}
+		*sizes[id-kwMinLength] = int(min(f, maxSafe))
+		n.hints |= sizeHints[id-kwMinLength]
+	case kwPattern:
 		n.pattern, err = parsePattern(arg, p)
 		n.hints |= kString
-	case "format":
+	case kwFormat:
 		n.format, _ = arg.(string)
 		n.hints |= kString
-	case "items":
+	case kwItems:
 		if _, isList := arg.([]any); isList {
 			return errAt(p, "items must be a schema (tuples are prefixItems in 2020-12)")
 		}
-		n.items, err = sub(arg, p)
+		n.items, err = c.sub(n, arg, p)
 		n.hints |= kArray
-	case "prefixItems":
-		n.prefix, err = subs()
+	case kwPrefixItems:
+		n.prefix, err = c.subs(n, kw, arg, p)
 		n.hints |= kArray
-	case "uniqueItems":
+	case kwUniqueItems:
 		n.unique, _ = arg.(bool)
 		n.hints |= kArray
-	case "properties":
+	case kwProperties:
 		m, ok := arg.(map[string]any)
 		if !ok {
 			return errAt(p, "properties must be an object")
 		}
 		n.props = map[string]*node{}
 		for _, k := range sortedKeys(m) {
-			if n.props[k], err = sub(m[k], p+"/"+escape(k)); err != nil {
+			if n.props[k], err = c.sub(n, m[k], p+"/"+escape(k)); err != nil {
 				return err
 			}
 		}
 		n.hints |= kObject
-	case "required":
+	case kwRequired:
 		list, _ := arg.([]any)
 		for _, x := range list {
 			s, ok := x.(string)
@@ -349,10 +358,10 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			n.required = append(n.required, s)
 		}
 		n.hints |= kObject
-	case "additionalProperties":
-		n.additional, err = sub(arg, p)
+	case kwAdditionalProperties:
+		n.additional, err = c.sub(n, arg, p)
 		n.hints |= kObject
-	case "patternProperties":
+	case kwPatternProperties:
 		m, ok := arg.(map[string]any)
 		if !ok {
 			return errAt(p, "patternProperties must be an object")
@@ -362,47 +371,45 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			if pp.re, err = parsePattern(pat, pp.ptr); err != nil {
 				return err
 			}
-			if pp.schema, err = sub(m[pat], pp.ptr); err != nil {
+			if pp.schema, err = c.sub(n, m[pat], pp.ptr); err != nil {
 				return err
 			}
 			n.patterns = append(n.patterns, pp)
 		}
 		n.hints |= kObject
-	case "propertyNames":
-		n.names, err = sub(arg, p)
+	case kwPropertyNames:
+		n.names, err = c.sub(n, arg, p)
 		n.hints |= kObject
-	case "$id":
+	case kwID:
 		c.decides = c.decides && p == "/$id" // see Decides
-	default:
-		if !annotation(kw) {
-			return errAt(p, "keyword %q is not supported", kw)
-		}
 	}
 	return err
 }
 
-// count is the field a size keyword sets, and it notes the type the
-// keyword is about.
-func (n *node) count(kw string) *int {
-	switch kw {
-	case "minLength":
-		n.hints |= kString
-		return &n.minLen
-	case "maxLength":
-		n.hints |= kString
-		return &n.maxLen
-	case "minItems":
-		n.hints |= kArray
-		return &n.minItems
-	case "maxItems":
-		n.hints |= kArray
-		return &n.maxItems
-	case "minProperties":
-		n.hints |= kObject
-		return &n.minProps
+// sub compiles a subschema of n.
+func (c *compiling) sub(n *node, x any, p string) (*node, error) {
+	s, err := c.schema(x, p)
+	if err == nil {
+		n.hasRef = n.hasRef || s.hasRef
 	}
-	n.hints |= kObject
-	return &n.maxProps
+	return s, err
+}
+
+// subs compiles the list of subschemas of n that kw holds.
+func (c *compiling) subs(n *node, kw string, arg any, p string) ([]*node, error) {
+	list, ok := arg.([]any)
+	if !ok || len(list) == 0 {
+		return nil, errAt(p, "%s must be a non-empty array of schemas", kw)
+	}
+	out := make([]*node, len(list))
+	for i, x := range list {
+		s, err := c.sub(n, x, p+"/"+strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 func parsePattern(arg any, p string) (*regexp.Regexp, error) {
