@@ -32,7 +32,7 @@ func (n *node) check(v any, depth int) bool {
 	if n.types != 0 && n.types&kindOf(v) == 0 {
 		return false
 	}
-	if n.hasEnum && !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) }) {
+	if n.hasEnum && !has(n.enum, v) {
 		return false
 	}
 	sub := func(s *node) bool { return s.check(v, depth+1) }
@@ -129,4 +129,14 @@ func (n *node) checkProp(k string, e any, depth int) bool {
 		}
 	}
 	return matched || n.additional == nil || n.additional.check(e, depth)
+}
+
+// has reports whether list holds a value equal to v, as JSON values are.
+func has(list []any, v any) bool {
+	for _, e := range list {
+		if value.Equal(e, v) {
+			return true
+		}
+	}
+	return false
 }

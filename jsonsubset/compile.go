@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/cuesource/cuesource/value"
 )
 
 const maxSafe = 1<<53 - 1 // the largest integer a float64 holds exactly
@@ -260,11 +258,14 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			}
 			vals = list
 		}
-		vals = normalize(vals).([]any)
 		if n.hasEnum { // const and enum together: only common values
-			vals = slices.DeleteFunc(vals, func(v any) bool {
-				return !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) })
-			})
+			var both []any
+			for _, v := range vals {
+				if has(n.enum, v) {
+					both = append(both, v)
+				}
+			}
+			vals = both
 		}
 		n.enum, n.hasEnum, n.enumPtr = vals, true, p
 	case kwRef:
@@ -465,30 +466,6 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// normalize deep-copies a JSON value from a decoded schema into the
-// document representation: json.Number, int64 and integral float64 become
-// int, other numbers float64.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normalize(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normalize(e)
-		}
-		return out
-	}
-	if f, ok := toFloat(v); ok {
-		return num(f)
-	}
-	return v
 }
 
 func toFloat(v any) (float64, bool) {

@@ -329,7 +329,7 @@ func (g *gen) build(flat []*node, at string) (any, error) {
 			continue
 		}
 		var ok []any
-		for _, e := range n.enum {
+		for _, e := range normalize(n.enum).([]any) { // compiling keeps the schema's values
 			if valid(flat, e) {
 				ok = append(ok, e)
 			}
@@ -832,6 +832,30 @@ func (g *gen) key(f *facts, taken []string, at string) (string, error) {
 		}
 	}
 	return "", errAt(f.ptr(), "no further property name found that the schema allows")
+}
+
+// normalize deep-copies a JSON value from a decoded schema into the
+// document representation: json.Number, int64 and integral float64 become
+// int, other numbers float64.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalize(e)
+		}
+		return out
+	}
+	if f, ok := toFloat(v); ok {
+		return num(f)
+	}
+	return v
 }
 
 func encode(v any) string {
