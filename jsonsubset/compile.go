@@ -227,11 +227,11 @@ var sizeHints = [...]kind{kString, kString, kArray, kArray, kObject, kObject}
 
 func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	id := slices.Index(keywords[:], kw)
-	if id < 0 {
-		return errAt(p, "keyword %q is not supported", kw)
-	}
 	var err error
+	var bad string // what is wrong with arg: one error below, less code in a Worker
 	switch id {
+	case -1:
+		bad = "keyword " + strconv.Quote(kw) + " is not supported"
 	case kwType:
 		names, ok := arg.([]any)
 		if s, isStr := arg.(string); isStr {
@@ -247,14 +247,15 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			n.types |= namedKinds[k]
 		}
 		if !ok || n.types == 0 {
-			return errAt(p, "type must be a JSON type name or a list of them")
+			bad = "type must be a JSON type name or a list of them"
 		}
 	case kwEnum, kwConst:
 		vals := []any{arg}
 		if id == kwEnum {
 			list, ok := arg.([]any)
 			if !ok {
-				return errAt(p, "enum must be an array")
+				bad = "enum must be an array"
+				break
 			}
 			vals = list
 		}
@@ -271,7 +272,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwRef:
 		s, _ := arg.(string)
 		if !strings.HasPrefix(s, "#") {
-			return errAt(p, "only local references (#...) are supported, not %q", s)
+			bad = "only local references (#...) are supported, not " + strconv.Quote(s)
+			break
 		}
 		target := s[1:]
 		if t, err := url.PathUnescape(target); err == nil {
@@ -279,7 +281,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		x, ok := lookup(c.doc, target)
 		if !ok {
-			return errAt(p, "reference %q does not resolve", s)
+			bad = "reference " + strconv.Quote(s) + " does not resolve"
+			break
 		}
 		n.ref, err = c.schema(x, target)
 		n.hasRef = true
@@ -294,7 +297,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwMinimum, kwExclusiveMinimum, kwMaximum, kwExclusiveMaximum:
 		f, ok := toFloat(arg)
 		if !ok {
-			return errAt(p, "%s must be a number", kw)
+			bad = kw + " must be a number"
+			break
 		}
 		excl := id == kwExclusiveMinimum || id == kwExclusiveMaximum
 		if id <= kwExclusiveMinimum {
@@ -308,13 +312,15 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwMultipleOf:
 		f, ok := toFloat(arg)
 		if !ok || f <= 0 {
-			return errAt(p, "multipleOf must be a positive number")
+			bad = "multipleOf must be a positive number"
+			break
 		}
 		n.multipleOf, n.hints = f, n.hints|kNum
 	case kwMinLength, kwMaxLength, kwMinItems, kwMaxItems, kwMinProperties, kwMaxProperties:
 		f, ok := toFloat(arg)
 		if !ok || f < 0 || f != math.Trunc(f) {
-			return errAt(p, "%s must be a non-negative integer", kw)
+			bad = kw + " must be a non-negative integer"
+			break
 		}
 		sizes := [...]*int{&n.minLen, &n.maxLen, &n.minItems, &n.maxItems, &n.minProps, &n.maxProps}
 		*sizes[id-kwMinLength] = int(min(f, maxSafe))
@@ -327,7 +333,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		n.hints |= kString
 	case kwItems:
 		if _, isList := arg.([]any); isList {
-			return errAt(p, "items must be a schema (tuples are prefixItems in 2020-12)")
+			bad = "items must be a schema (tuples are prefixItems in 2020-12)"
+			break
 		}
 		n.items, err = c.sub(n, arg, p)
 		n.hints |= kArray
@@ -340,7 +347,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwProperties:
 		m, ok := arg.(map[string]any)
 		if !ok {
-			return errAt(p, "properties must be an object")
+			bad = "properties must be an object"
+			break
 		}
 		n.props = map[string]*node{}
 		for _, k := range sortedKeys(m) {
@@ -354,7 +362,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		for _, x := range list {
 			s, ok := x.(string)
 			if !ok {
-				return errAt(p, "required must be an array of strings")
+				bad = "required must be an array of strings"
+				break
 			}
 			n.required = append(n.required, s)
 		}
@@ -365,7 +374,8 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwPatternProperties:
 		m, ok := arg.(map[string]any)
 		if !ok {
-			return errAt(p, "patternProperties must be an object")
+			bad = "patternProperties must be an object"
+			break
 		}
 		for _, pat := range sortedKeys(m) {
 			pp := patternProp{ptr: p + "/" + escape(pat)}
@@ -383,6 +393,9 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		n.hints |= kObject
 	case kwID:
 		c.decides = c.decides && p == "/$id" // see Decides
+	}
+	if bad != "" {
+		return &schemaError{p, bad}
 	}
 	return err
 }
