@@ -104,21 +104,26 @@ func validate(s *jsonschema.Schema, v any) []Violation {
 
 // describe words the bounds messages the validator spells tersely.
 func describe(k jsonschema.ErrorKind) string {
-	num := func(r *big.Rat) string {
-		f, _ := r.Float64()
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
+	var bound string
+	var want, got *big.Rat
 	switch k := k.(type) {
 	case *jskind.Minimum:
-		return fmt.Sprintf("must be at least %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "at least ", k.Want, k.Got
 	case *jskind.Maximum:
-		return fmt.Sprintf("must be at most %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "at most ", k.Want, k.Got
 	case *jskind.ExclusiveMinimum:
-		return fmt.Sprintf("must be greater than %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "greater than ", k.Want, k.Got
 	case *jskind.ExclusiveMaximum:
-		return fmt.Sprintf("must be less than %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "less than ", k.Want, k.Got
+	default:
+		return k.LocalizedString(printer)
 	}
-	return k.LocalizedString(printer)
+	return "must be " + bound + ratText(want) + ", got " + ratText(got)
+}
+
+func ratText(r *big.Rat) string {
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 var printer = message.NewPrinter(language.English)
