@@ -233,10 +233,11 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case -1:
 		bad = "keyword " + strconv.Quote(kw) + " is not supported"
 	case kwType:
-		names, ok := arg.([]any)
-		if s, isStr := arg.(string); isStr {
-			names, ok = []any{s}, true
+		names, isList := arg.([]any)
+		if !isList {
+			names = []any{arg}
 		}
+		ok := true
 		for _, name := range names {
 			s, _ := name.(string)
 			k := slices.Index(kindNames[:], s)
