@@ -261,13 +261,13 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			vals = list
 		}
 		if n.hasEnum { // const and enum together: only common values
-			var both []any
+			both, k := make([]any, len(vals)), 0
 			for _, v := range vals {
 				if has(n.enum, v) {
-					both = append(both, v)
+					both[k], k = v, k+1
 				}
 			}
-			vals = both
+			vals = both[:k]
 		}
 		n.enum, n.hasEnum, n.enumPtr = vals, true, p
 	case kwRef:
@@ -287,14 +287,38 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		}
 		n.ref, err = c.schema(x, target)
 		n.hasRef = true
-	case kwAllOf:
-		n.allOf, err = c.subs(n, kw, arg, p)
-	case kwAnyOf:
-		n.anyOf, err = c.subs(n, kw, arg, p)
-	case kwOneOf:
-		n.oneOf, err = c.subs(n, kw, arg, p)
-	case kwNot:
-		n.not, err = c.sub(n, arg, p)
+	case kwAllOf, kwAnyOf, kwOneOf, kwPrefixItems:
+		// One call for the four lists, and one for the four single
+		// subschemas below: each call site is much code in wasm.
+		var list []*node
+		list, err = c.subs(n, kw, arg, p)
+		switch id {
+		case kwAllOf:
+			n.allOf = list
+		case kwAnyOf:
+			n.anyOf = list
+		case kwOneOf:
+			n.oneOf = list
+		default:
+			n.prefix, n.hints = list, n.hints|kArray
+		}
+	case kwNot, kwItems, kwAdditionalProperties, kwPropertyNames:
+		if _, isList := arg.([]any); isList && id == kwItems {
+			bad = "items must be a schema (tuples are prefixItems in 2020-12)"
+			break
+		}
+		var s *node
+		s, err = c.sub(n, arg, p)
+		switch id {
+		case kwNot:
+			n.not = s
+		case kwItems:
+			n.items, n.hints = s, n.hints|kArray
+		case kwAdditionalProperties:
+			n.additional, n.hints = s, n.hints|kObject
+		default:
+			n.names, n.hints = s, n.hints|kObject
+		}
 	case kwMinimum, kwExclusiveMinimum, kwMaximum, kwExclusiveMaximum:
 		f, ok := toFloat(arg)
 		if !ok {
@@ -332,16 +356,6 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 	case kwFormat:
 		n.format, _ = arg.(string)
 		n.hints |= kString
-	case kwItems:
-		if _, isList := arg.([]any); isList {
-			bad = "items must be a schema (tuples are prefixItems in 2020-12)"
-			break
-		}
-		n.items, err = c.sub(n, arg, p)
-		n.hints |= kArray
-	case kwPrefixItems:
-		n.prefix, err = c.subs(n, kw, arg, p)
-		n.hints |= kArray
 	case kwUniqueItems:
 		n.unique, _ = arg.(bool)
 		n.hints |= kArray
@@ -360,17 +374,15 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		n.hints |= kObject
 	case kwRequired:
 		list, _ := arg.([]any)
-		for _, x := range list {
+		n.required = make([]string, len(list))
+		for i, x := range list {
 			s, ok := x.(string)
 			if !ok {
 				bad = "required must be an array of strings"
 				break
 			}
-			n.required = append(n.required, s)
+			n.required[i] = s
 		}
-		n.hints |= kObject
-	case kwAdditionalProperties:
-		n.additional, err = c.sub(n, arg, p)
 		n.hints |= kObject
 	case kwPatternProperties:
 		m, ok := arg.(map[string]any)
@@ -378,19 +390,17 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			bad = "patternProperties must be an object"
 			break
 		}
-		for _, pat := range sortedKeys(m) {
-			pp := patternProp{ptr: p + "/" + escape(pat)}
+		n.patterns = make([]patternProp, len(m))
+		for i, pat := range sortedKeys(m) {
+			pp := &n.patterns[i]
+			pp.ptr = p + "/" + escape(pat)
 			if pp.re, err = parsePattern(pat, pp.ptr); err != nil {
 				return err
 			}
 			if pp.schema, err = c.sub(n, m[pat], pp.ptr); err != nil {
 				return err
 			}
-			n.patterns = append(n.patterns, pp)
 		}
-		n.hints |= kObject
-	case kwPropertyNames:
-		n.names, err = c.sub(n, arg, p)
 		n.hints |= kObject
 	case kwID:
 		c.decides = c.decides && p == "/$id" // see Decides
