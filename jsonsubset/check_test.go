@@ -35,6 +35,14 @@ func TestValidAgreesWithJSONSchema(t *testing.T) {
 			}
 		}
 	}
+	// Every schema the compiler generates takes the fast path.
+	for _, raw := range raws {
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		s, err := Compile(doc)
+		require.NoError(t, err, "%s", raw)
+		require.True(t, s.Decides(), "%s", raw)
+	}
 	names := make([]string, 0, len(schemas))
 	for name := range schemas {
 		names = append(names, name)
@@ -150,4 +158,30 @@ func generate(rng *rand.Rand, s map[string]any, depth int) any {
 		return rng.IntN(2) == 0
 	}
 	return leaves[rng.IntN(len(leaves))]
+}
+
+// Valid is the runtime's fast path: it runs on every command payload, so
+// it must not allocate.
+func BenchmarkValid(b *testing.B) {
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(b, err)
+	var schemas []*Schema
+	var docs []any
+	for _, a := range m.Aggregates {
+		for _, c := range a.Commands {
+			var doc map[string]any
+			require.NoError(b, json.Unmarshal(c.Payload, &doc))
+			s, err := Compile(doc)
+			require.NoError(b, err)
+			vs, err := Samples(doc, 1)
+			require.NoError(b, err)
+			schemas, docs = append(schemas, s), append(docs, vs[0])
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if !schemas[i%len(schemas)].Valid(docs[i%len(docs)]) {
+			b.Fatal("a sample is invalid")
+		}
+	}
 }
