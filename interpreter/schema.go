@@ -40,8 +40,12 @@ type validator struct {
 // generates. It only answers valid or not: an invalid document is
 // validated again by jsonschema, which words the violations. So it must
 // never call a document valid that jsonschema rejects: a schema outside
-// the subset gets no fast path at all.
+// the subset gets no fast path at all, nor does a boolean schema (doc is
+// nil: only objects decode into it).
 func fastPath(doc map[string]any) *jsonsubset.Schema {
+	if doc == nil {
+		return nil
+	}
 	s, err := jsonsubset.Compile(doc)
 	if err != nil || !s.Decides() {
 		return nil

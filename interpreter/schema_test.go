@@ -1,8 +1,10 @@
 package interpreter
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
 	cuecompiler "github.com/cuesource/cuesource/compiler"
@@ -29,5 +31,21 @@ func TestSchemasTakeTheFastPath(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A schema that is not an object (the boolean schemas) gets no fast path:
+// its doc is nil, which would otherwise compile to a fast path accepting
+// everything, false included.
+func TestBooleanSchemaHasNoFastPath(t *testing.T) {
+	for _, checked := range []bool{false, true} {
+		c := &compiler{checked: checked, typer: &typer{}, schemas: jsonschema.NewCompiler()}
+		c.schemas.DefaultDraft(jsonschema.Draft2020)
+		s := c.schema(json.RawMessage(`false`), "mem:///false.json", manifest.Pos{})
+		require.Empty(t, c.errs)
+		require.Nil(t, s.fast)
+		require.NotEmpty(t, s.validator().validate(map[string]any{}), "checked %v", checked)
+		s = c.schema(json.RawMessage(`true`), "mem:///true.json", manifest.Pos{})
+		require.Empty(t, s.validator().validate(map[string]any{}), "checked %v", checked)
 	}
 }
