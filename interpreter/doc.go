@@ -15,9 +15,11 @@
 // check it, once against [Env] (untyped fields) to run it on decoded JSON
 // values. Programs run under node and memory budgets, and panics in user
 // expressions come back as positioned errors. JSON Schemas are compiled
-// once with santhosh-tekuri/jsonschema. [CompileChecked] loads a manifest
-// Compile accepted before (a Worker's cold start): each expression compiled
-// once, for the run, and JSON Schemas compiled on first use.
+// once with santhosh-tekuri/jsonschema, which words violations, and once
+// with package jsonsubset, whose fast path decides most documents.
+// [CompileChecked] loads a manifest Compile accepted before (a Worker's
+// cold start): each expression compiled once, for the run, no types built
+// for the typed check, and jsonschema's schemas compiled on first use.
 //
 // # What it never does
 //

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/sample"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -242,11 +242,11 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 	for i, ml := range me.Lenses {
 		st := lensStep{from: versions[i], fromV: versions[i].validator(), pos: ml.Pos}
 		what := fmt.Sprintf("version %d of %s", i+1, ev.Name)
-		st.up = c.shape(ml.Up, env{event: versions[i].typeOf(c.typer, "event"), noMeta: true}, versions[i+1], what)
+		st.up = c.shape(ml.Up, env{event: c.typeOf(versions[i], "event"), noMeta: true}, versions[i+1], what)
 		st.upCarry = c.carry(ml.Up, versions[i], versions[i+1], ml.Pos, fmt.Sprintf("lens %d up", i), what, i)
 		if ml.Down != nil {
 			what := fmt.Sprintf("version %d of %s", i, ev.Name)
-			d := c.shape(*ml.Down, env{event: versions[i+1].typeOf(c.typer, "event"), noMeta: true}, versions[i], what)
+			d := c.shape(*ml.Down, env{event: c.typeOf(versions[i+1], "event"), noMeta: true}, versions[i], what)
 			st.down = &d
 			st.downCarry = c.carry(*ml.Down, versions[i+1], versions[i], ml.Pos, fmt.Sprintf("lens %d down", i), what, i+1)
 		}
@@ -359,7 +359,7 @@ func (c *compiler) sampleLenses() {
 func (c *compiler) sampleEvent(ev *Event, versions []schema) {
 	for i := range ev.steps {
 		st := &ev.steps[i]
-		xs, err := sample.Samples(versions[i].doc, 8)
+		xs, err := jsonsubset.Samples(versions[i].doc, 8)
 		if err != nil {
 			c.errs.Add(st.pos, "cannot make sample payloads of version %d of %s to check lens %d: %v", i, ev.Name, i, err)
 			continue

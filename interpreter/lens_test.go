@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	cuecompiler "github.com/cuesource/cuesource/compiler"
-	"github.com/cuesource/cuesource/sample"
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -32,7 +32,7 @@ func TestFusedEqualsSequential(t *testing.T) {
 				for v := range e.steps {
 					r := rand.New(rand.NewPCG(uint64(v), 42))
 					for i := 0; i < 300; i++ {
-						x, err := sample.Random(e.steps[v].from.doc, r)
+						x, err := jsonsubset.Random(e.steps[v].from.doc, r)
 						require.NoError(t, err, "%s v%d", e.Name, v)
 						want, werr := e.UpcastSteps(v, x)
 						got, gerr := e.Upcast(v, x)

@@ -19,6 +19,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/value"
@@ -197,6 +198,7 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 		scenarios: (*compiler).scenarios,
 		samples:   (*compiler).sampleLenses,
 		lint:      (*compiler).warnUnbounded,
+		types:     schema.typeOf,
 	})
 }
 
@@ -208,6 +210,9 @@ type vetting struct {
 	scenarios func(*compiler, *manifest.Manifest, *Program)
 	samples   func(*compiler) // runs the lenses on sample payloads
 	lint      func(*compiler, manifest.Expr, ast.Node)
+	// types types a schema for the environment expressions are checked
+	// against; CompileChecked checks no types and leaves them nil (any).
+	types func(schema, *typer, string) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -225,7 +230,7 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 		schemas: jsonschema.NewCompiler(),
 	}
 	if v != nil {
-		c.lint = v.lint
+		c.lint, c.types = v.lint, v.types
 	}
 	c.schemas.DefaultDraft(jsonschema.Draft2020)
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
@@ -275,7 +280,8 @@ type compiler struct {
 	schemas *jsonschema.Compiler
 	errs    diag.List
 	warns   diag.List
-	lint    func(*compiler, manifest.Expr, ast.Node) // vetting's, or nil
+	lint    func(*compiler, manifest.Expr, ast.Node)  // vetting's, or nil
+	types   func(schema, *typer, string) reflect.Type // vetting's, or nil
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -356,6 +362,7 @@ func (c *compiler) exprError(x manifest.Expr, err error) {
 type schema struct {
 	compiled *jsonschema.Schema
 	lazy     *lazySchema // instead of compiled, for CompileChecked
+	fast     *jsonsubset.Schema
 	doc      map[string]any
 	defs     map[string]any
 }
@@ -363,7 +370,7 @@ type schema struct {
 // validator validates documents against one schema: the fast path decides
 // validity, jsonschema explains invalid documents.
 func (s schema) validator() validator {
-	return validator{full: s.compiled, lazy: s.lazy, fast: fastCheck(s.doc)}
+	return validator{full: s.compiled, lazy: s.lazy, fast: s.fast}
 }
 
 // lazySchema is a schema compiled by jsonschema on first use: a checked
@@ -407,11 +414,21 @@ func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) sch
 		return schema{}
 	}
 	_ = json.Unmarshal(raw, &s.doc)
+	s.fast = fastPath(s.doc)
 	s.defs = asMap(s.doc["$defs"])
 	return s
 }
 
 func (s schema) typeOf(t *typer, name string) reflect.Type { return t.typeOf(s.doc, name, s.defs, 0) }
+
+// typeOf types s when vetting does, and is nil (any) otherwise: only the
+// typed check of expressions, which CompileChecked skips, reads the type.
+func (c *compiler) typeOf(s schema, name string) reflect.Type {
+	if c.types == nil {
+		return nil
+	}
+	return c.types(s, c.typer, name)
+}
 
 // property returns the schema of a named property and whether the object
 // schema declares it; open objects accept any name.
@@ -450,7 +467,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	base := "mem:///" + name
 	state := c.schema(m.State, base+"/state.json", m.Pos)
 	a.state, a.stateSchema = state.validator(), state
-	stateType := state.typeOf(c.typer, "state")
+	stateType := c.typeOf(state, "state")
 	initial, err := value.Decode(m.Initial, value.Limits{MaxBytes: math.MaxInt})
 	if err != nil {
 		c.errs.Add(m.Pos, "initial: %v", err)
@@ -466,7 +483,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
 		events[en] = ps
 		ev := &Event{Name: en, payload: ps.validator()}
-		a.eventTypes[en] = ps.typeOf(c.typer, "event")
+		a.eventTypes[en] = c.typeOf(ps, "event")
 		ev.apply = c.shape(me.Apply, env{state: stateType, event: a.eventTypes[en]}, state, "state")
 		a.Events[en] = ev
 	}
@@ -487,7 +504,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		default:
 			c.errs.Add(mc.Pos, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, mc.Instance)
 		}
-		decide := env{cmd: ps.typeOf(c.typer, "cmd"), state: stateType}
+		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType}
 		cmd.Require = c.checks(mc.Require, decide)
 		for _, me := range mc.Emit {
 			es, ok := events[me.Event]

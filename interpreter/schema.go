@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -31,12 +32,29 @@ func (v Violation) String() string {
 
 type validator struct {
 	full *jsonschema.Schema
-	lazy *lazySchema // when full is compiled on first use
-	fast check       // nil: the schema uses keywords the fast path does not know
+	lazy *lazySchema        // when full is compiled on first use
+	fast *jsonsubset.Schema // nil: the schema is outside the subset jsonsubset decides
+}
+
+// fastPath compiles the fast path for the JSON Schema subset CUE
+// generates. It only answers valid or not: an invalid document is
+// validated again by jsonschema, which words the violations. So it must
+// never call a document valid that jsonschema rejects: a schema outside
+// the subset gets no fast path at all, nor does a boolean schema (doc is
+// nil: only objects decode into it).
+func fastPath(doc map[string]any) *jsonsubset.Schema {
+	if doc == nil {
+		return nil
+	}
+	s, err := jsonsubset.Compile(doc)
+	if err != nil || !s.Decides() {
+		return nil
+	}
+	return s
 }
 
 func (vd validator) validate(v any) []Violation {
-	if vd.fast != nil && vd.fast(v) {
+	if vd.fast != nil && vd.fast.Valid(v) {
 		return nil
 	}
 	if vd.full == nil && vd.lazy != nil {
@@ -90,21 +108,26 @@ func validate(s *jsonschema.Schema, v any) []Violation {
 
 // describe words the bounds messages the validator spells tersely.
 func describe(k jsonschema.ErrorKind) string {
-	num := func(r *big.Rat) string {
-		f, _ := r.Float64()
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
+	var bound string
+	var want, got *big.Rat
 	switch k := k.(type) {
 	case *jskind.Minimum:
-		return fmt.Sprintf("must be at least %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "at least ", k.Want, k.Got
 	case *jskind.Maximum:
-		return fmt.Sprintf("must be at most %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "at most ", k.Want, k.Got
 	case *jskind.ExclusiveMinimum:
-		return fmt.Sprintf("must be greater than %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "greater than ", k.Want, k.Got
 	case *jskind.ExclusiveMaximum:
-		return fmt.Sprintf("must be less than %s, got %s", num(k.Want), num(k.Got))
+		bound, want, got = "less than ", k.Want, k.Got
+	default:
+		return k.LocalizedString(printer)
 	}
-	return k.LocalizedString(printer)
+	return "must be " + bound + ratText(want) + ", got " + ratText(got)
+}
+
+func ratText(r *big.Rat) string {
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 var printer = message.NewPrinter(language.English)

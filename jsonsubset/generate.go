@@ -1,17 +1,11 @@
-package sample
+package jsonsubset
 
 import (
 	"cmp"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
-	"math/big"
 	"math/rand/v2"
-	"net/url"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +15,6 @@ import (
 )
 
 const (
-	maxSafe   = 1<<53 - 1
 	softDepth = 4      // nesting beyond which every choice is minimal, so recursion ends
 	hardDepth = 32     // nesting at which generation gives up: the recursion never ends
 	budget    = 200000 // values built per document, a guard against exponential backtracking
@@ -37,10 +30,22 @@ const (
 // cannot be satisfied or uses something unsupported (say what and where,
 // as a JSON pointer into the schema).
 func Samples(doc map[string]any, n int) ([]any, error) {
-	root, err := compile(doc)
-	if err != nil || n <= 0 {
+	s, err := Compile(doc)
+	if err != nil {
 		return nil, err
 	}
+	return s.samples(n)
+}
+
+// samples is [Samples] for a compiled schema. Generation is reached only
+// through package functions, not exported methods: a program that
+// validates (a Worker) keeps Schema's exported methods for reflection,
+// and must not link the generator with them.
+func (s *Schema) samples(n int) ([]any, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	root := s.root
 	var out []any
 	seen := map[string]bool{}
 	var first error
@@ -74,489 +79,15 @@ func Samples(doc map[string]any, n int) ([]any, error) {
 
 // Random returns one valid document drawn with r (for property tests).
 func Random(doc map[string]any, r *rand.Rand) (any, error) {
-	root, err := compile(doc)
+	s, err := Compile(doc)
 	if err != nil {
 		return nil, err
 	}
-	return (&gen{mode: random, r: r}).value([]*node{root}, "")
+	return s.random(r)
 }
 
-// schemaError says why a schema cannot be sampled, and where (an RFC 6901
-// pointer into it).
-type schemaError struct {
-	ptr, reason string
-}
-
-func (e *schemaError) Error() string { return "sample: #" + e.ptr + ": " + e.reason }
-
-func errAt(ptr, format string, args ...any) error {
-	return &schemaError{ptr, fmt.Sprintf(format, args...)}
-}
-
-// kind is a set of JSON types; integers and other numbers are apart so that
-// "integer" is a subset of "number".
-type kind uint8
-
-const (
-	kNull kind = 1 << iota
-	kBool
-	kInt
-	kFrac
-	kString
-	kArray
-	kObject
-	kNum = kInt | kFrac
-	kAll = kNull | kBool | kNum | kString | kArray | kObject
-)
-
-var kindNames = map[string]kind{
-	"null": kNull, "boolean": kBool, "integer": kInt, "number": kNum,
-	"string": kString, "array": kArray, "object": kObject,
-}
-
-func kindOf(v any) kind {
-	switch x := v.(type) {
-	case nil:
-		return kNull
-	case bool:
-		return kBool
-	case int:
-		return kInt
-	case float64:
-		if x == math.Trunc(x) {
-			return kInt
-		}
-		return kFrac
-	case string:
-		return kString
-	case []any:
-		return kArray
-	case map[string]any:
-		return kObject
-	}
-	return 0
-}
-
-// node is one compiled schema location: its own keywords, with
-// subschemas compiled to nodes and $ref resolved.
-type node struct {
-	ptr     string
-	never   bool // the false schema
-	types   kind // 0: any
-	hints   kind // the types its keywords are about
-	enum    []any
-	hasEnum bool
-	enumPtr string
-	ref     *node
-	allOf   []*node
-	anyOf   []*node
-	oneOf   []*node
-	not     *node
-	hasRef  bool // a $ref is somewhere below: the schema may recurse
-
-	lo, hi         float64 // ±Inf when unbounded
-	loExcl, hiExcl bool
-	multipleOf     float64
-
-	minLen, maxLen int // maxLen < 0: none
-	pattern        *regexp.Regexp
-	re             *syntax.Regexp
-	format         string
-
-	prefix             []*node
-	items              *node
-	minItems, maxItems int
-	unique             bool
-
-	props              map[string]*node
-	required           []string
-	additional         *node
-	patterns           []patternProp
-	names              *node
-	minProps, maxProps int
-}
-
-type patternProp struct {
-	re     *regexp.Regexp
-	syn    *syntax.Regexp
-	ptr    string
-	schema *node
-}
-
-func newNode(ptr string) *node {
-	return &node{ptr: ptr, lo: math.Inf(-1), hi: math.Inf(1), maxLen: -1, maxItems: -1, maxProps: -1}
-}
-
-type compiling struct {
-	doc   map[string]any
-	nodes map[string]*node
-}
-
-func compile(doc map[string]any) (*node, error) {
-	c := &compiling{doc: doc, nodes: map[string]*node{}}
-	return c.schema(doc, "")
-}
-
-func (c *compiling) schema(x any, ptr string) (*node, error) {
-	if n, ok := c.nodes[ptr]; ok {
-		return n, nil // also how recursion through $ref ends
-	}
-	n := newNode(ptr)
-	c.nodes[ptr] = n
-	switch s := x.(type) {
-	case bool:
-		n.never = !s
-	case map[string]any:
-		for _, kw := range slices.Sorted(maps.Keys(s)) { // sorted: the first error is always the same
-			if err := c.keyword(n, kw, s[kw], ptr+"/"+escape(kw)); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		return nil, errAt(ptr, "a schema must be an object or a boolean")
-	}
-	return n, nil
-}
-
-var annotations = map[string]bool{
-	"$schema": true, "$id": true, "$comment": true, "$defs": true, "definitions": true,
-	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
-	"readOnly": true, "writeOnly": true, "contentMediaType": true, "contentEncoding": true,
-}
-
-func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
-	sub := func(x any, p string) (*node, error) {
-		s, err := c.schema(x, p)
-		if err == nil {
-			n.hasRef = n.hasRef || s.hasRef
-		}
-		return s, err
-	}
-	subs := func() ([]*node, error) {
-		list, ok := arg.([]any)
-		if !ok || len(list) == 0 {
-			return nil, errAt(p, "%s must be a non-empty array of schemas", kw)
-		}
-		out := make([]*node, len(list))
-		for i, x := range list {
-			s, err := sub(x, p+"/"+strconv.Itoa(i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
-	}
-	count := func(dst *int, hint kind) error {
-		f, ok := toFloat(arg)
-		if !ok || f < 0 || f != math.Trunc(f) {
-			return errAt(p, "%s must be a non-negative integer", kw)
-		}
-		*dst = int(min(f, maxSafe))
-		n.hints |= hint
-		return nil
-	}
-	var err error
-	switch kw {
-	case "type":
-		names, ok := arg.([]any)
-		if s, isStr := arg.(string); isStr {
-			names, ok = []any{s}, true
-		}
-		for _, name := range names {
-			s, _ := name.(string)
-			k, known := kindNames[s]
-			if !known {
-				ok = false
-			}
-			n.types |= k
-		}
-		if !ok || n.types == 0 {
-			return errAt(p, "type must be a JSON type name or a list of them")
-		}
-	case "enum", "const":
-		vals := []any{arg}
-		if kw == "enum" {
-			list, ok := arg.([]any)
-			if !ok {
-				return errAt(p, "enum must be an array")
-			}
-			vals = list
-		}
-		vals = normalize(vals).([]any)
-		if n.hasEnum { // const and enum together: only common values
-			vals = slices.DeleteFunc(vals, func(v any) bool {
-				return !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) })
-			})
-		}
-		n.enum, n.hasEnum, n.enumPtr = vals, true, p
-	case "$ref":
-		s, _ := arg.(string)
-		if !strings.HasPrefix(s, "#") {
-			return errAt(p, "only local references (#...) are supported, not %q", s)
-		}
-		target := s[1:]
-		if t, err := url.PathUnescape(target); err == nil {
-			target = t
-		}
-		x, ok := lookup(c.doc, target)
-		if !ok {
-			return errAt(p, "reference %q does not resolve", s)
-		}
-		n.ref, err = c.schema(x, target)
-		n.hasRef = true
-	case "allOf":
-		n.allOf, err = subs()
-	case "anyOf":
-		n.anyOf, err = subs()
-	case "oneOf":
-		n.oneOf, err = subs()
-	case "not":
-		n.not, err = sub(arg, p)
-	case "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum":
-		f, ok := toFloat(arg)
-		if !ok {
-			return errAt(p, "%s must be a number", kw)
-		}
-		excl := strings.HasPrefix(kw, "exclusive")
-		if strings.HasSuffix(kw, "inimum") {
-			if f > n.lo || f == n.lo && excl {
-				n.lo, n.loExcl = f, excl
-			}
-		} else if f < n.hi || f == n.hi && excl {
-			n.hi, n.hiExcl = f, excl
-		}
-		n.hints |= kNum
-	case "multipleOf":
-		f, ok := toFloat(arg)
-		if !ok || f <= 0 {
-			return errAt(p, "multipleOf must be a positive number")
-		}
-		n.multipleOf, n.hints = f, n.hints|kNum
-	case "minLength":
-		err = count(&n.minLen, kString)
-	case "maxLength":
-		err = count(&n.maxLen, kString)
-	case "pattern":
-		n.pattern, n.re, err = parsePattern(arg, p)
-		n.hints |= kString
-	case "format":
-		n.format, _ = arg.(string)
-		n.hints |= kString
-	case "items":
-		if _, isList := arg.([]any); isList {
-			return errAt(p, "items must be a schema (tuples are prefixItems in 2020-12)")
-		}
-		n.items, err = sub(arg, p)
-		n.hints |= kArray
-	case "prefixItems":
-		n.prefix, err = subs()
-		n.hints |= kArray
-	case "minItems":
-		err = count(&n.minItems, kArray)
-	case "maxItems":
-		err = count(&n.maxItems, kArray)
-	case "uniqueItems":
-		n.unique, _ = arg.(bool)
-		n.hints |= kArray
-	case "properties":
-		m, ok := arg.(map[string]any)
-		if !ok {
-			return errAt(p, "properties must be an object")
-		}
-		n.props = map[string]*node{}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			if n.props[k], err = sub(m[k], p+"/"+escape(k)); err != nil {
-				return err
-			}
-		}
-		n.hints |= kObject
-	case "required":
-		list, _ := arg.([]any)
-		for _, x := range list {
-			s, ok := x.(string)
-			if !ok {
-				return errAt(p, "required must be an array of strings")
-			}
-			n.required = append(n.required, s)
-		}
-		n.hints |= kObject
-	case "additionalProperties":
-		n.additional, err = sub(arg, p)
-		n.hints |= kObject
-	case "patternProperties":
-		m, ok := arg.(map[string]any)
-		if !ok {
-			return errAt(p, "patternProperties must be an object")
-		}
-		for _, pat := range slices.Sorted(maps.Keys(m)) {
-			pp := patternProp{ptr: p + "/" + escape(pat)}
-			if pp.re, pp.syn, err = parsePattern(pat, pp.ptr); err != nil {
-				return err
-			}
-			if pp.schema, err = sub(m[pat], pp.ptr); err != nil {
-				return err
-			}
-			n.patterns = append(n.patterns, pp)
-		}
-		n.hints |= kObject
-	case "propertyNames":
-		n.names, err = sub(arg, p)
-		n.hints |= kObject
-	case "minProperties":
-		err = count(&n.minProps, kObject)
-	case "maxProperties":
-		err = count(&n.maxProps, kObject)
-	default:
-		if !annotations[kw] {
-			return errAt(p, "keyword %q is not supported", kw)
-		}
-	}
-	return err
-}
-
-func parsePattern(arg any, p string) (*regexp.Regexp, *syntax.Regexp, error) {
-	s, ok := arg.(string)
-	if !ok {
-		return nil, nil, errAt(p, "a pattern must be a string")
-	}
-	re, err := regexp.Compile(s)
-	if err != nil {
-		return nil, nil, errAt(p, "invalid pattern: %v", err)
-	}
-	syn, err := syntax.Parse(s, syntax.Perl)
-	if err != nil {
-		return nil, nil, errAt(p, "invalid pattern: %v", err)
-	}
-	return re, syn, nil
-}
-
-// lookup resolves an RFC 6901 pointer in doc.
-func lookup(doc any, ptr string) (any, bool) {
-	if ptr == "" {
-		return doc, true
-	}
-	if !strings.HasPrefix(ptr, "/") {
-		return nil, false
-	}
-	x := doc
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		switch v := x.(type) {
-		case map[string]any:
-			var ok bool
-			if x, ok = v[tok]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil, false
-			}
-			x = v[i]
-		default:
-			return nil, false
-		}
-	}
-	return x, true
-}
-
-func escape(tok string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok) }
-
-// valid reports whether v satisfies every schema in c.
-func valid(c []*node, v any) bool {
-	for _, n := range c {
-		if !n.check(v, 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// check validates v; depth stops $ref cycles that never reach a value.
-func (n *node) check(v any, depth int) bool {
-	if n.never || depth > 256 {
-		return false
-	}
-	if n.types != 0 && n.types&kindOf(v) == 0 {
-		return false
-	}
-	if n.hasEnum && !slices.ContainsFunc(n.enum, func(e any) bool { return value.Equal(e, v) }) {
-		return false
-	}
-	sub := func(s *node) bool { return s.check(v, depth+1) }
-	if n.ref != nil && !sub(n.ref) || n.not != nil && sub(n.not) {
-		return false
-	}
-	if !all(n.allOf, sub) || len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, sub) {
-		return false
-	}
-	if len(n.oneOf) > 0 {
-		matched := 0
-		for _, s := range n.oneOf {
-			if sub(s) {
-				matched++
-			}
-		}
-		if matched != 1 {
-			return false
-		}
-	}
-	switch x := v.(type) {
-	case int:
-		return n.checkNumber(float64(x))
-	case float64:
-		return n.checkNumber(x)
-	case string:
-		l := utf8.RuneCountInString(x)
-		return l >= n.minLen && (n.maxLen < 0 || l <= n.maxLen) && (n.pattern == nil || n.pattern.MatchString(x))
-	case []any:
-		if len(x) < n.minItems || n.maxItems >= 0 && len(x) > n.maxItems {
-			return false
-		}
-		for i, e := range x {
-			if n.unique && slices.ContainsFunc(x[:i], func(o any) bool { return value.Equal(o, e) }) {
-				return false
-			}
-			s := n.items
-			if i < len(n.prefix) {
-				s = n.prefix[i]
-			}
-			if s != nil && !s.check(e, depth+1) {
-				return false
-			}
-		}
-	case map[string]any:
-		if len(x) < n.minProps || n.maxProps >= 0 && len(x) > n.maxProps {
-			return false
-		}
-		for _, r := range n.required {
-			if _, ok := x[r]; !ok {
-				return false
-			}
-		}
-		for k, e := range x {
-			if n.names != nil && !n.names.check(k, depth+1) || !all(n.propSchemas(k), func(s *node) bool { return s.check(e, depth+1) }) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func (n *node) checkNumber(f float64) bool {
-	if f < n.lo || f == n.lo && n.loExcl || f > n.hi || f == n.hi && n.hiExcl {
-		return false
-	}
-	return n.multipleOf == 0 || isMultiple(f, n.multipleOf)
-}
-
-// isMultiple compares as decimals, as JSON text means them (and as
-// validators holding big.Rat do): 0.3 is a multiple of 0.1.
-func isMultiple(f, m float64) bool {
-	q, ok := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	d, ok2 := new(big.Rat).SetString(strconv.FormatFloat(m, 'g', -1, 64))
-	return ok && ok2 && q.Quo(q, d).IsInt()
+func (s *Schema) random(r *rand.Rand) (any, error) {
+	return (&gen{mode: random, r: r}).value([]*node{s.root}, "")
 }
 
 // propSchemas are the schemas n applies to the value of property k:
@@ -798,7 +329,7 @@ func (g *gen) build(flat []*node, at string) (any, error) {
 			continue
 		}
 		var ok []any
-		for _, e := range n.enum {
+		for _, e := range normalize(n.enum).([]any) { // compiling keeps the schema's values
 			if valid(flat, e) {
 				ok = append(ok, e)
 			}
@@ -1283,7 +814,7 @@ func (g *gen) key(f *facts, taken []string, at string) (string, error) {
 		switch {
 		case len(pats) > 0:
 			p := pats[g.choose(len(pats), f.ptr()+"/patternProperties"+site)]
-			s, ok := g.fromRegexp(p.syn, p.ptr+site)
+			s, ok := g.fromRegexp(syntaxOf(p.re), p.ptr+site)
 			if !ok {
 				continue
 			}
@@ -1325,21 +856,6 @@ func normalize(v any) any {
 		return num(f)
 	}
 	return v
-}
-
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
 
 func encode(v any) string {

@@ -1,7 +1,23 @@
-// Package sample generates JSON documents that satisfy a JSON Schema
-// 2020-12, the subset the compiler generates from CUE definitions.
+// Package jsonsubset owns the subset of JSON Schema 2020-12 that the
+// compiler generates from CUE definitions: it compiles a schema once into
+// typed nodes, decides whether documents satisfy it, and generates sample
+// documents from it.
+//
+// The name says what it is, a subset of JSON Schema, and stays apart from
+// package jsonschema (santhosh-tekuri/jsonschema, the full validator the
+// interpreter keeps for wording violations), from interpreter's shape (how
+// an event builds state) and from the CUE files under schema/.
 //
 // # What it owns
+//
+// [Compile] turns a decoded schema into a [Schema], or says what is
+// unsupported and where. [Schema.Valid] is the interpreter's fast path: it
+// only answers valid or not, and an invalid document is validated again by
+// jsonschema, which words the violations (pointers and messages are
+// jsonschema's). So Valid must never call a document valid that jsonschema
+// rejects: TestValidAgreesWithJSONSchema holds them together, and the
+// interpreter takes the fast path only for a schema that compiles here and
+// [Schema.Decides].
 //
 // [Samples] gives a small, deterministic set of example documents: the
 // first minimal (only required properties, shortest strings and arrays,
@@ -10,15 +26,24 @@
 // array lengths and numeric edges. `vet` runs event-lens transforms on
 // them. [Random] draws one document from a *rand.Rand for property tests.
 //
+// # Stages
+//
+// compile.go compiles (one node per schema location, $ref resolved),
+// check.go validates, generate.go and regex.go generate. Generation is
+// reached only through the package functions [Samples] and [Random], never
+// through an exported method of [Schema]: a Worker validates but never
+// generates, and reflection keeps the exported methods of every type it
+// links, so an exported generating method would put the generator in the
+// Worker.
+//
 // Documents use the representation of package value: objects
 // map[string]any, arrays []any, strings, bools, nil, integers as int
 // (within ±(2^53−1)) and other numbers as float64.
 //
 // # How
 //
-// A schema is compiled once per call into nodes (one per schema location,
-// $ref resolved). Generation works on the conjunction of schemas that apply
-// at one place: allOf members and $ref targets are flattened into it, a
+// Generation works on the conjunction of schemas that apply at one place:
+// allOf members and $ref targets are flattened into it, a
 // branch of each anyOf/oneOf is chosen (backtracking to the next branch
 // when one gives nothing), and the merged keywords (types, bounds,
 // lengths, properties) shape a candidate. Every candidate is then checked
@@ -44,7 +69,8 @@
 // ignored.
 //
 // Errors name the schema location as a JSON pointer fragment, e.g.
-// `sample: #/properties/qty: no number satisfies minimum 5 and maximum 3`.
+// `sample: #/properties/qty: no number satisfies minimum 5 and maximum 3`
+// (the prefix is the one vet has always printed).
 //
 // # What it never does
 //
@@ -52,4 +78,4 @@
 // for [Samples], depends only on the standard library and value (for JSON
 // equality) and builds for js/wasm. It does not decide whether a schema is
 // meaningful, only whether it can produce documents for it.
-package sample
+package jsonsubset

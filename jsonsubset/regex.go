@@ -1,6 +1,7 @@
-package sample
+package jsonsubset
 
 import (
+	"regexp"
 	"regexp/syntax"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func (g *gen) patterned(f *facts, at string) (string, error) {
 		for try := range 3 * tries {
 			attempt(try / 3)
 			w := walker{g: g, site: p.ptr + at, rep: repeats(try % 3), want: f.minLen}
-			if !w.walk(p.re) {
+			if !w.walk(syntaxOf(p.pattern)) {
 				break
 			}
 			s := w.b.String()
@@ -48,6 +49,14 @@ func (g *gen) patterned(f *facts, at string) (string, error) {
 	}
 	p := f.patterns[0]
 	return "", errAt(p.ptr, "no string found for pattern %q that fits the length limits and other patterns", p.pattern.String())
+}
+
+// syntaxOf parses a compiled pattern again for the walk; regexp.Compile
+// parsed it the same way, so this cannot fail. Nodes do not keep the tree:
+// a program that only validates (a Worker) would link its printer.
+func syntaxOf(re *regexp.Regexp) *syntax.Regexp {
+	s, _ := syntax.Parse(re.String(), syntax.Perl)
+	return s
 }
 
 // fromRegexp generates a string re matches, with the usual repeats.

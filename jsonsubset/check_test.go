@@ -1,0 +1,187 @@
+package jsonsubset
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/compiler"
+)
+
+// Valid and jsonschema agree on every document generated from the schemas
+// of the example contexts, the shapes in testdata and the keyword table of
+// the generator's tests: valid ones (samples), and ones broken in every
+// way the test's generator knows (wrong types, bounds, patterns, missing
+// and extra fields). The runtime's fast path relies on it: it never calls
+// valid what jsonschema rejects.
+func TestValidAgreesWithJSONSchema(t *testing.T) {
+	var raws []json.RawMessage
+	for _, path := range []string{"../contexts/example.cue", "../contexts/tickets/tickets.cue", "testdata/shapes.cue"} {
+		m, err := compiler.Compile(path)
+		require.NoError(t, err)
+		for _, a := range m.Aggregates {
+			raws = append(raws, a.State)
+			for _, c := range a.Commands {
+				raws = append(raws, c.Payload)
+			}
+			for _, e := range a.Events {
+				raws = append(raws, e.Payload)
+			}
+		}
+	}
+	// Every schema the compiler generates takes the fast path.
+	for _, raw := range raws {
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		s, err := Compile(doc)
+		require.NoError(t, err, "%s", raw)
+		require.True(t, s.Decides(), "%s", raw)
+	}
+	names := make([]string, 0, len(schemas))
+	for name := range schemas {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		raw, err := json.Marshal(decode(t, schemas[name]))
+		require.NoError(t, err)
+		raws = append(raws, raw)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	decided, valid, invalid := 0, 0, 0
+	for i, raw := range raws {
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		s, err := Compile(doc)
+		if err != nil || !s.Decides() {
+			continue
+		}
+		decided++
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		d, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		require.NoError(t, err)
+		url := "mem:///s" + strconv.Itoa(i) + ".json"
+		require.NoError(t, c.AddResource(url, d))
+		full, err := c.Compile(url)
+		require.NoError(t, err)
+		docs, _ := Samples(doc, 8)
+		for range 400 {
+			docs = append(docs, generate(rng, doc, 0))
+		}
+		for _, v := range docs {
+			want := full.Validate(v) == nil
+			if got := s.Valid(v); got != want {
+				b, _ := json.Marshal(v)
+				t.Fatalf("schema %s\ndocument %s\nValid says %v, jsonschema says %v", raw, b, got, want)
+			}
+			if want {
+				valid++
+			} else {
+				invalid++
+			}
+		}
+	}
+	require.Greater(t, decided, 80, "the schemas must compile")
+	require.Greater(t, valid, 3000, "too few valid documents generated")
+	require.Greater(t, invalid, 3000, "too few invalid documents generated")
+}
+
+// Decides is false where Valid may not answer as a 2020-12 validator.
+func TestDecides(t *testing.T) {
+	for src, want := range map[string]bool{
+		`{"type":"string"}`: true,
+		`{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://example.com/s","type":"string"}`: true,
+		`{"$schema":"http://json-schema.org/draft-07/schema#","type":"string"}`:                                    false,
+		`{"properties":{"a":{"$id":"https://example.com/a","type":"string"}}}`:                                     false,
+	} {
+		s, err := Compile(decode(t, src))
+		require.NoError(t, err)
+		require.Equal(t, want, s.Decides(), src)
+	}
+}
+
+var leaves = []any{nil, true, false, 0, 1, -1, 2.5, 3.0, 25, 100, 101, 10000, 10001, 1e21,
+	"", "x", "ada", "TEA-01", "CHAIR-9", "VIP25", "open", "new", "closed", "TRACK12345", "Ünïcode-ÄÖ",
+	map[string]any{}, []any{}, []any{1}}
+
+// generate makes a document that often fits s and often does not.
+func generate(rng *rand.Rand, s map[string]any, depth int) any {
+	if rng.IntN(8) == 0 || depth > 6 {
+		return leaves[rng.IntN(len(leaves))]
+	}
+	if enum, ok := s["enum"].([]any); ok && rng.IntN(4) > 0 {
+		return enum[rng.IntN(len(enum))]
+	}
+	if all, ok := s["allOf"].([]any); ok && len(all) > 0 {
+		return generate(rng, all[rng.IntN(len(all))].(map[string]any), depth+1)
+	}
+	switch s["type"] {
+	case "object":
+		out := map[string]any{}
+		props, _ := s["properties"].(map[string]any)
+		for k, ps := range props {
+			if rng.IntN(6) > 0 {
+				ps, _ := ps.(map[string]any)
+				out[k] = generate(rng, ps, depth+1)
+			}
+		}
+		if extra, ok := s["additionalProperties"].(map[string]any); ok {
+			for i := rng.IntN(3); i > 0; i-- {
+				out[leaves[17+rng.IntN(5)].(string)] = generate(rng, extra, depth+1)
+			}
+		}
+		if rng.IntN(10) == 0 {
+			out["unexpected"] = 1
+		}
+		return out
+	case "array":
+		var out []any
+		items, _ := s["items"].(map[string]any)
+		for i := rng.IntN(3); i > 0; i-- {
+			out = append(out, generate(rng, items, depth+1))
+		}
+		return out
+	case "integer":
+		return []any{0, 1, 2, 50, 100, 101, -3, 2.0, 2.5}[rng.IntN(9)]
+	case "number":
+		return []any{0, 0.5, 1, 4.5, 300, 9999.99, 10000, 10001, -1, 548.1}[rng.IntN(10)]
+	case "string":
+		return leaves[15+rng.IntN(11)]
+	case "boolean":
+		return rng.IntN(2) == 0
+	}
+	return leaves[rng.IntN(len(leaves))]
+}
+
+// Valid is the runtime's fast path: it runs on every command payload, so
+// it must not allocate.
+func BenchmarkValid(b *testing.B) {
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(b, err)
+	var schemas []*Schema
+	var docs []any
+	for _, a := range m.Aggregates {
+		for _, c := range a.Commands {
+			var doc map[string]any
+			require.NoError(b, json.Unmarshal(c.Payload, &doc))
+			s, err := Compile(doc)
+			require.NoError(b, err)
+			vs, err := Samples(doc, 1)
+			require.NoError(b, err)
+			schemas, docs = append(schemas, s), append(docs, vs[0])
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if !schemas[i%len(schemas)].Valid(docs[i%len(docs)]) {
+			b.Fatal("a sample is invalid")
+		}
+	}
+}
