@@ -129,9 +129,9 @@ type document struct {
 	b    []byte
 }
 
-func (d *document) get() []byte {
+func (d *document) response(contentType string) Response {
 	d.once.Do(func() { d.b = d.make() })
-	return d.b
+	return Response{Status: statusOK, Header: Header{"Content-Type": {contentType}}, Body: d.b}
 }
 
 // With returns a copy of s that serves through another backend and read
@@ -221,7 +221,7 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		}
 		c.a, c.agg, c.id = a, agg, m.Params["id"]
 	}
-	return handlers[m.Route.Name](s, ctx, c)
+	return s.handle(ctx, m.Route.Name, &c)
 }
 
 // call is a request matched to its route: the route's parameters, and for
@@ -233,35 +233,47 @@ type call struct {
 	agg, id string
 }
 
-// handlers answer the routes of route.Table, by name. HEAD is GET without
-// a body everywhere; the transport drops the body.
-var handlers map[string]func(s *Service, ctx context.Context, c call) Response
-
-func init() {
-	doc := func(d func(s *Service) *document, contentType string) func(*Service, context.Context, call) Response {
-		return func(s *Service, _ context.Context, _ call) Response {
-			return Response{Status: statusOK, Header: Header{"Content-Type": {contentType}}, Body: d(s).get()}
-		}
+// handle answers a request matched to the route called name: each route
+// of route.Table has its case. HEAD is GET without a body everywhere; the
+// transport drops the body.
+func (s *Service) handle(ctx context.Context, name string, c *call) Response {
+	switch name {
+	case "healthz":
+		return s.health(ctx)
+	case "openapi":
+		return s.openapi.response("application/json")
+	case "context":
+		return s.context.response("application/json")
+	case "diagram":
+		return s.diagram.response("image/svg+xml")
+	case "events":
+		return s.readAll(ctx, c)
+	case "query":
+		return s.query(ctx, c)
+	case "projections":
+		return s.projectionStatus(ctx)
+	case "projections.action":
+		return s.projectionAction(ctx, c)
+	case "admin.seed":
+		return s.seed(ctx, c)
+	case "admin.rehydrate":
+		return s.rehydrate(ctx, c)
+	case "deadLetters.list":
+		return s.deadLetterList(ctx)
+	case "deadLetters.discard":
+		return deadLetterResponse(s.opt.DeadLetters.Discard(ctx, deadLetterID(c)))
+	case "deadLetters.retry":
+		return deadLetterResponse(s.opt.DeadLetters.Retry(ctx, deadLetterID(c)))
+	case "instance":
+		return s.instance(ctx, c)
+	case "instance.events":
+		return s.instanceEvents(ctx, c)
+	case "instance.history":
+		return s.history(ctx, c)
+	case "command":
+		return s.command(ctx, c)
 	}
-	handlers = map[string]func(*Service, context.Context, call) Response{
-		"healthz":             func(s *Service, ctx context.Context, _ call) Response { return s.health(ctx) },
-		"openapi":             doc(func(s *Service) *document { return s.openapi }, "application/json"),
-		"context":             doc(func(s *Service) *document { return s.context }, "application/json"),
-		"diagram":             doc(func(s *Service) *document { return s.diagram }, "image/svg+xml"),
-		"events":              (*Service).readAll,
-		"query":               (*Service).query,
-		"projections":         (*Service).projectionStatus,
-		"projections.action":  (*Service).projectionAction,
-		"admin.seed":          (*Service).seed,
-		"admin.rehydrate":     (*Service).rehydrate,
-		"deadLetters.list":    (*Service).deadLetterList,
-		"deadLetters.discard": (*Service).deadLetterDiscard,
-		"deadLetters.retry":   (*Service).deadLetterRetry,
-		"instance":            (*Service).instance,
-		"instance.events":     (*Service).instanceEvents,
-		"instance.history":    (*Service).history,
-		"command":             (*Service).command,
-	}
+	panic("api: no handler for route " + name)
 }
 
 // knownMethods are the methods the Workers runtime knows (it answers any
@@ -403,7 +415,7 @@ func idProblem(id string) string {
 }
 
 // instance answers GET /{aggregate}/{id}: the state, its version and ETag.
-func (s *Service) instance(ctx context.Context, c call) Response {
+func (s *Service) instance(ctx context.Context, c *call) Response {
 	r, agg, id := c.r, c.agg, c.id
 	inst, err := s.backend.Load(ctx, agg, id)
 	if err != nil {
@@ -421,7 +433,7 @@ func (s *Service) instance(ctx context.Context, c call) Response {
 }
 
 // instanceEvents answers GET /{aggregate}/{id}/events?after=N.
-func (s *Service) instanceEvents(ctx context.Context, c call) Response {
+func (s *Service) instanceEvents(ctx context.Context, c *call) Response {
 	r, agg, id := c.r, c.agg, c.id
 	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
 	if bad != nil {
@@ -456,7 +468,7 @@ func (s *Service) instanceEvents(ctx context.Context, c call) Response {
 const MaxPage = 1000
 
 // readAll answers GET /events?after=N&limit=M.
-func (s *Service) readAll(ctx context.Context, c call) Response {
+func (s *Service) readAll(ctx context.Context, c *call) Response {
 	r := c.r
 	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
 	if bad != nil {
@@ -504,7 +516,7 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, *Response)
 }
 
 // command answers POST /{aggregate}/{id}/{command}.
-func (s *Service) command(ctx context.Context, c call) Response {
+func (s *Service) command(ctx context.Context, c *call) Response {
 	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
 	cmd, ok := c.a.Commands[name]
 	if !ok {
@@ -613,7 +625,7 @@ func etagListMatches(list string, version int64) bool {
 const AnyExisting = -2
 
 // seed answers POST /admin/seed/{aggregate}/{id} {"events": [...]}.
-func (s *Service) seed(ctx context.Context, c call) Response {
+func (s *Service) seed(ctx context.Context, c *call) Response {
 	r := c.r
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return problem(statusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
@@ -635,7 +647,7 @@ func (s *Service) seed(ctx context.Context, c call) Response {
 }
 
 // rehydrate answers POST /admin/rehydrate/{aggregate}/{id}[?fix=true].
-func (s *Service) rehydrate(ctx context.Context, c call) Response {
+func (s *Service) rehydrate(ctx context.Context, c *call) Response {
 	fix := c.r.Query.Get("fix") == "true"
 	d, err := s.backend.Rehydrate(ctx, c.agg, c.id, fix)
 	if err != nil {

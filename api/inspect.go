@@ -111,7 +111,7 @@ type LensVersion struct {
 
 // history answers GET /{aggregate}/{id}/history: the instance replayed
 // from its initial state, event by event, as rehydration replays it.
-func (s *Service) history(ctx context.Context, c call) Response {
+func (s *Service) history(ctx context.Context, c *call) Response {
 	a, agg, id := c.a, c.agg, c.id
 	evs, err := s.backend.Events(ctx, agg, id, 0, 0)
 	if err != nil {

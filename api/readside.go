@@ -87,7 +87,7 @@ type DeadLetter struct {
 }
 
 // query answers GET /queries/{name}?param=...
-func (s *Service) query(ctx context.Context, c call) Response {
+func (s *Service) query(ctx context.Context, c *call) Response {
 	r, name := c.r, c.p["name"]
 	q, ok := s.prog.Queries[name]
 	if !ok || s.opt.ReadModels == nil {
@@ -117,7 +117,7 @@ func (s *Service) query(ctx context.Context, c call) Response {
 }
 
 // projectionStatus answers GET /projections.
-func (s *Service) projectionStatus(ctx context.Context, _ call) Response {
+func (s *Service) projectionStatus(ctx context.Context) Response {
 	st, err := s.opt.ReadModels.Status(ctx)
 	if err != nil {
 		return internal(err)
@@ -130,7 +130,7 @@ func (s *Service) projectionStatus(ctx context.Context, _ call) Response {
 
 // projectionAction answers the admin route POST
 // /projections/{name}/rebuild|skip|resume.
-func (s *Service) projectionAction(ctx context.Context, c call) Response {
+func (s *Service) projectionAction(ctx context.Context, c *call) Response {
 	name := c.p["name"]
 	var err error
 	switch c.p["action"] {
@@ -165,7 +165,7 @@ func (s *Service) projectionAction(ctx context.Context, c call) Response {
 }
 
 // deadLetterList answers the admin route GET /admin/dead-letters.
-func (s *Service) deadLetterList(ctx context.Context, _ call) Response {
+func (s *Service) deadLetterList(ctx context.Context) Response {
 	list, err := s.opt.DeadLetters.List(ctx)
 	if err != nil {
 		return internal(err)
@@ -176,23 +176,15 @@ func (s *Service) deadLetterList(ctx context.Context, _ call) Response {
 	return jsonResponse(statusOK, map[string]any{"deadLetters": list})
 }
 
-// deadLetterRetry answers the admin route POST
-// /admin/dead-letters/{id}/retry.
-func (s *Service) deadLetterRetry(ctx context.Context, c call) Response {
-	return deadLetterResponse(s.opt.DeadLetters.Retry(ctx, deadLetterID(c)))
-}
-
-// deadLetterDiscard answers the admin route DELETE /admin/dead-letters/{id}.
-func (s *Service) deadLetterDiscard(ctx context.Context, c call) Response {
-	return deadLetterResponse(s.opt.DeadLetters.Discard(ctx, deadLetterID(c)))
-}
-
 // deadLetterID is the route's {id:int}, which the route table checked.
-func deadLetterID(c call) int64 {
+func deadLetterID(c *call) int64 {
 	id, _ := strconv.ParseInt(c.p["id"], 10, 64)
 	return id
 }
 
+// deadLetterResponse answers the admin routes POST
+// /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}, by
+// what retrying or discarding the dead letter gave.
 func deadLetterResponse(err error) Response {
 	if errors.Is(err, ErrUnknown) {
 		return problem(statusNotFound, "unknown_dead_letter", err.Error())

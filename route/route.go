@@ -83,7 +83,9 @@ func (r *Route) Key() string { return strings.ReplaceAll(r.Path, ":int}", "}") }
 
 // Allows reports whether the route answers method.
 func (r *Route) Allows(method string) bool {
-	for m := range strings.SplitSeq(r.Methods, ", ") {
+	for ms := r.Methods; ms != ""; {
+		var m string
+		m, ms, _ = strings.Cut(ms, ", ")
 		if m == method {
 			return true
 		}
