@@ -1,6 +1,7 @@
 package route
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,8 @@ type Route struct {
 	// route's leading literal segments answers 404.
 	Needs string
 
-	segs []string
+	segs   []string
+	prefix []string // the leading literal segments
 }
 
 // Table is the API's routes in the order they are matched: literal
@@ -63,7 +65,14 @@ var Table = []*Route{
 
 func init() {
 	for _, r := range Table {
-		r.segs = strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
+		r.segs = strings.Split(r.Path[1:], "/")
+		r.prefix = r.segs
+		for i, s := range r.segs {
+			if s[0] == '{' {
+				r.prefix = r.segs[:i]
+				break
+			}
+		}
 	}
 }
 
@@ -91,16 +100,6 @@ func (r *Route) Allows(method string) bool {
 		}
 	}
 	return false
-}
-
-// prefix is the route's leading literal segments.
-func (r *Route) prefix() []string {
-	for i, s := range r.segs {
-		if param(s) != "" {
-			return r.segs[:i]
-		}
-	}
-	return r.segs
 }
 
 func param(seg string) string {
@@ -146,12 +145,19 @@ func AdminArea(segs []string) bool {
 // segments ("" when nothing). Such a prefix claims its paths: Find matches
 // them against its routes only.
 func Needs(segs []string) string {
-	for _, r := range Table {
-		if r.Needs != "" && hasPrefix(segs, r.prefix()) {
-			return r.Needs
-		}
+	if r := needs(segs); r != nil {
+		return r.Needs
 	}
 	return ""
+}
+
+func needs(segs []string) *Route {
+	for _, r := range Table {
+		if r.Needs != "" && hasPrefix(segs, r.prefix) {
+			return r
+		}
+	}
+	return nil
 }
 
 // Params are a matched path's parameters by name.
@@ -178,13 +184,8 @@ func Find(segs []string, method string) Match {
 	var claim []string
 	if AdminArea(segs) {
 		claim = segs[:1]
-	} else {
-		for _, r := range Table {
-			if r.Needs != "" && hasPrefix(segs, r.prefix()) {
-				claim = r.prefix()
-				break
-			}
-		}
+	} else if r := needs(segs); r != nil {
+		claim = r.prefix
 	}
 	var shared *Match
 	for _, r := range Table {
@@ -249,16 +250,10 @@ func (r *Route) match(segs []string) (ps Params, ok, bad bool) {
 // sorted. /diagram.svg reserves nothing: it came after the names were
 // fixed, and an aggregate named diagram has no path of one segment.
 func Reserved() []string {
-	seen := map[string]bool{}
 	var out []string
 	for _, r := range Table {
-		first := r.segs[0]
-		if param(first) != "" || r.Name == "diagram" {
-			continue
-		}
-		first, _, _ = strings.Cut(first, ".")
-		if !seen[first] {
-			seen[first] = true
+		first, _, _ := strings.Cut(r.segs[0], ".")
+		if len(r.prefix) > 0 && r.Name != "diagram" && !slices.Contains(out, first) {
 			out = append(out, first)
 		}
 	}
@@ -272,7 +267,7 @@ func Reserved() []string {
 // on).
 func ReservedCommand(name string) bool {
 	for _, r := range Table {
-		if len(r.segs) == 3 && param(r.segs[0]) == "aggregate" && param(r.segs[1]) == "id" && r.segs[2] == name && !r.Shared {
+		if len(r.segs) == 3 && r.segs[0] == "{aggregate}" && r.segs[1] == "{id}" && r.segs[2] == name && !r.Shared {
 			return true
 		}
 	}
