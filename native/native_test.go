@@ -698,6 +698,8 @@ func TestWait(t *testing.T) {
 			st := sc.open(t)
 			b := newBackend(t, st)
 
+			// A Wait that did not wait would return at once: 50ms is ample
+			// to see that it waits.
 			short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 			defer cancel()
 			assert.ErrorIs(t, b.Wait(short, 0), context.DeadlineExceeded, "an empty log makes Wait wait")
