@@ -65,6 +65,10 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	flights map[int64]*flight // rows being delivered by this process, by outbox position
+
+	// waiting, when a test sets it before Run, is told each time the loop
+	// goes to sleep and for how long.
+	waiting func(time.Duration)
 }
 
 // flight is one row in delivery; done is closed once its outcome is
@@ -153,6 +157,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		if wait <= 0 {
 			continue
+		}
+		if d.waiting != nil {
+			d.waiting(wait)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -255,6 +255,25 @@ func (h *harness) start() {
 	}()
 }
 
+// startAsleep starts the loop and returns once it has looked at the
+// outbox and gone to sleep for at least long.
+func (h *harness) startAsleep(long time.Duration) {
+	h.t.Helper()
+	asleep := make(chan struct{})
+	var once sync.Once
+	h.d.SetWaiting(func(d time.Duration) {
+		if d >= long {
+			once.Do(func() { close(asleep) })
+		}
+	})
+	h.start()
+	select {
+	case <-asleep:
+	case <-time.After(10 * time.Second):
+		h.t.Fatalf("the loop did not go to sleep for %v within 10s", long)
+	}
+}
+
 func (h *harness) stop() {
 	if h.cancel != nil {
 		h.cancel()
@@ -728,8 +747,7 @@ func TestSyncDeliveryReportsInResponse(t *testing.T) {
 func TestAsyncDeliveryStartsAtOnce(t *testing.T) {
 	srv := newHook(t)
 	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "async", 3)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: time.Hour})
-	h.start()
-	time.Sleep(50 * time.Millisecond) // the loop has looked, found nothing and sleeps for an hour
+	h.startAsleep(time.Hour) // the loop has looked, found nothing and sleeps for an hour
 	start := time.Now()
 	resp := h.command("cart", "c1", "CheckOut", `{"total":7}`)
 	assert.NotContains(t, string(resp.Body), `"effects"`, "async effects are not reported")
@@ -748,9 +766,11 @@ func TestAsyncDeliveryStartsAtOnce(t *testing.T) {
 func TestQueueDeliveryWaitsForTheLoop(t *testing.T) {
 	srv := newHook(t)
 	h := newHarness(t, compile(t, fmt.Sprintf(notifyHook, "queue", 3)), effect.Options{Vars: hookVars(srv), Egress: loopback, Poll: time.Hour})
-	h.start()
-	time.Sleep(50 * time.Millisecond)
+	h.startAsleep(time.Hour)
 	h.command("cart", "c1", "CheckOut", `{"total":7}`)
+	// Nothing is delivered: the loop sleeps for an hour and only a kick
+	// would wake it. 100ms is enough to see a wrongful kick, since a kicked
+	// loop delivers at once (TestAsyncDeliveryStartsAtOnce).
 	time.Sleep(100 * time.Millisecond)
 	srv.get(func(s *hook) { assert.Zero(t, s.calls) })
 	require.Len(t, h.outbox(), 1)

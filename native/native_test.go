@@ -3,6 +3,7 @@ package native_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -516,6 +517,9 @@ func TestCloseDrainsQueuedCommits(t *testing.T) {
 
 	closed := make(chan struct{})
 	go func() { b.Close(); close(closed) }()
+	// Close must not return while the last batch is held at the gate. It
+	// has nothing else to wait for, so a Close that does not wait for the
+	// batch returns within microseconds: 50ms is ample.
 	select {
 	case <-closed:
 		t.Fatal("Close returned while commits were still being written")
@@ -542,17 +546,26 @@ func TestCloseDrainsQueuedCommits(t *testing.T) {
 func TestCloseDrainsDecidingCommands(t *testing.T) {
 	gate := make(chan struct{})
 	st := &hookStore{Store: openSQLite(t)}
-	st.onLoad = func() { <-gate }
+	const n = 8
+	// The n commands wait in Load; the probes below do not.
+	st.onLoad = func() {
+		if st.loads.Load() <= n {
+			<-gate
+		}
+	}
 	b := native.New(example(t), st, engine.Options{})
 	t.Cleanup(b.Close)
 
-	const n = 8
 	results := runInFlight(t, b, n, "d")
-	waitFor(t, func() bool { return st.loads.Load() == n })
+	require.Eventually(t, func() bool { return st.loads.Load() == n }, 5*time.Second, time.Millisecond)
 
 	closed := make(chan struct{})
 	go func() { b.Close(); close(closed) }()
-	time.Sleep(50 * time.Millisecond)
+	// Close has begun once new writes are refused.
+	require.Eventually(t, func() bool {
+		_, err := b.Execute(context.Background(), command("cart", "probe", "Open", `{"customer":"ada"}`))
+		return errors.Is(err, native.ErrClosed)
+	}, 5*time.Second, time.Millisecond, "Close refuses new writes")
 	close(gate)
 	select {
 	case <-closed:
@@ -601,17 +614,6 @@ func checkInFlight(t *testing.T, results chan inFlight, n int) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("an in-flight command did not complete")
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -696,12 +698,16 @@ func TestWait(t *testing.T) {
 			st := sc.open(t)
 			b := newBackend(t, st)
 
+			// A Wait that did not wait would return at once: 50ms is ample
+			// to see that it waits.
 			short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 			defer cancel()
 			assert.ErrorIs(t, b.Wait(short, 0), context.DeadlineExceeded, "an empty log makes Wait wait")
 
 			woke := make(chan error, 1)
 			go func() { woke <- b.Wait(t.Context(), 0) }()
+			// Nothing is committed, so Wait must not return. One that did
+			// not wait would return at once: 50ms is ample to see it.
 			select {
 			case err := <-woke:
 				t.Fatalf("Wait returned before any commit: %v", err)

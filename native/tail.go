@@ -24,8 +24,13 @@ const (
 // head; a commit of another process on the same database shows as a gap at
 // this process's next commit, and the tail starts over there.
 type tail struct {
-	mu    sync.RWMutex
+	mu sync.RWMutex
+	// evs[start:] are the events kept; those before start were dropped
+	// and are cleared, and compacted away once they are as many as the
+	// bound, so a commit costs the tail O(its events), not a copy of the
+	// tail.
 	evs   []store.Event
+	start int
 	bytes int
 	head  int64 // the log's head as of this process's last commit; 0: unknown
 }
@@ -37,21 +42,22 @@ func (t *tail) add(evs []store.Event) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n := len(t.evs); n > 0 && t.evs[n-1].Position+1 != evs[0].Position {
-		t.evs, t.bytes = t.evs[:0], 0 // a gap: another writer
+	if n := len(t.evs); n > t.start && t.evs[n-1].Position+1 != evs[0].Position {
+		clear(t.evs) // a gap: another writer
+		t.evs, t.start, t.bytes = t.evs[:0], 0, 0
 	}
 	for _, e := range evs {
 		t.evs = append(t.evs, e)
 		t.bytes += size(e)
 	}
-	drop := 0
-	for len(t.evs)-drop > tailEvents || t.bytes > tailBytes && drop < len(t.evs)-1 {
-		t.bytes -= size(t.evs[drop])
-		drop++
+	for len(t.evs)-t.start > tailEvents || t.bytes > tailBytes && t.start < len(t.evs)-1 {
+		t.bytes -= size(t.evs[t.start])
+		t.evs[t.start] = store.Event{} // free its payload now
+		t.start++
 	}
-	if drop > 0 {
-		// Copy rather than reslice, so the dropped events are freed.
-		t.evs = append(make([]store.Event, 0, len(t.evs)-drop+len(evs)), t.evs[drop:]...)
+	if t.start >= tailEvents {
+		t.evs = append(make([]store.Event, 0, 2*tailEvents), t.evs[t.start:]...)
+		t.start = 0
 	}
 	t.head = t.evs[len(t.evs)-1].Position
 }
@@ -64,13 +70,14 @@ func size(e store.Event) int { return len(e.Payload) + len(e.Meta) + 256 }
 func (t *tail) read(after int64, limit int) (evs []store.Event, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	n := len(t.evs)
-	if n == 0 || limit <= 0 || after < t.evs[0].Position-1 || after >= t.evs[n-1].Position {
+	kept := t.evs[t.start:]
+	n := len(kept)
+	if n == 0 || limit <= 0 || after < kept[0].Position-1 || after >= kept[n-1].Position {
 		return nil, false
 	}
-	i := int(after - t.evs[0].Position + 1)
-	j := i + len(store.Page(t.evs[i:min(i+limit, n)]))
-	return slices.Clone(t.evs[i:j]), true
+	i := int(after - kept[0].Position + 1)
+	j := i + len(store.Page(kept[i:min(i+limit, n)]))
+	return slices.Clone(kept[i:j]), true
 }
 
 // known returns the log's head as of this process's last commit, and

@@ -116,13 +116,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		r, err := projection.New(p, st, projection.Options{PollInterval: time.Millisecond})
 		require.NoError(b, err)
 		require.NoError(b, r.Start(context.Background()))
-		for {
-			s := mustStatus(b, r)[0]
-			if s.State == projection.StateRunning && s.Lag == 0 {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		caughtUp(b, r)
 		total += time.Since(start)
 		b.StopTimer()
 		r.Close()

@@ -209,24 +209,31 @@ func status(t testing.TB, r *projection.Runner, name string) api.ProjectionStatu
 // failed, which fails the test unless allowed).
 func caughtUp(t testing.TB, r *projection.Runner) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := r.Status(context.Background())
-		require.NoError(t, err)
-		done := true
+	var st []api.ProjectionStatus
+	var err error
+	done := func() bool {
+		if st, err = r.Status(context.Background()); err != nil {
+			return true // reported below
+		}
 		for _, s := range st {
-			require.NotEqual(t, projection.StateFailed, s.State, "%s failed: %s", s.Name, s.Error)
+			if s.State == projection.StateFailed {
+				return true // reported below
+			}
 			if s.State != projection.StateRunning || s.Lag != 0 {
-				done = false
+				return false
 			}
 		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("projections did not catch up: %+v", st)
-		}
-		time.Sleep(2 * time.Millisecond)
+		return true
+	}
+	if !assert.Eventually(t, done, 20*time.Second, 2*time.Millisecond) {
+		st, err := r.Status(context.Background())
+		t.Fatalf("projections did not catch up: %+v %v", st, err)
+	}
+	// Eventually has received done's last answer: st and err are that
+	// call's.
+	require.NoError(t, err)
+	for _, s := range st {
+		require.NotEqual(t, projection.StateFailed, s.State, "%s failed: %s", s.Name, s.Error)
 	}
 }
 

@@ -40,7 +40,9 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("started")
 		require.NoError(t, r.RebuildProgress(ctx, "by_tag", nil))
 	}
-	time.Sleep(time.Minute) // killed long before
+	// TestKill9 kills this process long before; the minute only bounds its
+	// life should the parent die first.
+	time.Sleep(time.Minute)
 	fmt.Println("not killed")
 }
 

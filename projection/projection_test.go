@@ -385,7 +385,10 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"a1": 1}, applied(t, st, "ratio"))
 	assert.Equal(t, map[string]int{"a1": 1}, applied(t, st, "ratio_inline"))
-	// It stays there: no silent skipping.
+	// It stays there: no silent skipping. A failed projection's loop sleeps
+	// until Skip, Resume or Rebuild; one that skipped on its own would do
+	// so on its next pass, and passes come at least every 5ms (the
+	// harness's PollInterval): 30ms is six passes.
 	time.Sleep(30 * time.Millisecond)
 	assert.Equal(t, int64(2), status(t, r, "ratio").Position)
 

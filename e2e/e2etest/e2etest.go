@@ -1,8 +1,8 @@
 // Package e2etest holds what the end-to-end tests of both runtimes share:
 // finding the module, a free port, running the cuesource binary and its
 // scenario report, comparing JSON, an error reporter that stays quiet
-// after the first few dozen, and the hostile-HTTP table (hostile.go) both
-// runtimes must answer alike.
+// after the first few dozen, the one poll the tests wait with (poll.go),
+// and the hostile-HTTP table (hostile.go) both runtimes must answer alike.
 package e2etest
 
 import (

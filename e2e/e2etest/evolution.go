@@ -154,14 +154,12 @@ func (c *Client) ReadEvents(t testing.TB, path string) []StoredEvent {
 func (c *Client) WaitEvents(t testing.TB, n int, raw bool) []StoredEvent {
 	t.Helper()
 	path := fmt.Sprintf("/events?limit=1000&raw=%v", raw)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		evs := c.ReadEvents(t, path)
-		if len(evs) >= n || time.Now().After(deadline) {
-			return evs
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var evs []StoredEvent
+	Until(30*time.Second, 50*time.Millisecond, func() bool {
+		evs = c.ReadEvents(t, path)
+		return len(evs) >= n
+	})
+	return evs
 }
 
 // CheckEvolutionLog checks a read of the global log holding the first n
@@ -305,10 +303,11 @@ func (c *Client) Projections(t testing.TB) map[string]Projection {
 // answers otherwise. It returns the projections.
 func (c *Client) WaitRows(t testing.TB, what string, n int64, want map[string]string) map[string]Projection {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var diffs []string
-		ps := c.Projections(t)
+	var ps map[string]Projection
+	var diffs []string
+	if Until(30*time.Second, 50*time.Millisecond, func() bool {
+		diffs = nil
+		ps = c.Projections(t)
 		for name, p := range ps {
 			if p.State != "running" || p.Position != n || p.Lag != 0 {
 				diffs = append(diffs, fmt.Sprintf("projection %s: %+v, want running at position %d", name, p, n))
@@ -323,14 +322,12 @@ func (c *Client) WaitRows(t testing.TB, what string, n int64, want map[string]st
 				diffs = append(diffs, fmt.Sprintf("query %s: %v %v, want rows %s", q, r, err, rows))
 			}
 		}
-		if len(diffs) == 0 {
-			return ps
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: within 30s:\n  %s", what, strings.Join(diffs, "\n  "))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(diffs) == 0
+	}) {
+		return ps
 	}
+	t.Fatalf("%s: within 30s:\n  %s", what, strings.Join(diffs, "\n  "))
+	return nil
 }
 
 // CheckLensCheckPasses checks the output of `cuesource lens check` on v2

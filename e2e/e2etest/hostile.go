@@ -124,9 +124,11 @@ type ProjectionFailure struct {
 func (c *Client) WaitPoisoned(t testing.TB, n int64) ProjectionFailure {
 	t.Helper()
 	var last []ProjectionFailure
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	var poisoned *ProjectionFailure
+	if Until(30*time.Second, 50*time.Millisecond, func() bool {
 		last = c.projectionStates(t)
-		var counted, poisoned *ProjectionFailure
+		var counted *ProjectionFailure
+		poisoned = nil
 		for i := range last {
 			switch last[i].Name {
 			case "counted":
@@ -135,9 +137,9 @@ func (c *Client) WaitPoisoned(t testing.TB, n int64) ProjectionFailure {
 				poisoned = &last[i]
 			}
 		}
-		if counted != nil && poisoned != nil && counted.State == "running" && counted.Position >= n && poisoned.State == "failed" {
-			return *poisoned
-		}
+		return counted != nil && poisoned != nil && counted.State == "running" && counted.Position >= n && poisoned.State == "failed"
+	}) {
+		return *poisoned
 	}
 	t.Fatalf("within 30s, want counted running at %d and poisoned failed: %+v", n, last)
 	return ProjectionFailure{}
@@ -156,13 +158,16 @@ func (c *Client) projectionStates(t testing.TB) []ProjectionFailure {
 func (c *Client) waitRunning(t testing.TB, name string, n int64) {
 	t.Helper()
 	var last []ProjectionFailure
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if Until(30*time.Second, 50*time.Millisecond, func() bool {
 		last = c.projectionStates(t)
 		for _, p := range last {
 			if p.Name == name && p.State == "running" && p.Position >= n {
-				return
+				return true
 			}
 		}
+		return false
+	}) {
+		return
 	}
 	t.Fatalf("within 30s, want %s running at %d: %+v", name, n, last)
 }
@@ -170,7 +175,7 @@ func (c *Client) waitRunning(t testing.TB, name string, n int64) {
 func (c *Client) waitDeadLetter(t testing.TB, effect string) {
 	t.Helper()
 	var last Reply
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if Until(30*time.Second, 50*time.Millisecond, func() bool {
 		var body struct {
 			DeadLetters []struct {
 				Effect string `json:"effect"`
@@ -180,13 +185,16 @@ func (c *Client) waitDeadLetter(t testing.TB, effect string) {
 		r, err := c.Request(http.MethodGet, "/admin/dead-letters", nil, "Authorization", "Bearer T")
 		last = r
 		if err != nil || r.Status != http.StatusOK || json.Unmarshal(r.Body, &body) != nil {
-			continue
+			return false
 		}
 		for _, d := range body.DeadLetters {
 			if d.Effect == effect && strings.Contains(d.Error, "budget") {
-				return
+				return true
 			}
 		}
+		return false
+	}) {
+		return
 	}
 	t.Fatalf("within 30s, want a dead letter of %s with a budget error: %v", effect, last)
 }
@@ -194,15 +202,15 @@ func (c *Client) waitDeadLetter(t testing.TB, effect string) {
 func (c *Client) waitEchoes(t testing.TB, id string, version int64) {
 	t.Helper()
 	var last Reply
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if Until(30*time.Second, 50*time.Millisecond, func() bool {
 		var st struct {
 			Version int64 `json:"version"`
 		}
 		r, err := c.GetJSON(InstancePath("box", id), &st)
 		last = r
-		if err == nil && r.Status == http.StatusOK && st.Version >= version {
-			return
-		}
+		return err == nil && r.Status == http.StatusOK && st.Version >= version
+	}) {
+		return
 	}
 	t.Fatalf("within 30s, want %s at version %d: %v", id, version, last)
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // TestExport writes the log as NDJSON from a running server (--url) and
@@ -35,16 +37,13 @@ func TestExport(t *testing.T) {
 	dir := t.TempDir()
 	fromURL, fromData := filepath.Join(dir, "url.ndjson"), filepath.Join(dir, "data.ndjson")
 	// The place_order effect runs after the answer: wait for its event.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	e2etest.Until(10*time.Second, 100*time.Millisecond, func() bool {
 		if _, stderr, code := runCLI(t, time.Minute, "export", ctx, "--url", srv.url, "-o", fromURL); code != 0 {
 			t.Fatalf("export --url: %s", stderr)
 		}
-		if b, _ := os.ReadFile(fromURL); bytes.Count(b, []byte("\n")) >= 5 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		b, _ := os.ReadFile(fromURL)
+		return bytes.Count(b, []byte("\n")) >= 5
+	})
 	if err := syscall.Kill(srv.cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -166,9 +166,9 @@ func TestKillRestart(t *testing.T) {
 	if e2etest.Soak() {
 		run = 10 * time.Second
 	}
-	for time.Since(start) < run || (l.acks.Load() < 300 && time.Since(start) < run+10*time.Second) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	e2etest.Until(run+10*time.Second, 10*time.Millisecond, func() bool {
+		return time.Since(start) >= run && l.acks.Load() >= 300
+	})
 	srv.kill()
 	killedAt := time.Since(start)
 	l.halt()

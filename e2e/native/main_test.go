@@ -150,21 +150,26 @@ func tryStart(t *testing.T, ctxPath, dataDir string, port int, extra []string) (
 
 func (s *server) waitHealthy(timeout time.Duration) error {
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	exited := false
+	healthy := e2etest.Until(timeout, 20*time.Millisecond, func() bool {
 		select {
 		case <-s.done:
-			return fmt.Errorf("the server exited before it was healthy (%v):\n%s", s.waitErr, s.logTail(20))
+			exited = true
+			return true
 		default:
 		}
 		resp, err := c.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if exited {
+		return fmt.Errorf("the server exited before it was healthy (%v):\n%s", s.waitErr, s.logTail(20))
+	}
+	if healthy {
+		return nil
 	}
 	return fmt.Errorf("the server was not healthy within %v:\n%s", timeout, s.logTail(20))
 }

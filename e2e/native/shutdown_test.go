@@ -123,7 +123,8 @@ func TestGracefulShutdown(t *testing.T) {
 		l.halt()
 		waitGroup(&wg, 30*time.Second)
 	})
-	time.Sleep(200 * time.Millisecond)
+	// The load is under way once every looper could be acknowledged twice.
+	e2etest.WaitFor(t, 10*time.Second, "acknowledged background load", func() bool { return l.acks.Load() >= 2*loopers })
 
 	// Twenty commands in flight: their handlers are waiting for the body.
 	slow := make([]*slowCommand, 20)
@@ -140,22 +141,21 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The listener closes: new connections are refused, cleanly.
-	refused := false
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	refused := e2etest.Until(5*time.Second, 10*time.Millisecond, func() bool {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			continue
+			return false
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			refused = true
-			break
+			return true
 		}
 		// A connection racing with the listener's close is reset.
 		if !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("connecting after SIGTERM: %v, want connection refused", err)
 		}
-	}
+		return false
+	})
 	if !refused {
 		t.Fatal("the server still accepted connections 5s after SIGTERM")
 	}

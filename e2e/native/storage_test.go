@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuesource/cuesource/e2e/e2etest"
+
 	_ "modernc.org/sqlite" // to find a table's page in a real store file
 )
 
@@ -159,16 +161,11 @@ func TestDiskFull(t *testing.T) {
 	}
 	// /healthz tries a write once a second while failing: wait for it to
 	// see the space.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !e2etest.Until(15*time.Second, 100*time.Millisecond, func() bool {
 		r, h = c.health(t)
-		if r.Status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /healthz 15s after space was freed: %s", r)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return r.Status == http.StatusOK
+	}) {
+		t.Fatalf("GET /healthz 15s after space was freed: %s", r)
 	}
 	if h.Storage.Failing || h.Storage.Faults < int64(len(refused)) {
 		t.Errorf("GET /healthz after recovery: %s, want not failing, the faults kept", r)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // TestWebhookAllow runs the example's webhook against a receiver on
@@ -39,7 +41,7 @@ func TestWebhookAllow(t *testing.T) {
 				t.Fatalf("%s: %v %v", cmd.path, r, err)
 			}
 		}
-		waitUntil(t, "the order placed by the effect", func() bool {
+		e2etest.WaitFor(t, 20*time.Second, "the order placed by the effect", func() bool {
 			r, err := c.Request("GET", instancePath("order", id), nil)
 			return err == nil && r.Status == 200
 		})
@@ -57,7 +59,7 @@ func TestWebhookAllow(t *testing.T) {
 			Error  string `json:"error"`
 		} `json:"deadLetters"`
 	}
-	waitUntil(t, "the refused delivery's dead letter", func() bool {
+	e2etest.WaitFor(t, 20*time.Second, "the refused delivery's dead letter", func() bool {
 		r, err := c.Request("GET", "/admin/dead-letters", nil, "Authorization", "Bearer "+adminToken)
 		return err == nil && r.Status == 200 && json.Unmarshal(r.Body, &dl) == nil && len(dl.DeadLetters) == 1
 	})
@@ -74,16 +76,5 @@ func TestWebhookAllow(t *testing.T) {
 	c = newClient(srv.url)
 	defer c.Close()
 	pay(c, "o2")
-	waitUntil(t, "the delivery under --webhook-allow", func() bool { return calls.Load() == 1 })
-}
-
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 20s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e2etest.WaitFor(t, 20*time.Second, "the delivery under --webhook-allow", func() bool { return calls.Load() == 1 })
 }

@@ -216,29 +216,35 @@ func tryStart(t *testing.T, bin, dir string, port int, banner string, args []str
 	}
 	url := "http://" + addr
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := false
+	healthy := e2etest.Until(30*time.Second, 50*time.Millisecond, func() bool {
 		select {
 		case <-done:
-			return "", fmt.Errorf("cuesource %s exited:\n%s", args[0], log.String())
+			exited = true
+			return true
 		default:
 		}
-		if resp, err := c.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Cleanup(func() {
-					stop()
-					if t.Failed() {
-						t.Logf("cuesource %s output:\n%s", args[0], log.String())
-					}
-				})
-				if want := banner + url; !strings.Contains(log.String(), want) {
-					t.Errorf("cuesource %s did not say %q:\n%s", args[0], want, log.String())
-				}
-				return url, nil
-			}
+		resp, err := c.Get(url + "/healthz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if exited {
+		return "", fmt.Errorf("cuesource %s exited:\n%s", args[0], log.String())
+	}
+	if healthy {
+		t.Cleanup(func() {
+			stop()
+			if t.Failed() {
+				t.Logf("cuesource %s output:\n%s", args[0], log.String())
+			}
+		})
+		if want := banner + url; !strings.Contains(log.String(), want) {
+			t.Errorf("cuesource %s did not say %q:\n%s", args[0], want, log.String())
+		}
+		return url, nil
 	}
 	stop()
 	return "", fmt.Errorf("cuesource %s did not answer within 30s:\n%s", args[0], log.String())

@@ -373,12 +373,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 			name string
 			c    *client
 		}{{"native", p.native}, {"workerd", p.worker}} {
-			deadline := time.Now().Add(20 * time.Second)
-			for side.c.instance(t, "order", "c2").Version == 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: order c2 was not placed by the place_order effect within 20s of cart c2 CheckedOut", side.name)
-				}
-				time.Sleep(50 * time.Millisecond)
+			if !e2etest.Until(20*time.Second, 50*time.Millisecond, func() bool { return side.c.instance(t, "order", "c2").Version != 0 }) {
+				t.Fatalf("%s: order c2 was not placed by the place_order effect within 20s of cart c2 CheckedOut", side.name)
 			}
 		}
 		p.do(t, 200, http.MethodGet, "/order/c2", nil)
@@ -393,8 +389,8 @@ func TestSameAnswersAsNative(t *testing.T) {
 // with no lag (bounded).
 func waitProjections(t tb, c *client, name string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var last string
+	if e2etest.Until(30*time.Second, 50*time.Millisecond, func() bool {
 		var body struct {
 			Projections []struct {
 				Name  string `json:"name"`
@@ -403,21 +399,19 @@ func waitProjections(t tb, c *client, name string) {
 			} `json:"projections"`
 		}
 		r, err := c.GetJSON("/projections", &body)
-		last := fmt.Sprintf("%v %v", r, err)
-		if err == nil && r.Status == http.StatusOK {
-			caught := len(body.Projections) > 0
-			for _, pr := range body.Projections {
-				if pr.State != "running" || pr.Lag != 0 {
-					caught = false
-				}
-			}
-			if caught {
-				return
+		last = fmt.Sprintf("%v %v", r, err)
+		if err != nil || r.Status != http.StatusOK {
+			return false
+		}
+		caught := len(body.Projections) > 0
+		for _, pr := range body.Projections {
+			if pr.State != "running" || pr.Lag != 0 {
+				caught = false
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the projections did not catch up within 30s: GET /projections: %s", name, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return caught
+	}) {
+		return
 	}
+	t.Fatalf("%s: the projections did not catch up within 30s: GET /projections: %s", name, last)
 }

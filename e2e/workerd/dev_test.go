@@ -37,20 +37,17 @@ func TestWorkerDev(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		if !e2etest.Until(60*time.Second, 200*time.Millisecond, func() bool {
 			resp, err := http.Get(base + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return cmd, &out
-				}
+			if err != nil {
+				return false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("worker dev did not serve within 60s:\n%s", out.String())
-			}
-			time.Sleep(200 * time.Millisecond)
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		}) {
+			t.Fatalf("worker dev did not serve within 60s:\n%s", out.String())
 		}
+		return cmd, &out
 	}
 	stop := func(cmd *exec.Cmd, out *bytes.Buffer) {
 		// SIGTERM to cuesource alone: it passes the signal to wrangler's
@@ -66,17 +63,15 @@ func TestWorkerDev(t *testing.T) {
 			t.Fatalf("worker dev did not stop on SIGTERM:\n%s", out.String())
 		}
 		// Nothing listens any more: workerd went with it.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		if !e2etest.Until(10*time.Second, 200*time.Millisecond, func() bool {
 			resp, err := http.Get(base + "/healthz")
 			if err != nil {
-				return
+				return true
 			}
 			resp.Body.Close()
-			if time.Now().After(deadline) {
-				t.Fatal("something still serves the port after worker dev stopped")
-			}
-			time.Sleep(200 * time.Millisecond)
+			return false
+		}) {
+			t.Fatal("something still serves the port after worker dev stopped")
 		}
 	}
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // hook is a webhook receiver whose answer the test sets.
@@ -75,7 +77,7 @@ func TestQueueEffects(t *testing.T) {
 		c.command(t, 200, "cart", id, "AddItem", `{"sku":"SKU-1","qty":1,"price":10}`)
 		c.command(t, 200, "cart", id, "CheckOut", `{}`)
 		// The send effect placed the order (delivered after the answer).
-		waitFor(t, 20*time.Second, "the order "+id+" placed by the send effect", func() bool {
+		e2etest.WaitFor(t, 20*time.Second, "the order "+id+" placed by the send effect", func() bool {
 			r, err := c.Request("GET", instancePath("order", id), nil)
 			return err == nil && r.Status == 200
 		})
@@ -92,11 +94,14 @@ func TestQueueEffects(t *testing.T) {
 	// Failing twice, then delivered once.
 	h.set(http.StatusNoContent, 2)
 	ev := pay("q-1")
-	waitFor(t, 30*time.Second, "the webhook delivered", func() bool {
+	e2etest.WaitFor(t, 30*time.Second, "the webhook delivered", func() bool {
 		a := h.answers(ev)
 		return len(a) > 0 && a[len(a)-1] == http.StatusNoContent
 	})
-	time.Sleep(1500 * time.Millisecond) // room for a duplicate to show up
+	// Nothing more arrives. A duplicate would be the queue delivering the
+	// message again: at once (a retry without delay) or after the effect's
+	// first backoff, 1s (rules.Backoff); 1.5s leaves room for either.
+	time.Sleep(1500 * time.Millisecond)
 	if a := h.answers(ev); fmt.Sprint(a) != "[503 503 204]" {
 		t.Fatalf("webhook answers for %s: %v, want [503 503 204]", ev, a)
 	}
@@ -117,7 +122,7 @@ func TestQueueEffects(t *testing.T) {
 			Error    string `json:"error"`
 		} `json:"deadLetters"`
 	}
-	waitFor(t, 30*time.Second, "the dead letter of "+ev, func() bool {
+	e2etest.WaitFor(t, 30*time.Second, "the dead letter of "+ev, func() bool {
 		r, err := c.admin("GET", "/admin/dead-letters", nil)
 		if err != nil || r.Status != 200 || json.Unmarshal(r.Body, &dl) != nil {
 			return false
@@ -132,7 +137,7 @@ func TestQueueEffects(t *testing.T) {
 	if err != nil || r.Status != http.StatusNoContent {
 		t.Fatalf("retry of the dead letter: %v %v", r, err)
 	}
-	waitFor(t, 30*time.Second, "the retried delivery", func() bool {
+	e2etest.WaitFor(t, 30*time.Second, "the retried delivery", func() bool {
 		a := h.answers(ev)
 		return len(a) > 0 && a[len(a)-1] == http.StatusNoContent
 	})
@@ -234,16 +239,5 @@ func TestWebhookPolicy(t *testing.T) {
 	}
 	if len(got) != 4 {
 		t.Errorf("dead letters: %v, want 4", got)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -156,13 +156,11 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 
 	// Let the alarms fail a few times (first retry 2s after the commit,
 	// then 0.5s doubling).
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(w.log(), "retry in") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !strings.Contains(w.log(), "retry in") {
+	if !e2etest.Until(15*time.Second, 100*time.Millisecond, func() bool { return strings.Contains(w.log(), "retry in") }) {
 		t.Errorf("no forwarding retry was logged within 15s while D1 failed")
 	}
+	// Not a wait for an event: a second more of failing alarms (two or
+	// three retries at 0.5s doubling) is the fault being tested.
 	time.Sleep(time.Second)
 
 	if out := testSwitch(t, c, http.MethodPost, "/__test/faults", `{"d1":false}`); out["d1"] != false {
@@ -171,7 +169,10 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 	start := time.Now()
 	log := c.waitLog(t, want, 30*time.Second)
 	t.Logf("the log caught up %v after D1 came back (%d events)", time.Since(start).Round(time.Millisecond), len(log))
-	// Settle: nothing more arrives (no event forwarded twice).
+	// Settle: nothing more arrives (no event forwarded twice). A duplicate
+	// would come from a forwarding alarm still set: retries back off 0.5s
+	// doubling, and D1 failed for about a second after the first retry, so
+	// no object had a retry more than 2s away; 2.5s outlasts it.
 	time.Sleep(2500 * time.Millisecond)
 	log = c.mustLog(t)
 	checkLog(t, log)
@@ -204,7 +205,7 @@ func TestForwardingSurvivesD1Failure(t *testing.T) {
 	}
 	// The projections caught up too, the inline one included, with every
 	// row as the log makes it: cart f1 has its two lines.
-	waitFor(t, 20*time.Second, "the projections at the head of the log", func() bool {
+	e2etest.WaitFor(t, 20*time.Second, "the projections at the head of the log", func() bool {
 		var st struct {
 			Projections []projectionState `json:"projections"`
 		}

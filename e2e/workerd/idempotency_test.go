@@ -25,7 +25,7 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	if err != nil || again.Status != 201 || again.Header.Get("Idempotent-Replayed") != "true" || !e2etest.SameJSON(first.Body, again.Body) {
 		t.Fatalf("a replay within the TTL: %v %v, want the first answer replayed", again, err)
 	}
-	waitFor(t, 20*time.Second, "the record's expiry", func() bool {
+	e2etest.WaitFor(t, 20*time.Second, "the record's expiry", func() bool {
 		r, err := c.Post("/cart/ttl-1/Open", "key-1", body)
 		if err != nil {
 			return false

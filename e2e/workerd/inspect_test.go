@@ -36,15 +36,12 @@ func TestInspectWorker(t *testing.T) {
 	c := newClient("http://" + addr)
 	defer c.Close()
 	var page e2etest.Reply
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		r, err := c.Request(http.MethodGet, "/", nil)
-		if err == nil {
-			page = r
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("inspect did not answer: %v\n%s", err, out.String())
-		}
+	var err error
+	if !e2etest.Until(20*time.Second, 100*time.Millisecond, func() bool {
+		page, err = c.Request(http.MethodGet, "/", nil)
+		return err == nil
+	}) {
+		t.Fatalf("inspect did not answer: %v\n%s", err, out.String())
 	}
 	if page.Status != 200 || !strings.Contains(string(page.Body), `name="cuesource-admin-token" content="`+adminToken+`"`) {
 		t.Fatalf("GET /: %v", page)

@@ -386,21 +386,26 @@ func tryStartServer(t *testing.T, ctxPath, dataDir string, port int) (*server, e
 		}
 	})
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := false
+	healthy := e2etest.Until(30*time.Second, 20*time.Millisecond, func() bool {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("the server exited before it was healthy (%v):\n%s", s.waitErr, tail(s.logPath, 20))
+			exited = true
+			return true
 		default:
 		}
 		resp, err := c.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if exited {
+		return nil, fmt.Errorf("the server exited before it was healthy (%v):\n%s", s.waitErr, tail(s.logPath, 20))
+	}
+	if healthy {
+		return s, nil
 	}
 	s.kill()
 	return nil, fmt.Errorf("the server was not healthy within 30s:\n%s", tail(s.logPath, 20))
@@ -510,9 +515,9 @@ func (c *client) mustLog(t tb) []logEvent {
 // forwards events to D1 after the command's answer) and returns the log.
 func (c *client) waitLog(t tb, n int, timeout time.Duration) []logEvent {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	var last string
-	for {
+	var log []logEvent
+	if e2etest.Until(timeout, 50*time.Millisecond, func() bool {
 		evs, r, err := c.readLog()
 		switch {
 		case err != nil:
@@ -520,15 +525,17 @@ func (c *client) waitLog(t tb, n int, timeout time.Duration) []logEvent {
 		case r != nil:
 			last = "GET /events: " + r.String()
 		case len(evs) >= n:
-			return evs
+			log = evs
+			return true
 		default:
 			last = fmt.Sprintf("%d events", len(evs))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the global log did not reach %d events within %v: last read: %s", n, timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return false
+	}) {
+		return log
 	}
+	t.Fatalf("the global log did not reach %d events within %v: last read: %s", n, timeout, last)
+	return nil
 }
 
 // instance is GET /{agg}/{id}: version 0 on 404.

@@ -58,7 +58,7 @@ func TestProjectorFailures(t *testing.T) {
 			c := targets[name]
 			do(c)
 			var st projectionState
-			waitFor(t, 20*time.Second, fmt.Sprintf("%s: %s: the projection %s", name, step, want), func() bool {
+			e2etest.WaitFor(t, 20*time.Second, fmt.Sprintf("%s: %s: the projection %s", name, step, want), func() bool {
 				st = status(t, c)
 				return st.State == want && (want != "running" || st.Lag == 0)
 			})

@@ -49,7 +49,7 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 	c.command(t, 201, "meter", "b", "Read", `{"by":5}`)
 	c.command(t, 200, "meter", "a", "Read", `{"by":10}`)
 	var before projectionState
-	waitFor(t, 20*time.Second, "the projection caught up", func() bool {
+	e2etest.WaitFor(t, 20*time.Second, "the projection caught up", func() bool {
 		before = status(t, c)
 		return before.State == "running" && before.Position == 3
 	})
@@ -74,7 +74,7 @@ func TestRedeployRebuildsChangedProjections(t *testing.T) {
 	// The projector runs on the next command (or its alarm) and rebuilds.
 	c.command(t, 200, "meter", "b", "Read", `{"by":50}`)
 	var after projectionState
-	waitFor(t, 20*time.Second, "the changed projection rebuilt", func() bool {
+	e2etest.WaitFor(t, 20*time.Second, "the changed projection rebuilt", func() bool {
 		after = status(t, c)
 		return after.Hash != before.Hash && after.State == "running" && after.Position == 4
 	})

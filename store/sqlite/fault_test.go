@@ -94,11 +94,7 @@ func TestStorageFull(t *testing.T) {
 	assert.Equal(t, []int64{1}, positions(evs), "nothing of the failed writes kept")
 
 	require.NoError(t, os.Remove(filler))
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Health(ctx).Failing {
-		require.True(t, time.Now().Before(deadline), "Health still failing 10s after space was freed")
-		time.Sleep(50 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return !s.Health(ctx).Failing }, 10*time.Second, 50*time.Millisecond, "Health still failing 10s after space was freed")
 	for i, id := range []string{"e2", "e3"} {
 		_, err = s.Append(ctx, store.Commit{Aggregate: "a", Instance: id, Events: []store.Event{event(id)}, State: big})
 		require.NoError(t, err, "append %d after space was freed", i)
