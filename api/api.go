@@ -19,6 +19,7 @@ import (
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )
@@ -128,9 +129,9 @@ type document struct {
 	b    []byte
 }
 
-func (d *document) get() []byte {
+func (d *document) response(contentType string) Response {
 	d.once.Do(func() { d.b = d.make() })
-	return d.b
+	return Response{Status: statusOK, Header: Header{"Content-Type": {contentType}}, Body: d.b}
 }
 
 // With returns a copy of s that serves through another backend and read
@@ -166,73 +167,113 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 	if err != nil {
 		return problem(statusBadRequest, "invalid_path", err.Error())
 	}
-	if len(segs) == 1 && segs[0] == "healthz" {
-		if r.Method != methodGet && r.Method != methodHead {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return s.health(ctx)
-	}
-	if len(segs) >= 1 && segs[0] == "admin" {
+	m := route.Find(segs, r.Method)
+	// Open routes answer before any token is asked for; an admin area asks
+	// for the admin token before its paths are matched.
+	switch {
+	case m.Route != nil && m.Route.Access == route.Open:
+	case route.AdminArea(segs):
 		if s.opt.AdminToken == "" {
 			return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
 		}
 		if !bearer(r.Header, s.opt.AdminToken) {
 			return unauthorized("admin endpoints need the admin token")
 		}
-		return s.admin(ctx, r, segs[1:])
-	}
-	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+	case s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken):
 		return unauthorized("this server needs a bearer token")
 	}
-	// HEAD is GET without a body everywhere; the transport drops the body.
-	get := r.Method == methodGet || r.Method == methodHead
-	switch {
-	case len(segs) == 1 && segs[0] == "openapi.json":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
+	switch route.Needs(segs) {
+	case "projections":
+		if s.opt.ReadModels == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no projections")
 		}
-		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.openapi.get()}
-	case len(segs) == 1 && segs[0] == "context":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
+	case "effects":
+		if s.opt.DeadLetters == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no effects")
 		}
-		return Response{Status: statusOK, Header: Header{"Content-Type": {"application/json"}}, Body: s.context.get()}
-	case len(segs) == 1 && segs[0] == "diagram.svg":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return Response{Status: statusOK, Header: Header{"Content-Type": {"image/svg+xml"}}, Body: s.diagram.get()}
-	case len(segs) == 1 && segs[0] == "events":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return s.readAll(ctx, r)
-	case len(segs) == 2 && segs[0] == "queries":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return s.query(ctx, r, segs[1])
-	case len(segs) >= 1 && segs[0] == "projections":
-		return s.projections(ctx, r, segs[1:])
-	case len(segs) == 2:
-		if !get {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return s.instance(ctx, r, segs[0], segs[1])
-	case len(segs) == 3 && segs[2] == "events":
-		if !get {
-			return methodNotAllowed("GET, HEAD")
-		}
-		return s.instanceEvents(ctx, r, segs[0], segs[1])
-	case len(segs) == 3 && segs[2] == "history" && get:
-		return s.history(ctx, segs[0], segs[1])
-	case len(segs) == 3:
-		if r.Method != methodPost {
-			return methodNotAllowed("POST")
-		}
-		return s.command(ctx, r, segs[0], segs[1], segs[2])
 	}
-	return problem(statusNotFound, "not_found", "no such route: "+r.Path)
+	switch {
+	case m.Route == nil && route.AdminArea(segs) && route.Needs(segs) == "":
+		return problem(statusNotFound, "not_found", "no such admin route: "+r.Path)
+	case m.Route == nil:
+		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
+	case m.BadInt:
+		return problem(statusBadRequest, "invalid_path", "a dead letter id is a number")
+	case !m.Allowed:
+		return methodNotAllowed(m.Route.Methods)
+	}
+	if m.Route.Access == route.Admin && !route.AdminArea(segs) {
+		if s.opt.AdminToken == "" {
+			return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
+		}
+		if !bearer(r.Header, s.opt.AdminToken) {
+			return unauthorized("this needs the admin token")
+		}
+	}
+	c := call{r: r, p: m.Params}
+	if agg, ok := m.Params["aggregate"]; ok {
+		a, bad := s.aggregate(agg)
+		if bad != nil {
+			return *bad
+		}
+		if bad := checkID(m.Params["id"]); bad != nil {
+			return *bad
+		}
+		c.a, c.agg, c.id = a, agg, m.Params["id"]
+	}
+	return s.handle(ctx, m.Route.Name, &c)
+}
+
+// call is a request matched to its route: the route's parameters, and for
+// a route of an instance its aggregate and valid id.
+type call struct {
+	r       *Request
+	p       route.Params
+	a       *interpreter.Aggregate
+	agg, id string
+}
+
+// handle answers a request matched to the route called name: each route
+// of route.Table has its case. HEAD is GET without a body everywhere; the
+// transport drops the body.
+func (s *Service) handle(ctx context.Context, name string, c *call) Response {
+	switch name {
+	case "healthz":
+		return s.health(ctx)
+	case "openapi":
+		return s.openapi.response("application/json")
+	case "context":
+		return s.context.response("application/json")
+	case "diagram":
+		return s.diagram.response("image/svg+xml")
+	case "events":
+		return s.readAll(ctx, c)
+	case "query":
+		return s.query(ctx, c)
+	case "projections":
+		return s.projectionStatus(ctx)
+	case "projections.action":
+		return s.projectionAction(ctx, c)
+	case "admin.seed":
+		return s.seed(ctx, c)
+	case "admin.rehydrate":
+		return s.rehydrate(ctx, c)
+	case "deadLetters.list":
+		return s.deadLetterList(ctx)
+	case "deadLetters.discard":
+		return deadLetterResponse(s.opt.DeadLetters.Discard(ctx, deadLetterID(c)))
+	case "deadLetters.retry":
+		return deadLetterResponse(s.opt.DeadLetters.Retry(ctx, deadLetterID(c)))
+	case "instance":
+		return s.instance(ctx, c)
+	case "instance.events":
+		return s.instanceEvents(ctx, c)
+	case "instance.history":
+		return s.history(ctx, c)
+	case "command":
+		return s.command(ctx, c)
+	}
+	panic("api: no handler for route " + name)
 }
 
 // knownMethods are the methods the Workers runtime knows (it answers any
@@ -374,13 +415,8 @@ func idProblem(id string) string {
 }
 
 // instance answers GET /{aggregate}/{id}: the state, its version and ETag.
-func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Response {
-	if _, bad := s.aggregate(agg); bad != nil {
-		return *bad
-	}
-	if bad := checkID(id); bad != nil {
-		return *bad
-	}
+func (s *Service) instance(ctx context.Context, c *call) Response {
+	r, agg, id := c.r, c.agg, c.id
 	inst, err := s.backend.Load(ctx, agg, id)
 	if err != nil {
 		return internal(err)
@@ -397,13 +433,8 @@ func (s *Service) instance(ctx context.Context, r *Request, agg, id string) Resp
 }
 
 // instanceEvents answers GET /{aggregate}/{id}/events?after=N.
-func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string) Response {
-	if _, bad := s.aggregate(agg); bad != nil {
-		return *bad
-	}
-	if bad := checkID(id); bad != nil {
-		return *bad
-	}
+func (s *Service) instanceEvents(ctx context.Context, c *call) Response {
+	r, agg, id := c.r, c.agg, c.id
 	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
 	if bad != nil {
 		return *bad
@@ -437,7 +468,8 @@ func (s *Service) instanceEvents(ctx context.Context, r *Request, agg, id string
 const MaxPage = 1000
 
 // readAll answers GET /events?after=N&limit=M.
-func (s *Service) readAll(ctx context.Context, r *Request) Response {
+func (s *Service) readAll(ctx context.Context, c *call) Response {
+	r := c.r
 	after, bad := intParam(r.Query, "after", 0, 0, 1<<62)
 	if bad != nil {
 		return *bad
@@ -484,15 +516,9 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, *Response)
 }
 
 // command answers POST /{aggregate}/{id}/{command}.
-func (s *Service) command(ctx context.Context, r *Request, agg, id, name string) Response {
-	a, bad := s.aggregate(agg)
-	if bad != nil {
-		return *bad
-	}
-	if bad := checkID(id); bad != nil {
-		return *bad
-	}
-	cmd, ok := a.Commands[name]
+func (s *Service) command(ctx context.Context, c *call) Response {
+	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
+	cmd, ok := c.a.Commands[name]
 	if !ok {
 		return problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
 	}
@@ -598,62 +624,39 @@ func etagListMatches(list string, version int64) bool {
 // exist, whatever its version).
 const AnyExisting = -2
 
-// admin answers /admin/...: POST /admin/rehydrate/{aggregate}/{id}[?fix=true]
-// and POST /admin/seed/{aggregate}/{id} {"events": [...]}.
-func (s *Service) admin(ctx context.Context, r *Request, segs []string) Response {
-	if len(segs) == 3 && segs[0] == "seed" {
-		if r.Method != methodPost {
-			return methodNotAllowed("POST")
-		}
-		if _, bad := s.aggregate(segs[1]); bad != nil {
-			return *bad
-		}
-		if bad := checkID(segs[2]); bad != nil {
-			return *bad
-		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			return problem(statusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
-		}
-		var body struct {
-			Events []SeedEvent `json:"events"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil {
-			return problem(statusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
-		}
-		// The server names and dates the seed: the body cannot choose event
-		// ids, which must not collide with the log's.
-		req := &SeedRequest{Aggregate: segs[1], ID: segs[2], Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
-		resp, err := s.backend.Seed(ctx, req)
-		if err != nil {
-			return internal(err)
-		}
-		return resp
+// seed answers POST /admin/seed/{aggregate}/{id} {"events": [...]}.
+func (s *Service) seed(ctx context.Context, c *call) Response {
+	r := c.r
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return problem(statusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
 	}
-	if len(segs) == 3 && segs[0] == "rehydrate" {
-		if r.Method != methodPost {
-			return methodNotAllowed("POST")
-		}
-		if _, bad := s.aggregate(segs[1]); bad != nil {
-			return *bad
-		}
-		if bad := checkID(segs[2]); bad != nil {
-			return *bad
-		}
-		fix := r.Query.Get("fix") == "true"
-		d, err := s.backend.Rehydrate(ctx, segs[1], segs[2], fix)
-		if err != nil {
-			return internal(err)
-		}
-		if d.Version == 0 {
-			return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", segs[1], segs[2]))
-		}
-		return jsonResponse(statusOK, d)
+	var body struct {
+		Events []SeedEvent `json:"events"`
 	}
-	if len(segs) >= 1 && segs[0] == "dead-letters" {
-		return s.deadLetters(ctx, r, segs[1:])
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		return problem(statusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
 	}
+	// The server names and dates the seed: the body cannot choose event
+	// ids, which must not collide with the log's.
+	req := &SeedRequest{Aggregate: c.agg, ID: c.id, Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
+	resp, err := s.backend.Seed(ctx, req)
+	if err != nil {
+		return internal(err)
+	}
+	return resp
+}
 
-	return problem(statusNotFound, "not_found", "no such admin route: "+r.Path)
+// rehydrate answers POST /admin/rehydrate/{aggregate}/{id}[?fix=true].
+func (s *Service) rehydrate(ctx context.Context, c *call) Response {
+	fix := c.r.Query.Get("fix") == "true"
+	d, err := s.backend.Rehydrate(ctx, c.agg, c.id, fix)
+	if err != nil {
+		return internal(err)
+	}
+	if d.Version == 0 {
+		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", c.agg, c.id))
+	}
+	return jsonResponse(statusOK, d)
 }
 
 func jsonResponse(status int, v any) Response {

@@ -111,14 +111,8 @@ type LensVersion struct {
 
 // history answers GET /{aggregate}/{id}/history: the instance replayed
 // from its initial state, event by event, as rehydration replays it.
-func (s *Service) history(ctx context.Context, agg, id string) Response {
-	a, bad := s.aggregate(agg)
-	if bad != nil {
-		return *bad
-	}
-	if bad := checkID(id); bad != nil {
-		return *bad
-	}
+func (s *Service) history(ctx context.Context, c *call) Response {
+	a, agg, id := c.a, c.agg, c.id
 	evs, err := s.backend.Events(ctx, agg, id, 0, 0)
 	if err != nil {
 		return internal(err)

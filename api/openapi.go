@@ -10,6 +10,7 @@ import (
 
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -29,13 +30,13 @@ func OpenAPI(p *interpreter.Program) []byte {
 	paths := map[string]any{}
 	// add merges operations into path items: a command named "events"
 	// shares its path with GET /{aggregate}/{id}/events.
-	add := func(path, method string, o map[string]any) {
-		item, _ := paths[path].(map[string]any)
+	add := func(at oaAt, o map[string]any) {
+		item, _ := paths[at.path].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[path] = item
+			paths[at.path] = item
 		}
-		item[method] = o
+		item[at.method] = o
 	}
 	aggregates := slices.Sorted(maps.Keys(m.Aggregates))
 	for name, a := range m.Aggregates {
@@ -47,9 +48,9 @@ func OpenAPI(p *interpreter.Program) []byte {
 		}
 		for cmd, c := range a.Commands {
 			schemas[name+".command."+cmd] = oaEmbed(name+".command."+cmd, c.Payload)
-			add("/"+name+"/{id}/"+cmd, "post", oaCommand(p, name, cmd, a, c))
+			add(oaPath("command", "aggregate", name, "command", cmd), oaCommand(p, name, cmd, a, c))
 		}
-		add("/"+name+"/{id}", "get", oaOp(name+".get", "Read a "+name,
+		add(oaPath("instance", "aggregate", name), oaOp(name+".get", "Read a "+name,
 			"The instance's state, its version and its ETag. HEAD answers the same without a body.",
 			[]any{oaRef("parameters", "id"), oaHeader("If-None-Match", false,
 				"ETags (or *); when one matches the current version the answer is 304.")},
@@ -65,7 +66,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 				"401": oaRef("responses", "Unauthorized"),
 				"404": oaProblem("instance_missing: the instance has no events."),
 			}))
-		add("/"+name+"/{id}/events", "get", oaOp(name+".events", "Read a "+name+"'s events",
+		add(oaPath("instance.events", "aggregate", name), oaOp(name+".events", "Read a "+name+"'s events",
 			"A page of the instance's events, oldest first, after version `after`; `next` is the version to pass as `after` "+
 				"for the next page. A page also ends with the event that takes its payloads to 4 MiB.",
 			[]any{oaRef("parameters", "id"), oaRef("parameters", "after"),
@@ -84,7 +85,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 			}))
 	}
 
-	add("/events", "get", oaOp("events", "Read the global log",
+	add(oaPath("events"), oaOp("events", "Read the global log",
 		"Every event of every instance in the order they were appended, by position, after position `after`; `next` is the position "+
 			"to pass as `after` for the next page.\n\n"+
 			"With `Accept: text/event-stream` the answer is a stream of Server-Sent Events instead: each event is one message whose id "+
@@ -130,8 +131,8 @@ func OpenAPI(p *interpreter.Program) []byte {
 			}), map[string]any{"Retry-After": map[string]any{"schema": oaString}}),
 		})
 	health["security"] = []any{}
-	add("/healthz", "get", health)
-	add("/openapi.json", "get", oaOp("openapi", "This document", "", nil, map[string]any{
+	add(oaPath("healthz"), health)
+	add(oaPath("openapi"), oaOp("openapi", "This document", "", nil, map[string]any{
 		"200": oaJSON("The OpenAPI document of this context.", map[string]any{"type": "object"}, nil),
 		"401": oaRef("responses", "Unauthorized"),
 	}))
@@ -173,8 +174,8 @@ func OpenAPI(p *interpreter.Program) []byte {
 	for _, o := range []map[string]any{rehydrate, seed} {
 		o["security"] = []any{map[string]any{"admin": []any{}}}
 	}
-	add("/admin/rehydrate/{aggregate}/{id}", "post", rehydrate)
-	add("/admin/seed/{aggregate}/{id}", "post", seed)
+	add(oaPath("admin.rehydrate"), rehydrate)
+	add(oaPath("admin.seed"), seed)
 	oaReadSide(m, add, schemas)
 
 	doc := map[string]any{
@@ -223,6 +224,23 @@ func OpenAPI(p *interpreter.Program) []byte {
 	}
 	return out
 }
+
+// oaPath is the path of the route called name, with some of its
+// parameters filled in (pairs of name and value: an aggregate's own paths
+// name it), and the method of its operation: the route's first method
+// (HEAD answers as GET, and OpenAPI describes GET).
+func oaPath(name string, fill ...string) oaAt {
+	r := route.Named(name)
+	path := r.Key()
+	for i := 0; i+1 < len(fill); i += 2 {
+		path = strings.Replace(path, "{"+fill[i]+"}", fill[i+1], 1)
+	}
+	method, _, _ := strings.Cut(r.Methods, ",")
+	return oaAt{path, strings.ToLower(method)}
+}
+
+// oaAt is where an operation goes: its path and method.
+type oaAt struct{ path, method string }
 
 // The oa prefix keeps this file's helpers apart from the package's response
 // helpers (problem, ...).
@@ -502,7 +520,7 @@ var oaDriftSchema = func() map[string]any {
 
 // oaReadSide describes the queries, the projections' status and actions,
 // and the dead-letter list.
-func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string]any), schemas map[string]any) {
+func oaReadSide(m *manifest.Manifest, add func(at oaAt, o map[string]any), schemas map[string]any) {
 	for name, q := range m.Queries {
 		var doc map[string]any
 		_ = json.Unmarshal(q.Params, &doc)
@@ -519,7 +537,7 @@ func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string
 		for _, pn := range slices.Sorted(maps.Keys(props)) {
 			params = append(params, map[string]any{"name": pn, "in": "query", "required": required[pn], "schema": props[pn]})
 		}
-		add("/queries/"+name, "get", oaOp("query."+name, "Query "+name, "```sql\n"+q.SQL+"\n```", params, map[string]any{
+		add(oaPath("query", "name", name), oaOp("query."+name, "Query "+name, "```sql\n"+q.SQL+"\n```", params, map[string]any{
 			"200": oaJSON("The rows.", oaObject(map[string]any{
 				"query": map[string]any{"const": name},
 				"rows":  map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
@@ -536,7 +554,7 @@ func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string
 			"state":    map[string]any{"enum": []string{"running", "failed", "rebuilding"}},
 			"position": oaVersion, "head": oaVersion, "lag": oaVersion, "hash": oaString, "error": oaString, "errorPosition": oaVersion,
 		})
-		add("/projections", "get", oaOp("projections", "Projection status",
+		add(oaPath("projections"), oaOp("projections", "Projection status",
 			"Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", nil,
 			map[string]any{
 				"200": oaJSON("The projections.", oaObject(map[string]any{"projections": map[string]any{"type": "array", "items": oaRef("schemas", "ProjectionStatus")}}), nil),
@@ -554,7 +572,7 @@ func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string
 				"404": oaProblem("not_found (the server has no admin token) or unknown_projection."),
 			})
 		action["security"] = []any{map[string]any{"admin": []any{}}}
-		add("/projections/{name}/{action}", "post", action)
+		add(oaPath("projections.action"), action)
 	}
 	if len(m.Effects) > 0 {
 		schemas["DeadLetter"] = oaObject(map[string]any{
@@ -577,8 +595,8 @@ func oaReadSide(m *manifest.Manifest, add func(path, method string, o map[string
 		for _, o := range []map[string]any{list, retry, discard} {
 			o["security"] = admin
 		}
-		add("/admin/dead-letters", "get", list)
-		add("/admin/dead-letters/{id}/retry", "post", retry)
-		add("/admin/dead-letters/{id}", "delete", discard)
+		add(oaPath("deadLetters.list"), list)
+		add(oaPath("deadLetters.retry"), retry)
+		add(oaPath("deadLetters.discard"), discard)
 	}
 }

@@ -87,7 +87,8 @@ type DeadLetter struct {
 }
 
 // query answers GET /queries/{name}?param=...
-func (s *Service) query(ctx context.Context, r *Request, name string) Response {
+func (s *Service) query(ctx context.Context, c *call) Response {
+	r, name := c.r, c.p["name"]
 	q, ok := s.prog.Queries[name]
 	if !ok || s.opt.ReadModels == nil {
 		return problem(statusNotFound, "unknown_query", fmt.Sprintf("no query %q", name))
@@ -115,40 +116,24 @@ func (s *Service) query(ctx context.Context, r *Request, name string) Response {
 	return jsonResponse(statusOK, map[string]any{"query": name, "rows": rows})
 }
 
-// projections answers GET /projections and, for admins,
-// POST /projections/{name}/rebuild|skip|resume.
-func (s *Service) projections(ctx context.Context, r *Request, segs []string) Response {
-	if s.opt.ReadModels == nil {
-		return problem(statusNotFound, "not_found", "this runtime has no projections")
+// projectionStatus answers GET /projections.
+func (s *Service) projectionStatus(ctx context.Context) Response {
+	st, err := s.opt.ReadModels.Status(ctx)
+	if err != nil {
+		return internal(err)
 	}
-	if len(segs) == 0 {
-		if r.Method != methodGet && r.Method != methodHead {
-			return methodNotAllowed("GET, HEAD")
-		}
-		st, err := s.opt.ReadModels.Status(ctx)
-		if err != nil {
-			return internal(err)
-		}
-		if st == nil {
-			st = []ProjectionStatus{}
-		}
-		return jsonResponse(statusOK, map[string]any{"projections": st})
+	if st == nil {
+		st = []ProjectionStatus{}
 	}
-	if len(segs) != 2 {
-		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
-	}
-	if r.Method != methodPost {
-		return methodNotAllowed("POST")
-	}
-	if s.opt.AdminToken == "" {
-		return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
-	}
-	if !bearer(r.Header, s.opt.AdminToken) {
-		return unauthorized("this needs the admin token")
-	}
-	name := segs[0]
+	return jsonResponse(statusOK, map[string]any{"projections": st})
+}
+
+// projectionAction answers the admin route POST
+// /projections/{name}/rebuild|skip|resume.
+func (s *Service) projectionAction(ctx context.Context, c *call) Response {
+	name := c.p["name"]
 	var err error
-	switch segs[1] {
+	switch c.p["action"] {
 	case "rebuild":
 		err = s.opt.ReadModels.Rebuild(ctx, name)
 	case "skip":
@@ -156,7 +141,7 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 	case "resume":
 		err = s.opt.ReadModels.Resume(ctx, name)
 	default:
-		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
+		return problem(statusNotFound, "not_found", "no such route: "+c.r.Path)
 	}
 	if errors.Is(err, ErrUnknown) {
 		return problem(statusNotFound, "unknown_projection", err.Error())
@@ -179,41 +164,28 @@ func (s *Service) projections(ctx context.Context, r *Request, segs []string) Re
 	return jsonResponse(statusOK, map[string]any{"name": name})
 }
 
-// deadLetters answers the admin routes GET /admin/dead-letters,
-// POST /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}.
-func (s *Service) deadLetters(ctx context.Context, r *Request, segs []string) Response {
-	if s.opt.DeadLetters == nil {
-		return problem(statusNotFound, "not_found", "this runtime has no effects")
-	}
-	if len(segs) == 0 {
-		if r.Method != methodGet && r.Method != methodHead {
-			return methodNotAllowed("GET, HEAD")
-		}
-		list, err := s.opt.DeadLetters.List(ctx)
-		if err != nil {
-			return internal(err)
-		}
-		if list == nil {
-			list = []DeadLetter{}
-		}
-		return jsonResponse(statusOK, map[string]any{"deadLetters": list})
-	}
-	id, err := strconv.ParseInt(segs[0], 10, 64)
+// deadLetterList answers the admin route GET /admin/dead-letters.
+func (s *Service) deadLetterList(ctx context.Context) Response {
+	list, err := s.opt.DeadLetters.List(ctx)
 	if err != nil {
-		return problem(statusBadRequest, "invalid_path", "a dead letter id is a number")
+		return internal(err)
 	}
-	switch {
-	case len(segs) == 2 && segs[1] == "retry" && r.Method == methodPost:
-		err = s.opt.DeadLetters.Retry(ctx, id)
-	case len(segs) == 1 && r.Method == methodDelete:
-		err = s.opt.DeadLetters.Discard(ctx, id)
-	case len(segs) == 1:
-		return methodNotAllowed("DELETE")
-	case len(segs) == 2 && segs[1] == "retry":
-		return methodNotAllowed("POST")
-	default:
-		return problem(statusNotFound, "not_found", "no such route: "+r.Path)
+	if list == nil {
+		list = []DeadLetter{}
 	}
+	return jsonResponse(statusOK, map[string]any{"deadLetters": list})
+}
+
+// deadLetterID is the route's {id:int}, which the route table checked.
+func deadLetterID(c *call) int64 {
+	id, _ := strconv.ParseInt(c.p["id"], 10, 64)
+	return id
+}
+
+// deadLetterResponse answers the admin routes POST
+// /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}, by
+// what retrying or discarding the dead letter gave.
+func deadLetterResponse(err error) Response {
 	if errors.Is(err, ErrUnknown) {
 		return problem(statusNotFound, "unknown_dead_letter", err.Error())
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/cuesource/cuesource/jsonsubset"
 	"github.com/cuesource/cuesource/lens"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"
 )
 
@@ -239,8 +241,8 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	}
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
-		if reserved[name] {
-			c.errs.Add(m.Aggregates[name].Pos, "aggregate name %q is reserved: it is a route of the HTTP API (%s)", name, strings.Join(sortedKeys(reserved), ", "))
+		if reserved := route.Reserved(); slices.Contains(reserved, name) {
+			c.errs.Add(m.Aggregates[name].Pos, "aggregate name %q is reserved: it is a route of the HTTP API (%s)", name, strings.Join(reserved, ", "))
 		}
 		if a := c.aggregate(name, m.Aggregates[name]); a != nil {
 			p.Aggregates[name] = a
@@ -259,9 +261,6 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	p.Warnings = c.warns
 	return p, nil
 }
-
-// reserved are the first path segments of the API's own routes.
-var reserved = map[string]bool{"admin": true, "context": true, "events": true, "healthz": true, "openapi": true, "projections": true, "queries": true}
 
 var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
@@ -493,7 +492,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	for _, cn := range sortedKeys(m.Commands) {
 		mc := m.Commands[cn]
 		c.name("command", cn, mc.Pos)
-		if cn == "events" {
+		if route.ReservedCommand(cn) {
 			c.errs.Add(mc.Pos, "command name %q is reserved: GET /%s/{id}/events lists an instance's events", cn, name)
 		}
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)

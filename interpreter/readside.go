@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store"
 )
 
 // Projection is a compiled read model.
@@ -233,10 +235,6 @@ func (w *Webhook) Build(env *Env) (headers map[string]string, body any, err erro
 	return headers, body, err
 }
 
-// storeTables are the tables a runtime keeps beside the projections' own,
-// which are named as the projections.
-var storeTables = map[string]bool{"events": true, "instances": true, "idempotency": true, "outbox": true, "dead_letters": true, "projections": true}
-
 var sqlTypes = map[string]reflect.Type{"TEXT": stringType, "INTEGER": intType, "REAL": floatType, "JSON": anyType}
 
 // readSide compiles projections, queries and effects.
@@ -245,8 +243,8 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 	vars := c.varsType(m)
 	for _, name := range sortedKeys(m.Projections) {
 		mp := m.Projections[name]
-		if storeTables[name] || strings.HasPrefix(name, "sqlite_") {
-			c.errs.Add(mp.Pos, "projection name %q is taken by the event store's own tables (%s)", name, strings.Join(sortedKeys(storeTables), ", "))
+		if slices.Contains(store.Tables, name) || strings.HasPrefix(name, "sqlite_") {
+			c.errs.Add(mp.Pos, "projection name %q is taken by the event store's own tables (%s)", name, strings.Join(store.Tables, ", "))
 		}
 		pr := &Projection{Name: name, Mode: mp.Mode, Indexes: mp.Indexes, Handlers: map[string]*Handler{}}
 		def, _ := json.Marshal(mp.Columns)

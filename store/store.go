@@ -135,3 +135,9 @@ func Page(evs []Event) []Event {
 	}
 	return evs
 }
+
+// Tables are the tables a runtime keeps in a store's database (see [SQL])
+// beside the projections' own, which are named as the projections: the
+// log, snapshots, idempotency records, outbox and dead letters, and the
+// projections' checkpoints. Sorted; no projection may take these names.
+var Tables = []string{"dead_letters", "events", "idempotency", "instances", "outbox", "projections"}
