@@ -37,7 +37,7 @@ vet: deadcode
 
 # No dead code: every function of the module is reached from the main of one
 # of the two programs it ships, the CLI or the engine for Workers (GOOS=js).
-# What one build reaches and the other does not (edge/ in the Worker, vet's
+# What one build reaches and the other does not (internal/edge in the Worker, vet's
 # checks in the CLI) is live, so a function fails only when both runs report
 # it. Tests are no roots (no -test): a helper only tests call belongs in a
 # _test.go file. DEADCODE_KEEP names the exceptions, each for a reason:
@@ -47,7 +47,7 @@ vet: deadcode
 # An exception that a build reaches again, or that is gone, fails too, so
 # the list stays true. The tool is the version go.mod pins, built for this
 # machine (`go tool` would build it for GOOS=js).
-DEADCODE_KEEP := jsonsubset.Random jsonsubset.Schema.random
+DEADCODE_KEEP := internal/jsonsubset.Random internal/jsonsubset.Schema.random
 DEADCODE_FMT  := {{range .Funcs}}{{$$.Path}}.{{.Name}} {{.Position}}{{"\n"}}{{end}}
 
 .PHONY: deadcode

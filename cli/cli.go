@@ -14,7 +14,7 @@ import (
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 )
 
 const usage = `cuesource: event-sourced bounded contexts from one CUE file
@@ -147,7 +147,7 @@ func (c *command) load(path string, asJSON bool) (*interpreter.Program, bool) {
 		if p, err = interpreter.Compile(m); err == nil {
 			// Queries are SQL over the projection tables: checked natively
 			// by preparing them against those tables alone.
-			if errs := projection.CheckQueries(p); len(errs) > 0 {
+			if errs := projections.CheckQueries(p); len(errs) > 0 {
 				errs.Sort()
 				c.report(errs, asJSON)
 				return nil, false

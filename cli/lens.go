@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/cuesource/cuesource/lens/check"
+	"github.com/cuesource/cuesource/internal/lens/check"
 	"github.com/cuesource/cuesource/store"
 )
 

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 )
 
 // projections reports on and rebuilds the projections of a stopped
@@ -90,7 +90,7 @@ func (c *command) projections(args []string) int {
 		return fail(err)
 	}
 	defer st.Close()
-	r, err := projection.New(p, st, projection.Options{})
+	r, err := projections.New(p, st, projections.Options{})
 	if err != nil {
 		return fail(err)
 	}
@@ -105,7 +105,7 @@ func (c *command) projections(args []string) int {
 	name := pos[1]
 	bar := newProgressBar(c.stderr, name, time.Now)
 	err = r.RebuildProgress(ctx, name, bar.update)
-	var fe *projection.FailedError
+	var fe *projections.FailedError
 	switch {
 	case err == nil:
 		bar.finish()

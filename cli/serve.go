@@ -22,7 +22,7 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/native"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/store/sqlite"
 	"github.com/cuesource/cuesource/value"
 	"github.com/cuesource/cuesource/web"
@@ -58,7 +58,7 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records this `long`")
 	fs.BoolVar(&f.skipIntegrityCheck, "skip-integrity-check", false, "open the database without checking its pages first (PRAGMA quick_check reads the whole file)")
 	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
-	fs.DurationVar(&f.queryTimeout, "query-timeout", projection.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) this `long`: 503 query_timeout")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", projections.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) this `long`: 503 query_timeout")
 	fs.IntVar(&f.maxStreams, "max-streams", api.DefaultMaxStreams, "most live event streams at once; more are refused with 503 and Retry-After")
 }
 
@@ -202,7 +202,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		return nil, err
 	}
 	closers = append(closers, func() { _ = queries.Close() })
-	runner, err := projection.New(p, st, projection.Options{Waiter: backend, Log: log, Queries: queries, QueryTimeout: f.queryTimeout})
+	runner, err := projections.New(p, st, projections.Options{Waiter: backend, Log: log, Queries: queries, QueryTimeout: f.queryTimeout})
 	if err == nil {
 		err = runner.Start(ctx)
 	}

@@ -18,12 +18,12 @@ import (
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
-	"github.com/cuesource/cuesource/edge"
 	"github.com/cuesource/cuesource/effect/egress"
+	"github.com/cuesource/cuesource/internal/edge"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/projection"
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/worker/shell"
 )
 
@@ -97,7 +97,7 @@ func (c *command) workerBuild(args []string) int {
 func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool) {
 	data, p, err := compileManifest(ctxPath)
 	if err == nil {
-		if errs := projection.CheckQueries(p); len(errs) > 0 {
+		if errs := projections.CheckQueries(p); len(errs) > 0 {
 			err = errs
 		} else {
 			err = d1Limits(p)
@@ -123,7 +123,7 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 			data = b
 		}
 	}
-	queryJSON, err := projection.QueryJSON(p)
+	queryJSON, err := projections.QueryJSON(p)
 	if err != nil {
 		c.report(err, false)
 		return "", false

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect/egress"
-	"github.com/cuesource/cuesource/effect/rules"
+	"github.com/cuesource/cuesource/internal/effect/rules"
 )
 
 // doer is the native I/O of a delivery (rules.Doer): commands run on the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect/egress"
-	"github.com/cuesource/cuesource/effect/rules"
+	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
 )

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cuesource/cuesource/jsonsubset"
-	"github.com/cuesource/cuesource/lens"
+	"github.com/cuesource/cuesource/internal/jsonsubset"
+	"github.com/cuesource/cuesource/internal/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/value"
 )

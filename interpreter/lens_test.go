@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	cuecompiler "github.com/cuesource/cuesource/compiler"
-	"github.com/cuesource/cuesource/jsonsubset"
+	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/value"
 )
 

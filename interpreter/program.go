@@ -20,8 +20,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/cuesource/cuesource/diag"
-	"github.com/cuesource/cuesource/jsonsubset"
-	"github.com/cuesource/cuesource/lens"
+	"github.com/cuesource/cuesource/internal/jsonsubset"
+	"github.com/cuesource/cuesource/internal/lens"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"

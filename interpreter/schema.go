@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-	"github.com/cuesource/cuesource/jsonsubset"
+	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/value"
 )
 

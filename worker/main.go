@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 	"syscall/js"
 
-	"github.com/cuesource/cuesource/edge"
+	"github.com/cuesource/cuesource/internal/edge"
 )
 
 var core *edge.Core

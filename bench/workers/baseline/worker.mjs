@@ -8,7 +8,7 @@
 // Object over RPC), the same object (one SQLite-backed `Aggregate` per
 // instance, the same tables and SQL, the command decided and written inside
 // one `transactionSync`), the same alarm, and the same forwarding of new
-// events to D1 (edge/log.go's sqlForward and sqlPositions in one batch, then
+// events to D1 (internal/edge/log.go's sqlForward and sqlPositions in one batch, then
 // the positions written back), in waitUntil or, with AWAIT_FORWARD=1,
 // before the command answers (see committed).
 //
@@ -393,7 +393,7 @@ CREATE TABLE IF NOT EXISTS forwarding (
 
 const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
 
-// edge/log.go: sqlForward and sqlPositions.
+// internal/edge/log.go: sqlForward and sqlPositions.
 const sqlForward = `INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload)
 SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)`;
@@ -497,7 +497,7 @@ export class Aggregate extends DurableObject {
     this.sql.exec("DELETE FROM forwarding");
   }
 
-  // forward is edge/log.go's forward: the events in one D1 batch, then
+  // forward is internal/edge/log.go's forward: the events in one D1 batch, then
   // their positions.
   async forward(evs) {
     const db = this.env.DB;

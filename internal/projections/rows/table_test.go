@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // The SQL text both runtimes run.

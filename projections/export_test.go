@@ -1,4 +1,4 @@
-package projection
+package projections
 
 // SetTestHookBatch installs f to run in every catch-up transaction after
 // the rows are written and before the checkpoint moves; nil removes it.

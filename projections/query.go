@@ -1,4 +1,4 @@
-package projection
+package projections
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // Query implements api.ReadModels: it runs the named query on the query

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // Values are checked against the column type when written, and kept as a

@@ -1,4 +1,4 @@
-package projection_test
+package projections_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -121,12 +121,12 @@ func openStore(t testing.TB, path string) *sqlite.Store {
 }
 
 // newRunner starts a runner; the cleanup closes it.
-func newRunner(t testing.TB, p *interpreter.Program, st projection.Store, opt projection.Options) *projection.Runner {
+func newRunner(t testing.TB, p *interpreter.Program, st projections.Store, opt projections.Options) *projections.Runner {
 	t.Helper()
 	if opt.PollInterval == 0 {
 		opt.PollInterval = 5 * time.Millisecond
 	}
-	r, err := projection.New(p, st, opt)
+	r, err := projections.New(p, st, opt)
 	require.NoError(t, err)
 	require.NoError(t, r.Start(context.Background()))
 	t.Cleanup(r.Close)
@@ -192,7 +192,7 @@ func dump(t testing.TB, st *sqlite.Store, table string) []string {
 	return out
 }
 
-func status(t testing.TB, r *projection.Runner, name string) api.ProjectionStatus {
+func status(t testing.TB, r *projections.Runner, name string) api.ProjectionStatus {
 	t.Helper()
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
@@ -207,7 +207,7 @@ func status(t testing.TB, r *projection.Runner, name string) api.ProjectionStatu
 
 // caughtUp waits until every projection is running at the head (or one
 // failed, which fails the test unless allowed).
-func caughtUp(t testing.TB, r *projection.Runner) {
+func caughtUp(t testing.TB, r *projections.Runner) {
 	t.Helper()
 	var st []api.ProjectionStatus
 	var err error
@@ -216,10 +216,10 @@ func caughtUp(t testing.TB, r *projection.Runner) {
 			return true // reported below
 		}
 		for _, s := range st {
-			if s.State == projection.StateFailed {
+			if s.State == projections.StateFailed {
 				return true // reported below
 			}
-			if s.State != projection.StateRunning || s.Lag != 0 {
+			if s.State != projections.StateRunning || s.Lag != 0 {
 				return false
 			}
 		}
@@ -233,7 +233,7 @@ func caughtUp(t testing.TB, r *projection.Runner) {
 	// call's.
 	require.NoError(t, err)
 	for _, s := range st {
-		require.NotEqual(t, projection.StateFailed, s.State, "%s failed: %s", s.Name, s.Error)
+		require.NotEqual(t, projections.StateFailed, s.State, "%s failed: %s", s.Name, s.Error)
 	}
 }
 

@@ -1,4 +1,4 @@
-package projection_test
+package projections_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/native"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
 
@@ -36,7 +36,7 @@ func TestCheckQueriesRefusesAmplifiers(t *testing.T) {
 		fine: sql: "SELECT printf('%5.2f', balance) AS b, replace(key, 'a', 'b') AS k, substr(key, 1, :n) AS s FROM accounts"
 `))
 	got := map[string]string{}
-	for _, e := range projection.CheckQueries(p) {
+	for _, e := range projections.CheckQueries(p) {
 		name := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(e.Msg, "query "))[0], ":")
 		got[name] = e.Msg
 		assert.Equal(t, p.Queries[name].Pos, e.Pos, name)
@@ -55,7 +55,7 @@ func TestCheckQueriesRefusesAmplifiers(t *testing.T) {
 type limitsServer struct {
 	svc *api.Service
 	b   *native.Backend
-	r   *projection.Runner
+	r   *projections.Runner
 }
 
 func newLimitsServer(t *testing.T, src string, readConns, queryConns int, timeout time.Duration) *limitsServer {
@@ -69,7 +69,7 @@ func newLimitsServer(t *testing.T, src string, readConns, queryConns int, timeou
 	t.Cleanup(func() { qs.Close() })
 	b := native.New(p, st, engine.Options{})
 	t.Cleanup(b.Close)
-	r := newRunner(t, p, st, projection.Options{Waiter: b, Queries: qs, QueryTimeout: timeout})
+	r := newRunner(t, p, st, projections.Options{Waiter: b, Queries: qs, QueryTimeout: timeout})
 	return &limitsServer{svc: api.New(p, b, api.Options{ReadModels: r}), b: b, r: r}
 }
 
@@ -139,8 +139,8 @@ func TestSlowQueriesDoNotStarveCommands(t *testing.T) {
 	const conns = 2
 	s := newLimitsServer(t, src, conns, conns, 5*time.Second)
 	holding := make(chan string, conns)
-	projection.SetTestHookQuery(func(name string) { holding <- name })
-	t.Cleanup(func() { projection.SetTestHookQuery(nil) })
+	projections.SetTestHookQuery(func(name string) { holding <- name })
+	t.Cleanup(func() { projections.SetTestHookQuery(nil) })
 	done := make(chan api.Response, conns)
 	for range conns {
 		go func() { done <- s.do(http.MethodGet, "/queries/forever", nil, "") }()

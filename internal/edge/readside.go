@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/store"
 )
 

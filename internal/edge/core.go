@@ -9,9 +9,9 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/effect/egress"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/projection/rows"
 )
 
 // Config is what a Worker's environment adds to the manifest.

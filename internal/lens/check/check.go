@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )

@@ -1,4 +1,4 @@
-// Package projection keeps a context's projections (read models) up to date
+// Package projections keeps a context's projections (read models) up to date
 // from the event log, natively, in the same SQLite database as the event
 // store, and runs the context's named queries over them.
 //
@@ -62,4 +62,4 @@
 //
 // The event store's own tables (it only reads the log through the store)
 // and what commands decide. It does not deliver effects.
-package projection
+package projections

@@ -1,4 +1,4 @@
-package projection_test
+package projections_test
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 )
 
 // TestHelperProcess is the process TestKill9 kills: it catches up (or
@@ -28,8 +28,8 @@ func TestHelperProcess(t *testing.T) {
 	}
 	p := compile(t, bank)
 	st := openStore(t, path)
-	projection.SetTestHookBatch(func(name string, last int64) { fmt.Printf("batch %s %d\n", name, last) })
-	r, err := projection.New(p, st, projection.Options{BatchSize: 50})
+	projections.SetTestHookBatch(func(name string, last int64) { fmt.Printf("batch %s %d\n", name, last) })
+	r, err := projections.New(p, st, projections.Options{BatchSize: 50})
 	require.NoError(t, err)
 	ctx := context.Background()
 	switch os.Getenv("PROJECTION_HELPER_MODE") {
@@ -63,7 +63,7 @@ func TestKill9(t *testing.T) {
 			st := openStore(t, path)
 			fill(t, st, 6000, 100)
 			if mode == "rebuild" {
-				r := newRunner(t, p, st, projection.Options{})
+				r := newRunner(t, p, st, projections.Options{})
 				caughtUp(t, r)
 				r.Close()
 			}
@@ -90,7 +90,7 @@ func TestKill9(t *testing.T) {
 
 			st = openStore(t, path)
 			defer st.Close()
-			off, err := projection.New(p, st, projection.Options{})
+			off, err := projections.New(p, st, projections.Options{})
 			require.NoError(t, err)
 			killed := false
 			for _, s := range mustStatus(t, off) {
@@ -98,7 +98,7 @@ func TestKill9(t *testing.T) {
 				killed = killed || s.Position < s.Head
 			}
 			assert.True(t, killed, "the helper finished before it was killed")
-			r := newRunner(t, p, st, projection.Options{})
+			r := newRunner(t, p, st, projections.Options{})
 			caughtUp(t, r)
 			checkCounts(t, st)
 		})

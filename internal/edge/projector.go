@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/store"
 )
 

@@ -1,4 +1,4 @@
-package projection_test
+package projections_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/native"
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -31,7 +31,7 @@ func TestBasics(t *testing.T) {
 	p := compile(t, bank)
 	st := openStore(t, filepath.Join(t.TempDir(), "bank.db"))
 	defer st.Close()
-	r := newRunner(t, p, st, projection.Options{})
+	r := newRunner(t, p, st, projections.Options{})
 	a := newAppender(st)
 	a.commit(t, "a1", opened(), deposited(10, "x"))
 	// Inline: the row is there as soon as the append returns.
@@ -132,7 +132,7 @@ func TestRandomCommandsEqualRebuild(t *testing.T) {
 			defer st.Close()
 			b := native.New(p, st, engine.Options{})
 			defer b.Close()
-			r := newRunner(t, p, st, projection.Options{Waiter: b, BatchSize: 7})
+			r := newRunner(t, p, st, projections.Options{Waiter: b, BatchSize: 7})
 			randomCommands(t, b, seed, 6, 80, 12)
 			caughtUp(t, r)
 			checkCounts(t, st)
@@ -152,7 +152,7 @@ func TestRandomCommandsEqualRebuild(t *testing.T) {
 			st2 := openStore(t, filepath.Join(t.TempDir(), "copy.db"))
 			defer st2.Close()
 			copyLog(t, st2, evs)
-			r2 := newRunner(t, p, st2, projection.Options{BatchSize: 500})
+			r2 := newRunner(t, p, st2, projections.Options{BatchSize: 500})
 			caughtUp(t, r2)
 			assert.Equal(t, before, tables(t, st2))
 		})
@@ -184,7 +184,7 @@ func TestInlineReadYourWrites(t *testing.T) {
 	defer st.Close()
 	b := native.New(p, st, engine.Options{})
 	defer b.Close()
-	r := newRunner(t, p, st, projection.Options{Waiter: b})
+	r := newRunner(t, p, st, projections.Options{Waiter: b})
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
@@ -259,18 +259,18 @@ func TestCrashDuringCatchUp(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var batches atomic.Int32
-	projection.SetTestHookBatch(func(string, int64) {
+	projections.SetTestHookBatch(func(string, int64) {
 		if batches.Add(1) == 9 {
 			cancel() // the process dies here: rows written, checkpoint not moved, nothing committed
 		}
 	})
-	defer projection.SetTestHookBatch(nil)
-	r, err := projection.New(p, st, projection.Options{BatchSize: 100})
+	defer projections.SetTestHookBatch(nil)
+	r, err := projections.New(p, st, projections.Options{BatchSize: 100})
 	require.NoError(t, err)
 	require.NoError(t, r.Start(ctx))
 	<-ctx.Done()
 	r.Close()
-	projection.SetTestHookBatch(nil)
+	projections.SetTestHookBatch(nil)
 	for _, s := range mustStatus(t, r) {
 		assert.Less(t, s.Position, s.Head, "%s finished before the crash", s.Name)
 		assert.Zero(t, s.Position%100, "%s: checkpoints move by whole batches", s.Name)
@@ -279,7 +279,7 @@ func TestCrashDuringCatchUp(t *testing.T) {
 
 	st = openStore(t, path)
 	defer st.Close()
-	r2 := newRunner(t, p, st, projection.Options{BatchSize: 100})
+	r2 := newRunner(t, p, st, projections.Options{BatchSize: 100})
 	caughtUp(t, r2)
 	checkCounts(t, st)
 	before := tables(t, st)
@@ -288,7 +288,7 @@ func TestCrashDuringCatchUp(t *testing.T) {
 	assert.Equal(t, before, tables(t, st))
 }
 
-func mustStatus(t testing.TB, r *projection.Runner) []api.ProjectionStatus {
+func mustStatus(t testing.TB, r *projections.Runner) []api.ProjectionStatus {
 	t.Helper()
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
@@ -302,38 +302,38 @@ func TestCrashDuringRebuild(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bank.db")
 	st := openStore(t, path)
 	fill(t, st, 3000, 40)
-	r := newRunner(t, p, st, projection.Options{BatchSize: 100})
+	r := newRunner(t, p, st, projections.Options{BatchSize: 100})
 	caughtUp(t, r)
 	want := tables(t, st)
 	r.Close()
 
 	// Offline, as `cuesource projections rebuild` runs.
-	off, err := projection.New(p, st, projection.Options{BatchSize: 100})
+	off, err := projections.New(p, st, projections.Options{BatchSize: 100})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var batches atomic.Int32
-	projection.SetTestHookBatch(func(name string, _ int64) {
+	projections.SetTestHookBatch(func(name string, _ int64) {
 		if name == "by_tag" && batches.Add(1) == 12 {
 			cancel()
 		}
 	})
-	defer projection.SetTestHookBatch(nil)
+	defer projections.SetTestHookBatch(nil)
 	var progress []int64
 	err = off.RebuildProgress(ctx, "by_tag", func(done, total int64) {
 		assert.Equal(t, int64(3000), total)
 		progress = append(progress, done)
 	})
 	require.ErrorIs(t, err, context.Canceled)
-	projection.SetTestHookBatch(nil)
+	projections.SetTestHookBatch(nil)
 	assert.Equal(t, []int64{0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100}, progress)
 	s := status(t, off, "by_tag")
-	assert.Equal(t, projection.StateRebuilding, s.State)
+	assert.Equal(t, projections.StateRebuilding, s.State)
 	assert.Equal(t, int64(1100), s.Position)
 	require.NoError(t, st.Close())
 
 	st = openStore(t, path)
 	defer st.Close()
-	r2 := newRunner(t, p, st, projection.Options{BatchSize: 100})
+	r2 := newRunner(t, p, st, projections.Options{BatchSize: 100})
 	caughtUp(t, r2)
 	checkCounts(t, st)
 	assert.Equal(t, want, tables(t, st))
@@ -361,7 +361,7 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bank.db")
 	st := openStore(t, path)
 	b := native.New(broken, st, engine.Options{})
-	r := newRunner(t, broken, st, projection.Options{Waiter: b})
+	r := newRunner(t, broken, st, projections.Options{Waiter: b})
 	execute(t, b, "a1", "Open", `{}`)
 	execute(t, b, "a1", "Deposit", `{"amount":5,"tag":"x"}`)
 	// The inline projection fails in the command's transaction; the
@@ -373,7 +373,7 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 
 	failed := func(name string) api.ProjectionStatus {
 		t.Helper()
-		require.Eventually(t, func() bool { return status(t, r, name).State == projection.StateFailed }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return status(t, r, name).State == projections.StateFailed }, 10*time.Second, time.Millisecond)
 		return status(t, r, name)
 	}
 	for _, name := range []string{"ratio", "ratio_inline"} {
@@ -396,10 +396,10 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	require.NoError(t, r.Skip(context.Background(), "ratio"))
 	require.Eventually(t, func() bool {
 		s := status(t, r, "ratio")
-		return s.State == projection.StateRunning && s.Lag == 0
+		return s.State == projections.StateRunning && s.Lag == 0
 	}, 10*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]int{"a1": 2}, applied(t, st, "ratio"))
-	assert.ErrorIs(t, r.Skip(context.Background(), "ratio"), projection.ErrNotFailed)
+	assert.ErrorIs(t, r.Skip(context.Background(), "ratio"), projections.ErrNotFailed)
 	assert.ErrorIs(t, r.Resume(context.Background(), "nope"), api.ErrUnknown)
 
 	// Resume retries the same event: still broken, it fails again there.
@@ -416,7 +416,7 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	require.Equal(t, broken.Projections["accounts"].Hash, fixed.Projections["accounts"].Hash)
 	st = openStore(t, path)
 	defer st.Close()
-	r2 := newRunner(t, fixed, st, projection.Options{})
+	r2 := newRunner(t, fixed, st, projections.Options{})
 	caughtUp(t, r2)
 	assert.Equal(t, map[string]int{"a1": 3}, applied(t, st, "ratio"))
 	assert.Equal(t, map[string]int{"a1": 3}, applied(t, st, "ratio_inline"))
@@ -435,22 +435,22 @@ func TestOfflineStatus(t *testing.T) {
 	st := openStore(t, path)
 	defer st.Close()
 	fill(t, st, 50, 5)
-	off, err := projection.New(p, st, projection.Options{})
+	off, err := projections.New(p, st, projections.Options{})
 	require.NoError(t, err)
 	for _, s := range mustStatus(t, off) {
-		assert.Equal(t, projection.StateNew, s.State)
+		assert.Equal(t, projections.StateNew, s.State)
 		assert.Equal(t, int64(50), s.Lag)
 	}
-	r := newRunner(t, p, st, projection.Options{})
+	r := newRunner(t, p, st, projections.Options{})
 	caughtUp(t, r)
 	r.Close()
 	changed := compile(t, strings.Replace(bank, `"(row.total ?? 0) + event.amount"`, `"(row.total ?? 0) + 2 * event.amount"`, 1))
-	off, err = projection.New(changed, st, projection.Options{})
+	off, err = projections.New(changed, st, projections.Options{})
 	require.NoError(t, err)
 	s := status(t, off, "by_tag")
-	assert.Equal(t, projection.StateStale, s.State)
+	assert.Equal(t, projections.StateStale, s.State)
 	assert.Equal(t, p.Projections["by_tag"].Hash, s.Hash)
-	assert.Equal(t, projection.StateRunning, status(t, off, "accounts").State)
+	assert.Equal(t, projections.StateRunning, status(t, off, "accounts").State)
 }
 
 // Queries end to end through the HTTP API: parameters are validated by
@@ -461,7 +461,7 @@ func TestQueryEndToEnd(t *testing.T) {
 	defer st.Close()
 	b := native.New(p, st, engine.Options{})
 	defer b.Close()
-	r := newRunner(t, p, st, projection.Options{Waiter: b})
+	r := newRunner(t, p, st, projections.Options{Waiter: b})
 	svc := api.New(p, b, api.Options{ReadModels: r})
 	get := func(path string, q url.Values) (int, map[string]any) {
 		t.Helper()
@@ -529,7 +529,7 @@ func TestCheckQueries(t *testing.T) {
 		joined: sql: "SELECT a.key, json_array_length(a.tags) AS n, t.total FROM accounts a JOIN by_tag t ON t.key = a.last WHERE a.balance > :min LIMIT :limit"
 `, 1)
 	p := compile(t, src)
-	errs := projection.CheckQueries(p)
+	errs := projections.CheckQueries(p)
 	got := map[string]string{}
 	for _, e := range errs {
 		name := strings.Fields(strings.TrimPrefix(e.Msg, "query "))[0]
@@ -550,11 +550,11 @@ func TestCheckQueries(t *testing.T) {
 		"digit":          "query digit: parameter :1 must start with a letter",
 	}, got)
 
-	_, err := projection.New(p, nil, projection.Options{})
+	_, err := projections.New(p, nil, projections.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "query")
 
-	assert.Empty(t, projection.CheckQueries(compile(t, bank)))
+	assert.Empty(t, projections.CheckQueries(compile(t, bank)))
 }
 
 // The example context's projections and queries work as written.
@@ -563,12 +563,12 @@ func TestExampleContext(t *testing.T) {
 	require.NoError(t, err)
 	p, err := interpreter.Compile(m)
 	require.NoError(t, err)
-	require.Empty(t, projection.CheckQueries(p))
+	require.Empty(t, projections.CheckQueries(p))
 	st := openStore(t, filepath.Join(t.TempDir(), "shop.db"))
 	defer st.Close()
 	b := native.New(p, st, engine.Options{})
 	defer b.Close()
-	r := newRunner(t, p, st, projection.Options{Waiter: b})
+	r := newRunner(t, p, st, projections.Options{Waiter: b})
 	send := func(agg, id, cmd, payload string) {
 		t.Helper()
 		resp, err := b.Execute(context.Background(), &api.CommandRequest{Aggregate: agg, ID: id, Command: cmd, Payload: json.RawMessage(payload),

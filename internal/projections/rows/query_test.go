@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 )
 
 func TestScan(t *testing.T) {

@@ -1,4 +1,4 @@
-package projection_test
+package projections_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cuesource/cuesource/projection"
+	"github.com/cuesource/cuesource/projections"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -83,7 +83,7 @@ func BenchmarkRebuild(b *testing.B) {
 			st := openStore(b, filepath.Join(b.TempDir(), "c.db"))
 			defer st.Close()
 			fillCounters(b, st, benchEvents, instances)
-			r, err := projection.New(p, st, projection.Options{})
+			r, err := projections.New(p, st, projections.Options{})
 			require.NoError(b, err)
 			b.ResetTimer()
 			start := time.Now()
@@ -113,7 +113,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		st := openStore(b, path)
 		b.StartTimer()
 		start := time.Now()
-		r, err := projection.New(p, st, projection.Options{PollInterval: time.Millisecond})
+		r, err := projections.New(p, st, projections.Options{PollInterval: time.Millisecond})
 		require.NoError(b, err)
 		require.NoError(b, r.Start(context.Background()))
 		caughtUp(b, r)
@@ -157,7 +157,7 @@ func BenchmarkInlineAppend(b *testing.B) {
 				defer st.Close()
 				version := fillCounters(b, st, 1000, 1000)
 				if mode == "with" {
-					r, err := projection.New(p, st, projection.Options{})
+					r, err := projections.New(p, st, projections.Options{})
 					require.NoError(b, err)
 					require.NoError(b, r.Start(context.Background()))
 					defer r.Close()

@@ -1,4 +1,4 @@
-package projection
+package projections
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/projection/rows"
 	"github.com/cuesource/cuesource/store"
 )
 

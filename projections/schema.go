@@ -1,11 +1,11 @@
-package projection
+package projections
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 )
 
 // Projection states as stored in the checkpoint table.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/effect/rules"
+	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/store"
 )
 

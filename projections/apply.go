@@ -1,4 +1,4 @@
-package projection
+package projections
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cuesource/cuesource/projection/rows"
+	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/store"
 )
 
