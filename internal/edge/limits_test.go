@@ -16,7 +16,7 @@ import (
 // than queryRows, and a result over queryRows or queryBytes fails with the
 // same 422 query_too_large.
 func TestQueryLimitsOnD1(t *testing.T) {
-	m, err := compiler.Compile("../contexts/example.cue")
+	m, err := compiler.Compile("../../contexts/example.cue")
 	require.NoError(t, err)
 	m.Limits = manifest.Limits{QueryRows: 2, QueryBytes: 200}
 	data, err := compiler.Marshal(m)

@@ -18,7 +18,7 @@ import (
 
 func exampleCore(t *testing.T) *Core {
 	t.Helper()
-	m, err := compiler.Compile("../contexts/example.cue")
+	m, err := compiler.Compile("../../contexts/example.cue")
 	require.NoError(t, err)
 	data, err := compiler.Marshal(m)
 	require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestStream(t *testing.T) {
 	require.NoError(t, json.Unmarshal(run(t, c, "stream", bad).Done.(json.RawMessage), &page))
 	require.NotNil(t, page.Response)
 	assert.Equal(t, 400, page.Response.Status)
-	m, _ := compiler.Compile("../contexts/example.cue")
+	m, _ := compiler.Compile("../../contexts/example.cue")
 	data, _ := compiler.Marshal(m)
 	locked, err := New(data, Config{Token: "tok"})
 	require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestStream(t *testing.T) {
 // (interpreter.CompileChecked): the program it gets must decide exactly as
 // the checked one, which both contexts' scenarios show.
 func TestCheckedProgramPassesTheScenarios(t *testing.T) {
-	for _, ctx := range []string{"../contexts/example.cue", "../contexts/tickets"} {
+	for _, ctx := range []string{"../../contexts/example.cue", "../../contexts/tickets"} {
 		m, err := compiler.Compile(ctx)
 		require.NoError(t, err)
 		data, err := compiler.Marshal(m)
@@ -170,7 +170,7 @@ func TestCheckedProgramPassesTheScenarios(t *testing.T) {
 // Rejections name the same violations with the checked program (its JSON
 // Schemas compiled on first use) as with the fully compiled one.
 func TestCheckedProgramRejectsAlike(t *testing.T) {
-	m, err := compiler.Compile("../contexts/example.cue")
+	m, err := compiler.Compile("../../contexts/example.cue")
 	require.NoError(t, err)
 	full, err := interpreter.Compile(m)
 	require.NoError(t, err)

@@ -22,7 +22,7 @@ import (
 // valid what jsonschema rejects.
 func TestValidAgreesWithJSONSchema(t *testing.T) {
 	var raws []json.RawMessage
-	for _, path := range []string{"../contexts/example.cue", "../contexts/tickets/tickets.cue", "testdata/shapes.cue"} {
+	for _, path := range []string{"../../contexts/example.cue", "../../contexts/tickets/tickets.cue", "testdata/shapes.cue"} {
 		m, err := compiler.Compile(path)
 		require.NoError(t, err)
 		for _, a := range m.Aggregates {
@@ -163,7 +163,7 @@ func generate(rng *rand.Rand, s map[string]any, depth int) any {
 // Valid is the runtime's fast path: it runs on every command payload, so
 // it must not allocate.
 func BenchmarkValid(b *testing.B) {
-	m, err := compiler.Compile("../contexts/example.cue")
+	m, err := compiler.Compile("../../contexts/example.cue")
 	require.NoError(b, err)
 	var schemas []*Schema
 	var docs []any

@@ -190,7 +190,7 @@ func TestSchemas(t *testing.T) {
 // Every schema the compiler gives the example contexts, and the shapes in
 // testdata that they do not use.
 func TestManifestSchemas(t *testing.T) {
-	for _, path := range []string{"../contexts/example.cue", "../contexts/tickets", "testdata/shapes.cue"} {
+	for _, path := range []string{"../../contexts/example.cue", "../../contexts/tickets", "testdata/shapes.cue"} {
 		m, err := compiler.Compile(path)
 		require.NoError(t, err, path)
 		for an, a := range m.Aggregates {
