@@ -13,12 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/cuesource/cuesource/diagram"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
@@ -45,9 +44,9 @@ type Response struct {
 type Backend interface {
 	// Execute runs req under its instance's single writer: it loads the
 	// snapshot and the idempotency record stored under req.StoreKey() (if
-	// req has a key), calls Decide, appends Decide's commit atomically if
-	// there is one, and returns Decide's response.
-	Execute(ctx context.Context, req *CommandRequest) (Response, error)
+	// req has a key), calls cuesource.Decide, appends its commit atomically
+	// if there is one, and returns its answer.
+	Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error)
 	Load(ctx context.Context, aggregate, id string) (store.Instance, error)
 	// Events and ReadAll read pages as store.Store does.
 	Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error)
@@ -55,10 +54,10 @@ type Backend interface {
 	// Rehydrate rebuilds an instance's state from its events under the
 	// instance's writer, reports drift (see Compare) and, when fix is set,
 	// stores the rebuilt state.
-	Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*Drift, error)
-	// Seed runs DecideSeed under the instance's writer and appends its
-	// commit, like Execute.
-	Seed(ctx context.Context, req *SeedRequest) (Response, error)
+	Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*cuesource.Drift, error)
+	// Seed runs cuesource.DecideSeed under the instance's writer and
+	// appends its commit, like Execute.
+	Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error)
 }
 
 // Options configure a Service.
@@ -72,10 +71,10 @@ type Options struct {
 	// Limits bound command payloads (1 MiB and depth 64 by default); they
 	// travel with each CommandRequest to whichever backend decides it.
 	Limits value.Limits
-	// ReadModels and DeadLetters serve the read side and the effects'
+	// cuesource.ReadModels and DeadLetters serve the read side and the effects'
 	// dead-letter list, when the runtime has them.
-	ReadModels  ReadModels
-	DeadLetters DeadLetters
+	ReadModels  cuesource.ReadModels
+	DeadLetters cuesource.DeadLetters
 	// Now and NewID supply the clock and command ids; the engine itself
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
@@ -84,6 +83,9 @@ type Options struct {
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
 	MaxStreams int
+	// Diagram draws the context's event model for GET /diagram.svg (the
+	// runtime hands it diagram.SVG); without it the route answers 404.
+	Diagram func(*manifest.Manifest) []byte
 }
 
 // Service serves a context's HTTP API.
@@ -103,7 +105,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 		opt.Now = time.Now
 	}
 	if opt.NewID == nil {
-		opt.NewID = NewID
+		opt.NewID = cuesource.NewID
 	}
 	if opt.Limits.MaxBytes == 0 {
 		opt.Limits.MaxBytes = value.DefaultMaxBytes
@@ -117,7 +119,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
-		diagram: &document{make: func() []byte { return diagram.SVG(p.Manifest) }},
+		diagram: &document{make: func() []byte { return opt.Diagram(p.Manifest) }},
 	}
 }
 
@@ -137,7 +139,7 @@ func (d *document) response(contentType string) Response {
 // With returns a copy of s that serves through another backend and read
 // side: a runtime that makes a backend per request (the Workers core) keeps
 // one Service and its OpenAPI document.
-func (s *Service) With(b Backend, rm ReadModels, dl DeadLetters) *Service {
+func (s *Service) With(b Backend, rm cuesource.ReadModels, dl cuesource.DeadLetters) *Service {
 	c := *s
 	c.backend, c.opt.ReadModels, c.opt.DeadLetters = b, rm, dl
 	return &c
@@ -245,6 +247,9 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 	case "context":
 		return s.context.response("application/json")
 	case "diagram":
+		if s.opt.Diagram == nil {
+			return problem(statusNotFound, "not_found", "this server draws no diagram")
+		}
 		return s.diagram.response("image/svg+xml")
 	case "events":
 		return s.readAll(ctx, c)
@@ -374,44 +379,13 @@ func (s *Service) aggregate(name string) (*interpreter.Aggregate, *Response) {
 	return a, nil
 }
 
-const maxIDLength = 256
-
-// checkID refuses an instance id that cannot name one instance the same
-// way everywhere: one that is not valid UTF-8 or has U+FFFD (invalid bytes
-// become U+FFFD in storage or in a URL parser, and would address another
-// instance), "." or ".." (URL normalisation removes such segments), one
-// with control characters (which logs, headers and terminals interpret),
-// and one over maxIDLength bytes.
+// checkID refuses an instance id by the rule of cuesource.CheckID.
 func checkID(id string) *Response {
-	if reason := idProblem(id); reason != "" {
-		r := problem(statusBadRequest, "invalid_id", "the instance id "+reason)
+	if reason := cuesource.CheckID(id); reason != "" {
+		r := problem(statusBadRequest, string(cuesource.KindInvalidID), "the instance id "+reason)
 		return &r
 	}
 	return nil
-}
-
-func idProblem(id string) string {
-	switch {
-	case len(id) > maxIDLength:
-		return fmt.Sprintf("is longer than %d bytes", maxIDLength)
-	case id == "":
-		return "is empty"
-	case id == "." || id == "..":
-		return fmt.Sprintf("%q is a dot segment, which URLs remove", id)
-	case !utf8.ValidString(id):
-		return "is not valid UTF-8"
-	}
-	for _, r := range id {
-		switch {
-		case unicode.IsControl(r):
-			return fmt.Sprintf("has the control character %U", r)
-		case r == utf8.RuneError:
-			// What bytes that are not UTF-8 become on the way to a Worker:
-			// refused too, so that no such id addresses another instance.
-			return "has U+FFFD, the replacement for bytes that are not UTF-8"
-		}
-	}
-	return ""
 }
 
 // instance answers GET /{aggregate}/{id}: the state, its version and ETag.
@@ -532,7 +506,7 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 				fmt.Sprintf("a command body must be application/json, not %q", ct))
 		}
 	}
-	req := &CommandRequest{
+	req := &cuesource.CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
 		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
 		Limits: s.opt.Limits,
@@ -559,11 +533,11 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 		}
 		req.IdempotencyKey = key
 	}
-	resp, err := s.backend.Execute(ctx, req)
+	a, err := s.backend.Execute(ctx, req)
 	if err != nil {
 		return internal(err)
 	}
-	return resp
+	return Answer(a, req.Aggregate, req.ID)
 }
 
 func isJSON(ct string) bool {
@@ -575,12 +549,12 @@ func isJSON(ct string) bool {
 func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
 // parseIfMatch reads an If-Match value: "*" (any existing version, which
-// the API spells as version AnyExisting) or a list of entity tags, weak or
+// the API spells as version cuesource.AnyExisting) or a list of entity tags, weak or
 // strong, each naming a version. The versions come back sorted, without
 // repeats.
 func parseIfMatch(h string) ([]int64, bool) {
 	if strings.TrimSpace(h) == "*" {
-		return []int64{AnyExisting}, true
+		return []int64{cuesource.AnyExisting}, true
 	}
 	var vs []int64
 	for _, t := range strings.Split(h, ",") {
@@ -620,10 +594,6 @@ func etagListMatches(list string, version int64) bool {
 	return false
 }
 
-// AnyExisting as an expected version means If-Match: * (the instance must
-// exist, whatever its version).
-const AnyExisting = -2
-
 // seed answers POST /admin/seed/{aggregate}/{id} {"events": [...]}.
 func (s *Service) seed(ctx context.Context, c *call) Response {
 	r := c.r
@@ -631,19 +601,19 @@ func (s *Service) seed(ctx context.Context, c *call) Response {
 		return problem(statusUnsupportedMediaType, "unsupported_media_type", "a seed body must be application/json")
 	}
 	var body struct {
-		Events []SeedEvent `json:"events"`
+		Events []cuesource.SeedEvent `json:"events"`
 	}
 	if err := json.Unmarshal(r.Body, &body); err != nil {
 		return problem(statusBadRequest, "invalid_json", "the body must be {\"events\": [{\"event\": ..., \"payload\": {...}}]}: "+err.Error())
 	}
 	// The server names and dates the seed: the body cannot choose event
 	// ids, which must not collide with the log's.
-	req := &SeedRequest{Aggregate: c.agg, ID: c.id, Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
-	resp, err := s.backend.Seed(ctx, req)
+	req := &cuesource.SeedRequest{Aggregate: c.agg, ID: c.id, Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
+	a, err := s.backend.Seed(ctx, req)
 	if err != nil {
 		return internal(err)
 	}
-	return resp
+	return Answer(a, req.Aggregate, req.ID)
 }
 
 // rehydrate answers POST /admin/rehydrate/{aggregate}/{id}[?fix=true].

@@ -24,8 +24,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/native"
@@ -84,9 +87,12 @@ func newServerFor(t *testing.T, p *interpreter.Program, opt api.Options) *server
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	backend := native.New(p, st, engine.Options{})
 	t.Cleanup(backend.Close)
+	if opt.Diagram == nil {
+		opt.Diagram = diagram.SVG
+	}
 	svc := api.New(p, backend, opt)
 	s := &server{t: t, store: st, backend: backend, ended: make(chan string, 1024)}
-	h := api.Handler(svc, api.HandlerOptions{})
+	h := nethttp.Handler(svc, nethttp.Options{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.active.Add(1)
 		defer func() {
@@ -740,12 +746,13 @@ func TestUnknownMethodsAndControlCharacters(t *testing.T) {
 // effect's send, whose id is an expression's value) meets the id rule too.
 func TestDecideChecksTheID(t *testing.T) {
 	for _, id := range []string{"..", "a\x00", "a\xff", "a\uFFFD", ""} {
-		d := api.Decide(example(t), store.Instance{Aggregate: "cart", ID: id}, nil, &api.CommandRequest{
+		d := cuesource.Decide(example(t), store.Instance{Aggregate: "cart", ID: id}, nil, &cuesource.CommandRequest{
 			Aggregate: "cart", ID: id, Command: "Open", Payload: []byte(openAda), ExpectedVersion: engine.AnyVersion,
 		}, engine.Options{})
 		assert.Nil(t, d.Commit, "%q", id)
-		assert.Equal(t, http.StatusBadRequest, d.Response.Status, "%q: %s", id, d.Response.Body)
-		assert.Contains(t, string(d.Response.Body), "invalid_id")
+		resp := api.Answer(d.Answer, "cart", id)
+		assert.Equal(t, http.StatusBadRequest, resp.Status, "%q: %s", id, resp.Body)
+		assert.Contains(t, string(resp.Body), "invalid_id")
 	}
 }
 

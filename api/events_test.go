@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/store"
 )
@@ -93,7 +94,7 @@ func TestEventReadsShowTheCurrentVersion(t *testing.T) {
 	require.NoError(t, err)
 	evs, err := s.store.Events(t.Context(), "cart", "c1", 0, 0)
 	require.NoError(t, err)
-	d := api.Compare(example(t), inst, evs)
+	d := cuesource.Compare(example(t), inst, evs)
 	assert.Empty(t, d.Error)
 	assert.False(t, d.Drifted, "stored %s, rebuilt %s", d.Stored, d.Rebuilt)
 }

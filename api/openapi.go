@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
@@ -200,7 +201,7 @@ func OpenAPI(p *interpreter.Program) []byte {
 			},
 			"parameters": map[string]any{
 				"id": map[string]any{"name": "id", "in": "path", "required": true, "description": "The instance id.",
-					"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIDLength}},
+					"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": cuesource.MaxIDLength}},
 				"after": map[string]any{"name": "after", "in": "query", "description": "Return only what comes after this.",
 					"schema": map[string]any{"type": "integer", "minimum": 0, "maximum": int64(1) << 62, "default": 0}},
 				"raw": map[string]any{"name": "raw", "in": "query", "description": "Show the events as stored, with the type and schemaVersion " +

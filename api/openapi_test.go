@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/store"
@@ -298,7 +300,7 @@ func TestOpenAPIDeterministic(t *testing.T) {
 	assert.True(t, bytes.Equal(first, OpenAPI(openapiCompile(t, "../contexts/example.cue"))))
 
 	// The service serves these bytes.
-	s := New(p, openapiBackend{}, Options{})
+	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG})
 	resp := s.Serve(context.Background(), &Request{Method: http.MethodGet, Path: "/openapi.json", Header: Header{}})
 	assert.Equal(t, http.StatusOK, resp.Status)
 	assert.Equal(t, first, resp.Body)
@@ -308,8 +310,8 @@ func TestOpenAPIDeterministic(t *testing.T) {
 // version 1, no events.
 type openapiBackend struct{}
 
-func (openapiBackend) Execute(context.Context, *CommandRequest) (Response, error) {
-	return Response{Status: http.StatusOK, Body: []byte(`{}`)}, nil
+func (openapiBackend) Execute(context.Context, *cuesource.CommandRequest) (cuesource.Answer, error) {
+	return cuesource.Answer{Version: 1, Body: []byte(`{}`)}, nil
 }
 
 func (openapiBackend) Load(_ context.Context, agg, id string) (store.Instance, error) {
@@ -322,12 +324,12 @@ func (openapiBackend) Events(context.Context, string, string, int64, int) ([]sto
 
 func (openapiBackend) ReadAll(context.Context, int64, int) ([]store.Event, error) { return nil, nil }
 
-func (openapiBackend) Rehydrate(_ context.Context, agg, id string, _ bool) (*Drift, error) {
-	return &Drift{Aggregate: agg, ID: id, Version: 1}, nil
+func (openapiBackend) Rehydrate(_ context.Context, agg, id string, _ bool) (*cuesource.Drift, error) {
+	return &cuesource.Drift{Aggregate: agg, ID: id, Version: 1}, nil
 }
 
-func (openapiBackend) Seed(context.Context, *SeedRequest) (Response, error) {
-	return Response{Status: http.StatusCreated, Body: []byte(`{}`)}, nil
+func (openapiBackend) Seed(context.Context, *cuesource.SeedRequest) (cuesource.Answer, error) {
+	return cuesource.Answer{Version: 1, Created: true, Body: []byte(`{}`)}, nil
 }
 
 // TestOpenAPIRoutesServed sends a request to every operation of the
@@ -342,7 +344,7 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 		}
 		p := openapiCompile(t, path)
 		doc := openapiDoc(t, p)
-		s := New(p, openapiBackend{}, Options{Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+		s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
 		aggregate := slices.Sorted(maps.Keys(p.Manifest.Aggregates))[0]
 		ops := 0
 		for route, item := range doc["paths"].(map[string]any) {
@@ -392,10 +394,10 @@ type openapiReadSide struct{}
 func (openapiReadSide) Query(context.Context, string, map[string]any) ([]map[string]any, error) {
 	return nil, nil
 }
-func (openapiReadSide) Status(context.Context) ([]ProjectionStatus, error) { return nil, nil }
-func (openapiReadSide) Rebuild(context.Context, string) error              { return nil }
-func (openapiReadSide) Skip(context.Context, string) error                 { return nil }
-func (openapiReadSide) Resume(context.Context, string) error               { return nil }
-func (openapiReadSide) List(context.Context) ([]DeadLetter, error)         { return nil, nil }
-func (openapiReadSide) Retry(context.Context, int64) error                 { return nil }
-func (openapiReadSide) Discard(context.Context, int64) error               { return nil }
+func (openapiReadSide) Status(context.Context) ([]cuesource.ProjectionStatus, error) { return nil, nil }
+func (openapiReadSide) Rebuild(context.Context, string) error                        { return nil }
+func (openapiReadSide) Skip(context.Context, string) error                           { return nil }
+func (openapiReadSide) Resume(context.Context, string) error                         { return nil }
+func (openapiReadSide) List(context.Context) ([]cuesource.DeadLetter, error)         { return nil, nil }
+func (openapiReadSide) Retry(context.Context, int64) error                           { return nil }
+func (openapiReadSide) Discard(context.Context, int64) error                         { return nil }

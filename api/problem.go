@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )
@@ -60,11 +61,6 @@ func unauthorized(detail string) Response {
 	return r
 }
 
-// ErrUnavailable is what a Backend returns (wrapped) when it cannot take
-// requests for now, e.g. while shutting down: the client gets 503 and
-// should retry.
-var ErrUnavailable = errors.New("service unavailable")
-
 // storageRetryAfter is the Retry-After, in seconds, of the answers to a
 // storage fault: long enough for an operator to free space.
 const storageRetryAfter = "10"
@@ -75,7 +71,7 @@ const storageRetryAfter = "10"
 func internal(err error) Response {
 	var r Response
 	switch {
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, cuesource.ErrUnavailable):
 		r = problem(statusServiceUnavailable, "unavailable", "the server is shutting down or not ready; retry")
 		r.Header.Set("Retry-After", "1")
 		return r

@@ -2,89 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
+
+	"github.com/cuesource/cuesource"
 )
-
-// ReadModels is what a runtime offers for projections and queries.
-type ReadModels interface {
-	// Query runs a named query with validated parameters; rows are JSON
-	// objects keyed by column.
-	Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error)
-	// Status reports every projection.
-	Status(ctx context.Context) ([]ProjectionStatus, error)
-	// Rebuild drops a projection and replays the log into it; it returns
-	// when the projection has caught up.
-	Rebuild(ctx context.Context, name string) error
-	// Skip moves a failed projection past the event it failed on, and
-	// Resume retries it from there (after the definition was fixed).
-	Skip(ctx context.Context, name string) error
-	Resume(ctx context.Context, name string) error
-}
-
-// ErrUnknown is wrapped by ReadModels and DeadLetters errors for a name or
-// id that does not exist (404); ErrConflict by an action the target's state
-// does not allow, such as skipping a projection that has not failed (409).
-var (
-	ErrUnknown  = errors.New("unknown")
-	ErrConflict = errors.New("conflict")
-)
-
-// ErrQueryTimeout is wrapped by ReadModels.Query for a query that ran
-// longer than the runtime's query time limit, or waited that long for a
-// connection (503 query_timeout).
-var ErrQueryTimeout = errors.New("the query ran out of time")
-
-// LimitError is a query whose result would be over a limit of the context:
-// queryRows or queryBytes (422 query_too_large). The query fails rather
-// than answering part of its result.
-type LimitError struct {
-	Query string
-	Limit string // queryRows or queryBytes
-	Max   int
-}
-
-func (e *LimitError) Error() string {
-	what := "rows"
-	if e.Limit == "queryBytes" {
-		what = "bytes"
-	}
-	return fmt.Sprintf("the result of query %s is over the context's limit %s (%d %s); ask for less, with a LIMIT or a narrower filter", e.Query, e.Limit, e.Max, what)
-}
-
-// ProjectionStatus is one projection's state.
-type ProjectionStatus struct {
-	Name          string `json:"name"`
-	Mode          string `json:"mode"`  // inline or async
-	State         string `json:"state"` // running, failed, rebuilding; offline also new (never built), stale (rebuilt at the next start)
-	Position      int64  `json:"position"`
-	Head          int64  `json:"head"` // the log's last position
-	Lag           int64  `json:"lag"`
-	Hash          string `json:"hash"`
-	Error         string `json:"error,omitempty"`
-	ErrorPosition int64  `json:"errorPosition,omitempty"`
-}
-
-// DeadLetters is what a runtime offers for deliveries that gave up.
-type DeadLetters interface {
-	List(ctx context.Context) ([]DeadLetter, error)
-	Retry(ctx context.Context, id int64) error
-	Discard(ctx context.Context, id int64) error
-}
-
-// DeadLetter is a delivery that failed for good.
-type DeadLetter struct {
-	ID        int64           `json:"id"`
-	Effect    string          `json:"effect"`
-	EventID   string          `json:"eventId"`
-	Attempts  int             `json:"attempts"`
-	Error     string          `json:"error"`
-	Rejection json.RawMessage `json:"rejection,omitempty"` // a send's command rejection: {kind, name, message}
-	Time      time.Time       `json:"time"`
-}
 
 // query answers GET /queries/{name}?param=...
 func (s *Service) query(ctx context.Context, c *call) Response {
@@ -99,11 +22,11 @@ func (s *Service) query(ctx context.Context, c *call) Response {
 			map[string]any{"violations": vs})
 	}
 	rows, err := s.opt.ReadModels.Query(ctx, name, params)
-	var le *LimitError
+	var le *cuesource.LimitError
 	switch {
 	case errors.As(err, &le):
 		return problemWith(statusUnprocessableEntity, "query_too_large", le.Error(), map[string]any{"limit": le.Limit, "max": le.Max})
-	case errors.Is(err, ErrQueryTimeout):
+	case errors.Is(err, cuesource.ErrQueryTimeout):
 		resp := problem(statusServiceUnavailable, "query_timeout", fmt.Sprintf("query %s ran out of time (or the query pool was busy for that long); it was stopped", name))
 		resp.Header.Set("Retry-After", "1")
 		return resp
@@ -123,7 +46,7 @@ func (s *Service) projectionStatus(ctx context.Context) Response {
 		return internal(err)
 	}
 	if st == nil {
-		st = []ProjectionStatus{}
+		st = []cuesource.ProjectionStatus{}
 	}
 	return jsonResponse(statusOK, map[string]any{"projections": st})
 }
@@ -143,10 +66,10 @@ func (s *Service) projectionAction(ctx context.Context, c *call) Response {
 	default:
 		return problem(statusNotFound, "not_found", "no such route: "+c.r.Path)
 	}
-	if errors.Is(err, ErrUnknown) {
+	if errors.Is(err, cuesource.ErrUnknown) {
 		return problem(statusNotFound, "unknown_projection", err.Error())
 	}
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, cuesource.ErrConflict) {
 		return problem(statusConflict, "projection_state", err.Error())
 	}
 	if err != nil {
@@ -171,7 +94,7 @@ func (s *Service) deadLetterList(ctx context.Context) Response {
 		return internal(err)
 	}
 	if list == nil {
-		list = []DeadLetter{}
+		list = []cuesource.DeadLetter{}
 	}
 	return jsonResponse(statusOK, map[string]any{"deadLetters": list})
 }
@@ -186,7 +109,7 @@ func deadLetterID(c *call) int64 {
 // /admin/dead-letters/{id}/retry and DELETE /admin/dead-letters/{id}, by
 // what retrying or discarding the dead letter gave.
 func deadLetterResponse(err error) Response {
-	if errors.Is(err, ErrUnknown) {
+	if errors.Is(err, cuesource.ErrUnknown) {
 		return problem(statusNotFound, "unknown_dead_letter", err.Error())
 	}
 	if err != nil {

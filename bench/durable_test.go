@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/native"
@@ -246,7 +247,7 @@ var addItemBodies = func() [][]byte {
 }()
 
 // stack is what `cuesource serve` runs, on a real TCP loopback listener:
-// api.Handler over api.Service over native.Backend over sqlite.Store in a
+// nethttp.Handler over api.Service over native.Backend over sqlite.Store in a
 // temporary directory, with maxClients keep-alive clients, each with its
 // own transport and an open connection.
 type stack struct {
@@ -268,7 +269,7 @@ func newStack(b *testing.B, p *interpreter.Program, dir string, durability sqlit
 	s := &stack{st: &countingStore{Store: st}}
 	s.backend = native.New(p, s.st, engine.Options{})
 	svc := api.New(p, s.backend, api.Options{})
-	s.srv = httptest.NewServer(api.Handler(svc, api.HandlerOptions{}))
+	s.srv = httptest.NewServer(nethttp.Handler(svc, nethttp.Options{}))
 	for range maxClients {
 		s.clients = append(s.clients, &http.Client{Transport: &http.Transport{
 			MaxIdleConns: 16, MaxIdleConnsPerHost: 16, DisableCompression: true,

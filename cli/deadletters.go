@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/effect"
 )
 
@@ -96,7 +96,7 @@ func (c *command) deadletters(args []string) int {
 		c.printDeadLetters(list, asJSON)
 		return 0
 	}
-	if errors.Is(err, api.ErrUnknown) {
+	if errors.Is(err, cuesource.ErrUnknown) {
 		return fail(fmt.Errorf("no dead letter %d", id))
 	}
 	if err != nil {
@@ -110,10 +110,10 @@ func (c *command) deadletters(args []string) int {
 	return 0
 }
 
-func (c *command) printDeadLetters(list []api.DeadLetter, asJSON bool) {
+func (c *command) printDeadLetters(list []cuesource.DeadLetter, asJSON bool) {
 	if asJSON {
 		if list == nil {
-			list = []api.DeadLetter{}
+			list = []cuesource.DeadLetter{}
 		}
 		c.json(map[string]any{"deadLetters": list})
 		return

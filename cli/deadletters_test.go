@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/effect"
@@ -77,9 +78,10 @@ func TestDeadLetters(t *testing.T) {
 	d, err := effect.New(ctx, p, st, be, effect.Options{Poll: 5 * time.Millisecond})
 	require.NoError(t, err)
 	for _, id := range []string{"p1", "p2"} {
-		resp, err := be.Execute(ctx, &api.CommandRequest{Aggregate: "ping", ID: id, Command: "Ping",
-			CommandID: api.NewID(), Time: time.Now().UTC(), ExpectedVersion: engine.AnyVersion})
+		a, err := be.Execute(ctx, &cuesource.CommandRequest{Aggregate: "ping", ID: id, Command: "Ping",
+			CommandID: cuesource.NewID(), Time: time.Now().UTC(), ExpectedVersion: engine.AnyVersion})
 		require.NoError(t, err)
+		resp := api.Answer(a, "ping", id)
 		require.Equal(t, 201, resp.Status)
 	}
 	rctx, stop := context.WithCancel(ctx)
@@ -104,7 +106,7 @@ func TestDeadLetters(t *testing.T) {
 	code, stdout, _ = run("list", src, "--data", data, "--json")
 	require.Equal(t, 0, code)
 	var list struct {
-		DeadLetters []api.DeadLetter `json:"deadLetters"`
+		DeadLetters []cuesource.DeadLetter `json:"deadLetters"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(stdout), &list))
 	require.Len(t, list.DeadLetters, 2)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store/sqlite"
@@ -121,7 +122,7 @@ func (pl *playground) start() error {
 		st.Close()
 		return err
 	}
-	pl.st, pl.stk, pl.h = st, stk, withUI(api.Handler(stk.svc, api.HandlerOptions{Log: pl.log}), pl.ui)
+	pl.st, pl.stk, pl.h = st, stk, withUI(nethttp.Handler(stk.svc, nethttp.Options{Log: pl.log}), pl.ui)
 	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
 	return nil
 }
@@ -148,11 +149,11 @@ func (pl *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+pl.f.adminToken)) != 1 {
-		api.Unauthorized("admin endpoints need the admin token").Write(w, r.Method)
+		nethttp.Write(w, api.Unauthorized("admin endpoints need the admin token"), r.Method)
 		return
 	}
 	if r.Method != http.MethodPost {
-		api.MethodNotAllowed("POST").Write(w, r.Method)
+		nethttp.Write(w, api.MethodNotAllowed("POST"), r.Method)
 		return
 	}
 	pl.mu.RLock()
@@ -163,7 +164,7 @@ func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
 	pl.stop()
 	if err := pl.start(); err != nil {
 		pl.log.Error("reset", slog.String("error", err.Error()))
-		api.Problem(http.StatusInternalServerError, "internal", "the reset failed; see the log").Write(w, r.Method)
+		nethttp.Write(w, api.Problem(http.StatusInternalServerError, "internal", "the reset failed; see the log"), r.Method)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

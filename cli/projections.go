@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/projections"
 )
 
@@ -123,10 +123,10 @@ func (c *command) projections(args []string) int {
 	return fail(err)
 }
 
-func (c *command) printProjections(list []api.ProjectionStatus, asJSON bool) {
+func (c *command) printProjections(list []cuesource.ProjectionStatus, asJSON bool) {
 	if asJSON {
 		if list == nil {
-			list = []api.ProjectionStatus{}
+			list = []cuesource.ProjectionStatus{}
 		}
 		c.json(map[string]any{"projections": list})
 		return

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -77,13 +77,13 @@ func TestProjections(t *testing.T) {
 	}
 	require.NoError(t, st.Close())
 
-	status := func() map[string]api.ProjectionStatus {
+	status := func() map[string]cuesource.ProjectionStatus {
 		t.Helper()
 		code, out, errs := run("status", src, "--data", data, "--json")
 		require.Equal(t, 0, code, errs)
-		var got struct{ Projections []api.ProjectionStatus }
+		var got struct{ Projections []cuesource.ProjectionStatus }
 		require.NoError(t, json.Unmarshal([]byte(out), &got), out)
-		m := map[string]api.ProjectionStatus{}
+		m := map[string]cuesource.ProjectionStatus{}
 		for _, s := range got.Projections {
 			m[s.Name] = s
 		}
@@ -99,7 +99,7 @@ func TestProjections(t *testing.T) {
 	assert.Contains(t, errs, "\rrebuilding by_amount [")
 	assert.Regexp(t, `\rrebuilt by_amount: 1200 events in \d+\.\ds( \(.* events/s\))? *\n$`, errs)
 	s = status()
-	assert.Equal(t, api.ProjectionStatus{Name: "by_amount", Mode: "async", State: "running", Position: 1200, Head: 1200, Hash: s["by_amount"].Hash}, s["by_amount"])
+	assert.Equal(t, cuesource.ProjectionStatus{Name: "by_amount", Mode: "async", State: "running", Position: 1200, Head: 1200, Hash: s["by_amount"].Hash}, s["by_amount"])
 	// Only the named projection is built; the others now have their
 	// (empty) tables, and the server builds them when it starts.
 	assert.Equal(t, "rebuilding", s["pings"].State)

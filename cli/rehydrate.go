@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/native"
 )
@@ -73,7 +73,7 @@ func (c *command) rehydrate(args []string) int {
 			return targets[i].id < targets[j].id
 		})
 	}
-	var reports []*api.Drift
+	var reports []*cuesource.Drift
 	drifted, failed := 0, 0
 	for _, t := range targets {
 		d, err := b.Rehydrate(ctx, t.agg, t.id, *fix)
@@ -101,7 +101,7 @@ func (c *command) rehydrate(args []string) int {
 	}
 	if *asJSON {
 		if reports == nil {
-			reports = []*api.Drift{}
+			reports = []*cuesource.Drift{}
 		}
 		c.json(map[string]any{"instances": len(reports), "drifted": drifted, "failed": failed, "reports": reports})
 	} else {

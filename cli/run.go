@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/value"
 )
@@ -45,7 +45,7 @@ func (c *command) run(args []string) int {
 		Payload: json.RawMessage(*payload), ExpectedVersion: engine.AnyVersion, Time: time.Now().UTC(),
 	}
 	if env.ID == "" {
-		env.ID = api.NewID()
+		env.ID = cuesource.NewID()
 	}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339Nano, *at)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
@@ -148,9 +150,9 @@ func (c *command) serve(args []string) int {
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           withUI(api.Handler(stk.svc, api.HandlerOptions{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
+		Handler:           withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
 		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    api.ServerMaxHeaderBytes,
+		MaxHeaderBytes:    nethttp.ServerMaxHeaderBytes,
 		ReadTimeout:       f.timeout,
 		WriteTimeout:      f.timeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -238,7 +240,8 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
 	closers = append(closers, func() { stopEffects(); <-effectsDone })
 	stk.svc = api.New(p, backend, api.Options{
-		Token: f.token, AdminToken: f.adminToken,
+		Diagram: diagram.SVG,
+		Token:   f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,

@@ -6,19 +6,19 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/store"
 )
 
 // DeadLetters is the list of deliveries that gave up. It implements
-// api.DeadLetters.
+// cuesource.DeadLetters.
 type DeadLetters struct {
 	st   store.Outbox
 	now  func() time.Time
 	kick func() // wakes the dispatcher after Retry; nil without one
 }
 
-var _ api.DeadLetters = (*DeadLetters)(nil)
+var _ cuesource.DeadLetters = (*DeadLetters)(nil)
 
 // NewDeadLetters opens the dead-letter list of st. now stamps retried
 // rows (nil: time.Now). A dispatcher has its own
@@ -32,14 +32,14 @@ func NewDeadLetters(ctx context.Context, st store.Outbox, now func() time.Time) 
 }
 
 // List returns every dead letter, oldest first.
-func (l *DeadLetters) List(ctx context.Context) ([]api.DeadLetter, error) {
+func (l *DeadLetters) List(ctx context.Context) ([]cuesource.DeadLetter, error) {
 	dls, err := l.st.DeadLetters(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("effect: list dead letters: %w", err)
 	}
-	out := make([]api.DeadLetter, len(dls))
+	out := make([]cuesource.DeadLetter, len(dls))
 	for i, d := range dls {
-		out[i] = api.DeadLetter{ID: d.ID, EventID: d.EventID, Effect: d.Consumer, Attempts: d.Attempts,
+		out[i] = cuesource.DeadLetter{ID: d.ID, EventID: d.EventID, Effect: d.Consumer, Attempts: d.Attempts,
 			Error: d.Error, Rejection: d.Rejection, Time: d.Time}
 	}
 	return out, nil
@@ -62,10 +62,10 @@ func (l *DeadLetters) Discard(ctx context.Context, id int64) error {
 	return unknown(l.st.DiscardDeadLetter(ctx, id), id)
 }
 
-// unknown answers a dead letter the store does not have as api.ErrUnknown.
+// unknown answers a dead letter the store does not have as cuesource.ErrUnknown.
 func unknown(err error, id int64) error {
 	if errors.Is(err, store.ErrNoDeadLetter) {
-		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
+		return fmt.Errorf("no dead letter %d: %w", id, cuesource.ErrUnknown)
 	}
 	return err
 }

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 )
@@ -25,7 +25,7 @@ type doer struct {
 
 var _ rules.Doer = doer{}
 
-func (d doer) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+func (d doer) Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	return d.exec.Execute(ctx, req)
 }
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
@@ -17,7 +17,7 @@ import (
 
 // Executor runs a command; native.Backend is one.
 type Executor interface {
-	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
+	Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error)
 }
 
 // Options configure a [Dispatcher]. Zero values take the defaults.
@@ -112,7 +112,7 @@ func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Exec
 	}
 	d := &Dispatcher{
 		prog: p, st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
-		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: api.NewID, Egress: opt.Egress},
+		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: cuesource.NewID, Egress: opt.Egress},
 		do:   doer{exec: exec, client: webhookClient(opt.Egress)},
 		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
 	}
@@ -120,7 +120,7 @@ func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Exec
 	return d, nil
 }
 
-// DeadLetters is the dispatcher's dead-letter list (api.DeadLetters); a
+// DeadLetters is the dispatcher's dead-letter list (cuesource.DeadLetters); a
 // retried letter wakes the dispatcher.
 func (d *Dispatcher) DeadLetters() *DeadLetters { return d.dl }
 

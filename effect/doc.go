@@ -32,7 +32,7 @@
 //     their outcome in an "effects" member of the body. All three go
 //     through outbox rows, so a crash loses none.
 //   - The dead-letter list ([DeadLetters]: list, retry, discard, over the
-//     store's dead letters), which implements api.DeadLetters and backs
+//     store's dead letters), which implements cuesource.DeadLetters and backs
 //     `cuesource deadletters`.
 //
 // # Guarantees and limits

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/effect"
@@ -294,11 +295,12 @@ func (h *harness) close() {
 
 func (h *harness) command(agg, id, cmd, payload string) api.Response {
 	h.t.Helper()
-	resp, err := h.be.Execute(context.Background(), &api.CommandRequest{
+	a, err := h.be.Execute(context.Background(), &cuesource.CommandRequest{
 		Aggregate: agg, ID: id, Command: cmd, Payload: json.RawMessage(payload),
-		CommandID: api.NewID(), Time: time.Now().UTC(), ExpectedVersion: engine.AnyVersion,
+		CommandID: cuesource.NewID(), Time: time.Now().UTC(), ExpectedVersion: engine.AnyVersion,
 	})
 	require.NoError(h.t, err)
+	resp := api.Answer(a, agg, id)
 	require.Equal(h.t, 2, resp.Status/100, "%s %s %s: %s", agg, id, cmd, resp.Body)
 	return resp
 }
@@ -333,7 +335,7 @@ func (h *harness) outbox() []outboxRow {
 	return out
 }
 
-func (h *harness) deadLetters() []api.DeadLetter {
+func (h *harness) deadLetters() []cuesource.DeadLetter {
 	h.t.Helper()
 	list, err := h.d.DeadLetters().List(context.Background())
 	require.NoError(h.t, err)
@@ -510,8 +512,8 @@ func TestWebhookDeadLetteredThenRetried(t *testing.T) {
 	assert.Contains(t, dl.Error, "400")
 	require.NoError(t, h.d.DeadLetters().Discard(context.Background(), dl.ID))
 	assert.Empty(t, h.deadLetters())
-	assert.ErrorIs(t, h.d.DeadLetters().Discard(context.Background(), dl.ID), api.ErrUnknown)
-	assert.ErrorIs(t, h.d.DeadLetters().Retry(context.Background(), dl.ID), api.ErrUnknown)
+	assert.ErrorIs(t, h.d.DeadLetters().Discard(context.Background(), dl.ID), cuesource.ErrUnknown)
+	assert.ErrorIs(t, h.d.DeadLetters().Retry(context.Background(), dl.ID), cuesource.ErrUnknown)
 }
 
 // A receiver that does not answer within the effect's timeout is retried.
@@ -550,11 +552,11 @@ type crashAfter struct {
 	calls atomic.Int32
 }
 
-func (c *crashAfter) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+func (c *crashAfter) Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	resp, err := c.next.Execute(ctx, req)
 	if c.calls.Add(1) == 1 {
 		c.crash()
-		return api.Response{}, errors.New("connection lost")
+		return cuesource.Answer{}, errors.New("connection lost")
 	}
 	return resp, err
 }
@@ -563,11 +565,11 @@ func (c *crashAfter) Execute(ctx context.Context, req *api.CommandRequest) (api.
 type recorder struct {
 	next effect.Executor
 	mu   sync.Mutex
-	reqs []*api.CommandRequest
-	resp []api.Response
+	reqs []*cuesource.CommandRequest
+	resp []cuesource.Answer
 }
 
-func (r *recorder) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+func (r *recorder) Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	resp, err := r.next.Execute(ctx, req)
 	r.mu.Lock()
 	r.reqs, r.resp = append(r.reqs, req), append(r.resp, resp)
@@ -604,7 +606,7 @@ func TestSendProcessExactlyOnceAcrossRestart(t *testing.T) {
 	assert.Equal(t, []string{"Placed"}, h.events("order", "c1"), "still one order: the idempotency key made the redelivery a replay")
 	rec.mu.Lock()
 	require.Len(t, rec.resp, 1)
-	assert.Equal(t, "true", rec.resp[0].Header.Get("Idempotent-Replayed"))
+	assert.True(t, rec.resp[0].Replayed)
 	assert.Equal(t, "effect:place_order:"+ev, rec.reqs[0].IdempotencyKey)
 	assert.Equal(t, "order", rec.reqs[0].Aggregate)
 	assert.Equal(t, "c1", rec.reqs[0].ID)
@@ -656,7 +658,7 @@ func TestSendRejected(t *testing.T) {
 	assert.Equal(t, "withdraw_blind", dl.Effect)
 	assert.Equal(t, ev, dl.EventID)
 	assert.Equal(t, 1, dl.Attempts, "a rejection is not retried")
-	assert.Contains(t, dl.Error, "account a1 Withdraw was rejected: 422")
+	assert.Contains(t, dl.Error, "account a1 Withdraw was rejected: guard")
 	var rej map[string]any
 	require.NoError(t, json.Unmarshal(dl.Rejection, &rej))
 	assert.Equal(t, "guard", rej["kind"])

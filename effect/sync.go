@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/store"
 )
@@ -23,8 +23,8 @@ type pair struct{ event, effect string }
 // a delivered row is deleted, a failed one stays for the loop with its
 // attempt counted. Their outcomes are added to the response body as
 // "effects": [{effect, eventId, ok, error}]; the command stays committed
-// and its status stays what it was.
-func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, resp api.Response) api.Response {
+// and its answer stays what it was otherwise.
+func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, a cuesource.Answer) cuesource.Answer {
 	var want []pair
 	async := false
 	for _, e := range committed {
@@ -41,16 +41,16 @@ func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, r
 		d.Kick()
 	}
 	if len(want) == 0 {
-		return resp
+		return a
 	}
 	reports := d.deliverSync(ctx, want)
 	if len(reports) == 0 {
-		return resp
+		return a
 	}
-	if body, ok := rules.AppendEffects(resp.Body, reports); ok {
-		resp.Body = body
+	if body, ok := rules.AppendEffects(a.Body, reports); ok {
+		a.Body = body
 	}
-	return resp
+	return a
 }
 
 // deliverSync delivers the rows of want now, or waits for this process's

@@ -28,7 +28,7 @@ const (
 	KindExpression       Kind = "expression_failed"
 	KindInvalidState     Kind = "invalid_state"
 	// A command whose resulting state or an event payload is over the
-	// context's limits (checked where the result is encoded: api.Decide).
+	// context's limits (checked where the result is encoded: cuesource.Decide).
 	KindStateTooLarge Kind = "state_too_large"
 	KindEventTooLarge Kind = "event_too_large"
 )

@@ -17,5 +17,5 @@
 // # What it never does
 //
 // Decide what a command means or what the HTTP answer is: that is
-// api.Decide, the same function a Durable Object calls on Workers.
+// cuesource.Decide, the same function a Durable Object calls on Workers.
 package native

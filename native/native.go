@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -16,7 +16,8 @@ import (
 // MaxBatch bounds the commits appended in one transaction.
 const MaxBatch = 256
 
-// Backend is an api.Backend over a store in this process.
+// Backend runs commands over a store in this process: the backend the
+// HTTP layer (api.Backend and api.Notifier) runs natively.
 type Backend struct {
 	prog  *interpreter.Program
 	store store.Store
@@ -49,26 +50,22 @@ type Backend struct {
 // AfterCommit runs after a command's commit, before its response: how
 // sync effects are delivered (and their outcome added to the response) and
 // async ones started. It must not block on anything but the delivery.
-type AfterCommit func(ctx context.Context, committed []store.Event, resp api.Response) api.Response
+type AfterCommit func(ctx context.Context, committed []store.Event, a cuesource.Answer) cuesource.Answer
 
 // SetAfterCommit installs f; call it before serving.
 func (b *Backend) SetAfterCommit(f AfterCommit) { b.after = f }
 
-var (
-	_ api.Backend        = (*Backend)(nil)
-	_ api.Notifier       = (*Backend)(nil)
-	_ api.HealthReporter = (*Backend)(nil)
-)
+var _ cuesource.HealthReporter = (*Backend)(nil)
 
-// StorageHealth implements api.HealthReporter over a store that tracks
+// StorageHealth implements cuesource.HealthReporter over a store that tracks
 // its faults (SQLite); any other store reports none.
-func (b *Backend) StorageHealth(ctx context.Context) api.StorageHealth {
+func (b *Backend) StorageHealth(ctx context.Context) cuesource.StorageHealth {
 	hs, ok := b.store.(store.HealthReporter)
 	if !ok {
-		return api.StorageHealth{}
+		return cuesource.StorageHealth{}
 	}
 	h := hs.Health(ctx)
-	out := api.StorageHealth{Failing: h.Failing, Faults: h.Faults, LastFault: h.LastFault}
+	out := cuesource.StorageHealth{Failing: h.Failing, Faults: h.Faults, LastFault: h.LastFault}
 	if !h.LastFaultAt.IsZero() {
 		t := h.LastFaultAt.UTC()
 		out.LastFaultAt = &t
@@ -147,7 +144,7 @@ func (b *Backend) Close() {
 }
 
 // ErrClosed is returned for writes after Close.
-var ErrClosed = fmt.Errorf("native: backend closed: %w", api.ErrUnavailable)
+var ErrClosed = fmt.Errorf("native: backend closed: %w", cuesource.ErrUnavailable)
 
 // begin registers a write in flight; the returned func ends it.
 func (b *Backend) begin() (func(), error) {
@@ -183,10 +180,10 @@ func (b *Backend) lock(aggregate, id string) func() {
 }
 
 // Execute runs one command under its instance's writer.
-func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error) {
+func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	end, err := b.begin()
 	if err != nil {
-		return api.Response{}, err
+		return cuesource.Answer{}, err
 	}
 	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
@@ -202,26 +199,26 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 	if c != nil {
 		cur = store.Instance{Aggregate: req.Aggregate, ID: req.ID, Version: c.version, State: c.raw}
 	} else if cur, err = b.store.Load(ctx, req.Aggregate, req.ID); err != nil {
-		return api.Response{}, err
+		return cuesource.Answer{}, err
 	}
 	var rec *store.Idempotency
 	if key := req.StoreKey(); key != "" {
 		r, ok, err := b.store.Idempotency(ctx, key)
 		if err != nil {
-			return api.Response{}, err
+			return cuesource.Answer{}, err
 		}
 		if ok {
 			rec = &r
 		}
 	}
-	var d api.Decision
+	var d cuesource.Decision
 	if c != nil {
-		d = api.DecideOn(b.prog, cur, c.state, rec, req, b.opt)
+		d = cuesource.DecideOn(b.prog, cur, c.state, rec, req, b.opt)
 	} else {
-		d = api.Decide(b.prog, cur, rec, req, b.opt) // decodes the snapshot
+		d = cuesource.Decide(b.prog, cur, rec, req, b.opt) // decodes the snapshot
 	}
 	if d.Commit == nil {
-		return d.Response, nil
+		return d.Answer, nil
 	}
 	evs, err := b.append(ctx, d.Commit)
 	switch {
@@ -232,20 +229,20 @@ func (b *Backend) Execute(ctx context.Context, req *api.CommandRequest) (api.Res
 		unlock()
 		locked = false
 		if b.after != nil && len(evs) > 0 {
-			return b.after(ctx, evs, d.Response), nil
+			return b.after(ctx, evs, d.Answer), nil
 		}
-		return d.Response, nil
+		return d.Answer, nil
 	case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrDuplicateKey), errors.Is(err, store.ErrDuplicateEvent):
 		// Only another process writing the same database gets here: this
 		// one holds the instance's writer, and its memory is stale.
 		b.remember(key, nil)
 		now, lerr := b.store.Load(ctx, req.Aggregate, req.ID)
 		if lerr != nil {
-			return api.Response{}, lerr
+			return cuesource.Answer{}, lerr
 		}
-		return api.Conflict(now.Version), nil
+		return cuesource.Conflict(now.Version), nil
 	}
-	return api.Response{}, err
+	return cuesource.Answer{}, err
 }
 
 // append commits through the group committer, or directly, and returns
@@ -348,30 +345,30 @@ func (b *Backend) Wait(ctx context.Context, after int64) error {
 }
 
 // Seed writes given events to a new instance under its writer.
-func (b *Backend) Seed(ctx context.Context, req *api.SeedRequest) (api.Response, error) {
+func (b *Backend) Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error) {
 	end, err := b.begin()
 	if err != nil {
-		return api.Response{}, err
+		return cuesource.Answer{}, err
 	}
 	defer end()
 	unlock := b.lock(req.Aggregate, req.ID)
 	defer unlock()
 	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
 	if err != nil {
-		return api.Response{}, err
+		return cuesource.Answer{}, err
 	}
-	d := api.DecideSeed(b.prog, cur, req)
+	d := cuesource.DecideSeed(b.prog, cur, req)
 	if d.Commit == nil {
-		return d.Response, nil
+		return d.Answer, nil
 	}
 	b.remember(req.Aggregate+"\x00"+req.ID, nil)
 	if _, err := b.append(ctx, d.Commit); err != nil {
 		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
-			return api.Conflict(0), nil
+			return cuesource.Conflict(0), nil
 		}
-		return api.Response{}, err
+		return cuesource.Answer{}, err
 	}
-	return d.Response, nil
+	return d.Answer, nil
 }
 
 // Load, Events and ReadAll read the store.
@@ -394,7 +391,7 @@ func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.
 }
 
 // Rehydrate rebuilds one instance's state from its events under its writer.
-func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*api.Drift, error) {
+func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*cuesource.Drift, error) {
 	end, err := b.begin()
 	if err != nil {
 		return nil, err
@@ -410,7 +407,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	if err != nil {
 		return nil, err
 	}
-	d := api.Compare(b.prog, cur, evs)
+	d := cuesource.Compare(b.prog, cur, evs)
 	b.remember(aggregate+"\x00"+id, nil) // whatever happens, read it fresh next time
 	if fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		if _, err := b.store.Append(ctx, store.Commit{Aggregate: aggregate, Instance: id, ExpectedVersion: cur.Version, State: d.Rebuilt}); err != nil {

@@ -19,7 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
@@ -82,7 +84,7 @@ func newBackend(t *testing.T, st store.Store) *native.Backend {
 func serve(t *testing.T, b *native.Backend) (string, *http.Client) {
 	t.Helper()
 	svc := api.New(example(t), b, api.Options{})
-	ts := httptest.NewServer(api.Handler(svc, api.HandlerOptions{}))
+	ts := httptest.NewServer(nethttp.Handler(svc, nethttp.Options{}))
 	t.Cleanup(ts.Close)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -92,18 +94,19 @@ func serve(t *testing.T, b *native.Backend) (string, *http.Client) {
 var cmdSeq atomic.Int64
 
 // command is a request as the API hands it to the backend.
-func command(aggregate, id, name, payload string) *api.CommandRequest {
-	return &api.CommandRequest{
+func command(aggregate, id, name, payload string) *cuesource.CommandRequest {
+	return &cuesource.CommandRequest{
 		Aggregate: aggregate, ID: id, Command: name, Payload: json.RawMessage(payload),
-		CommandID: fmt.Sprintf("cmd-%d-%s", cmdSeq.Add(1), api.NewID()), Time: time.Now().UTC(),
+		CommandID: fmt.Sprintf("cmd-%d-%s", cmdSeq.Add(1), cuesource.NewID()), Time: time.Now().UTC(),
 		ExpectedVersion: engine.AnyVersion,
 	}
 }
 
-func execute(t *testing.T, b *native.Backend, req *api.CommandRequest, status int) decision {
+func execute(t *testing.T, b *native.Backend, req *cuesource.CommandRequest, status int) decision {
 	t.Helper()
-	resp, err := b.Execute(t.Context(), req)
+	a, err := b.Execute(t.Context(), req)
 	require.NoError(t, err)
+	resp := api.Answer(a, req.Aggregate, req.ID)
 	require.Equal(t, status, resp.Status, "%s: %s", req.Command, resp.Body)
 	return decode(t, resp.Body)
 }
@@ -370,10 +373,11 @@ func TestTwoWritersOneStore(t *testing.T) {
 				}
 				wg.Go(func() {
 					for range rounds {
-						resp, err := b.Execute(t.Context(), command("order", "o1", "Pay", `{"amount":1}`))
+						a, err := b.Execute(t.Context(), command("order", "o1", "Pay", `{"amount":1}`))
 						if !assert.NoError(t, err) {
 							return
 						}
+						resp := api.Answer(a, "order", "o1")
 						mu.Lock()
 						switch resp.Status {
 						case http.StatusOK:
@@ -445,7 +449,8 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			id := fmt.Sprintf("g%02d", i)
-			resp, err := b.Execute(t.Context(), command("cart", id, "Open", `{"customer":"ada"}`))
+			a, err := b.Execute(t.Context(), command("cart", id, "Open", `{"customer":"ada"}`))
+			resp := api.Answer(a, "cart", id)
 			if !assert.NoError(t, err) || !assert.Equal(t, http.StatusCreated, resp.Status, string(resp.Body)) {
 				return
 			}
@@ -594,8 +599,11 @@ func runInFlight(t *testing.T, b *native.Backend, n int, prefix string) chan inF
 				}
 				out <- r
 			}()
-			resp, err := b.Execute(context.Background(), command("cart", fmt.Sprintf("%s%02d", prefix, i), "Open", `{"customer":"ada"}`))
-			r.status, r.err = resp.Status, err
+			id := fmt.Sprintf("%s%02d", prefix, i)
+			a, err := b.Execute(context.Background(), command("cart", id, "Open", `{"customer":"ada"}`))
+			if r.err = err; err == nil {
+				r.status = api.Answer(a, "cart", id).Status
+			}
 		}()
 	}
 	return out
@@ -733,20 +741,22 @@ func TestSeed(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			st := sc.open(t)
 			b := newBackend(t, st)
-			req := &api.SeedRequest{Aggregate: "order", ID: "s1", CommandID: "seed-1", Time: time.Now().UTC(), Events: []api.SeedEvent{
+			req := &cuesource.SeedRequest{Aggregate: "order", ID: "s1", CommandID: "seed-1", Time: time.Now().UTC(), Events: []cuesource.SeedEvent{
 				{Event: "OrderPlaced", Payload: json.RawMessage(`{"cart":"c1","total":100}`)},
 				{Event: "PaymentReceived", Payload: json.RawMessage(`{"amount":100}`)},
 				{Event: "OrderPaid"},
 			}}
-			resp, err := b.Seed(t.Context(), req)
+			a, err := b.Seed(t.Context(), req)
 			require.NoError(t, err)
+			resp := api.Answer(a, "order", "s1")
 			require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
 			cur := checkInstance(t, b, st, "order", "s1", 3)
 			assert.JSONEq(t, `{"status":"paid","cart":"c1","total":100,"paid":100}`, string(cur.State))
 
 			req.CommandID = "seed-2"
-			resp, err = b.Seed(t.Context(), req)
+			a, err = b.Seed(t.Context(), req)
 			require.NoError(t, err)
+			resp = api.Answer(a, "order", "s1")
 			assert.Equal(t, http.StatusConflict, resp.Status, string(resp.Body))
 			require.Len(t, checkLog(t, st), 3)
 		})
@@ -758,8 +768,8 @@ func TestExecuteAfterCloseIsUnavailable(t *testing.T) {
 	p := example(t)
 	b := native.New(p, memory.New(), engine.Options{})
 	b.Close()
-	_, err := b.Execute(context.Background(), &api.CommandRequest{Aggregate: "cart", ID: "c", Command: "Open", Payload: []byte(`{"customer":"a"}`), CommandID: "x", ExpectedVersion: engine.AnyVersion})
-	require.ErrorIs(t, err, api.ErrUnavailable)
+	_, err := b.Execute(context.Background(), &cuesource.CommandRequest{Aggregate: "cart", ID: "c", Command: "Open", Payload: []byte(`{"customer":"a"}`), CommandID: "x", ExpectedVersion: engine.AnyVersion})
+	require.ErrorIs(t, err, cuesource.ErrUnavailable)
 	svc := api.New(p, b, api.Options{})
 	resp := svc.Serve(context.Background(), &api.Request{Method: "POST", Path: "/cart/c/Open", Header: api.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"customer":"a"}`)})
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status)

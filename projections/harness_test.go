@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/projections"
@@ -192,7 +192,7 @@ func dump(t testing.TB, st *sqlite.Store, table string) []string {
 	return out
 }
 
-func status(t testing.TB, r *projections.Runner, name string) api.ProjectionStatus {
+func status(t testing.TB, r *projections.Runner, name string) cuesource.ProjectionStatus {
 	t.Helper()
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
@@ -202,14 +202,14 @@ func status(t testing.TB, r *projections.Runner, name string) api.ProjectionStat
 		}
 	}
 	t.Fatalf("no projection %s", name)
-	return api.ProjectionStatus{}
+	return cuesource.ProjectionStatus{}
 }
 
 // caughtUp waits until every projection is running at the head (or one
 // failed, which fails the test unless allowed).
 func caughtUp(t testing.TB, r *projections.Runner) {
 	t.Helper()
-	var st []api.ProjectionStatus
+	var st []cuesource.ProjectionStatus
 	var err error
 	done := func() bool {
 		if st, err = r.Status(context.Background()); err != nil {

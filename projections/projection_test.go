@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/engine"
@@ -72,7 +73,7 @@ func TestBasics(t *testing.T) {
 	checkCounts(t, st)
 
 	s := status(t, r, "accounts")
-	assert.Equal(t, api.ProjectionStatus{Name: "accounts", Mode: "inline", State: "running", Position: 8, Head: 8, Hash: p.Projections["accounts"].Hash}, s)
+	assert.Equal(t, cuesource.ProjectionStatus{Name: "accounts", Mode: "inline", State: "running", Position: 8, Head: 8, Hash: p.Projections["accounts"].Hash}, s)
 	s = status(t, r, "by_tag")
 	assert.Equal(t, "async", s.Mode)
 	assert.Equal(t, int64(8), s.Position)
@@ -81,12 +82,12 @@ func TestBasics(t *testing.T) {
 // execute sends one command through the native backend.
 func execute(t testing.TB, b *native.Backend, id, cmd, payload string) api.Response {
 	t.Helper()
-	resp, err := b.Execute(context.Background(), &api.CommandRequest{
+	a, err := b.Execute(context.Background(), &cuesource.CommandRequest{
 		Aggregate: "acct", ID: id, Command: cmd, Payload: json.RawMessage(payload),
-		CommandID: api.NewID(), Time: clock, ExpectedVersion: engine.AnyVersion,
+		CommandID: cuesource.NewID(), Time: clock, ExpectedVersion: engine.AnyVersion,
 	})
 	require.NoError(t, err)
-	return resp
+	return api.Answer(a, "acct", id)
 }
 
 // randomCommands sends n random commands per worker over a few accounts.
@@ -288,7 +289,7 @@ func TestCrashDuringCatchUp(t *testing.T) {
 	assert.Equal(t, before, tables(t, st))
 }
 
-func mustStatus(t testing.TB, r *projections.Runner) []api.ProjectionStatus {
+func mustStatus(t testing.TB, r *projections.Runner) []cuesource.ProjectionStatus {
 	t.Helper()
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
@@ -371,7 +372,7 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	execute(t, b, "a1", "Deposit", `{"amount":4,"tag":"y"}`)
 	assert.Equal(t, 4, applied(t, st, "accounts")["a1"], "other inline projections are not affected")
 
-	failed := func(name string) api.ProjectionStatus {
+	failed := func(name string) cuesource.ProjectionStatus {
 		t.Helper()
 		require.Eventually(t, func() bool { return status(t, r, name).State == projections.StateFailed }, 10*time.Second, time.Millisecond)
 		return status(t, r, name)
@@ -400,7 +401,7 @@ func TestFailureSkipResumeAndFix(t *testing.T) {
 	}, 10*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]int{"a1": 2}, applied(t, st, "ratio"))
 	assert.ErrorIs(t, r.Skip(context.Background(), "ratio"), projections.ErrNotFailed)
-	assert.ErrorIs(t, r.Resume(context.Background(), "nope"), api.ErrUnknown)
+	assert.ErrorIs(t, r.Resume(context.Background(), "nope"), cuesource.ErrUnknown)
 
 	// Resume retries the same event: still broken, it fails again there.
 	require.NoError(t, r.Resume(context.Background(), "ratio_inline"))
@@ -502,7 +503,7 @@ func TestQueryEndToEnd(t *testing.T) {
 	code, _ = get("/queries/nope", nil)
 	assert.Equal(t, http.StatusNotFound, code)
 	_, err = r.Query(context.Background(), "nope", nil)
-	assert.ErrorIs(t, err, api.ErrUnknown)
+	assert.ErrorIs(t, err, cuesource.ErrUnknown)
 
 	code, body = get("/projections", nil)
 	require.Equal(t, http.StatusOK, code)
@@ -571,9 +572,10 @@ func TestExampleContext(t *testing.T) {
 	r := newRunner(t, p, st, projections.Options{Waiter: b})
 	send := func(agg, id, cmd, payload string) {
 		t.Helper()
-		resp, err := b.Execute(context.Background(), &api.CommandRequest{Aggregate: agg, ID: id, Command: cmd, Payload: json.RawMessage(payload),
-			CommandID: api.NewID(), Time: clock, ExpectedVersion: engine.AnyVersion})
+		a, err := b.Execute(context.Background(), &cuesource.CommandRequest{Aggregate: agg, ID: id, Command: cmd, Payload: json.RawMessage(payload),
+			CommandID: cuesource.NewID(), Time: clock, ExpectedVersion: engine.AnyVersion})
 		require.NoError(t, err)
+		resp := api.Answer(a, agg, id)
 		require.Less(t, resp.Status, 300, "%s", resp.Body)
 	}
 	send("cart", "c1", "Open", `{"customer":"ada"}`)

@@ -15,14 +15,14 @@ import (
 
 	sqlite "modernc.org/sqlite"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 )
 
-// Query implements api.ReadModels: it runs the named query on the query
+// Query implements cuesource.ReadModels: it runs the named query on the query
 // pool (Options.Queries), within the query time limit. Every named
 // parameter the SQL uses is bound, from params or as NULL. Rows map result
 // column names to values: integers, floats, strings, null, and for JSON
@@ -32,12 +32,12 @@ import (
 //
 // The result is bounded by the context's limits queryRows and queryBytes
 // (the values' bytes, column names included): reading stops at the first
-// row past either and the query fails with an *api.LimitError, so neither
+// row past either and the query fails with an *cuesource.LimitError, so neither
 // a large result nor its JSON is ever held.
 func (r *Runner) Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	q := r.prog.Queries[name]
 	if q == nil {
-		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
+		return nil, fmt.Errorf("%w query %q", cuesource.ErrUnknown, name)
 	}
 	lim := r.prog.Limits
 	ps := rows.Params(q.SQL)
@@ -50,9 +50,9 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 	fail := func(err error) error {
 		switch {
 		case ctx.Err() == nil && qctx.Err() != nil:
-			return fmt.Errorf("query %s: %w", name, api.ErrQueryTimeout)
+			return fmt.Errorf("query %s: %w", name, cuesource.ErrQueryTimeout)
 		case sqliteCode(err) == sqliteTooBig:
-			return &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
+			return &cuesource.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
 		}
 		return fmt.Errorf("query %s: %w", name, cleanErr(err))
 	}
@@ -101,7 +101,7 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 	size := 0
 	for rs.Next() {
 		if len(out) == lim.QueryRows {
-			return nil, &api.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
+			return nil, &cuesource.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
 		}
 		if err := rs.Scan(ptrs...); err != nil {
 			return nil, fail(err)
@@ -112,7 +112,7 @@ func (r *Runner) Query(ctx context.Context, name string, params map[string]any) 
 			m[c] = rows.ResultValue(dest[i], isJSON[i])
 		}
 		if size > lim.QueryBytes {
-			return nil, &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
+			return nil, &cuesource.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
 		}
 		out = append(out, m)
 	}

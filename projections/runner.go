@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -61,7 +61,7 @@ type Options struct {
 	// read pool, without the length limit (the offline CLI).
 	Queries *sql.DB
 	// QueryTimeout ends a query that runs (or waits for a connection)
-	// longer, interrupting SQLite: api.ErrQueryTimeout. 0 means
+	// longer, interrupting SQLite: cuesource.ErrQueryTimeout. 0 means
 	// DefaultQueryTimeout.
 	QueryTimeout time.Duration
 }
@@ -71,7 +71,7 @@ const DefaultQueryTimeout = 5 * time.Second
 
 // ErrNotFailed is returned by Skip and Resume for a projection that has
 // not failed.
-var ErrNotFailed = fmt.Errorf("projection has not failed: %w", api.ErrConflict)
+var ErrNotFailed = fmt.Errorf("projection has not failed: %w", cuesource.ErrConflict)
 
 // FailedError is a projection that stopped on an event: what Rebuild
 // with progress returns when the replay stops on a failure.
@@ -86,7 +86,7 @@ func (e *FailedError) Error() string {
 }
 
 // Runner keeps a program's projections up to date and answers its
-// queries. It implements api.ReadModels.
+// queries. It implements cuesource.ReadModels.
 type Runner struct {
 	prog  *interpreter.Program
 	st    Store
@@ -118,7 +118,7 @@ type Runner struct {
 	wg      sync.WaitGroup
 }
 
-var _ api.ReadModels = (*Runner)(nil)
+var _ cuesource.ReadModels = (*Runner)(nil)
 
 // proj is one projection and its catch-up state.
 type proj struct {
@@ -620,12 +620,12 @@ func (p *proj) kick() {
 func (r *Runner) lookup(name string) (*proj, error) {
 	p := r.byName[name]
 	if p == nil {
-		return nil, fmt.Errorf("%w projection %q", api.ErrUnknown, name)
+		return nil, fmt.Errorf("%w projection %q", cuesource.ErrUnknown, name)
 	}
 	return p, nil
 }
 
-// Rebuild implements api.ReadModels: it drops the projection, replays
+// Rebuild implements cuesource.ReadModels: it drops the projection, replays
 // the whole log into it and returns when it has caught up. A replay that
 // stops on a failing event returns nil: the projection's status reports
 // the failure.
@@ -684,13 +684,13 @@ func (r *Runner) RebuildProgress(ctx context.Context, name string, progress func
 	return nil
 }
 
-// Skip implements api.ReadModels: the failed projection's checkpoint moves
+// Skip implements cuesource.ReadModels: the failed projection's checkpoint moves
 // past the event it failed on, and it carries on from there.
 func (r *Runner) Skip(ctx context.Context, name string) error {
 	return r.unfail(ctx, name, true)
 }
 
-// Resume implements api.ReadModels: the failed projection retries the
+// Resume implements cuesource.ReadModels: the failed projection retries the
 // event it failed on.
 func (r *Runner) Resume(ctx context.Context, name string) error {
 	return r.unfail(ctx, name, false)
@@ -730,8 +730,8 @@ func (r *Runner) unfail(ctx context.Context, name string, skip bool) error {
 	return nil
 }
 
-// Status implements api.ReadModels: every projection, by name.
-func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
+// Status implements cuesource.ReadModels: every projection, by name.
+func (r *Runner) Status(ctx context.Context) ([]cuesource.ProjectionStatus, error) {
 	db := r.st.Read()
 	h, err := head(ctx, db)
 	if err != nil {
@@ -765,9 +765,9 @@ func (r *Runner) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
 			return nil, fmt.Errorf("projection: status: %w", err)
 		}
 	}
-	out := make([]api.ProjectionStatus, 0, len(r.projs))
+	out := make([]cuesource.ProjectionStatus, 0, len(r.projs))
 	for _, p := range r.projs {
-		ps := api.ProjectionStatus{Name: p.name(), Mode: p.t.Def.Mode, Head: h, Hash: p.t.Def.Hash, State: StateNew}
+		ps := cuesource.ProjectionStatus{Name: p.name(), Mode: p.t.Def.Mode, Head: h, Hash: p.t.Def.Hash, State: StateNew}
 		if s, ok := cps[p.name()]; ok {
 			ps.Position, ps.State, ps.Error, ps.ErrorPosition = s.pos, s.st, s.errMsg, s.at
 			if s.hash != p.t.Def.Hash {

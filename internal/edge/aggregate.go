@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/store"
 )
@@ -33,10 +33,11 @@ type WireCommit struct {
 	Effects []store.OutboxEntry `json:"effects"`
 }
 
-// Decided is the answer of decide and seed.
+// Decided is the answer of decide and seed: the commit to write, and what
+// the command answers (which the object returns to its caller).
 type Decided struct {
-	Commit   *WireCommit  `json:"commit"`
-	Response WireResponse `json:"response"`
+	Commit *WireCommit      `json:"commit"`
+	Answer cuesource.Answer `json:"answer"`
 }
 
 type decideInput struct {
@@ -45,7 +46,7 @@ type decideInput struct {
 	Request  wireCommand  `json:"request"`
 }
 
-// decide is api.Decide on an object's rows.
+// decide is cuesource.Decide on an object's rows.
 func (c *Core) decide(in []byte) (any, error) {
 	var di decideInput
 	if err := decodeInput(in, &di); err != nil {
@@ -59,27 +60,27 @@ func (c *Core) decide(in []byte) (any, error) {
 	if di.Record != nil {
 		rec = &store.Idempotency{Key: di.Record.Key, RequestHash: di.Record.RequestHash, Response: json.RawMessage(di.Record.Response)}
 	}
-	d := api.Decide(c.prog, di.Instance.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
+	d := cuesource.Decide(c.prog, di.Instance.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
 	return decided(d, di.Instance.Version), nil
 }
 
 type seedInput struct {
-	Instance wireInstance    `json:"instance"`
-	Request  api.SeedRequest `json:"request"`
+	Instance wireInstance          `json:"instance"`
+	Request  cuesource.SeedRequest `json:"request"`
 }
 
-// seed is api.DecideSeed on an object's rows.
+// seed is cuesource.DecideSeed on an object's rows.
 func (c *Core) seed(in []byte) (any, error) {
 	var si seedInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	d := api.DecideSeed(c.prog, si.Instance.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
+	d := cuesource.DecideSeed(c.prog, si.Instance.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
 	return decided(d, si.Instance.Version), nil
 }
 
-func decided(d api.Decision, version int64) Decided {
-	out := Decided{Response: toWire(d.Response)}
+func decided(d cuesource.Decision, version int64) Decided {
+	out := Decided{Answer: d.Answer}
 	if d.Commit == nil {
 		return out
 	}
@@ -118,8 +119,8 @@ type rehydrateInput struct {
 // Rehydrated is the answer of rehydrate: the drift report and, when the
 // object must store the rebuilt state, that state.
 type Rehydrated struct {
-	Drift *api.Drift `json:"drift"`
-	Store *string    `json:"store"`
+	Drift *cuesource.Drift `json:"drift"`
+	Store *string          `json:"store"`
 }
 
 // rehydrate compares an object's state with the fold of its events, as
@@ -130,7 +131,7 @@ func (c *Core) rehydrate(in []byte) (any, error) {
 		return nil, err
 	}
 	cur := ri.Instance.instance(ri.Aggregate, ri.ID)
-	d := api.Compare(c.prog, cur, eventsOf(ri.Events, ri.Aggregate, ri.ID))
+	d := cuesource.Compare(c.prog, cur, eventsOf(ri.Events, ri.Aggregate, ri.ID))
 	out := Rehydrated{Drift: d}
 	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		s := string(d.Rebuilt)

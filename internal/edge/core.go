@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
@@ -70,7 +71,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
-	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
+	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, Diagram: diagram.SVG})
 	c.fns = c.functions()
 	c.tables = map[string]*rows.Table{}
 	for name, pr := range p.Projections {

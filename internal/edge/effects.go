@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/store"
 )
@@ -132,33 +132,30 @@ func (c *Core) deadLetter(in []byte) (any, error) {
 }
 
 type reportInput struct {
-	Body    string         `json:"body"`
-	Reports []rules.Report `json:"reports"`
+	Answer  cuesource.Answer `json:"answer"`
+	Reports []rules.Report   `json:"reports"`
 }
 
-// report adds sync deliveries' reports to a command's response body, as
+// report adds sync deliveries' reports to a command's answer, as
 // natively.
 func (c *Core) report(in []byte) (any, error) {
 	var ri reportInput
 	if err := decodeInput(in, &ri); err != nil {
 		return nil, err
 	}
-	body, ok := rules.AppendEffects([]byte(ri.Body), ri.Reports)
-	if !ok {
-		return map[string]string{"body": ri.Body}, nil
+	if body, ok := rules.AppendEffects(ri.Answer.Body, ri.Reports); ok {
+		ri.Answer.Body = body
 	}
-	return map[string]string{"body": string(body)}, nil
+	return ri.Answer, nil
 }
 
 // doer is rules.Doer over the shell.
 type doer struct{ h *host }
 
-func (d *doer) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
-	var w WireResponse
-	if err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: toWireCommand(req)}, &w); err != nil {
-		return api.Response{}, err
-	}
-	return fromWire(w), nil
+func (d *doer) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
+	var a cuesource.Answer
+	err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: toWireCommand(req)}, &a)
+	return a, err
 }
 
 // fetchArg is a "fetch" operation's argument; Body is text (JSON).
@@ -191,17 +188,17 @@ func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error
 	return &r.Reply, nil
 }
 
-// deadLetters is api.DeadLetters over D1; a retry goes to the queue.
+// deadLetters is cuesource.DeadLetters over D1; a retry goes to the queue.
 type deadLetters struct{ h *host }
 
-func (l *deadLetters) List(context.Context) ([]api.DeadLetter, error) {
+func (l *deadLetters) List(context.Context) ([]cuesource.DeadLetter, error) {
 	res, err := l.h.query(`SELECT id, event_id, effect, attempts, error, rejection, time FROM dead_letters ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
-	out := []api.DeadLetter{}
+	out := []cuesource.DeadLetter{}
 	for _, r := range res.Rows {
-		d := api.DeadLetter{ID: asInt(r[0]), EventID: asString(r[1]), Effect: asString(r[2]), Attempts: int(asInt(r[3])), Error: asString(r[4])}
+		d := cuesource.DeadLetter{ID: asInt(r[0]), EventID: asString(r[1]), Effect: asString(r[2]), Attempts: int(asInt(r[3])), Error: asString(r[4])}
 		if s := asString(r[5]); s != "" {
 			d.Rejection = json.RawMessage(s)
 		}
@@ -217,7 +214,7 @@ func (l *deadLetters) Retry(_ context.Context, id int64) error {
 		return err
 	}
 	if len(res.Rows) == 0 {
-		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
+		return fmt.Errorf("no dead letter %d: %w", id, cuesource.ErrUnknown)
 	}
 	var ev wireEvent
 	if err := json.Unmarshal([]byte(asString(res.Rows[0][1])), &ev); err != nil {
@@ -236,7 +233,7 @@ func (l *deadLetters) Discard(_ context.Context, id int64) error {
 		return err
 	}
 	if len(res.Rows) == 0 {
-		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
+		return fmt.Errorf("no dead letter %d: %w", id, cuesource.ErrUnknown)
 	}
 	return nil
 }

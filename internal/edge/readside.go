@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/store"
 )
@@ -59,7 +59,7 @@ func eventOf(r []any) store.Event {
 	return e
 }
 
-// readModels is api.ReadModels over D1 (queries, status) and the projector
+// readModels is cuesource.ReadModels over D1 (queries, status) and the projector
 // object (rebuild, skip, resume).
 type readModels struct {
 	c *Core
@@ -69,7 +69,7 @@ type readModels struct {
 func (m *readModels) Query(_ context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	q := m.c.prog.Queries[name]
 	if q == nil {
-		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
+		return nil, fmt.Errorf("%w query %q", cuesource.ErrUnknown, name)
 	}
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
@@ -85,7 +85,7 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 		return nil, fmt.Errorf("query %s: %w", name, err)
 	}
 	if len(res.Rows) > lim.QueryRows {
-		return nil, &api.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
+		return nil, &cuesource.LimitError{Query: name, Limit: "queryRows", Max: lim.QueryRows}
 	}
 	isJSON := make([]bool, len(res.Columns))
 	for i, c := range res.Columns {
@@ -100,14 +100,14 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 			row[c] = rows.ResultValue(r[i], isJSON[i])
 		}
 		if size > lim.QueryBytes {
-			return nil, &api.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
+			return nil, &cuesource.LimitError{Query: name, Limit: "queryBytes", Max: lim.QueryBytes}
 		}
 		out = append(out, row)
 	}
 	return out, nil
 }
 
-func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
+func (m *readModels) Status(context.Context) ([]cuesource.ProjectionStatus, error) {
 	head, err := m.h.query(sqlHead)
 	if err != nil {
 		return nil, err
@@ -121,10 +121,10 @@ func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
 	for _, r := range cps.Rows {
 		stored[asString(r[0])] = r
 	}
-	out := []api.ProjectionStatus{}
+	out := []cuesource.ProjectionStatus{}
 	for _, name := range m.c.projectionNames() {
 		p := m.c.prog.Projections[name]
-		ps := api.ProjectionStatus{Name: name, Mode: p.Mode, Head: h, Hash: p.Hash, State: rows.StateNew}
+		ps := cuesource.ProjectionStatus{Name: name, Mode: p.Mode, Head: h, Hash: p.Hash, State: rows.StateNew}
 		if r, ok := stored[name]; ok {
 			ps.Position, ps.State, ps.Error, ps.ErrorPosition = asInt(r[1]), asString(r[3]), asString(r[4]), asInt(r[5])
 			if asString(r[2]) != p.Hash {
@@ -151,9 +151,9 @@ func (m *readModels) action(method, name string) error {
 	// Worded as the native runner's errors.
 	switch {
 	case a.Unknown != "":
-		return fmt.Errorf("%w projection %q", api.ErrUnknown, name)
+		return fmt.Errorf("%w projection %q", cuesource.ErrUnknown, name)
 	case a.Conflict != "":
-		return fmt.Errorf("projection has not failed: %w: %s", api.ErrConflict, a.Conflict)
+		return fmt.Errorf("projection has not failed: %w: %s", cuesource.ErrConflict, a.Conflict)
 	}
 	return nil
 }

@@ -20,11 +20,6 @@ type Op struct {
 	ID         string      `json:"id,omitempty"`
 	Method     string      `json:"method,omitempty"`
 	Arg        any         `json:"arg,omitempty"`
-	// Answer says that, when the operation succeeds, the script answers
-	// with its result unchanged: the shell may answer it without running
-	// the script again (a command's response comes from its object as
-	// is). A test holds the scripts to it.
-	Answer bool `json:"answer,omitempty"`
 }
 
 // Statement is one D1 statement with positional parameters (?1, ?2, ...).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/store"
 )
@@ -46,14 +47,6 @@ func toWire(r api.Response) WireResponse {
 		}
 	}
 	return w
-}
-
-func fromWire(w WireResponse) api.Response {
-	r := api.Response{Status: w.Status, Header: api.Header{}, Body: []byte(w.Body)}
-	for _, h := range w.Headers {
-		r.Header.Add(h[0], h[1])
-	}
-	return r
 }
 
 // serveInput is the input of the serve script: the request, the clock
@@ -117,26 +110,16 @@ func (b *backend) object(agg, id, method string, arg, out any) error {
 	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
 }
 
-// answer is object for the calls whose result api.Service answers as it
-// is: executing a command and seeding an instance.
-func (b *backend) answer(agg, id, method string, arg, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg, Answer: true}, out)
+func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
+	var a cuesource.Answer
+	err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &a)
+	return a, err
 }
 
-func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
-	var w WireResponse
-	if err := b.answer(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
-		return api.Response{}, err
-	}
-	return fromWire(w), nil
-}
-
-func (b *backend) Seed(_ context.Context, req *api.SeedRequest) (api.Response, error) {
-	var w WireResponse
-	if err := b.answer(req.Aggregate, req.ID, "seed", req, &w); err != nil {
-		return api.Response{}, err
-	}
-	return fromWire(w), nil
+func (b *backend) Seed(_ context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error) {
+	var a cuesource.Answer
+	err := b.object(req.Aggregate, req.ID, "seed", req, &a)
+	return a, err
 }
 
 func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error) {
@@ -159,8 +142,8 @@ func (b *backend) Events(_ context.Context, agg, id string, after int64, limit i
 	return eventsOf(rows, agg, id), nil
 }
 
-func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*api.Drift, error) {
-	var d api.Drift
+func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cuesource.Drift, error) {
+	var d cuesource.Drift
 	if err := b.object(agg, id, "rehydrate", map[string]bool{"fix": fix}, &d); err != nil {
 		return nil, err
 	}
@@ -227,20 +210,20 @@ func eventsOf(rows []wireEvent, agg, id string) []store.Event {
 	return out
 }
 
-// wireCommand is an api.CommandRequest on its way to an object: the
+// wireCommand is an cuesource.CommandRequest on its way to an object: the
 // payload travels as a JSON string, because it may not be JSON at all
 // (the engine then answers invalid_json, as natively; a json.RawMessage
 // that is not JSON does not marshal).
 type wireCommand struct {
-	*api.CommandRequest
+	*cuesource.CommandRequest
 	Payload string `json:"payload"`
 }
 
-func toWireCommand(req *api.CommandRequest) wireCommand {
+func toWireCommand(req *cuesource.CommandRequest) wireCommand {
 	return wireCommand{CommandRequest: req, Payload: string(req.Payload)}
 }
 
-func (w wireCommand) request() *api.CommandRequest {
+func (w wireCommand) request() *cuesource.CommandRequest {
 	req := *w.CommandRequest
 	req.Payload = json.RawMessage(w.Payload)
 	return &req

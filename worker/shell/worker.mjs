@@ -95,8 +95,6 @@ async function drive(env, name, input) {
     const step = await call(env, name, { ...input, results });
     if (!step.op) return step.done;
     const r = await perform(env, step.op);
-    // The script would answer this result unchanged: skip running it again.
-    if (step.op.answer && r.error === undefined) return r.ok;
     results.push(r);
   }
   throw new Error(`cuesource: script ${name} did not end`);
@@ -463,7 +461,7 @@ export class Aggregate extends DurableObject {
       });
     }
     if (d.commit && d.commit.events.length > 0) return await this.committed(agg, id, d);
-    return d.response;
+    return d.answer;
   }
 
   async execute(agg, id, req) {
@@ -486,7 +484,7 @@ export class Aggregate extends DurableObject {
   // committed forwards the new events to the global log and delivers the
   // effects they owe. An inline projection that handles one of them, or a
   // sync effect, makes the command answer only after the forwarding (and
-  // the sync deliveries, whose reports join the response, as natively).
+  // the sync deliveries, whose reports join the answer, as natively).
   async committed(agg, id, d) {
     const rt = await start(this.env);
     const commit = d.commit;
@@ -496,7 +494,7 @@ export class Aggregate extends DurableObject {
     await this.ctx.storage.setAlarm(Date.now() + 2000);
     const log = (e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
     const f = this.flush(agg, id);
-    let response = d.response;
+    let answer = d.answer;
     if (inline || sync) {
       try {
         await f;
@@ -506,15 +504,15 @@ export class Aggregate extends DurableObject {
     } else {
       this.ctx.waitUntil(f.catch(log));
     }
-    if (commit.effects.length === 0) return response;
+    if (commit.effects.length === 0) return answer;
     const ids = new Set(commit.events.map((e) => e.id));
     if (sync) {
       const reports = await this.runOutbox(agg, id, (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] === "sync");
-      if (reports.length > 0) response = { ...response, body: callOn(await start(this.env), "report", { body: response.body, reports }).body };
+      if (reports.length > 0) answer = callOn(await start(this.env), "report", { answer, reports });
     }
     const rest = (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] !== "sync";
     this.ctx.waitUntil(f.catch(() => {}).then(() => this.runOutbox(agg, id, rest)).catch((e) => console.error("cuesource: effects:", e)));
-    return response;
+    return answer;
   }
 
   // runOutbox delivers the due outbox rows that pass filter: sync and

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/internal/httptext"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/store"
@@ -20,8 +21,9 @@ import (
 
 // Doer performs a delivery's I/O.
 type Doer interface {
-	// Execute runs a command on its instance, as api.Backend does.
-	Execute(ctx context.Context, req *api.CommandRequest) (api.Response, error)
+	// Execute runs a command on its instance, as the runtime's backend
+	// does for the HTTP API.
+	Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error)
 	// Fetch makes one HTTP call within req.Timeout, without following
 	// redirects (a redirect is the answer), and gives the first
 	// SnippetBytes of the answer's body. An error means no answer (network, timeout);
@@ -78,7 +80,7 @@ type Deliverer struct {
 	Prog  *interpreter.Program
 	Vars  map[string]string // the context's env values; a declared variable missing here is ""
 	Now   func() time.Time  // command time of sends, Retry-After dates; nil: time.Now
-	NewID func() string     // command ids of sends; nil: api.NewID
+	NewID func() string     // command ids of sends; nil: cuesource.NewID
 	// Egress is which addresses webhooks may call; its zero value allows
 	// public ones only. A webhook's URL is checked before the call; a
 	// runtime that can resolve names checks the addresses it connects to
@@ -170,7 +172,7 @@ func (d *Deliverer) now() time.Time {
 
 func (d *Deliverer) newID() string {
 	if d.NewID == nil {
-		return api.NewID()
+		return cuesource.NewID()
 	}
 	return d.NewID()
 }
@@ -179,83 +181,69 @@ func (d *Deliverer) newID() string {
 // first is rejected for good.
 func (dl *delivery) send(ctx context.Context) Outcome {
 	e := dl.e
-	resp, out := dl.execute(ctx, e.Send, "effect:"+e.Name+":"+dl.ev.ID)
-	if out.Kind != Done || resp.Status/100 == 2 {
+	rej, out := dl.execute(ctx, e.Send, "effect:"+e.Name+":"+dl.ev.ID)
+	if out.Kind != Done || rej == nil {
 		return out
 	}
-	rej := rejectionOf(resp)
 	rejJSON, _ := json.Marshal(rej)
-	first := fmt.Sprintf("%s %s %s was rejected: %d %s", e.Send.Aggregate, out.Target, e.Send.Command, resp.Status, rej.describe())
+	first := fmt.Sprintf("%s %s %s was rejected: %s", e.Send.Aggregate, out.Target, e.Send.Command, rej.describe())
 	if e.Send.OnReject == nil {
 		return Outcome{Kind: Dead, Err: first, Rejection: rejJSON}
 	}
 	dl.env.Rejection = map[string]any{"kind": rej.Kind, "name": rej.Name, "message": rej.Message}
 	re := e.Send.OnReject
-	resp2, out2 := dl.execute(ctx, re, "effect:"+e.Name+":reject:"+dl.ev.ID)
+	rej2, out2 := dl.execute(ctx, re, "effect:"+e.Name+":reject:"+dl.ev.ID)
 	switch {
-	case out2.Kind == Done && resp2.Status/100 == 2:
+	case out2.Kind == Done && rej2 == nil:
 		return Outcome{Kind: Done, Note: fmt.Sprintf("%s; onReject sent %s %s %s", first, re.Aggregate, out2.Target, re.Command)}
 	case out2.Kind == Done: // the reaction was rejected for good too
-		return Outcome{Kind: Dead, Rejection: rejJSON, Err: fmt.Sprintf("%s; onReject %s %s %s was rejected too: %d %s",
-			first, re.Aggregate, out2.Target, re.Command, resp2.Status, rejectionOf(resp2).describe())}
+		return Outcome{Kind: Dead, Rejection: rejJSON, Err: fmt.Sprintf("%s; onReject %s %s %s was rejected too: %s",
+			first, re.Aggregate, out2.Target, re.Command, rej2.describe())}
 	}
 	out2.Err = first + "; onReject: " + out2.Err
 	out2.Rejection = rejJSON
 	return out2
 }
 
-// execute builds and runs one command. It returns Done with the response
-// when the command was accepted or rejected for good (the caller tells
-// them apart by status), Retry or Dead otherwise.
-func (dl *delivery) execute(ctx context.Context, s *interpreter.Sender, key string) (api.Response, Outcome) {
+// execute builds and runs one command. It returns Done when the command
+// was accepted (no rejection) or rejected for good (with the rejection),
+// Retry or Dead otherwise.
+func (dl *delivery) execute(ctx context.Context, s *interpreter.Sender, key string) (*rejection, Outcome) {
 	id, payload, err := s.Build(dl.env)
 	if err != nil {
-		return api.Response{}, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: %v", s.Aggregate, s.Command, err)}
+		return nil, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: %v", s.Aggregate, s.Command, err)}
 	}
 	body, err := value.Encode(payload)
 	if err != nil {
-		return api.Response{}, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: payload: %v", s.Aggregate, s.Command, err)}
+		return nil, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: payload: %v", s.Aggregate, s.Command, err)}
 	}
-	resp, err := dl.do.Execute(ctx, &api.CommandRequest{
+	a, err := dl.do.Execute(ctx, &cuesource.CommandRequest{
 		Aggregate: s.Aggregate, ID: id, Command: s.Command, Payload: body,
 		CommandID: dl.d.newID(), Time: dl.d.now().UTC(), ExpectedVersion: engine.AnyVersion,
 		IdempotencyKey: key,
 	})
 	if err != nil {
-		return resp, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %v", s.Aggregate, id, s.Command, err)}
+		return nil, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %v", s.Aggregate, id, s.Command, err)}
 	}
-	if resp.Status/100 == 2 {
-		return resp, Outcome{Kind: Done, Target: id}
+	if a.Rejection == nil {
+		return nil, Outcome{Kind: Done, Target: id}
 	}
-	rej := rejectionOf(resp)
-	switch {
-	case resp.Status == statusConflict && rej.Kind == "idempotency_key_reused":
+	rej := &rejection{Kind: string(a.Rejection.Kind), Name: a.Rejection.Name, Message: a.Rejection.Message}
+	switch a.Rejection.Kind {
+	case cuesource.KindKeyReused:
 		// Only accepted commands leave an idempotency record: this one ran
 		// before, with a payload built differently (the env changed).
-		return api.Response{Status: statusOK}, Outcome{Kind: Done, Target: id,
+		return nil, Outcome{Kind: Done, Target: id,
 			Note: fmt.Sprintf("%s %s %s ran before, with another payload (the env changed?)", s.Aggregate, id, s.Command)}
-	case permanent(resp.Status, rej.Kind):
-		return resp, Outcome{Kind: Done, Target: id}
+	case cuesource.KindConcurrentWrite, cuesource.KindInternal, engine.KindExpression, engine.KindInvalidState:
+		// Another writer, or a failure of the runtime or of the
+		// definition (which a redeploy fixes): it may go through later.
+		return nil, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %s", s.Aggregate, id, s.Command, rej.describe())}
 	}
-	out := Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %d %s", s.Aggregate, id, s.Command, resp.Status, rej.describe())}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		out.RetryAfter = retryAfter(ra, dl.d.now())
-	}
-	return resp, out
-}
-
-// permanent reports whether a command rejection stays the same when the
-// command is sent again: schema, unknown names, a missing or existing
-// instance, a version, a guard, an invariant or a budget.
-func permanent(status int, kind string) bool {
-	switch status {
-	case statusBadRequest, statusNotFound, statusPreconditionFailed,
-		statusRequestEntityTooLarge, statusUnprocessableEntity:
-		return true
-	case statusConflict:
-		return kind != "concurrent_write"
-	}
-	return false
+	// Any other rejection (schema, unknown names, a missing or existing
+	// instance, a version, a guard, an invariant, a budget, a size) is
+	// the same when the command is sent again.
+	return rej, Outcome{Kind: Done, Target: id}
 }
 
 // rejection is what onReject sees as `rejection` and a dead letter keeps.
@@ -276,24 +264,6 @@ func (r rejection) describe() string {
 	return s
 }
 
-func rejectionOf(resp api.Response) rejection {
-	var p struct {
-		Kind   string `json:"kind"`
-		Name   string `json:"name"`
-		Detail string `json:"detail"`
-		Title  string `json:"title"`
-	}
-	_ = json.Unmarshal(resp.Body, &p)
-	r := rejection{Kind: p.Kind, Name: p.Name, Message: p.Detail}
-	if r.Message == "" {
-		r.Message = p.Title
-	}
-	if r.Kind == "" {
-		r.Kind = strings.ToLower(strings.ReplaceAll(api.StatusText(resp.Status), " ", "_"))
-	}
-	return r
-}
-
 // webhook calls the effect's URL once.
 func (dl *delivery) webhook(ctx context.Context) Outcome {
 	e, w, ev := dl.e, dl.e.HTTP, dl.ev
@@ -308,9 +278,9 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	if err != nil {
 		return Outcome{Kind: Dead, Err: err.Error()}
 	}
-	h := api.Header{}
+	h := map[string]string{}
 	for k, v := range headers {
-		h.Set(k, v)
+		h[httptext.CanonicalKey(k)] = v
 	}
 	req := &Request{Method: w.Method, URL: target, Timeout: w.Timeout}
 	if w.Method != methodGet {
@@ -329,15 +299,12 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 			data = []byte{}
 		}
 		req.Body = data
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = "application/json"
 	}
-	h.Set("Idempotency-Key", e.Name+":"+ev.ID)
-	h.Set("Cuesource-Event-Id", ev.ID)
-	h.Set("Cuesource-Effect", e.Name)
-	req.Header = make(map[string]string, len(h))
-	for k, v := range h {
-		req.Header[k] = v[0]
-	}
+	h["Idempotency-Key"] = e.Name + ":" + ev.ID
+	h["Cuesource-Event-Id"] = ev.ID
+	h["Cuesource-Effect"] = e.Name
+	req.Header = h
 	resp, err := dl.do.Fetch(ctx, req)
 	if err != nil {
 		msg := err.Error()
@@ -356,7 +323,7 @@ func (dl *delivery) webhook(ctx context.Context) Outcome {
 	}
 	status := resp.StatusText
 	if status == "" {
-		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + api.StatusText(resp.Status))
+		status = strings.TrimSpace(strconv.Itoa(resp.Status) + " " + httptext.StatusText(resp.Status))
 	}
 	// The receiver's body is kept apart (Outcome.Reply): what a target
 	// answers must not reach the caller of a command whose sync effect

@@ -13,9 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/effect/egress"
+	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store"
@@ -119,18 +120,18 @@ func compile(t *testing.T) *interpreter.Program {
 
 // doer answers from canned responses and records what it was asked.
 type doer struct {
-	execs   []*api.CommandRequest
-	answers []api.Response // one per Execute, in order
+	execs   []*cuesource.CommandRequest
+	answers []cuesource.Answer // one per Execute, in order
 
 	fetches []*rules.Request
 	reply   *rules.Reply
 	err     error
 }
 
-func (d *doer) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
+func (d *doer) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	d.execs = append(d.execs, req)
 	if len(d.answers) == 0 {
-		return api.Response{}, errors.New("no answer left")
+		return cuesource.Answer{}, errors.New("no answer left")
 	}
 	r := d.answers[0]
 	d.answers = d.answers[1:]
@@ -159,14 +160,13 @@ var started = store.Event{
 	Time: now.Add(-time.Minute), CommandID: "c0", Payload: json.RawMessage(`{"from":"a1","amount":50}`),
 }
 
-func problem(status int, kind, name, detail string) api.Response {
-	body, _ := json.Marshal(map[string]any{"type": api.ProblemType + kind, "status": status, "kind": kind, "name": name, "detail": detail})
-	return api.Response{Status: status, Header: api.Header{"Content-Type": {"application/problem+json"}}, Body: body}
+func rejected(kind engine.Kind, name, message string) cuesource.Answer {
+	return cuesource.Answer{Rejection: &cuesource.Rejection{Kind: kind, Name: name, Message: message}}
 }
 
 func TestSendAccepted(t *testing.T) {
 	p := compile(t)
-	do := &doer{answers: []api.Response{{Status: 201, Body: []byte(`{}`)}}}
+	do := &doer{answers: []cuesource.Answer{{Version: 1, Created: true, Body: []byte(`{}`)}}}
 	out := deliverer(p).Deliver(context.Background(), "withdraw", started, do)
 	assert.Equal(t, rules.Done, out.Kind, out.Err)
 	assert.Equal(t, "a1", out.Target)
@@ -181,20 +181,20 @@ func TestSendAccepted(t *testing.T) {
 	assert.Equal(t, now, req.Time)
 
 	// A redelivery builds the same request: same key, same hash.
-	do2 := &doer{answers: []api.Response{{Status: 200}}}
+	do2 := &doer{answers: []cuesource.Answer{{Version: 2}}}
 	deliverer(p).Deliver(context.Background(), "withdraw", started, do2)
-	assert.Equal(t, api.RequestHash(req), api.RequestHash(do2.execs[0]))
+	assert.Equal(t, cuesource.RequestHash(req), cuesource.RequestHash(do2.execs[0]))
 }
 
 func TestSendRejected(t *testing.T) {
 	p := compile(t)
-	refused := problem(422, "guard", "insufficient funds", "state.balance >= cmd.amount")
+	refused := rejected(engine.KindGuard, "insufficient funds", "state.balance >= cmd.amount")
 
 	// With onReject: the transfer fails, giving the guard's name.
-	do := &doer{answers: []api.Response{refused, {Status: 200}}}
+	do := &doer{answers: []cuesource.Answer{refused, {Version: 2}}}
 	out := deliverer(p).Deliver(context.Background(), "withdraw", started, do)
 	assert.Equal(t, rules.Done, out.Kind, out.Err)
-	assert.Equal(t, `account a1 Withdraw was rejected: 422 guard "insufficient funds": state.balance >= cmd.amount; onReject sent transfer t1 Fail`, out.Note)
+	assert.Equal(t, `account a1 Withdraw was rejected: guard "insufficient funds": state.balance >= cmd.amount; onReject sent transfer t1 Fail`, out.Note)
 	require.Len(t, do.execs, 2)
 	re := do.execs[1]
 	assert.Equal(t, "transfer", re.Aggregate)
@@ -204,33 +204,32 @@ func TestSendRejected(t *testing.T) {
 	assert.JSONEq(t, `{"reason":"insufficient funds"}`, string(re.Payload))
 
 	// The reaction refused too: dead, with the first rejection.
-	do = &doer{answers: []api.Response{refused, problem(404, "unknown_instance", "", "no transfer t1")}}
+	do = &doer{answers: []cuesource.Answer{refused, rejected(engine.KindInstanceMissing, "", "no transfer t1")}}
 	out = deliverer(p).Deliver(context.Background(), "withdraw", started, do)
 	assert.Equal(t, rules.Dead, out.Kind)
-	assert.Equal(t, `account a1 Withdraw was rejected: 422 guard "insufficient funds": state.balance >= cmd.amount; onReject transfer t1 Fail was rejected too: 404 unknown_instance: no transfer t1`, out.Err)
+	assert.Equal(t, `account a1 Withdraw was rejected: guard "insufficient funds": state.balance >= cmd.amount; onReject transfer t1 Fail was rejected too: instance_missing: no transfer t1`, out.Err)
 	assert.JSONEq(t, `{"kind":"guard","name":"insufficient funds","message":"state.balance >= cmd.amount"}`, string(out.Rejection))
 
 	// The reaction failed for now: retried, as the reaction.
-	do = &doer{answers: []api.Response{refused, {Status: 503, Header: api.Header{"Retry-After": {"3"}}}}}
+	do = &doer{answers: []cuesource.Answer{refused, rejected(cuesource.KindInternal, "", "stored state of transfer t1: unexpected end of JSON input")}}
 	out = deliverer(p).Deliver(context.Background(), "withdraw", started, do)
 	assert.Equal(t, rules.Retry, out.Kind)
-	assert.Equal(t, `account a1 Withdraw was rejected: 422 guard "insufficient funds": state.balance >= cmd.amount; onReject: transfer t1 Fail: 503 service_unavailable`, out.Err)
-	assert.Equal(t, 3*time.Second, out.RetryAfter)
+	assert.Equal(t, `account a1 Withdraw was rejected: guard "insufficient funds": state.balance >= cmd.amount; onReject: transfer t1 Fail: internal: stored state of transfer t1: unexpected end of JSON input`, out.Err)
 	assert.NotEmpty(t, out.Rejection)
 
 	// Without onReject: dead-lettered with the rejection.
-	do = &doer{answers: []api.Response{refused}}
+	do = &doer{answers: []cuesource.Answer{refused}}
 	out = deliverer(p).Deliver(context.Background(), "withdraw_blind", started, do)
 	assert.Equal(t, rules.Dead, out.Kind)
-	assert.Equal(t, `account a1 Withdraw was rejected: 422 guard "insufficient funds": state.balance >= cmd.amount`, out.Err)
+	assert.Equal(t, `account a1 Withdraw was rejected: guard "insufficient funds": state.balance >= cmd.amount`, out.Err)
 	assert.JSONEq(t, `{"kind":"guard","name":"insufficient funds","message":"state.balance >= cmd.amount"}`, string(out.Rejection))
 
 	// A concurrent write is not permanent; the key reused means it ran.
-	do = &doer{answers: []api.Response{problem(409, "concurrent_write", "", "")}}
+	do = &doer{answers: []cuesource.Answer{rejected(cuesource.KindConcurrentWrite, "", "")}}
 	out = deliverer(p).Deliver(context.Background(), "withdraw_blind", started, do)
 	assert.Equal(t, rules.Retry, out.Kind)
-	assert.Equal(t, "account a1 Withdraw: 409 concurrent_write", out.Err)
-	do = &doer{answers: []api.Response{problem(409, "idempotency_key_reused", "", "")}}
+	assert.Equal(t, "account a1 Withdraw: concurrent_write", out.Err)
+	do = &doer{answers: []cuesource.Answer{rejected(cuesource.KindKeyReused, "", "")}}
 	out = deliverer(p).Deliver(context.Background(), "withdraw_blind", started, do)
 	assert.Equal(t, rules.Done, out.Kind)
 	assert.Contains(t, out.Note, "ran before, with another payload")

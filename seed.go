@@ -1,4 +1,4 @@
-package api
+package cuesource
 
 import (
 	"encoding/json"
@@ -37,11 +37,10 @@ type SeedEvent struct {
 // must not exist yet.
 func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) Decision {
 	if cur.Version > 0 {
-		return Decision{Response: problem(statusConflict, string(engine.KindInstanceExists),
-			fmt.Sprintf("%s %s already exists; seeding needs a new instance", req.Aggregate, req.ID))}
+		return rejected(engine.KindInstanceExists, fmt.Sprintf("%s %s already exists; seeding needs a new instance", req.Aggregate, req.ID))
 	}
 	if len(req.Events) == 0 {
-		return Decision{Response: problem(statusBadRequest, "invalid_body", "events must list at least one event")}
+		return rejected(KindInvalidBody, "events must list at least one event")
 	}
 	commit := &store.Commit{Aggregate: req.Aggregate, Instance: req.ID}
 	var evs []engine.Event
@@ -50,14 +49,14 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		if len(se.Payload) > 0 && string(se.Payload) != "null" {
 			v, err := value.Decode(se.Payload, value.Limits{})
 			if err != nil {
-				return Decision{Response: problem(statusBadRequest, "invalid_json", fmt.Sprintf("events[%d].payload: %v", i, err))}
+				return rejected(engine.KindInvalidJSON, fmt.Sprintf("events[%d].payload: %v", i, err))
 			}
 			pl = v
 		}
 		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: req.Time, Payload: pl}
 		enc, _ := value.Encode(pl)
 		if max := p.Limits.EventBytes; len(enc) > max {
-			return Decision{Response: overLimit(engine.KindEventTooLarge, "eventBytes", max, len(enc),
+			return Decision{Answer: overLimit(engine.KindEventTooLarge, "eventBytes", max, len(enc),
 				fmt.Sprintf("events[%d].payload is %d bytes, over the context's limit eventBytes (%d)", i, len(enc), max))}
 		}
 		stored := store.Event{ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID,
@@ -66,16 +65,16 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		switch {
 		case et != nil && se.Version != nil:
 			if *se.Version < 0 || *se.Version > et.Version() {
-				return Decision{Response: problem(statusBadRequest, "invalid_body", fmt.Sprintf("events[%d].version: %s has versions 0 to %d", i, et.Name, et.Version()))}
+				return rejected(KindInvalidBody, fmt.Sprintf("events[%d].version: %s has versions 0 to %d", i, et.Name, et.Version()))
 			}
 			if vs := et.ValidateAt(*se.Version, pl); len(vs) > 0 {
-				return Decision{Response: problemWith(statusBadRequest, string(engine.KindSchema),
-					fmt.Sprintf("events[%d]: %s at version %d does not fit its definition", i, et.Name, *se.Version), map[string]any{"violations": vs})}
+				return Decision{Answer: Answer{Rejection: &Rejection{Kind: engine.KindSchema, Violations: vs,
+					Message: fmt.Sprintf("events[%d]: %s at version %d does not fit its definition", i, et.Name, *se.Version)}}}
 			}
 			stored.SchemaVersion = *se.Version
 			var err error
 			if e.Type, e.Payload, err = p.ReadEvent(req.Aggregate, se.Event, *se.Version, pl); err != nil {
-				return Decision{Response: problem(statusBadRequest, "lens_failed", fmt.Sprintf("events[%d]: %v", i, err))}
+				return rejected(KindLensFailed, fmt.Sprintf("events[%d]: %v", i, err))
 			}
 		case et != nil:
 			stored.SchemaVersion = et.Version()
@@ -88,19 +87,16 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 	var ee *engine.Error
 	if errors.As(err, &ee) && ee.Kind == engine.KindInvalidState {
 		// Here the client wrote the payload: a bad one is its mistake.
-		return Decision{Response: problemWith(statusBadRequest, string(engine.KindSchema), ee.Message,
-			map[string]any{"violations": ee.Violations, "name": ee.Name})}
+		return Decision{Answer: Answer{Rejection: &Rejection{Kind: engine.KindSchema, Message: ee.Message, Violations: ee.Violations, Name: ee.Name}}}
 	}
 	if err != nil {
-		return Decision{Response: rejection(err, 0)}
+		return Decision{Answer: rejection(err, 0)}
 	}
 	commit.State, _ = value.Encode(folded.State)
 	if max := p.Limits.StateBytes; len(commit.State) > max {
-		return Decision{Response: overLimit(engine.KindStateTooLarge, "stateBytes", max, len(commit.State),
+		return Decision{Answer: overLimit(engine.KindStateTooLarge, "stateBytes", max, len(commit.State),
 			fmt.Sprintf("the state of %s %s after these events would be %d bytes, over the context's limit stateBytes (%d)", req.Aggregate, req.ID, len(commit.State), max))}
 	}
 	body, _ := value.Encode(map[string]any{"version": folded.Version, "state": folded.State})
-	return Decision{Commit: commit, Response: Response{Status: statusCreated, Header: Header{
-		"Content-Type": {"application/json"}, "ETag": {ETag(folded.Version)}, "Location": {InstancePath(req.Aggregate, req.ID)},
-	}, Body: body}}
+	return Decision{Commit: commit, Answer: Answer{Version: folded.Version, Created: true, Body: body}}
 }

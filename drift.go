@@ -1,4 +1,4 @@
-package api
+package cuesource
 
 import (
 	"encoding/json"

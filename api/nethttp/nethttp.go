@@ -1,9 +1,4 @@
-// The net/http adapter is for the native server only: the wasm build
-// answers through the Workers shell and must not link net/http.
-
-//go:build !(js && wasm)
-
-package api
+package nethttp
 
 import (
 	"context"
@@ -13,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/store"
 )
 
@@ -24,15 +20,15 @@ const (
 	ServerMaxHeaderBytes = MaxHeaderBytes - 4096
 )
 
-// HandlerOptions tune the net/http adapter.
-type HandlerOptions struct {
+// Options tune the adapter.
+type Options struct {
 	// Timeout bounds one request (not a stream); zero means 30s.
 	Timeout time.Duration
 	Log     *slog.Logger
 }
 
 // Handler serves s over net/http.
-func Handler(s *Service, opt HandlerOptions) http.Handler {
+func Handler(s *api.Service, opt Options) http.Handler {
 	if opt.Timeout == 0 {
 		opt.Timeout = 30 * time.Second
 	}
@@ -43,14 +39,14 @@ func Handler(s *Service, opt HandlerOptions) http.Handler {
 }
 
 type handler struct {
-	s   *Service
-	opt HandlerOptions
+	s   *api.Service
+	opt Options
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := time.Now()
-	req := &Request{Method: hr.Method, Path: requestPath(hr), Query: hr.URL.Query(), Header: Header(hr.Header)}
-	if WantsStream(req) {
+	req := &api.Request{Method: hr.Method, Path: requestPath(hr), Query: hr.URL.Query(), Header: api.Header(hr.Header)}
+	if api.WantsStream(req) {
 		h.stream(w, hr, req)
 		return
 	}
@@ -64,17 +60,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		// it" when the length is not declared.
 		body, err = io.ReadAll(io.LimitReader(hr.Body, int64(h.s.MaxBody())+1))
 	}
-	var resp Response
+	var resp api.Response
 	switch {
 	case hr.ContentLength > int64(h.s.MaxBody()):
-		resp = TooLarge(h.s.MaxBody())
+		resp = api.TooLarge(h.s.MaxBody())
 		// The rest of the body is not read, so the connection cannot
 		// carry another request.
 		w.Header().Set("Connection", "close")
 	case err != nil:
-		resp = problem(http.StatusBadRequest, "invalid_body", "reading the body failed: "+err.Error())
+		resp = api.Problem(http.StatusBadRequest, "invalid_body", "reading the body failed: "+err.Error())
 	case len(body) > h.s.MaxBody():
-		resp = TooLarge(h.s.MaxBody())
+		resp = api.TooLarge(h.s.MaxBody())
 	default:
 		req.Body = body
 		ctx, cancel := context.WithTimeout(hr.Context(), h.opt.Timeout)
@@ -82,7 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		cancel()
 	}
 	cause := resp.Header.Get("X-Cuesource-Error")
-	resp.Write(w, hr.Method)
+	Write(w, resp, hr.Method)
 	level := slog.LevelInfo
 	if resp.Status >= 500 {
 		level = slog.LevelError
@@ -110,7 +106,7 @@ func requestPath(hr *http.Request) string {
 
 // Write writes r to w, without its body when answering HEAD; the cause of
 // an internal error stays in the server's log.
-func (r Response) Write(w http.ResponseWriter, method string) {
+func Write(w http.ResponseWriter, r api.Response, method string) {
 	for k, v := range r.Header {
 		if k != "X-Cuesource-Error" {
 			w.Header()[k] = v
@@ -122,7 +118,7 @@ func (r Response) Write(w http.ResponseWriter, method string) {
 	}
 }
 
-func (h *handler) stream(w http.ResponseWriter, hr *http.Request, req *Request) {
+func (h *handler) stream(w http.ResponseWriter, hr *http.Request, req *api.Request) {
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	if resp := h.s.Stream(hr.Context(), req, sw); resp != nil {
 		for k, v := range resp.Header {
@@ -151,7 +147,7 @@ func (s *sseWriter) Open() error {
 }
 
 func (s *sseWriter) Event(e store.Event) error {
-	frame, err := SSEFrame(nil, e)
+	frame, err := api.SSEFrame(nil, e)
 	if err != nil {
 		return err
 	}
