@@ -8,29 +8,30 @@ import (
 	"github.com/cuesource/cuesource/manifest"
 )
 
-// Kind classifies a rejection; runtimes map kinds to protocol answers.
-type Kind string
+// Kind classifies a rejection; runtimes map kinds to protocol answers. The
+// kinds are the interpreter's (which checks the ones a scenario names), so
+// no list of them is written twice.
+type Kind = interpreter.Kind
 
+// The kinds of rejection.
 const (
-	KindInvalidJSON      Kind = "invalid_json"
-	KindTooLarge         Kind = "too_large"
-	KindTooDeep          Kind = "too_deep"
-	KindSchema           Kind = "schema"
-	KindUnknownAggregate Kind = "unknown_aggregate"
-	KindUnknownCommand   Kind = "unknown_command"
-	KindUnknownEvent     Kind = "unknown_event"
-	KindInstanceMissing  Kind = "instance_missing"
-	KindInstanceExists   Kind = "instance_exists"
-	KindVersionConflict  Kind = "version_conflict"
-	KindGuard            Kind = "guard"
-	KindInvariant        Kind = "invariant"
-	KindBudget           Kind = "budget_exceeded"
-	KindExpression       Kind = "expression_failed"
-	KindInvalidState     Kind = "invalid_state"
-	// A command whose resulting state or an event payload is over the
-	// context's limits (checked where the result is encoded: cuesource.Decide).
-	KindStateTooLarge Kind = "state_too_large"
-	KindEventTooLarge Kind = "event_too_large"
+	KindInvalidJSON      = interpreter.KindInvalidJSON
+	KindTooLarge         = interpreter.KindTooLarge
+	KindTooDeep          = interpreter.KindTooDeep
+	KindSchema           = interpreter.KindSchema
+	KindUnknownAggregate = interpreter.KindUnknownAggregate
+	KindUnknownCommand   = interpreter.KindUnknownCommand
+	KindUnknownEvent     = interpreter.KindUnknownEvent
+	KindInstanceMissing  = interpreter.KindInstanceMissing
+	KindInstanceExists   = interpreter.KindInstanceExists
+	KindVersionConflict  = interpreter.KindVersionConflict
+	KindGuard            = interpreter.KindGuard
+	KindInvariant        = interpreter.KindInvariant
+	KindBudget           = interpreter.KindBudget
+	KindExpression       = interpreter.KindExpression
+	KindInvalidState     = interpreter.KindInvalidState
+	KindStateTooLarge    = interpreter.KindStateTooLarge
+	KindEventTooLarge    = interpreter.KindEventTooLarge
 )
 
 // Error is a rejected command or a failed replay.

@@ -624,10 +624,6 @@ func (c *compiler) complete(me manifest.Emit, es schema) {
 	}
 }
 
-// ErrorKinds are the rejection kinds a scenario's then.error may name
-// besides guard and invariant names.
-var ErrorKinds = []string{"schema", "unknown_command", "instance_missing", "instance_exists", "budget_exceeded", "expression_failed", "version_conflict", "invalid_state"}
-
 func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 	for _, s := range m.Scenarios {
 		a, ok := p.Aggregates[s.Aggregate]
