@@ -108,4 +108,3 @@ type StorageHealth struct {
 type HealthReporter interface {
 	StorageHealth(ctx context.Context) StorageHealth
 }
-
