@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/internal/projections/rows"
-	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // The projector script keeps the projection tables in D1 up to date with
@@ -99,12 +99,16 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 			cps[cp.Name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorAt}
 		}
 	} else {
-		res, err := h.query(rows.CheckpointAll)
+		res, err := h.query(d1.CheckpointAll)
 		if err != nil {
 			return Projected{}, err
 		}
-		for _, r := range res.Rows {
-			cps[asString(r[0])] = &checkpoint{pos: asInt(r[1]), hash: asString(r[2]), state: asString(r[3]), errAt: asInt(r[5])}
+		stored, err := checkpointsOf(res.Rows)
+		if err != nil {
+			return Projected{}, err
+		}
+		for name, cp := range stored {
+			cps[name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorPosition}
 		}
 	}
 	var stmts []Statement
@@ -116,7 +120,7 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		for _, ddl := range t.DDL() {
 			stmts = append(stmts, Statement{SQL: ddl, Params: []any{}})
 		}
-		stmts = append(stmts, Statement{SQL: rows.CheckpointReset, Params: []any{name, t.Def.Hash, rows.StateRunning, now}})
+		stmts = append(stmts, Statement{SQL: d1.CheckpointReset, Params: []any{name, t.Def.Hash, rows.StateRunning, now}})
 		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRunning}
 	}
 	if pi.Action != "" {
@@ -136,11 +140,11 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 				return Projected{projectorAnswer: projectorAnswer{Conflict: fmt.Sprintf("%s is %s", pi.Name, state)}}, nil
 			}
 			if pi.Action == "skip" {
-				stmts = append(stmts, Statement{SQL: rows.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
+				stmts = append(stmts, Statement{SQL: d1.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
 				cp.pos = cp.errAt
 				cp.errAt = 0
 			} else {
-				stmts = append(stmts, Statement{SQL: rows.CheckpointResume, Params: []any{now, pi.Name}})
+				stmts = append(stmts, Statement{SQL: d1.CheckpointResume, Params: []any{now, pi.Name}})
 			}
 			cp.state, cp.errAt = rows.StateRunning, 0
 		default:
@@ -184,16 +188,16 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 // projectOnce applies the next run of events to t and reports whether the
 // projection is at the head of the log (or stopped by a failure).
 func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (bool, error) {
-	res, err := h.query(sqlEventsAfter, cp.pos, projectBatch)
+	res, err := h.query(d1.EventsAfter, cp.pos, projectBatch)
 	if err != nil {
 		return false, err
 	}
 	if len(res.Rows) == 0 {
 		return true, nil
 	}
-	evs := make([]store.Event, 0, len(res.Rows))
-	for _, r := range res.Rows {
-		evs = append(evs, eventOf(r))
+	evs, err := eventsOfRows(res.Rows)
+	if err != nil {
+		return false, err
 	}
 	b := rows.Prepare(t, evs, nil)
 	loaded := map[string]*rows.Row{}
@@ -208,11 +212,15 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 			return false, err
 		}
 		for _, r := range got.Rows {
+			key, err := d1.Text(r[0])
+			if err != nil {
+				return false, fmt.Errorf("projection %s: key: %w", t.Def.Name, err)
+			}
 			row, err := t.Load(r[1:])
 			if err != nil {
 				return false, err
 			}
-			loaded[asString(r[0])] = row
+			loaded[key] = row
 		}
 	}
 	out := b.Apply(loaded)
@@ -229,9 +237,9 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	}
 	name := t.Def.Name
 	if out.Fail != nil {
-		stmts = append(stmts, Statement{SQL: rows.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
+		stmts = append(stmts, Statement{SQL: d1.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
 	} else {
-		stmts = append(stmts, Statement{SQL: rows.CheckpointAdvanceIf, Params: []any{out.Last, now, name, cp.pos}})
+		stmts = append(stmts, Statement{SQL: d1.CheckpointAdvanceIf, Params: []any{out.Last, now, name, cp.pos}})
 	}
 	if err := h.do(Op{Kind: "batch", Statements: stmts}, nil); err != nil {
 		return false, err
@@ -243,5 +251,3 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	}
 	return len(res.Rows) < projectBatch, nil
 }
-
-const sqlEventsAfter = `SELECT ` + eventColumns + ` FROM events WHERE position > ?1 ORDER BY position LIMIT ?2`
