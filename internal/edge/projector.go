@@ -23,7 +23,7 @@ const projectOps = 24
 
 type projectInput struct {
 	Now    time.Time `json:"now"`
-	Action string    `json:"action"` // "", rebuild, skip, resume
+	Action string    `json:"action"` // "", rebuild, skip, resume, reconcile
 	Name   string    `json:"name"`
 	// Inline limits the catch-up to inline projections: what a command
 	// waits for before it answers.
@@ -48,6 +48,9 @@ type Checkpoint struct {
 // Projected is the answer of a run.
 type Projected struct {
 	More bool `json:"more"` // run again: the log has more to apply
+	// CatchUp asks for a catch-up soon (the projector's alarm): a
+	// reconcile built tables that the log has yet to fill.
+	CatchUp bool `json:"catchUp,omitempty"`
 	projectorAnswer
 	// Checkpoints are the checkpoints after the run, for the next one.
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
@@ -120,10 +123,15 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		for _, ddl := range t.DDL() {
 			stmts = append(stmts, Statement{SQL: ddl, Params: []any{}})
 		}
-		stmts = append(stmts, Statement{SQL: d1.CheckpointReset, Params: []any{name, t.Def.Hash, rows.StateRunning, now}})
-		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRunning}
+		stmts = append(stmts, Statement{SQL: d1.CheckpointRebuild, Params: []any{name, t.Def.Hash, now}})
+		// Running when the log is empty: the catch-up finds it at the head.
+		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRebuilding}
 	}
-	if pi.Action != "" {
+	// reconcile only builds what is new or changed (a query asks it
+	// first): the answer's CatchUp has the rebuild run soon, not in the
+	// caller's time.
+	reconcile := pi.Action == "reconcile"
+	if pi.Action != "" && !reconcile {
 		cp, ok := cps[pi.Name]
 		if _, defined := c.prog.Projections[pi.Name]; !defined {
 			return Projected{projectorAnswer: projectorAnswer{Unknown: fmt.Sprintf("no projection %q", pi.Name)}}, nil
@@ -163,9 +171,12 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 			return Projected{}, err
 		}
 	}
+	if reconcile {
+		return Projected{CatchUp: len(stmts) > 0}, nil
+	}
 	for _, name := range c.projectionNames() {
 		cp := cps[name]
-		if cp.state != rows.StateRunning || pi.Inline && c.prog.Projections[name].Mode != "inline" {
+		if cp.state != rows.StateRunning && cp.state != rows.StateRebuilding || pi.Inline && c.prog.Projections[name].Mode != "inline" {
 			continue
 		}
 		t := c.tables[name]
@@ -193,12 +204,21 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		return false, err
 	}
 	if len(res.Rows) == 0 {
+		if cp.state == rows.StateRebuilding {
+			// A rebuild at the head is running.
+			set := Statement{SQL: d1.CheckpointSet, Params: []any{cp.pos, rows.StateRunning, now, t.Def.Name}}
+			if err := h.do(Op{Kind: "batch", Statements: []Statement{set}}, nil); err != nil {
+				return false, err
+			}
+			cp.state = rows.StateRunning
+		}
 		return true, nil
 	}
 	evs, err := eventsOfRows(res.Rows)
 	if err != nil {
 		return false, err
 	}
+	atHead := len(res.Rows) < projectBatch
 	b := rows.Prepare(t, evs, nil)
 	loaded := map[string]*rows.Row{}
 	for i := 0; i < len(b.Keys); i += rows.ManyKeys {
@@ -239,7 +259,11 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	if out.Fail != nil {
 		stmts = append(stmts, Statement{SQL: d1.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
 	} else {
-		stmts = append(stmts, Statement{SQL: d1.CheckpointAdvanceIf, Params: []any{out.Last, now, name, cp.pos}})
+		state := cp.state
+		if atHead {
+			state = rows.StateRunning
+		}
+		stmts = append(stmts, Statement{SQL: d1.CheckpointAdvance, Params: []any{out.Last, state, now, name, cp.pos}})
 	}
 	if err := h.do(Op{Kind: "batch", Statements: stmts}, nil); err != nil {
 		return false, err
@@ -249,5 +273,8 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		cp.state, cp.errAt = rows.StateFailed, out.Fail.Position
 		return true, nil
 	}
-	return len(res.Rows) < projectBatch, nil
+	if atHead {
+		cp.state = rows.StateRunning
+	}
+	return atHead, nil
 }

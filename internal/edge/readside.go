@@ -69,6 +69,9 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
 	}
+	if _, err := m.current(); err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, err)
+	}
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
 	args := make([]any, 0, len(names))
@@ -105,7 +108,42 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	return out, nil
 }
 
+// current reads the projections' checkpoints after making sure each
+// projection has its table for the definition deployed: a projection
+// never built (a Worker's first query) or built by an older definition (a
+// deploy changed it) is reset by the projector, its only writer, which
+// then rebuilds it from the log in the background. So a query answers the
+// rows of the definition deployed, while rebuilding as natively, and
+// never an older definition's.
+func (m *readModels) current() (map[string]d1.Checkpoint, error) {
+	res, err := m.h.query(d1.CheckpointAll)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := checkpointsOf(res.Rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range m.c.projectionNames() {
+		if cp, ok := stored[name]; ok && cp.Hash == m.c.prog.Projections[name].Hash {
+			continue
+		}
+		if err := m.action("reconcile", ""); err != nil {
+			return nil, err
+		}
+		if res, err = m.h.query(d1.CheckpointAll); err != nil {
+			return nil, err
+		}
+		return checkpointsOf(res.Rows)
+	}
+	return stored, nil
+}
+
 func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
+	stored, err := m.current()
+	if err != nil {
+		return nil, err
+	}
 	head, err := m.h.query(d1.Head)
 	if err != nil {
 		return nil, err
@@ -116,14 +154,6 @@ func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
 	h, err := d1.Int(head.Rows[0][0])
 	if err != nil {
 		return nil, fmt.Errorf("the log's head: %w", err)
-	}
-	res, err := m.h.query(d1.CheckpointAll)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := checkpointsOf(res.Rows)
-	if err != nil {
-		return nil, err
 	}
 	out := []api.ProjectionStatus{}
 	for _, name := range m.c.projectionNames() {

@@ -355,3 +355,42 @@ func TestFormatTimeIsJavaScriptsText(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, back.Equal(at.Truncate(time.Millisecond)))
 }
+
+func TestCheckpointRebuildAndAdvance(t *testing.T) {
+	db := logDB(t)
+	state := func(name string) (int64, string) {
+		t.Helper()
+		for _, r := range rowsOf(t, db, d1.CheckpointAll) {
+			cp, err := d1.DecodeCheckpoint(r)
+			require.NoError(t, err)
+			if cp.Name == name {
+				return cp.Position, cp.State
+			}
+		}
+		t.Fatalf("no checkpoint %s", name)
+		return 0, ""
+	}
+	// On an empty log a rebuild is done at once: running, as natively.
+	batch(t, db, stmt{d1.CheckpointRebuild, []any{"p", "h1", "2026-01-02T03:04:05.006Z"}})
+	_, st := state("p")
+	assert.Equal(t, "running", st)
+	forward(t, db, ev{"a-1", "cart", "a", 1, nil}, ev{"a-2", "cart", "a", 2, nil})
+	batch(t, db, stmt{d1.CheckpointAdvance, []any{int64(2), "running", "2026-01-02T03:04:05.006Z", "p", int64(0)}})
+	pos, _ := state("p")
+	assert.Equal(t, int64(2), pos)
+	// Otherwise rebuilding from the start, until an advance at the head.
+	batch(t, db, stmt{d1.CheckpointRebuild, []any{"p", "h2", "2026-01-02T03:04:05.006Z"}})
+	pos, st = state("p")
+	assert.Equal(t, int64(0), pos)
+	assert.Equal(t, "rebuilding", st)
+	batch(t, db, stmt{d1.CheckpointAdvance, []any{int64(1), "rebuilding", "2026-01-02T03:04:05.006Z", "p", int64(0)}})
+	// An advance from elsewhere than the checkpoint changes nothing.
+	batch(t, db, stmt{d1.CheckpointAdvance, []any{int64(9), "running", "2026-01-02T03:04:05.006Z", "p", int64(0)}})
+	pos, st = state("p")
+	assert.Equal(t, int64(1), pos)
+	assert.Equal(t, "rebuilding", st)
+	batch(t, db, stmt{d1.CheckpointAdvance, []any{int64(2), "running", "2026-01-02T03:04:05.006Z", "p", int64(1)}})
+	pos, st = state("p")
+	assert.Equal(t, int64(2), pos)
+	assert.Equal(t, "running", st)
+}

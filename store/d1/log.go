@@ -110,8 +110,21 @@ const (
 )
 
 // The projector's checkpoint statements on D1 are the native ones
-// (package rows): the Worker's projector keeps the same table.
+// (package rows), the Worker's projector keeping the same table, and two
+// of its own.
 const (
+	// CheckpointRebuild (name, hash, updated) starts a projection over
+	// from the beginning of the log: rebuilding, or running when the log
+	// is empty, as natively.
+	CheckpointRebuild = `INSERT INTO projections (name, position, hash, state, error, error_position, updated)
+	VALUES (?1, 0, ?2, CASE WHEN EXISTS (SELECT 1 FROM events) THEN 'rebuilding' ELSE 'running' END, NULL, NULL, ?3)
+	ON CONFLICT (name) DO UPDATE SET position = 0, hash = excluded.hash, state = excluded.state,
+		error = NULL, error_position = NULL, updated = excluded.updated`
+	// CheckpointAdvance (to, state, updated, name, from) moves a
+	// checkpoint that is still at from and has not failed, setting its
+	// state (a rebuild ends running at the head).
+	CheckpointAdvance = `UPDATE projections SET position = ?1, state = ?2, updated = ?3 WHERE name = ?4 AND position = ?5 AND state <> 'failed'`
+
 	CheckpointAll       = rows.CheckpointAll
 	CheckpointReset     = rows.CheckpointReset
 	CheckpointAdvanceIf = rows.CheckpointAdvanceIf
