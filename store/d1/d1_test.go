@@ -332,7 +332,7 @@ func TestDecodersRefuseWrongTypes(t *testing.T) {
 		{with(4, []byte("1")), "d1: column version: want an integer, got a blob"},
 		{with(7, "yesterday"), `d1: column time: want an RFC 3339 time, got "yesterday"`},
 		{with(7, "2026-13-02T03:04:05Z"), `d1: column time: want an RFC 3339 time, got "2026-13-02T03:04:05Z"`},
-		{with(9, float64(3)), "d1: column payload: want text, got a number"},
+		{with(9, float64(3)), "d1: column payload: want text, got 3"},
 		{good[:9], "d1: event row has 9 columns, want 10"},
 	} {
 		_, err := d1.DecodeEvent(tc.row)
