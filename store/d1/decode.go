@@ -3,7 +3,6 @@ package d1
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -61,7 +60,7 @@ func wrongType(want string, v any) error {
 	case []byte:
 		got = "a blob"
 	default:
-		got = fmt.Sprintf("%T", x)
+		got = "a value of another type"
 	}
 	return errors.New("want " + want + ", got " + got)
 }
