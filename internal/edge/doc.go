@@ -6,7 +6,7 @@
 // build stays generic and thin: the HTTP API (through [api.Service], the
 // same code the native server runs), a command's decision on an aggregate
 // instance, seeding and rehydration, the forwarding of an instance's
-// events to the global log in D1 and the SQL of that log, the projector's
+// events to the global log in D1 (its SQL is package store/d1's), the projector's
 // runs, effect deliveries and dead letters, and the live stream's frames.
 //
 // # How the shell drives it

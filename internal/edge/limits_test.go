@@ -10,7 +10,21 @@ import (
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store/d1"
 )
+
+// currentCheckpoints is the result of d1.CheckpointAll when every
+// projection is built by its definition and at the head.
+func currentCheckpoints(t *testing.T, c *Core) Result {
+	t.Helper()
+	rs := rawRows{Columns: []string{"name", "position", "hash", "state", "error", "error_position"}, Rows: [][]any{}}
+	for _, name := range c.projectionNames() {
+		rs.Rows = append(rs.Rows, []any{name, 0.0, c.prog.Projections[name].Hash, "running", "", 0.0})
+	}
+	b, err := json.Marshal(rs)
+	require.NoError(t, err)
+	return Result{OK: b}
+}
 
 // On Workers a query is bounded as natively: D1 is asked for one row more
 // than queryRows, and a result over queryRows or queryBytes fails with the
@@ -28,13 +42,18 @@ func TestQueryLimitsOnD1(t *testing.T) {
 		t.Helper()
 		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
 		st := run(t, c, "serve", in)
+		// The checkpoints first: every projection is built.
+		require.NotNil(t, st.Op)
+		require.Equal(t, d1.CheckpointAll, st.Op.Statement.SQL)
+		in.Results = []Result{currentCheckpoints(t, c)}
+		st = run(t, c, "serve", in)
 		require.NotNil(t, st.Op)
 		require.Equal(t, "d1", st.Op.Kind)
 		sql := st.Op.Statement.SQL
 		assert.True(t, strings.HasPrefix(sql, "SELECT * FROM (SELECT key AS cart"), sql)
 		assert.True(t, strings.HasSuffix(sql, "\n) LIMIT 3"), sql)
 		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
-		in.Results = []Result{{OK: res}}
+		in.Results = append(in.Results, Result{OK: res})
 		st = run(t, c, "serve", in)
 		require.Nil(t, st.Op)
 		var resp WireResponse
