@@ -392,7 +392,16 @@ func (c *compilation) defaults(v cue.Value, doc map[string]any) {
 				var alt map[string]any
 				if json.Unmarshal(raw, &alt) == nil && len(alt) > 1 {
 					delete(alt, "$schema")
-					ps = alt
+					// The field's own generation names the definitions it
+					// uses ([...#Line] as items: {$ref}) in $defs of its
+					// own: inline them as the whole schema's are.
+					defs, _ := alt["$defs"].(map[string]any)
+					delete(alt, "$defs")
+					inlined, recursive := inline(alt, defs, 0)
+					if recursive {
+						c.fail(fv, "a recursive definition in a field with a default is not supported")
+					}
+					ps = inlined.(map[string]any)
 				}
 			}
 		}

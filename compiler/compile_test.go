@@ -204,3 +204,65 @@ schema.#Context & {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "limits.stateBytes")
 }
+
+// Every way CUE lets a user write a list or a map of a definition compiles
+// to a schema that stands alone (no $ref left dangling) and accepts what
+// CUE accepts: in a state, in a payload, with and without a default.
+func TestListsAndMapsOfDefinitions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ctx.cue")
+	require.NoError(t, os.WriteFile(path, []byte(`package x
+
+import "github.com/cuesource/cuesource/schema"
+
+#Line: {sku: string, qty: int & >0}
+#Tag: "a" | "b"
+
+schema.#Context & {
+	name: "defs"
+	aggregates: box: {
+		#state: {
+			lines:   [...#Line]
+			wrapped: [...{#Line}]
+			byName:  [string]: #Line
+			nested:  [...[...#Line]]
+			first:   [#Line, ...#Line] | *[{sku: "x", qty: 1}]
+			tags:    [...#Tag]
+			maybe?:  [...#Line]
+			inMap:   {[string]: [...#Line]}
+		}
+		initial: {lines: [], wrapped: [], byName: {}, nested: [], first: [{sku: "x", qty: 1}], tags: [], inMap: {}}
+		commands: Put: {
+			#payload: {lines: [...#Line], byName: [string]: #Line, tags: [...#Tag] | *[]}
+			instance: "any"
+			emit: [{event: "Put", payload: {lines: "cmd.lines", byName: "cmd.byName"}}]
+		}
+		events: Put: {
+			#payload: {lines: [...#Line], byName: [string]: #Line}
+			apply: {lines: "event.lines", byName: "event.byName", nested: "[event.lines]"}
+		}
+	}
+}
+`), 0o644))
+	m, err := compiler.Compile(path)
+	require.NoError(t, err)
+	box := m.Aggregates["box"]
+	for what, raw := range map[string]json.RawMessage{"state": box.State, "payload": box.Commands["Put"].Payload, "event": box.Events["Put"].Payload} {
+		assert.NotContains(t, string(raw), "$ref", "%s: %s", what, raw)
+		assert.NotContains(t, string(raw), "$defs", "%s: %s", what, raw)
+	}
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	cmd := p.Aggregates["box"].Commands["Put"]
+	good := map[string]any{"lines": []any{map[string]any{"sku": "a", "qty": 1.0}}, "byName": map[string]any{"k": map[string]any{"sku": "b", "qty": 2.0}}, "tags": []any{"a"}}
+	assert.Empty(t, cmd.Validate(good))
+	bad := map[string]any{"lines": []any{map[string]any{"sku": "a", "qty": 0.0}}, "byName": map[string]any{"k": map[string]any{"sku": 1.0, "qty": 2.0}}, "tags": []any{"c"}}
+	vs := cmd.Validate(bad)
+	var at []string
+	for _, v := range vs {
+		at = append(at, v.Pointer)
+	}
+	assert.Contains(t, at, "/lines/0/qty")
+	assert.Contains(t, at, "/byName/k/sku")
+	assert.Contains(t, at, "/tags/0")
+}
