@@ -88,7 +88,7 @@ func (c *command) workerBuild(args []string) int {
 	if _, ok := c.buildWorker(pos[0], *out, &f); !ok {
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "wrote the Worker to %s: `npx wrangler deploy` there, or `cuesource worker dev`\n", *out)
+	fmt.Fprintf(c.stdout, "wrote the Worker to %s: deploy it with `npx wrangler deploy` there (`cuesource worker dev CONTEXT` builds and serves a context locally by itself)\n", *out)
 	return 0
 }
 
