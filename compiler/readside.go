@@ -10,6 +10,7 @@ import (
 
 // readSide reads limits, env, projections, queries and effects.
 func (c *compilation) readSide(m *manifest.Manifest, v cue.Value) {
+	m.License, _ = v.LookupPath(cue.ParsePath("license")).String()
 	lv := v.LookupPath(cue.ParsePath("limits"))
 	for _, l := range []struct {
 		name string

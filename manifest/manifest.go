@@ -20,6 +20,8 @@ type Manifest struct {
 	Effects         map[string]*Effect     `json:"effects,omitempty"`
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 	Limits          Limits                 `json:"limits,omitzero"`
+	// License is the API's license as its OpenAPI document states it.
+	License string `json:"license,omitempty"`
 }
 
 // Limits are a context's size limits; a zero field takes its default

@@ -164,6 +164,7 @@ func (b *builder) health() {
 	health := op("healthz", "Health", "Answers while the server runs; needs no token. HEAD answers too.", nil,
 		map[string]any{
 			"200": jsonBody("The server runs this context.", healthy, nil),
+			"431": map[string]any{"description": "The request line and headers are over 128 KiB; the runtime answers before the API does."},
 			"503": jsonBody("The server's storage fails to take writes (full, or an I/O error); it recovers by itself when the storage does.", object(map[string]any{
 				"status":  map[string]any{"const": "storage_failing"},
 				"context": map[string]any{"const": b.m.Name},
@@ -232,7 +233,10 @@ func (b *builder) document() map[string]any {
 			"version": fmt.Sprintf("manifest v%d", b.m.ManifestVersion),
 			"description": "The HTTP API of the cuesource context " + b.m.Name + ". Errors are RFC 9457 problem+json documents " +
 				"whose `kind` says what went wrong.",
+			"license": license(b.m.License),
 		},
+		// The document describes the server or Worker that serves it.
+		"servers": []any{map[string]any{"url": "/", "description": "The server or Worker that serves this document."}},
 		// {} makes the token optional: the server needs it only when it
 		// has one.
 		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{}},
@@ -264,6 +268,16 @@ func (b *builder) document() map[string]any {
 			},
 		},
 	}
+}
+
+// license is the document's license object: the context's SPDX
+// expression, or UNLICENSED (no license granted, written as an SPDX
+// LicenseRef) when it declares none.
+func license(spdx string) map[string]any {
+	if spdx == "" {
+		return map[string]any{"name": "UNLICENSED", "identifier": "LicenseRef-UNLICENSED"}
+	}
+	return map[string]any{"name": spdx, "identifier": spdx}
 }
 
 // routePath is the path of the route called name, with some of its
@@ -328,7 +342,14 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	events := map[string]any{"type": "array", "maxItems": 0}
 	if len(emitted) > 0 {
 		fmt.Fprintf(&desc, "\n\nMay emit: %s.", strings.Join(emitted, ", "))
-		events = map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/DecidedEvent", "oneOf": branches}}
+		items := map[string]any{"$ref": "#/components/schemas/DecidedEvent", "oneOf": branches}
+		if len(branches) == 1 {
+			// One event: its schema beside the reference, not a oneOf of
+			// one (which linters flag as illogical).
+			items = branches[0].(map[string]any)
+			items["$ref"] = "#/components/schemas/DecidedEvent"
+		}
+		events = map[string]any{"type": "array", "items": items}
 	}
 	ifMatch := c.IfMatch == "required"
 	if ifMatch {
