@@ -77,6 +77,9 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	if err != nil {
 		return nil, err
 	}
+	// A field the payload leaves out reads its CUE default, as the
+	// definition says; the payload is then checked as a whole.
+	payload = cmd.WithDefaults(payload)
 	if vs := cmd.Validate(payload); len(vs) > 0 {
 		return nil, &Error{Kind: KindSchema, Message: fmt.Sprintf("payload of %s does not fit its schema", env.Command), Violations: vs}
 	}

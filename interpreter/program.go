@@ -77,11 +77,70 @@ type Command struct {
 	Require  []*Check
 	Emit     []*Emitter
 	payload  validator
+	// defaults are the top-level fields of #payload with a CUE default
+	// (`limit: int | *20`), by name: a payload without one reads it.
+	defaults map[string]any
 }
 
 // Validate checks a decoded payload against #payload, listing every
 // violation.
 func (c *Command) Validate(payload any) []Violation { return c.payload.validate(payload) }
+
+// WithDefaults gives payload with every defaulted field it lacks set to
+// its default, as CUE reads the definition; payload itself is not changed.
+// A payload that is not an object is returned as it is (Validate refuses
+// it).
+func (c *Command) WithDefaults(payload any) any {
+	obj, ok := payload.(map[string]any)
+	if !ok || len(c.defaults) == 0 {
+		return payload
+	}
+	var out map[string]any
+	for name, d := range c.defaults {
+		if _, set := obj[name]; set {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(obj)+len(c.defaults))
+			for k, v := range obj {
+				out[k] = v
+			}
+		}
+		out[name] = d
+	}
+	if out == nil {
+		return payload
+	}
+	return out
+}
+
+// payloadDefaults reads the defaults the compiler records on the top-level
+// properties of a payload schema.
+func payloadDefaults(schema json.RawMessage) map[string]any {
+	var doc struct {
+		Properties map[string]struct {
+			Default json.RawMessage `json:"default"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(schema, &doc) != nil {
+		return nil
+	}
+	var out map[string]any
+	for name, p := range doc.Properties {
+		if len(p.Default) == 0 {
+			continue
+		}
+		v, err := value.Decode(p.Default, value.Limits{})
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]any{}
+		}
+		out[name] = v
+	}
+	return out
+}
 
 // Check is a named boolean expression: a guard or an invariant.
 type Check struct {
@@ -496,7 +555,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 			c.errs.Add(mc.Pos, "command name %q is reserved: GET /%s/{id}/events lists an instance's events", cn, name)
 		}
 		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
-		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator()}
+		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator(), defaults: payloadDefaults(mc.Payload)}
 		a.commandSchemas[cn] = ps
 		switch mc.Instance {
 		case manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny:
