@@ -521,7 +521,7 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 		// the Workers runtime joins them.
 		vs, ok := parseIfMatch(im)
 		if !ok {
-			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("If-Match must be * or a list of ETags of this API (W/\"3\", W/\"4\"), not %q", im))
+			return s.badIfMatch(ctx, agg, id, im)
 		}
 		if len(vs) == 1 {
 			req.ExpectedVersion = vs[0]
@@ -552,6 +552,23 @@ func isJSON(ct string) bool {
 
 // ETag is the (weak) entity tag of an instance version.
 func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// badIfMatch answers an If-Match that is not * or a list of this API's
+// ETags. The detail shows the instance's real current ETag (one read, on
+// this error path only) rather than an example that could pass for it.
+func (s *Service) badIfMatch(ctx context.Context, agg, id, im string) Response {
+	detail := fmt.Sprintf("If-Match must be * or a list of this API's ETags, not %q", im)
+	ext := map[string]any{}
+	if cur, err := s.backend.Load(ctx, agg, id); err == nil {
+		if cur.Version == 0 {
+			detail += fmt.Sprintf("; %s %s does not exist yet, so it has no ETag: send no If-Match to create it", agg, id)
+		} else {
+			detail += fmt.Sprintf("; the instance's current ETag is %s", ETag(cur.Version))
+			ext["version"], ext["etag"] = cur.Version, ETag(cur.Version)
+		}
+	}
+	return problemWith(statusBadRequest, "invalid_header", detail, ext)
+}
 
 // parseIfMatch reads an If-Match value: "*" (any existing version, which
 // the API spells as version cuesource.AnyExisting) or a list of entity tags, weak or

@@ -534,8 +534,14 @@ func TestIfMatch(t *testing.T) {
 			r := s.post("/cart/c1/AddItem", tea, http.StatusBadRequest, "If-Match", bad)
 			m := assertProblem(t, r, http.StatusBadRequest, "invalid_header")
 			assert.Contains(t, m["detail"], "If-Match")
+			// The instance's real ETag, not an example that reads like it.
+			assert.Contains(t, m["detail"], `the instance's current ETag is W/"4"`)
+			assert.NotContains(t, m["detail"], `W/"3"`)
+			assert.Equal(t, `W/"4"`, m["etag"])
 		})
 	}
+	r = s.post("/cart/nobody/AddItem", tea, http.StatusBadRequest, "If-Match", "W/1")
+	assert.Contains(t, assertProblem(t, r, http.StatusBadRequest, "invalid_header")["detail"], "cart nobody does not exist yet")
 	assert.Equal(t, 4, s.eventCount())
 }
 
