@@ -718,7 +718,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
 			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
 		}
-		if e := s.Then.Error; e != "" && !knownError(a, e) {
+		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) {
 			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s and no error kind (%s)", e, s.Aggregate, strings.Join(ErrorKinds, ", "))
 		}
 		if s.Then.State != nil {
@@ -733,11 +733,14 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 	}
 }
 
-func knownError(a *Aggregate, name string) bool {
-	for _, k := range ErrorKinds {
-		if k == name {
-			return true
-		}
+// knownError reports whether a scenario may expect name: an error kind,
+// or a guard or invariant the definition declares. The declaration, not
+// the compiled check, decides, so a guard whose expression fails to
+// compile is reported once, at the guard, and not again at every scenario
+// that names it.
+func knownError(a *manifest.Aggregate, name string) bool {
+	if slices.Contains(ErrorKinds, name) {
+		return true
 	}
 	for _, cmd := range a.Commands {
 		for _, g := range cmd.Require {
