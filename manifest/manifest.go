@@ -20,6 +20,14 @@ type Manifest struct {
 	Effects         map[string]*Effect     `json:"effects,omitempty"`
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 	Limits          Limits                 `json:"limits,omitzero"`
+	Snapshots       *Snapshots             `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
+}
+
+// Snapshots says how often an instance's state is kept as a snapshot:
+// by the commit whose events reach or pass a multiple of Every.
+type Snapshots struct {
+	Every int `json:"every"`
+	Pos   Pos `json:"pos"`
 }
 
 // Limits are a context's size limits; a zero field takes its default
@@ -66,6 +74,7 @@ type Aggregate struct {
 	Commands   map[string]*Command `json:"commands"`
 	Events     map[string]*Event   `json:"events"`
 	Invariants []Named             `json:"invariants,omitempty"`
+	Snapshots  *Snapshots          `json:"snapshots,omitempty"` // overrides the context's; nil: the context's
 	Pos        Pos                 `json:"pos"`
 }
 

@@ -72,6 +72,19 @@ CREATE TABLE outbox (
 `,
 	// 2: sync effect delivery finds a command's outbox rows by event id.
 	`CREATE INDEX outbox_event ON outbox (event_id);`,
+	// 3: snapshots (store.Snapshots): the newest of each instance, with
+	// the hash of the definition that folded it.
+	`
+CREATE TABLE snapshots (
+	aggregate TEXT    NOT NULL,
+	instance  TEXT    NOT NULL,
+	version   INTEGER NOT NULL,
+	hash      TEXT    NOT NULL,
+	state     TEXT    NOT NULL,
+	time      TEXT    NOT NULL,
+	PRIMARY KEY (aggregate, instance)
+) STRICT;
+`,
 }
 
 // migrate brings the database to len(migrations) in one transaction, so a
