@@ -155,3 +155,22 @@ func TestDefinitionHash(t *testing.T) {
 		assert.Equal(t, h, edit(f), name)
 	}
 }
+
+// A Worker compiles the manifest `worker build` wrote (indented JSON) with
+// CompileChecked: it gets the hashes and intervals the CUE file gives.
+func TestDefinitionHashSurvivesTheManifestFile(t *testing.T) {
+	m, err := compiler.Compile("testdata/snapshots/counter.cue")
+	require.NoError(t, err)
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	data, err := compiler.Marshal(m)
+	require.NoError(t, err)
+	var back manifest.Manifest
+	require.NoError(t, json.Unmarshal(data, &back))
+	checked, err := interpreter.CompileChecked(&back)
+	require.NoError(t, err)
+	for name, a := range p.Aggregates {
+		assert.Equal(t, a.Hash, checked.Aggregates[name].Hash, name)
+		assert.Equal(t, a.SnapshotEvery, checked.Aggregates[name].SnapshotEvery, name)
+	}
+}
