@@ -30,11 +30,15 @@ func contextDoc(p *interpreter.Program) []byte {
 		Version int             `json:"version"`
 		Aliases []string        `json:"aliases"`
 	}
+	type snapshots struct {
+		Every int `json:"every"`
+	}
 	type aggregate struct {
 		Commands   map[string]command `json:"commands"`
 		Events     map[string]event   `json:"events"`
 		Invariants []string           `json:"invariants"`
 		State      json.RawMessage    `json:"state"`
+		Snapshots  *snapshots         `json:"snapshots,omitempty"` // in effect: the aggregate's, else the context's
 	}
 	type projection struct {
 		Mode    string            `json:"mode"`
@@ -53,6 +57,7 @@ func contextDoc(p *interpreter.Program) []byte {
 		Projections map[string]projection `json:"projections"`
 		Queries     map[string]query      `json:"queries"`
 		Effects     map[string]effect     `json:"effects"`
+		Snapshots   *snapshots            `json:"snapshots,omitempty"`
 	}{Name: m.Name, Aggregates: map[string]aggregate{}, Projections: map[string]projection{}, Queries: map[string]query{}, Effects: map[string]effect{}}
 	for name, ma := range m.Aggregates {
 		a := aggregate{Commands: map[string]command{}, Events: map[string]event{}, Invariants: []string{}, State: ma.State}
@@ -73,7 +78,13 @@ func contextDoc(p *interpreter.Program) []byte {
 		for _, inv := range ma.Invariants {
 			a.Invariants = append(a.Invariants, inv.Name)
 		}
+		if pa := p.Aggregates[name]; pa != nil && pa.SnapshotEvery > 0 {
+			a.Snapshots = &snapshots{Every: pa.SnapshotEvery}
+		}
 		doc.Aggregates[name] = a
+	}
+	if m.Snapshots != nil {
+		doc.Snapshots = &snapshots{Every: m.Snapshots.Every}
 	}
 	for name, mp := range m.Projections {
 		doc.Projections[name] = projection{Mode: mp.Mode, Columns: mp.Columns}

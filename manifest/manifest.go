@@ -21,7 +21,15 @@ type Manifest struct {
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 	Limits          Limits                 `json:"limits,omitzero"`
 	// License is the API's license as its OpenAPI document states it.
-	License string `json:"license,omitempty"`
+	License   string     `json:"license,omitempty"`
+	Snapshots *Snapshots `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
+}
+
+// Snapshots says how often an instance's state is kept as a snapshot:
+// by the commit whose events reach or pass a multiple of Every.
+type Snapshots struct {
+	Every int `json:"every"`
+	Pos   Pos `json:"pos"`
 }
 
 // Limits are a context's size limits; a zero field takes its default
@@ -68,6 +76,7 @@ type Aggregate struct {
 	Commands   map[string]*Command `json:"commands"`
 	Events     map[string]*Event   `json:"events"`
 	Invariants []Named             `json:"invariants,omitempty"`
+	Snapshots  *Snapshots          `json:"snapshots,omitempty"` // overrides the context's; nil: the context's
 	Pos        Pos                 `json:"pos"`
 }
 

@@ -390,7 +390,9 @@ func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.
 	return b.store.ReadAll(ctx, after, limit)
 }
 
-// Rehydrate rebuilds one instance's state from its events under its writer.
+// Rehydrate rebuilds one instance's state from its events under its
+// writer: from its newest snapshot taken under the current definition, if
+// any, else from its first event.
 func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*cuesource.Drift, error) {
 	end, err := b.begin()
 	if err != nil {
@@ -403,11 +405,26 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := b.store.Events(ctx, aggregate, id, 0, 0)
+	// From the newest snapshot the definition can use, when the store
+	// keeps snapshots; cuesource.Rehydrate decides whether it can.
+	var snap *store.Snapshot
+	if ss, ok := b.store.(store.Snapshots); ok {
+		if a := b.prog.Aggregates[aggregate]; a != nil {
+			s, found, err := ss.Snapshot(ctx, aggregate, id, a.Hash)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				snap = &s
+			}
+		}
+	}
+	d, err := cuesource.Rehydrate(b.prog, cur, snap, func(after int64) ([]store.Event, error) {
+		return b.store.Events(ctx, aggregate, id, after, 0)
+	})
 	if err != nil {
 		return nil, err
 	}
-	d := cuesource.Compare(b.prog, cur, evs)
 	b.remember(aggregate+"\x00"+id, nil) // whatever happens, read it fresh next time
 	if fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		if _, err := b.store.Append(ctx, store.Commit{Aggregate: aggregate, Instance: id, ExpectedVersion: cur.Version, State: d.Rebuilt}); err != nil {
