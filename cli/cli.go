@@ -22,7 +22,7 @@ const usage = `cuesource: event-sourced bounded contexts from one CUE file
 Usage:
   cuesource vet CONTEXT [--json]           check a context, listing every error
   cuesource build CONTEXT -o FILE          write the compiled manifest (JSON)
-  cuesource test CONTEXT [-run RE] [-v] [--json] [--url URL [--token T] [--admin-token T]]
+  cuesource test CONTEXT [-run RE] [-v] [--json] [--url URL [--token T] [--admin-token T] [--keep-ids]]
                                            run the context's scenarios (in process, or over HTTP)
   cuesource run CONTEXT --aggregate A --id X --command NAME [--payload JSON]
                 [--given FILE [--record]] [--command-id ID] [--time RFC3339]

@@ -26,14 +26,25 @@ type Target struct {
 	Token      string // bearer token for the API, if the server has one
 	AdminToken string
 	Client     *http.Client // nil: http.DefaultClient
+	// KeepIDs plays each scenario on its instance id as written, for
+	// contexts whose rules read the id (an ownership guard, an id copied
+	// into an event). The instances must not exist yet on the target.
+	KeepIDs bool
 }
 
 // RunHTTP plays one scenario against the target. Each run works on a fresh
-// instance (the scenario's id with a random suffix), so runs never collide
-// with each other or with data already there.
+// instance (the scenario's id with a random suffix, unless KeepIDs), so
+// runs never collide with each other or with data already there. Every
+// command after the first carries the instance's current ETag as
+// If-Match, so a command declared `ifMatch: "required"` runs as it does in
+// process.
 func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 	r := Result{Name: s.Name, Pos: s.Pos}
-	id := s.ID + "-" + suffix()
+	id := s.ID
+	if !t.KeepIDs {
+		id += "-" + suffix()
+	}
+	etag := "" // the instance's, once it exists
 	if len(s.Given) > 0 {
 		var events []map[string]any
 		for _, g := range s.Given {
@@ -47,7 +58,7 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 			events = append(events, e)
 		}
 		body, _ := json.Marshal(map[string]any{"events": events})
-		status, resp, err := t.do(ctx, "/admin/seed/"+url.PathEscape(s.Aggregate)+"/"+url.PathEscape(id), t.AdminToken, body)
+		status, resp, tag, err := t.do(ctx, "/admin/seed/"+url.PathEscape(s.Aggregate)+"/"+url.PathEscape(id), t.AdminToken, "", body)
 		if err != nil {
 			r.fail("given: %v", err)
 			return r
@@ -62,6 +73,7 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 			return r
 		}
 		r.State = seeded["state"]
+		etag = tag
 	}
 	for i, w := range s.When {
 		payload := w.Payload
@@ -69,7 +81,7 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 			payload = json.RawMessage("{}")
 		}
 		path := "/" + url.PathEscape(s.Aggregate) + "/" + url.PathEscape(id) + "/" + url.PathEscape(w.Command)
-		status, resp, err := t.do(ctx, path, t.Token, payload)
+		status, resp, tag, err := t.do(ctx, path, t.Token, etag, payload)
 		if err != nil {
 			r.fail("when[%d] %s: %v", i, w.Command, err)
 			return r
@@ -93,20 +105,28 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 		}
 		r.Events = append(r.Events, events(d["events"])...)
 		r.State = d["state"]
+		if tag != "" {
+			etag = tag
+		}
 	}
 	r.check(s.Then)
 	r.Pass = len(r.Failures) == 0
 	return r
 }
 
-func (t Target) do(ctx context.Context, path, token string, body []byte) (int, []byte, error) {
+// do posts body to path, with If-Match when ifMatch is set, and returns
+// the status, the body and the ETag of the answer.
+func (t Target) do(ctx context.Context, path, token, ifMatch string, body []byte) (int, []byte, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
 	}
 	c := t.Client
 	if c == nil {
@@ -114,11 +134,11 @@ func (t Target) do(ctx context.Context, path, token string, body []byte) (int, [
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	return resp.StatusCode, data, err
+	return resp.StatusCode, data, resp.Header.Get("ETag"), err
 }
 
 // object decodes a JSON object with numbers as the engine holds them, so
