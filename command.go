@@ -103,6 +103,9 @@ type Rejection struct {
 	// Current is the instance's version, for version_conflict and
 	// concurrent_write.
 	Current int64 `json:"current,omitempty"`
+	// Status is the HTTP status the rejecting guard declares (0: the
+	// kind's): the context author's choice, so it travels with the kind.
+	Status int `json:"status,omitempty"`
 	// Limit, Max and Size name a size limit of the context the result
 	// would break (state_too_large, event_too_large).
 	Limit string `json:"limit,omitempty"`
@@ -263,7 +266,7 @@ func rejection(err error, current int64) Answer {
 	if ee.Kind == engine.KindVersionConflict {
 		return preconditionFailed(current)
 	}
-	return Answer{Rejection: &Rejection{Kind: ee.Kind, Message: ee.Message, Name: ee.Name, Violations: ee.Violations, At: posString(ee.Pos)}}
+	return Answer{Rejection: &Rejection{Kind: ee.Kind, Message: ee.Message, Name: ee.Name, Violations: ee.Violations, At: posString(ee.Pos), Status: ee.Status}}
 }
 
 func posString(p *manifest.Pos) string {

@@ -73,6 +73,9 @@ func rejection(rej *cuesource.Rejection) Response {
 	if !ok {
 		status = statusInternalServerError
 	}
+	if rej.Status != 0 {
+		status = rej.Status // the guard's own
+	}
 	ext := map[string]any{}
 	if rej.Name != "" {
 		ext["name"] = rej.Name

@@ -597,6 +597,60 @@ func TestIfMatchRequired(t *testing.T) {
 	s.post("/door/d2/Install", "", http.StatusCreated)
 }
 
+// A guard that declares a status answers with it (kind and name as ever);
+// the OpenAPI document lists it among the command's answers.
+func TestGuardStatus(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault.cue")
+	require.NoError(t, os.WriteFile(path, []byte(`package v
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "vault"
+	aggregates: box: {
+		#state: {owner: string, closed: bool}
+		initial: {owner: "", closed: false}
+		commands: {
+			Open: {
+				#payload: owner: string
+				instance: "new"
+				emit: [{event: "Opened", payload: owner: "cmd.owner"}]
+			}
+			Close: {
+				#payload: by: string
+				require: {
+					"not yours": {check: "cmd.by == state.owner", status: 404}
+					"closed already": {check: "!state.closed", status: 409}
+					"open": "state.owner != ''"
+				}
+				emit: [{event: "Closed"}]
+			}
+		}
+		events: {
+			Opened: {#payload: owner: string, apply: owner: "event.owner"}
+			Closed: apply: closed: "true"
+		}
+	}
+}
+`), 0o644))
+	p, err := compile(path)
+	require.NoError(t, err)
+	s := newServerFor(t, p, api.Options{})
+	s.post("/box/b1/Open", `{"owner":"ada"}`, http.StatusCreated)
+	m := assertProblem(t, s.post("/box/b1/Close", `{"by":"bob"}`, http.StatusNotFound), http.StatusNotFound, "guard")
+	assert.Equal(t, "not yours", m["name"])
+	s.post("/box/b1/Close", `{"by":"ada"}`, http.StatusOK)
+	m = assertProblem(t, s.post("/box/b1/Close", `{"by":"ada"}`, http.StatusConflict), http.StatusConflict, "guard")
+	assert.Equal(t, "closed already", m["name"])
+
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(api.OpenAPI(p), &doc))
+	responses := doc["paths"].(map[string]any)["/box/{id}/Close"].(map[string]any)["post"].(map[string]any)["responses"].(map[string]any)
+	assert.Contains(t, responses["404"].(map[string]any)["description"], `guard "not yours"`)
+	assert.Contains(t, responses["404"].(map[string]any)["description"], "instance_missing")
+	assert.Contains(t, responses["409"].(map[string]any)["description"], `guard "closed already"`)
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	s := newServer(t, api.Options{})
 

@@ -213,6 +213,15 @@ func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 func (c *compilation) named(v cue.Value) []manifest.Named {
 	var out []manifest.Named
 	for name, ev := range fields(v) {
+		if ev.IncompleteKind() == cue.StructKind {
+			// {check, status}: a guard with a status of its own.
+			n := manifest.Named{Name: name, Expr: c.expr(ev.LookupPath(cue.ParsePath("check")))}
+			if st, err := ev.LookupPath(cue.ParsePath("status")).Int64(); err == nil && st != 422 {
+				n.Status = int(st)
+			}
+			out = append(out, n)
+			continue
+		}
 		out = append(out, manifest.Named{Name: name, Expr: c.expr(ev)})
 	}
 	return out

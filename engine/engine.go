@@ -109,7 +109,7 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 			return nil, exprError(err)
 		}
 		if !ok {
-			return nil, &Error{Kind: KindGuard, Name: g.Name, Message: fmt.Sprintf("%s rejected: %s", env.Command, g.Name)}
+			return nil, &Error{Kind: KindGuard, Name: g.Name, Status: g.Status, Message: fmt.Sprintf("%s rejected: %s", env.Command, g.Name)}
 		}
 	}
 	d := &Decision{Version: cur.Version}

@@ -42,6 +42,8 @@ type Error struct {
 	Violations []interpreter.Violation `json:"violations,omitempty"`
 	Version    int64                   `json:"version,omitempty"` // current version on a conflict
 	Pos        *manifest.Pos           `json:"pos,omitempty"`     // the expression that failed
+	// Status is the HTTP status the guard declares (0: the kind's).
+	Status int `json:"status,omitempty"`
 }
 
 func (e *Error) Error() string {

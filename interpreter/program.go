@@ -152,6 +152,8 @@ func payloadDefaults(schema json.RawMessage) map[string]any {
 // Check is a named boolean expression: a guard or an invariant.
 type Check struct {
 	Name string
+	// Status is the HTTP status a guard's rejection declares (0: 422).
+	Status int
 	expression
 }
 
@@ -597,8 +599,13 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 func (c *compiler) checks(named []manifest.Named, e env) []*Check {
 	var out []*Check
 	for _, n := range named {
+		switch n.Status {
+		case 0, 403, 404, 409, 410:
+		default:
+			c.errs.Add(n.Expr.Pos, "%s: a guard answers 403, 404, 409, 410 or 422, not %d", n.Name, n.Status)
+		}
 		if x, _ := c.compile(n.Expr, e, true); x != nil {
-			out = append(out, &Check{Name: n.Name, expression: *x})
+			out = append(out, &Check{Name: n.Name, Status: n.Status, expression: *x})
 		}
 	}
 	return out

@@ -148,6 +148,9 @@ type Field struct {
 type Named struct {
 	Name string `json:"name"`
 	Expr Expr   `json:"expr"`
+	// Status is the HTTP status a guard declares for its rejection (0:
+	// the kind's, 422).
+	Status int `json:"status,omitempty"`
 }
 
 // Expr is an expr-lang expression with where it was written.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cuesource/cuesource"
@@ -398,6 +399,19 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	}
 	if ifMatch {
 		responses["428"] = problem("precondition_required: the request has no If-Match.")
+	}
+	// A guard that declares its own status answers with it.
+	for _, g := range c.Require {
+		if g.Status == 0 {
+			continue
+		}
+		code := strconv.Itoa(g.Status)
+		what := fmt.Sprintf("guard %q refused the command (kind guard, name says which).", g.Name)
+		if r, ok := responses[code].(map[string]any); ok {
+			r["description"] = r["description"].(string) + " " + what
+		} else {
+			responses[code] = problem(what)
+		}
 	}
 
 	body := map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": ref("schemas", agg+".command."+name)}}}
