@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
@@ -20,7 +23,7 @@ import (
 const usage = `cuesource: event-sourced bounded contexts from one CUE file
 
 Usage:
-  cuesource vet CONTEXT [--json]           check a context, listing every error
+  cuesource vet CONTEXT [--json] [--watch] check a context, listing every error
   cuesource build CONTEXT -o FILE          write the compiled manifest (JSON)
   cuesource test CONTEXT [-run RE] [-v] [--json] [--url URL [--token T] [--admin-token T] [--keep-ids]]
                                            run the context's scenarios (in process, or over HTTP)
@@ -192,15 +195,26 @@ func (c *command) json(v any) {
 func (c *command) vet(args []string) int {
 	fs := flag.NewFlagSet("vet", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	watching := fs.Bool("watch", false, "vet again on every save, until interrupted")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
 	}
-	p, ok := c.load(pos[0], *asJSON)
+	if *watching {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return c.vetWatch(ctx, pos[0], *asJSON)
+	}
+	return c.vetOnce(pos[0], *asJSON)
+}
+
+// vetOnce vets the context at path: 0 when it is valid, 1 when not.
+func (c *command) vetOnce(path string, asJSON bool) int {
+	p, ok := c.load(path, asJSON)
 	if !ok {
 		return 1
 	}
-	if *asJSON {
+	if asJSON {
 		out := map[string]any{"ok": true, "name": p.Manifest.Name}
 		if len(p.Warnings) > 0 {
 			var warns []string
