@@ -31,6 +31,9 @@ type SeedEvent struct {
 	Event   string          `json:"event"`
 	Version *int            `json:"version,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// At is when the event happened; nil: the previous event's time, or
+	// the seed's.
+	At *time.Time `json:"at,omitempty"`
 }
 
 // DecideSeed decides a seed on the instance snapshot cur: the instance
@@ -44,7 +47,11 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 	}
 	commit := &store.Commit{Aggregate: req.Aggregate, Instance: req.ID}
 	var evs []engine.Event
+	at := req.Time
 	for i, se := range req.Events {
+		if se.At != nil {
+			at = se.At.UTC().Truncate(time.Millisecond) // the precision both runtimes store
+		}
 		var pl any = map[string]any{}
 		if len(se.Payload) > 0 && string(se.Payload) != "null" {
 			v, err := value.Decode(se.Payload, value.Limits{})
@@ -53,7 +60,7 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 			}
 			pl = v
 		}
-		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: req.Time, Payload: pl}
+		e := engine.Event{ID: fmt.Sprintf("%s-%d", req.CommandID, i+1), Type: se.Event, Version: int64(i + 1), Time: at, Payload: pl}
 		enc, _ := value.Encode(pl)
 		if max := p.Limits.EventBytes; len(enc) > max {
 			return Decision{Answer: overLimit(engine.KindEventTooLarge, "eventBytes", max, len(enc),

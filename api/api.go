@@ -532,6 +532,19 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 		return problem(statusPreconditionRequired, "precondition_required",
 			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
 	}
+	if at := r.Header.Get("Cuesource-Time"); at != "" {
+		// A command dated by its sender: how scenarios that set the clock
+		// play over HTTP. Only the admin, who may write any history with
+		// a seed anyway, may date a command.
+		if s.opt.AdminToken == "" || !bearer(r.Header, s.opt.AdminToken) {
+			return problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it")
+		}
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("Cuesource-Time must be an RFC 3339 time, not %q", at))
+		}
+		req.Time = t.UTC().Truncate(time.Millisecond)
+	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 255 {
 			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")

@@ -651,6 +651,23 @@ schema.#Context & {
 	assert.Contains(t, responses["409"].(map[string]any)["description"], `guard "closed already"`)
 }
 
+// Cuesource-Time dates a command (how scenarios that set the clock play
+// over HTTP): the admin's only, an RFC 3339 time, kept to the millisecond.
+func TestCommandTimeHeader(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "adm"})
+	const at = "2026-03-01T10:00:00.123456Z"
+	r := s.post("/cart/c1/Open", openAda, http.StatusForbidden, "Cuesource-Time", at)
+	assertProblem(t, r, http.StatusForbidden, "forbidden")
+	r = s.post("/cart/c1/Open", openAda, http.StatusBadRequest, "Authorization", "Bearer adm", "Cuesource-Time", "yesterday")
+	assertProblem(t, r, http.StatusBadRequest, "invalid_header")
+	assert.Equal(t, 0, s.eventCount())
+	r = s.post("/cart/c1/Open", openAda, http.StatusCreated, "Authorization", "Bearer adm", "Cuesource-Time", at)
+	var d struct{ Events []struct{ Time string } }
+	require.NoError(t, json.Unmarshal(r.Body, &d))
+	require.Len(t, d.Events, 1)
+	assert.Equal(t, "2026-03-01T10:00:00.123Z", d.Events[0].Time)
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	s := newServer(t, api.Options{})
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -164,11 +165,11 @@ func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
 	if when.IncompleteKind() == cue.ListKind {
 		for _, wv := range items(when) {
 			it := c.item(wv, "command")
-			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload, Pos: it.Pos})
+			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload, At: it.At, Pos: it.Pos})
 		}
 	} else {
 		it := c.item(when, "command")
-		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload, Pos: it.Pos}}
+		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload, At: it.At, Pos: it.Pos}}
 	}
 	then := v.LookupPath(cue.ParsePath("then"))
 	if ev := then.LookupPath(cue.ParsePath("events")); ev.Exists() {
@@ -197,6 +198,16 @@ func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 	it.Pos = c.at(lv)
 	if pv := v.LookupPath(cue.ParsePath("payload")); pv.Exists() {
 		it.Payload = c.json(pv)
+	}
+	if av := v.LookupPath(cue.ParsePath("at")); av.Exists() {
+		s, _ := av.String()
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			c.fail(av, "at must be an RFC 3339 time: %v", err)
+		} else {
+			t = t.UTC()
+			it.At = &t
+		}
 	}
 	if vv := v.LookupPath(cue.ParsePath("version")); vv.Exists() {
 		n, err := vv.Int64()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"time"
 )
 
 // Version is the manifest format version written by this build.
@@ -192,6 +193,7 @@ type GivenItem struct {
 	Event   string          `json:"event"`
 	Version *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
 	Payload json.RawMessage `json:"payload"`           // absent: {} in given, any in then
+	At      *time.Time      `json:"at,omitempty"`      // given only: when it happened
 	Pos     Pos             `json:"pos"`
 }
 
@@ -199,6 +201,7 @@ type GivenItem struct {
 type WhenItem struct {
 	Command string          `json:"command"`
 	Payload json.RawMessage `json:"payload"`
+	At      *time.Time      `json:"at,omitempty"` // when it is sent
 	Pos     Pos             `json:"pos"`
 }
 

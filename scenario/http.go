@@ -44,13 +44,25 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 	if !t.KeepIDs {
 		id += "-" + suffix()
 	}
-	etag := "" // the instance's, once it exists
+	etag := ""              // the instance's, once it exists
+	var now *time.Time      // the scenario's clock, once an item sets it
+	var stamp func() string // the Cuesource-Time of the next command
+	stamp = func() string {
+		if now == nil {
+			return ""
+		}
+		return now.UTC().Format(time.RFC3339Nano)
+	}
 	if len(s.Given) > 0 {
 		var events []map[string]any
 		for _, g := range s.Given {
 			e := map[string]any{"event": g.Event}
 			if g.Payload != nil {
 				e["payload"] = g.Payload
+			}
+			if g.At != nil {
+				now = g.At
+				e["at"] = g.At.UTC().Format(time.RFC3339Nano)
 			}
 			if g.Version != nil {
 				e["version"] = *g.Version
@@ -81,7 +93,16 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 			payload = json.RawMessage("{}")
 		}
 		path := "/" + url.PathEscape(s.Aggregate) + "/" + url.PathEscape(id) + "/" + url.PathEscape(w.Command)
-		status, resp, tag, err := t.do(ctx, path, t.Token, etag, payload)
+		if w.At != nil {
+			now = w.At
+		}
+		// A dated command (the scenario set the clock) is the admin's to
+		// send: Cuesource-Time needs the admin token.
+		token, at := t.Token, stamp()
+		if at != "" {
+			token = t.AdminToken
+		}
+		status, resp, tag, err := t.doAt(ctx, path, token, etag, at, payload)
 		if err != nil {
 			r.fail("when[%d] %s: %v", i, w.Command, err)
 			return r
@@ -117,6 +138,11 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 // do posts body to path, with If-Match when ifMatch is set, and returns
 // the status, the body and the ETag of the answer.
 func (t Target) do(ctx context.Context, path, token, ifMatch string, body []byte) (int, []byte, string, error) {
+	return t.doAt(ctx, path, token, ifMatch, "", body)
+}
+
+// doAt is do with a Cuesource-Time when at is set.
+func (t Target) doAt(ctx context.Context, path, token, ifMatch, at string, body []byte) (int, []byte, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, "", err
@@ -127,6 +153,9 @@ func (t Target) do(ctx context.Context, path, token, ifMatch string, body []byte
 	}
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
+	}
+	if at != "" {
+		req.Header.Set("Cuesource-Time", at)
 	}
 	c := t.Client
 	if c == nil {

@@ -101,3 +101,63 @@ func TestRunHTTPKeepsIDsAndSendsIfMatch(t *testing.T) {
 	// The If-Match part does not depend on the id.
 	assert.True(t, scenario.RunHTTP(ctx, target, m.Scenarios[1]).Pass)
 }
+
+// A scenario that sets the clock: the given events and the commands carry
+// their times in process and over HTTP alike.
+const clocked = `package c
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "clocked"
+	aggregates: lease: {
+		#state: {from: string, seen: string, late: bool}
+		initial: {from: "", seen: "", late: false}
+		commands: Touch: {
+			emit: [{event: "Touched", payload: {late: "meta.timestamp > '2026-06-01'"}}]
+		}
+		events: {
+			Started: apply: from: "meta.timestamp"
+			Touched: {
+				#payload: late: bool
+				apply: {seen: "meta.timestamp", late: "event.late"}
+			}
+		}
+	}
+	scenarios: {
+		"times as written": {
+			aggregate: "lease"
+			given: [{event: "Started", at: "2026-03-01T10:00:00Z"}]
+			when: {command: "Touch", at: "2026-07-05T12:30:00.5Z"}
+			then: state: {from: "2026-03-01T10:00:00Z", seen: "2026-07-05T12:30:00.5Z", late: true}
+		}
+		"a command without its own time follows the last": {
+			aggregate: "lease"
+			given: [{event: "Started", at: "2026-03-01T10:00:00Z"}]
+			when: {command: "Touch"}
+			then: state: {seen: "2026-03-01T10:00:00Z", late: false}
+		}
+	}
+}
+`
+
+func TestScenarioClock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clocked.cue")
+	require.NoError(t, os.WriteFile(path, []byte(clocked), 0o644))
+	m, err := compiler.Compile(path)
+	require.NoError(t, err)
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	for _, s := range m.Scenarios {
+		r := scenario.Run(p, s)
+		assert.True(t, r.Pass, "in process: %s: %v", s.Name, r.Failures)
+	}
+	b := native.New(p, memory.New(), engine.Options{})
+	t.Cleanup(b.Close)
+	srv := httptest.NewServer(nethttp.Handler(api.New(p, b, api.Options{AdminToken: "adm"}), nethttp.Options{}))
+	t.Cleanup(srv.Close)
+	for _, s := range m.Scenarios {
+		r := scenario.RunHTTP(context.Background(), scenario.Target{URL: srv.URL, AdminToken: "adm"}, s)
+		assert.True(t, r.Pass, "over HTTP: %s: %v", s.Name, r.Failures)
+	}
+}

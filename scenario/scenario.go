@@ -35,7 +35,11 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 	r := Result{Name: s.Name, Pos: s.Pos}
 	opt := engine.Options{Strict: true}
 	var given []engine.Event
+	now := Clock // the time of the next given event or command without its own
 	for i, g := range s.Given {
+		if g.At != nil {
+			now = *g.At
+		}
 		pl, err := decodeOrEmpty(g.Payload)
 		typ := g.Event
 		if err == nil && g.Version != nil {
@@ -46,7 +50,7 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 			return r
 		}
 		given = append(given, engine.Event{
-			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: Clock, Payload: pl,
+			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: now, Payload: pl,
 		})
 	}
 	cur, err := engine.Fold(p, s.Aggregate, s.ID, given, opt)
@@ -55,9 +59,12 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 		return r
 	}
 	for i, w := range s.When {
+		if w.At != nil {
+			now = *w.At
+		}
 		d, err := engine.Decide(p, cur, engine.Envelope{
 			ID: "cmd-" + strconv.Itoa(i+1), Aggregate: s.Aggregate, Instance: s.ID,
-			Command: w.Command, Payload: w.Payload, ExpectedVersion: engine.AnyVersion, Time: Clock,
+			Command: w.Command, Payload: w.Payload, ExpectedVersion: engine.AnyVersion, Time: now,
 		}, opt)
 		if err != nil {
 			var ee *engine.Error

@@ -212,7 +212,8 @@ func (b *builder) admin() {
 			"type": "object", "required": []string{"event"},
 			"properties": map[string]any{"event": str, "payload": map[string]any{"type": "object", "description": "{} when left out."},
 				"version": map[string]any{"type": "integer", "minimum": 0, "description": "Store the event at this older version " +
-					"(its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version."}},
+					"(its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version."},
+				"at": map[string]any{"type": "string", "format": "date-time", "description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's."}},
 		}}}),
 	}}}
 	// Admin routes take the admin token only; the general token is not
@@ -379,6 +380,7 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		"200": jsonBody("The command was decided: the events it appended and the state after them.", result, okHeaders),
 		"400": problem("schema (with violations), invalid_json or too_deep: the payload; invalid_header: If-Match or Idempotency-Key; invalid_id."),
 		"401": ref("responses", "Unauthorized"),
+		"403": problem("forbidden: Cuesource-Time without the admin token."),
 		"409": problem(conflict),
 		"412": problem("version_conflict: If-Match does not match the instance's current version (version and etag say which it is)."),
 		"413": problem("too_large: the body is over the server's limit."),
@@ -426,6 +428,7 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		ref("parameters", "id"),
 		header("Idempotency-Key", false, "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."),
 		header("If-Match", ifMatch, `The ETag the client last saw (W/"3"), or * for any existing version.`),
+		header("Cuesource-Time", false, "The command's time (RFC 3339, kept to the millisecond) instead of the server's clock: the admin token only, as scenarios that set the clock send it."),
 	}, responses)
 	o["requestBody"] = body
 	return o
