@@ -44,10 +44,10 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 	if !t.KeepIDs {
 		id += "-" + suffix()
 	}
-	etag := ""              // the instance's, once it exists
-	var now *time.Time      // the scenario's clock, once an item sets it
-	var stamp func() string // the Cuesource-Time of the next command
-	stamp = func() string {
+	etag := ""         // the instance's, once it exists
+	var now *time.Time // the scenario's clock, once an item sets it
+	// stamp is the Cuesource-Time of the next command.
+	stamp := func() string {
 		if now == nil {
 			return ""
 		}
