@@ -20,6 +20,17 @@ type Manifest struct {
 	Effects         map[string]*Effect     `json:"effects,omitempty"`
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 	Limits          Limits                 `json:"limits,omitzero"`
+	Retention       *Retention             `json:"retention,omitempty"`
+}
+
+// Retention is a declared `retention`: which events may leave the hot
+// store (package retention decides). Absent: every event stays hot.
+type Retention struct {
+	KeepFor       string `json:"keepFor,omitempty"` // as written: "90d", "36h"
+	KeepLast      int64  `json:"keepLast,omitempty"`
+	SinceSnapshot bool   `json:"sinceSnapshot,omitempty"`
+	HotBytes      int64  `json:"hotBytes,omitempty"` // the context's only
+	Pos           Pos    `json:"pos"`
 }
 
 // Limits are a context's size limits; a zero field takes its default
@@ -66,6 +77,7 @@ type Aggregate struct {
 	Commands   map[string]*Command `json:"commands"`
 	Events     map[string]*Event   `json:"events"`
 	Invariants []Named             `json:"invariants,omitempty"`
+	Retention  *Retention          `json:"retention,omitempty"`
 	Pos        Pos                 `json:"pos"`
 }
 
