@@ -117,6 +117,7 @@ type Store struct {
 	rs readStmts
 
 	hook store.Hook
+	cold ColdReader // the archive, read where the hot log has left
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
@@ -210,6 +211,9 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	}
 	if _, err := s.write.ExecContext(ctx, deadLettersTable); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: create the dead_letters table: %w", path, err)
+	}
+	if _, err := s.write.ExecContext(ctx, archiveTable); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: create the archive_segments table: %w", path, err)
 	}
 
 	// The read pool opens after migration, so it never sees a half-built
