@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/route"
 )
@@ -23,7 +24,8 @@ var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispa
 // panic on a route without one) by its handler, not by the dispatcher.
 func TestRouteHandlers(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
-	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{},
+		Storage: func(context.Context) (archive.Status, error) { return archive.Status{}, nil }})
 	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "{name}", "open_carts", "{action}", "rebuild")
 	for _, r := range route.Table {
 		method, _, _ := strings.Cut(r.Methods, ",")

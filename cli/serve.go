@@ -17,6 +17,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/effect/egress"
@@ -38,6 +39,8 @@ type serverFlags struct {
 	timeout, idempotencyTTL, queryTimeout          time.Duration
 	strict, skipIntegrityCheck                     bool
 	webhookAllow                                   string // serve's --webhook-allow
+	archive                                        string // the archive directory; "": none
+	archiveEvery                                   time.Duration
 }
 
 func env(name, def string) string {
@@ -62,6 +65,15 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", projections.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) this `long`: 503 query_timeout")
 	fs.IntVar(&f.maxStreams, "max-streams", api.DefaultMaxStreams, "most live event streams at once; more are refused with 503 and Retry-After")
+	fs.StringVar(&f.archive, "archive", env("CUESOURCE_ARCHIVE", ""), "archive `directory`: where events the retention policies let go are kept, and read from (CUESOURCE_ARCHIVE)")
+}
+
+// target is the archive directory's target; nil without --archive.
+func (f *serverFlags) target() archive.Target {
+	if f.archive == "" {
+		return nil
+	}
+	return archive.Dir(f.archive)
 }
 
 // openExisting opens the database of a stopped server for the offline
@@ -97,6 +109,10 @@ func (f *serverFlags) openStore(ctx context.Context, name string, write bool) (*
 	}
 	path := filepath.Join(f.data, name+".db")
 	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync, SkipIntegrityCheck: f.skipIntegrityCheck, Lock: write})
+	if err == nil && f.archive != "" {
+		// Reads of events that left the hot store go to the archive.
+		st.SetArchive(archive.NewReader(archive.Dir(f.archive), st))
+	}
 	switch {
 	case errors.Is(err, sqlite.ErrLocked):
 		err = fmt.Errorf("%w; stop that process first (a running server offers the offline commands through its admin endpoints), or use another --data", err)
@@ -111,6 +127,7 @@ func (c *command) serve(args []string) int {
 	var f serverFlags
 	f.register(fs)
 	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
+	fs.DurationVar(&f.archiveEvery, "archive-every", 10*time.Second, "with --archive and a retention, archive and prune every `interval`")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -164,6 +181,20 @@ func (c *command) serve(args []string) int {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go prune(ctx, st, f.idempotencyTTL, log)
+	switch {
+	case !p.Retention.Active():
+	case f.archive == "":
+		log.Warn("the context declares a retention but the server has no --archive: every event stays hot")
+	default:
+		if f.archiveEvery <= 0 {
+			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
+			return 2
+		}
+		a := archive.New(st, f.target(), p.Retention, archive.Options{})
+		go a.Loop(ctx, f.archiveEvery, func(err error) {
+			log.Error("archiving", slog.String("error", err.Error()))
+		})
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
@@ -246,6 +277,9 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,
 		MaxStreams:  f.maxStreams,
+		Storage: func(ctx context.Context) (archive.Status, error) {
+			return archive.StatusOf(ctx, st, f.target(), p.Retention, time.Now())
+		},
 	})
 	return stk, nil
 }

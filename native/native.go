@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/cuesource/cuesource"
@@ -403,7 +404,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := b.store.Events(ctx, aggregate, id, 0, 0)
+	evs, err := b.history(ctx, aggregate, id)
 	if err != nil {
 		return nil, err
 	}
@@ -416,4 +417,54 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 		d.Fixed = true
 	}
 	return d, nil
+}
+
+// HotFrom implements api.HotHistory over a store that prunes into an
+// archive; any other store keeps every event hot (1).
+func (b *Backend) HotFrom(ctx context.Context, aggregate, id string) (int64, error) {
+	if h, ok := b.store.(interface {
+		HotFrom(ctx context.Context, aggregate, id string) (int64, error)
+	}); ok {
+		return h.HotFrom(ctx, aggregate, id)
+	}
+	return 1, nil
+}
+
+// history is every event of an instance. When its older events left the
+// hot store, they are read from the whole log (archive included) up to
+// its first hot one: a scan of the log, the price of rehydrating without
+// a snapshot.
+func (b *Backend) history(ctx context.Context, aggregate, id string) ([]store.Event, error) {
+	evs, err := b.store.Events(ctx, aggregate, id, 0, 0)
+	if err != nil || (len(evs) > 0 && evs[0].Version == 1) {
+		return evs, err
+	}
+	cur, err := b.store.Load(ctx, aggregate, id)
+	if err != nil || cur.Version == 0 {
+		return evs, err
+	}
+	end := int64(math.MaxInt64)
+	if len(evs) > 0 {
+		end = evs[0].Position
+	}
+	var older []store.Event
+	for after := int64(0); after < end; {
+		page, err := b.store.ReadAll(ctx, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if e.Position >= end {
+				break
+			}
+			if e.Aggregate == aggregate && e.Instance == id {
+				older = append(older, e)
+			}
+		}
+		after = page[len(page)-1].Position
+	}
+	return append(older, evs...), nil
 }

@@ -29,7 +29,7 @@ type Facts struct {
 // context always gives the same bytes.
 func Build(p *interpreter.Program, f Facts) []byte {
 	m := p.Manifest
-	b := &builder{p: p, m: m, f: f, paths: map[string]any{},
+	b := &builder{p: p, m: m, f: f, paths: map[string]any{}, retains: p.Retention.Active(),
 		aggregates: slices.Sorted(maps.Keys(m.Aggregates)),
 		schemas: map[string]any{
 			"Problem":      problemSchema(f),
@@ -59,6 +59,7 @@ type builder struct {
 	aggregates []string // sorted
 	schemas    map[string]any
 	paths      map[string]any
+	retains    bool // the context declares retention: GET /admin/storage is documented
 }
 
 // add merges operations into path items: a command named "events" shares
@@ -220,6 +221,19 @@ func (b *builder) admin() {
 	}
 	b.add(routePath("admin.rehydrate"), rehydrate)
 	b.add(routePath("admin.seed"), seed)
+	if b.retains {
+		storage := op("admin.storage", "Storage and archive",
+			"The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, "+
+				"bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively "+
+				"(cuesource serve --archive DIR); the Workers runtime answers 404 for now.", nil,
+			map[string]any{
+				"200": jsonBody("The storage status.", map[string]any{"type": "object", "required": []string{"hotBytes", "head", "archived", "segmentCount", "segments", "next"}}, nil),
+				"401": unauthorized("the request did not send the admin token."),
+				"404": problem("not_found: the server has no admin token, or its runtime reports no storage."),
+			})
+		storage["security"] = []any{map[string]any{"admin": []any{}}}
+		b.add(routePath("admin.storage"), storage)
+	}
 }
 
 // document is the whole document around the paths and schemas.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -316,3 +317,43 @@ func (s *Store) readWhole(ctx context.Context, after int64, limit int) ([]store.
 	}
 	return nil, nil
 }
+
+// ErrNotEmpty: Import was given a store that already holds events.
+var ErrNotEmpty = errors.New("sqlite: the store is not empty")
+
+// Import writes events read from an archive, with their positions, into
+// an empty store (`cuesource archive restore`), in one transaction, and
+// the instances at their last version with the given states (nil: none
+// known, when the range starts after an instance's first event).
+func (s *Store) Import(ctx context.Context, evs []store.Event, states map[[2]string]json.RawMessage) error {
+	return s.Write(ctx, func(tx *sql.Tx) error {
+		var n int64
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrNotEmpty
+		}
+		ins := tx.StmtContext(ctx, s.ws.insertEvent)
+		last := map[[2]string]int64{}
+		for _, e := range evs {
+			ts, err := formatTime(e.Time)
+			if err != nil {
+				return fmt.Errorf("sqlite: import event %d: %w", e.Position, err)
+			}
+			if _, err := ins.ExecContext(ctx, e.Position, e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion,
+				ts, e.CommandID, text(e.Payload), text(e.Meta)); err != nil {
+				return fmt.Errorf("sqlite: import event %d: %w", e.Position, err)
+			}
+			last[[2]string{e.Aggregate, e.Instance}] = e.Version
+		}
+		up := tx.StmtContext(ctx, s.ws.upsertInstance)
+		for k, v := range last {
+			if _, err := up.ExecContext(ctx, k[0], k[1], v, text(states[k])); err != nil {
+				return fmt.Errorf("sqlite: import instance %s/%s: %w", k[0], k[1], err)
+			}
+		}
+		return nil
+	})
+}
+
