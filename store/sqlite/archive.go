@@ -356,4 +356,3 @@ func (s *Store) Import(ctx context.Context, evs []store.Event, states map[[2]str
 		return nil
 	})
 }
-
