@@ -38,6 +38,11 @@ type Options struct {
 	SegmentEvents int
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// At, when set, is called at the step's crash points: "written" (a
+	// segment is in the target, not yet in the index) and "indexed" (in
+	// the index, nothing pruned yet). The crash tests stop the process
+	// there.
+	At func(point string)
 }
 
 // Archiver archives and prunes one context's hot store by its policies.
@@ -144,10 +149,18 @@ func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error
 	if err := a.target.Put(ctx, seg.Name, data); err != nil {
 		return 0, err
 	}
+	a.at("written")
 	if err := a.hot.AddSegment(ctx, seg); err != nil {
 		return 0, err
 	}
+	a.at("indexed")
 	return seg.Count, nil
+}
+
+func (a *Archiver) at(point string) {
+	if a.opt.At != nil {
+		a.opt.At(point)
+	}
 }
 
 // Run steps until a whole pass finds nothing to do, or ctx ends.

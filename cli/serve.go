@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -190,7 +191,7 @@ func (c *command) serve(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
 			return 2
 		}
-		a := archive.New(st, f.target(), p.Retention, archive.Options{})
+		a := archive.New(st, f.target(), p.Retention, archive.Options{At: crashAt(st)})
 		go a.Loop(ctx, f.archiveEvery, func(err error) {
 			log.Error("archiving", slog.String("error", err.Error()))
 		})
@@ -331,4 +332,29 @@ func prune(ctx context.Context, st *sqlite.Store, ttl time.Duration, log *slog.L
 		case <-time.After(every):
 		}
 	}
+}
+
+// crashAt reads CUESOURCE_TEST_CRASH (point:n, the points "written",
+// "indexed" and "pruning"): the process kills itself (SIGKILL) the n-th
+// time the archiver reaches that point. Only the crash tests set it.
+func crashAt(st *sqlite.Store) func(string) {
+	spec := os.Getenv("CUESOURCE_TEST_CRASH")
+	if spec == "" {
+		return nil
+	}
+	point, nth, _ := strings.Cut(spec, ":")
+	n, _ := strconv.Atoi(nth)
+	seen := 0
+	at := func(p string) {
+		if p != point {
+			return
+		}
+		if seen++; seen >= n {
+			self, _ := os.FindProcess(os.Getpid())
+			_ = self.Kill()
+			select {} // the signal is on its way
+		}
+	}
+	st.SetPruning(func() { at("pruning") })
+	return at
 }

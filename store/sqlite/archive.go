@@ -50,6 +50,10 @@ type ColdReader interface {
 	ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error)
 }
 
+// SetPruning installs f, called inside each prune's transaction before
+// it commits: where the crash tests stop the process mid-prune.
+func (s *Store) SetPruning(f func()) { s.pruning = f }
+
 // SetArchive makes ReadAll read what has left the hot store from r;
 // call it before the first read. Without it, ReadAll of a pruned store
 // fails where the events left (ErrArchiveUnreadable), never skips them.
@@ -244,6 +248,9 @@ func (s *Store) Prune(ctx context.Context, positions []int64) (int, error) {
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE archive_segments SET hot = (SELECT COUNT(*) FROM events WHERE position BETWEEN first AND last)
 			WHERE last >= ? AND first <= ?`, positions[0], positions[len(positions)-1])
+		if err == nil && s.pruning != nil {
+			s.pruning()
+		}
 		return err
 	})
 	if err != nil {

@@ -116,8 +116,9 @@ type Store struct {
 	ws writeStmts
 	rs readStmts
 
-	hook store.Hook
-	cold ColdReader // the archive, read where the hot log has left
+	hook    store.Hook
+	cold    ColdReader // the archive, read where the hot log has left
+	pruning func()     // SetPruning
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
