@@ -100,7 +100,12 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	wrapped := len(window) < a.opt.Window
 	now := a.opt.Now()
 	if d := retention.Decide(a.ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
-		n, err := a.archive(ctx, g.Archived, d.Wanted)
+		// Archive ahead of what must leave now, up to a whole segment:
+		// fewer, larger segments, and the next steps prune without
+		// writing. An archived event may stay hot; both copies are the
+		// same bytes.
+		upto := max(d.Wanted, min(g.Projected, g.Head-1))
+		n, err := a.archive(ctx, g.Archived, upto)
 		if err != nil {
 			return rep, false, err
 		}

@@ -445,3 +445,89 @@ func TestArchiveSIGKILL(t *testing.T) {
 	}
 	t.Logf("verify: %d segments, %d leftovers of interrupted steps", v.Segments, len(v.Problems))
 }
+
+// TestBadSegment: a damaged segment and a missing one are named by
+// archive verify, and a read that needs either fails with a problem
+// naming its positions, never with other events.
+func TestBadSegment(t *testing.T) {
+	skipShort(t)
+	ctx := writeLedger(t)
+	data, arch := t.TempDir(), t.TempDir()
+	srv := startServer(t, ctx, data, "--archive", arch, "--archive-every", "20ms")
+	c := newClient(srv.url)
+	for seq := range 2000 {
+		if status, _ := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq); status/100 != 2 {
+			t.Fatalf("deposit %d: status %d", seq, status)
+		}
+	}
+	var segs []struct {
+		Name        string `json:"name"`
+		First, Last int64
+	}
+	e2etest.WaitFor(t, 30*time.Second, "three segments", func() bool {
+		var st struct {
+			Segments []struct {
+				Name        string `json:"name"`
+				First, Last int64
+			} `json:"segments"`
+		}
+		r, err := c.Request(http.MethodGet, "/admin/storage", nil, "Authorization", "Bearer "+adminToken)
+		if err != nil || json.Unmarshal(r.Body, &st) != nil {
+			return false
+		}
+		segs = st.Segments
+		return len(segs) >= 3
+	})
+	bad, gone := segs[1], segs[2]
+	path := filepath.Join(arch, bad.Name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x55
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(arch, gone.Name)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted, the server reads the log from its store, not from the
+	// recent commits it keeps in memory.
+	srv.kill()
+	t.Setenv("CUESOURCE_TEST_CRASH", "")
+	srv = startServer(t, ctx, data, "--archive", arch, "--archive-every", "1h")
+	c = newClient(srv.url)
+	defer c.Close()
+
+	stdout, stderr, code := runCLI(t, time.Minute, "archive", "verify", ctx, "--data", data, "--archive", arch)
+	if code != 1 {
+		t.Errorf("archive verify exited %d with a bad segment: %s %s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("segment %d-%d (%s): checksum mismatch", bad.First, bad.Last, bad.Name),
+		fmt.Sprintf("segment %d-%d (%s): missing from", gone.First, gone.Last, gone.Name),
+	} {
+		if !strings.Contains(string(stdout), want) {
+			t.Errorf("archive verify does not say %q:\n%s", want, stdout)
+		}
+	}
+
+	for _, s := range []struct{ first, last int64 }{{bad.First, bad.Last}, {gone.First, gone.Last}} {
+		r, err := c.Request(http.MethodGet, fmt.Sprintf("/events?after=%d&limit=10", s.first), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("positions %d-%d", s.first, s.last)
+		if r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), "archive_unreadable") || !strings.Contains(string(r.Body), want) {
+			t.Errorf("GET /events after %d: want a 500 archive_unreadable naming %s, got %v", s.first, want, r)
+		}
+	}
+	// The good segment before them still reads.
+	if r, err := c.Request(http.MethodGet, "/events?after=0&limit=5", nil); err != nil || r.Status != http.StatusOK {
+		t.Errorf("GET /events from the good segment: %v %v", r, err)
+	}
+	if _, stderr, code := runCLI(t, time.Minute, "export", ctx, "--url", srv.url, "-o", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(string(stderr), "archive_unreadable") {
+		t.Errorf("export over a bad segment exited %d: %s", code, stderr)
+	}
+}
