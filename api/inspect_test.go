@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 )
 
 func TestHistoryReplaysEventByEvent(t *testing.T) {
@@ -105,4 +107,26 @@ func TestContextDescribesTheModel(t *testing.T) {
 	require.Equal(t, 200, svg.Status)
 	assert.Equal(t, "image/svg+xml", svg.Header.Get("Content-Type"))
 	assert.Contains(t, string(svg.Body), `data-name="cart.AddItem"`)
+}
+
+// GET /context shows the declared retention, the context's and each
+// aggregate's own; a context without one shows none.
+func TestContextShowsRetention(t *testing.T) {
+	fresh, err := compile("../contexts/example.cue") // not the shared one: it changes
+	require.NoError(t, err)
+	m := fresh.Manifest
+	m.Retention = &manifest.Retention{KeepFor: "90d", HotBytes: 1 << 20}
+	m.Aggregates["cart"].Retention = &manifest.Retention{KeepLast: 5}
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	r := newServerFor(t, p, api.Options{}).do("GET", "/context", "")
+	require.Equal(t, 200, r.Status)
+	var doc struct {
+		Retention  map[string]any
+		Aggregates map[string]struct{ Retention map[string]any }
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &doc))
+	assert.Equal(t, map[string]any{"keepFor": "90d", "hotBytes": float64(1 << 20)}, doc.Retention)
+	assert.Equal(t, map[string]any{"keepLast": float64(5)}, doc.Aggregates["cart"].Retention)
+	assert.Nil(t, doc.Aggregates["order"].Retention)
 }
