@@ -34,7 +34,7 @@ type Hot interface {
 type Options struct {
 	// Window is how many hot events one step looks at; zero: 1000.
 	Window int
-	// SegmentEvents bounds a segment's events; zero: 10000.
+	// SegmentEvents bounds a segment's events; zero: 2000 (decoding one costs a reader ~10 ms on its first page there).
 	SegmentEvents int
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
@@ -61,7 +61,7 @@ func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
 		opt.Window = 1000
 	}
 	if opt.SegmentEvents <= 0 {
-		opt.SegmentEvents = 10000
+		opt.SegmentEvents = 2000
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
