@@ -84,8 +84,8 @@ type band struct {
 	// retention is the aggregate's retention, own or the context's, as
 	// drawn beside its name; "" when every event stays hot.
 	retention string
-	cols  [3][]*node
-	y, h  int
+	cols      [3][]*node
+	y, h      int
 }
 
 type diagram struct {
