@@ -68,13 +68,18 @@ $(BIN)/deadcode: go.mod go.sum
 	$(GO) build -o $@ golang.org/x/tools/cmd/deadcode
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
-# violates its command's #payload.
+# violates its command's #payload, and a snapshot interval below 1.
 cuevet: $(BIN)/cue
 	$(BIN)/cue vet ./contexts/...
 	@if $(BIN)/cue vet ./testdata/cuevet/bad_scenario.cue 2>$(BIN)/cuevet.err; then \
 		echo "cue vet accepted testdata/cuevet/bad_scenario.cue"; exit 1; fi
 	@grep -q 'payload.by: invalid value 11 (out of bound <=10)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
 	@echo "cue vet rejects a scenario payload that violates #payload: ok"
+	$(BIN)/cue vet ./testdata/snapshots/counter.cue
+	@if $(BIN)/cue vet ./testdata/cuevet/bad_snapshots.cue 2>$(BIN)/cuevet.err; then \
+		echo "cue vet accepted testdata/cuevet/bad_snapshots.cue"; exit 1; fi
+	@grep -q 'snapshots.every: invalid value 0 (out of bound >0)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
+	@echo "cue vet rejects a snapshot interval below 1: ok"
 
 # The workerd tests (e2e/workerd) need the JavaScript toolchain, and the
 # playground's browser test (e2e/playground) Debian's Chromium too: they
@@ -119,7 +124,8 @@ soak: build npm
 	CUESOURCE_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Hostile|DiskFull|DamagedStore|SecondServer|ReadOnlyData|Stream' ./e2e/native/ ./e2e/workerd/
 
 # The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
-# hand-written cart, durable throughput, lens chains and replay. BENCH
+# hand-written cart, durable throughput, lens chains, replay and
+# rehydration from a snapshot (BenchmarkRehydrate). BENCH
 # picks some, in one process: make bench BENCH='LensChain|Replay'.
 BENCH ?= .
 bench:

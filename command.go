@@ -236,6 +236,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 			commit.Outbox = append(commit.Outbox, store.OutboxEntry{EventID: e.ID, Consumer: name})
 		}
 	}
+	commit.Snapshot = snapshotOf(p, req.Aggregate, req.ID, cur.Version, d.Version, stateJSON, req.Time)
 	body, err := value.Encode(d)
 	if err != nil {
 		return failed(err)

@@ -14,5 +14,9 @@
 //
 // Deciding is pure: a backend holds the instance's single writer around a
 // call of Decide and appends the commit it returns, so both runtimes
-// answer every command the same way.
+// answer every command the same way. A commit whose events reach a
+// multiple of the aggregate's snapshot interval carries a snapshot of its
+// state, taken by the same rule on both runtimes; [Rehydrate] folds an
+// instance's events from the newest snapshot the current definition can
+// use ([UsableSnapshot]), else from the first event.
 package cuesource

@@ -46,6 +46,9 @@ func contextDoc(p *interpreter.Program) []byte {
 		Version int             `json:"version"`
 		Aliases []string        `json:"aliases"`
 	}
+	type snapshots struct {
+		Every int `json:"every"`
+	}
 	type aggregate struct {
 		Commands   map[string]command `json:"commands"`
 		Events     map[string]event   `json:"events"`
@@ -53,6 +56,7 @@ func contextDoc(p *interpreter.Program) []byte {
 		State      json.RawMessage    `json:"state"`
 		// Retention: the aggregate's own, when it declares one.
 		Retention *retentionDoc `json:"retention,omitempty"`
+		Snapshots *snapshots    `json:"snapshots,omitempty"` // in effect: the aggregate's, else the context's
 	}
 	type projection struct {
 		Mode    string            `json:"mode"`
@@ -73,6 +77,7 @@ func contextDoc(p *interpreter.Program) []byte {
 		Effects     map[string]effect     `json:"effects"`
 		// Retention: the context's, when it declares one.
 		Retention *retentionDoc `json:"retention,omitempty"`
+		Snapshots *snapshots    `json:"snapshots,omitempty"`
 	}{Name: m.Name, Aggregates: map[string]aggregate{}, Projections: map[string]projection{}, Queries: map[string]query{}, Effects: map[string]effect{}}
 	for name, ma := range m.Aggregates {
 		a := aggregate{Commands: map[string]command{}, Events: map[string]event{}, Invariants: []string{}, State: ma.State}
@@ -94,9 +99,15 @@ func contextDoc(p *interpreter.Program) []byte {
 			a.Invariants = append(a.Invariants, inv.Name)
 		}
 		a.Retention = retentionOf(ma.Retention)
+		if pa := p.Aggregates[name]; pa != nil && pa.SnapshotEvery > 0 {
+			a.Snapshots = &snapshots{Every: pa.SnapshotEvery}
+		}
 		doc.Aggregates[name] = a
 	}
 	doc.Retention = retentionOf(m.Retention)
+	if m.Snapshots != nil {
+		doc.Snapshots = &snapshots{Every: m.Snapshots.Every}
+	}
 	for name, mp := range m.Projections {
 		doc.Projections[name] = projection{Mode: mp.Mode, Columns: mp.Columns}
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -129,4 +130,51 @@ func TestContextShowsRetention(t *testing.T) {
 	assert.Equal(t, map[string]any{"keepFor": "90d", "hotBytes": float64(1 << 20)}, doc.Retention)
 	assert.Equal(t, map[string]any{"keepLast": float64(5)}, doc.Aggregates["cart"].Retention)
 	assert.Nil(t, doc.Aggregates["order"].Retention)
+}
+
+// GET /context shows the snapshots in effect per aggregate and the
+// context's own; a context without snapshots says nothing of them. The
+// rehydrate answer says which snapshot its fold started from.
+func TestContextShowsSnapshots(t *testing.T) {
+	p, err := compile("../testdata/snapshots/counter.cue")
+	require.NoError(t, err)
+	s := newServerFor(t, p, api.Options{AdminToken: "adm"})
+	r := s.do("GET", "/context", "")
+	require.Equal(t, 200, r.Status)
+	var doc struct {
+		Snapshots  *struct{ Every int }
+		Aggregates map[string]struct{ Snapshots *struct{ Every int } }
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &doc))
+	require.NotNil(t, doc.Snapshots)
+	assert.Equal(t, 3, doc.Snapshots.Every)
+	require.NotNil(t, doc.Aggregates["counter"].Snapshots)
+	assert.Equal(t, 3, doc.Aggregates["counter"].Snapshots.Every, "the context's")
+	require.NotNil(t, doc.Aggregates["often"].Snapshots)
+	assert.Equal(t, 2, doc.Aggregates["often"].Snapshots.Every, "its own")
+
+	for i := range 4 {
+		require.Less(t, s.do("POST", "/counter/c1/Add", fmt.Sprintf(`{"by":%d}`, i)).Status, 300)
+	}
+	r = s.do("POST", "/admin/rehydrate/counter/c1", "", "Authorization", "Bearer adm")
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	var d struct {
+		FromSnapshot *int64
+		Events       int
+		Drifted      bool
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &d))
+	require.NotNil(t, d.FromSnapshot)
+	assert.Equal(t, int64(3), *d.FromSnapshot)
+	assert.Equal(t, 1, d.Events)
+	assert.False(t, d.Drifted)
+
+	plain := newServer(t, api.Options{AdminToken: "adm"})
+	r = plain.do("GET", "/context", "")
+	require.Equal(t, 200, r.Status)
+	assert.NotContains(t, string(r.Body), `"snapshots"`)
+	require.Equal(t, 201, plain.do("POST", "/cart/c1/Open", `{"customer":"ada"}`).Status)
+	r = plain.do("POST", "/admin/rehydrate/cart/c1", "", "Authorization", "Bearer adm")
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.NotContains(t, string(r.Body), `fromSnapshot`, "from the first event")
 }

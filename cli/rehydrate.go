@@ -95,7 +95,11 @@ func (c *command) rehydrate(args []string) int {
 				if d.Fixed {
 					action = "fixed"
 				}
-				fmt.Fprintf(c.stdout, "%s\t%s %s (version %d)\n    stored:  %s\n    rebuilt: %s\n", action, d.Aggregate, d.ID, d.Version, d.Stored, d.Rebuilt)
+				from := ""
+				if d.FromSnapshot > 0 {
+					from = fmt.Sprintf(", rebuilt from the snapshot at version %d", d.FromSnapshot)
+				}
+				fmt.Fprintf(c.stdout, "%s\t%s %s (version %d%s)\n    stored:  %s\n    rebuilt: %s\n", action, d.Aggregate, d.ID, d.Version, from, d.Stored, d.Rebuilt)
 			}
 		}
 	}

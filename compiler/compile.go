@@ -155,7 +155,24 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 	}
 	a.Invariants = c.named(v.LookupPath(cue.ParsePath("invariants")))
 	a.Retention = c.retention(v.LookupPath(cue.ParsePath("retention")))
+	a.Snapshots = c.snapshots(v)
 	return a
+}
+
+// snapshots reads v's snapshots, nil when it declares none. The schema
+// bounds every; the interpreter checks it again for a manifest written
+// by hand.
+func (c *compilation) snapshots(v cue.Value) *manifest.Snapshots {
+	sv := v.LookupPath(cue.ParsePath("snapshots"))
+	if !sv.Exists() {
+		return nil
+	}
+	ev := sv.LookupPath(cue.ParsePath("every"))
+	n, err := ev.Int64()
+	if err != nil {
+		c.fail(ev, "snapshots.every must be a whole number above 0: %v", err)
+	}
+	return &manifest.Snapshots{Every: int(n), Pos: c.at(ev)}
 }
 
 func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {

@@ -249,3 +249,68 @@ schema.#Context & {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "aggregates.cart.retention.hotBytes: field not allowed")
 }
+
+// Snapshots reach the manifest where they are declared, with where; none
+// are declared by default, and then the manifest says nothing of them.
+func TestSnapshotsAreCompiled(t *testing.T) {
+	m, err := compiler.Compile("../testdata/snapshots/counter.cue")
+	require.NoError(t, err)
+	require.NotNil(t, m.Snapshots)
+	assert.Equal(t, 3, m.Snapshots.Every)
+	assert.Equal(t, "snapshots.every", m.Snapshots.Pos.Path)
+	assert.True(t, strings.HasSuffix(m.Snapshots.Pos.File, "counter.cue"), m.Snapshots.Pos.File)
+	assert.Nil(t, m.Aggregates["counter"].Snapshots)
+	require.NotNil(t, m.Aggregates["often"].Snapshots)
+	assert.Equal(t, 2, m.Aggregates["often"].Snapshots.Every)
+	assert.Equal(t, "aggregates.often.snapshots.every", m.Aggregates["often"].Snapshots.Pos.Path)
+
+	m, err = compiler.Compile(example)
+	require.NoError(t, err)
+	data, err := compiler.Marshal(m)
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"snapshots"`)
+
+	for _, bad := range []string{`snapshots: every: 0`, `snapshots: every: 1.5`, `snapshots: {}`, `aggregates: box: snapshots: every: -1`} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "ctx.cue")
+		require.NoError(t, os.WriteFile(path, []byte(`package x
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "snap"
+	aggregates: box: {
+		#state: {n: int}
+		initial: {n: 0}
+		commands: {}
+		events: {}
+	}
+	`+bad+`
+}
+`), 0o644))
+		_, err = compiler.Compile(path)
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "snapshots.every", bad)
+		if bad != `snapshots: {}` { // a missing value has no place in the file; its path says where
+			assert.Contains(t, err.Error(), "ctx.cue:", bad)
+		}
+	}
+}
+
+// A manifest written by hand gets the interpreter's check, with where.
+func TestSnapshotsEveryIsChecked(t *testing.T) {
+	m, err := compiler.Compile("../testdata/snapshots/counter.cue")
+	require.NoError(t, err)
+	m.Snapshots.Every = 0
+	m.Aggregates["often"].Snapshots.Every = -2
+	_, err = interpreter.Compile(m)
+	var list diag.List
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 2, "%v", err)
+	for _, e := range list {
+		assert.Contains(t, e.Pos.File, "counter.cue")
+		assert.NotZero(t, e.Pos.Line)
+	}
+	assert.Contains(t, list[0].Error()+list[1].Error(), "snapshots.every must be above 0, not 0")
+	assert.Contains(t, list[0].Error()+list[1].Error(), "aggregates.often.snapshots.every must be above 0, not -2")
+}

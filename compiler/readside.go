@@ -8,7 +8,7 @@ import (
 	"github.com/cuesource/cuesource/manifest"
 )
 
-// readSide reads limits, env, projections, queries and effects.
+// readSide reads limits, snapshots, env, projections, queries and effects.
 func (c *compilation) readSide(m *manifest.Manifest, v cue.Value) {
 	lv := v.LookupPath(cue.ParsePath("limits"))
 	for _, l := range []struct {
@@ -19,6 +19,7 @@ func (c *compilation) readSide(m *manifest.Manifest, v cue.Value) {
 			*l.to = int(n)
 		}
 	}
+	m.Snapshots = c.snapshots(v)
 	for name, ev := range fields(v.LookupPath(cue.ParsePath("env"))) {
 		e := &manifest.EnvVar{Pos: c.at(ev)}
 		e.Description, _ = ev.LookupPath(cue.ParsePath("description")).String()

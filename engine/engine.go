@@ -166,7 +166,12 @@ func Evolve(p *interpreter.Program, aggregate, instance string, state any, e Eve
 
 // Fold replays events from the initial state.
 func Fold(p *interpreter.Program, aggregate, instance string, events []Event, opt Options) (Current, error) {
-	var cur Current
+	return FoldFrom(p, aggregate, instance, Current{}, events, opt)
+}
+
+// FoldFrom replays events on cur (a snapshot's state and version, or the
+// zero Current: the initial state); events are the ones after it.
+func FoldFrom(p *interpreter.Program, aggregate, instance string, cur Current, events []Event, opt Options) (Current, error) {
 	for _, e := range events {
 		s, err := Evolve(p, aggregate, instance, cur.State, e, opt)
 		if err != nil {

@@ -21,6 +21,11 @@
 // cold start): each expression compiled once, for the run, no types built
 // for the typed check, and jsonschema's schemas compiled on first use.
 //
+// Each aggregate gets its snapshot interval in effect (its own, else the
+// context's) and a [DefinitionHash] of what folds its events into its
+// state, which a snapshot records so that a changed definition ignores
+// the snapshots of the old one.
+//
 // # What it never does
 //
 // I/O, CUE evaluation, or deciding what a command means: the engine strings

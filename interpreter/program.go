@@ -51,10 +51,17 @@ type Program struct {
 
 // Aggregate is a compiled aggregate type.
 type Aggregate struct {
-	Name        string
-	Commands    map[string]*Command
-	Events      map[string]*Event
-	Invariants  []*Check
+	Name       string
+	Commands   map[string]*Command
+	Events     map[string]*Event
+	Invariants []*Check
+	// SnapshotEvery is how many events apart snapshots are taken: the
+	// aggregate's snapshots, else the context's; 0: none.
+	SnapshotEvery int
+	// Hash identifies what folds the aggregate's events into its state
+	// (see DefinitionHash): a snapshot taken under another hash is
+	// ignored.
+	Hash        string
 	aliases     map[string]string // former event name -> current
 	initial     any               // decoded once; shared, never changed
 	state       validator
@@ -256,6 +263,7 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 		v.scenarios(c, m, p)
 		v.samples(c)
 	}
+	c.snapshots(m, p)
 	c.readSide(m, p)
 	p.Retention = c.retention(m)
 	c.errs.Sort()

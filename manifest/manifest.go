@@ -21,6 +21,7 @@ type Manifest struct {
 	Scenarios       []*Scenario            `json:"scenarios,omitempty"`
 	Limits          Limits                 `json:"limits,omitzero"`
 	Retention       *Retention             `json:"retention,omitempty"`
+	Snapshots       *Snapshots             `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
 }
 
 // Retention is a declared `retention`: which events may leave the hot
@@ -31,6 +32,13 @@ type Retention struct {
 	SinceSnapshot bool   `json:"sinceSnapshot,omitempty"`
 	HotBytes      int64  `json:"hotBytes,omitempty"` // the context's only
 	Pos           Pos    `json:"pos"`
+}
+
+// Snapshots says how often an instance's state is kept as a snapshot:
+// by the commit whose events reach or pass a multiple of Every.
+type Snapshots struct {
+	Every int `json:"every"`
+	Pos   Pos `json:"pos"`
 }
 
 // Limits are a context's size limits; a zero field takes its default
@@ -78,6 +86,7 @@ type Aggregate struct {
 	Events     map[string]*Event   `json:"events"`
 	Invariants []Named             `json:"invariants,omitempty"`
 	Retention  *Retention          `json:"retention,omitempty"`
+	Snapshots  *Snapshots          `json:"snapshots,omitempty"` // overrides the context's; nil: the context's
 	Pos        Pos                 `json:"pos"`
 }
 

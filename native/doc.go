@@ -11,7 +11,9 @@
 // commit. It also wakes live subscribers of the global log after commits
 // and keeps the tail of recent commits they read new events from (so a
 // commit costs the store the same whatever the number of subscribers),
-// rebuilds instance state from events on request (rehydrate), and passes
+// rebuilds instance state from events on request (rehydrate: from the
+// newest snapshot the store keeps under the current definition's hash,
+// when it keeps snapshots, by cuesource.Rehydrate's rule), and passes
 // on its store's health (the storage faults seen) to /healthz.
 //
 // # What it never does

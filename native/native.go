@@ -391,7 +391,9 @@ func (b *Backend) ReadAll(ctx context.Context, after int64, limit int) ([]store.
 	return b.store.ReadAll(ctx, after, limit)
 }
 
-// Rehydrate rebuilds one instance's state from its events under its writer.
+// Rehydrate rebuilds one instance's state from its events under its
+// writer: from its newest snapshot taken under the current definition, if
+// any, else from its first event.
 func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool) (*cuesource.Drift, error) {
 	end, err := b.begin()
 	if err != nil {
@@ -404,11 +406,26 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := b.history(ctx, aggregate, id)
+	// From the newest snapshot the definition can use, when the store
+	// keeps snapshots; cuesource.Rehydrate decides whether it can.
+	var snap *store.Snapshot
+	if ss, ok := b.store.(store.Snapshots); ok {
+		if a := b.prog.Aggregates[aggregate]; a != nil {
+			s, found, err := ss.Snapshot(ctx, aggregate, id, a.Hash)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				snap = &s
+			}
+		}
+	}
+	d, err := cuesource.Rehydrate(b.prog, cur, snap, func(after int64) ([]store.Event, error) {
+		return b.history(ctx, aggregate, id, after)
+	})
 	if err != nil {
 		return nil, err
 	}
-	d := cuesource.Compare(b.prog, cur, evs)
 	b.remember(aggregate+"\x00"+id, nil) // whatever happens, read it fresh next time
 	if fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		if _, err := b.store.Append(ctx, store.Commit{Aggregate: aggregate, Instance: id, ExpectedVersion: cur.Version, State: d.Rebuilt}); err != nil {
@@ -430,17 +447,17 @@ func (b *Backend) HotFrom(ctx context.Context, aggregate, id string) (int64, err
 	return 1, nil
 }
 
-// history is every event of an instance. When its older events left the
-// hot store, they are read from the whole log (archive included) up to
-// its first hot one: a scan of the log, the price of rehydrating without
-// a snapshot.
-func (b *Backend) history(ctx context.Context, aggregate, id string) ([]store.Event, error) {
-	evs, err := b.store.Events(ctx, aggregate, id, 0, 0)
-	if err != nil || (len(evs) > 0 && evs[0].Version == 1) {
+// history is an instance's events after version `after`. When some of
+// them left the hot store, they are read from the whole log (archive
+// included) up to its first hot one: a scan of the log, the price of
+// rehydrating past a retention without a snapshot after it.
+func (b *Backend) history(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+	evs, err := b.store.Events(ctx, aggregate, id, after, 0)
+	if err != nil || (len(evs) > 0 && evs[0].Version == after+1) {
 		return evs, err
 	}
 	cur, err := b.store.Load(ctx, aggregate, id)
-	if err != nil || cur.Version == 0 {
+	if err != nil || cur.Version <= after {
 		return evs, err
 	}
 	end := int64(math.MaxInt64)
@@ -448,8 +465,8 @@ func (b *Backend) history(ctx context.Context, aggregate, id string) ([]store.Ev
 		end = evs[0].Position
 	}
 	var older []store.Event
-	for after := int64(0); after < end; {
-		page, err := b.store.ReadAll(ctx, after, 1000)
+	for pos := int64(0); pos < end; {
+		page, err := b.store.ReadAll(ctx, pos, 1000)
 		if err != nil {
 			return nil, err
 		}
@@ -460,11 +477,11 @@ func (b *Backend) history(ctx context.Context, aggregate, id string) ([]store.Ev
 			if e.Position >= end {
 				break
 			}
-			if e.Aggregate == aggregate && e.Instance == id {
+			if e.Aggregate == aggregate && e.Instance == id && e.Version > after {
 				older = append(older, e)
 			}
 		}
-		after = page[len(page)-1].Position
+		pos = page[len(page)-1].Position
 	}
 	return append(older, evs...), nil
 }

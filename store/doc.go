@@ -21,7 +21,10 @@
 //     parts keep their tables in), [Hooker] (a [Hook] run in every append
 //     transaction, for inline projections), [Outbox] (the deliveries
 //     commits owe, claimed under a lease, settled, or kept as dead letters;
-//     [ErrNoDeadLetter]) and [HealthReporter] ([Health]).
+//     [ErrNoDeadLetter]), [HealthReporter] ([Health]) and [Snapshots]
+//     (an instance's state at a version with its definition's hash, a
+//     [Snapshot], written with a commit or alone, so rehydration folds
+//     only the events after it).
 //   - The page rule of event reads: [PageBytes], [Page] and [PageSQL].
 //
 // # What it never touches

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -86,4 +87,35 @@ type Health struct {
 // ErrStorageFailed). A store without it reports none.
 type HealthReporter interface {
 	Health(ctx context.Context) Health
+}
+
+// Snapshot is an instance's state at a version, kept so that rehydration
+// folds only the events after it. Hash identifies the definition that
+// folded the state (interpreter.DefinitionHash): a snapshot is only good
+// for a definition with the same hash.
+type Snapshot struct {
+	Aggregate string          `json:"aggregate"`
+	Instance  string          `json:"instance"`
+	Version   int64           `json:"version"`
+	State     json.RawMessage `json:"state"`
+	Hash      string          `json:"hash"`
+	Time      time.Time       `json:"time"` // when it was taken
+}
+
+// Snapshots is the optional ability of a store to keep snapshots. A
+// store without it ignores Commit.Snapshot, and rehydration folds every
+// event. Snapshots never replace events: the log stays whole.
+//
+// A store keeps one snapshot per instance, the newest: a snapshot
+// replaces the instance's snapshot at a version not after it, whatever
+// that one's hash (a definition that changed never reads it again), and
+// is dropped when the instance has a newer one. Snapshots are taken
+// rarely (every N events), so one row per instance bounds what they cost.
+type Snapshots interface {
+	// SaveSnapshot keeps s. Errors: ErrInvalidCommit for a time the
+	// store cannot write.
+	SaveSnapshot(ctx context.Context, s Snapshot) error
+	// Snapshot returns the newest snapshot of an instance taken under
+	// hash; ok=false if it has none.
+	Snapshot(ctx context.Context, aggregate, id, hash string) (s Snapshot, ok bool, err error)
 }

@@ -81,6 +81,11 @@ type Commit struct {
 	// written with them so none is lost; a store with the [Outbox]
 	// ability keeps them, others ignore them.
 	Outbox []OutboxEntry
+	// Snapshot, when set, is kept with the events (its Aggregate and
+	// Instance are the commit's); a store with the [Snapshots] ability
+	// keeps it, others ignore it. Its Version is the version the commit
+	// reaches.
+	Snapshot *Snapshot
 }
 
 // OutboxEntry is one delivery an event owes to a consumer (an effect).
@@ -145,4 +150,4 @@ func Page(evs []Event) []Event {
 // beside the projections' own, which are named as the projections: the
 // log, snapshots, idempotency records, outbox and dead letters, and the
 // projections' checkpoints. Sorted; no projection may take these names.
-var Tables = []string{"archive_segments", "dead_letters", "events", "idempotency", "instances", "outbox", "projections"}
+var Tables = []string{"archive_segments", "dead_letters", "events", "idempotency", "instances", "outbox", "projections", "snapshots"}

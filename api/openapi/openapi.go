@@ -564,7 +564,7 @@ var driftSchema = func() map[string]any {
 		"aggregate": str,
 		"id":        str,
 		"version":   map[string]any{"type": "integer"},
-		"events":    map[string]any{"type": "integer", "description": "How many events were replayed."},
+		"events":    map[string]any{"type": "integer", "description": "How many events were replayed: those after fromSnapshot."},
 		"drifted":   map[string]any{"type": "boolean", "description": "The stored state differs from the rebuilt one."},
 		"fixed":     map[string]any{"type": "boolean", "description": "The rebuilt state was stored."},
 	})
@@ -572,6 +572,8 @@ var driftSchema = func() map[string]any {
 	props["stored"] = map[string]any{"description": "The stored state."}
 	props["rebuilt"] = map[string]any{"description": "The state the events give."}
 	props["error"] = map[string]any{"type": "string", "description": "Why the replay failed."}
+	props["fromSnapshot"] = map[string]any{"type": "integer", "minimum": 1,
+		"description": "The version of the snapshot the replay started from; absent: it started from the first event."}
 	return s
 }()
 

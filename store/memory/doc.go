@@ -1,6 +1,7 @@
-// Package memory is an in-memory [store.Store]: the whole log, snapshots,
-// idempotency records and the outbox ([store.Outbox], with its dead
-// letters) live in process memory behind one mutex. It has no other
+// Package memory is an in-memory [store.Store]: the whole log, instance states,
+// idempotency records, the outbox ([store.Outbox], with its dead
+// letters) and the snapshots rehydration starts from ([store.Snapshots])
+// live in process memory behind one mutex. It has no other
 // optional ability of package store: the shared database and its hook
 // need SQL, and without group commit ([store.Batcher]) the native backend
 // appends one command at a time, which is what tests want of it.

@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Outbox = (*Store)(nil)
+	_ store.Store     = (*Store)(nil)
+	_ store.Outbox    = (*Store)(nil)
+	_ store.Snapshots = (*Store)(nil)
 )
 
 // Store is an in-memory [store.Store]. The zero value is not ready for use;
@@ -23,6 +24,7 @@ type Store struct {
 	instances map[instanceKey]*instance
 	eventIDs  map[string]int // index into log
 	idem      map[string]store.Idempotency
+	snapshots map[instanceKey]store.Snapshot
 
 	outbox  []*entry // in seq order
 	lastSeq int64
@@ -44,6 +46,7 @@ func New() *Store {
 		instances: make(map[instanceKey]*instance),
 		eventIDs:  make(map[string]int),
 		idem:      make(map[string]store.Idempotency),
+		snapshots: make(map[instanceKey]store.Snapshot),
 	}
 }
 
@@ -132,6 +135,11 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 		rec.Response = clone(rec.Response)
 		s.idem[rec.Key] = rec
 	}
+	if c.Snapshot != nil {
+		snap := *c.Snapshot
+		snap.Aggregate, snap.Instance = c.Aggregate, c.Instance
+		s.saveSnapshot(snap)
+	}
 	if len(c.Events) > 0 {
 		for _, o := range c.Outbox {
 			s.lastSeq++
@@ -203,6 +211,42 @@ func (s *Store) Idempotency(ctx context.Context, key string) (store.Idempotency,
 	}
 	rec.Response = clone(rec.Response)
 	return rec, true, nil
+}
+
+// SaveSnapshot implements [store.Snapshots].
+func (s *Store) SaveSnapshot(ctx context.Context, snap store.Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saveSnapshot(snap)
+	return nil
+}
+
+// saveSnapshot keeps snap unless the instance has a newer one.
+func (s *Store) saveSnapshot(snap store.Snapshot) {
+	key := instanceKey{snap.Aggregate, snap.Instance}
+	if old, ok := s.snapshots[key]; ok && old.Version > snap.Version {
+		return
+	}
+	snap.State = clone(snap.State)
+	s.snapshots[key] = snap
+}
+
+// Snapshot implements [store.Snapshots].
+func (s *Store) Snapshot(ctx context.Context, aggregate, id, hash string) (store.Snapshot, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Snapshot{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	snap, ok := s.snapshots[instanceKey{aggregate, id}]
+	if !ok || snap.Hash != hash {
+		return store.Snapshot{}, false, nil
+	}
+	snap.State = clone(snap.State)
+	return snap, true, nil
 }
 
 func cloneEvent(e store.Event) store.Event {

@@ -22,7 +22,7 @@ var ErrInvalidCommit = store.ErrInvalidCommit
 type writeStmts struct {
 	check                                                             *sql.Stmt
 	insertEvent, upsertInstance, updateState, insertKey, insertOutbox *sql.Stmt
-	pruneKeys                                                         *sql.Stmt
+	pruneKeys, saveSnapshot                                           *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -49,6 +49,11 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.insertKey, `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`},
 		{&w.insertOutbox, `INSERT INTO outbox (event_id, consumer, created, next_attempt) VALUES (?, ?, ?, ?)`},
 		{&w.pruneKeys, `DELETE FROM idempotency WHERE time < ?`},
+		// One row per instance, the newest (store.Snapshots).
+		{&w.saveSnapshot, `INSERT INTO snapshots (aggregate, instance, version, hash, state, time) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (aggregate, instance) DO UPDATE
+			SET version = excluded.version, hash = excluded.hash, state = excluded.state, time = excluded.time
+			WHERE excluded.version >= snapshots.version`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -166,6 +171,14 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 		}
 		times[i] = ts
 	}
+	var snapTime string
+	if c.Snapshot != nil {
+		ts, err := formatTime(c.Snapshot.Time)
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot: %v", ErrInvalidCommit, err)
+		}
+		snapTime = ts
+	}
 	var keyTime string
 	if c.Idempotency != nil {
 		ts, err := formatTime(c.Idempotency.Time)
@@ -264,6 +277,13 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 		if _, err := tx.StmtContext(ctx, s.ws.insertKey).ExecContext(ctx,
 			c.Idempotency.Key, c.Idempotency.RequestHash, text(c.Idempotency.Response), keyTime); err != nil {
 			return nil, fmt.Errorf("sqlite: insert idempotency record: %w", err)
+		}
+	}
+	if c.Snapshot != nil {
+		snap := *c.Snapshot
+		snap.Aggregate, snap.Instance = c.Aggregate, c.Instance
+		if err := s.saveSnapshotTx(ctx, tx, snap, snapTime); err != nil {
+			return nil, err
 		}
 	}
 	if len(c.Outbox) > 0 && len(times) > 0 {

@@ -4,7 +4,7 @@
 // # What it owns
 //
 //   - The database file's schema: the tables events, instances,
-//     idempotency and outbox, and their versioned migrations (PRAGMA
+//     idempotency, outbox and snapshots, and their versioned migrations (PRAGMA
 //     user_version), and dead_letters, created by Open when missing. A
 //     database migrated by a newer build is refused with
 //     [ErrSchemaTooNew].
@@ -22,8 +22,9 @@
 //     ([Store.Write], [Store.Read], [store.SQL]) and the after-append hook
 //     ([Store.SetHook], [store.Hooker]) projections use, the outbox and its
 //     dead letters ([store.Outbox]: the SQL the effect dispatcher claims,
-//     settles and requeues with) and storage health
-//     ([store.HealthReporter]). Beyond them: idempotency retention
+//     settles and requeues with), storage health
+//     ([store.HealthReporter]) and snapshots ([store.Snapshots]: the
+//     newest of each instance, one row). Beyond them: idempotency retention
 //     ([Store.PruneIdempotency]) and the named queries' pool.
 //   - Faults of the medium: SQLite's full, I/O, corrupt, read-only and
 //     can't-open results are wrapped in [store.ErrStorageFull] or

@@ -14,7 +14,7 @@ const eventColumns = `position, id, aggregate, instance, version, type, schema_v
 // readStmts are prepared on the read pool; database/sql prepares each on
 // a connection the first time it runs there.
 type readStmts struct {
-	load, events, eventsPage, readAll, readWhole, idempotency *sql.Stmt
+	load, events, eventsPage, readAll, readWhole, idempotency, snapshot *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -32,6 +32,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// LIMIT -1 is no limit.
 		{&r.readWhole, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{&r.idempotency, `SELECT request_hash, response, time FROM idempotency WHERE key = ?`},
+		{&r.snapshot, `SELECT version, state, time FROM snapshots WHERE aggregate = ? AND instance = ? AND hash = ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // ErrSchemaTooNew: the database was migrated by a newer build than this one.
@@ -72,7 +73,23 @@ CREATE TABLE outbox (
 `,
 	// 2: sync effect delivery finds a command's outbox rows by event id.
 	`CREATE INDEX outbox_event ON outbox (event_id);`,
+	// 3: snapshots (store.Snapshots): the newest of each instance, with
+	// the hash of the definition that folded it.
+	`
+CREATE TABLE snapshots (
+	aggregate TEXT    NOT NULL,
+	instance  TEXT    NOT NULL,
+	version   INTEGER NOT NULL,
+	hash      TEXT    NOT NULL,
+	state     TEXT    NOT NULL,
+	time      TEXT    NOT NULL,
+	PRIMARY KEY (aggregate, instance)
+) STRICT;
+`,
 }
+
+// tableExists matches SQLite's error for a CREATE TABLE of a name taken.
+var tableExists = regexp.MustCompile(`table "?(\w+)"? already exists`)
 
 // migrate brings the database to len(migrations) in one transaction, so a
 // failed migration leaves the previous version intact. The transaction is
@@ -102,6 +119,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	for i := version; i < known; i++ {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			if m := tableExists.FindStringSubmatch(err.Error()); m != nil {
+				// Projections keep their tables here under their own
+				// names, and a name the store takes later may be one.
+				return fmt.Errorf("sqlite: migration %d: the database has a table %s already, a projection's from a build before the store took the name: rename the projection (vet refuses the name now), drop its table (DROP TABLE %s; a projection is rebuilt from the log) and open the database again: %w",
+					i+1, m[1], m[1], err)
+			}
 			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
 		}
 	}

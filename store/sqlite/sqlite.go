@@ -24,6 +24,7 @@ var (
 	_ store.Hooker         = (*Store)(nil)
 	_ store.Outbox         = (*Store)(nil)
 	_ store.HealthReporter = (*Store)(nil)
+	_ store.Snapshots      = (*Store)(nil)
 )
 
 // Sync is the writer's PRAGMA synchronous: what a returned Append survives.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -474,4 +476,39 @@ func TestConcurrentWriters(t *testing.T) {
 	for i, e := range log {
 		assert.Equal(t, int64(i+1), e.Position)
 	}
+}
+
+// A database from before the store took the name snapshots may hold a
+// projection's table of that name: Open refuses it, saying what to do,
+// and opens it once that table is gone.
+func TestMigrationMeetsProjectionTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	// The database as the build before the snapshots' migration left it.
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE snapshots") })
+	require.Positive(t, before)
+	db, err := sql.Open(driverName, path)
+	require.NoError(t, err)
+	for _, m := range migrations[:before] {
+		_, err = db.Exec(m)
+		require.NoError(t, err)
+	}
+	_, err = db.Exec(fmt.Sprintf(`CREATE TABLE snapshots (key TEXT NOT NULL PRIMARY KEY, n INTEGER); PRAGMA user_version = %d`, before))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	_, err = Open(t.Context(), path, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the database has a table snapshots already, a projection's")
+	assert.Contains(t, err.Error(), "DROP TABLE snapshots")
+	assert.Equal(t, before, userVersion(t, path), "nothing migrated")
+
+	db, err = sql.Open(driverName, path)
+	require.NoError(t, err)
+	_, err = db.Exec(`DROP TABLE snapshots`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	s, err := Open(t.Context(), path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.Equal(t, len(migrations), userVersion(t, path))
 }

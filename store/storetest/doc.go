@@ -14,7 +14,9 @@
 //
 // It checks the optional abilities of package store too, each on a store
 // that has it: batch append ([store.Batcher]), the shared database
-// ([store.SQL]), the after-append hook ([store.Hooker]) and the outbox
-// with its leases and dead letters ([store.Outbox]). A store without one
+// ([store.SQL]), the after-append hook ([store.Hooker]), the outbox
+// with its leases and dead letters ([store.Outbox]) and snapshots
+// ([store.Snapshots]: written with their commit or not at all, the newest
+// kept). A store without one
 // skips its tests, and the skip names the interface.
 package storetest

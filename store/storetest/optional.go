@@ -404,3 +404,110 @@ func testOutboxSettle(t *testing.T, s store.Store, o store.Outbox) {
 	require.NoError(t, err)
 	assert.Empty(t, dls)
 }
+
+// snapshotted is c carrying a snapshot of the version it reaches.
+func snapshotted(c store.Commit, hash string) store.Commit {
+	c.Snapshot = &store.Snapshot{Version: c.ExpectedVersion + int64(len(c.Events)), State: c.State, Hash: hash, Time: base}
+	return c
+}
+
+// A commit's snapshot is kept with its events, under the commit's
+// instance, and found by its hash only.
+func testSnapshotKept(t *testing.T, s store.Store, ss store.Snapshots) {
+	_, ok, err := ss.Snapshot(t.Context(), "order", "a", "h1")
+	require.NoError(t, err)
+	assert.False(t, ok, "no snapshot yet")
+
+	c := snapshotted(commit("order", "a", 0, events("a1", "a2")...), "h1")
+	c.Snapshot.Aggregate, c.Snapshot.Instance = "other", "other" // the commit's own are used
+	mustAppend(t, s, c)
+	got, ok, err := ss.Snapshot(t.Context(), "order", "a", "h1")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, store.Snapshot{Aggregate: "order", Instance: "a", Version: 2, State: json.RawMessage(`{"version":2}`), Hash: "h1", Time: base}, got)
+
+	_, ok, err = ss.Snapshot(t.Context(), "order", "a", "h2")
+	require.NoError(t, err)
+	assert.False(t, ok, "another definition's hash")
+	_, ok, err = ss.Snapshot(t.Context(), "other", "other", "h1")
+	require.NoError(t, err)
+	assert.False(t, ok, "another instance")
+
+	// A commit without a snapshot leaves the one kept.
+	mustAppend(t, s, commit("order", "a", 2, events("a3")...))
+	got, ok, err = ss.Snapshot(t.Context(), "order", "a", "h1")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int64(2), got.Version)
+	got.State[0] = 'x' // the caller owns what it got
+	got, _, _ = ss.Snapshot(t.Context(), "order", "a", "h1")
+	assert.JSONEq(t, `{"version":2}`, string(got.State))
+}
+
+// An instance keeps its newest snapshot, whatever the hashes.
+func testSnapshotNewest(t *testing.T, s store.Store, ss store.Snapshots) {
+	snap := func(v int64, hash string) store.Snapshot {
+		return store.Snapshot{Aggregate: "order", Instance: "a", Version: v, State: json.RawMessage(fmt.Sprintf(`{"v":%d}`, v)), Hash: hash, Time: base.Add(time.Duration(v) * time.Second)}
+	}
+	find := func(hash string) (int64, bool) {
+		t.Helper()
+		got, ok, err := ss.Snapshot(t.Context(), "order", "a", hash)
+		require.NoError(t, err)
+		if ok {
+			assert.JSONEq(t, fmt.Sprintf(`{"v":%d}`, got.Version), string(got.State))
+			assert.Equal(t, base.Add(time.Duration(got.Version)*time.Second), got.Time)
+		}
+		return got.Version, ok
+	}
+	require.NoError(t, ss.SaveSnapshot(t.Context(), snap(5, "A")))
+	v, ok := find("A")
+	assert.True(t, ok)
+	assert.Equal(t, int64(5), v)
+
+	require.NoError(t, ss.SaveSnapshot(t.Context(), snap(3, "B")), "an older one is dropped, not refused")
+	_, ok = find("B")
+	assert.False(t, ok, "older than the one kept")
+	v, _ = find("A")
+	assert.Equal(t, int64(5), v)
+
+	require.NoError(t, ss.SaveSnapshot(t.Context(), snap(10, "B")))
+	_, ok = find("A")
+	assert.False(t, ok, "replaced by a newer one of another hash")
+	v, ok = find("B")
+	assert.True(t, ok)
+	assert.Equal(t, int64(10), v)
+
+	require.NoError(t, ss.SaveSnapshot(t.Context(), snap(10, "C")), "the same version taken again replaces it")
+	v, ok = find("C")
+	assert.True(t, ok)
+	assert.Equal(t, int64(10), v)
+}
+
+// A commit that fails keeps no snapshot: it is written with the events,
+// or not at all.
+func testSnapshotFailedCommit(t *testing.T, s store.Store, ss store.Snapshots) {
+	mustAppend(t, s, commit("order", "a", 0, events("a1")...))
+	_, err := s.Append(t.Context(), snapshotted(commit("order", "a", 0, events("a2")...), "h"))
+	require.ErrorIs(t, err, store.ErrVersionConflict)
+	_, err = s.Append(t.Context(), snapshotted(commit("order", "a", 1, events("a1")...), "h"))
+	require.ErrorIs(t, err, store.ErrDuplicateEvent)
+	_, ok, err := ss.Snapshot(t.Context(), "order", "a", "h")
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	if b, isBatcher := s.(store.Batcher); isBatcher {
+		res, err := b.AppendBatch(t.Context(), []store.Commit{
+			snapshotted(commit("order", "a", 0, events("a3")...), "h"), // stale
+			snapshotted(commit("order", "b", 0, events("b1")...), "h"),
+		})
+		require.NoError(t, err)
+		require.ErrorIs(t, res[0].Err, store.ErrVersionConflict)
+		require.NoError(t, res[1].Err)
+		_, ok, err = ss.Snapshot(t.Context(), "order", "a", "h")
+		require.NoError(t, err)
+		assert.False(t, ok, "the failed commit of the batch")
+		_, ok, err = ss.Snapshot(t.Context(), "order", "b", "h")
+		require.NoError(t, err)
+		assert.True(t, ok, "the commit that succeeded in the batch")
+	}
+}

@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxKept", optional("store.Outbox", testOutboxKept)},
 		{"OutboxLease", optional("store.Outbox", testOutboxLease)},
 		{"OutboxSettle", optional("store.Outbox", testOutboxSettle)},
+		{"SnapshotKept", optional("store.Snapshots", testSnapshotKept)},
+		{"SnapshotNewest", optional("store.Snapshots", testSnapshotNewest)},
+		{"SnapshotFailedCommit", optional("store.Snapshots", testSnapshotFailedCommit)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
