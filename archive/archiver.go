@@ -38,11 +38,45 @@ type Options struct {
 	SegmentEvents int
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Snapshots tells the version of an instance's newest usable
+	// snapshot, for the sinceSnapshot rule; nil: none is known, and that
+	// rule keeps every event.
+	Snapshots Snapshots
 	// At, when set, is called at the step's crash points: "written" (a
 	// segment is in the target, not yet in the index) and "indexed" (in
 	// the index, nothing pruned yet). The crash tests stop the process
 	// there.
 	At func(point string)
+}
+
+// Snapshots returns the version of the newest snapshot of an instance
+// that its current definition can use; 0: none.
+type Snapshots func(ctx context.Context, aggregate, id string) (int64, error)
+
+// fillSnapshots sets the Snapshot of each candidate whose aggregate's
+// policy keeps since a snapshot, asking once per instance.
+func fillSnapshots(ctx context.Context, ps retention.Policies, snap Snapshots, window []retention.Candidate) error {
+	if snap == nil {
+		return nil
+	}
+	seen := map[[2]string]int64{}
+	for i := range window {
+		c := &window[i]
+		if !ps.For(c.Aggregate).SinceSnapshot {
+			continue
+		}
+		k := [2]string{c.Aggregate, c.Instance}
+		v, ok := seen[k]
+		if !ok {
+			var err error
+			if v, err = snap(ctx, c.Aggregate, c.Instance); err != nil {
+				return err
+			}
+			seen[k] = v
+		}
+		c.Snapshot = v
+	}
+	return nil
 }
 
 // Archiver archives and prunes one context's hot store by its policies.
@@ -98,6 +132,9 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		return rep, false, err
 	}
 	wrapped := len(window) < a.opt.Window
+	if err := fillSnapshots(ctx, a.ps, a.opt.Snapshots, window); err != nil {
+		return rep, false, err
+	}
 	now := a.opt.Now()
 	if d := retention.Decide(a.ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
 		// Archive ahead of what must leave now, up to a whole segment:
@@ -209,13 +246,16 @@ type Plan struct {
 
 // Next reports, per policy, what the first window of the hot log would
 // let go (archive guard aside), without changing anything.
-func Next(ctx context.Context, hot Hot, ps retention.Policies, window int, now time.Time) ([]Plan, error) {
+func Next(ctx context.Context, hot Hot, ps retention.Policies, snap Snapshots, window int, now time.Time) ([]Plan, error) {
 	g, hotBytes, err := hot.Guards(ctx)
 	if err != nil {
 		return nil, err
 	}
 	w, err := hot.Window(ctx, 0, window)
 	if err != nil {
+		return nil, err
+	}
+	if err := fillSnapshots(ctx, ps, snap, w); err != nil {
 		return nil, err
 	}
 	d := retention.Decide(ps, g, hotBytes, now, w, true)

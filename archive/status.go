@@ -37,7 +37,7 @@ type Status struct {
 }
 
 // StatusOf reports hot's storage. target may be nil.
-func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies, now time.Time) (Status, error) {
+func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies, snap Snapshots, now time.Time) (Status, error) {
 	g, bytes, err := hot.Guards(ctx)
 	if err != nil {
 		return Status{}, err
@@ -63,7 +63,7 @@ func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies
 		}
 	}
 	st.Segments = append(st.Segments, segs[max(0, len(segs)-MaxStatusSegments):]...)
-	next, err := Next(ctx, hot, ps, 1000, now)
+	next, err := Next(ctx, hot, ps, snap, 1000, now)
 	if err != nil {
 		return Status{}, err
 	}

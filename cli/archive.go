@@ -75,7 +75,7 @@ func (c *command) archiveCmd(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource archive run: the context declares no retention: every event stays hot")
 			return 0
 		}
-		rep, err := archive.New(st, target, p.Retention, archive.Options{}).Run(ctx)
+		rep, err := archive.New(st, target, p.Retention, archive.Options{Snapshots: snapshotsOf(p, st)}).Run(ctx)
 		fmt.Fprintf(c.stdout, "archived %d events in %d segments, pruned %d from the hot store\n", rep.Archived, rep.Segments, rep.Pruned)
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource archive run:", err)
@@ -219,7 +219,7 @@ func (c *command) storage(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	s, err := archive.StatusOf(ctx, st, f.target(), p.Retention, time.Now())
+	s, err := archive.StatusOf(ctx, st, f.target(), p.Retention, snapshotsOf(p, st), time.Now())
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource storage status:", err)
 		return 1

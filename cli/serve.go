@@ -191,7 +191,7 @@ func (c *command) serve(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
 			return 2
 		}
-		a := archive.New(st, f.target(), p.Retention, archive.Options{At: crashAt(st)})
+		a := archive.New(st, f.target(), p.Retention, archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
 		go a.Loop(ctx, f.archiveEvery, func(err error) {
 			log.Error("archiving", slog.String("error", err.Error()))
 		})
@@ -279,7 +279,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		ReadModels:  runner,
 		MaxStreams:  f.maxStreams,
 		Storage: func(ctx context.Context) (archive.Status, error) {
-			return archive.StatusOf(ctx, st, f.target(), p.Retention, time.Now())
+			return archive.StatusOf(ctx, st, f.target(), p.Retention, snapshotsOf(p, st), time.Now())
 		},
 	})
 	return stk, nil
@@ -357,4 +357,22 @@ func crashAt(st *sqlite.Store) func(string) {
 	}
 	st.SetPruning(func() { at("pruning") })
 	return at
+}
+
+// snapshotsOf is what the sinceSnapshot rule asks: the version of an
+// instance's newest snapshot taken under its aggregate's current
+// definition (one of another definition cannot start a rehydration, so
+// the events before it must stay).
+func snapshotsOf(p *interpreter.Program, st *sqlite.Store) archive.Snapshots {
+	return func(ctx context.Context, aggregate, id string) (int64, error) {
+		a := p.Aggregates[aggregate]
+		if a == nil {
+			return 0, nil
+		}
+		s, ok, err := st.Snapshot(ctx, aggregate, id, a.Hash)
+		if err != nil || !ok {
+			return 0, err
+		}
+		return s.Version, nil
+	}
 }

@@ -531,3 +531,104 @@ func TestBadSegment(t *testing.T) {
 		t.Errorf("export over a bad segment exited %d: %s", code, stderr)
 	}
 }
+
+// snapshotContext keeps only what follows each instance's newest
+// snapshot, taken every 5 events.
+const snapshotContext = `package ledger
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "ledger"
+	retention: {sinceSnapshot: true}
+	snapshots: every: 5
+	aggregates: account: {
+		#state: {balance: int, n: int}
+		initial: {balance: 0, n: 0}
+		commands: Deposit: {
+			instance: "any"
+			#payload: {amount: int & >0, note: string}
+			emit: [{event: "Deposited", payload: {amount: "cmd.amount", note: "cmd.note"}}]
+		}
+		events: Deposited: {
+			#payload: {amount: int, note: string}
+			apply: {balance: "state.balance + event.amount", n: "state.n + 1"}
+		}
+	}
+}
+`
+
+// TestArchiveCommands runs the offline commands on a stopped server's
+// data: archive run lets go what precedes each instance's newest snapshot
+// (sinceSnapshot), storage status shows the segments and the hot log,
+// export and rehydrate still read every event, and archive restore
+// rebuilds a fresh store whose export is the original's.
+func TestArchiveCommands(t *testing.T) {
+	skipShort(t)
+	ctx := filepath.Join(t.TempDir(), "ledger.cue")
+	if err := os.WriteFile(ctx, []byte(snapshotContext), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, arch := t.TempDir(), t.TempDir()
+	srv := startServer(t, ctx, data) // no --archive: everything stays hot
+	c := newClient(srv.url)
+	for seq := range 46 { // a: 23 events (snapshot at 20), b: 23
+		if status, _ := deposit(c, []string{"a", "b"}[seq%2], seq); status/100 != 2 {
+			t.Fatalf("deposit %d: %d", seq, status)
+		}
+	}
+	c.Close()
+	srv.kill()
+	export := func(args ...string) []byte {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "log.ndjson")
+		if _, stderr, code := runCLI(t, time.Minute, append([]string{"export", ctx, "-o", out}, args...)...); code != 0 {
+			t.Fatalf("export %v: %s", args, stderr)
+		}
+		b, _ := os.ReadFile(out)
+		return b
+	}
+	before := export("--data", data)
+
+	stdout, stderr, code := runCLI(t, time.Minute, "archive", "run", ctx, "--data", data, "--archive", arch)
+	if code != 0 {
+		t.Fatalf("archive run: %s %s", stdout, stderr)
+	}
+	if want := "pruned 40 from the hot store"; !strings.Contains(string(stdout), want) {
+		t.Errorf("archive run: want %q (versions 1-20 of both accounts), got %s", want, stdout)
+	}
+	stdout, stderr, code = runCLI(t, time.Minute, "storage", "status", ctx, "--data", data, "--archive", arch, "--json")
+	var st struct {
+		Head, Archived int64
+		SegmentCount   int
+		Segments       []struct{ First, Last, Count, Hot int64 }
+	}
+	if err := json.Unmarshal(stdout, &st); err != nil || code != 0 {
+		t.Fatalf("storage status: %s %s", stdout, stderr)
+	}
+	if st.SegmentCount == 0 || st.Archived < 40 || st.Head != 46 {
+		t.Errorf("storage status: %s", stdout)
+	}
+
+	if _, stderr, code := runCLI(t, time.Minute, "export", ctx, "--data", data, "-o", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(string(stderr), "--archive") {
+		t.Errorf("export without --archive over a pruned store: exit %d, %s", code, stderr)
+	}
+	if after := export("--data", data, "--archive", arch); !bytes.Equal(before, after) {
+		t.Errorf("export after archiving differs:\n%s\nbefore:\n%s", after, before)
+	}
+	if stdout, stderr, code := runCLI(t, time.Minute, "rehydrate", ctx, "--data", data, "--archive", arch, "--json"); code != 0 {
+		t.Errorf("rehydrate over archived history: exit %d %s %s", code, stdout, stderr)
+	}
+
+	into := t.TempDir()
+	if stdout, stderr, code := runCLI(t, time.Minute, "archive", "restore", ctx, "--data", data, "--archive", arch, "--into", into); code != 0 {
+		t.Fatalf("archive restore: %s %s", stdout, stderr)
+	}
+	restored := export("--data", into)
+	if n := int64(bytes.Count(restored, []byte("\n"))); n != st.Archived || !bytes.HasPrefix(before, restored) {
+		t.Errorf("restore wrote %d events, the archive holds %d; the first lines of the log: %v", n, st.Archived, bytes.HasPrefix(before, restored))
+	}
+	if _, _, code := runCLI(t, time.Minute, "archive", "restore", ctx, "--data", data, "--archive", arch, "--into", into); code == 0 {
+		t.Error("restore into a store that exists succeeded")
+	}
+}
