@@ -217,6 +217,11 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	if _, err := s.write.ExecContext(ctx, archiveTable); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: create the archive_segments table: %w", path, err)
 	}
+	// A table of that name made before the store took it (a projection's)
+	// would be used as the index: refuse it, naming the way out.
+	if _, err := s.write.ExecContext(ctx, `SELECT `+segmentColumns+`, created FROM archive_segments LIMIT 0`); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: the table archive_segments is not the archive's index (a projection of that name?): rename the projection, DROP TABLE archive_segments and open again: %w", path, err)
+	}
 
 	// The read pool opens after migration, so it never sees a half-built
 	// schema; query_only makes a stray write through it an error.
