@@ -109,15 +109,26 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 				"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": b.f.MaxPage, "default": b.f.MaxPage}},
 			ref("parameters", "raw"), ref("parameters", "pin")},
 		map[string]any{
-			"200": jsonBody("The events; [] for an instance that does not exist.", object(map[string]any{
-				"aggregate": map[string]any{"const": name},
-				"id":        str,
-				"events":    map[string]any{"type": "array", "items": ref("schemas", "Event")},
-				"next":      map[string]any{"type": "integer", "minimum": 0},
-			}), nil),
+			"200": jsonBody("The events; [] for an instance that does not exist.", b.instanceEvents(name), nil),
 			"400": problem("invalid_id or invalid_parameter."),
 			"401": ref("responses", "Unauthorized"),
 		}))
+}
+
+// instanceEvents is the schema of a page of an instance's events; with a
+// retention it may say where the instance's hot history begins.
+func (b *builder) instanceEvents(name string) map[string]any {
+	o := object(map[string]any{
+		"aggregate": map[string]any{"const": name},
+		"id":        str,
+		"events":    map[string]any{"type": "array", "items": ref("schemas", "Event")},
+		"next":      map[string]any{"type": "integer", "minimum": 0},
+	})
+	if b.retains {
+		o["properties"].(map[string]any)["hotFrom"] = map[string]any{"type": "integer", "minimum": 2,
+			"description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}
+	}
+	return o
 }
 
 // log adds the global log's route.
