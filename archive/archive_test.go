@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -159,4 +160,57 @@ func TestLineIsExportLine(t *testing.T) {
 	want, err = value.Encode(e)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(archive.AppendLine(nil, e)))
+}
+
+// Prune reads the guards again inside its transaction: it deletes no
+// event past the archive, the head, a projection's checkpoint, nor one an
+// effect still owes (an outbox row), whatever it is asked.
+func TestPruneHoldsTheGuards(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 20)
+	// Position 21 owes a delivery.
+	_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: "owed", State: json.RawMessage(`{}`),
+		Events: []store.Event{{ID: "owed-1", Type: "Added", Time: time.Now().UTC(), CommandID: "k-owed", Payload: json.RawMessage(`{}`)}},
+		Outbox: []store.OutboxEntry{{EventID: "owed-1", Consumer: "mail"}}})
+	require.NoError(t, err)
+	fill2 := func(n int) {
+		for i := range n {
+			_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: fmt.Sprintf("z%d", i), State: json.RawMessage(`{}`),
+				Events: []store.Event{{ID: fmt.Sprintf("z%d", i), Type: "Added", Time: time.Now().UTC(), CommandID: fmt.Sprintf("kz%d", i), Payload: json.RawMessage(`{}`)}}})
+			require.NoError(t, err)
+		}
+	}
+	fill2(4) // positions 22..25; 25 is the head
+	evs, err := s.Hot(t.Context(), 0, 25)
+	require.NoError(t, err)
+	data, seg, err := archive.Encode(evs)
+	require.NoError(t, err)
+	require.NoError(t, dir.Put(t.Context(), seg.Name, data))
+	require.NoError(t, s.AddSegment(t.Context(), seg))
+
+	// A projection has applied up to position 23 only.
+	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`CREATE TABLE projections (name TEXT PRIMARY KEY, position INTEGER NOT NULL); INSERT INTO projections VALUES ('p', 23)`)
+		return err
+	}))
+	all := make([]int64, 25)
+	for i := range all {
+		all[i] = int64(i + 1)
+	}
+	n, err := s.Prune(t.Context(), all)
+	require.NoError(t, err)
+	assert.Equal(t, 22, n, "1-20 and 22-23: not 21 (owed), 24 (not projected), 25 (the head)")
+	hot, err := s.Hot(t.Context(), 0, 100)
+	require.NoError(t, err)
+	var left []int64
+	for _, e := range hot {
+		left = append(left, e.Position)
+	}
+	assert.Equal(t, []int64{21, 24, 25}, left)
+	segs, err := s.Segments(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), segs[0].Hot, "the index's hot count moved with the deletions")
+	whole, err := s.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	assert.Len(t, whole, 25)
 }

@@ -12,9 +12,11 @@ import (
 // Hot is what the archiver needs of the hot store.
 type Hot interface {
 	Index
-	// Guards returns the guards (Archived is the index's last position)
-	// and the hot log's size in bytes.
-	Guards(ctx context.Context) (retention.Guards, int64, error)
+	// Guards returns the guards (Archived is the index's last position).
+	Guards(ctx context.Context) (retention.Guards, error)
+	// HotBytes returns the hot log's size as the byte budget counts it
+	// (it may read the whole hot log).
+	HotBytes(ctx context.Context) (int64, error)
 	// Window returns up to n hot events with positions above after, in
 	// position order, as the retention decision sees them.
 	Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error)
@@ -87,6 +89,10 @@ type Archiver struct {
 	ps     retention.Policies
 	opt    Options
 	cursor int64 // the window starts after it; back to 0 at the end
+	// hotBytes is the hot log's size, read at the start of each pass over
+	// the hot log (with a budget only: it may read the whole log) and
+	// lowered by what each prune deletes.
+	hotBytes int64
 }
 
 // New returns an archiver.
@@ -123,9 +129,14 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	if !a.ps.Active() {
 		return rep, true, nil
 	}
-	g, hotBytes, err := a.hot.Guards(ctx)
+	g, err := a.hot.Guards(ctx)
 	if err != nil {
 		return rep, false, err
+	}
+	if a.cursor == 0 && a.ps.HotBytes > 0 {
+		if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+			return rep, false, err
+		}
 	}
 	window, err := a.hot.Window(ctx, a.cursor, a.opt.Window)
 	if err != nil {
@@ -136,7 +147,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		return rep, false, err
 	}
 	now := a.opt.Now()
-	if d := retention.Decide(a.ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
+	if d := retention.Decide(a.ps, g, a.hotBytes, now, window, true); d.Wanted > g.Archived {
 		// Archive ahead of what must leave now, up to a whole segment:
 		// fewer, larger segments, and the next steps prune without
 		// writing. An archived event may stay hot; both copies are the
@@ -147,11 +158,11 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 			return rep, false, err
 		}
 		rep.Archived, rep.Segments = n, 1
-		if g, hotBytes, err = a.hot.Guards(ctx); err != nil {
+		if g, err = a.hot.Guards(ctx); err != nil {
 			return rep, false, err
 		}
 	}
-	d := retention.Decide(a.ps, g, hotBytes, now, window, false)
+	d := retention.Decide(a.ps, g, a.hotBytes, now, window, false)
 	if len(d.Leave) > 0 {
 		pos := make([]int64, len(d.Leave))
 		for i, l := range d.Leave {
@@ -162,6 +173,14 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 			return rep, false, err
 		}
 		rep.Pruned = int64(n)
+		if n == len(pos) {
+			a.hotBytes = d.HotBytes
+		} else if a.ps.HotBytes > 0 {
+			// Some stayed (their guards moved): count again.
+			if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+				return rep, false, err
+			}
+		}
 	}
 	if wrapped {
 		a.cursor = 0
@@ -247,7 +266,11 @@ type Plan struct {
 // Next reports, per policy, what the first window of the hot log would
 // let go (archive guard aside), without changing anything.
 func Next(ctx context.Context, hot Hot, ps retention.Policies, snap Snapshots, window int, now time.Time) ([]Plan, error) {
-	g, hotBytes, err := hot.Guards(ctx)
+	g, err := hot.Guards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hotBytes, err := hot.HotBytes(ctx)
 	if err != nil {
 		return nil, err
 	}

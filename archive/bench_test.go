@@ -76,7 +76,7 @@ func BenchmarkReadPage(b *testing.B) {
 	if _, err := archive.New(s, dir, retention.Policies{HotBytes: 1_200_000}, archive.Options{}).Run(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	g, _, err := s.Guards(b.Context())
+	g, err := s.Guards(b.Context())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,11 @@ type Status struct {
 
 // StatusOf reports hot's storage. target may be nil.
 func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies, snap Snapshots, now time.Time) (Status, error) {
-	g, bytes, err := hot.Guards(ctx)
+	g, err := hot.Guards(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	bytes, err := hot.HotBytes(ctx)
 	if err != nil {
 		return Status{}, err
 	}

@@ -125,29 +125,29 @@ func (s *Store) projected(ctx context.Context, q interface {
 	return p.Int64, nil
 }
 
-// Guards implements [archive.Hot]. The sum of the hot log's bytes reads
-// every row (not the payloads' pages twice): a step's cost grows with
-// the hot log, which the budget bounds.
-func (s *Store) Guards(ctx context.Context) (retention.Guards, int64, error) {
+// Guards implements [archive.Hot].
+func (s *Store) Guards(ctx context.Context) (retention.Guards, error) {
 	var g retention.Guards
-	var bytes int64
 	err := s.read.QueryRowContext(ctx, `SELECT
 		(SELECT COALESCE(MAX(last), 0) FROM archive_segments),
-		(SELECT COALESCE(MAX(position), 0) FROM events),
-		(SELECT COALESCE(SUM(`+rowBytes("")+`), 0) FROM events)`).Scan(&g.Archived, &g.Head, &bytes)
+		(SELECT COALESCE(MAX(position), 0) FROM events)`).Scan(&g.Archived, &g.Head)
 	if err == nil {
 		g.Projected, err = s.projected(ctx, s.read, g.Head)
 	}
 	if err != nil {
-		return g, 0, s.fault(fmt.Errorf("sqlite: archive guards: %w", err))
+		return g, s.fault(fmt.Errorf("sqlite: archive guards: %w", err))
 	}
-	return g, bytes, nil
+	return g, nil
 }
 
-// HotBytes is the hot log's size as the byte budget counts it.
+// HotBytes implements [archive.Hot]: it reads every hot row, so the
+// archiver reads it once per pass over the hot log, not per step.
 func (s *Store) HotBytes(ctx context.Context) (int64, error) {
-	_, b, err := s.Guards(ctx)
-	return b, err
+	var bytes int64
+	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(`+rowBytes("")+`), 0) FROM events`).Scan(&bytes); err != nil {
+		return 0, s.fault(fmt.Errorf("sqlite: hot log size: %w", err))
+	}
+	return bytes, nil
 }
 
 // Window implements [archive.Hot].
