@@ -3,6 +3,7 @@
 package native_e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -618,6 +619,34 @@ func TestArchiveCommands(t *testing.T) {
 	}
 	if stdout, stderr, code := runCLI(t, time.Minute, "rehydrate", ctx, "--data", data, "--archive", arch, "--json"); code != 0 {
 		t.Errorf("rehydrate over archived history: exit %d %s %s", code, stdout, stderr)
+	}
+
+	// A live stream from the start catches up through the archive: a
+	// server started afresh has no recent commits in memory to serve it.
+	srv = startServer(t, ctx, data, "--archive", arch)
+	req, _ := http.NewRequest(http.MethodGet, srv.url+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", "0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var ids []string
+	for len(ids) < 46 && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			ids = append(ids, id)
+		}
+	}
+	resp.Body.Close()
+	srv.kill()
+	for i, id := range ids {
+		if id != fmt.Sprint(i+1) {
+			t.Fatalf("the stream's ids: %v", ids)
+		}
+	}
+	if len(ids) != 46 {
+		t.Fatalf("the stream gave %d events of 46", len(ids))
 	}
 
 	into := t.TempDir()
