@@ -192,9 +192,16 @@ func (c *command) serve(args []string) int {
 			return 2
 		}
 		a := archive.New(st, f.target(), p.Retention, archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
-		go a.Loop(ctx, f.archiveEvery, func(err error) {
-			log.Error("archiving", slog.String("error", err.Error()))
-		})
+		archiving := make(chan struct{})
+		go func() {
+			defer close(archiving)
+			a.Loop(ctx, f.archiveEvery, func(err error) {
+				log.Error("archiving", slog.String("error", err.Error()))
+			})
+		}()
+		// The store closes only after the step in flight ends: stop ends
+		// the loop after it, whichever way serve returns.
+		defer func() { stop(); <-archiving }()
 	}
 	select {
 	case err := <-errc:
