@@ -378,6 +378,12 @@ func (b *Backend) Load(ctx context.Context, aggregate, id string) (store.Instanc
 }
 
 func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		// The whole history (GET /{aggregate}/{id}/history): archived
+		// events included. A page (limit > 0) is the hot store's; its
+		// answer says where that begins (HotFrom).
+		return b.history(ctx, aggregate, id, after)
+	}
 	return b.store.Events(ctx, aggregate, id, after, limit)
 }
 

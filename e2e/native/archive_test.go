@@ -344,6 +344,18 @@ func TestTinyHotBudget(t *testing.T) {
 		t.Errorf("acc-00's hot history begins at %d: its first events should have left", inst.HotFrom)
 	}
 
+	// The history of an instance whose first events left replays from
+	// its first event, as before they left.
+	var his struct {
+		Steps []struct{ Event logEvent }
+	}
+	if r, err := c.GetJSON("/account/acc-00/history", &his); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET /account/acc-00/history: %v %v", r, err)
+	}
+	if len(his.Steps) != workers*perWorker/12 || his.Steps[0].Event.Version != 1 {
+		t.Errorf("acc-00's history has %d steps from version %d, want %d from 1", len(his.Steps), his.Steps[0].Event.Version, workers*perWorker/12)
+	}
+
 	rebuildEquals(t, c, st.Head)
 
 	// export reads the whole log too (archive included).
