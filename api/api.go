@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource"
-	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -92,8 +91,10 @@ type Options struct {
 	// negative no cap.
 	MaxStreams int
 	// Storage reports the hot store against its budget and the archive
-	// (GET /admin/storage); without it the route answers 404.
-	Storage func(ctx context.Context) (archive.Status, error)
+	// (GET /admin/storage: natively an archive.Status, answered as JSON);
+	// without it the route answers 404. Typed any so that this package,
+	// which the Worker carries, does not carry the archive's code.
+	Storage func(ctx context.Context) (any, error)
 	// Diagram draws the context's event model for GET /diagram.svg (the
 	// runtime hands it diagram.SVG); without it the route answers 404.
 	Diagram func(*manifest.Manifest) []byte

@@ -13,6 +13,7 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/sqlite"
 )
@@ -71,11 +72,11 @@ func (c *command) archiveCmd(args []string) int {
 	target := f.target()
 	switch sub {
 	case "run":
-		if !p.Retention.Active() {
+		if !policies(p).Active() {
 			fmt.Fprintln(c.stderr, "cuesource archive run: the context declares no retention: every event stays hot")
 			return 0
 		}
-		rep, err := archive.New(st, target, p.Retention, archive.Options{Snapshots: snapshotsOf(p, st)}).Run(ctx)
+		rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(p, st)}).Run(ctx)
 		fmt.Fprintf(c.stdout, "archived %d events in %d segments, pruned %d from the hot store\n", rep.Archived, rep.Segments, rep.Pruned)
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource archive run:", err)
@@ -219,7 +220,7 @@ func (c *command) storage(args []string) int {
 		return 1
 	}
 	defer st.Close()
-	s, err := archive.StatusOf(ctx, st, f.target(), p.Retention, snapshotsOf(p, st), time.Now())
+	s, err := archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource storage status:", err)
 		return 1
@@ -257,4 +258,11 @@ func (c *command) storage(args []string) int {
 	}
 	_ = w.Flush()
 	return 0
+}
+
+// policies are the context's retention policies; the context compiled,
+// so they hold (compiler.Compile checked them with their positions).
+func policies(p *interpreter.Program) retention.Policies {
+	ps, _ := retention.Of(p.Manifest)
+	return ps
 }

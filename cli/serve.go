@@ -183,7 +183,7 @@ func (c *command) serve(args []string) int {
 	go func() { errc <- srv.Serve(ln) }()
 	go prune(ctx, st, f.idempotencyTTL, log)
 	switch {
-	case !p.Retention.Active():
+	case !policies(p).Active():
 	case f.archive == "":
 		log.Warn("the context declares a retention but the server has no --archive: every event stays hot")
 	default:
@@ -191,7 +191,7 @@ func (c *command) serve(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
 			return 2
 		}
-		a := archive.New(st, f.target(), p.Retention, archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
+		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
 		archiving := make(chan struct{})
 		go func() {
 			defer close(archiving)
@@ -285,8 +285,8 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,
 		MaxStreams:  f.maxStreams,
-		Storage: func(ctx context.Context) (archive.Status, error) {
-			return archive.StatusOf(ctx, st, f.target(), p.Retention, snapshotsOf(p, st), time.Now())
+		Storage: func(ctx context.Context) (any, error) {
+			return archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
 		},
 	})
 	return stk, nil

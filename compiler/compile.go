@@ -24,6 +24,9 @@ func Compile(path string) (*manifest.Manifest, error) {
 	}
 	c := &compilation{source: s}
 	m := c.manifest(s.value)
+	if _, err := retention.Of(m); err != nil {
+		c.errs = append(c.errs, err.(diag.List)...)
+	}
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -75,9 +78,6 @@ func (c *compilation) retention(v cue.Value) *manifest.Retention {
 	r := &manifest.Retention{Pos: c.at(v)}
 	if kv := v.LookupPath(cue.ParsePath("keepFor")); kv.Exists() {
 		r.KeepFor, _ = kv.String()
-		if _, err := retention.ParseDuration(r.KeepFor); err != nil {
-			c.fail(kv, "retention.keepFor: %v", err)
-		}
 	}
 	r.KeepLast, _ = v.LookupPath(cue.ParsePath("keepLast")).Int64()
 	r.SinceSnapshot, _ = v.LookupPath(cue.ParsePath("sinceSnapshot")).Bool()

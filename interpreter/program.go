@@ -23,7 +23,6 @@ import (
 	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/internal/lens"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"
 )
@@ -38,9 +37,6 @@ type Program struct {
 	Effects     map[string]*Effect
 	// Limits are the context's size limits, defaults filled in.
 	Limits manifest.Limits
-	// Retention is the declared retention (package retention): with none,
-	// every event stays hot.
-	Retention retention.Policies
 
 	effectsOn map[string][]string // "aggregate.Event" -> effect names
 
@@ -265,7 +261,6 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
-	p.Retention = c.retention(m)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err

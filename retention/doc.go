@@ -8,6 +8,8 @@
 //     duration, keep the last N events per instance, keep only what
 //     follows the newest snapshot, and, on the context, a byte budget for
 //     the hot log. [ParseDuration] reads the durations ("90d", "36h").
+//   - [Of]: the policies a manifest declares, each rule checked at its
+//     position (what `cuesource vet` reports through the compiler).
 //   - [Decide]: given the policies, the hot log's size, the guards and a
 //     window of hot events in position order, which of them leave now.
 //

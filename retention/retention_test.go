@@ -1,11 +1,15 @@
 package retention
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/manifest"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -90,4 +94,42 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Of reads a manifest's policies, an aggregate's replacing the
+// context's, and reports each rule that cannot hold at its position.
+func TestOf(t *testing.T) {
+	at := func(path string) manifest.Pos { return manifest.Pos{File: "r.cue", Line: 1, Col: 1, Path: path} }
+	m := &manifest.Manifest{
+		Retention: &manifest.Retention{KeepFor: "36h", HotBytes: 1000, Pos: at("retention")},
+		Aggregates: map[string]*manifest.Aggregate{
+			"cart":  {Retention: &manifest.Retention{KeepLast: 3, Pos: at("aggregates.cart.retention")}},
+			"order": {},
+		},
+	}
+	ps, err := Of(m)
+	require.NoError(t, err)
+	assert.Equal(t, Policies{Context: Policy{KeepFor: 36 * time.Hour}, HotBytes: 1000, Aggregates: map[string]Policy{"cart": {KeepLast: 3}}}, ps)
+	assert.Equal(t, Policy{KeepLast: 3}, ps.For("cart"))
+	assert.Equal(t, Policy{KeepFor: 36 * time.Hour}, ps.For("order"))
+	assert.True(t, Declared(m))
+
+	m.Retention = &manifest.Retention{Pos: at("retention")}
+	m.Aggregates["cart"].Retention = &manifest.Retention{KeepFor: "3w", HotBytes: 5, Pos: at("aggregates.cart.retention")}
+	_, err = Of(m)
+	require.Error(t, err)
+	var msgs []string
+	for _, e := range err.(diag.List) {
+		msgs = append(msgs, e.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	assert.Len(t, msgs, 3, all)
+	for _, want := range []string{
+		"retention: retention declares no rule",
+		"aggregate cart: retention.hotBytes is the context's only",
+		`aggregate cart: retention.keepFor: duration "3w": unknown unit 'w'`,
+	} {
+		assert.Contains(t, all, want)
+	}
+	assert.False(t, Declared(&manifest.Manifest{Aggregates: map[string]*manifest.Aggregate{"a": {}}}))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"
 )
@@ -29,7 +30,7 @@ type Facts struct {
 // context always gives the same bytes.
 func Build(p *interpreter.Program, f Facts) []byte {
 	m := p.Manifest
-	b := &builder{p: p, m: m, f: f, paths: map[string]any{}, retains: p.Retention.Active(),
+	b := &builder{p: p, m: m, f: f, paths: map[string]any{}, retains: retention.Declared(m),
 		aggregates: slices.Sorted(maps.Keys(m.Aggregates)),
 		schemas: map[string]any{
 			"Problem":      problemSchema(f),
