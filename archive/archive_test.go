@@ -190,14 +190,20 @@ func TestPruneHoldsTheGuards(t *testing.T) {
 
 	// A projection has applied up to position 23 only.
 	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
-		_, err := tx.Exec(`CREATE TABLE projections (name TEXT PRIMARY KEY, position INTEGER NOT NULL); INSERT INTO projections VALUES ('p', 23)`)
+		_, err := tx.Exec(`CREATE TABLE projections (name TEXT PRIMARY KEY, position INTEGER NOT NULL); INSERT INTO projections VALUES ('p', 23), ('gone', 0)`)
 		return err
 	}))
+	// 'gone' is a projection the context no longer defines: its checkpoint
+	// would hold everything back.
+	n, err := s.Prune(t.Context(), []int64{1})
+	require.NoError(t, err)
+	require.Zero(t, n, "every checkpoint counts until the store knows the context's projections")
+	s.SetProjections([]string{"p"})
 	all := make([]int64, 25)
 	for i := range all {
 		all[i] = int64(i + 1)
 	}
-	n, err := s.Prune(t.Context(), all)
+	n, err = s.Prune(t.Context(), all)
 	require.NoError(t, err)
 	assert.Equal(t, 22, n, "1-20 and 22-23: not 21 (owed), 24 (not projected), 25 (the head)")
 	hot, err := s.Hot(t.Context(), 0, 100)

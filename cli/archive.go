@@ -72,6 +72,7 @@ func (c *command) archiveCmd(args []string) int {
 	target := f.target()
 	switch sub {
 	case "run":
+		defined(p, st)
 		if !policies(p).Active() {
 			fmt.Fprintln(c.stderr, "cuesource archive run: the context declares no retention: every event stays hot")
 			return 0
@@ -220,6 +221,7 @@ func (c *command) storage(args []string) int {
 		return 1
 	}
 	defer st.Close()
+	defined(p, st)
 	s, err := archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
 	if err != nil {
 		fmt.Fprintln(c.stderr, "cuesource storage status:", err)
@@ -265,4 +267,14 @@ func (c *command) storage(args []string) int {
 func policies(p *interpreter.Program) retention.Policies {
 	ps, _ := retention.Of(p.Manifest)
 	return ps
+}
+
+// defined tells st which projections the context defines, so that only
+// their checkpoints hold pruning back.
+func defined(p *interpreter.Program, st *sqlite.Store) {
+	names := []string{}
+	for name := range p.Projections {
+		names = append(names, name)
+	}
+	st.SetProjections(names)
 }

@@ -182,6 +182,7 @@ func (c *command) serve(args []string) int {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go prune(ctx, st, f.idempotencyTTL, log)
+	defined(p, st)
 	switch {
 	case !policies(p).Active():
 	case f.archive == "":

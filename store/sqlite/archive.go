@@ -106,7 +106,16 @@ func (s *Store) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool
 	return g, true, nil
 }
 
-// projectedSQL is the position every projection has applied: the least
+// SetProjections names the projections the served context defines:
+// only their checkpoints hold pruning back (a projection removed from the
+// context leaves its checkpoint row behind, which must not hold it back
+// forever). Without it every checkpoint row counts.
+func (s *Store) SetProjections(names []string) {
+	b, _ := json.Marshal(names)
+	s.projections = string(b)
+}
+
+// projected is the position every projection has applied: the least
 // checkpoint, or the head when there is no projection.
 func (s *Store) projected(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
@@ -116,7 +125,13 @@ func (s *Store) projected(ctx context.Context, q interface {
 		return head, err
 	}
 	var p sql.NullInt64
-	if err := q.QueryRowContext(ctx, `SELECT MIN(position) FROM projections`).Scan(&p); err != nil {
+	var err error
+	if s.projections == "" {
+		err = q.QueryRowContext(ctx, `SELECT MIN(position) FROM projections`).Scan(&p)
+	} else {
+		err = q.QueryRowContext(ctx, `SELECT MIN(position) FROM projections WHERE name IN (SELECT value FROM json_each(?))`, s.projections).Scan(&p)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if !p.Valid {

@@ -117,9 +117,10 @@ type Store struct {
 	ws writeStmts
 	rs readStmts
 
-	hook    store.Hook
-	cold    ColdReader // the archive, read where the hot log has left
-	pruning func()     // SetPruning
+	hook        store.Hook
+	cold        ColdReader // the archive, read where the hot log has left
+	pruning     func()     // SetPruning
+	projections string     // SetProjections: a JSON array of names; "": all
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
