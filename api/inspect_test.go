@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -177,4 +178,17 @@ func TestContextShowsSnapshots(t *testing.T) {
 	r = plain.do("POST", "/admin/rehydrate/cart/c1", "", "Authorization", "Bearer adm")
 	require.Equal(t, 200, r.Status, "%s", r.Body)
 	assert.NotContains(t, string(r.Body), `fromSnapshot`, "from the first event")
+}
+
+// GET /admin/storage answers the runtime's storage status as JSON, to the
+// admin token only; other methods are 405.
+func TestAdminStorage(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "adm", Storage: func(context.Context) (any, error) {
+		return map[string]any{"hotBytes": 42}, nil
+	}})
+	r := s.do("GET", "/admin/storage", "", "Authorization", "Bearer adm")
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.JSONEq(t, `{"hotBytes": 42}`, string(r.Body))
+	assert.Equal(t, 401, s.do("GET", "/admin/storage", "").Status)
+	assert.Equal(t, 405, s.do("POST", "/admin/storage", "", "Authorization", "Bearer adm").Status)
 }
