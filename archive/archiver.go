@@ -225,16 +225,25 @@ func (a *Archiver) at(point string) {
 }
 
 // Run steps until a whole pass finds nothing to do, or ctx ends.
-func (a *Archiver) Run(ctx context.Context) (Report, error) {
+func (a *Archiver) Run(ctx context.Context) (Report, error) { return a.run(ctx, 0) }
+
+// run is Run bounded to limit steps (0: none); the next run carries on
+// where it stopped.
+func (a *Archiver) run(ctx context.Context, limit int) (Report, error) {
 	var total Report
-	for {
+	for n := 1; ; n++ {
 		rep, done, err := a.Step(ctx)
 		total.add(rep)
-		if err != nil || done {
+		if err != nil || done || n == limit {
 			return total, err
 		}
 	}
 }
+
+// LoopSteps bounds the steps of one of Loop's passes: over a large hot
+// log a pass covers LoopSteps windows, and the next carries on from
+// there, so each interval costs at most that many steps.
+const LoopSteps = 100
 
 // Loop runs passes every interval until ctx ends, reporting each error
 // to fail (and carrying on).
@@ -242,7 +251,7 @@ func (a *Archiver) Loop(ctx context.Context, every time.Duration, fail func(erro
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := a.Run(ctx); err != nil && ctx.Err() == nil && fail != nil {
+		if _, err := a.run(ctx, LoopSteps); err != nil && ctx.Err() == nil && fail != nil {
 			fail(err)
 		}
 		select {
