@@ -126,8 +126,7 @@ func (b *builder) instanceEvents(name string) map[string]any {
 		"next":      map[string]any{"type": "integer", "minimum": 0},
 	})
 	if b.retains {
-		o["properties"].(map[string]any)["hotFrom"] = map[string]any{"type": "integer", "minimum": 2,
-			"description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}
+		o["properties"].(map[string]any)["hotFrom"] = fromJSON(hotFromProp)
 	}
 	return o
 }
@@ -234,17 +233,7 @@ func (b *builder) admin() {
 	b.add(routePath("admin.rehydrate"), rehydrate)
 	b.add(routePath("admin.seed"), seed)
 	if b.retains {
-		storage := op("admin.storage", "Storage and archive",
-			"The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, "+
-				"bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively "+
-				"(cuesource serve --archive DIR); the Workers runtime answers 404 for now.", nil,
-			map[string]any{
-				"200": jsonBody("The storage status.", map[string]any{"type": "object", "required": []string{"hotBytes", "head", "archived", "segmentCount", "segments", "next"}}, nil),
-				"401": unauthorized("the request did not send the admin token."),
-				"404": problem("not_found: the server has no admin token, or its runtime reports no storage."),
-			})
-		storage["security"] = []any{map[string]any{"admin": []any{}}}
-		b.add(routePath("admin.storage"), storage)
+		b.add(routePath("admin.storage"), fromJSON(storageOp))
 	}
 }
 
@@ -670,4 +659,27 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 		add(routePath("deadLetters.retry"), retry)
 		add(routePath("deadLetters.discard"), discard)
 	}
+}
+
+// The parts a retention adds, written as JSON: data, not code, in the
+// Worker that carries this package.
+const (
+	storageOp = `{"operationId": "admin.storage", "summary": "Storage and archive",
+		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively (cuesource serve --archive DIR); the Workers runtime answers 404 for now.",
+		"security": [{"admin": []}],
+		"responses": {
+			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	hotFromProp = `{"type": "integer", "minimum": 2, "description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}`
+)
+
+// fromJSON decodes one of the constants above.
+func fromJSON(doc string) map[string]any {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		panic("openapi: " + err.Error()) // a constant of this file: a test runs it
+	}
+	return v
 }
