@@ -80,7 +80,7 @@ func TestArchiveKeepsTheLogWhole(t *testing.T) {
 	}
 	assert.Equal(t, before, paged)
 
-	n, problems, err := archive.Verify(t.Context(), dir, s, func(f, l int64) (int64, error) { return s.HotCount(t.Context(), f, l) })
+	n, problems, err := archive.Verify(t.Context(), dir, s)
 	require.NoError(t, err)
 	assert.Positive(t, n)
 	assert.Empty(t, problems)
@@ -107,7 +107,7 @@ func TestBadSegmentsAreNamed(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(string(dir), segs[1].Name), data, 0o644))
 	require.NoError(t, os.Remove(filepath.Join(string(dir), segs[2].Name)))
 
-	_, problems, err := archive.Verify(t.Context(), dir, s, nil)
+	_, problems, err := archive.Verify(t.Context(), dir, s)
 	require.NoError(t, err)
 	require.Len(t, problems, 2)
 	assert.Equal(t, "segment 101-200 ("+segs[1].Name+"): checksum mismatch", problems[0].String())
@@ -143,7 +143,7 @@ func TestRepeatedSegmentIsIdempotent(t *testing.T) {
 	for i, e := range all {
 		assert.Equal(t, int64(i+1), e.Position)
 	}
-	_, problems, err := archive.Verify(t.Context(), dir, s, func(f, l int64) (int64, error) { return s.HotCount(t.Context(), f, l) })
+	_, problems, err := archive.Verify(t.Context(), dir, s)
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }
@@ -219,4 +219,21 @@ func TestPruneHoldsTheGuards(t *testing.T) {
 	whole, err := s.ReadAll(t.Context(), 0, 0)
 	require.NoError(t, err)
 	assert.Len(t, whole, 25)
+}
+
+// An index entry whose hot count disagrees with the hot store is named.
+func TestVerifyNamesAHotCountThatDisagrees(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 30)
+	_, err := archive.New(s, dir, retention.Policies{Context: retention.Policy{KeepLast: 2}}, archive.Options{SegmentEvents: 10}).Run(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE archive_segments SET hot = hot + 7 WHERE first = 1`)
+		return err
+	}))
+	_, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0].String(), "segment 1-10")
+	assert.Contains(t, problems[0].String(), "the hot store holds 0 of its events, the index says 7")
 }

@@ -85,7 +85,7 @@ func (c *command) archiveCmd(args []string) int {
 		}
 		return 0
 	case "verify":
-		n, problems, err := archive.Verify(ctx, target, st, func(first, last int64) (int64, error) { return st.HotCount(ctx, first, last) })
+		n, problems, err := archive.Verify(ctx, target, st)
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource archive verify:", err)
 			return 1

@@ -14,8 +14,9 @@ import (
 )
 
 var (
-	_ archive.Hot   = (*Store)(nil)
-	_ archive.Index = (*Store)(nil)
+	_ archive.Hot     = (*Store)(nil)
+	_ archive.Index   = (*Store)(nil)
+	_ archive.Counter = (*Store)(nil)
 )
 
 // archiveTable is the segment index (package archive): one row per
@@ -274,12 +275,34 @@ func (s *Store) Prune(ctx context.Context, positions []int64) (int, error) {
 	return n, nil
 }
 
-// HotCount counts the hot events with positions first..last (what
-// archive.Verify checks the index's hot counts against).
-func (s *Store) HotCount(ctx context.Context, first, last int64) (int64, error) {
-	var n int64
-	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE position BETWEEN ? AND ?`, first, last).Scan(&n)
-	return n, s.fault(err)
+// SegmentsCounted implements [archive.Counter]: the index and the
+// hot events of each segment, in one statement (one snapshot).
+func (s *Store) SegmentsCounted(ctx context.Context) ([]archive.Segment, []int64, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+segmentColumns+`,
+		(SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
+		FROM archive_segments ORDER BY first`)
+	if err != nil {
+		return nil, nil, s.fault(fmt.Errorf("sqlite: archive index: %w", err))
+	}
+	defer rows.Close()
+	var segs []archive.Segment
+	var hot []int64
+	for rows.Next() {
+		var g archive.Segment
+		var ft, lt string
+		var n int64
+		if err := rows.Scan(&g.First, &g.Last, &g.Count, &ft, &lt, &g.Bytes, &g.SHA256, &g.Name, &g.Hot, &n); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: archive index: %w", err)
+		}
+		if g.FirstTime, err = parseTime(ft); err != nil {
+			return nil, nil, err
+		}
+		if g.LastTime, err = parseTime(lt); err != nil {
+			return nil, nil, err
+		}
+		segs, hot = append(segs, g), append(hot, n)
+	}
+	return segs, hot, s.fault(rows.Err())
 }
 
 // HotFrom is the version an instance's hot history begins at: 1 when
