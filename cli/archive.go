@@ -78,7 +78,11 @@ func (c *command) archiveCmd(args []string) int {
 			return 0
 		}
 		rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(p, st)}).Run(ctx)
-		fmt.Fprintf(c.stdout, "archived %d events in %d segments, pruned %d from the hot store\n", rep.Archived, rep.Segments, rep.Pruned)
+		if *asJSON {
+			c.json(map[string]any{"archived": rep.Archived, "segments": rep.Segments, "pruned": rep.Pruned})
+		} else {
+			fmt.Fprintf(c.stdout, "archived %d events in %d segments, pruned %d from the hot store\n", rep.Archived, rep.Segments, rep.Pruned)
+		}
 		if err != nil {
 			fmt.Fprintln(c.stderr, "cuesource archive run:", err)
 			return 1
