@@ -218,7 +218,7 @@ func (p *Program) ReadJSON(aggregate, typ string, version int, payload json.RawM
 
 // lenses compiles the event's former names and lenses; ps is the schema
 // of the current version.
-func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema, base string) {
+func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema) {
 	for _, al := range me.Aliases {
 		c.name("alias", al.Name, al.Pos)
 		if other, ok := a.aliases[al.Name]; ok || a.Events[al.Name] != nil {
@@ -236,7 +236,7 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 	versions := make([]schema, n+1)
 	versions[n] = ps
 	for i, ml := range me.Lenses {
-		versions[i] = c.schema(ml.From, fmt.Sprintf("%s/events/%s.v%d.json", base, ev.Name, i), ml.Pos)
+		versions[i] = c.schema(ml.From, ml.Pos)
 	}
 	ev.steps = make([]lensStep, n)
 	for i, ml := range me.Lenses {

@@ -506,3 +506,10 @@ func toFloat(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// Bool is the boolean schema b: true accepts every document, false none.
+func Bool(b bool) *Schema {
+	n := newNode("")
+	n.never = !b
+	return &Schema{root: n, decides: true}
+}
