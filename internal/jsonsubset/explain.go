@@ -3,6 +3,7 @@ package jsonsubset
 import (
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,11 +34,13 @@ func (s *Schema) Violations(v any) []Violation {
 	if len(out) == 0 { // never valid for want of words
 		out = append(out, Violation{Message: "does not match the schema"})
 	}
-	slices.SortStableFunc(out, func(a, b Violation) int {
-		if c := strings.Compare(a.Pointer, b.Pointer); c != 0 {
-			return c
+	// sort.Slice, not slices.SortFunc: a Worker links sort.Slice anyway,
+	// and each instance of the generic sort is several kilobytes of wasm.
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pointer != out[j].Pointer {
+			return out[i].Pointer < out[j].Pointer
 		}
-		return strings.Compare(a.Message, b.Message)
+		return out[i].Message < out[j].Message
 	})
 	return out
 }
