@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/internal/lens"
 	"github.com/cuesource/cuesource/manifest"
@@ -291,14 +293,25 @@ func step(s manifest.Shape, carry []string) lens.Step {
 }
 
 func (c *compiler) fuse(steps []lens.Step, pos manifest.Pos) *expression {
-	tree, err := lens.Fuse(steps)
-	if err == nil {
-		opts := runOptions()
-		prog, cerr := lens.Compile(tree, opts...)
-		if cerr == nil {
-			return &expression{prog: prog, pos: pos}
+	run := func() (*vm.Program, error) {
+		tree, err := lens.Fuse(steps)
+		if err != nil {
+			return nil, err
 		}
-		err = cerr
+		return lens.Compile(tree, runOptions()...)
+	}
+	if c.lazy {
+		return &expression{pos: pos, lazy: &lazyProgram{compile: func() (*vm.Program, error) {
+			prog, err := run()
+			if err != nil {
+				return nil, &EvalError{Pos: pos, Msg: "cannot fuse the lenses from here on: " + err.Error(), err: err}
+			}
+			return prog, nil
+		}}}
+	}
+	prog, err := run()
+	if err == nil {
+		return &expression{prog: prog, pos: pos}
 	}
 	// Each lens compiled on its own already; a failure here is the
 	// fusion's, and the sequential chain still reads correctly.

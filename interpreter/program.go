@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/internal/jsonsubset"
@@ -230,7 +231,7 @@ func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, 
 
 // compile compiles m, with vet's checks when v is not nil.
 func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
-	c := &compiler{typer: &typer{names: map[reflect.Type]string{}}}
+	c := &compiler{typer: &typer{names: map[reflect.Type]string{}}, lazy: v == nil}
 	if v != nil {
 		c.lint, c.types, c.check, c.structs = v.lint, v.types, v.check, v.structs
 	}
@@ -271,6 +272,7 @@ func (c *compiler) name(what, name string, pos manifest.Pos) {
 }
 
 type compiler struct {
+	lazy bool // compile expressions on first use (CompileChecked)
 	// lensed are the events whose lenses compiled, to run on samples.
 	lensed []lensed
 	*typer
@@ -342,11 +344,24 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 			return nil, nil
 		}
 	}
-	opts := append(runOptions(), expr.MaxNodes(MaxNodes))
-	if boolean {
-		opts = append(opts, expr.AsBool())
+	run := func() (*vm.Program, error) {
+		opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+		if boolean {
+			opts = append(opts, expr.AsBool())
+		}
+		return expr.Compile(x.Src, opts...)
 	}
-	prog, err := expr.Compile(x.Src, opts...)
+	if c.lazy {
+		return &expression{pos: x.Pos, lazy: &lazyProgram{compile: func() (*vm.Program, error) {
+			prog, err := run()
+			if err != nil {
+				d := c.exprDiag(x, err)
+				return nil, &EvalError{Pos: d.Pos, Msg: d.Msg, err: err}
+			}
+			return prog, nil
+		}}}, typ
+	}
+	prog, err := run()
 	if err != nil {
 		c.exprError(x, err)
 		return nil, nil
@@ -355,6 +370,11 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 }
 
 func (c *compiler) exprError(x manifest.Expr, err error) {
+	c.errs = append(c.errs, c.exprDiag(x, err))
+}
+
+// exprDiag words a compile error of x, positioned in the context file.
+func (c *compiler) exprDiag(x manifest.Expr, err error) *diag.Error {
 	pos, msg := x.Pos, err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
@@ -364,7 +384,7 @@ func (c *compiler) exprError(x manifest.Expr, err error) {
 	if strings.HasPrefix(msg, "expected boolean, but got") {
 		msg = "must be a boolean expression, but it gives " + strings.TrimPrefix(msg, "expected boolean, but got ")
 	}
-	c.errs = append(c.errs, &diag.Error{Pos: pos, Msg: msg})
+	return &diag.Error{Pos: pos, Msg: msg}
 }
 
 // schema is a JSON Schema compiled for validation and parsed for typing.
@@ -548,16 +568,22 @@ func readsMeta(src string) bool {
 // together compiles field-wise expressions into one program giving the
 // list of their values, in order.
 func (c *compiler) together(fields []manifest.Field) *expression {
-	m := &ast.ArrayNode{}
-	for _, f := range fields {
-		tree, err := parser.Parse(f.Expr.Src)
-		if err != nil {
-			return nil
+	build := func() (*vm.Program, error) {
+		m := &ast.ArrayNode{}
+		for _, f := range fields {
+			tree, err := parser.Parse(f.Expr.Src)
+			if err != nil {
+				return nil, err
+			}
+			m.Nodes = append(m.Nodes, tree.Node)
 		}
-		m.Nodes = append(m.Nodes, tree.Node)
+		tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
+		return lens.Compile(tree, runOptions()...)
 	}
-	tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
-	prog, err := lens.Compile(tree, runOptions()...)
+	if c.lazy { // an error makes build run the fields one by one
+		return &expression{pos: fields[0].Expr.Pos, lazy: &lazyProgram{compile: build}}
+	}
+	prog, err := build()
 	if err != nil {
 		return nil // each field runs on its own, as compiled
 	}
