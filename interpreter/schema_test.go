@@ -48,9 +48,9 @@ func TestBooleanSchemas(t *testing.T) {
 // is in the schema: no runtime validates it otherwise.
 func TestSchemaOutsideTheSubsetIsRefused(t *testing.T) {
 	for raw, want := range map[string]string{
-		`{"type":"object","properties":{"tags":{"type":"array","contains":{"const":"a"}}}}`: `x.cue:3:5: JSON Schema outside the subset cuesource validates: #/properties/tags/contains: keyword "contains" is not supported`,
-		`{"if":{"type":"string"},"then":{"minLength":1}}`:                                   `x.cue:3:5: JSON Schema outside the subset cuesource validates: #/if: keyword "if" is not supported`,
-		`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}`:             `x.cue:3:5: JSON Schema outside the subset cuesource validates: only draft 2020-12 is read, with $id at the root only`,
+		`{"type":"object","properties":{"a":{"type":"object","dependentRequired":{"b":["c"]}}}}`: `x.cue:3:5: JSON Schema outside the subset cuesource validates: #/properties/a/dependentRequired: keyword "dependentRequired" is not supported`,
+		`{"type":"object","unevaluatedProperties":false}`:                                        `x.cue:3:5: JSON Schema outside the subset cuesource validates: #/unevaluatedProperties: keyword "unevaluatedProperties" is not supported`,
+		`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}`:                  `x.cue:3:5: JSON Schema outside the subset cuesource validates: only draft 2020-12 is read, with $id at the root only`,
 		`[1]`: `x.cue:3:5: invalid JSON Schema: a schema must be an object or a boolean`,
 	} {
 		m := &manifest.Manifest{ManifestVersion: manifest.Version, Aggregates: map[string]*manifest.Aggregate{

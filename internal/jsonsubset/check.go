@@ -44,6 +44,15 @@ func (n *node) check(v any, depth int) bool {
 	if !all(n.allOf, sub) || len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, sub) {
 		return false
 	}
+	if n.cond != nil {
+		if sub(n.cond) {
+			if n.then != nil && !sub(n.then) {
+				return false
+			}
+		} else if n.els != nil && !sub(n.els) {
+			return false
+		}
+	}
 	if len(n.oneOf) > 0 {
 		matched := 0
 		for _, s := range n.oneOf {
@@ -66,6 +75,11 @@ func (n *node) check(v any, depth int) bool {
 	case []any:
 		if len(x) < n.minItems || n.maxItems >= 0 && len(x) > n.maxItems {
 			return false
+		}
+		if n.contains != nil {
+			if c := n.containing(x, depth); c < n.minContains || n.maxContains >= 0 && c > n.maxContains {
+				return false
+			}
 		}
 		for i, e := range x {
 			if n.unique && slices.ContainsFunc(x[:i], func(o any) bool { return value.Equal(o, e) }) {
@@ -95,6 +109,17 @@ func (n *node) check(v any, depth int) bool {
 		}
 	}
 	return true
+}
+
+// containing counts the items of x that satisfy n's contains.
+func (n *node) containing(x []any, depth int) int {
+	c := 0
+	for _, e := range x {
+		if n.contains.check(e, depth+1) {
+			c++
+		}
+	}
+	return c
 }
 
 func (n *node) checkNumber(f float64) bool {

@@ -103,6 +103,15 @@ func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
 			s.explain(v, ptr, depth+1, out)
 		}
 	}
+	if n.cond != nil {
+		if sub(n.cond) {
+			if n.then != nil && !sub(n.then) {
+				n.then.explain(v, ptr, depth+1, out)
+			}
+		} else if n.els != nil && !sub(n.els) {
+			n.els.explain(v, ptr, depth+1, out)
+		}
+	}
 	if len(n.oneOf) > 0 {
 		var matched []int
 		for i, s := range n.oneOf {
@@ -157,6 +166,27 @@ func (n *node) explainArray(x []any, ptr string, depth int, out *[]Violation, ad
 					break dup
 				}
 			}
+		}
+	}
+	if n.contains != nil {
+		c := n.containing(x, depth)
+		if c < n.minContains {
+			// The items that do not match say why; an empty array has none.
+			if len(x) == 0 {
+				if n.minContains == 1 {
+					add("no items match contains schema")
+				} else {
+					add("min " + strconv.Itoa(n.minContains) + " items required to match contains schema, but none matched")
+				}
+			}
+			for i, e := range x {
+				if !n.contains.check(e, depth+1) {
+					n.contains.explain(e, ptr+"/"+strconv.Itoa(i), depth+1, out)
+				}
+			}
+		}
+		if n.maxContains >= 0 && c > n.maxContains {
+			add("max " + strconv.Itoa(n.maxContains) + " items required to match contains schema, but matched " + strconv.Itoa(c) + " items")
 		}
 	}
 	for i, e := range x {

@@ -51,6 +51,14 @@ func TestViolations(t *testing.T) {
 		{`{"$defs":{"t":{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#/$defs/t"}}}}},"$ref":"#/$defs/t"}`, `{"kids":[{"kids":[1]}]}`, `/kids/0/kids/0: got number, want object`},
 		{`{"properties":{"a":false}}`, `{"a":1}`, `/a: false schema`},
 		{`{"type":"object","format":"email"}`, `{}`, ``},
+		{`{"contains":{"type":"integer"}}`, `[]`, `: no items match contains schema`},
+		{`{"contains":{"type":"integer"}}`, `["a",2]`, ``},
+		{`{"contains":{"type":"integer"}}`, `["a",true]`, "/0: got string, want integer\n/1: got boolean, want integer"},
+		{`{"contains":{"type":"integer"},"minContains":2}`, `[]`, `: min 2 items required to match contains schema, but none matched`},
+		{`{"contains":{"type":"integer"},"maxContains":1}`, `[1,2]`, `: max 1 items required to match contains schema, but matched 2 items`},
+		{`{"if":{"minimum":10},"then":{"multipleOf":5},"else":{"maximum":3}}`, `12`, `: must be a multiple of 5, got 12`},
+		{`{"if":{"minimum":10},"then":{"multipleOf":5},"else":{"maximum":3}}`, `4`, `: must be at most 3, got 4`},
+		{`{"then":{"multipleOf":5}}`, `4`, ``},
 	} {
 		s, err := Compile(decode(t, tc.schema))
 		require.NoError(t, err, tc.schema)
