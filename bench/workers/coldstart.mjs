@@ -2,19 +2,23 @@
 // with a microsecond clock (workerd's clock stands still while JavaScript
 // runs): each start runs in a fresh Node process, as a fresh isolate would.
 //
-//   scripts/node bench/workers/coldstart.mjs WORKERDIR [STARTS]
+//   scripts/node bench/workers/coldstart.mjs WORKERDIR [STARTS [INPUTS.json]]
 //
 // WORKERDIR is a `cuesource worker build` output. It prints, per step, the
 // median and range of STARTS (default 9) starts in ms: compile the module,
 // instantiate it, Go's runtime start (go.run until main has registered its
-// functions), init (decode and compile the manifest, make the API) and the
-// first call (info, which the shell makes right after init).
+// functions), init (decode and compile the manifest, make the API), the
+// first call (info, which the shell makes right after init) and, given
+// INPUTS.json (a Go function name -> inputs, as timing.mjs's
+// /__bench/inputs answers), the first call of each function with its
+// first input: the Go part of a first command, code run for the first time
+// and expressions compiled on first use included.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [dir, startsArg, child] = process.argv.slice(2);
+const [dir, startsArg, inputsPath, child] = process.argv.slice(2);
 if (!dir) {
   process.stderr.write("usage: coldstart.mjs WORKERDIR [STARTS]\n");
   process.exit(2);
@@ -45,6 +49,13 @@ if (child === "--one") {
   if (err) throw new Error("init: " + err);
   globalThis.cuesource.call("info", "{}");
   step("info");
+  const inputs = inputsPath ? JSON.parse(fs.readFileSync(inputsPath, "utf8")) : {};
+  for (const [name, list] of Object.entries(inputs)) {
+    if (name === "info") continue;
+    const res = globalThis.cuesource.call(name, list[0]);
+    if (typeof res !== "string" || res.startsWith('{"fault"')) throw new Error(`${name}: ${String(res).slice(0, 200)}`);
+    step(`first ${name}`);
+  }
   log(JSON.stringify(out));
   process.exit(0);
 }
@@ -52,7 +63,7 @@ if (child === "--one") {
 const starts = Number(startsArg || 9);
 const runs = [];
 for (let i = 0; i < starts; i++) {
-  runs.push(JSON.parse(execFileSync(process.execPath, [process.argv[1], dir, "1", "--one"], { encoding: "utf8" })));
+  runs.push(JSON.parse(execFileSync(process.execPath, [process.argv[1], dir, "1", inputsPath ?? "", "--one"], { encoding: "utf8" })));
 }
 const total = runs.map((r) => Object.values(r).reduce((a, b) => a + b, 0));
 const median = (xs) => {
