@@ -3,12 +3,10 @@ package interpreter
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/manifest"
-	"github.com/cuesource/cuesource/value"
 )
 
 // Violation is one way a document fails its schema.
@@ -52,10 +50,10 @@ func (vd validator) validate(v any) []Violation {
 // compiles: every runtime validates with it, so a schema outside it is
 // refused where it is declared rather than validated otherwise somewhere.
 func compileSchema(raw json.RawMessage) (*jsonsubset.Schema, map[string]any, error) {
-	// value's decoder, not encoding/json's: a Worker decodes every schema
-	// at its cold start.
-	doc, err := value.Decode(raw, value.Limits{MaxBytes: math.MaxInt, MaxDepth: math.MaxInt})
-	if err != nil {
+	// encoding/json, not package value, whose documents refuse integers a
+	// float64 does not hold exactly: CUE's int64 bounds are such integers.
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, nil, fmt.Errorf("invalid JSON Schema: %v", err)
 	}
 	switch d := doc.(type) {

@@ -63,3 +63,13 @@ func TestSchemaOutsideTheSubsetIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A schema's bounds may be integers a float64 does not hold exactly (CUE's
+// int64 gives ±2^63): they compile, and bound as the nearest float64.
+func TestSchemaWithInt64Bounds(t *testing.T) {
+	c := &compiler{typer: &typer{}}
+	s := c.schema(json.RawMessage(`{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807}`), manifest.Pos{})
+	require.Empty(t, c.errs)
+	require.Empty(t, s.validator().validate(5))
+	require.Equal(t, []Violation{{Message: "must be at most 9.223372036854776e+18, got 1e+19"}}, s.validator().validate(1e19))
+}
