@@ -224,9 +224,10 @@ type vetting struct {
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
 // runtime loading what `cuesource worker build` wrote): it skips what only
-// finds mistakes, compiling each expression once, for the runtime, not
-// also against the typed environment, and leaving the scenarios out. A
-// Worker pays this at every cold start.
+// finds mistakes: no typed check of the expressions, no scenarios, and each
+// expression compiled for the runtime on its first run rather than here. A
+// Worker pays this at every cold start, and each command then compiles
+// what it runs the first time it runs it.
 func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, nil) }
 
 // compile compiles m, with vet's checks when v is not nil.
