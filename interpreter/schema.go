@@ -40,7 +40,7 @@ func (vd validator) validate(v any) []Violation {
 	}
 	out := make([]Violation, len(vs))
 	for i, x := range vs {
-		out[i] = Violation(x)
+		out[i] = Violation{Pointer: x.Pointer, Message: x.Message}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package jsonsubset
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 type Violation struct {
 	Pointer string
 	Message string
+	types   kind // for a type mismatch: the types the schema wanted
 }
 
 // Violations lists every way v fails the schema, sorted by pointer and
@@ -34,6 +36,7 @@ func (s *Schema) Violations(v any) []Violation {
 	if len(out) == 0 { // never valid for want of words
 		out = append(out, Violation{Message: "does not match the schema"})
 	}
+	out = oneTypeEach(out)
 	// sort.Slice, not slices.SortFunc: a Worker links sort.Slice anyway,
 	// and each instance of the generic sort is several kilobytes of wasm.
 	sort.Slice(out, func(i, j int) bool {
@@ -48,9 +51,9 @@ func (s *Schema) Violations(v any) []Violation {
 // explain appends to out why v, at ptr, fails n. It follows check: each
 // decision (a branch matching, a property failing) is check's.
 func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
-	add := func(msg string) { *out = append(*out, Violation{ptr, msg}) }
+	add := func(msg string) { *out = append(*out, Violation{Pointer: ptr, Message: msg}) }
 	if n.never {
-		add("false schema")
+		add("no value is allowed here")
 		return
 	}
 	if depth > 256 {
@@ -58,11 +61,11 @@ func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
 		return
 	}
 	if n.types != 0 && n.types&kindOf(v) == 0 {
-		add("got " + jsonType(v) + ", want " + n.typeList())
+		*out = append(*out, Violation{Pointer: ptr, Message: "must be " + n.typeList() + ", got " + withArticle(jsonType(v)), types: n.types})
 		return
 	}
 	if n.hasEnum && !has(n.enum, v) {
-		add(enumMessage(n.enum))
+		add(enumMessage(n.enum) + ", got " + shown(v))
 		return
 	}
 	sub := func(s *node) bool { return s.check(v, depth+1) }
@@ -77,13 +80,13 @@ func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
 	case string:
 		l := utf8.RuneCountInString(x)
 		if l < n.minLen {
-			add(gotWant("minLength", l, n.minLen))
+			add(atLeast(n.minLen, "character") + ", got " + strconv.Itoa(l))
 		}
 		if n.maxLen >= 0 && l > n.maxLen {
-			add(gotWant("maxLength", l, n.maxLen))
+			add(atMost(n.maxLen, "character") + ", got " + strconv.Itoa(l))
 		}
 		if n.pattern != nil && !n.pattern.MatchString(x) {
-			add(quote(x) + " does not match pattern " + quote(n.pattern.String()))
+			add("must match " + quote(n.pattern.String()) + ", got " + quote(x))
 		}
 	case []any:
 		n.explainArray(x, ptr, depth, out, add)
@@ -91,7 +94,11 @@ func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
 		n.explainObject(x, ptr, depth, out, add)
 	}
 	if n.not != nil && sub(n.not) {
-		add("'not' failed")
+		if n.not.hasEnum && len(n.not.enum) == 1 {
+			add("must not be " + shown(n.not.enum[0]))
+		} else {
+			add("must not match the schema under 'not'")
+		}
 	}
 	for _, s := range n.allOf {
 		if !sub(s) {
@@ -126,7 +133,7 @@ func (n *node) explain(v any, ptr string, depth int, out *[]Violation) {
 			}
 		case 1:
 		default:
-			add("'oneOf' failed, subschemas " + strconv.Itoa(matched[0]) + ", " + strconv.Itoa(matched[1]) + " matched")
+			add("must match exactly one schema under 'oneOf', got " + strconv.Itoa(matched[0]) + " and " + strconv.Itoa(matched[1]))
 		}
 	}
 }
@@ -152,17 +159,17 @@ func (n *node) explainNumber(f float64, add func(string)) {
 
 func (n *node) explainArray(x []any, ptr string, depth int, out *[]Violation, add func(string)) {
 	if len(x) < n.minItems {
-		add(gotWant("minItems", len(x), n.minItems))
+		add(atLeast(n.minItems, "item") + ", got " + strconv.Itoa(len(x)))
 	}
 	if n.maxItems >= 0 && len(x) > n.maxItems {
-		add(gotWant("maxItems", len(x), n.maxItems))
+		add(atMost(n.maxItems, "item") + ", got " + strconv.Itoa(len(x)))
 	}
 	if n.unique {
 	dup: // the first pair, as validators report it: the lowest second index
 		for i := 1; i < len(x); i++ {
 			for j := range i {
 				if value.Equal(x[i], x[j]) {
-					add("items at " + strconv.Itoa(j) + " and " + strconv.Itoa(i) + " are equal")
+					add("must have unique items, got items " + strconv.Itoa(j) + " and " + strconv.Itoa(i) + " equal")
 					break dup
 				}
 			}
@@ -173,11 +180,7 @@ func (n *node) explainArray(x []any, ptr string, depth int, out *[]Violation, ad
 		if c < n.minContains {
 			// The items that do not match say why; an empty array has none.
 			if len(x) == 0 {
-				if n.minContains == 1 {
-					add("no items match contains schema")
-				} else {
-					add("min " + strconv.Itoa(n.minContains) + " items required to match contains schema, but none matched")
-				}
+				add(atLeast(n.minContains, "item") + " matching the schema under 'contains', got none")
 			}
 			for i, e := range x {
 				if !n.contains.check(e, depth+1) {
@@ -186,7 +189,7 @@ func (n *node) explainArray(x []any, ptr string, depth int, out *[]Violation, ad
 			}
 		}
 		if n.maxContains >= 0 && c > n.maxContains {
-			add("max " + strconv.Itoa(n.maxContains) + " items required to match contains schema, but matched " + strconv.Itoa(c) + " items")
+			add(atMost(n.maxContains, "item") + " matching the schema under 'contains', got " + strconv.Itoa(c))
 		}
 	}
 	for i, e := range x {
@@ -202,10 +205,10 @@ func (n *node) explainArray(x []any, ptr string, depth int, out *[]Violation, ad
 
 func (n *node) explainObject(x map[string]any, ptr string, depth int, out *[]Violation, add func(string)) {
 	if len(x) < n.minProps {
-		add(gotWant("minProperties", len(x), n.minProps))
+		add(atLeast(n.minProps, "property") + ", got " + strconv.Itoa(len(x)))
 	}
 	if n.maxProps >= 0 && len(x) > n.maxProps {
-		add(gotWant("maxProperties", len(x), n.maxProps))
+		add(atMost(n.maxProps, "property") + ", got " + strconv.Itoa(len(x)))
 	}
 	var missing []string
 	for _, r := range n.required {
@@ -216,9 +219,9 @@ func (n *node) explainObject(x map[string]any, ptr string, depth int, out *[]Vio
 	switch len(missing) {
 	case 0:
 	case 1:
-		add("missing property " + quote(missing[0]))
+		add("must have the property " + quote(missing[0]))
 	default:
-		add("missing properties " + quoteAll(missing))
+		add("must have the properties " + quoteAll(missing))
 	}
 	var extra []string
 	for _, k := range sortedKeys(x) {
@@ -250,7 +253,7 @@ func (n *node) explainObject(x map[string]any, ptr string, depth int, out *[]Vio
 			// location of the document.
 			var why []Violation
 			n.names.explain(k, "", depth+1, &why)
-			msg := "invalid property name " + quote(k)
+			msg := "property name " + quote(k)
 			if len(why) > 0 {
 				msg += ": " + why[0].Message
 			}
@@ -258,7 +261,11 @@ func (n *node) explainObject(x map[string]any, ptr string, depth int, out *[]Vio
 		}
 	}
 	if len(extra) > 0 {
-		add("additional properties " + quoteAll(extra) + " not allowed")
+		if len(extra) == 1 {
+			add("must not have the property " + quote(extra[0]) + " (not declared)")
+		} else {
+			add("must not have the properties " + quoteAll(extra) + " (not declared)")
+		}
 	}
 }
 
@@ -272,6 +279,9 @@ func (n *node) typeList() string {
 		if n.types&t.k == t.k && !(t.k == kInt && n.types&kNum == kNum) {
 			names = append(names, t.name)
 		}
+	}
+	for i, name := range names {
+		names[i] = withArticle(name)
 	}
 	return strings.Join(names, " or ")
 }
@@ -298,32 +308,94 @@ func jsonType(v any) string {
 func enumMessage(vals []any) string {
 	var want []string
 	for _, v := range vals {
-		switch x := v.(type) {
+		switch v.(type) {
 		case []any, map[string]any:
-			return "value must be one of the values the schema lists"
-		case string:
-			want = append(want, quote(x))
-		case nil:
-			want = append(want, "null")
-		case bool:
-			want = append(want, strconv.FormatBool(x))
-		case int:
-			want = append(want, strconv.Itoa(x))
-		case float64:
-			want = append(want, number(x))
+			return "must be one of the values the schema lists"
 		}
+		want = append(want, shown(v))
 	}
 	switch len(want) {
 	case 0:
 		return "no value is allowed here"
 	case 1:
-		return "value must be " + want[0]
+		return "must be " + want[0]
 	}
-	return "value must be one of " + strings.Join(want, ", ")
+	return "must be one of " + strings.Join(want, ", ")
 }
 
-func gotWant(kw string, got, want int) string {
-	return kw + ": got " + strconv.Itoa(got) + ", want " + strconv.Itoa(want)
+// shown writes a scalar as a message shows it: strings quoted, numbers
+// as JSON writes them; an array or an object by its type.
+func shown(v any) string {
+	switch x := v.(type) {
+	case string:
+		return quote(x)
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return number(x)
+	}
+	return withArticle(jsonType(v))
+}
+
+// withArticle is "a string", "an integer", "null".
+func withArticle(t string) string {
+	switch t {
+	case "null":
+		return t
+	case "integer", "array", "object":
+		return "an " + t
+	}
+	return "a " + t
+}
+
+func atLeast(n int, unit string) string { return "must have at least " + count(n, unit) }
+func atMost(n int, unit string) string  { return "must have at most " + count(n, unit) }
+
+func count(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	if strings.HasSuffix(unit, "y") {
+		return strconv.Itoa(n) + " " + strings.TrimSuffix(unit, "y") + "ies"
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// oneTypeEach keeps one type mismatch per location: a schema that asks
+// for a number and, in an allOf, for an integer says "must be an
+// integer" once, not both.
+func oneTypeEach(vs []Violation) []Violation {
+	best := map[string]int{} // pointer -> index of its narrowest type mismatch
+	for i, v := range vs {
+		if v.types == 0 {
+			continue
+		}
+		j, ok := best[v.Pointer]
+		if !ok || narrower(v.types, vs[j].types) {
+			best[v.Pointer] = i
+		}
+	}
+	out := vs[:0]
+	for i, v := range vs {
+		if v.types != 0 && best[v.Pointer] != i {
+			continue
+		}
+		v.types = 0
+		out = append(out, v)
+	}
+	return out
+}
+
+// narrower reports whether types a admit fewer values than b.
+func narrower(a, b kind) bool {
+	if bits.OnesCount8(uint8(a)) != bits.OnesCount8(uint8(b)) {
+		return bits.OnesCount8(uint8(a)) < bits.OnesCount8(uint8(b))
+	}
+	return a&kFrac == 0 && b&kFrac != 0 // integer before number
 }
 
 // number writes f as JSON does: integers without an exponent.
