@@ -40,6 +40,8 @@ type Core struct {
 	// egress is which addresses webhooks may call (egress.Var).
 	egress egress.Policy
 	fns    map[string]function
+	// scripts are the functions that perform I/O through the shell.
+	scripts map[string]script
 	// tables are the projections' tables and their SQL, made once.
 	tables map[string]*rows.Table
 }
@@ -71,7 +73,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
 	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
-	c.fns = c.functions()
+	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
@@ -95,16 +97,41 @@ func (f *Fault) Error() string { return f.Kind + ": " + f.Message }
 // or a {"fault": ...} answer. It never panics: the wasm runtime dies with
 // an unrecovered panic, taking every object of the isolate with it.
 func (c *Core) Call(name string, in []byte) (out []byte) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
-		}
-	}()
+	defer recoverFault(&out)
 	fn, ok := c.fns[name]
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no function %q", name)})
 	}
 	v, err := fn(in)
+	return answer(v, err)
+}
+
+// Run runs the script name on a JSON input to its end, performing each
+// operation it needs with perform, and returns its JSON answer or a
+// {"fault": ...} answer. Like Call it never panics.
+func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
+	defer recoverFault(&out)
+	fn, ok := c.scripts[name]
+	if !ok {
+		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
+	}
+	v, err := fn(in, &host{perform: perform})
+	return answer(v, err)
+}
+
+// IsScript says whether name is run with Run rather than Call.
+func (c *Core) IsScript(name string) bool {
+	_, ok := c.scripts[name]
+	return ok
+}
+
+func recoverFault(out *[]byte) {
+	if r := recover(); r != nil {
+		*out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
+	}
+}
+
+func answer(v any, err error) []byte {
 	if err != nil {
 		var f *Fault
 		if !errors.As(err, &f) {
@@ -126,22 +153,27 @@ func faultJSON(f *Fault) []byte {
 
 type function func(in []byte) (any, error)
 
-// functions maps the names the shell calls to their code.
-func (c *Core) functions() map[string]function {
+// script is a function that performs I/O through h.
+type script func(in []byte, h *host) (any, error)
+
+// functions maps the names the shell calls to their code: the functions
+// without I/O (called inside an object's transaction), and the scripts.
+func (c *Core) functions() (map[string]function, map[string]script) {
 	return map[string]function{
-		"info":       func([]byte) (any, error) { return c.info(), nil },
-		"serve":      c.serve,
-		"stream":     c.stream,
-		"decide":     c.decide,
-		"seed":       c.seed,
-		"rehydrate":  c.rehydrate,
-		"forward":    c.forward,
-		"project":    c.project,
-		"deliver":    c.deliver,
-		"deadLetter": c.deadLetter,
-		"report":     c.report,
-		"panic":      func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
-	}
+			"info":      func([]byte) (any, error) { return c.info(), nil },
+			"decide":    c.decide,
+			"seed":      c.seed,
+			"rehydrate": c.rehydrate,
+			"report":    c.report,
+			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+		}, map[string]script{
+			"serve":      c.serve,
+			"stream":     c.stream,
+			"forward":    c.forward,
+			"project":    c.project,
+			"deliver":    c.deliver,
+			"deadLetter": c.deadLetter,
+		}
 }
 
 // Info is what the shell learns at start.

@@ -11,16 +11,28 @@
 //
 // # How the shell drives it
 //
-// The shell calls the functions of [Core.Call] by name. Work that needs I/O
-// is a script: it is run from the start with the results of the operations
-// performed so far, and either finishes or names the next operation ([Op]:
-// a D1 statement or batch, a call on a Durable Object, ...). The shell performs the operation in its own request
-// context, appends the result and runs the script again. Scripts are
-// deterministic given their input and results (the clock and ids come in
-// the input), so Go keeps no state between calls: an isolate's Go runtime
-// can be replaced at any time, and the objects' SQLite storage stays the
-// only source of truth. Work without I/O (deciding a command inside a
-// Durable Object's transaction) is one call.
+// Two kinds of entry, both JSON in and JSON out:
+//
+//   - [Core.Call] runs a function without I/O (decide, seed, rehydrate):
+//     one synchronous call, made inside a Durable Object's transaction.
+//   - [Core.Run] runs a script (serve, forward, project, deliver, ...) on a
+//     goroutine of its own. When it needs I/O it calls [Perform] with an
+//     [Op] (a D1 statement or batch, a call on a Durable Object, a queue
+//     send, a fetch) and blocks; the shell performs the op in its request
+//     context and hands back the [Result]; the goroutine continues where
+//     it stopped. Nothing is run twice, so a script's cost is linear in
+//     its operations and there is no cap on them.
+//   - In the Worker (package worker) run returns a Promise; each op is
+//     perform(op, ticket) to JavaScript and resume(ticket, result) back.
+//     If the Go runtime ends meanwhile, the shell fails the waiting
+//     scripts (their requests answer 500) and starts a new runtime. Go
+//     keeps nothing a request needs after it: what was committed is in
+//     the objects' storage and D1, and the work after a commit
+//     (forwarding, deliveries) is retried from there by the object's alarm.
+//
+// The clock reading and the ids a script uses come in its input, so a
+// script is a function of its input and its results: the transcripts in
+// testdata/ replay each flow in plain `go test`.
 //
 // # What it never does
 //

@@ -42,7 +42,6 @@ type deliverInput struct {
 	Attempts int       `json:"attempts"` // failed attempts before this one
 	Now      time.Time `json:"now"`
 	ID       string    `json:"id"`
-	Results  []Result  `json:"results"`
 }
 
 // Delivered is the answer of the deliver script.
@@ -61,12 +60,11 @@ func wireToEvent(w wireEvent) store.Event {
 
 // deliver delivers one effect of one event once; a delivery that gives up
 // is written to the dead letters before the script ends.
-func (c *Core) deliver(in []byte) (any, error) {
+func (c *Core) deliver(in []byte, h *host) (any, error) {
 	var di deliverInput
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
-	h := &host{results: di.Results}
 	ids := 0
 	// A Worker cannot resolve names before its fetch: the rules judge
 	// them by their spelling (ByName), and the shell's fetch follows no
@@ -77,9 +75,6 @@ func (c *Core) deliver(in []byte) (any, error) {
 	}}
 	ev := wireToEvent(di.Event)
 	out := d.Deliver(context.Background(), di.Effect, ev, &doer{h: h})
-	if h.pending != nil {
-		return h.step(nil), nil
-	}
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
 	res := Delivered{Kind: out.Kind.String(), Error: out.Logged(), Note: out.Note}
 	if out.Kind == rules.Retry {
@@ -90,10 +85,10 @@ func (c *Core) deliver(in []byte) (any, error) {
 	}
 	if out.Kind == rules.Dead {
 		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Logged(), out.Rejection, di.Now); err != nil {
-			return h.step(nil), ignorePending(err)
+			return nil, err
 		}
 	}
-	return h.step(res), nil
+	return res, nil
 }
 
 func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts int, msg string, rejection json.RawMessage, now time.Time) error {
@@ -114,21 +109,19 @@ type deadLetterInput struct {
 	Attempts int       `json:"attempts"`
 	Error    string    `json:"error"`
 	Now      time.Time `json:"now"`
-	Results  []Result  `json:"results"`
 }
 
 // deadLetter records a delivery the queue gave up on (its dead-letter
 // queue's consumer calls it).
-func (c *Core) deadLetter(in []byte) (any, error) {
+func (c *Core) deadLetter(in []byte, h *host) (any, error) {
 	var di deadLetterInput
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
-	h := &host{results: di.Results}
 	if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts, di.Error, nil, di.Now); err != nil {
-		return h.step(nil), ignorePending(err)
+		return nil, err
 	}
-	return h.step(map[string]bool{"ok": true}), nil
+	return map[string]bool{"ok": true}, nil
 }
 
 type reportInput struct {

@@ -60,8 +60,7 @@ const sqlPositions = `SELECT id, position FROM events WHERE id IN (SELECT value 
 const MaxForward = 50
 
 type forwardInput struct {
-	Events  []wireEvent `json:"events"`
-	Results []Result    `json:"results"`
+	Events []wireEvent `json:"events"`
 }
 
 // Forwarded maps event ids to their positions in the global log.
@@ -72,7 +71,7 @@ type Forwarded struct {
 // forward writes a run of one instance's events to the global log, in
 // order, and answers their positions: the object records them and stops
 // retrying those events. Done is Forwarded.
-func (c *Core) forward(in []byte) (any, error) {
+func (c *Core) forward(in []byte, h *host) (any, error) {
 	var fi forwardInput
 	if err := decodeInput(in, &fi); err != nil {
 		return nil, err
@@ -80,7 +79,6 @@ func (c *Core) forward(in []byte) (any, error) {
 	if len(fi.Events) > MaxForward {
 		return nil, fmt.Errorf("forward takes at most %d events, got %d", MaxForward, len(fi.Events))
 	}
-	h := &host{results: fi.Results}
 	ids := make([]string, 0, len(fi.Events))
 	stmts := make([]Statement, 0, len(fi.Events)+1)
 	for _, e := range fi.Events {
@@ -95,7 +93,7 @@ func (c *Core) forward(in []byte) (any, error) {
 	}
 	out := Forwarded{Positions: map[string]int64{}}
 	if err := h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
-		return h.step(nil), ignorePending(err)
+		return nil, err
 	}
 	if len(res) != len(stmts) {
 		return nil, fmt.Errorf("forward: batch answered %d results for %d statements", len(res), len(stmts))
@@ -108,13 +106,5 @@ func (c *Core) forward(in []byte) (any, error) {
 			return nil, fmt.Errorf("forward: event %s is not in the log after its insert", id)
 		}
 	}
-	return h.step(out), nil
-}
-
-// ignorePending lets a script end at a pending op; other errors end it.
-func ignorePending(err error) error {
-	if err == errPending {
-		return nil
-	}
-	return err
+	return out, nil
 }

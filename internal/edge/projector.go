@@ -17,10 +17,6 @@ import (
 // projectBatch is how many events one read of the log takes.
 const projectBatch = 100
 
-// projectOps bounds the operations of one run: the shell runs the script
-// again while it answers More, so replays stay short.
-const projectOps = 24
-
 type projectInput struct {
 	Now    time.Time `json:"now"`
 	Action string    `json:"action"` // "", rebuild, skip, resume
@@ -32,7 +28,6 @@ type projectInput struct {
 	// the projector object is the only writer of checkpoints, so it can
 	// keep them between runs and save reading them.
 	Checkpoints []Checkpoint `json:"checkpoints"`
-	Results     []Result     `json:"results"`
 }
 
 // Checkpoint is a projection's checkpoint as the projector object keeps
@@ -47,7 +42,6 @@ type Checkpoint struct {
 
 // Projected is the answer of a run.
 type Projected struct {
-	More bool `json:"more"` // run again: the log has more to apply
 	projectorAnswer
 	// Checkpoints are the checkpoints after the run, for the next one.
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
@@ -59,16 +53,15 @@ func (c *Core) projectionNames() []string {
 
 // project runs an action (if any), then catches every running projection
 // up with the log.
-func (c *Core) project(in []byte) (any, error) {
+func (c *Core) project(in []byte, h *host) (any, error) {
 	var pi projectInput
 	if err := decodeInput(in, &pi); err != nil {
 		return nil, err
 	}
-	h := &host{results: pi.Results}
 	cps := map[string]*checkpoint{}
 	out, err := c.projectRun(h, &pi, cps)
 	if err != nil {
-		return h.step(nil), ignorePending(err)
+		return nil, err
 	}
 	if out.Unknown == "" && out.Conflict == "" {
 		for _, name := range slices.Sorted(maps.Keys(cps)) {
@@ -76,7 +69,7 @@ func (c *Core) project(in []byte) (any, error) {
 			out.Checkpoints = append(out.Checkpoints, Checkpoint{Name: name, Position: cp.pos, Hash: cp.hash, State: cp.state, ErrorAt: cp.errAt})
 		}
 	}
-	return h.step(out), nil
+	return out, nil
 }
 
 type checkpoint struct {
@@ -166,9 +159,6 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		}
 		t := c.tables[name]
 		for {
-			if h.n >= projectOps {
-				return Projected{More: true}, nil
-			}
 			done, err := c.projectOnce(h, t, cp, now)
 			if err != nil {
 				return Projected{}, err

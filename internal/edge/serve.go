@@ -56,25 +56,22 @@ func fromWire(w WireResponse) api.Response {
 	return r
 }
 
-// serveInput is the input of the serve script: the request, the clock
-// reading and the id the shell took for it (the same on every run), and
-// the results so far.
+// serveInput is the input of the serve script: the request, and the clock
+// reading and the id the shell took for it (so a transcript is repeatable).
 type serveInput struct {
 	Request WireRequest `json:"request"`
 	Now     time.Time   `json:"now"`
 	ID      string      `json:"id"`
-	Results []Result    `json:"results"`
 }
 
 // serve answers an HTTP request through api.Service: Done is a
 // WireResponse.
-func (c *Core) serve(in []byte) (any, error) {
+func (c *Core) serve(in []byte, h *host) (any, error) {
 	var si serveInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
 	req := apiRequest(si.Request)
-	h := &host{results: si.Results}
 	b := &backend{h: h}
 	ids := 0
 	svc := c.svc.With(b, &readModels{c: c, h: h}, &deadLetters{h: h})
@@ -88,13 +85,12 @@ func (c *Core) serve(in []byte) (any, error) {
 	if api.WantsStream(req) {
 		// The live stream is the stream script's, run in a loop by the
 		// shell.
-		return h.step(WireResponse{Stream: true}), nil
+		return WireResponse{Stream: true}, nil
 	}
 	if si.Request.BodyOver {
-		return h.step(toWire(api.TooLarge(c.svc.MaxBody()))), nil
+		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	resp := svc.Serve(context.Background(), req)
-	return h.step(toWire(resp)), nil
+	return toWire(svc.Serve(context.Background(), req)), nil
 }
 
 // apiRequest is the api.Request of a wire request.
@@ -117,15 +113,9 @@ func (b *backend) object(agg, id, method string, arg, out any) error {
 	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
 }
 
-// answer is object for the calls whose result api.Service answers as it
-// is: executing a command and seeding an instance.
-func (b *backend) answer(agg, id, method string, arg, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg, Answer: true}, out)
-}
-
 func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.answer(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
+	if err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil
@@ -133,7 +123,7 @@ func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Respo
 
 func (b *backend) Seed(_ context.Context, req *api.SeedRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.answer(req.Aggregate, req.ID, "seed", req, &w); err != nil {
+	if err := b.object(req.Aggregate, req.ID, "seed", req, &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil

@@ -17,7 +17,6 @@ import (
 
 type streamInput struct {
 	Request WireRequest `json:"request"`
-	Results []Result    `json:"results"`
 }
 
 // Streamed is one run of the stream script.
@@ -56,20 +55,16 @@ func (f *frames) Event(e store.Event) error {
 
 func (f *frames) KeepAlive() error { return errPage }
 
-func (c *Core) stream(in []byte) (any, error) {
+func (c *Core) stream(in []byte, h *host) (any, error) {
 	var si streamInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	h := &host{results: si.Results}
 	w := &frames{last: -1}
 	resp := c.svc.With(pager{&backend{h: h}}, nil, nil).Stream(context.Background(), apiRequest(si.Request), w)
-	if h.pending != nil {
-		return h.step(nil), nil
-	}
 	if resp != nil {
 		wr := toWire(*resp)
-		return h.step(Streamed{Response: &wr, Next: -1}), nil
+		return Streamed{Response: &wr, Next: -1}, nil
 	}
-	return h.step(Streamed{Frames: string(w.buf), Next: w.last}), nil
+	return Streamed{Frames: string(w.buf), Next: w.last}, nil
 }

@@ -12,8 +12,8 @@ import { DurableObject } from "cloudflare:workers";
 // ---------------------------------------------------------------- Go runtime
 
 // One Go runtime per isolate, shared by the Worker and every object in it.
-// Calls are synchronous, so they never interleave. It keeps no state
-// between calls; if it ends (a fatal error), the next call makes another.
+// It keeps no state that matters between calls; if it ends (a fatal
+// error), the next call makes another, and the scripts it was running fail.
 let runtime = null;
 
 class Fault extends Error {
@@ -43,21 +43,20 @@ function start(env) {
 let starting = null;
 
 async function makeRuntime(env) {
-  if (runtime) {
-    // It ended outside callOn (a goroutine's panic run by another call
-    // into Go, such as the crash switch): count that restart here.
-    runtime = null;
-    restarts++;
-  }
+  if (runtime) dropRuntime(runtime);
   const t0 = Date.now();
   const go = new Go();
   const instance = await WebAssembly.instantiate(engine, go.importObject);
-  // run() resolves when main returns, which it never does: main registers
-  // globalThis.cuesource and blocks.
+  const rt = { go, started: 0 };
+  // run() settles when the program ends, which only a fatal error makes it
+  // do (main registers globalThis.cuesource and blocks). The scripts still
+  // waiting on it learn that when their operation settles (see run): a
+  // promise settles only in the request that made it.
   go.run(instance).catch((e) => console.error("cuesource: the Go runtime ended", e));
-  const err = globalThis.cuesource.init(JSON.stringify(manifest), JSON.stringify(config(env)));
+  rt.api = globalThis.cuesource;
+  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env)));
   if (err) throw new Error("cuesource: the context does not load: " + err);
-  const rt = { go, api: globalThis.cuesource, started: Date.now() - t0 };
+  rt.started = Date.now() - t0;
   rt.info = callOn(rt, "info", {});
   runtime = rt;
   if (restarts > 0) console.warn(`cuesource: Go runtime restarted (${restarts} so far)`);
@@ -65,41 +64,66 @@ async function makeRuntime(env) {
 }
 let restarts = 0;
 
-// callOn runs one Go function. A runtime that ended during the call is
-// dropped (the next start makes a new one) and the call fails.
-function callOn(rt, name, input) {
-  if (rt.go.exited) throw new Error("cuesource: the Go runtime has ended");
-  let out;
-  try {
-    out = rt.api.call(name, JSON.stringify(input));
-  } finally {
-    if (rt.go.exited && runtime === rt) {
-      runtime = null;
-      restarts++;
-    }
+// dropRuntime forgets a runtime that ended, once.
+function dropRuntime(rt) {
+  if (runtime === rt) {
+    runtime = null;
+    restarts++;
   }
+}
+
+function answerOf(name, out) {
   if (typeof out !== "string") throw new Error(`cuesource: the Go runtime ended during ${name}`);
   const v = JSON.parse(out);
   if (v && v.fault) throw new Fault(v.fault);
   return v;
 }
 
-async function call(env, name, input) {
-  return callOn(await start(env), name, input);
+// callOn runs one Go function without I/O, synchronously. A runtime that
+// ended during the call is dropped (the next start makes a new one) and
+// the call fails.
+function callOn(rt, name, input) {
+  if (rt.go.exited) throw new Error("cuesource: the Go runtime has ended");
+  let out;
+  try {
+    out = rt.api.call(name, JSON.stringify(input));
+  } finally {
+    if (rt.go.exited) dropRuntime(rt);
+  }
+  return answerOf(name, out);
 }
 
-// drive runs a Go script to its end, performing each operation it names.
-async function drive(env, name, input) {
-  const results = [];
-  for (let i = 0; i < 10000; i++) {
-    const step = await call(env, name, { ...input, results });
-    if (!step.op) return step.done;
-    const r = await perform(env, step.op);
-    // The script would answer this result unchanged: skip running it again.
-    if (step.op.answer && r.error === undefined) return r.ok;
-    results.push(r);
-  }
-  throw new Error(`cuesource: script ${name} did not end`);
+// run runs a Go script to its end. Go asks for each operation with
+// perform(op, ticket) and waits; the shell performs it and hands the result
+// back with resume(ticket, result), and Go continues from where it
+// waited. A runtime that has ended when an operation settles fails the
+// script; nothing is run again.
+async function run(env, name, input) {
+  const rt = await start(env);
+  return new Promise((resolve, reject) => {
+    const ended = () => {
+      dropRuntime(rt);
+      reject(new Error(`cuesource: the Go runtime ended during ${name}`));
+    };
+    const perform = (op, ticket) => {
+      Promise.resolve()
+        .then(() => performOp(env, JSON.parse(op)))
+        .then((r) => {
+          if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
+        })
+        .catch(() => {}) // the runtime ended during resume
+        .finally(() => rt.go.exited && ended());
+    };
+    const answer = rt.api.run(name, JSON.stringify(input), perform);
+    if (rt.go.exited) return ended();
+    answer.then((out) => {
+      try {
+        resolve(answerOf(name, out));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
 }
 
 // ------------------------------------------------------------ test switches
@@ -114,7 +138,7 @@ function checkD1() {
 
 // ---------------------------------------------------------------- operations
 
-async function perform(env, op) {
+async function performOp(env, op) {
   try {
     return { ok: await performOk(env, op) };
   } catch (e) {
@@ -215,7 +239,7 @@ export default {
         body,
         bodyOver: over,
       };
-      resp = await drive(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
+      resp = await run(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
     } catch (e) {
       console.error("cuesource:", request.method, url.pathname, e);
       return problem(500, "internal", "the server failed; see its log");
@@ -238,11 +262,11 @@ export default {
       const { effect, event } = msg.body;
       try {
         if (dead) {
-          await drive(env, "deadLetter", { effect, event, attempts: msg.attempts, error: `the queue gave up on the delivery after ${msg.attempts} attempts`, now: new Date().toISOString() });
+          await run(env, "deadLetter", { effect, event, attempts: msg.attempts, error: `the queue gave up on the delivery after ${msg.attempts} attempts`, now: new Date().toISOString() });
           msg.ack();
           continue;
         }
-        const d = await drive(env, "deliver", { effect, event, attempts: msg.attempts - 1, now: new Date().toISOString(), id: crypto.randomUUID() });
+        const d = await run(env, "deliver", { effect, event, attempts: msg.attempts - 1, now: new Date().toISOString(), id: crypto.randomUUID() });
         if (d.kind === "retry" || d.kind === "release") {
           console.warn(`cuesource: effect ${effect} for event ${event.id} failed, retrying:`, d.error);
           msg.retry({ delaySeconds: Math.max(0, Math.ceil((d.backoffMs || 0) / 1000)) });
@@ -266,7 +290,7 @@ const pollMillis = 500;
 const keepAliveMillis = 15000;
 
 async function liveStream(env, wire) {
-  const first = await drive(env, "stream", { request: wire });
+  const first = await run(env, "stream", { request: wire });
   if (first.response) {
     const r = first.response;
     return new Response(r.body || null, { status: r.status, headers: r.headers });
@@ -291,7 +315,7 @@ async function liveStream(env, wire) {
       const headers = wire.headers.filter(([k]) => k.toLowerCase() !== "last-event-id");
       if (next >= 0) headers.push(["Last-Event-ID", String(next)]);
       try {
-        page = await drive(env, "stream", { request: { ...wire, headers } });
+        page = await run(env, "stream", { request: { ...wire, headers } });
       } catch (e) {
         page = { frames: "", next: -1 }; // D1 or the runtime failed: try again
       }
@@ -538,7 +562,7 @@ export class Aggregate extends DurableObject {
           this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
           continue;
         }
-        const d = await drive(this.env, "deliver", { effect: o.consumer, event, attempts: o.attempts, now: new Date().toISOString(), id: crypto.randomUUID() });
+        const d = await run(this.env, "deliver", { effect: o.consumer, event, attempts: o.attempts, now: new Date().toISOString(), id: crypto.randomUUID() });
         if (d.report) reports.push(d.report);
         if (d.kind === "retry") {
           this.sql.exec("UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?", Date.now() + (d.backoffMs || 0), d.error || "", o.seq);
@@ -579,7 +603,7 @@ export class Aggregate extends DurableObject {
           .toArray()
           .map((e) => ({ ...e, aggregate: agg, instance: id }));
         if (evs.length === 0) break;
-        const res = await drive(this.env, "forward", { events: evs });
+        const res = await run(this.env, "forward", { events: evs });
         this.ctx.storage.transactionSync(() => {
           for (const [eid, pos] of Object.entries(res.positions)) this.sql.exec("UPDATE events SET position = ? WHERE id = ?", pos, eid);
         });
@@ -686,14 +710,9 @@ export class Projector extends DurableObject {
     // writer. Dropped on any failure, so the next run reads them.
     const input = { now: new Date().toISOString(), action, name, inline, checkpoints: this.checkpoints ?? null };
     try {
-      for (;;) {
-        const d = await drive(this.env, "project", input);
-        if (d.checkpoints) this.checkpoints = d.checkpoints;
-        if (d.unknown || d.conflict || !d.more) return d;
-        input.action = "";
-        input.now = new Date().toISOString();
-        input.checkpoints = this.checkpoints ?? null;
-      }
+      const d = await run(this.env, "project", input);
+      if (d.checkpoints) this.checkpoints = d.checkpoints;
+      return d;
     } catch (e) {
       this.checkpoints = null;
       throw e;
