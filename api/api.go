@@ -152,6 +152,11 @@ func (s *Service) WithClock(now func() time.Time, newID func() string) *Service 
 	return &c
 }
 
+// now is the time of a command or a seed, in UTC to the millisecond: the
+// precision of event times on every runtime (a Worker's clock is
+// JavaScript's, which has no finer one).
+func (s *Service) now() time.Time { return s.opt.Now().UTC().Truncate(time.Millisecond) }
+
 // MaxBody is the largest request body the service reads.
 func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 
@@ -534,7 +539,7 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 	}
 	req := &CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
-		CommandID: s.opt.NewID(), Time: s.opt.Now().UTC(), ExpectedVersion: engine.AnyVersion,
+		CommandID: s.opt.NewID(), Time: s.now(), ExpectedVersion: engine.AnyVersion,
 		Limits: s.opt.Limits,
 	}
 	if im := strings.Join(r.Header["If-Match"], ", "); strings.TrimSpace(im) != "" {
@@ -638,7 +643,7 @@ func (s *Service) seed(ctx context.Context, c *call) Response {
 	}
 	// The server names and dates the seed: the body cannot choose event
 	// ids, which must not collide with the log's.
-	req := &SeedRequest{Aggregate: c.agg, ID: c.id, Events: body.Events, CommandID: s.opt.NewID(), Time: s.opt.Now().UTC()}
+	req := &SeedRequest{Aggregate: c.agg, ID: c.id, Events: body.Events, CommandID: s.opt.NewID(), Time: s.now()}
 	resp, err := s.backend.Seed(ctx, req)
 	if err != nil {
 		return internal(err)

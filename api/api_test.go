@@ -1510,6 +1510,24 @@ func TestDeterministicResponse(t *testing.T) {
 	assert.Equal(t, string(add.Body), string(s2.post("/cart/c1/AddItem", tea, http.StatusOK).Body))
 }
 
+// Event times have milliseconds on every runtime: the Workers runtime's
+// clock is JavaScript's, so the native one is cut to the same precision.
+func TestEventTimesHaveMilliseconds(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 123_456_789, time.UTC)
+	s := newServer(t, api.Options{AdminToken: "adm", Now: func() time.Time { return now }})
+	r := s.post("/cart/c1/Open", openAda, http.StatusCreated)
+	assert.Contains(t, string(r.Body), `"time":"2026-01-02T03:04:05.123Z"`)
+	r = s.do(http.MethodPost, "/admin/seed/cart/s1", `{"events":[{"event":"CartOpened","payload":{"customer":"x"}}]}`,
+		"Authorization", "Bearer adm")
+	require.Less(t, r.Status, 300, r.String())
+	evs, err := s.store.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	for _, e := range evs {
+		assert.Equal(t, now.Truncate(time.Millisecond), e.Time, "event %s", e.ID)
+	}
+}
+
 // The seed body may name its commandId (the ids of the seeded events derive
 // from it). One that collides with events already in the log is the
 // client's mistake and must not fail the server.

@@ -19,11 +19,10 @@ import (
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/effect/egress"
-	"github.com/cuesource/cuesource/internal/edge"
-	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projections"
+	"github.com/cuesource/cuesource/store/d1"
 	"github.com/cuesource/cuesource/worker/shell"
 )
 
@@ -148,7 +147,7 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 		"worker.mjs":                    shell.Worker,
 		"context.mjs":                   []byte(context),
 		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p, vars),
-		"migrations/0001_cuesource.sql": migration(),
+		"migrations/0001_cuesource.sql": d1.Migration(),
 	}
 	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
 		b, err := os.ReadFile(src.from)
@@ -272,19 +271,6 @@ func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program, vars 
 	head := "// Written by `cuesource worker build` from the context: edit the context and\n" +
 		"// build again rather than this file. database_id comes from --d1-id.\n"
 	return append([]byte(head), append(b, '\n')...)
-}
-
-// migration is the D1 schema of the build: the global log, the projection
-// checkpoints and the dead letters.
-func migration() []byte {
-	var b strings.Builder
-	b.WriteString("-- Written by `cuesource worker build`: the global log of the context.\n")
-	stmts := append(slices.Clone(edge.LogSchema), rows.CheckpointDDL)
-	for _, s := range stmts {
-		b.WriteString(strings.TrimSpace(s))
-		b.WriteString(";\n\n")
-	}
-	return []byte(b.String())
 }
 
 // wranglerCommand is how wrangler runs: $CUESOURCE_WRANGLER (a command

@@ -2,11 +2,11 @@ package edge
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // The functions an Aggregate Durable Object calls inside its storage
@@ -94,18 +94,14 @@ func decided(d api.Decision, version int64) Decided {
 	for _, e := range d.Commit.Events {
 		cm.Version = e.Version
 		cm.Events = append(cm.Events, wireEvent{ID: e.ID, Aggregate: e.Aggregate, Instance: e.Instance, Version: e.Version,
-			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: formatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload)})
+			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: d1.FormatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload)})
 	}
 	if r := d.Commit.Idempotency; r != nil {
-		cm.Idempotency = &wireRecord{Key: r.Key, RequestHash: r.RequestHash, Response: string(r.Response), Time: formatTime(r.Time)}
+		cm.Idempotency = &wireRecord{Key: r.Key, RequestHash: r.RequestHash, Response: string(r.Response), Time: d1.FormatTime(r.Time)}
 	}
 	out.Commit = cm
 	return out
 }
-
-// formatTime is how times are stored, in objects and in D1: the text
-// encoding/json gives a time.Time, so a stored event reads back equal.
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 type rehydrateInput struct {
 	Aggregate string       `json:"aggregate"`
@@ -130,7 +126,11 @@ func (c *Core) rehydrate(in []byte) (any, error) {
 		return nil, err
 	}
 	cur := ri.Instance.instance(ri.Aggregate, ri.ID)
-	d := api.Compare(c.prog, cur, eventsOf(ri.Events, ri.Aggregate, ri.ID))
+	evs, err := eventsOf(ri.Events, ri.Aggregate, ri.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := api.Compare(c.prog, cur, evs)
 	out := Rehydrated{Drift: d}
 	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		s := string(d.Rebuilt)

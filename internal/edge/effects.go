@@ -10,6 +10,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/internal/effect/rules"
 	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // Effects on Workers: the object that committed an event delivers its
@@ -18,19 +19,6 @@ import (
 // Each delivery is the deliver script: the rules of package effect/rules,
 // the same as natively, with the object calls and fetches done by the
 // shell.
-
-// DeadLettersSchema is the D1 table of deliveries that gave up, as
-// natively.
-const DeadLettersSchema = `CREATE TABLE IF NOT EXISTS dead_letters (
-	id        INTEGER PRIMARY KEY,
-	event_id  TEXT    NOT NULL,
-	effect    TEXT    NOT NULL,
-	attempts  INTEGER NOT NULL,
-	error     TEXT    NOT NULL,
-	rejection TEXT,
-	time      TEXT    NOT NULL,
-	event     TEXT    NOT NULL
-)`
 
 // maxBackoff bounds the wait between attempts, as the native dispatcher's
 // default.
@@ -53,9 +41,12 @@ type Delivered struct {
 	Report    *rules.Report `json:"report,omitempty"`    // for a sync delivery's response
 }
 
-func wireToEvent(w wireEvent) store.Event {
-	evs := eventsOf([]wireEvent{w}, w.Aggregate, w.Instance)
-	return evs[0]
+func wireToEvent(w wireEvent) (store.Event, error) {
+	evs, err := eventsOf([]wireEvent{w}, w.Aggregate, w.Instance)
+	if err != nil {
+		return store.Event{}, err
+	}
+	return evs[0], nil
 }
 
 // deliver delivers one effect of one event once; a delivery that gives up
@@ -73,7 +64,10 @@ func (c *Core) deliver(in []byte, h *host) (any, error) {
 		ids++
 		return di.ID + "-" + strconv.Itoa(ids)
 	}}
-	ev := wireToEvent(di.Event)
+	ev, err := wireToEvent(di.Event)
+	if err != nil {
+		return nil, err
+	}
 	out := d.Deliver(context.Background(), di.Effect, ev, &doer{h: h})
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
 	res := Delivered{Kind: out.Kind.String(), Error: out.Logged(), Note: out.Note}
@@ -98,8 +92,8 @@ func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts in
 	}
 	evJSON, _ := json.Marshal(ev)
 	return h.do(Op{Kind: "batch", Statements: []Statement{{
-		SQL:    `INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
-		Params: []any{ev.ID, effect, attempts, msg, rej, formatTime(now), string(evJSON)},
+		SQL:    d1.DeadLetterAdd,
+		Params: []any{ev.ID, effect, attempts, msg, rej, d1.FormatTime(now), string(evJSON)},
 	}}}, nil)
 }
 
@@ -188,43 +182,53 @@ func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error
 type deadLetters struct{ h *host }
 
 func (l *deadLetters) List(context.Context) ([]api.DeadLetter, error) {
-	res, err := l.h.query(`SELECT id, event_id, effect, attempts, error, rejection, time FROM dead_letters ORDER BY id`)
+	res, err := l.h.query(d1.DeadLetterList)
 	if err != nil {
 		return nil, err
 	}
 	out := []api.DeadLetter{}
 	for _, r := range res.Rows {
-		d := api.DeadLetter{ID: asInt(r[0]), EventID: asString(r[1]), Effect: asString(r[2]), Attempts: int(asInt(r[3])), Error: asString(r[4])}
-		if s := asString(r[5]); s != "" {
-			d.Rejection = json.RawMessage(s)
+		d, err := d1.DecodeDeadLetter(r)
+		if err != nil {
+			return nil, err
 		}
-		d.Time, _ = time.Parse(time.RFC3339Nano, asString(r[6]))
-		out = append(out, d)
+		out = append(out, api.DeadLetter{ID: d.ID, EventID: d.EventID, Effect: d.Consumer, Attempts: d.Attempts, Error: d.Error, Rejection: d.Rejection, Time: d.Time})
 	}
 	return out, nil
 }
 
 func (l *deadLetters) Retry(_ context.Context, id int64) error {
-	res, err := l.h.query(`SELECT effect, event FROM dead_letters WHERE id = ?1`, id)
+	res, err := l.h.query(d1.DeadLetterGet, id)
 	if err != nil {
 		return err
 	}
 	if len(res.Rows) == 0 {
 		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
 	}
+	if len(res.Rows[0]) != 2 {
+		return fmt.Errorf("dead letter %d: want 2 columns, got %d", id, len(res.Rows[0]))
+	}
+	effect, err := d1.Text(res.Rows[0][0])
+	if err != nil {
+		return fmt.Errorf("dead letter %d: effect: %w", id, err)
+	}
+	evText, err := d1.Text(res.Rows[0][1])
+	if err != nil {
+		return fmt.Errorf("dead letter %d: event: %w", id, err)
+	}
 	var ev wireEvent
-	if err := json.Unmarshal([]byte(asString(res.Rows[0][1])), &ev); err != nil {
+	if err := json.Unmarshal([]byte(evText), &ev); err != nil {
 		return fmt.Errorf("dead letter %d: %w", id, err)
 	}
-	if err := l.h.do(Op{Kind: "enqueue", Arg: map[string]any{"effect": asString(res.Rows[0][0]), "event": ev}}, nil); err != nil {
+	if err := l.h.do(Op{Kind: "enqueue", Arg: map[string]any{"effect": effect, "event": ev}}, nil); err != nil {
 		return err
 	}
-	_, err = l.h.query(`DELETE FROM dead_letters WHERE id = ?1`, id)
+	_, err = l.h.query(d1.DeadLetterRemove, id)
 	return err
 }
 
 func (l *deadLetters) Discard(_ context.Context, id int64) error {
-	res, err := l.h.query(`DELETE FROM dead_letters WHERE id = ?1 RETURNING id`, id)
+	res, err := l.h.query(d1.DeadLetterRemove, id)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,21 @@ import (
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store/d1"
 )
+
+// currentCheckpoints is the result of d1.CheckpointAll when every
+// projection is built by its definition and at the head.
+func currentCheckpoints(t *testing.T, c *Core) Result {
+	t.Helper()
+	rs := rawRows{Columns: []string{"name", "position", "hash", "state", "error", "error_position"}, Rows: [][]any{}}
+	for _, name := range c.projectionNames() {
+		rs.Rows = append(rs.Rows, []any{name, 0.0, c.prog.Projections[name].Hash, "running", "", 0.0})
+	}
+	b, err := json.Marshal(rs)
+	require.NoError(t, err)
+	return Result{OK: b}
+}
 
 // On Workers a query is bounded as natively: D1 is asked for one row more
 // than queryRows, and a result over queryRows or queryBytes fails with the
@@ -28,9 +42,11 @@ func TestQueryLimitsOnD1(t *testing.T) {
 		t.Helper()
 		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
 		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
-		ops, out := runWith(t, c, "serve", in, Result{OK: res})
-		require.Equal(t, "d1", ops[0].Kind)
-		sql := ops[0].Statement.SQL
+		// The checkpoints first: every projection is built.
+		ops, out := runWith(t, c, "serve", in, currentCheckpoints(t, c), Result{OK: res})
+		require.Equal(t, d1.CheckpointAll, ops[0].Statement.SQL)
+		require.Equal(t, "d1", ops[1].Kind)
+		sql := ops[1].Statement.SQL
 		assert.True(t, strings.HasPrefix(sql, "SELECT * FROM (SELECT key AS cart"), sql)
 		assert.True(t, strings.HasSuffix(sql, "\n) LIMIT 3"), sql)
 		var resp WireResponse

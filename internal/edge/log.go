@@ -4,60 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
-// LogSchema is the D1 schema of the global log, applied by the build's
-// first migration (and idempotently by the shell at start, so a dev
-// database needs no step). Positions are given explicitly (MAX+1 inside
-// each D1 batch, which is a transaction on D1's single writer), never left
-// to SQLite, which keeps them gap-free in commit order.
-var LogSchema = []string{
-	`CREATE TABLE IF NOT EXISTS events (
-	position       INTEGER PRIMARY KEY,
-	id             TEXT    NOT NULL UNIQUE,
-	aggregate      TEXT    NOT NULL,
-	instance       TEXT    NOT NULL,
-	version        INTEGER NOT NULL,
-	type           TEXT    NOT NULL,
-	schema_version INTEGER NOT NULL,
-	time           TEXT    NOT NULL,
-	command_id     TEXT    NOT NULL,
-	payload        TEXT,
-	UNIQUE (aggregate, instance, version)
-)`,
-	DeadLettersSchema,
-}
-
-const eventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload`
-
-var sqlReadAll = store.PageSQL(eventColumns, `position > ?1`, `position`, `?2`, `?3`)
-
-// objectEventColumns are the columns of an Aggregate object's events table
-// that the shell reads (its eventCols).
-const objectEventColumns = `version, id, type, schema_version, time, command_id, payload, position`
-
-// The reads of an instance's events in its object's storage: every one
-// after a version, or a page of them (store.Page), with the parameters
-// after, limit and the page's byte bound.
-var (
-	objectEvents     = `SELECT ` + objectEventColumns + ` FROM events WHERE version > ?1 ORDER BY version`
-	objectEventsPage = store.PageSQL(objectEventColumns, `version > ?1`, `version`, `?2`, `?3`)
-)
-
-// sqlForward appends one event unless its id is in the log already: a
-// forward that was applied but not acknowledged is retried harmlessly, and
-// an ignored insert takes no position.
-const sqlForward = `INSERT INTO events (` + eventColumns + `)
-SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
-WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)`
-
-const sqlPositions = `SELECT id, position FROM events WHERE id IN (SELECT value FROM json_each(?1))`
-
-// MaxForward is how many events one forward writes; the shell sends an
-// instance's unforwarded events in runs of at most this many, oldest
-// first. D1 bounds a batch's statements and a statement's size.
-const MaxForward = 50
+// The SQL of the global log, the objects' events and the dead letters is
+// package store/d1's.
 
 type forwardInput struct {
 	Events []wireEvent `json:"events"`
@@ -76,17 +27,17 @@ func (c *Core) forward(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &fi); err != nil {
 		return nil, err
 	}
-	if len(fi.Events) > MaxForward {
-		return nil, fmt.Errorf("forward takes at most %d events, got %d", MaxForward, len(fi.Events))
+	if len(fi.Events) > d1.MaxForward {
+		return nil, fmt.Errorf("forward takes at most %d events, got %d", d1.MaxForward, len(fi.Events))
 	}
 	ids := make([]string, 0, len(fi.Events))
 	stmts := make([]Statement, 0, len(fi.Events)+1)
 	for _, e := range fi.Events {
 		ids = append(ids, e.ID)
-		stmts = append(stmts, Statement{SQL: sqlForward, Params: []any{e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload}})
+		stmts = append(stmts, Statement{SQL: d1.Forward, Params: []any{e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload}})
 	}
 	idList, _ := json.Marshal(ids)
-	stmts = append(stmts, Statement{SQL: sqlPositions, Params: []any{string(idList)}})
+	stmts = append(stmts, Statement{SQL: d1.Positions, Params: []any{string(idList)}})
 	var res [][]struct {
 		ID       string `json:"id"`
 		Position int64  `json:"position"`

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/internal/projections/rows"
-	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // The projector script keeps the projection tables in D1 up to date with
@@ -19,7 +19,7 @@ const projectBatch = 100
 
 type projectInput struct {
 	Now    time.Time `json:"now"`
-	Action string    `json:"action"` // "", rebuild, skip, resume
+	Action string    `json:"action"` // "", rebuild, skip, resume, reconcile
 	Name   string    `json:"name"`
 	// Inline limits the catch-up to inline projections: what a command
 	// waits for before it answers.
@@ -42,6 +42,9 @@ type Checkpoint struct {
 
 // Projected is the answer of a run.
 type Projected struct {
+	// CatchUp asks for a catch-up soon (the projector's alarm): a
+	// reconcile built tables that the log has yet to fill.
+	CatchUp bool `json:"catchUp,omitempty"`
 	projectorAnswer
 	// Checkpoints are the checkpoints after the run, for the next one.
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
@@ -92,12 +95,16 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 			cps[cp.Name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorAt}
 		}
 	} else {
-		res, err := h.query(rows.CheckpointAll)
+		res, err := h.query(d1.CheckpointAll)
 		if err != nil {
 			return Projected{}, err
 		}
-		for _, r := range res.Rows {
-			cps[asString(r[0])] = &checkpoint{pos: asInt(r[1]), hash: asString(r[2]), state: asString(r[3]), errAt: asInt(r[5])}
+		stored, err := checkpointsOf(res.Rows)
+		if err != nil {
+			return Projected{}, err
+		}
+		for name, cp := range stored {
+			cps[name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorPosition}
 		}
 	}
 	var stmts []Statement
@@ -109,10 +116,15 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		for _, ddl := range t.DDL() {
 			stmts = append(stmts, Statement{SQL: ddl, Params: []any{}})
 		}
-		stmts = append(stmts, Statement{SQL: rows.CheckpointReset, Params: []any{name, t.Def.Hash, rows.StateRunning, now}})
-		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRunning}
+		stmts = append(stmts, Statement{SQL: d1.CheckpointRebuild, Params: []any{name, t.Def.Hash, now}})
+		// Running when the log is empty: the catch-up finds it at the head.
+		cps[name] = &checkpoint{hash: t.Def.Hash, state: rows.StateRebuilding}
 	}
-	if pi.Action != "" {
+	// reconcile only builds what is new or changed (a query asks it
+	// first): the answer's CatchUp has the rebuild run soon, not in the
+	// caller's time.
+	reconcile := pi.Action == "reconcile"
+	if pi.Action != "" && !reconcile {
 		cp, ok := cps[pi.Name]
 		if _, defined := c.prog.Projections[pi.Name]; !defined {
 			return Projected{projectorAnswer: projectorAnswer{Unknown: fmt.Sprintf("no projection %q", pi.Name)}}, nil
@@ -129,11 +141,11 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 				return Projected{projectorAnswer: projectorAnswer{Conflict: fmt.Sprintf("%s is %s", pi.Name, state)}}, nil
 			}
 			if pi.Action == "skip" {
-				stmts = append(stmts, Statement{SQL: rows.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
+				stmts = append(stmts, Statement{SQL: d1.CheckpointSkip, Params: []any{cp.errAt, now, pi.Name}})
 				cp.pos = cp.errAt
 				cp.errAt = 0
 			} else {
-				stmts = append(stmts, Statement{SQL: rows.CheckpointResume, Params: []any{now, pi.Name}})
+				stmts = append(stmts, Statement{SQL: d1.CheckpointResume, Params: []any{now, pi.Name}})
 			}
 			cp.state, cp.errAt = rows.StateRunning, 0
 		default:
@@ -152,9 +164,12 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 			return Projected{}, err
 		}
 	}
+	if reconcile {
+		return Projected{CatchUp: len(stmts) > 0}, nil
+	}
 	for _, name := range c.projectionNames() {
 		cp := cps[name]
-		if cp.state != rows.StateRunning || pi.Inline && c.prog.Projections[name].Mode != "inline" {
+		if cp.state != rows.StateRunning && cp.state != rows.StateRebuilding || pi.Inline && c.prog.Projections[name].Mode != "inline" {
 			continue
 		}
 		t := c.tables[name]
@@ -174,17 +189,26 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 // projectOnce applies the next run of events to t and reports whether the
 // projection is at the head of the log (or stopped by a failure).
 func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (bool, error) {
-	res, err := h.query(sqlEventsAfter, cp.pos, projectBatch)
+	res, err := h.query(d1.EventsAfter, cp.pos, projectBatch)
 	if err != nil {
 		return false, err
 	}
 	if len(res.Rows) == 0 {
+		if cp.state == rows.StateRebuilding {
+			// A rebuild at the head is running.
+			set := Statement{SQL: d1.CheckpointSet, Params: []any{cp.pos, rows.StateRunning, now, t.Def.Name}}
+			if err := h.do(Op{Kind: "batch", Statements: []Statement{set}}, nil); err != nil {
+				return false, err
+			}
+			cp.state = rows.StateRunning
+		}
 		return true, nil
 	}
-	evs := make([]store.Event, 0, len(res.Rows))
-	for _, r := range res.Rows {
-		evs = append(evs, eventOf(r))
+	evs, err := eventsOfRows(res.Rows)
+	if err != nil {
+		return false, err
 	}
+	atHead := len(res.Rows) < projectBatch
 	b := rows.Prepare(t, evs, nil)
 	loaded := map[string]*rows.Row{}
 	for i := 0; i < len(b.Keys); i += rows.ManyKeys {
@@ -198,11 +222,15 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 			return false, err
 		}
 		for _, r := range got.Rows {
+			key, err := d1.Text(r[0])
+			if err != nil {
+				return false, fmt.Errorf("projection %s: key: %w", t.Def.Name, err)
+			}
 			row, err := t.Load(r[1:])
 			if err != nil {
 				return false, err
 			}
-			loaded[asString(r[0])] = row
+			loaded[key] = row
 		}
 	}
 	out := b.Apply(loaded)
@@ -219,9 +247,13 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	}
 	name := t.Def.Name
 	if out.Fail != nil {
-		stmts = append(stmts, Statement{SQL: rows.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
+		stmts = append(stmts, Statement{SQL: d1.CheckpointFail, Params: []any{out.Last, out.Fail.Msg, out.Fail.Position, now, name}})
 	} else {
-		stmts = append(stmts, Statement{SQL: rows.CheckpointAdvanceIf, Params: []any{out.Last, now, name, cp.pos}})
+		state := cp.state
+		if atHead {
+			state = rows.StateRunning
+		}
+		stmts = append(stmts, Statement{SQL: d1.CheckpointAdvance, Params: []any{out.Last, state, now, name, cp.pos}})
 	}
 	if err := h.do(Op{Kind: "batch", Statements: stmts}, nil); err != nil {
 		return false, err
@@ -231,7 +263,8 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		cp.state, cp.errAt = rows.StateFailed, out.Fail.Position
 		return true, nil
 	}
-	return len(res.Rows) < projectBatch, nil
+	if atHead {
+		cp.state = rows.StateRunning
+	}
+	return atHead, nil
 }
-
-const sqlEventsAfter = `SELECT ` + eventColumns + ` FROM events WHERE position > ?1 ORDER BY position LIMIT ?2`

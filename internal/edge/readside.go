@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // rawRows is a D1 result as the shell gives it for a "d1" operation: the
@@ -31,32 +31,30 @@ func (h *host) query(sql string, params ...any) (*rawRows, error) {
 	return &r, nil
 }
 
-func asInt(v any) int64 {
-	switch x := v.(type) {
-	case float64:
-		return int64(x)
-	case int64:
-		return x
-	case int:
-		return int64(x)
+// eventsOfRows decodes rows of d1.EventColumns.
+func eventsOfRows(rs [][]any) ([]store.Event, error) {
+	out := make([]store.Event, 0, len(rs))
+	for _, r := range rs {
+		e, err := d1.DecodeEvent(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
-	return 0
+	return out, nil
 }
 
-func asString(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-// eventOf reads a row of eventColumns.
-func eventOf(r []any) store.Event {
-	e := store.Event{Position: asInt(r[0]), ID: asString(r[1]), Aggregate: asString(r[2]), Instance: asString(r[3]),
-		Version: asInt(r[4]), Type: asString(r[5]), SchemaVersion: int(asInt(r[6])), CommandID: asString(r[8])}
-	e.Time, _ = time.Parse(time.RFC3339Nano, asString(r[7]))
-	if p, ok := r[9].(string); ok {
-		e.Payload = []byte(p)
+// checkpointsOf decodes rows of d1.CheckpointAll by name.
+func checkpointsOf(rs [][]any) (map[string]d1.Checkpoint, error) {
+	out := make(map[string]d1.Checkpoint, len(rs))
+	for _, r := range rs {
+		cp, err := d1.DecodeCheckpoint(r)
+		if err != nil {
+			return nil, err
+		}
+		out[cp.Name] = cp
 	}
-	return e
+	return out, nil
 }
 
 // readModels is api.ReadModels over D1 (queries, status) and the projector
@@ -70,6 +68,9 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	q := m.c.prog.Queries[name]
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
+	}
+	if _, err := m.current(); err != nil {
+		return nil, fmt.Errorf("query %s: %w", name, err)
 	}
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
@@ -107,28 +108,61 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	return out, nil
 }
 
+// current reads the projections' checkpoints after making sure each
+// projection has its table for the definition deployed: a projection
+// never built (a Worker's first query) or built by an older definition (a
+// deploy changed it) is reset by the projector, its only writer, which
+// then rebuilds it from the log in the background. So a query answers the
+// rows of the definition deployed, while rebuilding as natively, and
+// never an older definition's.
+func (m *readModels) current() (map[string]d1.Checkpoint, error) {
+	res, err := m.h.query(d1.CheckpointAll)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := checkpointsOf(res.Rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range m.c.projectionNames() {
+		if cp, ok := stored[name]; ok && cp.Hash == m.c.prog.Projections[name].Hash {
+			continue
+		}
+		if err := m.action("reconcile", ""); err != nil {
+			return nil, err
+		}
+		if res, err = m.h.query(d1.CheckpointAll); err != nil {
+			return nil, err
+		}
+		return checkpointsOf(res.Rows)
+	}
+	return stored, nil
+}
+
 func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
-	head, err := m.h.query(sqlHead)
+	stored, err := m.current()
 	if err != nil {
 		return nil, err
 	}
-	h := asInt(head.Rows[0][0])
-	cps, err := m.h.query(rows.CheckpointAll)
+	head, err := m.h.query(d1.Head)
 	if err != nil {
 		return nil, err
 	}
-	stored := map[string][]any{}
-	for _, r := range cps.Rows {
-		stored[asString(r[0])] = r
+	if len(head.Rows) != 1 || len(head.Rows[0]) != 1 {
+		return nil, fmt.Errorf("the log's head: want one value, got %d rows", len(head.Rows))
+	}
+	h, err := d1.Int(head.Rows[0][0])
+	if err != nil {
+		return nil, fmt.Errorf("the log's head: %w", err)
 	}
 	out := []api.ProjectionStatus{}
 	for _, name := range m.c.projectionNames() {
 		p := m.c.prog.Projections[name]
 		ps := api.ProjectionStatus{Name: name, Mode: p.Mode, Head: h, Hash: p.Hash, State: rows.StateNew}
-		if r, ok := stored[name]; ok {
-			ps.Position, ps.State, ps.Error, ps.ErrorPosition = asInt(r[1]), asString(r[3]), asString(r[4]), asInt(r[5])
-			if asString(r[2]) != p.Hash {
-				ps.State, ps.Hash = rows.StateStale, asString(r[2])
+		if cp, ok := stored[name]; ok {
+			ps.Position, ps.State, ps.Error, ps.ErrorPosition = cp.Position, cp.State, cp.Error, cp.ErrorPosition
+			if cp.Hash != p.Hash {
+				ps.State, ps.Hash = rows.StateStale, cp.Hash
 			}
 		}
 		ps.Lag = max(h-ps.Position, 0)
@@ -161,5 +195,3 @@ func (m *readModels) action(method, name string) error {
 func (m *readModels) Rebuild(_ context.Context, name string) error { return m.action("rebuild", name) }
 func (m *readModels) Skip(_ context.Context, name string) error    { return m.action("skip", name) }
 func (m *readModels) Resume(_ context.Context, name string) error  { return m.action("resume", name) }
-
-const sqlHead = `SELECT COALESCE(MAX(position), 0) FROM events`

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // WireRequest is an HTTP request as the shell hands it over.
@@ -139,14 +141,14 @@ func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error
 
 func (b *backend) Events(_ context.Context, agg, id string, after int64, limit int) ([]store.Event, error) {
 	var rows []wireEvent
-	arg := map[string]any{"after": after, "sql": objectEvents}
+	arg := map[string]any{"after": after, "sql": d1.ObjectEvents}
 	if limit > 0 {
-		arg = map[string]any{"after": after, "limit": limit, "bound": store.PageBytes, "sql": objectEventsPage}
+		arg = map[string]any{"after": after, "limit": limit, "bound": store.PageBytes, "sql": d1.ObjectEventsPage}
 	}
 	if err := b.object(agg, id, "events", arg, &rows); err != nil {
 		return nil, err
 	}
-	return eventsOf(rows, agg, id), nil
+	return eventsOf(rows, agg, id)
 }
 
 func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*api.Drift, error) {
@@ -161,15 +163,11 @@ func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Ev
 	if limit <= 0 {
 		limit = api.MaxPage
 	}
-	res, err := b.h.query(sqlReadAll, after, limit, store.PageBytes)
+	res, err := b.h.query(d1.ReadAll, after, limit, store.PageBytes)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.Event, 0, len(res.Rows))
-	for _, r := range res.Rows {
-		out = append(out, eventOf(r))
-	}
-	return out, nil
+	return eventsOfRows(res.Rows)
 }
 
 // wireInstance is an instance row of a Durable Object.
@@ -200,7 +198,7 @@ type wireEvent struct {
 	Payload       string `json:"payload"`
 }
 
-func eventsOf(rows []wireEvent, agg, id string) []store.Event {
+func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
 	out := make([]store.Event, 0, len(rows))
 	for _, r := range rows {
 		e := store.Event{ID: r.ID, Aggregate: r.Aggregate, Instance: r.Instance, Version: r.Version, Type: r.Type,
@@ -211,10 +209,14 @@ func eventsOf(rows []wireEvent, agg, id string) []store.Event {
 		if e.Aggregate == "" {
 			e.Aggregate, e.Instance = agg, id
 		}
-		e.Time, _ = time.Parse(time.RFC3339Nano, r.Time)
+		t, err := d1.Time(r.Time)
+		if err != nil {
+			return nil, fmt.Errorf("event %s: time: %w", r.ID, err)
+		}
+		e.Time = t
 		out = append(out, e)
 	}
-	return out
+	return out, nil
 }
 
 // wireCommand is an api.CommandRequest on its way to an object: the

@@ -741,7 +741,9 @@ export class Projector extends DurableObject {
   }
 
   async action(method, name) {
-    return this.run(method, name);
+    const d = await this.run(method, name);
+    if (d.catchUp) await this.kick(); // Go built tables the log has yet to fill
+    return d;
   }
 
   // kick asks for a full catch-up soon: a burst of commands shares one

@@ -8,7 +8,7 @@
 // Object over RPC), the same object (one SQLite-backed `Aggregate` per
 // instance, the same tables and SQL, the command decided and written inside
 // one `transactionSync`), the same alarm, and the same forwarding of new
-// events to D1 (internal/edge/log.go's sqlForward and sqlPositions in one batch, then
+// events to D1 (store/d1's Forward and Positions in one batch, then
 // the positions written back), in waitUntil or, with AWAIT_FORWARD=1,
 // before the command answers (see committed).
 //
@@ -20,6 +20,9 @@
 // forwarded every event. Only the cart and only these three commands are
 // implemented; the rest of the API answers 404.
 import { DurableObject } from "cloudflare:workers";
+// The SQL is package store/d1's, the engine's own (sql.mjs is written from
+// it and checked by its tests).
+import * as sql from "./sql.mjs";
 
 // --------------------------------------------------------------- HTTP bits
 
@@ -149,9 +152,7 @@ async function readAll(env, q) {
   const limit = Number(q.get("limit") || 100);
   if (!Number.isInteger(after) || after < 0) return problem(400, "invalid_parameter", "query parameter after must be an integer", { parameter: "after" });
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return problem(400, "invalid_parameter", "query parameter limit must be an integer from 1 to 1000", { parameter: "limit" });
-  const { results } = await env.DB.prepare(
-    "SELECT position, id, aggregate, instance, version, type, schema_version, time, command_id, payload FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
-  )
+  const { results } = await env.DB.prepare(sql.EventsAfter)
     .bind(after, limit)
     .all();
   const events = results.map((e) => ({
@@ -351,90 +352,44 @@ function decide(instance, record, req) {
 // projections: the shell's projector run after the forwarding has no
 // counterpart here.
 
-// ---------------------------------------- Aggregate object (the shell's SQL)
+// ------------------------------- Aggregate object (store/d1's SQL, as the shell)
 
-const objectSchema = `
-CREATE TABLE IF NOT EXISTS instance (
-  k         INTEGER PRIMARY KEY CHECK (k = 1),
-  aggregate TEXT    NOT NULL,
-  id        TEXT    NOT NULL,
-  version   INTEGER NOT NULL,
-  state     TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  version        INTEGER PRIMARY KEY,
-  id             TEXT    NOT NULL UNIQUE,
-  type           TEXT    NOT NULL,
-  schema_version INTEGER NOT NULL,
-  time           TEXT    NOT NULL,
-  command_id     TEXT    NOT NULL,
-  payload        TEXT,
-  position       INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
-CREATE TABLE IF NOT EXISTS idempotency (
-  key          TEXT NOT NULL PRIMARY KEY,
-  request_hash TEXT NOT NULL,
-  response     TEXT,
-  time         TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id   TEXT    NOT NULL,
-  consumer   TEXT    NOT NULL,
-  attempts   INTEGER NOT NULL DEFAULT 0,
-  due        INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS forwarding (
-  k        INTEGER PRIMARY KEY CHECK (k = 1),
-  failures INTEGER NOT NULL
-);`;
-
-const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
-
-// internal/edge/log.go: sqlForward and sqlPositions.
-const sqlForward = `INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload)
-SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
-WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)`;
-const sqlPositions = `SELECT id, position FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
-const maxForward = 50;
 const idempotencyTtlMs = 24 * 3600 * 1000;
 
 export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(objectSchema);
+    this.sql.exec(sql.ObjectSchema);
     this.pending = false;
     this.flushing = null;
   }
 
   instance() {
-    const row = this.sql.exec("SELECT version, state FROM instance").toArray()[0];
+    const row = this.sql.exec(sql.ObjectInstance).toArray()[0];
     return row ? { version: row.version, state: row.state } : { version: 0, state: "" };
   }
 
   write(agg, id, commit) {
-    const sql = this.sql;
+    const db = this.sql;
     for (const e of commit.events) {
-      sql.exec(
-        "INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      db.exec(
+        sql.ObjectAddEvent,
         e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload,
       );
     }
     if (commit.state !== null) {
-      sql.exec(
-        "INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state",
+      db.exec(
+        sql.ObjectPutInstance,
         agg, id, commit.version, commit.state,
       );
     }
     if (commit.idempotency) {
       const r = commit.idempotency;
-      sql.exec("INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)", r.key, r.request_hash, r.response, r.time);
+      db.exec(sql.ObjectAddIdempotency, r.key, r.request_hash, r.response, r.time);
     }
     for (const o of commit.effects) {
-      sql.exec("INSERT INTO outbox (event_id, consumer) VALUES (?, ?)", o.eventId, o.consumer);
+      db.exec(sql.ObjectAddOutbox, o.eventId, o.consumer);
     }
   }
 
@@ -444,7 +399,7 @@ export class Aggregate extends DurableObject {
       let record = null;
       if (req.idempotencyKey) {
         const key = `${agg}/${id}/${req.idempotencyKey}`;
-        const r = this.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", key).toArray()[0];
+        const r = this.sql.exec(sql.ObjectIdempotency, key).toArray()[0];
         record = r || null;
       }
       d = decide(this.instance(), record, req);
@@ -484,28 +439,28 @@ export class Aggregate extends DurableObject {
       this.pending = false;
       for (;;) {
         const evs = this.sql
-          .exec(`SELECT ${eventCols} FROM events WHERE position IS NULL ORDER BY version LIMIT ${maxForward}`)
+          .exec(sql.ObjectUnforwarded)
           .toArray()
           .map((e) => ({ ...e, aggregate: agg, instance: id }));
         if (evs.length === 0) break;
         const positions = await this.forward(evs);
         this.ctx.storage.transactionSync(() => {
-          for (const [eid, pos] of Object.entries(positions)) this.sql.exec("UPDATE events SET position = ? WHERE id = ?", pos, eid);
+          for (const [eid, pos] of Object.entries(positions)) this.sql.exec(sql.ObjectSetPosition, pos, eid);
         });
       }
     }
-    this.sql.exec("DELETE FROM forwarding");
+    this.sql.exec(sql.ObjectForwardingClear);
   }
 
-  // forward is internal/edge/log.go's forward: the events in one D1 batch, then
-  // their positions.
+  // forward is internal/edge/log.go's forward: the events in one D1 batch
+  // (sql.Forward), then their positions (sql.Positions).
   async forward(evs) {
     const db = this.env.DB;
     const stmts = evs.map((e) =>
-      db.prepare(sqlForward).bind(e.id, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload),
+      db.prepare(sql.Forward).bind(e.id, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload),
     );
     const ids = evs.map((e) => e.id);
-    stmts.push(db.prepare(sqlPositions).bind(JSON.stringify(ids)));
+    stmts.push(db.prepare(sql.Positions).bind(JSON.stringify(ids)));
     const rs = await db.batch(stmts);
     const positions = {};
     for (const r of rs[rs.length - 1].results) positions[r.id] = r.position;
@@ -516,22 +471,22 @@ export class Aggregate extends DurableObject {
   }
 
   async alarm() {
-    const row = this.sql.exec("SELECT aggregate, id FROM instance").toArray()[0];
+    const row = this.sql.exec(sql.ObjectInstanceKey).toArray()[0];
     if (!row) return;
     try {
       await this.flush(row.aggregate, row.id);
       // The shell's outbox pass (these commands owe no effects) and expiry
       // of idempotency records (24 h, its default).
-      this.sql.exec("SELECT seq, event_id, consumer, attempts FROM outbox WHERE due <= ? ORDER BY seq", Date.now()).toArray();
+      this.sql.exec(sql.ObjectOutboxDue, Date.now()).toArray();
       const ttl = idempotencyTtlMs;
-      this.sql.exec("DELETE FROM idempotency WHERE time < ?", new Date(Date.now() - ttl).toISOString());
-      const oldest = this.sql.exec("SELECT MIN(time) AS t FROM idempotency").toArray()[0]?.t;
-      const due = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
+      this.sql.exec(sql.ObjectIdempotencyExpire, new Date(Date.now() - ttl).toISOString());
+      const oldest = this.sql.exec(sql.ObjectIdempotencyOldest).toArray()[0]?.t;
+      const due = this.sql.exec(sql.ObjectOutboxNextDue).toArray()[0]?.due;
       const next = Math.min(due ?? Infinity, oldest ? Date.parse(oldest) + ttl + 1 : Infinity);
       if (next !== Infinity) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
     } catch (e) {
-      const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;
-      this.sql.exec("INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures", n);
+      const n = (this.sql.exec(sql.ObjectForwardingFailures).toArray()[0]?.failures ?? 0) + 1;
+      this.sql.exec(sql.ObjectForwardingSet, n);
       const delay = Math.min(500 * 2 ** (n - 1), 30000);
       console.warn(`baseline: forwarding ${row.aggregate} ${row.id} failed (${n}), retry in ${delay} ms:`, String(e.message || e));
       await this.ctx.storage.setAlarm(Date.now() + delay);

@@ -1,0 +1,38 @@
+// Written by store/d1's TestBaselineSQL (CUESOURCE_UPDATE=1 go test ./store/d1/):
+// the SQL of the Workers runtime, package store/d1, for the baseline Worker.
+export const MaxForward = 50;
+export const ObjectSchema = "\nCREATE TABLE IF NOT EXISTS instance (\n  k         INTEGER PRIMARY KEY CHECK (k = 1),\n  aggregate TEXT    NOT NULL,\n  id        TEXT    NOT NULL,\n  version   INTEGER NOT NULL,\n  state     TEXT\n);\nCREATE TABLE IF NOT EXISTS events (\n  version        INTEGER PRIMARY KEY,\n  id             TEXT    NOT NULL UNIQUE,\n  type           TEXT    NOT NULL,\n  schema_version INTEGER NOT NULL,\n  time           TEXT    NOT NULL,\n  command_id     TEXT    NOT NULL,\n  payload        TEXT,\n  position       INTEGER\n);\nCREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;\nCREATE TABLE IF NOT EXISTS idempotency (\n  key          TEXT NOT NULL PRIMARY KEY,\n  request_hash TEXT NOT NULL,\n  response     TEXT,\n  time         TEXT NOT NULL\n);\nCREATE TABLE IF NOT EXISTS outbox (\n  seq        INTEGER PRIMARY KEY AUTOINCREMENT,\n  event_id   TEXT    NOT NULL,\n  consumer   TEXT    NOT NULL,\n  attempts   INTEGER NOT NULL DEFAULT 0,\n  due        INTEGER NOT NULL DEFAULT 0,\n  last_error TEXT\n);\nCREATE TABLE IF NOT EXISTS forwarding (\n  k        INTEGER PRIMARY KEY CHECK (k = 1),\n  failures INTEGER NOT NULL\n);";
+export const ObjectEventColumns = "version, id, type, schema_version, time, command_id, payload, position";
+export const ObjectInstance = "SELECT version, state FROM instance";
+export const ObjectInstanceKey = "SELECT aggregate, id FROM instance";
+export const ObjectPutInstance = "INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state";
+export const ObjectSetState = "UPDATE instance SET state = ?";
+export const ObjectAddEvent = "INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)";
+export const ObjectAllEvents = "SELECT version, id, type, schema_version, time, command_id, payload, position FROM events ORDER BY version";
+export const ObjectEventByID = "SELECT version, id, type, schema_version, time, command_id, payload, position FROM events WHERE id = ?";
+export const ObjectEvents = "SELECT version, id, type, schema_version, time, command_id, payload, position FROM events WHERE version \u003e ?1 ORDER BY version";
+export const ObjectEventsPage = "SELECT version, id, type, schema_version, time, command_id, payload, position FROM (SELECT version, id, type, schema_version, time, command_id, payload, position, SUM(ifnull(length(CAST(payload AS BLOB)), 0)) OVER (ORDER BY version ROWS UNBOUNDED PRECEDING) - ifnull(length(CAST(payload AS BLOB)), 0) AS page_before FROM events WHERE version \u003e ?1 ORDER BY version LIMIT ?2) WHERE page_before \u003c ?3 ORDER BY version";
+export const ObjectUnforwarded = "SELECT version, id, type, schema_version, time, command_id, payload, position FROM events WHERE position IS NULL ORDER BY version LIMIT 50";
+export const ObjectSetPosition = "UPDATE events SET position = ? WHERE id = ?";
+export const ObjectAddIdempotency = "INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)";
+export const ObjectIdempotency = "SELECT key, request_hash, response, time FROM idempotency WHERE key = ?";
+export const ObjectIdempotencyExpire = "DELETE FROM idempotency WHERE time \u003c ?";
+export const ObjectIdempotencyOldest = "SELECT MIN(time) AS t FROM idempotency";
+export const ObjectAddOutbox = "INSERT INTO outbox (event_id, consumer) VALUES (?, ?)";
+export const ObjectOutboxDue = "SELECT seq, event_id, consumer, attempts FROM outbox WHERE due \u003c= ? ORDER BY seq";
+export const ObjectOutboxNextDue = "SELECT MIN(due) AS due FROM outbox";
+export const ObjectOutboxRetry = "UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?";
+export const ObjectOutboxRemove = "DELETE FROM outbox WHERE seq = ?";
+export const ObjectForwardingFailures = "SELECT failures FROM forwarding";
+export const ObjectForwardingSet = "INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures";
+export const ObjectForwardingClear = "DELETE FROM forwarding";
+export const EventColumns = "position, id, aggregate, instance, version, type, schema_version, time, command_id, payload";
+export const Forward = "INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload)\nSELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9\nWHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)";
+export const Positions = "SELECT id, position FROM events WHERE id IN (SELECT value FROM json_each(?1))";
+export const EventsAfter = "SELECT position, id, aggregate, instance, version, type, schema_version, time, command_id, payload FROM events WHERE position \u003e ?1 ORDER BY position LIMIT ?2";
+export const ReadAll = "SELECT position, id, aggregate, instance, version, type, schema_version, time, command_id, payload FROM (SELECT position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, SUM(ifnull(length(CAST(payload AS BLOB)), 0)) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING) - ifnull(length(CAST(payload AS BLOB)), 0) AS page_before FROM events WHERE position \u003e ?1 ORDER BY position LIMIT ?2) WHERE page_before \u003c ?3 ORDER BY position";
+export const Head = "SELECT COALESCE(MAX(position), 0) FROM events";
+export const DeadLetterAdd = "INSERT INTO dead_letters (event_id, effect, attempts, error, rejection, time, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+export const DeadLetterList = "SELECT id, event_id, effect, attempts, error, rejection, time FROM dead_letters ORDER BY id";
+export const DeadLetterGet = "SELECT effect, event FROM dead_letters WHERE id = ?1";
+export const DeadLetterRemove = "DELETE FROM dead_letters WHERE id = ?1 RETURNING id";

@@ -1,0 +1,34 @@
+// Package d1 is the storage of the Workers runtime: the SQL it runs on D1
+// (the global log) and on each Aggregate Durable Object's SQLite storage,
+// and the decoders of the rows that come back.
+//
+// # What it owns
+//
+//   - The D1 schema ([LogSchema]) and its migration, the text `cuesource
+//     worker build` writes ([Migration]).
+//   - The D1 statements: forwarding an instance's events ([Forward],
+//     [Positions]), the global reads and pages ([ReadAll], [EventsAfter],
+//     [Head]), dead letters ([DeadLetterAdd], [DeadLetterList],
+//     [DeadLetterGet], [DeadLetterRemove]) and the projector's checkpoints
+//     (the Checkpoint statements).
+//   - A Durable Object's schema ([ObjectSchema]) and statements (the
+//     Object names): its instance row, events, idempotency records, outbox
+//     and forwarding state.
+//   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
+//     [Int], [Text], [Time]) that refuse a value of the wrong type, or a time that does
+//     not parse, with an error naming the column; and the stored time text
+//     ([FormatTime]).
+//   - [JSModule]: the statements as a JavaScript module, so JavaScript
+//     that runs them (the benchmark's baseline Worker) uses this text and
+//     not a copy.
+//
+// Statements take positional parameters (?1, ?2, ... or ?), as D1 and a
+// Durable Object's storage bind them; each says its parameters in order.
+// They are plain SQLite: the package's tests run every one natively on
+// SQLite (modernc.org/sqlite), without workerd.
+//
+// # What it never touches
+//
+// No I/O: package internal/edge asks the shell to run these statements
+// and decodes the answers here; the shell (worker/shell) performs them.
+package d1

@@ -1,0 +1,117 @@
+package d1
+
+import (
+	"strconv"
+
+	"github.com/cuesource/cuesource/store"
+)
+
+// ObjectSchema is the schema of an Aggregate Durable Object's SQLite
+// storage, applied (idempotently) whenever the object starts: its one
+// instance row, its events (position is the event's place in the global
+// log, NULL until forwarded), idempotency records, the outbox of
+// deliveries owed and the forwarding's failure count.
+const ObjectSchema = `
+CREATE TABLE IF NOT EXISTS instance (
+  k         INTEGER PRIMARY KEY CHECK (k = 1),
+  aggregate TEXT    NOT NULL,
+  id        TEXT    NOT NULL,
+  version   INTEGER NOT NULL,
+  state     TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+  version        INTEGER PRIMARY KEY,
+  id             TEXT    NOT NULL UNIQUE,
+  type           TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  time           TEXT    NOT NULL,
+  command_id     TEXT    NOT NULL,
+  payload        TEXT,
+  position       INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
+CREATE TABLE IF NOT EXISTS idempotency (
+  key          TEXT NOT NULL PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  response     TEXT,
+  time         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id   TEXT    NOT NULL,
+  consumer   TEXT    NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  due        INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS forwarding (
+  k        INTEGER PRIMARY KEY CHECK (k = 1),
+  failures INTEGER NOT NULL
+);`
+
+// ObjectEventColumns are the columns of an object's events that its reads
+// answer (the aggregate and instance are the object's).
+const ObjectEventColumns = `version, id, type, schema_version, time, command_id, payload, position`
+
+// An object's statements. Parameters are positional (?), in the order
+// given; times are [FormatTime] text, except the outbox's due, which is
+// milliseconds since the Unix epoch.
+const (
+	// ObjectInstance reads (version, state) of the instance; no row: none yet.
+	ObjectInstance = `SELECT version, state FROM instance`
+	// ObjectInstanceKey reads (aggregate, id): which instance the object holds.
+	ObjectInstanceKey = `SELECT aggregate, id FROM instance`
+	// ObjectPutInstance (aggregate, id, version, state) writes the instance row.
+	ObjectPutInstance = `INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state`
+	// ObjectSetState (state) replaces the state (a rehydration's fix).
+	ObjectSetState = `UPDATE instance SET state = ?`
+
+	// ObjectAddEvent (version, id, type, schema_version, time,
+	// command_id, payload) appends an event, not yet forwarded.
+	ObjectAddEvent = `INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// ObjectAllEvents reads every event, oldest first.
+	ObjectAllEvents = `SELECT ` + ObjectEventColumns + ` FROM events ORDER BY version`
+	// ObjectEventByID (id) reads one event.
+	ObjectEventByID = `SELECT ` + ObjectEventColumns + ` FROM events WHERE id = ?`
+	// ObjectEvents (after) reads every event after a version.
+	ObjectEvents = `SELECT ` + ObjectEventColumns + ` FROM events WHERE version > ?1 ORDER BY version`
+	// ObjectSetPosition (position, id) records where an event is in the
+	// global log: it is forwarded.
+	ObjectSetPosition = `UPDATE events SET position = ? WHERE id = ?`
+
+	// ObjectAddIdempotency (key, request_hash, response, time).
+	ObjectAddIdempotency = `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`
+	// ObjectIdempotency (key) reads (key, request_hash, response, time).
+	ObjectIdempotency = `SELECT key, request_hash, response, time FROM idempotency WHERE key = ?`
+	// ObjectIdempotencyExpire (time) removes the records older than it.
+	ObjectIdempotencyExpire = `DELETE FROM idempotency WHERE time < ?`
+	// ObjectIdempotencyOldest reads (t): the oldest record's time, NULL if none.
+	ObjectIdempotencyOldest = `SELECT MIN(time) AS t FROM idempotency`
+
+	// ObjectAddOutbox (event_id, consumer) owes a delivery, due now.
+	ObjectAddOutbox = `INSERT INTO outbox (event_id, consumer) VALUES (?, ?)`
+	// ObjectOutboxDue (now) reads (seq, event_id, consumer, attempts) of
+	// the deliveries due, in commit order.
+	ObjectOutboxDue = `SELECT seq, event_id, consumer, attempts FROM outbox WHERE due <= ? ORDER BY seq`
+	// ObjectOutboxNextDue reads (due): when the next delivery is due, NULL if none.
+	ObjectOutboxNextDue = `SELECT MIN(due) AS due FROM outbox`
+	// ObjectOutboxRetry (due, last_error, seq) counts a failed attempt.
+	ObjectOutboxRetry = `UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?`
+	// ObjectOutboxRemove (seq) settles a delivery.
+	ObjectOutboxRemove = `DELETE FROM outbox WHERE seq = ?`
+
+	// ObjectForwardingFailures reads (failures) of the forwarding, no row: none.
+	ObjectForwardingFailures = `SELECT failures FROM forwarding`
+	// ObjectForwardingSet (failures) counts the forwarding's failures in a row.
+	ObjectForwardingSet = `INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures`
+	// ObjectForwardingClear forgets them: the forwarding succeeded.
+	ObjectForwardingClear = `DELETE FROM forwarding`
+)
+
+// ObjectUnforwarded reads the next run (at most MaxForward) of events not
+// yet in the global log, oldest first.
+var ObjectUnforwarded = `SELECT ` + ObjectEventColumns + ` FROM events WHERE position IS NULL ORDER BY version LIMIT ` + strconv.Itoa(MaxForward)
+
+// ObjectEventsPage (after, limit, bound) reads a page of an object's
+// events after a version by the page rule of [store.PageSQL].
+var ObjectEventsPage = store.PageSQL(ObjectEventColumns, `version > ?1`, `version`, `?2`, `?3`)

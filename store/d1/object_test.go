@@ -1,0 +1,78 @@
+package d1_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
+)
+
+// An object's statements, each run once on its schema as the shell runs
+// them: a command's writes, the forwarding's, the outbox's and the
+// alarm's reads.
+func TestObjectStatements(t *testing.T) {
+	db := open(t, d1.ObjectSchema)
+	_, err := db.Exec(d1.ObjectSchema)
+	require.NoError(t, err, "the schema applies at every start")
+	assert.Empty(t, rowsOf(t, db, d1.ObjectInstance), "no instance yet")
+
+	var stmts []stmt
+	for v := int64(1); v <= d1.MaxForward+2; v++ {
+		stmts = append(stmts, stmt{d1.ObjectAddEvent, []any{v, "e-" + strconv.FormatInt(v, 10), "Happened", 1, "2026-01-02T03:04:05.006Z", "c-1", `{"v":1}`}})
+	}
+	stmts = append(stmts,
+		stmt{d1.ObjectPutInstance, []any{"cart", "a", d1.MaxForward + 2, `{"open":true}`}},
+		stmt{d1.ObjectAddIdempotency, []any{"k1", "h1", `{"status":201}`, "2026-01-02T03:04:05.006Z"}},
+		stmt{d1.ObjectAddIdempotency, []any{"k2", "h2", nil, "2026-01-03T03:04:05.006Z"}},
+		stmt{d1.ObjectAddOutbox, []any{"e-1", "notify"}},
+		stmt{d1.ObjectAddOutbox, []any{"e-2", "notify"}},
+	)
+	batch(t, db, stmts...)
+	assert.Equal(t, [][]any{{int64(d1.MaxForward + 2), `{"open":true}`}}, rowsOf(t, db, d1.ObjectInstance))
+	assert.Equal(t, [][]any{{"cart", "a"}}, rowsOf(t, db, d1.ObjectInstanceKey))
+	// A second put replaces the version and state, not the key.
+	batch(t, db, stmt{d1.ObjectPutInstance, []any{"other", "b", 60, `{}`}})
+	assert.Equal(t, [][]any{{"cart", "a"}}, rowsOf(t, db, d1.ObjectInstanceKey))
+	batch(t, db, stmt{d1.ObjectSetState, []any{`{"open":false}`}})
+	assert.Equal(t, [][]any{{int64(60), `{"open":false}`}}, rowsOf(t, db, d1.ObjectInstance))
+
+	// Forwarding: runs of MaxForward, oldest first, until all have a position.
+	un := rowsOf(t, db, d1.ObjectUnforwarded)
+	require.Len(t, un, d1.MaxForward)
+	assert.Equal(t, int64(1), un[0][0])
+	for _, r := range un {
+		batch(t, db, stmt{d1.ObjectSetPosition, []any{r[0], r[1]}})
+	}
+	un = rowsOf(t, db, d1.ObjectUnforwarded)
+	require.Len(t, un, 2)
+	assert.Equal(t, int64(d1.MaxForward+1), un[0][0])
+	batch(t, db, stmt{d1.ObjectForwardingSet, []any{1}}, stmt{d1.ObjectForwardingSet, []any{2}})
+	assert.Equal(t, [][]any{{int64(2)}}, rowsOf(t, db, d1.ObjectForwardingFailures))
+	batch(t, db, stmt{d1.ObjectForwardingClear, nil})
+	assert.Empty(t, rowsOf(t, db, d1.ObjectForwardingFailures))
+
+	// Reads of the events: all, after a version, a page, by id.
+	assert.Len(t, rowsOf(t, db, d1.ObjectAllEvents), d1.MaxForward+2)
+	assert.Len(t, rowsOf(t, db, d1.ObjectEvents, 50), 2)
+	assert.Len(t, rowsOf(t, db, d1.ObjectEventsPage, 0, 3, store.PageBytes), 3)
+	byID := rowsOf(t, db, d1.ObjectEventByID, "e-2")
+	require.Len(t, byID, 1)
+	assert.Equal(t, []any{int64(2), "e-2", "Happened", int64(1), "2026-01-02T03:04:05.006Z", "c-1", `{"v":1}`, int64(2)}, byID[0])
+
+	// Idempotency: read, the oldest, expiry by time text.
+	assert.Equal(t, [][]any{{"k2", "h2", nil, "2026-01-03T03:04:05.006Z"}}, rowsOf(t, db, d1.ObjectIdempotency, "k2"))
+	assert.Equal(t, [][]any{{"2026-01-02T03:04:05.006Z"}}, rowsOf(t, db, d1.ObjectIdempotencyOldest))
+	batch(t, db, stmt{d1.ObjectIdempotencyExpire, []any{"2026-01-03T00:00:00.000Z"}})
+	assert.Equal(t, [][]any{{"2026-01-03T03:04:05.006Z"}}, rowsOf(t, db, d1.ObjectIdempotencyOldest))
+
+	// Outbox: due in commit order, a retry later, settled.
+	assert.Equal(t, [][]any{{int64(1), "e-1", "notify", int64(0)}, {int64(2), "e-2", "notify", int64(0)}}, rowsOf(t, db, d1.ObjectOutboxDue, 1000))
+	batch(t, db, stmt{d1.ObjectOutboxRetry, []any{5000, "503", 1}}, stmt{d1.ObjectOutboxRemove, []any{2}})
+	assert.Empty(t, rowsOf(t, db, d1.ObjectOutboxDue, 1000))
+	assert.Equal(t, [][]any{{int64(5000)}}, rowsOf(t, db, d1.ObjectOutboxNextDue))
+	assert.Equal(t, [][]any{{int64(1), "e-1", "notify", int64(1)}}, rowsOf(t, db, d1.ObjectOutboxDue, 5000))
+}
