@@ -16,7 +16,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/route"
@@ -80,6 +79,11 @@ type Options struct {
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
+	// Diagram makes the context's diagram (GET /diagram.svg) on first
+	// request; nil answers 404. The native server renders it with package
+	// diagram; a Worker serves the one `worker build` rendered, which keeps
+	// the renderer out of the wasm engine.
+	Diagram func() []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
@@ -117,7 +121,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
-		diagram: &document{make: func() []byte { return diagram.SVG(p.Manifest) }},
+		diagram: &document{make: opt.Diagram},
 	}
 }
 
@@ -250,6 +254,9 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 	case "context":
 		return s.context.response("application/json")
 	case "diagram":
+		if s.diagram.make == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no diagram")
+		}
 		return s.diagram.response("image/svg+xml")
 	case "events":
 		return s.readAll(ctx, c)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/native"
@@ -84,6 +85,9 @@ func newServerFor(t *testing.T, p *interpreter.Program, opt api.Options) *server
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	backend := native.New(p, st, engine.Options{})
 	t.Cleanup(backend.Close)
+	if opt.Diagram == nil {
+		opt.Diagram = func() []byte { return diagram.SVG(p.Manifest) }
+	}
 	svc := api.New(p, backend, opt)
 	s := &server{t: t, store: st, backend: backend, ended: make(chan string, 1024)}
 	h := api.Handler(svc, api.HandlerOptions{})

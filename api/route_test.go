@@ -22,7 +22,7 @@ var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispa
 // panic on a route without one) by its handler, not by the dispatcher.
 func TestRouteHandlers(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
-	s := New(p, openapiBackend{}, Options{AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+	s := New(p, openapiBackend{}, Options{AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}, Diagram: func() []byte { return []byte("<svg/>") }})
 	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "{name}", "open_carts", "{action}", "rebuild")
 	for _, r := range route.Table {
 		method, _, _ := strings.Cut(r.Methods, ",")

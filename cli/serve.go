@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/engine"
@@ -243,6 +244,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,
 		MaxStreams:  f.maxStreams,
+		Diagram:     func() []byte { return diagram.SVG(p.Manifest) },
 	})
 	return stk, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // Config is what a Worker's environment adds to the manifest.
@@ -28,6 +29,9 @@ type Config struct {
 	// as the native runtime does for each query it runs, because D1 does
 	// not report declared types.
 	QueryJSON map[string][]string `json:"queryJSON,omitempty"`
+	// Diagram is the context's diagram (GET /diagram.svg), rendered by
+	// `cuesource worker build`.
+	Diagram string `json:"diagram,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. It is immutable.
@@ -44,6 +48,9 @@ type Core struct {
 	scripts map[string]script
 	// tables are the projections' tables and their SQL, made once.
 	tables map[string]*rows.Table
+	// inline holds the "aggregate.Event" names an inline projection
+	// handles: a command that emits one answers after the projector ran.
+	inline map[string]bool
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -72,11 +79,21 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
-	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken})
+	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken}
+	if cfg.Diagram != "" {
+		opt.Diagram = func() []byte { return []byte(cfg.Diagram) }
+	}
+	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
+	c.inline = map[string]bool{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
+		if pr.Mode == "inline" {
+			for ev := range pr.Handlers {
+				c.inline[ev] = true
+			}
+		}
 	}
 	return c, nil
 }
@@ -164,7 +181,6 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"decide":    c.decide,
 			"seed":      c.seed,
 			"rehydrate": c.rehydrate,
-			"report":    c.report,
 			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":      c.serve,
@@ -173,49 +189,24 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"project":    c.project,
 			"deliver":    c.deliver,
 			"deadLetter": c.deadLetter,
+			"committed":  c.committed,
+			"alarm":      c.alarm,
 		}
 }
 
 // Info is what the shell learns at start.
 type Info struct {
 	Name string `json:"name"`
-	// Inline lists "aggregate.Event" names that an inline projection
-	// handles: a command that emits one forwards and projects before it
-	// answers.
-	Inline []string `json:"inline"`
-	// Projections is whether the context has any: forwarding then wakes
-	// the projector.
-	Projections bool `json:"projections"`
-	// Effects maps each effect to its delivery: sync, async or queue.
-	Effects map[string]string `json:"effects"`
-	// IdempotencyTTLMS is how long an object keeps idempotency records:
-	// CUESOURCE_IDEMPOTENCY_TTL (a Go duration, as serve's
-	// --idempotency-ttl), 24h by default.
-	IdempotencyTTLMS int64 `json:"idempotencyTtlMs"`
 	// MaxBody is the largest request body the API reads: the shell reads
 	// no more than this (and one byte) of a body.
 	MaxBody int `json:"maxBody"`
+	// ObjectSchema is an Aggregate object's storage schema, which it
+	// applies (idempotently) when it starts.
+	ObjectSchema string `json:"objectSchema"`
 }
 
 func (c *Core) info() Info {
-	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{},
-		IdempotencyTTLMS: c.ttl.Milliseconds(), MaxBody: c.svc.MaxBody()}
-	for name, e := range c.prog.Effects {
-		in.Effects[name] = e.Delivery
-	}
-	seen := map[string]bool{}
-	for _, p := range c.prog.Projections {
-		if p.Mode != "inline" {
-			continue
-		}
-		for ev := range p.Handlers {
-			if !seen[ev] {
-				seen[ev] = true
-				in.Inline = append(in.Inline, ev)
-			}
-		}
-	}
-	return in
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema}
 }
 
 // decodeInput reads a call's JSON input strictly.

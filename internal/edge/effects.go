@@ -56,6 +56,12 @@ func (c *Core) deliver(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
+	return c.deliverOnce(h, di)
+}
+
+// deliverOnce is one delivery by the rules, the dead letter written when
+// it gives up.
+func (c *Core) deliverOnce(h *host, di deliverInput) (Delivered, error) {
 	ids := 0
 	// A Worker cannot resolve names before its fetch: the rules judge
 	// them by their spelling (ByName), and the shell's fetch follows no
@@ -66,7 +72,7 @@ func (c *Core) deliver(in []byte, h *host) (any, error) {
 	}}
 	ev, err := wireToEvent(di.Event)
 	if err != nil {
-		return nil, err
+		return Delivered{}, err
 	}
 	out := d.Deliver(context.Background(), di.Effect, ev, &doer{h: h})
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
@@ -79,7 +85,7 @@ func (c *Core) deliver(in []byte, h *host) (any, error) {
 	}
 	if out.Kind == rules.Dead {
 		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Logged(), out.Rejection, di.Now); err != nil {
-			return nil, err
+			return Delivered{}, err
 		}
 	}
 	return res, nil
@@ -116,25 +122,6 @@ func (c *Core) deadLetter(in []byte, h *host) (any, error) {
 		return nil, err
 	}
 	return map[string]bool{"ok": true}, nil
-}
-
-type reportInput struct {
-	Body    string         `json:"body"`
-	Reports []rules.Report `json:"reports"`
-}
-
-// report adds sync deliveries' reports to a command's response body, as
-// natively.
-func (c *Core) report(in []byte) (any, error) {
-	var ri reportInput
-	if err := decodeInput(in, &ri); err != nil {
-		return nil, err
-	}
-	body, ok := rules.AppendEffects([]byte(ri.Body), ri.Reports)
-	if !ok {
-		return map[string]string{"body": ri.Body}, nil
-	}
-	return map[string]string{"body": string(body)}, nil
 }
 
 // doer is rules.Doer over the shell.

@@ -80,8 +80,8 @@ func (s *sqliteShell) perform(op Op) Result {
 	case "batch":
 		v, err = s.batch(op.Statements)
 	case "projector":
-		name, _ := op.Arg.(string)
-		v = s.project(op.Method, name)
+		a, _ := op.Arg.(map[string]string)
+		v = s.project(a["action"], a["name"])
 	default:
 		s.t.Fatalf("operation %s is not performed here", op.Kind)
 	}

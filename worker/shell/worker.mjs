@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -97,8 +97,9 @@ function callOn(rt, name, input) {
 // perform(op, ticket) and waits; the shell performs it and hands the result
 // back with resume(ticket, result), and Go continues from where it
 // waited. A runtime that has ended when an operation settles fails the
-// script; nothing is run again.
-async function run(env, name, input) {
+// script; nothing is run again. local is the Durable Object whose storage,
+// alarm and answer the script's local operations use, with respond(v).
+async function run(env, name, input, local = null) {
   const rt = await start(env);
   return new Promise((resolve, reject) => {
     const ended = () => {
@@ -107,7 +108,7 @@ async function run(env, name, input) {
     };
     const perform = (op, ticket) => {
       Promise.resolve()
-        .then(() => performOp(env, JSON.parse(op)))
+        .then(() => performOp(env, JSON.parse(op), local))
         .then((r) => {
           if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
         })
@@ -138,16 +139,32 @@ function checkD1() {
 
 // ---------------------------------------------------------------- operations
 
-async function performOp(env, op) {
+async function performOp(env, op, local) {
   try {
-    return { ok: await performOk(env, op) };
+    return { ok: (await performOk(env, op, local)) ?? null };
   } catch (e) {
     return { error: String((e && e.message) || e) };
   }
 }
 
-async function performOk(env, op) {
+async function performOk(env, op, local) {
   switch (op.kind) {
+    case "sql":
+      return local.sql.exec(op.statement.sql, ...op.statement.params).toArray();
+    case "tx":
+      return local.ctx.storage.transactionSync(() => {
+        for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
+      });
+    case "alarm": {
+      // At op.arg at the latest: an earlier alarm stays.
+      const cur = await local.ctx.storage.getAlarm();
+      if (cur === null || cur > op.arg || cur <= Date.now()) await local.ctx.storage.setAlarm(op.arg);
+      return null;
+    }
+    case "respond":
+      return local.respond(op.arg);
+    case "log":
+      return console[op.method](op.arg);
     case "d1": {
       checkD1();
       const [columns, ...rows] = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).raw({ columnNames: true });
@@ -161,7 +178,7 @@ async function performOk(env, op) {
     case "object":
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
     case "projector":
-      return await projector(env).action(op.method, op.arg);
+      return await projector(env)[op.method](op.arg ?? null);
     case "enqueue":
       await env.QUEUE.send(op.arg);
       return null;
@@ -386,44 +403,6 @@ async function testSwitch(request, env, url) {
 
 // -------------------------------------------------------- Aggregate object
 
-const objectSchema = `
-CREATE TABLE IF NOT EXISTS instance (
-  k         INTEGER PRIMARY KEY CHECK (k = 1),
-  aggregate TEXT    NOT NULL,
-  id        TEXT    NOT NULL,
-  version   INTEGER NOT NULL,
-  state     TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  version        INTEGER PRIMARY KEY,
-  id             TEXT    NOT NULL UNIQUE,
-  type           TEXT    NOT NULL,
-  schema_version INTEGER NOT NULL,
-  time           TEXT    NOT NULL,
-  command_id     TEXT    NOT NULL,
-  payload        TEXT,
-  position       INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
-CREATE TABLE IF NOT EXISTS idempotency (
-  key          TEXT NOT NULL PRIMARY KEY,
-  request_hash TEXT NOT NULL,
-  response     TEXT,
-  time         TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id   TEXT    NOT NULL,
-  consumer   TEXT    NOT NULL,
-  attempts   INTEGER NOT NULL DEFAULT 0,
-  due        INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS forwarding (
-  k        INTEGER PRIMARY KEY CHECK (k = 1),
-  failures INTEGER NOT NULL
-);`;
-
 const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
 
 // Aggregate is one aggregate instance: its state, events, idempotency
@@ -433,9 +412,9 @@ export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(objectSchema);
-    this.pending = false;
-    this.flushing = null;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec((await start(env)).info.objectSchema);
+    });
   }
 
   instance() {
@@ -507,139 +486,21 @@ export class Aggregate extends DurableObject {
     return this.decideAndWrite(agg, id, "seed", (self) => ({ instance: self.instance(), request: req }));
   }
 
-  // committed forwards the new events to the global log and delivers the
-  // effects they owe. An inline projection that handles one of them, or a
-  // sync effect, makes the command answer only after the forwarding (and
-  // the sync deliveries, whose reports join the response, as natively).
-  async committed(agg, id, d) {
-    const rt = await start(this.env);
-    const commit = d.commit;
-    const inline = commit.events.some((e) => rt.info.inline.includes(`${agg}.${e.type}`));
-    const sync = commit.effects.some((o) => rt.info.effects[o.consumer] === "sync");
-    // The alarm is the retry: it fires unless the work below succeeds first.
-    await this.ctx.storage.setAlarm(Date.now() + 2000);
-    const log = (e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
-    const f = this.flush(agg, id);
-    let response = d.response;
-    if (inline || sync) {
-      try {
-        await f;
-      } catch (e) {
-        log(e);
-      }
-    } else {
-      this.ctx.waitUntil(f.catch(log));
-    }
-    if (commit.effects.length === 0) return response;
-    const ids = new Set(commit.events.map((e) => e.id));
-    if (sync) {
-      const reports = await this.runOutbox(agg, id, (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] === "sync");
-      if (reports.length > 0) response = { ...response, body: callOn(await start(this.env), "report", { body: response.body, reports }).body };
-    }
-    const rest = (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] !== "sync";
-    this.ctx.waitUntil(f.catch(() => {}).then(() => this.runOutbox(agg, id, rest)).catch((e) => console.error("cuesource: effects:", e)));
-    return response;
-  }
-
-  // runOutbox delivers the due outbox rows that pass filter: sync and
-  // async ones here, queue ones by sending them to the queue. A delivered,
-  // skipped or dead-lettered row is deleted; a failed one waits for its
-  // backoff and the alarm. It returns the reports of sync deliveries.
-  async runOutbox(agg, id, filter) {
-    this.inFlight ??= new Set();
-    const now = Date.now();
-    const rows = this.sql.exec("SELECT seq, event_id, consumer, attempts FROM outbox WHERE due <= ? ORDER BY seq", now).toArray()
-      .filter((o) => !this.inFlight.has(o.seq) && filter(o));
-    const rt = await start(this.env);
-    const reports = [];
-    for (const o of rows) {
-      this.inFlight.add(o.seq);
-      try {
-        const ev = this.sql.exec(`SELECT ${eventCols} FROM events WHERE id = ?`, o.event_id).toArray()[0];
-        const event = { ...ev, aggregate: agg, instance: id };
-        if (rt.info.effects[o.consumer] === "queue") {
-          await this.env.QUEUE.send({ effect: o.consumer, event });
-          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
-          continue;
-        }
-        const d = await run(this.env, "deliver", { effect: o.consumer, event, attempts: o.attempts, now: new Date().toISOString(), id: crypto.randomUUID() });
-        if (d.report) reports.push(d.report);
-        if (d.kind === "retry") {
-          this.sql.exec("UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?", Date.now() + (d.backoffMs || 0), d.error || "", o.seq);
-          await this.ctx.storage.setAlarm(Date.now() + Math.max(d.backoffMs || 0, 100));
-        } else if (d.kind !== "release") {
-          if (d.kind === "dead") console.error(`cuesource: effect ${o.consumer} for event ${o.event_id} gave up:`, d.error);
-          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
-        }
-      } catch (e) {
-        console.error(`cuesource: effect ${o.consumer} for event ${o.event_id}:`, String(e.message || e));
-        await this.ctx.storage.setAlarm(Date.now() + 1000);
-      } finally {
-        this.inFlight.delete(o.seq);
-      }
-    }
-    return reports;
-  }
-
-  // flush forwards every unforwarded event, oldest first, until none is
-  // left; concurrent callers share one run, and a commit during a run
-  // makes it go round again.
-  flush(agg, id) {
-    this.pending = true;
-    if (!this.flushing) {
-      this.flushing = this.forwardAll(agg, id).finally(() => {
-        this.flushing = null;
-      });
-    }
-    return this.flushing;
-  }
-
-  async forwardAll(agg, id) {
-    while (this.pending) {
-      this.pending = false;
-      for (;;) {
-        const evs = this.sql
-          .exec(`SELECT ${eventCols} FROM events WHERE position IS NULL ORDER BY version LIMIT 50`)
-          .toArray()
-          .map((e) => ({ ...e, aggregate: agg, instance: id }));
-        if (evs.length === 0) break;
-        const res = await run(this.env, "forward", { events: evs });
-        this.ctx.storage.transactionSync(() => {
-          for (const [eid, pos] of Object.entries(res.positions)) this.sql.exec("UPDATE events SET position = ? WHERE id = ?", pos, eid);
-        });
-      }
-    }
-    this.sql.exec("DELETE FROM forwarding");
-    // The projector catches up with what was forwarded: inline
-    // projections before a command that waits for this answers, the
-    // others after.
-    const info = (await start(this.env)).info;
-    if (info.inline.length > 0) await projector(this.env).catchUp(true);
-    if (info.projections) await projector(this.env).kick();
+  // committed runs Go's work after a commit; its answer comes when Go
+  // says (respond), and the rest runs on in waitUntil.
+  committed(agg, id, d) {
+    return new Promise((resolve, reject) => {
+      const input = { aggregate: agg, id, now: new Date().toISOString(), rid: crypto.randomUUID(), commit: d.commit, response: d.response };
+      const work = run(this.env, "committed", input, { sql: this.sql, ctx: this.ctx, respond: resolve });
+      this.ctx.waitUntil(work.then(resolve, (e) => {
+        console.error("cuesource: after the commit:", String(e.message || e));
+        reject(e);
+      }));
+    });
   }
 
   async alarm() {
-    const row = this.sql.exec("SELECT aggregate, id FROM instance").toArray()[0];
-    if (!row) return;
-    try {
-      await this.flush(row.aggregate, row.id);
-      await this.runOutbox(row.aggregate, row.id, () => true);
-      // Idempotency records expire, as natively; the alarm comes back for
-      // the oldest one left.
-      const ttl = (await start(this.env)).info.idempotencyTtlMs;
-      this.sql.exec("DELETE FROM idempotency WHERE time < ?", new Date(Date.now() - ttl).toISOString());
-      const oldest = this.sql.exec("SELECT MIN(time) AS t FROM idempotency").toArray()[0]?.t;
-      const due = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
-      const next = Math.min(due ?? Infinity, oldest ? Date.parse(oldest) + ttl + 1 : Infinity);
-      if (next !== Infinity) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
-    } catch (e) {
-      // Back off: 0.5 s doubling to 30 s.
-      const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;
-      this.sql.exec("INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures", n);
-      const delay = Math.min(500 * 2 ** (n - 1), 30000);
-      console.warn(`cuesource: forwarding ${row.aggregate} ${row.id} failed (${n}), retry in ${delay} ms:`, String(e.message || e));
-      await this.ctx.storage.setAlarm(Date.now() + delay);
-    }
+    await run(this.env, "alarm", { now: new Date().toISOString(), rid: crypto.randomUUID() }, { sql: this.sql, ctx: this.ctx });
   }
 
   async load(agg, id) {
@@ -740,8 +601,8 @@ export class Projector extends DurableObject {
     }
   }
 
-  async action(method, name) {
-    const d = await this.run(method, name);
+  async action({ action, name }) {
+    const d = await this.run(action, name);
     if (d.catchUp) await this.kick(); // Go built tables the log has yet to fill
     return d;
   }
