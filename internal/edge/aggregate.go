@@ -10,8 +10,41 @@ import (
 )
 
 // The functions an Aggregate Durable Object calls inside its storage
-// transaction: the object reads its rows, calls one of them once, and
-// writes the commit it gets back (or nothing).
+// transaction (its method transact): the object runs the reads Go named,
+// calls one of them once on their rows, and runs the writes it answers (or
+// none). The statements are package store/d1's.
+
+// transact is the argument of an object's transact method.
+type transact struct {
+	Fn    string      `json:"fn,omitempty"` // none: the answer is the reads' rows
+	Reads []Statement `json:"reads"`
+	Input any         `json:"input,omitempty"`
+}
+
+// Transacted is the answer of a function transact calls: the answer to
+// give, the writes to run in the same transaction, and After, the work
+// after the commit (the committed script's commit and response).
+type Transacted struct {
+	Answer any         `json:"answer"`
+	Writes []Statement `json:"writes,omitempty"`
+	After  *Decided    `json:"after,omitempty"`
+}
+
+func stmt(sql string, params ...any) Statement {
+	if params == nil {
+		params = []any{}
+	}
+	return Statement{SQL: sql, Params: params}
+}
+
+// instanceOf reads the rows of d1.ObjectInstance.
+func instanceOf(rows json.RawMessage) (wireInstance, error) {
+	var r []wireInstance
+	if err := json.Unmarshal(rows, &r); err != nil || len(r) == 0 {
+		return wireInstance{}, err
+	}
+	return r[0], nil
+}
 
 // wireRecord is an idempotency row.
 type wireRecord struct {
@@ -40,9 +73,18 @@ type Decided struct {
 }
 
 type decideInput struct {
-	Instance wireInstance `json:"instance"`
-	Record   *wireRecord  `json:"record"`
-	Request  wireCommand  `json:"request"`
+	Request wireCommand `json:"request"`
+	// Rows: the instance, then (with an idempotency key) its record.
+	Rows []json.RawMessage `json:"rows"`
+}
+
+// decideReads are the reads of a command's decision.
+func decideReads(req *api.CommandRequest) []Statement {
+	reads := []Statement{stmt(d1.ObjectInstance)}
+	if req.IdempotencyKey != "" {
+		reads = append(reads, stmt(d1.ObjectIdempotency, req.StoreKey()))
+	}
+	return reads
 }
 
 // decide is api.Decide on an object's rows.
@@ -51,21 +93,31 @@ func (c *Core) decide(in []byte) (any, error) {
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
-	if di.Request.CommandRequest == nil {
-		return nil, &Fault{Kind: "input", Message: "decide: no request"}
+	if di.Request.CommandRequest == nil || len(di.Rows) == 0 {
+		return nil, &Fault{Kind: "input", Message: "decide: no request or no rows"}
 	}
 	req := di.Request.request()
-	var rec *store.Idempotency
-	if di.Record != nil {
-		rec = &store.Idempotency{Key: di.Record.Key, RequestHash: di.Record.RequestHash, Response: json.RawMessage(di.Record.Response)}
+	inst, err := instanceOf(di.Rows[0])
+	if err != nil {
+		return nil, err
 	}
-	d := api.Decide(c.prog, di.Instance.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
-	return decided(d, di.Instance.Version), nil
+	var rec *store.Idempotency
+	if len(di.Rows) > 1 {
+		var rs []wireRecord
+		if err := json.Unmarshal(di.Rows[1], &rs); err != nil {
+			return nil, err
+		}
+		if len(rs) > 0 {
+			rec = &store.Idempotency{Key: rs[0].Key, RequestHash: rs[0].RequestHash, Response: json.RawMessage(rs[0].Response)}
+		}
+	}
+	d := api.Decide(c.prog, inst.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
+	return transacted(decided(d, inst.Version), req.Aggregate, req.ID), nil
 }
 
 type seedInput struct {
-	Instance wireInstance    `json:"instance"`
-	Request  api.SeedRequest `json:"request"`
+	Request api.SeedRequest   `json:"request"`
+	Rows    []json.RawMessage `json:"rows"`
 }
 
 // seed is api.DecideSeed on an object's rows.
@@ -74,10 +126,81 @@ func (c *Core) seed(in []byte) (any, error) {
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	d := api.DecideSeed(c.prog, si.Instance.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
-	return decided(d, si.Instance.Version), nil
+	if len(si.Rows) == 0 {
+		return nil, &Fault{Kind: "input", Message: "seed: no rows"}
+	}
+	inst, err := instanceOf(si.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	d := api.DecideSeed(c.prog, inst.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
+	return transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID), nil
 }
 
+// transacted is a decision as the object runs it: the response, the
+// commit's writes, and the work after it when it has events.
+func transacted(d Decided, agg, id string) Transacted {
+	t := Transacted{Answer: d.Response}
+	cm := d.Commit
+	if cm == nil {
+		return t
+	}
+	for _, e := range cm.Events {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload))
+	}
+	if cm.State != nil {
+		t.Writes = append(t.Writes, stmt(d1.ObjectPutInstance, agg, id, cm.Version, *cm.State))
+	}
+	if r := cm.Idempotency; r != nil {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddIdempotency, r.Key, r.RequestHash, r.Response, r.Time))
+	}
+	for _, o := range cm.Effects {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddOutbox, o.EventID, o.Consumer))
+	}
+	if len(cm.Events) > 0 {
+		t.After = &d
+	}
+	return t
+}
+
+type rehydrateInput struct {
+	Aggregate string `json:"aggregate"`
+	ID        string `json:"id"`
+	Fix       bool   `json:"fix"`
+	// Rows: the instance, then its events.
+	Rows []json.RawMessage `json:"rows"`
+}
+
+// rehydrate compares an object's state with the fold of its events, as
+// the native backend's Rehydrate does, and with fix stores the fold.
+func (c *Core) rehydrate(in []byte) (any, error) {
+	var ri rehydrateInput
+	if err := decodeInput(in, &ri); err != nil {
+		return nil, err
+	}
+	if len(ri.Rows) != 2 {
+		return nil, &Fault{Kind: "input", Message: "rehydrate: want the instance and its events"}
+	}
+	inst, err := instanceOf(ri.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	var rows []wireEvent
+	if err := json.Unmarshal(ri.Rows[1], &rows); err != nil {
+		return nil, err
+	}
+	cur := inst.instance(ri.Aggregate, ri.ID)
+	evs, err := eventsOf(rows, ri.Aggregate, ri.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := api.Compare(c.prog, cur, evs)
+	out := Transacted{Answer: d}
+	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
+		out.Writes, d.Fixed = []Statement{stmt(d1.ObjectSetState, string(d.Rebuilt))}, true
+	}
+	return out, nil
+}
 func decided(d api.Decision, version int64) Decided {
 	out := Decided{Response: toWire(d.Response)}
 	if d.Commit == nil {
@@ -101,40 +224,4 @@ func decided(d api.Decision, version int64) Decided {
 	}
 	out.Commit = cm
 	return out
-}
-
-type rehydrateInput struct {
-	Aggregate string       `json:"aggregate"`
-	ID        string       `json:"id"`
-	Instance  wireInstance `json:"instance"`
-	Events    []wireEvent  `json:"events"`
-	Fix       bool         `json:"fix"`
-}
-
-// Rehydrated is the answer of rehydrate: the drift report and, when the
-// object must store the rebuilt state, that state.
-type Rehydrated struct {
-	Drift *api.Drift `json:"drift"`
-	Store *string    `json:"store"`
-}
-
-// rehydrate compares an object's state with the fold of its events, as
-// the native backend's Rehydrate does.
-func (c *Core) rehydrate(in []byte) (any, error) {
-	var ri rehydrateInput
-	if err := decodeInput(in, &ri); err != nil {
-		return nil, err
-	}
-	cur := ri.Instance.instance(ri.Aggregate, ri.ID)
-	evs, err := eventsOf(ri.Events, ri.Aggregate, ri.ID)
-	if err != nil {
-		return nil, err
-	}
-	d := api.Compare(c.prog, cur, evs)
-	out := Rehydrated{Drift: d}
-	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
-		s := string(d.Rebuilt)
-		out.Store, d.Fixed = &s, true
-	}
-	return out, nil
 }

@@ -128,11 +128,7 @@ func (c *Core) deadLetter(in []byte, h *host) (any, error) {
 type doer struct{ h *host }
 
 func (d *doer) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
-	var w WireResponse
-	if err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: toWireCommand(req)}, &w); err != nil {
-		return api.Response{}, err
-	}
-	return fromWire(w), nil
+	return execute(d.h, req)
 }
 
 // fetchArg is a "fetch" operation's argument; Body is text (JSON).

@@ -146,7 +146,7 @@ func (c *Core) committed(in []byte, h *host) (any, error) {
 			return nil, err
 		}
 	}
-	if err := o.flush(); err != nil {
+	if err := o.flush(true); err != nil {
 		o.log("error", fmt.Sprintf("forwarding %s %s failed, the alarm retries: %v", o.agg, o.id, err))
 	}
 	if sync {
@@ -173,8 +173,11 @@ func (c *Core) delivery(effect string) string {
 
 // flush forwards every unforwarded event of the object, oldest first, then
 // has the projector catch up: inline projections now, the others soon.
-func (o *object) flush() error {
+// Without always, the projector is left alone when nothing was forwarded
+// (an alarm with nothing left to do).
+func (o *object) flush(always bool) error {
 	defer lockObject(o.key())()
+	forwarded := false
 	for {
 		var evs []wireEvent
 		if err := o.sql(&evs, d1.ObjectUnforwarded); err != nil {
@@ -197,6 +200,10 @@ func (o *object) flush() error {
 		if err := o.tx(stmts); err != nil {
 			return err
 		}
+		forwarded = true
+	}
+	if !forwarded && !always {
+		return nil
 	}
 	if len(o.c.inline) > 0 {
 		if err := o.h.do(Op{Kind: "projector", Method: "catchUp", Arg: true}, nil); err != nil {
@@ -321,7 +328,7 @@ func (c *Core) alarm(in []byte, h *host) (any, error) {
 		return map[string]any{}, nil
 	}
 	o.agg, o.id = inst[0].Aggregate, inst[0].ID
-	if err := o.flush(); err != nil {
+	if err := o.flush(false); err != nil {
 		var f []struct {
 			Failures int `json:"failures"`
 		}

@@ -111,13 +111,19 @@ func apiRequest(w WireRequest) *api.Request {
 // instance's Durable Object or on D1.
 type backend struct{ h *host }
 
-func (b *backend) object(agg, id, method string, arg, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
+func (b *backend) object(agg, id string, t transact, out any) error {
+	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
 }
 
 func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Response, error) {
+	return execute(b.h, req)
+}
+
+// execute has a command decided by its instance's object.
+func execute(h *host, req *api.CommandRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &w); err != nil {
+	t := transact{Fn: "decide", Reads: decideReads(req), Input: map[string]any{"request": toWireCommand(req)}}
+	if err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil
@@ -125,35 +131,45 @@ func (b *backend) Execute(_ context.Context, req *api.CommandRequest) (api.Respo
 
 func (b *backend) Seed(_ context.Context, req *api.SeedRequest) (api.Response, error) {
 	var w WireResponse
-	if err := b.object(req.Aggregate, req.ID, "seed", req, &w); err != nil {
+	t := transact{Fn: "seed", Reads: []Statement{stmt(d1.ObjectInstance)}, Input: map[string]any{"request": req}}
+	if err := b.object(req.Aggregate, req.ID, t, &w); err != nil {
 		return api.Response{}, err
 	}
 	return fromWire(w), nil
 }
 
 func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error) {
-	var inst wireInstance
-	if err := b.object(agg, id, "load", nil, &inst); err != nil {
+	var rows [][]wireInstance
+	if err := b.object(agg, id, transact{Reads: []Statement{stmt(d1.ObjectInstance)}}, &rows); err != nil {
 		return store.Instance{}, err
+	}
+	var inst wireInstance
+	if len(rows) == 1 && len(rows[0]) > 0 {
+		inst = rows[0][0]
 	}
 	return inst.instance(agg, id), nil
 }
 
 func (b *backend) Events(_ context.Context, agg, id string, after int64, limit int) ([]store.Event, error) {
-	var rows []wireEvent
-	arg := map[string]any{"after": after, "sql": d1.ObjectEvents}
+	var rows [][]wireEvent
+	read := stmt(d1.ObjectEvents, after)
 	if limit > 0 {
-		arg = map[string]any{"after": after, "limit": limit, "bound": store.PageBytes, "sql": d1.ObjectEventsPage}
+		read = stmt(d1.ObjectEventsPage, after, limit, store.PageBytes)
 	}
-	if err := b.object(agg, id, "events", arg, &rows); err != nil {
+	if err := b.object(agg, id, transact{Reads: []Statement{read}}, &rows); err != nil {
 		return nil, err
 	}
-	return eventsOf(rows, agg, id)
+	if len(rows) != 1 {
+		return nil, fmt.Errorf("events of %s %s: %d results for one read", agg, id, len(rows))
+	}
+	return eventsOf(rows[0], agg, id)
 }
 
 func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*api.Drift, error) {
 	var d api.Drift
-	if err := b.object(agg, id, "rehydrate", map[string]bool{"fix": fix}, &d); err != nil {
+	t := transact{Fn: "rehydrate", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectAllEvents)},
+		Input: map[string]any{"aggregate": agg, "id": id, "fix": fix}}
+	if err := b.object(agg, id, t, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil

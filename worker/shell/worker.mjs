@@ -403,8 +403,6 @@ async function testSwitch(request, env, url) {
 
 // -------------------------------------------------------- Aggregate object
 
-const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
-
 // Aggregate is one aggregate instance: its state, events, idempotency
 // records and outbox in the object's SQLite storage, each command written
 // in one transaction with the engine call that decided it.
@@ -417,73 +415,28 @@ export class Aggregate extends DurableObject {
     });
   }
 
-  instance() {
-    const row = this.sql.exec("SELECT version, state FROM instance").toArray()[0];
-    return row ? { version: row.version, state: row.state } : { version: 0, state: "" };
-  }
-
-  write(agg, id, commit) {
-    const sql = this.sql;
-    for (const e of commit.events) {
-      sql.exec(
-        "INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload,
-      );
-    }
-    if (commit.state !== null) {
-      sql.exec(
-        "INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state",
-        agg, id, commit.version, commit.state,
-      );
-    }
-    if (commit.idempotency) {
-      const r = commit.idempotency;
-      sql.exec("INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)", r.key, r.request_hash, r.response, r.time);
-    }
-    for (const o of commit.effects) {
-      sql.exec("INSERT INTO outbox (event_id, consumer) VALUES (?, ?)", o.eventId, o.consumer);
-    }
-  }
-
-  // decideAndWrite runs a Go decision inside one storage transaction: an
-  // exception (a fault, a runtime that ended) rolls everything back.
-  async decideAndWrite(agg, id, fn, input) {
-    const rt = await start(this.env);
-    let d;
-    try {
-      this.ctx.storage.transactionSync(() => {
-        d = callOn(rt, fn, input(this));
-        if (d.commit) this.write(agg, id, d.commit);
-      });
-    } catch (e) {
-      if (!rt.go.exited) throw e;
-      // The runtime ended mid-call: nothing was written; decide again on
-      // a new one.
-      const rt2 = await start(this.env);
-      this.ctx.storage.transactionSync(() => {
-        d = callOn(rt2, fn, input(this));
-        if (d.commit) this.write(agg, id, d.commit);
-      });
-    }
-    if (d.commit && d.commit.events.length > 0) return await this.committed(agg, id, d);
-    return d.response;
-  }
-
-  async execute(agg, id, req) {
-    return this.decideAndWrite(agg, id, "decide", (self) => {
-      let record = null;
-      if (req.idempotencyKey) {
-        // Records are stored under api's StoreKey: aggregate/id/key.
-        const key = `${req.aggregate}/${req.id}/${req.idempotencyKey}`;
-        const r = self.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", key).toArray()[0];
-        record = r || null;
+  // transact runs the reads Go named and Go's function fn on their rows
+  // inside one storage transaction, and the writes fn answers; an
+  // exception (a fault, a runtime that ended) rolls all of it back. A
+  // runtime that ended mid-call is replaced and the call made again.
+  async transact(agg, id, { fn, reads, input }) {
+    const once = async () => {
+      const rt = await start(this.env);
+      let d;
+      try {
+        this.ctx.storage.transactionSync(() => {
+          const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
+          d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
+          for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
+        });
+      } catch (e) {
+        if (!rt.go.exited) throw e;
       }
-      return { instance: self.instance(), record, request: req };
-    });
-  }
-
-  async seed(agg, id, req) {
-    return this.decideAndWrite(agg, id, "seed", (self) => ({ instance: self.instance(), request: req }));
+      return d;
+    };
+    const d = (await once()) ?? (await once());
+    if (d.after) return await this.committed(agg, id, d.after);
+    return d.answer;
   }
 
   // committed runs Go's work after a commit; its answer comes when Go
@@ -501,27 +454,6 @@ export class Aggregate extends DurableObject {
 
   async alarm() {
     await run(this.env, "alarm", { now: new Date().toISOString(), rid: crypto.randomUUID() }, { sql: this.sql, ctx: this.ctx });
-  }
-
-  async load(agg, id) {
-    return this.instance();
-  }
-
-  // events runs the read Go chose (every event after a version, or a page).
-  async events(agg, id, arg) {
-    const params = arg.limit ? [arg.after, arg.limit, arg.bound] : [arg.after];
-    return this.sql.exec(arg.sql, ...params).toArray();
-  }
-
-  async rehydrate(agg, id, arg) {
-    const rt = await start(this.env);
-    let out;
-    this.ctx.storage.transactionSync(() => {
-      const events = this.sql.exec(`SELECT ${eventCols} FROM events ORDER BY version`).toArray();
-      out = callOn(rt, "rehydrate", { aggregate: agg, id, instance: this.instance(), events, fix: arg.fix });
-      if (out.store !== null) this.sql.exec("UPDATE instance SET state = ?", out.store);
-    });
-    return out.drift;
   }
 
   // provoke is the test switch's: a recovered panic, or a fatal one that
