@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
@@ -34,7 +35,9 @@ type Config struct {
 	Diagram string `json:"diagram,omitempty"`
 }
 
-// Core is a compiled context ready to serve a Worker. It is immutable.
+// Core is a compiled context ready to serve a Worker. Its only mutable
+// parts coordinate concurrent scripts (objects, proj); they hold nothing a
+// new Go runtime would miss.
 type Core struct {
 	prog *interpreter.Program
 	cfg  Config
@@ -51,6 +54,10 @@ type Core struct {
 	// inline holds the "aggregate.Event" names an inline projection
 	// handles: a command that emits one answers after the projector ran.
 	inline map[string]bool
+	// objects and proj coordinate the scripts of Aggregate objects and of
+	// the projector object that run at once (object.go, projector.go).
+	objects *objects
+	proj    *projState
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -87,6 +94,8 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
+	c.objects = &objects{forwarding: map[string]*sync.Mutex{}, claimed: map[string]bool{}}
+	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
 		if pr.Mode == "inline" {
@@ -191,6 +200,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"deadLetter": c.deadLetter,
 			"committed":  c.committed,
 			"alarm":      c.alarm,
+			"projector":  c.projector,
 		}
 }
 

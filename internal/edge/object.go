@@ -35,39 +35,39 @@ const (
 // being delivered: concurrent commands on one object share the work, and
 // a row is not delivered twice at once. Only coordination lives here; a
 // new Go runtime starts with none and loses nothing.
-var (
-	objMu      sync.Mutex
-	forwarding = map[string]*sync.Mutex{}
-	claimed    = map[string]bool{}
-)
+type objects struct {
+	mu         sync.Mutex
+	forwarding map[string]*sync.Mutex
+	claimed    map[string]bool
+}
 
-// lockObject serialises the forwarding of one object.
-func lockObject(key string) func() {
-	objMu.Lock()
-	m := forwarding[key]
+// lock serialises the forwarding of one object.
+func (s *objects) lock(key string) func() {
+	s.mu.Lock()
+	m := s.forwarding[key]
 	if m == nil {
 		m = &sync.Mutex{}
-		forwarding[key] = m
+		s.forwarding[key] = m
 	}
-	objMu.Unlock()
+	s.mu.Unlock()
 	m.Lock()
 	return m.Unlock
 }
 
-func claim(key string) bool {
-	objMu.Lock()
-	defer objMu.Unlock()
-	if claimed[key] {
+func (s *objects) claim(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimed[key] {
 		return false
 	}
-	claimed[key] = true
+	s.claimed[key] = true
 	return true
 }
 
-func unclaim(key string) {
-	objMu.Lock()
-	delete(claimed, key)
-	objMu.Unlock()
+func (s *objects) unclaim(key string) {
+	s.mu.Lock()
+	delete(s.claimed, key)
+	s.mu.Unlock()
 }
 
 // object is one run of an object's script.
@@ -176,7 +176,7 @@ func (c *Core) delivery(effect string) string {
 // Without always, the projector is left alone when nothing was forwarded
 // (an alarm with nothing left to do).
 func (o *object) flush(always bool) error {
-	defer lockObject(o.key())()
+	defer o.c.objects.lock(o.key())()
 	forwarded := false
 	for {
 		var evs []wireEvent
@@ -237,11 +237,11 @@ func (o *object) runOutbox(filter func(outboxRow) bool) []rules.Report {
 	reports := []rules.Report{}
 	for _, r := range due {
 		key := fmt.Sprintf("%s/%d", o.key(), r.Seq)
-		if !filter(r) || !claim(key) {
+		if !filter(r) || !o.c.objects.claim(key) {
 			continue
 		}
 		rep, err := o.deliverRow(r)
-		unclaim(key)
+		o.c.objects.unclaim(key)
 		if err != nil {
 			o.log("error", fmt.Sprintf("effect %s for event %s: %v", r.Consumer, r.EventID, err))
 			_ = o.alarm(o.now.Add(retryAfterFault))

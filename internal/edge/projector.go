@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/internal/projections/rows"
@@ -267,4 +269,128 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		cp.state = rows.StateRunning
 	}
 	return atHead, nil
+}
+
+// The projector object's calls. It is one object, so one writer of the
+// checkpoints and the projection tables: its runs go one at a time, a
+// catch-up asked for while one is waiting to start joins it, and the
+// checkpoints of the last run are kept for the next (dropped on any
+// failure, so the next run reads them). Only coordination and a cache
+// live in this state; a new Go runtime starts without them.
+type projState struct {
+	mu   sync.Mutex // guards next and cps
+	run  sync.Mutex // held by the running run
+	next [2]*pending
+	cps  []Checkpoint
+}
+
+// pending is a catch-up waiting to start (or running), and its outcome.
+type pending struct {
+	done chan struct{}
+	err  error
+}
+
+// Timings of the projector object.
+const (
+	// kickDelay is how soon a kick's catch-up runs: a burst of commands
+	// shares one run (the alarm) instead of each starting its own.
+	kickDelay = 50 * time.Millisecond
+	// retryCatchUp is when a catch-up that failed is tried again.
+	retryCatchUp = time.Second
+)
+
+type projectorInput struct {
+	Call   string    `json:"call"` // action, catchUp, kick, alarm
+	Now    time.Time `json:"now"`
+	Action string    `json:"action"`
+	Name   string    `json:"name"`
+	Inline bool      `json:"inline"`
+}
+
+// projector serves the projector object's methods.
+func (c *Core) projector(in []byte, h *host) (any, error) {
+	var pi projectorInput
+	if err := decodeInput(in, &pi); err != nil {
+		return nil, err
+	}
+	switch pi.Call {
+	case "action":
+		c.proj.run.Lock()
+		out, err := c.projectCached(h, pi.Now, pi.Action, pi.Name, false)
+		c.proj.run.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if out.CatchUp {
+			// Tables were built that the log has yet to fill.
+			err = c.kick(h, pi.Now)
+		}
+		return out.projectorAnswer, err
+	case "catchUp":
+		return map[string]any{}, c.catchUp(h, pi.Now, pi.Inline)
+	case "kick":
+		return map[string]any{}, c.kick(h, pi.Now)
+	case "alarm":
+		if err := c.catchUp(h, pi.Now, false); err != nil {
+			_ = h.do(Op{Kind: "log", Method: "warn", Arg: "cuesource: projector catch-up failed, retrying: " + err.Error()}, nil)
+		}
+		return map[string]any{}, nil
+	}
+	return nil, &Fault{Kind: "input", Message: fmt.Sprintf("projector: no call %q", pi.Call)}
+}
+
+func (c *Core) kick(h *host, now time.Time) error {
+	return h.do(Op{Kind: "alarm", Arg: now.Add(kickDelay).UnixMilli()}, nil)
+}
+
+// catchUp runs a catch-up (of the inline projections only, or of all)
+// after the running one, or joins the one of its kind waiting to start.
+func (c *Core) catchUp(h *host, now time.Time, inline bool) error {
+	slot := 0
+	if inline {
+		slot = 1
+	}
+	c.proj.mu.Lock()
+	p := c.proj.next[slot]
+	if p != nil {
+		c.proj.mu.Unlock()
+		<-p.done
+		return p.err
+	}
+	p = &pending{done: make(chan struct{})}
+	c.proj.next[slot] = p
+	c.proj.mu.Unlock()
+
+	c.proj.run.Lock()
+	c.proj.mu.Lock()
+	c.proj.next[slot] = nil // started: later callers wait for the next one
+	c.proj.mu.Unlock()
+	_, p.err = c.projectCached(h, now, "", "", inline)
+	c.proj.run.Unlock()
+	close(p.done)
+	if p.err != nil {
+		_ = h.do(Op{Kind: "alarm", Arg: now.Add(retryCatchUp).UnixMilli()}, nil)
+	}
+	return p.err
+}
+
+// projectCached is a run with the kept checkpoints; the caller holds
+// c.proj.run.
+func (c *Core) projectCached(h *host, now time.Time, action, name string, inline bool) (Projected, error) {
+	c.proj.mu.Lock()
+	cps := c.proj.cps
+	c.proj.mu.Unlock()
+	b, _ := json.Marshal(projectInput{Now: now, Action: action, Name: name, Inline: inline, Checkpoints: cps})
+	v, err := c.project(b, h)
+	c.proj.mu.Lock()
+	defer c.proj.mu.Unlock()
+	if err != nil {
+		c.proj.cps = nil
+		return Projected{}, err
+	}
+	out := v.(Projected)
+	if out.Checkpoints != nil {
+		c.proj.cps = out.Checkpoints
+	}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -80,13 +81,16 @@ func transcriptCore(t *testing.T, cores map[string]*Core, a *txtar.Archive) *Cor
 			cfg.Env = map[string]string{k: val}
 		}
 	}
+	// Compiled once, but each file gets a core of its own: the state
+	// that coordinates scripts starts empty, as in a new runtime.
 	key := fmt.Sprint(ctx, cfg.Token, cfg.Env)
-	if c := cores[key]; c != nil {
-		return c
+	if cores[key] == nil {
+		cores[key] = coreOf(t, ctx, cfg)
 	}
-	c := coreOf(t, ctx, cfg)
-	cores[key] = c
-	return c
+	c := *cores[key]
+	c.objects = &objects{forwarding: map[string]*sync.Mutex{}, claimed: map[string]bool{}}
+	c.proj = &projState{}
+	return &c
 }
 
 // runTranscript runs a's calls and returns the archive as the core writes

@@ -482,74 +482,26 @@ export class Aggregate extends DurableObject {
 // ---------------------------------------------------------- Projector object
 
 // Projector keeps the projection tables in D1 up to date with the log: one
-// object, so one writer, running the Go projector script one run at a time.
+// object, so one writer. Go runs its calls one at a time, joins catch-ups
+// and chooses its alarm.
 export class Projector extends DurableObject {
-  constructor(ctx, env) {
-    super(ctx, env);
-    this.running = Promise.resolve();
-    this.next = null; // a catch-up waiting to run: later callers join it
-    this.nextInline = null;
+  call(call, arg = {}) {
+    return run(this.env, "projector", { call, now: new Date().toISOString(), ...arg }, { ctx: this.ctx });
   }
 
-  // run runs one script to its end after the runs before it.
-  run(action, name) {
-    const p = this.running.then(() => this.runNow(action, name));
-    this.running = p.catch(() => {});
-    return p;
+  action(a) {
+    return this.call("action", a);
   }
 
-  async runNow(action, name, inline = false) {
-    // The checkpoints of the last run, kept: this object is their only
-    // writer. Dropped on any failure, so the next run reads them.
-    const input = { now: new Date().toISOString(), action, name, inline, checkpoints: this.checkpoints ?? null };
-    try {
-      const d = await run(this.env, "project", input);
-      if (d.checkpoints) this.checkpoints = d.checkpoints;
-      return d;
-    } catch (e) {
-      this.checkpoints = null;
-      throw e;
-    }
+  catchUp(inline) {
+    return this.call("catchUp", { inline: inline === true });
   }
 
-  // A full catch-up queued behind the running one serves every caller that
-  // comes before it starts; an inline one (only the inline projections,
-  // what a command waits for) is queued the same way, apart.
-  async catchUp(inline = false) {
-    const slot = inline ? "nextInline" : "next";
-    if (!this[slot]) {
-      const p = this.running.then(() => {
-        this[slot] = null;
-        return this.runNow("", "", inline);
-      });
-      this[slot] = p;
-      this.running = p.catch(() => {});
-    }
-    try {
-      await this[slot];
-    } catch (e) {
-      await this.ctx.storage.setAlarm(Date.now() + 1000);
-      throw e;
-    }
+  kick() {
+    return this.call("kick");
   }
 
-  async action({ action, name }) {
-    const d = await this.run(action, name);
-    if (d.catchUp) await this.kick(); // Go built tables the log has yet to fill
-    return d;
-  }
-
-  // kick asks for a full catch-up soon: a burst of commands shares one
-  // run (the alarm), instead of each starting its own after answering.
-  async kick() {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 50);
-  }
-
-  async alarm() {
-    try {
-      await this.catchUp();
-    } catch (e) {
-      console.warn("cuesource: projector catch-up failed, retrying:", String(e.message || e));
-    }
+  alarm() {
+    return this.call("alarm");
   }
 }
