@@ -86,7 +86,9 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
-	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken}
+	// No cap on live streams: an isolate sees only its own (README,
+	// Limits on Workers).
+	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
 	if cfg.Diagram != "" {
 		opt.Diagram = func() []byte { return []byte(cfg.Diagram) }
 	}

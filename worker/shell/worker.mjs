@@ -163,6 +163,12 @@ async function performOk(env, op, local) {
     }
     case "respond":
       return local.respond(op.arg);
+    case "open":
+      return local.stream.open(op.arg);
+    case "write":
+      return await local.stream.write(op.arg);
+    case "sleep":
+      return await new Promise((ok) => setTimeout(ok, op.arg));
     case "log":
       return console[op.method](op.arg);
     case "d1": {
@@ -299,50 +305,28 @@ export default {
   },
 };
 
-// liveStream serves GET /events as Server-Sent Events: the stream script
-// gives a page of frames after a position (or refuses as natively); the
-// shell writes them and asks again, every half second, with the position
-// reached as Last-Event-ID, until the client goes away.
-const pollMillis = 500;
-const keepAliveMillis = 15000;
-
-async function liveStream(env, wire) {
-  const first = await run(env, "stream", { request: wire });
-  if (first.response) {
-    const r = first.response;
-    return new Response(r.body || null, { status: r.status, headers: r.headers });
-  }
-  const { readable, writable } = new TransformStream();
-  const writer = writable.getWriter();
-  const enc = new TextEncoder();
-  const pump = async () => {
-    let page = first;
-    let next = first.next;
-    let quiet = 0;
-    for (;;) {
-      if (page.frames) {
-        await writer.write(enc.encode(page.frames));
-        quiet = 0;
-      } else if ((quiet += pollMillis) >= keepAliveMillis) {
-        await writer.write(enc.encode(": keep-alive\n\n"));
-        quiet = 0;
-      }
-      if (page.next >= 0) next = page.next;
-      await new Promise((ok) => setTimeout(ok, pollMillis));
-      const headers = wire.headers.filter(([k]) => k.toLowerCase() !== "last-event-id");
-      if (next >= 0) headers.push(["Last-Event-ID", String(next)]);
-      try {
-        page = await run(env, "stream", { request: { ...wire, headers } });
-      } catch (e) {
-        page = { frames: "", next: -1 }; // D1 or the runtime failed: try again
-      }
-      if (page.response) return;
-    }
-  };
-  pump()
-    .catch(() => {}) // the client went away
-    .finally(() => writer.close().catch(() => {}));
-  return new Response(readable, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store" } });
+// liveStream serves GET /events as Server-Sent Events: Go's stream script
+// opens it (or refuses it as natively), writes its frames and waits
+// between reads of the log, until the client goes away.
+function liveStream(env, wire) {
+  return new Promise((resolve) => {
+    const { readable, writable } = new TransformStream();
+    const writer = writable.getWriter();
+    const enc = new TextEncoder();
+    const stream = {
+      open: (headers) => resolve(new Response(readable, { status: 200, headers })),
+      write: (text) => writer.write(enc.encode(text)),
+    };
+    run(env, "stream", { request: wire }, { stream })
+      .then((out) => {
+        const r = out.response;
+        if (r) resolve(new Response(r.body || null, { status: r.status, headers: r.headers }));
+      }, (e) => {
+        console.error("cuesource: GET /events:", String(e.message || e));
+        resolve(problem(500, "internal", "the server failed; see its log"));
+      })
+      .finally(() => writer.close().catch(() => {}));
+  });
 }
 
 // readBody reads a request's body up to max bytes (and one more, to tell
