@@ -194,15 +194,14 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"rehydrate": c.rehydrate,
 			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
-			"serve":      c.serve,
-			"stream":     c.stream,
-			"forward":    c.forward,
-			"project":    c.project,
-			"deliver":    c.deliver,
-			"deadLetter": c.deadLetter,
-			"committed":  c.committed,
-			"alarm":      c.alarm,
-			"projector":  c.projector,
+			"serve":     c.serve,
+			"stream":    c.stream,
+			"forward":   c.forward,
+			"project":   c.project,
+			"committed": c.committed,
+			"alarm":     c.alarm,
+			"projector": c.projector,
+			"queue":     c.queue,
 		}
 }
 

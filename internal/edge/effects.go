@@ -49,16 +49,6 @@ func wireToEvent(w wireEvent) (store.Event, error) {
 	return evs[0], nil
 }
 
-// deliver delivers one effect of one event once; a delivery that gives up
-// is written to the dead letters before the script ends.
-func (c *Core) deliver(in []byte, h *host) (any, error) {
-	var di deliverInput
-	if err := decodeInput(in, &di); err != nil {
-		return nil, err
-	}
-	return c.deliverOnce(h, di)
-}
-
 // deliverOnce is one delivery by the rules, the dead letter written when
 // it gives up.
 func (c *Core) deliverOnce(h *host, di deliverInput) (Delivered, error) {
@@ -101,27 +91,6 @@ func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts in
 		SQL:    d1.DeadLetterAdd,
 		Params: []any{ev.ID, effect, attempts, msg, rej, d1.FormatTime(now), string(evJSON)},
 	}}}, nil)
-}
-
-type deadLetterInput struct {
-	Effect   string    `json:"effect"`
-	Event    wireEvent `json:"event"`
-	Attempts int       `json:"attempts"`
-	Error    string    `json:"error"`
-	Now      time.Time `json:"now"`
-}
-
-// deadLetter records a delivery the queue gave up on (its dead-letter
-// queue's consumer calls it).
-func (c *Core) deadLetter(in []byte, h *host) (any, error) {
-	var di deadLetterInput
-	if err := decodeInput(in, &di); err != nil {
-		return nil, err
-	}
-	if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts, di.Error, nil, di.Now); err != nil {
-		return nil, err
-	}
-	return map[string]bool{"ok": true}, nil
 }
 
 // doer is rules.Doer over the shell.
@@ -219,4 +188,50 @@ func (l *deadLetters) Discard(_ context.Context, id int64) error {
 		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
 	}
 	return nil
+}
+
+type queueInput struct {
+	// Dead says the message came from the dead-letter queue.
+	Dead     bool      `json:"dead"`
+	Effect   string    `json:"effect"`
+	Event    wireEvent `json:"event"`
+	Attempts int       `json:"attempts"` // the queue's count, this one included
+	Now      time.Time `json:"now"`
+	ID       string    `json:"id"`
+}
+
+// Queued says what the queue does with a message: acknowledge it, or
+// deliver it again after DelaySeconds.
+type Queued struct {
+	Retry        bool  `json:"retry"`
+	DelaySeconds int64 `json:"delaySeconds"`
+}
+
+// queue handles one message of the effects queue (a delivery by the rules,
+// retried after their backoff) or of its dead-letter queue (recorded in
+// the dead letters).
+func (c *Core) queue(in []byte, h *host) (any, error) {
+	var qi queueInput
+	if err := decodeInput(in, &qi); err != nil {
+		return nil, err
+	}
+	logf := func(level, format string, args ...any) {
+		_ = h.do(Op{Kind: "log", Method: level, Arg: "cuesource: " + fmt.Sprintf(format, args...)}, nil)
+	}
+	if qi.Dead {
+		msg := fmt.Sprintf("the queue gave up on the delivery after %d attempts", qi.Attempts)
+		return Queued{}, c.writeDeadLetter(h, qi.Effect, qi.Event, qi.Attempts, msg, nil, qi.Now)
+	}
+	d, err := c.deliverOnce(h, deliverInput{Effect: qi.Effect, Event: qi.Event, Attempts: qi.Attempts - 1, Now: qi.Now, ID: qi.ID})
+	if err != nil {
+		return nil, err
+	}
+	switch d.Kind {
+	case "retry", "release":
+		logf("warn", "effect %s for event %s failed, retrying: %s", qi.Effect, qi.Event.ID, d.Error)
+		return Queued{Retry: true, DelaySeconds: (d.BackoffMS + 999) / 1000}, nil
+	case "dead":
+		logf("error", "effect %s for event %s gave up: %s", qi.Effect, qi.Event.ID, d.Error)
+	}
+	return Queued{}, nil
 }

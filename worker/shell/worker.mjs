@@ -201,7 +201,7 @@ async function performOk(env, op, local) {
 async function webhook(a) {
   let r, text;
   try {
-    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs || 10000) });
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs) });
     text = await head(r, a.maxBytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
@@ -277,28 +277,17 @@ export default {
     return new Response(body, { status: resp.status, headers });
   },
 
-  // queue delivers queue effects; the dead-letter queue's consumer records
-  // what the queue gave up on.
-  async queue(batch, env, ctx) {
-    const dead = batch.queue === build.deadLetterQueue;
+  // queue hands each message of the effects queue (or of its dead-letter
+  // queue) to Go, and acknowledges or retries it as Go says.
+  async queue(batch, env) {
     for (const msg of batch.messages) {
-      const { effect, event } = msg.body;
+      const input = { ...msg.body, dead: batch.queue === build.deadLetterQueue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
       try {
-        if (dead) {
-          await run(env, "deadLetter", { effect, event, attempts: msg.attempts, error: `the queue gave up on the delivery after ${msg.attempts} attempts`, now: new Date().toISOString() });
-          msg.ack();
-          continue;
-        }
-        const d = await run(env, "deliver", { effect, event, attempts: msg.attempts - 1, now: new Date().toISOString(), id: crypto.randomUUID() });
-        if (d.kind === "retry" || d.kind === "release") {
-          console.warn(`cuesource: effect ${effect} for event ${event.id} failed, retrying:`, d.error);
-          msg.retry({ delaySeconds: Math.max(0, Math.ceil((d.backoffMs || 0) / 1000)) });
-        } else {
-          if (d.kind === "dead") console.error(`cuesource: effect ${effect} for event ${event.id} gave up:`, d.error);
-          msg.ack();
-        }
+        const d = await run(env, "queue", input);
+        if (d.retry) msg.retry({ delaySeconds: d.delaySeconds });
+        else msg.ack();
       } catch (e) {
-        console.error(`cuesource: effect ${effect} for event ${event.id}:`, String(e.message || e));
+        console.error(`cuesource: effect ${input.effect} for event ${input.event?.id}:`, String(e.message || e));
         msg.retry();
       }
     }
