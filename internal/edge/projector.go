@@ -300,11 +300,9 @@ const (
 )
 
 type projectorInput struct {
-	Call   string    `json:"call"` // action, catchUp, kick, alarm
-	Now    time.Time `json:"now"`
-	Action string    `json:"action"`
-	Name   string    `json:"name"`
-	Inline bool      `json:"inline"`
+	Call string          `json:"call"` // action, catchUp, kick, alarm
+	Now  time.Time       `json:"now"`
+	Arg  json.RawMessage `json:"arg"` // action: {action, name}; catchUp: inline
 }
 
 // projector serves the projector object's methods.
@@ -315,8 +313,12 @@ func (c *Core) projector(in []byte, h *host) (any, error) {
 	}
 	switch pi.Call {
 	case "action":
+		var a struct{ Action, Name string }
+		if err := json.Unmarshal(pi.Arg, &a); err != nil {
+			return nil, &Fault{Kind: "input", Message: "projector action: " + err.Error()}
+		}
 		c.proj.run.Lock()
-		out, err := c.projectCached(h, pi.Now, pi.Action, pi.Name, false)
+		out, err := c.projectCached(h, pi.Now, a.Action, a.Name, false)
 		c.proj.run.Unlock()
 		if err != nil {
 			return nil, err
@@ -327,7 +329,9 @@ func (c *Core) projector(in []byte, h *host) (any, error) {
 		}
 		return out.projectorAnswer, err
 	case "catchUp":
-		return map[string]any{}, c.catchUp(h, pi.Now, pi.Inline)
+		var inline bool
+		_ = json.Unmarshal(pi.Arg, &inline) // null: a full catch-up
+		return map[string]any{}, c.catchUp(h, pi.Now, inline)
 	case "kick":
 		return map[string]any{}, c.kick(h, pi.Now)
 	case "alarm":

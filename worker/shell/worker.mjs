@@ -434,17 +434,9 @@ export class Aggregate extends DurableObject {
   async provoke(what) {
     if (this.env.CUESOURCE_TEST_FAULTS !== "1") throw new Error("test switches are off");
     const rt = await start(this.env);
-    if (what === "crash") {
-      rt.api.crash();
-      try {
-        callOn(rt, "info", {});
-      } catch (e) {
-        return { exited: rt.go.exited, error: String(e.message || e) };
-      }
-      return { exited: rt.go.exited };
-    }
+    if (what === "crash") rt.api.crash();
     try {
-      callOn(rt, "panic", { from: "test" });
+      callOn(rt, what === "crash" ? "info" : "panic", {});
     } catch (e) {
       return { exited: rt.go.exited, error: String(e.message || e) };
     }
@@ -457,24 +449,9 @@ export class Aggregate extends DurableObject {
 // Projector keeps the projection tables in D1 up to date with the log: one
 // object, so one writer. Go runs its calls one at a time, joins catch-ups
 // and chooses its alarm.
-export class Projector extends DurableObject {
-  call(call, arg = {}) {
-    return run(this.env, "projector", { call, now: new Date().toISOString(), ...arg }, { ctx: this.ctx });
-  }
-
-  action(a) {
-    return this.call("action", a);
-  }
-
-  catchUp(inline) {
-    return this.call("catchUp", { inline: inline === true });
-  }
-
-  kick() {
-    return this.call("kick");
-  }
-
-  alarm() {
-    return this.call("alarm");
-  }
+export class Projector extends DurableObject {}
+for (const call of ["action", "catchUp", "kick", "alarm"]) {
+  Projector.prototype[call] = function (arg) {
+    return run(this.env, "projector", { call, arg: arg ?? null, now: new Date().toISOString() }, { ctx: this.ctx });
+  };
 }
