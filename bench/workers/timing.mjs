@@ -4,11 +4,12 @@
 // Worker's handlers and classes unchanged but for clocks around
 //
 //   fetch      the Worker's whole answer (router, RPC, object, D1),
-//   execute    the object's RPC method (transaction + forwarding),
-//   committed  what the object does after its transaction: setAlarm and
-//              the forwarding of the new events to D1 (the D1 batch, the
-//              positions written back, the projector's run) when the command
-//              awaits it, only its start when it runs in waitUntil,
+//   execute    the object's RPC method for a command (transact with
+//              decide: the transaction, setAlarm, and the work after the
+//              commit when the command awaits it),
+//   committed  the work after the commit when the command awaits it (the
+//              forwarding, the projector's run, sync deliveries); a command
+//              that does not await it counts none,
 //   go.NAME    each call into the Go engine (serve, decide, forward,
 //              project, ...), seen by wrapping the globalThis.cuesource
 //              object Go's main sets; a script's (run) counts once, its
@@ -111,6 +112,17 @@ export default {
 };
 
 export class Aggregate extends mod.Aggregate {
+  // A command's RPC is transact with Go's decide.
+  async transact(agg, id, arg) {
+    const t0 = performance.now();
+    try {
+      return await super.transact(agg, id, arg);
+    } finally {
+      if (arg.fn === "decide") add("execute", performance.now() - t0);
+    }
+  }
+
+  // The baseline's command RPC.
   async execute(...args) {
     const t0 = performance.now();
     try {
@@ -120,13 +132,15 @@ export class Aggregate extends mod.Aggregate {
     }
   }
 
-  async committed(...args) {
+  // The work after a commit counts when the answer waits for it (the
+  // cuesource shell's after.wait; always in the baseline); else it runs in
+  // the background, after the answer.
+  committed(...args) {
     const t0 = performance.now();
-    try {
-      return await super.committed(...args);
-    } finally {
-      add("committed", performance.now() - t0);
-    }
+    const p = super.committed(...args);
+    const after = args[2];
+    if (!after || !("wait" in after) || after.wait) p.finally(() => add("committed", performance.now() - t0)).catch(() => {});
+    return p;
   }
 }
 

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"encoding/json"
 
 	"github.com/cuesource/cuesource/api"
@@ -23,11 +25,22 @@ type transact struct {
 
 // Transacted is the answer of a function transact calls: the answer to
 // give, the writes to run in the same transaction, and After, the work
-// after the commit (the committed script's commit and response).
+// after the commit.
 type Transacted struct {
 	Answer any         `json:"answer"`
 	Writes []Statement `json:"writes,omitempty"`
-	After  *Decided    `json:"after,omitempty"`
+	After  *After      `json:"after,omitempty"`
+}
+
+// After is the work after a commit, the committed script's: the object
+// sets its alarm to Alarm (ms since the epoch: the retry of that work if it
+// does not finish), then answers at once and runs the script in the
+// background, or, with Wait (an inline projection or a sync effect is
+// owed), answers what the script says.
+type After struct {
+	Decided
+	Wait  bool  `json:"wait"`
+	Alarm int64 `json:"alarm"`
 }
 
 func stmt(sql string, params ...any) Statement {
@@ -112,7 +125,7 @@ func (c *Core) decide(in []byte) (any, error) {
 		}
 	}
 	d := api.Decide(c.prog, inst.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
-	return transacted(decided(d, inst.Version), req.Aggregate, req.ID), nil
+	return c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time), nil
 }
 
 type seedInput struct {
@@ -134,12 +147,12 @@ func (c *Core) seed(in []byte) (any, error) {
 		return nil, err
 	}
 	d := api.DecideSeed(c.prog, inst.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
-	return transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID), nil
+	return c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time), nil
 }
 
 // transacted is a decision as the object runs it: the response, the
 // commit's writes, and the work after it when it has events.
-func transacted(d Decided, agg, id string) Transacted {
+func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
 	t := Transacted{Answer: d.Response}
 	cm := d.Commit
 	if cm == nil {
@@ -158,7 +171,7 @@ func transacted(d Decided, agg, id string) Transacted {
 		t.Writes = append(t.Writes, stmt(d1.ObjectAddOutbox, o.EventID, o.Consumer))
 	}
 	if len(cm.Events) > 0 {
-		t.After = &d
+		t.After = &After{Decided: d, Wait: c.waits(agg, cm), Alarm: now.Add(retryAfterCommit).UnixMilli()}
 	}
 	return t
 }

@@ -19,7 +19,8 @@ import (
 // Timings of the object's work; the deliveries' waits are rules.Backoff's.
 const (
 	// retryAfterCommit is when the alarm fires if the work after a commit
-	// does not finish first (the runtime or the object may go away).
+	// does not finish first (the runtime or the object may go away); each
+	// commit sets it anew, so a burst of commands does not wake it.
 	retryAfterCommit = 2 * time.Second
 	// retryAfterFault is when a delivery that failed in the shell (not by
 	// the rules: its outbox row is unchanged) is tried again.
@@ -112,56 +113,64 @@ type committedInput struct {
 	Response  WireResponse `json:"response"`
 }
 
-// committed is the work after a command's transaction, in its order: the
-// alarm as the retry of what follows; the forwarding of the new events
-// and the projector's catch-up; the sync deliveries; the answer ("respond",
-// as soon as nothing the client waits for is left: at once without an
-// inline projection or a sync effect); then the async and queue
-// deliveries. Failures are logged and left to the alarm: the command is
-// committed and answers.
+// committed is the work after a command's transaction (its alarm is set),
+// in its order: the forwarding of the new events and the projector's
+// catch-up; the sync deliveries; the answer ("respond", when the object
+// waits for it: an inline projection or a sync effect is owed; otherwise
+// it answered already); then the async and queue deliveries. Failures are
+// logged and left to the alarm: the command is committed and answers.
 func (c *Core) committed(in []byte, h *host) (any, error) {
 	var ci committedInput
 	if err := decodeInput(in, &ci); err != nil {
 		return nil, err
 	}
 	o := &object{c: c, h: h, agg: ci.Aggregate, id: ci.ID, now: ci.Now, rid: ci.RID}
-	if err := o.alarm(ci.Now.Add(retryAfterCommit)); err != nil {
-		return nil, err
-	}
-	inline, sync := false, false
-	for _, e := range ci.Commit.Events {
-		inline = inline || c.inline[ci.Aggregate+"."+e.Type]
-	}
 	ids := map[string]bool{}
 	for _, e := range ci.Commit.Events {
 		ids[e.ID] = true
 	}
+	sync := 0 // the sync deliveries owed
 	for _, f := range ci.Commit.Effects {
-		sync = sync || c.delivery(f.Consumer) == "sync"
-	}
-	resp := ci.Response
-	wait := inline || sync
-	if !wait {
-		if err := h.do(Op{Kind: "respond", Arg: resp}, nil); err != nil {
-			return nil, err
+		if c.delivery(f.Consumer) == "sync" {
+			sync++
 		}
 	}
+	resp := ci.Response
 	if err := o.flush(true); err != nil {
 		o.log("error", fmt.Sprintf("forwarding %s %s failed, the alarm retries: %v", o.agg, o.id, err))
 	}
-	if sync {
+	if sync > 0 {
 		reports := o.runOutbox(func(r outboxRow) bool { return ids[r.EventID] && c.delivery(r.Consumer) == "sync" })
 		if body, ok := rules.AppendEffects([]byte(resp.Body), reports); ok && len(reports) > 0 {
 			resp.Body = string(body)
 		}
 	}
-	if wait {
+	if c.waits(ci.Aggregate, &ci.Commit) {
 		if err := h.do(Op{Kind: "respond", Arg: resp}, nil); err != nil {
 			return nil, err
 		}
 	}
-	o.runOutbox(func(r outboxRow) bool { return ids[r.EventID] && c.delivery(r.Consumer) != "sync" })
+	if len(ci.Commit.Effects) > sync {
+		o.runOutbox(func(r outboxRow) bool { return ids[r.EventID] && c.delivery(r.Consumer) != "sync" })
+	}
 	return resp, nil
+}
+
+// waits says whether a command's answer waits for the work after its
+// commit: an inline projection handles one of its events, or it owes a
+// sync delivery.
+func (c *Core) waits(agg string, cm *WireCommit) bool {
+	for _, e := range cm.Events {
+		if c.inline[agg+"."+e.Type] {
+			return true
+		}
+	}
+	for _, f := range cm.Effects {
+		if c.delivery(f.Consumer) == "sync" {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Core) delivery(effect string) string {
@@ -201,16 +210,23 @@ func (o *object) flush(always bool) error {
 			return err
 		}
 		forwarded = true
+		if len(evs) < d1.MaxForward {
+			break // that was the last run
+		}
 	}
 	if !forwarded && !always {
 		return nil
 	}
-	if len(o.c.inline) > 0 {
-		if err := o.h.do(Op{Kind: "projector", Method: "catchUp", Arg: true}, nil); err != nil {
-			return err
-		}
+	async := false // a projection that is not inline
+	for _, p := range o.c.prog.Projections {
+		async = async || p.Mode != "inline"
 	}
-	if len(o.c.prog.Projections) > 0 {
+	switch {
+	case len(o.c.inline) > 0:
+		// The inline projections now; the catch-up sets the projector's
+		// alarm for the others.
+		return o.h.do(Op{Kind: "projector", Method: "catchUp", Arg: map[string]bool{"inline": true, "kick": async}}, nil)
+	case async:
 		return o.h.do(Op{Kind: "projector", Method: "kick"}, nil)
 	}
 	return nil

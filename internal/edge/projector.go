@@ -302,7 +302,7 @@ const (
 type projectorInput struct {
 	Call string          `json:"call"` // action, catchUp, kick, alarm
 	Now  time.Time       `json:"now"`
-	Arg  json.RawMessage `json:"arg"` // action: {action, name}; catchUp: inline
+	Arg  json.RawMessage `json:"arg"` // action: {action, name}; catchUp: {inline, kick}
 }
 
 // projector serves the projector object's methods.
@@ -329,9 +329,12 @@ func (c *Core) projector(in []byte, h *host) (any, error) {
 		}
 		return out.projectorAnswer, err
 	case "catchUp":
-		var inline bool
-		_ = json.Unmarshal(pi.Arg, &inline) // null: a full catch-up
-		return map[string]any{}, c.catchUp(h, pi.Now, inline)
+		var a struct{ Inline, Kick bool } // none: a full catch-up
+		_ = json.Unmarshal(pi.Arg, &a)
+		if err := c.catchUp(h, pi.Now, a.Inline); err != nil || !a.Kick {
+			return map[string]any{}, err
+		}
+		return map[string]any{}, c.kick(h, pi.Now)
 	case "kick":
 		return map[string]any{}, c.kick(h, pi.Now)
 	case "alarm":

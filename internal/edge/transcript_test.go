@@ -131,6 +131,9 @@ func runTranscript(t *testing.T, c *Core, a *txtar.Archive) *txtar.Archive {
 				require.NoError(t, err)
 				out.Files = append(out.Files, txtar.File{Name: "op", Data: pretty(t, b)})
 				if len(results) == 0 {
+					if !*update {
+						t.Errorf("%s: no result for %s", name, b)
+					}
 					out.Files = append(out.Files, txtar.File{Name: "result", Data: []byte("{\"error\": \"the transcript has no result for this op\"}\n")})
 					return Result{Error: "the transcript has no result for this op"}
 				}

@@ -408,15 +408,19 @@ export class Aggregate extends DurableObject {
       return d;
     };
     const d = (await once()) ?? (await once());
-    if (d.after) return await this.committed(agg, id, d.after);
+    if (!d.after) return d.answer;
+    await this.ctx.storage.setAlarm(d.after.alarm);
+    const answer = this.committed(agg, id, d.after);
+    if (d.after.wait) return await answer;
+    answer.catch(() => {}); // logged by committed
     return d.answer;
   }
 
-  // committed runs Go's work after a commit; its answer comes when Go
-  // says (respond), and the rest runs on in waitUntil.
-  committed(agg, id, d) {
+  // committed runs Go's work after a commit in waitUntil; what it says to
+  // answer (respond) answers.
+  committed(agg, id, after) {
     return new Promise((resolve, reject) => {
-      const input = { aggregate: agg, id, now: new Date().toISOString(), rid: crypto.randomUUID(), commit: d.commit, response: d.response };
+      const input = { aggregate: agg, id, now: new Date().toISOString(), rid: crypto.randomUUID(), commit: after.commit, response: after.response };
       const work = run(this.env, "committed", input, { sql: this.sql, ctx: this.ctx, respond: resolve });
       this.ctx.waitUntil(work.then(resolve, (e) => {
         console.error("cuesource: after the commit:", String(e.message || e));
