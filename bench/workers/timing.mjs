@@ -155,11 +155,15 @@ async function replay(n) {
     out[name] = [];
     for (const input of list) {
       const once = typeof input === "string" ? () => raw.call(name, input) : () => runOnce(name, input);
+      // A script whose run depends on what Go kept from earlier runs (the
+      // projector's checkpoints) does not replay alone: left out.
+      if (typeof input !== "string" && String(await once()).startsWith('{"fault"')) continue;
       for (let k = 0; k < Math.min(n, 500); k++) await once();
       const t0 = performance.now();
       for (let k = 0; k < n; k++) await once();
       out[name].push({ us: ((performance.now() - t0) / n) * 1000 });
     }
+    if (!out[name].length) delete out[name];
   }
   return Response.json(out);
 }

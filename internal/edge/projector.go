@@ -286,8 +286,9 @@ type projState struct {
 
 // pending is a catch-up waiting to start (or running), and its outcome.
 type pending struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	joined int // callers waiting for it besides the one that runs it
 }
 
 // Timings of the projector object.
@@ -360,6 +361,7 @@ func (c *Core) catchUp(h *host, now time.Time, inline bool) error {
 	c.proj.mu.Lock()
 	p := c.proj.next[slot]
 	if p != nil {
+		p.joined++
 		c.proj.mu.Unlock()
 		<-p.done
 		return p.err

@@ -106,24 +106,17 @@ async function run(env, name, input, local = null) {
       dropRuntime(rt);
       reject(new Error(`cuesource: the Go runtime ended during ${name}`));
     };
-    const perform = (op, ticket) => {
-      Promise.resolve()
-        .then(() => performOp(env, JSON.parse(op), local))
-        .then((r) => {
-          if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
-        })
-        .catch(() => {}) // the runtime ended during resume
-        .finally(() => rt.go.exited && ended());
+    const perform = async (op, ticket) => {
+      await null; // never into Go from within its call to perform
+      const r = await performOp(env, JSON.parse(op), local);
+      try {
+        if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
+      } catch {} // the runtime ended during resume
+      if (rt.go.exited) ended();
     };
     const answer = rt.api.run(name, JSON.stringify(input), perform);
     if (rt.go.exited) return ended();
-    answer.then((out) => {
-      try {
-        resolve(answerOf(name, out));
-      } catch (e) {
-        reject(e);
-      }
-    });
+    answer.then((out) => answerOf(name, out)).then(resolve, reject);
   });
 }
 
@@ -202,7 +195,7 @@ async function webhook(a) {
   let r, text;
   try {
     r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs) });
-    text = await head(r, a.maxBytes);
+    text = new TextDecoder().decode((await readUpTo(r.body, a.maxBytes)).bytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
@@ -210,27 +203,29 @@ async function webhook(a) {
   return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
 }
 
-// head reads at most n bytes of a response's body, as text, and cancels
-// the rest.
-async function head(r, n) {
-  if (!r.body) return "";
-  const reader = r.body.getReader();
+// readUpTo reads at most n bytes of a body and cancels the rest; over says
+// there was more.
+async function readUpTo(body, n) {
   const chunks = [];
   let got = 0;
-  while (got < n) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value.subarray(0, n - got));
-    got += Math.min(value.length, n - got);
+  if (body) {
+    const reader = body.getReader();
+    while (got <= n) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      got += value.byteLength;
+    }
+    reader.cancel().catch(() => {});
   }
-  reader.cancel().catch(() => {});
-  const all = new Uint8Array(got);
+  const all = new Uint8Array(Math.min(got, n));
   let at = 0;
   for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
+    const part = c.subarray(0, all.length - at);
+    all.set(part, at);
+    at += part.length;
   }
-  return new TextDecoder().decode(all);
+  return { bytes: all, over: got > n };
 }
 
 function aggregate(env, agg, id) {
@@ -325,27 +320,8 @@ function liveStream(env, wire) {
 async function readBody(request, max) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) return { body: "", over: true };
-  if (!request.body) return { body: "", over: false };
-  const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return { body: "", over: true };
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return { body: new TextDecoder("utf-8", { ignoreBOM: true }).decode(all), over: false };
+  const { bytes, over } = await readUpTo(request.body, max);
+  return { body: over ? "" : new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes), over };
 }
 
 function problem(status, kind, detail) {
