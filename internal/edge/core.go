@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
@@ -96,7 +95,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
-	c.objects = &objects{forwarding: map[string]*sync.Mutex{}, claimed: map[string]bool{}}
+	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
 	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)

@@ -38,8 +38,15 @@ const (
 // new Go runtime starts with none and loses nothing.
 type objects struct {
 	mu         sync.Mutex
-	forwarding map[string]*sync.Mutex
+	forwarding map[string]*objectLock
 	claimed    map[string]bool
+}
+
+// objectLock is an object's forwarding lock and how many hold or wait for
+// it: at none it is forgotten.
+type objectLock struct {
+	sync.Mutex
+	n int
 }
 
 // lock serialises the forwarding of one object.
@@ -47,12 +54,20 @@ func (s *objects) lock(key string) func() {
 	s.mu.Lock()
 	m := s.forwarding[key]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = &objectLock{}
 		s.forwarding[key] = m
 	}
+	m.n++
 	s.mu.Unlock()
 	m.Lock()
-	return m.Unlock
+	return func() {
+		m.Unlock()
+		s.mu.Lock()
+		if m.n--; m.n == 0 {
+			delete(s.forwarding, key)
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (s *objects) claim(key string) bool {
