@@ -386,9 +386,10 @@ export class Aggregate extends DurableObject {
     const d = (await once()) ?? (await once());
     if (!d.after) return d.answer;
     await this.ctx.storage.setAlarm(d.after.alarm);
-    const answer = this.committed(agg, id, d.after);
-    if (d.after.wait) return await answer;
-    answer.catch(() => {}); // logged by committed
+    if (d.after.wait) return await this.committed(agg, id, d.after);
+    // After the answer has gone: not even the script's start delays it.
+    const later = new Promise((ok) => setTimeout(ok, 0)).then(() => this.committed(agg, id, d.after));
+    this.ctx.waitUntil(later.catch(() => {})); // committed logs its failure
     return d.answer;
   }
 
