@@ -35,7 +35,8 @@
 // Implementations live in subpackages: store/memory (with the outbox)
 // and store/sqlite (with every optional ability). Each must pass the conformance
 // suite in store/storetest, which also checks every optional ability a
-// store has and skips, saying so, those it has not. On Workers, package
-// edge keeps an instance's events in its Durable Object's storage and the
-// global log in D1, by the same rules ([PageSQL]).
+// store has and skips, saying so, those it has not. On Workers an
+// instance's events are in its Durable Object's storage and the global log
+// is in D1, by the same rules ([PageSQL]): store/d1 holds that SQL and its
+// row decoders, tested on SQLite.
 package store

@@ -157,19 +157,12 @@ func (l *deadLetters) Retry(_ context.Context, id int64) error {
 	if len(res.Rows) == 0 {
 		return fmt.Errorf("no dead letter %d: %w", id, api.ErrUnknown)
 	}
-	if len(res.Rows[0]) != 2 {
-		return fmt.Errorf("dead letter %d: want 2 columns, got %d", id, len(res.Rows[0]))
-	}
-	effect, err := d1.Text(res.Rows[0][0])
+	effect, evJSON, err := d1.DecodeRedelivery(res.Rows[0])
 	if err != nil {
-		return fmt.Errorf("dead letter %d: effect: %w", id, err)
-	}
-	evText, err := d1.Text(res.Rows[0][1])
-	if err != nil {
-		return fmt.Errorf("dead letter %d: event: %w", id, err)
+		return fmt.Errorf("dead letter %d: %w", id, err)
 	}
 	var ev wireEvent
-	if err := json.Unmarshal([]byte(evText), &ev); err != nil {
+	if err := json.Unmarshal(evJSON, &ev); err != nil {
 		return fmt.Errorf("dead letter %d: %w", id, err)
 	}
 	if err := l.h.do(Op{Kind: "enqueue", Arg: map[string]any{"effect": effect, "event": ev}}, nil); err != nil {

@@ -105,8 +105,8 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		if err != nil {
 			return Projected{}, err
 		}
-		for name, cp := range stored {
-			cps[name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorPosition}
+		for _, cp := range stored {
+			cps[cp.Name] = &checkpoint{pos: cp.Position, hash: cp.Hash, state: cp.State, errAt: cp.ErrorPosition}
 		}
 	}
 	var stmts []Statement

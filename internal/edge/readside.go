@@ -44,17 +44,26 @@ func eventsOfRows(rs [][]any) ([]store.Event, error) {
 	return out, nil
 }
 
-// checkpointsOf decodes rows of d1.CheckpointAll by name.
-func checkpointsOf(rs [][]any) (map[string]d1.Checkpoint, error) {
-	out := make(map[string]d1.Checkpoint, len(rs))
-	for _, r := range rs {
-		cp, err := d1.DecodeCheckpoint(r)
-		if err != nil {
+// checkpointsOf decodes rows of d1.CheckpointAll.
+func checkpointsOf(rs [][]any) ([]d1.Checkpoint, error) {
+	out := make([]d1.Checkpoint, len(rs))
+	for i, r := range rs {
+		var err error
+		if out[i], err = d1.DecodeCheckpoint(r); err != nil {
 			return nil, err
 		}
-		out[cp.Name] = cp
 	}
 	return out, nil
+}
+
+// checkpointOf finds a projection's checkpoint among cps.
+func checkpointOf(cps []d1.Checkpoint, name string) (d1.Checkpoint, bool) {
+	for _, cp := range cps {
+		if cp.Name == name {
+			return cp, true
+		}
+	}
+	return d1.Checkpoint{}, false
 }
 
 // readModels is api.ReadModels over D1 (queries, status) and the projector
@@ -70,7 +79,7 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 		return nil, fmt.Errorf("%w query %q", api.ErrUnknown, name)
 	}
 	if _, err := m.current(); err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, err)
+		return nil, err
 	}
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
@@ -115,7 +124,7 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 // then rebuilds it from the log in the background. So a query answers the
 // rows of the definition deployed, while rebuilding as natively, and
 // never an older definition's.
-func (m *readModels) current() (map[string]d1.Checkpoint, error) {
+func (m *readModels) current() ([]d1.Checkpoint, error) {
 	res, err := m.h.query(d1.CheckpointAll)
 	if err != nil {
 		return nil, err
@@ -125,7 +134,7 @@ func (m *readModels) current() (map[string]d1.Checkpoint, error) {
 		return nil, err
 	}
 	for _, name := range m.c.projectionNames() {
-		if cp, ok := stored[name]; ok && cp.Hash == m.c.prog.Projections[name].Hash {
+		if cp, ok := checkpointOf(stored, name); ok && cp.Hash == m.c.prog.Projections[name].Hash {
 			continue
 		}
 		if err := m.action("reconcile", ""); err != nil {
@@ -148,18 +157,15 @@ func (m *readModels) Status(context.Context) ([]api.ProjectionStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(head.Rows) != 1 || len(head.Rows[0]) != 1 {
-		return nil, fmt.Errorf("the log's head: want one value, got %d rows", len(head.Rows))
-	}
-	h, err := d1.Int(head.Rows[0][0])
+	h, err := d1.DecodeHead(head.Rows)
 	if err != nil {
-		return nil, fmt.Errorf("the log's head: %w", err)
+		return nil, err
 	}
 	out := []api.ProjectionStatus{}
 	for _, name := range m.c.projectionNames() {
 		p := m.c.prog.Projections[name]
 		ps := api.ProjectionStatus{Name: name, Mode: p.Mode, Head: h, Hash: p.Hash, State: rows.StateNew}
-		if cp, ok := stored[name]; ok {
+		if cp, ok := checkpointOf(stored, name); ok {
 			ps.Position, ps.State, ps.Error, ps.ErrorPosition = cp.Position, cp.State, cp.Error, cp.ErrorPosition
 			if cp.Hash != p.Hash {
 				ps.State, ps.Hash = rows.StateStale, cp.Hash

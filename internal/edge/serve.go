@@ -227,7 +227,7 @@ func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
 		}
 		t, err := d1.Time(r.Time)
 		if err != nil {
-			return nil, fmt.Errorf("event %s: time: %w", r.ID, err)
+			return nil, err
 		}
 		e.Time = t
 		out = append(out, e)

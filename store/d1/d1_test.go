@@ -195,20 +195,18 @@ func TestPositionsAreGapFreeInCommitOrder(t *testing.T) {
 		assert.Equal(t, last[key]+1, e.Version, "an instance's events in its order")
 		last[key] = e.Version
 	}
-	var head any
-	require.NoError(t, db.QueryRow(d1.Head).Scan(&head))
-	h, err := d1.Int(head)
+	h, err := d1.DecodeHead(rowsOf(t, db, d1.Head))
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(order)), h)
 }
 
 func TestHeadOfAnEmptyLogIsZero(t *testing.T) {
 	db := logDB(t)
-	var head any
-	require.NoError(t, db.QueryRow(d1.Head).Scan(&head))
-	h, err := d1.Int(head)
+	h, err := d1.DecodeHead(rowsOf(t, db, d1.Head))
 	require.NoError(t, err)
 	assert.Zero(t, h)
+	_, err = d1.DecodeHead(nil)
+	assert.EqualError(t, err, "d1: the head is not one value")
 }
 
 func TestReadAllPages(t *testing.T) {
@@ -280,12 +278,10 @@ func TestDeadLetters(t *testing.T) {
 	// A redelivery reads what to send, then removes the letter.
 	got := rowsOf(t, db, d1.DeadLetterGet, 1)
 	require.Len(t, got, 1)
-	effect, err := d1.Text(got[0][0])
+	effect, evJSON, err := d1.DecodeRedelivery(got[0])
 	require.NoError(t, err)
 	assert.Equal(t, "notify", effect)
-	evText, err := d1.Text(got[0][1])
-	require.NoError(t, err)
-	assert.JSONEq(t, event, evText)
+	assert.JSONEq(t, event, string(evJSON))
 	assert.Len(t, rowsOf(t, db, d1.DeadLetterRemove, 1), 1)
 	// Removed: no row says so, for a redelivery and a discard alike.
 	assert.Empty(t, rowsOf(t, db, d1.DeadLetterGet, 1))
@@ -332,7 +328,7 @@ func TestDecodersRefuseWrongTypes(t *testing.T) {
 		{with(4, []byte("1")), "d1: column version: want an integer, got a blob"},
 		{with(7, "yesterday"), `d1: column time: want an RFC 3339 time, got "yesterday"`},
 		{with(7, "2026-13-02T03:04:05Z"), `d1: column time: want an RFC 3339 time, got "2026-13-02T03:04:05Z"`},
-		{with(9, float64(3)), "d1: column payload: want text, got a number"},
+		{with(9, float64(3)), "d1: column payload: want text, got 3"},
 		{good[:9], "d1: event row has 9 columns, want 10"},
 	} {
 		_, err := d1.DecodeEvent(tc.row)
@@ -342,6 +338,8 @@ func TestDecodersRefuseWrongTypes(t *testing.T) {
 	assert.EqualError(t, err, `d1: column time: want an RFC 3339 time, got "not a time"`)
 	_, err = d1.DecodeCheckpoint([]any{"p", "0", "h", "running", "", int64(0)})
 	assert.EqualError(t, err, "d1: column position: want an integer, got text")
+	_, _, err = d1.DecodeRedelivery([]any{"notify", float64(1)})
+	assert.EqualError(t, err, "d1: column event: want text, got 1")
 }
 
 func TestFormatTimeIsJavaScriptsText(t *testing.T) {

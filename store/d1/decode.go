@@ -2,8 +2,8 @@ package d1
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
+	"errors"
+	"strconv"
 	"time"
 
 	"github.com/cuesource/cuesource/store"
@@ -30,14 +30,11 @@ func Int(v any) (int64, error) {
 	case int:
 		return int64(x), nil
 	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return 0, fmt.Errorf("want an integer, got %v", x)
+		if n := int64(x); float64(n) == x && x >= -1<<53 && x <= 1<<53 {
+			return n, nil
 		}
-		return int64(x), nil
-	case json.Number:
-		return x.Int64()
 	}
-	return 0, fmt.Errorf("want an integer, got %s", kind(v))
+	return 0, wrongType("an integer", v)
 }
 
 // Text is a TEXT value that may not be NULL.
@@ -45,7 +42,27 @@ func Text(v any) (string, error) {
 	if s, ok := v.(string); ok {
 		return s, nil
 	}
-	return "", fmt.Errorf("want text, got %s", kind(v))
+	return "", wrongType("text", v)
+}
+
+// wrongType words a value of the wrong type, in one place (each call is
+// code in the wasm build).
+func wrongType(want string, v any) error {
+	got := "a number"
+	switch x := v.(type) {
+	case nil:
+		got = "NULL"
+	case string:
+		got = "text"
+	case float64:
+		got = strconv.FormatFloat(x, 'g', -1, 64)
+	case int64, int:
+	case []byte:
+		got = "a blob"
+	default:
+		got = "a value of another type"
+	}
+	return errors.New("want " + want + ", got " + got)
 }
 
 // NullText is a TEXT value or NULL (ok false).
@@ -65,95 +82,53 @@ func Time(v any) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("want an RFC 3339 time, got %q", s)
+		return time.Time{}, errors.New("want an RFC 3339 time, got " + strconv.Quote(s))
 	}
 	return t, nil
 }
 
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "NULL"
-	case string:
-		return "text"
-	case float64, int64, int, json.Number:
-		return "a number"
-	case []byte:
-		return "a blob"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// columns decodes a row column by column, keeping the first error with
-// the name of its column.
-type columns struct {
-	names []string
-	row   []any
-	err   error
-}
-
-func newColumns(names []string, row []any, what string) *columns {
-	c := &columns{names: names, row: row}
+// scan decodes row into dst, a pointer per column: *int64, *int, *string,
+// *time.Time, or *json.RawMessage for text that may be NULL (nil then).
+// It names the column of the first error. One loop over the columns keeps
+// the decoders small in the wasm build.
+func scan(what string, names []string, row []any, dst ...any) error {
 	if len(row) != len(names) {
-		c.err = fmt.Errorf("d1: %s row has %d columns, want %d", what, len(row), len(names))
+		return errors.New("d1: " + what + " row has " + strconv.Itoa(len(row)) + " columns, want " + strconv.Itoa(len(names)))
 	}
-	return c
-}
-
-func (c *columns) fail(i int, err error) {
-	if c.err == nil && err != nil {
-		c.err = fmt.Errorf("d1: column %s: %w", c.names[i], err)
+	for i, d := range dst {
+		var err error
+		switch p := d.(type) {
+		case *int64:
+			*p, err = Int(row[i])
+		case *int:
+			var n int64
+			n, err = Int(row[i])
+			*p = int(n)
+		case *string:
+			*p, err = Text(row[i])
+		case *time.Time:
+			*p, err = Time(row[i])
+		case *json.RawMessage:
+			var s string
+			var ok bool
+			if s, ok, err = NullText(row[i]); ok {
+				*p = json.RawMessage(s)
+			}
+		}
+		if err != nil {
+			return errors.New("d1: column " + names[i] + ": " + err.Error())
+		}
 	}
-}
-
-func (c *columns) int(i int) int64 {
-	if c.err != nil {
-		return 0
-	}
-	n, err := Int(c.row[i])
-	c.fail(i, err)
-	return n
-}
-
-func (c *columns) text(i int) string {
-	if c.err != nil {
-		return ""
-	}
-	s, err := Text(c.row[i])
-	c.fail(i, err)
-	return s
-}
-
-func (c *columns) nullText(i int) (string, bool) {
-	if c.err != nil {
-		return "", false
-	}
-	s, ok, err := NullText(c.row[i])
-	c.fail(i, err)
-	return s, ok
-}
-
-func (c *columns) time(i int) time.Time {
-	if c.err != nil {
-		return time.Time{}
-	}
-	t, err := Time(c.row[i])
-	c.fail(i, err)
-	return t
+	return nil
 }
 
 var eventNames = []string{"position", "id", "aggregate", "instance", "version", "type", "schema_version", "time", "command_id", "payload"}
 
 // DecodeEvent decodes a row of EventColumns.
 func DecodeEvent(row []any) (store.Event, error) {
-	c := newColumns(eventNames, row, "event")
-	e := store.Event{Position: c.int(0), ID: c.text(1), Aggregate: c.text(2), Instance: c.text(3), Version: c.int(4),
-		Type: c.text(5), SchemaVersion: int(c.int(6)), Time: c.time(7), CommandID: c.text(8)}
-	if p, ok := c.nullText(9); ok {
-		e.Payload = json.RawMessage(p)
-	}
-	if c.err != nil {
-		return store.Event{}, c.err
+	var e store.Event
+	if err := scan("event", eventNames, row, &e.Position, &e.ID, &e.Aggregate, &e.Instance, &e.Version, &e.Type, &e.SchemaVersion, &e.Time, &e.CommandID, &e.Payload); err != nil {
+		return store.Event{}, err
 	}
 	return e, nil
 }
@@ -172,10 +147,9 @@ var checkpointNames = []string{"name", "position", "hash", "state", "error", "er
 
 // DecodeCheckpoint decodes a row of CheckpointAll.
 func DecodeCheckpoint(row []any) (Checkpoint, error) {
-	c := newColumns(checkpointNames, row, "checkpoint")
-	cp := Checkpoint{Name: c.text(0), Position: c.int(1), Hash: c.text(2), State: c.text(3), Error: c.text(4), ErrorPosition: c.int(5)}
-	if c.err != nil {
-		return Checkpoint{}, c.err
+	var cp Checkpoint
+	if err := scan("checkpoint", checkpointNames, row, &cp.Name, &cp.Position, &cp.Hash, &cp.State, &cp.Error, &cp.ErrorPosition); err != nil {
+		return Checkpoint{}, err
 	}
 	return cp, nil
 }
@@ -184,14 +158,31 @@ var deadLetterNames = []string{"id", "event_id", "effect", "attempts", "error", 
 
 // DecodeDeadLetter decodes a row of DeadLetterColumns; Consumer is the effect.
 func DecodeDeadLetter(row []any) (store.DeadLetter, error) {
-	c := newColumns(deadLetterNames, row, "dead letter")
-	d := store.DeadLetter{ID: c.int(0), EventID: c.text(1), Consumer: c.text(2), Attempts: int(c.int(3)), Error: c.text(4)}
-	if r, ok := c.nullText(5); ok && r != "" {
-		d.Rejection = json.RawMessage(r)
+	var d store.DeadLetter
+	if err := scan("dead letter", deadLetterNames, row, &d.ID, &d.EventID, &d.Consumer, &d.Attempts, &d.Error, &d.Rejection, &d.Time); err != nil {
+		return store.DeadLetter{}, err
 	}
-	d.Time = c.time(6)
-	if c.err != nil {
-		return store.DeadLetter{}, c.err
+	if len(d.Rejection) == 0 {
+		d.Rejection = nil
 	}
 	return d, nil
+}
+
+// DecodeHead decodes the rows of Head.
+func DecodeHead(rows [][]any) (int64, error) {
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, errHead
+	}
+	return Int(rows[0][0])
+}
+
+var errHead = errors.New("d1: the head is not one value")
+
+var redeliveryNames = []string{"effect", "event"}
+
+// DecodeRedelivery decodes a row of DeadLetterGet: the effect and the
+// event as JSON.
+func DecodeRedelivery(row []any) (effect string, event json.RawMessage, err error) {
+	err = scan("dead letter", redeliveryNames, row, &effect, &event)
+	return effect, event, err
 }

@@ -10,14 +10,16 @@
 //     [Positions]), the global reads and pages ([ReadAll], [EventsAfter],
 //     [Head]), dead letters ([DeadLetterAdd], [DeadLetterList],
 //     [DeadLetterGet], [DeadLetterRemove]) and the projector's checkpoints
-//     (the Checkpoint statements).
+//     (the Checkpoint statements; [CheckpointRebuild] starts a rebuild,
+//     [CheckpointAdvance] ends it running at the head).
 //   - A Durable Object's schema ([ObjectSchema]) and statements (the
 //     Object names): its instance row, events, idempotency records, outbox
 //     and forwarding state.
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
-//     [Int], [Text], [Time]) that refuse a value of the wrong type, or a time that does
-//     not parse, with an error naming the column; and the stored time text
-//     ([FormatTime]).
+//     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
+//     a value of the wrong type, or a time that does not parse, with an
+//     error naming the column; and the stored time text ([FormatTime]:
+//     milliseconds, as JavaScript writes it).
 //   - [JSModule]: the statements as a JavaScript module, so JavaScript
 //     that runs them (the benchmark's baseline Worker) uses this text and
 //     not a copy.

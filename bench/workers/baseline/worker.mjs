@@ -452,7 +452,7 @@ export class Aggregate extends DurableObject {
     this.sql.exec(sql.ObjectForwardingClear);
   }
 
-  // forward is internal/edge/log.go's forward: the events in one D1 batch
+  // forward is internal/edge's forward: the events in one D1 batch
   // (sql.Forward), then their positions (sql.Positions).
   async forward(evs) {
     const db = this.env.DB;
