@@ -17,7 +17,6 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
-	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
@@ -86,6 +85,11 @@ type Options struct {
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
+	// Diagram makes the context's diagram (GET /diagram.svg) on first
+	// request; nil answers 404. The native server renders it with package
+	// diagram; a Worker serves the one `worker build` rendered, which keeps
+	// the renderer out of the wasm engine.
+	Diagram func() []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
@@ -95,9 +99,6 @@ type Options struct {
 	// without it the route answers 404. Typed any so that this package,
 	// which the Worker carries, does not carry the archive's code.
 	Storage func(ctx context.Context) (any, error)
-	// Diagram draws the context's event model for GET /diagram.svg (the
-	// runtime hands it diagram.SVG); without it the route answers 404.
-	Diagram func(*manifest.Manifest) []byte
 }
 
 // Service serves a context's HTTP API.
@@ -131,7 +132,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
-		diagram: &document{make: func() []byte { return opt.Diagram(p.Manifest) }},
+		diagram: &document{make: opt.Diagram},
 	}
 }
 
@@ -268,8 +269,8 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 	case "context":
 		return s.context.response("application/json")
 	case "diagram":
-		if s.opt.Diagram == nil {
-			return problem(statusNotFound, "not_found", "this server draws no diagram")
+		if s.diagram.make == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no diagram")
 		}
 		return s.diagram.response("image/svg+xml")
 	case "events":

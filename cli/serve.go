@@ -280,8 +280,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
 	closers = append(closers, func() { stopEffects(); <-effectsDone })
 	stk.svc = api.New(p, backend, api.Options{
-		Diagram: diagram.SVG,
-		Token:   f.token, AdminToken: f.adminToken,
+		Token: f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  runner,
@@ -289,6 +288,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		Storage: func(ctx context.Context) (any, error) {
 			return archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
 		},
+		Diagram: func() []byte { return diagram.SVG(p.Manifest) },
 	})
 	return stk, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
+	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
@@ -141,7 +142,9 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 		d1ID = "00000000-0000-0000-0000-000000000000"
 	}
 	queue, dlq := name+"-effects", name+"-effects-dlq"
-	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq})
+	// The diagram is rendered here, not in the engine: the renderer stays
+	// out of the wasm.
+	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq, "diagram": string(diagram.SVG(p.Manifest))})
 	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
 	files := map[string][]byte{
 		"worker.mjs":                    shell.Worker,

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"encoding/json"
 
 	"github.com/cuesource/cuesource"
@@ -10,8 +12,52 @@ import (
 )
 
 // The functions an Aggregate Durable Object calls inside its storage
-// transaction: the object reads its rows, calls one of them once, and
-// writes the commit it gets back (or nothing).
+// transaction (its method transact): the object runs the reads Go named,
+// calls one of them once on their rows, and runs the writes it answers (or
+// none). The statements are package store/d1's.
+
+// transact is the argument of an object's transact method.
+type transact struct {
+	Fn    string      `json:"fn,omitempty"` // none: the answer is the reads' rows
+	Reads []Statement `json:"reads"`
+	Input any         `json:"input,omitempty"`
+}
+
+// Transacted is the answer of a function transact calls: the answer to
+// give, the writes to run in the same transaction, and After, the work
+// after the commit.
+type Transacted struct {
+	Answer any         `json:"answer"`
+	Writes []Statement `json:"writes,omitempty"`
+	After  *After      `json:"after,omitempty"`
+}
+
+// After is the work after a commit, the committed script's: the object
+// sets its alarm to Alarm (ms since the epoch: the retry of that work if it
+// does not finish), then answers at once and runs the script in the
+// background, or, with Wait (an inline projection or a sync effect is
+// owed), answers what the script says.
+type After struct {
+	Decided
+	Wait  bool  `json:"wait"`
+	Alarm int64 `json:"alarm"`
+}
+
+func stmt(sql string, params ...any) Statement {
+	if params == nil {
+		params = []any{}
+	}
+	return Statement{SQL: sql, Params: params}
+}
+
+// instanceOf reads the rows of d1.ObjectInstance.
+func instanceOf(rows json.RawMessage) (wireInstance, error) {
+	var r []wireInstance
+	if err := json.Unmarshal(rows, &r); err != nil || len(r) == 0 {
+		return wireInstance{}, err
+	}
+	return r[0], nil
+}
 
 // wireRecord is an idempotency row.
 type wireRecord struct {
@@ -33,7 +79,7 @@ type WireCommit struct {
 	Effects []store.OutboxEntry `json:"effects"`
 }
 
-// Decided is the answer of decide and seed: the commit to write, and what
+// Decided is the outcome of decide and seed: the commit to write, and what
 // the command answers (which the object returns to its caller).
 type Decided struct {
 	Commit *WireCommit      `json:"commit"`
@@ -41,9 +87,18 @@ type Decided struct {
 }
 
 type decideInput struct {
-	Instance wireInstance `json:"instance"`
-	Record   *wireRecord  `json:"record"`
-	Request  wireCommand  `json:"request"`
+	Request wireCommand `json:"request"`
+	// Rows: the instance, then (with an idempotency key) its record.
+	Rows []json.RawMessage `json:"rows"`
+}
+
+// decideReads are the reads of a command's decision.
+func decideReads(req *cuesource.CommandRequest) []Statement {
+	reads := []Statement{stmt(d1.ObjectInstance)}
+	if req.IdempotencyKey != "" {
+		reads = append(reads, stmt(d1.ObjectIdempotency, req.StoreKey()))
+	}
+	return reads
 }
 
 // decide is cuesource.Decide on an object's rows.
@@ -52,21 +107,31 @@ func (c *Core) decide(in []byte) (any, error) {
 	if err := decodeInput(in, &di); err != nil {
 		return nil, err
 	}
-	if di.Request.CommandRequest == nil {
-		return nil, &Fault{Kind: "input", Message: "decide: no request"}
+	if di.Request.CommandRequest == nil || len(di.Rows) == 0 {
+		return nil, &Fault{Kind: "input", Message: "decide: no request or no rows"}
 	}
 	req := di.Request.request()
-	var rec *store.Idempotency
-	if di.Record != nil {
-		rec = &store.Idempotency{Key: di.Record.Key, RequestHash: di.Record.RequestHash, Response: json.RawMessage(di.Record.Response)}
+	inst, err := instanceOf(di.Rows[0])
+	if err != nil {
+		return nil, err
 	}
-	d := cuesource.Decide(c.prog, di.Instance.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
-	return decided(d, di.Instance.Version), nil
+	var rec *store.Idempotency
+	if len(di.Rows) > 1 {
+		var rs []wireRecord
+		if err := json.Unmarshal(di.Rows[1], &rs); err != nil {
+			return nil, err
+		}
+		if len(rs) > 0 {
+			rec = &store.Idempotency{Key: rs[0].Key, RequestHash: rs[0].RequestHash, Response: json.RawMessage(rs[0].Response)}
+		}
+	}
+	d := cuesource.Decide(c.prog, inst.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
+	return c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time), nil
 }
 
 type seedInput struct {
-	Instance wireInstance          `json:"instance"`
-	Request  cuesource.SeedRequest `json:"request"`
+	Request cuesource.SeedRequest `json:"request"`
+	Rows    []json.RawMessage     `json:"rows"`
 }
 
 // seed is cuesource.DecideSeed on an object's rows.
@@ -75,10 +140,81 @@ func (c *Core) seed(in []byte) (any, error) {
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	d := cuesource.DecideSeed(c.prog, si.Instance.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
-	return decided(d, si.Instance.Version), nil
+	if len(si.Rows) == 0 {
+		return nil, &Fault{Kind: "input", Message: "seed: no rows"}
+	}
+	inst, err := instanceOf(si.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	d := cuesource.DecideSeed(c.prog, inst.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
+	return c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time), nil
 }
 
+// transacted is a decision as the object runs it: the response, the
+// commit's writes, and the work after it when it has events.
+func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
+	t := Transacted{Answer: d.Answer}
+	cm := d.Commit
+	if cm == nil {
+		return t
+	}
+	for _, e := range cm.Events {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload))
+	}
+	if cm.State != nil {
+		t.Writes = append(t.Writes, stmt(d1.ObjectPutInstance, agg, id, cm.Version, *cm.State))
+	}
+	if r := cm.Idempotency; r != nil {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddIdempotency, r.Key, r.RequestHash, r.Response, r.Time))
+	}
+	for _, o := range cm.Effects {
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddOutbox, o.EventID, o.Consumer))
+	}
+	if len(cm.Events) > 0 {
+		t.After = &After{Decided: d, Wait: c.waits(agg, cm), Alarm: now.Add(retryAfterCommit).UnixMilli()}
+	}
+	return t
+}
+
+type rehydrateInput struct {
+	Aggregate string `json:"aggregate"`
+	ID        string `json:"id"`
+	Fix       bool   `json:"fix"`
+	// Rows: the instance, then its events.
+	Rows []json.RawMessage `json:"rows"`
+}
+
+// rehydrate compares an object's state with the fold of its events, as
+// the native backend's Rehydrate does, and with fix stores the fold.
+func (c *Core) rehydrate(in []byte) (any, error) {
+	var ri rehydrateInput
+	if err := decodeInput(in, &ri); err != nil {
+		return nil, err
+	}
+	if len(ri.Rows) != 2 {
+		return nil, &Fault{Kind: "input", Message: "rehydrate: want the instance and its events"}
+	}
+	inst, err := instanceOf(ri.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	var rows []wireEvent
+	if err := json.Unmarshal(ri.Rows[1], &rows); err != nil {
+		return nil, err
+	}
+	cur := inst.instance(ri.Aggregate, ri.ID)
+	evs, err := eventsOf(rows, ri.Aggregate, ri.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := cuesource.Compare(c.prog, cur, evs)
+	out := Transacted{Answer: d}
+	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
+		out.Writes, d.Fixed = []Statement{stmt(d1.ObjectSetState, string(d.Rebuilt))}, true
+	}
+	return out, nil
+}
 func decided(d cuesource.Decision, version int64) Decided {
 	out := Decided{Answer: d.Answer}
 	if d.Commit == nil {
@@ -102,40 +238,4 @@ func decided(d cuesource.Decision, version int64) Decided {
 	}
 	out.Commit = cm
 	return out
-}
-
-type rehydrateInput struct {
-	Aggregate string       `json:"aggregate"`
-	ID        string       `json:"id"`
-	Instance  wireInstance `json:"instance"`
-	Events    []wireEvent  `json:"events"`
-	Fix       bool         `json:"fix"`
-}
-
-// Rehydrated is the answer of rehydrate: the drift report and, when the
-// object must store the rebuilt state, that state.
-type Rehydrated struct {
-	Drift *cuesource.Drift `json:"drift"`
-	Store *string          `json:"store"`
-}
-
-// rehydrate compares an object's state with the fold of its events, as
-// the native backend's Rehydrate does.
-func (c *Core) rehydrate(in []byte) (any, error) {
-	var ri rehydrateInput
-	if err := decodeInput(in, &ri); err != nil {
-		return nil, err
-	}
-	cur := ri.Instance.instance(ri.Aggregate, ri.ID)
-	evs, err := eventsOf(ri.Events, ri.Aggregate, ri.ID)
-	if err != nil {
-		return nil, err
-	}
-	d := cuesource.Compare(c.prog, cur, evs)
-	out := Rehydrated{Drift: d}
-	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
-		s := string(d.Rebuilt)
-		out.Store, d.Fixed = &s, true
-	}
-	return out, nil
 }

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store/d1"
 )
 
 // Config is what a Worker's environment adds to the manifest.
@@ -29,9 +29,14 @@ type Config struct {
 	// as the native runtime does for each query it runs, because D1 does
 	// not report declared types.
 	QueryJSON map[string][]string `json:"queryJSON,omitempty"`
+	// Diagram is the context's diagram (GET /diagram.svg), rendered by
+	// `cuesource worker build`.
+	Diagram string `json:"diagram,omitempty"`
 }
 
-// Core is a compiled context ready to serve a Worker. It is immutable.
+// Core is a compiled context ready to serve a Worker. Its only mutable
+// parts coordinate concurrent scripts (objects, proj); they hold nothing a
+// new Go runtime would miss.
 type Core struct {
 	prog *interpreter.Program
 	cfg  Config
@@ -41,8 +46,17 @@ type Core struct {
 	// egress is which addresses webhooks may call (egress.Var).
 	egress egress.Policy
 	fns    map[string]function
+	// scripts are the functions that perform I/O through the shell.
+	scripts map[string]script
 	// tables are the projections' tables and their SQL, made once.
 	tables map[string]*rows.Table
+	// inline holds the "aggregate.Event" names an inline projection
+	// handles: a command that emits one answers after the projector ran.
+	inline map[string]bool
+	// objects and proj coordinate the scripts of Aggregate objects and of
+	// the projector object that run at once (object.go, projector.go).
+	objects *objects
+	proj    *projState
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -71,11 +85,25 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
-	c.svc = api.New(p, nil, api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, Diagram: diagram.SVG})
-	c.fns = c.functions()
+	// No cap on live streams: an isolate sees only its own (README,
+	// Limits on Workers).
+	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
+	if cfg.Diagram != "" {
+		opt.Diagram = func() []byte { return []byte(cfg.Diagram) }
+	}
+	c.svc = api.New(p, nil, opt)
+	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
+	c.inline = map[string]bool{}
+	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
+	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
+		if pr.Mode == "inline" {
+			for ev := range pr.Handlers {
+				c.inline[ev] = true
+			}
+		}
 	}
 	return c, nil
 }
@@ -96,16 +124,41 @@ func (f *Fault) Error() string { return f.Kind + ": " + f.Message }
 // or a {"fault": ...} answer. It never panics: the wasm runtime dies with
 // an unrecovered panic, taking every object of the isolate with it.
 func (c *Core) Call(name string, in []byte) (out []byte) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
-		}
-	}()
+	defer recoverFault(&out)
 	fn, ok := c.fns[name]
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no function %q", name)})
 	}
 	v, err := fn(in)
+	return answer(v, err)
+}
+
+// Run runs the script name on a JSON input to its end, performing each
+// operation it needs with perform, and returns its JSON answer or a
+// {"fault": ...} answer. Like Call it never panics.
+func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
+	defer recoverFault(&out)
+	fn, ok := c.scripts[name]
+	if !ok {
+		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
+	}
+	v, err := fn(in, &host{perform: perform})
+	return answer(v, err)
+}
+
+// IsScript says whether name is run with Run rather than Call.
+func (c *Core) IsScript(name string) bool {
+	_, ok := c.scripts[name]
+	return ok
+}
+
+func recoverFault(out *[]byte) {
+	if r := recover(); r != nil {
+		*out = faultJSON(&Fault{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())})
+	}
+}
+
+func answer(v any, err error) []byte {
 	if err != nil {
 		var f *Fault
 		if !errors.As(err, &f) {
@@ -127,64 +180,43 @@ func faultJSON(f *Fault) []byte {
 
 type function func(in []byte) (any, error)
 
-// functions maps the names the shell calls to their code.
-func (c *Core) functions() map[string]function {
+// script is a function that performs I/O through h.
+type script func(in []byte, h *host) (any, error)
+
+// functions maps the names the shell calls to their code: the functions
+// without I/O (called inside an object's transaction), and the scripts.
+func (c *Core) functions() (map[string]function, map[string]script) {
 	return map[string]function{
-		"info":       func([]byte) (any, error) { return c.info(), nil },
-		"serve":      c.serve,
-		"stream":     c.stream,
-		"decide":     c.decide,
-		"seed":       c.seed,
-		"rehydrate":  c.rehydrate,
-		"forward":    c.forward,
-		"project":    c.project,
-		"deliver":    c.deliver,
-		"deadLetter": c.deadLetter,
-		"report":     c.report,
-		"panic":      func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
-	}
+			"info":      func([]byte) (any, error) { return c.info(), nil },
+			"decide":    c.decide,
+			"seed":      c.seed,
+			"rehydrate": c.rehydrate,
+			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+		}, map[string]script{
+			"serve":     c.serve,
+			"stream":    c.stream,
+			"forward":   c.forward,
+			"project":   c.project,
+			"committed": c.committed,
+			"alarm":     c.alarm,
+			"projector": c.projector,
+			"queue":     c.queue,
+		}
 }
 
 // Info is what the shell learns at start.
 type Info struct {
 	Name string `json:"name"`
-	// Inline lists "aggregate.Event" names that an inline projection
-	// handles: a command that emits one forwards and projects before it
-	// answers.
-	Inline []string `json:"inline"`
-	// Projections is whether the context has any: forwarding then wakes
-	// the projector.
-	Projections bool `json:"projections"`
-	// Effects maps each effect to its delivery: sync, async or queue.
-	Effects map[string]string `json:"effects"`
-	// IdempotencyTTLMS is how long an object keeps idempotency records:
-	// CUESOURCE_IDEMPOTENCY_TTL (a Go duration, as serve's
-	// --idempotency-ttl), 24h by default.
-	IdempotencyTTLMS int64 `json:"idempotencyTtlMs"`
 	// MaxBody is the largest request body the API reads: the shell reads
 	// no more than this (and one byte) of a body.
 	MaxBody int `json:"maxBody"`
+	// ObjectSchema is an Aggregate object's storage schema, which it
+	// applies (idempotently) when it starts.
+	ObjectSchema string `json:"objectSchema"`
 }
 
 func (c *Core) info() Info {
-	in := Info{Name: c.prog.Manifest.Name, Inline: []string{}, Projections: len(c.prog.Projections) > 0, Effects: map[string]string{},
-		IdempotencyTTLMS: c.ttl.Milliseconds(), MaxBody: c.svc.MaxBody()}
-	for name, e := range c.prog.Effects {
-		in.Effects[name] = e.Delivery
-	}
-	seen := map[string]bool{}
-	for _, p := range c.prog.Projections {
-		if p.Mode != "inline" {
-			continue
-		}
-		for ev := range p.Handlers {
-			if !seen[ev] {
-				seen[ev] = true
-				in.Inline = append(in.Inline, ev)
-			}
-		}
-	}
-	return in
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema}
 }
 
 // decodeInput reads a call's JSON input strictly.

@@ -5,22 +5,61 @@
 // Everything a Worker decides, so the JavaScript shell around the wasm
 // build stays generic and thin: the HTTP API (through [api.Service], the
 // same code the native server runs), a command's decision on an aggregate
-// instance, seeding and rehydration, the forwarding of an instance's
-// events to the global log in D1 (its SQL is package store/d1's), the projector's
-// runs, effect deliveries and dead letters, and the live stream's frames.
+// instance and the work after its commit, seeding and rehydration, the
+// forwarding of an instance's events to the global log in D1, the
+// projector's runs, effect deliveries, their retries and dead letters,
+// the objects' alarms, and the live stream. The SQL is package store/d1's.
 //
 // # How the shell drives it
 //
-// The shell calls the functions of [Core.Call] by name. Work that needs I/O
-// is a script: it is run from the start with the results of the operations
-// performed so far, and either finishes or names the next operation ([Op]:
-// a D1 statement or batch, a call on a Durable Object, ...). The shell performs the operation in its own request
-// context, appends the result and runs the script again. Scripts are
-// deterministic given their input and results (the clock and ids come in
-// the input), so Go keeps no state between calls: an isolate's Go runtime
-// can be replaced at any time, and the objects' SQLite storage stays the
-// only source of truth. Work without I/O (deciding a command inside a
-// Durable Object's transaction) is one call.
+// Two kinds of entry, both JSON in and JSON out:
+//
+//   - [Core.Call] runs a function without I/O (decide, seed, rehydrate):
+//     one synchronous call, made inside a Durable Object's transaction.
+//   - [Core.Run] runs a script (serve, committed, alarm, projector, queue,
+//     stream, ...) on a goroutine of its own. When it needs I/O it calls
+//     [Perform] with an [Op] (a D1 statement or batch, a call on a Durable
+//     Object, a queue send, a fetch) and blocks; the shell performs the op
+//     in its request context and hands back the [Result]; the goroutine
+//     continues where it stopped. Nothing is run twice, so a script's cost
+//     is linear in its operations and there is no cap on them.
+//   - In the Worker (package worker) run returns a Promise; each op is
+//     perform(op, ticket) to JavaScript and resume(ticket, result) back.
+//     If the Go runtime ends meanwhile, the shell fails the waiting
+//     scripts (their requests answer 500) and starts a new runtime. Go
+//     keeps nothing a request needs after it: what was committed is in
+//     the objects' storage and D1, and the work after a commit
+//     (forwarding, deliveries) is retried from there by the object's alarm.
+//
+// The clock reading and the ids a script uses come in its input, so a
+// script is a function of its input and its results: the transcripts in
+// testdata/ replay each flow in plain `go test`.
+//
+// # Why a goroutine that waits, not continuations
+//
+// Until December 2026 a script was replayed from the start with every
+// earlier result after each operation: quadratic in its operations, so
+// the projector stopped after 24 of them and a command's response needed
+// an Answer flag to skip a rerun. The two linear designs were explicit,
+// serialisable continuations (Go answers operations and a continuation;
+// the shell calls advance) and a goroutine that waits. Continuations
+// would turn every flow, api.Service's included, into a state machine
+// whose state crosses the boundary at each operation; the goroutine keeps
+// the code the native server runs. Measured in Node on the projector
+// catching up 20 pages (61 operations): 1.1 s replayed, 61-69 ms waiting
+// (bench/workers/protocol.mjs, BENCHMARKS.md §5). The cost is a goroutine
+// and a promise per script (about 25 µs) and one call back into Go per
+// operation.
+//
+// # What the shell still does
+//
+// Perform operations: D1 statements and batches, an object's storage
+// statements (inside transactionSync where Go asks), its alarm, queue
+// sends, fetch, calls to the objects, the stream's writes and waits, and
+// starting (or replacing) the Go runtime. Every decision about them (what
+// follows a commit and in what order, retries and their backoff, the
+// alarm's next time, idempotency expiry, the objects' schema and
+// statements, the stream's polling) is made here.
 //
 // # What it never does
 //

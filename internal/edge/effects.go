@@ -30,7 +30,6 @@ type deliverInput struct {
 	Attempts int       `json:"attempts"` // failed attempts before this one
 	Now      time.Time `json:"now"`
 	ID       string    `json:"id"`
-	Results  []Result  `json:"results"`
 }
 
 // Delivered is the answer of the deliver script.
@@ -50,14 +49,9 @@ func wireToEvent(w wireEvent) (store.Event, error) {
 	return evs[0], nil
 }
 
-// deliver delivers one effect of one event once; a delivery that gives up
-// is written to the dead letters before the script ends.
-func (c *Core) deliver(in []byte) (any, error) {
-	var di deliverInput
-	if err := decodeInput(in, &di); err != nil {
-		return nil, err
-	}
-	h := &host{results: di.Results}
+// deliverOnce is one delivery by the rules, the dead letter written when
+// it gives up.
+func (c *Core) deliverOnce(h *host, di deliverInput) (Delivered, error) {
 	ids := 0
 	// A Worker cannot resolve names before its fetch: the rules judge
 	// them by their spelling (ByName), and the shell's fetch follows no
@@ -68,12 +62,9 @@ func (c *Core) deliver(in []byte) (any, error) {
 	}}
 	ev, err := wireToEvent(di.Event)
 	if err != nil {
-		return nil, err
+		return Delivered{}, err
 	}
 	out := d.Deliver(context.Background(), di.Effect, ev, &doer{h: h})
-	if h.pending != nil {
-		return h.step(nil), nil
-	}
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
 	res := Delivered{Kind: out.Kind.String(), Error: out.Logged(), Note: out.Note}
 	if out.Kind == rules.Retry {
@@ -84,10 +75,10 @@ func (c *Core) deliver(in []byte) (any, error) {
 	}
 	if out.Kind == rules.Dead {
 		if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts+1, out.Logged(), out.Rejection, di.Now); err != nil {
-			return h.step(nil), ignorePending(err)
+			return Delivered{}, err
 		}
 	}
-	return h.step(res), nil
+	return res, nil
 }
 
 func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts int, msg string, rejection json.RawMessage, now time.Time) error {
@@ -102,54 +93,11 @@ func (c *Core) writeDeadLetter(h *host, effect string, ev wireEvent, attempts in
 	}}}, nil)
 }
 
-type deadLetterInput struct {
-	Effect   string    `json:"effect"`
-	Event    wireEvent `json:"event"`
-	Attempts int       `json:"attempts"`
-	Error    string    `json:"error"`
-	Now      time.Time `json:"now"`
-	Results  []Result  `json:"results"`
-}
-
-// deadLetter records a delivery the queue gave up on (its dead-letter
-// queue's consumer calls it).
-func (c *Core) deadLetter(in []byte) (any, error) {
-	var di deadLetterInput
-	if err := decodeInput(in, &di); err != nil {
-		return nil, err
-	}
-	h := &host{results: di.Results}
-	if err := c.writeDeadLetter(h, di.Effect, di.Event, di.Attempts, di.Error, nil, di.Now); err != nil {
-		return h.step(nil), ignorePending(err)
-	}
-	return h.step(map[string]bool{"ok": true}), nil
-}
-
-type reportInput struct {
-	Answer  cuesource.Answer `json:"answer"`
-	Reports []rules.Report   `json:"reports"`
-}
-
-// report adds sync deliveries' reports to a command's answer, as
-// natively.
-func (c *Core) report(in []byte) (any, error) {
-	var ri reportInput
-	if err := decodeInput(in, &ri); err != nil {
-		return nil, err
-	}
-	if body, ok := rules.AppendEffects(ri.Answer.Body, ri.Reports); ok {
-		ri.Answer.Body = body
-	}
-	return ri.Answer, nil
-}
-
 // doer is rules.Doer over the shell.
 type doer struct{ h *host }
 
 func (d *doer) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
-	var a cuesource.Answer
-	err := d.h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "execute", Arg: toWireCommand(req)}, &a)
-	return a, err
+	return execute(d.h, req)
 }
 
 // fetchArg is a "fetch" operation's argument; Body is text (JSON).
@@ -233,4 +181,50 @@ func (l *deadLetters) Discard(_ context.Context, id int64) error {
 		return fmt.Errorf("no dead letter %d: %w", id, cuesource.ErrUnknown)
 	}
 	return nil
+}
+
+type queueInput struct {
+	// Dead says the message came from the dead-letter queue.
+	Dead     bool      `json:"dead"`
+	Effect   string    `json:"effect"`
+	Event    wireEvent `json:"event"`
+	Attempts int       `json:"attempts"` // the queue's count, this one included
+	Now      time.Time `json:"now"`
+	ID       string    `json:"id"`
+}
+
+// Queued says what the queue does with a message: acknowledge it, or
+// deliver it again after DelaySeconds.
+type Queued struct {
+	Retry        bool  `json:"retry"`
+	DelaySeconds int64 `json:"delaySeconds"`
+}
+
+// queue handles one message of the effects queue (a delivery by the rules,
+// retried after their backoff) or of its dead-letter queue (recorded in
+// the dead letters).
+func (c *Core) queue(in []byte, h *host) (any, error) {
+	var qi queueInput
+	if err := decodeInput(in, &qi); err != nil {
+		return nil, err
+	}
+	logf := func(level, format string, args ...any) {
+		_ = h.do(Op{Kind: "log", Method: level, Arg: "cuesource: " + fmt.Sprintf(format, args...)}, nil)
+	}
+	if qi.Dead {
+		msg := fmt.Sprintf("the queue gave up on the delivery after %d attempts", qi.Attempts)
+		return Queued{}, c.writeDeadLetter(h, qi.Effect, qi.Event, qi.Attempts, msg, nil, qi.Now)
+	}
+	d, err := c.deliverOnce(h, deliverInput{Effect: qi.Effect, Event: qi.Event, Attempts: qi.Attempts - 1, Now: qi.Now, ID: qi.ID})
+	if err != nil {
+		return nil, err
+	}
+	switch d.Kind {
+	case "retry", "release":
+		logf("warn", "effect %s for event %s failed, retrying: %s", qi.Effect, qi.Event.ID, d.Error)
+		return Queued{Retry: true, DelaySeconds: (d.BackoffMS + 999) / 1000}, nil
+	case "dead":
+		logf("error", "effect %s for event %s gave up: %s", qi.Effect, qi.Event.ID, d.Error)
+	}
+	return Queued{}, nil
 }

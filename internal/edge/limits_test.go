@@ -41,23 +41,16 @@ func TestQueryLimitsOnD1(t *testing.T) {
 	query := func(rows [][]any) map[string]any {
 		t.Helper()
 		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
-		st := run(t, c, "serve", in)
+		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
 		// The checkpoints first: every projection is built.
-		require.NotNil(t, st.Op)
-		require.Equal(t, d1.CheckpointAll, st.Op.Statement.SQL)
-		in.Results = []Result{currentCheckpoints(t, c)}
-		st = run(t, c, "serve", in)
-		require.NotNil(t, st.Op)
-		require.Equal(t, "d1", st.Op.Kind)
-		sql := st.Op.Statement.SQL
+		ops, out := runWith(t, c, "serve", in, currentCheckpoints(t, c), Result{OK: res})
+		require.Equal(t, d1.CheckpointAll, ops[0].Statement.SQL)
+		require.Equal(t, "d1", ops[1].Kind)
+		sql := ops[1].Statement.SQL
 		assert.True(t, strings.HasPrefix(sql, "SELECT * FROM (SELECT key AS cart"), sql)
 		assert.True(t, strings.HasSuffix(sql, "\n) LIMIT 3"), sql)
-		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
-		in.Results = append(in.Results, Result{OK: res})
-		st = run(t, c, "serve", in)
-		require.Nil(t, st.Op)
 		var resp WireResponse
-		require.NoError(t, json.Unmarshal(st.Done.(json.RawMessage), &resp))
+		require.NoError(t, json.Unmarshal(out, &resp))
 		var body map[string]any
 		require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), resp.Body)
 		body["status"] = float64(resp.Status)

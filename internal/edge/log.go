@@ -11,8 +11,7 @@ import (
 // package store/d1's.
 
 type forwardInput struct {
-	Events  []wireEvent `json:"events"`
-	Results []Result    `json:"results"`
+	Events []wireEvent `json:"events"`
 }
 
 // Forwarded maps event ids to their positions in the global log.
@@ -23,18 +22,27 @@ type Forwarded struct {
 // forward writes a run of one instance's events to the global log, in
 // order, and answers their positions: the object records them and stops
 // retrying those events. Done is Forwarded.
-func (c *Core) forward(in []byte) (any, error) {
+func (c *Core) forward(in []byte, h *host) (any, error) {
 	var fi forwardInput
 	if err := decodeInput(in, &fi); err != nil {
 		return nil, err
 	}
-	if len(fi.Events) > d1.MaxForward {
-		return nil, fmt.Errorf("forward takes at most %d events, got %d", d1.MaxForward, len(fi.Events))
+	pos, err := forwardEvents(h, fi.Events)
+	if err != nil {
+		return nil, err
 	}
-	h := &host{results: fi.Results}
-	ids := make([]string, 0, len(fi.Events))
-	stmts := make([]Statement, 0, len(fi.Events)+1)
-	for _, e := range fi.Events {
+	return Forwarded{Positions: pos}, nil
+}
+
+// forwardEvents appends a run of one instance's events to the global log
+// in one D1 batch and answers their positions.
+func forwardEvents(h *host, evs []wireEvent) (map[string]int64, error) {
+	if len(evs) > d1.MaxForward {
+		return nil, fmt.Errorf("forward takes at most %d events, got %d", d1.MaxForward, len(evs))
+	}
+	ids := make([]string, 0, len(evs))
+	stmts := make([]Statement, 0, len(evs)+1)
+	for _, e := range evs {
 		ids = append(ids, e.ID)
 		stmts = append(stmts, Statement{SQL: d1.Forward, Params: []any{e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload}})
 	}
@@ -44,28 +52,20 @@ func (c *Core) forward(in []byte) (any, error) {
 		ID       string `json:"id"`
 		Position int64  `json:"position"`
 	}
-	out := Forwarded{Positions: map[string]int64{}}
 	if err := h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
-		return h.step(nil), ignorePending(err)
+		return nil, err
 	}
 	if len(res) != len(stmts) {
 		return nil, fmt.Errorf("forward: batch answered %d results for %d statements", len(res), len(stmts))
 	}
+	pos := map[string]int64{}
 	for _, r := range res[len(res)-1] {
-		out.Positions[r.ID] = r.Position
+		pos[r.ID] = r.Position
 	}
 	for _, id := range ids {
-		if _, ok := out.Positions[id]; !ok {
+		if _, ok := pos[id]; !ok {
 			return nil, fmt.Errorf("forward: event %s is not in the log after its insert", id)
 		}
 	}
-	return h.step(out), nil
-}
-
-// ignorePending lets a script end at a pending op; other errors end it.
-func ignorePending(err error) error {
-	if err == errPending {
-		return nil
-	}
-	return err
+	return pos, nil
 }

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/internal/projections/rows"
@@ -17,10 +19,6 @@ import (
 // projectBatch is how many events one read of the log takes.
 const projectBatch = 100
 
-// projectOps bounds the operations of one run: the shell runs the script
-// again while it answers More, so replays stay short.
-const projectOps = 24
-
 type projectInput struct {
 	Now    time.Time `json:"now"`
 	Action string    `json:"action"` // "", rebuild, skip, resume, reconcile
@@ -32,7 +30,6 @@ type projectInput struct {
 	// the projector object is the only writer of checkpoints, so it can
 	// keep them between runs and save reading them.
 	Checkpoints []Checkpoint `json:"checkpoints"`
-	Results     []Result     `json:"results"`
 }
 
 // Checkpoint is a projection's checkpoint as the projector object keeps
@@ -47,7 +44,6 @@ type Checkpoint struct {
 
 // Projected is the answer of a run.
 type Projected struct {
-	More bool `json:"more"` // run again: the log has more to apply
 	// CatchUp asks for a catch-up soon (the projector's alarm): a
 	// reconcile built tables that the log has yet to fill.
 	CatchUp bool `json:"catchUp,omitempty"`
@@ -62,16 +58,15 @@ func (c *Core) projectionNames() []string {
 
 // project runs an action (if any), then catches every running projection
 // up with the log.
-func (c *Core) project(in []byte) (any, error) {
+func (c *Core) project(in []byte, h *host) (any, error) {
 	var pi projectInput
 	if err := decodeInput(in, &pi); err != nil {
 		return nil, err
 	}
-	h := &host{results: pi.Results}
 	cps := map[string]*checkpoint{}
 	out, err := c.projectRun(h, &pi, cps)
 	if err != nil {
-		return h.step(nil), ignorePending(err)
+		return nil, err
 	}
 	if out.Unknown == "" && out.Conflict == "" {
 		for _, name := range slices.Sorted(maps.Keys(cps)) {
@@ -79,7 +74,7 @@ func (c *Core) project(in []byte) (any, error) {
 			out.Checkpoints = append(out.Checkpoints, Checkpoint{Name: name, Position: cp.pos, Hash: cp.hash, State: cp.state, ErrorAt: cp.errAt})
 		}
 	}
-	return h.step(out), nil
+	return out, nil
 }
 
 type checkpoint struct {
@@ -181,9 +176,6 @@ func (c *Core) projectRun(h *host, pi *projectInput, cps map[string]*checkpoint)
 		}
 		t := c.tables[name]
 		for {
-			if h.n >= projectOps {
-				return Projected{More: true}, nil
-			}
 			done, err := c.projectOnce(h, t, cp, now)
 			if err != nil {
 				return Projected{}, err
@@ -277,4 +269,137 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		cp.state = rows.StateRunning
 	}
 	return atHead, nil
+}
+
+// The projector object's calls. It is one object, so one writer of the
+// checkpoints and the projection tables: its runs go one at a time, a
+// catch-up asked for while one is waiting to start joins it, and the
+// checkpoints of the last run are kept for the next (dropped on any
+// failure, so the next run reads them). Only coordination and a cache
+// live in this state; a new Go runtime starts without them.
+type projState struct {
+	mu   sync.Mutex // guards next and cps
+	run  sync.Mutex // held by the running run
+	next [2]*pending
+	cps  []Checkpoint
+}
+
+// pending is a catch-up waiting to start (or running), and its outcome.
+type pending struct {
+	done   chan struct{}
+	err    error
+	joined int // callers waiting for it besides the one that runs it
+}
+
+// Timings of the projector object.
+const (
+	// kickDelay is how soon a kick's catch-up runs: a burst of commands
+	// shares one run (the alarm) instead of each starting its own.
+	kickDelay = 50 * time.Millisecond
+	// retryCatchUp is when a catch-up that failed is tried again.
+	retryCatchUp = time.Second
+)
+
+type projectorInput struct {
+	Call string          `json:"call"` // action, catchUp, kick, alarm
+	Now  time.Time       `json:"now"`
+	Arg  json.RawMessage `json:"arg"` // action: {action, name}; catchUp: {inline, kick}
+}
+
+// projector serves the projector object's methods.
+func (c *Core) projector(in []byte, h *host) (any, error) {
+	var pi projectorInput
+	if err := decodeInput(in, &pi); err != nil {
+		return nil, err
+	}
+	switch pi.Call {
+	case "action":
+		var a struct{ Action, Name string }
+		if err := json.Unmarshal(pi.Arg, &a); err != nil {
+			return nil, &Fault{Kind: "input", Message: "projector action: " + err.Error()}
+		}
+		c.proj.run.Lock()
+		out, err := c.projectCached(h, pi.Now, a.Action, a.Name, false)
+		c.proj.run.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if out.CatchUp {
+			// Tables were built that the log has yet to fill.
+			err = c.kick(h, pi.Now)
+		}
+		return out.projectorAnswer, err
+	case "catchUp":
+		var a struct{ Inline, Kick bool } // none: a full catch-up
+		_ = json.Unmarshal(pi.Arg, &a)
+		if err := c.catchUp(h, pi.Now, a.Inline); err != nil || !a.Kick {
+			return map[string]any{}, err
+		}
+		return map[string]any{}, c.kick(h, pi.Now)
+	case "kick":
+		return map[string]any{}, c.kick(h, pi.Now)
+	case "alarm":
+		if err := c.catchUp(h, pi.Now, false); err != nil {
+			_ = h.do(Op{Kind: "log", Method: "warn", Arg: "cuesource: projector catch-up failed, retrying: " + err.Error()}, nil)
+		}
+		return map[string]any{}, nil
+	}
+	return nil, &Fault{Kind: "input", Message: fmt.Sprintf("projector: no call %q", pi.Call)}
+}
+
+func (c *Core) kick(h *host, now time.Time) error {
+	return h.do(Op{Kind: "alarm", Arg: now.Add(kickDelay).UnixMilli()}, nil)
+}
+
+// catchUp runs a catch-up (of the inline projections only, or of all)
+// after the running one, or joins the one of its kind waiting to start.
+func (c *Core) catchUp(h *host, now time.Time, inline bool) error {
+	slot := 0
+	if inline {
+		slot = 1
+	}
+	c.proj.mu.Lock()
+	p := c.proj.next[slot]
+	if p != nil {
+		p.joined++
+		c.proj.mu.Unlock()
+		<-p.done
+		return p.err
+	}
+	p = &pending{done: make(chan struct{})}
+	c.proj.next[slot] = p
+	c.proj.mu.Unlock()
+
+	c.proj.run.Lock()
+	c.proj.mu.Lock()
+	c.proj.next[slot] = nil // started: later callers wait for the next one
+	c.proj.mu.Unlock()
+	_, p.err = c.projectCached(h, now, "", "", inline)
+	c.proj.run.Unlock()
+	close(p.done)
+	if p.err != nil {
+		_ = h.do(Op{Kind: "alarm", Arg: now.Add(retryCatchUp).UnixMilli()}, nil)
+	}
+	return p.err
+}
+
+// projectCached is a run with the kept checkpoints; the caller holds
+// c.proj.run.
+func (c *Core) projectCached(h *host, now time.Time, action, name string, inline bool) (Projected, error) {
+	c.proj.mu.Lock()
+	cps := c.proj.cps
+	c.proj.mu.Unlock()
+	b, _ := json.Marshal(projectInput{Now: now, Action: action, Name: name, Inline: inline, Checkpoints: cps})
+	v, err := c.project(b, h)
+	c.proj.mu.Lock()
+	defer c.proj.mu.Unlock()
+	if err != nil {
+		c.proj.cps = nil
+		return Projected{}, err
+	}
+	out := v.(Projected)
+	if out.Checkpoints != nil {
+		c.proj.cps = out.Checkpoints
+	}
+	return out, nil
 }

@@ -185,7 +185,7 @@ type projectorAnswer struct {
 
 func (m *readModels) action(method, name string) error {
 	var a projectorAnswer
-	if err := m.h.do(Op{Kind: "projector", Method: method, Arg: name}, &a); err != nil {
+	if err := m.h.do(Op{Kind: "projector", Method: "action", Arg: map[string]string{"action": method, "name": name}}, &a); err != nil {
 		return err
 	}
 	// Worded as the native runner's errors.

@@ -39,38 +39,28 @@ func newSQLiteShell(t *testing.T, c *Core) *sqliteShell {
 	return &sqliteShell{t: t, db: db, c: c}
 }
 
-// drive runs a script to its end and answers its Done.
+// drive runs a script to its end, performing its operations, and answers
+// its answer.
 func (s *sqliteShell) drive(name string, input map[string]any) json.RawMessage {
 	s.t.Helper()
-	results := []Result{}
-	for range 1000 {
-		input["results"] = results
-		st := run(s.t, s.c, name, input)
-		if st.Op == nil {
-			return st.Done.(json.RawMessage)
-		}
-		results = append(results, s.perform(*st.Op))
-	}
-	s.t.Fatalf("script %s did not end", name)
-	return nil
+	in, err := json.Marshal(input)
+	require.NoError(s.t, err)
+	out := s.c.Run(name, in, s.perform)
+	require.NotContains(s.t, string(out), `"fault"`, "%s", out)
+	return out
 }
 
-// project runs the projector as its object does: an action, then runs
-// while the script answers More.
+// project runs the projector as its object does: an action, then the
+// catch-up, in one run.
 func (s *sqliteShell) project(action, name string) Projected {
 	s.t.Helper()
-	for {
-		var p Projected
-		out := s.drive("project", map[string]any{"now": time.Now(), "action": action, "name": name})
-		require.NoError(s.t, json.Unmarshal(out, &p))
-		if p.CatchUp {
-			s.kicks++
-		}
-		if p.Unknown != "" || p.Conflict != "" || !p.More {
-			return p
-		}
-		action, name = "", ""
+	var p Projected
+	out := s.drive("project", map[string]any{"now": time.Now(), "action": action, "name": name})
+	require.NoError(s.t, json.Unmarshal(out, &p))
+	if p.CatchUp {
+		s.kicks++
 	}
+	return p
 }
 
 func (s *sqliteShell) serve(method, path string) WireResponse {
@@ -90,8 +80,8 @@ func (s *sqliteShell) perform(op Op) Result {
 	case "batch":
 		v, err = s.batch(op.Statements)
 	case "projector":
-		name, _ := op.Arg.(string)
-		v = s.project(op.Method, name)
+		a, _ := op.Arg.(map[string]string)
+		v = s.project(a["action"], a["name"])
 	default:
 		s.t.Fatalf("operation %s is not performed here", op.Kind)
 	}

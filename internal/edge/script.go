@@ -2,7 +2,6 @@ package edge
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 )
 
@@ -37,37 +36,19 @@ type Result struct {
 	Error string          `json:"error,omitempty"`
 }
 
-// Step is what a script run gives: the next operation, or Done with the
-// script's answer.
-type Step struct {
-	Op   *Op `json:"op,omitempty"`
-	Done any `json:"done,omitempty"`
-}
+// Perform has the shell perform an operation and waits for its result. In
+// the Worker it blocks the script's goroutine until the shell's promise
+// settles (package worker); in tests it reads a transcript.
+type Perform func(Op) Result
 
-// errPending ends a run at an operation the shell has not performed yet.
-var errPending = errors.New("edge: waiting for the shell to perform an operation")
-
-// host replays recorded results in order and records the first operation
-// without one.
+// host is a script's access to the shell.
 type host struct {
-	results []Result
-	n       int
-	pending *Op
+	perform Perform
 }
 
-// do performs op: it decodes its recorded result into out, or records op
-// and returns errPending. After one pending op every later do is pending
-// too, so a script that ignores an error cannot run on past it.
+// do performs op and decodes its result into out.
 func (h *host) do(op Op, out any) error {
-	if h.pending != nil {
-		return errPending
-	}
-	if h.n >= len(h.results) {
-		h.pending = &op
-		return errPending
-	}
-	r := h.results[h.n]
-	h.n++
+	r := h.perform(op)
 	if r.Error != "" {
 		return &OpError{Op: op.Kind, Message: r.Error}
 	}
@@ -87,11 +68,3 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string { return e.Op + ": " + e.Message }
-
-// step ends a run: the pending op if there is one, else the answer.
-func (h *host) step(done any) Step {
-	if h.pending != nil {
-		return Step{Op: h.pending}
-	}
-	return Step{Done: done}
-}

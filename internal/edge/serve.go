@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -50,25 +51,22 @@ func toWire(r api.Response) WireResponse {
 	return w
 }
 
-// serveInput is the input of the serve script: the request, the clock
-// reading and the id the shell took for it (the same on every run), and
-// the results so far.
+// serveInput is the input of the serve script: the request, and the clock
+// reading and the id the shell took for it (so a transcript is repeatable).
 type serveInput struct {
 	Request WireRequest `json:"request"`
 	Now     time.Time   `json:"now"`
 	ID      string      `json:"id"`
-	Results []Result    `json:"results"`
 }
 
 // serve answers an HTTP request through api.Service: Done is a
 // WireResponse.
-func (c *Core) serve(in []byte) (any, error) {
+func (c *Core) serve(in []byte, h *host) (any, error) {
 	var si serveInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
 	req := apiRequest(si.Request)
-	h := &host{results: si.Results}
 	b := &backend{h: h}
 	ids := 0
 	svc := c.svc.With(b, &readModels{c: c, h: h}, &deadLetters{h: h})
@@ -82,13 +80,12 @@ func (c *Core) serve(in []byte) (any, error) {
 	if api.WantsStream(req) {
 		// The live stream is the stream script's, run in a loop by the
 		// shell.
-		return h.step(WireResponse{Stream: true}), nil
+		return WireResponse{Stream: true}, nil
 	}
 	if si.Request.BodyOver {
-		return h.step(toWire(api.TooLarge(c.svc.MaxBody()))), nil
+		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	resp := svc.Serve(context.Background(), req)
-	return h.step(toWire(resp)), nil
+	return toWire(svc.Serve(context.Background(), req)), nil
 }
 
 // apiRequest is the api.Request of a wire request.
@@ -107,45 +104,62 @@ func apiRequest(w WireRequest) *api.Request {
 // instance's Durable Object or on D1.
 type backend struct{ h *host }
 
-func (b *backend) object(agg, id, method string, arg, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: method, Arg: arg}, out)
+func (b *backend) object(agg, id string, t transact, out any) error {
+	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
 }
 
 func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
+	return execute(b.h, req)
+}
+
+// execute has a command decided by its instance's object, which answers
+// in the domain's terms (api maps them to HTTP, an effect reads them).
+func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	err := b.object(req.Aggregate, req.ID, "execute", toWireCommand(req), &a)
+	t := transact{Fn: "decide", Reads: decideReads(req), Input: map[string]any{"request": toWireCommand(req)}}
+	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
 	return a, err
 }
 
 func (b *backend) Seed(_ context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	err := b.object(req.Aggregate, req.ID, "seed", req, &a)
+	t := transact{Fn: "seed", Reads: []Statement{stmt(d1.ObjectInstance)}, Input: map[string]any{"request": req}}
+	err := b.object(req.Aggregate, req.ID, t, &a)
 	return a, err
 }
 
 func (b *backend) Load(_ context.Context, agg, id string) (store.Instance, error) {
-	var inst wireInstance
-	if err := b.object(agg, id, "load", nil, &inst); err != nil {
+	var rows [][]wireInstance
+	if err := b.object(agg, id, transact{Reads: []Statement{stmt(d1.ObjectInstance)}}, &rows); err != nil {
 		return store.Instance{}, err
+	}
+	var inst wireInstance
+	if len(rows) == 1 && len(rows[0]) > 0 {
+		inst = rows[0][0]
 	}
 	return inst.instance(agg, id), nil
 }
 
 func (b *backend) Events(_ context.Context, agg, id string, after int64, limit int) ([]store.Event, error) {
-	var rows []wireEvent
-	arg := map[string]any{"after": after, "sql": d1.ObjectEvents}
+	var rows [][]wireEvent
+	read := stmt(d1.ObjectEvents, after)
 	if limit > 0 {
-		arg = map[string]any{"after": after, "limit": limit, "bound": store.PageBytes, "sql": d1.ObjectEventsPage}
+		read = stmt(d1.ObjectEventsPage, after, limit, store.PageBytes)
 	}
-	if err := b.object(agg, id, "events", arg, &rows); err != nil {
+	if err := b.object(agg, id, transact{Reads: []Statement{read}}, &rows); err != nil {
 		return nil, err
 	}
-	return eventsOf(rows, agg, id)
+	if len(rows) != 1 {
+		return nil, fmt.Errorf("events of %s %s: %d results for one read", agg, id, len(rows))
+	}
+	return eventsOf(rows[0], agg, id)
 }
 
 func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cuesource.Drift, error) {
 	var d cuesource.Drift
-	if err := b.object(agg, id, "rehydrate", map[string]bool{"fix": fix}, &d); err != nil {
+	t := transact{Fn: "rehydrate", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectAllEvents)},
+		Input: map[string]any{"aggregate": agg, "id": id, "fix": fix}}
+	if err := b.object(agg, id, t, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil

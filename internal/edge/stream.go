@@ -3,73 +3,105 @@ package edge
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/store"
 )
 
 // The live stream of the global log (GET /events as Server-Sent Events)
-// on Workers: the shell keeps the connection and runs the stream script
-// in a loop, each run answering the frames of the events after the
-// position it reached. Everything the stream decides (authentication,
-// ?after and Last-Event-ID, the frames) is api.Service.Stream's, as
-// natively; only the wait between pages is the shell's (it polls).
+// on Workers: one stream script per connection, api.Service.Stream's as
+// natively (authentication, ?after and Last-Event-ID, the frames). The
+// shell performs its operations: "open" (answer the stream's headers),
+// "write" (send frames), "sleep" (wait before reading the log again: D1
+// has no notifications, so the stream polls).
+
+// Timings of a stream.
+const (
+	// pollEvery is the wait between reads of the log while it is quiet.
+	pollEvery = 500 * time.Millisecond
+)
 
 type streamInput struct {
 	Request WireRequest `json:"request"`
-	Results []Result    `json:"results"`
 }
 
-// Streamed is one run of the stream script.
+// Streamed is the end of a stream script: Response, when set, refuses the
+// stream (401, 400) before it opened.
 type Streamed struct {
-	// Response, when set, refuses the stream (401, 400): the shell answers
-	// it instead.
 	Response *WireResponse `json:"response,omitempty"`
-	// Frames are the SSE frames of the events after the position asked
-	// for, and Next the position of the last one (-1: no events).
-	Frames string `json:"frames"`
-	Next   int64  `json:"next"`
 }
 
-// errPage ends a run after one page: the shell waits, not Go.
-var errPage = errors.New("edge: one page of the stream")
+// errQuiet ends a wait with no new events: the stream sends a keep-alive.
+var errQuiet = errors.New("edge: the log is quiet")
 
-// pager is the backend of a stream run: a notifier whose wait ends the run.
-type pager struct{ *backend }
+// poller is the backend of a stream: a notifier that flushes the frames
+// written so far, then sleeps; after api.KeepAlive of quiet it has the
+// stream send a keep-alive.
+type poller struct {
+	*backend
+	w     *frames
+	quiet time.Duration
+}
 
-func (pager) Wait(context.Context, int64) error { return errPage }
+func (p *poller) Wait(context.Context, int64) error {
+	if len(p.w.buf) > 0 {
+		if err := p.w.flush(); err != nil {
+			return err
+		}
+		p.quiet = 0
+	}
+	if err := p.h.do(Op{Kind: "sleep", Arg: pollEvery.Milliseconds()}, nil); err != nil {
+		return err
+	}
+	if p.quiet += pollEvery; p.quiet >= api.KeepAlive {
+		p.quiet = 0
+		return errQuiet
+	}
+	return nil
+}
 
-// frames collects a page's frames.
+// frames writes a stream through the shell: events are buffered and
+// written before each wait.
 type frames struct {
-	buf  []byte
-	last int64
+	h   *host
+	buf []byte
 }
 
-func (f *frames) Open() error { return nil }
+func (f *frames) Open() error {
+	return f.h.do(Op{Kind: "open", Arg: [][2]string{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-store"}}}, nil)
+}
 
 func (f *frames) Event(e store.Event) error {
 	var err error
 	f.buf, err = api.SSEFrame(f.buf, e)
-	f.last = e.Position
 	return err
 }
 
-func (f *frames) KeepAlive() error { return errPage }
+func (f *frames) KeepAlive() error {
+	f.buf = append(f.buf, ": keep-alive\n\n"...)
+	return f.flush()
+}
 
-func (c *Core) stream(in []byte) (any, error) {
+func (f *frames) flush() error {
+	err := f.h.do(Op{Kind: "write", Arg: string(f.buf)}, nil)
+	f.buf = f.buf[:0]
+	return err
+}
+
+// stream serves one live stream until the client goes away (a write
+// fails) or the log cannot be read (the client reconnects with its
+// Last-Event-ID).
+func (c *Core) stream(in []byte, h *host) (any, error) {
 	var si streamInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
-	h := &host{results: si.Results}
-	w := &frames{last: -1}
-	resp := c.svc.With(pager{&backend{h: h}}, nil, nil).Stream(context.Background(), apiRequest(si.Request), w)
-	if h.pending != nil {
-		return h.step(nil), nil
-	}
+	w := &frames{h: h}
+	resp := c.svc.With(&poller{backend: &backend{h: h}, w: w}, nil, nil).Stream(context.Background(), apiRequest(si.Request), w)
 	if resp != nil {
 		wr := toWire(*resp)
-		return h.step(Streamed{Response: &wr, Next: -1}), nil
+		return Streamed{Response: &wr}, nil
 	}
-	return h.step(Streamed{Frames: string(w.buf), Next: w.last}), nil
+	return Streamed{}, nil
 }

@@ -12,8 +12,8 @@ import { DurableObject } from "cloudflare:workers";
 // ---------------------------------------------------------------- Go runtime
 
 // One Go runtime per isolate, shared by the Worker and every object in it.
-// Calls are synchronous, so they never interleave. It keeps no state
-// between calls; if it ends (a fatal error), the next call makes another.
+// It keeps no state that matters between calls; if it ends (a fatal
+// error), the next call makes another, and the scripts it was running fail.
 let runtime = null;
 
 class Fault extends Error {
@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -43,21 +43,20 @@ function start(env) {
 let starting = null;
 
 async function makeRuntime(env) {
-  if (runtime) {
-    // It ended outside callOn (a goroutine's panic run by another call
-    // into Go, such as the crash switch): count that restart here.
-    runtime = null;
-    restarts++;
-  }
+  if (runtime) dropRuntime(runtime);
   const t0 = Date.now();
   const go = new Go();
   const instance = await WebAssembly.instantiate(engine, go.importObject);
-  // run() resolves when main returns, which it never does: main registers
-  // globalThis.cuesource and blocks.
+  const rt = { go, started: 0 };
+  // run() settles when the program ends, which only a fatal error makes it
+  // do (main registers globalThis.cuesource and blocks). The scripts still
+  // waiting on it learn that when their operation settles (see run): a
+  // promise settles only in the request that made it.
   go.run(instance).catch((e) => console.error("cuesource: the Go runtime ended", e));
-  const err = globalThis.cuesource.init(JSON.stringify(manifest), JSON.stringify(config(env)));
+  rt.api = globalThis.cuesource;
+  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env)));
   if (err) throw new Error("cuesource: the context does not load: " + err);
-  const rt = { go, api: globalThis.cuesource, started: Date.now() - t0 };
+  rt.started = Date.now() - t0;
   rt.info = callOn(rt, "info", {});
   runtime = rt;
   if (restarts > 0) console.warn(`cuesource: Go runtime restarted (${restarts} so far)`);
@@ -65,39 +64,60 @@ async function makeRuntime(env) {
 }
 let restarts = 0;
 
-// callOn runs one Go function. A runtime that ended during the call is
-// dropped (the next start makes a new one) and the call fails.
-function callOn(rt, name, input) {
-  if (rt.go.exited) throw new Error("cuesource: the Go runtime has ended");
-  let out;
-  try {
-    out = rt.api.call(name, JSON.stringify(input));
-  } finally {
-    if (rt.go.exited && runtime === rt) {
-      runtime = null;
-      restarts++;
-    }
+// dropRuntime forgets a runtime that ended, once.
+function dropRuntime(rt) {
+  if (runtime === rt) {
+    runtime = null;
+    restarts++;
   }
+}
+
+function answerOf(name, out) {
   if (typeof out !== "string") throw new Error(`cuesource: the Go runtime ended during ${name}`);
   const v = JSON.parse(out);
   if (v && v.fault) throw new Fault(v.fault);
   return v;
 }
 
-async function call(env, name, input) {
-  return callOn(await start(env), name, input);
+// callOn runs one Go function without I/O, synchronously. A runtime that
+// ended during the call is dropped (the next start makes a new one) and
+// the call fails.
+function callOn(rt, name, input) {
+  if (rt.go.exited) throw new Error("cuesource: the Go runtime has ended");
+  let out;
+  try {
+    out = rt.api.call(name, JSON.stringify(input));
+  } finally {
+    if (rt.go.exited) dropRuntime(rt);
+  }
+  return answerOf(name, out);
 }
 
-// drive runs a Go script to its end, performing each operation it names.
-async function drive(env, name, input) {
-  const results = [];
-  for (let i = 0; i < 10000; i++) {
-    const step = await call(env, name, { ...input, results });
-    if (!step.op) return step.done;
-    const r = await perform(env, step.op);
-    results.push(r);
-  }
-  throw new Error(`cuesource: script ${name} did not end`);
+// run runs a Go script to its end. Go asks for each operation with
+// perform(op, ticket) and waits; the shell performs it and hands the result
+// back with resume(ticket, result), and Go continues from where it
+// waited. A runtime that has ended when an operation settles fails the
+// script; nothing is run again. local is the Durable Object whose storage,
+// alarm and answer the script's local operations use, with respond(v).
+async function run(env, name, input, local = null) {
+  const rt = await start(env);
+  return new Promise((resolve, reject) => {
+    const ended = () => {
+      dropRuntime(rt);
+      reject(new Error(`cuesource: the Go runtime ended during ${name}`));
+    };
+    const perform = async (op, ticket) => {
+      await null; // never into Go from within its call to perform
+      const r = await performOp(env, JSON.parse(op), local);
+      try {
+        if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
+      } catch {} // the runtime ended during resume
+      if (rt.go.exited) ended();
+    };
+    const answer = rt.api.run(name, JSON.stringify(input), perform);
+    if (rt.go.exited) return ended();
+    answer.then((out) => answerOf(name, out)).then(resolve, reject);
+  });
 }
 
 // ------------------------------------------------------------ test switches
@@ -112,16 +132,38 @@ function checkD1() {
 
 // ---------------------------------------------------------------- operations
 
-async function perform(env, op) {
+async function performOp(env, op, local) {
   try {
-    return { ok: await performOk(env, op) };
+    return { ok: (await performOk(env, op, local)) ?? null };
   } catch (e) {
     return { error: String((e && e.message) || e) };
   }
 }
 
-async function performOk(env, op) {
+async function performOk(env, op, local) {
   switch (op.kind) {
+    case "sql":
+      return local.sql.exec(op.statement.sql, ...op.statement.params).toArray();
+    case "tx":
+      return local.ctx.storage.transactionSync(() => {
+        for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
+      });
+    case "alarm": {
+      // At op.arg at the latest: an earlier alarm stays.
+      const cur = await local.ctx.storage.getAlarm();
+      if (cur === null || cur > op.arg || cur <= Date.now()) await local.ctx.storage.setAlarm(op.arg);
+      return null;
+    }
+    case "respond":
+      return local.respond(op.arg);
+    case "open":
+      return local.stream.open(op.arg);
+    case "write":
+      return await local.stream.write(op.arg);
+    case "sleep":
+      return await new Promise((ok) => setTimeout(ok, op.arg));
+    case "log":
+      return console[op.method](op.arg);
     case "d1": {
       checkD1();
       const [columns, ...rows] = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).raw({ columnNames: true });
@@ -135,7 +177,7 @@ async function performOk(env, op) {
     case "object":
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
     case "projector":
-      return await projector(env).action(op.method, op.arg);
+      return await projector(env)[op.method](op.arg ?? null);
     case "enqueue":
       await env.QUEUE.send(op.arg);
       return null;
@@ -152,8 +194,8 @@ async function performOk(env, op) {
 async function webhook(a) {
   let r, text;
   try {
-    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs || 10000) });
-    text = await head(r, a.maxBytes);
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs) });
+    text = new TextDecoder().decode((await readUpTo(r.body, a.maxBytes)).bytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
@@ -161,27 +203,29 @@ async function webhook(a) {
   return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
 }
 
-// head reads at most n bytes of a response's body, as text, and cancels
-// the rest.
-async function head(r, n) {
-  if (!r.body) return "";
-  const reader = r.body.getReader();
+// readUpTo reads at most n bytes of a body and cancels the rest; over says
+// there was more.
+async function readUpTo(body, n) {
   const chunks = [];
   let got = 0;
-  while (got < n) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value.subarray(0, n - got));
-    got += Math.min(value.length, n - got);
+  if (body) {
+    const reader = body.getReader();
+    while (got <= n) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      got += value.byteLength;
+    }
+    reader.cancel().catch(() => {});
   }
-  reader.cancel().catch(() => {});
-  const all = new Uint8Array(got);
+  const all = new Uint8Array(Math.min(got, n));
   let at = 0;
   for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
+    const part = c.subarray(0, all.length - at);
+    all.set(part, at);
+    at += part.length;
   }
-  return new TextDecoder().decode(all);
+  return { bytes: all, over: got > n };
 }
 
 function aggregate(env, agg, id) {
@@ -213,7 +257,7 @@ export default {
         body,
         bodyOver: over,
       };
-      resp = await drive(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
+      resp = await run(env, "serve", { request: wire, now: new Date().toISOString(), id: crypto.randomUUID() });
     } catch (e) {
       console.error("cuesource:", request.method, url.pathname, e);
       return problem(500, "internal", "the server failed; see its log");
@@ -228,78 +272,45 @@ export default {
     return new Response(body, { status: resp.status, headers });
   },
 
-  // queue delivers queue effects; the dead-letter queue's consumer records
-  // what the queue gave up on.
-  async queue(batch, env, ctx) {
-    const dead = batch.queue === build.deadLetterQueue;
+  // queue hands each message of the effects queue (or of its dead-letter
+  // queue) to Go, and acknowledges or retries it as Go says.
+  async queue(batch, env) {
     for (const msg of batch.messages) {
-      const { effect, event } = msg.body;
+      const input = { ...msg.body, dead: batch.queue === build.deadLetterQueue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
       try {
-        if (dead) {
-          await drive(env, "deadLetter", { effect, event, attempts: msg.attempts, error: `the queue gave up on the delivery after ${msg.attempts} attempts`, now: new Date().toISOString() });
-          msg.ack();
-          continue;
-        }
-        const d = await drive(env, "deliver", { effect, event, attempts: msg.attempts - 1, now: new Date().toISOString(), id: crypto.randomUUID() });
-        if (d.kind === "retry" || d.kind === "release") {
-          console.warn(`cuesource: effect ${effect} for event ${event.id} failed, retrying:`, d.error);
-          msg.retry({ delaySeconds: Math.max(0, Math.ceil((d.backoffMs || 0) / 1000)) });
-        } else {
-          if (d.kind === "dead") console.error(`cuesource: effect ${effect} for event ${event.id} gave up:`, d.error);
-          msg.ack();
-        }
+        const d = await run(env, "queue", input);
+        if (d.retry) msg.retry({ delaySeconds: d.delaySeconds });
+        else msg.ack();
       } catch (e) {
-        console.error(`cuesource: effect ${effect} for event ${event.id}:`, String(e.message || e));
+        console.error(`cuesource: effect ${input.effect} for event ${input.event?.id}:`, String(e.message || e));
         msg.retry();
       }
     }
   },
 };
 
-// liveStream serves GET /events as Server-Sent Events: the stream script
-// gives a page of frames after a position (or refuses as natively); the
-// shell writes them and asks again, every half second, with the position
-// reached as Last-Event-ID, until the client goes away.
-const pollMillis = 500;
-const keepAliveMillis = 15000;
-
-async function liveStream(env, wire) {
-  const first = await drive(env, "stream", { request: wire });
-  if (first.response) {
-    const r = first.response;
-    return new Response(r.body || null, { status: r.status, headers: r.headers });
-  }
-  const { readable, writable } = new TransformStream();
-  const writer = writable.getWriter();
-  const enc = new TextEncoder();
-  const pump = async () => {
-    let page = first;
-    let next = first.next;
-    let quiet = 0;
-    for (;;) {
-      if (page.frames) {
-        await writer.write(enc.encode(page.frames));
-        quiet = 0;
-      } else if ((quiet += pollMillis) >= keepAliveMillis) {
-        await writer.write(enc.encode(": keep-alive\n\n"));
-        quiet = 0;
-      }
-      if (page.next >= 0) next = page.next;
-      await new Promise((ok) => setTimeout(ok, pollMillis));
-      const headers = wire.headers.filter(([k]) => k.toLowerCase() !== "last-event-id");
-      if (next >= 0) headers.push(["Last-Event-ID", String(next)]);
-      try {
-        page = await drive(env, "stream", { request: { ...wire, headers } });
-      } catch (e) {
-        page = { frames: "", next: -1 }; // D1 or the runtime failed: try again
-      }
-      if (page.response) return;
-    }
-  };
-  pump()
-    .catch(() => {}) // the client went away
-    .finally(() => writer.close().catch(() => {}));
-  return new Response(readable, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-store" } });
+// liveStream serves GET /events as Server-Sent Events: Go's stream script
+// opens it (or refuses it as natively), writes its frames and waits
+// between reads of the log, until the client goes away.
+function liveStream(env, wire) {
+  return new Promise((resolve) => {
+    const { readable, writable } = new TransformStream();
+    const writer = writable.getWriter();
+    const enc = new TextEncoder();
+    const stream = {
+      open: (headers) => resolve(new Response(readable, { status: 200, headers })),
+      write: (text) => writer.write(enc.encode(text)),
+    };
+    run(env, "stream", { request: wire }, { stream })
+      .then((out) => {
+        const r = out.response;
+        if (r) resolve(new Response(r.body || null, { status: r.status, headers: r.headers }));
+      }, (e) => {
+        console.error("cuesource: GET /events:", String(e.message || e));
+        resolve(problem(500, "internal", "the server failed; see its log"));
+      })
+      .finally(() => writer.close().catch(() => {}));
+  });
 }
 
 // readBody reads a request's body up to max bytes (and one more, to tell
@@ -309,27 +320,8 @@ async function liveStream(env, wire) {
 async function readBody(request, max) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) return { body: "", over: true };
-  if (!request.body) return { body: "", over: false };
-  const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return { body: "", over: true };
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return { body: new TextDecoder("utf-8", { ignoreBOM: true }).decode(all), over: false };
+  const { bytes, over } = await readUpTo(request.body, max);
+  return { body: over ? "" : new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes), over };
 }
 
 function problem(status, kind, detail) {
@@ -360,46 +352,6 @@ async function testSwitch(request, env, url) {
 
 // -------------------------------------------------------- Aggregate object
 
-const objectSchema = `
-CREATE TABLE IF NOT EXISTS instance (
-  k         INTEGER PRIMARY KEY CHECK (k = 1),
-  aggregate TEXT    NOT NULL,
-  id        TEXT    NOT NULL,
-  version   INTEGER NOT NULL,
-  state     TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  version        INTEGER PRIMARY KEY,
-  id             TEXT    NOT NULL UNIQUE,
-  type           TEXT    NOT NULL,
-  schema_version INTEGER NOT NULL,
-  time           TEXT    NOT NULL,
-  command_id     TEXT    NOT NULL,
-  payload        TEXT,
-  position       INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
-CREATE TABLE IF NOT EXISTS idempotency (
-  key          TEXT NOT NULL PRIMARY KEY,
-  request_hash TEXT NOT NULL,
-  response     TEXT,
-  time         TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id   TEXT    NOT NULL,
-  consumer   TEXT    NOT NULL,
-  attempts   INTEGER NOT NULL DEFAULT 0,
-  due        INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS forwarding (
-  k        INTEGER PRIMARY KEY CHECK (k = 1),
-  failures INTEGER NOT NULL
-);`;
-
-const eventCols = "version, id, type, schema_version, time, command_id, payload, position";
-
 // Aggregate is one aggregate instance: its state, events, idempotency
 // records and outbox in the object's SQLite storage, each command written
 // in one transaction with the engine call that decided it.
@@ -407,234 +359,55 @@ export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(objectSchema);
-    this.pending = false;
-    this.flushing = null;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec((await start(env)).info.objectSchema);
+    });
   }
 
-  instance() {
-    const row = this.sql.exec("SELECT version, state FROM instance").toArray()[0];
-    return row ? { version: row.version, state: row.state } : { version: 0, state: "" };
-  }
-
-  write(agg, id, commit) {
-    const sql = this.sql;
-    for (const e of commit.events) {
-      sql.exec(
-        "INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload,
-      );
-    }
-    if (commit.state !== null) {
-      sql.exec(
-        "INSERT INTO instance (k, aggregate, id, version, state) VALUES (1, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET version = excluded.version, state = excluded.state",
-        agg, id, commit.version, commit.state,
-      );
-    }
-    if (commit.idempotency) {
-      const r = commit.idempotency;
-      sql.exec("INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)", r.key, r.request_hash, r.response, r.time);
-    }
-    for (const o of commit.effects) {
-      sql.exec("INSERT INTO outbox (event_id, consumer) VALUES (?, ?)", o.eventId, o.consumer);
-    }
-  }
-
-  // decideAndWrite runs a Go decision inside one storage transaction: an
-  // exception (a fault, a runtime that ended) rolls everything back.
-  async decideAndWrite(agg, id, fn, input) {
-    const rt = await start(this.env);
-    let d;
-    try {
-      this.ctx.storage.transactionSync(() => {
-        d = callOn(rt, fn, input(this));
-        if (d.commit) this.write(agg, id, d.commit);
-      });
-    } catch (e) {
-      if (!rt.go.exited) throw e;
-      // The runtime ended mid-call: nothing was written; decide again on
-      // a new one.
-      const rt2 = await start(this.env);
-      this.ctx.storage.transactionSync(() => {
-        d = callOn(rt2, fn, input(this));
-        if (d.commit) this.write(agg, id, d.commit);
-      });
-    }
-    if (d.commit && d.commit.events.length > 0) return await this.committed(agg, id, d);
+  // transact runs the reads Go named and Go's function fn on their rows
+  // inside one storage transaction, and the writes fn answers; an
+  // exception (a fault, a runtime that ended) rolls all of it back. A
+  // runtime that ended mid-call is replaced and the call made again.
+  async transact(agg, id, { fn, reads, input }) {
+    const once = async () => {
+      const rt = await start(this.env);
+      let d;
+      try {
+        this.ctx.storage.transactionSync(() => {
+          const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
+          d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
+          for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
+        });
+      } catch (e) {
+        if (!rt.go.exited) throw e;
+      }
+      return d;
+    };
+    const d = (await once()) ?? (await once());
+    if (!d.after) return d.answer;
+    await this.ctx.storage.setAlarm(d.after.alarm);
+    if (d.after.wait) return await this.committed(agg, id, d.after);
+    // After the answer has gone: not even the script's start delays it.
+    const later = new Promise((ok) => setTimeout(ok, 0)).then(() => this.committed(agg, id, d.after));
+    this.ctx.waitUntil(later.catch(() => {})); // committed logs its failure
     return d.answer;
   }
 
-  async execute(agg, id, req) {
-    return this.decideAndWrite(agg, id, "decide", (self) => {
-      let record = null;
-      if (req.idempotencyKey) {
-        // Records are stored under api's StoreKey: aggregate/id/key.
-        const key = `${req.aggregate}/${req.id}/${req.idempotencyKey}`;
-        const r = self.sql.exec("SELECT key, request_hash, response, time FROM idempotency WHERE key = ?", key).toArray()[0];
-        record = r || null;
-      }
-      return { instance: self.instance(), record, request: req };
+  // committed runs Go's work after a commit in waitUntil; what it says to
+  // answer (respond) answers.
+  committed(agg, id, after) {
+    return new Promise((resolve, reject) => {
+      const input = { aggregate: agg, id, now: new Date().toISOString(), rid: crypto.randomUUID(), commit: after.commit, answer: after.answer };
+      const work = run(this.env, "committed", input, { sql: this.sql, ctx: this.ctx, respond: resolve });
+      this.ctx.waitUntil(work.then(resolve, (e) => {
+        console.error("cuesource: after the commit:", String(e.message || e));
+        reject(e);
+      }));
     });
-  }
-
-  async seed(agg, id, req) {
-    return this.decideAndWrite(agg, id, "seed", (self) => ({ instance: self.instance(), request: req }));
-  }
-
-  // committed forwards the new events to the global log and delivers the
-  // effects they owe. An inline projection that handles one of them, or a
-  // sync effect, makes the command answer only after the forwarding (and
-  // the sync deliveries, whose reports join the answer, as natively).
-  async committed(agg, id, d) {
-    const rt = await start(this.env);
-    const commit = d.commit;
-    const inline = commit.events.some((e) => rt.info.inline.includes(`${agg}.${e.type}`));
-    const sync = commit.effects.some((o) => rt.info.effects[o.consumer] === "sync");
-    // The alarm is the retry: it fires unless the work below succeeds first.
-    await this.ctx.storage.setAlarm(Date.now() + 2000);
-    const log = (e) => console.error(`cuesource: forwarding ${agg} ${id} failed, the alarm retries:`, String(e.message || e));
-    const f = this.flush(agg, id);
-    let answer = d.answer;
-    if (inline || sync) {
-      try {
-        await f;
-      } catch (e) {
-        log(e);
-      }
-    } else {
-      this.ctx.waitUntil(f.catch(log));
-    }
-    if (commit.effects.length === 0) return answer;
-    const ids = new Set(commit.events.map((e) => e.id));
-    if (sync) {
-      const reports = await this.runOutbox(agg, id, (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] === "sync");
-      if (reports.length > 0) answer = callOn(await start(this.env), "report", { answer, reports });
-    }
-    const rest = (o) => ids.has(o.event_id) && rt.info.effects[o.consumer] !== "sync";
-    this.ctx.waitUntil(f.catch(() => {}).then(() => this.runOutbox(agg, id, rest)).catch((e) => console.error("cuesource: effects:", e)));
-    return answer;
-  }
-
-  // runOutbox delivers the due outbox rows that pass filter: sync and
-  // async ones here, queue ones by sending them to the queue. A delivered,
-  // skipped or dead-lettered row is deleted; a failed one waits for its
-  // backoff and the alarm. It returns the reports of sync deliveries.
-  async runOutbox(agg, id, filter) {
-    this.inFlight ??= new Set();
-    const now = Date.now();
-    const rows = this.sql.exec("SELECT seq, event_id, consumer, attempts FROM outbox WHERE due <= ? ORDER BY seq", now).toArray()
-      .filter((o) => !this.inFlight.has(o.seq) && filter(o));
-    const rt = await start(this.env);
-    const reports = [];
-    for (const o of rows) {
-      this.inFlight.add(o.seq);
-      try {
-        const ev = this.sql.exec(`SELECT ${eventCols} FROM events WHERE id = ?`, o.event_id).toArray()[0];
-        const event = { ...ev, aggregate: agg, instance: id };
-        if (rt.info.effects[o.consumer] === "queue") {
-          await this.env.QUEUE.send({ effect: o.consumer, event });
-          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
-          continue;
-        }
-        const d = await drive(this.env, "deliver", { effect: o.consumer, event, attempts: o.attempts, now: new Date().toISOString(), id: crypto.randomUUID() });
-        if (d.report) reports.push(d.report);
-        if (d.kind === "retry") {
-          this.sql.exec("UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE seq = ?", Date.now() + (d.backoffMs || 0), d.error || "", o.seq);
-          await this.ctx.storage.setAlarm(Date.now() + Math.max(d.backoffMs || 0, 100));
-        } else if (d.kind !== "release") {
-          if (d.kind === "dead") console.error(`cuesource: effect ${o.consumer} for event ${o.event_id} gave up:`, d.error);
-          this.sql.exec("DELETE FROM outbox WHERE seq = ?", o.seq);
-        }
-      } catch (e) {
-        console.error(`cuesource: effect ${o.consumer} for event ${o.event_id}:`, String(e.message || e));
-        await this.ctx.storage.setAlarm(Date.now() + 1000);
-      } finally {
-        this.inFlight.delete(o.seq);
-      }
-    }
-    return reports;
-  }
-
-  // flush forwards every unforwarded event, oldest first, until none is
-  // left; concurrent callers share one run, and a commit during a run
-  // makes it go round again.
-  flush(agg, id) {
-    this.pending = true;
-    if (!this.flushing) {
-      this.flushing = this.forwardAll(agg, id).finally(() => {
-        this.flushing = null;
-      });
-    }
-    return this.flushing;
-  }
-
-  async forwardAll(agg, id) {
-    while (this.pending) {
-      this.pending = false;
-      for (;;) {
-        const evs = this.sql
-          .exec(`SELECT ${eventCols} FROM events WHERE position IS NULL ORDER BY version LIMIT 50`)
-          .toArray()
-          .map((e) => ({ ...e, aggregate: agg, instance: id }));
-        if (evs.length === 0) break;
-        const res = await drive(this.env, "forward", { events: evs });
-        this.ctx.storage.transactionSync(() => {
-          for (const [eid, pos] of Object.entries(res.positions)) this.sql.exec("UPDATE events SET position = ? WHERE id = ?", pos, eid);
-        });
-      }
-    }
-    this.sql.exec("DELETE FROM forwarding");
-    // The projector catches up with what was forwarded: inline
-    // projections before a command that waits for this answers, the
-    // others after.
-    const info = (await start(this.env)).info;
-    if (info.inline.length > 0) await projector(this.env).catchUp(true);
-    if (info.projections) await projector(this.env).kick();
   }
 
   async alarm() {
-    const row = this.sql.exec("SELECT aggregate, id FROM instance").toArray()[0];
-    if (!row) return;
-    try {
-      await this.flush(row.aggregate, row.id);
-      await this.runOutbox(row.aggregate, row.id, () => true);
-      // Idempotency records expire, as natively; the alarm comes back for
-      // the oldest one left.
-      const ttl = (await start(this.env)).info.idempotencyTtlMs;
-      this.sql.exec("DELETE FROM idempotency WHERE time < ?", new Date(Date.now() - ttl).toISOString());
-      const oldest = this.sql.exec("SELECT MIN(time) AS t FROM idempotency").toArray()[0]?.t;
-      const due = this.sql.exec("SELECT MIN(due) AS due FROM outbox").toArray()[0]?.due;
-      const next = Math.min(due ?? Infinity, oldest ? Date.parse(oldest) + ttl + 1 : Infinity);
-      if (next !== Infinity) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
-    } catch (e) {
-      // Back off: 0.5 s doubling to 30 s.
-      const n = (this.sql.exec("SELECT failures FROM forwarding").toArray()[0]?.failures ?? 0) + 1;
-      this.sql.exec("INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures", n);
-      const delay = Math.min(500 * 2 ** (n - 1), 30000);
-      console.warn(`cuesource: forwarding ${row.aggregate} ${row.id} failed (${n}), retry in ${delay} ms:`, String(e.message || e));
-      await this.ctx.storage.setAlarm(Date.now() + delay);
-    }
-  }
-
-  async load(agg, id) {
-    return this.instance();
-  }
-
-  // events runs the read Go chose (every event after a version, or a page).
-  async events(agg, id, arg) {
-    const params = arg.limit ? [arg.after, arg.limit, arg.bound] : [arg.after];
-    return this.sql.exec(arg.sql, ...params).toArray();
-  }
-
-  async rehydrate(agg, id, arg) {
-    const rt = await start(this.env);
-    let out;
-    this.ctx.storage.transactionSync(() => {
-      const events = this.sql.exec(`SELECT ${eventCols} FROM events ORDER BY version`).toArray();
-      out = callOn(rt, "rehydrate", { aggregate: agg, id, instance: this.instance(), events, fix: arg.fix });
-      if (out.store !== null) this.sql.exec("UPDATE instance SET state = ?", out.store);
-    });
-    return out.drift;
+    await run(this.env, "alarm", { now: new Date().toISOString(), rid: crypto.randomUUID() }, { sql: this.sql, ctx: this.ctx });
   }
 
   // provoke is the test switch's: a recovered panic, or a fatal one that
@@ -642,17 +415,9 @@ export class Aggregate extends DurableObject {
   async provoke(what) {
     if (this.env.CUESOURCE_TEST_FAULTS !== "1") throw new Error("test switches are off");
     const rt = await start(this.env);
-    if (what === "crash") {
-      rt.api.crash();
-      try {
-        callOn(rt, "info", {});
-      } catch (e) {
-        return { exited: rt.go.exited, error: String(e.message || e) };
-      }
-      return { exited: rt.go.exited };
-    }
+    if (what === "crash") rt.api.crash();
     try {
-      callOn(rt, "panic", { from: "test" });
+      callOn(rt, what === "crash" ? "info" : "panic", {});
     } catch (e) {
       return { exited: rt.go.exited, error: String(e.message || e) };
     }
@@ -663,79 +428,11 @@ export class Aggregate extends DurableObject {
 // ---------------------------------------------------------- Projector object
 
 // Projector keeps the projection tables in D1 up to date with the log: one
-// object, so one writer, running the Go projector script one run at a time.
-export class Projector extends DurableObject {
-  constructor(ctx, env) {
-    super(ctx, env);
-    this.running = Promise.resolve();
-    this.next = null; // a catch-up waiting to run: later callers join it
-    this.nextInline = null;
-  }
-
-  // run runs one script to its end after the runs before it.
-  run(action, name) {
-    const p = this.running.then(() => this.runNow(action, name));
-    this.running = p.catch(() => {});
-    return p;
-  }
-
-  async runNow(action, name, inline = false) {
-    // The checkpoints of the last run, kept: this object is their only
-    // writer. Dropped on any failure, so the next run reads them.
-    const input = { now: new Date().toISOString(), action, name, inline, checkpoints: this.checkpoints ?? null };
-    try {
-      for (;;) {
-        const d = await drive(this.env, "project", input);
-        if (d.checkpoints) this.checkpoints = d.checkpoints;
-        if (d.unknown || d.conflict || !d.more) return d;
-        input.action = "";
-        input.now = new Date().toISOString();
-        input.checkpoints = this.checkpoints ?? null;
-      }
-    } catch (e) {
-      this.checkpoints = null;
-      throw e;
-    }
-  }
-
-  // A full catch-up queued behind the running one serves every caller that
-  // comes before it starts; an inline one (only the inline projections,
-  // what a command waits for) is queued the same way, apart.
-  async catchUp(inline = false) {
-    const slot = inline ? "nextInline" : "next";
-    if (!this[slot]) {
-      const p = this.running.then(() => {
-        this[slot] = null;
-        return this.runNow("", "", inline);
-      });
-      this[slot] = p;
-      this.running = p.catch(() => {});
-    }
-    try {
-      await this[slot];
-    } catch (e) {
-      await this.ctx.storage.setAlarm(Date.now() + 1000);
-      throw e;
-    }
-  }
-
-  async action(method, name) {
-    const d = await this.run(method, name);
-    if (d.catchUp) await this.kick(); // Go built tables the log has yet to fill
-    return d;
-  }
-
-  // kick asks for a full catch-up soon: a burst of commands shares one
-  // run (the alarm), instead of each starting its own after answering.
-  async kick() {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 50);
-  }
-
-  async alarm() {
-    try {
-      await this.catchUp();
-    } catch (e) {
-      console.warn("cuesource: projector catch-up failed, retrying:", String(e.message || e));
-    }
-  }
+// object, so one writer. Go runs its calls one at a time, joins catch-ups
+// and chooses its alarm.
+export class Projector extends DurableObject {}
+for (const call of ["action", "catchUp", "kick", "alarm"]) {
+  Projector.prototype[call] = function (arg) {
+    return run(this.env, "projector", { call, arg: arg ?? null, now: new Date().toISOString() }, { ctx: this.ctx });
+  };
 }
