@@ -38,7 +38,7 @@ func TestBooleanSchemas(t *testing.T) {
 	c := &compiler{typer: &typer{}}
 	s := c.schema(json.RawMessage(`false`), manifest.Pos{})
 	require.Empty(t, c.errs)
-	require.Equal(t, []Violation{{Message: "false schema"}}, s.validator().validate(map[string]any{}))
+	require.Equal(t, []Violation{{Message: "no value is allowed here"}}, s.validator().validate(map[string]any{}))
 	s = c.schema(json.RawMessage(`true`), manifest.Pos{})
 	require.Empty(t, s.validator().validate(map[string]any{}))
 }
