@@ -111,6 +111,7 @@ func (c *command) serve(args []string) int {
 	var f serverFlags
 	f.register(fs)
 	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
+	watching := fs.Bool("watch", false, "vet the context again on every save and swap the new program in while serving (see README: Watch mode)")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -149,8 +150,14 @@ func (c *command) serve(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1
 	}
+	var h http.Handler = withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{}))
+	if *watching {
+		ws := newWatchStatus()
+		h = withWatch(ws, h)
+		go c.serveWatch(ctx, "serve", pos[0], stk, ws)
+	}
 	srv := &http.Server{
-		Handler:           withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    nethttp.ServerMaxHeaderBytes,
 		ReadTimeout:       f.timeout,
@@ -185,6 +192,7 @@ func (c *command) serve(args []string) int {
 type stack struct {
 	svc   *api.Service
 	close func() // stops them, in reverse order; the store stays open
+	live  // what a watch swaps the program in (reload.go)
 }
 
 func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *serverFlags, log *slog.Logger) (*stack, error) {
@@ -212,7 +220,9 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		stk.close()
 		return nil, err
 	}
-	closers = append(closers, runner.Close)
+	stk.live = live{ctx: ctx, st: st, backend: backend, queries: queries, f: f, log: log}
+	stk.rm.r.Store(runner)
+	closers = append(closers, func() { stk.rm.r.Load().Close() })
 	vars, err := manifest.Vars(p.Manifest, os.Getenv)
 	if err != nil {
 		stk.close()
@@ -232,6 +242,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		return nil, err
 	}
 	backend.SetAfterCommit(disp.AfterCommit)
+	stk.disp = disp
 	// The dispatcher runs even without effects: rows left by effects that
 	// were removed from the context get dead-lettered. It stops before the
 	// backend and the store close.
@@ -244,7 +255,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		Token:   f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
-		ReadModels:  runner,
+		ReadModels:  &stk.rm,
 		MaxStreams:  f.maxStreams,
 	})
 	return stk, nil
