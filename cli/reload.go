@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -198,6 +199,7 @@ type statusMsg struct {
 
 type statusErr struct {
 	File    string `json:"file,omitempty"`
+	Abs     string `json:"abs,omitempty"` // File's absolute path: what an editor link opens
 	Line    int    `json:"line,omitempty"`
 	Col     int    `json:"col,omitempty"`
 	Path    string `json:"path,omitempty"`
@@ -249,7 +251,11 @@ func errorsOf(err error) []statusErr {
 	}
 	out := make([]statusErr, 0, len(list))
 	for _, e := range list {
-		out = append(out, statusErr{e.Pos.File, e.Pos.Line, e.Pos.Col, e.Pos.Path, e.Msg})
+		se := statusErr{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Path: e.Pos.Path, Message: e.Msg}
+		if se.File != "" {
+			se.Abs, _ = filepath.Abs(se.File)
+		}
+		out = append(out, se)
 	}
 	return out
 }
