@@ -54,7 +54,9 @@ type live struct {
 }
 
 // readModels serves the read side through the runner installed last.
-type readModels struct{ r atomic.Pointer[projections.Runner] }
+type readModels struct {
+	r atomic.Pointer[projections.Runner]
+}
 
 var _ cuesource.ReadModels = (*readModels)(nil)
 

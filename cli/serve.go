@@ -192,7 +192,7 @@ func (c *command) serve(args []string) int {
 type stack struct {
 	svc   *api.Service
 	close func() // stops them, in reverse order; the store stays open
-	live  // what a watch swaps the program in (reload.go)
+	live         // what a watch swaps the program in (reload.go)
 }
 
 func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *serverFlags, log *slog.Logger) (*stack, error) {
