@@ -185,6 +185,7 @@ func checkLog(ctx context.Context, st *sqlite.Store, ck *check.Checker, after in
 // watchStatus is what the page is told about the watch: the errors of the
 // last save (none once it vets and swaps) and what the last swap changed.
 type watchStatus struct {
+	done <-chan struct{} // the server's end: streams end with it, not at its shutdown's deadline
 	mu   sync.Mutex
 	cur  statusMsg
 	wake chan struct{} // closed and replaced on every change
@@ -208,8 +209,8 @@ type statusErr struct {
 	Message string `json:"message"`
 }
 
-func newWatchStatus() *watchStatus {
-	return &watchStatus{cur: statusMsg{OK: true, Errors: []statusErr{}}, wake: make(chan struct{})}
+func newWatchStatus(ctx context.Context) *watchStatus {
+	return &watchStatus{done: ctx.Done(), cur: statusMsg{OK: true, Errors: []statusErr{}}, wake: make(chan struct{})}
 }
 
 func (w *watchStatus) set(m statusMsg) {
@@ -291,6 +292,8 @@ func (w *watchStatus) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-w.done:
+			return
 		case <-wake:
 		case <-time.After(15 * time.Second):
 		}
@@ -337,6 +340,9 @@ func (c *command) serveWatch(ctx context.Context, name, path string, sw swapper,
 			return
 		}
 		warning, err := sw.swap(p)
+		if ctx.Err() != nil {
+			return // shutting down: whatever the swap did, nothing is served any more
+		}
 		if err != nil {
 			fmt.Fprintf(c.stderr, "cuesource %s: %s: %v\n", name, path, err)
 			fmt.Fprintf(c.stderr, "cuesource %s: the previous definition keeps serving\n", name)

@@ -152,7 +152,7 @@ func (c *command) serve(args []string) int {
 	}
 	var h http.Handler = withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{}))
 	if *watching {
-		ws := newWatchStatus()
+		ws := newWatchStatus(ctx)
 		h = withWatch(ws, h)
 		go c.serveWatch(ctx, "serve", pos[0], stk, ws)
 	}
