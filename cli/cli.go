@@ -33,10 +33,12 @@ Usage:
   cuesource serve CONTEXT [--addr A] [--data DIR] [--token T] [--admin-token T]
                 [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
                 [--idempotency-ttl D] [--strict] [--webhook-allow LIST] [--skip-integrity-check]
-                [--query-conns N] [--query-timeout D] [--max-streams N]
+                [--query-conns N] [--query-timeout D] [--max-streams N] [--watch]
                                            serve the context over HTTP, stored in SQLite
-  cuesource play CONTEXT [--addr A] [--webhook-allow LIST]
-                                           the playground over a store that is not kept
+                                           (--watch: swap in each save that vets)
+  cuesource play CONTEXT [--addr A] [--webhook-allow LIST] [--watch=false]
+                                           the playground over a store that is not kept,
+                                           swapping in each save that vets
   cuesource inspect URL [--addr A] [--token T] [--admin-token T]
                                            the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
