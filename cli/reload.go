@@ -352,6 +352,9 @@ func (c *command) serveWatch(ctx context.Context, name, path string, sw swapper,
 		if warning != "" {
 			fmt.Fprintf(c.stderr, "cuesource %s: warning: %s\n", name, warning)
 		}
+		for _, w := range p.Warnings { // as vet prints them
+			fmt.Fprint(c.stderr, "warning: "+diag.Render(w, nil))
+		}
 		ch := diff(old.Manifest, p.Manifest)
 		note := ch.String()
 		fmt.Fprintf(c.stderr, "cuesource %s: reloaded %s in %s: %s\n", name, path, time.Since(start).Round(time.Millisecond), note)
