@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource"
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/internal/lens/check"
@@ -301,13 +304,26 @@ func (w *watchStatus) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 }
 
 // withWatch serves the watch status at /ui/watch, and h everywhere else.
-func withWatch(ws *watchStatus, h http.Handler) http.Handler {
+// A server with a token asks for it (or the admin token) there as on the
+// API: the errors name files and definitions.
+func withWatch(ws *watchStatus, h http.Handler, tokens ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/ui/watch" {
-			ws.ServeHTTP(w, r)
+		if r.URL.Path != "/ui/watch" {
+			h.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(w, r)
+		if len(tokens) > 0 && tokens[0] != "" {
+			auth := []byte(r.Header.Get("Authorization"))
+			ok := false
+			for _, t := range tokens {
+				ok = ok || (t != "" && subtle.ConstantTimeCompare(auth, []byte("Bearer "+t)) == 1)
+			}
+			if !ok {
+				nethttp.Write(w, api.Unauthorized("this server needs a bearer token"), r.Method)
+				return
+			}
+		}
+		ws.ServeHTTP(w, r)
 	})
 }
 
