@@ -1,6 +1,11 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/cuesource/cuesource/manifest"
@@ -29,5 +34,40 @@ func TestDiff(t *testing.T) {
 	}
 	if got := diff(old, old).String(); got != "no command, event or projection changed" {
 		t.Errorf("no change: %s", got)
+	}
+}
+
+// TestWatchStatusToken: under a token the watch status asks for it (or
+// the admin token); without one it is open, as the page it serves is.
+func TestWatchStatusToken(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // each stream sends the current status, then ends with the server
+	ws := newWatchStatus(ctx)
+	ws.set(statusMsg{Errors: errorsOf(errors.New("boom"))})
+	next := http.NotFoundHandler()
+	for _, c := range []struct {
+		tokens []string
+		auth   string
+		status int
+	}{
+		{nil, "", 200},
+		{[]string{"", ""}, "", 200},
+		{[]string{"user", "admin"}, "", 401},
+		{[]string{"user", "admin"}, "Bearer nope", 401},
+		{[]string{"user", "admin"}, "Bearer user", 200},
+		{[]string{"user", "admin"}, "Bearer admin", 200},
+	} {
+		r := httptest.NewRequest("GET", "/ui/watch", nil)
+		if c.auth != "" {
+			r.Header.Set("Authorization", c.auth)
+		}
+		w := httptest.NewRecorder()
+		withWatch(ws, next, c.tokens...).ServeHTTP(w, r)
+		if w.Code != c.status {
+			t.Errorf("tokens %q, %q: %d, want %d", c.tokens, c.auth, w.Code, c.status)
+		}
+		if c.status == 200 && !strings.Contains(w.Body.String(), `"message":"boom"`) {
+			t.Errorf("tokens %q, %q: the stream said %s", c.tokens, c.auth, w.Body)
+		}
 	}
 }
