@@ -60,6 +60,13 @@ type Backend interface {
 	Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error)
 }
 
+// HotHistory is the optional ability of a Backend whose store prunes old
+// events into an archive: the version an instance's hot history begins
+// at (1 when none of it left).
+type HotHistory interface {
+	HotFrom(ctx context.Context, aggregate, id string) (int64, error)
+}
+
 // Options configure a Service.
 type Options struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on
@@ -83,6 +90,11 @@ type Options struct {
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
 	MaxStreams int
+	// Storage reports the hot store against its budget and the archive
+	// (GET /admin/storage: natively an archive.Status, answered as JSON);
+	// without it the route answers 404. Typed any so that this package,
+	// which the Worker carries, does not carry the archive's code.
+	Storage func(ctx context.Context) (any, error)
 	// Diagram draws the context's event model for GET /diagram.svg (the
 	// runtime hands it diagram.SVG); without it the route answers 404.
 	Diagram func(*manifest.Manifest) []byte
@@ -221,6 +233,10 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if s.opt.DeadLetters == nil {
 			return problem(statusNotFound, "not_found", "this runtime has no effects")
 		}
+	case "storage":
+		if s.opt.Storage == nil {
+			return problem(statusNotFound, "not_found", "this runtime reports no storage")
+		}
 	}
 	switch {
 	case m.Route == nil && route.AdminArea(segs) && route.Needs(segs) == "":
@@ -291,6 +307,12 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return s.seed(ctx, c)
 	case "admin.rehydrate":
 		return s.rehydrate(ctx, c)
+	case "admin.storage":
+		st, err := s.opt.Storage(ctx)
+		if err != nil {
+			return internal(err)
+		}
+		return jsonResponse(statusOK, st)
 	case "deadLetters.list":
 		return s.deadLetterList(ctx)
 	case "deadLetters.discard":
@@ -463,7 +485,18 @@ func (s *Service) instanceEvents(ctx context.Context, c *call) Response {
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Version
 	}
-	return jsonResponse(statusOK, map[string]any{"aggregate": agg, "id": id, "events": evs, "next": next})
+	body := map[string]any{"aggregate": agg, "id": id, "events": evs, "next": next}
+	if h, ok := s.backend.(HotHistory); ok {
+		from, err := h.HotFrom(ctx, agg, id)
+		if err != nil {
+			return internal(err)
+		}
+		if from > 1 {
+			// The versions before it left the hot store for the archive.
+			body["hotFrom"] = from
+		}
+	}
+	return jsonResponse(statusOK, body)
 }
 
 // MaxPage is the largest page of the global log one request returns.

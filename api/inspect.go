@@ -7,6 +7,7 @@ import (
 
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
 )
@@ -18,6 +19,21 @@ import (
 // contextDoc describes the context: its aggregates with their commands
 // (payload schema, instance rule, guards), events (payload schema,
 // version, former names), invariants and state schema, and the read side.
+// retentionDoc is a declared retention as GET /context shows it.
+type retentionDoc struct {
+	KeepFor       string `json:"keepFor,omitempty"`
+	KeepLast      int64  `json:"keepLast,omitempty"`
+	SinceSnapshot bool   `json:"sinceSnapshot,omitempty"`
+	HotBytes      int64  `json:"hotBytes,omitempty"`
+}
+
+func retentionOf(r *manifest.Retention) *retentionDoc {
+	if r == nil {
+		return nil
+	}
+	return &retentionDoc{KeepFor: r.KeepFor, KeepLast: r.KeepLast, SinceSnapshot: r.SinceSnapshot, HotBytes: r.HotBytes}
+}
+
 func contextDoc(p *interpreter.Program) []byte {
 	m := p.Manifest
 	type command struct {
@@ -38,7 +54,9 @@ func contextDoc(p *interpreter.Program) []byte {
 		Events     map[string]event   `json:"events"`
 		Invariants []string           `json:"invariants"`
 		State      json.RawMessage    `json:"state"`
-		Snapshots  *snapshots         `json:"snapshots,omitempty"` // in effect: the aggregate's, else the context's
+		// Retention: the aggregate's own, when it declares one.
+		Retention *retentionDoc `json:"retention,omitempty"`
+		Snapshots *snapshots    `json:"snapshots,omitempty"` // in effect: the aggregate's, else the context's
 	}
 	type projection struct {
 		Mode    string            `json:"mode"`
@@ -57,7 +75,9 @@ func contextDoc(p *interpreter.Program) []byte {
 		Projections map[string]projection `json:"projections"`
 		Queries     map[string]query      `json:"queries"`
 		Effects     map[string]effect     `json:"effects"`
-		Snapshots   *snapshots            `json:"snapshots,omitempty"`
+		// Retention: the context's, when it declares one.
+		Retention *retentionDoc `json:"retention,omitempty"`
+		Snapshots *snapshots    `json:"snapshots,omitempty"`
 	}{Name: m.Name, Aggregates: map[string]aggregate{}, Projections: map[string]projection{}, Queries: map[string]query{}, Effects: map[string]effect{}}
 	for name, ma := range m.Aggregates {
 		a := aggregate{Commands: map[string]command{}, Events: map[string]event{}, Invariants: []string{}, State: ma.State}
@@ -78,11 +98,13 @@ func contextDoc(p *interpreter.Program) []byte {
 		for _, inv := range ma.Invariants {
 			a.Invariants = append(a.Invariants, inv.Name)
 		}
+		a.Retention = retentionOf(ma.Retention)
 		if pa := p.Aggregates[name]; pa != nil && pa.SnapshotEvery > 0 {
 			a.Snapshots = &snapshots{Every: pa.SnapshotEvery}
 		}
 		doc.Aggregates[name] = a
 	}
+	doc.Retention = retentionOf(m.Retention)
 	if m.Snapshots != nil {
 		doc.Snapshots = &snapshots{Every: m.Snapshots.Every}
 	}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 )
 
 func TestHistoryReplaysEventByEvent(t *testing.T) {
@@ -108,6 +111,28 @@ func TestContextDescribesTheModel(t *testing.T) {
 	assert.Contains(t, string(svg.Body), `data-name="cart.AddItem"`)
 }
 
+// GET /context shows the declared retention, the context's and each
+// aggregate's own; a context without one shows none.
+func TestContextShowsRetention(t *testing.T) {
+	fresh, err := compile("../contexts/example.cue") // not the shared one: it changes
+	require.NoError(t, err)
+	m := fresh.Manifest
+	m.Retention = &manifest.Retention{KeepFor: "90d", HotBytes: 1 << 20}
+	m.Aggregates["cart"].Retention = &manifest.Retention{KeepLast: 5}
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	r := newServerFor(t, p, api.Options{}).do("GET", "/context", "")
+	require.Equal(t, 200, r.Status)
+	var doc struct {
+		Retention  map[string]any
+		Aggregates map[string]struct{ Retention map[string]any }
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &doc))
+	assert.Equal(t, map[string]any{"keepFor": "90d", "hotBytes": float64(1 << 20)}, doc.Retention)
+	assert.Equal(t, map[string]any{"keepLast": float64(5)}, doc.Aggregates["cart"].Retention)
+	assert.Nil(t, doc.Aggregates["order"].Retention)
+}
+
 // GET /context shows the snapshots in effect per aggregate and the
 // context's own; a context without snapshots says nothing of them. The
 // rehydrate answer says which snapshot its fold started from.
@@ -153,4 +178,17 @@ func TestContextShowsSnapshots(t *testing.T) {
 	r = plain.do("POST", "/admin/rehydrate/cart/c1", "", "Authorization", "Bearer adm")
 	require.Equal(t, 200, r.Status, "%s", r.Body)
 	assert.NotContains(t, string(r.Body), `fromSnapshot`, "from the first event")
+}
+
+// GET /admin/storage answers the runtime's storage status as JSON, to the
+// admin token only; other methods are 405.
+func TestAdminStorage(t *testing.T) {
+	s := newServer(t, api.Options{AdminToken: "adm", Storage: func(context.Context) (any, error) {
+		return map[string]any{"hotBytes": 42}, nil
+	}})
+	r := s.do("GET", "/admin/storage", "", "Authorization", "Bearer adm")
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.JSONEq(t, `{"hotBytes": 42}`, string(r.Body))
+	assert.Equal(t, 401, s.do("GET", "/admin/storage", "").Status)
+	assert.Equal(t, 405, s.do("POST", "/admin/storage", "", "Authorization", "Bearer adm").Status)
 }

@@ -407,3 +407,23 @@ func (openapiReadSide) Resume(context.Context, string) error                    
 func (openapiReadSide) List(context.Context) ([]cuesource.DeadLetter, error)         { return nil, nil }
 func (openapiReadSide) Retry(context.Context, int64) error                           { return nil }
 func (openapiReadSide) Discard(context.Context, int64) error                         { return nil }
+
+// A context with a retention documents GET /admin/storage and the
+// instance events' hotFrom; one without documents neither.
+func TestOpenAPIRetention(t *testing.T) {
+	p := openapiCompile(t, "../contexts/example.cue")
+	doc := openapiDoc(t, p)
+	assert.NotContains(t, doc["paths"], "/admin/storage")
+
+	m, err := compiler.Compile("../contexts/example.cue")
+	require.NoError(t, err)
+	m.Retention = &manifest.Retention{KeepLast: 10}
+	p, err = interpreter.Compile(m)
+	require.NoError(t, err)
+	doc = openapiDoc(t, p)
+	require.Contains(t, doc["paths"], "/admin/storage")
+	ev := doc["paths"].(map[string]any)["/cart/{id}/events"].(map[string]any)["get"].(map[string]any)
+	schema := ev["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	assert.Contains(t, schema["properties"], "hotFrom")
+	assert.NotContains(t, schema["required"], "hotFrom")
+}

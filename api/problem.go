@@ -78,6 +78,11 @@ func internal(err error) Response {
 	case errors.Is(err, store.ErrStorageFull):
 		r = problem(statusInsufficientStorage, "storage_full", "the server's storage is full: nothing was written; retry when space is freed")
 		r.Header.Set("Retry-After", storageRetryAfter)
+	case errors.Is(err, store.ErrArchiveUnreadable):
+		// Named, since the operator restores that very segment.
+		r = problem(statusInternalServerError, "archive_unreadable", sanitize(err.Error())+": restore the segment from a copy (cuesource archive verify names the bad ones)")
+		r.Header.Set("X-Cuesource-Error", sanitize(err.Error()))
+		return r
 	case errors.Is(err, store.ErrStorageFailed):
 		r = problem(statusServiceUnavailable, "storage_failed", "the server's storage failed to read or write (see its log and GET /healthz): nothing was written; retry later")
 		r.Header.Set("Retry-After", storageRetryAfter)

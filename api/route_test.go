@@ -23,7 +23,8 @@ var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispa
 // panic on a route without one) by its handler, not by the dispatcher.
 func TestRouteHandlers(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
-	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{},
+		Storage: func(context.Context) (any, error) { return struct{}{}, nil }})
 	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "{name}", "open_carts", "{action}", "rebuild")
 	for _, r := range route.Table {
 		method, _, _ := strings.Cut(r.Methods, ",")
@@ -53,6 +54,7 @@ func TestDispatchEdges(t *testing.T) {
 		"POST /projections/a/rebuild", "POST /projections/a/b/c",
 		"GET /admin", "GET /admin/nope", "GET /admin/seed/x", "GET /admin/seed/cart/c1", "POST /admin/seed/nope/c1",
 		"POST /admin/seed/cart/%01", "POST /admin/rehydrate/cart/c1", "POST /admin/rehydrate/cart/%01", "GET /admin/rehydrate/cart/c1",
+		"GET /admin/storage", "POST /admin/storage", "GET /admin/storage/x",
 		"GET /admin/dead-letters", "POST /admin/dead-letters", "GET /admin/dead-letters/abc", "POST /admin/dead-letters/abc/xyz",
 		"GET /admin/dead-letters/5", "DELETE /admin/dead-letters/5", "GET /admin/dead-letters/5/retry", "POST /admin/dead-letters/5/retry",
 		"POST /admin/dead-letters/5/foo", "DELETE /admin/dead-letters/5/retry/x", "DELETE /admin/dead-letters/-5",

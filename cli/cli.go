@@ -34,6 +34,7 @@ Usage:
                 [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
                 [--idempotency-ttl D] [--strict] [--webhook-allow LIST] [--skip-integrity-check]
                 [--query-conns N] [--query-timeout D] [--max-streams N] [--watch]
+                [--archive DIR [--archive-every D]]
                                            serve the context over HTTP, stored in SQLite
                                            (--watch: swap in each save that vets)
   cuesource play CONTEXT [--addr A] [--webhook-allow LIST] [--watch=false]
@@ -47,6 +48,13 @@ Usage:
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
+  cuesource archive run|verify CONTEXT --archive DIR [--data DIR] [--json]
+  cuesource archive restore CONTEXT --archive DIR --into DIR [--from P] [--to P]
+                                           archive and prune once, check every segment,
+                                           or restore a range into a fresh store
+  cuesource storage status CONTEXT [--data DIR] [--archive DIR] [--json]
+                                           the hot log against its budget, the archive's
+                                           segments, what each policy lets go next
   cuesource diagram CONTEXT [-o FILE]       draw the event model as SVG
   cuesource export CONTEXT [--data DIR | --url URL [--token T]] [--after P] [-o FILE]
                                            write the global log as stored, as NDJSON
@@ -105,6 +113,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.diagram(args[1:])
 	case "export":
 		return c.export(args[1:])
+	case "archive":
+		return c.archiveCmd(args[1:])
+	case "storage":
+		return c.storage(args[1:])
 	case "lens":
 		return c.lens(args[1:])
 	case "version":

@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/effect/egress"
@@ -38,6 +40,8 @@ type serverFlags struct {
 	timeout, idempotencyTTL, queryTimeout          time.Duration
 	strict, skipIntegrityCheck                     bool
 	webhookAllow                                   string // serve's --webhook-allow
+	archive                                        string // the archive directory; "": none
+	archiveEvery                                   time.Duration
 }
 
 func env(name, def string) string {
@@ -62,6 +66,15 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", projections.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) for this `duration`: 503 query_timeout")
 	fs.IntVar(&f.maxStreams, "max-streams", api.DefaultMaxStreams, "most live event streams at once; more are refused with 503 and Retry-After")
+	fs.StringVar(&f.archive, "archive", env("CUESOURCE_ARCHIVE", ""), "archive `directory`: where events the retention policies let go are kept, and read from (CUESOURCE_ARCHIVE)")
+}
+
+// target is the archive directory's target; nil without --archive.
+func (f *serverFlags) target() archive.Target {
+	if f.archive == "" {
+		return nil
+	}
+	return archive.Dir(f.archive)
 }
 
 // openExisting opens the database of a stopped server for the offline
@@ -97,6 +110,10 @@ func (f *serverFlags) openStore(ctx context.Context, name string, write bool) (*
 	}
 	path := filepath.Join(f.data, name+".db")
 	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync, SkipIntegrityCheck: f.skipIntegrityCheck, Lock: write})
+	if err == nil && f.archive != "" {
+		// Reads of events that left the hot store go to the archive.
+		st.SetArchive(archive.NewReader(archive.Dir(f.archive), st))
+	}
 	switch {
 	case errors.Is(err, sqlite.ErrLocked):
 		err = fmt.Errorf("%w; stop that process first (a running server offers the offline commands through its admin endpoints), or use another --data", err)
@@ -112,6 +129,7 @@ func (c *command) serve(args []string) int {
 	f.register(fs)
 	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
 	watching := fs.Bool("watch", false, "vet the context again on every save and swap the new program in while serving (see README: Watch mode)")
+	fs.DurationVar(&f.archiveEvery, "archive-every", 10*time.Second, "with --archive and a retention, archive and prune every `interval`")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -171,6 +189,28 @@ func (c *command) serve(args []string) int {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go prune(ctx, st, f.idempotencyTTL, log)
+	defined(p, st)
+	switch {
+	case !policies(p).Active():
+	case f.archive == "":
+		log.Warn("the context declares a retention but the server has no --archive: every event stays hot")
+	default:
+		if f.archiveEvery <= 0 {
+			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
+			return 2
+		}
+		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
+		archiving := make(chan struct{})
+		go func() {
+			defer close(archiving)
+			a.Loop(ctx, f.archiveEvery, func(err error) {
+				log.Error("archiving", slog.String("error", err.Error()))
+			})
+		}()
+		// The store closes only after the step in flight ends: stop ends
+		// the loop after it, whichever way serve returns.
+		defer func() { stop(); <-archiving }()
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
@@ -257,6 +297,10 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  &stk.rm,
 		MaxStreams:  f.maxStreams,
+		Storage: func(ctx context.Context) (any, error) {
+			cur := backend.Program() // a watch may have swapped it
+			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(cur, st), time.Now())
+		},
 	})
 	return stk, nil
 }
@@ -307,5 +351,48 @@ func prune(ctx context.Context, st *sqlite.Store, ttl time.Duration, log *slog.L
 			return
 		case <-time.After(every):
 		}
+	}
+}
+
+// crashAt reads CUESOURCE_TEST_CRASH (point:n, the points "written",
+// "indexed" and "pruning"): the process kills itself (SIGKILL) the n-th
+// time the archiver reaches that point. Only the crash tests set it.
+func crashAt(st *sqlite.Store) func(string) {
+	spec := os.Getenv("CUESOURCE_TEST_CRASH")
+	if spec == "" {
+		return nil
+	}
+	point, nth, _ := strings.Cut(spec, ":")
+	n, _ := strconv.Atoi(nth)
+	seen := 0
+	at := func(p string) {
+		if p != point {
+			return
+		}
+		if seen++; seen >= n {
+			self, _ := os.FindProcess(os.Getpid())
+			_ = self.Kill()
+			select {} // the signal is on its way
+		}
+	}
+	st.SetPruning(func() { at("pruning") })
+	return at
+}
+
+// snapshotsOf is what the sinceSnapshot rule asks: the version of an
+// instance's newest snapshot taken under its aggregate's current
+// definition (one of another definition cannot start a rehydration, so
+// the events before it must stay).
+func snapshotsOf(p *interpreter.Program, st *sqlite.Store) archive.Snapshots {
+	return func(ctx context.Context, aggregate, id string) (int64, error) {
+		a := p.Aggregates[aggregate]
+		if a == nil {
+			return 0, nil
+		}
+		s, ok, err := st.Snapshot(ctx, aggregate, id, a.Hash)
+		if err != nil || !ok {
+			return 0, err
+		}
+		return s.Version, nil
 	}
 }

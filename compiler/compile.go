@@ -13,6 +13,7 @@ import (
 
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/retention"
 )
 
 // Compile loads the context at path (a .cue file or a package directory) and
@@ -24,6 +25,9 @@ func Compile(path string) (*manifest.Manifest, error) {
 	}
 	c := &compilation{source: s}
 	m := c.manifest(s.value)
+	if _, err := retention.Of(m); err != nil {
+		c.errs = append(c.errs, err.(diag.List)...)
+	}
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -62,7 +66,24 @@ func (c *compilation) manifest(v cue.Value) *manifest.Manifest {
 		m.Scenarios = append(m.Scenarios, c.scenario(name, sv))
 	}
 	c.readSide(m, v)
+	m.Retention = c.retention(v.LookupPath(cue.ParsePath("retention")))
 	return m
+}
+
+// retention reads a `retention` block; nil when absent, so a context
+// without one compiles to the manifest it always did.
+func (c *compilation) retention(v cue.Value) *manifest.Retention {
+	if !v.Exists() {
+		return nil
+	}
+	r := &manifest.Retention{Pos: c.at(v)}
+	if kv := v.LookupPath(cue.ParsePath("keepFor")); kv.Exists() {
+		r.KeepFor, _ = kv.String()
+	}
+	r.KeepLast, _ = v.LookupPath(cue.ParsePath("keepLast")).Int64()
+	r.SinceSnapshot, _ = v.LookupPath(cue.ParsePath("sinceSnapshot")).Bool()
+	r.HotBytes, _ = v.LookupPath(cue.ParsePath("hotBytes")).Int64()
+	return r
 }
 
 func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
@@ -134,6 +155,7 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 		a.Events[name] = e
 	}
 	a.Invariants = c.named(v.LookupPath(cue.ParsePath("invariants")))
+	a.Retention = c.retention(v.LookupPath(cue.ParsePath("retention")))
 	a.Snapshots = c.snapshots(v)
 	return a
 }

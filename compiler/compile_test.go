@@ -267,6 +267,51 @@ schema.#Context & {
 	assert.Contains(t, at, "/tags/0")
 }
 
+// A retention block reaches the manifest with its rules; vet refuses a
+// malformed duration, an empty block and an aggregate's hotBytes, each at
+// its position.
+func TestRetentionIsCompiled(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		path := filepath.Join(dir, "r.cue")
+		require.NoError(t, os.WriteFile(path, []byte(`package r
+import "github.com/cuesource/cuesource/schema"
+schema.#Context & {
+	name: "r"
+	aggregates: cart: {
+		#state: {n: int}
+		initial: {n: 0}
+		commands: Add: {instance: "any", emit: [{event: "Added"}]}
+		events: Added: {apply: {n: "state.n + 1"}}
+`+body+`
+}
+`), 0o644))
+		return path
+	}
+	m, err := compiler.Compile(write(`	}
+	retention: {keepFor: "36h", hotBytes: 4096}
+	aggregates: cart: retention: {keepLast: 5, sinceSnapshot: true}`))
+	require.NoError(t, err)
+	require.NotNil(t, m.Retention)
+	assert.Equal(t, "36h", m.Retention.KeepFor)
+	assert.Equal(t, int64(4096), m.Retention.HotBytes)
+	assert.Equal(t, int64(5), m.Aggregates["cart"].Retention.KeepLast)
+	assert.True(t, m.Aggregates["cart"].Retention.SinceSnapshot)
+
+	m, err = compiler.Compile(write(`	}`))
+	require.NoError(t, err)
+	assert.Nil(t, m.Retention, "absent stays absent")
+
+	_, err = compiler.Compile(write(`	}
+	retention: {keepFor: "9x"}`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "retention.keepFor")
+	_, err = compiler.Compile(write(`	}
+	aggregates: cart: retention: {hotBytes: 5}`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "aggregates.cart.retention.hotBytes: field not allowed")
+}
+
 // Snapshots reach the manifest where they are declared, with where; none
 // are declared by default, and then the manifest says nothing of them.
 func TestSnapshotsAreCompiled(t *testing.T) {

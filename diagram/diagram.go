@@ -81,8 +81,11 @@ type edge struct {
 type band struct {
 	name  string
 	title string
-	cols  [3][]*node
-	y, h  int
+	// retention is the aggregate's retention, own or the context's, as
+	// drawn beside its name; "" when every event stays hot.
+	retention string
+	cols      [3][]*node
+	y, h      int
 }
 
 type diagram struct {
@@ -121,6 +124,9 @@ func build(m *manifest.Manifest) *diagram {
 		d.bands = append(d.bands, b)
 		cmds := slices.Sorted(maps.Keys(a.Commands))
 		b.title = fmt.Sprintf("aggregate %s\n%d commands, %d events", an, len(cmds), len(a.Events))
+		if b.retention = retentionText(cmp.Or(a.Retention, m.Retention), m.Retention); b.retention != "" {
+			b.title += "\nretention: " + b.retention
+		}
 		for _, cn := range cmds {
 			c := a.Commands[cn]
 			t := "command " + an + "." + cn
@@ -483,7 +489,11 @@ func (d *diagram) render() []byte {
 	for _, bd := range d.bands {
 		p(`<g class="band" data-kind="aggregate" data-name="%s"><title>%s</title>`, esc(bd.name), esc(bd.title))
 		p(`<rect x="%d" y="%d" width="%d" height="%d" rx="10" fill="#f6f8fa" stroke="#d0d7de"/>`, d.bandX, bd.y, d.bandR-d.bandX, bd.h)
-		p(`<text x="%d" y="%d" font-size="14" font-weight="700">%s</text></g>`+"\n", d.bandX+bandPadX, bd.y+22, esc(bd.name))
+		p(`<text x="%d" y="%d" font-size="14" font-weight="700">%s</text>`, d.bandX+bandPadX, bd.y+22, esc(bd.name))
+		if bd.retention != "" {
+			p(`<text class="retention" x="%d" y="%d" font-size="11" fill="#57606a">%s</text>`, d.bandX+bandPadX+textW(bd.name, true)+12, bd.y+22, esc("retention: "+bd.retention))
+		}
+		p("</g>\n")
 	}
 
 	for _, e := range d.edges {
@@ -530,6 +540,27 @@ func (d *diagram) render() []byte {
 	}
 	p("</svg>\n")
 	return b.Bytes()
+}
+
+// retentionText says what an aggregate keeps hot: its rules (r, its own
+// or the context's) and the context's byte budget.
+func retentionText(r, ctx *manifest.Retention) string {
+	var parts []string
+	if r != nil {
+		if r.KeepFor != "" {
+			parts = append(parts, "keep "+r.KeepFor)
+		}
+		if r.KeepLast > 0 {
+			parts = append(parts, "last "+strconv.FormatInt(r.KeepLast, 10))
+		}
+		if r.SinceSnapshot {
+			parts = append(parts, "since snapshot")
+		}
+	}
+	if ctx != nil && ctx.HotBytes > 0 {
+		parts = append(parts, "hot ≤ "+strconv.FormatInt(ctx.HotBytes, 10)+" B")
+	}
+	return strings.Join(parts, " · ")
 }
 
 func abs(x int) int { return max(x, -x) }

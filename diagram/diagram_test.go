@@ -223,3 +223,25 @@ func TestEmpty(t *testing.T) {
 		t.Errorf("no projection node: %v", p.nodes)
 	}
 }
+
+// Each aggregate's band says what it keeps hot: its own retention, or
+// the context's, with the context's byte budget; an aggregate of a
+// context without retention says nothing.
+func TestRetention(t *testing.T) {
+	m := &manifest.Manifest{Name: "r", Aggregates: map[string]*manifest.Aggregate{
+		"cart":  {Retention: &manifest.Retention{KeepLast: 10, SinceSnapshot: true}},
+		"order": {},
+	}, Retention: &manifest.Retention{KeepFor: "90d", HotBytes: 4096}}
+	svg := string(diagram.SVG(m))
+	if !strings.Contains(svg, `>retention: last 10 · since snapshot · hot ≤ 4096 B</text>`) {
+		t.Errorf("cart's own retention is not drawn:\n%s", svg)
+	}
+	if !strings.Contains(svg, `>retention: keep 90d · hot ≤ 4096 B</text>`) {
+		t.Errorf("order's retention, the context's, is not drawn:\n%s", svg)
+	}
+	m.Retention = nil
+	m.Aggregates["cart"].Retention = nil
+	if strings.Contains(string(diagram.SVG(m)), "retention") {
+		t.Error("a context without retention draws one")
+	}
+}

@@ -15,11 +15,13 @@
 // check it, once against [Env] (untyped fields) to run it on decoded JSON
 // values. Programs run under node and memory budgets, and panics in user
 // expressions come back as positioned errors. JSON Schemas are compiled
-// once with santhosh-tekuri/jsonschema, which words violations, and once
-// with package jsonsubset, whose fast path decides most documents.
+// once by package jsonsubset, which validates and words violations in every
+// runtime; a schema outside its subset is refused where it is declared.
 // [CompileChecked] loads a manifest Compile accepted before (a Worker's
-// cold start): each expression compiled once, for the run, no types built
-// for the typed check, and jsonschema's schemas compiled on first use.
+// cold start): no types built, no typed check, and each expression
+// compiled on its first run rather than at load. What only Compile does
+// (the typed check, scenarios, samples, the linter) is handed to compile
+// as functions, so a Worker links none of it.
 //
 // Each aggregate gets its snapshot interval in effect (its own, else the
 // context's) and a [DefinitionHash] of what folds its events into its

@@ -74,6 +74,29 @@ func (e *EvalError) Unwrap() error { return e.err }
 type expression struct {
 	prog *vm.Program
 	pos  manifest.Pos
+	lazy *lazyProgram // instead of prog: compiled on first use (CompileChecked)
+}
+
+// lazyProgram is a program compiled on its first run. A Worker loads a
+// manifest that Compile accepted, so its cold start compiles nothing: each
+// command, event and read-side definition compiles its expressions when
+// it first runs. An error (none is expected) is the positioned one that
+// Compile would have reported, given by every run.
+type lazyProgram struct {
+	once    sync.Once
+	compile func() (*vm.Program, error)
+	prog    *vm.Program
+	err     error
+}
+
+// program returns x's program, compiling it on first use.
+func (x *expression) program() (*vm.Program, error) {
+	if x.lazy == nil {
+		return x.prog, nil
+	}
+	l := x.lazy
+	l.once.Do(func() { l.prog, l.err = l.compile() })
+	return l.prog, l.err
 }
 
 var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
@@ -89,8 +112,12 @@ func (x *expression) run(env *Env) (any, error) {
 		*b = Budget{limit: CostBudget}
 		env.Budget = b
 	}
+	prog, err := x.program()
+	if err != nil {
+		return nil, err
+	}
 	m := vms.Get().(*vm.VM)
-	out, err := m.Run(x.prog, env)
+	out, err := m.Run(prog, env)
 	vms.Put(m)
 	if own {
 		budgets.Put(env.Budget)

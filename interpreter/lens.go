@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/cuesource/cuesource/internal/jsonsubset"
 	"github.com/cuesource/cuesource/internal/lens"
 	"github.com/cuesource/cuesource/manifest"
@@ -218,7 +220,7 @@ func (p *Program) ReadJSON(aggregate, typ string, version int, payload json.RawM
 
 // lenses compiles the event's former names and lenses; ps is the schema
 // of the current version.
-func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema, base string) {
+func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema) {
 	for _, al := range me.Aliases {
 		c.name("alias", al.Name, al.Pos)
 		if other, ok := a.aliases[al.Name]; ok || a.Events[al.Name] != nil {
@@ -236,7 +238,7 @@ func (c *compiler) lenses(a *Aggregate, ev *Event, me *manifest.Event, ps schema
 	versions := make([]schema, n+1)
 	versions[n] = ps
 	for i, ml := range me.Lenses {
-		versions[i] = c.schema(ml.From, fmt.Sprintf("%s/events/%s.v%d.json", base, ev.Name, i), ml.Pos)
+		versions[i] = c.schema(ml.From, ml.Pos)
 	}
 	ev.steps = make([]lensStep, n)
 	for i, ml := range me.Lenses {
@@ -291,14 +293,25 @@ func step(s manifest.Shape, carry []string) lens.Step {
 }
 
 func (c *compiler) fuse(steps []lens.Step, pos manifest.Pos) *expression {
-	tree, err := lens.Fuse(steps)
-	if err == nil {
-		opts := runOptions()
-		prog, cerr := lens.Compile(tree, opts...)
-		if cerr == nil {
-			return &expression{prog: prog, pos: pos}
+	run := func() (*vm.Program, error) {
+		tree, err := lens.Fuse(steps)
+		if err != nil {
+			return nil, err
 		}
-		err = cerr
+		return lens.Compile(tree, runOptions()...)
+	}
+	if c.lazy {
+		return &expression{pos: pos, lazy: &lazyProgram{compile: func() (*vm.Program, error) {
+			prog, err := run()
+			if err != nil {
+				return nil, &EvalError{Pos: pos, Msg: "cannot fuse the lenses from here on: " + err.Error(), err: err}
+			}
+			return prog, nil
+		}}}
+	}
+	prog, err := run()
+	if err == nil {
+		return &expression{prog: prog, pos: pos}
 	}
 	// Each lens compiled on its own already; a failure here is the
 	// fusion's, and the sequential chain still reads correctly.

@@ -1,7 +1,6 @@
 package interpreter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/internal/jsonsubset"
@@ -264,11 +262,13 @@ func (s shape) build(env *Env, base any) (any, error) {
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
-	return compile(m, false, &vetting{
+	return compile(m, &vetting{
 		scenarios: (*compiler).scenarios,
 		samples:   (*compiler).sampleLenses,
 		lint:      (*compiler).warnUnbounded,
 		types:     schema.typeOf,
+		check:     (*compiler).typeCheck,
+		structs:   (*typer).structOf,
 	})
 }
 
@@ -283,26 +283,27 @@ type vetting struct {
 	// types types a schema for the environment expressions are checked
 	// against; CompileChecked checks no types and leaves them nil (any).
 	types func(schema, *typer, string) reflect.Type
+	// check checks an expression against the typed environment e and
+	// gives its result type; false after an error it reported.
+	check func(c *compiler, x manifest.Expr, e env, boolean bool) (reflect.Type, bool)
+	// structs makes the struct types of rows and env for the check.
+	structs func(*typer, []reflect.StructField, string) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
 // runtime loading what `cuesource worker build` wrote): it skips what only
-// finds mistakes, compiling each expression once, for the runtime, not
-// also against the typed environment, and leaving the scenarios out. A
-// Worker pays this at every cold start.
-func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, true, nil) }
+// finds mistakes: no typed check of the expressions, no scenarios, and each
+// expression compiled for the runtime on its first run rather than here. A
+// Worker pays this at every cold start, and each command then compiles
+// what it runs the first time it runs it.
+func CompileChecked(m *manifest.Manifest) (*Program, error) { return compile(m, nil) }
 
 // compile compiles m, with vet's checks when v is not nil.
-func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
-	c := &compiler{
-		checked: checked,
-		typer:   &typer{names: map[reflect.Type]string{}},
-		schemas: jsonschema.NewCompiler(),
-	}
+func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
+	c := &compiler{typer: &typer{names: map[reflect.Type]string{}}, lazy: v == nil}
 	if v != nil {
-		c.lint, c.types = v.lint, v.types
+		c.lint, c.types, c.check, c.structs = v.lint, v.types, v.check, v.structs
 	}
-	c.schemas.DefaultDraft(jsonschema.Draft2020)
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
@@ -341,15 +342,16 @@ func (c *compiler) name(what, name string, pos manifest.Pos) {
 }
 
 type compiler struct {
-	checked bool // see CompileChecked
+	lazy bool // compile expressions on first use (CompileChecked)
 	// lensed are the events whose lenses compiled, to run on samples.
 	lensed []lensed
 	*typer
-	schemas *jsonschema.Compiler
 	errs    diag.List
 	warns   diag.List
-	lint    func(*compiler, manifest.Expr, ast.Node)  // vetting's, or nil
-	types   func(schema, *typer, string) reflect.Type // vetting's, or nil
+	lint    func(*compiler, manifest.Expr, ast.Node)                       // vetting's, or nil
+	types   func(schema, *typer, string) reflect.Type                      // vetting's, or nil
+	check   func(*compiler, manifest.Expr, env, bool) (reflect.Type, bool) // vetting's, or nil
+	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -382,30 +384,54 @@ func (e env) value() any {
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
 
-// compile checks x against the typed environment and compiles it for the
-// runtime Env. It returns the checked result type, or nil after an error.
-func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, reflect.Type) {
-	var typ reflect.Type // nil (any) when not checked again: fits every use
-	if !c.checked {
-		opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
-		if boolean {
-			opts = append(opts, expr.AsBool())
-		}
-		checked, err := expr.Compile(x.Src, opts...)
-		if err != nil {
-			c.exprError(x, err)
-			return nil, nil
-		}
-		typ = checked.Node().Type()
-		if c.lint != nil {
-			c.lint(c, x, checked.Node())
-		}
-	}
-	opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+// typeCheck checks x against the typed environment e (Compile only: a
+// Worker links neither this nor the struct types it builds) and returns
+// its result type, or false after an error.
+func (c *compiler) typeCheck(x manifest.Expr, e env, boolean bool) (reflect.Type, bool) {
+	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
-	prog, err := expr.Compile(x.Src, opts...)
+	checked, err := expr.Compile(x.Src, opts...)
+	if err != nil {
+		c.exprError(x, err)
+		return nil, false
+	}
+	if c.lint != nil {
+		c.lint(c, x, checked.Node())
+	}
+	return checked.Node().Type(), true
+}
+
+// compile checks x against the typed environment when vetting and
+// compiles it for the runtime Env. It returns the checked result type, or
+// nil after an error.
+func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, reflect.Type) {
+	var typ reflect.Type // nil (any) when not checked again: fits every use
+	if c.check != nil {
+		var ok bool
+		if typ, ok = c.check(c, x, e, boolean); !ok {
+			return nil, nil
+		}
+	}
+	run := func() (*vm.Program, error) {
+		opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+		if boolean {
+			opts = append(opts, expr.AsBool())
+		}
+		return expr.Compile(x.Src, opts...)
+	}
+	if c.lazy {
+		return &expression{pos: x.Pos, lazy: &lazyProgram{compile: func() (*vm.Program, error) {
+			prog, err := run()
+			if err != nil {
+				d := c.exprDiag(x, err)
+				return nil, &EvalError{Pos: d.Pos, Msg: d.Msg, err: err}
+			}
+			return prog, nil
+		}}}, typ
+	}
+	prog, err := run()
 	if err != nil {
 		c.exprError(x, err)
 		return nil, nil
@@ -414,6 +440,11 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 }
 
 func (c *compiler) exprError(x manifest.Expr, err error) {
+	c.errs = append(c.errs, c.exprDiag(x, err))
+}
+
+// exprDiag words a compile error of x, positioned in the context file.
+func (c *compiler) exprDiag(x manifest.Expr, err error) *diag.Error {
 	pos, msg := x.Pos, err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
@@ -423,71 +454,29 @@ func (c *compiler) exprError(x manifest.Expr, err error) {
 	if strings.HasPrefix(msg, "expected boolean, but got") {
 		msg = "must be a boolean expression, but it gives " + strings.TrimPrefix(msg, "expected boolean, but got ")
 	}
-	c.errs = append(c.errs, &diag.Error{Pos: pos, Msg: msg})
+	return &diag.Error{Pos: pos, Msg: msg}
 }
 
 // schema is a JSON Schema compiled for validation and parsed for typing.
 type schema struct {
-	compiled *jsonschema.Schema
-	lazy     *lazySchema // instead of compiled, for CompileChecked
-	fast     *jsonsubset.Schema
-	doc      map[string]any
-	defs     map[string]any
+	fast *jsonsubset.Schema
+	doc  map[string]any
+	defs map[string]any
 }
 
-// validator validates documents against one schema: the fast path decides
-// validity, jsonschema explains invalid documents.
-func (s schema) validator() validator {
-	return validator{full: s.compiled, lazy: s.lazy, fast: s.fast}
-}
-
-// lazySchema is a schema compiled by jsonschema on first use: a checked
-// manifest's schemas are known to compile, and the fast path decides most
-// documents without them, so a Worker's cold start does not pay for them.
-// Each has a compiler of its own, so first uses may run concurrently.
-type lazySchema struct {
-	once sync.Once
-	url  string
-	doc  any
-	s    *jsonschema.Schema
-	err  error
-}
-
-func (l *lazySchema) get() (*jsonschema.Schema, error) {
-	l.once.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		if l.err = c.AddResource(l.url, l.doc); l.err == nil {
-			l.s, l.err = c.Compile(l.url)
-		}
-	})
-	return l.s, l.err
-}
-
-func (c *compiler) schema(raw json.RawMessage, url string, pos manifest.Pos) schema {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	var s schema
-	if err == nil && c.checked {
-		s.lazy = &lazySchema{url: url, doc: doc}
-	} else {
-		if err == nil {
-			err = c.schemas.AddResource(url, doc)
-		}
-		if err == nil {
-			s.compiled, err = c.schemas.Compile(url)
-		}
-	}
-	if err != nil {
-		c.errs.Add(pos, "invalid JSON Schema: %v", err)
-		return schema{}
-	}
-	_ = json.Unmarshal(raw, &s.doc)
-	s.fast = fastPath(s.doc)
-	s.defs = asMap(s.doc["$defs"])
-	return s
-}
+// validator validates documents against s.
+func (s schema) validator() validator { return validator{s.fast} }
 
 func (s schema) typeOf(t *typer, name string) reflect.Type { return t.typeOf(s.doc, name, s.defs, 0) }
+
+// structType makes a struct type for the typed check, or is nil (any)
+// when nothing is checked.
+func (c *compiler) structType(fields []reflect.StructField, name string) reflect.Type {
+	if c.structs == nil {
+		return nil
+	}
+	return c.structs(c.typer, fields, name)
+}
 
 // typeOf types s when vetting does, and is nil (any) otherwise: only the
 // typed check of expressions, which CompileChecked skips, reads the type.
@@ -532,8 +521,7 @@ func asList(v any) []any {
 func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	a := &Aggregate{Name: name, Commands: map[string]*Command{}, Events: map[string]*Event{}, aliases: map[string]string{},
 		eventTypes: map[string]reflect.Type{}, commandSchemas: map[string]schema{}}
-	base := "mem:///" + name
-	state := c.schema(m.State, base+"/state.json", m.Pos)
+	state := c.schema(m.State, m.Pos)
 	a.state, a.stateSchema = state.validator(), state
 	stateType := c.typeOf(state, "state")
 	initial, err := value.Decode(m.Initial, value.Limits{MaxBytes: math.MaxInt})
@@ -548,7 +536,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 	for _, en := range sortedKeys(m.Events) {
 		me := m.Events[en]
 		c.name("event", en, me.Pos)
-		ps := c.schema(me.Payload, base+"/events/"+en+".json", me.Pos)
+		ps := c.schema(me.Payload, me.Pos)
 		events[en] = ps
 		ev := &Event{Name: en, payload: ps.validator()}
 		a.eventTypes[en] = c.typeOf(ps, "event")
@@ -556,7 +544,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		a.Events[en] = ev
 	}
 	for _, en := range sortedKeys(m.Events) {
-		c.lenses(a, a.Events[en], m.Events[en], events[en], base)
+		c.lenses(a, a.Events[en], m.Events[en], events[en])
 	}
 	for _, cn := range sortedKeys(m.Commands) {
 		mc := m.Commands[cn]
@@ -564,7 +552,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		if route.ReservedCommand(cn) {
 			c.errs.Add(mc.Pos, "command name %q is reserved: GET /%s/{id}/events lists an instance's events", cn, name)
 		}
-		ps := c.schema(mc.Payload, base+"/commands/"+cn+".json", mc.Pos)
+		ps := c.schema(mc.Payload, mc.Pos)
 		cmd := &Command{Name: cn, Instance: mc.Instance, IfMatch: mc.IfMatch, payload: ps.validator(), defaults: payloadDefaults(mc.Payload)}
 		a.commandSchemas[cn] = ps
 		switch mc.Instance {
@@ -655,16 +643,22 @@ func readsMeta(src string) bool {
 // together compiles field-wise expressions into one program giving the
 // list of their values, in order.
 func (c *compiler) together(fields []manifest.Field) *expression {
-	m := &ast.ArrayNode{}
-	for _, f := range fields {
-		tree, err := parser.Parse(f.Expr.Src)
-		if err != nil {
-			return nil
+	build := func() (*vm.Program, error) {
+		m := &ast.ArrayNode{}
+		for _, f := range fields {
+			tree, err := parser.Parse(f.Expr.Src)
+			if err != nil {
+				return nil, err
+			}
+			m.Nodes = append(m.Nodes, tree.Node)
 		}
-		m.Nodes = append(m.Nodes, tree.Node)
+		tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
+		return lens.Compile(tree, runOptions()...)
 	}
-	tree := &parser.Tree{Node: m, Source: file.NewSource(m.String())}
-	prog, err := lens.Compile(tree, runOptions()...)
+	if c.lazy { // an error makes build run the fields one by one
+		return &expression{pos: fields[0].Expr.Pos, lazy: &lazyProgram{compile: build}}
+	}
+	prog, err := build()
 	if err != nil {
 		return nil // each field runs on its own, as compiled
 	}

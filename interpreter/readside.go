@@ -265,7 +265,7 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 			}
 			rowFields = append(rowFields, reflect.StructField{Name: fmt.Sprintf("F%d", len(rowFields)), Type: sqlTypes[typ], Tag: reflect.StructTag(fmt.Sprintf(`expr:%q`, col))})
 		}
-		rowType := c.structOf(rowFields, "row")
+		rowType := c.structType(rowFields, "row")
 		for idx, cols := range mp.Indexes {
 			for _, col := range cols {
 				if _, ok := mp.Columns[col]; !ok && col != "key" {
@@ -305,7 +305,7 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 	}
 	for _, name := range sortedKeys(m.Queries) {
 		mq := m.Queries[name]
-		s := c.schema(mq.Params, "mem:///queries/"+name+".json", mq.Pos)
+		s := c.schema(mq.Params, mq.Pos)
 		p.Queries[name] = &Query{Name: name, SQL: mq.SQL, Pos: mq.Pos, params: s.validator(), doc: s}
 	}
 	for _, name := range sortedKeys(m.Effects) {
@@ -435,7 +435,7 @@ func (c *compiler) varsType(m *manifest.Manifest) reflect.Type {
 	for _, name := range sortedKeys(m.Env) {
 		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", len(fields)), Type: stringType, Tag: reflect.StructTag(fmt.Sprintf(`expr:%q`, name))})
 	}
-	return c.structOf(fields, "env")
+	return c.structType(fields, "env")
 }
 
 // stripPos drops positions from a definition before hashing it: moving a

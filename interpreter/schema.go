@@ -1,19 +1,12 @@
 package interpreter
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-	"math/big"
-	"sort"
-	"strconv"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"strings"
 
 	"github.com/cuesource/cuesource/internal/jsonsubset"
-	"github.com/cuesource/cuesource/value"
+	"github.com/cuesource/cuesource/manifest"
 )
 
 // Violation is one way a document fails its schema.
@@ -30,104 +23,60 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s: %s", p, v.Message)
 }
 
+// validator validates documents against one schema. Package jsonsubset
+// decides validity and words the violations, the same in every runtime.
 type validator struct {
-	full *jsonschema.Schema
-	lazy *lazySchema        // when full is compiled on first use
-	fast *jsonsubset.Schema // nil: the schema is outside the subset jsonsubset decides
+	s *jsonsubset.Schema // nil: the schema did not compile (an error says so)
 }
 
-// fastPath compiles the fast path for the JSON Schema subset CUE
-// generates. It only answers valid or not: an invalid document is
-// validated again by jsonschema, which words the violations. So it must
-// never call a document valid that jsonschema rejects: a schema outside
-// the subset gets no fast path at all, nor does a boolean schema (doc is
-// nil: only objects decode into it).
-func fastPath(doc map[string]any) *jsonsubset.Schema {
-	if doc == nil {
-		return nil
-	}
-	s, err := jsonsubset.Compile(doc)
-	if err != nil || !s.Decides() {
-		return nil
-	}
-	return s
-}
-
+// validate lists every leaf violation of v, sorted by pointer.
 func (vd validator) validate(v any) []Violation {
-	if vd.fast != nil && vd.fast.Valid(v) {
+	if vd.s == nil {
 		return nil
 	}
-	if vd.full == nil && vd.lazy != nil {
-		s, err := vd.lazy.get()
-		if err != nil {
-			// Never accept what the fast path refused for want of a schema.
-			return []Violation{{Message: "the schema does not compile: " + err.Error()}}
-		}
-		return validate(s, v)
-	}
-	return validate(vd.full, v)
-}
-
-// validate lists every leaf violation of v against s, sorted by pointer.
-func validate(s *jsonschema.Schema, v any) []Violation {
-	if s == nil {
+	vs := vd.s.Violations(v)
+	if len(vs) == 0 {
 		return nil
 	}
-	err := s.Validate(v)
-	if err == nil {
-		return nil
+	out := make([]Violation, len(vs))
+	for i, x := range vs {
+		out[i] = Violation{Pointer: x.Pointer, Message: x.Message}
 	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []Violation{{Message: err.Error()}}
-	}
-	var out []Violation
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			if _, group := e.ErrorKind.(*jskind.Group); !group {
-				out = append(out, Violation{Pointer: value.Pointer(e.InstanceLocation), Message: describe(e.ErrorKind)})
-			}
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	// The validator walks properties in map order; sort so that the same
-	// document always lists its violations the same way.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Pointer != out[j].Pointer {
-			return out[i].Pointer < out[j].Pointer
-		}
-		return out[i].Message < out[j].Message
-	})
 	return out
 }
 
-// describe words the bounds messages the validator spells tersely.
-func describe(k jsonschema.ErrorKind) string {
-	var bound string
-	var want, got *big.Rat
-	switch k := k.(type) {
-	case *jskind.Minimum:
-		bound, want, got = "at least ", k.Want, k.Got
-	case *jskind.Maximum:
-		bound, want, got = "at most ", k.Want, k.Got
-	case *jskind.ExclusiveMinimum:
-		bound, want, got = "greater than ", k.Want, k.Got
-	case *jskind.ExclusiveMaximum:
-		bound, want, got = "less than ", k.Want, k.Got
-	default:
-		return k.LocalizedString(printer)
+// compileSchema compiles a schema of the manifest. Only the subset of JSON
+// Schema 2020-12 that package jsonsubset decides is accepted, in both
+// compiles: every runtime validates with it, so a schema outside it is
+// refused where it is declared rather than validated otherwise somewhere.
+func compileSchema(raw json.RawMessage) (*jsonsubset.Schema, map[string]any, error) {
+	// encoding/json, not package value, whose documents refuse integers a
+	// float64 does not hold exactly: CUE's int64 bounds are such integers.
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON Schema: %v", err)
 	}
-	return "must be " + bound + ratText(want) + ", got " + ratText(got)
+	switch d := doc.(type) {
+	case bool:
+		return jsonsubset.Bool(d), nil, nil
+	case map[string]any:
+		s, err := jsonsubset.Compile(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("JSON Schema outside the subset cuesource validates: %s", strings.TrimPrefix(err.Error(), "sample: "))
+		}
+		if !s.Decides() {
+			return nil, nil, fmt.Errorf("JSON Schema outside the subset cuesource validates: only draft 2020-12 is read, with $id at the root only")
+		}
+		return s, d, nil
+	}
+	return nil, nil, fmt.Errorf("invalid JSON Schema: a schema must be an object or a boolean")
 }
 
-func ratText(r *big.Rat) string {
-	f, _ := r.Float64()
-	return strconv.FormatFloat(f, 'g', -1, 64)
+func (c *compiler) schema(raw json.RawMessage, pos manifest.Pos) schema {
+	fast, doc, err := compileSchema(raw)
+	if err != nil {
+		c.errs.Add(pos, "%v", err)
+		return schema{}
+	}
+	return schema{fast: fast, doc: doc, defs: asMap(doc["$defs"])}
 }
-
-var printer = message.NewPrinter(language.English)

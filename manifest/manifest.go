@@ -23,7 +23,18 @@ type Manifest struct {
 	Limits          Limits                 `json:"limits,omitzero"`
 	// License is the API's license as its OpenAPI document states it.
 	License   string     `json:"license,omitempty"`
+	Retention *Retention `json:"retention,omitempty"`
 	Snapshots *Snapshots `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
+}
+
+// Retention is a declared `retention`: which events may leave the hot
+// store (package retention decides). Absent: every event stays hot.
+type Retention struct {
+	KeepFor       string `json:"keepFor,omitempty"` // as written: "90d", "36h"
+	KeepLast      int64  `json:"keepLast,omitempty"`
+	SinceSnapshot bool   `json:"sinceSnapshot,omitempty"`
+	HotBytes      int64  `json:"hotBytes,omitempty"` // the context's only
+	Pos           Pos    `json:"pos"`
 }
 
 // Snapshots says how often an instance's state is kept as a snapshot:
@@ -77,6 +88,7 @@ type Aggregate struct {
 	Commands   map[string]*Command `json:"commands"`
 	Events     map[string]*Event   `json:"events"`
 	Invariants []Named             `json:"invariants,omitempty"`
+	Retention  *Retention          `json:"retention,omitempty"`
 	Snapshots  *Snapshots          `json:"snapshots,omitempty"` // overrides the context's; nil: the context's
 	Pos        Pos                 `json:"pos"`
 }

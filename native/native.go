@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -419,6 +420,12 @@ func (b *Backend) Load(ctx context.Context, aggregate, id string) (store.Instanc
 }
 
 func (b *Backend) Events(ctx context.Context, aggregate, id string, after int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		// The whole history (GET /{aggregate}/{id}/history): archived
+		// events included. A page (limit > 0) is the hot store's; its
+		// answer says where that begins (HotFrom).
+		return b.history(ctx, aggregate, id, after)
+	}
 	return b.store.Events(ctx, aggregate, id, after, limit)
 }
 
@@ -465,7 +472,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 		}
 	}
 	d, err := cuesource.Rehydrate(prog, cur, snap, func(after int64) ([]store.Event, error) {
-		return b.store.Events(ctx, aggregate, id, after, 0)
+		return b.history(ctx, aggregate, id, after)
 	})
 	if err != nil {
 		return nil, err
@@ -478,4 +485,54 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 		d.Fixed = true
 	}
 	return d, nil
+}
+
+// HotFrom implements api.HotHistory over a store that prunes into an
+// archive; any other store keeps every event hot (1).
+func (b *Backend) HotFrom(ctx context.Context, aggregate, id string) (int64, error) {
+	if h, ok := b.store.(interface {
+		HotFrom(ctx context.Context, aggregate, id string) (int64, error)
+	}); ok {
+		return h.HotFrom(ctx, aggregate, id)
+	}
+	return 1, nil
+}
+
+// history is an instance's events after version `after`. When some of
+// them left the hot store, they are read from the whole log (archive
+// included) up to its first hot one: a scan of the log, the price of
+// rehydrating past a retention without a snapshot after it.
+func (b *Backend) history(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
+	evs, err := b.store.Events(ctx, aggregate, id, after, 0)
+	if err != nil || (len(evs) > 0 && evs[0].Version == after+1) {
+		return evs, err
+	}
+	cur, err := b.store.Load(ctx, aggregate, id)
+	if err != nil || cur.Version <= after {
+		return evs, err
+	}
+	end := int64(math.MaxInt64)
+	if len(evs) > 0 {
+		end = evs[0].Position
+	}
+	var older []store.Event
+	for pos := int64(0); pos < end; {
+		page, err := b.store.ReadAll(ctx, pos, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if e.Position >= end {
+				break
+			}
+			if e.Aggregate == aggregate && e.Instance == id && e.Version > after {
+				older = append(older, e)
+			}
+		}
+		pos = page[len(page)-1].Position
+	}
+	return append(older, evs...), nil
 }

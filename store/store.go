@@ -25,6 +25,11 @@ var (
 	// error, a damaged or unwritable file). A write that failed kept
 	// nothing.
 	ErrStorageFailed = errors.New("store: storage failed")
+
+	// ErrArchiveUnreadable: a read needs events that left the hot store
+	// and their archive segment is missing or damaged. The error names the
+	// segment's position range; no event of it is returned.
+	ErrArchiveUnreadable = errors.New("store: archived events unreadable")
 )
 
 // Event is one recorded event as the log keeps it: the version and type it
@@ -145,4 +150,4 @@ func Page(evs []Event) []Event {
 // beside the projections' own, which are named as the projections: the
 // log, snapshots, idempotency records, outbox and dead letters, and the
 // projections' checkpoints. Sorted; no projection may take these names.
-var Tables = []string{"dead_letters", "events", "idempotency", "instances", "outbox", "projections", "snapshots"}
+var Tables = []string{"archive_segments", "dead_letters", "events", "idempotency", "instances", "outbox", "projections", "snapshots"}

@@ -12,6 +12,7 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/value"
 )
@@ -30,7 +31,7 @@ type Facts struct {
 // context always gives the same bytes.
 func Build(p *interpreter.Program, f Facts) []byte {
 	m := p.Manifest
-	b := &builder{p: p, m: m, f: f, paths: map[string]any{},
+	b := &builder{p: p, m: m, f: f, paths: map[string]any{}, retains: retention.Declared(m),
 		aggregates: slices.Sorted(maps.Keys(m.Aggregates)),
 		schemas: map[string]any{
 			"Problem":      problemSchema(f),
@@ -60,6 +61,7 @@ type builder struct {
 	aggregates []string // sorted
 	schemas    map[string]any
 	paths      map[string]any
+	retains    bool // the context declares retention: GET /admin/storage is documented
 }
 
 // add merges operations into path items: a command named "events" shares
@@ -109,15 +111,25 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 				"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": b.f.MaxPage, "default": b.f.MaxPage}},
 			ref("parameters", "raw"), ref("parameters", "pin")},
 		map[string]any{
-			"200": jsonBody("The events; [] for an instance that does not exist.", object(map[string]any{
-				"aggregate": map[string]any{"const": name},
-				"id":        str,
-				"events":    map[string]any{"type": "array", "items": ref("schemas", "Event")},
-				"next":      map[string]any{"type": "integer", "minimum": 0},
-			}), nil),
+			"200": jsonBody("The events; [] for an instance that does not exist.", b.instanceEvents(name), nil),
 			"400": problem("invalid_id or invalid_parameter."),
 			"401": ref("responses", "Unauthorized"),
 		}))
+}
+
+// instanceEvents is the schema of a page of an instance's events; with a
+// retention it may say where the instance's hot history begins.
+func (b *builder) instanceEvents(name string) map[string]any {
+	o := object(map[string]any{
+		"aggregate": map[string]any{"const": name},
+		"id":        str,
+		"events":    map[string]any{"type": "array", "items": ref("schemas", "Event")},
+		"next":      map[string]any{"type": "integer", "minimum": 0},
+	})
+	if b.retains {
+		o["properties"].(map[string]any)["hotFrom"] = fromJSON(hotFromProp)
+	}
+	return o
 }
 
 // log adds the global log's route.
@@ -223,6 +235,9 @@ func (b *builder) admin() {
 	}
 	b.add(routePath("admin.rehydrate"), rehydrate)
 	b.add(routePath("admin.seed"), seed)
+	if b.retains {
+		b.add(routePath("admin.storage"), fromJSON(storageOp))
+	}
 }
 
 // document is the whole document around the paths and schemas.
@@ -682,4 +697,27 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 		add(routePath("deadLetters.retry"), retry)
 		add(routePath("deadLetters.discard"), discard)
 	}
+}
+
+// The parts a retention adds, written as JSON: data, not code, in the
+// Worker that carries this package.
+const (
+	storageOp = `{"operationId": "admin.storage", "summary": "Storage and archive",
+		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively (cuesource serve --archive DIR); the Workers runtime answers 404 for now.",
+		"security": [{"admin": []}],
+		"responses": {
+			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	hotFromProp = `{"type": "integer", "minimum": 2, "description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}`
+)
+
+// fromJSON decodes one of the constants above.
+func fromJSON(doc string) map[string]any {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		panic("openapi: " + err.Error()) // a constant of this file: a test runs it
+	}
+	return v
 }

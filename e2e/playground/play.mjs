@@ -197,7 +197,7 @@ try {
 		// The server's violations land on the fields their pointers name.
 		await page.evaluate(() => window.kindsForm.violations([
 			{pointer: '/lines/0/qty', message: 'must be at most 1'},
-			{pointer: '', message: "missing properties 'gift'"},
+			{pointer: '', message: "must have the properties 'gift'"},
 		]));
 		await see(message('qty'), 'must be at most 1');
 		await see(message('gift'), 'required (missing)');
@@ -228,7 +228,7 @@ try {
 		await page.getByRole('button', {name: 'Send', exact: true}).click();
 		await see(result, 'Rejected: the payload does not fit the schema', '/sku');
 		// The server's violations, on their fields.
-		await see(fieldMessage('sku'), "'x' does not match pattern");
+		await see(fieldMessage('sku'), "must match '^[A-Z0-9-]{3,20}$', got 'x'");
 		await see(fieldMessage('price'), 'required');
 		if (await field('sku').getAttribute('aria-invalid') !== 'true') throw new Error('sku is not marked invalid');
 	});

@@ -99,7 +99,7 @@ func setup(m *testing.M) (int, error) {
 		args []string
 	}{
 		{nil, []string{"build", "-o", binary, "./cmd/cuesource"}},
-		{[]string{"GOOS=js", "GOARCH=wasm"}, []string{"build", "-trimpath", "-ldflags=-s -w", "-o", engineWasm, "./worker"}},
+		{[]string{"GOOS=js", "GOARCH=wasm"}, append(append([]string{"build", "-trimpath", "-ldflags=-s -w"}, wasmGCFlags...), "-o", engineWasm, "./worker")},
 	}
 	for i, b := range builds {
 		wg.Add(1)

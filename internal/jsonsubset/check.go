@@ -1,9 +1,11 @@
 package jsonsubset
 
 import (
-	"math/big"
+	"math"
+	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cuesource/cuesource/value"
@@ -42,6 +44,15 @@ func (n *node) check(v any, depth int) bool {
 	if !all(n.allOf, sub) || len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, sub) {
 		return false
 	}
+	if n.cond != nil {
+		if sub(n.cond) {
+			if n.then != nil && !sub(n.then) {
+				return false
+			}
+		} else if n.els != nil && !sub(n.els) {
+			return false
+		}
+	}
 	if len(n.oneOf) > 0 {
 		matched := 0
 		for _, s := range n.oneOf {
@@ -64,6 +75,11 @@ func (n *node) check(v any, depth int) bool {
 	case []any:
 		if len(x) < n.minItems || n.maxItems >= 0 && len(x) > n.maxItems {
 			return false
+		}
+		if n.contains != nil {
+			if c := n.containing(x, depth); c < n.minContains || n.maxContains >= 0 && c > n.maxContains {
+				return false
+			}
 		}
 		for i, e := range x {
 			if n.unique && slices.ContainsFunc(x[:i], func(o any) bool { return value.Equal(o, e) }) {
@@ -95,6 +111,17 @@ func (n *node) check(v any, depth int) bool {
 	return true
 }
 
+// containing counts the items of x that satisfy n's contains.
+func (n *node) containing(x []any, depth int) int {
+	c := 0
+	for _, e := range x {
+		if n.contains.check(e, depth+1) {
+			c++
+		}
+	}
+	return c
+}
+
 func (n *node) checkNumber(f float64) bool {
 	if f < n.lo || f == n.lo && n.loExcl || f > n.hi || f == n.hi && n.hiExcl {
 		return false
@@ -103,11 +130,45 @@ func (n *node) checkNumber(f float64) bool {
 }
 
 // isMultiple compares as decimals, as JSON text means them (and as
-// validators holding big.Rat do): 0.3 is a multiple of 0.1.
+// validators holding big.Rat do): 0.3 is a multiple of 0.1. Each number is
+// its shortest decimal a×10^e; with both scaled to the smaller exponent,
+// f is a multiple of m when the remainder of a×10^k by b is 0, computed a
+// digit at a time so that nothing overflows (math/big would cost a Worker
+// its size).
 func isMultiple(f, m float64) bool {
-	q, ok := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	d, ok2 := new(big.Rat).SetString(strconv.FormatFloat(m, 'g', -1, 64))
-	return ok && ok2 && q.Quo(q, d).IsInt()
+	a, ea, okA := decimal(f)
+	b, eb, okB := decimal(m)
+	if !okA || !okB || b == 0 {
+		return false
+	}
+	if a == 0 {
+		return true
+	}
+	for ; eb > ea; eb-- { // m has the larger exponent: scale b up
+		if b > math.MaxUint64/10 {
+			return false // b×10^k exceeds a, which is not 0
+		}
+		b *= 10
+	}
+	r := a % b
+	for ; ea > eb; ea-- {
+		hi, lo := bits.Mul64(r, 10) // hi <= 9 < b, or b <= 9 and hi == 0
+		_, r = bits.Div64(hi, lo, b)
+	}
+	return r == 0
+}
+
+// decimal writes |f| as a×10^e with a an integer of at most 17 digits.
+func decimal(f float64) (a uint64, e int, ok bool) {
+	s := strconv.FormatFloat(math.Abs(f), 'e', -1, 64) // d.ddde±x
+	mant, exp, _ := strings.Cut(s, "e")
+	x, err := strconv.Atoi(exp)
+	if err != nil {
+		return 0, 0, false
+	}
+	digits := strings.Replace(mant, ".", "", 1)
+	a, err = strconv.ParseUint(digits, 10, 64)
+	return a, x - (len(digits) - 1), err == nil
 }
 
 // checkProp validates the value e of property k against the schemas

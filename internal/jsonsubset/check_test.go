@@ -3,23 +3,29 @@ package jsonsubset
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"math/big"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/compiler"
+	"github.com/cuesource/cuesource/value"
 )
 
 // Valid and jsonschema agree on every document generated from the schemas
 // of the example contexts, the shapes in testdata and the keyword table of
 // the generator's tests: valid ones (samples), and ones broken in every
 // way the test's generator knows (wrong types, bounds, patterns, missing
-// and extra fields). The runtime's fast path relies on it: it never calls
-// valid what jsonschema rejects.
+// and extra fields). Violations lists violations exactly when Valid is
+// false, at the places jsonschema reports them: both runtimes word
+// violations with it, and nothing else validates.
 func TestValidAgreesWithJSONSchema(t *testing.T) {
 	var raws []json.RawMessage
 	for _, path := range []string{"../../contexts/example.cue", "../../contexts/tickets/tickets.cue", "testdata/shapes.cue"} {
@@ -42,6 +48,16 @@ func TestValidAgreesWithJSONSchema(t *testing.T) {
 		s, err := Compile(doc)
 		require.NoError(t, err, "%s", raw)
 		require.True(t, s.Decides(), "%s", raw)
+	}
+	// Keywords CUE generates that the generator's table leaves out.
+	for _, src := range []string{
+		`{"type":"array","items":{"type":"integer"},"contains":{"minimum":50}}`,
+		`{"type":"array","contains":{"type":"string"},"minContains":2,"maxContains":3}`,
+		`{"type":"array","contains":{"type":"integer"},"minContains":0,"maxContains":1}`,
+		`{"type":"object","properties":{"kind":{"enum":["open","closed"]},"n":{"type":"integer"}},"if":{"properties":{"kind":{"const":"open"}}},"then":{"required":["n"]},"else":{"properties":{"n":{"maximum":0}}}}`,
+		`{"type":"object","properties":{"a":{"type":"string","if":{"minLength":3},"then":{"pattern":"^[A-Z]"}},"b":{"type":"integer","if":{"minimum":10},"else":{"multipleOf":2}}}}`,
+	} {
+		raws = append(raws, json.RawMessage(src))
 	}
 	names := make([]string, 0, len(schemas))
 	for name := range schemas {
@@ -76,10 +92,16 @@ func TestValidAgreesWithJSONSchema(t *testing.T) {
 			docs = append(docs, generate(rng, doc, 0))
 		}
 		for _, v := range docs {
-			want := full.Validate(v) == nil
+			err := full.Validate(v)
+			want := err == nil
 			if got := s.Valid(v); got != want {
 				b, _ := json.Marshal(v)
 				t.Fatalf("schema %s\ndocument %s\nValid says %v, jsonschema says %v", raw, b, got, want)
+			}
+			vs := s.Violations(v)
+			if got, want := pointers(vs), leafPointers(err); !slices.Equal(got, want) {
+				b, _ := json.Marshal(v)
+				t.Fatalf("schema %s\ndocument %s\nViolations at %q %v, jsonschema's at %q", raw, b, got, vs, want)
 			}
 			if want {
 				valid++
@@ -91,6 +113,41 @@ func TestValidAgreesWithJSONSchema(t *testing.T) {
 	require.Greater(t, decided, 80, "the schemas must compile")
 	require.Greater(t, valid, 3000, "too few valid documents generated")
 	require.Greater(t, invalid, 3000, "too few invalid documents generated")
+}
+
+// pointers lists the distinct pointers of vs, sorted.
+func pointers(vs []Violation) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Pointer)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// leafPointers lists the distinct instance locations of the leaf errors
+// of err, sorted, as the runtime listed them when jsonschema worded them.
+func leafPointers(err error) []string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			if _, group := e.ErrorKind.(*jskind.Group); !group {
+				out = append(out, value.Pointer(e.InstanceLocation))
+			}
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Decides is false where Valid may not answer as a 2020-12 validator.
@@ -182,6 +239,26 @@ func BenchmarkValid(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if !schemas[i%len(schemas)].Valid(docs[i%len(docs)]) {
 			b.Fatal("a sample is invalid")
+		}
+	}
+}
+
+// isMultiple agrees with big.Rat on the decimals the numbers are written
+// as, signs, exponents far apart and divisors near 2^64 included.
+func TestIsMultiple(t *testing.T) {
+	nums := []float64{0, 0.3, 0.1, 1, 2, 2.5, 3, 10, 1e21, 1e-7, 0.0001, 100, 7.5, 1.1, 3.3, 9.99, 1e300, 1e-300,
+		123456789012345678, 0.30000000000000004, 5e20, 1.5e19, 18446744073709551615, 4.35, 0.07}
+	for _, f := range nums {
+		for _, m := range nums {
+			if m == 0 {
+				continue
+			}
+			q, _ := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+			d, _ := new(big.Rat).SetString(strconv.FormatFloat(m, 'g', -1, 64))
+			want := q.Quo(q, d).IsInt()
+			for _, sign := range []float64{1, -1} {
+				require.Equal(t, want, isMultiple(sign*f, m), "%v multiple of %v", sign*f, m)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package jsonsubset
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -99,6 +100,11 @@ type node struct {
 	items              *node
 	minItems, maxItems int
 	unique             bool
+	contains           *node
+	minContains        int // 1 unless given
+	maxContains        int // < 0: none
+
+	cond, then, els *node // if, then, else
 
 	props              map[string]*node
 	required           []string
@@ -115,14 +121,15 @@ type patternProp struct {
 }
 
 func newNode(ptr string) *node {
-	return &node{ptr: ptr, lo: math.Inf(-1), hi: math.Inf(1), maxLen: -1, maxItems: -1, maxProps: -1}
+	return &node{ptr: ptr, lo: math.Inf(-1), hi: math.Inf(1), maxLen: -1, maxItems: -1, maxProps: -1, minContains: 1, maxContains: -1}
 }
 
 // Schema is a JSON Schema compiled once into nodes; it is immutable and
 // safe for concurrent use.
 type Schema struct {
-	root    *node
-	decides bool
+	root        *node
+	decides     bool
+	ungenerable string // where the first contains or if is: generation takes neither
 }
 
 // Compile compiles doc (a decoded JSON Schema: map[string]any as
@@ -137,7 +144,7 @@ func Compile(doc map[string]any) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Schema{root: root, decides: c.decides}, nil
+	return &Schema{root: root, decides: c.decides, ungenerable: c.ungenerable}, nil
 }
 
 // Decides reports whether [Schema.Valid] answers as a JSON Schema 2020-12
@@ -149,9 +156,10 @@ func (s *Schema) Decides() bool { return s.decides }
 const draft2020 = "https://json-schema.org/draft/2020-12/schema"
 
 type compiling struct {
-	doc     map[string]any
-	nodes   map[string]*node
-	decides bool
+	doc         map[string]any
+	nodes       map[string]*node
+	decides     bool
+	ungenerable string
 }
 
 func (c *compiling) schema(x any, ptr string) (*node, error) {
@@ -208,6 +216,12 @@ const (
 	kwAdditionalProperties
 	kwPatternProperties
 	kwPropertyNames
+	kwContains // these four single subschemas, and the two counts, are
+	kwIf       // checked when validating; generation leaves them to the
+	kwThen     // final check of each candidate
+	kwElse
+	kwMinContains
+	kwMaxContains
 	kwID
 	kwAnnotation // this and the names after it have no effect on validity
 )
@@ -217,7 +231,8 @@ var keywords = [...]string{
 	"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf",
 	"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
 	"pattern", "format", "items", "prefixItems", "uniqueItems",
-	"properties", "required", "additionalProperties", "patternProperties", "propertyNames", "$id",
+	"properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+	"contains", "if", "then", "else", "minContains", "maxContains", "$id",
 	// annotations
 	"$schema", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
 	"deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding",
@@ -302,7 +317,7 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		default:
 			n.prefix, n.hints = list, n.hints|kArray
 		}
-	case kwNot, kwItems, kwAdditionalProperties, kwPropertyNames:
+	case kwNot, kwItems, kwAdditionalProperties, kwPropertyNames, kwContains, kwIf, kwThen, kwElse:
 		if _, isList := arg.([]any); isList && id == kwItems {
 			bad = "items must be a schema (tuples are prefixItems in 2020-12)"
 			break
@@ -316,6 +331,16 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 			n.items, n.hints = s, n.hints|kArray
 		case kwAdditionalProperties:
 			n.additional, n.hints = s, n.hints|kObject
+		case kwContains:
+			n.contains, n.hints = s, n.hints|kArray
+			c.ungenerable = cmp.Or(c.ungenerable, p)
+		case kwIf:
+			n.cond = s
+			c.ungenerable = cmp.Or(c.ungenerable, p)
+		case kwThen:
+			n.then = s
+		case kwElse:
+			n.els = s
 		default:
 			n.names, n.hints = s, n.hints|kObject
 		}
@@ -350,6 +375,17 @@ func (c *compiling) keyword(n *node, kw string, arg any, p string) error {
 		sizes := [...]*int{&n.minLen, &n.maxLen, &n.minItems, &n.maxItems, &n.minProps, &n.maxProps}
 		*sizes[id-kwMinLength] = int(min(f, maxSafe))
 		n.hints |= sizeHints[id-kwMinLength]
+	case kwMinContains, kwMaxContains:
+		f, ok := toFloat(arg)
+		if !ok || f < 0 || f != math.Trunc(f) {
+			bad = kw + " must be a non-negative integer"
+			break
+		}
+		if id == kwMinContains {
+			n.minContains = int(min(f, maxSafe))
+		} else {
+			n.maxContains = int(min(f, maxSafe))
+		}
 	case kwPattern:
 		n.pattern, err = parsePattern(arg, p)
 		n.hints |= kString
@@ -505,4 +541,11 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// Bool is the boolean schema b: true accepts every document, false none.
+func Bool(b bool) *Schema {
+	n := newNode("")
+	n.never = !b
+	return &Schema{root: n, decides: true}
 }

@@ -4,20 +4,21 @@
 // documents from it.
 //
 // The name says what it is, a subset of JSON Schema, and stays apart from
-// package jsonschema (santhosh-tekuri/jsonschema, the full validator the
-// interpreter keeps for wording violations), from interpreter's shape (how
-// an event builds state) and from the CUE files under schema/.
+// interpreter's shape (how an event builds state) and from the CUE files
+// under schema/.
 //
 // # What it owns
 //
 // [Compile] turns a decoded schema into a [Schema], or says what is
-// unsupported and where. [Schema.Valid] is the interpreter's fast path: it
-// only answers valid or not, and an invalid document is validated again by
-// jsonschema, which words the violations (pointers and messages are
-// jsonschema's). So Valid must never call a document valid that jsonschema
-// rejects: TestValidAgreesWithJSONSchema holds them together, and the
-// interpreter takes the fast path only for a schema that compiles here and
-// [Schema.Decides].
+// unsupported and where. [Schema.Valid] decides validity without
+// allocating; [Schema.Violations] lists how an invalid document fails
+// (pointer and message, sorted), at the places a JSON Schema 2020-12
+// validator reports them. Both runtimes validate with it, and nothing else:
+// a Worker links no other JSON Schema library. TestValidAgreesWithJSONSchema
+// holds Valid and the violations' pointers to santhosh-tekuri/jsonschema,
+// which only the tests link; [Schema.Decides] is false for what would be
+// read otherwise (another draft, a nested $id), which the interpreter
+// refuses.
 //
 // [Samples] gives a small, deterministic set of example documents: the
 // first minimal (only required properties, shortest strings and arrays,
@@ -29,7 +30,8 @@
 // # Stages
 //
 // compile.go compiles (one node per schema location, $ref resolved),
-// check.go validates, generate.go and regex.go generate. Generation is
+// check.go validates, explain.go words violations, generate.go and
+// regex.go generate. Generation is
 // reached only through the package functions [Samples] and [Random], never
 // through an exported method of [Schema]: a Worker validates but never
 // generates, and reflection keeps the exported methods of every type it
@@ -56,14 +58,15 @@
 // alternatives without $ref first), which is how recursive schemas end.
 //
 // Supported keywords: type, enum, const, $ref (local, "#..." pointers),
-// $defs, allOf, anyOf, oneOf, not, minimum, maximum, exclusiveMinimum,
-// exclusiveMaximum, multipleOf, minLength, maxLength, pattern, format,
-// items, prefixItems, minItems, maxItems, uniqueItems, properties,
-// required, additionalProperties, patternProperties, propertyNames,
-// minProperties, maxProperties, and the annotations (title, description,
-// default, examples, ...). Any other keyword, notably if/then/else,
-// contains, dependentRequired, dependentSchemas and unevaluated*, is
-// refused with an error naming it. format is an annotation, as in the
+// $defs, allOf, anyOf, oneOf, not, if/then/else, minimum, maximum,
+// exclusiveMinimum, exclusiveMaximum, multipleOf, minLength, maxLength,
+// pattern, format, items, prefixItems, minItems, maxItems, uniqueItems,
+// contains, minContains, maxContains, properties, required,
+// additionalProperties, patternProperties, propertyNames, minProperties,
+// maxProperties, and the annotations (title, description, default,
+// examples, ...): every keyword CUE generates. Any other keyword, notably
+// dependentRequired, dependentSchemas and unevaluated*, is refused with an
+// error naming it. Generation refuses contains and if/then/else too. format is an annotation, as in the
 // runtime's validation: known formats (date-time, date, time, email, uuid,
 // uri, hostname, ipv4, ipv6) get plausible fixed values, others are
 // ignored.

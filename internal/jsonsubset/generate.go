@@ -30,11 +30,22 @@ const (
 // cannot be satisfied or uses something unsupported (say what and where,
 // as a JSON pointer into the schema).
 func Samples(doc map[string]any, n int) ([]any, error) {
-	s, err := Compile(doc)
+	s, err := generable(doc)
 	if err != nil {
 		return nil, err
 	}
 	return s.samples(n)
+}
+
+// generable compiles doc for generation, which does not take contains or
+// if/then/else (validation does).
+func generable(doc map[string]any) (*Schema, error) {
+	s, err := Compile(doc)
+	if err == nil && s.ungenerable != "" {
+		kw := s.ungenerable[strings.LastIndexByte(s.ungenerable, '/')+1:]
+		err = errAt(s.ungenerable, "keyword %q is not supported", kw)
+	}
+	return s, err
 }
 
 // samples is [Samples] for a compiled schema. Generation is reached only
@@ -79,7 +90,7 @@ func (s *Schema) samples(n int) ([]any, error) {
 
 // Random returns one valid document drawn with r (for property tests).
 func Random(doc map[string]any, r *rand.Rand) (any, error) {
-	s, err := Compile(doc)
+	s, err := generable(doc)
 	if err != nil {
 		return nil, err
 	}

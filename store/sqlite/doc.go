@@ -5,7 +5,8 @@
 //
 //   - The database file's schema: the tables events, instances,
 //     idempotency, outbox and snapshots, and their versioned migrations (PRAGMA
-//     user_version), and dead_letters, created by Open when missing. A
+//     user_version), and dead_letters and archive_segments, created by Open
+//     when missing. A
 //     database migrated by a newer build is refused with
 //     [ErrSchemaTooNew].
 //   - How a commit becomes rows: one IMMEDIATE transaction per Append,
@@ -26,6 +27,12 @@
 //     ([store.HealthReporter]) and snapshots ([store.Snapshots]: the
 //     newest of each instance, one row). Beyond them: idempotency retention
 //     ([Store.PruneIdempotency]) and the named queries' pool.
+//   - The hot side of the archive (package archive's [archive.Hot] and
+//     [archive.Index]): the segment index, the window of hot events the
+//     retention decision reads, prunes that re-check the guards in their
+//     transaction, and [Store.ReadAll] reading the archive
+//     ([Store.SetArchive]) where events left the hot store, or failing
+//     there with [store.ErrArchiveUnreadable], never skipping them.
 //   - Faults of the medium: SQLite's full, I/O, corrupt, read-only and
 //     can't-open results are wrapped in [store.ErrStorageFull] or
 //     [store.ErrStorageFailed] and counted; [Store.Health] reports them

@@ -80,11 +80,18 @@ func (s *Store) Events(ctx context.Context, aggregate, id string, after int64, l
 	return evs, s.fault(err)
 }
 
-// ReadAll implements [store.Store]. A limit <= 0 means no limit.
+// ReadAll implements [store.Store]. A limit <= 0 means no limit. With an
+// archive (SetArchive) it reads the events that left the hot store from
+// there, so the log reads whole.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return s.readWhole(ctx, after, limit)
+}
+
+// readHotPage is ReadAll over the hot store alone.
+func (s *Store) readHotPage(ctx context.Context, after int64, limit int) ([]store.Event, error) {
 	var rows *sql.Rows
 	var err error
 	if limit <= 0 {

@@ -117,7 +117,10 @@ type Store struct {
 	ws writeStmts
 	rs readStmts
 
-	hook store.Hook
+	hook        store.Hook
+	cold        ColdReader // the archive, read where the hot log has left
+	pruning     func()     // SetPruning
+	projections string     // SetProjections: a JSON array of names; "": all
 
 	faults     faultLog
 	unlockFile func() error // releases Options.Lock's lock; nil without one
@@ -211,6 +214,14 @@ func open(ctx context.Context, driver, path string, opts Options) (_ *Store, err
 	}
 	if _, err := s.write.ExecContext(ctx, deadLettersTable); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: create the dead_letters table: %w", path, err)
+	}
+	if _, err := s.write.ExecContext(ctx, archiveTable); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: create the archive_segments table: %w", path, err)
+	}
+	// A table of that name made before the store took it (a projection's)
+	// would be used as the index: refuse it, naming the way out.
+	if _, err := s.write.ExecContext(ctx, `SELECT `+segmentColumns+`, created FROM archive_segments LIMIT 0`); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: the table archive_segments is not the archive's index (a projection of that name?): rename the projection, DROP TABLE archive_segments and open again: %w", path, err)
 	}
 
 	// The read pool opens after migration, so it never sees a half-built

@@ -512,3 +512,20 @@ func TestMigrationMeetsProjectionTable(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.Equal(t, len(migrations), userVersion(t, path))
 }
+
+// A table named archive_segments made before the store took the name (a
+// projection's) is refused at Open, naming the way out, instead of being
+// used as the archive's index.
+func TestArchiveTableInTheWay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := Open(t.Context(), path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DROP TABLE archive_segments; CREATE TABLE archive_segments (key TEXT PRIMARY KEY, total INTEGER)`)
+		return err
+	}))
+	require.NoError(t, s.Close())
+	_, err = Open(t.Context(), path, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the table archive_segments is not the archive's index (a projection of that name?)")
+}

@@ -385,7 +385,7 @@ export function pointerSegments(p) {
 export function placeViolations(violations) {
 	const out = [];
 	for (const v of violations ?? []) {
-		const m = /^missing propert(?:y|ies) (.*)$/.exec(v.message ?? '');
+		const m = /^must have the propert(?:y|ies) (.*)$/.exec(v.message ?? '');
 		const names = m ? [...m[1].matchAll(/'([^']*)'/g)].map((x) => x[1]) : [];
 		if (names.length === 0) {
 			out.push({pointer: v.pointer ?? '', message: v.message});

@@ -1,0 +1,239 @@
+package archive_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/retention"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/sqlite"
+	"github.com/cuesource/cuesource/value"
+)
+
+// fill appends n events over 5 instances, payloads of awkward bytes
+// (spaces, escapes, HTML) that must come back as written.
+func fill(t testing.TB, s *sqlite.Store, n int) {
+	t.Helper()
+	versions := map[string]int64{}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		id := fmt.Sprintf("c%d", i%5)
+		_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: id, ExpectedVersion: versions[id],
+			State: json.RawMessage(`{}`),
+			Events: []store.Event{{ID: fmt.Sprintf("e%d", i), Type: "Added", Time: at.Add(time.Duration(i) * time.Second), CommandID: fmt.Sprintf("k%d", i),
+				Payload: json.RawMessage(fmt.Sprintf(`{ "n": %d, "s": "<a & b>\u00e9" }`, i))}}})
+		require.NoError(t, err)
+		versions[id]++
+	}
+}
+
+func open(t testing.TB) (*sqlite.Store, archive.Dir) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	dir := archive.Dir(filepath.Join(t.TempDir(), "archive"))
+	s.SetArchive(archive.NewReader(dir, s))
+	return s, dir
+}
+
+// Under a byte budget the archiver archives and prunes until the hot log
+// fits; the log still reads whole, byte for byte, in pages and at once.
+func TestArchiveKeepsTheLogWhole(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 500)
+	before, err := s.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	require.Len(t, before, 500)
+
+	ps := retention.Policies{HotBytes: 4000}
+	a := archive.New(s, dir, ps, archive.Options{Window: 64, SegmentEvents: 100})
+	rep, err := a.Run(t.Context())
+	require.NoError(t, err)
+	assert.Positive(t, rep.Pruned)
+	hot, err := s.HotBytes(t.Context())
+	require.NoError(t, err)
+	assert.LessOrEqual(t, hot, ps.HotBytes)
+
+	after, err := s.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "whole, in order, byte for byte")
+	var paged []store.Event
+	for p := int64(0); ; {
+		page, err := s.ReadAll(t.Context(), p, 37)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		p = page[len(page)-1].Position
+	}
+	assert.Equal(t, before, paged)
+
+	n, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	assert.Positive(t, n)
+	assert.Empty(t, problems)
+
+	from, err := s.HotFrom(t.Context(), "cart", "c0")
+	require.NoError(t, err)
+	assert.Greater(t, from, int64(1), "c0's history begins hot later")
+}
+
+// A damaged or missing segment is named by Verify, and a read that needs
+// it fails naming its range instead of returning other data.
+func TestBadSegmentsAreNamed(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 300)
+	_, err := archive.New(s, dir, retention.Policies{Context: retention.Policy{KeepLast: 1}}, archive.Options{SegmentEvents: 100}).Run(t.Context())
+	require.NoError(t, err)
+	segs, err := s.Segments(t.Context())
+	require.NoError(t, err)
+	require.Len(t, segs, 3)
+
+	data, err := os.ReadFile(filepath.Join(string(dir), segs[1].Name))
+	require.NoError(t, err)
+	data[len(data)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(filepath.Join(string(dir), segs[1].Name), data, 0o644))
+	require.NoError(t, os.Remove(filepath.Join(string(dir), segs[2].Name)))
+
+	_, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	require.Len(t, problems, 2)
+	assert.Equal(t, "segment 101-200 ("+segs[1].Name+"): checksum mismatch", problems[0].String())
+	assert.Contains(t, problems[1].String(), "segment 201-")
+	assert.Contains(t, problems[1].String(), "missing")
+
+	evs, err := s.ReadAll(context.Background(), 0, 100)
+	require.NoError(t, err, "the good segment still reads")
+	assert.Len(t, evs, 100)
+	_, err = s.ReadAll(context.Background(), 150, 10)
+	require.ErrorIs(t, err, store.ErrArchiveUnreadable)
+	assert.Contains(t, err.Error(), "positions 101-200")
+	_, err = s.ReadAll(context.Background(), 0, 0)
+	require.ErrorIs(t, err, store.ErrArchiveUnreadable)
+}
+
+// A step repeated after a crash between the segment's write and its
+// index row writes the same segment again and duplicates nothing.
+func TestRepeatedSegmentIsIdempotent(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 50)
+	evs, err := s.Hot(t.Context(), 0, 20)
+	require.NoError(t, err)
+	data, seg, err := archive.Encode(evs)
+	require.NoError(t, err)
+	require.NoError(t, dir.Put(t.Context(), seg.Name, data)) // the crash: no index row
+	_, err = archive.New(s, dir, retention.Policies{Context: retention.Policy{KeepLast: 2}}, archive.Options{SegmentEvents: 20}).Run(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, s.AddSegment(t.Context(), seg), "recording it again does nothing")
+	all, err := s.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	require.Len(t, all, 50)
+	for i, e := range all {
+		assert.Equal(t, int64(i+1), e.Position)
+	}
+	_, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// A segment's line is export's line for the payloads the engine writes
+// (compact JSON).
+func TestLineIsExportLine(t *testing.T) {
+	e := store.Event{ID: "e\"1<>", Position: 7, Aggregate: "cart", Instance: "a/b é", Version: 3, Type: "Added", SchemaVersion: 2,
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC), CommandID: "k\u2028", Payload: json.RawMessage(`{"a":"<&>","n":1.5}`), Meta: json.RawMessage(`{"m":1}`)}
+	want, err := value.Encode(e)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(archive.AppendLine(nil, e)))
+	e.Meta, e.Payload = nil, nil
+	want, err = value.Encode(e)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(archive.AppendLine(nil, e)))
+}
+
+// Prune reads the guards again inside its transaction: it deletes no
+// event past the archive, the head, a projection's checkpoint, nor one an
+// effect still owes (an outbox row), whatever it is asked.
+func TestPruneHoldsTheGuards(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 20)
+	// Position 21 owes a delivery.
+	_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: "owed", State: json.RawMessage(`{}`),
+		Events: []store.Event{{ID: "owed-1", Type: "Added", Time: time.Now().UTC(), CommandID: "k-owed", Payload: json.RawMessage(`{}`)}},
+		Outbox: []store.OutboxEntry{{EventID: "owed-1", Consumer: "mail"}}})
+	require.NoError(t, err)
+	fill2 := func(n int) {
+		for i := range n {
+			_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: fmt.Sprintf("z%d", i), State: json.RawMessage(`{}`),
+				Events: []store.Event{{ID: fmt.Sprintf("z%d", i), Type: "Added", Time: time.Now().UTC(), CommandID: fmt.Sprintf("kz%d", i), Payload: json.RawMessage(`{}`)}}})
+			require.NoError(t, err)
+		}
+	}
+	fill2(4) // positions 22..25; 25 is the head
+	evs, err := s.Hot(t.Context(), 0, 25)
+	require.NoError(t, err)
+	data, seg, err := archive.Encode(evs)
+	require.NoError(t, err)
+	require.NoError(t, dir.Put(t.Context(), seg.Name, data))
+	require.NoError(t, s.AddSegment(t.Context(), seg))
+
+	// A projection has applied up to position 23 only.
+	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`CREATE TABLE projections (name TEXT PRIMARY KEY, position INTEGER NOT NULL); INSERT INTO projections VALUES ('p', 23), ('gone', 0)`)
+		return err
+	}))
+	// 'gone' is a projection the context no longer defines: its checkpoint
+	// would hold everything back.
+	n, err := s.Prune(t.Context(), []int64{1})
+	require.NoError(t, err)
+	require.Zero(t, n, "every checkpoint counts until the store knows the context's projections")
+	s.SetProjections([]string{"p"})
+	all := make([]int64, 25)
+	for i := range all {
+		all[i] = int64(i + 1)
+	}
+	n, err = s.Prune(t.Context(), all)
+	require.NoError(t, err)
+	assert.Equal(t, 22, n, "1-20 and 22-23: not 21 (owed), 24 (not projected), 25 (the head)")
+	hot, err := s.Hot(t.Context(), 0, 100)
+	require.NoError(t, err)
+	var left []int64
+	for _, e := range hot {
+		left = append(left, e.Position)
+	}
+	assert.Equal(t, []int64{21, 24, 25}, left)
+	segs, err := s.Segments(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), segs[0].Hot, "the index's hot count moved with the deletions")
+	whole, err := s.ReadAll(t.Context(), 0, 0)
+	require.NoError(t, err)
+	assert.Len(t, whole, 25)
+}
+
+// An index entry whose hot count disagrees with the hot store is named.
+func TestVerifyNamesAHotCountThatDisagrees(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 30)
+	_, err := archive.New(s, dir, retention.Policies{Context: retention.Policy{KeepLast: 2}}, archive.Options{SegmentEvents: 10}).Run(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, s.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE archive_segments SET hot = hot + 7 WHERE first = 1`)
+		return err
+	}))
+	_, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0].String(), "segment 1-10")
+	assert.Contains(t, problems[0].String(), "the hot store holds 0 of its events, the index says 7")
+}

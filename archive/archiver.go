@@ -1,0 +1,314 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cuesource/cuesource/retention"
+	"github.com/cuesource/cuesource/store"
+)
+
+// Hot is what the archiver needs of the hot store.
+type Hot interface {
+	Index
+	// Guards returns the guards (Archived is the index's last position).
+	Guards(ctx context.Context) (retention.Guards, error)
+	// HotBytes returns the hot log's size as the byte budget counts it
+	// (it may read the whole hot log).
+	HotBytes(ctx context.Context) (int64, error)
+	// Window returns up to n hot events with positions above after, in
+	// position order, as the retention decision sees them.
+	Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error)
+	// Hot returns up to n events of the hot store above after, in
+	// position order (none from the archive).
+	Hot(ctx context.Context, after int64, n int) ([]store.Event, error)
+	// AddSegment records a segment written to the target; recording one
+	// already recorded (same range and checksum) does nothing.
+	AddSegment(ctx context.Context, s Segment) error
+	// Prune deletes the events at positions, in one transaction with the
+	// index's hot counts, skipping any that the guards (read again inside
+	// the transaction) no longer let go. It returns how many it deleted.
+	Prune(ctx context.Context, positions []int64) (int, error)
+}
+
+// Options bound one step.
+type Options struct {
+	// Window is how many hot events one step looks at; zero: 1000.
+	Window int
+	// SegmentEvents bounds a segment's events; zero: 2000 (decoding one costs a reader ~10 ms on its first page there).
+	SegmentEvents int
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Snapshots tells the version of an instance's newest usable
+	// snapshot, for the sinceSnapshot rule; nil: none is known, and that
+	// rule keeps every event.
+	Snapshots Snapshots
+	// At, when set, is called at the step's crash points: "written" (a
+	// segment is in the target, not yet in the index) and "indexed" (in
+	// the index, nothing pruned yet). The crash tests stop the process
+	// there.
+	At func(point string)
+}
+
+// Snapshots returns the version of the newest snapshot of an instance
+// that its current definition can use; 0: none.
+type Snapshots func(ctx context.Context, aggregate, id string) (int64, error)
+
+// fillSnapshots sets the Snapshot of each candidate whose aggregate's
+// policy keeps since a snapshot, asking once per instance.
+func fillSnapshots(ctx context.Context, ps retention.Policies, snap Snapshots, window []retention.Candidate) error {
+	if snap == nil {
+		return nil
+	}
+	seen := map[[2]string]int64{}
+	for i := range window {
+		c := &window[i]
+		if !ps.For(c.Aggregate).SinceSnapshot {
+			continue
+		}
+		k := [2]string{c.Aggregate, c.Instance}
+		v, ok := seen[k]
+		if !ok {
+			var err error
+			if v, err = snap(ctx, c.Aggregate, c.Instance); err != nil {
+				return err
+			}
+			seen[k] = v
+		}
+		c.Snapshot = v
+	}
+	return nil
+}
+
+// Archiver archives and prunes one context's hot store by its policies.
+// One step at a time; not safe for concurrent Steps.
+type Archiver struct {
+	hot    Hot
+	target Target
+	ps     retention.Policies
+	opt    Options
+	cursor int64 // the window starts after it; back to 0 at the end
+	// hotBytes is the hot log's size, read at the start of each pass over
+	// the hot log (with a budget only: it may read the whole log) and
+	// lowered by what each prune deletes.
+	hotBytes int64
+}
+
+// New returns an archiver.
+func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
+	if opt.Window <= 0 {
+		opt.Window = 1000
+	}
+	if opt.SegmentEvents <= 0 {
+		opt.SegmentEvents = 2000
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Archiver{hot: hot, target: target, ps: ps, opt: opt}
+}
+
+// Report is what steps did.
+type Report struct {
+	Archived int64 // events written to new segments
+	Segments int   // segments written
+	Pruned   int64 // events deleted from the hot store
+}
+
+func (r *Report) add(o Report) {
+	r.Archived += o.Archived
+	r.Segments += o.Segments
+	r.Pruned += o.Pruned
+}
+
+// Step does one bounded step: look at a window of the hot log, archive
+// what the policies let go (one segment at most), prune what is archived.
+// done reports that a pass over the whole hot log found nothing more.
+func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) {
+	if !a.ps.Active() {
+		return rep, true, nil
+	}
+	g, err := a.hot.Guards(ctx)
+	if err != nil {
+		return rep, false, err
+	}
+	if a.cursor == 0 && a.ps.HotBytes > 0 {
+		if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+			return rep, false, err
+		}
+	}
+	window, err := a.hot.Window(ctx, a.cursor, a.opt.Window)
+	if err != nil {
+		return rep, false, err
+	}
+	wrapped := len(window) < a.opt.Window
+	if err := fillSnapshots(ctx, a.ps, a.opt.Snapshots, window); err != nil {
+		return rep, false, err
+	}
+	now := a.opt.Now()
+	if d := retention.Decide(a.ps, g, a.hotBytes, now, window, true); d.Wanted > g.Archived {
+		// Archive ahead of what must leave now, up to a whole segment:
+		// fewer, larger segments, and the next steps prune without
+		// writing. An archived event may stay hot; both copies are the
+		// same bytes.
+		upto := max(d.Wanted, min(g.Projected, g.Head-1))
+		n, err := a.archive(ctx, g.Archived, upto)
+		if err != nil {
+			return rep, false, err
+		}
+		rep.Archived, rep.Segments = n, 1
+		if g, err = a.hot.Guards(ctx); err != nil {
+			return rep, false, err
+		}
+	}
+	d := retention.Decide(a.ps, g, a.hotBytes, now, window, false)
+	if len(d.Leave) > 0 {
+		pos := make([]int64, len(d.Leave))
+		for i, l := range d.Leave {
+			pos[i] = l.Position
+		}
+		n, err := a.hot.Prune(ctx, pos)
+		if err != nil {
+			return rep, false, err
+		}
+		rep.Pruned = int64(n)
+		if n == len(pos) {
+			a.hotBytes = d.HotBytes
+		} else if a.ps.HotBytes > 0 {
+			// Some stayed (their guards moved): count again.
+			if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+				return rep, false, err
+			}
+		}
+	}
+	if wrapped {
+		a.cursor = 0
+	} else {
+		a.cursor = window[len(window)-1].Position
+	}
+	return rep, wrapped && rep.Archived == 0 && rep.Pruned == 0, nil
+}
+
+// archive writes the segment of the hot events after `after` up to
+// `upto` (bounded by SegmentEvents), then records it in the index.
+func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error) {
+	n := min(upto-after, int64(a.opt.SegmentEvents))
+	evs, err := a.hot.Hot(ctx, after, int(n))
+	if err != nil {
+		return 0, err
+	}
+	// Nothing above the archive has left the hot store, so these are
+	// contiguous from after+1; anything else is a broken invariant.
+	if len(evs) == 0 || evs[0].Position != after+1 {
+		return 0, fmt.Errorf("archive: the hot store does not hold position %d, the next to archive", after+1)
+	}
+	data, seg, err := Encode(evs)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.target.Put(ctx, seg.Name, data); err != nil {
+		return 0, err
+	}
+	a.at("written")
+	if err := a.hot.AddSegment(ctx, seg); err != nil {
+		return 0, err
+	}
+	a.at("indexed")
+	return seg.Count, nil
+}
+
+func (a *Archiver) at(point string) {
+	if a.opt.At != nil {
+		a.opt.At(point)
+	}
+}
+
+// Run steps until a whole pass finds nothing to do, or ctx ends.
+func (a *Archiver) Run(ctx context.Context) (Report, error) { return a.run(ctx, 0) }
+
+// run is Run bounded to limit steps (0: none); the next run carries on
+// where it stopped.
+func (a *Archiver) run(ctx context.Context, limit int) (Report, error) {
+	var total Report
+	for n := 1; ; n++ {
+		rep, done, err := a.Step(ctx)
+		total.add(rep)
+		if err != nil || done || n == limit {
+			return total, err
+		}
+	}
+}
+
+// LoopSteps bounds the steps of one of Loop's passes: over a large hot
+// log a pass covers LoopSteps windows, and the next carries on from
+// there, so each interval costs at most that many steps.
+const LoopSteps = 100
+
+// Loop runs passes every interval until ctx ends, reporting each error
+// to fail (and carrying on).
+func (a *Archiver) Loop(ctx context.Context, every time.Duration, fail func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := a.run(ctx, LoopSteps); err != nil && ctx.Err() == nil && fail != nil {
+			fail(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Plan is what the policies would let go now, for GET /admin/storage.
+type Plan struct {
+	Policy   string `json:"policy"`
+	Events   int    `json:"events"`
+	Bytes    int64  `json:"bytes"`
+	From     int64  `json:"from,omitempty"`
+	To       int64  `json:"to,omitempty"`
+	Archived bool   `json:"archived"` // all of them archived already
+}
+
+// Next reports, per policy, what the first window of the hot log would
+// let go (archive guard aside), without changing anything.
+func Next(ctx context.Context, hot Hot, ps retention.Policies, snap Snapshots, window int, now time.Time) ([]Plan, error) {
+	g, err := hot.Guards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hotBytes, err := hot.HotBytes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := hot.Window(ctx, 0, window)
+	if err != nil {
+		return nil, err
+	}
+	if err := fillSnapshots(ctx, ps, snap, w); err != nil {
+		return nil, err
+	}
+	d := retention.Decide(ps, g, hotBytes, now, w, true)
+	bytes := map[int64]int64{}
+	for _, c := range w {
+		bytes[c.Position] = c.Bytes
+	}
+	var out []Plan
+	at := map[retention.Reason]int{}
+	for _, l := range d.Leave {
+		i, ok := at[l.Reason]
+		if !ok {
+			i = len(out)
+			at[l.Reason] = i
+			out = append(out, Plan{Policy: string(l.Reason), From: l.Position, Archived: true})
+		}
+		p := &out[i]
+		p.Events++
+		p.Bytes += bytes[l.Position]
+		p.To = l.Position
+		p.Archived = p.Archived && l.Position <= g.Archived
+	}
+	return out, nil
+}

@@ -1,0 +1,34 @@
+// Package archive moves events out of a context's hot store into cold
+// storage, and reads them back.
+//
+// # What it owns
+//
+//   - The segment format: a run of the log in position order, one event a
+//     line as `cuesource export` and GET /events write it (value.Encode of
+//     the stored event), gzip-compressed, immutable, named by its position
+//     range (`<first>-<last>.ndjson.gz`, 20 digits each) and described by
+//     a [Segment]: count, time range, compressed size and SHA-256.
+//   - [Target], where segments are kept: [Dir] natively; an R2 bucket on
+//     Workers would be another Target over the same format.
+//   - [Archiver]: one bounded step at a time, asks package retention what
+//     may leave, writes a segment of what must be archived first, records
+//     it in the hot store's segment index, then prunes, each prune one
+//     transaction with its index update (the [Hot] store does both).
+//   - [Reader]: the archived part of the log, read through the index,
+//     each segment checked against its size and checksum before a line of
+//     it is returned; [Verify] checks them all.
+//
+// # Crashes
+//
+// A segment is written (and synced) before the index names it, and an
+// event is pruned only once the index names its segment. A crash after
+// the write leaves a file the index does not name: the next step writes
+// it again (or a longer one from the same first position) and [Verify]
+// reports the leftover. A crash inside a prune rolls its transaction
+// back. So nothing is lost, and nothing is in the log twice.
+//
+// # What it never does
+//
+// Decide what leaves (package retention), or know the hot store's SQL
+// (store/sqlite implements [Hot] and [Index]).
+package archive

@@ -1,0 +1,78 @@
+package archive
+
+import (
+	"context"
+	"time"
+
+	"github.com/cuesource/cuesource/retention"
+)
+
+// MaxStatusSegments bounds the segments a Status lists (the newest).
+const MaxStatusSegments = 100
+
+// Status is the hot store against its budget, the archive, and what each
+// policy would let go next: GET /admin/storage and `cuesource storage
+// status`.
+type Status struct {
+	// HotBytes is the hot log's size as the budget counts it; Budget the
+	// declared hotBytes (0: none).
+	HotBytes int64 `json:"hotBytes"`
+	Budget   int64 `json:"budget,omitempty"`
+	// Head is the log's last position; Archived the last archived one.
+	Head     int64 `json:"head"`
+	Archived int64 `json:"archived"`
+	// Target is where segments go ("" when no archive is configured:
+	// nothing leaves the hot store).
+	Target string `json:"target,omitempty"`
+	// SegmentCount, ArchivedBytes and the date range cover every segment;
+	// Segments lists the newest MaxStatusSegments.
+	SegmentCount  int        `json:"segmentCount"`
+	ArchivedBytes int64      `json:"archivedBytes"`
+	From          *time.Time `json:"from,omitempty"`
+	To            *time.Time `json:"to,omitempty"`
+	Segments      []Segment  `json:"segments"`
+	// Next: per policy, what the oldest window of the hot log would let
+	// go now (archived first where it is not yet).
+	Next []Plan `json:"next"`
+}
+
+// StatusOf reports hot's storage. target may be nil.
+func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies, snap Snapshots, now time.Time) (Status, error) {
+	g, err := hot.Guards(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	bytes, err := hot.HotBytes(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{HotBytes: bytes, Budget: ps.HotBytes, Head: g.Head, Archived: g.Archived, Segments: []Segment{}, Next: []Plan{}}
+	if target != nil {
+		st.Target = target.String()
+	}
+	segs, err := hot.Segments(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st.SegmentCount = len(segs)
+	for i, s := range segs {
+		st.ArchivedBytes += s.Bytes
+		if i == 0 {
+			from := s.FirstTime
+			st.From = &from
+		}
+		if i == len(segs)-1 {
+			to := s.LastTime
+			st.To = &to
+		}
+	}
+	st.Segments = append(st.Segments, segs[max(0, len(segs)-MaxStatusSegments):]...)
+	next, err := Next(ctx, hot, ps, snap, 1000, now)
+	if err != nil {
+		return Status{}, err
+	}
+	if next != nil {
+		st.Next = next
+	}
+	return st, nil
+}
