@@ -110,6 +110,28 @@ type Service struct {
 	context *document
 	diagram *document
 	streams *atomic.Int64 // live streams; shared by the copies With makes
+	// live is the program SetProgram installed last, with its documents;
+	// shared by the copies With makes. Each request reads it once.
+	live *atomic.Pointer[Service]
+}
+
+// SetProgram makes p the program of every request that starts from now
+// on; requests under way finish with theirs. The documents (OpenAPI, GET
+// /context, the diagram) are made anew from p on first request.
+func (s *Service) SetProgram(p *interpreter.Program) {
+	n := New(p, s.backend, s.opt)
+	s.live.Store(n)
+}
+
+// current is s serving the program installed last.
+func (s *Service) current() *Service {
+	n := s.live.Load()
+	if n == nil || n.prog == s.prog {
+		return s
+	}
+	c := *s
+	c.prog, c.openapi, c.context, c.diagram = n.prog, n.openapi, n.context, n.diagram
+	return &c
 }
 
 // New returns the service of a compiled context.
@@ -129,7 +151,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	if opt.MaxStreams == 0 {
 		opt.MaxStreams = DefaultMaxStreams
 	}
-	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64),
+	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: &document{make: opt.Diagram},
@@ -177,6 +199,7 @@ func (s *Service) MaxBody() int { return s.opt.Limits.MaxBytes }
 
 // Serve answers one request.
 func (s *Service) Serve(ctx context.Context, r *Request) Response {
+	s = s.current()
 	if !knownMethods[r.Method] {
 		return problem(statusNotImplemented, "not_implemented", fmt.Sprintf("the method %.40q is not one this server knows", r.Method))
 	}

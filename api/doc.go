@@ -12,7 +12,8 @@
 // [Service.Serve] takes a transport-neutral [Request] and gives a
 // [Response]; [Service.Stream] serves the live stream of the global log to
 // an [EventWriter] (as Server-Sent Events frames, [SSEFrame]); package
-// api/nethttp adapts both to net/http.
+// api/nethttp adapts both to net/http. [Service.SetProgram] replaces the
+// program (and its documents) for the requests that start after it.
 //
 // # What it never does
 //

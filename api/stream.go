@@ -61,6 +61,7 @@ func WantsStream(r *Request) bool {
 // until ctx ends or w fails. A non-nil Response means the request was
 // refused before streaming began.
 func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Response {
+	s = s.current()
 	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
 		resp := unauthorized("this server needs a bearer token")
 		return &resp
@@ -104,7 +105,9 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	}
 	for {
 		evs, err := s.backend.ReadAll(ctx, after, MaxPage)
-		if err != nil || s.show(evs, view) != nil {
+		// Each page is shown by the program installed now: a stream
+		// outlives a swap and must read the events the new one writes.
+		if err != nil || s.current().show(evs, view) != nil {
 			return nil // mid-stream: nothing useful to answer; the client reconnects
 		}
 		for _, e := range evs {

@@ -33,11 +33,13 @@ Usage:
   cuesource serve CONTEXT [--addr A] [--data DIR] [--token T] [--admin-token T]
                 [--log-format text|json] [--sync full|normal] [--max-body N] [--timeout D]
                 [--idempotency-ttl D] [--strict] [--webhook-allow LIST] [--skip-integrity-check]
-                [--query-conns N] [--query-timeout D] [--max-streams N]
+                [--query-conns N] [--query-timeout D] [--max-streams N] [--watch]
                 [--archive DIR [--archive-every D]]
                                            serve the context over HTTP, stored in SQLite
-  cuesource play CONTEXT [--addr A] [--webhook-allow LIST]
-                                           the playground over a store that is not kept
+                                           (--watch: swap in each save that vets)
+  cuesource play CONTEXT [--addr A] [--webhook-allow LIST] [--watch=false]
+                                           the playground over a store that is not kept,
+                                           swapping in each save that vets
   cuesource inspect URL [--addr A] [--token T] [--admin-token T]
                                            the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
@@ -156,22 +158,32 @@ func (c *command) parse(fs *flag.FlagSet, args []string, positional int) ([]stri
 
 // load compiles and checks a context, reporting errors to stderr.
 func (c *command) load(path string, asJSON bool) (*interpreter.Program, bool) {
-	m, err := compiler.Compile(path)
-	if err == nil {
-		var p *interpreter.Program
-		if p, err = interpreter.Compile(m); err == nil {
-			// Queries are SQL over the projection tables: checked natively
-			// by preparing them against those tables alone.
-			if errs := projections.CheckQueries(p); len(errs) > 0 {
-				errs.Sort()
-				c.report(errs, asJSON)
-				return nil, false
-			}
-			return p, true
-		}
+	p, err := compileProgram(path)
+	if err != nil {
+		c.report(err, asJSON)
+		return nil, false
 	}
-	c.report(err, asJSON)
-	return nil, false
+	return p, true
+}
+
+// compileProgram compiles and checks the context at path as vet does; the
+// error lists every problem, positioned.
+func compileProgram(path string) (*interpreter.Program, error) {
+	m, err := compiler.Compile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := interpreter.Compile(m)
+	if err != nil {
+		return nil, err
+	}
+	// Queries are SQL over the projection tables: checked natively by
+	// preparing them against those tables alone.
+	if errs := projections.CheckQueries(p); len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	return p, nil
 }
 
 func (c *command) report(err error, asJSON bool) {

@@ -33,6 +33,7 @@ func (c *command) play(args []string) int {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	allow := fs.String("webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
+	watching := fs.Bool("watch", true, "vet the context again on every save and swap the new program in (--watch=false: serve the context as started)")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
@@ -66,7 +67,13 @@ func (c *command) play(args []string) int {
 		return 1
 	}
 	fmt.Fprintf(c.stderr, "cuesource: playing %s at http://%s (nothing is kept; POST /admin/reset starts again)\n", p.Manifest.Name, ln.Addr())
-	return c.serveUntil(ctx, "play", ln, pl)
+	var h http.Handler = pl
+	if *watching {
+		ws := newWatchStatus(ctx)
+		h = withWatch(ws, pl)
+		go c.serveWatch(ctx, "play", pos[0], pl, ws)
+	}
+	return c.serveUntil(ctx, "play", ln, h)
 }
 
 // serveUntil serves h on ln until ctx ends, then shuts down gracefully.
@@ -125,6 +132,26 @@ func (pl *playground) start() error {
 	pl.st, pl.stk, pl.h = st, stk, withUI(nethttp.Handler(stk.svc, nethttp.Options{Log: pl.log}), pl.ui)
 	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
 	return nil
+}
+
+// program and swap make the playground a swapper: the watch swaps the
+// program of the current round, and a reset starts the next round with the
+// program swapped in last. Only the watch writes pl.p, under the read lock
+// (a reset, which reads it, holds the write lock).
+func (pl *playground) program() *interpreter.Program {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	return pl.p
+}
+
+func (pl *playground) swap(p *interpreter.Program) (string, error) {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	warning, err := pl.stk.swap(p)
+	if err == nil {
+		pl.p = p
+	}
+	return warning, err
 }
 
 func (pl *playground) stop() {

@@ -128,6 +128,7 @@ func (c *command) serve(args []string) int {
 	var f serverFlags
 	f.register(fs)
 	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
+	watching := fs.Bool("watch", false, "vet the context again on every save and swap the new program in while serving (see README: Watch mode)")
 	fs.DurationVar(&f.archiveEvery, "archive-every", 10*time.Second, "with --archive and a retention, archive and prune every `interval`")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
@@ -167,8 +168,14 @@ func (c *command) serve(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1
 	}
+	var h http.Handler = withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{}))
+	if *watching {
+		ws := newWatchStatus(ctx)
+		h = withWatch(ws, h, f.token, f.adminToken)
+		go c.serveWatch(ctx, "serve", pos[0], stk, ws)
+	}
 	srv := &http.Server{
-		Handler:           withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{})),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    nethttp.ServerMaxHeaderBytes,
 		ReadTimeout:       f.timeout,
@@ -225,6 +232,7 @@ func (c *command) serve(args []string) int {
 type stack struct {
 	svc   *api.Service
 	close func() // stops them, in reverse order; the store stays open
+	live         // what a watch swaps the program in (reload.go)
 }
 
 func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *serverFlags, log *slog.Logger) (*stack, error) {
@@ -252,7 +260,9 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		stk.close()
 		return nil, err
 	}
-	closers = append(closers, runner.Close)
+	stk.live = live{ctx: ctx, st: st, backend: backend, queries: queries, f: f, log: log}
+	stk.rm.r.Store(runner)
+	closers = append(closers, func() { stk.rm.r.Load().Close() })
 	vars, err := manifest.Vars(p.Manifest, os.Getenv)
 	if err != nil {
 		stk.close()
@@ -272,6 +282,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		return nil, err
 	}
 	backend.SetAfterCommit(disp.AfterCommit)
+	stk.disp = disp
 	// The dispatcher runs even without effects: rows left by effects that
 	// were removed from the context get dead-lettered. It stops before the
 	// backend and the store close.
@@ -283,10 +294,11 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		Token: f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
-		ReadModels:  runner,
+		ReadModels:  &stk.rm,
 		MaxStreams:  f.maxStreams,
 		Storage: func(ctx context.Context) (any, error) {
-			return archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
+			cur := backend.Program() // a watch may have swapped it
+			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(cur, st), time.Now())
 		},
 		Diagram: func() []byte { return diagram.SVG(p.Manifest) },
 	})

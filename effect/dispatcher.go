@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cuesource/cuesource"
@@ -52,9 +53,9 @@ type Options struct {
 
 // Dispatcher delivers effects from the outbox.
 type Dispatcher struct {
-	prog *interpreter.Program
+	prog atomic.Pointer[interpreter.Program] // SetProgram replaces it and del together
 	st   store.Outbox
-	del  *rules.Deliverer
+	del  atomic.Pointer[rules.Deliverer]
 	do   doer
 	now  func() time.Time
 	log  *slog.Logger
@@ -111,13 +112,23 @@ func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Exec
 		return nil, err
 	}
 	d := &Dispatcher{
-		prog: p, st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
-		del:  &rules.Deliverer{Prog: p, Vars: maps.Clone(opt.Vars), Now: opt.Now, NewID: cuesource.NewID, Egress: opt.Egress},
+		st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
 		do:   doer{exec: exec, client: webhookClient(opt.Egress)},
 		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
 	}
+	d.SetProgram(p, opt.Vars)
 	dl.kick = d.Kick
 	return d, nil
+}
+
+// SetProgram makes p (with its env values) the program the dispatcher
+// delivers by from the next delivery on: a runtime that replaces its
+// program keeps one dispatcher, its flights and its loop. Rows of effects
+// p no longer has are dead-lettered as after a restart.
+func (d *Dispatcher) SetProgram(p *interpreter.Program, vars map[string]string) {
+	d.del.Store(&rules.Deliverer{Prog: p, Vars: maps.Clone(vars), Now: d.opt.Now, NewID: cuesource.NewID, Egress: d.opt.Egress})
+	d.prog.Store(p)
+	d.Kick()
 }
 
 // DeadLetters is the dispatcher's dead-letter list (cuesource.DeadLetters); a
@@ -274,7 +285,7 @@ func (d *Dispatcher) lease(found []row, skip []bool) ([]*row, []time.Duration) {
 // for the slowest of its deliveries.
 func (d *Dispatcher) leaseFor(consumer string, n int) time.Duration {
 	l := d.opt.Lease
-	if e := d.prog.Effects[consumer]; e != nil && e.HTTP != nil {
+	if e := d.prog.Load().Effects[consumer]; e != nil && e.HTTP != nil {
 		rounds := (n + d.opt.Workers - 1) / d.opt.Workers
 		l = max(l, time.Duration(rounds+1)*e.HTTP.Timeout+10*time.Second)
 	}
@@ -297,14 +308,15 @@ func (d *Dispatcher) land(rows []*row) {
 
 // deliver delivers one row once.
 func (d *Dispatcher) deliver(ctx context.Context, r *row) rules.Outcome {
-	return d.del.Deliver(ctx, r.Consumer, r.Event, d.do)
+	return d.del.Load().Deliver(ctx, r.Consumer, r.Event, d.do)
 }
 
 // record writes the outcomes of delivered rows in one transaction, then
 // ends their flights.
 func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outcome) {
+	prog := d.prog.Load()
 	for i, r := range rows {
-		outs[i] = rules.Settle(d.prog, r.Consumer, r.Attempts, outs[i])
+		outs[i] = rules.Settle(prog, r.Consumer, r.Attempts, outs[i])
 	}
 	// The outcome is written even when ctx ended during delivery: what was
 	// delivered must not be delivered again for want of a write.
@@ -322,7 +334,7 @@ func (d *Dispatcher) record(ctx context.Context, rows []*row, outs []rules.Outco
 			st.Verdict = store.Released
 		case rules.Retry:
 			st.Verdict, st.Attempts, st.Error = store.Failed, r.Attempts+1, out.Logged()
-			st.Next = now.Add(rules.Backoff(d.prog, r.Consumer, st.Attempts, out.RetryAfter, d.opt.MaxBackoff))
+			st.Next = now.Add(rules.Backoff(prog, r.Consumer, st.Attempts, out.RetryAfter, d.opt.MaxBackoff))
 		case rules.Dead:
 			st.Verdict, st.Attempts, st.Error, st.Rejection = store.Dead, r.Attempts+1, out.Logged(), out.Rejection
 		default:

@@ -27,9 +27,10 @@ type pair struct{ event, effect string }
 func (d *Dispatcher) AfterCommit(ctx context.Context, committed []store.Event, a cuesource.Answer) cuesource.Answer {
 	var want []pair
 	async := false
+	prog := d.prog.Load()
 	for _, e := range committed {
-		for _, name := range d.prog.EffectsOn(e.Aggregate, e.Type) {
-			switch d.prog.Effects[name].Delivery {
+		for _, name := range prog.EffectsOn(e.Aggregate, e.Type) {
+			switch prog.Effects[name].Delivery {
 			case "sync":
 				want = append(want, pair{e.ID, name})
 			case "async":

@@ -15,6 +15,8 @@
 // newest snapshot the store keeps under the current definition's hash,
 // when it keeps snapshots, by cuesource.Rehydrate's rule), and passes
 // on its store's health (the storage faults seen) to /healthz.
+// [Backend.SetProgram] replaces the program between writes (a watch's
+// swap): writes wait for it rather than fail.
 //
 // # What it never does
 //

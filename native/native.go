@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
@@ -20,7 +21,7 @@ const MaxBatch = 256
 // Backend runs commands over a store in this process: the backend the
 // HTTP layer (api.Backend and api.Notifier) runs natively.
 type Backend struct {
-	prog  *interpreter.Program
+	prog  atomic.Pointer[interpreter.Program] // read once per write; SetProgram replaces it
 	store store.Store
 	opt   engine.Options
 
@@ -46,7 +47,35 @@ type Backend struct {
 	tail     tail          // the last events committed, for streams
 
 	after AfterCommit
+
+	// gate is held (read) by every write while it decides and commits,
+	// and (write) by SetProgram: a swap happens between writes.
+	gate sync.RWMutex
 }
+
+// SetProgram replaces the program the backend decides with, between
+// writes: it waits for the writes deciding or committing, holds back new
+// ones, runs during (where the runtime swaps what else reads the program,
+// such as the inline projections' hook), and then installs p unless during
+// failed. Held-back writes wait rather than fail. The instances kept in
+// memory are dropped: their state was made by the old program.
+func (b *Backend) SetProgram(p *interpreter.Program, during func() error) error {
+	b.gate.Lock()
+	defer b.gate.Unlock()
+	if during != nil {
+		if err := during(); err != nil {
+			return err
+		}
+	}
+	b.prog.Store(p)
+	b.mu.Lock()
+	b.cache = map[string]*cached{}
+	b.mu.Unlock()
+	return nil
+}
+
+// Program is the program the backend decides with now.
+func (b *Backend) Program() *interpreter.Program { return b.prog.Load() }
 
 // AfterCommit runs after a command's commit, before its response: how
 // sync effects are delivered (and their outcome added to the response) and
@@ -118,8 +147,9 @@ type pending struct {
 // New returns a backend over st. When st can batch, a committer goroutine
 // groups concurrent commits; Close stops it.
 func New(p *interpreter.Program, st store.Store, opt engine.Options) *Backend {
-	b := &Backend{prog: p, store: st, opt: opt, locks: map[string]*instanceLock{}, cache: map[string]*cached{},
+	b := &Backend{store: st, opt: opt, locks: map[string]*instanceLock{}, cache: map[string]*cached{},
 		notify: make(chan struct{}), stopped: make(chan struct{})}
+	b.prog.Store(p)
 	if bs, ok := st.(store.Batcher); ok {
 		b.queue = make(chan *pending, MaxBatch)
 		go b.commit(bs)
@@ -187,6 +217,14 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 		return cuesource.Answer{}, err
 	}
 	defer end()
+	b.gate.RLock()
+	gated := true
+	defer func() {
+		if gated {
+			b.gate.RUnlock()
+		}
+	}()
+	prog := b.prog.Load()
 	unlock := b.lock(req.Aggregate, req.ID)
 	locked := true
 	defer func() {
@@ -214,9 +252,9 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 	}
 	var d cuesource.Decision
 	if c != nil {
-		d = cuesource.DecideOn(b.prog, cur, c.state, rec, req, b.opt)
+		d = cuesource.DecideOn(prog, cur, c.state, rec, req, b.opt)
 	} else {
-		d = cuesource.Decide(b.prog, cur, rec, req, b.opt) // decodes the snapshot
+		d = cuesource.Decide(prog, cur, rec, req, b.opt) // decodes the snapshot
 	}
 	if d.Commit == nil {
 		return d.Answer, nil
@@ -229,6 +267,8 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 		// this very instance.
 		unlock()
 		locked = false
+		b.gate.RUnlock() // a sync send runs a write of its own
+		gated = false
 		if b.after != nil && len(evs) > 0 {
 			return b.after(ctx, evs, d.Answer), nil
 		}
@@ -352,13 +392,15 @@ func (b *Backend) Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesour
 		return cuesource.Answer{}, err
 	}
 	defer end()
+	b.gate.RLock()
+	defer b.gate.RUnlock()
 	unlock := b.lock(req.Aggregate, req.ID)
 	defer unlock()
 	cur, err := b.store.Load(ctx, req.Aggregate, req.ID)
 	if err != nil {
 		return cuesource.Answer{}, err
 	}
-	d := cuesource.DecideSeed(b.prog, cur, req)
+	d := cuesource.DecideSeed(b.prog.Load(), cur, req)
 	if d.Commit == nil {
 		return d.Answer, nil
 	}
@@ -406,6 +448,9 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 		return nil, err
 	}
 	defer end()
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	prog := b.prog.Load()
 	unlock := b.lock(aggregate, id)
 	defer unlock()
 	cur, err := b.store.Load(ctx, aggregate, id)
@@ -416,7 +461,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 	// keeps snapshots; cuesource.Rehydrate decides whether it can.
 	var snap *store.Snapshot
 	if ss, ok := b.store.(store.Snapshots); ok {
-		if a := b.prog.Aggregates[aggregate]; a != nil {
+		if a := prog.Aggregates[aggregate]; a != nil {
 			s, found, err := ss.Snapshot(ctx, aggregate, id, a.Hash)
 			if err != nil {
 				return nil, err
@@ -426,7 +471,7 @@ func (b *Backend) Rehydrate(ctx context.Context, aggregate, id string, fix bool)
 			}
 		}
 	}
-	d, err := cuesource.Rehydrate(b.prog, cur, snap, func(after int64) ([]store.Event, error) {
+	d, err := cuesource.Rehydrate(prog, cur, snap, func(after int64) ([]store.Event, error) {
 		return b.history(ctx, aggregate, id, after)
 	})
 	if err != nil {

@@ -268,3 +268,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestWatch edits a copy of the context under `cuesource play` (watching
+// by default) with the page open in Chromium (watch.mjs): a new command
+// shows up with a note and the form keeps what was typed, a typo shows
+// the overlay linked to its line, and the fix clears it.
+func TestWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
+	}
+	root := moduleRoot(t)
+	bin := setup(t, root)
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(root, "contexts", "example.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "example.cue")
+	if err := os.WriteFile(file, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startPlay(t, bin, dir, file)
+	browse(t, root, "watch", "watch.mjs", url+"/", file)
+}

@@ -8,6 +8,7 @@ import * as commands from './commands.js';
 import * as timeline from './timeline.js';
 import * as readside from './readside.js';
 import * as live from './live.js';
+import * as watch from './watch.js';
 
 const TABS = ['overview', 'commands', 'timeline', 'readside', 'live'];
 
@@ -109,6 +110,7 @@ async function main() {
 	timeline.init();
 	readside.init();
 	await live.start();
+	watch.start();
 	document.body.dataset.ready = 'true';
 }
 

@@ -21,14 +21,25 @@ function aggregate() {
 	return model.context.aggregates[$('cmd-aggregate').value];
 }
 
-function fillCommands() {
+function fillCommands({keep = false} = {}) {
 	const a = aggregate();
 	const sel = $('cmd-command');
 	const prev = sel.value;
 	sel.replaceChildren(...Object.keys(a.commands).map((c) => h('option', {value: c}, c)));
 	if (prev in a.commands) sel.value = prev;
 	fillIDs();
-	buildForm();
+	buildForm({keep});
+}
+
+// reloaded redraws the choices from a new model, keeping the aggregate,
+// the command and the form the user had, where they still exist.
+function reloaded() {
+	const aggs = Object.keys(model.context.aggregates);
+	const sel = $('cmd-aggregate');
+	const prev = sel.value;
+	sel.replaceChildren(...aggs.map((a) => h('option', {value: a}, a)));
+	if (aggs.includes(prev)) sel.value = prev;
+	if (aggs.length) fillCommands({keep: true});
 }
 
 function fillIDs() {
@@ -37,10 +48,16 @@ function fillIDs() {
 	$('cmd-ids').replaceChildren(...ids.map((id) => h('option', {value: id})));
 }
 
-function buildForm() {
+let built = ''; // the command and payload schema the form was built for
+
+function buildForm({keep = false} = {}) {
 	const a = aggregate();
 	const name = $('cmd-command').value;
 	const cmd = a.commands[name];
+	const sig = JSON.stringify([$('cmd-aggregate').value, name, cmd.payload]);
+	// After a reload, a form whose command did not change keeps what was typed.
+	if (keep && sig === built && form) return;
+	built = sig;
 	const rule = {new: 'creates the instance (it must not exist yet)', existing: 'needs an existing instance', any: 'runs on a new or an existing instance'}[cmd.instance] ?? cmd.instance;
 	$('cmd-info').replaceChildren(`${name} ${rule}.`, cmd.guards.length ? ` Guards, in order: ${cmd.guards.map((g) => `“${g}”`).join(', ')}.` : ' No guards.');
 	form = forms.build(cmd.payload, {idPrefix: `cmd-${$('cmd-aggregate').value}-${name}`});
@@ -217,6 +234,7 @@ export function init() {
 	scenario();
 	on('open-command', ({aggregate: a, command}) => open(a, command));
 	on('instances', fillIDs);
+	on('model', reloaded);
 	on('reset', () => {
 		$('result').replaceChildren(h('p', {class: 'hint'}, 'Reset. Send a command to start again.'));
 		last = null;

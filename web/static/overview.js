@@ -2,7 +2,7 @@
 // words. Selecting a command, in either, opens its form.
 
 import * as api from './api.js';
-import {model, emit} from './model.js';
+import {model, emit, on} from './model.js';
 import {h} from './json.js';
 
 function openCommand(aggregate, command) {
@@ -81,4 +81,8 @@ function words() {
 export function init() {
 	words();
 	diagram();
+	on('model', () => {
+		words();
+		diagram();
+	});
 }

@@ -49,18 +49,27 @@ export async function projections() {
 	}));
 }
 
+let queriesBound = false;
+
 function queries() {
 	const qs = Object.entries(model.context.queries ?? {});
 	const sel = $('query-name');
+	const prev = sel?.value;
 	if (qs.length === 0) {
 		$('query-form').replaceChildren(h('p', {class: 'hint'}, 'This context has no queries.'));
 		return;
 	}
 	sel.replaceChildren(...qs.map(([n]) => h('option', {value: n}, n)));
+	if (prev && model.context.queries[prev]) sel.value = prev;
 	const build = () => {
 		queryForm = forms.build(model.context.queries[sel.value].params, {idPrefix: `q-${sel.value}`});
 		$('query-fields').replaceChildren(queryForm.el);
 	};
+	if (queriesBound) {
+		build();
+		return;
+	}
+	queriesBound = true;
 	sel.addEventListener('change', () => {
 		build();
 		$('query-result').replaceChildren();
@@ -144,5 +153,9 @@ export function init() {
 	deadLetters();
 	on('event', refresh);
 	on('reset', refresh);
+	on('model', () => {
+		queries();
+		refresh();
+	});
 	on('tab-shown', (name) => name === 'readside' && refresh());
 }

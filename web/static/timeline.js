@@ -135,6 +135,10 @@ export function init() {
 			select(ev.aggregate, ev.instance, {keepVersion: true});
 		}
 	});
+	// A reloaded model: the instance shown is read again, at the same step.
+	on('model', () => {
+		if (current) select(current.aggregate, current.id, {keepVersion: true});
+	});
 	on('reset', () => {
 		current = null;
 		$('tl-title').textContent = 'Select an instance';
