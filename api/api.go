@@ -17,6 +17,7 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/value"
@@ -85,11 +86,12 @@ type Options struct {
 	// never reads a clock. Defaults: time.Now and random UUIDs.
 	Now   func() time.Time
 	NewID func() string
-	// Diagram makes the context's diagram (GET /diagram.svg) on first
-	// request; nil answers 404. The native server renders it with package
-	// diagram; a Worker serves the one `worker build` rendered, which keeps
-	// the renderer out of the wasm engine.
-	Diagram func() []byte
+	// Diagram draws the context's diagram (GET /diagram.svg) on first
+	// request, from the manifest of the program served (a swapped program
+	// gets its own); nil answers 404. The native server renders it with
+	// package diagram; a Worker serves the one `worker build` rendered,
+	// which keeps the renderer out of the wasm engine.
+	Diagram func(*manifest.Manifest) []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
@@ -154,8 +156,17 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
 		openapi: &document{make: func() []byte { return OpenAPI(p) }},
 		context: &document{make: func() []byte { return contextDoc(p) }},
-		diagram: &document{make: opt.Diagram},
+		diagram: diagramDoc(p, opt.Diagram),
 	}
+}
+
+// diagramDoc is the diagram document of p, or one without a maker (404)
+// when the runtime draws none.
+func diagramDoc(p *interpreter.Program, draw func(*manifest.Manifest) []byte) *document {
+	if draw == nil {
+		return &document{}
+	}
+	return &document{make: func() []byte { return draw(p.Manifest) }}
 }
 
 // document is a document about the context (OpenAPI, GET /context), made

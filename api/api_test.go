@@ -88,7 +88,7 @@ func newServerFor(t *testing.T, p *interpreter.Program, opt api.Options) *server
 	backend := native.New(p, st, engine.Options{})
 	t.Cleanup(backend.Close)
 	if opt.Diagram == nil {
-		opt.Diagram = func() []byte { return diagram.SVG(p.Manifest) }
+		opt.Diagram = diagram.SVG
 	}
 	svc := api.New(p, backend, opt)
 	s := &server{t: t, store: st, backend: backend, ended: make(chan string, 1024)}

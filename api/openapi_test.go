@@ -306,7 +306,7 @@ func TestOpenAPIDeterministic(t *testing.T) {
 	assert.True(t, bytes.Equal(first, OpenAPI(openapiCompile(t, "../contexts/example.cue"))))
 
 	// The service serves these bytes.
-	s := New(p, openapiBackend{}, Options{Diagram: func() []byte { return diagram.SVG(p.Manifest) }})
+	s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG})
 	resp := s.Serve(context.Background(), &Request{Method: http.MethodGet, Path: "/openapi.json", Header: Header{}})
 	assert.Equal(t, http.StatusOK, resp.Status)
 	assert.Equal(t, first, resp.Body)
@@ -350,7 +350,7 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 		}
 		p := openapiCompile(t, path)
 		doc := openapiDoc(t, p)
-		s := New(p, openapiBackend{}, Options{Diagram: func() []byte { return diagram.SVG(p.Manifest) }, Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+		s := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
 		aggregate := slices.Sorted(maps.Keys(p.Manifest.Aggregates))[0]
 		ops := 0
 		for route, item := range doc["paths"].(map[string]any) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/diagram"
+	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
 )
 
@@ -23,7 +24,7 @@ var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispa
 // panic on a route without one) by its handler, not by the dispatcher.
 func TestRouteHandlers(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
-	s := New(p, openapiBackend{}, Options{AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}, Diagram: func() []byte { return []byte("<svg/>") },
+	s := New(p, openapiBackend{}, Options{AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}, Diagram: func(*manifest.Manifest) []byte { return []byte("<svg/>") },
 		Storage: func(context.Context) (any, error) { return struct{}{}, nil }})
 	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "{name}", "open_carts", "{action}", "rebuild")
 	for _, r := range route.Table {
@@ -43,8 +44,8 @@ func TestRouteHandlers(t *testing.T) {
 // dispatched through the route table.
 func TestDispatchEdges(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
-	full := New(p, openapiBackend{}, Options{Diagram: func() []byte { return diagram.SVG(p.Manifest) }, Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
-	bare := New(p, openapiBackend{}, Options{Diagram: func() []byte { return diagram.SVG(p.Manifest) }})
+	full := New(p, openapiBackend{}, Options{Diagram: diagram.SVG, Token: "user", AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}})
+	bare := New(p, openapiBackend{}, Options{Diagram: diagram.SVG})
 	requests := []string{
 		"GET /healthz", "POST /healthz", "HEAD /healthz", "GET /healthz/x", "GET /", "GET //",
 		"GET /openapi.json", "POST /openapi.json", "HEAD /context", "PUT /diagram.svg", "GET /openapi",

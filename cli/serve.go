@@ -300,7 +300,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			cur := backend.Program() // a watch may have swapped it
 			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(cur, st), time.Now())
 		},
-		Diagram: func() []byte { return diagram.SVG(p.Manifest) },
+		Diagram: diagram.SVG,
 	})
 	return stk, nil
 }

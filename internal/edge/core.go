@@ -89,7 +89,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	// Limits on Workers).
 	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
 	if cfg.Diagram != "" {
-		opt.Diagram = func() []byte { return []byte(cfg.Diagram) }
+		opt.Diagram = func(*manifest.Manifest) []byte { return []byte(cfg.Diagram) }
 	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
