@@ -36,7 +36,16 @@ type CommandRequest struct {
 	ExpectedVersions []int64      `json:"expectedVersions,omitempty"`
 	IdempotencyKey   string       `json:"idempotencyKey,omitempty"`
 	Limits           value.Limits `json:"limits"` // the service's payload limits
+	// Caller is who sends the command in a context with auth: the
+	// context's rules are evaluated for it. Nil: they are not (a command
+	// an effect sends, one sent with a static token, a context without
+	// auth). Only the API takes commands from outside, and it always sets
+	// Caller when the context declares auth.
+	Caller *Caller `json:"caller,omitempty"`
 }
+
+// Caller is a verified identity, or an anonymous one.
+type Caller = engine.Caller
 
 // StoreKey is the key the idempotency record is stored under: keys are
 // scoped to their instance, so an instance's own storage can hold them.
@@ -63,6 +72,12 @@ func RequestHash(req *CommandRequest) string {
 	field(strconv.FormatInt(req.ExpectedVersion, 10))
 	field(fmt.Sprint(req.ExpectedVersions))
 	field(string(req.Payload))
+	if req.Caller != nil {
+		// A key reused by another caller is refused, never answered with
+		// the first caller's answer. Only with auth: every other request
+		// hashes as before.
+		field(req.Caller.Actor)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -203,7 +218,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	}
 	d, err := engine.Decide(p, engine.Current{State: state, Version: cur.Version}, engine.Envelope{
 		ID: req.CommandID, Aggregate: req.Aggregate, Instance: req.ID, Command: req.Command,
-		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time,
+		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time, Caller: req.Caller,
 	}, opt)
 	if err != nil {
 		return Decision{Answer: rejection(err, cur.Version)}

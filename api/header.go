@@ -44,6 +44,7 @@ const (
 	statusNotModified           = 304
 	statusBadRequest            = 400
 	statusUnauthorized          = 401
+	statusForbidden             = 403
 	statusNotFound              = 404
 	statusMethodNotAllowed      = 405
 	statusNotAcceptable         = 406

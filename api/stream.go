@@ -61,7 +61,15 @@ func WantsStream(r *Request) bool {
 // until ctx ends or w fails. A non-nil Response means the request was
 // refused before streaming began.
 func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Response {
-	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+	if s.prog.Auth != nil {
+		caller, bad := s.identify(ctx, r)
+		if bad == nil {
+			bad = s.mayReadLog(caller)
+		}
+		if bad != nil {
+			return bad
+		}
+	} else if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
 		resp := unauthorized("this server needs a bearer token")
 		return &resp
 	}

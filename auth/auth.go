@@ -102,6 +102,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Reason + ": " + e.Detail }
 
+// TokenReason is the reason, for callers that do not import this package
+// (the API: a Worker that verifies elsewhere links none of it).
+func (e *Error) TokenReason() string { return e.Reason }
+
 // Why a token is refused.
 const (
 	ReasonMissing      = "missing"

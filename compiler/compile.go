@@ -61,6 +61,7 @@ func (c *compilation) manifest(v cue.Value) *manifest.Manifest {
 		m.Scenarios = append(m.Scenarios, c.scenario(name, sv))
 	}
 	c.readSide(m, v)
+	c.auth(m, v)
 	return m
 }
 

@@ -28,6 +28,19 @@ type Envelope struct {
 	Payload         json.RawMessage `json:"payload,omitempty"`
 	ExpectedVersion int64           `json:"expectedVersion"` // AnyVersion: no check
 	Time            time.Time       `json:"time"`
+	// Caller is who sends the command, in a context with auth: its rules
+	// are evaluated for it. Nil: they are not (a command an effect sends,
+	// or one sent with a static token).
+	Caller *Caller `json:"caller,omitempty"`
+}
+
+// Caller is a verified identity, or an anonymous one.
+type Caller struct {
+	// Actor is who the log records: the token's sub, a static token's
+	// name, or "anonymous".
+	Actor     string         `json:"actor"`
+	Claims    map[string]any `json:"claims,omitempty"` // verified, fitting #claims
+	Anonymous bool           `json:"anonymous,omitempty"`
 }
 
 // Current is the state a command is decided on. Version 0 means the
@@ -83,6 +96,18 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	if vs := cmd.Validate(payload); len(vs) > 0 {
 		return nil, &Error{Kind: KindSchema, Message: fmt.Sprintf("payload of %s does not fit its schema", env.Command), Violations: vs}
 	}
+	state := cur.State
+	if cur.Version == 0 {
+		state = agg.Initial()
+	}
+	ts := env.Time.UTC().Format(time.RFC3339Nano)
+	// The rules come before what the instance's lifecycle says, so a
+	// caller who may not act on an instance learns nothing of it.
+	if p.Auth != nil && env.Caller != nil {
+		if err := mayRun(p.Auth, env, payload, state, cur.Version, ts); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case cmd.Instance == manifest.InstanceExisting && cur.Version == 0:
 		return nil, &Error{Kind: KindInstanceMissing, Message: fmt.Sprintf("%s %s does not exist; %s needs an existing instance", env.Aggregate, env.Instance, env.Command)}
@@ -92,17 +117,15 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	if env.ExpectedVersion != AnyVersion && env.ExpectedVersion != cur.Version {
 		return nil, &Error{Kind: KindVersionConflict, Message: fmt.Sprintf("expected version %d, the instance is at %d", env.ExpectedVersion, cur.Version), Version: cur.Version}
 	}
-	state := cur.State
-	if cur.Version == 0 {
-		state = agg.Initial()
-	}
-	ts := env.Time.UTC().Format(time.RFC3339Nano)
 	// One budget for every expression of the command, so a command costs
 	// at most CostBudget however many expressions it runs.
 	ev := &interpreter.Env{Cmd: payload, State: state, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
 		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(cur.Version),
 		Command: env.Command, CommandID: env.ID, Timestamp: ts,
 	}}
+	if env.Caller != nil {
+		ev.Caller = env.Caller.Claims
+	}
 	for _, g := range cmd.Require {
 		ok, err := g.Holds(ev)
 		if err != nil {
@@ -262,4 +285,29 @@ func exprError(err error) error {
 
 func names[V any](m map[string]V) string {
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}
+
+// mayRun evaluates the allow rules of a command for its caller.
+func mayRun(a *interpreter.Auth, env Envelope, payload, state any, version int64, ts string) error {
+	ev := &interpreter.Env{Cmd: payload, State: state, Caller: env.Caller.Claims, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
+		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(version),
+		Command: env.Command, CommandID: env.ID, Timestamp: ts,
+	}}
+	if ev.Caller == nil {
+		ev.Caller = map[string]any{}
+	}
+	v, err := a.MayRun(env.Aggregate, env.Command, ev, env.Caller.Anonymous)
+	if err != nil {
+		// A rule that cannot be evaluated for this caller (a claim it
+		// lacks) does not allow: the caller is refused, not the server.
+		return &Error{Kind: KindForbidden, Status: 403, Message: fmt.Sprintf("%s is not allowed: a rule could not be evaluated for this caller", env.Command)}
+	}
+	if !v.Allowed {
+		msg := fmt.Sprintf("%s is not allowed for this caller", env.Command)
+		if v.Rule != "" {
+			msg = fmt.Sprintf("%s is not allowed for this caller: %s", env.Command, v.Rule)
+		}
+		return &Error{Kind: KindForbidden, Name: v.Rule, Status: 403, Message: msg}
+	}
+	return nil
 }

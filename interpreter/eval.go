@@ -35,6 +35,7 @@ type Env struct {
 	Row       any  `expr:"row"`       // projections: the current row, {} when new
 	Vars      any  `expr:"env"`       // effects: the declared env variables
 	Rejection any  `expr:"rejection"` // effects' onReject: {kind, name, message}
+	Caller    any  `expr:"caller"`    // rules: the verified claims (#claims)
 	// Budget is what the expressions of one command, projected event,
 	// delivery or read may still spend; nil gives each run a budget of its
 	// own.

@@ -35,6 +35,9 @@ type Program struct {
 	Projections map[string]*Projection
 	Queries     map[string]*Query
 	Effects     map[string]*Effect
+	// Auth is the identity source and the rules; nil when the context
+	// declares no auth.
+	Auth *Auth
 	// Limits are the context's size limits, defaults filled in.
 	Limits manifest.Limits
 
@@ -307,6 +310,7 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
+	c.caller = c.callerType(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
 		if reserved := route.Reserved(); slices.Contains(reserved, name) {
@@ -322,6 +326,7 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
+	c.auth(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -350,6 +355,8 @@ type compiler struct {
 	warns   diag.List
 	lint    func(*compiler, manifest.Expr, ast.Node)  // vetting's, or nil
 	types   func(schema, *typer, string) reflect.Type // vetting's, or nil
+	caller  reflect.Type                              // #claims' type, nil without auth
+	claims  schema                                    // #claims, with auth
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -358,7 +365,8 @@ var metaType = reflect.TypeOf(Meta{})
 type env struct {
 	cmd, state, event    reflect.Type // nil: not visible here
 	row, vars, rejection reflect.Type
-	noMeta               bool // lenses see the payload only
+	caller               reflect.Type // rules: the claims
+	noMeta               bool         // lenses see the payload only
 }
 
 func (e env) value() any {
@@ -376,6 +384,7 @@ func (e env) value() any {
 	add("row", e.row)
 	add("env", e.vars)
 	add("rejection", e.rejection)
+	add("caller", e.caller)
 	if !e.noMeta {
 		add("meta", metaType)
 	}
@@ -572,7 +581,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		default:
 			c.errs.Add(mc.Pos, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, mc.Instance)
 		}
-		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType}
+		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType, caller: c.caller}
 		cmd.Require = c.checks(mc.Require, decide)
 		for _, me := range mc.Emit {
 			es, ok := events[me.Event]

@@ -23,6 +23,7 @@ type Manifest struct {
 	// License is the API's license as its OpenAPI document states it.
 	License   string     `json:"license,omitempty"`
 	Snapshots *Snapshots `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
+	Auth      *Auth      `json:"auth,omitempty"`      // nil: no identity, no rules
 }
 
 // Snapshots says how often an instance's state is kept as a snapshot:
