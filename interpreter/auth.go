@@ -1,6 +1,7 @@
 package interpreter
 
 import (
+	"maps"
 	"reflect"
 
 	"github.com/cuesource/cuesource/manifest"
@@ -262,5 +263,13 @@ func (c *compiler) callerType(m *manifest.Manifest) reflect.Type {
 		return nil
 	}
 	c.claims = c.schema(m.Auth.Claims, "mem:///auth/claims.json", m.Auth.Pos)
-	return c.typeOf(c.claims, "caller")
+	// A token carries claims #claims does not name (iat, jti, ...), so
+	// #claims is open; rules are typed by the claims it names, so that
+	// vet reports caller.subb.
+	typed := c.claims
+	if typed.doc != nil {
+		typed.doc = maps.Clone(typed.doc)
+		delete(typed.doc, "additionalProperties")
+	}
+	return c.typeOf(typed, "caller")
 }

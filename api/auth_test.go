@@ -1,0 +1,318 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/api/nethttp"
+	"github.com/cuesource/cuesource/auth"
+	"github.com/cuesource/cuesource/engine"
+	"github.com/cuesource/cuesource/interpreter"
+	"github.com/cuesource/cuesource/native"
+	"github.com/cuesource/cuesource/projections"
+	"github.com/cuesource/cuesource/store/sqlite"
+)
+
+var (
+	ownedOnce sync.Once
+	ownedProg *interpreter.Program
+	ownedErr  error
+	jwtSecret = []byte("a secret of at least thirty-two bytes!")
+)
+
+func owned(t testing.TB) *interpreter.Program {
+	t.Helper()
+	ownedOnce.Do(func() { ownedProg, ownedErr = compile("../contexts/owned/owned.cue") })
+	require.NoError(t, ownedErr)
+	return ownedProg
+}
+
+// token mints a token for the owned context: sub and roles, signed with
+// key (the HS256 secret when nil), with claims changed by extra (a nil
+// value removes the claim).
+func token(t testing.TB, sub string, roles []string, key any, kid string, extra map[string]any) string {
+	t.Helper()
+	c := map[string]any{"sub": sub, "roles": roles, "iss": "https://id.example", "aud": "owned", "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range extra {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	if key == nil {
+		key = jwtSecret
+	}
+	tok, err := auth.Mint(c, key, kid)
+	require.NoError(t, err)
+	return tok
+}
+
+func ownedServer(t *testing.T, cfg auth.Config, opt api.Options) *server {
+	t.Helper()
+	cfg.Issuer, cfg.Audience = "https://id.example", "owned"
+	v, err := auth.New(cfg)
+	require.NoError(t, err)
+	opt.Identity = v
+	return newServerReadSide(t, owned(t), opt)
+}
+
+// newServerReadSide is newServerFor with the projections and queries
+// running, as `cuesource serve` has them.
+func newServerReadSide(t *testing.T, p *interpreter.Program, opt api.Options) *server {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "owned.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, st.Close()) })
+	backend := native.New(p, st, engine.Options{})
+	t.Cleanup(backend.Close)
+	queries, err := st.OpenQueries(t.Context(), 2)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = queries.Close() })
+	runner, err := projections.New(p, st, projections.Options{Waiter: backend, Queries: queries})
+	require.NoError(t, err)
+	require.NoError(t, runner.Start(t.Context()))
+	t.Cleanup(runner.Close)
+	opt.ReadModels = runner
+	s := &server{t: t, store: st, backend: backend, ended: make(chan string, 1024)}
+	ts := httptest.NewServer(nethttp.Handler(api.New(p, backend, opt), nethttp.Options{}))
+	t.Cleanup(ts.Close)
+	s.url, s.client = ts.URL, ts.Client()
+	return s
+}
+
+func bearerOf(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// assertInvalidToken checks a 401 for a token that does not verify: the
+// reason in the problem and in WWW-Authenticate, and no claim value.
+func assertInvalidToken(t *testing.T, r *reply, reason string) {
+	t.Helper()
+	m := assertProblem(t, r, http.StatusUnauthorized, "invalid_token")
+	assert.Equal(t, reason, m["reason"])
+	assert.Equal(t, `Bearer error="invalid_token", error_description="`+reason+`"`, r.Header.Get("WWW-Authenticate"))
+	assert.NotContains(t, string(r.Body), "ada")
+	assert.NotContains(t, string(r.Body), string(jwtSecret))
+}
+
+// Every attack on the token is a 401 with its reason, on a command, a
+// read and the log alike.
+func TestAuthRefusesTokens(t *testing.T) {
+	s := ownedServer(t, auth.Config{Secret: jwtSecret}, api.Options{})
+	enc := base64.RawURLEncoding.EncodeToString
+	seg := func(v any) string { b, _ := json.Marshal(v); return enc(b) }
+	claims := map[string]any{"sub": "ada", "roles": []string{"customer"}, "iss": "https://id.example", "aud": "owned", "exp": time.Now().Add(time.Hour).Unix()}
+	good := token(t, "ada", []string{"customer"}, nil, "", nil)
+	parts := strings.Split(good, ".")
+	for _, tc := range []struct {
+		name, token, reason string
+	}{
+		{"forged signature", token(t, "ada", []string{"customer"}, []byte("another secret, also thirty-two bytes"), "", nil), auth.ReasonSignature},
+		{"claims changed under the signature", parts[0] + "." + seg(map[string]any{"sub": "ada", "roles": []string{"support"}, "iss": "https://id.example", "aud": "owned", "exp": claims["exp"]}) + "." + parts[2], auth.ReasonSignature},
+		{"alg none", seg(map[string]any{"alg": "none", "typ": "JWT"}) + "." + seg(claims) + ".", auth.ReasonAlgorithm},
+		{"expired", token(t, "ada", []string{"customer"}, nil, "", map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}), auth.ReasonExpired},
+		{"not yet valid", token(t, "ada", []string{"customer"}, nil, "", map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}), auth.ReasonNotYetValid},
+		{"wrong iss", token(t, "ada", []string{"customer"}, nil, "", map[string]any{"iss": "https://evil.example"}), auth.ReasonIssuer},
+		{"wrong aud", token(t, "ada", []string{"customer"}, nil, "", map[string]any{"aud": "shop"}), auth.ReasonAudience},
+		{"100 KB token", strings.Repeat("x", 100<<10), auth.ReasonTooLarge},
+		{"claims of the wrong type", token(t, "ada", nil, nil, "", map[string]any{"roles": "support"}), "invalid_claims"},
+		{"exp of the wrong type", token(t, "ada", []string{"customer"}, nil, "", map[string]any{"exp": "soon"}), auth.ReasonClaims},
+		{"no sub", token(t, "", []string{"customer"}, nil, "", map[string]any{"sub": nil}), "invalid_claims"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assertInvalidToken(t, s.do(http.MethodPost, "/cart/c1/Open", "", bearerOf(tc.token)...), tc.reason)
+			assertInvalidToken(t, s.do(http.MethodGet, "/cart/c1", "", bearerOf(tc.token)...), tc.reason)
+			assertInvalidToken(t, s.do(http.MethodGet, "/events", "", bearerOf(tc.token)...), tc.reason)
+		})
+	}
+	t.Run("token in the query string", func(t *testing.T) {
+		assertInvalidToken(t, s.do(http.MethodGet, "/cart/c1?access_token="+good, ""), "token_in_query")
+		assertInvalidToken(t, s.do(http.MethodGet, "/events?access_token="+good, "", "Accept", "text/event-stream"), "token_in_query")
+	})
+	assert.Zero(t, s.eventCountAs(token(t, "sam", []string{"support"}, nil, "", nil)), "nothing was written")
+}
+
+// An HS256 token signed with the RSA public key the server verifies
+// RS256 with: the allow-list is the configuration's, so the token's alg
+// is refused, and with HS256 allowed too, HS256 verifies only with the
+// secret.
+func TestAuthRefusesAlgorithmConfusion(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	jwk, err := auth.JWK(rk, "r1")
+	require.NoError(t, err)
+	set, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
+	keys, err := auth.StaticKeys(set)
+	require.NoError(t, err)
+	pub, err := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding.EncodeToString
+	seg := func(v any) string { b, _ := json.Marshal(v); return enc(b) }
+	head := seg(map[string]any{"alg": "HS256", "typ": "JWT", "kid": "r1"}) + "." +
+		seg(map[string]any{"sub": "ada", "roles": []string{"customer"}, "iss": "https://id.example", "aud": "owned", "exp": time.Now().Add(time.Hour).Unix()})
+	m := hmac.New(sha256.New, pub)
+	m.Write([]byte(head))
+	confused := head + "." + enc(m.Sum(nil))
+
+	s := ownedServer(t, auth.Config{Keys: keys}, api.Options{})
+	assertInvalidToken(t, s.do(http.MethodPost, "/cart/c1/Open", "", bearerOf(confused)...), auth.ReasonAlgorithm)
+	s = ownedServer(t, auth.Config{Keys: keys, Secret: jwtSecret, Algorithms: []string{"HS256", "RS256"}}, api.Options{})
+	assertInvalidToken(t, s.do(http.MethodPost, "/cart/c1/Open", "", bearerOf(confused)...), auth.ReasonSignature)
+	// The key itself verifies what it signed.
+	s.post("/cart/c1/Open", "", http.StatusCreated, bearerOf(token(t, "ada", []string{"customer"}, rk, "r1", nil))...)
+}
+
+// A token signed with a key the JWKS (served over HTTP) did not have is
+// refused as unknown_key; once the set is rotated to hold it, it is
+// accepted.
+func TestAuthRotatedJWKS(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var served atomic.Value
+	publish := func(keys map[string]*ecdsa.PrivateKey) {
+		var set []any
+		for kid, k := range keys {
+			j, err := auth.JWK(k, kid)
+			require.NoError(t, err)
+			set = append(set, j)
+		}
+		b, _ := json.Marshal(map[string]any{"keys": set})
+		served.Store(b)
+	}
+	publish(map[string]*ecdsa.PrivateKey{"k1": k1})
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		_, _ = w.Write(served.Load().([]byte))
+	}))
+	t.Cleanup(jwks.Close)
+	keys := auth.FetchedKeys(&auth.HTTPFetcher{URL: jwks.URL})
+	keys.MinRefresh = 0
+	s := ownedServer(t, auth.Config{Keys: keys}, api.Options{})
+	s.post("/cart/c1/Open", "", http.StatusCreated, bearerOf(token(t, "ada", []string{"customer"}, k1, "k1", nil))...)
+	tok2 := token(t, "ada", []string{"customer"}, k2, "k2", nil)
+	assertInvalidToken(t, s.do(http.MethodPost, "/cart/c2/Open", "", bearerOf(tok2)...), auth.ReasonUnknownKey)
+	publish(map[string]*ecdsa.PrivateKey{"k1": k1, "k2": k2})
+	s.post("/cart/c2/Open", "", http.StatusCreated, bearerOf(tok2)...)
+	assert.Equal(t, int32(3), fetches.Load(), "first use, the unknown kid, the rotated set")
+}
+
+func (s *server) eventCountAs(tok string) int {
+	s.t.Helper()
+	r := s.do(http.MethodGet, "/events?limit=1000", "", bearerOf(tok)...)
+	require.Equal(s.t, http.StatusOK, r.Status, r.String())
+	var page struct{ Events []json.RawMessage }
+	require.NoError(s.t, json.Unmarshal(r.Body, &page))
+	return len(page.Events)
+}
+
+// Allow and deny, for every kind of rule.
+func TestAuthRules(t *testing.T) {
+	s := ownedServer(t, auth.Config{Secret: jwtSecret}, api.Options{Token: "machine-token"})
+	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
+	bob := bearerOf(token(t, "bob", []string{"customer"}, nil, "", nil))
+	sam := bearerOf(token(t, "sam", []string{"support"}, nil, "", nil))
+	root := bearerOf(token(t, "root", []string{"admin"}, nil, "", nil))
+	forbidden := func(r *reply, rule string) {
+		t.Helper()
+		m := assertProblem(t, r, http.StatusForbidden, "forbidden")
+		if rule == "" {
+			assert.NotContains(t, m, "name")
+		} else {
+			assert.Equal(t, rule, m["name"])
+		}
+		assert.NotContains(t, string(r.Body), "ada")
+	}
+
+	t.Run("command allow", func(t *testing.T) {
+		r := s.post("/cart/a1/Open", "", http.StatusCreated, ada...)
+		assert.Equal(t, "ada", r.json(t)["state"].(map[string]any)["owner"], "emits see caller")
+		forbidden(s.do(http.MethodPost, "/cart/s1/Open", "", sam...), "customers open their own")
+		assertProblem(t, s.do(http.MethodPost, "/cart/x1/Open", ""), http.StatusUnauthorized, "unauthorized")
+	})
+	t.Run("aggregate allow", func(t *testing.T) {
+		s.post("/cart/a1/AddItem", `{"sku":"TEA-01","qty":1}`, http.StatusOK, ada...)
+		forbidden(s.do(http.MethodPost, "/cart/a1/AddItem", `{"sku":"TEA-01","qty":1}`, bob...), "owner acts")
+		// Before the lifecycle: a caller learns nothing of a cart that is not theirs.
+		forbidden(s.do(http.MethodPost, "/cart/nobody/AddItem", `{"sku":"TEA-01","qty":1}`, bob...), "owner acts")
+	})
+	t.Run("context allow", func(t *testing.T) {
+		s.post("/cart/a1/AddItem", `{"sku":"TEA-02","qty":1}`, http.StatusOK, root...)
+	})
+	t.Run("static token", func(t *testing.T) {
+		s.post("/cart/a1/AddItem", `{"sku":"TEA-03","qty":1}`, http.StatusOK, bearerOf("machine-token")...)
+		assertJSON(t, s.do(http.MethodGet, "/cart/a1", "", bearerOf("machine-token")...), http.StatusOK)
+	})
+	t.Run("read denied as missing", func(t *testing.T) {
+		for _, path := range []string{"/cart/a1", "/cart/a1/events", "/cart/a1/history"} {
+			assertJSON(t, s.do(http.MethodGet, path, "", ada...), http.StatusOK)
+			assertJSON(t, s.do(http.MethodGet, path, "", sam...), http.StatusOK)
+			denied := s.do(http.MethodGet, path, "", bob...)
+			missing := s.do(http.MethodGet, strings.Replace(path, "a1", "zz", 1), "", bob...)
+			assertProblem(t, denied, http.StatusNotFound, "instance_missing")
+			assert.Equal(t, strings.ReplaceAll(string(missing.Body), "zz", "a1"), string(denied.Body), "a denied read looks like a missing instance")
+			assertProblem(t, s.do(http.MethodGet, path, ""), http.StatusUnauthorized, "unauthorized")
+		}
+	})
+	t.Run("read denied as forbidden", func(t *testing.T) {
+		s.post("/note/n1/Write", `{"text":"hi"}`, http.StatusCreated, ada...)
+		forbidden(s.do(http.MethodPost, "/note/n1/Write", `{"text":"mine"}`, bob...), "owner writes")
+		for _, path := range []string{"/note/n1", "/note/n1/events", "/note/n1/history"} {
+			assertJSON(t, s.do(http.MethodGet, path, "", ada...), http.StatusOK)
+			forbidden(s.do(http.MethodGet, path, "", bob...), "owner reads")
+		}
+	})
+	t.Run("queries", func(t *testing.T) {
+		s.post("/cart/b1/Open", "", http.StatusCreated, bob...)
+		rows := func(r *reply) []any { return assertJSON(t, r, http.StatusOK)["rows"].([]any) }
+		mine := rows(s.do(http.MethodGet, "/queries/my_carts", "", ada...))
+		require.Len(t, mine, 1)
+		assert.Equal(t, "a1", mine[0].(map[string]any)["cart"])
+		assertProblem(t, s.do(http.MethodGet, "/queries/my_carts?owner=bob", "", ada...), http.StatusBadRequest, "invalid_parameter")
+		forbidden(s.do(http.MethodGet, "/queries/my_carts", "", sam...), "customers")
+		assert.Len(t, rows(s.do(http.MethodGet, "/queries/carts_of?owner=bob", "", sam...)), 1)
+		forbidden(s.do(http.MethodGet, "/queries/carts_of?owner=bob", "", ada...), "support")
+		assertProblem(t, s.do(http.MethodGet, "/queries/carts_of?owner=bob", ""), http.StatusUnauthorized, "unauthorized")
+		assert.Len(t, rows(s.do(http.MethodGet, "/queries/open_count", "")), 1, "anonymous: true opens a query to anyone")
+	})
+	t.Run("log", func(t *testing.T) {
+		assertJSON(t, s.do(http.MethodGet, "/events", "", sam...), http.StatusOK)
+		forbidden(s.do(http.MethodGet, "/events", "", ada...), "support reads the log")
+		assertProblem(t, s.do(http.MethodGet, "/events", ""), http.StatusUnauthorized, "unauthorized")
+		forbidden(s.do(http.MethodGet, "/events", "", append(ada, "Accept", "text/event-stream")...), "support reads the log")
+		assertProblem(t, s.do(http.MethodGet, "/events", "", "Accept", "text/event-stream"), http.StatusUnauthorized, "unauthorized")
+
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set(sam[0], sam[1])
+		resp, err := s.client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(line, "id: "), line)
+	})
+}
