@@ -29,9 +29,12 @@ type Envelope struct {
 	ExpectedVersion int64           `json:"expectedVersion"` // AnyVersion: no check
 	Time            time.Time       `json:"time"`
 	// Caller is who sends the command, in a context with auth: its rules
-	// are evaluated for it. Nil: they are not (a command an effect sends,
-	// or one sent with a static token).
+	// are evaluated for it unless it is Trusted. Nil: they are not (a
+	// context without auth, a command a test decides directly).
 	Caller *Caller `json:"caller,omitempty"`
+	// Recorded is what the command's events record as meta (actor,
+	// correlation, causation) in a context with auth.
+	Recorded interpreter.Recorded `json:"recorded,omitzero"`
 }
 
 // Caller is a verified identity, or an anonymous one.
@@ -41,6 +44,9 @@ type Caller struct {
 	Actor     string         `json:"actor"`
 	Claims    map[string]any `json:"claims,omitempty"` // verified, fitting #claims
 	Anonymous bool           `json:"anonymous,omitempty"`
+	// Trusted: a static token (a machine, an administrator) or an effect
+	// acting for the event's actor; the rules do not apply.
+	Trusted bool `json:"trusted,omitempty"`
 }
 
 // Current is the state a command is decided on. Version 0 means the
@@ -57,6 +63,9 @@ type Event struct {
 	Version int64     `json:"version"` // the instance's version once applied
 	Time    time.Time `json:"time"`
 	Payload any       `json:"payload"`
+	// Recorded is the metadata the event was stored with, for a replay;
+	// nil while deciding, when the envelope's is used.
+	Recorded *interpreter.Recorded `json:"-"`
 }
 
 // Decision is what a command did: its events and the state after them.
@@ -103,7 +112,7 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	ts := env.Time.UTC().Format(time.RFC3339Nano)
 	// The rules come before what the instance's lifecycle says, so a
 	// caller who may not act on an instance learns nothing of it.
-	if p.Auth != nil && env.Caller != nil {
+	if p.Auth != nil && env.Caller != nil && !env.Caller.Trusted {
 		if err := mayRun(p.Auth, env, payload, state, cur.Version, ts); err != nil {
 			return nil, err
 		}
@@ -122,7 +131,7 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	ev := &interpreter.Env{Cmd: payload, State: state, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
 		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(cur.Version),
 		Command: env.Command, CommandID: env.ID, Timestamp: ts,
-	}}
+	}.With(env.Recorded)}
 	if env.Caller != nil {
 		ev.Caller = env.Caller.Claims
 	}
@@ -225,14 +234,18 @@ func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, b *int
 		}
 	}
 	var ts string
+	rec := env.Recorded
 	if et.ReadsMeta() {
 		ts = e.Time.UTC().Format(time.RFC3339Nano)
+		if e.Recorded != nil {
+			rec = *e.Recorded
+		}
 	}
 	x := envs.Get().(*interpreter.Env)
 	*x = interpreter.Env{State: state, Event: e.Payload, Budget: b, Meta: interpreter.Meta{
 		Aggregate: agg.Name, AggregateID: env.Instance, Version: int(e.Version),
 		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: ts,
-	}}
+	}.With(rec)}
 	next, err := et.Apply(x)
 	*x = interpreter.Env{}
 	envs.Put(x)

@@ -1,6 +1,7 @@
 package interpreter
 
 import (
+	"encoding/json"
 	"maps"
 	"reflect"
 
@@ -272,4 +273,31 @@ func (c *compiler) callerType(m *manifest.Manifest) reflect.Type {
 		delete(typed.doc, "additionalProperties")
 	}
 	return c.typeOf(typed, "caller")
+}
+
+// Recorded is the metadata every event of a context with auth records
+// (store.Event.Meta): who did it, the process it belongs to (the
+// correlation id: the first command's id, carried on by every send) and
+// what caused it (the command's id, or for a command an effect sent, the
+// triggering event's id).
+type Recorded struct {
+	Actor         string `json:"actor"`
+	CorrelationID string `json:"correlationId"`
+	CausationID   string `json:"causationId"`
+}
+
+// ReadRecorded reads an event's recorded metadata; the zero Recorded for
+// an event without (one written without auth).
+func ReadRecorded(raw []byte) Recorded {
+	var r Recorded
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &r)
+	}
+	return r
+}
+
+// With returns m with r's fields set.
+func (m Meta) With(r Recorded) Meta {
+	m.Actor, m.CorrelationID, m.CausationID = r.Actor, r.CorrelationID, r.CausationID
+	return m
 }
