@@ -316,3 +316,31 @@ func TestAuthRules(t *testing.T) {
 		assert.True(t, strings.HasPrefix(line, "id: "), line)
 	})
 }
+
+// The OpenAPI document of a context with auth declares the JWT scheme,
+// 403 wherever a rule decides, and 404 on an instance's reads.
+func TestAuthOpenAPI(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]struct{ Responses map[string]any }
+		Components struct {
+			SecuritySchemes map[string]map[string]any
+			Responses       map[string]map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal(api.OpenAPI(owned(t)), &doc))
+	assert.Equal(t, "JWT", doc.Components.SecuritySchemes["bearer"]["bearerFormat"])
+	assert.Contains(t, doc.Components.Responses["Unauthorized"]["description"], "invalid_token")
+	for _, at := range []struct{ path, method string }{
+		{"/cart/{id}", "get"}, {"/cart/{id}/events", "get"}, {"/cart/{id}/AddItem", "post"},
+		{"/events", "get"}, {"/queries/my_carts", "get"},
+	} {
+		rs := doc.Paths[at.path][at.method].Responses
+		assert.Contains(t, rs, "403", at.path)
+		assert.Contains(t, rs, "401", at.path)
+		if at.method == "get" && strings.HasPrefix(at.path, "/cart/") {
+			assert.Contains(t, rs, "404", at.path)
+		}
+	}
+	assert.NotContains(t, doc.Paths["/healthz"]["get"].Responses, "403")
+	assert.NotContains(t, doc.Paths["/projections/{name}/{action}"]["post"].Responses, "403", "admin routes answer to the admin token only")
+}
