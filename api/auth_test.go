@@ -344,3 +344,35 @@ func TestAuthOpenAPI(t *testing.T) {
 	assert.NotContains(t, doc.Paths["/healthz"]["get"].Responses, "403")
 	assert.NotContains(t, doc.Paths["/projections/{name}/{action}"]["post"].Responses, "403", "admin routes answer to the admin token only")
 }
+
+type countingIdentity struct {
+	v *auth.Verifier
+	n atomic.Int32
+}
+
+func (c *countingIdentity) Verify(ctx context.Context, tok string) (map[string]any, error) {
+	c.n.Add(1)
+	return c.v.Verify(ctx, tok)
+}
+
+// Each request verifies its token once, whatever it runs (a command with
+// its rules, a read with its rules, a query with bound parameters).
+func TestAuthVerifiesOncePerRequest(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: jwtSecret, Issuer: "https://id.example", Audience: "owned"})
+	require.NoError(t, err)
+	id := &countingIdentity{v: v}
+	s := newServerReadSide(t, owned(t), api.Options{Identity: id})
+	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
+	for _, r := range []struct{ method, path, body string }{
+		{http.MethodPost, "/cart/a1/Open", ""},
+		{http.MethodPost, "/cart/a1/AddItem", `{"sku":"TEA-01","qty":1}`},
+		{http.MethodGet, "/cart/a1", ""},
+		{http.MethodGet, "/cart/a1/events", ""},
+		{http.MethodGet, "/queries/my_carts", ""},
+	} {
+		before := id.n.Load()
+		got := s.do(r.method, r.path, r.body, ada...)
+		require.Less(t, got.Status, 300, "%s %s: %s", r.method, r.path, got)
+		assert.Equal(t, int32(1), id.n.Load()-before, "%s %s", r.method, r.path)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -48,7 +49,26 @@ type Config struct {
 type Verifier struct {
 	cfg    Config
 	parser *jwt.Parser
+
+	// verified remembers tokens that verified, by their whole text, so a
+	// client that sends the same token with every request pays for its
+	// signature once (see CacheTTL).
+	mu       sync.RWMutex
+	verified map[string]verified
 }
+
+type verified struct {
+	claims map[string]any
+	until  time.Time
+}
+
+// CacheTTL bounds how long a verified token is remembered (never past its
+// exp): a key removed from the JWKS stops verifying its tokens within it.
+// CacheSize bounds how many are.
+const (
+	CacheTTL  = time.Minute
+	CacheSize = 1024
+)
 
 // New returns a Verifier, or an error when the configuration cannot
 // verify anything or allows what it cannot check.
@@ -90,7 +110,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...)}, nil
+	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...), verified: map[string]verified{}}, nil
 }
 
 // Error is a refused token. Reason is one of the Reason constants; Detail
@@ -125,7 +145,8 @@ const (
 func refuse(reason, detail string) *Error { return &Error{Reason: reason, Detail: detail} }
 
 // Verify checks token and returns its claims as decoded JSON (numbers as
-// float64), or an *Error.
+// float64), or an *Error. The claims may be shared with other calls for
+// the same token: a caller must not change them.
 func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, refuse(ReasonTooLarge, fmt.Sprintf("the token is %d bytes, over the limit of %d", len(token), MaxTokenBytes))
@@ -133,6 +154,46 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	if token == "" {
 		return nil, refuse(ReasonMissing, "no token")
 	}
+	now := v.cfg.Now()
+	v.mu.RLock()
+	hit, ok := v.verified[token]
+	v.mu.RUnlock()
+	if ok && now.Before(hit.until) {
+		return hit.claims, nil
+	}
+	claims, err := v.verify(ctx, token)
+	if err == nil {
+		v.remember(token, claims, now)
+	}
+	return claims, err
+}
+
+// remember keeps a verified token until CacheTTL has passed or it expires,
+// whichever comes first.
+func (v *Verifier) remember(token string, claims map[string]any, now time.Time) {
+	until := now.Add(CacheTTL)
+	if exp, err := jwt.MapClaims(claims).GetExpirationTime(); err == nil && exp != nil && exp.Add(v.cfg.Skew).Before(until) {
+		until = exp.Add(v.cfg.Skew)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.verified) >= CacheSize {
+		for k, e := range v.verified {
+			if !now.Before(e.until) {
+				delete(v.verified, k)
+			}
+		}
+		for k := range v.verified {
+			if len(v.verified) < CacheSize {
+				break
+			}
+			delete(v.verified, k) // any: map order is random
+		}
+	}
+	v.verified[token] = verified{claims: claims, until: until}
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (map[string]any, error) {
 	var keyErr *Error
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {

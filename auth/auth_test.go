@@ -201,3 +201,26 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// A verified token is remembered, but only as itself and only until it
+// expires: a token changed by a byte is verified afresh, and a remembered
+// one is refused once its exp (with the skew) has passed.
+func TestVerifiedCache(t *testing.T) {
+	clock := now
+	v := must(auth.New(auth.Config{Secret: secret, Issuer: "https://id.example", Audience: "shop", Now: func() time.Time { return clock }}))
+	tok := must(auth.Mint(claims(map[string]any{"exp": now.Add(10 * time.Second).Unix()}), secret, ""))
+	for range 2 {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts := strings.Split(tok, ".")
+	parts[1] = base64.RawURLEncoding.EncodeToString(must(json.Marshal(claims(map[string]any{"sub": "root", "exp": now.Add(10 * time.Second).Unix()}))))
+	if _, err := v.Verify(context.Background(), strings.Join(parts, ".")); reason(err) != auth.ReasonSignature {
+		t.Fatalf("a changed token beside a remembered one: %v", err)
+	}
+	clock = now.Add(10*time.Second + auth.DefaultSkew + time.Second)
+	if _, err := v.Verify(context.Background(), tok); reason(err) != auth.ReasonExpired {
+		t.Fatalf("a remembered token past its exp: %v", err)
+	}
+}
