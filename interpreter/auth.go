@@ -301,3 +301,62 @@ func (m Meta) With(r Recorded) Meta {
 	m.Actor, m.CorrelationID, m.CausationID = r.Actor, r.CorrelationID, r.CausationID
 	return m
 }
+
+// scenarioAs checks a scenario's identities against #claims; without
+// auth, a scenario cannot act as anyone.
+func (c *compiler) scenarioAs(m *manifest.Manifest, s *manifest.Scenario) {
+	check := func(raw json.RawMessage, pos manifest.Pos) {
+		if raw == nil {
+			return
+		}
+		if m.Auth == nil {
+			c.errs.Add(pos, "as: the context declares no auth, so there is no caller to act as")
+			return
+		}
+		var claims any
+		_ = json.Unmarshal(raw, &claims)
+		if vs := c.claims.validator().validate(claims); len(vs) > 0 {
+			c.errs.Add(pos, "as does not fit auth.#claims: %s", vs[0])
+		}
+	}
+	check(s.As, s.Pos)
+	for _, w := range s.When {
+		check(w.As, w.Pos)
+	}
+	for _, g := range s.Given {
+		check(g.As, g.Pos)
+	}
+}
+
+// knownRule reports whether a scenario may expect name as a denial: the
+// kind forbidden, or a rule that applies to the aggregate's commands.
+func knownRule(a *manifest.Auth, aggregate, name string) bool {
+	if a == nil {
+		return false
+	}
+	if name == string(KindForbidden) {
+		return true
+	}
+	has := func(rules []manifest.Named) bool {
+		for _, r := range rules {
+			if r.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if has(a.Allow) {
+		return true
+	}
+	if ar := a.Aggregates[aggregate]; ar != nil {
+		if has(ar.Allow) {
+			return true
+		}
+		for _, cr := range ar.Commands {
+			if has(cr.Allow) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -742,8 +742,13 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
 			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
 		}
-		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) {
-			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s and no error kind (%s)", e, s.Aggregate, strings.Join(ErrorKinds, ", "))
+		c.scenarioAs(m, s)
+		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) && !knownRule(m.Auth, s.Aggregate, e) {
+			rules := ""
+			if m.Auth != nil {
+				rules = ", no rule of its commands"
+			}
+			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(ErrorKinds, ", "))
 		}
 		if s.Then.State != nil {
 			var want map[string]any

@@ -185,7 +185,10 @@ type Scenario struct {
 	Given     []GivenItem `json:"given,omitempty"`
 	When      []WhenItem  `json:"when"`
 	Then      Then        `json:"then"`
-	Pos       Pos         `json:"pos"`
+	// As are the claims the commands are sent with (a WhenItem's own
+	// override them); nil: trusted, the rules are not evaluated.
+	As  json.RawMessage `json:"as,omitempty"`
+	Pos Pos             `json:"pos"`
 }
 
 // GivenItem is an event that happened before the scenario's commands.
@@ -193,6 +196,7 @@ type GivenItem struct {
 	Event   string          `json:"event"`
 	Version *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
 	Payload json.RawMessage `json:"payload"`           // absent: {} in given, any in then
+	As      json.RawMessage `json:"as,omitempty"`      // given: the claims whose sub the event records as its actor
 	Pos     Pos             `json:"pos"`
 }
 
@@ -200,6 +204,7 @@ type GivenItem struct {
 type WhenItem struct {
 	Command string          `json:"command"`
 	Payload json.RawMessage `json:"payload"`
+	As      json.RawMessage `json:"as,omitempty"` // the claims it is sent with; nil: the scenario's
 	Pos     Pos             `json:"pos"`
 }
 
