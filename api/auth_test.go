@@ -256,6 +256,16 @@ func TestAuthRules(t *testing.T) {
 		// Before the lifecycle: a caller learns nothing of a cart that is not theirs.
 		forbidden(s.do(http.MethodPost, "/cart/nobody/AddItem", `{"sku":"TEA-01","qty":1}`, bob...), "owner acts")
 	})
+	t.Run("idempotency key of another caller", func(t *testing.T) {
+		// The key's record answers its own caller only: another one (who
+		// may act on the cart too) is refused, never given the answer.
+		body := `{"sku":"TEA-09","qty":1}`
+		first := s.post("/cart/a1/AddItem", body, http.StatusOK, append(ada, "Idempotency-Key", "k-1")...)
+		again := s.post("/cart/a1/AddItem", body, http.StatusOK, append(ada, "Idempotency-Key", "k-1")...)
+		assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+		assert.Equal(t, string(first.Body), string(again.Body))
+		assertProblem(t, s.do(http.MethodPost, "/cart/a1/AddItem", body, append(root, "Idempotency-Key", "k-1")...), http.StatusConflict, "idempotency_key_reused")
+	})
 	t.Run("context allow", func(t *testing.T) {
 		s.post("/cart/a1/AddItem", `{"sku":"TEA-02","qty":1}`, http.StatusOK, root...)
 	})
