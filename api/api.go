@@ -223,10 +223,15 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		}
 	}
 	c := call{r: r, p: m.Params}
-	if s.prog.Auth != nil && m.Route.Access == route.Token && identified[m.Route.Name] {
+	if s.prog.Auth != nil && m.Route.Access == route.Token && (identified[m.Route.Name] || s.opt.Token != "") {
 		caller, bad := s.identify(ctx, r)
 		if bad != nil {
 			return *bad
+		}
+		if !identified[m.Route.Name] && caller.Anonymous {
+			// The documents about the API need a token when the server has
+			// one, as without auth: a verified one does.
+			return unauthorized("this server needs a bearer token")
 		}
 		c.caller = caller
 	}

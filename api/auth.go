@@ -65,6 +65,13 @@ func (s *Service) identify(ctx context.Context, r *Request) (*cuesource.Caller, 
 	claims, err := s.opt.Identity.Verify(ctx, tok)
 	if err != nil {
 		var why interface{ TokenReason() string }
+		if errors.As(err, &why) && why.TokenReason() == "keys_unavailable" {
+			// The keys could not be fetched: the server's trouble, not the
+			// token's.
+			r := problemWith(statusServiceUnavailable, "keys_unavailable", err.Error(), nil)
+			r.Header.Set("Retry-After", "5")
+			return nil, &r
+		}
 		if errors.As(err, &why) {
 			return nil, invalidToken(why.TokenReason(), err.Error())
 		}

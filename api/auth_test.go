@@ -269,6 +269,14 @@ func TestAuthRules(t *testing.T) {
 	t.Run("context allow", func(t *testing.T) {
 		s.post("/cart/a1/AddItem", `{"sku":"TEA-02","qty":1}`, http.StatusOK, root...)
 	})
+	t.Run("documents", func(t *testing.T) {
+		// With --token the documents about the API need a token, as
+		// without auth; a verified one does.
+		assertProblem(t, s.do(http.MethodGet, "/openapi.json", ""), http.StatusUnauthorized, "unauthorized")
+		require.Equal(t, http.StatusOK, s.do(http.MethodGet, "/openapi.json", "", bob...).Status)
+		require.Equal(t, http.StatusOK, s.do(http.MethodGet, "/openapi.json", "", bearerOf("machine-token")...).Status)
+		assertInvalidToken(t, s.do(http.MethodGet, "/openapi.json", "", bearerOf(token(t, "ada", nil, []byte("another secret, also thirty-two bytes"), "", nil))...), auth.ReasonSignature)
+	})
 	t.Run("static token", func(t *testing.T) {
 		s.post("/cart/a1/AddItem", `{"sku":"TEA-03","qty":1}`, http.StatusOK, bearerOf("machine-token")...)
 		assertJSON(t, s.do(http.MethodGet, "/cart/a1", "", bearerOf("machine-token")...), http.StatusOK)
@@ -385,4 +393,18 @@ func TestAuthVerifiesOncePerRequest(t *testing.T) {
 		require.Less(t, got.Status, 300, "%s %s: %s", r.method, r.path, got)
 		assert.Equal(t, int32(1), id.n.Load()-before, "%s %s", r.method, r.path)
 	}
+}
+
+// A JWKS that cannot be fetched is the server's trouble: 503 with
+// Retry-After, not a 401 that blames the token.
+func TestAuthKeysUnavailable(t *testing.T) {
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	t.Cleanup(jwks.Close)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s := ownedServer(t, auth.Config{Keys: auth.FetchedKeys(&auth.HTTPFetcher{URL: jwks.URL})}, api.Options{})
+	r := s.do(http.MethodGet, "/cart/c1", "", bearerOf(token(t, "ada", []string{"customer"}, k, "k1", nil))...)
+	assertProblem(t, r, http.StatusServiceUnavailable, "keys_unavailable")
+	assert.Equal(t, "5", r.Header.Get("Retry-After"))
 }

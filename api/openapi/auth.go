@@ -26,7 +26,7 @@ func (b *builder) withAuth(doc map[string]any) {
 	responses := comps["responses"].(map[string]any)
 	unauth := problem("unauthorized: no token was sent where no rule opens the route to anyone; " +
 		"invalid_token: the token does not verify, and reason says why (missing, too_large, malformed, algorithm_not_allowed, " +
-		"unknown_key, bad_signature, expired, not_yet_valid, wrong_issuer, wrong_audience, invalid_claims, keys_unavailable, token_in_query).")
+		"unknown_key, bad_signature, expired, not_yet_valid, wrong_issuer, wrong_audience, invalid_claims, token_in_query).")
 	unauth["headers"] = map[string]any{"WWW-Authenticate": map[string]any{
 		"description": `Bearer realm="cuesource" without a token; Bearer error="invalid_token", error_description="<reason>" for a token that does not verify.`,
 		"schema":      map[string]any{"type": "string"}}}
@@ -42,6 +42,9 @@ func (b *builder) withAuth(doc map[string]any) {
 				continue // admin routes, the documents about the API, and what any caller may read
 			}
 			rs["403"] = ref("responses", "Forbidden")
+			if _, ok := rs["503"]; !ok {
+				rs["503"] = problem("keys_unavailable: the keys that verify tokens could not be fetched; retry after Retry-After.")
+			}
 			agg, _, _ := strings.Cut(id, ".")
 			if method == "get" && strings.HasPrefix(path, "/"+agg+"/{id}") {
 				// An instance's reads: a missing instance, or one a read
