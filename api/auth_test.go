@@ -27,6 +27,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/auth"
+	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/native"
@@ -407,4 +408,14 @@ func TestAuthKeysUnavailable(t *testing.T) {
 	r := s.do(http.MethodGet, "/cart/c1", "", bearerOf(token(t, "ada", []string{"customer"}, k, "k1", nil))...)
 	assertProblem(t, r, http.StatusServiceUnavailable, "keys_unavailable")
 	assert.Equal(t, "5", r.Header.Get("Retry-After"))
+}
+
+// A runtime that loads a checked manifest (a Worker) does not enforce
+// auth yet: it refuses a context that declares it rather than serve it
+// without its rules.
+func TestAuthCompileCheckedRefuses(t *testing.T) {
+	m, err := compiler.Compile("../contexts/owned/owned.cue")
+	require.NoError(t, err)
+	_, err = interpreter.CompileChecked(m)
+	require.ErrorContains(t, err, "this runtime does not enforce auth yet")
 }

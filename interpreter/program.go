@@ -268,10 +268,12 @@ func (s shape) build(env *Env, base any) (any, error) {
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
 	return compile(m, false, &vetting{
-		scenarios: (*compiler).scenarios,
-		samples:   (*compiler).sampleLenses,
-		lint:      (*compiler).warnUnbounded,
-		types:     schema.typeOf,
+		scenarios:  (*compiler).scenarios,
+		samples:    (*compiler).sampleLenses,
+		lint:       (*compiler).warnUnbounded,
+		types:      schema.typeOf,
+		auth:       (*compiler).auth,
+		callerType: (*compiler).callerType,
 	})
 }
 
@@ -286,6 +288,11 @@ type vetting struct {
 	// types types a schema for the environment expressions are checked
 	// against; CompileChecked checks no types and leaves them nil (any).
 	types func(schema, *typer, string) reflect.Type
+	// auth and callerType compile a context's auth: only Compile does, so
+	// a Worker (CompileChecked) links none of it and refuses such a
+	// manifest.
+	auth       func(*compiler, *manifest.Manifest, *Program)
+	callerType func(*compiler, *manifest.Manifest) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -310,7 +317,11 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
-	c.caller = c.callerType(m)
+	if v != nil && v.auth != nil {
+		c.caller = v.callerType(c, m)
+	} else if m.Auth != nil {
+		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
+	}
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
 		if reserved := route.Reserved(); slices.Contains(reserved, name) {
@@ -326,7 +337,9 @@ func compile(m *manifest.Manifest, checked bool, v *vetting) (*Program, error) {
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
-	c.auth(m, p)
+	if v != nil && v.auth != nil {
+		v.auth(c, m, p)
+	}
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
