@@ -419,3 +419,27 @@ func TestAuthCompileCheckedRefuses(t *testing.T) {
 	_, err = interpreter.CompileChecked(m)
 	require.ErrorContains(t, err, "this runtime does not enforce auth yet")
 }
+
+// Cloudflare Access is one configuration: the token comes in
+// Cf-Access-Jwt-Assertion (ES256 or RS256 from the team's JWKS), and an
+// Authorization header is not read for it.
+func TestAuthCloudflareAccessHeader(t *testing.T) {
+	m, err := compiler.Compile("../contexts/owned/owned.cue")
+	require.NoError(t, err)
+	m.Auth.Header = "Cf-Access-Jwt-Assertion"
+	p, err := interpreter.Compile(m)
+	require.NoError(t, err)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, err := auth.JWK(k, "team")
+	require.NoError(t, err)
+	set, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
+	keys, err := auth.StaticKeys(set)
+	require.NoError(t, err)
+	v, err := auth.New(auth.Config{Keys: keys, Issuer: "https://id.example", Audience: "owned"})
+	require.NoError(t, err)
+	s := newServerReadSide(t, p, api.Options{Identity: v})
+	tok := token(t, "ada", []string{"customer"}, k, "team", nil)
+	s.post("/cart/a1/Open", "", http.StatusCreated, "Cf-Access-Jwt-Assertion", tok)
+	assertJSON(t, s.do(http.MethodGet, "/cart/a1", "", "Cf-Access-Jwt-Assertion", tok), http.StatusOK)
+	assertProblem(t, s.do(http.MethodGet, "/cart/a1", "", bearerOf(tok)...), http.StatusUnauthorized, "unauthorized")
+}
