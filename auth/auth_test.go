@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -25,6 +26,7 @@ var (
 	now    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ecKey  = must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	rsaKey = must(rsa.GenerateKey(rand.Reader, 2048))
+	edKey  = func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(rand.Reader); return k }()
 )
 
 func must[T any](v T, err error) T {
@@ -79,7 +81,7 @@ func reason(err error) string {
 }
 
 func TestVerify(t *testing.T) {
-	static := must(auth.StaticKeys(jwks(t, map[string]any{"ec1": ecKey, "rsa1": rsaKey})))
+	static := must(auth.StaticKeys(jwks(t, map[string]any{"ec1": ecKey, "rsa1": rsaKey, "ed1": edKey})))
 	hs := verifier(t, auth.Config{Secret: secret})
 	asym := verifier(t, auth.Config{Keys: static})
 	both := verifier(t, auth.Config{Secret: secret, Keys: static, Algorithms: []string{"HS256", "RS256", "ES256"}})
@@ -102,6 +104,8 @@ func TestVerify(t *testing.T) {
 		{"hs256", hs, must(auth.Mint(claims(nil), secret, "")), ""},
 		{"es256", asym, must(auth.Mint(claims(nil), ecKey, "ec1")), ""},
 		{"rs256", asym, must(auth.Mint(claims(nil), rsaKey, "rsa1")), ""},
+		{"eddsa", asym, must(auth.Mint(claims(nil), edKey, "ed1")), ""},
+		{"EdDSA token naming an EC key", asym, must(auth.Mint(claims(nil), edKey, "ec1")), auth.ReasonAlgorithm},
 		{"forged signature", hs, forged, auth.ReasonSignature},
 		{"tampered claims", hs, func() string {
 			tok := must(auth.Mint(claims(nil), secret, ""))
