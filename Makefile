@@ -132,8 +132,9 @@ soak: build npm
 	CUESOURCE_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Hostile|DiskFull|DamagedStore|SecondServer|ReadOnlyData|Stream' ./e2e/native/ ./e2e/workerd/
 
 # The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
-# hand-written cart, durable throughput, lens chains, replay and
-# rehydration from a snapshot (BenchmarkRehydrate). BENCH
+# hand-written cart, durable throughput, lens chains, replay,
+# rehydration from a snapshot (BenchmarkRehydrate) and identity and rules
+# per command (BenchmarkAuth). BENCH
 # picks some, in one process: make bench BENCH='LensChain|Replay'.
 BENCH ?= .
 bench:

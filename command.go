@@ -36,7 +36,21 @@ type CommandRequest struct {
 	ExpectedVersions []int64      `json:"expectedVersions,omitempty"`
 	IdempotencyKey   string       `json:"idempotencyKey,omitempty"`
 	Limits           value.Limits `json:"limits"` // the service's payload limits
+	// Caller is who sends the command in a context with auth: the
+	// context's rules are evaluated for it. Nil: they are not (a command
+	// an effect sends, one sent with a static token, a context without
+	// auth). Only the API takes commands from outside, and it always sets
+	// Caller when the context declares auth.
+	Caller *Caller `json:"caller,omitempty"`
+	// CorrelationID and CausationID, when set, are what the command's
+	// events record as the process they belong to and their cause (an
+	// effect's send carries them on); by default both are CommandID.
+	CorrelationID string `json:"correlationId,omitempty"`
+	CausationID   string `json:"causationId,omitempty"`
 }
+
+// Caller is a verified identity, or an anonymous one.
+type Caller = engine.Caller
 
 // StoreKey is the key the idempotency record is stored under: keys are
 // scoped to their instance, so an instance's own storage can hold them.
@@ -63,6 +77,12 @@ func RequestHash(req *CommandRequest) string {
 	field(strconv.FormatInt(req.ExpectedVersion, 10))
 	field(fmt.Sprint(req.ExpectedVersions))
 	field(string(req.Payload))
+	if req.Caller != nil {
+		// A key reused by another caller is refused, never answered with
+		// the first caller's answer. Only with auth: every other request
+		// hashes as before.
+		field(req.Caller.Actor)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -201,9 +221,11 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	if req.Limits != (value.Limits{}) {
 		opt.Limits = req.Limits
 	}
+	recorded, meta := Recorded(p, req)
 	d, err := engine.Decide(p, engine.Current{State: state, Version: cur.Version}, engine.Envelope{
 		ID: req.CommandID, Aggregate: req.Aggregate, Instance: req.ID, Command: req.Command,
-		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time,
+		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time, Caller: req.Caller,
+		Recorded: recorded,
 	}, opt)
 	if err != nil {
 		return Decision{Answer: rejection(err, cur.Version)}
@@ -231,7 +253,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 		commit.Events = append(commit.Events, store.Event{
 			ID: e.ID, Aggregate: req.Aggregate, Instance: req.ID, Version: e.Version, Type: e.Type,
 			SchemaVersion: p.Aggregates[req.Aggregate].Events[e.Type].Version(),
-			Time:          e.Time, CommandID: req.CommandID, Payload: pl,
+			Time:          e.Time, CommandID: req.CommandID, Payload: pl, Meta: meta,
 		})
 		// Every delivery the event owes is written with it (the outbox),
 		// so a crash after the commit loses none.
@@ -328,4 +350,28 @@ func NewID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Recorded is what the events of req record as their meta in a context
+// with auth (and its encoding, shared by every event of the command):
+// the actor (the caller's sub, a static token's name, "anonymous", or
+// "system" for a command no caller sent), the correlation id (the first
+// command's, carried on by sends) and the causation id. Without auth,
+// nothing: events are written as before.
+func Recorded(p *interpreter.Program, req *CommandRequest) (interpreter.Recorded, json.RawMessage) {
+	if p.Auth == nil {
+		return interpreter.Recorded{}, nil
+	}
+	r := interpreter.Recorded{Actor: "system", CorrelationID: req.CorrelationID, CausationID: req.CausationID}
+	if req.Caller != nil {
+		r.Actor = req.Caller.Actor
+	}
+	if r.CorrelationID == "" {
+		r.CorrelationID = req.CommandID
+	}
+	if r.CausationID == "" {
+		r.CausationID = req.CommandID
+	}
+	raw, _ := json.Marshal(r)
+	return r, raw
 }

@@ -58,7 +58,8 @@ func CompareFrom(p *interpreter.Program, cur store.Instance, snap *store.Snapsho
 			d.Error = fmt.Sprintf("event %s: %v", e.ID, err)
 			return d
 		}
-		evs = append(evs, engine.Event{ID: e.ID, Type: typ, Version: e.Version, Time: e.Time, Payload: pl})
+		rec := interpreter.ReadRecorded(e.Meta)
+		evs = append(evs, engine.Event{ID: e.ID, Type: typ, Version: e.Version, Time: e.Time, Payload: pl, Recorded: &rec})
 	}
 	folded, err := engine.FoldFrom(p, cur.Aggregate, cur.ID, from, evs, engine.Options{})
 	if err != nil {

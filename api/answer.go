@@ -50,6 +50,7 @@ var statusOf = map[engine.Kind]int{
 	engine.KindVersionConflict:    statusPreconditionFailed,
 	engine.KindGuard:              statusUnprocessableEntity,
 	engine.KindInvariant:          statusUnprocessableEntity,
+	engine.KindForbidden:          statusForbidden,
 	engine.KindBudget:             statusUnprocessableEntity,
 	engine.KindStateTooLarge:      statusUnprocessableEntity,
 	engine.KindEventTooLarge:      statusUnprocessableEntity,

@@ -101,6 +101,9 @@ type Options struct {
 	// without it the route answers 404. Typed any so that this package,
 	// which the Worker carries, does not carry the archive's code.
 	Storage func(ctx context.Context) (any, error)
+	// Identity verifies bearer tokens when the context declares auth (the
+	// runtime hands it an auth.Verifier built from the context's auth).
+	Identity Identifier
 }
 
 // Service serves a context's HTTP API.
@@ -233,6 +236,8 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if !bearer(r.Header, s.opt.AdminToken) {
 			return unauthorized("admin endpoints need the admin token")
 		}
+	case s.prog.Auth != nil:
+		// The context's rules decide, for the caller identify finds.
 	case s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken):
 		return unauthorized("this server needs a bearer token")
 	}
@@ -269,6 +274,18 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		}
 	}
 	c := call{r: r, p: m.Params}
+	if s.prog.Auth != nil && m.Route.Access == route.Token && (identified[m.Route.Name] || s.opt.Token != "") {
+		caller, bad := s.identify(ctx, r)
+		if bad != nil {
+			return *bad
+		}
+		if !identified[m.Route.Name] && caller.Anonymous {
+			// The documents about the API need a token when the server has
+			// one, as without auth: a verified one does.
+			return unauthorized("this server needs a bearer token")
+		}
+		c.caller = caller
+	}
 	if agg, ok := m.Params["aggregate"]; ok {
 		a, bad := s.aggregate(agg)
 		if bad != nil {
@@ -289,6 +306,17 @@ type call struct {
 	p       route.Params
 	a       *interpreter.Aggregate
 	agg, id string
+	// caller is who sends the request in a context with auth; nil: a
+	// static token, or no auth.
+	caller *cuesource.Caller
+}
+
+// identified are the routes that serve data under the context's rules;
+// the documents describing the API (OpenAPI, the context, its diagram)
+// stay readable as before.
+var identified = map[string]bool{
+	"events": true, "query": true, "projections": true,
+	"instance": true, "instance.events": true, "instance.history": true, "command": true,
 }
 
 // handle answers a request matched to the route called name: each route
@@ -308,10 +336,16 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		}
 		return s.diagram.response("image/svg+xml")
 	case "events":
+		if bad := s.mayReadLog(c.caller); bad != nil {
+			return *bad
+		}
 		return s.readAll(ctx, c)
 	case "query":
 		return s.query(ctx, c)
 	case "projections":
+		if c.caller != nil && c.caller.Anonymous {
+			return *needsToken()
+		}
 		return s.projectionStatus(ctx)
 	case "projections.action":
 		return s.projectionAction(ctx, c)
@@ -331,11 +365,16 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return deadLetterResponse(s.opt.DeadLetters.Discard(ctx, deadLetterID(c)))
 	case "deadLetters.retry":
 		return deadLetterResponse(s.opt.DeadLetters.Retry(ctx, deadLetterID(c)))
-	case "instance":
-		return s.instance(ctx, c)
-	case "instance.events":
-		return s.instanceEvents(ctx, c)
-	case "instance.history":
+	case "instance", "instance.events", "instance.history":
+		if bad := s.mayRead(ctx, c); bad != nil {
+			return *bad
+		}
+		switch name {
+		case "instance":
+			return s.instance(ctx, c)
+		case "instance.events":
+			return s.instanceEvents(ctx, c)
+		}
 		return s.history(ctx, c)
 	case "command":
 		return s.command(ctx, c)
@@ -579,10 +618,13 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 				fmt.Sprintf("a command body must be application/json, not %q", ct))
 		}
 	}
+	if c.caller != nil && c.caller.Anonymous && !s.prog.Auth.Anonymous(agg, name) {
+		return *needsToken()
+	}
 	req := &cuesource.CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
 		CommandID: s.opt.NewID(), Time: s.now(), ExpectedVersion: engine.AnyVersion,
-		Limits: s.opt.Limits,
+		Limits: s.opt.Limits, Caller: c.caller,
 	}
 	if im := strings.Join(r.Header["If-Match"], ", "); strings.TrimSpace(im) != "" {
 		// Several If-Match lines are one list (RFC 9110, section 5.3), as

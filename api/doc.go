@@ -6,7 +6,10 @@
 // Workers runtime does so before a Worker sees them), the rule for
 // instance ids, the validation of headers, bodies and query parameters, status
 // codes, RFC 9457 problem+json bodies, the idempotency and If-Match rules,
-// ETags and Location, authentication by bearer token, and the HTTP form of
+// ETags and Location, authentication by bearer token, in a context with
+// auth the caller (identified once per request through an [Identifier])
+// and the rules' answers (401 invalid_token with its reason, 403
+// forbidden with the rule, a read denied as a missing instance), and the HTTP form of
 // a command's answer ([Answer]: the domain's answer and typed rejection,
 // from the root package, mapped to a status and a problem+json body).
 // [Service.Serve] takes a transport-neutral [Request] and gives a

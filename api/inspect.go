@@ -186,7 +186,7 @@ func (s *Service) history(ctx context.Context, c *call) Response {
 		if cur.Event.Payload, err = value.Encode(read); err != nil {
 			return fail("%v", err)
 		}
-		state, err = engine.Evolve(s.prog, agg, id, state, engine.Event{ID: e.ID, Type: et.Name, Version: e.Version, Time: e.Time, Payload: read}, engine.Options{})
+		state, err = engine.Evolve(s.prog, agg, id, state, engine.Event{ID: e.ID, Type: et.Name, Version: e.Version, Time: e.Time, Payload: read, Recorded: recordedOf(e.Meta)}, engine.Options{})
 		if err != nil {
 			return fail("%v", err)
 		}

@@ -11,12 +11,16 @@ import (
 
 // query answers GET /queries/{name}?param=...
 func (s *Service) query(ctx context.Context, c *call) Response {
-	r, name := c.r, c.p["name"]
+	name := c.p["name"]
 	q, ok := s.prog.Queries[name]
 	if !ok || s.opt.ReadModels == nil {
 		return problem(statusNotFound, "unknown_query", fmt.Sprintf("no query %q", name))
 	}
-	params, vs := q.Params(r.Query)
+	values, bad := s.mayQuery(name, c)
+	if bad != nil {
+		return *bad
+	}
+	params, vs := q.Params(values)
 	if len(vs) > 0 {
 		return problemWith(statusBadRequest, "invalid_parameter", fmt.Sprintf("the parameters of query %s do not fit its #params", name),
 			map[string]any{"violations": vs})

@@ -62,7 +62,15 @@ func WantsStream(r *Request) bool {
 // refused before streaming began.
 func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Response {
 	s = s.current()
-	if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+	if s.prog.Auth != nil {
+		caller, bad := s.identify(ctx, r)
+		if bad == nil {
+			bad = s.mayReadLog(caller)
+		}
+		if bad != nil {
+			return bad
+		}
+	} else if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
 		resp := unauthorized("this server needs a bearer token")
 		return &resp
 	}

@@ -61,6 +61,9 @@ Usage:
   cuesource lens check CONTEXT (--events FILE | --from URL [--token T]) [--json]
                                            replay stored events through the context's lenses,
                                            reducers and projections; list every failure
+  cuesource token CONTEXT --sub ID [--roles A,B] [--claims JSON] [--ttl D] [--key FILE [--kid K]]
+                                           mint a test token for the context's auth (its
+                                           secretEnv's secret, or a dev key made at FILE)
   cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE] [--webhook-allow LIST]
                                            write the Cloudflare Worker of a context
   cuesource worker dev CONTEXT [--dir DIR] [--port P] [--persist DIR] [--var NAME=VALUE]
@@ -119,6 +122,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.storage(args[1:])
 	case "lens":
 		return c.lens(args[1:])
+	case "token":
+		return c.token(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "cuesource", Version)
 		return 0

@@ -19,6 +19,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/auth"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
 	"github.com/cuesource/cuesource/effect/egress"
@@ -290,8 +291,18 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	dctx, stopEffects := context.WithCancel(context.Background())
 	go func() { defer close(effectsDone); _ = disp.Run(dctx) }()
 	closers = append(closers, func() { stopEffects(); <-effectsDone })
+	var identity api.Identifier
+	if a := p.Auth; a != nil {
+		v, err := auth.ForContext(a.Manifest, os.Getenv, &auth.HTTPFetcher{URL: a.Manifest.JWKSURL})
+		if err != nil {
+			stk.close()
+			return nil, err
+		}
+		identity = v
+	}
 	stk.svc = api.New(p, backend, api.Options{
-		Token: f.token, AdminToken: f.adminToken,
+		Identity: identity,
+		Token:    f.token, AdminToken: f.adminToken,
 		Limits:      value.Limits{MaxBytes: f.maxBody},
 		DeadLetters: disp.DeadLetters(),
 		ReadModels:  &stk.rm,

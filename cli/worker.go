@@ -107,6 +107,11 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 		c.report(err, false)
 		return "", false
 	}
+	if p.Auth != nil {
+		// The Worker has no verifier yet: it would refuse every request.
+		fmt.Fprintln(c.stderr, "cuesource worker: this context declares auth, which only `cuesource serve` enforces so far; the Worker does not run it yet")
+		return "", false
+	}
 	var vars map[string]string
 	if f.webhookAllow != "" {
 		if _, err := egress.Parse(f.webhookAllow); err != nil {

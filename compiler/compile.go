@@ -67,6 +67,7 @@ func (c *compilation) manifest(v cue.Value) *manifest.Manifest {
 	}
 	c.readSide(m, v)
 	m.Retention = c.retention(v.LookupPath(cue.ParsePath("retention")))
+	c.auth(m, v)
 	return m
 }
 
@@ -187,11 +188,14 @@ func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
 	if when.IncompleteKind() == cue.ListKind {
 		for _, wv := range items(when) {
 			it := c.item(wv, "command")
-			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload, At: it.At, Pos: it.Pos})
+			s.When = append(s.When, manifest.WhenItem{Command: it.Event, Payload: it.Payload, At: it.At, As: it.As, Pos: it.Pos})
 		}
 	} else {
 		it := c.item(when, "command")
-		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload, At: it.At, Pos: it.Pos}}
+		s.When = []manifest.WhenItem{{Command: it.Event, Payload: it.Payload, At: it.At, As: it.As, Pos: it.Pos}}
+	}
+	if av := v.LookupPath(cue.ParsePath("as")); av.Exists() {
+		s.As = c.json(av)
 	}
 	then := v.LookupPath(cue.ParsePath("then"))
 	if ev := then.LookupPath(cue.ParsePath("events")); ev.Exists() {
@@ -218,6 +222,9 @@ func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 	lv := v.LookupPath(cue.ParsePath(label))
 	it.Event, _ = lv.String()
 	it.Pos = c.at(lv)
+	if av := v.LookupPath(cue.ParsePath("as")); av.Exists() {
+		it.As = c.json(av)
+	}
 	if pv := v.LookupPath(cue.ParsePath("payload")); pv.Exists() {
 		it.Payload = c.json(pv)
 	}

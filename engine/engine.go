@@ -28,6 +28,25 @@ type Envelope struct {
 	Payload         json.RawMessage `json:"payload,omitempty"`
 	ExpectedVersion int64           `json:"expectedVersion"` // AnyVersion: no check
 	Time            time.Time       `json:"time"`
+	// Caller is who sends the command, in a context with auth: its rules
+	// are evaluated for it unless it is Trusted. Nil: they are not (a
+	// context without auth, a command a test decides directly).
+	Caller *Caller `json:"caller,omitempty"`
+	// Recorded is what the command's events record as meta (actor,
+	// correlation, causation) in a context with auth.
+	Recorded interpreter.Recorded `json:"recorded,omitzero"`
+}
+
+// Caller is a verified identity, or an anonymous one.
+type Caller struct {
+	// Actor is who the log records: the token's sub, a static token's
+	// name, or "anonymous".
+	Actor     string         `json:"actor"`
+	Claims    map[string]any `json:"claims,omitempty"` // verified, fitting #claims
+	Anonymous bool           `json:"anonymous,omitempty"`
+	// Trusted: a static token (a machine, an administrator) or an effect
+	// acting for the event's actor; the rules do not apply.
+	Trusted bool `json:"trusted,omitempty"`
 }
 
 // Current is the state a command is decided on. Version 0 means the
@@ -44,6 +63,9 @@ type Event struct {
 	Version int64     `json:"version"` // the instance's version once applied
 	Time    time.Time `json:"time"`
 	Payload any       `json:"payload"`
+	// Recorded is the metadata the event was stored with, for a replay;
+	// nil while deciding, when the envelope's is used.
+	Recorded *interpreter.Recorded `json:"-"`
 }
 
 // Decision is what a command did: its events and the state after them.
@@ -83,6 +105,18 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	if vs := cmd.Validate(payload); len(vs) > 0 {
 		return nil, &Error{Kind: KindSchema, Message: fmt.Sprintf("payload of %s does not fit its schema", env.Command), Violations: vs}
 	}
+	state := cur.State
+	if cur.Version == 0 {
+		state = agg.Initial()
+	}
+	ts := env.Time.UTC().Format(time.RFC3339Nano)
+	// The rules come before what the instance's lifecycle says, so a
+	// caller who may not act on an instance learns nothing of it.
+	if p.Auth != nil && env.Caller != nil && !env.Caller.Trusted {
+		if err := mayRun(p.Auth, env, payload, state, cur.Version, ts); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case cmd.Instance == manifest.InstanceExisting && cur.Version == 0:
 		return nil, &Error{Kind: KindInstanceMissing, Message: fmt.Sprintf("%s %s does not exist; %s needs an existing instance", env.Aggregate, env.Instance, env.Command)}
@@ -92,17 +126,15 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	if env.ExpectedVersion != AnyVersion && env.ExpectedVersion != cur.Version {
 		return nil, &Error{Kind: KindVersionConflict, Message: fmt.Sprintf("expected version %d, the instance is at %d", env.ExpectedVersion, cur.Version), Version: cur.Version}
 	}
-	state := cur.State
-	if cur.Version == 0 {
-		state = agg.Initial()
-	}
-	ts := env.Time.UTC().Format(time.RFC3339Nano)
 	// One budget for every expression of the command, so a command costs
 	// at most CostBudget however many expressions it runs.
 	ev := &interpreter.Env{Cmd: payload, State: state, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
 		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(cur.Version),
 		Command: env.Command, CommandID: env.ID, Timestamp: ts,
-	}}
+	}.With(env.Recorded)}
+	if env.Caller != nil {
+		ev.Caller = env.Caller.Claims
+	}
 	for _, g := range cmd.Require {
 		ok, err := g.Holds(ev)
 		if err != nil {
@@ -202,14 +234,18 @@ func evolve(agg *interpreter.Aggregate, state any, e Event, env Envelope, b *int
 		}
 	}
 	var ts string
+	rec := env.Recorded
 	if et.ReadsMeta() {
 		ts = e.Time.UTC().Format(time.RFC3339Nano)
+		if e.Recorded != nil {
+			rec = *e.Recorded
+		}
 	}
 	x := envs.Get().(*interpreter.Env)
 	*x = interpreter.Env{State: state, Event: e.Payload, Budget: b, Meta: interpreter.Meta{
 		Aggregate: agg.Name, AggregateID: env.Instance, Version: int(e.Version),
 		Command: env.Command, CommandID: env.ID, EventID: e.ID, Timestamp: ts,
-	}}
+	}.With(rec)}
 	next, err := et.Apply(x)
 	*x = interpreter.Env{}
 	envs.Put(x)
@@ -262,4 +298,29 @@ func exprError(err error) error {
 
 func names[V any](m map[string]V) string {
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}
+
+// mayRun evaluates the allow rules of a command for its caller.
+func mayRun(a *interpreter.Auth, env Envelope, payload, state any, version int64, ts string) error {
+	ev := &interpreter.Env{Cmd: payload, State: state, Caller: env.Caller.Claims, Budget: interpreter.NewBudget(), Meta: interpreter.Meta{
+		Aggregate: env.Aggregate, AggregateID: env.Instance, Version: int(version),
+		Command: env.Command, CommandID: env.ID, Timestamp: ts,
+	}}
+	if ev.Caller == nil {
+		ev.Caller = map[string]any{}
+	}
+	v, err := a.MayRun(env.Aggregate, env.Command, ev, env.Caller.Anonymous)
+	if err != nil {
+		// A rule that cannot be evaluated for this caller (a claim it
+		// lacks) does not allow: the caller is refused, not the server.
+		return &Error{Kind: KindForbidden, Status: 403, Message: fmt.Sprintf("%s is not allowed: a rule could not be evaluated for this caller", env.Command)}
+	}
+	if !v.Allowed {
+		msg := fmt.Sprintf("%s is not allowed for this caller", env.Command)
+		if v.Rule != "" {
+			msg = fmt.Sprintf("%s is not allowed for this caller: %s", env.Command, v.Rule)
+		}
+		return &Error{Kind: KindForbidden, Name: v.Rule, Status: 403, Message: msg}
+	}
+	return nil
 }

@@ -32,6 +32,7 @@ const (
 	KindInvalidState     = interpreter.KindInvalidState
 	KindStateTooLarge    = interpreter.KindStateTooLarge
 	KindEventTooLarge    = interpreter.KindEventTooLarge
+	KindForbidden        = interpreter.KindForbidden
 )
 
 // Error is a rejected command or a failed replay.

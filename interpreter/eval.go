@@ -35,6 +35,7 @@ type Env struct {
 	Row       any  `expr:"row"`       // projections: the current row, {} when new
 	Vars      any  `expr:"env"`       // effects: the declared env variables
 	Rejection any  `expr:"rejection"` // effects' onReject: {kind, name, message}
+	Caller    any  `expr:"caller"`    // rules: the verified claims (#claims)
 	// Budget is what the expressions of one command, projected event,
 	// delivery or read may still spend; nil gives each run a budget of its
 	// own.
@@ -54,6 +55,11 @@ type Meta struct {
 	EventType   string `expr:"eventType" json:"eventType,omitempty"`
 	Position    int    `expr:"position" json:"position,omitempty"` // in the global log, when reading it
 	Timestamp   string `expr:"timestamp" json:"timestamp"`         // RFC 3339, from the envelope
+	// Who did it and which process it belongs to, in a context with auth
+	// (see Recorded); "" without.
+	Actor         string `expr:"actor" json:"actor,omitempty"`
+	CorrelationID string `expr:"correlationId" json:"correlationId,omitempty"`
+	CausationID   string `expr:"causationId" json:"causationId,omitempty"`
 }
 
 // EvalError is a failure while running an expression, positioned in the

@@ -33,6 +33,9 @@ type Program struct {
 	Projections map[string]*Projection
 	Queries     map[string]*Query
 	Effects     map[string]*Effect
+	// Auth is the identity source and the rules; nil when the context
+	// declares no auth.
+	Auth *Auth
 	// Limits are the context's size limits, defaults filled in.
 	Limits manifest.Limits
 
@@ -263,12 +266,14 @@ func (s shape) build(env *Env, base any) (any, error) {
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
 	return compile(m, &vetting{
-		scenarios: (*compiler).scenarios,
-		samples:   (*compiler).sampleLenses,
-		lint:      (*compiler).warnUnbounded,
-		types:     schema.typeOf,
-		check:     (*compiler).typeCheck,
-		structs:   (*typer).structOf,
+		scenarios:  (*compiler).scenarios,
+		samples:    (*compiler).sampleLenses,
+		lint:       (*compiler).warnUnbounded,
+		types:      schema.typeOf,
+		check:      (*compiler).typeCheck,
+		structs:    (*typer).structOf,
+		auth:       (*compiler).auth,
+		callerType: (*compiler).callerType,
 	})
 }
 
@@ -288,6 +293,11 @@ type vetting struct {
 	check func(c *compiler, x manifest.Expr, e env, boolean bool) (reflect.Type, bool)
 	// structs makes the struct types of rows and env for the check.
 	structs func(*typer, []reflect.StructField, string) reflect.Type
+	// auth and callerType compile a context's auth: only Compile does, so
+	// a Worker (CompileChecked) links none of it and refuses such a
+	// manifest.
+	auth       func(*compiler, *manifest.Manifest, *Program)
+	callerType func(*compiler, *manifest.Manifest) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -308,6 +318,11 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
+	if v != nil && v.auth != nil {
+		c.caller = v.callerType(c, m)
+	} else if m.Auth != nil {
+		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
+	}
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
 		if reserved := route.Reserved(); slices.Contains(reserved, name) {
@@ -323,6 +338,9 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
+	if v != nil && v.auth != nil {
+		v.auth(c, m, p)
+	}
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -352,6 +370,8 @@ type compiler struct {
 	types   func(schema, *typer, string) reflect.Type                      // vetting's, or nil
 	check   func(*compiler, manifest.Expr, env, bool) (reflect.Type, bool) // vetting's, or nil
 	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
+	caller  reflect.Type                                                   // #claims' type, nil without auth
+	claims  schema                                                         // #claims, with auth
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -360,7 +380,8 @@ var metaType = reflect.TypeOf(Meta{})
 type env struct {
 	cmd, state, event    reflect.Type // nil: not visible here
 	row, vars, rejection reflect.Type
-	noMeta               bool // lenses see the payload only
+	caller               reflect.Type // rules: the claims
+	noMeta               bool         // lenses see the payload only
 }
 
 func (e env) value() any {
@@ -378,6 +399,7 @@ func (e env) value() any {
 	add("row", e.row)
 	add("env", e.vars)
 	add("rejection", e.rejection)
+	add("caller", e.caller)
 	if !e.noMeta {
 		add("meta", metaType)
 	}
@@ -560,7 +582,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		default:
 			c.errs.Add(mc.Pos, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, mc.Instance)
 		}
-		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType}
+		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType, caller: c.caller}
 		cmd.Require = c.checks(mc.Require, decide)
 		for _, me := range mc.Emit {
 			es, ok := events[me.Event]
@@ -727,8 +749,13 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
 			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
 		}
-		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) {
-			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s and no error kind (%s)", e, s.Aggregate, strings.Join(ErrorKinds, ", "))
+		c.scenarioAs(m, s)
+		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) && !knownRule(m.Auth, s.Aggregate, e) {
+			rules := ""
+			if m.Auth != nil {
+				rules = ", no rule of its commands"
+			}
+			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(ErrorKinds, ", "))
 		}
 		if s.Then.State != nil {
 			var want map[string]any

@@ -25,6 +25,7 @@ type Manifest struct {
 	License   string     `json:"license,omitempty"`
 	Retention *Retention `json:"retention,omitempty"`
 	Snapshots *Snapshots `json:"snapshots,omitempty"` // nil: none, unless an aggregate declares its own
+	Auth      *Auth      `json:"auth,omitempty"`      // nil: no identity, no rules
 }
 
 // Retention is a declared `retention`: which events may leave the hot
@@ -197,7 +198,10 @@ type Scenario struct {
 	Given     []GivenItem `json:"given,omitempty"`
 	When      []WhenItem  `json:"when"`
 	Then      Then        `json:"then"`
-	Pos       Pos         `json:"pos"`
+	// As are the claims the commands are sent with (a WhenItem's own
+	// override them); nil: trusted, the rules are not evaluated.
+	As  json.RawMessage `json:"as,omitempty"`
+	Pos Pos             `json:"pos"`
 }
 
 // GivenItem is an event that happened before the scenario's commands.
@@ -206,6 +210,7 @@ type GivenItem struct {
 	Version *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
 	Payload json.RawMessage `json:"payload"`           // absent: {} in given, any in then
 	At      *time.Time      `json:"at,omitempty"`      // given only: when it happened
+	As      json.RawMessage `json:"as,omitempty"`      // given: the claims whose sub the event records as its actor
 	Pos     Pos             `json:"pos"`
 }
 
@@ -214,6 +219,7 @@ type WhenItem struct {
 	Command string          `json:"command"`
 	Payload json.RawMessage `json:"payload"`
 	At      *time.Time      `json:"at,omitempty"` // when it is sent
+	As      json.RawMessage `json:"as,omitempty"` // the claims it is sent with; nil: the scenario's
 	Pos     Pos             `json:"pos"`
 }
 

@@ -40,6 +40,12 @@ type Target struct {
 // process.
 func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 	r := Result{Name: s.Name, Pos: s.Pos}
+	if actsAs(s) {
+		// Over HTTP the identity would be a token the runner cannot mint
+		// for the target's keys.
+		r.fail("as: a scenario that acts as an identity runs in process only (cuesource test without --url)")
+		return r
+	}
 	id := s.ID
 	if !t.KeepIDs {
 		id += "-" + suffix()
@@ -207,4 +213,16 @@ func suffix() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func actsAs(s *manifest.Scenario) bool {
+	if s.As != nil {
+		return true
+	}
+	for _, w := range s.When {
+		if w.As != nil {
+			return true
+		}
+	}
+	return false
 }

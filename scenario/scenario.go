@@ -49,9 +49,13 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 			r.fail("given[%d]: %v", i, err)
 			return r
 		}
-		given = append(given, engine.Event{
+		ev := engine.Event{
 			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: now, Payload: pl,
-		})
+		}
+		if c := caller(g.As); c != nil {
+			ev.Recorded = &interpreter.Recorded{Actor: c.Actor, CorrelationID: ev.ID, CausationID: ev.ID}
+		}
+		given = append(given, ev)
 	}
 	cur, err := engine.Fold(p, s.Aggregate, s.ID, given, opt)
 	if err != nil {
@@ -62,10 +66,19 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 		if w.At != nil {
 			now = *w.At
 		}
-		d, err := engine.Decide(p, cur, engine.Envelope{
+		env := engine.Envelope{
 			ID: "cmd-" + strconv.Itoa(i+1), Aggregate: s.Aggregate, Instance: s.ID,
 			Command: w.Command, Payload: w.Payload, ExpectedVersion: engine.AnyVersion, Time: now,
-		}, opt)
+		}
+		as := w.As
+		if as == nil {
+			as = s.As
+		}
+		if c := caller(as); c != nil && p.Auth != nil {
+			env.Caller = c
+			env.Recorded = interpreter.Recorded{Actor: c.Actor, CorrelationID: env.ID, CausationID: env.ID}
+		}
+		d, err := engine.Decide(p, cur, env, opt)
 		if err != nil {
 			var ee *engine.Error
 			if !errors.As(err, &ee) {
@@ -197,4 +210,14 @@ func decodeOrEmpty(raw json.RawMessage) (any, error) {
 		return map[string]any{}, nil
 	}
 	return value.Decode(raw, value.Limits{})
+}
+
+// caller is the identity a scenario's as names; nil without one.
+func caller(as json.RawMessage) *engine.Caller {
+	if as == nil {
+		return nil
+	}
+	claims, _ := value.MustDecode(as).(map[string]any)
+	sub, _ := claims["sub"].(string)
+	return &engine.Caller{Actor: sub, Claims: claims}
 }

@@ -68,8 +68,9 @@ type Delivery struct {
 	Attempts int    // attempts that failed so far
 	// Event is the event the entry is owed for: Position, ID, Aggregate,
 	// Instance, Version, Type, SchemaVersion (the version its payload was
-	// written at, which the delivery reads it up from), Time, CommandID and
-	// Payload.
+	// written at, which the delivery reads it up from), Time, CommandID,
+	// Payload and Meta (who did it: an effect sees it, a send carries it
+	// on).
 	Event Event
 }
 

@@ -46,7 +46,9 @@ func Build(p *interpreter.Program, f Facts) []byte {
 	b.health()
 	b.admin()
 	readSide(m, b.add, b.schemas)
-	out, err := value.Encode(b.document())
+	doc := b.document()
+	b.withAuth(doc)
+	out, err := value.Encode(doc)
 	if err != nil {
 		panic(err) // maps, slices, strings, numbers and valid JSON only
 	}

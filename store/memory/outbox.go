@@ -67,7 +67,6 @@ func (s *Store) Claim(ctx context.Context, c store.Claim, lease func([]store.Del
 			break
 		}
 		ev := cloneEvent(s.log[s.eventIDs[e.eventID]])
-		ev.Meta = nil // what a delivery gets (store.Delivery)
 		found = append(found, store.Delivery{Seq: e.seq, Consumer: e.consumer, Attempts: e.attempts, Event: ev})
 		entries = append(entries, e)
 	}

@@ -61,7 +61,7 @@ func (s *Store) Due(ctx context.Context, now time.Time) (bool, error) {
 }
 
 const claimColumns = `o.position, o.event_id, o.consumer, o.attempts,
-	e.position, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload`
+	e.position, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload, e.meta`
 
 // Claim implements [store.Outbox]: one write transaction finds the
 // entries and moves the next_attempt of those taken past their lease.
@@ -134,12 +134,13 @@ func scanDeliveries(rs *sql.Rows, err error) ([]store.Delivery, error) {
 			d       store.Delivery
 			ts      string
 			payload []byte
+			meta    []byte
 		)
 		if err := rs.Scan(&d.Seq, &d.Event.ID, &d.Consumer, &d.Attempts,
-			&d.Event.Position, &d.Event.Aggregate, &d.Event.Instance, &d.Event.Version, &d.Event.Type, &d.Event.SchemaVersion, &ts, &d.Event.CommandID, &payload); err != nil {
+			&d.Event.Position, &d.Event.Aggregate, &d.Event.Instance, &d.Event.Version, &d.Event.Type, &d.Event.SchemaVersion, &ts, &d.Event.CommandID, &payload, &meta); err != nil {
 			return nil, err
 		}
-		d.Event.Payload = payload
+		d.Event.Payload, d.Event.Meta = payload, meta
 		if d.Event.Time, err = parseTime(ts); err != nil {
 			return nil, err
 		}

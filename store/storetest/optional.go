@@ -269,6 +269,7 @@ func testOutboxKept(t *testing.T, s store.Store, o store.Outbox) {
 
 	later := newEvent("c1-2")
 	later.Time = later.Time.Add(time.Minute) // so the first event's time is told apart
+	later.Meta = json.RawMessage(`{"actor":"ada","correlationId":"k","causationId":"k"}`)
 	evs := mustAppend(t, s, owed(commit("cart", "c1", 0, newEvent("c1-1"), later), "c1-2", "mail", "c1-1", "order", "c1-2", "order"))
 	mustAppend(t, s, commit("cart", "c2", 0, events("c2-1")...)) // owes nothing
 	// A commit that fails keeps no entry.
@@ -293,10 +294,10 @@ func testOutboxKept(t *testing.T, s store.Store, o store.Outbox) {
 	assert.Less(t, ds[0].Seq, ds[1].Seq)
 	assert.Less(t, ds[1].Seq, ds[2].Seq)
 	// The event as recorded (its schema version too: the delivery reads it
-	// through the lenses from there), but for its meta.
-	want := evs[1]
-	want.Meta = nil
-	assert.Equal(t, view(t, want), view(t, ds[0].Event))
+	// through the lenses from there), and its meta: who did it, which the
+	// effect sees and a send carries on.
+	assert.Equal(t, view(t, evs[1]), view(t, ds[0].Event))
+	assert.JSONEq(t, string(later.Meta), string(ds[0].Event.Meta))
 
 	// In a batch, a failed commit's entries are not kept, the others are.
 	if b, ok := s.(store.Batcher); ok {

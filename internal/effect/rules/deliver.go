@@ -122,7 +122,7 @@ func (d *Deliverer) Deliver(ctx context.Context, name string, ev store.Event, do
 		Aggregate: ev.Aggregate, AggregateID: ev.Instance, Version: int(ev.Version),
 		CommandID: ev.CommandID, EventID: ev.ID, EventType: ev.Type, Position: int(ev.Position),
 		Timestamp: ev.Time.UTC().Format(time.RFC3339Nano),
-	}}
+	}.With(interpreter.ReadRecorded(ev.Meta))}
 	ok, err := e.Applies(env)
 	if err != nil {
 		return Outcome{Kind: Dead, Err: "if: " + err.Error()}
@@ -217,11 +217,20 @@ func (dl *delivery) execute(ctx context.Context, s *interpreter.Sender, key stri
 	if err != nil {
 		return nil, Outcome{Kind: Dead, Err: fmt.Sprintf("send %s %s: payload: %v", s.Aggregate, s.Command, err)}
 	}
-	a, err := dl.do.Execute(ctx, &cuesource.CommandRequest{
+	req := &cuesource.CommandRequest{
 		Aggregate: s.Aggregate, ID: id, Command: s.Command, Payload: body,
 		CommandID: dl.d.newID(), Time: dl.d.now().UTC(), ExpectedVersion: engine.AnyVersion,
 		IdempotencyKey: key,
-	})
+	}
+	if len(dl.ev.Meta) > 0 && dl.d.Prog.Auth != nil {
+		// The process goes on for the same actor: the send carries the
+		// correlation on, and the triggering event is its cause. The rules
+		// were the first command's to apply.
+		rec := interpreter.ReadRecorded(dl.ev.Meta)
+		req.Caller = &cuesource.Caller{Actor: rec.Actor, Trusted: true, Claims: map[string]any{"sub": rec.Actor}}
+		req.CorrelationID, req.CausationID = rec.CorrelationID, dl.ev.ID
+	}
+	a, err := dl.do.Execute(ctx, req)
 	if err != nil {
 		return nil, Outcome{Kind: Retry, Err: fmt.Sprintf("%s %s %s: %v", s.Aggregate, id, s.Command, err)}
 	}

@@ -215,5 +215,5 @@ func Meta(e *store.Event) interpreter.Meta {
 		Aggregate: e.Aggregate, AggregateID: e.Instance, Version: int(e.Version),
 		CommandID: e.CommandID, EventID: e.ID, EventType: e.Type, Position: int(e.Position),
 		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
-	}
+	}.With(interpreter.ReadRecorded(e.Meta))
 }

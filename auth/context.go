@@ -1,0 +1,35 @@
+package auth
+
+import (
+	"fmt"
+
+	"github.com/cuesource/cuesource/manifest"
+)
+
+// ForContext builds the verifier a context's auth declares: the HS256
+// secret read with getenv, the keys from its static JWKS or fetched by
+// fetch from its jwks URL (a runtime's Fetcher: natively HTTPFetcher).
+func ForContext(a *manifest.Auth, getenv func(string) string, fetch Fetcher) (*Verifier, error) {
+	cfg := Config{Algorithms: a.Algorithms, Issuer: a.Issuer, Audience: a.Audience}
+	if a.SecretEnv != "" {
+		s := getenv(a.SecretEnv)
+		if s == "" {
+			return nil, fmt.Errorf("auth: the context reads its HS256 secret from %s, which is not set", a.SecretEnv)
+		}
+		cfg.Secret = []byte(s)
+	}
+	switch {
+	case len(a.JWKS) > 0:
+		k, err := StaticKeys(a.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("auth: jwks: %v", err)
+		}
+		cfg.Keys = k
+	case a.JWKSURL != "":
+		if fetch == nil {
+			return nil, fmt.Errorf("auth: this runtime cannot fetch %s", a.JWKSURL)
+		}
+		cfg.Keys = FetchedKeys(fetch)
+	}
+	return New(cfg)
+}
