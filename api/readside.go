@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/cuesource/cuesource"
@@ -40,7 +41,36 @@ func (s *Service) query(ctx context.Context, c *call) Response {
 	if rows == nil {
 		rows = []map[string]any{}
 	}
-	return jsonResponse(statusOK, map[string]any{"query": name, "rows": rows})
+	read, stale, err := s.readState(ctx, q.Reads)
+	if err != nil {
+		return internal(err)
+	}
+	return jsonResponse(statusOK, map[string]any{"query": name, "rows": rows, "projections": read, "stale": stale})
+}
+
+// readState is what a query's answer says of the projections it read:
+// each one's state, position and lag (the rows hold every event up to
+// position at least; lag counts to the head read after them). stale is
+// true when one of them is not running: failed (its rows stop at the
+// event it failed on), rebuilding, or not built by the current definition
+// yet.
+func (s *Service) readState(ctx context.Context, names []string) ([]cuesource.ProjectionStatus, bool, error) {
+	out := []cuesource.ProjectionStatus{}
+	if len(names) == 0 {
+		return out, false, nil
+	}
+	all, err := s.opt.ReadModels.Status(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	stale := false
+	for _, st := range all {
+		if slices.Contains(names, st.Name) {
+			out = append(out, st)
+			stale = stale || st.State != "running"
+		}
+	}
+	return out, stale, nil
 }
 
 // projectionStatus answers GET /projections.

@@ -83,8 +83,11 @@ func (h *Handler) Values(env *Env) (map[string]any, error) {
 
 // Query is a compiled named query.
 type Query struct {
-	Name   string
-	SQL    string
+	Name string
+	SQL  string
+	// Reads are the projections whose tables the query reads, sorted: its
+	// answer says how current each one is.
+	Reads  []string
 	Pos    manifest.Pos
 	params validator
 	doc    schema
@@ -306,7 +309,7 @@ func (c *compiler) readSide(m *manifest.Manifest, p *Program) {
 	for _, name := range sortedKeys(m.Queries) {
 		mq := m.Queries[name]
 		s := c.schema(mq.Params, mq.Pos)
-		p.Queries[name] = &Query{Name: name, SQL: mq.SQL, Pos: mq.Pos, params: s.validator(), doc: s}
+		p.Queries[name] = &Query{Name: name, SQL: mq.SQL, Reads: tablesRead(mq.SQL, m.Projections), Pos: mq.Pos, params: s.validator(), doc: s}
 	}
 	for _, name := range sortedKeys(m.Effects) {
 		me := m.Effects[name]
@@ -456,5 +459,46 @@ func stripPos(on []manifest.ProjectionHandler) any {
 		sort.Slice(hh.U, func(i, j int) bool { return hh.U[i].N < hh.U[j].N })
 		out = append(out, hh)
 	}
+	return out
+}
+
+// tablesRead lists the projections whose names the SQL uses as words
+// outside string literals: the tables it reads (a query reads projection
+// tables only, which vet checks by preparing it against them).
+func tablesRead[V any](sql string, projections map[string]V) []string {
+	var out []string
+	seen := map[string]bool{}
+	word := func(w string) {
+		if _, ok := projections[w]; ok && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	start := -1
+	var quote byte
+	for i := 0; i <= len(sql); i++ {
+		var c byte
+		if i < len(sql) {
+			c = sql[i]
+		}
+		if quote != 0 {
+			if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		ident := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		switch {
+		case ident && start < 0:
+			start = i
+		case !ident && start >= 0:
+			word(strings.ToLower(sql[start:i]))
+			start = -1
+		}
+		if c == '\'' {
+			quote = c
+		}
+	}
+	sort.Strings(out)
 	return out
 }

@@ -599,3 +599,43 @@ func TestExampleContext(t *testing.T) {
 	require.NoError(t, st.Read().QueryRow(`SELECT carts FROM sales_by_sku WHERE key = 'TEA-01'`).Scan(&carts))
 	assert.JSONEq(t, `["c1","c2"]`, carts)
 }
+
+// A query over a failed projection answers the rows it has and says they
+// are stale, naming the projection, its state and where it stopped; a
+// query over running projections says they are not.
+func TestQueryAnswerSaysHowCurrentItIs(t *testing.T) {
+	src := strings.Replace(failing("100 / event.amount"), "\tqueries: {\n", "\tqueries: {\n\t\tratios: sql: \"SELECT key AS account, r FROM ratio\"\n", 1)
+	p := compile(t, src)
+	st := openStore(t, filepath.Join(t.TempDir(), "bank.db"))
+	defer st.Close()
+	b := native.New(p, st, engine.Options{})
+	defer b.Close()
+	r := newRunner(t, p, st, projections.Options{Waiter: b})
+	svc := api.New(p, b, api.Options{ReadModels: r})
+	get := func(path string) map[string]any {
+		t.Helper()
+		resp := svc.Serve(context.Background(), &api.Request{Method: http.MethodGet, Path: path, Header: api.Header{}})
+		require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(resp.Body, &body), "%s", resp.Body)
+		return body
+	}
+	execute(t, b, "a1", "Open", `{}`)
+	execute(t, b, "a1", "Deposit", `{"amount":5,"tag":"x"}`)
+	caughtUp(t, r)
+	body := get("/queries/ratios")
+	assert.Equal(t, false, body["stale"], "%v", body)
+	read := body["projections"].([]any)
+	require.Len(t, read, 1)
+	assert.Equal(t, "ratio", read[0].(map[string]any)["name"])
+	assert.Equal(t, "running", read[0].(map[string]any)["state"])
+
+	execute(t, b, "a1", "Deposit", `{"amount":0,"tag":"x"}`) // 100 / 0 fails the projection
+	require.Eventually(t, func() bool { return status(t, r, "ratio").State == projections.StateFailed }, 10*time.Second, time.Millisecond)
+	body = get("/queries/ratios")
+	assert.Equal(t, true, body["stale"], "%v", body)
+	assert.Len(t, body["rows"], 1, "the rows it has")
+	st0 := body["projections"].([]any)[0].(map[string]any)
+	assert.Equal(t, "failed", st0["state"])
+	assert.Equal(t, 3.0, st0["errorPosition"])
+}

@@ -638,9 +638,13 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 			params = append(params, map[string]any{"name": pn, "in": "query", "required": required[pn], "schema": props[pn]})
 		}
 		add(routePath("query", "name", name), op("query."+name, "Query "+name, "```sql\n"+q.SQL+"\n```", params, map[string]any{
-			"200": jsonBody("The rows.", object(map[string]any{
+			"200": jsonBody("The rows, and how current the projections they come from are.", object(map[string]any{
 				"query": map[string]any{"const": name},
 				"rows":  map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+				"projections": map[string]any{"type": "array", "items": ref("schemas", "ProjectionStatus"),
+					"description": "The projections the query reads: state, position (the rows hold every event up to it) and lag behind the head."},
+				"stale": map[string]any{"type": "boolean",
+					"description": "true when a projection the query reads is not running (failed: its rows stop where it failed; rebuilding; or not yet built by the current definition)."},
 			}), nil),
 			"400": problem("invalid_parameter: the parameters do not fit #params (violations name them)."),
 			"401": ref("responses", "Unauthorized"),

@@ -38,12 +38,15 @@ func TestQueryLimitsOnD1(t *testing.T) {
 	c, err := New(data, Config{})
 	require.NoError(t, err)
 
-	query := func(rows [][]any) map[string]any {
+	// head is the log's head, which an answer's projection state reads
+	// after the rows; a query over a limit fails before it.
+	head := Result{OK: json.RawMessage(`{"columns":["head"],"rows":[[0]]}`)}
+	query := func(rows [][]any, after ...Result) map[string]any {
 		t.Helper()
 		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
 		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
 		// The checkpoints first: every projection is built.
-		ops, out := runWith(t, c, "serve", in, currentCheckpoints(t, c), Result{OK: res})
+		ops, out := runWith(t, c, "serve", in, append([]Result{currentCheckpoints(t, c), {OK: res}}, after...)...)
 		require.Equal(t, d1.CheckpointAll, ops[0].Statement.SQL)
 		require.Equal(t, "d1", ops[1].Kind)
 		sql := ops[1].Statement.SQL
@@ -56,9 +59,10 @@ func TestQueryLimitsOnD1(t *testing.T) {
 		body["status"] = float64(resp.Status)
 		return body
 	}
-	body := query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}})
+	body := query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}}, head)
 	assert.Equal(t, 200.0, body["status"], "%v", body)
 	assert.Len(t, body["rows"], 2)
+	assert.Equal(t, false, body["stale"])
 
 	body = query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}, {"c3", "cy", 3.0}})
 	assert.Equal(t, 422.0, body["status"])

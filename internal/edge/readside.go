@@ -71,6 +71,9 @@ func checkpointOf(cps []d1.Checkpoint, name string) (d1.Checkpoint, bool) {
 type readModels struct {
 	c *Core
 	h *host
+	// checked are the checkpoints a query of this request read before its
+	// rows: the status its answer gives reuses them (one D1 read less).
+	checked []d1.Checkpoint
 }
 
 func (m *readModels) Query(_ context.Context, name string, params map[string]any) ([]map[string]any, error) {
@@ -78,9 +81,11 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", cuesource.ErrUnknown, name)
 	}
-	if _, err := m.current(); err != nil {
+	cps, err := m.current()
+	if err != nil {
 		return nil, err
 	}
+	m.checked = cps
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
 	args := make([]any, 0, len(names))
@@ -149,9 +154,12 @@ func (m *readModels) current() ([]d1.Checkpoint, error) {
 }
 
 func (m *readModels) Status(context.Context) ([]cuesource.ProjectionStatus, error) {
-	stored, err := m.current()
-	if err != nil {
-		return nil, err
+	stored := m.checked
+	if stored == nil {
+		var err error
+		if stored, err = m.current(); err != nil {
+			return nil, err
+		}
 	}
 	head, err := m.h.query(d1.Head)
 	if err != nil {

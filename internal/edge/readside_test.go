@@ -220,15 +220,15 @@ func TestQueryBeforeTheProjectionIsBuilt(t *testing.T) {
 	s := newSQLiteShell(t, c)
 	w := s.serve("GET", "/queries/all_ratios")
 	assert.Equal(t, 200, w.Status, w.Body)
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, w.Body)
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, answerRows(t, w.Body))
 	// Events already in the log are applied by the catch-up it asked for.
 	s.forward(read("a-1", 1, 4))
 	w = s.serve("GET", "/queries/all_ratios")
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, w.Body, "nothing applied yet: the table is empty, not missing")
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, answerRows(t, w.Body), "nothing applied yet: the table is empty, not missing")
 	require.Equal(t, 1, s.kicks, "the query asked for a catch-up")
 	s.project("", "")
 	w = s.serve("GET", "/queries/all_ratios")
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":25,"reads":1}]}`, w.Body)
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":25,"reads":1}]}`, answerRows(t, w.Body))
 }
 
 // After a deploy that changes a projection, the first query (or status)
@@ -240,7 +240,7 @@ func TestQueryAfterAChangedDefinition(t *testing.T) {
 	s := newSQLiteShell(t, v1)
 	s.forward(read("a-1", 1, 4), read("b-1", 1, 5), read("a-2", 2, 10))
 	s.project("", "")
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":10,"reads":2},{"meter":"b","ratio":20,"reads":1}]}`, s.serve("GET", "/queries/all_ratios").Body)
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":10,"reads":2},{"meter":"b","ratio":20,"reads":1}]}`, answerRows(t, s.serve("GET", "/queries/all_ratios").Body))
 	old := status(t, s).Projections[0]
 	assert.Equal(t, "running", old.State)
 
@@ -250,12 +250,28 @@ func TestQueryAfterAChangedDefinition(t *testing.T) {
 	assert.NotEqual(t, old.Hash, st.Hash, "the deployed definition's hash")
 	assert.Equal(t, "rebuilding", st.State)
 	assert.Zero(t, st.Position)
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, s.serve("GET", "/queries/all_ratios").Body, "no row of the old definition")
+	during := s.serve("GET", "/queries/all_ratios").Body
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[]}`, answerRows(t, during), "no row of the old definition")
+	assert.Contains(t, during, `"stale":true`, "the answer says its projection is rebuilding")
 	require.Equal(t, 1, s.kicks, "the rebuild was asked for without a command")
 
 	s.project("", "")
 	st = status(t, s).Projections[0]
 	assert.Equal(t, "running", st.State)
 	assert.Equal(t, int64(3), st.Position)
-	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":100,"reads":2},{"meter":"b","ratio":200,"reads":1}]}`, s.serve("GET", "/queries/all_ratios").Body)
+	after := s.serve("GET", "/queries/all_ratios").Body
+	assert.JSONEq(t, `{"query":"all_ratios","rows":[{"meter":"a","ratio":100,"reads":2},{"meter":"b","ratio":200,"reads":1}]}`, answerRows(t, after))
+	assert.Contains(t, after, `"stale":false`)
+}
+
+// answerRows is a query's answer without what it says of its projections.
+func answerRows(t *testing.T, body string) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &m), body)
+	require.Contains(t, m, "projections", body)
+	delete(m, "projections")
+	delete(m, "stale")
+	out, _ := json.Marshal(m)
+	return string(out)
 }
