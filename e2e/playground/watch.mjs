@@ -9,48 +9,12 @@
 // what was typed; a typo shows the overlay, its error linked to its line;
 // the fix clears it. Exits 1 with the failing step.
 
-import {chromium} from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
+import {open} from '../e2etest/browser.mjs';
 
 const [pageURL, file, artifacts] = process.argv.slice(2);
-fs.mkdirSync(artifacts, {recursive: true});
-const WAIT = 20_000;
-const deadline = setTimeout(() => { console.error('watch.mjs: not done after 120s'); process.exit(1); }, 120_000);
-
-const browser = await chromium.launch({
-	executablePath: '/usr/bin/chromium', headless: true, timeout: 30_000,
-	args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await (await browser.newContext({viewport: {width: 1280, height: 800}})).newPage();
-page.setDefaultTimeout(WAIT);
-
-let n = 0;
-async function step(name, fn) {
-	process.stdout.write(`step ${name} ... `);
-	try {
-		await fn();
-	} catch (err) {
-		const shot = path.join(artifacts, `FAILED-${name}.png`);
-		await page.screenshot({path: shot}).catch(() => {});
-		console.log('FAILED');
-		throw new Error(`step "${name}" failed: ${err.message}\n  screenshot: ${shot}`);
-	}
-	await page.screenshot({path: path.join(artifacts, `${String(++n).padStart(2, '0')}-${name}.png`)});
-	console.log('ok');
-}
-
-async function see(locator, ...wants) {
-	const until = Date.now() + WAIT;
-	for (;;) {
-		const text = await locator.innerText({timeout: WAIT}).catch(() => '');
-		const missing = wants.filter((w) => !text.includes(w));
-		if (missing.length === 0) return;
-		if (Date.now() > until) throw new Error(`expected ${JSON.stringify(missing)} in ${locator}, which shows:\n${text}`);
-		await page.waitForTimeout(100);
-	}
-}
+const {browser, page, step, see, done} = await open({name: 'watch', artifacts, wait: 20_000, budget: 120_000});
 
 // save writes the file as editors do: a new file renamed over it.
 function save(src) {
@@ -107,6 +71,6 @@ try {
 	console.error(err.message);
 	process.exitCode = 1;
 } finally {
-	clearTimeout(deadline);
+	done();
 	await browser.close();
 }

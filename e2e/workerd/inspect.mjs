@@ -9,48 +9,10 @@
 // and the Worker's projections on the read side. Screenshots go to
 // ARTIFACTS. Exits 1 with the failing step and what the page showed.
 
-import {chromium} from 'playwright-core';
-import fs from 'node:fs';
-import path from 'node:path';
+import {open} from '../e2etest/browser.mjs';
 
 const [url, artifacts] = process.argv.slice(2);
-fs.mkdirSync(artifacts, {recursive: true});
-const WAIT = 30_000;
-const deadline = setTimeout(() => { console.error('inspect.mjs: not done after 180s'); process.exit(1); }, 180_000);
-
-const browser = await chromium.launch({
-	executablePath: '/usr/bin/chromium', headless: true, timeout: 30_000,
-	args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await (await browser.newContext({viewport: {width: 1280, height: 800}})).newPage();
-page.setDefaultTimeout(WAIT);
-
-let n = 0;
-async function step(name, fn) {
-	process.stdout.write(`step ${name} ... `);
-	try {
-		await fn();
-	} catch (err) {
-		const file = path.join(artifacts, `FAILED-${name}.png`);
-		await page.screenshot({path: file}).catch(() => {});
-		console.log('FAILED');
-		throw new Error(`step "${name}" failed: ${err.message}\n  screenshot: ${file}`);
-	}
-	await page.screenshot({path: path.join(artifacts, `${String(++n).padStart(2, '0')}-${name}.png`)});
-	console.log('ok');
-}
-
-async function see(locator, ...wants) {
-	const until = Date.now() + WAIT;
-	for (;;) {
-		const text = await locator.innerText({timeout: WAIT}).catch(() => '');
-		const missing = wants.filter((w) => !text.includes(w));
-		if (missing.length === 0) return;
-		if (Date.now() > until) throw new Error(`expected ${JSON.stringify(missing)} in ${locator}, which shows:\n${text}`);
-		await page.waitForTimeout(100);
-	}
-}
+const {browser, page, step, see, done} = await open({name: 'inspect', artifacts, wait: 30_000, budget: 180_000});
 
 const field = (label) => page.locator('#cmd-fields').getByLabel(new RegExp(`^${label}\\*?$`));
 async function send(command, fill) {
@@ -87,7 +49,7 @@ try {
 		await see(page.locator('#projections'), 'cart_summary', 'sales_by_sku');
 	});
 	await browser.close();
-	clearTimeout(deadline);
+	done();
 } catch (err) {
 	console.error(err.message);
 	await browser.close().catch(() => {});
