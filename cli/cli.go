@@ -66,7 +66,7 @@ Usage:
                                            secretEnv's secret, or a dev key made at FILE)
   cuesource worker build CONTEXT -o DIR [--name N] [--d1-id ID] [--wasm FILE] [--webhook-allow LIST]
                                            write the Cloudflare Worker of a context
-  cuesource worker dev CONTEXT [--dir DIR] [--port P] [--persist DIR] [--var NAME=VALUE]
+  cuesource worker dev CONTEXT [--dir DIR] [--port P] [--persist DIR] [--var NAME=VALUE] [--watch]
                                            run it locally under wrangler dev (workerd)
   cuesource worker deploy CONTEXT --d1-id ID [--dir DIR]
                                            migrate D1 and deploy it with wrangler

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
@@ -167,6 +170,12 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	}
 	for rel, b := range files {
 		path := filepath.Join(dir, filepath.FromSlash(rel))
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+			// Unchanged: left alone, so a rebuild under worker dev --watch
+			// touches only what changed (the manifest, not the engine or
+			// the config, which would restart wrangler dev).
+			continue
+		}
 		werr := os.MkdirAll(filepath.Dir(path), 0o755)
 		if werr == nil {
 			werr = os.WriteFile(path, b, 0o644)
@@ -340,12 +349,38 @@ func (c *command) workerDev(args []string) int {
 	persist := fs.String("persist", ".cuesource/state", "keep Durable Object and D1 state in `DIR`")
 	port := fs.Int("port", 8787, "listen on 127.0.0.1:`PORT`")
 	fs.Var(&f.vars, "var", "a `NAME=VALUE` binding for the Worker (repeatable), e.g. CUESOURCE_ADMIN_TOKEN=...")
+	watching := fs.Bool("watch", true, "rebuild the Worker on every save of the context, which wrangler dev then reloads")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2
 	}
 	if _, ok := c.buildWorker(pos[0], f.dir, &f); !ok {
 		return 1
+	}
+	if *watching {
+		// A save rebuilds the Worker's files in place; wrangler dev sees
+		// them change and reloads, with the objects' and D1's state kept.
+		// A context that does not vet leaves the last good build serving.
+		wctx, stopWatch := context.WithCancel(context.Background())
+		defer stopWatch()
+		first := true
+		go func() {
+			err := c.watchContext(wctx, pos[0], func() {
+				if first { // built above
+					first = false
+					return
+				}
+				start := time.Now()
+				if _, ok := c.buildWorker(pos[0], f.dir, &f); ok {
+					fmt.Fprintf(c.stderr, "cuesource worker dev: rebuilt %s in %s; wrangler dev reloads it\n", pos[0], time.Since(start).Round(time.Millisecond))
+				} else {
+					fmt.Fprintln(c.stderr, "cuesource worker dev: the last good build keeps serving")
+				}
+			})
+			if err != nil {
+				fmt.Fprintln(c.stderr, "cuesource worker dev: watch:", err)
+			}
+		}()
 	}
 	// Local bindings go to .dev.vars, which wrangler dev reads.
 	var dv strings.Builder

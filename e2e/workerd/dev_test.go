@@ -2,6 +2,7 @@ package workerd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -24,8 +25,20 @@ func TestWorkerDev(t *testing.T) {
 	tmp := t.TempDir()
 	port := e2etest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// A copy of the example, which the watch test below edits.
+	src, err := os.ReadFile(contextPath("contexts/example.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxFile := filepath.Join(tmp, "ctx", "example.cue")
+	if err := os.MkdirAll(filepath.Dir(ctxFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ctxFile, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	start := func() (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(binary, "worker", "dev", contextPath("contexts/example.cue"),
+		cmd := exec.Command(binary, "worker", "dev", ctxFile,
 			"--port", fmt.Sprint(port), "--dir", filepath.Join(tmp, "build"), "--persist", filepath.Join(tmp, "state"),
 			"--wasm", engineWasm, "--var", "CUESOURCE_ADMIN_TOKEN="+adminToken)
 		cmd.Dir = tmp
@@ -91,5 +104,34 @@ func TestWorkerDev(t *testing.T) {
 		t.Fatalf("after a restart cart dev-1 is at version %d, want 1", got.Version)
 	}
 	c.command(t, 200, "cart", "dev-1", "AddItem", `{"sku":"SKU-1","qty":1,"price":2}`)
+
+	// --watch (on by default): a saved edit that adds a guard is live
+	// without a restart, and the objects and D1 keep their data.
+	edited := strings.Replace(string(src), `"cart is empty":    "len(state.items) > 0"`,
+		`"cart is empty":    "len(state.items) > 0"
+					"no checkout on Sunday": "cmd.sunday != true"`, 1)
+	edited = strings.Replace(edited, "\t\t\tCheckOut: {\n\t\t\t\trequire: {", "\t\t\tCheckOut: {\n\t\t\t\t#payload: sunday?: bool\n\t\t\t\trequire: {", 1)
+	if edited == string(src) {
+		t.Fatal("the edit changed nothing")
+	}
+	saved := time.Now()
+	if err := os.WriteFile(ctxFile+".tmp", []byte(edited), 0o644); err == nil {
+		err = os.Rename(ctxFile+".tmp", ctxFile)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2etest.WaitFor(t, 60*time.Second, "the edited Worker", func() bool {
+		r, err := c.Post("/cart/dev-1/CheckOut", "", []byte(`{"sunday":true}`))
+		return err == nil && r.Status == 422 && strings.Contains(string(r.Body), "no checkout on Sunday")
+	})
+	t.Logf("worker dev --watch: the edit answered %s after the save", time.Since(saved).Round(time.Millisecond))
+	if got := c.instance(t, "cart", "dev-1"); got.Version != 2 {
+		t.Fatalf("after the reload cart dev-1 is at version %d, want 2", got.Version)
+	}
+	var log struct{ Events []json.RawMessage }
+	if r, err := c.GetJSON("/events?limit=1000", &log); err != nil || r.Status != 200 || len(log.Events) < 3 {
+		t.Fatalf("the D1 log after the reload: %v %v, %d events", r, err, len(log.Events))
+	}
 	stop(cmd, out)
 }
