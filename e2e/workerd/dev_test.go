@@ -115,10 +115,11 @@ func TestWorkerDev(t *testing.T) {
 		t.Fatal("the edit changed nothing")
 	}
 	saved := time.Now()
-	if err := os.WriteFile(ctxFile+".tmp", []byte(edited), 0o644); err == nil {
-		err = os.Rename(ctxFile+".tmp", ctxFile)
+	// Saved as editors save: a new file renamed over the old one.
+	if err := os.WriteFile(ctxFile+".tmp", []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if err != nil {
+	if err := os.Rename(ctxFile+".tmp", ctxFile); err != nil {
 		t.Fatal(err)
 	}
 	e2etest.WaitFor(t, 60*time.Second, "the edited Worker", func() bool {
