@@ -23,6 +23,7 @@ import (
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect/egress"
+	"github.com/cuesource/cuesource/internal/lens/check"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projections"
@@ -371,6 +372,10 @@ func (c *command) workerDev(args []string) int {
 					return
 				}
 				start := time.Now()
+				if !c.devCanRead(pos[0], *port, f.vars) {
+					fmt.Fprintln(c.stderr, "cuesource worker dev: the last good build keeps serving")
+					return
+				}
 				if _, ok := c.buildWorker(pos[0], f.dir, &f); ok {
 					fmt.Fprintf(c.stderr, "cuesource worker dev: rebuilt %s in %s; wrangler dev reloads it\n", pos[0], time.Since(start).Round(time.Millisecond))
 				} else {
@@ -404,6 +409,38 @@ func (c *command) workerDev(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// devCanRead vets the saved context and checks that it reads every event
+// the running Worker has stored (lens check over its log, as `lens check
+// --from` does): an edit the stored data cannot follow is refused, with
+// its failures, as an invalid one is. A log that cannot be read (the
+// Worker not up yet) does not hold the rebuild back.
+func (c *command) devCanRead(path string, port int, vars []string) bool {
+	p, ok := c.load(path, false)
+	if !ok {
+		return false
+	}
+	token := ""
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "CUESOURCE_ADMIN_TOKEN" || (k == "CUESOURCE_TOKEN" && token == "") {
+			token = v
+		}
+	}
+	ck := check.New(p)
+	if err := checkPages(ck, httpPages(fmt.Sprintf("http://127.0.0.1:%d", port), token)); err != nil {
+		fmt.Fprintln(c.stderr, "cuesource worker dev: the stored log could not be checked:", err)
+		return true
+	}
+	if len(ck.Failures) == 0 {
+		return true
+	}
+	for _, f := range ck.Failures {
+		fmt.Fprintln(c.stderr, f)
+	}
+	fmt.Fprintf(c.stderr, "cuesource worker dev: refused: %d stored event(s) cannot be read by the edited context (lens check above)\n", len(ck.Failures))
+	return false
 }
 
 func (c *command) workerDeploy(args []string) int {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,13 +38,13 @@ func TestWorkerDev(t *testing.T) {
 	if err := os.WriteFile(ctxFile, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(binary, "worker", "dev", ctxFile,
 			"--port", fmt.Sprint(port), "--dir", filepath.Join(tmp, "build"), "--persist", filepath.Join(tmp, "state"),
 			"--wasm", engineWasm, "--var", "CUESOURCE_ADMIN_TOKEN="+adminToken)
 		cmd.Dir = tmp
 		cmd.Env = append(os.Environ(), "CUESOURCE_WRANGLER="+filepath.Join(root, "scripts", "wrangler"))
-		var out bytes.Buffer
+		var out syncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -62,7 +63,7 @@ func TestWorkerDev(t *testing.T) {
 		}
 		return cmd, &out
 	}
-	stop := func(cmd *exec.Cmd, out *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, out *syncBuffer) {
 		// SIGTERM to cuesource alone: it passes the signal to wrangler's
 		// process group.
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -134,5 +135,46 @@ func TestWorkerDev(t *testing.T) {
 	if r, err := c.GetJSON("/events?limit=1000", &log); err != nil || r.Status != 200 || len(log.Events) < 3 {
 		t.Fatalf("the D1 log after the reload: %v %v, %d events", r, err, len(log.Events))
 	}
+
+	// An edit the stored events cannot follow (a lens says CartOpened's
+	// first version had a name, which the stored events lack) vets, and is
+	// refused with its lens check failures: the last good build keeps
+	// serving.
+	broken := strings.Replace(edited, "\t\t\tCartOpened: {\n\t\t\t\t#payload: customer: string\n",
+		"\t\t\tCartOpened: {\n\t\t\t\t#payload: customer: string\n\t\t\t\tlenses: [{#from: {name: string}, up: customer: \"event.name\"}]\n", 1)
+	if broken == edited {
+		t.Fatal("the breaking edit changed nothing")
+	}
+	if err := os.WriteFile(ctxFile+".tmp", []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(ctxFile+".tmp", ctxFile); err != nil {
+		t.Fatal(err)
+	}
+	e2etest.WaitFor(t, 60*time.Second, "the refusal", func() bool { return strings.Contains(out.String(), "refused:") })
+	if o := out.String(); !strings.Contains(o, "cart.CartOpened") || !strings.Contains(o, "the last good build keeps serving") {
+		t.Fatalf("the refusal does not list the failures:\n%s", o)
+	}
+	if r, err := c.Post("/cart/dev-1/CheckOut", "", []byte(`{"sunday":true}`)); err != nil || r.Status != 422 {
+		t.Fatalf("after the refused edit: %v %v, want the last good build's guard", r, err)
+	}
 	stop(cmd, out)
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
