@@ -69,7 +69,7 @@ func (c *command) play(args []string) int {
 	fmt.Fprintf(c.stderr, "cuesource: playing %s at http://%s (nothing is kept; POST /admin/reset starts again)\n", p.Manifest.Name, ln.Addr())
 	var h http.Handler = pl
 	if *watching {
-		ws := newWatchStatus(ctx)
+		ws := newWatchStatus(ctx, 0)
 		h = withWatch(ws, pl)
 		go c.serveWatch(ctx, "play", pos[0], pl, ws)
 	}

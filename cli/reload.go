@@ -189,9 +189,13 @@ func checkLog(ctx context.Context, st *sqlite.Store, ck *check.Checker, after in
 // last save (none once it vets and swaps) and what the last swap changed.
 type watchStatus struct {
 	done <-chan struct{} // the server's end: streams end with it, not at its shutdown's deadline
-	mu   sync.Mutex
-	cur  statusMsg
-	wake chan struct{} // closed and replaced on every change
+	// streams counts the pages following the status, at most maxStreams
+	// (the server's cap on live streams): each holds a connection.
+	streams    atomic.Int64
+	maxStreams int64
+	mu         sync.Mutex
+	cur        statusMsg
+	wake       chan struct{} // closed and replaced on every change
 }
 
 type statusMsg struct {
@@ -212,8 +216,11 @@ type statusErr struct {
 	Message string `json:"message"`
 }
 
-func newWatchStatus(ctx context.Context) *watchStatus {
-	return &watchStatus{done: ctx.Done(), cur: statusMsg{OK: true, Errors: []statusErr{}}, wake: make(chan struct{})}
+func newWatchStatus(ctx context.Context, maxStreams int) *watchStatus {
+	if maxStreams <= 0 {
+		maxStreams = api.DefaultMaxStreams
+	}
+	return &watchStatus{done: ctx.Done(), cur: statusMsg{OK: true, Errors: []statusErr{}}, wake: make(chan struct{}), maxStreams: int64(maxStreams)}
 }
 
 func (w *watchStatus) set(m statusMsg) {
@@ -273,6 +280,16 @@ func (w *watchStatus) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "GET only", http.StatusMethodNotAllowed)
 		return
 	}
+	// Counted before anything is held: past the cap, refused as the API
+	// refuses a live stream.
+	if w.streams.Add(1) > w.maxStreams {
+		w.streams.Add(-1)
+		resp := api.Problem(http.StatusServiceUnavailable, "too_many_streams", fmt.Sprintf("%d pages follow the watch already; retry later", w.maxStreams))
+		resp.Header.Set("Retry-After", "5")
+		nethttp.Write(rw, resp, r.Method)
+		return
+	}
+	defer w.streams.Add(-1)
 	rc := http.NewResponseController(rw)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
 	rw.Header().Set("Content-Type", "text/event-stream")
@@ -298,7 +315,7 @@ func (w *watchStatus) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		case <-w.done:
 			return
 		case <-wake:
-		case <-time.After(15 * time.Second):
+		case <-time.After(api.KeepAlive):
 		}
 	}
 }

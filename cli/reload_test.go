@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestDiff: what a swap changed, by definition and not by where it is
@@ -42,7 +46,7 @@ func TestDiff(t *testing.T) {
 func TestWatchStatusToken(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // each stream sends the current status, then ends with the server
-	ws := newWatchStatus(ctx)
+	ws := newWatchStatus(ctx, 0)
 	ws.set(statusMsg{Errors: errorsOf(errors.New("boom"))})
 	next := http.NotFoundHandler()
 	for _, c := range []struct {
@@ -70,4 +74,28 @@ func TestWatchStatusToken(t *testing.T) {
 			t.Errorf("tokens %q, %q: the stream said %s", c.tokens, c.auth, w.Body)
 		}
 	}
+}
+
+// TestWatchStatusStreamsAreCapped: pages following the watch hold a
+// connection each; past the cap one is refused with 503 and Retry-After,
+// and a stream that ends frees its place.
+func TestWatchStatusStreamsAreCapped(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ws := newWatchStatus(ctx, 1)
+	srv := httptest.NewServer(withWatch(ws, http.NotFoundHandler()))
+	defer srv.Close()
+	first, err := http.Get(srv.URL + "/ui/watch")
+	require.NoError(t, err)
+	// The first stream holds its place once its first frame arrived.
+	line, err := bufio.NewReader(first.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "event: status\n", line)
+	second, err := http.Get(srv.URL + "/ui/watch")
+	require.NoError(t, err)
+	second.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, second.StatusCode)
+	assert.NotEmpty(t, second.Header.Get("Retry-After"))
+	first.Body.Close()
+	require.Eventually(t, func() bool { return ws.streams.Load() == 0 }, 10*time.Second, time.Millisecond, "the ended stream frees its place")
 }

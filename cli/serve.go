@@ -171,7 +171,7 @@ func (c *command) serve(args []string) int {
 	}
 	var h http.Handler = withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{}))
 	if *watching {
-		ws := newWatchStatus(ctx)
+		ws := newWatchStatus(ctx, f.maxStreams)
 		h = withWatch(ws, h, f.token, f.adminToken)
 		go c.serveWatch(ctx, "serve", pos[0], stk, ws)
 	}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,44 +21,13 @@ import (
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
-// save writes a context file the way most editors do: a new file renamed
-// over the old one.
-func save(t *testing.T, path string, src []byte) {
-	t.Helper()
-	tmp := path + ".swp"
-	if err := os.WriteFile(tmp, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// syncBuffer is a process's output, read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startPlay runs `cuesource play ctx` (watching, by default) on a free
 // port and waits until it answers.
-func startPlay(t *testing.T, ctx string, extra ...string) (*server, *syncBuffer) {
+func startPlay(t *testing.T, ctx string, extra ...string) (*server, *e2etest.Output) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", e2etest.FreePort(t))
 	cmd := exec.Command(binary, append([]string{"play", ctx, "--addr", addr}, extra...)...)
-	out := &syncBuffer{}
+	out := &e2etest.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -101,7 +69,7 @@ func TestPlayWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	save(t, path, src)
+	e2etest.Save(t, path, src)
 	s, out := startPlay(t, path)
 	c := newClient(s.url)
 	defer c.Close()
@@ -154,7 +122,7 @@ func TestPlayWatch(t *testing.T) {
 			t.Fatalf("Open: %v %v", r, err)
 		}
 		saved := time.Now()
-		save(t, path, cur)
+		e2etest.Save(t, path, cur)
 		// Answering: the new command is accepted (it was 404 before).
 		ok := e2etest.Until(10*time.Second, 5*time.Millisecond, func() bool {
 			r, err := c.Post("/cart/watch"+name+"/"+name, "", []byte(`{"customer":"bob"}`))
@@ -205,7 +173,7 @@ func TestPlayWatch(t *testing.T) {
 		t.Fatal("the test's edit did not apply")
 	}
 	line := bytes.Count(broken[:bytes.Index(broken, []byte("cmd.custmer"))], []byte("\n")) + 1
-	save(t, path, broken)
+	e2etest.Save(t, path, broken)
 	m := status.until(t, func(m statusMsg) bool { return !m.OK })
 	if len(m.Errors) == 0 || m.Errors[0].Line != line || !strings.Contains(m.Errors[0].Message, "custmer") {
 		t.Errorf("the page was told %+v, want the error at line %d", m.Errors, line)
@@ -219,7 +187,7 @@ func TestPlayWatch(t *testing.T) {
 	}
 
 	// Fixed: the errors clear.
-	save(t, path, cur)
+	e2etest.Save(t, path, cur)
 	status.until(t, func(m statusMsg) bool { return m.OK && len(m.Errors) == 0 })
 
 	close(stop)
@@ -311,7 +279,7 @@ func TestServeWatch(t *testing.T) {
 		}
 		return b
 	}
-	save(t, path, read(e2etest.EvolutionV1))
+	e2etest.Save(t, path, read(e2etest.EvolutionV1))
 	srv := startServer(t, path, t.TempDir(), "--watch")
 	c := newClient(srv.url)
 	defer c.Close()
@@ -319,14 +287,14 @@ func TestServeWatch(t *testing.T) {
 	before := c.WaitRows(t, "v1's projections", e2etest.EvolutionV1Events, e2etest.EvolutionRowsV1)
 	status := watchStatus(t, srv.url)
 
-	save(t, path, read(e2etest.EvolutionV2))
+	e2etest.Save(t, path, read(e2etest.EvolutionV2))
 	m := status.until(t, func(m statusMsg) bool { return m.Swapped || !m.OK })
 	if !m.OK || !strings.Contains(m.Note, "projections changed: carts, skus") {
 		t.Fatalf("the swap to v2: %+v", m)
 	}
 	c.PlayEvolutionV2(t, before, func(id string, version int64) { checkNoDrift(t, c, id, version) })
 
-	save(t, path, read(e2etest.EvolutionBroken))
+	e2etest.Save(t, path, read(e2etest.EvolutionBroken))
 	m = status.until(t, func(m statusMsg) bool { return !m.OK })
 	var all []string
 	for _, e := range m.Errors {

@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -187,7 +186,7 @@ func start(t *testing.T, bin, dir, banner string, args ...string) string {
 
 func tryStart(t *testing.T, bin, dir string, port int, banner string, args []string) (string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	log := new(syncBuffer)
+	log := new(e2etest.Output)
 	cmd := exec.Command(bin, append(args, "--addr", addr)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log, log
@@ -248,25 +247,6 @@ func tryStart(t *testing.T, bin, dir string, port int, banner string, args []str
 	}
 	stop()
 	return "", fmt.Errorf("cuesource %s did not answer within 30s:\n%s", args[0], log.String())
-}
-
-// syncBuffer is the server's output, written by the process while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestWatch edits a copy of the context under `cuesource play` (watching

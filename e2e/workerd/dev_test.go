@@ -1,7 +1,6 @@
 package workerd
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,13 +36,13 @@ func TestWorkerDev(t *testing.T) {
 	if err := os.WriteFile(ctxFile, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := func() (*exec.Cmd, *syncBuffer) {
+	start := func() (*exec.Cmd, *e2etest.Output) {
 		cmd := exec.Command(binary, "worker", "dev", ctxFile,
 			"--port", fmt.Sprint(port), "--dir", filepath.Join(tmp, "build"), "--persist", filepath.Join(tmp, "state"),
 			"--wasm", engineWasm, "--var", "CUESOURCE_ADMIN_TOKEN="+adminToken)
 		cmd.Dir = tmp
 		cmd.Env = append(os.Environ(), "CUESOURCE_WRANGLER="+filepath.Join(root, "scripts", "wrangler"))
-		var out syncBuffer
+		var out e2etest.Output
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -63,7 +61,7 @@ func TestWorkerDev(t *testing.T) {
 		}
 		return cmd, &out
 	}
-	stop := func(cmd *exec.Cmd, out *syncBuffer) {
+	stop := func(cmd *exec.Cmd, out *e2etest.Output) {
 		// SIGTERM to cuesource alone: it passes the signal to wrangler's
 		// process group.
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -116,13 +114,7 @@ func TestWorkerDev(t *testing.T) {
 		t.Fatal("the edit changed nothing")
 	}
 	saved := time.Now()
-	// Saved as editors save: a new file renamed over the old one.
-	if err := os.WriteFile(ctxFile+".tmp", []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(ctxFile+".tmp", ctxFile); err != nil {
-		t.Fatal(err)
-	}
+	e2etest.Save(t, ctxFile, []byte(edited))
 	e2etest.WaitFor(t, 60*time.Second, "the edited Worker", func() bool {
 		r, err := c.Post("/cart/dev-1/CheckOut", "", []byte(`{"sunday":true}`))
 		return err == nil && r.Status == 422 && strings.Contains(string(r.Body), "no checkout on Sunday")
@@ -145,12 +137,7 @@ func TestWorkerDev(t *testing.T) {
 	if broken == edited {
 		t.Fatal("the breaking edit changed nothing")
 	}
-	if err := os.WriteFile(ctxFile+".tmp", []byte(broken), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(ctxFile+".tmp", ctxFile); err != nil {
-		t.Fatal(err)
-	}
+	e2etest.Save(t, ctxFile, []byte(broken))
 	e2etest.WaitFor(t, 60*time.Second, "the refusal", func() bool { return strings.Contains(out.String(), "refused:") })
 	if o := out.String(); !strings.Contains(o, "cart.CartOpened") || !strings.Contains(o, "the last good build keeps serving") {
 		t.Fatalf("the refusal does not list the failures:\n%s", o)
@@ -159,22 +146,4 @@ func TestWorkerDev(t *testing.T) {
 		t.Fatalf("after the refused edit: %v %v, want the last good build's guard", r, err)
 	}
 	stop(cmd, out)
-}
-
-// syncBuffer is a bytes.Buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
