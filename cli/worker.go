@@ -99,6 +99,13 @@ func (c *command) workerBuild(args []string) int {
 
 // buildWorker writes the Worker of a context to dir and returns its name.
 func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool) {
+	return c.buildWorkerIf(ctxPath, dir, f, nil)
+}
+
+// buildWorkerIf is buildWorker with a last check of the compiled program
+// before anything is written: a rebuild under worker dev --watch checks
+// the stored log with the program it compiled, not a second compile.
+func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*interpreter.Program) bool) (string, bool) {
 	data, p, err := compileManifest(ctxPath)
 	if err == nil {
 		if errs := projections.CheckQueries(p); len(errs) > 0 {
@@ -114,6 +121,9 @@ func (c *command) buildWorker(ctxPath, dir string, f *workerFlags) (string, bool
 	if p.Auth != nil {
 		// The Worker has no verifier yet: it would refuse every request.
 		fmt.Fprintln(c.stderr, "cuesource worker: this context declares auth, which only `cuesource serve` enforces so far; the Worker does not run it yet")
+		return "", false
+	}
+	if ok != nil && !ok(p) {
 		return "", false
 	}
 	var vars map[string]string
@@ -372,11 +382,8 @@ func (c *command) workerDev(args []string) int {
 					return
 				}
 				start := time.Now()
-				if !c.devCanRead(pos[0], *port, f.vars) {
-					fmt.Fprintln(c.stderr, "cuesource worker dev: the last good build keeps serving")
-					return
-				}
-				if _, ok := c.buildWorker(pos[0], f.dir, &f); ok {
+				canRead := func(p *interpreter.Program) bool { return c.devCanRead(p, *port, f.vars) }
+				if _, ok := c.buildWorkerIf(pos[0], f.dir, &f, canRead); ok {
 					fmt.Fprintf(c.stderr, "cuesource worker dev: rebuilt %s in %s; wrangler dev reloads it\n", pos[0], time.Since(start).Round(time.Millisecond))
 				} else {
 					fmt.Fprintln(c.stderr, "cuesource worker dev: the last good build keeps serving")
@@ -411,16 +418,12 @@ func (c *command) workerDev(args []string) int {
 	return 0
 }
 
-// devCanRead vets the saved context and checks that it reads every event
+// devCanRead checks that the saved context's program p reads every event
 // the running Worker has stored (lens check over its log, as `lens check
 // --from` does): an edit the stored data cannot follow is refused, with
 // its failures, as an invalid one is. A log that cannot be read (the
 // Worker not up yet) does not hold the rebuild back.
-func (c *command) devCanRead(path string, port int, vars []string) bool {
-	p, ok := c.load(path, false)
-	if !ok {
-		return false
-	}
+func (c *command) devCanRead(p *interpreter.Program, port int, vars []string) bool {
 	token := ""
 	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")
