@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,4 +237,33 @@ func TestVerifyNamesAHotCountThatDisagrees(t *testing.T) {
 	require.Len(t, problems, 1)
 	assert.Contains(t, problems[0].String(), "segment 1-10")
 	assert.Contains(t, problems[0].String(), "the hot store holds 0 of its events, the index says 7")
+}
+
+// A segment is at most one page of the log: however heavy its events, the
+// archiver and a reader hold no more than store.PageBytes of payloads
+// (and one event) of it at once.
+func TestSegmentsAreBoundedLikeAPage(t *testing.T) {
+	s, dir := open(t)
+	big := `{"s":"` + strings.Repeat("0", 1<<20) + `"}` // about 1 MiB
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		_, err := s.Append(t.Context(), store.Commit{Aggregate: "blob", Instance: fmt.Sprintf("b%d", i), State: json.RawMessage(`{}`),
+			Events: []store.Event{{ID: fmt.Sprintf("e%d", i), Type: "Stored", Time: at, CommandID: fmt.Sprintf("k%d", i), Payload: json.RawMessage(big)}}})
+		require.NoError(t, err)
+	}
+	a := archive.New(s, dir, retention.Policies{HotBytes: 1}, archive.Options{SegmentEvents: 2000})
+	_, err := a.Run(t.Context())
+	require.NoError(t, err)
+	segs, err := s.Segments(t.Context())
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 1, "12 MiB of payloads take several segments")
+	for _, g := range segs {
+		evs, err := archive.NewReader(dir, s).Segment(t.Context(), g)
+		require.NoError(t, err)
+		bytes := 0
+		for _, e := range evs[:len(evs)-1] {
+			bytes += len(e.Payload)
+		}
+		assert.Less(t, bytes, store.PageBytes, "segment %s: %d events", g.Name, len(evs))
+	}
 }

@@ -21,7 +21,8 @@ type Hot interface {
 	// position order, as the retention decision sees them.
 	Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error)
 	// Hot returns up to n events of the hot store above after, in
-	// position order (none from the archive).
+	// position order (none from the archive), ending the page as
+	// store.Page does: a segment is never more than a page.
 	Hot(ctx context.Context, after int64, n int) ([]store.Event, error)
 	// AddSegment records a segment written to the target; recording one
 	// already recorded (same range and checksum) does nothing.
@@ -36,7 +37,10 @@ type Hot interface {
 type Options struct {
 	// Window is how many hot events one step looks at; zero: 1000.
 	Window int
-	// SegmentEvents bounds a segment's events; zero: 2000 (decoding one costs a reader ~10 ms on its first page there).
+	// SegmentEvents bounds a segment's events; zero: 2000 (decoding one
+	// costs a reader ~10 ms on its first page there). Its bytes are
+	// bounded by the hot store, which hands a segment's events as one page
+	// (store.PageBytes of payloads).
 	SegmentEvents int
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time

@@ -194,13 +194,14 @@ func (s *Store) Window(ctx context.Context, after int64, n int) ([]retention.Can
 }
 
 // Hot implements [archive.Hot]: events of the hot store only.
+// A segment is one page of the hot log (store.PageBytes of payloads at
+// most, and one event): the archiver and every reader hold a segment
+// whole, so its size is bounded like a page's, whatever its events weigh.
 func (s *Store) Hot(ctx context.Context, after int64, n int) ([]store.Event, error) {
-	rows, err := s.rs.readWhole.QueryContext(ctx, after, n)
-	if err != nil {
-		return nil, s.fault(fmt.Errorf("sqlite: read hot log: %w", err))
+	if n <= 0 {
+		return nil, nil
 	}
-	evs, err := scanEvents(rows)
-	return evs, s.fault(err)
+	return s.readHotPage(ctx, after, n)
 }
 
 // AddSegment implements [archive.Hot]. The hot count is counted here,
