@@ -3,7 +3,6 @@ package d1_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,21 +38,4 @@ func TestBaselineSQL(t *testing.T) {
 	got, err = os.ReadFile(migration)
 	require.NoError(t, err)
 	assert.Equal(t, string(d1.Migration()), string(got), "bench/workers/baseline/migrations is not store/d1's Migration: run CUESOURCE_UPDATE=1 go test ./store/d1/")
-}
-
-// While the shell keeps its own text of an object's schema, it must be
-// this package's (once the shell takes it from Go, there is no copy to
-// check).
-func TestShellObjectSchema(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "worker", "shell", "worker.mjs"))
-	require.NoError(t, err)
-	const open = "const objectSchema = `"
-	i := strings.Index(string(src), open)
-	if i < 0 {
-		t.Skip("the shell has no copy of the object's schema")
-	}
-	rest := string(src[i+len(open):])
-	j := strings.Index(rest, "`")
-	require.GreaterOrEqual(t, j, 0)
-	assert.Equal(t, d1.ObjectSchema, rest[:j], "worker/shell/worker.mjs's objectSchema is not store/d1's ObjectSchema")
 }
