@@ -292,8 +292,9 @@ func TestDeadLetters(t *testing.T) {
 func TestCheckpointsDecode(t *testing.T) {
 	db := logDB(t)
 	batch(t, db,
-		stmt{d1.CheckpointReset, []any{"totals", "h1", "running", "2026-01-02T03:04:05.006Z"}},
-		stmt{d1.CheckpointReset, []any{"carts", "h2", "running", "2026-01-02T03:04:05.006Z"}},
+		// An empty log: the rebuilds start running.
+		stmt{d1.CheckpointRebuild, []any{"totals", "h1", "2026-01-02T03:04:05.006Z"}},
+		stmt{d1.CheckpointRebuild, []any{"carts", "h2", "2026-01-02T03:04:05.006Z"}},
 		stmt{d1.CheckpointFail, []any{int64(4), "boom", int64(5), "2026-01-02T03:04:05.006Z", "carts"}},
 	)
 	got := map[string]d1.Checkpoint{}

@@ -125,11 +125,9 @@ const (
 	// state (a rebuild ends running at the head).
 	CheckpointAdvance = `UPDATE projections SET position = ?1, state = ?2, updated = ?3 WHERE name = ?4 AND position = ?5 AND state <> 'failed'`
 
-	CheckpointAll       = rows.CheckpointAll
-	CheckpointReset     = rows.CheckpointReset
-	CheckpointAdvanceIf = rows.CheckpointAdvanceIf
-	CheckpointSet       = rows.CheckpointSet
-	CheckpointFail      = rows.CheckpointFail
-	CheckpointSkip      = rows.CheckpointSkip
-	CheckpointResume    = rows.CheckpointResume
+	CheckpointAll    = rows.CheckpointAll
+	CheckpointSet    = rows.CheckpointSet
+	CheckpointFail   = rows.CheckpointFail
+	CheckpointSkip   = rows.CheckpointSkip
+	CheckpointResume = rows.CheckpointResume
 )
