@@ -47,6 +47,20 @@ type CommandRequest struct {
 	// effect's send carries them on); by default both are CommandID.
 	CorrelationID string `json:"correlationId,omitempty"`
 	CausationID   string `json:"causationId,omitempty"`
+	// Lookups are what the command's look-ups read (see Lookup), by
+	// name; read before the decision, outside the instance's writer.
+	Lookups map[string]any `json:"lookups,omitempty"`
+	// Holds, when set, is the key the instance was addressed by (POST
+	// /{aggregate}/by/{constraint}/{key}/{command}): the runtime checks,
+	// under the instance's writer, that the instance still holds it, and
+	// refuses the command (404 key_not_held) if not.
+	Holds *KeyRef `json:"holds,omitempty"`
+}
+
+// KeyRef names a unique key of an aggregate.
+type KeyRef struct {
+	Constraint string `json:"constraint"`
+	Key        string `json:"key"`
 }
 
 // Caller is a verified identity, or an anonymous one.
@@ -131,6 +145,12 @@ type Rejection struct {
 	Limit string `json:"limit,omitempty"`
 	Max   int    `json:"max,omitempty"`
 	Size  int    `json:"size,omitempty"`
+	// Constraint and Key name the unique key of a unique_violation,
+	// invalid_key or key_not_held; Holder is the instance that holds it
+	// (the API leaves it out for a caller who may not read it).
+	Constraint string `json:"constraint,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Holder     string `json:"holder,omitempty"`
 }
 
 func (r *Rejection) Error() string { return string(r.Kind) + ": " + r.Message }
@@ -148,6 +168,15 @@ const (
 	KindConcurrentWrite engine.Kind = "concurrent_write"
 	// KindLensFailed: a seeded event the lenses could not read.
 	KindLensFailed engine.Kind = "lens_failed"
+	// KindUniqueViolation: the command's events would claim a unique key
+	// another instance holds (409).
+	KindUniqueViolation engine.Kind = "unique_violation"
+	// KindInvalidKey: a unique key an event would claim that no URL can
+	// address (see CheckID) (422).
+	KindInvalidKey engine.Kind = "invalid_key"
+	// KindKeyNotHeld: no instance holds the key a request addressed, or
+	// the instance it named let go of it (404).
+	KindKeyNotHeld engine.Kind = "key_not_held"
 	// KindInternal: the runtime failed, not the request.
 	KindInternal engine.Kind = "internal"
 )
@@ -225,7 +254,7 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 	d, err := engine.Decide(p, engine.Current{State: state, Version: cur.Version}, engine.Envelope{
 		ID: req.CommandID, Aggregate: req.Aggregate, Instance: req.ID, Command: req.Command,
 		Payload: req.Payload, ExpectedVersion: expected, Time: req.Time, Caller: req.Caller,
-		Recorded: recorded,
+		Recorded: recorded, Lookup: req.Lookups,
 	}, opt)
 	if err != nil {
 		return Decision{Answer: rejection(err, cur.Version)}
@@ -261,6 +290,11 @@ func DecideOn(p *interpreter.Program, cur store.Instance, state any, rec *store.
 			commit.Outbox = append(commit.Outbox, store.OutboxEntry{EventID: e.ID, Consumer: name})
 		}
 	}
+	claims, rej := keyClaims(p.Aggregates[req.Aggregate], d.Events, req)
+	if rej != nil {
+		return Decision{Answer: Answer{Rejection: rej}}
+	}
+	commit.Unique = claims
 	commit.Snapshot = snapshotOf(p, req.Aggregate, req.ID, cur.Version, d.Version, stateJSON, req.Time)
 	body, err := value.Encode(d)
 	if err != nil {

@@ -61,6 +61,9 @@ var statusOf = map[engine.Kind]int{
 	cuesource.KindLensFailed:      statusBadRequest, // a seeded event's, which the client wrote
 	cuesource.KindKeyReused:       statusConflict,
 	cuesource.KindConcurrentWrite: statusConflict,
+	cuesource.KindUniqueViolation: statusConflict,
+	cuesource.KindInvalidKey:      statusUnprocessableEntity,
+	cuesource.KindKeyNotHeld:      statusNotFound,
 }
 
 // rejection is the problem+json of a rejection: its kind and message, and
@@ -95,6 +98,12 @@ func rejection(rej *cuesource.Rejection) Response {
 	}
 	if rej.Limit != "" {
 		ext["limit"], ext["max"], ext["size"] = rej.Limit, rej.Max, rej.Size
+	}
+	if rej.Constraint != "" {
+		ext["constraint"], ext["key"] = rej.Constraint, rej.Key
+		if rej.Holder != "" {
+			ext["holder"] = rej.Holder
+		}
 	}
 	return problemWith(status, string(rej.Kind), rej.Message, ext)
 }

@@ -60,6 +60,17 @@ type Backend interface {
 	Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error)
 }
 
+// Keys is the optional ability of a Backend whose context declares
+// unique constraints: who holds a key (GET and POST
+// /{aggregate}/by/{constraint}/{key}). Such a Backend applies each
+// commit's claims (store.Commit.Unique) race-free, answers a command
+// whose claim another instance holds with cuesource.UniqueViolation, and
+// runs a command with Holds only while its instance holds that key
+// (cuesource.KeyNotHeld otherwise).
+type Keys interface {
+	Holder(ctx context.Context, aggregate, constraint, key string) (id string, ok bool, err error)
+}
+
 // HotHistory is the optional ability of a Backend whose store prunes old
 // events into an archive: the version an instance's hot history begins
 // at (1 when none of it left).

@@ -112,6 +112,7 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 			c.fail(iv, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, cmd.Instance)
 		}
 		cmd.Require = c.named(cv.LookupPath(cue.ParsePath("require")))
+		cmd.Lookup = c.lookups(cv.LookupPath(cue.ParsePath("lookup")))
 		emit := cv.LookupPath(cue.ParsePath("emit"))
 		if len(items(emit)) == 0 {
 			c.fail(emit, "command %s emits no event: list at least one", name)
@@ -158,7 +159,61 @@ func (c *compilation) aggregate(v cue.Value) *manifest.Aggregate {
 	a.Invariants = c.named(v.LookupPath(cue.ParsePath("invariants")))
 	a.Retention = c.retention(v.LookupPath(cue.ParsePath("retention")))
 	a.Snapshots = c.snapshots(v)
+	a.Unique = c.unique(v.LookupPath(cue.ParsePath("unique")))
+	if nv := v.LookupPath(cue.ParsePath("newId")); nv.Exists() {
+		x := c.expr(nv)
+		a.NewID = &x
+	}
 	return a
+}
+
+// unique reads an aggregate's unique constraints, sorted by name.
+func (c *compilation) unique(v cue.Value) []manifest.Unique {
+	var out []manifest.Unique
+	for name, uv := range fields(v) {
+		u := manifest.Unique{Name: name, Key: c.expr(uv.LookupPath(cue.ParsePath("key"))), Pos: c.at(uv)}
+		u.ClaimedBy = c.strings(uv.LookupPath(cue.ParsePath("claimedBy")))
+		u.ReleasedBy = c.strings(uv.LookupPath(cue.ParsePath("releasedBy")))
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b manifest.Unique) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// lookups reads a command's lookups, sorted by name.
+func (c *compilation) lookups(v cue.Value) []manifest.Lookup {
+	var out []manifest.Lookup
+	for name, lv := range fields(v) {
+		l := manifest.Lookup{Name: name, Pos: c.at(lv)}
+		if qv := lv.LookupPath(cue.ParsePath("query")); qv.Exists() {
+			l.Query, _ = qv.String()
+			for pn, pv := range fields(lv.LookupPath(cue.ParsePath("params"))) {
+				l.Params = append(l.Params, manifest.Field{Name: pn, Expr: c.expr(pv)})
+			}
+			slices.SortFunc(l.Params, func(a, b manifest.Field) int { return strings.Compare(a.Name, b.Name) })
+		} else {
+			l.Aggregate, _ = lv.LookupPath(cue.ParsePath("aggregate")).String()
+			x := c.expr(lv.LookupPath(cue.ParsePath("id")))
+			l.ID = &x
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b manifest.Lookup) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// strings reads a list of strings.
+func (c *compilation) strings(v cue.Value) []string {
+	var out []string
+	for _, iv := range items(v) {
+		s, err := iv.String()
+		if err != nil {
+			c.fail(iv, "expected a string: %v", err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // snapshots reads v's snapshots, nil when it declares none. The schema

@@ -35,6 +35,10 @@ type Envelope struct {
 	// Recorded is what the command's events record as meta (actor,
 	// correlation, causation) in a context with auth.
 	Recorded interpreter.Recorded `json:"recorded,omitzero"`
+	// Lookup is what the command's look-ups read before it was decided,
+	// by name (see interpreter.Lookup): guards and emits see it as
+	// `lookup`.
+	Lookup map[string]any `json:"lookup,omitempty"`
 }
 
 // Caller is a verified identity, or an anonymous one.
@@ -134,6 +138,9 @@ func Decide(p *interpreter.Program, cur Current, env Envelope, opt Options) (*De
 	}.With(env.Recorded)}
 	if env.Caller != nil {
 		ev.Caller = env.Caller.Claims
+	}
+	if len(cmd.Lookups) > 0 {
+		ev.Lookup = lookups(cmd, env.Lookup)
 	}
 	for _, g := range cmd.Require {
 		ok, err := g.Holds(ev)
@@ -324,3 +331,22 @@ func mayRun(a *interpreter.Auth, env Envelope, payload, state any, version int64
 	}
 	return nil
 }
+
+// lookups gives every declared look-up a value: what was read, or, for
+// one the caller did not read (a decision made without its world, as in
+// a test), what an empty world gives: no rows, no instance (null).
+func lookups(cmd *interpreter.Command, read map[string]any) map[string]any {
+	out := make(map[string]any, len(cmd.Lookups))
+	for _, l := range cmd.Lookups {
+		v, ok := read[l.Name]
+		if !ok && l.Query != "" {
+			v = []any{}
+		}
+		out[l.Name] = v
+	}
+	return out
+}
+
+// ExprError types an error of an expression the engine's caller ran for
+// a command (a unique key): expression_failed or budget_exceeded.
+func ExprError(err error) error { return exprError(err) }

@@ -36,6 +36,7 @@ type Env struct {
 	Vars      any  `expr:"env"`       // effects: the declared env variables
 	Rejection any  `expr:"rejection"` // effects' onReject: {kind, name, message}
 	Caller    any  `expr:"caller"`    // rules: the verified claims (#claims)
+	Lookup    any  `expr:"lookup"`    // a command's look-ups, by name
 	// Budget is what the expressions of one command, projected event,
 	// delivery or read may still spend; nil gives each run a budget of its
 	// own.

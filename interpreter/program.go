@@ -52,6 +52,8 @@ type Aggregate struct {
 	Commands   map[string]*Command
 	Events     map[string]*Event
 	Invariants []*Check
+	// Unique are the aggregate's unique constraints, by name.
+	Unique []*Unique
 	// SnapshotEvery is how many events apart snapshots are taken: the
 	// aggregate's snapshots, else the context's; 0: none.
 	SnapshotEvery int
@@ -84,7 +86,11 @@ type Command struct {
 	IfMatch  string // "required": HTTP clients must send If-Match
 	Require  []*Check
 	Emit     []*Emitter
-	payload  validator
+	// Lookups are read before the command is decided (see Lookup), by
+	// name.
+	Lookups []*Lookup
+	newID   *expression // the aggregate's newId, for this command's payload
+	payload validator
 	// defaults are the top-level fields of #payload with a CUE default
 	// (`limit: int | *20`), by name: a payload without one reads it.
 	defaults map[string]any
@@ -314,6 +320,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	if v != nil {
 		c.lint, c.types, c.check, c.structs = v.lint, v.types, v.check, v.structs
 	}
+	c.m = m
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
@@ -323,6 +330,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	} else if m.Auth != nil {
 		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
 	}
+	c.lookupTypes(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
 		if reserved := route.Reserved(); slices.Contains(reserved, name) {
@@ -372,6 +380,10 @@ type compiler struct {
 	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
 	caller  reflect.Type                                                   // #claims' type, nil without auth
 	claims  schema                                                         // #claims, with auth
+	// m is the manifest compiled; stateTypes the type of each
+	// aggregate's state, for instance look-ups (vetting only).
+	m          *manifest.Manifest
+	stateTypes map[string]reflect.Type
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -381,6 +393,7 @@ type env struct {
 	cmd, state, event    reflect.Type // nil: not visible here
 	row, vars, rejection reflect.Type
 	caller               reflect.Type // rules: the claims
+	lookup               reflect.Type // a command's look-ups
 	noMeta               bool         // lenses see the payload only
 }
 
@@ -400,6 +413,7 @@ func (e env) value() any {
 	add("env", e.vars)
 	add("rejection", e.rejection)
 	add("caller", e.caller)
+	add("lookup", e.lookup)
 	if !e.noMeta {
 		add("meta", metaType)
 	}
@@ -582,7 +596,17 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		default:
 			c.errs.Add(mc.Pos, "instance must be %q, %q or %q, not %q", manifest.InstanceExisting, manifest.InstanceNew, manifest.InstanceAny, mc.Instance)
 		}
-		decide := env{cmd: c.typeOf(ps, "cmd"), state: stateType, caller: c.caller}
+		cmdType := c.typeOf(ps, "cmd")
+		pre := env{cmd: cmdType, caller: c.caller}
+		decide := env{cmd: cmdType, state: stateType, caller: c.caller}
+		decide.lookup = c.lookups(cmd, mc, pre, c.m.Aggregates, c.stateTypes, c.m.Queries)
+		if m.NewID != nil && cmd.Creates() {
+			x, t := c.compile(*m.NewID, env{cmd: cmdType}, false)
+			if k := kind(t); x != nil && !fits(k, "string") && !fits(k, "integer") {
+				c.errs.Add(m.NewID.Pos, "newId must give a string or a number, but for %s it gives %s", cn, k)
+			}
+			cmd.newID = x
+		}
 		cmd.Require = c.checks(mc.Require, decide)
 		for _, me := range mc.Emit {
 			es, ok := events[me.Event]
@@ -603,6 +627,7 @@ func (c *compiler) aggregate(name string, m *manifest.Aggregate) *Aggregate {
 		a.Commands[cn] = cmd
 	}
 	a.Invariants = c.checks(m.Invariants, env{state: stateType})
+	c.unique(a, m)
 	return a
 }
 

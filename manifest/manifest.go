@@ -91,7 +91,34 @@ type Aggregate struct {
 	Invariants []Named             `json:"invariants,omitempty"`
 	Retention  *Retention          `json:"retention,omitempty"`
 	Snapshots  *Snapshots          `json:"snapshots,omitempty"` // overrides the context's; nil: the context's
-	Pos        Pos                 `json:"pos"`
+	Unique     []Unique            `json:"unique,omitempty"`    // sorted by name
+	// NewID gives the id of an instance the server makes (POST
+	// /{aggregate}/{command}); nil: a UUIDv7.
+	NewID *Expr `json:"newId,omitempty"`
+	Pos   Pos   `json:"pos"`
+}
+
+// Unique is a named unique constraint over an aggregate's instances: the
+// events of ClaimedBy claim the key Key gives (over `event`), the events
+// of ReleasedBy release the key the instance holds.
+type Unique struct {
+	Name       string   `json:"name"`
+	Key        Expr     `json:"key"`
+	ClaimedBy  []string `json:"claimedBy"`
+	ReleasedBy []string `json:"releasedBy,omitempty"`
+	Pos        Pos      `json:"pos"`
+}
+
+// Lookup is reference data a command reads before it is decided: the
+// rows of a named query (Query, Params) or another instance's state
+// (Aggregate, ID).
+type Lookup struct {
+	Name      string  `json:"name"`
+	Query     string  `json:"query,omitempty"`
+	Params    []Field `json:"params,omitempty"`
+	Aggregate string  `json:"aggregate,omitempty"`
+	ID        *Expr   `json:"id,omitempty"`
+	Pos       Pos     `json:"pos"`
 }
 
 // Instance rules for a command.
@@ -108,6 +135,7 @@ type Command struct {
 	IfMatch  string          `json:"ifMatch,omitempty"` // "required": clients must send If-Match
 	Require  []Named         `json:"require,omitempty"`
 	Emit     []Emit          `json:"emit"`
+	Lookup   []Lookup        `json:"lookup,omitempty"` // sorted by name
 	Pos      Pos             `json:"pos"`
 }
 

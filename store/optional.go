@@ -119,3 +119,13 @@ type Snapshots interface {
 	// hash; ok=false if it has none.
 	Snapshot(ctx context.Context, aggregate, id, hash string) (s Snapshot, ok bool, err error)
 }
+
+// Keys is the optional ability to keep the unique keys instances hold:
+// Append applies a commit's Unique claims in its transaction (refusing the
+// commit with a *UniqueError when another instance holds a key it
+// claims), and Holder reads who holds a key.
+type Keys interface {
+	// Holder gives the id of the instance of aggregate that holds key
+	// under constraint; ok is false when none does.
+	Holder(ctx context.Context, aggregate, constraint, key string) (id string, ok bool, err error)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,10 @@ var (
 	// error, a damaged or unwritable file). A write that failed kept
 	// nothing.
 	ErrStorageFailed = errors.New("store: storage failed")
+
+	// ErrUniqueViolation: a commit claims a unique key another instance
+	// holds; nothing of the commit is kept. The error is a *UniqueError.
+	ErrUniqueViolation = errors.New("store: unique key held by another instance")
 
 	// ErrArchiveUnreadable: a read needs events that left the hot store
 	// and their archive segment is missing or damaged. The error names the
@@ -86,7 +91,33 @@ type Commit struct {
 	// keeps it, others ignore it. Its Version is the version the commit
 	// reaches.
 	Snapshot *Snapshot
+	// Unique is what the commit does to the instance's unique keys,
+	// applied with its events (a store with the [Keys] ability checks
+	// and keeps them; a runtime whose context declares unique
+	// constraints needs one). At most one per constraint.
+	Unique []KeyClaim
 }
+
+// KeyClaim is what a commit does to the key its instance holds under one
+// unique constraint: claims Key (replacing the key it held, if any), or,
+// with Release, lets go of the key it holds.
+type KeyClaim struct {
+	Constraint string `json:"constraint"`
+	Key        string `json:"key,omitempty"`
+	Release    bool   `json:"release,omitempty"`
+}
+
+// UniqueError is a commit refused because another instance holds a key
+// it claims: Holder is that instance's id.
+type UniqueError struct {
+	Aggregate, Constraint, Key, Holder string
+}
+
+func (e *UniqueError) Error() string {
+	return fmt.Sprintf("unique %s of %s: key %q is held by %s", e.Constraint, e.Aggregate, e.Key, e.Holder)
+}
+
+func (e *UniqueError) Unwrap() error { return ErrUniqueViolation }
 
 // OutboxEntry is one delivery an event owes to a consumer (an effect).
 type OutboxEntry struct {
