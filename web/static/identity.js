@@ -125,7 +125,7 @@ async function submitDialog(e) {
 	e.preventDefault();
 	form.clear();
 	$('identity-msg').textContent = '';
-	const claims = form.read() ?? {};
+	let claims = form.read() ?? {};
 	const extra = $('identity-extra').value.trim();
 	if (extra) {
 		let more;
@@ -141,6 +141,8 @@ async function submitDialog(e) {
 		}
 		Object.assign(claims, more);
 	}
+	// sub first, as a scenario's as: reads best.
+	if ('sub' in claims) claims = {sub: claims.sub, ...claims};
 	let m;
 	try {
 		m = await mint(claims);

@@ -1,0 +1,63 @@
+//go:build unix
+
+package playground_e2e
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
+)
+
+// TestIdentities: `cuesource play` of the owned context (whose HS256
+// secret is not set here: the page's identities are minted with the
+// play session's own key) in Chromium (identity.mjs). The page acts as
+// ada, then as bob, who is refused with the rule's name; the scenarios it
+// exports carry as: and pass `cuesource test`; the Storage tab shows the
+// log's head after the commands.
+func TestIdentities(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
+	}
+	t.Setenv("OWNED_JWT_SECRET", "")
+	root := moduleRoot(t)
+	bin := setup(t, root)
+	owned := filepath.Join(root, "contexts", "owned")
+	url := start(t, bin, root, "cuesource: playing owned at ", "play", owned)
+	artifacts := browse(t, root, "identity", "identity.mjs", url+"/")
+
+	exported, err := os.ReadFile(filepath.Join(artifacts, "scenarios.cue"))
+	if err != nil {
+		t.Fatalf("the exported scenarios: %v", err)
+	}
+	for _, want := range []string{`as: {sub: "bob", roles: ["customer"]}`, `then: error: "owner acts"`, `as: {sub: "ada", roles: ["customer"]}`} {
+		if !bytes.Contains(exported, []byte(want)) {
+			t.Errorf("the exported scenarios lack %s:\n%s", want, exported)
+		}
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(owned, "owned.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pasted := "package owned\n\nscenarios: {\n" + string(exported) + "}\n"
+	for name, data := range map[string][]byte{"owned.cue": src, "playground.cue": []byte(pasted)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := e2etest.RunTests(t, bin, dir, dir, "--json", "-run", "^playground: ")
+	ran := 0
+	for _, s := range rep.Scenarios {
+		ran++
+		if !s.Pass {
+			t.Errorf("scenario %q fails: %s", s.Name, strings.Join(s.Failures, "; "))
+		}
+	}
+	if ran != 2 || !rep.OK {
+		t.Errorf("cuesource test ran %d exported scenarios (want 2), ok %v:\n%s", ran, rep.OK, pasted)
+	}
+}
