@@ -61,3 +61,30 @@ func TestIdentities(t *testing.T) {
 		t.Errorf("cuesource test ran %d exported scenarios (want 2), ok %v:\n%s", ran, rep.OK, pasted)
 	}
 }
+
+// TestStorageView: `cuesource serve --archive DIR --dev-tokens` of the
+// owned context keeping one event hot per instance, in Chromium
+// (storage.mjs): through Connect the page gets the admin token, acts as a
+// minted identity to write events, and its Storage tab shows the
+// segments the archiver wrote, as GET /admin/storage reports them.
+func TestStorageView(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
+	}
+	t.Setenv("OWNED_JWT_SECRET", "the owned context's own secret, over 32 bytes")
+	root := moduleRoot(t)
+	bin := setup(t, root)
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(root, "contexts", "owned", "owned.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"owned.cue": src, "retention.cue": []byte("package owned\n\nretention: keepLast: 1\n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := start(t, bin, dir, "cuesource: owned at ", "serve", dir, "--data", t.TempDir(),
+		"--archive", t.TempDir(), "--archive-every", "200ms", "--admin-token", "admin-token", "--dev-tokens")
+	browse(t, root, "storage", "storage.mjs", url+"/", "admin-token")
+}

@@ -5,7 +5,7 @@
 // after events arrive while it is.
 
 import * as api from './api.js';
-import {on} from './model.js';
+import {model, on} from './model.js';
 import {h} from './json.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,7 +43,7 @@ function render(s) {
 	const parts = [];
 	const budget = s.budget
 		? `${bytes(s.hotBytes)} of a ${bytes(s.budget)} budget (${Math.round((100 * s.hotBytes) / s.budget)}%)`
-		: `${bytes(s.hotBytes)} (no hotBytes budget: the size policy keeps everything)`;
+		: `${bytes(s.hotBytes)} (no hotBytes budget: size does not matter)`;
 	parts.push(facts([
 		['Hot store', budget, 'hot'],
 		['Log head', `position ${s.head}`, 'head'],
@@ -68,8 +68,17 @@ function render(s) {
 	parts.push(next.length
 		? table('What each retention policy would let go next (of the oldest 1,000 hot events)',
 			[['policy', 'policy'], ['events', 'events'], ['size', 'bytes'], ['positions', 'positions'], ['archived', 'archived']], next)
-		: h('p', {class: 'hint'}, 'No retention policy is declared: nothing leaves the hot store.'));
+		: h('p', {class: 'hint'}, retained()
+			? 'The retention policies would let nothing go now.'
+			: 'No retention policy is declared: nothing leaves the hot store.'));
 	return parts;
+}
+
+// retained: whether the context or one of its aggregates declares a
+// retention (GET /context shows them).
+function retained() {
+	const c = model.context ?? {};
+	return Boolean(c.retention) || Object.values(c.aggregates ?? {}).some((a) => a.retention);
 }
 
 export async function refresh() {
