@@ -180,3 +180,33 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// inspect --as reads a sub or claims, and learns at start whether the
+// server mints tokens for them: a server without --dev-tokens, refused
+// claims and a wrong admin token are each said.
+func TestInspectAs(t *testing.T) {
+	c, err := asClaims("ada")
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"sub": "ada"}, c)
+	c, err = asClaims(`{"sub": "bob", "roles": ["support"]}`)
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"sub": "bob", "roles": []any{"support"}}, c)
+	for _, bad := range []string{`{"roles": ["x"]}`, `{"sub": 1}`, `{nope`} {
+		_, err := asClaims(bad)
+		require.Error(t, err, bad)
+	}
+
+	ctx := context.Background()
+	with := server(t, must(auth.NewDev("https://id.example", "owned")))
+	require.NoError(t, mintAt(ctx, with, admin, map[string]any{"sub": "ada", "roles": []any{"customer"}}))
+	err = mintAt(ctx, with, admin, map[string]any{"sub": "ada", "roles": "customer"})
+	require.ErrorContains(t, err, "/roles")
+	require.ErrorContains(t, mintAt(ctx, with, "wrong", map[string]any{"sub": "ada"}), "refused the admin token")
+	without := server(t, nil)
+	require.ErrorContains(t, mintAt(ctx, without, admin, map[string]any{"sub": "ada"}), "mints no tokens")
+
+	var out, errb bytes.Buffer
+	code := Run([]string{"inspect", "--as", "ada", "--addr", "127.0.0.1:0", with}, &out, &errb)
+	require.Equal(t, 2, code, errb.String())
+	require.Contains(t, errb.String(), "--as: needs --admin-token")
+}

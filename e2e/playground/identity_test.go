@@ -4,6 +4,8 @@ package playground_e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,4 +89,44 @@ func TestStorageView(t *testing.T) {
 	url := start(t, bin, dir, "cuesource: owned at ", "serve", dir, "--data", t.TempDir(),
 		"--archive", t.TempDir(), "--archive-every", "200ms", "--admin-token", "admin-token", "--dev-tokens")
 	browse(t, root, "storage", "storage.mjs", url+"/", "admin-token")
+}
+
+// TestInspectAs: `cuesource inspect URL --as CLAIMS` in front of `serve
+// --dev-tokens` (inspect.mjs): the page starts acting as that identity,
+// whose tokens the server mints, and its rules apply.
+func TestInspectAs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: builds cuesource and drives Chromium; skipped under -short")
+	}
+	t.Setenv("OWNED_JWT_SECRET", "the owned context's own secret, over 32 bytes")
+	root := moduleRoot(t)
+	bin := setup(t, root)
+	owned := filepath.Join(root, "contexts", "owned")
+	server := start(t, bin, root, "cuesource: owned at ", "serve", owned, "--data", t.TempDir(), "--admin-token", "admin-token", "--dev-tokens")
+	// Cart k1 is ada's.
+	tok := postJSON(t, server+"/admin/dev-token", "admin-token", `{"sub": "ada", "roles": ["customer"]}`, http.StatusOK)["token"].(string)
+	postJSON(t, server+"/cart/k1/Open", tok, `{}`, http.StatusCreated)
+	page := start(t, bin, root, "cuesource: inspecting "+server+" at ", "inspect", server, "--admin-token", "admin-token", "--as", `{"sub": "bob", "roles": ["customer"]}`)
+	browse(t, root, "inspect", "inspect.mjs", page+"/")
+}
+
+func postJSON(t *testing.T, url, token, body string, want int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: %d, want %d: %v", url, resp.StatusCode, want, out)
+	}
+	return out
 }

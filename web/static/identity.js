@@ -189,6 +189,17 @@ export async function init() {
 	} catch {
 		saved = 'page';
 	}
+	// `cuesource inspect --as` names the identity to start with.
+	const given = document.querySelector('meta[name="cuesource-as"]')?.content;
+	if (given) {
+		try {
+			const g = JSON.parse(given);
+			saved = {sub: g.sub, ...g};
+			remember(saved);
+		} catch {
+			// the server wrote it from valid JSON: nothing to do
+		}
+	}
 	if (saved && typeof saved === 'object' && typeof saved.sub === 'string') {
 		chosen = {kind: 'claims', claims: saved};
 		minted = null;
