@@ -393,3 +393,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Row implements cuesource.RowReader: the row of projection name under
+// key, nil when there is none.
+func (r *Runner) Row(ctx context.Context, name, key string) (map[string]any, error) {
+	p, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(p.t.Cols)+1)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err = r.st.Read().QueryRowContext(ctx, p.t.SelectOne, key).Scan(ptrs...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("projection %s: %w", name, cleanErr(err))
+	}
+	row, err := p.t.Load(vals[1:])
+	if err != nil {
+		return nil, err
+	}
+	return p.t.Answer(key, row), nil
+}
+var _ cuesource.RowReader = (*Runner)(nil)
