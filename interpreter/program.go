@@ -730,7 +730,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 				// Another instance's event: of its own aggregate.
 				gname = g.Aggregate
 				if ga = p.Aggregates[gname]; ga == nil {
-					c.errs.Add(g.Pos, "given: unknown aggregate %s (the context has %s)", gname, strings.Join(sortedKeys(p.Aggregates), ", "))
+					c.errs.Add(g.Pos, "unknown aggregate %s (the context has %s)", gname, strings.Join(sortedKeys(p.Aggregates), ", "))
 					continue
 				}
 			}
@@ -818,19 +818,19 @@ func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Sc
 	// reported once, at itself.
 	for _, qt := range s.Then.Queries {
 		if _, ok := m.Queries[qt.Name]; !ok {
-			c.errs.Add(qt.Pos, "then.query: unknown query %s (the context has %s)", qt.Name, orNothing(sortedKeys(m.Queries)))
+			c.errs.Add(qt.Pos, "unknown query %s (the context has %s)", qt.Name, orNothing(sortedKeys(m.Queries)))
 			continue
 		}
 		if q := p.Queries[qt.Name]; q != nil {
 			if _, vs := q.Params(qt.Values()); len(vs) > 0 {
-				c.errs.Add(qt.Pos, "then.query.%s.params do not fit its #params: %s", qt.Name, vs[0])
+				c.errs.Add(qt.Pos, "params do not fit the #params of query %s: %s", qt.Name, vs[0])
 			}
 		}
 	}
 	for _, pt := range s.Then.Projections {
 		pr, ok := m.Projections[pt.Name]
 		if !ok {
-			c.errs.Add(pt.Pos, "then.projection: unknown projection %s (the context has %s)", pt.Name, orNothing(sortedKeys(m.Projections)))
+			c.errs.Add(pt.Pos, "unknown projection %s (the context has %s)", pt.Name, orNothing(sortedKeys(m.Projections)))
 			continue
 		}
 		var row map[string]any
@@ -841,7 +841,7 @@ func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Sc
 		}
 		for _, k := range sortedKeys(row) {
 			if !slices.Contains(names, k) {
-				c.errs.Add(pt.RowPos, "then.projection.%s.row: %s has no column %s (it has %s)", pt.Name, pt.Name, k, strings.Join(names, ", "))
+				c.errs.Add(pt.RowPos, "projection %s has no column %s (it has %s)", pt.Name, k, strings.Join(names, ", "))
 			}
 		}
 	}

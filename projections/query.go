@@ -311,7 +311,7 @@ func checkScenarioRows(p *interpreter.Program, columns map[string][]string, errs
 				}
 				for _, k := range sortedKeys(row) {
 					if !slices.Contains(cols, k) {
-						errs.Add(pos, "then.query.%s.rows[%d]: the query's result has no column %s (it has %s)", qt.Name, i, k, strings.Join(cols, ", "))
+						errs.Add(pos, "the result of query %s has no column %s (it has %s)", qt.Name, k, strings.Join(cols, ", "))
 					}
 				}
 			}
