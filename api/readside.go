@@ -145,11 +145,14 @@ func (s *Service) projectionRow(ctx context.Context, c *call) Response {
 	if err != nil {
 		return internal(err)
 	}
-	var st any
+	var st, answer any // null without one
 	if len(read) == 1 {
 		st = read[0]
 	}
-	return jsonResponse(statusOK, map[string]any{"projection": name, "key": key, "row": row, "status": st})
+	if row != nil {
+		answer = row
+	}
+	return jsonResponse(statusOK, map[string]any{"projection": name, "key": key, "row": answer, "status": st})
 }
 
 // deadLetterList answers the admin route GET /admin/dead-letters.
