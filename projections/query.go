@@ -419,4 +419,5 @@ func (r *Runner) Row(ctx context.Context, name, key string) (map[string]any, err
 	}
 	return p.t.Answer(key, row), nil
 }
+
 var _ cuesource.RowReader = (*Runner)(nil)

@@ -186,9 +186,9 @@ var bankWant = map[string][]string{
 		"then.projection.names.row.name (FILE:120:30):\n    want: \"Robert\"\n    got:  \"Bob\"",
 		"then.projection.owners.row.accounts (FILE:121:26):\n    want: [\"acc-1\",\"acc-9\"]\n    got:  [\"acc-1\"]",
 	},
-	"a projection row is missing":  {"then.projection.names (FILE:128:42): no row under key \"ada\":\n    want: {\"name\":\"Ada\"}"},
-	"a projection row is there":    {`then.projection.balances (FILE:134:52): want no row under key "acc-1", got {"balance":0,"deposits":0,"key":"acc-1","owner":"ada"}`},
-	"a projection failed":          {"then.projection.flags (FILE:141:22): projection flags failed at position "},
+	"a projection row is missing": {"then.projection.names (FILE:128:42): no row under key \"ada\":\n    want: {\"name\":\"Ada\"}"},
+	"a projection row is there":   {`then.projection.balances (FILE:134:52): want no row under key "acc-1", got {"balance":0,"deposits":0,"key":"acc-1","owner":"ada"}`},
+	"a projection failed":         {"then.projection.flags (FILE:141:22): projection flags failed at position "},
 }
 
 func compileBank(t *testing.T) (*interpreter.Program, string) {
