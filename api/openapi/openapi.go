@@ -677,6 +677,24 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 			})
 		action["security"] = []any{map[string]any{"admin": []any{}}}
 		add(routePath("projections.action"), action)
+		row := op("admin.projectionRow", "A projection row",
+			"The row of the projection under its key, and the projection's status (the row holds every event up to its position). "+
+				"How `cuesource test --url` checks a scenario's then.projection. Admin token.",
+			[]any{
+				map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}},
+				map[string]any{"name": "key", "in": "path", "required": true, "description": "The row's key.", "schema": str},
+			},
+			map[string]any{
+				"200": jsonBody("The row (null when there is none under the key) and the projection's status.", object(map[string]any{
+					"projection": str, "key": str,
+					"row":    map[string]any{"type": []string{"object", "null"}, "description": "key and each column by name, as a query gives them."},
+					"status": ref("schemas", "ProjectionStatus"),
+				}), nil),
+				"401": unauthorized("the request did not send the admin token."),
+				"404": problem("not_found (the server has no admin token, or the runtime reads no rows by key) or unknown_projection."),
+			})
+		row["security"] = []any{map[string]any{"admin": []any{}}}
+		add(routePath("admin.projectionRow"), row)
 	}
 	if len(m.Effects) > 0 {
 		schemas["DeadLetter"] = object(map[string]any{
