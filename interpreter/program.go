@@ -835,10 +835,7 @@ func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Sc
 		}
 		var row map[string]any
 		_ = json.Unmarshal(pt.Row, &row)
-		names := []string{"key"}
-		for _, col := range sortedKeys(pr.Columns) {
-			names = append(names, col)
-		}
+		names := append([]string{"key"}, sortedKeys(pr.Columns)...)
 		for _, k := range sortedKeys(row) {
 			if !slices.Contains(names, k) {
 				c.errs.Add(pt.RowPos, "projection %s has no column %s (it has %s)", pt.Name, k, strings.Join(names, ", "))
