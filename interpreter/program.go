@@ -822,7 +822,7 @@ func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Sc
 			continue
 		}
 		if q := p.Queries[qt.Name]; q != nil {
-			if _, vs := q.Params(qt.Values()); len(vs) > 0 {
+			if _, vs := q.Params(ParamValues(qt.Params)); len(vs) > 0 {
 				c.errs.Add(qt.Pos, "params do not fit the #params of query %s: %s", qt.Name, vs[0])
 			}
 		}

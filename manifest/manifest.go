@@ -1,10 +1,8 @@
 package manifest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"reflect"
 	"time"
 )
@@ -254,24 +252,6 @@ type QueryThen struct {
 	Rows   []json.RawMessage `json:"rows"`             // each an object
 	Pos    Pos               `json:"pos"`              // of then.query.<name>
 	RowPos []Pos             `json:"rowPos,omitempty"` // of each row
-}
-
-// Values are the params as a query string carries them (GET
-// /queries/{name}?...): each value as its text, a string as it is. What
-// they must fit is the query's #params, checked as a request's are.
-func (q QueryThen) Values() url.Values {
-	out := url.Values{}
-	var params map[string]json.RawMessage
-	_ = json.Unmarshal(q.Params, &params)
-	for k, raw := range params {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			out.Set(k, s)
-		} else if !bytes.Equal(raw, []byte("null")) {
-			out.Set(k, string(raw))
-		}
-	}
-	return out
 }
 
 // ProjectionThen expects a projection's row under Key to have the listed

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 )
 
@@ -53,7 +54,7 @@ func (r *Result) readSideHTTP(ctx context.Context, t Target, s *manifest.Scenari
 	}
 	for _, qt := range s.Then.Queries {
 		params := url.Values{}
-		for k, vs := range qt.Values() {
+		for k, vs := range interpreter.ParamValues(qt.Params) {
 			params.Set(k, name(vs[0]))
 		}
 		path := "/queries/" + url.PathEscape(qt.Name)

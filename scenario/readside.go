@@ -198,7 +198,7 @@ func (r *Result) readSide(ctx context.Context, p *interpreter.Program, s *manife
 		if r.failedProjections(qt.Pos, "then.query."+qt.Name, q.Reads, status) {
 			continue
 		}
-		params, vs := q.Params(qt.Values())
+		params, vs := q.Params(interpreter.ParamValues(qt.Params))
 		if len(vs) > 0 {
 			r.fail("then.query.%s (%s): params: %s", qt.Name, qt.Pos, vs[0])
 			continue

@@ -677,23 +677,8 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 			})
 		action["security"] = []any{map[string]any{"admin": []any{}}}
 		add(routePath("projections.action"), action)
-		row := op("admin.projectionRow", "A projection row",
-			"The row of the projection under its key, and the projection's status (the row holds every event up to its position). "+
-				"How `cuesource test --url` checks a scenario's then.projection. Admin token.",
-			[]any{
-				map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}},
-				map[string]any{"name": "key", "in": "path", "required": true, "description": "The row's key.", "schema": str},
-			},
-			map[string]any{
-				"200": jsonBody("The row (null when there is none under the key) and the projection's status.", object(map[string]any{
-					"projection": str, "key": str,
-					"row":    map[string]any{"type": []string{"object", "null"}, "description": "key and each column by name, as a query gives them."},
-					"status": ref("schemas", "ProjectionStatus"),
-				}), nil),
-				"401": unauthorized("the request did not send the admin token."),
-				"404": problem("not_found (the server has no admin token, or the runtime reads no rows by key) or unknown_projection."),
-			})
-		row["security"] = []any{map[string]any{"admin": []any{}}}
+		row := fromJSON(projectionRowOp)
+		row["parameters"].([]any)[0].(map[string]any)["schema"] = map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}
 		add(routePath("admin.projectionRow"), row)
 	}
 	if len(m.Effects) > 0 {
@@ -733,6 +718,20 @@ const (
 			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
 			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	projectionRowOp = `{"operationId": "admin.projectionRow", "summary": "A projection row",
+		"description": "The row of the projection under its key, and the projection's status (the row holds every event up to its position). How cuesource test --url checks a scenario's then.projection. Admin token.",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "name", "in": "path", "required": true},
+			{"name": "key", "in": "path", "required": true, "description": "The row's key.", "schema": {"type": "string"}}],
+		"responses": {
+			"200": {"description": "The row (null when there is none under the key) and the projection's status.", "content": {"application/json": {"schema": {
+				"type": "object", "required": ["key", "projection", "row", "status"], "properties": {
+				"projection": {"type": "string"}, "key": {"type": "string"},
+				"row": {"type": ["object", "null"], "description": "key and each column by name, as a query gives them."},
+				"status": {"$ref": "#/components/schemas/ProjectionStatus"}}}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found (the server has no admin token, or the runtime reads no rows by key) or unknown_projection.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 		}}`
 	hotFromProp = `{"type": "integer", "minimum": 2, "description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}`
 )
