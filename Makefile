@@ -76,13 +76,18 @@ $(BIN)/deadcode: go.mod go.sum
 	$(GO) build -o $@ golang.org/x/tools/cmd/deadcode
 
 # Plain `cue vet` passes on the contexts and rejects a scenario whose data
-# violates its command's #payload, and a snapshot interval below 1.
+# violates its command's #payload (or a given event of another aggregate
+# its event's #payload), and a snapshot interval below 1.
 cuevet: $(BIN)/cue
 	$(BIN)/cue vet ./contexts/...
 	@if $(BIN)/cue vet ./testdata/cuevet/bad_scenario.cue 2>$(BIN)/cuevet.err; then \
 		echo "cue vet accepted testdata/cuevet/bad_scenario.cue"; exit 1; fi
 	@grep -q 'payload.by: invalid value 11 (out of bound <=10)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
 	@echo "cue vet rejects a scenario payload that violates #payload: ok"
+	@if $(BIN)/cue vet ./testdata/cuevet/bad_given_other.cue 2>$(BIN)/cuevet.err; then \
+		echo "cue vet accepted testdata/cuevet/bad_given_other.cue"; exit 1; fi
+	@grep -q 'given.0.payload.max: invalid value -1 (out of bound >=0)' $(BIN)/cuevet.err || { cat $(BIN)/cuevet.err; exit 1; }
+	@echo "cue vet rejects a given event of another aggregate that violates its #payload: ok"
 	$(BIN)/cue vet ./testdata/snapshots/counter.cue
 	@if $(BIN)/cue vet ./testdata/cuevet/bad_snapshots.cue 2>$(BIN)/cuevet.err; then \
 		echo "cue vet accepted testdata/cuevet/bad_snapshots.cue"; exit 1; fi

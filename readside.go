@@ -24,6 +24,16 @@ type ReadModels interface {
 	Resume(ctx context.Context, name string) error
 }
 
+// RowReader is an optional ability of ReadModels: one projection row by
+// its key, for GET /admin/projections/{name}/rows/{key} (how scenarios
+// check a projection over HTTP).
+type RowReader interface {
+	// Row returns the row of projection name under key: "key" and each
+	// column by name, as a query gives them; nil when there is no such
+	// row. A projection that does not exist wraps ErrUnknown.
+	Row(ctx context.Context, name, key string) (map[string]any, error)
+}
+
 // ErrUnknown is wrapped by ReadModels and DeadLetters errors for a name or
 // id that does not exist (404); ErrConflict by an action the target's state
 // does not allow, such as skipping a projection that has not failed (409).

@@ -364,6 +364,8 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return s.seed(ctx, c)
 	case "admin.rehydrate":
 		return s.rehydrate(ctx, c)
+	case "admin.projectionRow":
+		return s.projectionRow(ctx, c)
 	case "admin.storage":
 		st, err := s.opt.Storage(ctx)
 		if err != nil {

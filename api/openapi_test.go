@@ -102,7 +102,7 @@ func TestOpenAPIExample(t *testing.T) {
 		want = append(want, "/queries/"+q)
 	}
 	if len(m.Projections) > 0 {
-		want = append(want, "/projections", "/projections/{name}/{action}")
+		want = append(want, "/projections", "/projections/{name}/{action}", "/admin/projections/{name}/rows/{key}")
 	}
 	if len(m.Effects) > 0 {
 		want = append(want, "/admin/dead-letters", "/admin/dead-letters/{id}/retry", "/admin/dead-letters/{id}")

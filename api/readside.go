@@ -121,6 +121,40 @@ func (s *Service) projectionAction(ctx context.Context, c *call) Response {
 	return jsonResponse(statusOK, map[string]any{"name": name})
 }
 
+// projectionRow answers the admin route GET
+// /admin/projections/{name}/rows/{key}: the row under key (null when
+// there is none) and the projection's status, which says which events
+// the row holds (every one up to its position).
+func (s *Service) projectionRow(ctx context.Context, c *call) Response {
+	name, key := c.p["name"], c.p["key"]
+	if _, ok := s.prog.Projections[name]; !ok {
+		return problem(statusNotFound, "unknown_projection", fmt.Sprintf("no projection %q", name))
+	}
+	rr, ok := s.opt.ReadModels.(cuesource.RowReader)
+	if !ok {
+		return problem(statusNotFound, "not_found", "this runtime does not read projection rows by key")
+	}
+	row, err := rr.Row(ctx, name, key)
+	if errors.Is(err, cuesource.ErrUnknown) {
+		return problem(statusNotFound, "unknown_projection", err.Error())
+	}
+	if err != nil {
+		return internal(err)
+	}
+	read, _, err := s.readState(ctx, []string{name})
+	if err != nil {
+		return internal(err)
+	}
+	var st, answer any // null without one
+	if len(read) == 1 {
+		st = read[0]
+	}
+	if row != nil {
+		answer = row
+	}
+	return jsonResponse(statusOK, map[string]any{"projection": name, "key": key, "row": answer, "status": st})
+}
+
 // deadLetterList answers the admin route GET /admin/dead-letters.
 func (s *Service) deadLetterList(ctx context.Context) Response {
 	list, err := s.opt.DeadLetters.List(ctx)

@@ -56,6 +56,8 @@ func TestDispatchEdges(t *testing.T) {
 		"GET /admin", "GET /admin/nope", "GET /admin/seed/x", "GET /admin/seed/cart/c1", "POST /admin/seed/nope/c1",
 		"POST /admin/seed/cart/%01", "POST /admin/rehydrate/cart/c1", "POST /admin/rehydrate/cart/%01", "GET /admin/rehydrate/cart/c1",
 		"GET /admin/storage", "POST /admin/storage", "GET /admin/storage/x",
+		"GET /admin/projections/cart_summary/rows/c1", "POST /admin/projections/cart_summary/rows/c1", "GET /admin/projections/nope/rows/c1",
+		"GET /admin/projections/cart_summary/rows", "GET /admin/projections",
 		"GET /admin/dead-letters", "POST /admin/dead-letters", "GET /admin/dead-letters/abc", "POST /admin/dead-letters/abc/xyz",
 		"GET /admin/dead-letters/5", "DELETE /admin/dead-letters/5", "GET /admin/dead-letters/5/retry", "POST /admin/dead-letters/5/retry",
 		"POST /admin/dead-letters/5/foo", "DELETE /admin/dead-letters/5/retry/x", "DELETE /admin/dead-letters/-5",

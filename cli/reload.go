@@ -61,7 +61,14 @@ type readModels struct {
 	r atomic.Pointer[projections.Runner]
 }
 
-var _ cuesource.ReadModels = (*readModels)(nil)
+var (
+	_ cuesource.ReadModels = (*readModels)(nil)
+	_ cuesource.RowReader  = (*readModels)(nil)
+)
+
+func (m *readModels) Row(ctx context.Context, name, key string) (map[string]any, error) {
+	return m.r.Load().Row(ctx, name, key)
+}
 
 func (m *readModels) Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	return m.r.Load().Query(ctx, name, params)

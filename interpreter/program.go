@@ -341,11 +341,14 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 		}
 	}
 	if v != nil {
-		v.scenarios(c, m, p)
 		v.samples(c)
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
+	if v != nil {
+		// After the read side: scenarios may expect its queries and rows.
+		v.scenarios(c, m, p)
+	}
 	if v != nil && v.auth != nil {
 		v.auth(c, m, p)
 	}
@@ -747,10 +750,19 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			continue
 		}
 		for _, g := range s.Given {
-			e := a.Event(g.Event) // a former name is how old history is given
+			ga, gname := a, s.Aggregate
+			if g.Aggregate != "" && g.Aggregate != s.Aggregate {
+				// Another instance's event: of its own aggregate.
+				gname = g.Aggregate
+				if ga = p.Aggregates[gname]; ga == nil {
+					c.errs.Add(g.Pos, "unknown aggregate %s (the context has %s)", gname, strings.Join(sortedKeys(p.Aggregates), ", "))
+					continue
+				}
+			}
+			e := ga.Event(g.Event) // a former name is how old history is given
 			switch {
 			case e == nil:
-				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
+				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, gname, strings.Join(sortedKeys(ga.Events), ", "))
 			case g.Version != nil && (*g.Version < 0 || *g.Version > e.Version()):
 				c.errs.Add(g.Pos, "%s has versions 0 to %d, not %d", e.Name, e.Version(), *g.Version)
 			}
@@ -770,10 +782,14 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			if t.Version != nil {
 				c.errs.Add(t.Pos, "then.events are emitted now, at the current version: leave version out")
 			}
+			if t.Aggregate != "" || t.ID != "" {
+				c.errs.Add(t.Pos, "then.events are the scenario's own instance's: leave aggregate and id out")
+			}
 		}
-		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
-			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
+		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" && s.Then.Queries == nil && s.Then.Projections == nil {
+			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state, error, query or projection")
 		}
+		c.readSideThen(m, p, s)
 		c.scenarioAs(m, s)
 		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) && !knownRule(m.Auth, s.Aggregate, e) {
 			rules := ""
@@ -816,4 +832,46 @@ func knownError(a *manifest.Aggregate, name string) bool {
 		}
 	}
 	return false
+}
+
+// readSideThen checks a scenario's then.query and then.projection: the
+// names exist, the params fit the query's #params, and a projection row
+// lists only the projection's columns. A query's result columns are known
+// only to SQL: projections.CheckQueries checks the rows' columns.
+func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Scenario) {
+	// The definitions decide what exists: one that failed to compile is
+	// reported once, at itself.
+	for _, qt := range s.Then.Queries {
+		if _, ok := m.Queries[qt.Name]; !ok {
+			c.errs.Add(qt.Pos, "unknown query %s (the context has %s)", qt.Name, orNothing(sortedKeys(m.Queries)))
+			continue
+		}
+		if q := p.Queries[qt.Name]; q != nil {
+			if _, vs := q.Params(ParamValues(qt.Params)); len(vs) > 0 {
+				c.errs.Add(qt.Pos, "params do not fit the #params of query %s: %s", qt.Name, vs[0])
+			}
+		}
+	}
+	for _, pt := range s.Then.Projections {
+		pr, ok := m.Projections[pt.Name]
+		if !ok {
+			c.errs.Add(pt.Pos, "unknown projection %s (the context has %s)", pt.Name, orNothing(sortedKeys(m.Projections)))
+			continue
+		}
+		var row map[string]any
+		_ = json.Unmarshal(pt.Row, &row)
+		names := append([]string{"key"}, sortedKeys(pr.Columns)...)
+		for _, k := range sortedKeys(row) {
+			if !slices.Contains(names, k) {
+				c.errs.Add(pt.RowPos, "projection %s has no column %s (it has %s)", pt.Name, k, strings.Join(names, ", "))
+			}
+		}
+	}
+}
+
+func orNothing(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

@@ -93,6 +93,25 @@ type Query struct {
 	doc    schema
 }
 
+// ParamValues are a scenario's query params (a JSON object) as a query
+// string carries them (GET /queries/{name}?...): each value as its text, a
+// string as it is. What they must fit is the query's #params, checked by
+// Params as a request's are.
+func ParamValues(params json.RawMessage) url.Values {
+	out := url.Values{}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(params, &m)
+	for k, raw := range m {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			out.Set(k, s)
+		} else if string(raw) != "null" {
+			out.Set(k, string(raw))
+		}
+	}
+	return out
+}
+
 // Params reads the query-string parameters by the types #params declares,
 // fills defaults and validates them; violations name the parameter.
 func (q *Query) Params(values url.Values) (map[string]any, []Violation) {

@@ -3,9 +3,11 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -262,16 +264,21 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 		return errs, nil
 	}
 	defer setAuthorizer(conn, nil) //nolint:errcheck
+	columns := map[string][]string{}
 	for _, name := range sortedKeys(p.Queries) {
 		q := p.Queries[name]
-		msg, cols := checkQuery(ctx, conn, q, &denied)
+		msg, cols, all := checkQuery(ctx, conn, q, &denied)
 		if msg != "" {
 			errs.Add(q.Pos, "query %s: %s", name, msg)
 		}
 		if len(cols) > 0 {
 			jsonCols[name] = cols
 		}
+		if msg == "" && all != nil { // nil: it did not run over empty tables
+			columns[name] = all
+		}
 	}
+	checkScenarioRows(p, columns, &errs)
 	errs.Sort()
 	return errs, jsonCols
 }
@@ -286,31 +293,57 @@ func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
 	})
 }
 
-func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (string, []string) {
+// checkScenarioRows checks that the rows a scenario expects of a query
+// (then.query) list only columns its result has: only SQL knows them.
+func checkScenarioRows(p *interpreter.Program, columns map[string][]string, errs *diag.List) {
+	for _, s := range p.Manifest.Scenarios {
+		for _, qt := range s.Then.Queries {
+			cols, ok := columns[qt.Name]
+			if !ok {
+				continue // unknown, or failed: reported at itself
+			}
+			for i, raw := range qt.Rows {
+				var row map[string]any
+				_ = json.Unmarshal(raw, &row)
+				pos := qt.Pos
+				if i < len(qt.RowPos) {
+					pos = qt.RowPos[i]
+				}
+				for _, k := range sortedKeys(row) {
+					if !slices.Contains(cols, k) {
+						errs.Add(pos, "the result of query %s has no column %s (it has %s)", qt.Name, k, strings.Join(cols, ", "))
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (msg string, jsonCols, columns []string) {
 	sc := rows.Scan(q.SQL)
 	switch {
 	case sc.First != "SELECT" && sc.First != "WITH":
-		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)", nil
+		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)", nil, nil
 	case sc.More:
-		return "only one statement is allowed (remove what follows the ';')", nil
+		return "only one statement is allowed (remove what follows the ';')", nil, nil
 	case sc.Positional:
-		return "use named parameters (:name), not ? placeholders", nil
+		return "use named parameters (:name), not ? placeholders", nil, nil
 	}
 	for _, p := range sc.Params {
 		if r, _ := utf8.DecodeRuneInString(p); !unicode.IsLetter(r) {
-			return fmt.Sprintf("parameter :%s must start with a letter", p), nil
+			return fmt.Sprintf("parameter :%s must start with a letter", p), nil, nil
 		}
 	}
 	if msgs := rows.Amplifiers(q.SQL); len(msgs) > 0 {
-		return msgs[0], nil
+		return msgs[0], nil, nil
 	}
 	*denied = ""
 	st, err := conn.PrepareContext(ctx, q.SQL)
 	if err != nil {
 		if *denied != "" {
-			return *denied, nil
+			return *denied, nil, nil
 		}
-		return cleanMsg(err.Error()), nil
+		return cleanMsg(err.Error()), nil, nil
 	}
 	defer st.Close()
 	// Run it with the parameters' defaults, NULL for the others: only a
@@ -321,7 +354,6 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	for _, p := range sc.Params {
 		args = append(args, sql.Named(p, rows.Bindable(defaults[p])))
 	}
-	var jsonCols []string
 	// Over empty tables a query ends at once, unless it makes its own rows
 	// (a recursive CTE): a write shows at the first step, so a query
 	// still running after a moment is stopped, not waited for.
@@ -331,6 +363,7 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	if err == nil {
 		if types, terr := rs.ColumnTypes(); terr == nil {
 			for _, t := range types {
+				columns = append(columns, t.Name())
 				if strings.EqualFold(t.DatabaseTypeName(), rows.JSONType) {
 					jsonCols = append(jsonCols, t.Name())
 				}
@@ -343,13 +376,13 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	}
 	if err != nil && rctx.Err() == nil {
 		if *denied != "" {
-			return *denied, nil
+			return *denied, nil, nil
 		}
 		if msg := cleanMsg(err.Error()); strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
-			return "only SELECT over projection tables is allowed: " + msg, nil
+			return "only SELECT over projection tables is allowed: " + msg, nil, nil
 		}
 	}
-	return "", jsonCols
+	return "", jsonCols, columns
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -360,3 +393,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Row implements cuesource.RowReader: the row of projection name under
+// key, nil when there is none.
+func (r *Runner) Row(ctx context.Context, name, key string) (map[string]any, error) {
+	p, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(p.t.Cols)+1)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err = r.st.Read().QueryRowContext(ctx, p.t.SelectOne, key).Scan(ptrs...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("projection %s: %w", name, cleanErr(err))
+	}
+	row, err := p.t.Load(vals[1:])
+	if err != nil {
+		return nil, err
+	}
+	return p.t.Answer(key, row), nil
+}
+
+var _ cuesource.RowReader = (*Runner)(nil)

@@ -55,6 +55,7 @@ var Table = []*Route{
 	{Name: "admin.seed", Path: "/admin/seed/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.rehydrate", Path: "/admin/rehydrate/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.storage", Path: "/admin/storage", Methods: "GET, HEAD", Access: Admin, Needs: "storage"},
+	{Name: "admin.projectionRow", Path: "/admin/projections/{name}/rows/{key}", Methods: "GET, HEAD", Access: Admin, Needs: "projections"},
 	{Name: "deadLetters.list", Path: "/admin/dead-letters", Methods: "GET, HEAD", Access: Admin, Needs: "effects"},
 	{Name: "deadLetters.discard", Path: "/admin/dead-letters/{id:int}", Methods: "DELETE", Access: Admin, Needs: "effects"},
 	{Name: "deadLetters.retry", Path: "/admin/dead-letters/{id:int}/retry", Methods: "POST", Access: Admin, Needs: "effects"},

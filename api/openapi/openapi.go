@@ -194,49 +194,15 @@ func (b *builder) health() {
 	}))
 }
 
-// admin adds the admin routes: rehydrate and seed.
+// admin adds the admin routes: rehydrate and seed. Written as JSON (data,
+// not code, in the Worker that carries this package); the aggregates are
+// filled in.
 func (b *builder) admin() {
-	rehydrate := op("admin.rehydrate", "Rehydrate an instance",
-		"Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the "+
-			"rebuilt state. Admin routes need the admin token and answer 404 when the server has none.",
-		adminParams(b.aggregates, map[string]any{"name": "fix", "in": "query", "description": "true stores the rebuilt state.",
-			"schema": map[string]any{"type": "boolean", "default": false}}),
-		map[string]any{
-			"200": jsonBody("The comparison.", ref("schemas", "Drift"), nil),
-			"401": unauthorized("the request did not send the admin token."),
-			"404": problem("not_found (the server has no admin token), unknown_aggregate or instance_missing."),
-		})
-	seed := op("admin.seed", "Seed an instance",
-		"Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against "+
-			"its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. "+
-			"Admin routes need the admin token and answer 404 when the server has none.",
-		adminParams(b.aggregates, nil),
-		map[string]any{
-			"201": jsonBody("The instance, created.", object(map[string]any{"version": version, "state": map[string]any{}}),
-				map[string]any{"ETag": ref("headers", "ETag"), "Location": locationHeader}),
-			"400": problem("invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."),
-			"401": unauthorized("the request did not send the admin token."),
-			"404": problem("not_found (the server has no admin token) or unknown_aggregate."),
-			"409": problem("instance_exists: seeding needs a new instance."),
-			"415": problem("unsupported_media_type: the body is not application/json."),
-			"500": problem("unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."),
-		})
-	seed["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
-		"schema": object(map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{
-			"type": "object", "required": []string{"event"},
-			"properties": map[string]any{"event": str, "payload": map[string]any{"type": "object", "description": "{} when left out."},
-				"version": map[string]any{"type": "integer", "minimum": 0, "description": "Store the event at this older version " +
-					"(its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version."},
-				"at": map[string]any{"type": "string", "format": "date-time", "description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's."}},
-		}}}),
-	}}}
-	// Admin routes take the admin token only; the general token is not
-	// enough.
-	for _, o := range []map[string]any{rehydrate, seed} {
-		o["security"] = []any{map[string]any{"admin": []any{}}}
+	for _, o := range []struct{ route, doc string }{{"admin.rehydrate", rehydrateOp}, {"admin.seed", seedOp}} {
+		op := fromJSON(o.doc)
+		op["parameters"].([]any)[0].(map[string]any)["schema"] = map[string]any{"enum": b.aggregates}
+		b.add(routePath(o.route), op)
 	}
-	b.add(routePath("admin.rehydrate"), rehydrate)
-	b.add(routePath("admin.seed"), seed)
 	if b.retains {
 		b.add(routePath("admin.storage"), fromJSON(storageOp))
 	}
@@ -485,18 +451,6 @@ func embedded(name string, raw json.RawMessage) any {
 	return s
 }
 
-// adminParams are the parameters of /admin/{route}/{aggregate}/{id}.
-func adminParams(aggregates []string, extra map[string]any) []any {
-	ps := []any{
-		map[string]any{"name": "aggregate", "in": "path", "required": true, "schema": map[string]any{"enum": aggregates}},
-		ref("parameters", "id"),
-	}
-	if extra != nil {
-		ps = append(ps, extra)
-	}
-	return ps
-}
-
 func op(id, summary, description string, params []any, responses map[string]any) map[string]any {
 	o := map[string]any{"operationId": id, "summary": summary, "responses": responses}
 	if description != "" {
@@ -653,30 +607,14 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 		}))
 	}
 	if len(m.Projections) > 0 {
-		schemas["ProjectionStatus"] = object(map[string]any{
-			"name": str, "mode": map[string]any{"enum": []string{"inline", "async"}},
-			"state":    map[string]any{"enum": []string{"running", "failed", "rebuilding"}},
-			"position": version, "head": version, "lag": version, "hash": str, "error": str, "errorPosition": version,
-		})
-		add(routePath("projections"), op("projections", "Projection status",
-			"Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", nil,
-			map[string]any{
-				"200": jsonBody("The projections.", object(map[string]any{"projections": map[string]any{"type": "array", "items": ref("schemas", "ProjectionStatus")}}), nil),
-				"401": ref("responses", "Unauthorized"),
-			}))
-		action := op("projections.action", "Rebuild, skip or resume a projection",
-			"rebuild drops the table and replays the log; skip moves a failed projection past the event it failed on; resume retries it. Admin token.",
-			[]any{
-				map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}},
-				map[string]any{"name": "action", "in": "path", "required": true, "schema": map[string]any{"enum": []string{"rebuild", "skip", "resume"}}},
-			},
-			map[string]any{
-				"200": jsonBody("The projection's status after the action.", ref("schemas", "ProjectionStatus"), nil),
-				"401": unauthorized("the request did not send the admin token."),
-				"404": problem("not_found (the server has no admin token) or unknown_projection."),
-			})
-		action["security"] = []any{map[string]any{"admin": []any{}}}
-		add(routePath("projections.action"), action)
+		schemas["ProjectionStatus"] = fromJSON(projectionStatusSchema)
+		add(routePath("projections"), fromJSON(projectionsOp))
+		names := map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}
+		for _, o := range []struct{ route, doc string }{{"projections.action", projectionActionOp}, {"admin.projectionRow", projectionRowOp}} {
+			op := fromJSON(o.doc)
+			op["parameters"].([]any)[0].(map[string]any)["schema"] = names
+			add(routePath(o.route), op)
+		}
 	}
 	if len(m.Effects) > 0 {
 		schemas["DeadLetter"] = object(map[string]any{
@@ -705,8 +643,9 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 	}
 }
 
-// The parts a retention adds, written as JSON: data, not code, in the
-// Worker that carries this package.
+// The parts a retention adds, the admin routes and the projections' routes,
+// written as JSON: data, not code, in the Worker that carries this
+// package.
 const (
 	storageOp = `{"operationId": "admin.storage", "summary": "Storage and archive",
 		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively (cuesource serve --archive DIR); the Workers runtime answers 404 for now.",
@@ -715,6 +654,25 @@ const (
 			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
 			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	rehydrateOp            = `{"description": "Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the rebuilt state. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.rehydrate", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}, {"description": "true stores the rebuilt state.", "in": "query", "name": "fix", "schema": {"default": false, "type": "boolean"}}], "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drift"}}}, "description": "The comparison."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token), unknown_aggregate or instance_missing."}}, "security": [{"admin": []}], "summary": "Rehydrate an instance"}`
+	seedOp                 = `{"description": "Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.seed", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}], "requestBody": {"content": {"application/json": {"schema": {"properties": {"events": {"items": {"properties": {"at": {"description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's.", "format": "date-time", "type": "string"}, "event": {"type": "string"}, "payload": {"description": "{} when left out.", "type": "object"}, "version": {"description": "Store the event at this older version (its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version.", "minimum": 0, "type": "integer"}}, "required": ["event"], "type": "object"}, "minItems": 1, "type": "array"}}, "required": ["events"], "type": "object"}}}, "required": true}, "responses": {"201": {"content": {"application/json": {"schema": {"properties": {"state": {}, "version": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}}, "required": ["state", "version"], "type": "object"}}}, "description": "The instance, created.", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Location": {"description": "The instance's path.", "schema": {"type": "string"}}}}, "400": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token) or unknown_aggregate."}, "409": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "instance_exists: seeding needs a new instance."}, "415": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unsupported_media_type: the body is not application/json."}, "500": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."}}, "security": [{"admin": []}], "summary": "Seed an instance"}`
+	projectionStatusSchema = `{"properties": {"error": {"type": "string"}, "errorPosition": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "hash": {"type": "string"}, "head": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "lag": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "mode": {"enum": ["inline", "async"]}, "name": {"type": "string"}, "position": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "state": {"enum": ["running", "failed", "rebuilding"]}}, "required": ["error", "errorPosition", "hash", "head", "lag", "mode", "name", "position", "state"], "type": "object"}`
+	projectionsOp          = `{"description": "Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", "operationId": "projections", "responses": {"200": {"content": {"application/json": {"schema": {"properties": {"projections": {"items": {"$ref": "#/components/schemas/ProjectionStatus"}, "type": "array"}}, "required": ["projections"], "type": "object"}}}, "description": "The projections."}, "401": {"$ref": "#/components/responses/Unauthorized"}}, "summary": "Projection status"}`
+	projectionActionOp     = `{"description": "rebuild drops the table and replays the log; skip moves a failed projection past the event it failed on; resume retries it. Admin token.", "operationId": "projections.action", "parameters": [{"in": "path", "name": "name", "required": true, "schema": {}}, {"in": "path", "name": "action", "required": true, "schema": {"enum": ["rebuild", "skip", "resume"]}}], "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProjectionStatus"}}}, "description": "The projection's status after the action."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token) or unknown_projection."}}, "security": [{"admin": []}], "summary": "Rebuild, skip or resume a projection"}`
+	projectionRowOp        = `{"operationId": "admin.projectionRow", "summary": "A projection row",
+		"description": "The row of the projection under its key, and the projection's status (the row holds every event up to its position). How cuesource test --url checks a scenario's then.projection. Admin token.",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "name", "in": "path", "required": true},
+			{"name": "key", "in": "path", "required": true, "description": "The row's key.", "schema": {"type": "string"}}],
+		"responses": {
+			"200": {"description": "The row (null when there is none under the key) and the projection's status.", "content": {"application/json": {"schema": {
+				"type": "object", "required": ["key", "projection", "row", "status"], "properties": {
+				"projection": {"type": "string"}, "key": {"type": "string"},
+				"row": {"type": ["object", "null"], "description": "key and each column by name, as a query gives them."},
+				"status": {"$ref": "#/components/schemas/ProjectionStatus"}}}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found (the server has no admin token, or the runtime reads no rows by key) or unknown_projection.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 		}}`
 	hotFromProp = `{"type": "integer", "minimum": 2, "description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}`
 )

@@ -209,3 +209,31 @@ func (m *readModels) action(method, name string) error {
 func (m *readModels) Rebuild(_ context.Context, name string) error { return m.action("rebuild", name) }
 func (m *readModels) Skip(_ context.Context, name string) error    { return m.action("skip", name) }
 func (m *readModels) Resume(_ context.Context, name string) error  { return m.action("resume", name) }
+
+var _ cuesource.RowReader = (*readModels)(nil)
+
+// Row implements cuesource.RowReader over D1, as the native runner does:
+// the table is the deployed definition's (current resets an older one).
+func (m *readModels) Row(_ context.Context, name, key string) (map[string]any, error) {
+	t := m.c.tables[name]
+	if t == nil {
+		return nil, fmt.Errorf("%w projection %q", cuesource.ErrUnknown, name)
+	}
+	cps, err := m.current()
+	if err != nil {
+		return nil, err
+	}
+	m.checked = cps
+	res, err := m.h.query(t.SelectOne, key)
+	if err != nil {
+		return nil, fmt.Errorf("projection %s: %w", name, err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, nil
+	}
+	row, err := t.Load(res.Rows[0][1:])
+	if err != nil {
+		return nil, err
+	}
+	return t.Answer(key, row), nil
+}
