@@ -410,14 +410,25 @@ func TestAuthKeysUnavailable(t *testing.T) {
 	assert.Equal(t, "5", r.Header.Get("Retry-After"))
 }
 
-// A runtime that loads a checked manifest (a Worker) does not enforce
-// auth yet: it refuses a context that declares it rather than serve it
-// without its rules.
-func TestAuthCompileCheckedRefuses(t *testing.T) {
+// A runtime that loads a checked manifest (a Worker) enforces the same
+// rules: CompileChecked compiles auth, its rules lazily, and the answers
+// are those of Compile's program.
+func TestAuthCompileChecked(t *testing.T) {
 	m, err := compiler.Compile("../contexts/owned/owned.cue")
 	require.NoError(t, err)
-	_, err = interpreter.CompileChecked(m)
-	require.ErrorContains(t, err, "this runtime does not enforce auth yet")
+	p, err := interpreter.CompileChecked(m)
+	require.NoError(t, err)
+	require.NotNil(t, p.Auth)
+	v, err := auth.New(auth.Config{Secret: jwtSecret, Issuer: "https://id.example", Audience: "owned"})
+	require.NoError(t, err)
+	s := newServerReadSide(t, p, api.Options{Identity: v})
+	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
+	bob := bearerOf(token(t, "bob", []string{"customer"}, nil, "", nil))
+	s.post("/cart/c1/Open", "", http.StatusCreated, ada...)
+	m2 := assertProblem(t, s.do(http.MethodPost, "/cart/c1/AddItem", `{"sku":"TEA-01","qty":1}`, bob...), http.StatusForbidden, "forbidden")
+	assert.Equal(t, "owner acts", m2["name"])
+	assertProblem(t, s.do(http.MethodGet, "/cart/c1", "", bob...), http.StatusNotFound, "instance_missing")
+	assertJSON(t, s.do(http.MethodGet, "/cart/c1", "", ada...), http.StatusOK)
 }
 
 // Cloudflare Access is one configuration: the token comes in

@@ -272,14 +272,12 @@ func (s shape) build(env *Env, base any) (any, error) {
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
 	return compile(m, &vetting{
-		scenarios:  (*compiler).scenarios,
-		samples:    (*compiler).sampleLenses,
-		lint:       (*compiler).warnUnbounded,
-		types:      schema.typeOf,
-		check:      (*compiler).typeCheck,
-		structs:    (*typer).structOf,
-		auth:       (*compiler).auth,
-		callerType: (*compiler).callerType,
+		scenarios: (*compiler).scenarios,
+		samples:   (*compiler).sampleLenses,
+		lint:      (*compiler).warnUnbounded,
+		types:     schema.typeOf,
+		check:     (*compiler).typeCheck,
+		structs:   (*typer).structOf,
 	})
 }
 
@@ -299,11 +297,6 @@ type vetting struct {
 	check func(c *compiler, x manifest.Expr, e env, boolean bool) (reflect.Type, bool)
 	// structs makes the struct types of rows and env for the check.
 	structs func(*typer, []reflect.StructField, string) reflect.Type
-	// auth and callerType compile a context's auth: only Compile does, so
-	// a Worker (CompileChecked) links none of it and refuses such a
-	// manifest.
-	auth       func(*compiler, *manifest.Manifest, *Program)
-	callerType func(*compiler, *manifest.Manifest) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -325,11 +318,9 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
-	if v != nil && v.auth != nil {
-		c.caller = v.callerType(c, m)
-	} else if m.Auth != nil {
-		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
-	}
+	// Both runtimes enforce auth: its rules are expressions, compiled
+	// lazily under CompileChecked like every other.
+	c.caller = c.callerType(m)
 	c.lookupTypes(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
@@ -346,9 +337,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
-	if v != nil && v.auth != nil {
-		v.auth(c, m, p)
-	}
+	c.auth(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if si.Request.BodyOver {
 		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	return toWire(svc.Serve(context.Background(), req)), nil
+	return toWire(svc.Serve(withHost(context.Background(), h), req)), nil
 }
 
 // apiRequest is the api.Request of a wire request.
