@@ -166,7 +166,9 @@ func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*in
 		"worker.mjs":                    shell.Worker,
 		"context.mjs":                   []byte(context),
 		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p, vars),
-		"migrations/0001_cuesource.sql": d1.Migration(),
+	}
+	for name, b := range d1.Migrations() {
+		files["migrations/"+name] = b
 	}
 	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
 		b, err := os.ReadFile(src.from)

@@ -227,10 +227,14 @@ type Info struct {
 	// ObjectSchema is an Aggregate object's storage schema, which it
 	// applies (idempotently) when it starts.
 	ObjectSchema string `json:"objectSchema"`
+	// ObjectMigrations change an object's storage made by an older
+	// ObjectSchema; the object runs each whose check reads no row, after
+	// the schema.
+	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema, ObjectMigrations: d1.ObjectMigrations}
 }
 
 // decodeInput reads a call's JSON input strictly.
