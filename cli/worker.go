@@ -163,9 +163,9 @@ func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*in
 		"diagram": string(diagram.SVG(p.Manifest)), "openapi": string(api.OpenAPI(p))})
 	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
 	files := map[string][]byte{
-		"worker.mjs":                    shell.Worker,
-		"context.mjs":                   []byte(context),
-		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p, vars),
+		"worker.mjs":     shell.Worker,
+		"context.mjs":    []byte(context),
+		"wrangler.jsonc": wranglerConfig(name, d1ID, queue, dlq, p, vars),
 	}
 	for name, b := range d1.Migrations() {
 		files["migrations/"+name] = b
