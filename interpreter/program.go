@@ -321,6 +321,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	// Both runtimes enforce auth: its rules are expressions, compiled
 	// lazily under CompileChecked like every other.
 	c.caller = c.callerType(m)
+	c.meta = c.declaredMeta(m)
 	c.lookupTypes(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
@@ -369,6 +370,12 @@ type compiler struct {
 	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
 	caller  reflect.Type                                                   // #claims' type, nil without auth
 	claims  schema                                                         // #claims, with auth
+	// declared are the names of the context's declared metadata, meta
+	// the context's own fields, metaType meta's type for vet with them
+	// (nil: Meta's).
+	declared map[string]bool
+	meta     []declaredField
+	metaType reflect.Type
 	// m is the manifest compiled; stateTypes the type of each
 	// aggregate's state, for instance look-ups (vetting only).
 	m          *manifest.Manifest
@@ -386,7 +393,7 @@ type env struct {
 	noMeta               bool         // lenses see the payload only
 }
 
-func (e env) value() any {
+func (e env) value(meta reflect.Type) any {
 	var fields []reflect.StructField
 	add := func(name string, t reflect.Type) {
 		if t != nil {
@@ -404,7 +411,7 @@ func (e env) value() any {
 	add("caller", e.caller)
 	add("lookup", e.lookup)
 	if !e.noMeta {
-		add("meta", metaType)
+		add("meta", meta)
 	}
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
@@ -413,7 +420,11 @@ func (e env) value() any {
 // Worker links neither this nor the struct types it builds) and returns
 // its result type, or false after an error.
 func (c *compiler) typeCheck(x manifest.Expr, e env, boolean bool) (reflect.Type, bool) {
-	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
+	meta := c.metaType
+	if meta == nil {
+		meta = metaType
+	}
+	opts := append(append(stdlib(), c.metaOptions()...), expr.Env(e.value(meta)), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -440,7 +451,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		}
 	}
 	run := func() (*vm.Program, error) {
-		opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+		opts := append(append(runOptions(), c.metaOptions()...), expr.MaxNodes(MaxNodes))
 		if boolean {
 			opts = append(opts, expr.AsBool())
 		}
