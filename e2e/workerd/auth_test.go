@@ -36,7 +36,8 @@ const ownedSecret = "a secret of at least thirty-two bytes!"
 // accepted tokens, every refused one with its reason, denied commands
 // with the rule's name, denied reads as declared (404 for a cart, 403 for
 // a note), query parameters bound from the caller, the log's rule, and
-// the events each runtime reads back, which record their actor in meta.
+// the events each runtime reads back, which record in meta their actor
+// and the context's declared metadata (read by a projection too).
 func TestAuthSameAnswersAsNative(t *testing.T) {
 	needWorkerd(t)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -56,6 +57,18 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	withKeys := strings.Replace(string(src), `secretEnv: "OWNED_JWT_SECRET"`, `secretEnv: "OWNED_JWT_SECRET"`+"\n\t\tjwks: keys: "+string(set), 1)
+	// Declared metadata: the caller's roles on every event, AddItem's sku
+	// on its events, both read by the carts projection.
+	for old, repl := range map[string]string{
+		`allow: "admins act": "'admin' in caller.roles"`: `allow: "admins act": "'admin' in caller.roles"` + "\n\tmeta: roles: \"caller.roles\"",
+		`AddItem: {`: "AddItem: {\n\t\t\t\tmeta: sku: \"cmd.sku\"",
+		`"cart.ItemAdded": upsert: by: "meta.actor"`: `"cart.ItemAdded": upsert: by: "meta.actor + '/' + meta.sku + '/' + join(meta.roles, ',')"`,
+	} {
+		if !strings.Contains(withKeys, old) {
+			t.Fatalf("owned.cue has no %s", old)
+		}
+		withKeys = strings.Replace(withKeys, old, repl, 1)
+	}
 	tmp := t.TempDir()
 	ctx := filepath.Join(tmp, "owned.cue")
 	if err := os.WriteFile(ctx, []byte(withKeys), 0o644); err != nil {
@@ -168,7 +181,9 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 		p.do(t, 200, http.MethodGet, "/queries/my_carts", nil, ada...)
 		p.do(t, 400, http.MethodGet, "/queries/my_carts?owner=bob", nil, ada...) // bound from the token
 		p.do(t, 403, http.MethodGet, "/queries/carts_of?owner=ada", nil, ada...)
-		p.do(t, 200, http.MethodGet, "/queries/carts_of?owner=ada", nil, sam...)
+		if _, wr := p.do(t, 200, http.MethodGet, "/queries/carts_of?owner=ada", nil, sam...); !strings.Contains(string(wr.Body), `"by":"ada/TEA-01/customer"`) {
+			t.Errorf("the carts projection on workerd does not read the declared meta: %s", wr.Body)
+		}
 		p.do(t, 200, http.MethodGet, "/queries/open_count", nil)
 		p.do(t, 401, http.MethodGet, "/queries/my_carts", nil)
 	})
@@ -184,9 +199,12 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 			var page struct {
 				Events []struct {
 					Instance string `json:"instance"`
+					Type     string `json:"type"`
 					Meta     struct {
-						Actor         string `json:"actor"`
-						CorrelationID string `json:"correlationId"`
+						Actor         string   `json:"actor"`
+						CorrelationID string   `json:"correlationId"`
+						Roles         []string `json:"roles"`
+						SKU           string   `json:"sku"`
 					} `json:"meta"`
 				} `json:"events"`
 			}
@@ -198,8 +216,11 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 				if want == "" {
 					want = map[string]string{"c1": "ada", "c2": "bob", "c3": "cy", "c4": "dee", "n1": "ada"}[e.Instance]
 				}
-				if e.Meta.Actor != want || e.Meta.CorrelationID == "" {
-					t.Errorf("GET %s on workerd: an event of %s has meta %+v, want actor %s and a correlation id", read.path, e.Instance, e.Meta, want)
+				if e.Meta.Actor != want || e.Meta.CorrelationID == "" || len(e.Meta.Roles) != 1 {
+					t.Errorf("GET %s on workerd: an event of %s has meta %+v, want actor %s, a correlation id and the roles", read.path, e.Instance, e.Meta, want)
+				}
+				if (e.Type == "ItemAdded") != (e.Meta.SKU == "TEA-01") {
+					t.Errorf("GET %s on workerd: a %s event has meta.sku %q, want TEA-01 on ItemAdded only", read.path, e.Type, e.Meta.SKU)
 				}
 			}
 		}
