@@ -253,7 +253,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (map
 		}
 		ok, err := v.cfg.Crypto.Verify(ctx, alg, key, signed, sig)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("auth: checking a %s signature: %w", alg, err)
+			return nil, time.Time{}, fmt.Errorf("auth: checking the token's %s signature: %w", alg, err)
 		}
 		if !ok {
 			return nil, time.Time{}, refuse(ReasonSignature, "the signature does not verify")

@@ -190,6 +190,11 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 
 	t.Run("meta", func(t *testing.T) {
 		p.do(t, 403, http.MethodGet, "/events", nil, ada...)
+		// The live stream is refused alike, before it opens (bob's token
+		// is ES256: checked by WebCrypto from the stream script).
+		stream := []string{"Accept", "text/event-stream"}
+		p.do(t, 401, http.MethodGet, "/events", nil, stream...)
+		p.do(t, 403, http.MethodGet, "/events", nil, append(stream, bob...)...)
 		for _, read := range []struct {
 			path  string
 			who   []string
