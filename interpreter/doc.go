@@ -28,7 +28,11 @@
 // and log rules, query parameters bound from the caller) is compiled
 // against the environment it runs in. CompileChecked compiles it too (a
 // Worker enforces the same rules), its rules lazily like every other
-// expression.
+// expression. Its declared metadata (auth's and a command's meta) is
+// compiled with it; expressions read a declared name as meta.<name>,
+// which a patch rewrites to meta.declared.<name> (Meta keeps one type),
+// and vet types it by the context's expression ([Auth.Declared]
+// evaluates it, [Recorded] stores it beside the actor).
 //
 // Each aggregate gets its snapshot interval in effect (its own, else the
 // context's) and a [DefinitionHash] of what folds its events into its
