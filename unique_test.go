@@ -80,3 +80,13 @@ func TestDecideReadsLookups(t *testing.T) {
 	require.NotNil(t, d.Answer.Rejection)
 	assert.Equal(t, "product not listed", d.Answer.Rejection.Name)
 }
+
+// A seed claims the keys its events claim, as the commands that made
+// them would have.
+func TestSeedClaimsKeys(t *testing.T) {
+	p := carts(t)
+	d := cuesource.DecideSeed(p, store.Instance{Aggregate: "cart", ID: "k1"}, &cuesource.SeedRequest{Aggregate: "cart", ID: "k1", CommandID: "s1", Time: at,
+		Events: []cuesource.SeedEvent{{Event: "Opened", Payload: json.RawMessage(`{"client":"c-9"}`)}}})
+	require.Nil(t, d.Answer.Rejection)
+	assert.Equal(t, []store.KeyClaim{{Constraint: "openCartPerClient", Key: "c-9"}}, d.Commit.Unique)
+}

@@ -28,6 +28,13 @@
 // a kid it does not know (at most once per Keys.MinRefresh), so a rotated
 // set is picked up by the first token signed with a new key.
 //
+// # Development tokens
+//
+// A Dev key is made at start, in memory only, by the playground and by
+// `serve --dev-tokens`: it mints tokens for identities a person picks,
+// and Any verifies them beside the context's own source. No other
+// process accepts them, and a server started without it has none.
+//
 // # What it never does
 //
 // It keeps no claim value or key material in an error: a Reason is a

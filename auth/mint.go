@@ -18,7 +18,8 @@ import (
 
 // Mint signs claims as a token: HS256 with a []byte secret, RS256, ES256
 // or EdDSA with a private key; kid, when set, goes in the header. It is
-// for tests and `cuesource token`; a server never mints.
+// for tests, `cuesource token` and a Dev key; a server mints only with a
+// Dev key, and only when started to (play, serve --dev-tokens).
 func Mint(claims map[string]any, key any, kid string) (string, error) {
 	var alg string
 	switch key.(type) {
