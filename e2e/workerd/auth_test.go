@@ -171,9 +171,12 @@ func TestAuthSameAnswersAsNative(t *testing.T) {
 		p.do(t, 200, http.MethodGet, "/cart/c1", nil, ada...)
 		p.do(t, 404, http.MethodGet, "/cart/c1", nil, bob...) // as if missing
 		p.do(t, 404, http.MethodGet, "/cart/c1/events", nil, bob...)
+		p.do(t, 404, http.MethodGet, "/cart/c1/history", nil, bob...)
+		p.do(t, 200, http.MethodGet, "/cart/c1/history", nil, ada...)
 		p.do(t, 200, http.MethodGet, "/cart/c1", nil, sam...)
 		p.command(t, 201, "/note/n1/Write", `{"text":"mine"}`, ada...)
 		p.do(t, 403, http.MethodGet, "/note/n1", nil, bob...) // refused outright
+		p.do(t, 403, http.MethodGet, "/note/n1/events", nil, bob...)
 		p.sync(t)
 	})
 
