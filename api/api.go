@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/url"
 	"slices"
 	"strconv"
@@ -103,6 +102,11 @@ type Options struct {
 	// package diagram; a Worker serves the one `worker build` rendered,
 	// which keeps the renderer out of the wasm engine.
 	Diagram func(*manifest.Manifest) []byte
+	// OpenAPI writes the context's OpenAPI document (GET /openapi.json) on
+	// first request, for the program served. Nil: OpenAPI, natively; a
+	// Worker serves the one `worker build` wrote, which keeps the document
+	// writer (package openapi) out of the wasm engine.
+	OpenAPI func(*interpreter.Program) []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
@@ -168,10 +172,25 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 		opt.MaxStreams = DefaultMaxStreams
 	}
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
-		openapi: &document{make: func() []byte { return OpenAPI(p) }},
+		openapi: openAPIDoc(p, opt.OpenAPI),
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: diagramDoc(p, opt.Diagram),
 	}
+}
+
+// writeOpenAPI is OpenAPI where it is linked (not in the wasm engine).
+var writeOpenAPI func(*interpreter.Program) []byte
+
+// openAPIDoc is the OpenAPI document of p, by write or else OpenAPI; one
+// without a maker (404) when the runtime writes none.
+func openAPIDoc(p *interpreter.Program, write func(*interpreter.Program) []byte) *document {
+	if write == nil {
+		write = writeOpenAPI
+	}
+	if write == nil {
+		return &document{}
+	}
+	return &document{make: func() []byte { return write(p) }}
 }
 
 // diagramDoc is the diagram document of p, or one without a maker (404)
@@ -338,6 +357,9 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 	case "healthz":
 		return s.health(ctx)
 	case "openapi":
+		if s.openapi.make == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no OpenAPI document")
+		}
 		return s.openapi.response("application/json")
 	case "context":
 		return s.context.response("application/json")
@@ -682,8 +704,81 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 }
 
 func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	mt, ok := mediaType(ct)
+	return ok && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// mediaType reads a Content-Type as mime.ParseMediaType does (RFC 2045:
+// type/subtype, then ; name=value parameters, each value a token or a
+// quoted string, no name twice) and returns its type in lower case. It
+// is written here because package mime, whose tables and file loading
+// come with its init, would be the wasm engine's only reason to link it.
+func mediaType(v string) (string, bool) {
+	base, params, _ := strings.Cut(v, ";")
+	mt := strings.ToLower(strings.TrimSpace(base))
+	typ, sub, found := strings.Cut(mt, "/")
+	if !isToken(typ) || found && !isToken(sub) {
+		return "", false
+	}
+	seen := map[string]bool{}
+	rest := params
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		if rest == "" {
+			return mt, true
+		}
+		name, after, ok := strings.Cut(rest, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || !isToken(name) || seen[name] {
+			return "", false
+		}
+		seen[name] = true
+		after = strings.TrimLeft(after, " \t")
+		if strings.HasPrefix(after, `"`) {
+			end := 1
+			for end < len(after) && after[end] != '"' {
+				if after[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(after) {
+				return "", false
+			}
+			after = after[end+1:]
+		} else {
+			n := 0
+			for n < len(after) && isTokenChar(after[n]) {
+				n++
+			}
+			if n == 0 {
+				return "", false
+			}
+			after = after[n:]
+		}
+		after = strings.TrimLeft(after, " \t")
+		if after != "" && after[0] != ';' {
+			return "", false
+		}
+		rest = strings.TrimPrefix(after, ";")
+	}
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar: RFC 1521 and RFC 2045 token characters.
+func isTokenChar(c byte) bool {
+	return c > ' ' && c < 0x7f && !strings.ContainsRune(`()<>@,;:\"/[]?=`, rune(c))
 }
 
 // ETag is the (weak) entity tag of an instance version.

@@ -8,9 +8,10 @@ import (
 
 // ForContext builds the verifier a context's auth declares: the HS256
 // secret read with getenv, the keys from its static JWKS or fetched by
-// fetch from its jwks URL (a runtime's Fetcher: natively HTTPFetcher).
-func ForContext(a *manifest.Auth, getenv func(string) string, fetch Fetcher) (*Verifier, error) {
-	cfg := Config{Algorithms: a.Algorithms, Issuer: a.Issuer, Audience: a.Audience}
+// fetch from its jwks URL (a runtime's Fetcher: natively HTTPFetcher),
+// public-key signatures checked by crypto (nil: StdCrypto, natively).
+func ForContext(a *manifest.Auth, getenv func(string) string, fetch Fetcher, crypto Crypto) (*Verifier, error) {
+	cfg := Config{Algorithms: a.Algorithms, Issuer: a.Issuer, Audience: a.Audience, Crypto: crypto}
 	if a.SecretEnv != "" {
 		s := getenv(a.SecretEnv)
 		if s == "" {

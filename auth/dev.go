@@ -1,3 +1,5 @@
+//go:build !js
+
 package auth
 
 import (
@@ -15,7 +17,8 @@ const DevTTL = time.Hour
 // issuer.
 const DevIssuer = "cuesource-dev"
 
-// Dev is a random HS256 key made at start for development tokens: the
+// Dev is a random HS256 key made at start for development tokens (natively:
+// a Worker mints none, so it is not built for GOOS=js): the
 // playground mints tokens with it for the identities a person picks, and
 // the server verifies them beside the context's own source. The key lives
 // only in this process's memory, so no other process, and no later run

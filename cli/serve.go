@@ -317,7 +317,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	closers = append(closers, func() { stopEffects(); <-effectsDone })
 	var identity api.Identifier
 	if a := p.Auth; a != nil {
-		v, err := auth.ForContext(a.Manifest, os.Getenv, &auth.HTTPFetcher{URL: a.Manifest.JWKSURL})
+		v, err := auth.ForContext(a.Manifest, os.Getenv, &auth.HTTPFetcher{URL: a.Manifest.JWKSURL}, nil)
 		switch {
 		case err != nil && f.dev == nil:
 			stk.close()

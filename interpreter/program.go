@@ -272,14 +272,12 @@ func (s shape) build(env *Env, base any) (any, error) {
 // problem found.
 func Compile(m *manifest.Manifest) (*Program, error) {
 	return compile(m, &vetting{
-		scenarios:  (*compiler).scenarios,
-		samples:    (*compiler).sampleLenses,
-		lint:       (*compiler).warnUnbounded,
-		types:      schema.typeOf,
-		check:      (*compiler).typeCheck,
-		structs:    (*typer).structOf,
-		auth:       (*compiler).auth,
-		callerType: (*compiler).callerType,
+		scenarios: (*compiler).scenarios,
+		samples:   (*compiler).sampleLenses,
+		lint:      (*compiler).warnUnbounded,
+		types:     schema.typeOf,
+		check:     (*compiler).typeCheck,
+		structs:   (*typer).structOf,
 	})
 }
 
@@ -299,11 +297,6 @@ type vetting struct {
 	check func(c *compiler, x manifest.Expr, e env, boolean bool) (reflect.Type, bool)
 	// structs makes the struct types of rows and env for the check.
 	structs func(*typer, []reflect.StructField, string) reflect.Type
-	// auth and callerType compile a context's auth: only Compile does, so
-	// a Worker (CompileChecked) links none of it and refuses such a
-	// manifest.
-	auth       func(*compiler, *manifest.Manifest, *Program)
-	callerType func(*compiler, *manifest.Manifest) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -325,11 +318,10 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
-	if v != nil && v.auth != nil {
-		c.caller = v.callerType(c, m)
-	} else if m.Auth != nil {
-		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
-	}
+	// Both runtimes enforce auth: its rules are expressions, compiled
+	// lazily under CompileChecked like every other.
+	c.caller = c.callerType(m)
+	c.meta = c.declaredMeta(m)
 	c.lookupTypes(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
@@ -349,9 +341,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 		// After the read side: scenarios may expect its queries and rows.
 		v.scenarios(c, m, p)
 	}
-	if v != nil && v.auth != nil {
-		v.auth(c, m, p)
-	}
+	c.auth(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -383,6 +373,12 @@ type compiler struct {
 	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
 	caller  reflect.Type                                                   // #claims' type, nil without auth
 	claims  schema                                                         // #claims, with auth
+	// declared are the names of the context's declared metadata, meta
+	// the context's own fields, metaType meta's type for vet with them
+	// (nil: Meta's).
+	declared map[string]bool
+	meta     []declaredField
+	metaType reflect.Type
 	// m is the manifest compiled; stateTypes the type of each
 	// aggregate's state, for instance look-ups (vetting only).
 	m          *manifest.Manifest
@@ -400,7 +396,7 @@ type env struct {
 	noMeta               bool         // lenses see the payload only
 }
 
-func (e env) value() any {
+func (e env) value(meta reflect.Type) any {
 	var fields []reflect.StructField
 	add := func(name string, t reflect.Type) {
 		if t != nil {
@@ -418,7 +414,7 @@ func (e env) value() any {
 	add("caller", e.caller)
 	add("lookup", e.lookup)
 	if !e.noMeta {
-		add("meta", metaType)
+		add("meta", meta)
 	}
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
@@ -427,7 +423,11 @@ func (e env) value() any {
 // Worker links neither this nor the struct types it builds) and returns
 // its result type, or false after an error.
 func (c *compiler) typeCheck(x manifest.Expr, e env, boolean bool) (reflect.Type, bool) {
-	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
+	meta := c.metaType
+	if meta == nil {
+		meta = metaType
+	}
+	opts := append(append(stdlib(), c.metaOptions()...), expr.Env(e.value(meta)), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -454,7 +454,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		}
 	}
 	run := func() (*vm.Program, error) {
-		opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+		opts := append(append(runOptions(), c.metaOptions()...), expr.MaxNodes(MaxNodes))
 		if boolean {
 			opts = append(opts, expr.AsBool())
 		}

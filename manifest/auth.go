@@ -22,6 +22,11 @@ type Auth struct {
 	Claims json.RawMessage `json:"claims"`
 	// Allow are the context's rules for every command.
 	Allow []Named `json:"allow,omitempty"`
+	// Meta is the metadata every event records beside the actor, the
+	// correlation and the causation: expressions over cmd and caller,
+	// evaluated when a command is decided (a command's Rules.Meta add to
+	// them and override a name they share).
+	Meta []Field `json:"meta,omitempty"`
 	// Log are the rules for reading the global log and its stream.
 	Log        []Named                   `json:"log,omitempty"`
 	Aggregates map[string]*AggregateAuth `json:"aggregates,omitempty"`
@@ -45,4 +50,6 @@ type Rules struct {
 	// Bind: query parameters set from the caller; the client cannot set
 	// them.
 	Bind []Field `json:"bind,omitempty"`
+	// Meta: a command's own declared metadata (see Auth.Meta).
+	Meta []Field `json:"meta,omitempty"`
 }

@@ -160,7 +160,7 @@ func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
 		return t
 	}
 	for _, e := range cm.Events {
-		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload))
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload, e.Meta))
 	}
 	if cm.State != nil {
 		t.Writes = append(t.Writes, stmt(d1.ObjectPutInstance, agg, id, cm.Version, *cm.State))
@@ -231,7 +231,8 @@ func decided(d cuesource.Decision, version int64) Decided {
 	for _, e := range d.Commit.Events {
 		cm.Version = e.Version
 		cm.Events = append(cm.Events, wireEvent{ID: e.ID, Aggregate: e.Aggregate, Instance: e.Instance, Version: e.Version,
-			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: d1.FormatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload)})
+			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: d1.FormatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload),
+			Meta: metaText(e.Meta)})
 	}
 	if r := d.Commit.Idempotency; r != nil {
 		cm.Idempotency = &wireRecord{Key: r.Key, RequestHash: r.RequestHash, Response: string(r.Response), Time: d1.FormatTime(r.Time)}

@@ -32,6 +32,10 @@ type Config struct {
 	// Diagram is the context's diagram (GET /diagram.svg), rendered by
 	// `cuesource worker build`.
 	Diagram string `json:"diagram,omitempty"`
+	// OpenAPI is the context's OpenAPI document (GET /openapi.json),
+	// written by `cuesource worker build`: the writer stays out of the
+	// wasm engine.
+	OpenAPI string `json:"openapi,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -90,6 +94,16 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
 	if cfg.Diagram != "" {
 		opt.Diagram = func(*manifest.Manifest) []byte { return []byte(cfg.Diagram) }
+	}
+	if cfg.OpenAPI != "" {
+		opt.OpenAPI = func(*interpreter.Program) []byte { return []byte(cfg.OpenAPI) }
+	}
+	if p.Auth != nil {
+		v, err := identity(c)
+		if err != nil {
+			return nil, err
+		}
+		opt.Identity = v
 	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
@@ -213,10 +227,14 @@ type Info struct {
 	// ObjectSchema is an Aggregate object's storage schema, which it
 	// applies (idempotently) when it starts.
 	ObjectSchema string `json:"objectSchema"`
+	// ObjectMigrations change an object's storage made by an older
+	// ObjectSchema; the object runs each whose check reads no row, after
+	// the schema.
+	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema, ObjectMigrations: d1.ObjectMigrations}
 }
 
 // decodeInput reads a call's JSON input strictly.

@@ -9,6 +9,9 @@
 // forwarding of an instance's events to the global log in D1, the
 // projector's runs, effect deliveries, their retries and dead letters,
 // the objects' alarms, and the live stream. The SQL is package store/d1's.
+// In a context with auth it verifies bearer tokens with package auth, as
+// natively: HS256 in Go, a public-key signature by the shell's WebCrypto
+// (the "verify" op), a JWKS URL through the shell's fetch (auth.go).
 //
 // # How the shell drives it
 //

@@ -34,7 +34,7 @@ func newSQLiteShell(t *testing.T, c *Core) *sqliteShell {
 	require.NoError(t, err)
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	_, err = db.Exec(string(d1.Migration()))
+	_, err = db.Exec(string(d1.Migration()) + string(d1.MetaMigration()))
 	require.NoError(t, err)
 	return &sqliteShell{t: t, db: db, c: c}
 }

@@ -10,8 +10,9 @@ type Op struct {
 	// Kind: "d1" (one statement: Statement), "batch" (Statements in one D1
 	// transaction), "object" (a method of an Aggregate Durable Object),
 	// "projector" (an action of the projector object), "enqueue" (Arg sent
-	// to the effects queue), "fetch" (an http effect's call: Arg is the
-	// request Go has checked).
+	// to the effects queue), "fetch" (an http effect's call, or a JWKS:
+	// Arg is the request Go has checked), "verify" (a token's signature,
+	// by WebCrypto: Arg is a verifyArg, the result a boolean).
 	Kind       string      `json:"kind"`
 	Statement  *Statement  `json:"statement,omitempty"`
 	Statements []Statement `json:"statements,omitempty"`

@@ -85,7 +85,7 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if si.Request.BodyOver {
 		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	return toWire(svc.Serve(context.Background(), req)), nil
+	return toWire(svc.Serve(withHost(context.Background(), h), req)), nil
 }
 
 // apiRequest is the api.Request of a wire request.
@@ -202,6 +202,18 @@ type wireEvent struct {
 	Time          string `json:"time"`
 	CommandID     string `json:"command_id"`
 	Payload       string `json:"payload"`
+	// Meta is the event's recorded metadata (JSON), nil for an event
+	// written without.
+	Meta *string `json:"meta"`
+}
+
+// metaText is an event's meta as a column value: NULL when it has none.
+func metaText(meta json.RawMessage) *string {
+	if len(meta) == 0 {
+		return nil
+	}
+	s := string(meta)
+	return &s
 }
 
 func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
@@ -209,6 +221,9 @@ func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
 	for _, r := range rows {
 		e := store.Event{ID: r.ID, Aggregate: r.Aggregate, Instance: r.Instance, Version: r.Version, Type: r.Type,
 			SchemaVersion: r.SchemaVersion, CommandID: r.CommandID, Payload: json.RawMessage(r.Payload)}
+		if r.Meta != nil && *r.Meta != "" {
+			e.Meta = json.RawMessage(*r.Meta)
+		}
 		if r.Position != nil {
 			e.Position = *r.Position
 		}

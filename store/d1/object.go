@@ -50,8 +50,29 @@ CREATE TABLE IF NOT EXISTS forwarding (
 );`
 
 // ObjectEventColumns are the columns of an object's events that its reads
-// answer (the aggregate and instance are the object's).
-const ObjectEventColumns = `version, id, type, schema_version, time, command_id, payload, position`
+// answer (the aggregate and instance are the object's; meta: see
+// [ObjectMigrations]).
+const ObjectEventColumns = `version, id, type, schema_version, time, command_id, payload, position, meta`
+
+// ---- Object migration: events record their meta. ---------------------
+
+// ObjectMigration is a change to an object's storage made after
+// ObjectSchema (which, applied at every start, only creates what is
+// missing): Check reads a row when the change is in place already,
+// Apply makes it. The shell runs them in order when an object starts.
+type ObjectMigration struct {
+	Check string `json:"check"`
+	Apply string `json:"apply"`
+}
+
+// ObjectMigrations are an object's migrations: its events gain the meta
+// column (as the log's do with MetaMigration), in an object made before
+// it as in a new one.
+var ObjectMigrations = []ObjectMigration{
+	{Check: `SELECT 1 FROM pragma_table_info('events') WHERE name = 'meta'`, Apply: AddMetaColumn},
+}
+
+// ---- end of the object migration -------------------------------------
 
 // An object's statements. Parameters are positional (?), in the order
 // given; times are [FormatTime] text, except the outbox's due, which is
@@ -67,8 +88,8 @@ const (
 	ObjectSetState = `UPDATE instance SET state = ?`
 
 	// ObjectAddEvent (version, id, type, schema_version, time,
-	// command_id, payload) appends an event, not yet forwarded.
-	ObjectAddEvent = `INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// command_id, payload, meta) appends an event, not yet forwarded.
+	ObjectAddEvent = `INSERT INTO events (version, id, type, schema_version, time, command_id, payload, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// ObjectAllEvents reads every event, oldest first.
 	ObjectAllEvents = `SELECT ` + ObjectEventColumns + ` FROM events ORDER BY version`
 	// ObjectEventByID (id) reads one event.

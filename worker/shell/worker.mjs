@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -183,6 +183,8 @@ async function performOk(env, op, local) {
       return null;
     case "fetch":
       return await webhook(op.arg);
+    case "verify":
+      return await verifySignature(op.arg);
   }
   throw new Error(`unknown operation ${op.kind}`);
 }
@@ -201,6 +203,23 @@ async function webhook(a) {
     throw e;
   }
   return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
+}
+
+// verifySignature checks a token's signature with WebCrypto for Go, which
+// has decided everything else (the algorithm allowed, the key for it, the
+// claims): whether sig is the key's signature of data.
+const signatureAlgorithms = {
+  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+};
+
+async function verifySignature(a) {
+  const [imp, params] = signatureAlgorithms[a.alg] || [];
+  if (!imp) throw new Error(`no WebCrypto algorithm for ${a.alg}`);
+  const key = await crypto.subtle.importKey("jwk", a.jwk, imp, false, ["verify"]);
+  const sig = Uint8Array.from(atob(a.sig.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return await crypto.subtle.verify(params, key, sig, new TextEncoder().encode(a.data));
 }
 
 // readUpTo reads at most n bytes of a body and cancels the rest; over says
@@ -360,7 +379,11 @@ export class Aggregate extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec((await start(env)).info.objectSchema);
+      const { objectSchema, objectMigrations } = (await start(env)).info;
+      this.sql.exec(objectSchema);
+      for (const m of objectMigrations) {
+        if (this.sql.exec(m.check).toArray().length === 0) this.sql.exec(m.apply);
+      }
     });
   }
 
