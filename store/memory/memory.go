@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Outbox    = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Outbox       = (*Store)(nil)
 	_ store.Snapshots    = (*Store)(nil)
 	_ store.Keys         = (*Store)(nil)
 	_ store.KeyRebuilder = (*Store)(nil)
