@@ -243,6 +243,13 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			closers[i]()
 		}
 	}}
+	// Unique keys are rebuilt from the log before the first command when
+	// the context's constraints changed (or are new to this store).
+	rebuilt, err := native.PrepareKeys(ctx, p, st)
+	if err != nil {
+		return nil, err
+	}
+	logRebuilds(log, rebuilt)
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	closers = append(closers, backend.Close)
 	// Projections start before the first command: Start installs the
