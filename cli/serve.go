@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/archive"
@@ -284,7 +285,8 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	if a := allow.String(); a != "" {
 		log.Warn("webhooks may call private addresses", slog.String("allow", a))
 	}
-	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow})
+	lookups := cuesource.Readers{QueryFunc: stk.rm.Query, LoadFunc: backend.Load}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow, Lookups: lookups})
 	if err != nil {
 		stk.close()
 		return nil, err
