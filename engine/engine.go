@@ -353,4 +353,6 @@ func ExprError(err error) error { return exprError(err) }
 
 // DecodePayload decodes a command's payload as Decide does, under lim; its
 // errors are Decide's (*Error).
-func DecodePayload(raw json.RawMessage, lim value.Limits) (any, error) { return decodePayload(raw, lim) }
+func DecodePayload(raw json.RawMessage, lim value.Limits) (any, error) {
+	return decodePayload(raw, lim)
+}

@@ -34,7 +34,7 @@ func UniqueHash(a *manifest.Aggregate) string {
 		ReleasedBy []string `json:"releasedBy"`
 	}
 	def := struct {
-		Unique []unique          `json:"unique"`
+		Unique []unique         `json:"unique"`
 		Events map[string]event `json:"events"`
 	}{Events: map[string]event{}}
 	for _, u := range a.Unique {
