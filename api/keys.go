@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,13 +66,22 @@ func (s *Service) readLookups(ctx context.Context, req *cuesource.CommandRequest
 // instance, whose id the server chooses (the aggregate's newId over the
 // payload, else a UUIDv7).
 func (s *Service) create(ctx context.Context, c *call) Response {
-	cmd, bad := s.commandOf(c)
-	if bad != nil {
-		return *bad
-	}
-	if !cmd.Creates() {
-		return problem(statusNotFound, string(engine.KindUnknownCommand),
-			fmt.Sprintf("%s %s does not make instances (its instance is %q): send it to one, POST /%s/{id}/%s", c.agg, cmd.Name, cmd.Instance, c.agg, cmd.Name))
+	// POST on an instance's path: only a command that makes instances
+	// goes there; anything else is a method the instance does not answer.
+	cmd := c.a.Commands[c.p["command"]]
+	if cmd == nil || !cmd.Creates() {
+		var creating []string
+		for _, name := range slices.Sorted(maps.Keys(c.a.Commands)) {
+			if c.a.Commands[name].Creates() {
+				creating = append(creating, name)
+			}
+		}
+		r := methodNotAllowed("GET, HEAD")
+		if len(creating) > 0 {
+			r = problem(statusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("this route answers GET, HEAD; POST /%s/{command} makes a %s with %s", c.agg, c.agg, strings.Join(creating, " or ")))
+			r.Header.Set("Allow", "GET, HEAD")
+		}
+		return r
 	}
 	id, bad := s.newID(c, cmd)
 	if bad != nil {

@@ -44,7 +44,7 @@ Usage:
                                            the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
-  cuesource keys status|rebuild CONTEXT [AGGREGATE] [--data DIR] [--json]
+  cuesource keys status|rebuild CONTEXT [--aggregate A] [--data DIR] [--json]
                                            report on or rebuild unique keys from the log
                                            (server stopped)
   cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]

@@ -238,8 +238,8 @@ func TestServerAssignedIDs(t *testing.T) {
 		again.Header.Get("Idempotent-Replayed") != "true" || !e2etest.SameJSON(first.Body, again.Body) {
 		t.Fatalf("an idempotent Open twice: %s %v / %s %v, want the same answer and Location, replayed", first, first.Header, again, again.Header)
 	}
-	if r := post(t, cc, "/cart/CheckOut", "", `{}`); r.Status != http.StatusNotFound {
-		t.Fatalf("POST /cart/CheckOut: %s, want 404: CheckOut makes no instance", r)
+	if r := post(t, cc, "/cart/CheckOut", "", `{}`); r.Status != http.StatusMethodNotAllowed || !strings.Contains(string(r.Body), "makes a cart with Open") {
+		t.Fatalf("POST /cart/CheckOut: %s, want 405 naming Open: CheckOut makes no instance", r)
 	}
 }
 
