@@ -89,7 +89,8 @@ CREATE TABLE snapshots (
 	// 4: unique keys (store.Keys): who holds each key of an aggregate's
 	// unique constraint (name), one key per instance and constraint; and
 	// what each aggregate's keys were last rebuilt from the log for
-	// (store.KeyRebuilder; conflicts is a JSON array).
+	// (store.KeyRebuilder; conflicts is a JSON array). WITHOUT ROWID: a
+	// claim writes two b-trees (the key's and the instance's), not three.
 	`
 CREATE TABLE unique_keys (
 	aggregate TEXT NOT NULL,
@@ -98,7 +99,7 @@ CREATE TABLE unique_keys (
 	instance  TEXT NOT NULL,
 	PRIMARY KEY (aggregate, name, key),
 	UNIQUE (aggregate, name, instance)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE unique_constraints (
 	aggregate TEXT NOT NULL PRIMARY KEY,
