@@ -104,6 +104,13 @@ func DecideSeed(p *interpreter.Program, cur store.Instance, req *SeedRequest) De
 		return Decision{Answer: overLimit(engine.KindStateTooLarge, "stateBytes", max, len(commit.State),
 			fmt.Sprintf("the state of %s %s after these events would be %d bytes, over the context's limit stateBytes (%d)", req.Aggregate, req.ID, len(commit.State), max))}
 	}
+	// Seeded events claim keys as a command's do: the world a seed states
+	// (a scenario's given events) holds its keys.
+	claims, rej := keyClaims(p.Aggregates[req.Aggregate], evs, &CommandRequest{Aggregate: req.Aggregate, Command: "seed"})
+	if rej != nil {
+		return Decision{Answer: Answer{Rejection: rej}}
+	}
+	commit.Unique = claims
 	commit.Snapshot = snapshotOf(p, req.Aggregate, req.ID, 0, folded.Version, commit.State, req.Time)
 	body, _ := value.Encode(map[string]any{"version": folded.Version, "state": folded.State})
 	return Decision{Commit: commit, Answer: Answer{Version: folded.Version, Created: true, Body: body}}

@@ -122,3 +122,26 @@ func TestPrepareKeysRebuildsOnChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
+
+// Seeded events claim keys as a command's do, so a seeded world (a
+// scenario's given events) holds its keys; a seed whose claim another
+// instance holds is refused.
+func TestSeedClaimsKeys(t *testing.T) {
+	p := carts(t)
+	st := memory.New()
+	b := native.New(p, st, engine.Options{})
+	defer b.Close()
+	seed := func(id string) cuesource.Answer {
+		a, err := b.Seed(t.Context(), &cuesource.SeedRequest{Aggregate: "cart", ID: id, CommandID: cuesource.NewID(), Time: time.Now().UTC(),
+			Events: []cuesource.SeedEvent{{Event: "Opened", Payload: json.RawMessage(`{"client":"c-1"}`)}}})
+		require.NoError(t, err)
+		return a
+	}
+	require.Nil(t, seed("k1").Rejection)
+	a := seed("k2")
+	require.NotNil(t, a.Rejection)
+	assert.Equal(t, cuesource.KindUniqueViolation, a.Rejection.Kind)
+	a = run(t, b, "k3", "Open", `{"client":"c-1"}`, nil)
+	require.NotNil(t, a.Rejection)
+	assert.Equal(t, "k1", a.Rejection.Holder)
+}

@@ -417,7 +417,14 @@ func (b *Backend) Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesour
 		return d.Answer, nil
 	}
 	b.remember(req.Aggregate+"\x00"+req.ID, nil)
+	if _, ok := b.store.(store.Keys); len(d.Commit.Unique) > 0 && !ok {
+		return cuesource.Answer{}, fmt.Errorf("%s: %w", req.Aggregate, ErrNoKeys)
+	}
 	if _, err := b.append(ctx, d.Commit); err != nil {
+		var unique *store.UniqueError
+		if errors.As(err, &unique) {
+			return cuesource.UniqueViolation(unique), nil
+		}
 		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
 			return cuesource.Conflict(0), nil
 		}
