@@ -224,7 +224,20 @@ func (s *Service) instanceByKey(ctx context.Context, c *call) Response {
 		}
 		return Answer(cuesource.KeyNotHeld(c.agg, k), c.agg, "")
 	}
-	return s.instance(ctx, c)
+	return located(s.instance(ctx, c), c)
+}
+
+// located gives an answer about the instance a key addressed its path
+// (Content-Location), so the client learns the id: what to retry a
+// command by once the instance may have let go of the key.
+func located(r Response, c *call) Response {
+	if r.Status/100 == 2 || r.Status == statusNotModified {
+		if r.Header == nil {
+			r.Header = Header{}
+		}
+		r.Header.Set("Content-Location", InstancePath(c.agg, c.id))
+	}
+	return r
 }
 
 // commandByKey answers POST /{aggregate}/by/{constraint}/{key}/{command}:
@@ -244,5 +257,5 @@ func (s *Service) commandByKey(ctx context.Context, c *call) Response {
 		return *bad
 	}
 	req.Holds = &k
-	return s.execute(ctx, c, req)
+	return located(s.execute(ctx, c, req), c)
 }

@@ -86,13 +86,15 @@ func TestUniqueViolationHolderByReadRules(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.String())
 	assert.Equal(t, id, r.json(t)["id"])
 	assert.Equal(t, `W/"1"`, r.Header.Get("ETag"))
+	assert.Equal(t, loc, r.Header.Get("Content-Location"))
 	assertProblem(t, s.do(http.MethodGet, "/profile/by/handle/ada", "", bob...), http.StatusNotFound, "key_not_held")
 	assertProblem(t, s.do(http.MethodGet, "/profile/by/handle/zed", "", alice...), http.StatusNotFound, "key_not_held")
 	assertProblem(t, s.do(http.MethodGet, "/profile/by/nick/ada", "", alice...), http.StatusNotFound, "unknown_constraint")
 
 	// By key, a command runs on the holder under its own rules; renamed,
 	// the old key is free and addresses no one.
-	s.post("/profile/by/handle/ada/Rename", `{"handle":"bea"}`, http.StatusOK, alice...)
+	r = s.post("/profile/by/handle/ada/Rename", `{"handle":"bea"}`, http.StatusOK, alice...)
+	assert.Equal(t, loc, r.Header.Get("Content-Location"), "the id to retry by")
 	assertProblem(t, s.do(http.MethodPost, "/profile/by/handle/ada/Rename", `{"handle":"cy"}`, alice...), http.StatusNotFound, "key_not_held")
 	s.post("/profile/Claim", `{"handle":"ada"}`, http.StatusCreated, bob...)
 }

@@ -108,7 +108,7 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 					"id":        str,
 					"version":   version,
 					"state":     ref("schemas", name+".state"),
-				}), etagHeader),
+				}), map[string]any{"ETag": ref("headers", "ETag"), "Content-Location": contentLocation}),
 				"304": map[string]any{"description": "If-None-Match matches the current version.", "headers": etagHeader},
 				"401": ref("responses", "Unauthorized"),
 				"404": problem("key_not_held: no instance holds the key (or the caller may not read the one that does)."),
@@ -474,6 +474,11 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	case at.constraint != "":
 		responses["404"] = problem("key_not_held: no instance holds the key, or the one addressed let go of it first.")
 		delete(responses, "201")
+		headers := map[string]any{"Content-Location": contentLocation}
+		for k, v := range okHeaders {
+			headers[k] = v
+		}
+		responses["200"] = jsonBody("The command was decided: the events it appended and the state after them.", result, headers)
 	case at.create:
 		responses["405"] = problem("method_not_allowed: the command makes no instances.")
 	}
@@ -639,6 +644,8 @@ var (
 	// etagHeader is the headers object of answers that carry an ETag.
 	etagHeader     = map[string]any{"ETag": ref("headers", "ETag")}
 	locationHeader = map[string]any{"description": "The instance's path.", "schema": str}
+	// contentLocation is the path of the instance a key addressed.
+	contentLocation = map[string]any{"description": "The path of the instance holding the key: retry by it.", "schema": str}
 )
 
 func problemSchema(f Facts) map[string]any {
