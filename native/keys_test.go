@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource"
+	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/engine"
 	"github.com/cuesource/cuesource/interpreter"
@@ -17,6 +18,9 @@ import (
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/memory"
 )
+
+// The native backend finds instances by key for the API.
+var _ api.Keys = (*native.Backend)(nil)
 
 func carts(t *testing.T) *interpreter.Program {
 	t.Helper()
