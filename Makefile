@@ -139,7 +139,8 @@ soak: build npm
 # The benchmarks in bench/ (BENCHMARKS.md): the interpreter against the
 # hand-written cart, durable throughput, lens chains, replay,
 # rehydration from a snapshot (BenchmarkRehydrate) and identity and rules
-# per command (BenchmarkAuth). BENCH
+# per command (BenchmarkAuth), and a command claiming a unique key
+# against the same without the constraint (BenchmarkUniqueClaim). BENCH
 # picks some, in one process: make bench BENCH='LensChain|Replay'.
 BENCH ?= .
 bench:

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cuesource/cuesource/store"
 )
 
 // ReadModels is what a runtime offers for projections and queries.
@@ -111,6 +113,10 @@ type StorageHealth struct {
 	Faults      int64      `json:"faults"`
 	LastFault   string     `json:"lastFault,omitempty"`
 	LastFaultAt *time.Time `json:"lastFaultAt,omitempty"`
+	// KeyConflicts are the claims in the log that the last rebuild of an
+	// aggregate's unique keys could not honour (see RebuildKeys), by
+	// aggregate: /healthz lists them, and stays 200.
+	KeyConflicts map[string][]store.KeyConflict `json:"keyConflicts,omitempty"`
 }
 
 // HealthReporter is a Backend's optional ability to report on its

@@ -321,8 +321,10 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if bad != nil {
 			return *bad
 		}
-		if bad := checkID(m.Params["id"]); bad != nil {
-			return *bad
+		if id, ok := m.Params["id"]; ok {
+			if bad := checkID(id); bad != nil {
+				return *bad
+			}
 		}
 		c.a, c.agg, c.id = a, agg, m.Params["id"]
 	}
@@ -347,6 +349,7 @@ type call struct {
 var identified = map[string]bool{
 	"events": true, "query": true, "projections": true,
 	"instance": true, "instance.events": true, "instance.history": true, "command": true,
+	"create": true, "instance.byKey": true, "command.byKey": true,
 }
 
 // handle answers a request matched to the route called name: each route
@@ -413,6 +416,12 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return s.history(ctx, c)
 	case "command":
 		return s.command(ctx, c)
+	case "create":
+		return s.create(ctx, c)
+	case "instance.byKey":
+		return s.instanceByKey(ctx, c)
+	case "command.byKey":
+		return s.commandByKey(ctx, c)
 	}
 	panic("api: no handler for route " + name)
 }
@@ -638,23 +647,45 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, *Response)
 
 // command answers POST /{aggregate}/{id}/{command}.
 func (s *Service) command(ctx context.Context, c *call) Response {
-	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
+	cmd, bad := s.commandOf(c)
+	if bad != nil {
+		return *bad
+	}
+	req, bad := s.commandRequest(ctx, c, cmd)
+	if bad != nil {
+		return *bad
+	}
+	return s.execute(ctx, c, req)
+}
+
+// commandOf is the command c's route names.
+func (s *Service) commandOf(c *call) (*interpreter.Command, *Response) {
+	name := c.p["command"]
 	cmd, ok := c.a.Commands[name]
 	if !ok {
-		return problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
+		r := problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", c.agg, name))
+		return nil, &r
 	}
+	return cmd, nil
+}
+
+// commandRequest reads the request of command cmd on c.id from its body
+// and headers.
+func (s *Service) commandRequest(ctx context.Context, c *call, cmd *interpreter.Command) (*cuesource.CommandRequest, *Response) {
+	fail := func(r Response) (*cuesource.CommandRequest, *Response) { return nil, &r }
+	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
 	if len(r.Body) > s.opt.Limits.MaxBytes {
-		return problem(statusRequestEntityTooLarge, string(engine.KindTooLarge),
-			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes))
+		return fail(problem(statusRequestEntityTooLarge, string(engine.KindTooLarge),
+			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes)))
 	}
 	if len(r.Body) > 0 {
 		if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-			return problem(statusUnsupportedMediaType, "unsupported_media_type",
-				fmt.Sprintf("a command body must be application/json, not %q", ct))
+			return fail(problem(statusUnsupportedMediaType, "unsupported_media_type",
+				fmt.Sprintf("a command body must be application/json, not %q", ct)))
 		}
 	}
 	if c.caller != nil && c.caller.Anonymous && !s.prog.Auth.Anonymous(agg, name) {
-		return *needsToken()
+		return nil, needsToken()
 	}
 	req := &cuesource.CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
@@ -666,7 +697,7 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 		// the Workers runtime joins them.
 		vs, ok := parseIfMatch(im)
 		if !ok {
-			return s.badIfMatch(ctx, agg, id, im)
+			return fail(s.badIfMatch(ctx, agg, id, im))
 		}
 		if len(vs) == 1 {
 			req.ExpectedVersion = vs[0]
@@ -674,33 +705,29 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 			req.ExpectedVersions = vs
 		}
 	} else if cmd.IfMatch == "required" {
-		return problem(statusPreconditionRequired, "precondition_required",
-			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
+		return fail(problem(statusPreconditionRequired, "precondition_required",
+			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name)))
 	}
 	if at := r.Header.Get("Cuesource-Time"); at != "" {
 		// A command dated by its sender: how scenarios that set the clock
 		// play over HTTP. Only the admin, who may write any history with
 		// a seed anyway, may date a command.
 		if s.opt.AdminToken == "" || !bearer(r.Header, s.opt.AdminToken) {
-			return problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it")
+			return fail(problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it"))
 		}
 		t, err := time.Parse(time.RFC3339Nano, at)
 		if err != nil {
-			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("Cuesource-Time must be an RFC 3339 time, not %q", at))
+			return fail(problem(statusBadRequest, "invalid_header", fmt.Sprintf("Cuesource-Time must be an RFC 3339 time, not %q", at)))
 		}
 		req.Time = t.UTC().Truncate(time.Millisecond)
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 255 {
-			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
+			return fail(problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters"))
 		}
 		req.IdempotencyKey = key
 	}
-	a, err := s.backend.Execute(ctx, req)
-	if err != nil {
-		return internal(err)
-	}
-	return Answer(a, req.Aggregate, req.ID)
+	return req, nil
 }
 
 func isJSON(ct string) bool {

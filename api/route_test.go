@@ -65,6 +65,7 @@ func TestDispatchEdges(t *testing.T) {
 		"GET /cart/c1/events", "POST /cart/c1/events", "GET /nope/c1/events", "GET /cart/c1/history", "HEAD /cart/c1/history",
 		"POST /cart/c1/history", "PUT /cart/c1/history", "GET /nope/c1/history", "HEAD /cart/c1/Open", "POST /cart/c1/Nope",
 		"POST /nope/c1/Open", "POST /cart/%01/Open", "POST /cart/c1/Open", "GET /cart/c1/x/y", "BREW /cart/c1",
+		"POST /cart/Open", "PUT /cart/Open", "GET /cart/by/c/k", "POST /cart/by/c/k", "POST /cart/by/c/k/Open", "GET /nope/by/c/k",
 	}
 	var out strings.Builder
 	for _, variant := range []struct {

@@ -44,6 +44,9 @@ Usage:
                                            the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
+  cuesource keys status|rebuild CONTEXT [--aggregate A] [--data DIR] [--json]
+                                           report on or rebuild unique keys from the log
+                                           (server stopped)
   cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
@@ -110,6 +113,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.deadletters(args[1:])
 	case "projections":
 		return c.projections(args[1:])
+	case "keys":
+		return c.keys(args[1:])
 	case "worker":
 		return c.worker(args[1:])
 	case "diagram":

@@ -142,6 +142,11 @@ func (s *stack) swap(p *interpreter.Program) (warning string, err error) {
 				return &refusedError{ck.Failures}
 			}
 		}
+		rebuilt, err := native.PrepareKeys(s.ctx, p, s.st)
+		if err != nil {
+			return err
+		}
+		logRebuilds(s.log, rebuilt)
 		s.rm.r.Load().Close()
 		s.st.SetHook(nil) // the next runner installs its own, if it has inline projections
 		if err := next.Start(s.ctx); err != nil {

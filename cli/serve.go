@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/archive"
@@ -267,6 +268,13 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			closers[i]()
 		}
 	}}
+	// Unique keys are rebuilt from the log before the first command when
+	// the context's constraints changed (or are new to this store).
+	rebuilt, err := native.PrepareKeys(ctx, p, st)
+	if err != nil {
+		return nil, err
+	}
+	logRebuilds(log, rebuilt)
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	closers = append(closers, backend.Close)
 	// Projections start before the first command: Start installs the
@@ -301,7 +309,8 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	if a := allow.String(); a != "" {
 		log.Warn("webhooks may call private addresses", slog.String("allow", a))
 	}
-	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow})
+	lookups := cuesource.Readers{QueryFunc: stk.rm.Query, LoadFunc: backend.Load}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow, Lookups: lookups})
 	if err != nil {
 		stk.close()
 		return nil, err

@@ -521,3 +521,23 @@ func tablesRead[V any](sql string, projections map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Fill gives params (built by a look-up, typed already) with the
+// defaults #params declares for the ones it lacks, validated.
+func (q *Query) Fill(params map[string]any) (map[string]any, []Violation) {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	for name, ps := range asMap(q.doc.doc["properties"]) {
+		if _, ok := out[name]; !ok {
+			if d, ok := asMap(ps)["default"]; ok {
+				out[name] = normalizeNumber(d)
+			}
+		}
+	}
+	if vs := q.params.validate(out); len(vs) > 0 {
+		return nil, vs
+	}
+	return out, nil
+}

@@ -87,7 +87,32 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 	}
 	for cmd, c := range a.Commands {
 		b.schemas[name+".command."+cmd] = embedded(name+".command."+cmd, c.Payload)
-		b.add(routePath("command", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c))
+		b.add(routePath("command", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c, addressed{}))
+		if c.Instance != manifest.InstanceExisting {
+			b.add(routePath("create", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c, addressed{create: true}))
+		}
+		for _, u := range a.Unique {
+			if c.Instance != manifest.InstanceNew {
+				b.add(routePath("command.byKey", "aggregate", name, "constraint", u.Name, "command", cmd), command(b.p, name, cmd, a, c, addressed{constraint: u.Name}))
+			}
+		}
+	}
+	for _, u := range a.Unique {
+		b.add(routePath("instance.byKey", "aggregate", name, "constraint", u.Name), op(name+".by."+u.Name, "Read the "+name+" holding a "+u.Name+" key",
+			"The instance that holds the key under the unique constraint "+u.Name+", answered as GET /"+name+"/{id} answers it (its id, version, state and ETag). "+
+				"HEAD answers the same without a body.",
+			[]any{keyParam, header("If-None-Match", false, "ETags (or *); when one matches the current version the answer is 304.")},
+			map[string]any{
+				"200": jsonBody("The instance holding the key.", object(map[string]any{
+					"aggregate": map[string]any{"const": name},
+					"id":        str,
+					"version":   version,
+					"state":     ref("schemas", name+".state"),
+				}), map[string]any{"ETag": ref("headers", "ETag"), "Content-Location": contentLocation}),
+				"304": map[string]any{"description": "If-None-Match matches the current version.", "headers": etagHeader},
+				"401": ref("responses", "Unauthorized"),
+				"404": problem("key_not_held: no instance holds the key (or the caller may not read the one that does)."),
+			}))
 	}
 	b.add(routePath("instance", "aggregate", name), op(name+".get", "Read a "+name,
 		"The instance's state, its version and its ETag. HEAD answers the same without a body.",
@@ -285,10 +310,29 @@ type where struct{ path, method string }
 // The oa prefix keeps this file's helpers apart from the package's response
 // helpers (problem, ...).
 
-// command describes POST /{aggregate}/{id}/{command}.
-func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c *manifest.Command) map[string]any {
+// addressed is how a command's route names its instance: by id (the
+// zero value), by a unique key it holds, or not at all (create: the server
+// chooses the id).
+type addressed struct {
+	constraint string
+	create     bool
+}
+
+// keyParam is the key of a by-key route.
+var keyParam = map[string]any{"name": "key", "in": "path", "required": true, "description": "The unique key.", "schema": str}
+
+// command describes POST /{aggregate}/{id}/{command}, and the same
+// command addressed by key or made with a server-chosen id.
+func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c *manifest.Command, at addressed) map[string]any {
 	var desc strings.Builder
-	fmt.Fprintf(&desc, "Runs %s on the %s instance {id}. ", name, agg)
+	switch {
+	case at.create:
+		fmt.Fprintf(&desc, "Runs %s on a new %s instance whose id the server chooses (%s); the answer's Location is its path. ", name, agg, newIDText(a))
+	case at.constraint != "":
+		fmt.Fprintf(&desc, "Runs %s on the %s instance that holds {key} under the unique constraint %s, only while it holds it (404 key_not_held otherwise). ", name, agg, at.constraint)
+	default:
+		fmt.Fprintf(&desc, "Runs %s on the %s instance {id}. ", name, agg)
+	}
 	switch c.Instance {
 	case manifest.InstanceNew:
 		desc.WriteString("It creates the instance, which must not exist yet (201 with Location).")
@@ -359,6 +403,10 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	if c.Instance == manifest.InstanceNew {
 		conflict = "instance_exists: the instance exists already; " + conflict
 	}
+	if claims := claimed(a, c); len(claims) > 0 {
+		conflict = "unique_violation: its events would claim a key another instance holds (constraint and key say which; holder, to a caller who may read it) under " +
+			strings.Join(claims, ", ") + "; " + conflict
+	}
 	responses := map[string]any{
 		"200": jsonBody("The command was decided: the events it appended and the state after them.", result, okHeaders),
 		"400": problem("schema (with violations), invalid_json or too_deep: the payload; invalid_header: If-Match or Idempotency-Key; invalid_id."),
@@ -370,8 +418,14 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		"415": problem("unsupported_media_type: a body that is not application/json."),
 		"422": problem("guard or invariant (name says which) or budget_exceeded: the command is refused; state_too_large or event_too_large: its result is over the context's limit (limit says which)."),
 		"500": problem("expression_failed or invalid_state: the context's expressions failed on this instance; internal: the server failed."),
-		"503": problem("unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."),
+		"503": problem(unavailable),
 		"507": problem("storage_full: the server's storage is full. Nothing was written; retry after Retry-After."),
+	}
+	if len(c.Lookup) > 0 {
+		responses["503"] = problem("lookup_failed: a look-up could not be read (lookup names it); " + unavailable)
+	}
+	if len(a.Unique) > 0 {
+		responses["422"] = problem(responses["422"].(map[string]any)["description"].(string) + " invalid_key: a key an event would claim that no URL can address.")
 	}
 	if c.Instance != manifest.InstanceExisting {
 		created := map[string]any{"Location": locationHeader}
@@ -381,6 +435,18 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		responses["201"] = jsonBody("The command created the instance.", result, created)
 	} else {
 		responses["404"] = problem("instance_missing: the instance does not exist.")
+	}
+	switch {
+	case at.constraint != "":
+		responses["404"] = problem("key_not_held: no instance holds the key, or the one addressed let go of it first.")
+		delete(responses, "201")
+		headers := map[string]any{"Content-Location": contentLocation}
+		for k, v := range okHeaders {
+			headers[k] = v
+		}
+		responses["200"] = jsonBody("The command was decided: the events it appended and the state after them.", result, headers)
+	case at.create:
+		responses["405"] = problem("method_not_allowed: the command makes no instances.")
 	}
 	if ifMatch {
 		responses["428"] = problem("precondition_required: the request has no If-Match.")
@@ -407,14 +473,46 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	} else {
 		body["description"] = "May be left out: no body is the payload {}."
 	}
-	o := op(agg+"."+name, name, desc.String(), []any{
-		ref("parameters", "id"),
-		header("Idempotency-Key", false, "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."),
+	params := []any{ref("parameters", "id")}
+	id := agg + "." + name
+	idemKey := "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."
+	switch {
+	case at.create:
+		params, id = nil, id+".create"
+		idemKey = "Up to 255 characters: a retry with the same key and request gets the first answer back, with the same id."
+	case at.constraint != "":
+		params, id = []any{keyParam}, id+".by."+at.constraint
+	}
+	o := op(id, name, desc.String(), append(params,
+		header("Idempotency-Key", false, idemKey),
 		header("If-Match", ifMatch, `The ETag the client last saw (W/"3"), or * for any existing version.`),
 		header("Cuesource-Time", false, "The command's time (RFC 3339, kept to the millisecond) instead of the server's clock: the admin token only, as scenarios that set the clock send it."),
-	}, responses)
+	), responses)
 	o["requestBody"] = body
 	return o
+}
+
+const unavailable = "unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."
+
+// claimed names the unique constraints the events c may emit claim.
+func claimed(a *manifest.Aggregate, c *manifest.Command) []string {
+	var out []string
+	for _, u := range a.Unique {
+		for _, e := range c.Emit {
+			if slices.Contains(u.ClaimedBy, e.Event) && !slices.Contains(out, u.Name) {
+				out = append(out, u.Name)
+			}
+		}
+	}
+	return out
+}
+
+// newIDText says how the server chooses a new instance's id.
+func newIDText(a *manifest.Aggregate) string {
+	if a.NewID != nil {
+		return "newId: " + a.NewID.Src
+	}
+	return "a UUIDv7; with an Idempotency-Key, one made from the key"
 }
 
 // embedded returns a manifest schema for components/schemas/name. Its local
@@ -500,6 +598,8 @@ var (
 	// etagHeader is the headers object of answers that carry an ETag.
 	etagHeader     = map[string]any{"ETag": ref("headers", "ETag")}
 	locationHeader = map[string]any{"description": "The instance's path.", "schema": str}
+	// contentLocation is the path of the instance a key addressed.
+	contentLocation = map[string]any{"description": "The path of the instance holding the key: retry by it.", "schema": str}
 )
 
 func problemSchema(f Facts) map[string]any {
@@ -519,10 +619,14 @@ func problemSchema(f Facts) map[string]any {
 					"pointer": map[string]any{"type": "string", "description": "RFC 6901 pointer into the payload."},
 					"message": str,
 				})},
-			"version":   map[string]any{"type": "integer", "description": "The instance's current version (412, concurrent_write)."},
-			"etag":      map[string]any{"type": "string", "description": "The instance's current ETag (412)."},
-			"at":        map[string]any{"type": "string", "description": "The source position of the expression that failed."},
-			"parameter": map[string]any{"type": "string", "description": "The query parameter that is wrong."},
+			"version":    map[string]any{"type": "integer", "description": "The instance's current version (412, concurrent_write)."},
+			"etag":       map[string]any{"type": "string", "description": "The instance's current ETag (412)."},
+			"at":         map[string]any{"type": "string", "description": "The source position of the expression that failed."},
+			"parameter":  map[string]any{"type": "string", "description": "The query parameter that is wrong."},
+			"constraint": map[string]any{"type": "string", "description": "The unique constraint (unique_violation, invalid_key, key_not_held, unknown_constraint)."},
+			"key":        map[string]any{"type": "string", "description": "The unique key (unique_violation, invalid_key, key_not_held)."},
+			"holder":     map[string]any{"type": "string", "description": "The instance that holds the key (unique_violation), to a caller who may read it."},
+			"lookup":     map[string]any{"type": "string", "description": "The look-up that could not be read (lookup_failed)."},
 		},
 	}
 }
