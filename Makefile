@@ -100,7 +100,7 @@ cuevet: $(BIN)/cue
 gotest: npm chromium
 	$(GO) test -count=1 ./...
 
-CONTEXTS := contexts/example.cue contexts/tickets
+CONTEXTS := contexts/example.cue contexts/tickets contexts/carts contexts/owned
 
 scenarios: build
 	@for c in $(CONTEXTS); do \

@@ -796,7 +796,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			if m.Auth != nil {
 				rules = ", no rule of its commands"
 			}
-			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(ErrorKinds, ", "))
+			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(errorKinds(m.Aggregates[s.Aggregate]), ", "))
 		}
 		if s.Then.State != nil {
 			var want map[string]any
@@ -816,7 +816,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 // compile is reported once, at the guard, and not again at every scenario
 // that names it.
 func knownError(a *manifest.Aggregate, name string) bool {
-	if slices.Contains(ErrorKinds, name) {
+	if slices.Contains(errorKinds(a), name) {
 		return true
 	}
 	for _, cmd := range a.Commands {
@@ -874,4 +874,22 @@ func orNothing(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// errorKinds are the kinds a scenario of aggregate a may expect: the
+// engine's, and those of the rules across instances it declares.
+func errorKinds(a *manifest.Aggregate) []string {
+	kinds := ErrorKinds
+	if a == nil {
+		return kinds
+	}
+	if len(a.Unique) > 0 {
+		kinds = append(slices.Clip(kinds), "unique_violation", "invalid_key")
+	}
+	for _, c := range a.Commands {
+		if len(c.Lookup) > 0 {
+			return append(slices.Clip(kinds), "lookup_failed")
+		}
+	}
+	return kinds
 }

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -108,12 +109,45 @@ func (r *Result) checkOthers(p *interpreter.Program, s *manifest.Scenario) bool 
 	return true
 }
 
-// readSide checks then.query and then.projection in process: the
-// scenario's history (every instance's given events, then its commands)
-// is played on a runtime of its own, a fresh SQLite database with the
-// projections over it, as `serve` runs them; async projections are
-// caught up before the rows are read.
-func (r *Result) readSide(ctx context.Context, p *interpreter.Program, s *manifest.Scenario) {
+// needsWorld reports whether a scenario needs more than its instance:
+// given events of other instances, a command that looks data up, an
+// aggregate whose unique keys span instances, or the read side.
+func needsWorld(p *interpreter.Program, s *manifest.Scenario) bool {
+	if readsSide(s) {
+		return true
+	}
+	for _, g := range s.Given {
+		if agg, id := of(s, g); agg != s.Aggregate || id != s.ID {
+			return true
+		}
+	}
+	a := p.Aggregates[s.Aggregate]
+	if a == nil {
+		return false
+	}
+	if len(a.Unique) > 0 {
+		return true
+	}
+	for _, w := range s.When {
+		if c := a.Commands[w.Command]; c != nil && len(c.Lookups) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// world runs a scenario that needs more than its instance on a runtime
+// of its own, a fresh SQLite database with the projections over it, as
+// `serve` runs them: every instance's given events are seeded (claiming
+// their unique keys), each command's look-ups read the projections and
+// instances as the API would (async projections caught up first), the
+// commands run through the backend (so a claim another instance holds
+// is a unique_violation), and then.query and then.projection read the
+// projections once they hold everything.
+func (r *Result) world(ctx context.Context, p *interpreter.Program, s *manifest.Scenario) {
+	if !r.checkOthers(p, s) {
+		return
+	}
 	dir, err := os.MkdirTemp("", "cuesource-scenario-")
 	if err != nil {
 		r.fail("read side: %v", err)
@@ -159,9 +193,6 @@ func (r *Result) readSide(ctx context.Context, p *interpreter.Program, s *manife
 		if w.At != nil {
 			now = *w.At
 		}
-		if r.Error != nil && i == r.rejected {
-			break // the command the engine rejected: nothing of it is stored
-		}
 		req := &cuesource.CommandRequest{Aggregate: s.Aggregate, ID: s.ID, Command: w.Command, Payload: w.Payload,
 			CommandID: fmt.Sprintf("cmd-%d", i+1), Time: now, ExpectedVersion: engine.AnyVersion}
 		as := w.As
@@ -171,14 +202,58 @@ func (r *Result) readSide(ctx context.Context, p *interpreter.Program, s *manife
 		if c := caller(as); c != nil && p.Auth != nil {
 			req.Caller = c
 		}
-		a, err := b.Execute(ctx, req)
-		if err == nil && a.Rejection != nil {
-			err = a.Rejection
-		}
-		if err != nil {
-			r.fail("when[%d] %s, on the read side's runtime: %v", i, w.Command, err)
+		// What a look-up reads holds every event before the command, as
+		// it would on a quiet server.
+		if err := rm.CatchUp(ctx); err != nil {
+			r.fail("when[%d] %s: catching the projections up: %v", i, w.Command, err)
 			return
 		}
+		if err := cuesource.ReadLookups(ctx, p, req, cuesource.Readers{QueryFunc: rm.Query, LoadFunc: b.Load}); err != nil {
+			r.Error, r.rejected = &engine.Error{Kind: "lookup_failed", Message: err.Error()}, i
+			break
+		}
+		a, err := b.Execute(ctx, req)
+		if err != nil {
+			r.fail("when[%d] %s: %v", i, w.Command, err)
+			return
+		}
+		if rej := a.Rejection; rej != nil {
+			r.Error, r.rejected = &engine.Error{Kind: rej.Kind, Name: rej.Name, Message: rej.Message, Violations: rej.Violations, Status: rej.Status}, i
+			break
+		}
+		var d struct {
+			Events []struct {
+				engine.Event
+				Payload json.RawMessage `json:"payload"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(a.Body, &d); err != nil {
+			r.fail("when[%d] %s: the answer: %v", i, w.Command, err)
+			return
+		}
+		for _, e := range d.Events {
+			ev := e.Event
+			if ev.Payload, err = value.Decode(e.Payload, value.Limits{}); err != nil {
+				r.fail("when[%d] %s: the answer: %v", i, w.Command, err)
+				return
+			}
+			r.Events = append(r.Events, ev)
+		}
+	}
+	cur, err := b.Load(ctx, s.Aggregate, s.ID)
+	if err != nil {
+		r.fail("the state of %s %s: %v", s.Aggregate, s.ID, err)
+		return
+	}
+	if cur.Version > 0 {
+		if r.State, err = value.DecodeStored(cur.State); err != nil {
+			r.fail("the state of %s %s: %v", s.Aggregate, s.ID, err)
+			return
+		}
+	}
+	r.check(s.Then)
+	if !readsSide(s) {
+		return
 	}
 	if err := rm.CatchUp(ctx); err != nil {
 		r.fail("read side: catching the projections up: %v", err)
