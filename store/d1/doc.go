@@ -14,7 +14,8 @@
 //     [CheckpointAdvance] ends it running at the head).
 //   - A Durable Object's schema ([ObjectSchema]) and statements (the
 //     Object names): its instance row, events, idempotency records, outbox
-//     and forwarding state.
+//     and forwarding state, and the unique keys it holds; and a unique
+//     key's object's holder ([KeyHolder], [KeySetHolder]).
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
 //     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
 //     a value of the wrong type, or a time that does not parse, with an
