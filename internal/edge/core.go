@@ -95,7 +95,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
-	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
+	c.objects = newObjects()
 	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
@@ -142,7 +142,7 @@ func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
 	}
-	v, err := fn(in, &host{perform: perform})
+	v, err := fn(in, &host{perform: perform, prog: c.prog})
 	return answer(v, err)
 }
 
@@ -191,6 +191,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"decide":    c.decide,
 			"seed":      c.seed,
 			"rehydrate": c.rehydrate,
+			"holds":     c.holds,
 			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
@@ -201,6 +202,8 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"alarm":     c.alarm,
 			"projector": c.projector,
 			"queue":     c.queue,
+			"claim":     c.claim,
+			"key":       c.key,
 		}
 }
 

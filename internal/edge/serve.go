@@ -116,7 +116,7 @@ func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cue
 // in the domain's terms (api maps them to HTTP, an effect reads them).
 func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	t := transact{Fn: "decide", Reads: decideReads(req), Input: map[string]any{"request": toWireCommand(req)}}
+	t := transact{Fn: "decide", Reads: decideReads(h.prog, req), Input: map[string]any{"request": toWireCommand(req)}}
 	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
 	return a, err
 }
