@@ -123,11 +123,22 @@ async function run(env, name, input, local = null) {
 // ------------------------------------------------------------ test switches
 
 // Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics, and
-// (afterReserve) stop a command whose unique key was just reserved, before
-// its instance commits: "crash" ends the Go runtime, "stall" never goes on
+// (claim: {at, how}) stop a command that claims a unique key once its key
+// is reserved (at "reserved") or once its instance committed (at
+// "committed"): how "crash" ends the Go runtime, "stall" never goes on
 // (the test then restarts workerd). The state is per isolate; locally the
 // Worker and its objects share one.
-const faults = { d1: false, afterReserve: "" };
+const faults = { d1: false, claim: null };
+
+// claimFault stops a claim where the test switch says, after op.
+async function claimFault(op, rt) {
+  const f = faults.claim;
+  const at = op.kind === "transact" ? "committed" : op.method === "runScript" && op.arg.script === "key" ? "reserved" : "";
+  if (!f || f.at !== at) return;
+  console.warn(`cuesource: test switch: claim stopped (${f.how}) once ${at}`);
+  if (f.how === "crash") rt.api.crash();
+  else await new Promise(() => {});
+}
 
 function checkD1() {
   if (faults.d1) throw new Error("D1 is failing (test switch)");
@@ -138,10 +149,7 @@ function checkD1() {
 async function performOp(env, op, local, rt) {
   try {
     const ok = (await performOk(env, op, local, rt)) ?? null;
-    if (faults.afterReserve && op.method === "runScript" && op.arg.script === "key") {
-      if (faults.afterReserve === "crash") rt.api.crash();
-      else await new Promise(() => {});
-    }
+    if (faults.claim) await claimFault(op, rt);
     return { ok };
   } catch (e) {
     return { error: String((e && e.message) || e) };
