@@ -148,7 +148,8 @@ func (w *worker) waitLog(t *testing.T, s string, timeout time.Duration) {
 // stopped: before its instance committed, the key passes to the next
 // claimant (it is not held forever) and the first cart does not exist;
 // after its instance committed, the next claimant is refused (the key is
-// not lost). The same with the Go runtime ended instead of workerd.
+// not lost), and its event reaches the log by the object's alarm, which
+// the commit set. The same with the Go runtime ended instead of workerd.
 func TestUniqueKeyRestartBeforeCommit(t *testing.T) {
 	needWorkerd(t)
 	dir := buildWorker(t, "bench/workers/keys.cue")
@@ -191,6 +192,10 @@ func TestUniqueKeyRestartBeforeCommit(t *testing.T) {
 				r, err := openCart(c, "second", "ada")
 				if err != nil || r.Status != http.StatusConflict || !strings.Contains(string(r.Body), `"holder":"first"`) {
 					t.Fatalf("a claim of the committed key: %v %v, want 409 held by first", r, err)
+				}
+				// The object's alarm, set with the commit, forwards it.
+				if evs := c.waitLog(t, 1, 20*time.Second); evs[0].Instance != "first" {
+					t.Fatalf("the log holds %+v, want first's Opened", evs)
 				}
 				return
 			}

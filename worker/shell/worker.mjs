@@ -400,7 +400,6 @@ export class Aggregate extends DurableObject {
     let d = (await once()) ?? (await once());
     if (d.reserve) d = await run(this.env, "claim", d.reserve, this.local());
     if (!d.after) return d.answer;
-    await this.ctx.storage.setAlarm(d.after.alarm);
     if (d.after.wait) return await this.committed(agg, id, d.after);
     // After the answer has gone: not even the script's start delays it.
     const later = new Promise((ok) => setTimeout(ok, 0)).then(() => this.committed(agg, id, d.after));
@@ -410,7 +409,9 @@ export class Aggregate extends DurableObject {
 
   // transactOn is one transaction on the runtime rt, which must not have
   // ended (callOn refuses): a claim script commits only on the runtime
-  // that holds its reservations.
+  // that holds its reservations. A commit sets the alarm that retries the
+  // work after it in the same turn, so the storage keeps both or neither
+  // (the runtime may end before the script goes on).
   transactOn(rt, { fn, reads, input }) {
     let d;
     this.ctx.storage.transactionSync(() => {
@@ -418,6 +419,7 @@ export class Aggregate extends DurableObject {
       d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
       for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
     });
+    if (d.after) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
     return d;
   }
 
