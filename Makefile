@@ -177,6 +177,8 @@ bench-workers: build npm
 	$(BIN)/cuesource worker build bench/workers/cart.cue -o $(BIN)/worker-cart
 	set -o pipefail; scripts/node bench/workers/bench.mjs --example $(BIN)/worker-example --cart $(BIN)/worker-cart \
 		--baseline bench/workers/baseline --out $(BIN)/bench-workers.json | tee $(BIN)/bench-workers.txt
+	$(BIN)/cuesource worker build bench/workers/keys.cue -o $(BIN)/worker-keys
+	set -o pipefail; scripts/node bench/workers/keys.mjs --worker $(BIN)/worker-keys | tee -a $(BIN)/bench-workers.txt
 
 # The pinned JavaScript toolchain for the Workers build (Node 22, wrangler,
 # Miniflare 4), installed on demand from package-lock.json with the machine's
