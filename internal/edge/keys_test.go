@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/d1"
 )
 
@@ -98,4 +99,18 @@ func TestHolder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyChanges: claims of keys not held and not reserved are reserved
+// first, in (constraint, key) order whatever the constraints' order; a
+// key held needs nothing; a reserved one and a release are writes.
+func TestKeyChanges(t *testing.T) {
+	claims := []store.KeyClaim{{Constraint: "z", Key: "1"}, {Constraint: "a", Key: "9"}, {Constraint: "m", Key: "2"}, {Constraint: "b", Release: true}}
+	need, writes := keyChanges(claims, map[string]string{"b": "x"}, nil)
+	assert.Equal(t, []store.KeyClaim{{Constraint: "a", Key: "9"}, {Constraint: "m", Key: "2"}, {Constraint: "z", Key: "1"}}, need)
+	assert.Equal(t, []Statement{stmt(d1.ObjectReleaseKey, "b")}, writes)
+
+	need, writes = keyChanges(claims, map[string]string{"m": "2"}, []store.KeyClaim{{Constraint: "a", Key: "9"}, {Constraint: "z", Key: "1"}})
+	assert.Empty(t, need)
+	assert.Equal(t, []Statement{stmt(d1.ObjectHoldKey, "z", "1"), stmt(d1.ObjectHoldKey, "a", "9")}, writes, "m holds 2 already; b is not held")
 }
