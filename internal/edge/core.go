@@ -216,10 +216,15 @@ type Info struct {
 	// ObjectSchema is an Aggregate object's storage schema, which it
 	// applies (idempotently) when it starts.
 	ObjectSchema string `json:"objectSchema"`
+	// KeyObjectPrefix names the objects of unique keys (see keyObject),
+	// which apply KeySchema instead: they hold no instance.
+	KeyObjectPrefix string `json:"keyObjectPrefix"`
+	KeySchema       string `json:"keySchema"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema,
+		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
 }
 
 // decodeInput reads a call's JSON input strictly.

@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS held_keys (
   constraint_name TEXT NOT NULL PRIMARY KEY,
   key             TEXT NOT NULL
 );
+` + KeySchema
+
+// KeySchema is the schema of an object that stands for one unique key, its
+// holder alone: such an object applies it instead of ObjectSchema when it
+// knows its name (ObjectSchema has the table too, for one that does not).
+const KeySchema = `
 CREATE TABLE IF NOT EXISTS key_holder (
   k          INTEGER PRIMARY KEY CHECK (k = 1),
   instance   TEXT NOT NULL,

@@ -1,6 +1,7 @@
 package d1_test
 
 import (
+	"database/sql"
 	"strconv"
 	"testing"
 
@@ -95,11 +96,14 @@ func TestObjectKeys(t *testing.T) {
 	batch(t, db, stmt{d1.ObjectReleaseKey, []any{"openCartPerClient"}}, stmt{d1.ObjectReleaseKey, []any{"never"}})
 	assert.Equal(t, [][]any{{"byEmail", "a@x"}}, rowsOf(t, db, d1.ObjectHeldKeys))
 
-	// A key's object: no holder, then the last reservation.
-	assert.Empty(t, rowsOf(t, db, d1.KeyHolder))
-	batch(t, db, stmt{d1.KeySetHolder, []any{"a", "cmd-1"}})
-	batch(t, db, stmt{d1.KeySetHolder, []any{"b", "cmd-2"}})
-	assert.Equal(t, [][]any{{"b", "cmd-2"}}, rowsOf(t, db, d1.KeyHolder))
+	// A key's object, with the object schema or its own: no holder, then
+	// the last reservation.
+	for _, kdb := range []*sql.DB{db, open(t, d1.KeySchema)} {
+		assert.Empty(t, rowsOf(t, kdb, d1.KeyHolder))
+		batch(t, kdb, stmt{d1.KeySetHolder, []any{"a", "cmd-1"}})
+		batch(t, kdb, stmt{d1.KeySetHolder, []any{"b", "cmd-2"}})
+		assert.Equal(t, [][]any{{"b", "cmd-2"}}, rowsOf(t, kdb, d1.KeyHolder))
+	}
 }
 
 // objectSchemaBeforeKeys is ObjectSchema as objects were made before

@@ -130,11 +130,14 @@ async function run(env, name, input, local = null) {
 // Worker and its objects share one.
 const faults = { d1: false, claim: null };
 
-// claimFault stops a claim where the test switch says, after op.
-async function claimFault(op, rt) {
+// claimFault stops a claim where the test switch says, after op: once
+// the reservation answered (the key's object answers once its write is
+// durable), or once the commit is durable.
+async function claimFault(op, local, rt) {
   const f = faults.claim;
   const at = op.kind === "transact" ? "committed" : op.method === "runScript" && op.arg.script === "key" ? "reserved" : "";
   if (!f || f.at !== at) return;
+  if (at === "committed") await local.ctx.storage.sync();
   console.warn(`cuesource: test switch: claim stopped (${f.how}) once ${at}`);
   if (f.how === "crash") rt.api.crash();
   else await new Promise(() => {});
@@ -149,7 +152,7 @@ function checkD1() {
 async function performOp(env, op, local, rt) {
   try {
     const ok = (await performOk(env, op, local, rt)) ?? null;
-    if (faults.claim) await claimFault(op, rt);
+    if (faults.claim) await claimFault(op, local, rt);
     return { ok };
   } catch (e) {
     return { error: String((e && e.message) || e) };
@@ -378,7 +381,9 @@ export class Aggregate extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec((await start(env)).info.objectSchema);
+      const { info } = await start(env);
+      // A unique key's object, when it knows its name, makes its one table.
+      this.sql.exec(ctx.id.name?.startsWith(info.keyObjectPrefix) ? info.keySchema : info.objectSchema);
     });
   }
 
