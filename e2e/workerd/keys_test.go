@@ -28,76 +28,74 @@ func openCart(c *client, id, client string) (e2etest.Reply, error) {
 	return c.Post(instancePath("cart", id)+"/Open", "", []byte(fmt.Sprintf(`{"client":%q}`, client)))
 }
 
+// race sends n requests at once to open carts prefix-0 ... prefix-(n-1)
+// for one client: exactly one must open, and every other be refused 409
+// unique_violation naming openCartPerClient, the key and the winner. It
+// answers the winner.
+func race(t *testing.T, c *client, prefix, cl string, n int) string {
+	t.Helper()
+	replies := make([]e2etest.Reply, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { replies[i], errs[i] = openCart(c, fmt.Sprintf("%s-%d", prefix, i), cl) })
+	}
+	wg.Wait()
+	winner := ""
+	for i, r := range replies {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		if errs[i] != nil {
+			t.Fatalf("open %s: %v", id, errs[i])
+		}
+		switch r.Status {
+		case http.StatusCreated:
+			if winner != "" {
+				t.Fatalf("both %s and %s opened a cart for %s", winner, id, cl)
+			}
+			winner = id
+		case http.StatusConflict:
+		default:
+			t.Fatalf("open %s: %v, want 201 or 409", id, r)
+		}
+	}
+	if winner == "" {
+		t.Fatalf("%s: no cart opened for %s", prefix, cl)
+	}
+	for i, r := range replies {
+		if r.Status != http.StatusConflict {
+			continue
+		}
+		var p keyProblem
+		if err := json.Unmarshal(r.Body, &p); err != nil || p != (keyProblem{"unique_violation", "openCartPerClient", cl, winner}) {
+			t.Fatalf("open %s-%d: %v, want unique_violation of openCartPerClient for %s held by %s", prefix, i, r, cl, winner)
+		}
+	}
+	return winner
+}
+
 // TestUniqueKeyRace races 32 requests to open a cart (distinct ids) for
 // one client, 30 times with a fresh client each time: exactly one opens,
 // every other is refused 409 unique_violation naming openCartPerClient
-// and the winner. Once the winner is abandoned a new cart opens for the
-// client, and a third is refused again. On contexts/carts/carts.cue as
-// `cuesource worker build` builds it.
+// and the winner. Once the last winner is abandoned, 32 race again for
+// its client, whose key's object records the abandoned cart: again
+// exactly one opens. On contexts/carts/carts.cue as `cuesource worker
+// build` builds it.
 func TestUniqueKeyRace(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/carts/carts.cue"), "")
 	c := newClient(w.url)
 	defer c.Close()
 	const racers, reps = 32, 30
+	var winner string
 	for rep := range reps {
-		cl := fmt.Sprintf("client-%d", rep)
-		replies := make([]e2etest.Reply, racers)
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() { replies[i], errs[i] = openCart(c, fmt.Sprintf("r%d-%d", rep, i), cl) })
-		}
-		wg.Wait()
-		winner := ""
-		for i, r := range replies {
-			id := fmt.Sprintf("r%d-%d", rep, i)
-			if errs[i] != nil {
-				t.Fatalf("rep %d: open %s: %v", rep, id, errs[i])
-			}
-			switch r.Status {
-			case http.StatusCreated:
-				if winner != "" {
-					t.Fatalf("rep %d: both %s and %s opened a cart for %s", rep, winner, id, cl)
-				}
-				winner = id
-			case http.StatusConflict:
-			default:
-				t.Fatalf("rep %d: open %s: %v, want 201 or 409", rep, id, r)
-			}
-		}
-		if winner == "" {
-			t.Fatalf("rep %d: no cart opened for %s", rep, cl)
-		}
-		for i, r := range replies {
-			if r.Status != http.StatusConflict {
-				continue
-			}
-			var p keyProblem
-			if err := json.Unmarshal(r.Body, &p); err != nil || p != (keyProblem{"unique_violation", "openCartPerClient", cl, winner}) {
-				t.Fatalf("rep %d: open r%d-%d: %v, want unique_violation of openCartPerClient for %s held by %s", rep, rep, i, r, cl, winner)
-			}
-		}
+		winner = race(t, c, fmt.Sprintf("r%d", rep), fmt.Sprintf("client-%d", rep), racers)
 	}
-	// The last client's key passes on once its cart lets go of it.
 	cl := fmt.Sprintf("client-%d", reps-1)
-	for i := range racers {
-		if r, _ := openCart(c, fmt.Sprintf("r%d-%d", reps-1, i), cl); r.Status == http.StatusCreated {
-			t.Fatalf("a second Open of an existing cart answered %v", r)
-		}
-	}
-	var holder string
-	for i := range racers {
-		id := fmt.Sprintf("r%d-%d", reps-1, i)
-		if c.instance(t, "cart", id).Version == 1 {
-			holder = id
-		}
-	}
-	c.command(t, 200, "cart", holder, "Abandon", `{}`)
-	c.command(t, 201, "cart", "after", "Open", fmt.Sprintf(`{"client":%q}`, cl))
-	r, err := openCart(c, "after-2", cl)
-	if err != nil || r.Status != http.StatusConflict || !strings.Contains(string(r.Body), `"holder":"after"`) {
-		t.Fatalf("a third cart for %s: %v %v, want 409 held by after", cl, r, err)
+	c.command(t, 200, "cart", winner, "Abandon", `{}`)
+	again := race(t, c, "again", cl, racers)
+	r, err := openCart(c, "third", cl)
+	if err != nil || r.Status != http.StatusConflict || !strings.Contains(string(r.Body), `"holder":"`+again+`"`) {
+		t.Fatalf("a third cart for %s: %v %v, want 409 held by %s", cl, r, err, again)
 	}
 }
 
