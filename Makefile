@@ -27,7 +27,7 @@ $(BIN)/cuesource: $(GO_SOURCES) schema/schema.cue worker/shell/worker.mjs go.mod
 # around a command's I/O (routing, the API, the Workers core and its SQL,
 # the decision's envelope, effects' rules, lenses, projection rows, URL
 # and media type parsing, regexp compiling): a few calls per command
-# that cost nanoseconds beside the object calls' milliseconds, and 63 KB
+# that cost nanoseconds beside the object calls' milliseconds, and 58 KB
 # gzipped. expr's vm and builtins, the engine and the value and schema
 # checks, which do a command's work, keep inlining. e2e/workerd
 # (TestWasmBuild) builds with the same flags and checks the 2.5 MB budget.
