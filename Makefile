@@ -23,11 +23,19 @@ $(BIN)/cuesource: $(GO_SOURCES) schema/schema.cue worker/shell/worker.mjs go.mod
 # path are built without inlining, which makes the engine smaller (53 KB
 # gzipped) and its cold start shorter (less code for V8 to compile): the
 # document writers (OpenAPI, the diagram) and expr's compile stages, which
-# a Worker runs once per expression, on its first use. expr's vm and
-# builtins, which run every command, keep inlining. e2e/workerd
+# a Worker runs once per expression, on its first use. So is the glue
+# around a command's I/O (routing, the API, the Workers core and its SQL,
+# the decision's envelope, effects' rules, lenses, projection rows, URL
+# and media type parsing, regexp compiling): a few calls per command
+# that cost nanoseconds beside the object calls' milliseconds, and 58 KB
+# gzipped. expr's vm and builtins, the engine and the value and schema
+# checks, which do a command's work, keep inlining. e2e/workerd
 # (TestWasmBuild) builds with the same flags and checks the 2.5 MB budget.
-WASM_GCFLAGS := $(foreach p,github.com/cuesource/cuesource/api/openapi github.com/cuesource/cuesource/diagram \
-	$(addprefix github.com/expr-lang/expr/,ast conf parser parser/lexer checker checker/nature patcher optimizer compiler),-gcflags=$(p)=-l)
+WASM_NOINLINE := api/openapi diagram api internal/edge store/d1 effect/egress internal/effect/rules manifest diag route \
+	internal/lens internal/projections/rows
+WASM_GCFLAGS := $(foreach p,$(addprefix github.com/cuesource/cuesource/,$(WASM_NOINLINE)) github.com/cuesource/cuesource \
+	$(addprefix github.com/expr-lang/expr/,ast conf parser parser/lexer checker checker/nature patcher optimizer compiler) \
+	regexp/syntax mime text/tabwriter net/netip net/url,-gcflags=$(p)=-l)
 $(BIN)/engine.wasm: $(GO_SOURCES) go.mod go.sum
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" $(WASM_GCFLAGS) -o $@ ./worker
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(BIN)/wasm_exec.js
@@ -175,6 +183,8 @@ bench-workers: build npm
 	$(BIN)/cuesource worker build bench/workers/cart.cue -o $(BIN)/worker-cart
 	set -o pipefail; scripts/node bench/workers/bench.mjs --example $(BIN)/worker-example --cart $(BIN)/worker-cart \
 		--baseline bench/workers/baseline --out $(BIN)/bench-workers.json | tee $(BIN)/bench-workers.txt
+	$(BIN)/cuesource worker build bench/workers/keys.cue -o $(BIN)/worker-keys
+	set -o pipefail; scripts/node bench/workers/keys.mjs --worker $(BIN)/worker-keys | tee -a $(BIN)/bench-workers.txt
 
 # The pinned JavaScript toolchain for the Workers build (Node 22, wrangler,
 # Miniflare 4), installed on demand from package-lock.json with the machine's

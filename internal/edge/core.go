@@ -109,7 +109,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
-	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
+	c.objects = newObjects()
 	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
@@ -156,7 +156,7 @@ func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
 	}
-	v, err := fn(in, &host{perform: perform})
+	v, err := fn(in, &host{perform: perform, prog: c.prog})
 	return answer(v, err)
 }
 
@@ -205,6 +205,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"decide":    c.decide,
 			"seed":      c.seed,
 			"rehydrate": c.rehydrate,
+			"holds":     c.holds,
 			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
@@ -215,6 +216,8 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"alarm":     c.alarm,
 			"projector": c.projector,
 			"queue":     c.queue,
+			"claim":     c.claim,
+			"key":       c.key,
 		}
 }
 
@@ -231,10 +234,15 @@ type Info struct {
 	// ObjectSchema; the object runs each whose check reads no row, after
 	// the schema.
 	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
+	// KeyObjectPrefix names the objects of unique keys (see keyObject),
+	// which apply KeySchema instead: they hold no instance.
+	KeyObjectPrefix string `json:"keyObjectPrefix"`
+	KeySchema       string `json:"keySchema"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema, ObjectMigrations: d1.ObjectMigrations}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema, ObjectMigrations: d1.ObjectMigrations,
+		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
 }
 
 // decodeInput reads a call's JSON input strictly.

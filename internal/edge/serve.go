@@ -116,14 +116,14 @@ func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cue
 // in the domain's terms (api maps them to HTTP, an effect reads them).
 func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	t := transact{Fn: "decide", Reads: decideReads(req), Input: map[string]any{"request": toWireCommand(req)}}
+	t := transact{Fn: "decide", Reads: decideReads(h.prog, req), Input: map[string]any{"request": toWireCommand(req)}}
 	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
 	return a, err
 }
 
 func (b *backend) Seed(_ context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	t := transact{Fn: "seed", Reads: []Statement{stmt(d1.ObjectInstance)}, Input: map[string]any{"request": req}}
+	t := transact{Fn: "seed", Reads: seedReads(b.h.prog, req.Aggregate), Input: map[string]any{"request": req}}
 	err := b.object(req.Aggregate, req.ID, t, &a)
 	return a, err
 }

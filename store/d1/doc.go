@@ -17,7 +17,8 @@
 //     object runs after it when it starts ([ObjectMigrations]: its events'
 //     meta column, for an object made before it), and statements (the
 //     Object names): its instance row, events, idempotency records, outbox
-//     and forwarding state.
+//     and forwarding state, and the unique keys it holds; and a unique
+//     key's object's holder ([KeyHolder], [KeySetHolder]).
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
 //     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
 //     a value of the wrong type, or a time that does not parse, with an

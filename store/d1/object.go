@@ -10,7 +10,13 @@ import (
 // storage, applied (idempotently) whenever the object starts: its one
 // instance row, its events (position is the event's place in the global
 // log, NULL until forwarded), idempotency records, the outbox of
-// deliveries owed and the forwarding's failure count.
+// deliveries owed and the forwarding's failure count; the unique keys the
+// instance holds (held_keys, written in the transaction of the events
+// that claim or release them: the truth of who holds a key); and, for an
+// object that stands for one unique key rather than an instance, the
+// instance it last reserved the key for (key_holder). The tables added
+// later are created by the same statement in an object made before them:
+// CREATE TABLE IF NOT EXISTS is the migration.
 const ObjectSchema = `
 CREATE TABLE IF NOT EXISTS instance (
   k         INTEGER PRIMARY KEY CHECK (k = 1),
@@ -47,6 +53,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS forwarding (
   k        INTEGER PRIMARY KEY CHECK (k = 1),
   failures INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS held_keys (
+  constraint_name TEXT NOT NULL PRIMARY KEY,
+  key             TEXT NOT NULL
+);
+` + KeySchema
+
+// KeySchema is the schema of an object that stands for one unique key, its
+// holder alone: such an object applies it instead of ObjectSchema when it
+// knows its name (ObjectSchema has the table too, for one that does not).
+const KeySchema = `
+CREATE TABLE IF NOT EXISTS key_holder (
+  k          INTEGER PRIMARY KEY CHECK (k = 1),
+  instance   TEXT NOT NULL,
+  command_id TEXT NOT NULL
 );`
 
 // ObjectEventColumns are the columns of an object's events that its reads
@@ -127,6 +148,23 @@ const (
 	ObjectForwardingSet = `INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures`
 	// ObjectForwardingClear forgets them: the forwarding succeeded.
 	ObjectForwardingClear = `DELETE FROM forwarding`
+
+	// ObjectHeldKeys reads (constraint_name, key): every unique key the
+	// instance holds, at most one per constraint.
+	ObjectHeldKeys = `SELECT constraint_name, key FROM held_keys ORDER BY constraint_name`
+	// ObjectHoldKey (constraint_name, key) has the instance hold a key,
+	// replacing the one it held under that constraint.
+	ObjectHoldKey = `INSERT INTO held_keys (constraint_name, key) VALUES (?, ?) ON CONFLICT (constraint_name) DO UPDATE SET key = excluded.key`
+	// ObjectReleaseKey (constraint_name) lets go of the key held under a
+	// constraint.
+	ObjectReleaseKey = `DELETE FROM held_keys WHERE constraint_name = ?`
+
+	// KeyHolder reads (instance, command_id) of a key's object: the
+	// instance it last reserved the key for and the command that asked;
+	// no row: never reserved.
+	KeyHolder = `SELECT instance, command_id FROM key_holder`
+	// KeySetHolder (instance, command_id) records a reservation.
+	KeySetHolder = `INSERT INTO key_holder (k, instance, command_id) VALUES (1, ?, ?) ON CONFLICT (k) DO UPDATE SET instance = excluded.instance, command_id = excluded.command_id`
 )
 
 // ObjectUnforwarded reads the next run (at most MaxForward) of events not

@@ -106,3 +106,71 @@ func TestObjectMigrationAddsMeta(t *testing.T) {
 	assert.Nil(t, rows[0][8])
 	assert.Equal(t, `{"actor":"ada"}`, rows[1][8])
 }
+
+// The unique keys an instance holds and a key object's holder: claimed,
+// replaced, released, read; and an object made before these tables gets
+// them when it starts (its schema is applied again).
+func TestObjectKeys(t *testing.T) {
+	db := open(t, objectSchemaBeforeKeys)
+	batch(t, db, stmt{d1.ObjectPutInstance, []any{"cart", "a", 1, `{}`}})
+	_, err := db.Exec(d1.ObjectSchema)
+	require.NoError(t, err, "the schema applies over an object made before the key tables")
+	assert.Equal(t, [][]any{{"cart", "a"}}, rowsOf(t, db, d1.ObjectInstanceKey), "its rows stay")
+	assert.Empty(t, rowsOf(t, db, d1.ObjectHeldKeys), "it holds no key")
+
+	batch(t, db, stmt{d1.ObjectHoldKey, []any{"openCartPerClient", "c-1"}}, stmt{d1.ObjectHoldKey, []any{"byEmail", "a@x"}})
+	assert.Equal(t, [][]any{{"byEmail", "a@x"}, {"openCartPerClient", "c-1"}}, rowsOf(t, db, d1.ObjectHeldKeys), "sorted by constraint")
+	batch(t, db, stmt{d1.ObjectHoldKey, []any{"openCartPerClient", "c-2"}})
+	assert.Equal(t, [][]any{{"byEmail", "a@x"}, {"openCartPerClient", "c-2"}}, rowsOf(t, db, d1.ObjectHeldKeys), "a claim replaces the key held under its constraint")
+	batch(t, db, stmt{d1.ObjectReleaseKey, []any{"openCartPerClient"}}, stmt{d1.ObjectReleaseKey, []any{"never"}})
+	assert.Equal(t, [][]any{{"byEmail", "a@x"}}, rowsOf(t, db, d1.ObjectHeldKeys))
+
+	// A key's object, with the object schema or its own: no holder, then
+	// the last reservation.
+	for _, kdb := range []*sql.DB{db, open(t, d1.KeySchema)} {
+		assert.Empty(t, rowsOf(t, kdb, d1.KeyHolder))
+		batch(t, kdb, stmt{d1.KeySetHolder, []any{"a", "cmd-1"}})
+		batch(t, kdb, stmt{d1.KeySetHolder, []any{"b", "cmd-2"}})
+		assert.Equal(t, [][]any{{"b", "cmd-2"}}, rowsOf(t, kdb, d1.KeyHolder))
+	}
+}
+
+// objectSchemaBeforeKeys is ObjectSchema as objects were made before
+// unique keys.
+const objectSchemaBeforeKeys = `
+CREATE TABLE IF NOT EXISTS instance (
+  k         INTEGER PRIMARY KEY CHECK (k = 1),
+  aggregate TEXT    NOT NULL,
+  id        TEXT    NOT NULL,
+  version   INTEGER NOT NULL,
+  state     TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+  version        INTEGER PRIMARY KEY,
+  id             TEXT    NOT NULL UNIQUE,
+  type           TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  time           TEXT    NOT NULL,
+  command_id     TEXT    NOT NULL,
+  payload        TEXT,
+  position       INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_unforwarded ON events (version) WHERE position IS NULL;
+CREATE TABLE IF NOT EXISTS idempotency (
+  key          TEXT NOT NULL PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  response     TEXT,
+  time         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id   TEXT    NOT NULL,
+  consumer   TEXT    NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  due        INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS forwarding (
+  k        INTEGER PRIMARY KEY CHECK (k = 1),
+  failures INTEGER NOT NULL
+);`
