@@ -205,3 +205,67 @@ func TestUniqueKeyRestartBeforeCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesAcrossInstancesOnWorker: on contexts/carts the Worker answers
+// as serve does: a cart whose id the server chooses (201, Location), an
+// item whose price is the catalogue's (the look-up reads the prices
+// projection in D1, and the product's object), a client's cart found
+// and commanded by the client's key, and the key let go at check-out.
+func TestRulesAcrossInstancesOnWorker(t *testing.T) {
+	needWorkerd(t)
+	w := startWorker(t, buildWorker(t, "contexts/carts/carts.cue"), "")
+	c := newClient(w.url)
+	defer c.Close()
+	c.command(t, 201, "product", "soap", "List", `{"name":"Soap","price":7}`)
+	// The look-up reads the projection, which D1 holds once the object
+	// forwarded the event: eventually consistent, as the README says.
+	e2etest.WaitFor(t, 20*time.Second, "the price of soap in the projection", func() bool {
+		var q struct{ Rows []map[string]any }
+		r, err := c.GetJSON("/queries/price?sku=soap", &q)
+		return err == nil && r.Status == http.StatusOK && len(q.Rows) == 1
+	})
+
+	r, err := c.Post("/cart/Open", "", []byte(`{"client":"ada"}`))
+	if err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("POST /cart/Open: %v %v, want 201", r, err)
+	}
+	loc := r.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/cart/") || len(loc) <= len("/cart/") {
+		t.Fatalf("Location %q, want /cart/{the id the server chose}", loc)
+	}
+	id := strings.TrimPrefix(loc, "/cart/")
+
+	// The client may not set the price: the payload has no such field.
+	if r, err := c.Post("/cart/by/openCartPerClient/ada/AddItem", "", []byte(`{"sku":"soap","qty":2,"unitPrice":1}`)); err != nil || r.Status != http.StatusBadRequest {
+		t.Fatalf("AddItem with a price: %v %v, want 400", r, err)
+	}
+	r, err = c.Post("/cart/by/openCartPerClient/ada/AddItem", "", []byte(`{"sku":"soap","qty":2}`))
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("AddItem by the client's key: %v %v, want 200", r, err)
+	}
+	var d struct {
+		Events []struct{ Payload map[string]any }
+		State  struct{ Total float64 }
+	}
+	if err := json.Unmarshal(r.Body, &d); err != nil || len(d.Events) != 1 || d.Events[0].Payload["unitPrice"] != 7.0 || d.Events[0].Payload["name"] != "Soap" || d.State.Total != 14 {
+		t.Fatalf("AddItem answered %s, want the catalogue's price 7 and name Soap, total 14", r.Body)
+	}
+	var got struct {
+		ID      string `json:"id"`
+		Version int64  `json:"version"`
+	}
+	if r, err := c.GetJSON("/cart/by/openCartPerClient/ada", &got); err != nil || r.Status != http.StatusOK || got.ID != id || got.Version != 2 {
+		t.Fatalf("GET by key: %v %v %+v, want %s at version 2", r, err, got, id)
+	}
+	if r, err := c.Post("/cart/by/openCartPerClient/ada/CheckOut", "", []byte(`{}`)); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("CheckOut by key: %v %v", r, err)
+	}
+	r, err = c.Request(http.MethodGet, "/cart/by/openCartPerClient/ada", nil)
+	if err != nil || r.Status != http.StatusNotFound || !strings.Contains(string(r.Body), `"kind":"key_not_held"`) {
+		t.Fatalf("GET by a released key: %v %v, want 404 key_not_held", r, err)
+	}
+	if r, err := c.Post("/cart/by/openCartPerClient/ada/AddItem", "", []byte(`{"sku":"soap","qty":1}`)); err != nil || r.Status != http.StatusNotFound {
+		t.Fatalf("AddItem by a released key: %v %v, want 404", r, err)
+	}
+	c.command(t, 201, "cart", "next", "Open", `{"client":"ada"}`)
+}
