@@ -193,7 +193,32 @@ func compileProgram(path string) (*interpreter.Program, error) {
 		errs.Sort()
 		return nil, errs
 	}
+	// A look-up's rows are typed by its query's result columns, which
+	// only SQL knows: the commands that read them are checked again.
+	if looksUpQueries(p) {
+		cols, errs := projections.QueryColumns(p)
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		if err := interpreter.CheckLookups(m, cols); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// looksUpQueries reports whether a command of p looks up a query's rows.
+func looksUpQueries(p *interpreter.Program) bool {
+	for _, a := range p.Aggregates {
+		for _, c := range a.Commands {
+			for _, l := range c.Lookups {
+				if l.Query != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (c *command) report(err error, asJSON bool) {

@@ -270,15 +270,18 @@ func (s shape) build(env *Env, base any) (any, error) {
 
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
-func Compile(m *manifest.Manifest) (*Program, error) {
-	return compile(m, &vetting{
+func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, vet()) }
+
+// vet is what Compile checks beside compiling.
+func vet() *vetting {
+	return &vetting{
 		scenarios: (*compiler).scenarios,
 		samples:   (*compiler).sampleLenses,
 		lint:      (*compiler).warnUnbounded,
 		types:     schema.typeOf,
 		check:     (*compiler).typeCheck,
 		structs:   (*typer).structOf,
-	})
+	}
 }
 
 // vetting is what only Compile does: what finds mistakes and warnings,
@@ -286,9 +289,11 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 // CompileChecked, links none of it (the scenario checks, the sample
 // generator, the linter).
 type vetting struct {
-	scenarios func(*compiler, *manifest.Manifest, *Program)
-	samples   func(*compiler) // runs the lenses on sample payloads
-	lint      func(*compiler, manifest.Expr, ast.Node)
+	// queryColumns type the rows of query look-ups (CheckLookups).
+	queryColumns map[string][]QueryColumn
+	scenarios    func(*compiler, *manifest.Manifest, *Program)
+	samples      func(*compiler) // runs the lenses on sample payloads
+	lint         func(*compiler, manifest.Expr, ast.Node)
 	// types types a schema for the environment expressions are checked
 	// against; CompileChecked checks no types and leaves them nil (any).
 	types func(schema, *typer, string) reflect.Type
@@ -312,6 +317,7 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	c := &compiler{typer: &typer{names: map[reflect.Type]string{}}, lazy: v == nil}
 	if v != nil {
 		c.lint, c.types, c.check, c.structs = v.lint, v.types, v.check, v.structs
+		c.queryColumns = v.queryColumns
 	}
 	c.m = m
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
@@ -381,8 +387,9 @@ type compiler struct {
 	metaType reflect.Type
 	// m is the manifest compiled; stateTypes the type of each
 	// aggregate's state, for instance look-ups (vetting only).
-	m          *manifest.Manifest
-	stateTypes map[string]reflect.Type
+	m            *manifest.Manifest
+	stateTypes   map[string]reflect.Type
+	queryColumns map[string][]QueryColumn // CheckLookups'
 }
 
 var metaType = reflect.TypeOf(Meta{})

@@ -170,45 +170,54 @@ func cleanMsg(msg string) string {
 // parameter NULL. Errors are positioned at the query. Projections whose
 // tables cannot be created (a clash of index names) are reported too.
 func CheckQueries(p *interpreter.Program) diag.List {
-	errs, _ := checkQueries(p)
+	errs, _, _ := checkQueries(p)
 	return errs
+}
+
+// QueryColumns are the result columns of every query that runs over
+// empty projection tables, with the types SQL declares for them: what
+// interpreter.CheckLookups types a command's query look-ups by.
+func QueryColumns(p *interpreter.Program) (map[string][]interpreter.QueryColumn, diag.List) {
+	errs, _, cols := checkQueries(p)
+	return cols, errs
 }
 
 // QueryJSON names, per query, the result columns that are JSON projection
 // columns selected directly: what Query decodes. A runtime whose database
 // does not report declared types (D1) learns them from here at build time.
 func QueryJSON(p *interpreter.Program) (map[string][]string, error) {
-	errs, cols := checkQueries(p)
+	errs, cols, _ := checkQueries(p)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return cols, nil
 }
 
-func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
+func checkQueries(p *interpreter.Program) (diag.List, map[string][]string, map[string][]interpreter.QueryColumn) {
 	var errs diag.List
 	jsonCols := map[string][]string{}
+	typed := map[string][]interpreter.QueryColumn{}
 	if len(p.Queries) == 0 && len(p.Projections) == 0 {
-		return nil, jsonCols
+		return nil, jsonCols, typed
 	}
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer conn.Close()
 	// What a query could build from literals alone is bounded here too.
 	if _, err := sqlite.Limit(conn, sqliteLimitLength, 1<<20); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	tables := map[string]bool{}
 	for _, name := range sortedKeys(p.Projections) {
@@ -224,7 +233,7 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	// The authorizer sees what each statement does while it is prepared:
 	// only reading projection tables is let through.
@@ -261,7 +270,7 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 	}
 	if err := setAuthorizer(conn, auth); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer setAuthorizer(conn, nil) //nolint:errcheck
 	columns := map[string][]string{}
@@ -275,12 +284,15 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 			jsonCols[name] = cols
 		}
 		if msg == "" && all != nil { // nil: it did not run over empty tables
-			columns[name] = all
+			typed[name] = all
+			for _, c := range all {
+				columns[name] = append(columns[name], c.Name)
+			}
 		}
 	}
 	checkScenarioRows(p, columns, &errs)
 	errs.Sort()
-	return errs, jsonCols
+	return errs, jsonCols, typed
 }
 
 func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
@@ -319,7 +331,7 @@ func checkScenarioRows(p *interpreter.Program, columns map[string][]string, errs
 	}
 }
 
-func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (msg string, jsonCols, columns []string) {
+func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (msg string, jsonCols []string, columns []interpreter.QueryColumn) {
 	sc := rows.Scan(q.SQL)
 	switch {
 	case sc.First != "SELECT" && sc.First != "WITH":
@@ -363,7 +375,7 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	if err == nil {
 		if types, terr := rs.ColumnTypes(); terr == nil {
 			for _, t := range types {
-				columns = append(columns, t.Name())
+				columns = append(columns, interpreter.QueryColumn{Name: t.Name(), Decl: strings.ToUpper(t.DatabaseTypeName())})
 				if strings.EqualFold(t.DatabaseTypeName(), rows.JSONType) {
 					jsonCols = append(jsonCols, t.Name())
 				}
