@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cuesource/cuesource/manifest"
 )
@@ -30,7 +31,15 @@ func ForContext(a *manifest.Auth, getenv func(string) string, fetch Fetcher, cry
 		if fetch == nil {
 			return nil, fmt.Errorf("auth: this runtime cannot fetch %s", a.JWKSURL)
 		}
-		cfg.Keys = FetchedKeys(fetch)
+		k := FetchedKeys(fetch)
+		if a.JWKSRefresh != "" {
+			d, err := time.ParseDuration(a.JWKSRefresh)
+			if err != nil {
+				return nil, fmt.Errorf("auth: jwks.refresh: %v", err)
+			}
+			k.MinRefresh = d
+		}
+		cfg.Keys = k
 	}
 	return New(cfg)
 }

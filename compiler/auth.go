@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"time"
+
 	"slices"
 	"strings"
 
@@ -23,6 +25,12 @@ func (c *compilation) auth(m *manifest.Manifest, v cue.Value) {
 	if jv := av.LookupPath(cue.ParsePath("jwks")); jv.Exists() {
 		if u := str(jv, "url"); u != "" {
 			a.JWKSURL = u
+			if rv := jv.LookupPath(cue.ParsePath("refresh")); rv.Exists() {
+				a.JWKSRefresh = str(jv, "refresh")
+				if _, err := time.ParseDuration(a.JWKSRefresh); err != nil {
+					c.fail(rv, "jwks.refresh: %v", err)
+				}
+			}
 		} else {
 			a.JWKS = c.json(jv)
 		}

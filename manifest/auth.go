@@ -9,12 +9,15 @@ import "encoding/json"
 type Auth struct {
 	// The identity source: an HS256 secret from the environment variable
 	// SecretEnv, and/or keys (JWKSURL, or a static JWKS).
-	SecretEnv  string          `json:"secretEnv,omitempty"`
-	JWKSURL    string          `json:"jwksUrl,omitempty"`
-	JWKS       json.RawMessage `json:"jwks,omitempty"`
-	Algorithms []string        `json:"algorithms,omitempty"`
-	Issuer     string          `json:"issuer,omitempty"`
-	Audience   string          `json:"audience,omitempty"`
+	SecretEnv string `json:"secretEnv,omitempty"`
+	JWKSURL   string `json:"jwksUrl,omitempty"`
+	// JWKSRefresh is the least time between two fetches of JWKSURL on an
+	// unknown kid, as written ("30s"); "": the default.
+	JWKSRefresh string          `json:"jwksRefresh,omitempty"`
+	JWKS        json.RawMessage `json:"jwks,omitempty"`
+	Algorithms  []string        `json:"algorithms,omitempty"`
+	Issuer      string          `json:"issuer,omitempty"`
+	Audience    string          `json:"audience,omitempty"`
 	// Header carries the token: "Authorization" (as a bearer credential)
 	// or "Cf-Access-Jwt-Assertion" (Cloudflare Access).
 	Header string `json:"header"`

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,10 +249,13 @@ func TestAuthJWKSURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	set, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
+	var mu sync.Mutex // set, which the test rotates
 	var fetches atomic.Int32
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		defer mu.Unlock()
 		_, _ = w.Write(set)
 	}))
 	t.Cleanup(jwks.Close)
@@ -259,7 +263,7 @@ func TestAuthJWKSURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withURL := strings.Replace(string(src), `secretEnv: "OWNED_JWT_SECRET"`, `jwks: url: "`+jwks.URL+`/jwks"`, 1)
+	withURL := strings.Replace(string(src), `secretEnv: "OWNED_JWT_SECRET"`, `jwks: {url: "`+jwks.URL+`/jwks", refresh: "0s"}`, 1)
 	tmp := t.TempDir()
 	ctx := filepath.Join(tmp, "owned.cue")
 	if err := os.WriteFile(ctx, []byte(withURL), 0o644); err != nil {
@@ -292,5 +296,38 @@ func TestAuthJWKSURL(t *testing.T) {
 	// rotated); the same on the Worker, whose isolate keeps the set.
 	if got := fetches.Load(); got < 2 || got > 4 {
 		t.Errorf("%d fetches of the JWKS by both runtimes, want 2 to 4", got)
+	}
+
+	// The set rotates to k2: a token of k2 is refused while its kid is
+	// unknown and the last fetch is younger than jwks.refresh, and
+	// accepted once the set is fetched again. The refresh is 0s here so
+	// the rotation shows at once; by default it is 30s.
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk2, err := auth.JWK(k2, "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := json.Marshal(map[string]any{"keys": []any{jwk2}})
+	mu.Lock()
+	set = rotated
+	mu.Unlock()
+	mint2 := func(sub string) []string {
+		tok, err := auth.Mint(map[string]any{"sub": sub, "roles": []string{"customer"}, "iss": "https://id.example", "aud": "owned",
+			"exp": time.Now().Add(time.Hour).Unix()}, k2, "k2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"Authorization", "Bearer " + tok}
+	}
+	before := fetches.Load()
+	p.command(t, 201, "/cart/c3/Open", ``, mint2("cy")...)
+	if got := fetches.Load() - before; got != 2 {
+		t.Errorf("%d fetches for the rotated key by both runtimes, want one each", got)
+	}
+	// The old key left the set: its tokens are refused once their cached
+	// verification is gone (a new token of k1 was never verified).
+	n, _ = p.command(t, 401, "/cart/c4/Open", ``, mint("dan", "k1")...)
+	if !strings.Contains(string(n.Body), `"reason":"unknown_key"`) {
+		t.Errorf("a token of the rotated-out key answers %s", n.Body)
 	}
 }
