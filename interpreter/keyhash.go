@@ -1,8 +1,6 @@
 package interpreter
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
 
@@ -18,14 +16,10 @@ func UniqueHash(a *manifest.Aggregate) string {
 	if a == nil || len(a.Unique) == 0 {
 		return ""
 	}
-	type lens struct {
-		From json.RawMessage `json:"from"`
-		Up   manifest.Shape  `json:"up"`
-	}
 	type event struct {
 		Payload json.RawMessage `json:"payload"`
 		Aliases []string        `json:"aliases"`
-		Lenses  []lens          `json:"lenses"`
+		Lenses  []hashLens      `json:"lenses"`
 	}
 	type unique struct {
 		Name       string   `json:"name"`
@@ -44,20 +38,10 @@ func UniqueHash(a *manifest.Aggregate) string {
 			if !ok {
 				continue
 			}
-			e := event{Payload: me.Payload, Aliases: []string{}, Lenses: []lens{}}
-			for _, al := range me.Aliases {
-				e.Aliases = append(e.Aliases, al.Name)
-			}
-			for _, l := range me.Lenses {
-				e.Lenses = append(e.Lenses, lens{From: l.From, Up: unplaced(l.Up)})
-			}
+			e := event{Payload: me.Payload}
+			e.Aliases, e.Lenses = history(me)
 			def.Events[name] = e
 		}
 	}
-	b, err := json.Marshal(def)
-	if err != nil {
-		b = []byte(err.Error()) // raw JSON that is not JSON: Compile refused it already
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hashJSON(def)
 }
