@@ -55,7 +55,7 @@ func (c *command) archiveCmd(args []string) int {
 		return 2
 	}
 	if f.archive == "" {
-		fmt.Fprintf(c.stderr, "cuesource archive %s: --archive DIR is required\n", sub)
+		fmt.Fprintf(c.stderr, "cuesource archive %s: --archive DIR (or s3://bucket/prefix) is required\n", sub)
 		return 2
 	}
 	p, ok := c.load(pos[0], false)

@@ -20,6 +20,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/archive/s3"
 	"github.com/cuesource/cuesource/auth"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/effect"
@@ -41,8 +42,9 @@ type serverFlags struct {
 	maxBody, queryConns, maxStreams                int
 	timeout, idempotencyTTL, queryTimeout          time.Duration
 	strict, skipIntegrityCheck                     bool
-	webhookAllow                                   string // serve's --webhook-allow
-	archive                                        string // the archive directory; "": none
+	webhookAllow                                   string         // serve's --webhook-allow
+	archive                                        string         // the archive directory or s3:// URL; "": none
+	tgt                                            archive.Target // made from archive by openTarget
 	archiveEvery                                   time.Duration
 	// dev is the development key (play, serve --dev-tokens): tokens it
 	// signs are verified beside the context's own; nil: none are.
@@ -71,15 +73,33 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", projections.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) for this `duration`: 503 query_timeout")
 	fs.IntVar(&f.maxStreams, "max-streams", api.DefaultMaxStreams, "most live event streams at once; more are refused with 503 and Retry-After")
-	fs.StringVar(&f.archive, "archive", env("CUESOURCE_ARCHIVE", ""), "archive `directory`: where events the retention policies let go are kept, and read from (CUESOURCE_ARCHIVE)")
+	fs.StringVar(&f.archive, "archive", env("CUESOURCE_ARCHIVE", ""), "archive `directory` or s3://bucket/prefix: where events the retention policies let go are kept, and read from (CUESOURCE_ARCHIVE; a bucket's endpoint, credentials and region from "+s3.EndpointVar+", AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)")
 }
 
-// target is the archive directory's target; nil without --archive.
-func (f *serverFlags) target() archive.Target {
-	if f.archive == "" {
+// target is the archive's target (openStore makes it); nil without
+// --archive.
+func (f *serverFlags) target() archive.Target { return f.tgt }
+
+// openTarget makes the archive's target: a directory, or an S3-compatible
+// bucket (s3://bucket/prefix), read once so that a wrong bucket, endpoint
+// or credentials stop the command at its start.
+func (f *serverFlags) openTarget(ctx context.Context) error {
+	if f.archive == "" || f.tgt != nil {
 		return nil
 	}
-	return archive.Dir(f.archive)
+	if !strings.HasPrefix(f.archive, "s3://") {
+		f.tgt = archive.Dir(f.archive)
+		return nil
+	}
+	b, err := s3.Open(f.archive, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := b.Check(ctx); err != nil {
+		return err
+	}
+	f.tgt = b
+	return nil
 }
 
 // openExisting opens the database of a stopped server for the offline
@@ -113,11 +133,14 @@ func (f *serverFlags) openStore(ctx context.Context, name string, write bool) (*
 	if err := os.MkdirAll(f.data, 0o755); err != nil {
 		return nil, "", err
 	}
+	if err := f.openTarget(ctx); err != nil {
+		return nil, "", err
+	}
 	path := filepath.Join(f.data, name+".db")
 	st, err := sqlite.Open(ctx, path, sqlite.Options{Sync: sync, SkipIntegrityCheck: f.skipIntegrityCheck, Lock: write})
-	if err == nil && f.archive != "" {
+	if err == nil && f.tgt != nil {
 		// Reads of events that left the hot store go to the archive.
-		st.SetArchive(archive.NewReader(archive.Dir(f.archive), st))
+		st.SetArchive(archive.NewReader(f.tgt, st))
 	}
 	switch {
 	case errors.Is(err, sqlite.ErrLocked):
