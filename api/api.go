@@ -103,6 +103,10 @@ type Options struct {
 	// package diagram; a Worker serves the one `worker build` rendered,
 	// which keeps the renderer out of the wasm engine.
 	Diagram func(*manifest.Manifest) []byte
+	// OpenAPI makes the OpenAPI document (GET /openapi.json) of the
+	// program served; nil: [OpenAPI]. A Worker serves the one `worker
+	// build` rendered: its build (GOOS=js) links no api/openapi.
+	OpenAPI func(*interpreter.Program) []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
 	// negative no cap.
@@ -168,7 +172,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 		opt.MaxStreams = DefaultMaxStreams
 	}
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
-		openapi: &document{make: func() []byte { return OpenAPI(p) }},
+		openapi: openapiDoc(p, opt.OpenAPI),
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: diagramDoc(p, opt.Diagram),
 	}
@@ -338,6 +342,9 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 	case "healthz":
 		return s.health(ctx)
 	case "openapi":
+		if s.openapi.make == nil {
+			return problem(statusNotFound, "not_found", "this runtime has no OpenAPI document")
+		}
 		return s.openapi.response("application/json")
 	case "context":
 		return s.context.response("application/json")

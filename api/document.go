@@ -1,3 +1,5 @@
+//go:build !js
+
 package api
 
 import (
@@ -9,4 +11,12 @@ import (
 // /openapi.json), with this API's page limit and problem types.
 func OpenAPI(p *interpreter.Program) []byte {
 	return openapi.Build(p, openapi.Facts{MaxPage: MaxPage, ProblemType: ProblemType})
+}
+
+// openapiDoc is p's OpenAPI document, made by make (nil: [OpenAPI]).
+func openapiDoc(p *interpreter.Program, make func(*interpreter.Program) []byte) *document {
+	if make == nil {
+		make = OpenAPI
+	}
+	return &document{make: func() []byte { return make(p) }}
 }

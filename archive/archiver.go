@@ -90,6 +90,7 @@ func fillSnapshots(ctx context.Context, ps retention.Policies, snap Snapshots, w
 type Archiver struct {
 	hot    Hot
 	target Target
+	codec  Codec
 	ps     retention.Policies
 	opt    Options
 	cursor int64 // the window starts after it; back to 0 at the end
@@ -99,8 +100,13 @@ type Archiver struct {
 	hotBytes int64
 }
 
-// New returns an archiver.
+// New returns an archiver that writes gzip segments with [Gzip].
 func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
+	return NewCodec(hot, target, Gzip(), ps, opt)
+}
+
+// NewCodec returns an archiver that compresses its segments with codec.
+func NewCodec(hot Hot, target Target, codec Codec, ps retention.Policies, opt Options) *Archiver {
 	if opt.Window <= 0 {
 		opt.Window = 1000
 	}
@@ -110,7 +116,7 @@ func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Archiver{hot: hot, target: target, ps: ps, opt: opt}
+	return &Archiver{hot: hot, target: target, codec: codec, ps: ps, opt: opt}
 }
 
 // Report is what steps did.
@@ -207,10 +213,15 @@ func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error
 	if len(evs) == 0 || evs[0].Position != after+1 {
 		return 0, fmt.Errorf("archive: the hot store does not hold position %d, the next to archive", after+1)
 	}
-	data, seg, err := Encode(evs)
+	lines, seg, err := Lines(evs)
 	if err != nil {
 		return 0, err
 	}
+	data, err := a.codec.Compress(ctx, lines)
+	if err != nil {
+		return 0, err
+	}
+	seg.Seal(data)
 	if err := a.target.Put(ctx, seg.Name, data); err != nil {
 		return 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cuesource/cuesource/api"
 	"maps"
 	"os"
 	"os/exec"
@@ -161,9 +162,9 @@ func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*in
 		d1ID = "00000000-0000-0000-0000-000000000000"
 	}
 	queue, dlq := name+"-effects", name+"-effects-dlq"
-	// The diagram is rendered here, not in the engine: the renderer stays
-	// out of the wasm.
-	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq, "diagram": string(diagram.SVG(p.Manifest))})
+	// The diagram and the OpenAPI document are rendered here, not in the
+	// engine: their code stays out of the wasm.
+	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq, "diagram": string(diagram.SVG(p.Manifest)), "openapi": string(api.OpenAPI(p))})
 	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
 	files := map[string][]byte{
 		"worker.mjs":                    shell.Worker,

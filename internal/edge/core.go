@@ -32,6 +32,9 @@ type Config struct {
 	// Diagram is the context's diagram (GET /diagram.svg), rendered by
 	// `cuesource worker build`.
 	Diagram string `json:"diagram,omitempty"`
+	// OpenAPI is the context's OpenAPI document (GET /openapi.json),
+	// rendered by `cuesource worker build` with api.OpenAPI.
+	OpenAPI string `json:"openapi,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -90,6 +93,9 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
 	if cfg.Diagram != "" {
 		opt.Diagram = func(*manifest.Manifest) []byte { return []byte(cfg.Diagram) }
+	}
+	if cfg.OpenAPI != "" {
+		opt.OpenAPI = func(*interpreter.Program) []byte { return []byte(cfg.OpenAPI) }
 	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()

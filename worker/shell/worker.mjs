@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
