@@ -172,7 +172,7 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 		opt.MaxStreams = DefaultMaxStreams
 	}
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
-		openapi: openapiDoc(p, opt.OpenAPI),
+		openapi: openAPIOf(p, opt.OpenAPI),
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: diagramDoc(p, opt.Diagram),
 	}

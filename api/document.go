@@ -13,8 +13,8 @@ func OpenAPI(p *interpreter.Program) []byte {
 	return openapi.Build(p, openapi.Facts{MaxPage: MaxPage, ProblemType: ProblemType})
 }
 
-// openapiDoc is p's OpenAPI document, made by make (nil: [OpenAPI]).
-func openapiDoc(p *interpreter.Program, make func(*interpreter.Program) []byte) *document {
+// openAPIOf is p's OpenAPI document, made by make (nil: [OpenAPI]).
+func openAPIOf(p *interpreter.Program, make func(*interpreter.Program) []byte) *document {
 	if make == nil {
 		make = OpenAPI
 	}
