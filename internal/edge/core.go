@@ -12,6 +12,7 @@ import (
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/store/d1"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	// OpenAPI is the context's OpenAPI document (GET /openapi.json),
 	// rendered by `cuesource worker build` with api.OpenAPI.
 	OpenAPI string `json:"openapi,omitempty"`
+	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
+	// the retention policies let go leave D1 for it.
+	Archive bool `json:"archive,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -60,6 +64,10 @@ type Core struct {
 	// the projector object that run at once (object.go, projector.go).
 	objects *objects
 	proj    *projState
+	// retention is the context's policies; archiveEvery the Archiver
+	// object's pass interval (archive.go).
+	retention    retention.Policies
+	archiveEvery time.Duration
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -87,7 +95,15 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
-	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
+	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow, archiveEvery: archiveEvery}
+	if c.retention, err = retention.Of(m); err != nil {
+		return nil, err
+	}
+	if v := cfg.Env["CUESOURCE_ARCHIVE_EVERY"]; v != "" {
+		if c.archiveEvery, err = time.ParseDuration(v); err != nil || c.archiveEvery <= 0 {
+			return nil, fmt.Errorf("CUESOURCE_ARCHIVE_EVERY: want a positive duration such as 10s, got %q", v)
+		}
+	}
 	// No cap on live streams: an isolate sees only its own (README,
 	// Limits on Workers).
 	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
@@ -207,6 +223,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"alarm":     c.alarm,
 			"projector": c.projector,
 			"queue":     c.queue,
+			"archive":   c.archiveRun,
 		}
 }
 

@@ -67,10 +67,10 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 		return nil, err
 	}
 	req := apiRequest(si.Request)
-	b := &backend{h: h}
+	b := &backend{h: h, c: c}
 	ids := 0
 	svc := c.svc.With(b, &readModels{c: c, h: h}, &deadLetters{h: h})
-	svc = svc.WithClock(func() time.Time { return si.Now }, func() string {
+	svc = svc.WithStorage(c.storage(h, si.Now)).WithClock(func() time.Time { return si.Now }, func() string {
 		ids++
 		if ids == 1 {
 			return si.ID
@@ -102,7 +102,10 @@ func apiRequest(w WireRequest) *api.Request {
 
 // backend is api.Backend over the shell: each call is an operation on the
 // instance's Durable Object or on D1.
-type backend struct{ h *host }
+type backend struct {
+	h *host
+	c *Core // reads what left D1 from the archive
+}
 
 func (b *backend) object(agg, id string, t transact, out any) error {
 	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
@@ -173,7 +176,12 @@ func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Ev
 	if err != nil {
 		return nil, err
 	}
-	return eventsOfRows(res.Rows)
+	hot, err := eventsOfRows(res.Rows)
+	if err != nil {
+		return nil, err
+	}
+	evs, _, err := b.c.readWhole(b.h, after, limit, hot)
+	return evs, err
 }
 
 // wireInstance is an instance row of a Durable Object.

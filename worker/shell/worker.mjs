@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -178,6 +178,25 @@ async function performOk(env, op, local) {
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
     case "projector":
       return await projector(env)[op.method](op.arg ?? null);
+    case "archiver":
+      return await archiver(env)[op.method]();
+    case "r2put":
+      await env.ARCHIVE.put(op.method, fromBase64(op.arg));
+      return null;
+    case "r2get": {
+      const o = await env.ARCHIVE.get(op.method);
+      return o === null ? null : toBase64(new Uint8Array(await o.arrayBuffer()));
+    }
+    case "r2list": {
+      const l = await env.ARCHIVE.list({ cursor: op.method || undefined });
+      return { names: l.objects.map((o) => o.key), cursor: l.truncated ? l.cursor : "" };
+    }
+    case "gzip":
+    case "gunzip": {
+      const s = op.kind === "gzip" ? new CompressionStream("gzip") : new DecompressionStream("gzip");
+      const out = new Response(new Blob([fromBase64(op.arg)]).stream().pipeThrough(s)).arrayBuffer();
+      return toBase64(new Uint8Array(await out));
+    }
     case "enqueue":
       await env.QUEUE.send(op.arg);
       return null;
@@ -226,6 +245,24 @@ async function readUpTo(body, n) {
     at += part.length;
   }
   return { bytes: all, over: got > n };
+}
+
+// Bytes cross to Go as base64 (R2 objects, the archive's gzip).
+function toBase64(b) {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(s) {
+  const bin = atob(s);
+  const b = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return b;
+}
+
+function archiver(env) {
+  return env.ARCHIVER.get(env.ARCHIVER.idFromName("archiver"));
 }
 
 function aggregate(env, agg, id) {
@@ -435,4 +472,19 @@ for (const call of ["action", "catchUp", "kick", "alarm"]) {
   Projector.prototype[call] = function (arg) {
     return run(this.env, "projector", { call, arg: arg ?? null, now: new Date().toISOString() }, { ctx: this.ctx });
   };
+}
+
+// ----------------------------------------------------------- Archiver object
+
+// Archiver moves what the retention policies let go from D1 to the R2
+// bucket (ARCHIVE) in bounded steps, from its alarm: one object, so one
+// archiver. Go runs the steps and chooses the alarm.
+export class Archiver extends DurableObject {
+  kick() {
+    return run(this.env, "archive", { call: "kick", now: new Date().toISOString() }, { ctx: this.ctx });
+  }
+
+  async alarm() {
+    await run(this.env, "archive", { call: "alarm", now: new Date().toISOString() }, { ctx: this.ctx });
+  }
 }

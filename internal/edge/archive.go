@@ -1,0 +1,391 @@
+package edge
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/retention"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
+)
+
+// The archive on Workers: package archive's steps, reader and status over
+// D1 (the hot log and the segment index, d1Hot) and an R2 bucket (r2),
+// with segments compressed by the platform's CompressionStream (shellGzip).
+// The Archiver object runs the steps from its alarm ("archive" script):
+// one object, so one archiver at a time, as natively one loop.
+
+// Timings of the Archiver object's alarm.
+const (
+	// archiveSteps bounds the steps of one alarm: each is one D1 batch
+	// of deletions (and at most one segment written), so one alarm holds
+	// D1 for archiveSteps short transactions, never one long one.
+	archiveSteps = 20
+	// archiveEvery is when the alarm comes back after a pass that found
+	// nothing to do, while a keepFor rule lets events leave as time goes
+	// by; CUESOURCE_ARCHIVE_EVERY overrides it. Otherwise the alarm waits
+	// for the next kick (a forwarding).
+	archiveEvery = 10 * time.Second
+)
+
+// d1Hot is archive.Hot and archive.Index over D1, through the shell.
+type d1Hot struct {
+	h           *host
+	projections string    // the context's projections, a JSON array
+	now         time.Time // the script's clock, for the index's created
+}
+
+var _ archive.Hot = (*d1Hot)(nil)
+
+func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
+	names, _ := json.Marshal(c.projectionNames())
+	if len(c.prog.Projections) == 0 {
+		names = []byte("[]")
+	}
+	return &d1Hot{h: h, projections: string(names), now: now}
+}
+
+func (d *d1Hot) Guards(context.Context) (retention.Guards, error) {
+	res, err := d.h.query(d1.ArchiveGuards, d.projections)
+	if err != nil {
+		return retention.Guards{}, err
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 3 {
+		return retention.Guards{}, fmt.Errorf("archive guards: want one row of 3 columns")
+	}
+	var g retention.Guards
+	r := res.Rows[0]
+	if g.Archived, err = d1.Int(r[0]); err != nil {
+		return g, fmt.Errorf("archive guards: archived: %w", err)
+	}
+	if g.Head, err = d1.Int(r[1]); err != nil {
+		return g, fmt.Errorf("archive guards: head: %w", err)
+	}
+	g.Projected = g.Head
+	if r[2] != nil {
+		if g.Projected, err = d1.Int(r[2]); err != nil {
+			return g, fmt.Errorf("archive guards: projected: %w", err)
+		}
+	}
+	return g, nil
+}
+
+func (d *d1Hot) HotBytes(context.Context) (int64, error) {
+	res, err := d.h.query(d1.ArchiveHotBytes)
+	if err != nil {
+		return 0, err
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		return 0, fmt.Errorf("hot log size: want one value")
+	}
+	return d1.Int(res.Rows[0][0])
+}
+
+func (d *d1Hot) Window(_ context.Context, after int64, n int) ([]retention.Candidate, error) {
+	res, err := d.h.query(d1.ArchiveWindow, after, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]retention.Candidate, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		var c retention.Candidate
+		if len(r) != 9 {
+			return nil, fmt.Errorf("archive window: a row of %d columns, want 9", len(r))
+		}
+		var owed int64
+		err := firstErr(
+			intInto(&c.Position, r[0]), textInto(&c.Aggregate, r[1]), textInto(&c.Instance, r[2]), intInto(&c.Version, r[3]),
+			timeInto(&c.Time, r[4]), intInto(&c.Bytes, r[5]), intInto(&c.Latest, r[6]), intInto(&c.FirstHot, r[7]), intInto(&owed, r[8]))
+		if err != nil {
+			return nil, fmt.Errorf("archive window: %w", err)
+		}
+		c.Owed = owed != 0
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (d *d1Hot) Hot(_ context.Context, after int64, n int) ([]store.Event, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	res, err := d.h.query(d1.ReadAll, after, n, store.PageBytes)
+	if err != nil {
+		return nil, err
+	}
+	return eventsOfRows(res.Rows)
+}
+
+// AddSegment records s in one batch with a read of the index at its
+// first position: the index holds s (now or from before), or the step
+// is refused.
+func (d *d1Hot) AddSegment(_ context.Context, s archive.Segment) error {
+	var res [][]map[string]any
+	stmts := []Statement{
+		stmt(d1.ArchiveAddSegment, s.First, s.Last, s.Count, d1.FormatTime(s.FirstTime), d1.FormatTime(s.LastTime), s.Bytes, s.SHA256, s.Name, d1.FormatTime(d.now)),
+		stmt(d1.ArchiveSegmentAt, s.First),
+	}
+	if err := d.h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+		return err
+	}
+	if len(res) != 2 || len(res[1]) != 1 || res[1][0]["last"] != float64(s.Last) || res[1][0]["sha256"] != s.SHA256 {
+		return fmt.Errorf("archive segment %d-%d does not follow the archive's index (another step recorded other segments)", s.First, s.Last)
+	}
+	return nil
+}
+
+// Prune deletes in one D1 batch, the index's hot counts updated in it.
+func (d *d1Hot) Prune(_ context.Context, positions []int64) (int, error) {
+	if len(positions) == 0 {
+		return 0, nil
+	}
+	list, _ := json.Marshal(positions)
+	var res [][]map[string]any
+	stmts := []Statement{
+		stmt(d1.ArchivePrune, string(list), d.projections),
+		stmt(d1.ArchivePruneUpdate, positions[0], positions[len(positions)-1]),
+	}
+	if err := d.h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+		return 0, err
+	}
+	if len(res) != 2 {
+		return 0, fmt.Errorf("prune: batch answered %d results for 2 statements", len(res))
+	}
+	return len(res[0]), nil
+}
+
+func (d *d1Hot) Segments(context.Context) ([]archive.Segment, error) {
+	res, err := d.h.query(d1.ArchiveSegments)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]archive.Segment, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		s, err := segmentOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (d *d1Hot) SegmentAt(_ context.Context, pos int64) (archive.Segment, bool, error) {
+	res, err := d.h.query(d1.ArchiveSegmentAt, pos)
+	if err != nil || len(res.Rows) == 0 {
+		return archive.Segment{}, false, err
+	}
+	s, err := segmentOf(res.Rows[0])
+	if err != nil || s.Last < pos {
+		return archive.Segment{}, false, err
+	}
+	return s, true, nil
+}
+
+// segmentOf decodes a row of d1.SegmentColumns.
+func segmentOf(r []any) (archive.Segment, error) {
+	var s archive.Segment
+	if len(r) != 9 {
+		return s, fmt.Errorf("archive index: a row of %d columns, want 9", len(r))
+	}
+	err := firstErr(intInto(&s.First, r[0]), intInto(&s.Last, r[1]), intInto(&s.Count, r[2]), timeInto(&s.FirstTime, r[3]),
+		timeInto(&s.LastTime, r[4]), intInto(&s.Bytes, r[5]), textInto(&s.SHA256, r[6]), textInto(&s.Name, r[7]), intInto(&s.Hot, r[8]))
+	if err != nil {
+		return s, fmt.Errorf("archive index: %w", err)
+	}
+	return s, nil
+}
+
+func intInto(p *int64, v any) (err error)      { *p, err = d1.Int(v); return }
+func textInto(p *string, v any) (err error)    { *p, err = d1.Text(v); return }
+func timeInto(p *time.Time, v any) (err error) { *p, err = d1.Time(v); return }
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// r2 is archive.Target over the Worker's R2 bucket (the ARCHIVE
+// binding), through the shell: "r2put", "r2get", "r2list".
+type r2 struct{ h *host }
+
+var _ archive.Target = r2{}
+
+func (r2) String() string { return "R2 bucket ARCHIVE" }
+
+func (t r2) Put(_ context.Context, name string, data []byte) error {
+	return t.h.do(Op{Kind: "r2put", Method: name, Arg: base64.StdEncoding.EncodeToString(data)}, nil)
+}
+
+func (t r2) Get(_ context.Context, name string) ([]byte, error) {
+	var b64 *string
+	if err := t.h.do(Op{Kind: "r2get", Method: name}, &b64); err != nil {
+		return nil, err
+	}
+	if b64 == nil {
+		return nil, fmt.Errorf("%w: %s in %s", archive.ErrNotFound, name, t)
+	}
+	return base64.StdEncoding.DecodeString(*b64)
+}
+
+func (t r2) List(context.Context) ([]string, error) {
+	var out []string
+	cursor := ""
+	for {
+		var page struct {
+			Names  []string `json:"names"`
+			Cursor string   `json:"cursor"`
+		}
+		if err := t.h.do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Names...)
+		if page.Cursor == "" {
+			return out, nil
+		}
+		cursor = page.Cursor
+	}
+}
+
+// shellGzip is archive.Codec by the platform's CompressionStream and
+// DecompressionStream ("gzip"), through the shell: Go's compress/flate
+// would cost the engine's wasm more than its budget allows. Segments are
+// gzip either way: each runtime reads the other's.
+type shellGzip struct{ h *host }
+
+func (g shellGzip) Compress(_ context.Context, lines []byte) ([]byte, error) {
+	return g.codec("gzip", lines)
+}
+
+func (g shellGzip) Decompress(_ context.Context, data []byte) ([]byte, error) {
+	return g.codec("gunzip", data)
+}
+
+func (g shellGzip) codec(kind string, in []byte) ([]byte, error) {
+	var out string
+	if err := g.h.do(Op{Kind: kind, Arg: base64.StdEncoding.EncodeToString(in)}, &out); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(out)
+}
+
+// archiving says whether events may leave D1: the context declares a
+// retention and the Worker has an R2 bucket to keep them in.
+func (c *Core) archiving() bool { return c.cfg.Archive && c.retention.Active() }
+
+// readerOf reads the archived log through h (nil without a bucket).
+func (c *Core) readerOf(h *host) *archive.Reader {
+	if !c.cfg.Archive {
+		return nil
+	}
+	return &archive.Reader{Target: r2{h}, Index: c.hotOf(h, time.Time{}), Codec: shellGzip{h}}
+}
+
+// readWhole reads a page of the log after a position: D1's as far as it
+// is contiguous from after+1 (hot is the hot page read), else the
+// archive's. A position that is in neither fails, naming the range.
+func (c *Core) readWhole(h *host, after int64, limit int, hot []store.Event) (evs []store.Event, fromHot bool, err error) {
+	i := 0
+	for i < len(hot) && hot[i].Position == after+1+int64(i) {
+		i++
+	}
+	// The head stays in D1: with nothing there after `after`, the log
+	// has nothing after it.
+	if i > 0 || len(hot) == 0 {
+		return hot[:i], true, nil
+	}
+	r := c.readerOf(h)
+	if r == nil {
+		return nil, false, fmt.Errorf("%w: positions %d-%d have left D1 and the Worker has no R2 bucket (ARCHIVE) to read them from", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
+	}
+	cold, err := r.ReadAll(context.Background(), after, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(cold) > 0 {
+		return cold, false, nil
+	}
+	return nil, false, fmt.Errorf("%w: positions %d-%d are neither in D1 nor in the archive's index", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
+}
+
+type archiveInput struct {
+	Call string    `json:"call"` // "kick" or "alarm"
+	Now  time.Time `json:"now"`
+}
+
+// ArchiveReport is the answer of the archive script.
+type ArchiveReport struct {
+	archive.Report
+	Done bool `json:"done"`
+}
+
+// archiveRun is the Archiver object's script. A kick (a forwarding added
+// events) has the alarm fire soon; the alarm runs up to archiveSteps of
+// the archiver's steps and comes back at once when there is more to do,
+// after archiveEvery when a keepFor rule may let events go with time,
+// else at the next kick.
+func (c *Core) archiveRun(in []byte, h *host) (any, error) {
+	var ai archiveInput
+	if err := decodeInput(in, &ai); err != nil {
+		return nil, err
+	}
+	o := &object{c: c, h: h, now: ai.Now}
+	if !c.archiving() {
+		return ArchiveReport{Done: true}, nil
+	}
+	if ai.Call == "kick" {
+		return ArchiveReport{}, o.alarm(ai.Now.Add(alarmFloor))
+	}
+	a := archive.NewCodec(c.hotOf(h, ai.Now), r2{h}, shellGzip{h}, c.retention, archive.Options{Now: func() time.Time { return ai.Now }})
+	var rep ArchiveReport
+	for n := 0; n < archiveSteps && !rep.Done; n++ {
+		r, done, err := a.Step(context.Background())
+		rep.Archived += r.Archived
+		rep.Segments += r.Segments
+		rep.Pruned += r.Pruned
+		rep.Done = done
+		if err != nil {
+			o.log("error", "archive: "+err.Error())
+			return rep, o.alarm(ai.Now.Add(retryAfterCommit))
+		}
+	}
+	switch {
+	case !rep.Done:
+		return rep, o.alarm(ai.Now.Add(alarmFloor))
+	case c.keepsFor():
+		return rep, o.alarm(ai.Now.Add(c.archiveEvery))
+	}
+	return rep, nil
+}
+
+// keepsFor says whether a keepFor rule is declared.
+func (c *Core) keepsFor() bool {
+	if c.retention.Context.KeepFor > 0 {
+		return true
+	}
+	for _, p := range c.retention.Aggregates {
+		if p.KeepFor > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// storage is GET /admin/storage on the Worker: archive.Status of D1 and
+// the bucket.
+func (c *Core) storage(h *host, now time.Time) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		var t archive.Target
+		if c.cfg.Archive {
+			t = r2{h}
+		}
+		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, nil, now)
+	}
+}
