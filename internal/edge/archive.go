@@ -343,7 +343,18 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	if ai.Call == "kick" {
 		return ArchiveReport{}, o.alarm(ai.Now.Add(alarmFloor))
 	}
-	a := archive.NewCodec(c.hotOf(h, ai.Now), r2{h}, shellGzip{h}, c.retention, archive.Options{Now: func() time.Time { return ai.Now }})
+	opt := archive.Options{Now: func() time.Time { return ai.Now }}
+	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+		// The crash tests stop workerd at a point of the step: the script
+		// says it is there, then waits for the end.
+		opt.At = func(at string) {
+			if at == point {
+				o.log("warn", "archive: test crash point "+at)
+				_ = h.do(Op{Kind: "sleep", Arg: 600_000}, nil)
+			}
+		}
+	}
+	a := archive.NewCodec(c.hotOf(h, ai.Now), r2{h}, shellGzip{h}, c.retention, opt)
 	var rep ArchiveReport
 	for n := 0; n < archiveSteps && !rep.Done; n++ {
 		r, done, err := a.Step(context.Background())

@@ -377,6 +377,10 @@ async function testSwitch(request, env, url) {
       const out = await aggregate(env, parts[1], parts[2]).provoke(parts[0]);
       return Response.json(out);
     }
+    if (parts[0] === "r2" && request.method === "DELETE" && parts.length === 2) {
+      await env.ARCHIVE.delete(parts[1]);
+      return Response.json({ deleted: parts[1] });
+    }
     if (parts[0] === "runtime") {
       const rt = await start(env);
       return Response.json({ restarts, startMillis: rt.started });
