@@ -416,7 +416,9 @@ func TestArchiveRestartMidStep(t *testing.T) {
 			c := newClient(w.url)
 			acked := load(t, c, 0, 120)
 			marker := "archive: test crash point " + point
-			e2etest.WaitFor(t, 60*time.Second, "the Archiver at "+point, func() bool { return strings.Contains(w.log(), marker) })
+			if !e2etest.Until(60*time.Second, 50*time.Millisecond, func() bool { return strings.Contains(w.log(), marker) }) {
+				t.Fatalf("the Archiver did not reach %s:\n%s", point, w.log())
+			}
 			c.Close()
 			_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 			<-w.done

@@ -30,6 +30,9 @@ const (
 	// by; CUESOURCE_ARCHIVE_EVERY overrides it. Otherwise the alarm waits
 	// for the next kick (a forwarding).
 	archiveEvery = 10 * time.Second
+	// archiveIdle is when the alarm comes back without a keepFor rule:
+	// kicks bring it sooner.
+	archiveIdle = time.Minute
 )
 
 // d1Hot is archive.Hot and archive.Index over D1, through the shell.
@@ -354,7 +357,13 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 			}
 		}
 	}
-	a := archive.NewCodec(c.hotOf(h, ai.Now), r2{h}, shellGzip{h}, c.retention, opt)
+	hot := c.hotOf(h, ai.Now)
+	g, err := hot.Guards(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	head := g.Head
+	a := archive.NewCodec(hot, r2{h}, shellGzip{h}, c.retention, opt)
 	var rep ArchiveReport
 	for n := 0; n < archiveSteps && !rep.Done; n++ {
 		r, done, err := a.Step(context.Background())
@@ -367,13 +376,24 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 			return rep, o.alarm(ai.Now.Add(retryAfterCommit))
 		}
 	}
+	if rep.Done {
+		// A kick that came while this alarm ran may be lost with it (the
+		// platform drops an alarm set during the handler when it ends):
+		// a log that grew meanwhile has the alarm come back at once.
+		g, err := hot.Guards(context.Background())
+		if err != nil {
+			return rep, err
+		}
+		rep.Done = g.Head == head
+	}
 	switch {
 	case !rep.Done:
 		return rep, o.alarm(ai.Now.Add(alarmFloor))
 	case c.keepsFor():
 		return rep, o.alarm(ai.Now.Add(c.archiveEvery))
 	}
-	return rep, nil
+	// Else the next kick; archiveIdle in case one was lost all the same.
+	return rep, o.alarm(ai.Now.Add(archiveIdle))
 }
 
 // keepsFor says whether a keepFor rule is declared.
