@@ -158,14 +158,25 @@ func (b *backend) Events(_ context.Context, agg, id string, after int64, limit i
 	return eventsOf(rows[0], agg, id)
 }
 
+// Rehydrate folds from the object's snapshot under the current
+// definition when it can, else (again) from the first event.
 func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cuesource.Drift, error) {
-	var d cuesource.Drift
-	t := transact{Fn: "rehydrate", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectAllEvents)},
-		Input: map[string]any{"aggregate": agg, "id": id, "fix": fix}}
-	if err := b.object(agg, id, t, &d); err != nil {
-		return nil, err
+	hash := ""
+	if a := b.c.prog.Aggregates[agg]; a != nil {
+		hash = a.Hash
 	}
-	return &d, nil
+	for _, fromSnapshot := range []bool{hash != "", false} {
+		var r Rehydrated
+		t := transact{Fn: "rehydrate", Reads: rehydrateReads(fromSnapshot, hash),
+			Input: map[string]any{"aggregate": agg, "id": id, "fix": fix, "fromSnapshot": fromSnapshot}}
+		if err := b.object(agg, id, t, &r); err != nil {
+			return nil, err
+		}
+		if !r.Again && r.Drift != nil {
+			return r.Drift, nil
+		}
+	}
+	return nil, fmt.Errorf("rehydrate %s %s: no fold from the first event", agg, id)
 }
 
 func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Event, error) {

@@ -1,0 +1,123 @@
+//go:build unix
+
+package workerd
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// drift is the body of POST /admin/rehydrate.
+type drift struct {
+	Version      int64           `json:"version"`
+	Events       int             `json:"events"`
+	FromSnapshot int64           `json:"fromSnapshot"`
+	Drifted      bool            `json:"drifted"`
+	Rebuilt      json.RawMessage `json:"rebuilt"`
+	Error        string          `json:"error"`
+}
+
+func rehydrateDrift(t *testing.T, c *client, agg, id string) drift {
+	t.Helper()
+	r, err := c.admin(http.MethodPost, "/admin/rehydrate"+instancePath(agg, id), nil)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("rehydrate %s %s: %v %v", agg, id, r, err)
+	}
+	var d drift
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		t.Fatalf("rehydrate %s %s: %v: %s", agg, id, err, r.Body)
+	}
+	return d
+}
+
+// TestRehydrateFromObjectSnapshot: an Aggregate object keeps the snapshot
+// a commit takes every N events in its storage, and rehydration starts
+// from it, folding only the events after it, to the state the commands
+// stored (the fold of every event from the first). A Worker whose
+// definition folds events otherwise (its hash changed) ignores the old
+// snapshot and folds from the first event.
+func TestRehydrateFromObjectSnapshot(t *testing.T) {
+	needWorkerd(t)
+	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	build := func(name, text string) string {
+		t.Helper()
+		ctx := filepath.Join(tmp, name+".cue")
+		if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, name)
+		if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
+			t.Fatalf("worker build %s: %s", name, stderr)
+		}
+		return dir
+	}
+	persist := filepath.Join(tmp, "state")
+	w := startWorker(t, build("v1", string(src)), persist)
+	c := newClient(w.url)
+	for _, tc := range []struct {
+		agg      string
+		commands []string
+		snapped  int64 // the snapshot's version after them
+	}{
+		{"counter", []string{"Add", "Add", "Add", "Add", "Add", "Add", "Add"}, 6},
+		{"counter", []string{"AddTwice", "AddTwice", "AddTwice", "Add"}, 6},
+		{"often", []string{"Add", "Add", "AddTwice", "Noop", "AddTwice", "Add"}, 6},
+		{"often", []string{"Add"}, 0},
+	} {
+		id := fmt.Sprintf("s-%s-%d", tc.agg, len(tc.commands))
+		var version int64
+		for i, name := range tc.commands {
+			body := fmt.Sprintf(`{"by":%d}`, (i*37+11)%1000)
+			if name == "Noop" {
+				body = `{}`
+			}
+			status := http.StatusOK
+			if version == 0 && name != "Noop" {
+				status = http.StatusCreated
+			}
+			version = c.command(t, status, tc.agg, id, name, body).Version
+		}
+		d := rehydrateDrift(t, c, tc.agg, id)
+		if d.Error != "" || d.Drifted || d.FromSnapshot != tc.snapped || int64(d.Events) != version-tc.snapped {
+			t.Errorf("%s %s at version %d: rehydrated %+v, want from the snapshot at %d folding %d events, not drifted", tc.agg, id, version, d, tc.snapped, version-tc.snapped)
+		}
+		if got := c.instance(t, tc.agg, id); !jsonEqual(got.State, d.Rebuilt) {
+			t.Errorf("%s %s: rebuilt from the snapshot %s, the state the commands stored (folded from the first event) %s", tc.agg, id, d.Rebuilt, got.State)
+		}
+	}
+	c.Close()
+	w.stop(10 * time.Second)
+
+	// The reducer edited: the old snapshots are not this definition's.
+	edited := strings.Replace(string(src), `n:     "(state.n * 31 + event.by) % 1000003"`, `n:     "(state.n * 37 + event.by) % 1000003"`, 1)
+	if edited == string(src) {
+		t.Fatal("the reducer to edit is not in the context")
+	}
+	w2 := startWorker(t, build("v2", edited), persist)
+	c2 := newClient(w2.url)
+	defer c2.Close()
+	d := rehydrateDrift(t, c2, "counter", "s-counter-7")
+	if d.Error != "" || d.FromSnapshot != 0 || d.Events != 7 || !d.Drifted {
+		t.Errorf("rehydrated under an edited reducer: %+v, want from the first event (7 events), drifted", d)
+	}
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
