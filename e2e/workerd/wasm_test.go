@@ -25,7 +25,7 @@ var wasmGCFlags = func() []string {
 		"github.com/cuesource/cuesource/api/openapi", "github.com/cuesource/cuesource/diagram",
 		"github.com/cuesource/cuesource/archive", "github.com/cuesource/cuesource/retention", "github.com/cuesource/cuesource/effect/egress",
 		"github.com/cuesource/cuesource/internal/lens", "github.com/cuesource/cuesource/internal/effect/rules",
-		"github.com/cuesource/cuesource/internal/projections/rows", "github.com/cuesource/cuesource/diag", "net/netip",
+		"github.com/cuesource/cuesource/internal/projections/rows", "github.com/cuesource/cuesource/diag", "net/netip", "mime",
 		"github.com/expr-lang/expr/ast", "github.com/expr-lang/expr/conf", "github.com/expr-lang/expr/parser",
 		"github.com/expr-lang/expr/parser/lexer", "github.com/expr-lang/expr/checker", "github.com/expr-lang/expr/checker/nature",
 		"github.com/expr-lang/expr/patcher", "github.com/expr-lang/expr/optimizer", "github.com/expr-lang/expr/compiler",

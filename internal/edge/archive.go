@@ -357,6 +357,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 			}
 		}
 	}
+	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error { return c.snapshotBefore(h, agg, id, upto, ai.Now) }
 	hot := c.hotOf(h, ai.Now)
 	g, err := hot.Guards(context.Background())
 	if err != nil {
@@ -419,4 +420,49 @@ func (c *Core) storage(h *host, now time.Time) func(context.Context) (any, error
 		}
 		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, nil, now)
 	}
+}
+
+// snapshotBefore is archive.Options.Snapshot on Workers: the instance's
+// object keeps its stored state as its snapshot, unless it has one under
+// the current definition at upto or later (snapshotNow, in its
+// transaction).
+func (c *Core) snapshotBefore(h *host, agg, id string, upto int64, now time.Time) error {
+	a := c.prog.Aggregates[agg]
+	if a == nil {
+		return nil
+	}
+	t := transact{Fn: "snapshotNow", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectSnapshot, a.Hash)},
+		Input: map[string]any{"hash": a.Hash, "upto": upto, "time": d1.FormatTime(now)}}
+	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+}
+
+type snapshotNowInput struct {
+	Hash string            `json:"hash"`
+	Upto int64             `json:"upto"`
+	Time string            `json:"time"`
+	Rows []json.RawMessage `json:"rows"` // the instance, its snapshot under Hash
+}
+
+// snapshotNow writes the object's snapshot of its stored state unless it
+// has one at the version asked or later.
+func (c *Core) snapshotNow(in []byte) (any, error) {
+	var si snapshotNowInput
+	if err := decodeInput(in, &si); err != nil {
+		return nil, err
+	}
+	if len(si.Rows) != 2 {
+		return nil, &Fault{Kind: "input", Message: "snapshotNow: want the instance and its snapshot"}
+	}
+	inst, err := instanceOf(si.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	var ss []wireSnapshot
+	if err := json.Unmarshal(si.Rows[1], &ss); err != nil {
+		return nil, err
+	}
+	if len(ss) > 0 && ss[0].Version >= si.Upto || inst.Version < si.Upto {
+		return Transacted{}, nil
+	}
+	return Transacted{Writes: []Statement{stmt(d1.ObjectPutSnapshot, inst.Version, si.Hash, inst.State, si.Time)}}, nil
 }

@@ -209,11 +209,12 @@ type script func(in []byte, h *host) (any, error)
 // without I/O (called inside an object's transaction), and the scripts.
 func (c *Core) functions() (map[string]function, map[string]script) {
 	return map[string]function{
-			"info":      func([]byte) (any, error) { return c.info(), nil },
-			"decide":    c.decide,
-			"seed":      c.seed,
-			"rehydrate": c.rehydrate,
-			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+			"info":        func([]byte) (any, error) { return c.info(), nil },
+			"decide":      c.decide,
+			"seed":        c.seed,
+			"rehydrate":   c.rehydrate,
+			"snapshotNow": c.snapshotNow,
+			"panic":       func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
 			"stream":    c.stream,
