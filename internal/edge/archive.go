@@ -377,24 +377,31 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 			return rep, o.alarm(ai.Now.Add(retryAfterCommit))
 		}
 	}
-	if rep.Done {
-		// A kick that came while this alarm ran may be lost with it (the
-		// platform drops an alarm set during the handler when it ends):
-		// a log that grew meanwhile has the alarm come back at once.
-		g, err := hot.Guards(context.Background())
-		if err != nil {
-			return rep, err
-		}
-		rep.Done = g.Head == head
-	}
-	switch {
-	case !rep.Done:
+	if !rep.Done {
 		return rep, o.alarm(ai.Now.Add(alarmFloor))
-	case c.keepsFor():
-		return rep, o.alarm(ai.Now.Add(c.archiveEvery))
 	}
-	// Else the next kick; archiveIdle in case one was lost all the same.
-	return rep, o.alarm(ai.Now.Add(archiveIdle))
+	// Done: after archiveEvery when a keepFor rule lets events go with
+	// time, else at the next kick (archiveIdle in case one is lost).
+	next := archiveIdle
+	if c.keepsFor() {
+		next = c.archiveEvery
+	}
+	if err := o.alarm(ai.Now.Add(next)); err != nil {
+		return rep, err
+	}
+	// A kick that came while this alarm ran set an alarm this one's end
+	// may drop, but it followed a forwarding: a log that grew since the
+	// run began has the alarm come back at once. A kick after this read
+	// comes after the alarm set above, which it brings forward.
+	g, err = hot.Guards(context.Background())
+	if err != nil {
+		return rep, err
+	}
+	if g.Head != head {
+		rep.Done = false
+		return rep, o.alarm(ai.Now.Add(alarmFloor))
+	}
+	return rep, nil
 }
 
 // keepsFor says whether a keepFor rule is declared.
