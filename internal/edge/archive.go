@@ -357,7 +357,9 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 			}
 		}
 	}
-	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error { return c.snapshotBefore(h, agg, id, upto, ai.Now) }
+	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
+		return c.snapshotBefore(h, agg, id, upto, ai.Now)
+	}
 	hot := c.hotOf(h, ai.Now)
 	g, err := hot.Guards(context.Background())
 	if err != nil {
