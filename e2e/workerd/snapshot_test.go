@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
 // drift is the body of POST /admin/rehydrate.
@@ -120,4 +122,63 @@ func jsonEqual(a, b json.RawMessage) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+// TestSinceSnapshotPrunesOnWorkers: with sinceSnapshot, the events of an
+// instance up to the snapshot its object keeps leave D1 for R2 (the
+// Archiver asks the object which snapshot it has); the others stay; the
+// log still reads whole, and rehydration still starts from the snapshot.
+func TestSinceSnapshotPrunesOnWorkers(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), `snapshots: every: 3`, "snapshots: every: 3\n\tretention: sinceSnapshot: true", 1)
+	ctx := filepath.Join(t.TempDir(), "since.cue")
+	if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "worker")
+	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
+		t.Fatalf("worker build: %s", stderr)
+	}
+	w := startWorker(t, dir, "")
+	c := newClient(w.url)
+	defer c.Close()
+	// counter a: 7 events, a snapshot at 6; counter b: 2, none.
+	acked := map[string]bool{}
+	for i := range 7 {
+		d := c.command(t, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[i == 0], "counter", "a", "Add", fmt.Sprintf(`{"by":%d}`, i))
+		acked[d.Events[0].ID] = true
+	}
+	for i := range 2 {
+		d := c.command(t, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[i == 0], "counter", "b", "Add", fmt.Sprintf(`{"by":%d}`, i))
+		acked[d.Events[0].ID] = true
+	}
+	var st storageStatus
+	if !e2etest.Until(30*time.Second, 50*time.Millisecond, func() bool {
+		st = storageOf(t, c)
+		return st.Head == 9 && st.Archived >= 6 && len(st.Segments) > 0 && sumHot(st) < st.Archived
+	}) {
+		t.Fatalf("counter a's events up to its snapshot did not leave D1: %+v", st)
+	}
+	checkIndex(t, st)
+	evs, _ := checkWhole(t, c, acked)
+	if len(evs) != 9 {
+		t.Errorf("the log holds %d events, want 9", len(evs))
+	}
+	if d := rehydrateDrift(t, c, "counter", "a"); d.FromSnapshot != 6 || d.Drifted || d.Error != "" {
+		t.Errorf("rehydrated %+v, want from the snapshot at 6", d)
+	}
+}
+
+// sumHot is how many archived events D1 still holds.
+func sumHot(st storageStatus) int64 {
+	var n int64
+	for _, s := range st.Segments {
+		n += s.Hot
+	}
+	return n
 }

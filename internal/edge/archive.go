@@ -346,7 +346,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	if ai.Call == "kick" {
 		return ArchiveReport{}, o.alarm(ai.Now.Add(alarmFloor))
 	}
-	opt := archive.Options{Now: func() time.Time { return ai.Now }}
+	opt := archive.Options{Now: func() time.Time { return ai.Now }, Snapshots: c.snapshotsOf(h)}
 	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
 		// The crash tests stop workerd at a point of the step: the script
 		// says it is there, then waits for the end.
@@ -427,7 +427,7 @@ func (c *Core) storage(h *host, now time.Time) func(context.Context) (any, error
 		if c.cfg.Archive {
 			t = r2{h}
 		}
-		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, nil, now)
+		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, c.snapshotsOf(h), now)
 	}
 }
 
@@ -474,4 +474,25 @@ func (c *Core) snapshotNow(in []byte) (any, error) {
 		return Transacted{}, nil
 	}
 	return Transacted{Writes: []Statement{stmt(d1.ObjectPutSnapshot, inst.Version, si.Hash, inst.State, si.Time)}}, nil
+}
+
+// snapshotsOf is what the sinceSnapshot rule asks: the version of the
+// snapshot an instance's object keeps under its aggregate's current
+// definition (one of another cannot start a rehydration), 0 for none.
+func (c *Core) snapshotsOf(h *host) archive.Snapshots {
+	return func(_ context.Context, agg, id string) (int64, error) {
+		a := c.prog.Aggregates[agg]
+		if a == nil {
+			return 0, nil
+		}
+		var rows [][]wireSnapshot
+		t := transact{Reads: []Statement{stmt(d1.ObjectSnapshot, a.Hash)}}
+		if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+			return 0, err
+		}
+		if len(rows) != 1 || len(rows[0]) == 0 {
+			return 0, nil
+		}
+		return rows[0][0].Version, nil
+	}
 }
