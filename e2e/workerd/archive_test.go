@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,6 +109,7 @@ type storageStatus struct {
 	SegmentCount int    `json:"segmentCount"`
 	Segments     []struct {
 		Name  string `json:"name"`
+		Bytes int64  `json:"bytes"`
 		First int64  `json:"first"`
 		Last  int64  `json:"last"`
 		Count int64  `json:"count"`
@@ -445,4 +447,60 @@ func TestArchiveRestartMidStep(t *testing.T) {
 			checkWhole(t, c2, acked)
 		})
 	}
+}
+
+// TestArchiveThroughput measures the Archiver object under workerd with
+// Miniflare's R2 (BENCHMARKS.md §8): N events go into D1 under the
+// ledger without a retention; the same state is then served by the
+// ledger with hotBytes 1, and one more command kicks the Archiver; it
+// reports the events archived and pruned per second until D1 holds only
+// the head. Only with CUESOURCE_BENCH_ARCHIVE=N.
+func TestArchiveThroughput(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CUESOURCE_BENCH_ARCHIVE"))
+	if n <= 0 {
+		t.Skip("set CUESOURCE_BENCH_ARCHIVE=N to measure the Archiver on N events")
+	}
+	needWorkerd(t)
+	tmp := t.TempDir()
+	build := func(name, text string) string {
+		src := filepath.Join(tmp, name+".cue")
+		if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, name)
+		if _, stderr, code := runCLI(t, time.Minute, "worker", "build", src, "-o", dir, "--wasm", engineWasm); code != 0 {
+			t.Fatalf("worker build: %s", stderr)
+		}
+		return dir
+	}
+	keep := strings.Replace(ledgerContext, "retention: {hotBytes: 12000}\n", "", 1)
+	archive := strings.Replace(ledgerContext, "hotBytes: 12000", "hotBytes: 1", 1)
+	persist := filepath.Join(tmp, "state")
+	w := startWorker(t, build("keep", keep), persist)
+	c := newClient(w.url)
+	load(t, c, 0, n)
+	c.waitLog(t, n, 5*time.Minute)
+	c.Close()
+	w.stop(10 * time.Second)
+
+	w2 := startWorker(t, build("archive", archive), persist)
+	c2 := newClient(w2.url)
+	defer c2.Close()
+	start := time.Now()
+	deposit(c2, "acc-kick", n)
+	var st storageStatus
+	e2etest.WaitFor(t, 10*time.Minute, "the archive at the head", func() bool {
+		st = storageOf(t, c2)
+		return st.Archived >= int64(n) && sumHot(st) <= 1
+	})
+	d := time.Since(start)
+	t.Logf("%d events archived and pruned in %v: %.0f events/s, %d segments, %d bytes in R2", st.Archived, d.Round(time.Millisecond), float64(st.Archived)/d.Seconds(), st.SegmentCount, archivedBytes(st))
+}
+
+func archivedBytes(st storageStatus) int64 {
+	var b int64
+	for _, s := range st.Segments {
+		b += s.Bytes
+	}
+	return b
 }
