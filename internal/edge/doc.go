@@ -8,7 +8,10 @@
 // instance and the work after its commit, seeding and rehydration, the
 // forwarding of an instance's events to the global log in D1, the
 // projector's runs, effect deliveries, their retries and dead letters,
-// the objects' alarms, and the live stream. The SQL is package store/d1's.
+// the objects' alarms, the live stream, and the archive: package
+// archive's steps over D1 and an R2 bucket, run by the Archiver object's
+// alarm, and the reads of what left D1 (archive.go). The SQL is package
+// store/d1's.
 //
 // # How the shell drives it
 //

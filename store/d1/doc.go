@@ -12,9 +12,12 @@
 //     [DeadLetterGet], [DeadLetterRemove]) and the projector's checkpoints
 //     (the Checkpoint statements; [CheckpointRebuild] starts a rebuild,
 //     [CheckpointAdvance] ends it running at the head).
-//   - A Durable Object's schema ([ObjectSchema]) and statements (the
-//     Object names): its instance row, events, idempotency records, outbox
-//     and forwarding state.
+//   - A Durable Object's schema ([ObjectSchema], [ObjectSnapshotSchema])
+//     and statements (the Object names): its instance row, events,
+//     idempotency records, outbox, forwarding state and snapshot.
+//   - The archive's segment index in D1 ([ArchiveSchema], its own
+//     migration [ArchiveMigration]) and the statements of package
+//     archive's steps over D1 (the Archive names).
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
 //     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
 //     a value of the wrong type, or a time that does not parse, with an
