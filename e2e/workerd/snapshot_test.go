@@ -182,3 +182,70 @@ func sumHot(st storageStatus) int64 {
 	}
 	return n
 }
+
+// TestObjectLetsGoOfArchivedEvents: with keepLast, an instance's events
+// that left D1 for R2 leave its object's storage too, up to its snapshot;
+// its event pages then say where its history begins (hotFrom), its
+// history still reads from the first event (from the archive), and
+// rehydration starts from the snapshot, or, under a definition whose hash
+// changed, from the first event read from the archive.
+func TestObjectLetsGoOfArchivedEvents(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	build := func(name, text string) string {
+		t.Helper()
+		ctx := filepath.Join(tmp, name+".cue")
+		if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, name)
+		if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
+			t.Fatalf("worker build %s: %s", name, stderr)
+		}
+		return dir
+	}
+	text := strings.Replace(string(src), `snapshots: every: 3`, "snapshots: every: 3\n\tretention: keepLast: 2", 1)
+	persist := filepath.Join(tmp, "state")
+	w := startWorker(t, build("v1", text), persist)
+	c := newClient(w.url)
+	for i := range 8 {
+		c.command(t, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[i == 0], "counter", "a", "Add", fmt.Sprintf(`{"by":%d}`, i*7))
+	}
+	var page struct {
+		Events  []logEvent `json:"events"`
+		HotFrom int64      `json:"hotFrom"`
+	}
+	if !e2etest.Until(30*time.Second, 50*time.Millisecond, func() bool {
+		r, err := c.GetJSON(instancePath("counter", "a")+"/events", &page)
+		return err == nil && r.Status == http.StatusOK && page.HotFrom == 7
+	}) {
+		t.Fatalf("the object kept its archived events: %+v (storage %+v)", page, storageOf(t, c))
+	}
+	if len(page.Events) != 2 || page.Events[0].Version != 7 {
+		t.Errorf("the object's events: %+v, want versions 7 and 8", page.Events)
+	}
+	var hist struct {
+		Steps []json.RawMessage `json:"steps"`
+	}
+	if r, err := c.GetJSON(instancePath("counter", "a")+"/history", &hist); err != nil || r.Status != http.StatusOK || len(hist.Steps) != 8 {
+		t.Errorf("history: %v %v, %d steps, want 8 from the first event", r, err, len(hist.Steps))
+	}
+	if d := rehydrateDrift(t, c, "counter", "a"); d.FromSnapshot != 6 || d.Events != 2 || d.Drifted || d.Error != "" {
+		t.Errorf("rehydrated %+v, want from the snapshot at 6", d)
+	}
+	c.Close()
+	w.stop(10 * time.Second)
+
+	edited := strings.Replace(text, `n:     "(state.n * 31 + event.by) % 1000003"`, `n:     "(state.n * 37 + event.by) % 1000003"`, 1)
+	w2 := startWorker(t, build("v2", edited), persist)
+	c2 := newClient(w2.url)
+	defer c2.Close()
+	if d := rehydrateDrift(t, c2, "counter", "a"); d.FromSnapshot != 0 || d.Events != 8 || !d.Drifted || d.Error != "" {
+		t.Errorf("rehydrated under an edited reducer: %+v, want from the first event (8, read from the archive), drifted", d)
+	}
+}

@@ -200,6 +200,9 @@ type rehydrateInput struct {
 	// after it.
 	Rows         []json.RawMessage `json:"rows"`
 	FromSnapshot bool              `json:"fromSnapshot,omitempty"`
+	// Older are the instance's events before the object's first, read
+	// from the log (the object let them go).
+	Older []store.Event `json:"older,omitempty"`
 }
 
 // rehydrateReads are the reads of a rehydration: from the object's
@@ -216,6 +219,11 @@ func rehydrateReads(fromSnapshot bool, hash string) []Statement {
 type Rehydrated struct {
 	*cuesource.Drift
 	Again bool `json:"again,omitempty"`
+	// MissingBefore, with Again: the object's history begins at this
+	// version (its first event at position MissingAt): read the versions
+	// before it from the log and call again with them.
+	MissingBefore int64 `json:"missingBefore,omitempty"`
+	MissingAt     int64 `json:"missingAt,omitempty"`
 }
 
 // rehydrate compares an object's state with the fold of its events, as
@@ -257,9 +265,23 @@ func (c *Core) rehydrate(in []byte) (any, error) {
 		}
 	}
 	again := false
+	var missing Rehydrated
 	d, err := cuesource.Rehydrate(c.prog, cur, snap, func(after int64) ([]store.Event, error) {
-		if snap != nil && after == snap.Version || snap == nil && after == 0 {
+		if snap != nil && after == snap.Version {
 			return evs, nil
+		}
+		if snap == nil && after == 0 {
+			all := append(ri.Older, evs...)
+			if cur.Version > 0 && (len(all) == 0 || all[0].Version != 1) {
+				// The object let its first events go.
+				missing = Rehydrated{Again: true, MissingBefore: cur.Version + 1}
+				if len(evs) > 0 {
+					missing.MissingBefore, missing.MissingAt = evs[0].Version, evs[0].Position
+				}
+				again = true
+				return nil, nil
+			}
+			return all, nil
 		}
 		// From the first event, with only the events after the
 		// snapshot read.
@@ -270,6 +292,9 @@ func (c *Core) rehydrate(in []byte) (any, error) {
 		return nil, err
 	}
 	if again {
+		if missing.Again {
+			return Transacted{Answer: missing}, nil
+		}
 		return Transacted{Answer: Rehydrated{Again: true}}, nil
 	}
 	out := Transacted{Answer: Rehydrated{Drift: d}}

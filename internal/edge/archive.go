@@ -37,6 +37,7 @@ const (
 
 // d1Hot is archive.Hot and archive.Index over D1, through the shell.
 type d1Hot struct {
+	c           *Core
 	h           *host
 	projections string    // the context's projections, a JSON array
 	now         time.Time // the script's clock, for the index's created
@@ -49,7 +50,7 @@ func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
 	if len(c.prog.Projections) == 0 {
 		names = []byte("[]")
 	}
-	return &d1Hot{h: h, projections: string(names), now: now}
+	return &d1Hot{c: c, h: h, projections: string(names), now: now}
 }
 
 func (d *d1Hot) Guards(context.Context) (retention.Guards, error) {
@@ -158,7 +159,86 @@ func (d *d1Hot) Prune(_ context.Context, positions []int64) (int, error) {
 	if len(res) != 2 {
 		return 0, fmt.Errorf("prune: batch answered %d results for 2 statements", len(res))
 	}
+	// Each instance's object lets go of its own copies of what left D1.
+	upto := map[[2]string]int64{}
+	var order [][2]string
+	for _, r := range res[0] {
+		agg, _ := r["aggregate"].(string)
+		id, _ := r["instance"].(string)
+		v, _ := r["version"].(float64)
+		k := [2]string{agg, id}
+		if _, ok := upto[k]; !ok {
+			order = append(order, k)
+		}
+		upto[k] = max(upto[k], int64(v))
+	}
+	for _, k := range order {
+		if err := d.c.pruneObject(d.h, k[0], k[1], upto[k]); err != nil {
+			// Its copies stay until the next prune of the instance.
+			_ = d.h.do(Op{Kind: "log", Method: "warn", Arg: fmt.Sprintf("cuesource: archive: %s %s keeps its events: %v", k[0], k[1], err)}, nil)
+		}
+	}
 	return len(res[0]), nil
+}
+
+// pruneObject has an instance's object delete its events up to upto,
+// which have left D1 (d1.ObjectPruneEvents keeps those a delivery owes,
+// and those after its snapshot under the current definition). The
+// statement runs among the reads of a transact: it needs no decision.
+func (c *Core) pruneObject(h *host, agg, id string, upto int64) error {
+	a := c.prog.Aggregates[agg]
+	if a == nil {
+		return nil
+	}
+	t := transact{Reads: []Statement{stmt(d1.ObjectPruneEvents, upto, a.Hash)}}
+	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+}
+
+// hotFrom is the version an instance's object's history begins at (1
+// when none of it left, or when nothing leaves D1).
+func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
+	if !c.archiving() {
+		return 1, nil
+	}
+	var rows [][]struct {
+		V *int64 `json:"v"`
+	}
+	t := transact{Reads: []Statement{stmt(d1.ObjectHotFrom)}}
+	if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 || len(rows[0]) == 0 || rows[0][0].V == nil {
+		return 0, nil
+	}
+	return *rows[0][0].V, nil
+}
+
+// older reads an instance's events after version `after` that its object
+// no longer holds, from the whole log (the archive included) up to
+// position end (its object's first event; 0: the log's end): a scan of
+// the log, the price of reading past a retention, as natively.
+func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, error) {
+	b := &backend{h: h, c: c}
+	var out []store.Event
+	for pos := int64(0); end == 0 || pos < end; {
+		page, err := b.ReadAll(context.Background(), pos, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if end > 0 && e.Position >= end {
+				return out, nil
+			}
+			if e.Aggregate == agg && e.Instance == id && e.Version > after {
+				out = append(out, e)
+			}
+		}
+		pos = page[len(page)-1].Position
+	}
+	return out, nil
 }
 
 func (d *d1Hot) Segments(context.Context) ([]archive.Segment, error) {

@@ -155,7 +155,30 @@ func (b *backend) Events(_ context.Context, agg, id string, after int64, limit i
 	if len(rows) != 1 {
 		return nil, fmt.Errorf("events of %s %s: %d results for one read", agg, id, len(rows))
 	}
-	return eventsOf(rows[0], agg, id)
+	evs, err := eventsOf(rows[0], agg, id)
+	if err != nil || limit > 0 || !b.c.archiving() || len(evs) > 0 && evs[0].Version == after+1 {
+		// A page is the object's; its answer says where that begins
+		// (HotFrom).
+		return evs, err
+	}
+	// The whole history (GET /{aggregate}/{id}/history): the versions
+	// the object let go are read from the log.
+	end := int64(0)
+	if len(evs) > 0 {
+		end = evs[0].Position
+	} else if cur, err := b.Load(context.Background(), agg, id); err != nil || cur.Version <= after {
+		return evs, err // nothing after `after` (or no such instance)
+	}
+	older, err := b.c.older(b.h, agg, id, after, end)
+	if err != nil {
+		return nil, err
+	}
+	return append(older, evs...), nil
+}
+
+// HotFrom implements api.HotHistory: where the object's history begins.
+func (b *backend) HotFrom(_ context.Context, agg, id string) (int64, error) {
+	return b.c.hotFrom(b.h, agg, id)
 }
 
 // Rehydrate folds from the object's snapshot under the current
@@ -165,15 +188,27 @@ func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cueso
 	if a := b.c.prog.Aggregates[agg]; a != nil {
 		hash = a.Hash
 	}
-	for _, fromSnapshot := range []bool{hash != "", false} {
+	var older []store.Event
+	for pass, fromSnapshot := range []bool{hash != "", false, false} {
 		var r Rehydrated
-		t := transact{Fn: "rehydrate", Reads: rehydrateReads(fromSnapshot, hash),
-			Input: map[string]any{"aggregate": agg, "id": id, "fix": fix, "fromSnapshot": fromSnapshot}}
+		in := map[string]any{"aggregate": agg, "id": id, "fix": fix, "fromSnapshot": fromSnapshot}
+		if older != nil {
+			in["older"] = older
+		}
+		t := transact{Fn: "rehydrate", Reads: rehydrateReads(fromSnapshot, hash), Input: in}
 		if err := b.object(agg, id, t, &r); err != nil {
 			return nil, err
 		}
 		if !r.Again && r.Drift != nil {
 			return r.Drift, nil
+		}
+		if r.MissingBefore > 0 && pass == 1 {
+			// From the first event, which the object let go: the
+			// versions before its first are read from the log.
+			var err error
+			if older, err = b.c.older(b.h, agg, id, 0, r.MissingAt); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return nil, fmt.Errorf("rehydrate %s %s: no fold from the first event", agg, id)

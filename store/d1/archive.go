@@ -102,10 +102,10 @@ FROM events AS e WHERE e.position > ?1 ORDER BY e.position LIMIT ?2`
 
 // ArchivePrune (positions as a JSON array, projections as a JSON array)
 // deletes the events at those positions that the guards, read again in
-// the statement, still let go and no dead letter holds, answering the
-// positions deleted. Run in one batch with [ArchivePruneUpdate]: the
+// the statement, still let go and no dead letter holds, answering
+// (position, aggregate, instance, version) of each one deleted. Run in one batch with [ArchivePruneUpdate]: the
 // deletions commit with the index's update.
 var ArchivePrune = `DELETE FROM events WHERE position IN (SELECT value FROM json_each(?1))
 	AND position <= ` + archiveLimit + `
 	AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_id = events.id)
-RETURNING position`
+RETURNING position, aggregate, instance, version`

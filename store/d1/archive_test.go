@@ -76,6 +76,7 @@ func TestArchiveStatements(t *testing.T) {
 	seg := run(stmt{d1.ArchiveSegments, nil})[0]
 	require.Len(t, seg, 1)
 	assert.Equal(t, int64(2), must(t, seg[0][8]), "the index's hot count, updated in the batch")
+	assert.Equal(t, []any{"cart", "c1", int64(1)}, res[0][1][1:], "each deleted event's instance and version")
 	// Without the projection (not the context's), up to the archive.
 	res = run(stmt{d1.ArchivePrune, []any{`[3,4,5,6]`, none}}, stmt{d1.ArchivePruneUpdate, []any{3, 6}})
 	assert.Equal(t, []int64{3, 4}, ints(t, res[0], 0), "not past the archive; the head stays")
@@ -104,6 +105,19 @@ func TestObjectSnapshotStatements(t *testing.T) {
 	assert.Len(t, batch(t, db, stmt{d1.ObjectEventsAfterSnapshot, []any{"h2"}})[0], 5, "no snapshot under that hash: every event")
 	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{4, "h2", `{"n":4}`, "t"}})
 	assert.Empty(t, batch(t, db, stmt{d1.ObjectSnapshot, []any{"h1"}})[0], "a newer one replaces it, whatever its hash")
+
+	// Pruning: forwarded ones, owed nothing, up to the snapshot only.
+	for v := 1; v <= 4; v++ {
+		if v != 3 {
+			batch(t, db, stmt{d1.ObjectSetPosition, []any{v * 10, fmt.Sprintf("e%d", v)}})
+		}
+	}
+	batch(t, db, stmt{d1.ObjectAddOutbox, []any{"e2", "mail"}})
+	batch(t, db, stmt{d1.ObjectPruneEvents, []any{5, "h1"}})
+	assert.Len(t, batch(t, db, stmt{d1.ObjectAllEvents, nil})[0], 5, "no snapshot under that hash: nothing leaves")
+	batch(t, db, stmt{d1.ObjectPruneEvents, []any{5, "h2"}})
+	assert.Equal(t, []int64{2, 3, 5}, ints(t, batch(t, db, stmt{d1.ObjectAllEvents, nil})[0], 0), "1 and 4 left; 2 is owed, 3 not forwarded, 5 after the snapshot")
+	assert.Equal(t, int64(2), must(t, batch(t, db, stmt{d1.ObjectHotFrom, nil})[0][0][0]))
 }
 
 func must(t *testing.T, v any) int64 {

@@ -31,4 +31,15 @@ WHERE excluded.version >= snapshot.version`
 	// snapshot taken under hash (all of them without one).
 	ObjectEventsAfterSnapshot = `SELECT ` + ObjectEventColumns + ` FROM events
 WHERE version > COALESCE((SELECT version FROM snapshot WHERE hash = ?1), 0) ORDER BY version`
+
+	// ObjectPruneEvents (version, hash) deletes the object's events up to
+	// a version that have left D1 for the archive: forwarded, owed no
+	// delivery, and not after its snapshot under hash (which starts its
+	// rehydration after them); none without one.
+	ObjectPruneEvents = `DELETE FROM events WHERE version <= ?1 AND position IS NOT NULL
+	AND version <= (SELECT version FROM snapshot WHERE hash = ?2)
+	AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.event_id = events.id)`
+	// ObjectHotFrom reads (v): the version the object's history begins
+	// at, NULL when it holds no event.
+	ObjectHotFrom = `SELECT MIN(version) AS v FROM events`
 )
