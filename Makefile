@@ -26,11 +26,13 @@ $(BIN)/cuesource: $(GO_SOURCES) schema/schema.cue worker/shell/worker.mjs go.mod
 # a Worker runs once per expression, on its first use. expr's vm and
 # builtins, which run every command, keep inlining. Without inlining too:
 # the work after a command (effects, projections, the archive, lenses,
-# diagnostics), which are off the command's path, and mime (a header or
-# two a request). e2e/workerd (TestWasmBuild) builds with the same flags
-# and checks the 2.5 MB budget.
+# diagnostics), which are off the command's path; internal/edge, whose
+# every step waits on an operation of the shell (a millisecond round trip
+# through JavaScript, next to which a call not inlined costs nothing);
+# and mime (a header or two a request). e2e/workerd (TestWasmBuild)
+# builds with the same flags and checks the 2.5 MB budget.
 WASM_GCFLAGS := $(foreach p,github.com/cuesource/cuesource/api/openapi github.com/cuesource/cuesource/diagram \
-	$(addprefix github.com/cuesource/cuesource/,archive retention effect/egress internal/lens internal/effect/rules internal/projections/rows diag) net/netip mime \
+	$(addprefix github.com/cuesource/cuesource/,archive retention effect/egress internal/lens internal/effect/rules internal/projections/rows diag internal/edge) net/netip mime \
 	$(addprefix github.com/expr-lang/expr/,ast conf parser parser/lexer checker checker/nature patcher optimizer compiler),-gcflags=$(p)=-l)
 $(BIN)/engine.wasm: $(GO_SOURCES) go.mod go.sum
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" $(WASM_GCFLAGS) -o $@ ./worker

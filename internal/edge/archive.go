@@ -35,6 +35,22 @@ const (
 	archiveIdle = time.Minute
 )
 
+// hostKey carries a script's host in a context: the Core's reader (whose
+// last decoded segment every script shares) performs each read's
+// operations through the host of the script that reads.
+type hostKey struct{}
+
+func withHost(h *host) context.Context { return context.WithValue(context.Background(), hostKey{}, h) }
+
+// via is h, or (nil) the host ctx carries.
+func via(ctx context.Context, h *host) *host {
+	if h != nil {
+		return h
+	}
+	h, _ = ctx.Value(hostKey{}).(*host)
+	return h
+}
+
 // d1Hot is archive.Hot and archive.Index over D1, through the shell.
 type d1Hot struct {
 	c           *Core
@@ -53,8 +69,8 @@ func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
 	return &d1Hot{c: c, h: h, projections: string(names), now: now}
 }
 
-func (d *d1Hot) Guards(context.Context) (retention.Guards, error) {
-	res, err := d.h.query(d1.ArchiveGuards, d.projections)
+func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveGuards, d.projections)
 	if err != nil {
 		return retention.Guards{}, err
 	}
@@ -78,8 +94,8 @@ func (d *d1Hot) Guards(context.Context) (retention.Guards, error) {
 	return g, nil
 }
 
-func (d *d1Hot) HotBytes(context.Context) (int64, error) {
-	res, err := d.h.query(d1.ArchiveHotBytes)
+func (d *d1Hot) HotBytes(ctx context.Context) (int64, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveHotBytes)
 	if err != nil {
 		return 0, err
 	}
@@ -89,8 +105,8 @@ func (d *d1Hot) HotBytes(context.Context) (int64, error) {
 	return d1.Int(res.Rows[0][0])
 }
 
-func (d *d1Hot) Window(_ context.Context, after int64, n int) ([]retention.Candidate, error) {
-	res, err := d.h.query(d1.ArchiveWindow, after, n)
+func (d *d1Hot) Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveWindow, after, n)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +129,11 @@ func (d *d1Hot) Window(_ context.Context, after int64, n int) ([]retention.Candi
 	return out, nil
 }
 
-func (d *d1Hot) Hot(_ context.Context, after int64, n int) ([]store.Event, error) {
+func (d *d1Hot) Hot(ctx context.Context, after int64, n int) ([]store.Event, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	res, err := d.h.query(d1.ReadAll, after, n, store.PageBytes)
+	res, err := via(ctx, d.h).query(d1.ReadAll, after, n, store.PageBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -241,8 +257,8 @@ func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, 
 	return out, nil
 }
 
-func (d *d1Hot) Segments(context.Context) ([]archive.Segment, error) {
-	res, err := d.h.query(d1.ArchiveSegments)
+func (d *d1Hot) Segments(ctx context.Context) ([]archive.Segment, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveSegments)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +273,8 @@ func (d *d1Hot) Segments(context.Context) ([]archive.Segment, error) {
 	return out, nil
 }
 
-func (d *d1Hot) SegmentAt(_ context.Context, pos int64) (archive.Segment, bool, error) {
-	res, err := d.h.query(d1.ArchiveSegmentAt, pos)
+func (d *d1Hot) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveSegmentAt, pos)
 	if err != nil || len(res.Rows) == 0 {
 		return archive.Segment{}, false, err
 	}
@@ -303,13 +319,13 @@ var _ archive.Target = r2{}
 
 func (r2) String() string { return "R2 bucket ARCHIVE" }
 
-func (t r2) Put(_ context.Context, name string, data []byte) error {
-	return t.h.do(Op{Kind: "r2put", Method: name, Arg: base64.StdEncoding.EncodeToString(data)}, nil)
+func (t r2) Put(ctx context.Context, name string, data []byte) error {
+	return via(ctx, t.h).do(Op{Kind: "r2put", Method: name, Arg: base64.StdEncoding.EncodeToString(data)}, nil)
 }
 
-func (t r2) Get(_ context.Context, name string) ([]byte, error) {
+func (t r2) Get(ctx context.Context, name string) ([]byte, error) {
 	var b64 *string
-	if err := t.h.do(Op{Kind: "r2get", Method: name}, &b64); err != nil {
+	if err := via(ctx, t.h).do(Op{Kind: "r2get", Method: name}, &b64); err != nil {
 		return nil, err
 	}
 	if b64 == nil {
@@ -318,7 +334,7 @@ func (t r2) Get(_ context.Context, name string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(*b64)
 }
 
-func (t r2) List(context.Context) ([]string, error) {
+func (t r2) List(ctx context.Context) ([]string, error) {
 	var out []string
 	cursor := ""
 	for {
@@ -326,7 +342,7 @@ func (t r2) List(context.Context) ([]string, error) {
 			Names  []string `json:"names"`
 			Cursor string   `json:"cursor"`
 		}
-		if err := t.h.do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
+		if err := via(ctx, t.h).do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
 			return nil, err
 		}
 		out = append(out, page.Names...)
@@ -343,17 +359,17 @@ func (t r2) List(context.Context) ([]string, error) {
 // gzip either way: each runtime reads the other's.
 type shellGzip struct{ h *host }
 
-func (g shellGzip) Compress(_ context.Context, lines []byte) ([]byte, error) {
-	return g.codec("gzip", lines)
+func (g shellGzip) Compress(ctx context.Context, lines []byte) ([]byte, error) {
+	return g.codec(ctx, "gzip", lines)
 }
 
-func (g shellGzip) Decompress(_ context.Context, data []byte) ([]byte, error) {
-	return g.codec("gunzip", data)
+func (g shellGzip) Decompress(ctx context.Context, data []byte) ([]byte, error) {
+	return g.codec(ctx, "gunzip", data)
 }
 
-func (g shellGzip) codec(kind string, in []byte) ([]byte, error) {
+func (g shellGzip) codec(ctx context.Context, kind string, in []byte) ([]byte, error) {
 	var out string
-	if err := g.h.do(Op{Kind: kind, Arg: base64.StdEncoding.EncodeToString(in)}, &out); err != nil {
+	if err := via(ctx, g.h).do(Op{Kind: kind, Arg: base64.StdEncoding.EncodeToString(in)}, &out); err != nil {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(out)
@@ -363,13 +379,11 @@ func (g shellGzip) codec(kind string, in []byte) ([]byte, error) {
 // retention and the Worker has an R2 bucket to keep them in.
 func (c *Core) archiving() bool { return c.cfg.Archive && c.retention.Active() }
 
-// readerOf reads the archived log through h (nil without a bucket).
-func (c *Core) readerOf(h *host) *archive.Reader {
-	if !c.cfg.Archive {
-		return nil
-	}
-	return &archive.Reader{Target: r2{h}, Index: c.hotOf(h, time.Time{}), Codec: shellGzip{h}}
-}
+// readerOf is the Core's reader of the archived log (nil without a
+// bucket), shared by the scripts so that one going through the log in
+// order decodes each segment once; each read passes its script's host in
+// its context (withHost).
+func (c *Core) readerOf() *archive.Reader { return c.reader }
 
 // readWhole reads a page of the log after a position: D1's as far as it
 // is contiguous from after+1 (hot is the hot page read), else the
@@ -384,11 +398,11 @@ func (c *Core) readWhole(h *host, after int64, limit int, hot []store.Event) (ev
 	if i > 0 || len(hot) == 0 {
 		return hot[:i], true, nil
 	}
-	r := c.readerOf(h)
+	r := c.readerOf()
 	if r == nil {
 		return nil, false, fmt.Errorf("%w: positions %d-%d have left D1 and the Worker has no R2 bucket (ARCHIVE) to read them from", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
 	}
-	cold, err := r.ReadAll(context.Background(), after, limit)
+	cold, err := r.ReadAll(withHost(h), after, limit)
 	if err != nil {
 		return nil, false, err
 	}

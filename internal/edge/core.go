@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
@@ -68,6 +69,9 @@ type Core struct {
 	// object's pass interval (archive.go).
 	retention    retention.Policies
 	archiveEvery time.Duration
+	// reader reads the archive for every script (archive.go); nil
+	// without a bucket.
+	reader *archive.Reader
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -98,6 +102,9 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow, archiveEvery: archiveEvery}
 	if c.retention, err = retention.Of(m); err != nil {
 		return nil, err
+	}
+	if cfg.Archive {
+		c.reader = &archive.Reader{Target: r2{}, Index: c.hotOf(nil, time.Time{}), Codec: shellGzip{}}
 	}
 	if v := cfg.Env["CUESOURCE_ARCHIVE_EVERY"]; v != "" {
 		if c.archiveEvery, err = time.ParseDuration(v); err != nil || c.archiveEvery <= 0 {

@@ -215,7 +215,9 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		}
 		return true, nil
 	}
-	atHead := hot && len(evs) < projectBatch
+	// At the head: D1 answered a short read, all of it taken (a read cut
+	// at a gap left by a prune, or from the archive, is not the end).
+	atHead := hot && len(evs) == len(res.Rows) && len(res.Rows) < projectBatch
 	b := rows.Prepare(t, evs, nil)
 	loaded := map[string]*rows.Row{}
 	for i := 0; i < len(b.Keys); i += rows.ManyKeys {
