@@ -250,7 +250,8 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	if err != nil || !bytes.Contains(cfg, []byte(`"r2_buckets"`)) || !bytes.Contains(cfg, []byte(`"Archiver"`)) {
 		t.Fatalf("wrangler.jsonc binds no R2 bucket or no Archiver object (%v):\n%s", err, cfg)
 	}
-	w := startWorker(t, dir, "")
+	persist := t.TempDir()
+	w := startWorker(t, dir, persist)
 	c := newClient(w.url)
 	defer c.Close()
 
@@ -355,6 +356,12 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	if r, err := c.Request(http.MethodDelete, "/__test/r2/"+seg.Name, nil); err != nil || r.Status != http.StatusOK {
 		t.Fatalf("deleting segment %s: %v %v", seg.Name, r, err)
 	}
+	// Started again: the isolate's reader no longer holds the segment it
+	// decoded last.
+	c.Close()
+	w.stop(10 * time.Second)
+	w = startWorker(t, dir, persist)
+	c = newClient(w.url)
 	r, err := c.Request(http.MethodGet, "/events?after=0", nil)
 	want := fmt.Sprintf("positions %d-%d", seg.First, seg.Last)
 	if err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), want) || !strings.Contains(string(r.Body), "archive_unreadable") {
