@@ -33,6 +33,9 @@ const (
 	// archiveIdle is when the alarm comes back without a keepFor rule:
 	// kicks bring it sooner.
 	archiveIdle = time.Minute
+	// archiveBehind is when it comes back while a projection is behind
+	// the log (its progress lets events go, but kicks nothing).
+	archiveBehind = time.Second
 )
 
 // hostKey carries a script's host in a context: the Core's reader (whose
@@ -438,7 +441,10 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 		return ArchiveReport{Done: true}, nil
 	}
 	if ai.Call == "kick" {
-		return ArchiveReport{}, o.alarm(ai.Now.Add(alarmFloor))
+		// Only ever sooner: a kick that moved a due alarm (or the one
+		// running) later, as the objects' alarm op may, would starve the
+		// Archiver under a steady stream of kicks.
+		return ArchiveReport{}, h.do(Op{Kind: "alarm", Method: "earlier", Arg: ai.Now.Add(alarmFloor).UnixMilli()}, nil)
 	}
 	opt := archive.Options{Now: func() time.Time { return ai.Now }, Snapshots: c.snapshotsOf(h)}
 	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
@@ -496,6 +502,11 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	if g.Head != head {
 		rep.Done = false
 		return rep, o.alarm(ai.Now.Add(alarmFloor))
+	}
+	if g.Projected < g.Head-1 {
+		// A projection behind holds events back; no kick follows its
+		// catch-up, so the alarm looks again soon.
+		return rep, o.alarm(ai.Now.Add(archiveBehind))
 	}
 	return rep, nil
 }

@@ -149,9 +149,10 @@ async function performOk(env, op, local) {
         for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
       });
     case "alarm": {
-      // At op.arg at the latest: an earlier alarm stays.
+      // At op.arg at the latest: an earlier alarm stays. "earlier" never
+      // replaces a due one either (it fires as it is).
       const cur = await local.ctx.storage.getAlarm();
-      if (cur === null || cur > op.arg || cur <= Date.now()) await local.ctx.storage.setAlarm(op.arg);
+      if (cur === null || cur > op.arg || (op.method !== "earlier" && cur <= Date.now())) await local.ctx.storage.setAlarm(op.arg);
       return null;
     }
     case "respond":
