@@ -239,8 +239,9 @@ func checkWhole(t tb, c *client, acked map[string]bool) ([]logEvent, [][]byte) {
 // few dozen events big, the Archiver object keeps D1's log near its
 // budget while every command succeeds; at the end D1's log is under it,
 // GET /events reads every acknowledged event from position 1, in order,
-// once, byte for byte as it was served while hot; projections rebuilt
-// from the archive in R2 equal the live ones; a missing segment fails
+// once, byte for byte as it was served while hot, and so does the live
+// stream's catch-up; projections rebuilt from the archive in R2 equal the
+// live ones; a missing segment fails
 // the reads that need it, naming its range.
 func TestArchiveTinyHotBudget(t *testing.T) {
 	skipShort(t)
@@ -349,6 +350,14 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 		}
 	}
 	rebuildEquals(t, c, st.Head)
+
+	// The live stream's catch-up from position 1 reads the archive too.
+	frames := openStream(t, w.url, "0")
+	for i := int64(1); i <= st.Head; i++ {
+		if f := next(t, frames); f.id != strconv.FormatInt(i, 10) {
+			t.Fatalf("the live stream's frame %d has id %s", i, f.id)
+		}
+	}
 
 	// A missing segment: the reads that need it fail naming its range;
 	// those after it still answer.
