@@ -406,6 +406,35 @@ func Recorded(p *interpreter.Program, req *CommandRequest) (interpreter.Recorded
 	if r.CausationID == "" {
 		r.CausationID = req.CommandID
 	}
+	r.Declared = declared(p, req)
 	raw, _ := json.Marshal(r)
 	return r, raw
+}
+
+// declared evaluates the context's declared metadata for req: over its
+// payload (null when it is not JSON: the command is then rejected anyway)
+// and its caller's claims.
+func declared(p *interpreter.Program, req *CommandRequest) map[string]any {
+	if len(p.Auth.Manifest.Meta) == 0 && !commandMeta(p.Auth.Manifest, req.Aggregate, req.Command) {
+		return nil
+	}
+	env := &interpreter.Env{Caller: map[string]any{}}
+	if req.Caller != nil && req.Caller.Claims != nil {
+		env.Caller = req.Caller.Claims
+	}
+	if len(req.Payload) == 0 {
+		env.Cmd = map[string]any{}
+	} else if v, err := value.Decode(req.Payload, req.Limits); err == nil {
+		env.Cmd = v
+	}
+	return p.Auth.Declared(req.Aggregate, req.Command, env)
+}
+
+func commandMeta(a *manifest.Auth, aggregate, command string) bool {
+	if ar := a.Aggregates[aggregate]; ar != nil {
+		if cr := ar.Commands[command]; cr != nil {
+			return len(cr.Meta) > 0
+		}
+	}
+	return false
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cuesource/cuesource/store"
 )
 
 // ReadModels is what a runtime offers for projections and queries.
@@ -22,6 +24,16 @@ type ReadModels interface {
 	// Resume retries it from there (after the definition was fixed).
 	Skip(ctx context.Context, name string) error
 	Resume(ctx context.Context, name string) error
+}
+
+// RowReader is an optional ability of ReadModels: one projection row by
+// its key, for GET /admin/projections/{name}/rows/{key} (how scenarios
+// check a projection over HTTP).
+type RowReader interface {
+	// Row returns the row of projection name under key: "key" and each
+	// column by name, as a query gives them; nil when there is no such
+	// row. A projection that does not exist wraps ErrUnknown.
+	Row(ctx context.Context, name, key string) (map[string]any, error)
 }
 
 // ErrUnknown is wrapped by ReadModels and DeadLetters errors for a name or
@@ -101,6 +113,10 @@ type StorageHealth struct {
 	Faults      int64      `json:"faults"`
 	LastFault   string     `json:"lastFault,omitempty"`
 	LastFaultAt *time.Time `json:"lastFaultAt,omitempty"`
+	// KeyConflicts are the claims in the log that the last rebuild of an
+	// aggregate's unique keys could not honour (see RebuildKeys), by
+	// aggregate: /healthz lists them, and stays 200.
+	KeyConflicts map[string][]store.KeyConflict `json:"keyConflicts,omitempty"`
 }
 
 // HealthReporter is a Backend's optional ability to report on its

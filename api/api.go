@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/url"
 	"slices"
 	"strconv"
@@ -103,9 +102,10 @@ type Options struct {
 	// package diagram; a Worker serves the one `worker build` rendered,
 	// which keeps the renderer out of the wasm engine.
 	Diagram func(*manifest.Manifest) []byte
-	// OpenAPI makes the OpenAPI document (GET /openapi.json) of the
-	// program served; nil: [OpenAPI]. A Worker serves the one `worker
-	// build` rendered: its build (GOOS=js) links no api/openapi.
+	// OpenAPI writes the context's OpenAPI document (GET /openapi.json) on
+	// first request, for the program served. Nil: OpenAPI, natively; a
+	// Worker serves the one `worker build` wrote, which keeps the document
+	// writer (package openapi) out of the wasm engine.
 	OpenAPI func(*interpreter.Program) []byte
 	// MaxStreams caps the live event streams served at once (Stream);
 	// more are refused with 503 and Retry-After. 0 means DefaultMaxStreams,
@@ -172,10 +172,25 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 		opt.MaxStreams = DefaultMaxStreams
 	}
 	return &Service{prog: p, backend: b, opt: opt, streams: new(atomic.Int64), live: new(atomic.Pointer[Service]),
-		openapi: openAPIOf(p, opt.OpenAPI),
+		openapi: openAPIDoc(p, opt.OpenAPI),
 		context: &document{make: func() []byte { return contextDoc(p) }},
 		diagram: diagramDoc(p, opt.Diagram),
 	}
+}
+
+// writeOpenAPI is OpenAPI where it is linked (not in the wasm engine).
+var writeOpenAPI func(*interpreter.Program) []byte
+
+// openAPIDoc is the OpenAPI document of p, by write or else OpenAPI; one
+// without a maker (404) when the runtime writes none.
+func openAPIDoc(p *interpreter.Program, write func(*interpreter.Program) []byte) *document {
+	if write == nil {
+		write = writeOpenAPI
+	}
+	if write == nil {
+		return &document{}
+	}
+	return &document{make: func() []byte { return write(p) }}
 }
 
 // diagramDoc is the diagram document of p, or one without a maker (404)
@@ -314,8 +329,10 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if bad != nil {
 			return *bad
 		}
-		if bad := checkID(m.Params["id"]); bad != nil {
-			return *bad
+		if id, ok := m.Params["id"]; ok {
+			if bad := checkID(id); bad != nil {
+				return *bad
+			}
 		}
 		c.a, c.agg, c.id = a, agg, m.Params["id"]
 	}
@@ -340,6 +357,7 @@ type call struct {
 var identified = map[string]bool{
 	"events": true, "query": true, "projections": true,
 	"instance": true, "instance.events": true, "instance.history": true, "command": true,
+	"create": true, "instance.byKey": true, "command.byKey": true,
 }
 
 // handle answers a request matched to the route called name: each route
@@ -379,6 +397,8 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return s.seed(ctx, c)
 	case "admin.rehydrate":
 		return s.rehydrate(ctx, c)
+	case "admin.projectionRow":
+		return s.projectionRow(ctx, c)
 	case "admin.storage":
 		st, err := s.opt.Storage(ctx)
 		if err != nil {
@@ -404,6 +424,12 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 		return s.history(ctx, c)
 	case "command":
 		return s.command(ctx, c)
+	case "create":
+		return s.create(ctx, c)
+	case "instance.byKey":
+		return s.instanceByKey(ctx, c)
+	case "command.byKey":
+		return s.commandByKey(ctx, c)
 	}
 	panic("api: no handler for route " + name)
 }
@@ -629,23 +655,45 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, *Response)
 
 // command answers POST /{aggregate}/{id}/{command}.
 func (s *Service) command(ctx context.Context, c *call) Response {
-	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
+	cmd, bad := s.commandOf(c)
+	if bad != nil {
+		return *bad
+	}
+	req, bad := s.commandRequest(ctx, c, cmd)
+	if bad != nil {
+		return *bad
+	}
+	return s.execute(ctx, c, req)
+}
+
+// commandOf is the command c's route names.
+func (s *Service) commandOf(c *call) (*interpreter.Command, *Response) {
+	name := c.p["command"]
 	cmd, ok := c.a.Commands[name]
 	if !ok {
-		return problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", agg, name))
+		r := problem(statusNotFound, string(engine.KindUnknownCommand), fmt.Sprintf("aggregate %s has no command %q", c.agg, name))
+		return nil, &r
 	}
+	return cmd, nil
+}
+
+// commandRequest reads the request of command cmd on c.id from its body
+// and headers.
+func (s *Service) commandRequest(ctx context.Context, c *call, cmd *interpreter.Command) (*cuesource.CommandRequest, *Response) {
+	fail := func(r Response) (*cuesource.CommandRequest, *Response) { return nil, &r }
+	r, agg, id, name := c.r, c.agg, c.id, c.p["command"]
 	if len(r.Body) > s.opt.Limits.MaxBytes {
-		return problem(statusRequestEntityTooLarge, string(engine.KindTooLarge),
-			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes))
+		return fail(problem(statusRequestEntityTooLarge, string(engine.KindTooLarge),
+			fmt.Sprintf("the body is over the limit of %d bytes", s.opt.Limits.MaxBytes)))
 	}
 	if len(r.Body) > 0 {
 		if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-			return problem(statusUnsupportedMediaType, "unsupported_media_type",
-				fmt.Sprintf("a command body must be application/json, not %q", ct))
+			return fail(problem(statusUnsupportedMediaType, "unsupported_media_type",
+				fmt.Sprintf("a command body must be application/json, not %q", ct)))
 		}
 	}
 	if c.caller != nil && c.caller.Anonymous && !s.prog.Auth.Anonymous(agg, name) {
-		return *needsToken()
+		return nil, needsToken()
 	}
 	req := &cuesource.CommandRequest{
 		Aggregate: agg, ID: id, Command: name, Payload: r.Body,
@@ -657,7 +705,7 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 		// the Workers runtime joins them.
 		vs, ok := parseIfMatch(im)
 		if !ok {
-			return s.badIfMatch(ctx, agg, id, im)
+			return fail(s.badIfMatch(ctx, agg, id, im))
 		}
 		if len(vs) == 1 {
 			req.ExpectedVersion = vs[0]
@@ -665,38 +713,107 @@ func (s *Service) command(ctx context.Context, c *call) Response {
 			req.ExpectedVersions = vs
 		}
 	} else if cmd.IfMatch == "required" {
-		return problem(statusPreconditionRequired, "precondition_required",
-			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name))
+		return fail(problem(statusPreconditionRequired, "precondition_required",
+			fmt.Sprintf("%s needs an If-Match header with the instance's ETag", name)))
 	}
 	if at := r.Header.Get("Cuesource-Time"); at != "" {
 		// A command dated by its sender: how scenarios that set the clock
 		// play over HTTP. Only the admin, who may write any history with
 		// a seed anyway, may date a command.
 		if s.opt.AdminToken == "" || !bearer(r.Header, s.opt.AdminToken) {
-			return problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it")
+			return fail(problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it"))
 		}
 		t, err := time.Parse(time.RFC3339Nano, at)
 		if err != nil {
-			return problem(statusBadRequest, "invalid_header", fmt.Sprintf("Cuesource-Time must be an RFC 3339 time, not %q", at))
+			return fail(problem(statusBadRequest, "invalid_header", fmt.Sprintf("Cuesource-Time must be an RFC 3339 time, not %q", at)))
 		}
 		req.Time = t.UTC().Truncate(time.Millisecond)
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 255 {
-			return problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters")
+			return fail(problem(statusBadRequest, "invalid_header", "Idempotency-Key is longer than 255 characters"))
 		}
 		req.IdempotencyKey = key
 	}
-	a, err := s.backend.Execute(ctx, req)
-	if err != nil {
-		return internal(err)
-	}
-	return Answer(a, req.Aggregate, req.ID)
+	return req, nil
 }
 
 func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	mt, ok := mediaType(ct)
+	return ok && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// mediaType reads a Content-Type as mime.ParseMediaType does (RFC 2045:
+// type/subtype, then ; name=value parameters, each value a token or a
+// quoted string, no name twice) and returns its type in lower case. It
+// is written here because package mime, whose tables and file loading
+// come with its init, would be the wasm engine's only reason to link it.
+func mediaType(v string) (string, bool) {
+	base, params, _ := strings.Cut(v, ";")
+	mt := strings.ToLower(strings.TrimSpace(base))
+	typ, sub, found := strings.Cut(mt, "/")
+	if !isToken(typ) || found && !isToken(sub) {
+		return "", false
+	}
+	seen := map[string]bool{}
+	rest := params
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		if rest == "" {
+			return mt, true
+		}
+		name, after, ok := strings.Cut(rest, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || !isToken(name) || seen[name] {
+			return "", false
+		}
+		seen[name] = true
+		after = strings.TrimLeft(after, " \t")
+		if strings.HasPrefix(after, `"`) {
+			end := 1
+			for end < len(after) && after[end] != '"' {
+				if after[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(after) {
+				return "", false
+			}
+			after = after[end+1:]
+		} else {
+			n := 0
+			for n < len(after) && isTokenChar(after[n]) {
+				n++
+			}
+			if n == 0 {
+				return "", false
+			}
+			after = after[n:]
+		}
+		after = strings.TrimLeft(after, " \t")
+		if after != "" && after[0] != ';' {
+			return "", false
+		}
+		rest = strings.TrimPrefix(after, ";")
+	}
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar: RFC 1521 and RFC 2045 token characters.
+func isTokenChar(c byte) bool {
+	return c > ' ' && c < 0x7f && !strings.ContainsRune(`()<>@,;:\"/[]?=`, rune(c))
 }
 
 // ETag is the (weak) entity tag of an instance version.

@@ -845,15 +845,15 @@ func TestDotSegments(t *testing.T) {
 		status       int
 		kind         string
 	}{
-		{http.MethodPost, "/cart/%2e%2e/Open", http.StatusNotFound, "not_found"},               // /Open
-		{http.MethodPost, "/cart/%2E%2e/Open", http.StatusNotFound, "not_found"},               // /Open
-		{http.MethodPost, "/cart/.%2E/Open", http.StatusNotFound, "not_found"},                 // /Open
-		{http.MethodPost, "/cart/%2E/Open", http.StatusMethodNotAllowed, "method_not_allowed"}, // /cart/Open
-		{http.MethodGet, "/cart/c1/..", http.StatusNotFound, "not_found"},                      // /cart/
-		{http.MethodGet, "/cart/.", http.StatusNotFound, "not_found"},                          // /cart/
-		{http.MethodGet, "/../../cart/c1", http.StatusOK, ""},                                  // /cart/c1
-		{http.MethodGet, "/cart/x/%2e%2e/c1", http.StatusOK, ""},                               // /cart/c1
-		{http.MethodGet, `/cart\c1`, http.StatusOK, ""},                                        // /cart/c1
+		{http.MethodPost, "/cart/%2e%2e/Open", http.StatusNotFound, "not_found"}, // /Open
+		{http.MethodPost, "/cart/%2E%2e/Open", http.StatusNotFound, "not_found"}, // /Open
+		{http.MethodPost, "/cart/.%2E/Open", http.StatusNotFound, "not_found"},   // /Open
+		{http.MethodPost, "/cart/%2E/Open", http.StatusCreated, ""},              // /cart/Open: a new cart
+		{http.MethodGet, "/cart/c1/..", http.StatusNotFound, "not_found"},        // /cart/
+		{http.MethodGet, "/cart/.", http.StatusNotFound, "not_found"},            // /cart/
+		{http.MethodGet, "/../../cart/c1", http.StatusOK, ""},                    // /cart/c1
+		{http.MethodGet, "/cart/x/%2e%2e/c1", http.StatusOK, ""},                 // /cart/c1
+		{http.MethodGet, `/cart\c1`, http.StatusOK, ""},                          // /cart/c1
 	} {
 		body := ""
 		if tc.method == http.MethodPost {
@@ -874,7 +874,7 @@ func TestDotSegments(t *testing.T) {
 			assert.Equal(t, tc.status, r.Status, "%s %s: %s", tc.method, tc.path, r)
 		}
 	}
-	assert.Equal(t, 1, s.eventCount())
+	assert.Equal(t, 2, s.eventCount()) // c1, and the cart /cart/Open made
 }
 
 // TestExpectContinueOverLimit: a declared Content-Length over the body

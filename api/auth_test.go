@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -410,14 +411,25 @@ func TestAuthKeysUnavailable(t *testing.T) {
 	assert.Equal(t, "5", r.Header.Get("Retry-After"))
 }
 
-// A runtime that loads a checked manifest (a Worker) does not enforce
-// auth yet: it refuses a context that declares it rather than serve it
-// without its rules.
-func TestAuthCompileCheckedRefuses(t *testing.T) {
+// A runtime that loads a checked manifest (a Worker) enforces the same
+// rules: CompileChecked compiles auth, its rules lazily, and the answers
+// are those of Compile's program.
+func TestAuthCompileChecked(t *testing.T) {
 	m, err := compiler.Compile("../contexts/owned/owned.cue")
 	require.NoError(t, err)
-	_, err = interpreter.CompileChecked(m)
-	require.ErrorContains(t, err, "this runtime does not enforce auth yet")
+	p, err := interpreter.CompileChecked(m)
+	require.NoError(t, err)
+	require.NotNil(t, p.Auth)
+	v, err := auth.New(auth.Config{Secret: jwtSecret, Issuer: "https://id.example", Audience: "owned"})
+	require.NoError(t, err)
+	s := newServerReadSide(t, p, api.Options{Identity: v})
+	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
+	bob := bearerOf(token(t, "bob", []string{"customer"}, nil, "", nil))
+	s.post("/cart/c1/Open", "", http.StatusCreated, ada...)
+	m2 := assertProblem(t, s.do(http.MethodPost, "/cart/c1/AddItem", `{"sku":"TEA-01","qty":1}`, bob...), http.StatusForbidden, "forbidden")
+	assert.Equal(t, "owner acts", m2["name"])
+	assertProblem(t, s.do(http.MethodGet, "/cart/c1", "", bob...), http.StatusNotFound, "instance_missing")
+	assertJSON(t, s.do(http.MethodGet, "/cart/c1", "", ada...), http.StatusOK)
 }
 
 // Cloudflare Access is one configuration: the token comes in
@@ -442,4 +454,61 @@ func TestAuthCloudflareAccessHeader(t *testing.T) {
 	s.post("/cart/a1/Open", "", http.StatusCreated, "Cf-Access-Jwt-Assertion", tok)
 	assertJSON(t, s.do(http.MethodGet, "/cart/a1", "", "Cf-Access-Jwt-Assertion", tok), http.StatusOK)
 	assertProblem(t, s.do(http.MethodGet, "/cart/a1", "", bearerOf(tok)...), http.StatusUnauthorized, "unauthorized")
+}
+
+// ownedWithMeta is the owned context with declared metadata: the
+// caller's roles on every event, a command's sku on AddItem's, and the
+// carts projection reading both.
+func ownedWithMeta(t testing.TB) string {
+	t.Helper()
+	src, err := os.ReadFile("../contexts/owned/owned.cue")
+	require.NoError(t, err)
+	s := string(src)
+	for old, repl := range map[string]string{
+		`allow: "admins act": "'admin' in caller.roles"`: `allow: "admins act": "'admin' in caller.roles"
+	meta: roles: "caller.roles"`,
+		`AddItem: {`: `AddItem: {
+				meta: sku: "cmd.sku"`,
+		`"cart.ItemAdded": upsert: by: "meta.actor"`: `"cart.ItemAdded": upsert: by: "meta.actor + '/' + meta.sku + '/' + join(meta.roles, ',')"`,
+	} {
+		require.Contains(t, s, old)
+		s = strings.Replace(s, old, repl, 1)
+	}
+	path := filepath.Join(t.TempDir(), "owned.cue")
+	require.NoError(t, os.WriteFile(path, []byte(s), 0o644))
+	return path
+}
+
+// Declared metadata is recorded with each event beside the actor (the
+// context's for every command, a command's own for its events), read by
+// projections as meta.<name>, and shown by the event reads.
+func TestAuthDeclaredMeta(t *testing.T) {
+	p, err := compile(ownedWithMeta(t))
+	require.NoError(t, err)
+	v, err := auth.New(auth.Config{Secret: jwtSecret, Issuer: "https://id.example", Audience: "owned"})
+	require.NoError(t, err)
+	s := newServerReadSide(t, p, api.Options{Identity: v})
+	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
+	s.post("/cart/c1/Open", "", http.StatusCreated, ada...)
+	s.post("/cart/c1/AddItem", `{"sku":"TEA-01","qty":1}`, http.StatusOK, ada...)
+	r := s.do(http.MethodGet, "/cart/c1/events", "", ada...)
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	var page struct {
+		Events []struct {
+			Type string         `json:"type"`
+			Meta map[string]any `json:"meta"`
+		} `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &page))
+	require.Len(t, page.Events, 2)
+	assert.Equal(t, "CartOpened", page.Events[0].Type)
+	assert.Equal(t, []any{"customer"}, page.Events[0].Meta["roles"])
+	assert.NotContains(t, page.Events[0].Meta, "sku")
+	assert.Equal(t, "ada", page.Events[1].Meta["actor"])
+	assert.Equal(t, "TEA-01", page.Events[1].Meta["sku"])
+	assert.Equal(t, []any{"customer"}, page.Events[1].Meta["roles"])
+	sam := bearerOf(token(t, "sam", []string{"support"}, nil, "", nil))
+	rows := s.do(http.MethodGet, "/queries/carts_of?owner=ada", "", sam...)
+	require.Equal(t, http.StatusOK, rows.Status, rows.String())
+	assert.Contains(t, string(rows.Body), `"by":"ada/TEA-01/customer"`)
 }

@@ -16,7 +16,7 @@ func (s *Service) health(ctx context.Context) Response {
 		return jsonResponse(statusOK, body)
 	}
 	h := hr.StorageHealth(ctx)
-	if h.Faults == 0 && !h.Failing {
+	if h.Faults == 0 && !h.Failing && len(h.KeyConflicts) == 0 {
 		// A healthy store answers as a runtime without the ability does.
 		return jsonResponse(statusOK, body)
 	}

@@ -102,15 +102,18 @@ func TestOpenAPIExample(t *testing.T) {
 		want = append(want, "/queries/"+q)
 	}
 	if len(m.Projections) > 0 {
-		want = append(want, "/projections", "/projections/{name}/{action}")
+		want = append(want, "/projections", "/projections/{name}/{action}", "/admin/projections/{name}/rows/{key}")
 	}
 	if len(m.Effects) > 0 {
 		want = append(want, "/admin/dead-letters", "/admin/dead-letters/{id}/retry", "/admin/dead-letters/{id}")
 	}
 	for agg, a := range m.Aggregates {
 		want = append(want, "/"+agg+"/{id}", "/"+agg+"/{id}/events")
-		for cmd := range a.Commands {
+		for cmd, c := range a.Commands {
 			want = append(want, "/"+agg+"/{id}/"+cmd)
+			if c.Instance != manifest.InstanceExisting {
+				want = append(want, "/"+agg+"/"+cmd) // made with an id the server chooses
+			}
 		}
 	}
 	var got []string
@@ -426,4 +429,34 @@ func TestOpenAPIRetention(t *testing.T) {
 	schema := ev["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
 	assert.Contains(t, schema["properties"], "hotFrom")
 	assert.NotContains(t, schema["required"], "hotFrom")
+}
+
+// Unique keys, look-ups and server-chosen ids are documented: the by-key
+// routes, 409 unique_violation on a command whose events claim a key,
+// 503 lookup_failed on one with look-ups, 201 with Location on a create.
+func TestOpenAPIRulesAcrossInstances(t *testing.T) {
+	p := openapiCompile(t, "../contexts/carts")
+	doc := openapiDoc(t, p)
+	get := at(t, doc, "paths", "/cart/by/openCartPerClient/{key}", "get").(map[string]any)
+	assert.Equal(t, "cart.by.openCartPerClient", get["operationId"])
+	assert.Contains(t, at(t, get, "responses", "404", "description"), "key_not_held")
+	at(t, get, "responses", "200", "headers", "ETag")
+
+	open := at(t, doc, "paths", "/cart/Open", "post").(map[string]any)
+	assert.Equal(t, "cart.Open.create", open["operationId"])
+	at(t, open, "responses", "201", "headers", "Location")
+	assert.Contains(t, at(t, open, "responses", "409", "description"), "unique_violation")
+	assert.Contains(t, at(t, open, "responses", "409", "description"), "openCartPerClient")
+	assert.Contains(t, at(t, doc, "paths", "/cart/{id}/Open", "post", "responses", "409", "description"), "unique_violation")
+	assert.NotContains(t, at(t, doc, "paths", "/cart/{id}/AddItem", "post", "responses", "409", "description"), "unique_violation")
+
+	add := at(t, doc, "paths", "/cart/by/openCartPerClient/{key}/AddItem", "post").(map[string]any)
+	assert.Equal(t, "cart.AddItem.by.openCartPerClient", add["operationId"])
+	assert.Contains(t, at(t, add, "responses", "503", "description"), "lookup_failed")
+	assert.Contains(t, at(t, add, "responses", "404", "description"), "key_not_held")
+	assert.NotContains(t, doc["paths"], "/cart/by/openCartPerClient/{key}/Open", "Open makes a new cart: never one by key")
+	assert.NotContains(t, doc["paths"], "/cart/CheckOut", "CheckOut makes no cart")
+	for _, ext := range []string{"constraint", "key", "holder", "lookup"} {
+		at(t, doc, "components", "schemas", "Problem", "properties", ext)
+	}
 }

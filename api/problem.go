@@ -43,6 +43,11 @@ func Problem(status int, kind, detail string) Response { return problem(status, 
 func Unauthorized(detail string) Response              { return unauthorized(detail) }
 func MethodNotAllowed(allow string) Response           { return methodNotAllowed(allow) }
 
+// ProblemWith is Problem with extension members (violations, ...).
+func ProblemWith(status int, kind, detail string, ext map[string]any) Response {
+	return problemWith(status, kind, detail, ext)
+}
+
 // TooLarge is the answer to a body over the limit of max bytes, which a
 // runtime gives before (or instead of) reading the body.
 func TooLarge(max int) Response {

@@ -26,6 +26,13 @@ func (s *Service) query(ctx context.Context, c *call) Response {
 		return problemWith(statusBadRequest, "invalid_parameter", fmt.Sprintf("the parameters of query %s do not fit its #params", name),
 			map[string]any{"violations": vs})
 	}
+	// The status is read before the rows, so the rows hold every event up
+	// to the position it gives (or more): a reader that waits for a
+	// position (test --url) never takes older rows for newer.
+	read, stale, err := s.readState(ctx, q.Reads)
+	if err != nil {
+		return internal(err)
+	}
 	rows, err := s.opt.ReadModels.Query(ctx, name, params)
 	var le *cuesource.LimitError
 	switch {
@@ -41,16 +48,12 @@ func (s *Service) query(ctx context.Context, c *call) Response {
 	if rows == nil {
 		rows = []map[string]any{}
 	}
-	read, stale, err := s.readState(ctx, q.Reads)
-	if err != nil {
-		return internal(err)
-	}
 	return jsonResponse(statusOK, map[string]any{"query": name, "rows": rows, "projections": read, "stale": stale})
 }
 
 // readState is what a query's answer says of the projections it read:
-// each one's state, position and lag (the rows hold every event up to
-// position at least; lag counts to the head read after them). stale is
+// each one's state, position and lag, read before the rows (so the rows
+// hold every event up to position at least). stale is
 // true when one of them is not running: failed (its rows stop at the
 // event it failed on), rebuilding, or not built by the current definition
 // yet.
@@ -119,6 +122,42 @@ func (s *Service) projectionAction(ctx context.Context, c *call) Response {
 		}
 	}
 	return jsonResponse(statusOK, map[string]any{"name": name})
+}
+
+// projectionRow answers the admin route GET
+// /admin/projections/{name}/rows/{key}: the row under key (null when
+// there is none) and the projection's status, which says which events
+// the row holds (every one up to its position).
+func (s *Service) projectionRow(ctx context.Context, c *call) Response {
+	name, key := c.p["name"], c.p["key"]
+	if _, ok := s.prog.Projections[name]; !ok {
+		return problem(statusNotFound, "unknown_projection", fmt.Sprintf("no projection %q", name))
+	}
+	rr, ok := s.opt.ReadModels.(cuesource.RowReader)
+	if !ok {
+		return problem(statusNotFound, "not_found", "this runtime does not read projection rows by key")
+	}
+	// Status first, then the row: the row holds every event up to the
+	// status's position, or more (see query).
+	read, _, err := s.readState(ctx, []string{name})
+	if err != nil {
+		return internal(err)
+	}
+	row, err := rr.Row(ctx, name, key)
+	if errors.Is(err, cuesource.ErrUnknown) {
+		return problem(statusNotFound, "unknown_projection", err.Error())
+	}
+	if err != nil {
+		return internal(err)
+	}
+	var st, answer any // null without one
+	if len(read) == 1 {
+		st = read[0]
+	}
+	if row != nil {
+		answer = row
+	}
+	return jsonResponse(statusOK, map[string]any{"projection": name, "key": key, "row": answer, "status": st})
 }
 
 // deadLetterList answers the admin route GET /admin/dead-letters.

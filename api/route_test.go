@@ -56,6 +56,8 @@ func TestDispatchEdges(t *testing.T) {
 		"GET /admin", "GET /admin/nope", "GET /admin/seed/x", "GET /admin/seed/cart/c1", "POST /admin/seed/nope/c1",
 		"POST /admin/seed/cart/%01", "POST /admin/rehydrate/cart/c1", "POST /admin/rehydrate/cart/%01", "GET /admin/rehydrate/cart/c1",
 		"GET /admin/storage", "POST /admin/storage", "GET /admin/storage/x",
+		"GET /admin/projections/cart_summary/rows/c1", "POST /admin/projections/cart_summary/rows/c1", "GET /admin/projections/nope/rows/c1",
+		"GET /admin/projections/cart_summary/rows", "GET /admin/projections",
 		"GET /admin/dead-letters", "POST /admin/dead-letters", "GET /admin/dead-letters/abc", "POST /admin/dead-letters/abc/xyz",
 		"GET /admin/dead-letters/5", "DELETE /admin/dead-letters/5", "GET /admin/dead-letters/5/retry", "POST /admin/dead-letters/5/retry",
 		"POST /admin/dead-letters/5/foo", "DELETE /admin/dead-letters/5/retry/x", "DELETE /admin/dead-letters/-5",
@@ -63,6 +65,7 @@ func TestDispatchEdges(t *testing.T) {
 		"GET /cart/c1/events", "POST /cart/c1/events", "GET /nope/c1/events", "GET /cart/c1/history", "HEAD /cart/c1/history",
 		"POST /cart/c1/history", "PUT /cart/c1/history", "GET /nope/c1/history", "HEAD /cart/c1/Open", "POST /cart/c1/Nope",
 		"POST /nope/c1/Open", "POST /cart/%01/Open", "POST /cart/c1/Open", "GET /cart/c1/x/y", "BREW /cart/c1",
+		"POST /cart/Open", "PUT /cart/Open", "GET /cart/by/c/k", "POST /cart/by/c/k", "POST /cart/by/c/k/Open", "GET /nope/by/c/k",
 	}
 	var out strings.Builder
 	for _, variant := range []struct {

@@ -107,11 +107,6 @@ type Archiver struct {
 	hotBytes int64
 }
 
-// New returns an archiver that writes gzip segments with [Gzip].
-func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
-	return NewCodec(hot, target, Gzip(), ps, opt)
-}
-
 // NewCodec returns an archiver that compresses its segments with codec.
 func NewCodec(hot Hot, target Target, codec Codec, ps retention.Policies, opt Options) *Archiver {
 	if opt.Window <= 0 {

@@ -31,9 +31,6 @@ type Reader struct {
 	evs  []store.Event
 }
 
-// NewReader reads the gzip segments idx names from t with [Gzip].
-func NewReader(t Target, idx Index) *Reader { return &Reader{Target: t, Index: idx, Codec: Gzip()} }
-
 // ReadAll returns up to limit archived events with positions above after
 // (a page as store.Page cuts it; limit <= 0: to the end of the archive),
 // reading the segments that hold them. It returns none when the archive

@@ -32,21 +32,6 @@ type Segment struct {
 // Name is the file name of the segment of positions first..last.
 func Name(first, last int64) string { return fmt.Sprintf("%020d-%020d.ndjson.gz", first, last) }
 
-// Encode makes the segment of evs (contiguous, in position order),
-// gzip-compressed.
-func Encode(evs []store.Event) ([]byte, Segment, error) {
-	lines, seg, err := Lines(evs)
-	if err != nil {
-		return nil, Segment{}, err
-	}
-	data, err := gzipCodec{}.Compress(context.Background(), lines)
-	if err != nil {
-		return nil, Segment{}, err
-	}
-	seg.Seal(data)
-	return data, seg, nil
-}
-
 // Lines makes the lines of the segment of evs (contiguous, in position
 // order), uncompressed, and its index entry but for what the compressed
 // bytes give ([Segment.Seal]).
@@ -140,12 +125,6 @@ func (e *SegmentError) Error() string {
 }
 
 func (e *SegmentError) Is(target error) bool { return target == store.ErrArchiveUnreadable }
-
-// Decode checks data, gzip-compressed, against s (size, checksum, then
-// every line: count, positions and times) and returns its events.
-func Decode(s Segment, data []byte) ([]store.Event, error) {
-	return decodeWith(context.Background(), gzipCodec{}, s, data)
-}
 
 func decodeWith(ctx context.Context, c Codec, s Segment, data []byte) ([]store.Event, error) {
 	if err := Check(s, data); err != nil {

@@ -2,17 +2,17 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenBytes bounds a token: a longer one is refused before it is
@@ -26,6 +26,17 @@ const DefaultSkew = 30 * time.Second
 // The algorithms this package verifies.
 var Algorithms = []string{"HS256", "RS256", "ES256", "EdDSA"}
 
+// Crypto verifies the signatures of the public-key algorithms (RS256,
+// ES256, EdDSA): natively the Go standard library (StdCrypto), on Workers
+// the shell's WebCrypto. Everything else (the allow-list, which key for
+// which algorithm, the claims) is this package's, the same everywhere.
+type Crypto interface {
+	// Verify reports whether sig is key's signature of signed under alg
+	// (alg is the allow-list's and matches key's type). An error says the
+	// signature could not be checked at all (not that it is bad).
+	Verify(ctx context.Context, alg string, key *Key, signed, sig []byte) (bool, error)
+}
+
 // Config is how tokens are verified.
 type Config struct {
 	// Algorithms is the allow-list; empty means HS256 when Secret is set
@@ -35,6 +46,9 @@ type Config struct {
 	Secret []byte
 	// Keys verifies RS256, ES256 and EdDSA.
 	Keys *Keys
+	// Crypto checks RS256, ES256 and EdDSA signatures; nil: StdCrypto
+	// where it is built (not in a Worker, which passes its own).
+	Crypto Crypto
 	// Issuer and Audience, when set, must be the token's iss and one of
 	// its aud.
 	Issuer, Audience string
@@ -44,11 +58,14 @@ type Config struct {
 	Now func() time.Time
 }
 
+// stdCrypto is the standard library's Crypto where it is linked (not in
+// the wasm engine, which would grow by RSA's and ECDSA's code).
+var stdCrypto Crypto
+
 // Verifier verifies tokens under one Config. It is safe for concurrent
 // use.
 type Verifier struct {
-	cfg    Config
-	parser *jwt.Parser
+	cfg Config
 
 	// verified remembers tokens that verified, by their whole text, so a
 	// client that sends the same token with every request pays for its
@@ -79,6 +96,9 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Crypto == nil {
+		cfg.Crypto = stdCrypto
+	}
 	if len(cfg.Algorithms) == 0 {
 		if cfg.Secret != nil {
 			cfg.Algorithms = append(cfg.Algorithms, "HS256")
@@ -98,19 +118,11 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, errors.New("auth: HS256 needs a secret of at least 32 bytes")
 		case a != "HS256" && cfg.Keys == nil:
 			return nil, fmt.Errorf("auth: %s needs keys (a JWKS)", a)
+		case a != "HS256" && cfg.Crypto == nil:
+			return nil, fmt.Errorf("auth: this runtime has no verifier of %s signatures", a)
 		}
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(cfg.Algorithms), jwt.WithLeeway(cfg.Skew),
-		jwt.WithTimeFunc(cfg.Now), jwt.WithExpirationRequired(), jwt.WithStrictDecoding(),
-	}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
-	}
-	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...), verified: map[string]verified{}}, nil
+	return &Verifier{cfg: cfg, verified: map[string]verified{}}, nil
 }
 
 // Error is a refused token. Reason is one of the Reason constants; Detail
@@ -161,19 +173,20 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	if ok && now.Before(hit.until) {
 		return hit.claims, nil
 	}
-	claims, err := v.verify(ctx, token)
-	if err == nil {
-		v.remember(token, claims, now)
+	claims, exp, err := v.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
 	}
-	return claims, err
+	v.remember(token, claims, exp, now)
+	return claims, nil
 }
 
 // remember keeps a verified token until CacheTTL has passed or it expires,
 // whichever comes first.
-func (v *Verifier) remember(token string, claims map[string]any, now time.Time) {
+func (v *Verifier) remember(token string, claims map[string]any, exp, now time.Time) {
 	until := now.Add(CacheTTL)
-	if exp, err := jwt.MapClaims(claims).GetExpirationTime(); err == nil && exp != nil && exp.Add(v.cfg.Skew).Before(until) {
-		until = exp.Add(v.cfg.Skew)
+	if end := exp.Add(v.cfg.Skew); end.Before(until) {
+		until = end
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -193,42 +206,70 @@ func (v *Verifier) remember(token string, claims map[string]any, now time.Time) 
 	v.verified[token] = verified{claims: claims, until: until}
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (map[string]any, error) {
-	var keyErr *Error
-	claims := jwt.MapClaims{}
-	tok, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		k, e := v.key(ctx, t)
-		keyErr = e
-		if e != nil {
-			return nil, e
+// b64 is the strict base64url of JWS (RFC 7515, section 2): no padding,
+// no stray bits.
+var b64 = base64.RawURLEncoding.Strict()
+
+var malformed = refuse(ReasonMalformed, "the token is not a signed JWT (three base64url parts of JSON)")
+
+// verify checks a token in the order that says the most about a bad one
+// without trusting it: its shape, its algorithm against the allow-list,
+// the key the configuration names for that algorithm, the signature, and
+// only then the claims. It returns the claims and their exp.
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (map[string]any, time.Time, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, time.Time{}, malformed
+	}
+	var header struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	head, err1 := b64.DecodeString(parts[0])
+	body, err2 := b64.DecodeString(parts[1])
+	sig, err3 := b64.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(head, &header) != nil {
+		return nil, time.Time{}, malformed
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
+		return nil, time.Time{}, malformed
+	}
+	alg := header.Alg
+	if !slices.Contains(v.cfg.Algorithms, alg) {
+		return nil, time.Time{}, refuse(ReasonAlgorithm, fmt.Sprintf("the algorithm %.20q is not allowed here (allowed: %s)", alg, strings.Join(v.cfg.Algorithms, ", ")))
+	}
+	signed := []byte(token[:len(parts[0])+1+len(parts[1])])
+	if alg == "HS256" {
+		m := hmac.New(sha256.New, v.cfg.Secret)
+		m.Write(signed)
+		if !hmac.Equal(m.Sum(nil), sig) {
+			return nil, time.Time{}, refuse(ReasonSignature, "the signature does not verify")
 		}
-		return k, nil
-	})
-	if err == nil {
-		return claims, nil
+	} else {
+		key, err := v.key(ctx, alg, header.Kid)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		ok, err := v.cfg.Crypto.Verify(ctx, alg, key, signed, sig)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("auth: checking the token's %s signature: %w", alg, err)
+		}
+		if !ok {
+			return nil, time.Time{}, refuse(ReasonSignature, "the signature does not verify")
+		}
 	}
-	if keyErr != nil {
-		return nil, keyErr
+	exp, err := v.validate(claims, now)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	// The parser refuses an algorithm off the list as a bad signature:
-	// say what it is.
-	if tok != nil && tok.Method != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()) {
-		return nil, refuse(ReasonAlgorithm, fmt.Sprintf("the algorithm %.20q is not allowed here (allowed: %s)", tok.Method.Alg(), strings.Join(v.cfg.Algorithms, ", ")))
-	}
-	return nil, classify(err)
+	return claims, exp, nil
 }
 
-// key is the key that verifies t: chosen by the algorithm the allow-list
-// accepted, so a token cannot make a public key into an HMAC secret.
-func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, *Error) {
-	alg := t.Method.Alg()
-	if !slices.Contains(v.cfg.Algorithms, alg) {
-		return nil, refuse(ReasonAlgorithm, fmt.Sprintf("the algorithm %.20q is not allowed here (allowed: %s)", alg, strings.Join(v.cfg.Algorithms, ", ")))
-	}
-	if alg == "HS256" {
-		return v.cfg.Secret, nil
-	}
-	kid, _ := t.Header["kid"].(string)
+// key is the key that verifies a token of alg: chosen by the algorithm
+// the allow-list accepted, so a token cannot make a public key into an
+// HMAC secret, and of that algorithm's key type only.
+func (v *Verifier) key(ctx context.Context, alg, kid string) (*Key, error) {
 	k, err := v.cfg.Keys.Get(ctx, kid)
 	if err != nil {
 		var ae *Error
@@ -240,46 +281,70 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, *Error) {
 	if k.Alg != "" && k.Alg != alg {
 		return nil, refuse(ReasonAlgorithm, "the key named by kid is for another algorithm")
 	}
-	ok := false
-	switch alg {
-	case "RS256":
-		_, ok = k.Public.(*rsa.PublicKey)
-	case "ES256":
-		ec, isEC := k.Public.(*ecdsa.PublicKey)
-		ok = isEC && ec.Curve.Params().Name == "P-256"
-	case "EdDSA":
-		_, ok = k.Public.(ed25519.PublicKey)
-	}
-	if !ok {
+	if !k.fits(alg) {
 		return nil, refuse(ReasonAlgorithm, "the key named by kid is of another type than the algorithm")
 	}
-	return k.Public, nil
+	return k, nil
 }
 
-// classify turns a parser error into a Reason; the parser's own texts
-// are not passed on (some quote the token).
-func classify(err error) *Error {
+// validate checks the registered claims (RFC 7519, section 4.1): exp
+// (required), nbf, iss and aud when configured, each of its type; it
+// returns exp.
+func (v *Verifier) validate(c map[string]any, now time.Time) (time.Time, error) {
+	exp, hasExp, ok := numericDate(c["exp"])
+	nbf, hasNbf, ok2 := numericDate(c["nbf"])
+	_, _, ok3 := numericDate(c["iat"])
+	iss, issOK := c["iss"].(string)
+	aud, audOK := audiences(c["aud"])
 	switch {
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return refuse(ReasonSignature, "the signature does not verify")
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return refuse(ReasonAlgorithm, "the token's algorithm is not allowed here")
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return refuse(ReasonExpired, "the token has expired")
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return refuse(ReasonNotYetValid, "the token is not valid yet (nbf)")
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return refuse(ReasonNotYetValid, "the token was issued in the future (iat)")
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return refuse(ReasonIssuer, "the token's issuer (iss) is not the one this context trusts")
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return refuse(ReasonAudience, "the token's audience (aud) does not name this context")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return refuse(ReasonClaims, "the token lacks a required claim (exp, and iss and aud when configured)")
-	case errors.Is(err, jwt.ErrInvalidType):
-		return refuse(ReasonClaims, "a registered claim (exp, nbf, iat, iss, aud) has the wrong type")
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return refuse(ReasonMalformed, "the token is not a signed JWT (three base64url parts of JSON)")
+	case !ok || !ok2 || !ok3 || c["iss"] != nil && !issOK || !audOK:
+		return exp, refuse(ReasonClaims, "a registered claim (exp, nbf, iat, iss, aud) has the wrong type")
+	case !hasExp:
+		return exp, refuse(ReasonClaims, "the token lacks a required claim (exp, and iss and aud when configured)")
+	case !now.Before(exp.Add(v.cfg.Skew)):
+		return exp, refuse(ReasonExpired, "the token has expired")
+	case hasNbf && now.Add(v.cfg.Skew).Before(nbf):
+		return exp, refuse(ReasonNotYetValid, "the token is not valid yet (nbf)")
+	case v.cfg.Audience != "" && len(aud) == 0, v.cfg.Issuer != "" && iss == "":
+		return exp, refuse(ReasonClaims, "the token lacks a required claim (exp, and iss and aud when configured)")
+	case v.cfg.Audience != "" && !slices.Contains(aud, v.cfg.Audience):
+		return exp, refuse(ReasonAudience, "the token's audience (aud) does not name this context")
+	case v.cfg.Issuer != "" && iss != v.cfg.Issuer:
+		return exp, refuse(ReasonIssuer, "the token's issuer (iss) is not the one this context trusts")
 	}
-	return refuse(ReasonMalformed, "the token could not be read")
+	return exp, nil
+}
+
+// numericDate reads a NumericDate claim: absent, or a number of seconds.
+func numericDate(v any) (t time.Time, present, ok bool) {
+	if v == nil {
+		return time.Time{}, false, true
+	}
+	f, isNum := v.(float64)
+	if !isNum || math.IsNaN(f) || math.IsInf(f, 0) {
+		return time.Time{}, true, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, true
+}
+
+// audiences reads aud: absent, a string or a list of strings.
+func audiences(v any) ([]string, bool) {
+	switch a := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{a}, true
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, e := range a {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
 }

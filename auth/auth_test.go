@@ -228,3 +228,124 @@ func TestVerifiedCache(t *testing.T) {
 		t.Fatalf("a remembered token past its exp: %v", err)
 	}
 }
+
+// recording is a Crypto that records what the policy asks it and answers
+// as StdCrypto does: the Worker's WebCrypto sits at this boundary.
+type recording struct {
+	asked []string
+}
+
+func (r *recording) Verify(ctx context.Context, alg string, key *auth.Key, signed, sig []byte) (bool, error) {
+	r.asked = append(r.asked, alg+" "+key.ID+" "+key.JWK()["kty"])
+	return auth.StdCrypto{}.Verify(ctx, alg, key, signed, sig)
+}
+
+// The policy is the package's: a Crypto is asked only for a public-key
+// signature of an algorithm the list allows, with the key the kid names
+// and of that algorithm's type; HS256 and every token refused before its
+// signature never reach it.
+func TestCryptoBoundary(t *testing.T) {
+	static := must(auth.StaticKeys(jwks(t, map[string]any{"ec1": ecKey, "rsa1": rsaKey, "ed1": edKey})))
+	rec := &recording{}
+	v := verifier(t, auth.Config{Secret: secret, Keys: static, Crypto: rec, Algorithms: []string{"HS256", "ES256", "RS256", "EdDSA"}})
+	for _, tc := range []struct {
+		token string
+		want  string
+	}{
+		{must(auth.Mint(claims(nil), secret, "")), ""},
+		{unsigned(map[string]any{"alg": "none", "kid": "ec1"}, claims(nil), nil), auth.ReasonAlgorithm},
+		{must(auth.Mint(claims(nil), ecKey, "rsa1")), auth.ReasonAlgorithm},
+		{must(auth.Mint(claims(nil), ecKey, "ec9")), auth.ReasonUnknownKey},
+		{must(auth.Mint(claims(nil), ecKey, "ec1")), ""},
+		{must(auth.Mint(claims(nil), rsaKey, "rsa1")), ""},
+		{must(auth.Mint(claims(nil), edKey, "ed1")), ""},
+	} {
+		if _, err := v.Verify(context.Background(), tc.token); reason(err) != tc.want {
+			t.Errorf("reason %q, want %q", reason(err), tc.want)
+		}
+	}
+	want := []string{"ES256 ec1 EC", "RS256 rsa1 RSA", "EdDSA ed1 OKP"}
+	if strings.Join(rec.asked, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("the Crypto was asked %q, want %q", rec.asked, want)
+	}
+}
+
+// What the JWS reader refuses beyond the attacks of TestVerify: shapes
+// golang-jwt refused too, now the package's own.
+func TestVerifyShapes(t *testing.T) {
+	hs := verifier(t, auth.Config{Secret: secret})
+	static := must(auth.StaticKeys(jwks(t, map[string]any{"ec1": ecKey})))
+	asym := verifier(t, auth.Config{Keys: static})
+	sign := func(header, body string) string {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(header + "." + body))
+		return header + "." + body + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	enc := func(v any) string { return base64.RawURLEncoding.EncodeToString(must(json.Marshal(v))) }
+	head := enc(map[string]any{"alg": "HS256"})
+	der := func() string {
+		// An ES256 signature in ASN.1 (what crypto/ecdsa's SignASN1 gives),
+		// not JWS's r and s: refused.
+		tok := must(auth.Mint(claims(nil), ecKey, "ec1"))
+		parts := strings.Split(tok, ".")
+		h := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		sig := must(ecdsa.SignASN1(rand.Reader, ecKey, h[:]))
+		return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}()
+	for _, tc := range []struct {
+		name  string
+		v     *auth.Verifier
+		token string
+		want  string
+	}{
+		{"claims are not an object", hs, sign(head, enc([]any{"ada"})), auth.ReasonMalformed},
+		{"claims are null", hs, sign(head, enc(nil)), auth.ReasonMalformed},
+		{"header is not JSON", hs, sign(base64.RawURLEncoding.EncodeToString([]byte("{alg")), enc(claims(nil))), auth.ReasonMalformed},
+		{"padded base64", hs, sign(head, enc(claims(nil))+"=="), auth.ReasonMalformed},
+		{"four parts", hs, sign(head, enc(claims(nil))) + ".x", auth.ReasonMalformed},
+		{"aud of the wrong type", hs, sign(head, enc(claims(map[string]any{"aud": 7}))), auth.ReasonClaims},
+		{"iss of the wrong type", hs, sign(head, enc(claims(map[string]any{"iss": true}))), auth.ReasonClaims},
+		{"no iss where one is configured", hs, sign(head, enc(claims(map[string]any{"iss": nil}))), auth.ReasonClaims},
+		{"no aud where one is configured", hs, sign(head, enc(claims(map[string]any{"aud": nil}))), auth.ReasonClaims},
+		{"nbf within the skew", hs, sign(head, enc(claims(map[string]any{"nbf": now.Add(10 * time.Second).Unix()}))), ""},
+		{"fractional exp", hs, sign(head, enc(claims(map[string]any{"exp": float64(now.Add(time.Hour).Unix()) + 0.5}))), ""},
+		{"ES256 signature in ASN.1", asym, der, auth.ReasonSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.v.Verify(context.Background(), tc.token); reason(err) != tc.want {
+				t.Fatalf("reason %q, want %q (%v)", reason(err), tc.want, err)
+			}
+		})
+	}
+}
+
+// A key set is read strictly: a key of a known type that does not decode
+// is an error (natively a point must be on its curve), a key of another
+// type or use is skipped.
+func TestParseJWKS(t *testing.T) {
+	good := must(auth.JWK(ecKey, "ec1"))
+	off := map[string]any{}
+	for k, v := range good {
+		off[k] = v
+	}
+	off["y"] = off["x"] // the same bytes: not on the curve
+	for _, tc := range []struct {
+		name string
+		keys []any
+		want string // "" for accepted
+	}{
+		{"EC", []any{good}, ""},
+		{"EC off the curve", []any{off}, "not a point on the curve"},
+		{"EC of an unknown curve", []any{map[string]any{"kty": "EC", "kid": "x", "crv": "P-192", "x": "AA", "y": "AA"}}, "is not P-256, P-384 or P-521"},
+		{"short RSA", []any{map[string]any{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"}}, "at least 2048 bits"},
+		{"Ed25519 of the wrong size", []any{map[string]any{"kty": "OKP", "kid": "e", "crv": "Ed25519", "x": "AQAB"}}, "not an Ed25519 public key"},
+		{"an encryption key and an unknown type are skipped", []any{map[string]any{"kty": "RSA", "use": "enc"}, map[string]any{"kty": "oct", "k": "AA"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := auth.ParseJWKS(must(json.Marshal(map[string]any{"keys": tc.keys})))
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("%v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -12,12 +12,28 @@
 // JWKS key by kid, of the algorithm's key type only), and when iss, aud,
 // exp or nbf do not hold, with Config.Skew of clock skew.
 //
+// # One policy, two runtimes
+//
+// The JWS is read and every decision made here, in plain Go, the same in
+// the native server and in the Worker's wasm engine. HS256 is checked here
+// (crypto/hmac). A public-key signature (RS256, ES256, EdDSA) is checked by
+// a Crypto: natively StdCrypto (the standard library, built only where it
+// is not GOOS=js, with Mint and JWK, so the wasm engine links no RSA or
+// ECDSA code); on Workers the shell's WebCrypto (package internal/edge).
+//
 // # Keys
 //
-// A JWKS comes from a Fetcher: natively an HTTP GET (NewHTTPFetcher), on
+// A JWKS comes from a Fetcher: natively an HTTP GET (HTTPFetcher), on
 // Workers the shell's fetch. Keys caches the set and fetches it again on
 // a kid it does not know (at most once per Keys.MinRefresh), so a rotated
 // set is picked up by the first token signed with a new key.
+//
+// # Development tokens
+//
+// A Dev key is made at start, in memory only, by the playground and by
+// `serve --dev-tokens`: it mints tokens for identities a person picks,
+// and Any verifies them beside the context's own source. No other
+// process accepts them, and a server started without it has none.
 //
 // # What it never does
 //

@@ -2,15 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
 )
@@ -18,18 +12,65 @@ import (
 // MaxJWKSBytes bounds a fetched key set.
 const MaxJWKSBytes = 256 << 10
 
-// Key is one public key of a JWKS.
+// Key is one public key of a JWKS, as its JWK (RFC 7517, 7518, 8037):
+// checked for shape here, turned into a key by the Crypto that verifies
+// with it (natively the standard library's types, on Workers WebCrypto's
+// importKey of the same JWK).
 type Key struct {
-	ID     string
-	Alg    string // the key's declared alg, "" if none
-	Public any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	ID  string
+	Alg string // the key's declared alg, "" if none
+	// Kty is RSA, EC or OKP; Crv the curve of EC (P-256, P-384, P-521)
+	// and OKP (Ed25519) keys; N and E an RSA key's, X and Y an EC key's
+	// coordinates (X alone for Ed25519), base64url as in the JWK.
+	Kty, Crv, N, E, X, Y string
+
+	// native is the key in the Crypto's own form, made once.
+	once   sync.Once
+	native any
+	bad    error
 }
+
+// Native returns the key in a Crypto's own form, made by make the first
+// time (and remembered, with its error).
+func (k *Key) Native(make func(*Key) (any, error)) (any, error) {
+	k.once.Do(func() { k.native, k.bad = make(k) })
+	return k.native, k.bad
+}
+
+// JWK is the key as a public JWK, for an importKey.
+func (k *Key) JWK() map[string]string {
+	m := map[string]string{"kty": k.Kty}
+	for name, v := range map[string]string{"crv": k.Crv, "n": k.N, "e": k.E, "x": k.X, "y": k.Y} {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	return m
+}
+
+// fits says whether k is of alg's key type (ES256: P-256 only).
+func (k *Key) fits(alg string) bool {
+	switch alg {
+	case "RS256":
+		return k.Kty == "RSA"
+	case "ES256":
+		return k.Kty == "EC" && k.Crv == "P-256"
+	case "EdDSA":
+		return k.Kty == "OKP" && k.Crv == "Ed25519"
+	}
+	return false
+}
+
+// checkKey checks a key beyond its shape (a point on its curve) where
+// the standard library is linked; nil in the wasm engine, whose WebCrypto
+// checks it when it imports it.
+var checkKey func(*Key) error
 
 // ParseJWKS reads a JSON Web Key Set (RFC 7517): RSA, EC (P-256, P-384,
 // P-521) and OKP (Ed25519) public keys for signing. Keys of other types
 // or uses are skipped; a key of a known type that does not decode is an
 // error.
-func ParseJWKS(data []byte) (map[string]Key, error) {
+func ParseJWKS(data []byte) (map[string]*Key, error) {
 	var set struct {
 		Keys []struct {
 			Kty, Kid, Alg, Use, Crv, N, E, X, Y string
@@ -38,78 +79,55 @@ func ParseJWKS(data []byte) (map[string]Key, error) {
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("a JWKS is {\"keys\": [...]}: %v", err)
 	}
-	out := map[string]Key{}
+	out := map[string]*Key{}
 	for i, k := range set.Keys {
 		if k.Use != "" && k.Use != "sig" {
 			continue
 		}
-		var pub any
+		key := &Key{ID: k.Kid, Alg: k.Alg, Kty: k.Kty}
 		var err error
 		switch k.Kty {
 		case "RSA":
-			pub, err = rsaKey(k.N, k.E)
+			key.N, key.E = k.N, k.E
+			nb, err1 := b64.DecodeString(k.N)
+			eb, err2 := b64.DecodeString(k.E)
+			switch {
+			case err1 != nil || len(nb) < 256:
+				err = errors.New("n is not a modulus of at least 2048 bits")
+			case err2 != nil || len(eb) == 0 || len(eb) > 4:
+				err = errors.New("e is not a small exponent")
+			}
 		case "EC":
-			pub, err = ecKey(k.Crv, k.X, k.Y)
+			key.Crv, key.X, key.Y = k.Crv, k.X, k.Y
+			size := map[string]int{"P-256": 32, "P-384": 48, "P-521": 66}[k.Crv]
+			xb, err1 := b64.DecodeString(k.X)
+			yb, err2 := b64.DecodeString(k.Y)
+			switch {
+			case size == 0:
+				err = fmt.Errorf("curve %.20q is not P-256, P-384 or P-521", k.Crv)
+			case err1 != nil || err2 != nil || len(xb) != size || len(yb) != size:
+				err = errors.New("x and y are not coordinates on the curve")
+			}
 		case "OKP":
 			if k.Crv != "Ed25519" {
 				continue
 			}
-			var x []byte
-			if x, err = b64(k.X); err == nil && len(x) != ed25519.PublicKeySize {
+			key.Crv, key.X = k.Crv, k.X
+			if x, err1 := b64.DecodeString(k.X); err1 != nil || len(x) != 32 {
 				err = errors.New("x is not an Ed25519 public key")
 			}
-			pub = ed25519.PublicKey(x)
 		default:
 			continue
+		}
+		if err == nil && checkKey != nil {
+			err = checkKey(key)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("key %d (%s): %v", i, k.Kty, err)
 		}
-		out[k.Kid] = Key{ID: k.Kid, Alg: k.Alg, Public: pub}
+		out[k.Kid] = key
 	}
 	return out, nil
-}
-
-func b64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
-
-func rsaKey(n, e string) (*rsa.PublicKey, error) {
-	nb, err := b64(n)
-	if err != nil || len(nb) < 256 {
-		return nil, errors.New("n is not a modulus of at least 2048 bits")
-	}
-	eb, err := b64(e)
-	if err != nil || len(eb) == 0 || len(eb) > 4 {
-		return nil, errors.New("e is not a small exponent")
-	}
-	exp := new(big.Int).SetBytes(eb).Int64()
-	return &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: int(exp)}, nil
-}
-
-func ecKey(crv, x, y string) (*ecdsa.PublicKey, error) {
-	var c elliptic.Curve
-	switch crv {
-	case "P-256":
-		c = elliptic.P256()
-	case "P-384":
-		c = elliptic.P384()
-	case "P-521":
-		c = elliptic.P521()
-	default:
-		return nil, fmt.Errorf("curve %.20q is not P-256, P-384 or P-521", crv)
-	}
-	xb, err1 := b64(x)
-	yb, err2 := b64(y)
-	size := (c.Params().BitSize + 7) / 8
-	if err1 != nil || err2 != nil || len(xb) != size || len(yb) != size {
-		return nil, errors.New("x and y are not coordinates on the curve")
-	}
-	// Uncompressed point form, checked to be on the curve by the parser.
-	raw := append([]byte{4}, append(xb, yb...)...)
-	pub, err := ecdsa.ParseUncompressedPublicKey(c, raw)
-	if err != nil {
-		return nil, errors.New("x and y are not a point on the curve")
-	}
-	return pub, nil
 }
 
 // Fetcher fetches a JWKS document: natively over HTTP, on Workers through
@@ -128,7 +146,7 @@ type Keys struct {
 	now             func() time.Time
 
 	mu      sync.Mutex
-	set     map[string]Key
+	set     map[string]*Key
 	fetched time.Time
 }
 
@@ -148,7 +166,7 @@ func FetchedKeys(f Fetcher) *Keys {
 }
 
 // Get returns the key named kid; an empty kid names the set's only key.
-func (k *Keys) Get(ctx context.Context, kid string) (Key, error) {
+func (k *Keys) Get(ctx context.Context, kid string) (*Key, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.fetcher != nil {
@@ -156,18 +174,18 @@ func (k *Keys) Get(ctx context.Context, kid string) (Key, error) {
 		_, known := k.find(kid)
 		if stale || !known && k.now().Sub(k.fetched) >= k.MinRefresh {
 			if err := k.refresh(ctx); err != nil && k.set == nil {
-				return Key{}, err
+				return nil, err
 			}
 		}
 	}
 	key, ok := k.find(kid)
 	if !ok {
-		return Key{}, refuse(ReasonUnknownKey, "no key of the trusted set has the token's kid")
+		return nil, refuse(ReasonUnknownKey, "no key of the trusted set has the token's kid")
 	}
 	return key, nil
 }
 
-func (k *Keys) find(kid string) (Key, bool) {
+func (k *Keys) find(kid string) (*Key, bool) {
 	if kid == "" && len(k.set) == 1 {
 		for _, key := range k.set {
 			return key, true
@@ -183,7 +201,7 @@ func (k *Keys) refresh(ctx context.Context) error {
 	if err == nil && len(data) > MaxJWKSBytes {
 		err = fmt.Errorf("the JWKS is over %d bytes", MaxJWKSBytes)
 	}
-	var set map[string]Key
+	var set map[string]*Key
 	if err == nil {
 		set, err = ParseJWKS(data)
 	}

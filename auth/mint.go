@@ -1,38 +1,76 @@
+//go:build !js
+
 package auth
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"math/big"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Mint signs claims as a token: HS256 with a []byte secret, RS256, ES256
 // or EdDSA with a private key; kid, when set, goes in the header. It is
-// for tests and `cuesource token`; a server never mints.
+// for tests, `cuesource token` and a Dev key; a server mints only with a
+// Dev key, and only when started to (play, serve --dev-tokens).
 func Mint(claims map[string]any, key any, kid string) (string, error) {
-	var m jwt.SigningMethod
+	var alg string
 	switch key.(type) {
 	case []byte:
-		m = jwt.SigningMethodHS256
+		alg = "HS256"
 	case *rsa.PrivateKey:
-		m = jwt.SigningMethodRS256
+		alg = "RS256"
 	case *ecdsa.PrivateKey:
-		m = jwt.SigningMethodES256
+		alg = "ES256"
 	case ed25519.PrivateKey:
-		m = jwt.SigningMethodEdDSA
+		alg = "EdDSA"
 	default:
 		return "", errors.New("auth: unsupported key type")
 	}
-	t := jwt.NewWithClaims(m, jwt.MapClaims(claims))
+	header := map[string]any{"alg": alg, "typ": "JWT"}
 	if kid != "" {
-		t.Header["kid"] = kid
+		header["kid"] = kid
 	}
-	return t.SignedString(key)
+	h, err := json.Marshal(header)
+	if err != nil {
+		return "", err
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	signed := enc(h) + "." + enc(c)
+	digest := sha256.Sum256([]byte(signed))
+	var sig []byte
+	switch k := key.(type) {
+	case []byte:
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(signed))
+		sig = m.Sum(nil)
+	case *rsa.PrivateKey:
+		sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:])
+	case *ecdsa.PrivateKey:
+		var r, s *big.Int
+		if r, s, err = ecdsa.Sign(rand.Reader, k, digest[:]); err == nil {
+			sig = make([]byte, 64)
+			r.FillBytes(sig[:32])
+			s.FillBytes(sig[32:])
+		}
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, []byte(signed))
+	}
+	if err != nil {
+		return "", err
+	}
+	return signed + "." + enc(sig), nil
 }
 
 // JWK is the public JWK of a private key (RSA, P-256 or Ed25519) under

@@ -1,7 +1,9 @@
 // Package bench measures what cuesource costs, each time against a
 // baseline: the interpreter against the same aggregate written by hand,
 // durable commands against raw SQLite, lens chains against the same
-// conversion in one lens and in Go, replay against an already current log.
+// conversion in one lens and in Go, replay against an already current log,
+// a command that claims a unique key against the same command without the
+// constraint.
 //
 // Its one non-test file, decider.go, is the hand-written baseline: the cart
 // aggregate of contexts/example.cue in plain Go (typed structs,

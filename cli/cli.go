@@ -44,6 +44,9 @@ Usage:
                                            the playground over a running server or Worker
   cuesource rehydrate CONTEXT [--data DIR] [--aggregate A --id X] [--fix] [--json]
                                            rebuild states from events and report drift
+  cuesource keys status|rebuild CONTEXT [--aggregate A] [--data DIR] [--json]
+                                           report on or rebuild unique keys from the log
+                                           (server stopped)
   cuesource projections status|rebuild CONTEXT [NAME] [--data DIR] [--json]
                                            report on or rebuild projections (server stopped)
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
@@ -110,6 +113,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return c.deadletters(args[1:])
 	case "projections":
 		return c.projections(args[1:])
+	case "keys":
+		return c.keys(args[1:])
 	case "worker":
 		return c.worker(args[1:])
 	case "diagram":
@@ -188,7 +193,32 @@ func compileProgram(path string) (*interpreter.Program, error) {
 		errs.Sort()
 		return nil, errs
 	}
+	// A look-up's rows are typed by its query's result columns, which
+	// only SQL knows: the commands that read them are checked again.
+	if looksUpQueries(p) {
+		cols, errs := projections.QueryColumns(p)
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		if err := interpreter.CheckLookups(m, cols); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// looksUpQueries reports whether a command of p looks up a query's rows.
+func looksUpQueries(p *interpreter.Program) bool {
+	for _, a := range p.Aggregates {
+		for _, c := range a.Commands {
+			for _, l := range c.Lookups {
+				if l.Query != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (c *command) report(err error, asJSON bool) {

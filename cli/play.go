@@ -19,6 +19,7 @@ import (
 
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
+	"github.com/cuesource/cuesource/auth"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/store/sqlite"
@@ -28,7 +29,8 @@ import (
 // play serves a context as a simulation: the playground at /, the API
 // beside it, over a store in a temporary directory that is removed at
 // exit and emptied by POST /admin/reset. The admin token is made up at
-// start and given to the page, so every admin action works from it.
+// start and given to the page, so every admin action works from it; so is
+// a development key, with which the page mints the identities it acts as.
 func (c *command) play(args []string) int {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
@@ -53,8 +55,19 @@ func (c *command) play(args []string) int {
 	var token [16]byte
 	_, _ = rand.Read(token[:])
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// A simulation mints the identities the page acts as (its identity
+	// picker), with a key that lives as long as this process.
+	var iss, aud string
+	if a := p.Manifest.Auth; a != nil {
+		iss, aud = a.Issuer, a.Audience
+	}
+	dev, err := auth.NewDev(iss, aud)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "cuesource play:", err)
+		return 1
+	}
 	pl := &playground{ctx: ctx, p: p, dir: dir, log: log,
-		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second, webhookAllow: *allow}}
+		f: serverFlags{data: dir, sync: "normal", adminToken: hex.EncodeToString(token[:]), timeout: 30 * time.Second, webhookAllow: *allow, dev: dev}}
 	pl.ui = web.Handler(web.Options{AdminToken: pl.f.adminToken, Play: true})
 	if err := pl.start(); err != nil {
 		fmt.Fprintln(c.stderr, "cuesource play:", err)
@@ -129,7 +142,8 @@ func (pl *playground) start() error {
 		st.Close()
 		return err
 	}
-	pl.st, pl.stk, pl.h = st, stk, withUI(nethttp.Handler(stk.svc, nethttp.Options{Log: pl.log}), pl.ui)
+	h := withUI(nethttp.Handler(stk.svc, nethttp.Options{Log: pl.log}), pl.ui)
+	pl.st, pl.stk, pl.h = st, stk, devTokens(pl.f.dev, stk.program, pl.f.adminToken, h)
 	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
 	return nil
 }

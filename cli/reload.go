@@ -61,7 +61,14 @@ type readModels struct {
 	r atomic.Pointer[projections.Runner]
 }
 
-var _ cuesource.ReadModels = (*readModels)(nil)
+var (
+	_ cuesource.ReadModels = (*readModels)(nil)
+	_ cuesource.RowReader  = (*readModels)(nil)
+)
+
+func (m *readModels) Row(ctx context.Context, name, key string) (map[string]any, error) {
+	return m.r.Load().Row(ctx, name, key)
+}
 
 func (m *readModels) Query(ctx context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	return m.r.Load().Query(ctx, name, params)
@@ -135,6 +142,11 @@ func (s *stack) swap(p *interpreter.Program) (warning string, err error) {
 				return &refusedError{ck.Failures}
 			}
 		}
+		rebuilt, err := native.PrepareKeys(s.ctx, p, s.st)
+		if err != nil {
+			return err
+		}
+		logRebuilds(s.log, rebuilt)
 		s.rm.r.Load().Close()
 		s.st.SetHook(nil) // the next runner installs its own, if it has inline projections
 		if err := next.Start(s.ctx); err != nil {

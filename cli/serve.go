@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/api/nethttp"
 	"github.com/cuesource/cuesource/archive"
@@ -43,6 +44,9 @@ type serverFlags struct {
 	webhookAllow                                   string // serve's --webhook-allow
 	archive                                        string // the archive directory; "": none
 	archiveEvery                                   time.Duration
+	// dev is the development key (play, serve --dev-tokens): tokens it
+	// signs are verified beside the context's own; nil: none are.
+	dev *auth.Dev
 }
 
 func env(name, def string) string {
@@ -130,6 +134,9 @@ func (c *command) serve(args []string) int {
 	f.register(fs)
 	fs.StringVar(&f.webhookAllow, "webhook-allow", env(egress.Var, ""), "let webhooks call these private `addresses` too: CIDRs, addresses, host names, or * ("+egress.Var+")")
 	watching := fs.Bool("watch", false, "vet the context again on every save and swap the new program in while serving (see README: Watch mode)")
+	// No environment variable: a development setting left in a
+	// deployment's environment must not open it to made-up identities.
+	devTokens := fs.Bool("dev-tokens", false, "development only: make a random key at start, accept tokens it signs, and mint them for any identity at POST "+DevTokenPath+" with the admin token (the playground's identity picker)")
 	fs.DurationVar(&f.archiveEvery, "archive-every", 10*time.Second, "with --archive and a retention, archive and prune every `interval`")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
@@ -150,6 +157,24 @@ func (c *command) serve(args []string) int {
 	if !ok {
 		return 1
 	}
+	if *devTokens {
+		a := p.Manifest.Auth
+		if a == nil {
+			fmt.Fprintln(c.stderr, "cuesource serve: --dev-tokens: the context declares no auth, so there are no identities to mint")
+			return 2
+		}
+		if f.adminToken == "" {
+			fmt.Fprintln(c.stderr, "cuesource serve: --dev-tokens needs --admin-token: minting a token for any identity is an admin action")
+			return 2
+		}
+		dev, err := auth.NewDev(a.Issuer, a.Audience)
+		if err != nil {
+			fmt.Fprintln(c.stderr, "cuesource serve:", err)
+			return 1
+		}
+		f.dev = dev
+		log.Warn("development tokens are on: the admin token mints tokens for any identity at POST " + DevTokenPath + "; never use --dev-tokens with real data")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, path, err := f.openStore(ctx, p.Manifest.Name, true)
@@ -169,7 +194,7 @@ func (c *command) serve(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource serve:", err)
 		return 1
 	}
-	var h http.Handler = withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), web.Handler(web.Options{}))
+	h := serveHandler(stk, &f, log, web.Handler(web.Options{}))
 	if *watching {
 		ws := newWatchStatus(ctx, f.maxStreams)
 		h = withWatch(ws, h, f.token, f.adminToken)
@@ -243,6 +268,13 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			closers[i]()
 		}
 	}}
+	// Unique keys are rebuilt from the log before the first command when
+	// the context's constraints changed (or are new to this store).
+	rebuilt, err := native.PrepareKeys(ctx, p, st)
+	if err != nil {
+		return nil, err
+	}
+	logRebuilds(log, rebuilt)
 	backend := native.New(p, st, engine.Options{Strict: f.strict})
 	closers = append(closers, backend.Close)
 	// Projections start before the first command: Start installs the
@@ -277,7 +309,8 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	if a := allow.String(); a != "" {
 		log.Warn("webhooks may call private addresses", slog.String("allow", a))
 	}
-	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow})
+	lookups := cuesource.Readers{QueryFunc: stk.rm.Query, LoadFunc: backend.Load}
+	disp, err := effect.New(ctx, p, st, backend, effect.Options{Vars: vars, Log: log, Egress: allow, Lookups: lookups})
 	if err != nil {
 		stk.close()
 		return nil, err
@@ -293,12 +326,21 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 	closers = append(closers, func() { stopEffects(); <-effectsDone })
 	var identity api.Identifier
 	if a := p.Auth; a != nil {
-		v, err := auth.ForContext(a.Manifest, os.Getenv, &auth.HTTPFetcher{URL: a.Manifest.JWKSURL})
-		if err != nil {
+		v, err := auth.ForContext(a.Manifest, os.Getenv, &auth.HTTPFetcher{URL: a.Manifest.JWKSURL}, nil)
+		switch {
+		case err != nil && f.dev == nil:
 			stk.close()
 			return nil, err
+		case err != nil:
+			// A playground of a context whose secret is not set here still
+			// works with the identities it mints.
+			log.Warn("only development tokens verify", slog.String("why", err.Error()))
+			identity = f.dev
+		case f.dev != nil:
+			identity = auth.Any{f.dev, v} // the context's own last: see auth.Any
+		default:
+			identity = v
 		}
-		identity = v
 	}
 	stk.svc = api.New(p, backend, api.Options{
 		Identity: identity,
@@ -314,6 +356,17 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		Diagram: diagram.SVG,
 	})
 	return stk, nil
+}
+
+// serveHandler is what a server answers with: the page ui at / and
+// /ui/, the API everywhere else, and the development tokens when the
+// server has a key.
+func serveHandler(stk *stack, f *serverFlags, log *slog.Logger, ui http.Handler) http.Handler {
+	h := withUI(nethttp.Handler(stk.svc, nethttp.Options{Timeout: f.timeout, Log: log}), ui)
+	if f.dev != nil {
+		h = devTokens(f.dev, stk.program, f.adminToken, h)
+	}
+	return h
 }
 
 // withUI serves the playground at / and /ui/, and the API everywhere else.

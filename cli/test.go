@@ -18,7 +18,7 @@ func (c *command) test(args []string) int {
 	target := scenario.Target{}
 	fs.StringVar(&target.URL, "url", "", "play the scenarios over HTTP against the server at `URL` (native or Workers)")
 	fs.StringVar(&target.Token, "token", env("CUESOURCE_TOKEN", ""), "bearer `token` for --url (CUESOURCE_TOKEN)")
-	fs.StringVar(&target.AdminToken, "admin-token", env("CUESOURCE_ADMIN_TOKEN", ""), "admin `token` for --url, to seed given events (CUESOURCE_ADMIN_TOKEN)")
+	fs.StringVar(&target.AdminToken, "admin-token", env("CUESOURCE_ADMIN_TOKEN", ""), "admin `token` for --url, to seed given events and read projection rows (CUESOURCE_ADMIN_TOKEN)")
 	fs.BoolVar(&target.KeepIDs, "keep-ids", false, "with --url, play each scenario on its instance id as written (no random suffix); the instances must not exist yet")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {

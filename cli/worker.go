@@ -7,8 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/cuesource/cuesource/api"
-	"github.com/cuesource/cuesource/retention"
 	"maps"
 	"os"
 	"os/exec"
@@ -21,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/compiler"
 	"github.com/cuesource/cuesource/diag"
 	"github.com/cuesource/cuesource/diagram"
@@ -29,6 +28,7 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projections"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/store/d1"
 	"github.com/cuesource/cuesource/worker/shell"
 )
@@ -120,11 +120,6 @@ func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*in
 		c.report(err, false)
 		return "", false
 	}
-	if p.Auth != nil {
-		// The Worker has no verifier yet: it would refuse every request.
-		fmt.Fprintln(c.stderr, "cuesource worker: this context declares auth, which only `cuesource serve` enforces so far; the Worker does not run it yet")
-		return "", false
-	}
 	if ok != nil && !ok(p) {
 		return "", false
 	}
@@ -163,16 +158,18 @@ func (c *command) buildWorkerIf(ctxPath, dir string, f *workerFlags, ok func(*in
 		d1ID = "00000000-0000-0000-0000-000000000000"
 	}
 	queue, dlq := name+"-effects", name+"-effects-dlq"
-	// The diagram and the OpenAPI document are rendered here, not in the
-	// engine: their code stays out of the wasm.
-	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq, "diagram": string(diagram.SVG(p.Manifest)), "openapi": string(api.OpenAPI(p))})
+	// The diagram and the OpenAPI document are written here, not in the
+	// engine: their writers stay out of the wasm.
+	buildCfg, _ := json.Marshal(map[string]any{"queryJSON": queryJSON, "queue": queue, "deadLetterQueue": dlq,
+		"diagram": string(diagram.SVG(p.Manifest)), "openapi": string(api.OpenAPI(p))})
 	context := fmt.Sprintf("// Written by `cuesource worker build`: the compiled context.\nexport const manifest = %s;\nexport const build = %s;\n", data, buildCfg)
 	files := map[string][]byte{
-		"worker.mjs":                    shell.Worker,
-		"context.mjs":                   []byte(context),
-		"wrangler.jsonc":                wranglerConfig(name, d1ID, queue, dlq, p, vars),
-		"migrations/0001_cuesource.sql": d1.Migration(),
-		d1.ArchiveMigrationName:         d1.ArchiveMigration(),
+		"worker.mjs":     shell.Worker,
+		"context.mjs":    []byte(context),
+		"wrangler.jsonc": wranglerConfig(name, d1ID, queue, dlq, p, vars),
+	}
+	for name, b := range d1.Migrations() {
+		files["migrations/"+name] = b
 	}
 	for _, src := range []struct{ from, to string }{{wasm, "engine.wasm"}, {wasmExec, "wasm_exec.js"}} {
 		b, err := os.ReadFile(src.from)

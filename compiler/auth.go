@@ -1,6 +1,11 @@
 package compiler
 
 import (
+	"time"
+
+	"slices"
+	"strings"
+
 	"cuelang.org/go/cue"
 
 	"github.com/cuesource/cuesource/manifest"
@@ -20,6 +25,12 @@ func (c *compilation) auth(m *manifest.Manifest, v cue.Value) {
 	if jv := av.LookupPath(cue.ParsePath("jwks")); jv.Exists() {
 		if u := str(jv, "url"); u != "" {
 			a.JWKSURL = u
+			if rv := jv.LookupPath(cue.ParsePath("refresh")); rv.Exists() {
+				a.JWKSRefresh = str(jv, "refresh")
+				if _, err := time.ParseDuration(a.JWKSRefresh); err != nil {
+					c.fail(rv, "jwks.refresh: %v", err)
+				}
+			}
 		} else {
 			a.JWKS = c.json(jv)
 		}
@@ -33,7 +44,8 @@ func (c *compilation) auth(m *manifest.Manifest, v cue.Value) {
 	}
 	a.Log = c.named(av.LookupPath(cue.ParsePath("log")))
 	a.Allow = c.named(v.LookupPath(cue.ParsePath("allow")))
-	rules := a.Allow != nil || a.Log != nil
+	a.Meta = c.fieldList(v.LookupPath(cue.ParsePath("meta")))
+	rules := a.Allow != nil || a.Log != nil || a.Meta != nil
 	for name, agv := range fields(v.LookupPath(cue.ParsePath("aggregates"))) {
 		ag := &manifest.AggregateAuth{
 			Allow:    c.named(agv.LookupPath(cue.ParsePath("allow"))),
@@ -61,7 +73,7 @@ func (c *compilation) auth(m *manifest.Manifest, v cue.Value) {
 	}
 	if !av.Exists() {
 		if rules {
-			c.fail(v, "rules (allow, read, anonymous, bind) are written, but there is no auth to say who the caller is: declare auth")
+			c.fail(v, "rules (allow, read, anonymous, bind) or meta are written, but there is no auth to say who the caller is: declare auth")
 		}
 		return
 	}
@@ -82,8 +94,20 @@ func (c *compilation) rules(v cue.Value) *manifest.Rules {
 	for name, bv := range fields(v.LookupPath(cue.ParsePath("bind"))) {
 		r.Bind = append(r.Bind, manifest.Field{Name: name, Expr: c.expr(bv)})
 	}
-	if r.Allow == nil && !r.Anonymous && r.Bind == nil {
+	r.Meta = c.fieldList(v.LookupPath(cue.ParsePath("meta")))
+	if r.Allow == nil && !r.Anonymous && r.Bind == nil && r.Meta == nil {
 		return nil
 	}
 	return r
+}
+
+// fieldList reads {name: expression} fields in name order; nil when there
+// are none.
+func (c *compilation) fieldList(v cue.Value) []manifest.Field {
+	var out []manifest.Field
+	for name, fv := range fields(v) {
+		out = append(out, manifest.Field{Name: name, Expr: c.expr(fv)})
+	}
+	slices.SortFunc(out, func(a, b manifest.Field) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -268,6 +268,24 @@ func (c *compilation) scenario(name string, v cue.Value) *manifest.Scenario {
 		s.Then.Error, _ = ev.String()
 		s.Then.Pos = c.at(ev)
 	}
+	for name, qv := range fields(then.LookupPath(cue.ParsePath("query"))) {
+		q := manifest.QueryThen{Name: name, Pos: c.at(qv), Rows: []json.RawMessage{}}
+		if pv := qv.LookupPath(cue.ParsePath("params")); pv.Exists() {
+			q.Params = c.json(pv)
+		}
+		for _, rv := range items(qv.LookupPath(cue.ParsePath("rows"))) {
+			q.Rows = append(q.Rows, c.json(rv))
+			q.RowPos = append(q.RowPos, c.at(rv))
+		}
+		s.Then.Queries = append(s.Then.Queries, q)
+	}
+	for name, pv := range fields(then.LookupPath(cue.ParsePath("projection"))) {
+		pt := manifest.ProjectionThen{Name: name, Pos: c.at(pv)}
+		pt.Key, _ = pv.LookupPath(cue.ParsePath("key")).String()
+		rv := pv.LookupPath(cue.ParsePath("row"))
+		pt.Row, pt.RowPos = c.json(rv), c.at(rv)
+		s.Then.Projections = append(s.Then.Projections, pt)
+	}
 	return s
 }
 
@@ -277,6 +295,11 @@ func (c *compilation) item(v cue.Value, label string) manifest.GivenItem {
 	lv := v.LookupPath(cue.ParsePath(label))
 	it.Event, _ = lv.String()
 	it.Pos = c.at(lv)
+	if label == "event" {
+		// Another instance's event (given only; vet refuses them in then).
+		it.Aggregate, _ = v.LookupPath(cue.ParsePath("aggregate")).String()
+		it.ID, _ = v.LookupPath(cue.ParsePath("id")).String()
+	}
 	if av := v.LookupPath(cue.ParsePath("as")); av.Exists() {
 		it.As = c.json(av)
 	}

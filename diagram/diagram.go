@@ -136,6 +136,13 @@ func build(m *manifest.Manifest) *diagram {
 			for _, r := range c.Require {
 				t += "\nrequires: " + r.Name
 			}
+			for _, l := range c.Lookup {
+				if l.Query != "" {
+					t += "\nlooks up " + l.Name + ": query " + l.Query
+				} else {
+					t += "\nlooks up " + l.Name + ": " + l.Aggregate + " " + l.ID.Src
+				}
+			}
 			b.cols[0] = append(b.cols[0], d.add(kindCommand, an+"."+cn, t, i, 0, cn))
 		}
 		// Events in the order the (sorted) commands emit them, so that
@@ -175,6 +182,17 @@ func build(m *manifest.Manifest) *diagram {
 				}
 				n.lines = append(n.lines, "was "+strings.Join(was, ", "))
 				n.title += "\nformerly " + strings.Join(was, ", ")
+			}
+			// What the event does to the aggregate's unique keys.
+			for _, u := range a.Unique {
+				switch {
+				case slices.Contains(u.ClaimedBy, en):
+					n.lines = append(n.lines, "claims "+u.Name)
+					n.title += "\nclaims unique " + u.Name + " (key " + u.Key.Src + ")"
+				case slices.Contains(u.ReleasedBy, en):
+					n.lines = append(n.lines, "releases "+u.Name)
+					n.title += "\nreleases unique " + u.Name
+				}
 			}
 			b.cols[1] = append(b.cols[1], n)
 		}

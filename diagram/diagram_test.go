@@ -245,3 +245,26 @@ func TestRetention(t *testing.T) {
 		t.Error("a context without retention draws one")
 	}
 }
+
+// An event that claims or releases a unique key says so under its name;
+// a command's look-ups are in its title.
+func TestUniqueAndLookups(t *testing.T) {
+	m := &manifest.Manifest{Name: "u", Aggregates: map[string]*manifest.Aggregate{
+		"cart": {
+			Commands: map[string]*manifest.Command{"Open": {Emit: []manifest.Emit{{Event: "Opened"}}, Lookup: []manifest.Lookup{
+				{Name: "price", Query: "prices"}, {Name: "owner", Aggregate: "client", ID: &manifest.Expr{Src: "cmd.client"}}}}},
+			Events: map[string]*manifest.Event{"Opened": {}, "Closed": {}, "Noted": {}},
+			Unique: []manifest.Unique{{Name: "onePerClient", Key: manifest.Expr{Src: "event.client"}, ClaimedBy: []string{"Opened"}, ReleasedBy: []string{"Closed"}}},
+		},
+	}}
+	svg := string(diagram.SVG(m))
+	for _, want := range []string{">claims onePerClient</text>", ">releases onePerClient</text>", "claims unique onePerClient (key event.client)",
+		"looks up price: query prices", "looks up owner: client cmd.client"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the diagram lacks %q:\n%s", want, svg)
+		}
+	}
+	if strings.Count(svg, "onePerClient</text>") != 2 {
+		t.Errorf("an event that neither claims nor releases says it does:\n%s", svg)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/effect/rules"
+	"github.com/cuesource/cuesource/interpreter"
 )
 
 // doer is the native I/O of a delivery (rules.Doer): commands run on the
@@ -21,11 +22,22 @@ import (
 type doer struct {
 	exec   Executor
 	client *http.Client
+	// prog and lookups read a sent command's look-ups before it runs, as
+	// the API does for a client's (nil lookups: none are read).
+	prog    func() *interpreter.Program
+	lookups cuesource.LookupReader
 }
 
 var _ rules.Doer = doer{}
 
+// Execute runs a send's command; a look-up that cannot be read fails the
+// delivery, which is retried.
 func (d doer) Execute(ctx context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
+	if d.lookups != nil {
+		if err := cuesource.ReadLookups(ctx, d.prog(), req, d.lookups); err != nil {
+			return cuesource.Answer{}, err
+		}
+	}
 	return d.exec.Execute(ctx, req)
 }
 

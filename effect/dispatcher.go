@@ -35,6 +35,10 @@ type Options struct {
 	Now func() time.Time
 	// Log receives retries (info) and dead letters (warn); nil: discarded.
 	Log *slog.Logger
+	// Lookups reads the look-ups of the commands sends dispatch (the
+	// runtime's queries and instances); nil: they read nothing, and a
+	// command's guards see empty look-ups.
+	Lookups cuesource.LookupReader
 
 	// Batch is how many due rows one pass claims; default 64.
 	Batch int
@@ -113,9 +117,10 @@ func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Exec
 	}
 	d := &Dispatcher{
 		st: st, now: opt.Now, log: opt.Log, opt: opt, dl: dl,
-		do:   doer{exec: exec, client: webhookClient(opt.Egress)},
+		do:   doer{exec: exec, client: webhookClient(opt.Egress), lookups: opt.Lookups},
 		kick: make(chan struct{}, 1), flights: map[int64]*flight{},
 	}
+	d.do.prog = d.prog.Load
 	d.SetProgram(p, opt.Vars)
 	dl.kick = d.Kick
 	return d, nil

@@ -350,3 +350,9 @@ func lookups(cmd *interpreter.Command, read map[string]any) map[string]any {
 // ExprError types an error of an expression the engine's caller ran for
 // a command (a unique key): expression_failed or budget_exceeded.
 func ExprError(err error) error { return exprError(err) }
+
+// DecodePayload decodes a command's payload as Decide does, under lim; its
+// errors are Decide's (*Error).
+func DecodePayload(raw json.RawMessage, lim value.Limits) (any, error) {
+	return decodePayload(raw, lim)
+}

@@ -12,7 +12,8 @@ import (
 type Auth struct {
 	Manifest   *manifest.Auth
 	claims     validator
-	allow      []*Check // the context's
+	meta       []declaredField // the context's declared metadata
+	allow      []*Check        // the context's
 	Log        []*Check
 	aggregates map[string]*aggregateRules
 	queries    map[string]*QueryRules
@@ -26,6 +27,7 @@ type aggregateRules struct {
 type commandRules struct {
 	allow     []*Check
 	anonymous bool
+	meta      []declaredField
 }
 
 // QueryRules are a query's rules and the parameters bound from the
@@ -180,7 +182,7 @@ func (c *compiler) auth(m *manifest.Manifest, p *Program) {
 	if ma == nil {
 		return
 	}
-	a := &Auth{Manifest: ma, aggregates: map[string]*aggregateRules{}, queries: map[string]*QueryRules{}}
+	a := &Auth{Manifest: ma, meta: c.meta, aggregates: map[string]*aggregateRules{}, queries: map[string]*QueryRules{}}
 	if ma.SecretEnv == "" && ma.JWKSURL == "" && len(ma.JWKS) == 0 {
 		c.errs.Add(ma.Pos, "auth: name where keys come from: secretEnv (HS256), jwks: {url} or jwks: {keys}")
 	}
@@ -211,7 +213,16 @@ func (c *compiler) auth(m *manifest.Manifest, p *Program) {
 				continue
 			}
 			cmd := c.typeOf(agg.commandSchemas[cn], "cmd")
-			ar.commands[cn] = &commandRules{anonymous: cr.Anonymous, allow: c.ruleChecks(cr.Allow, env{caller: caller, state: state, cmd: cmd})}
+			rules := &commandRules{anonymous: cr.Anonymous, allow: c.ruleChecks(cr.Allow, env{caller: caller, state: state, cmd: cmd})}
+			for _, f := range cr.Meta {
+				if !c.declared[f.Name] {
+					continue
+				}
+				if x, _ := c.compile(f.Expr, env{caller: caller, cmd: cmd}, false); x != nil {
+					rules.meta = append(rules.meta, declaredField{name: f.Name, x: x})
+				}
+			}
+			ar.commands[cn] = rules
 		}
 		a.aggregates[name] = ar
 	}
@@ -284,6 +295,9 @@ type Recorded struct {
 	Actor         string `json:"actor"`
 	CorrelationID string `json:"correlationId"`
 	CausationID   string `json:"causationId"`
+	// Declared is the context's declared metadata (auth's and the
+	// command's meta), written beside the fields above.
+	Declared map[string]any `json:"-"`
 }
 
 // ReadRecorded reads an event's recorded metadata; the zero Recorded for
@@ -298,7 +312,7 @@ func ReadRecorded(raw []byte) Recorded {
 
 // With returns m with r's fields set.
 func (m Meta) With(r Recorded) Meta {
-	m.Actor, m.CorrelationID, m.CausationID = r.Actor, r.CorrelationID, r.CausationID
+	m.Actor, m.CorrelationID, m.CausationID, m.Declared = r.Actor, r.CorrelationID, r.CausationID, r.Declared
 	return m
 }
 

@@ -26,9 +26,13 @@
 // A context's auth compiles to an [Auth]: #claims types `caller` for
 // every rule and for guards and emits, and each rule (allow, read, query
 // and log rules, query parameters bound from the caller) is compiled
-// against the environment it runs in. Only Compile compiles it;
-// CompileChecked refuses a manifest with auth, so a runtime that does not
-// enforce the rules yet never serves such a context without them.
+// against the environment it runs in. CompileChecked compiles it too (a
+// Worker enforces the same rules), its rules lazily like every other
+// expression. Its declared metadata (auth's and a command's meta) is
+// compiled with it; expressions read a declared name as meta.<name>,
+// which a patch rewrites to meta.declared.<name> (Meta keeps one type),
+// and vet types it by the context's expression ([Auth.Declared]
+// evaluates it, [Recorded] stores it beside the actor).
 //
 // Each aggregate gets its snapshot interval in effect (its own, else the
 // context's) and a [DefinitionHash] of what folds its events into its

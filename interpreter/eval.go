@@ -61,6 +61,9 @@ type Meta struct {
 	Actor         string `expr:"actor" json:"actor,omitempty"`
 	CorrelationID string `expr:"correlationId" json:"correlationId,omitempty"`
 	CausationID   string `expr:"causationId" json:"causationId,omitempty"`
+	// Declared is the context's declared metadata, read as meta.<name>
+	// (see metaPatch).
+	Declared map[string]any `expr:"declared" json:"declared,omitempty"`
 }
 
 // EvalError is a failure while running an expression, positioned in the

@@ -270,17 +270,18 @@ func (s shape) build(env *Env, base any) (any, error) {
 
 // Compile checks and compiles a manifest. Errors are a diag.List with every
 // problem found.
-func Compile(m *manifest.Manifest) (*Program, error) {
-	return compile(m, &vetting{
-		scenarios:  (*compiler).scenarios,
-		samples:    (*compiler).sampleLenses,
-		lint:       (*compiler).warnUnbounded,
-		types:      schema.typeOf,
-		check:      (*compiler).typeCheck,
-		structs:    (*typer).structOf,
-		auth:       (*compiler).auth,
-		callerType: (*compiler).callerType,
-	})
+func Compile(m *manifest.Manifest) (*Program, error) { return compile(m, vet()) }
+
+// vet is what Compile checks beside compiling.
+func vet() *vetting {
+	return &vetting{
+		scenarios: (*compiler).scenarios,
+		samples:   (*compiler).sampleLenses,
+		lint:      (*compiler).warnUnbounded,
+		types:     schema.typeOf,
+		check:     (*compiler).typeCheck,
+		structs:   (*typer).structOf,
+	}
 }
 
 // vetting is what only Compile does: what finds mistakes and warnings,
@@ -288,9 +289,11 @@ func Compile(m *manifest.Manifest) (*Program, error) {
 // CompileChecked, links none of it (the scenario checks, the sample
 // generator, the linter).
 type vetting struct {
-	scenarios func(*compiler, *manifest.Manifest, *Program)
-	samples   func(*compiler) // runs the lenses on sample payloads
-	lint      func(*compiler, manifest.Expr, ast.Node)
+	// queryColumns type the rows of query look-ups (CheckLookups).
+	queryColumns map[string][]QueryColumn
+	scenarios    func(*compiler, *manifest.Manifest, *Program)
+	samples      func(*compiler) // runs the lenses on sample payloads
+	lint         func(*compiler, manifest.Expr, ast.Node)
 	// types types a schema for the environment expressions are checked
 	// against; CompileChecked checks no types and leaves them nil (any).
 	types func(schema, *typer, string) reflect.Type
@@ -299,11 +302,6 @@ type vetting struct {
 	check func(c *compiler, x manifest.Expr, e env, boolean bool) (reflect.Type, bool)
 	// structs makes the struct types of rows and env for the check.
 	structs func(*typer, []reflect.StructField, string) reflect.Type
-	// auth and callerType compile a context's auth: only Compile does, so
-	// a Worker (CompileChecked) links none of it and refuses such a
-	// manifest.
-	auth       func(*compiler, *manifest.Manifest, *Program)
-	callerType func(*compiler, *manifest.Manifest) reflect.Type
 }
 
 // CompileChecked compiles a manifest that Compile has accepted before (a
@@ -319,17 +317,17 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 	c := &compiler{typer: &typer{names: map[reflect.Type]string{}}, lazy: v == nil}
 	if v != nil {
 		c.lint, c.types, c.check, c.structs = v.lint, v.types, v.check, v.structs
+		c.queryColumns = v.queryColumns
 	}
 	c.m = m
 	p := &Program{Manifest: m, Aggregates: map[string]*Aggregate{}, Limits: m.Limits.WithDefaults()}
 	if m.ManifestVersion != manifest.Version {
 		c.errs.Add(manifest.Pos{}, "manifest version %d, this build reads version %d", m.ManifestVersion, manifest.Version)
 	}
-	if v != nil && v.auth != nil {
-		c.caller = v.callerType(c, m)
-	} else if m.Auth != nil {
-		c.errs.Add(m.Auth.Pos, "auth: this runtime does not enforce auth yet")
-	}
+	// Both runtimes enforce auth: its rules are expressions, compiled
+	// lazily under CompileChecked like every other.
+	c.caller = c.callerType(m)
+	c.meta = c.declaredMeta(m)
 	c.lookupTypes(m)
 	for _, name := range sortedKeys(m.Aggregates) {
 		c.name("aggregate", name, m.Aggregates[name].Pos)
@@ -341,14 +339,15 @@ func compile(m *manifest.Manifest, v *vetting) (*Program, error) {
 		}
 	}
 	if v != nil {
-		v.scenarios(c, m, p)
 		v.samples(c)
 	}
 	c.snapshots(m, p)
 	c.readSide(m, p)
-	if v != nil && v.auth != nil {
-		v.auth(c, m, p)
+	if v != nil {
+		// After the read side: scenarios may expect its queries and rows.
+		v.scenarios(c, m, p)
 	}
+	c.auth(m, p)
 	c.errs.Sort()
 	if err := c.errs.Err(); err != nil {
 		return nil, err
@@ -380,10 +379,17 @@ type compiler struct {
 	structs func(*typer, []reflect.StructField, string) reflect.Type       // vetting's, or nil
 	caller  reflect.Type                                                   // #claims' type, nil without auth
 	claims  schema                                                         // #claims, with auth
+	// declared are the names of the context's declared metadata, meta
+	// the context's own fields, metaType meta's type for vet with them
+	// (nil: Meta's).
+	declared map[string]bool
+	meta     []declaredField
+	metaType reflect.Type
 	// m is the manifest compiled; stateTypes the type of each
 	// aggregate's state, for instance look-ups (vetting only).
-	m          *manifest.Manifest
-	stateTypes map[string]reflect.Type
+	m            *manifest.Manifest
+	stateTypes   map[string]reflect.Type
+	queryColumns map[string][]QueryColumn // CheckLookups'
 }
 
 var metaType = reflect.TypeOf(Meta{})
@@ -397,7 +403,7 @@ type env struct {
 	noMeta               bool         // lenses see the payload only
 }
 
-func (e env) value() any {
+func (e env) value(meta reflect.Type) any {
 	var fields []reflect.StructField
 	add := func(name string, t reflect.Type) {
 		if t != nil {
@@ -415,7 +421,7 @@ func (e env) value() any {
 	add("caller", e.caller)
 	add("lookup", e.lookup)
 	if !e.noMeta {
-		add("meta", metaType)
+		add("meta", meta)
 	}
 	return reflect.New(reflect.StructOf(fields)).Elem().Interface()
 }
@@ -424,7 +430,11 @@ func (e env) value() any {
 // Worker links neither this nor the struct types it builds) and returns
 // its result type, or false after an error.
 func (c *compiler) typeCheck(x manifest.Expr, e env, boolean bool) (reflect.Type, bool) {
-	opts := append(stdlib(), expr.Env(e.value()), expr.MaxNodes(MaxNodes))
+	meta := c.metaType
+	if meta == nil {
+		meta = metaType
+	}
+	opts := append(append(stdlib(), c.metaOptions()...), expr.Env(e.value(meta)), expr.MaxNodes(MaxNodes))
 	if boolean {
 		opts = append(opts, expr.AsBool())
 	}
@@ -451,7 +461,7 @@ func (c *compiler) compile(x manifest.Expr, e env, boolean bool) (*expression, r
 		}
 	}
 	run := func() (*vm.Program, error) {
-		opts := append(runOptions(), expr.MaxNodes(MaxNodes))
+		opts := append(append(runOptions(), c.metaOptions()...), expr.MaxNodes(MaxNodes))
 		if boolean {
 			opts = append(opts, expr.AsBool())
 		}
@@ -747,10 +757,19 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			continue
 		}
 		for _, g := range s.Given {
-			e := a.Event(g.Event) // a former name is how old history is given
+			ga, gname := a, s.Aggregate
+			if g.Aggregate != "" && g.Aggregate != s.Aggregate {
+				// Another instance's event: of its own aggregate.
+				gname = g.Aggregate
+				if ga = p.Aggregates[gname]; ga == nil {
+					c.errs.Add(g.Pos, "unknown aggregate %s (the context has %s)", gname, strings.Join(sortedKeys(p.Aggregates), ", "))
+					continue
+				}
+			}
+			e := ga.Event(g.Event) // a former name is how old history is given
 			switch {
 			case e == nil:
-				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, s.Aggregate, strings.Join(sortedKeys(a.Events), ", "))
+				c.errs.Add(g.Pos, "unknown event %s (%s has %s)", g.Event, gname, strings.Join(sortedKeys(ga.Events), ", "))
 			case g.Version != nil && (*g.Version < 0 || *g.Version > e.Version()):
 				c.errs.Add(g.Pos, "%s has versions 0 to %d, not %d", e.Name, e.Version(), *g.Version)
 			}
@@ -770,17 +789,21 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 			if t.Version != nil {
 				c.errs.Add(t.Pos, "then.events are emitted now, at the current version: leave version out")
 			}
+			if t.Aggregate != "" || t.ID != "" {
+				c.errs.Add(t.Pos, "then.events are the scenario's own instance's: leave aggregate and id out")
+			}
 		}
-		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" {
-			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state or error")
+		if s.Then.Events == nil && s.Then.State == nil && s.Then.Error == "" && s.Then.Queries == nil && s.Then.Projections == nil {
+			c.errs.Add(s.Then.Pos, "then expects nothing: give events, state, error, query or projection")
 		}
+		c.readSideThen(m, p, s)
 		c.scenarioAs(m, s)
 		if e := s.Then.Error; e != "" && !knownError(m.Aggregates[s.Aggregate], e) && !knownRule(m.Auth, s.Aggregate, e) {
 			rules := ""
 			if m.Auth != nil {
 				rules = ", no rule of its commands"
 			}
-			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(ErrorKinds, ", "))
+			c.errs.Add(s.Then.Pos, "%q is no guard or invariant of %s%s and no error kind (%s)", e, s.Aggregate, rules, strings.Join(errorKinds(m.Aggregates[s.Aggregate]), ", "))
 		}
 		if s.Then.State != nil {
 			var want map[string]any
@@ -800,7 +823,7 @@ func (c *compiler) scenarios(m *manifest.Manifest, p *Program) {
 // compile is reported once, at the guard, and not again at every scenario
 // that names it.
 func knownError(a *manifest.Aggregate, name string) bool {
-	if slices.Contains(ErrorKinds, name) {
+	if slices.Contains(errorKinds(a), name) {
 		return true
 	}
 	for _, cmd := range a.Commands {
@@ -816,4 +839,64 @@ func knownError(a *manifest.Aggregate, name string) bool {
 		}
 	}
 	return false
+}
+
+// readSideThen checks a scenario's then.query and then.projection: the
+// names exist, the params fit the query's #params, and a projection row
+// lists only the projection's columns. A query's result columns are known
+// only to SQL: projections.CheckQueries checks the rows' columns.
+func (c *compiler) readSideThen(m *manifest.Manifest, p *Program, s *manifest.Scenario) {
+	// The definitions decide what exists: one that failed to compile is
+	// reported once, at itself.
+	for _, qt := range s.Then.Queries {
+		if _, ok := m.Queries[qt.Name]; !ok {
+			c.errs.Add(qt.Pos, "unknown query %s (the context has %s)", qt.Name, orNothing(sortedKeys(m.Queries)))
+			continue
+		}
+		if q := p.Queries[qt.Name]; q != nil {
+			if _, vs := q.Params(ParamValues(qt.Params)); len(vs) > 0 {
+				c.errs.Add(qt.Pos, "params do not fit the #params of query %s: %s", qt.Name, vs[0])
+			}
+		}
+	}
+	for _, pt := range s.Then.Projections {
+		pr, ok := m.Projections[pt.Name]
+		if !ok {
+			c.errs.Add(pt.Pos, "unknown projection %s (the context has %s)", pt.Name, orNothing(sortedKeys(m.Projections)))
+			continue
+		}
+		var row map[string]any
+		_ = json.Unmarshal(pt.Row, &row)
+		names := append([]string{"key"}, sortedKeys(pr.Columns)...)
+		for _, k := range sortedKeys(row) {
+			if !slices.Contains(names, k) {
+				c.errs.Add(pt.RowPos, "projection %s has no column %s (it has %s)", pt.Name, k, strings.Join(names, ", "))
+			}
+		}
+	}
+}
+
+func orNothing(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// errorKinds are the kinds a scenario of aggregate a may expect: the
+// engine's, and those of the rules across instances it declares.
+func errorKinds(a *manifest.Aggregate) []string {
+	kinds := ErrorKinds
+	if a == nil {
+		return kinds
+	}
+	if len(a.Unique) > 0 {
+		kinds = append(slices.Clip(kinds), "unique_violation", "invalid_key")
+	}
+	for _, c := range a.Commands {
+		if len(c.Lookup) > 0 {
+			return append(slices.Clip(kinds), "lookup_failed")
+		}
+	}
+	return kinds
 }

@@ -93,6 +93,25 @@ type Query struct {
 	doc    schema
 }
 
+// ParamValues are a scenario's query params (a JSON object) as a query
+// string carries them (GET /queries/{name}?...): each value as its text, a
+// string as it is. What they must fit is the query's #params, checked by
+// Params as a request's are.
+func ParamValues(params json.RawMessage) url.Values {
+	out := url.Values{}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(params, &m)
+	for k, raw := range m {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			out.Set(k, s)
+		} else if string(raw) != "null" {
+			out.Set(k, string(raw))
+		}
+	}
+	return out
+}
+
 // Params reads the query-string parameters by the types #params declares,
 // fills defaults and validates them; violations name the parameter.
 func (q *Query) Params(values url.Values) (map[string]any, []Violation) {
@@ -501,4 +520,24 @@ func tablesRead[V any](sql string, projections map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Fill gives params (built by a look-up, typed already) with the
+// defaults #params declares for the ones it lacks, validated.
+func (q *Query) Fill(params map[string]any) (map[string]any, []Violation) {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	for name, ps := range asMap(q.doc.doc["properties"]) {
+		if _, ok := out[name]; !ok {
+			if d, ok := asMap(ps)["default"]; ok {
+				out[name] = normalizeNumber(d)
+			}
+		}
+	}
+	if vs := q.params.validate(out); len(vs) > 0 {
+		return nil, vs
+	}
+	return out, nil
 }

@@ -45,15 +45,11 @@ func (c *compiler) snapshots(m *manifest.Manifest, p *Program) {
 // commands, guards, invariants and down lenses do not fold events and
 // are left out too.
 func DefinitionHash(a *manifest.Aggregate) string {
-	type lens struct {
-		From json.RawMessage `json:"from"`
-		Up   manifest.Shape  `json:"up"`
-	}
 	type event struct {
 		Payload json.RawMessage `json:"payload"`
 		Apply   manifest.Shape  `json:"apply"`
 		Aliases []string        `json:"aliases"`
-		Lenses  []lens          `json:"lenses"`
+		Lenses  []hashLens      `json:"lenses"`
 	}
 	def := struct {
 		Rules   string           `json:"rules"`
@@ -62,17 +58,36 @@ func DefinitionHash(a *manifest.Aggregate) string {
 		Events  map[string]event `json:"events"`
 	}{Rules: foldRules, State: a.State, Initial: a.Initial, Events: map[string]event{}}
 	for name, me := range a.Events {
-		e := event{Payload: me.Payload, Apply: unplaced(me.Apply), Aliases: []string{}, Lenses: []lens{}}
-		for _, al := range me.Aliases {
-			e.Aliases = append(e.Aliases, al.Name)
-		}
-		for _, l := range me.Lenses {
-			e.Lenses = append(e.Lenses, lens{From: l.From, Up: unplaced(l.Up)})
-		}
+		e := event{Payload: me.Payload, Apply: unplaced(me.Apply)}
+		e.Aliases, e.Lenses = history(me)
 		def.Events[name] = e
 	}
-	// Maps encode with sorted keys; raw schemas are the compiler's
-	// canonical JSON, so one definition always gives one hash.
+	return hashJSON(def)
+}
+
+// hashLens is a lens as the definition hashes read it.
+type hashLens struct {
+	From json.RawMessage `json:"from"`
+	Up   manifest.Shape  `json:"up"`
+}
+
+// history is an event's former names and lens chain (up), without
+// source positions, as the definition hashes read them.
+func history(me *manifest.Event) (aliases []string, lenses []hashLens) {
+	aliases, lenses = []string{}, []hashLens{}
+	for _, al := range me.Aliases {
+		aliases = append(aliases, al.Name)
+	}
+	for _, l := range me.Lenses {
+		lenses = append(lenses, hashLens{From: l.From, Up: unplaced(l.Up)})
+	}
+	return aliases, lenses
+}
+
+// hashJSON is the hex SHA-256 of def's JSON. Maps encode with sorted
+// keys; raw schemas are the compiler's canonical JSON, so one definition
+// always gives one hash.
+func hashJSON(def any) string {
 	b, err := json.Marshal(def)
 	if err != nil {
 		// Only raw JSON that is not JSON fails here, and Compile has

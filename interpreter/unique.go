@@ -154,6 +154,45 @@ func (c *compiler) unique(a *Aggregate, m *manifest.Aggregate) {
 	}
 }
 
+// QueryColumn is a column of a query's result with the type SQL declares
+// for it ("" for a column it declares none for, such as an expression).
+type QueryColumn struct{ Name, Decl string }
+
+// CheckLookups type-checks the commands of m that look up query rows
+// again, each row typed by its query's result columns (cols, which only
+// SQL knows: package projections prepares the queries), and lists every
+// expression that reads a column the query does not answer or uses one
+// as another type. A query absent from cols keeps untyped rows.
+func CheckLookups(m *manifest.Manifest, cols map[string][]QueryColumn) error {
+	v := vet()
+	v.queryColumns = cols
+	_, err := compile(m, v)
+	return err
+}
+
+// rowType is the type of a row of a query's result: its columns by name,
+// typed as SQL declares them.
+func (c *compiler) rowType(query string) reflect.Type {
+	cols, ok := c.queryColumns[query]
+	if !ok || c.structs == nil {
+		return reflect.TypeOf([]map[string]any{})
+	}
+	var fields []reflect.StructField
+	for i, col := range cols {
+		t := reflect.TypeOf((*any)(nil)).Elem()
+		switch col.Decl {
+		case "TEXT":
+			t = reflect.TypeOf("")
+		case "INTEGER":
+			t = reflect.TypeOf(0)
+		case "REAL":
+			t = reflect.TypeOf(0.0)
+		}
+		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("C%d", i), Type: t, Tag: reflect.StructTag(fmt.Sprintf(`expr:%q json:%q`, col.Name, col.Name))})
+	}
+	return reflect.SliceOf(c.structs(c.typer, fields, "a row of query "+query))
+}
+
 // lookups compiles a command's look-ups; what an instance look-up gives
 // is the other aggregate's state, typed from stateTypes.
 func (c *compiler) lookups(cmd *Command, mc *manifest.Command, e env, aggregates map[string]*manifest.Aggregate, stateTypes map[string]reflect.Type, queries map[string]*manifest.Query) reflect.Type {
@@ -172,7 +211,7 @@ func (c *compiler) lookups(cmd *Command, mc *manifest.Command, e env, aggregates
 				continue
 			}
 			l.params = c.shape(manifest.Shape{Fields: ml.Params}, e, c.schema(q.Params, q.Pos), "query "+ml.Query+"'s params")
-			t = reflect.TypeOf([]map[string]any{})
+			t = c.rowType(ml.Query)
 		default:
 			if _, ok := aggregates[ml.Aggregate]; !ok {
 				c.errs.Add(ml.Pos, "lookup %s: unknown aggregate %s (the context declares %s)", ml.Name, ml.Aggregate, orNone(sortedKeys(aggregates)))

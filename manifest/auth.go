@@ -9,12 +9,15 @@ import "encoding/json"
 type Auth struct {
 	// The identity source: an HS256 secret from the environment variable
 	// SecretEnv, and/or keys (JWKSURL, or a static JWKS).
-	SecretEnv  string          `json:"secretEnv,omitempty"`
-	JWKSURL    string          `json:"jwksUrl,omitempty"`
-	JWKS       json.RawMessage `json:"jwks,omitempty"`
-	Algorithms []string        `json:"algorithms,omitempty"`
-	Issuer     string          `json:"issuer,omitempty"`
-	Audience   string          `json:"audience,omitempty"`
+	SecretEnv string `json:"secretEnv,omitempty"`
+	JWKSURL   string `json:"jwksUrl,omitempty"`
+	// JWKSRefresh is the least time between two fetches of JWKSURL on an
+	// unknown kid, as written ("30s"); "": the default.
+	JWKSRefresh string          `json:"jwksRefresh,omitempty"`
+	JWKS        json.RawMessage `json:"jwks,omitempty"`
+	Algorithms  []string        `json:"algorithms,omitempty"`
+	Issuer      string          `json:"issuer,omitempty"`
+	Audience    string          `json:"audience,omitempty"`
 	// Header carries the token: "Authorization" (as a bearer credential)
 	// or "Cf-Access-Jwt-Assertion" (Cloudflare Access).
 	Header string `json:"header"`
@@ -22,6 +25,11 @@ type Auth struct {
 	Claims json.RawMessage `json:"claims"`
 	// Allow are the context's rules for every command.
 	Allow []Named `json:"allow,omitempty"`
+	// Meta is the metadata every event records beside the actor, the
+	// correlation and the causation: expressions over cmd and caller,
+	// evaluated when a command is decided (a command's Rules.Meta add to
+	// them and override a name they share).
+	Meta []Field `json:"meta,omitempty"`
 	// Log are the rules for reading the global log and its stream.
 	Log        []Named                   `json:"log,omitempty"`
 	Aggregates map[string]*AggregateAuth `json:"aggregates,omitempty"`
@@ -45,4 +53,6 @@ type Rules struct {
 	// Bind: query parameters set from the caller; the client cannot set
 	// them.
 	Bind []Field `json:"bind,omitempty"`
+	// Meta: a command's own declared metadata (see Auth.Meta).
+	Meta []Field `json:"meta,omitempty"`
 }

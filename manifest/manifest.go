@@ -234,12 +234,16 @@ type Scenario struct {
 
 // GivenItem is an event that happened before the scenario's commands.
 type GivenItem struct {
-	Event   string          `json:"event"`
-	Version *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
-	Payload json.RawMessage `json:"payload"`           // absent: {} in given, any in then
-	At      *time.Time      `json:"at,omitempty"`      // given only: when it happened
-	As      json.RawMessage `json:"as,omitempty"`      // given: the claims whose sub the event records as its actor
-	Pos     Pos             `json:"pos"`
+	Event string `json:"event"`
+	// Aggregate and ID (given only) name another instance the event
+	// happened to; empty: the scenario's own aggregate, and id.
+	Aggregate string          `json:"aggregate,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Version   *int            `json:"version,omitempty"` // given only: the version it was stored at; nil: the current one
+	Payload   json.RawMessage `json:"payload"`           // absent: {} in given, any in then
+	At        *time.Time      `json:"at,omitempty"`      // given only: when it happened
+	As        json.RawMessage `json:"as,omitempty"`      // given: the claims whose sub the event records as its actor
+	Pos       Pos             `json:"pos"`
 }
 
 // WhenItem is a command the scenario sends.
@@ -261,6 +265,31 @@ type Then struct {
 	Error    string          `json:"error,omitempty"`
 	Pos      Pos             `json:"pos"`                // of then.error when given, else of then
 	StatePos Pos             `json:"statePos,omitempty"` // of then.state
+	// Queries and Projections are the read side after the commands, in
+	// declaration order.
+	Queries     []QueryThen      `json:"query,omitempty"`
+	Projections []ProjectionThen `json:"projection,omitempty"`
+}
+
+// QueryThen expects a named query, run with Params after the commands,
+// to answer Rows: as many rows, in order, each with the listed columns
+// equal.
+type QueryThen struct {
+	Name   string            `json:"name"`
+	Params json.RawMessage   `json:"params,omitempty"` // an object; nil: none
+	Rows   []json.RawMessage `json:"rows"`             // each an object
+	Pos    Pos               `json:"pos"`              // of then.query.<name>
+	RowPos []Pos             `json:"rowPos,omitempty"` // of each row
+}
+
+// ProjectionThen expects a projection's row under Key to have the listed
+// columns equal; Row "null": no row under the key.
+type ProjectionThen struct {
+	Name   string          `json:"name"`
+	Key    string          `json:"key"`
+	Row    json.RawMessage `json:"row"`
+	Pos    Pos             `json:"pos"`    // of then.projection.<name>
+	RowPos Pos             `json:"rowPos"` // of its row
 }
 
 // Parse decodes a manifest and checks its version.

@@ -15,6 +15,12 @@
 // newest snapshot the store keeps under the current definition's hash,
 // when it keeps snapshots, by cuesource.Rehydrate's rule), and passes
 // on its store's health (the storage faults seen) to /healthz.
+// Unique keys: a commit's claims are the store's to check in its
+// transaction (store.Keys; a refusal answers cuesource.UniqueViolation),
+// a command addressed by key runs only while its instance holds it
+// (checked under the instance's writer), and [PrepareKeys] and
+// [RebuildKeys] rebuild the keys from the log when the constraints
+// change or on request.
 // [Backend.SetProgram] replaces the program between writes (a watch's
 // swap): writes wait for it rather than fail.
 //

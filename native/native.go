@@ -95,7 +95,7 @@ func (b *Backend) StorageHealth(ctx context.Context) cuesource.StorageHealth {
 		return cuesource.StorageHealth{}
 	}
 	h := hs.Health(ctx)
-	out := cuesource.StorageHealth{Failing: h.Failing, Faults: h.Faults, LastFault: h.LastFault}
+	out := cuesource.StorageHealth{Failing: h.Failing, Faults: h.Faults, LastFault: h.LastFault, KeyConflicts: b.keyConflicts(ctx)}
 	if !h.LastFaultAt.IsZero() {
 		t := h.LastFaultAt.UTC()
 		out.LastFaultAt = &t
@@ -250,6 +250,11 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 			rec = &r
 		}
 	}
+	if rec == nil { // a retry gets its first answer, even once the key is let go
+		if a, ok, err := b.holds(ctx, req); err != nil || !ok {
+			return a, err
+		}
+	}
 	var d cuesource.Decision
 	if c != nil {
 		d = cuesource.DecideOn(prog, cur, c.state, rec, req, b.opt)
@@ -259,7 +264,11 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 	if d.Commit == nil {
 		return d.Answer, nil
 	}
+	if _, ok := b.store.(store.Keys); len(d.Commit.Unique) > 0 && !ok {
+		return cuesource.Answer{}, fmt.Errorf("%s: %w", req.Aggregate, ErrNoKeys)
+	}
 	evs, err := b.append(ctx, d.Commit)
+	var unique *store.UniqueError
 	switch {
 	case err == nil:
 		b.remember(key, &cached{version: d.Commit.ExpectedVersion + int64(len(d.Commit.Events)), raw: d.Commit.State, state: d.State})
@@ -273,6 +282,9 @@ func (b *Backend) Execute(ctx context.Context, req *cuesource.CommandRequest) (c
 			return b.after(ctx, evs, d.Answer), nil
 		}
 		return d.Answer, nil
+	case errors.As(err, &unique):
+		// Refused whole: the instance is as it was, in memory too.
+		return cuesource.UniqueViolation(unique), nil
 	case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrDuplicateKey), errors.Is(err, store.ErrDuplicateEvent):
 		// Only another process writing the same database gets here: this
 		// one holds the instance's writer, and its memory is stale.
@@ -405,7 +417,14 @@ func (b *Backend) Seed(ctx context.Context, req *cuesource.SeedRequest) (cuesour
 		return d.Answer, nil
 	}
 	b.remember(req.Aggregate+"\x00"+req.ID, nil)
+	if _, ok := b.store.(store.Keys); len(d.Commit.Unique) > 0 && !ok {
+		return cuesource.Answer{}, fmt.Errorf("%s: %w", req.Aggregate, ErrNoKeys)
+	}
 	if _, err := b.append(ctx, d.Commit); err != nil {
+		var unique *store.UniqueError
+		if errors.As(err, &unique) {
+			return cuesource.UniqueViolation(unique), nil
+		}
 		if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrDuplicateEvent) {
 			return cuesource.Conflict(0), nil
 		}

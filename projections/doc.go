@@ -25,7 +25,8 @@
 //     is exactly the position before the commit (read your writes); async
 //     projections, and inline ones that are behind (after a rebuild, a
 //     failure or a restart), catch up in a background goroutine per
-//     projection, in batches, woken by a [Waiter].
+//     projection, in batches, woken by a [Waiter]; [Runner.CatchUp] does
+//     the same on the caller's goroutine (a scenario reads its own writes).
 //   - Failures: a projection that cannot apply an event (an expression
 //     error, a value of the wrong type) stops there: state failed, with the
 //     error and its position recorded. The command that wrote the event
@@ -44,7 +45,9 @@
 //     limits (checked while rows are read); [CheckQueries] is what
 //     `cuesource vet` checks of them, in a private in-memory database
 //     holding only the projection tables, refusing the calls that let a
-//     request choose the size of a value.
+//     request choose the size of a value, and that the rows scenarios
+//     expect of a query list only columns its result has.
+//     [Runner.Row] reads one row by its key.
 //
 // The pure rules of all this (row keys, applying a batch of events to
 // rows in memory, column coercion, the SQL text) are package rows, which

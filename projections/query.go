@@ -3,9 +3,11 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -168,45 +170,54 @@ func cleanMsg(msg string) string {
 // parameter NULL. Errors are positioned at the query. Projections whose
 // tables cannot be created (a clash of index names) are reported too.
 func CheckQueries(p *interpreter.Program) diag.List {
-	errs, _ := checkQueries(p)
+	errs, _, _ := checkQueries(p)
 	return errs
+}
+
+// QueryColumns are the result columns of every query that runs over
+// empty projection tables, with the types SQL declares for them: what
+// interpreter.CheckLookups types a command's query look-ups by.
+func QueryColumns(p *interpreter.Program) (map[string][]interpreter.QueryColumn, diag.List) {
+	errs, _, cols := checkQueries(p)
+	return cols, errs
 }
 
 // QueryJSON names, per query, the result columns that are JSON projection
 // columns selected directly: what Query decodes. A runtime whose database
 // does not report declared types (D1) learns them from here at build time.
 func QueryJSON(p *interpreter.Program) (map[string][]string, error) {
-	errs, cols := checkQueries(p)
+	errs, cols, _ := checkQueries(p)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return cols, nil
 }
 
-func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
+func checkQueries(p *interpreter.Program) (diag.List, map[string][]string, map[string][]interpreter.QueryColumn) {
 	var errs diag.List
 	jsonCols := map[string][]string{}
+	typed := map[string][]interpreter.QueryColumn{}
 	if len(p.Queries) == 0 && len(p.Projections) == 0 {
-		return nil, jsonCols
+		return nil, jsonCols, typed
 	}
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer conn.Close()
 	// What a query could build from literals alone is bounded here too.
 	if _, err := sqlite.Limit(conn, sqliteLimitLength, 1<<20); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	tables := map[string]bool{}
 	for _, name := range sortedKeys(p.Projections) {
@@ -222,7 +233,7 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	// The authorizer sees what each statement does while it is prepared:
 	// only reading projection tables is let through.
@@ -259,21 +270,29 @@ func checkQueries(p *interpreter.Program) (diag.List, map[string][]string) {
 	}
 	if err := setAuthorizer(conn, auth); err != nil {
 		errs.Add(manifest.Pos{}, "checking queries: %v", err)
-		return errs, nil
+		return errs, nil, nil
 	}
 	defer setAuthorizer(conn, nil) //nolint:errcheck
+	columns := map[string][]string{}
 	for _, name := range sortedKeys(p.Queries) {
 		q := p.Queries[name]
-		msg, cols := checkQuery(ctx, conn, q, &denied)
+		msg, cols, all := checkQuery(ctx, conn, q, &denied)
 		if msg != "" {
 			errs.Add(q.Pos, "query %s: %s", name, msg)
 		}
 		if len(cols) > 0 {
 			jsonCols[name] = cols
 		}
+		if msg == "" && all != nil { // nil: it did not run over empty tables
+			typed[name] = all
+			for _, c := range all {
+				columns[name] = append(columns[name], c.Name)
+			}
+		}
 	}
+	checkScenarioRows(p, columns, &errs)
 	errs.Sort()
-	return errs, jsonCols
+	return errs, jsonCols, typed
 }
 
 func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
@@ -286,31 +305,57 @@ func setAuthorizer(conn *sql.Conn, fn sqlite.AuthorizerFn) error {
 	})
 }
 
-func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (string, []string) {
+// checkScenarioRows checks that the rows a scenario expects of a query
+// (then.query) list only columns its result has: only SQL knows them.
+func checkScenarioRows(p *interpreter.Program, columns map[string][]string, errs *diag.List) {
+	for _, s := range p.Manifest.Scenarios {
+		for _, qt := range s.Then.Queries {
+			cols, ok := columns[qt.Name]
+			if !ok {
+				continue // unknown, or failed: reported at itself
+			}
+			for i, raw := range qt.Rows {
+				var row map[string]any
+				_ = json.Unmarshal(raw, &row)
+				pos := qt.Pos
+				if i < len(qt.RowPos) {
+					pos = qt.RowPos[i]
+				}
+				for _, k := range sortedKeys(row) {
+					if !slices.Contains(cols, k) {
+						errs.Add(pos, "the result of query %s has no column %s (it has %s)", qt.Name, k, strings.Join(cols, ", "))
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denied *string) (msg string, jsonCols []string, columns []interpreter.QueryColumn) {
 	sc := rows.Scan(q.SQL)
 	switch {
 	case sc.First != "SELECT" && sc.First != "WITH":
-		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)", nil
+		return "only SELECT over projection tables is allowed (the query must start with SELECT or WITH)", nil, nil
 	case sc.More:
-		return "only one statement is allowed (remove what follows the ';')", nil
+		return "only one statement is allowed (remove what follows the ';')", nil, nil
 	case sc.Positional:
-		return "use named parameters (:name), not ? placeholders", nil
+		return "use named parameters (:name), not ? placeholders", nil, nil
 	}
 	for _, p := range sc.Params {
 		if r, _ := utf8.DecodeRuneInString(p); !unicode.IsLetter(r) {
-			return fmt.Sprintf("parameter :%s must start with a letter", p), nil
+			return fmt.Sprintf("parameter :%s must start with a letter", p), nil, nil
 		}
 	}
 	if msgs := rows.Amplifiers(q.SQL); len(msgs) > 0 {
-		return msgs[0], nil
+		return msgs[0], nil, nil
 	}
 	*denied = ""
 	st, err := conn.PrepareContext(ctx, q.SQL)
 	if err != nil {
 		if *denied != "" {
-			return *denied, nil
+			return *denied, nil, nil
 		}
-		return cleanMsg(err.Error()), nil
+		return cleanMsg(err.Error()), nil, nil
 	}
 	defer st.Close()
 	// Run it with the parameters' defaults, NULL for the others: only a
@@ -321,7 +366,6 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	for _, p := range sc.Params {
 		args = append(args, sql.Named(p, rows.Bindable(defaults[p])))
 	}
-	var jsonCols []string
 	// Over empty tables a query ends at once, unless it makes its own rows
 	// (a recursive CTE): a write shows at the first step, so a query
 	// still running after a moment is stopped, not waited for.
@@ -331,6 +375,7 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	if err == nil {
 		if types, terr := rs.ColumnTypes(); terr == nil {
 			for _, t := range types {
+				columns = append(columns, interpreter.QueryColumn{Name: t.Name(), Decl: strings.ToUpper(t.DatabaseTypeName())})
 				if strings.EqualFold(t.DatabaseTypeName(), rows.JSONType) {
 					jsonCols = append(jsonCols, t.Name())
 				}
@@ -343,13 +388,13 @@ func checkQuery(ctx context.Context, conn *sql.Conn, q *interpreter.Query, denie
 	}
 	if err != nil && rctx.Err() == nil {
 		if *denied != "" {
-			return *denied, nil
+			return *denied, nil, nil
 		}
 		if msg := cleanMsg(err.Error()); strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") {
-			return "only SELECT over projection tables is allowed: " + msg, nil
+			return "only SELECT over projection tables is allowed: " + msg, nil, nil
 		}
 	}
-	return "", jsonCols
+	return "", jsonCols, columns
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -360,3 +405,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Row implements cuesource.RowReader: the row of projection name under
+// key, nil when there is none.
+func (r *Runner) Row(ctx context.Context, name, key string) (map[string]any, error) {
+	p, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(p.t.Cols)+1)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err = r.st.Read().QueryRowContext(ctx, p.t.SelectOne, key).Scan(ptrs...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("projection %s: %w", name, cleanErr(err))
+	}
+	row, err := p.t.Load(vals[1:])
+	if err != nil {
+		return nil, err
+	}
+	return p.t.Answer(key, row), nil
+}
+
+var _ cuesource.RowReader = (*Runner)(nil)

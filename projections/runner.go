@@ -607,6 +607,23 @@ func (p *proj) sleep(ctx context.Context, w Waiter, pos int64, d time.Duration) 
 	}
 }
 
+// CatchUp applies what each projection has yet to apply of the log, on
+// the caller's goroutine, and returns once every one has applied the log
+// as far as it was when CatchUp began, or has failed (Status says where):
+// how a caller that just appended reads its own writes from async
+// projections without waiting on the background.
+func (r *Runner) CatchUp(ctx context.Context) error {
+	if err := r.ensureSchema(ctx); err != nil {
+		return err
+	}
+	for _, p := range r.projs {
+		if _, _, err := r.catchUp(ctx, p, false, nil); err != nil {
+			return fmt.Errorf("projection %s: %w", p.name(), err)
+		}
+	}
+	return nil
+}
+
 // kick wakes the background loop of p.
 func (p *proj) kick() {
 	p.wmu.Lock()

@@ -55,13 +55,20 @@ var Table = []*Route{
 	{Name: "admin.seed", Path: "/admin/seed/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.rehydrate", Path: "/admin/rehydrate/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.storage", Path: "/admin/storage", Methods: "GET, HEAD", Access: Admin, Needs: "storage"},
+	{Name: "admin.projectionRow", Path: "/admin/projections/{name}/rows/{key}", Methods: "GET, HEAD", Access: Admin, Needs: "projections"},
 	{Name: "deadLetters.list", Path: "/admin/dead-letters", Methods: "GET, HEAD", Access: Admin, Needs: "effects"},
 	{Name: "deadLetters.discard", Path: "/admin/dead-letters/{id:int}", Methods: "DELETE", Access: Admin, Needs: "effects"},
 	{Name: "deadLetters.retry", Path: "/admin/dead-letters/{id:int}/retry", Methods: "POST", Access: Admin, Needs: "effects"},
+	// POST /{aggregate}/{command} makes an instance whose id the server
+	// chooses; the other methods go on to the instance at that path.
+	{Name: "create", Path: "/{aggregate}/{command}", Methods: "POST", Shared: true},
 	{Name: "instance", Path: "/{aggregate}/{id}", Methods: "GET, HEAD"},
 	{Name: "instance.events", Path: "/{aggregate}/{id}/events", Methods: "GET, HEAD"},
 	{Name: "instance.history", Path: "/{aggregate}/{id}/history", Methods: "GET, HEAD", Shared: true},
 	{Name: "command", Path: "/{aggregate}/{id}/{command}", Methods: "POST"},
+	// An instance addressed by the unique key it holds.
+	{Name: "instance.byKey", Path: "/{aggregate}/by/{constraint}/{key}", Methods: "GET, HEAD"},
+	{Name: "command.byKey", Path: "/{aggregate}/by/{constraint}/{key}/{command}", Methods: "POST"},
 }
 
 func init() {

@@ -36,6 +36,19 @@ func TestFind(t *testing.T) {
 		{"GET", "/admin/dead-letters/x/y", "deadLetters.discard", false, true},
 		{"DELETE", "/admin/dead-letters/7", "deadLetters.discard", true, false},
 		{"GET", "/admin/x", "", false, false},
+		// A create shares its path with the instance: POST makes one, the
+		// other methods are the instance's.
+		{"POST", "/cart/Open", "create", true, false},
+		{"GET", "/cart/Open", "instance", true, false},
+		{"DELETE", "/cart/Open", "instance", false, false},
+		// By key: four and five segments, which no other route takes; an
+		// instance called "by" keeps its routes.
+		{"GET", "/cart/by/perClient/c-1", "instance.byKey", true, false},
+		{"POST", "/cart/by/perClient/c-1", "instance.byKey", false, false},
+		{"POST", "/cart/by/perClient/c-1/CheckOut", "command.byKey", true, false},
+		{"GET", "/cart/by", "instance", true, false},
+		{"POST", "/cart/by/CheckOut", "command", true, false},
+		{"GET", "/cart/by/events", "instance.events", true, false},
 	} {
 		segs := splitPath(c.path)
 		m := Find(segs, c.method)

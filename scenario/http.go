@@ -46,10 +46,11 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 		r.fail("as: a scenario that acts as an identity runs in process only (cuesource test without --url)")
 		return r
 	}
-	id := s.ID
+	sfx := "" // what each instance id gets, to keep runs apart
 	if !t.KeepIDs {
-		id += "-" + suffix()
+		sfx = "-" + suffix()
 	}
+	id := s.ID + sfx
 	etag := ""         // the instance's, once it exists
 	var now *time.Time // the scenario's clock, once an item sets it
 	// stamp is the Cuesource-Time of the next command.
@@ -59,38 +60,36 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 		}
 		return now.UTC().Format(time.RFC3339Nano)
 	}
-	if len(s.Given) > 0 {
-		var events []map[string]any
-		for _, g := range s.Given {
-			e := map[string]any{"event": g.Event}
-			if g.Payload != nil {
-				e["payload"] = g.Payload
-			}
-			if g.At != nil {
-				now = g.At
-				e["at"] = g.At.UTC().Format(time.RFC3339Nano)
-			}
-			if g.Version != nil {
-				e["version"] = *g.Version
-			}
-			events = append(events, e)
+	times := givenTimes(s, nil)
+	if len(times) > 0 {
+		now = times[len(times)-1]
+	}
+	seeded := instances(s)
+	for _, in := range seeded {
+		req := seedRequest(s, in, in.id+sfx, times)
+		body, _ := json.Marshal(map[string]any{"events": req.Events})
+		status, resp, tag, err := t.do(ctx, "/admin/seed/"+url.PathEscape(in.aggregate)+"/"+url.PathEscape(req.ID), t.AdminToken, "", body)
+		what := "given"
+		if !in.own {
+			what = fmt.Sprintf("given (%s %s)", in.aggregate, in.id)
 		}
-		body, _ := json.Marshal(map[string]any{"events": events})
-		status, resp, tag, err := t.do(ctx, "/admin/seed/"+url.PathEscape(s.Aggregate)+"/"+url.PathEscape(id), t.AdminToken, "", body)
 		if err != nil {
-			r.fail("given: %v", err)
+			r.fail("%s: %v", what, err)
 			return r
 		}
 		if status != http.StatusCreated {
-			r.fail("given: seeding answered %d: %s", status, resp)
+			r.fail("%s: seeding answered %d: %s", what, status, resp)
 			return r
 		}
-		seeded, err := object(resp)
+		if !in.own {
+			continue
+		}
+		answer, err := object(resp)
 		if err != nil {
-			r.fail("given: %v", err)
+			r.fail("%s: %v", what, err)
 			return r
 		}
-		r.State = seeded["state"]
+		r.State = answer["state"]
 		etag = tag
 	}
 	for i, w := range s.When {
@@ -137,6 +136,9 @@ func RunHTTP(ctx context.Context, t Target, s *manifest.Scenario) Result {
 		}
 	}
 	r.check(s.Then)
+	if readsSide(s) {
+		r.readSideHTTP(ctx, t, s, sfx, seeded)
+	}
 	r.Pass = len(r.Failures) == 0
 	return r
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,17 +29,26 @@ type Result struct {
 	Events   []engine.Event `json:"events,omitempty"`
 	State    any            `json:"state,omitempty"`
 	Error    *engine.Error  `json:"error,omitempty"`
+	rejected int            // the when the rejection answered, with Error
 }
 
 // Run runs one scenario.
 func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 	r := Result{Name: s.Name, Pos: s.Pos}
+	if needsWorld(p, s) {
+		r.world(context.Background(), p, s)
+		r.Pass = len(r.Failures) == 0
+		return r
+	}
 	opt := engine.Options{Strict: true}
 	var given []engine.Event
 	now := Clock // the time of the next given event or command without its own
 	for i, g := range s.Given {
 		if g.At != nil {
 			now = *g.At
+		}
+		if agg, id := of(s, g); agg != s.Aggregate || id != s.ID {
+			continue // another instance's: seeded on the read side
 		}
 		pl, err := decodeOrEmpty(g.Payload)
 		typ := g.Event
@@ -50,7 +60,7 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 			return r
 		}
 		ev := engine.Event{
-			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(i + 1), Time: now, Payload: pl,
+			ID: fmt.Sprintf("given-%d", i+1), Type: typ, Version: int64(len(given) + 1), Time: now, Payload: pl,
 		}
 		if c := caller(g.As); c != nil {
 			ev.Recorded = &interpreter.Recorded{Actor: c.Actor, CorrelationID: ev.ID, CausationID: ev.ID}
@@ -60,6 +70,9 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 	cur, err := engine.Fold(p, s.Aggregate, s.ID, given, opt)
 	if err != nil {
 		r.fail("given: %v", err)
+		return r
+	}
+	if !r.checkOthers(p, s) {
 		return r
 	}
 	for i, w := range s.When {
@@ -84,7 +97,7 @@ func Run(p *interpreter.Program, s *manifest.Scenario) Result {
 			if !errors.As(err, &ee) {
 				ee = &engine.Error{Kind: engine.KindExpression, Message: err.Error()}
 			}
-			r.Error = ee
+			r.Error, r.rejected = ee, i
 			break
 		}
 		r.Events = append(r.Events, d.Events...)

@@ -21,10 +21,12 @@
 //     parts keep their tables in), [Hooker] (a [Hook] run in every append
 //     transaction, for inline projections), [Outbox] (the deliveries
 //     commits owe, claimed under a lease, settled, or kept as dead letters;
-//     [ErrNoDeadLetter]), [HealthReporter] ([Health]) and [Snapshots]
+//     [ErrNoDeadLetter]), [HealthReporter] ([Health]), [Snapshots]
 //     (an instance's state at a version with its definition's hash, a
 //     [Snapshot], written with a commit or alone, so rehydration folds
-//     only the events after it).
+//     only the events after it), [Keys] (the unique keys instances hold,
+//     applied with each commit's [KeyClaim]s; [ErrUniqueViolation],
+//     [UniqueError]) and [KeyRebuilder] (keys replaced from the log).
 //   - The page rule of event reads: [PageBytes], [Page] and [PageSQL].
 //
 // # What it never touches

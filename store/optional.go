@@ -129,3 +129,47 @@ type Keys interface {
 	// under constraint; ok is false when none does.
 	Holder(ctx context.Context, aggregate, constraint, key string) (id string, ok bool, err error)
 }
+
+// KeyRebuilder is the optional ability of a [Keys] store to have its keys
+// rebuilt from the log: when an aggregate's unique constraints change, or
+// on an operator's request. The runtime computes who holds what from the
+// events (through their lenses); the store only replaces.
+type KeyRebuilder interface {
+	// KeyStatus gives what the aggregate's keys were last rebuilt for:
+	// the hash of its unique declarations ("" when never) and the claims
+	// that rebuild refused.
+	KeyStatus(ctx context.Context, aggregate string) (KeyStatus, error)
+	// ReplaceKeys replaces every key the instances of aggregate hold with
+	// holds and records status, atomically, provided the log's last
+	// position is still through (the log the holds were computed from);
+	// otherwise it changes nothing and returns ErrVersionConflict.
+	ReplaceKeys(ctx context.Context, aggregate string, holds []KeyHold, status KeyStatus, through int64) error
+}
+
+// KeyHold is a unique key an instance holds.
+type KeyHold struct {
+	Constraint string `json:"constraint"`
+	Key        string `json:"key"`
+	Instance   string `json:"instance"`
+}
+
+// KeyStatus is what an aggregate's keys were last rebuilt for.
+type KeyStatus struct {
+	// Hash identifies the unique declarations (and the lenses of the
+	// events they read) the keys were computed with.
+	Hash string `json:"hash"`
+	// Conflicts are the claims in the log the rebuild could not honour:
+	// events written before the constraint existed that claim a key an
+	// earlier event's instance held.
+	Conflicts []KeyConflict `json:"conflicts,omitempty"`
+}
+
+// KeyConflict is a claim in the log that a rebuild refused: the event at
+// Position of Instance claims Key, which Holder held then.
+type KeyConflict struct {
+	Constraint string `json:"constraint"`
+	Key        string `json:"key"`
+	Holder     string `json:"holder"`
+	Instance   string `json:"instance"`
+	Position   int64  `json:"position"`
+}

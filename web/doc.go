@@ -11,7 +11,9 @@
 // or from another server the user connects to: commands through forms
 // generated from each command's JSON Schema, the timeline of an instance
 // from `/{aggregate}/{id}/history`, the read side, the live stream of
-// `/events`, and scenarios exported as CUE text.
+// `/events`, the storage report of `/admin/storage`, scenarios exported
+// as CUE text, and, in a context with auth, the identity commands and
+// queries are sent as (tokens the server mints at `/admin/dev-token`).
 //
 // # What it never does
 //

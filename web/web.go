@@ -27,6 +27,10 @@ type Options struct {
 	// Inspect is the server `cuesource inspect` forwards to, shown in the
 	// page's header.
 	Inspect string
+	// As, when set, is the identity the page starts acting as (the claims
+	// as a JSON object: `cuesource inspect --as`), written into the page
+	// (meta cuesource-as).
+	As string
 }
 
 // asset is one embedded file, ready to serve.

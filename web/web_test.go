@@ -41,7 +41,7 @@ func TestPage(t *testing.T) {
 			name:     "serve",
 			opt:      Options{},
 			want:     []string{`<script type="module" src="ui/app.js">`, `<link rel="stylesheet" href="ui/style.css">`, `id="panel-commands"`},
-			wantNone: []string{"cuesource-admin-token", "cuesource-play", `id="reset"`},
+			wantNone: []string{"cuesource-admin-token", "cuesource-play", `id="reset"`, "cuesource-as"},
 		},
 		{
 			name: "play",
@@ -49,6 +49,13 @@ func TestPage(t *testing.T) {
 			// The token is an attribute value, escaped as one.
 			want:     []string{`<meta name="cuesource-admin-token" content="t&#34;&lt;x&gt;">`, `<meta name="cuesource-play" content="true">`, `id="reset"`},
 			wantNone: []string{`t"<x>`},
+		},
+		{
+			name: "inspect as",
+			opt:  Options{AdminToken: "a", Inspect: "http://x", As: `{"sub":"<ada>"}`},
+			// The claims are an attribute value too.
+			want:     []string{`<meta name="cuesource-as" content="{&#34;sub&#34;:&#34;&lt;ada&gt;&#34;}">`, `id="identity-box"`},
+			wantNone: []string{`"<ada>"`, "cuesource-play"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

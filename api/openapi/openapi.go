@@ -87,7 +87,32 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 	}
 	for cmd, c := range a.Commands {
 		b.schemas[name+".command."+cmd] = embedded(name+".command."+cmd, c.Payload)
-		b.add(routePath("command", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c))
+		b.add(routePath("command", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c, addressed{}))
+		if c.Instance != manifest.InstanceExisting {
+			b.add(routePath("create", "aggregate", name, "command", cmd), command(b.p, name, cmd, a, c, addressed{create: true}))
+		}
+		for _, u := range a.Unique {
+			if c.Instance != manifest.InstanceNew {
+				b.add(routePath("command.byKey", "aggregate", name, "constraint", u.Name, "command", cmd), command(b.p, name, cmd, a, c, addressed{constraint: u.Name}))
+			}
+		}
+	}
+	for _, u := range a.Unique {
+		b.add(routePath("instance.byKey", "aggregate", name, "constraint", u.Name), op(name+".by."+u.Name, "Read the "+name+" holding a "+u.Name+" key",
+			"The instance that holds the key under the unique constraint "+u.Name+", answered as GET /"+name+"/{id} answers it (its id, version, state and ETag). "+
+				"HEAD answers the same without a body.",
+			[]any{keyParam, header("If-None-Match", false, "ETags (or *); when one matches the current version the answer is 304.")},
+			map[string]any{
+				"200": jsonBody("The instance holding the key.", object(map[string]any{
+					"aggregate": map[string]any{"const": name},
+					"id":        str,
+					"version":   version,
+					"state":     ref("schemas", name+".state"),
+				}), map[string]any{"ETag": ref("headers", "ETag"), "Content-Location": contentLocation}),
+				"304": map[string]any{"description": "If-None-Match matches the current version.", "headers": etagHeader},
+				"401": ref("responses", "Unauthorized"),
+				"404": problem("key_not_held: no instance holds the key (or the caller may not read the one that does)."),
+			}))
 	}
 	b.add(routePath("instance", "aggregate", name), op(name+".get", "Read a "+name,
 		"The instance's state, its version and its ETag. HEAD answers the same without a body.",
@@ -194,49 +219,15 @@ func (b *builder) health() {
 	}))
 }
 
-// admin adds the admin routes: rehydrate and seed.
+// admin adds the admin routes: rehydrate and seed. Written as JSON (data,
+// not code, in the Worker that carries this package); the aggregates are
+// filled in.
 func (b *builder) admin() {
-	rehydrate := op("admin.rehydrate", "Rehydrate an instance",
-		"Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the "+
-			"rebuilt state. Admin routes need the admin token and answer 404 when the server has none.",
-		adminParams(b.aggregates, map[string]any{"name": "fix", "in": "query", "description": "true stores the rebuilt state.",
-			"schema": map[string]any{"type": "boolean", "default": false}}),
-		map[string]any{
-			"200": jsonBody("The comparison.", ref("schemas", "Drift"), nil),
-			"401": unauthorized("the request did not send the admin token."),
-			"404": problem("not_found (the server has no admin token), unknown_aggregate or instance_missing."),
-		})
-	seed := op("admin.seed", "Seed an instance",
-		"Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against "+
-			"its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. "+
-			"Admin routes need the admin token and answer 404 when the server has none.",
-		adminParams(b.aggregates, nil),
-		map[string]any{
-			"201": jsonBody("The instance, created.", object(map[string]any{"version": version, "state": map[string]any{}}),
-				map[string]any{"ETag": ref("headers", "ETag"), "Location": locationHeader}),
-			"400": problem("invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."),
-			"401": unauthorized("the request did not send the admin token."),
-			"404": problem("not_found (the server has no admin token) or unknown_aggregate."),
-			"409": problem("instance_exists: seeding needs a new instance."),
-			"415": problem("unsupported_media_type: the body is not application/json."),
-			"500": problem("unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."),
-		})
-	seed["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
-		"schema": object(map[string]any{"events": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{
-			"type": "object", "required": []string{"event"},
-			"properties": map[string]any{"event": str, "payload": map[string]any{"type": "object", "description": "{} when left out."},
-				"version": map[string]any{"type": "integer", "minimum": 0, "description": "Store the event at this older version " +
-					"(its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version."},
-				"at": map[string]any{"type": "string", "format": "date-time", "description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's."}},
-		}}}),
-	}}}
-	// Admin routes take the admin token only; the general token is not
-	// enough.
-	for _, o := range []map[string]any{rehydrate, seed} {
-		o["security"] = []any{map[string]any{"admin": []any{}}}
+	for _, o := range []struct{ route, doc string }{{"admin.rehydrate", rehydrateOp}, {"admin.seed", seedOp}} {
+		op := fromJSON(o.doc)
+		op["parameters"].([]any)[0].(map[string]any)["schema"] = map[string]any{"enum": b.aggregates}
+		b.add(routePath(o.route), op)
 	}
-	b.add(routePath("admin.rehydrate"), rehydrate)
-	b.add(routePath("admin.seed"), seed)
 	if b.retains {
 		b.add(routePath("admin.storage"), fromJSON(storageOp))
 	}
@@ -319,10 +310,29 @@ type where struct{ path, method string }
 // The oa prefix keeps this file's helpers apart from the package's response
 // helpers (problem, ...).
 
-// command describes POST /{aggregate}/{id}/{command}.
-func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c *manifest.Command) map[string]any {
+// addressed is how a command's route names its instance: by id (the
+// zero value), by a unique key it holds, or not at all (create: the server
+// chooses the id).
+type addressed struct {
+	constraint string
+	create     bool
+}
+
+// keyParam is the key of a by-key route.
+var keyParam = map[string]any{"name": "key", "in": "path", "required": true, "description": "The unique key.", "schema": str}
+
+// command describes POST /{aggregate}/{id}/{command}, and the same
+// command addressed by key or made with a server-chosen id.
+func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c *manifest.Command, at addressed) map[string]any {
 	var desc strings.Builder
-	fmt.Fprintf(&desc, "Runs %s on the %s instance {id}. ", name, agg)
+	switch {
+	case at.create:
+		fmt.Fprintf(&desc, "Runs %s on a new %s instance whose id the server chooses (%s); the answer's Location is its path. ", name, agg, newIDText(a))
+	case at.constraint != "":
+		fmt.Fprintf(&desc, "Runs %s on the %s instance that holds {key} under the unique constraint %s, only while it holds it (404 key_not_held otherwise). ", name, agg, at.constraint)
+	default:
+		fmt.Fprintf(&desc, "Runs %s on the %s instance {id}. ", name, agg)
+	}
 	switch c.Instance {
 	case manifest.InstanceNew:
 		desc.WriteString("It creates the instance, which must not exist yet (201 with Location).")
@@ -393,6 +403,10 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	if c.Instance == manifest.InstanceNew {
 		conflict = "instance_exists: the instance exists already; " + conflict
 	}
+	if claims := claimed(a, c); len(claims) > 0 {
+		conflict = "unique_violation: its events would claim a key another instance holds (constraint and key say which; holder, to a caller who may read it) under " +
+			strings.Join(claims, ", ") + "; " + conflict
+	}
 	responses := map[string]any{
 		"200": jsonBody("The command was decided: the events it appended and the state after them.", result, okHeaders),
 		"400": problem("schema (with violations), invalid_json or too_deep: the payload; invalid_header: If-Match or Idempotency-Key; invalid_id."),
@@ -404,8 +418,14 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		"415": problem("unsupported_media_type: a body that is not application/json."),
 		"422": problem("guard or invariant (name says which) or budget_exceeded: the command is refused; state_too_large or event_too_large: its result is over the context's limit (limit says which)."),
 		"500": problem("expression_failed or invalid_state: the context's expressions failed on this instance; internal: the server failed."),
-		"503": problem("unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."),
+		"503": problem(unavailable),
 		"507": problem("storage_full: the server's storage is full. Nothing was written; retry after Retry-After."),
+	}
+	if len(c.Lookup) > 0 {
+		responses["503"] = problem("lookup_failed: a look-up could not be read (lookup names it); " + unavailable)
+	}
+	if len(a.Unique) > 0 {
+		responses["422"] = problem(responses["422"].(map[string]any)["description"].(string) + " invalid_key: a key an event would claim that no URL can address.")
 	}
 	if c.Instance != manifest.InstanceExisting {
 		created := map[string]any{"Location": locationHeader}
@@ -415,6 +435,18 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 		responses["201"] = jsonBody("The command created the instance.", result, created)
 	} else {
 		responses["404"] = problem("instance_missing: the instance does not exist.")
+	}
+	switch {
+	case at.constraint != "":
+		responses["404"] = problem("key_not_held: no instance holds the key, or the one addressed let go of it first.")
+		delete(responses, "201")
+		headers := map[string]any{"Content-Location": contentLocation}
+		for k, v := range okHeaders {
+			headers[k] = v
+		}
+		responses["200"] = jsonBody("The command was decided: the events it appended and the state after them.", result, headers)
+	case at.create:
+		responses["405"] = problem("method_not_allowed: the command makes no instances.")
 	}
 	if ifMatch {
 		responses["428"] = problem("precondition_required: the request has no If-Match.")
@@ -441,14 +473,46 @@ func command(p *interpreter.Program, agg, name string, a *manifest.Aggregate, c 
 	} else {
 		body["description"] = "May be left out: no body is the payload {}."
 	}
-	o := op(agg+"."+name, name, desc.String(), []any{
-		ref("parameters", "id"),
-		header("Idempotency-Key", false, "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."),
+	params := []any{ref("parameters", "id")}
+	id := agg + "." + name
+	idemKey := "Up to 255 characters, scoped to the instance: a retry with the same key and request gets the first answer back."
+	switch {
+	case at.create:
+		params, id = nil, id+".create"
+		idemKey = "Up to 255 characters: a retry with the same key and request gets the first answer back, with the same id."
+	case at.constraint != "":
+		params, id = []any{keyParam}, id+".by."+at.constraint
+	}
+	o := op(id, name, desc.String(), append(params,
+		header("Idempotency-Key", false, idemKey),
 		header("If-Match", ifMatch, `The ETag the client last saw (W/"3"), or * for any existing version.`),
 		header("Cuesource-Time", false, "The command's time (RFC 3339, kept to the millisecond) instead of the server's clock: the admin token only, as scenarios that set the clock send it."),
-	}, responses)
+	), responses)
 	o["requestBody"] = body
 	return o
+}
+
+const unavailable = "unavailable: the server is shutting down; storage_failed: its storage failed to read or write. Nothing was written; retry after Retry-After."
+
+// claimed names the unique constraints the events c may emit claim.
+func claimed(a *manifest.Aggregate, c *manifest.Command) []string {
+	var out []string
+	for _, u := range a.Unique {
+		for _, e := range c.Emit {
+			if slices.Contains(u.ClaimedBy, e.Event) && !slices.Contains(out, u.Name) {
+				out = append(out, u.Name)
+			}
+		}
+	}
+	return out
+}
+
+// newIDText says how the server chooses a new instance's id.
+func newIDText(a *manifest.Aggregate) string {
+	if a.NewID != nil {
+		return "newId: " + a.NewID.Src
+	}
+	return "a UUIDv7; with an Idempotency-Key, one made from the key"
 }
 
 // embedded returns a manifest schema for components/schemas/name. Its local
@@ -483,18 +547,6 @@ func embedded(name string, raw json.RawMessage) any {
 	}
 	walk(s)
 	return s
-}
-
-// adminParams are the parameters of /admin/{route}/{aggregate}/{id}.
-func adminParams(aggregates []string, extra map[string]any) []any {
-	ps := []any{
-		map[string]any{"name": "aggregate", "in": "path", "required": true, "schema": map[string]any{"enum": aggregates}},
-		ref("parameters", "id"),
-	}
-	if extra != nil {
-		ps = append(ps, extra)
-	}
-	return ps
 }
 
 func op(id, summary, description string, params []any, responses map[string]any) map[string]any {
@@ -546,6 +598,8 @@ var (
 	// etagHeader is the headers object of answers that carry an ETag.
 	etagHeader     = map[string]any{"ETag": ref("headers", "ETag")}
 	locationHeader = map[string]any{"description": "The instance's path.", "schema": str}
+	// contentLocation is the path of the instance a key addressed.
+	contentLocation = map[string]any{"description": "The path of the instance holding the key: retry by it.", "schema": str}
 )
 
 func problemSchema(f Facts) map[string]any {
@@ -565,10 +619,14 @@ func problemSchema(f Facts) map[string]any {
 					"pointer": map[string]any{"type": "string", "description": "RFC 6901 pointer into the payload."},
 					"message": str,
 				})},
-			"version":   map[string]any{"type": "integer", "description": "The instance's current version (412, concurrent_write)."},
-			"etag":      map[string]any{"type": "string", "description": "The instance's current ETag (412)."},
-			"at":        map[string]any{"type": "string", "description": "The source position of the expression that failed."},
-			"parameter": map[string]any{"type": "string", "description": "The query parameter that is wrong."},
+			"version":    map[string]any{"type": "integer", "description": "The instance's current version (412, concurrent_write)."},
+			"etag":       map[string]any{"type": "string", "description": "The instance's current ETag (412)."},
+			"at":         map[string]any{"type": "string", "description": "The source position of the expression that failed."},
+			"parameter":  map[string]any{"type": "string", "description": "The query parameter that is wrong."},
+			"constraint": map[string]any{"type": "string", "description": "The unique constraint (unique_violation, invalid_key, key_not_held, unknown_constraint)."},
+			"key":        map[string]any{"type": "string", "description": "The unique key (unique_violation, invalid_key, key_not_held)."},
+			"holder":     map[string]any{"type": "string", "description": "The instance that holds the key (unique_violation), to a caller who may read it."},
+			"lookup":     map[string]any{"type": "string", "description": "The look-up that could not be read (lookup_failed)."},
 		},
 	}
 }
@@ -653,30 +711,14 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 		}))
 	}
 	if len(m.Projections) > 0 {
-		schemas["ProjectionStatus"] = object(map[string]any{
-			"name": str, "mode": map[string]any{"enum": []string{"inline", "async"}},
-			"state":    map[string]any{"enum": []string{"running", "failed", "rebuilding"}},
-			"position": version, "head": version, "lag": version, "hash": str, "error": str, "errorPosition": version,
-		})
-		add(routePath("projections"), op("projections", "Projection status",
-			"Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", nil,
-			map[string]any{
-				"200": jsonBody("The projections.", object(map[string]any{"projections": map[string]any{"type": "array", "items": ref("schemas", "ProjectionStatus")}}), nil),
-				"401": ref("responses", "Unauthorized"),
-			}))
-		action := op("projections.action", "Rebuild, skip or resume a projection",
-			"rebuild drops the table and replays the log; skip moves a failed projection past the event it failed on; resume retries it. Admin token.",
-			[]any{
-				map[string]any{"name": "name", "in": "path", "required": true, "schema": map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}},
-				map[string]any{"name": "action", "in": "path", "required": true, "schema": map[string]any{"enum": []string{"rebuild", "skip", "resume"}}},
-			},
-			map[string]any{
-				"200": jsonBody("The projection's status after the action.", ref("schemas", "ProjectionStatus"), nil),
-				"401": unauthorized("the request did not send the admin token."),
-				"404": problem("not_found (the server has no admin token) or unknown_projection."),
-			})
-		action["security"] = []any{map[string]any{"admin": []any{}}}
-		add(routePath("projections.action"), action)
+		schemas["ProjectionStatus"] = fromJSON(projectionStatusSchema)
+		add(routePath("projections"), fromJSON(projectionsOp))
+		names := map[string]any{"enum": slices.Sorted(maps.Keys(m.Projections))}
+		for _, o := range []struct{ route, doc string }{{"projections.action", projectionActionOp}, {"admin.projectionRow", projectionRowOp}} {
+			op := fromJSON(o.doc)
+			op["parameters"].([]any)[0].(map[string]any)["schema"] = names
+			add(routePath(o.route), op)
+		}
 	}
 	if len(m.Effects) > 0 {
 		schemas["DeadLetter"] = object(map[string]any{
@@ -705,8 +747,9 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 	}
 }
 
-// The parts a retention adds, written as JSON: data, not code, in the
-// Worker that carries this package.
+// The parts a retention adds, the admin routes and the projections' routes,
+// written as JSON: data, not code, in the Worker that carries this
+// package.
 const (
 	storageOp = `{"operationId": "admin.storage", "summary": "Storage and archive",
 		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively (cuesource serve --archive DIR); the Workers runtime answers 404 for now.",
@@ -715,6 +758,25 @@ const (
 			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
 			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	rehydrateOp            = `{"description": "Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the rebuilt state. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.rehydrate", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}, {"description": "true stores the rebuilt state.", "in": "query", "name": "fix", "schema": {"default": false, "type": "boolean"}}], "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drift"}}}, "description": "The comparison."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token), unknown_aggregate or instance_missing."}}, "security": [{"admin": []}], "summary": "Rehydrate an instance"}`
+	seedOp                 = `{"description": "Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.seed", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}], "requestBody": {"content": {"application/json": {"schema": {"properties": {"events": {"items": {"properties": {"at": {"description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's.", "format": "date-time", "type": "string"}, "event": {"type": "string"}, "payload": {"description": "{} when left out.", "type": "object"}, "version": {"description": "Store the event at this older version (its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version.", "minimum": 0, "type": "integer"}}, "required": ["event"], "type": "object"}, "minItems": 1, "type": "array"}}, "required": ["events"], "type": "object"}}}, "required": true}, "responses": {"201": {"content": {"application/json": {"schema": {"properties": {"state": {}, "version": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}}, "required": ["state", "version"], "type": "object"}}}, "description": "The instance, created.", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Location": {"description": "The instance's path.", "schema": {"type": "string"}}}}, "400": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token) or unknown_aggregate."}, "409": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "instance_exists: seeding needs a new instance."}, "415": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unsupported_media_type: the body is not application/json."}, "500": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."}}, "security": [{"admin": []}], "summary": "Seed an instance"}`
+	projectionStatusSchema = `{"properties": {"error": {"type": "string"}, "errorPosition": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "hash": {"type": "string"}, "head": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "lag": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "mode": {"enum": ["inline", "async"]}, "name": {"type": "string"}, "position": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}, "state": {"enum": ["running", "failed", "rebuilding"]}}, "required": ["error", "errorPosition", "hash", "head", "lag", "mode", "name", "position", "state"], "type": "object"}`
+	projectionsOp          = `{"description": "Every projection's position in the log, its lag behind the head, and its state; a failed one names the position and error it stopped at.", "operationId": "projections", "responses": {"200": {"content": {"application/json": {"schema": {"properties": {"projections": {"items": {"$ref": "#/components/schemas/ProjectionStatus"}, "type": "array"}}, "required": ["projections"], "type": "object"}}}, "description": "The projections."}, "401": {"$ref": "#/components/responses/Unauthorized"}}, "summary": "Projection status"}`
+	projectionActionOp     = `{"description": "rebuild drops the table and replays the log; skip moves a failed projection past the event it failed on; resume retries it. Admin token.", "operationId": "projections.action", "parameters": [{"in": "path", "name": "name", "required": true, "schema": {}}, {"in": "path", "name": "action", "required": true, "schema": {"enum": ["rebuild", "skip", "resume"]}}], "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProjectionStatus"}}}, "description": "The projection's status after the action."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token) or unknown_projection."}}, "security": [{"admin": []}], "summary": "Rebuild, skip or resume a projection"}`
+	projectionRowOp        = `{"operationId": "admin.projectionRow", "summary": "A projection row",
+		"description": "The row of the projection under its key, and the projection's status (the row holds every event up to its position). How cuesource test --url checks a scenario's then.projection. Admin token.",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "name", "in": "path", "required": true},
+			{"name": "key", "in": "path", "required": true, "description": "The row's key.", "schema": {"type": "string"}}],
+		"responses": {
+			"200": {"description": "The row (null when there is none under the key) and the projection's status.", "content": {"application/json": {"schema": {
+				"type": "object", "required": ["key", "projection", "row", "status"], "properties": {
+				"projection": {"type": "string"}, "key": {"type": "string"},
+				"row": {"type": ["object", "null"], "description": "key and each column by name, as a query gives them."},
+				"status": {"$ref": "#/components/schemas/ProjectionStatus"}}}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found (the server has no admin token, or the runtime reads no rows by key) or unknown_projection.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 		}}`
 	hotFromProp = `{"type": "integer", "minimum": 2, "description": "Present when the instance's first events left the hot store for the archive: the version its events here begin at. GET /events reads them all."}`
 )

@@ -155,7 +155,7 @@ func (e *Errs) T() *testing.T { return e.t }
 // SameScenarios plays a context's scenarios in process and against the
 // server or Worker at url (`cuesource test --url`): the same scenarios must
 // run, and all pass, in both. where names the target in messages.
-func SameScenarios(t *testing.T, binary, dir, ctx, url, adminToken, where string) {
+func SameScenarios(t *testing.T, binary, dir, ctx, url, adminToken, where string, args ...string) {
 	t.Helper()
 	local := RunTests(t, binary, dir, ctx, "--json")
 	if len(local.Scenarios) == 0 {
@@ -166,7 +166,7 @@ func SameScenarios(t *testing.T, binary, dir, ctx, url, adminToken, where string
 		want = append(want, s.Name)
 	}
 	start := time.Now()
-	rep := RunTests(t, binary, dir, ctx, "--url", url, "--admin-token", adminToken, "--json")
+	rep := RunTests(t, binary, dir, append([]string{ctx, "--url", url, "--admin-token", adminToken, "--json"}, args...)...)
 	t.Logf("%s: %d scenarios %s in %v", ctx, len(rep.Scenarios), where, time.Since(start).Round(time.Millisecond))
 	if !rep.OK || rep.Failed != 0 || rep.Passed != len(want) || len(rep.Scenarios) != len(want) {
 		t.Errorf("report: ok %v, passed %d, failed %d, %d scenarios; want ok true, passed %d, failed 0 (as in process)",

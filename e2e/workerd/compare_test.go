@@ -23,10 +23,11 @@ type pair struct {
 // comparedHeaders are the response headers both runtimes must agree on.
 var comparedHeaders = []string{"Content-Type", "ETag", "Location", "Idempotent-Replayed", "Allow", "WWW-Authenticate"}
 
-// volatile are the keys a normalised body drops: event and command ids,
+// volatile are the keys a normalised body drops: event and command ids
+// (a correlation or causation id is one),
 // times, and derived ids, which differ between two runs. Inside user data
 // (states and payloads) nothing is dropped.
-var volatile = map[string]bool{"id": true, "time": true, "commandId": true, "eventId": true}
+var volatile = map[string]bool{"id": true, "time": true, "commandId": true, "eventId": true, "correlationId": true, "causationId": true}
 
 var userData = map[string]bool{"state": true, "payload": true, "stored": true, "rebuilt": true, "rows": true}
 

@@ -30,6 +30,10 @@ type Transacted struct {
 	Answer any         `json:"answer"`
 	Writes []Statement `json:"writes,omitempty"`
 	After  *After      `json:"after,omitempty"`
+	// Reserve, instead of all of these, says the decision claims unique
+	// keys its instance does not hold: the object writes nothing and runs
+	// the claim script on it (keys.go).
+	Reserve *claimInput `json:"reserve,omitempty"`
 }
 
 // After is the work after a commit, the committed script's: the object
@@ -99,17 +103,12 @@ type Decided struct {
 
 type decideInput struct {
 	Request wireCommand `json:"request"`
-	// Rows: the instance, then (with an idempotency key) its record.
+	// Rows: the instance, then (with an idempotency key) its record,
+	// then (when keys matter, see decideReads) the keys it holds.
 	Rows []json.RawMessage `json:"rows"`
-}
-
-// decideReads are the reads of a command's decision.
-func decideReads(req *cuesource.CommandRequest) []Statement {
-	reads := []Statement{stmt(d1.ObjectInstance)}
-	if req.IdempotencyKey != "" {
-		reads = append(reads, stmt(d1.ObjectIdempotency, req.StoreKey()))
-	}
-	return reads
+	// Reserved are the keys the claim script has reserved for this
+	// command: a decision that claims only these (or keys held) commits.
+	Reserved []store.KeyClaim `json:"reserved,omitempty"`
 }
 
 // decide is cuesource.Decide on an object's rows.
@@ -126,23 +125,53 @@ func (c *Core) decide(in []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	rows := di.Rows[1:]
 	var rec *store.Idempotency
-	if len(di.Rows) > 1 {
+	if req.IdempotencyKey != "" && len(rows) > 0 {
 		var rs []wireRecord
-		if err := json.Unmarshal(di.Rows[1], &rs); err != nil {
+		if err := json.Unmarshal(rows[0], &rs); err != nil {
 			return nil, err
 		}
 		if len(rs) > 0 {
 			rec = &store.Idempotency{Key: rs[0].Key, RequestHash: rs[0].RequestHash, Response: json.RawMessage(rs[0].Response)}
 		}
+		rows = rows[1:]
+	}
+	var held map[string]string
+	if keyed(c.prog, req) {
+		if len(rows) == 0 {
+			return nil, &Fault{Kind: "input", Message: "decide: no rows of the keys held"}
+		}
+		if held, err = heldKeys(rows[0]); err != nil {
+			return nil, err
+		}
+		// Addressed by a key: it runs only while the instance holds it (a
+		// replay answers what it answered).
+		if k := req.Holds; k != nil && rec == nil && held[k.Constraint] != k.Key {
+			return Transacted{Answer: cuesource.KeyNotHeld(req.Aggregate, *k)}, nil
+		}
 	}
 	d := cuesource.Decide(c.prog, inst.instance(req.Aggregate, req.ID), rec, req, engine.Options{})
-	return c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time), nil
+	var keyWrites []Statement
+	if d.Commit != nil && len(d.Commit.Unique) > 0 {
+		need, writes := keyChanges(d.Commit.Unique, held, di.Reserved)
+		if len(need) > 0 {
+			return Transacted{Reserve: &claimInput{Request: di.Request, Claims: need}}, nil
+		}
+		keyWrites = writes
+	}
+	t := c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time)
+	t.Writes = append(t.Writes, keyWrites...)
+	return t, nil
 }
 
 type seedInput struct {
 	Request cuesource.SeedRequest `json:"request"`
-	Rows    []json.RawMessage     `json:"rows"`
+	// Rows: the instance, then (when its aggregate declares unique
+	// constraints) the keys it holds.
+	Rows []json.RawMessage `json:"rows"`
+	// Reserved: as decideInput's.
+	Reserved []store.KeyClaim `json:"reserved,omitempty"`
 }
 
 // seed is cuesource.DecideSeed on an object's rows.
@@ -159,7 +188,26 @@ func (c *Core) seed(in []byte) (any, error) {
 		return nil, err
 	}
 	d := cuesource.DecideSeed(c.prog, inst.instance(si.Request.Aggregate, si.Request.ID), &si.Request)
-	return c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time), nil
+	// Seeded events claim keys as a command's do: reserved first, by the
+	// claim script, as a command's.
+	var keyWrites []Statement
+	if d.Commit != nil && len(d.Commit.Unique) > 0 {
+		if len(si.Rows) < 2 {
+			return nil, &Fault{Kind: "input", Message: "seed: no rows of the keys held"}
+		}
+		held, err := heldKeys(si.Rows[1])
+		if err != nil {
+			return nil, err
+		}
+		need, writes := keyChanges(d.Commit.Unique, held, si.Reserved)
+		if len(need) > 0 {
+			return Transacted{Reserve: &claimInput{Seed: &si.Request, Claims: need}}, nil
+		}
+		keyWrites = writes
+	}
+	t := c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time)
+	t.Writes = append(t.Writes, keyWrites...)
+	return t, nil
 }
 
 // transacted is a decision as the object runs it: the response, the
@@ -171,7 +219,7 @@ func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
 		return t
 	}
 	for _, e := range cm.Events {
-		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload))
+		t.Writes = append(t.Writes, stmt(d1.ObjectAddEvent, e.Version, e.ID, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload, e.Meta))
 	}
 	if cm.State != nil {
 		t.Writes = append(t.Writes, stmt(d1.ObjectPutInstance, agg, id, cm.Version, *cm.State))
@@ -319,7 +367,8 @@ func decided(d cuesource.Decision, version int64) Decided {
 	for _, e := range d.Commit.Events {
 		cm.Version = e.Version
 		cm.Events = append(cm.Events, wireEvent{ID: e.ID, Aggregate: e.Aggregate, Instance: e.Instance, Version: e.Version,
-			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: d1.FormatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload)})
+			Type: e.Type, SchemaVersion: e.SchemaVersion, Time: d1.FormatTime(e.Time), CommandID: e.CommandID, Payload: string(e.Payload),
+			Meta: metaText(e.Meta)})
 	}
 	if r := d.Commit.Idempotency; r != nil {
 		cm.Idempotency = &wireRecord{Key: r.Key, RequestHash: r.RequestHash, Response: string(r.Response), Time: d1.FormatTime(r.Time)}

@@ -38,14 +38,9 @@ const (
 	archiveBehind = time.Second
 )
 
-// hostKey carries a script's host in a context: the Core's reader (whose
-// last decoded segment every script shares) performs each read's
+// via is h, or (nil) the host ctx carries (withHost): the Core's reader,
+// whose last decoded segment every script shares, performs each read's
 // operations through the host of the script that reads.
-type hostKey struct{}
-
-func withHost(h *host) context.Context { return context.WithValue(context.Background(), hostKey{}, h) }
-
-// via is h, or (nil) the host ctx carries.
 func via(ctx context.Context, h *host) *host {
 	if h != nil {
 		return h
@@ -405,7 +400,7 @@ func (c *Core) readWhole(h *host, after int64, limit int, hot []store.Event) (ev
 	if r == nil {
 		return nil, false, fmt.Errorf("%w: positions %d-%d have left D1 and the Worker has no R2 bucket (ARCHIVE) to read them from", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
 	}
-	cold, err := r.ReadAll(withHost(h), after, limit)
+	cold, err := r.ReadAll(withHost(context.Background(), h), after, limit)
 	if err != nil {
 		return nil, false, err
 	}

@@ -35,7 +35,8 @@ type Config struct {
 	// `cuesource worker build`.
 	Diagram string `json:"diagram,omitempty"`
 	// OpenAPI is the context's OpenAPI document (GET /openapi.json),
-	// rendered by `cuesource worker build` with api.OpenAPI.
+	// written by `cuesource worker build`: the writer stays out of the
+	// wasm engine.
 	OpenAPI string `json:"openapi,omitempty"`
 	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
 	// the retention policies let go leave D1 for it.
@@ -120,11 +121,18 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if cfg.OpenAPI != "" {
 		opt.OpenAPI = func(*interpreter.Program) []byte { return []byte(cfg.OpenAPI) }
 	}
+	if p.Auth != nil {
+		v, err := identity(c)
+		if err != nil {
+			return nil, err
+		}
+		opt.Identity = v
+	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
-	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
+	c.objects = newObjects()
 	c.proj = &projState{}
 	for name, pr := range p.Projections {
 		c.tables[name] = rows.NewTable(pr)
@@ -171,7 +179,7 @@ func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
 	}
-	v, err := fn(in, &host{perform: perform})
+	v, err := fn(in, &host{perform: perform, prog: c.prog})
 	return answer(v, err)
 }
 
@@ -220,6 +228,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"decide":      c.decide,
 			"seed":        c.seed,
 			"rehydrate":   c.rehydrate,
+			"holds":       c.holds,
 			"snapshotNow": c.snapshotNow,
 			"panic":       func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
@@ -231,6 +240,8 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"alarm":     c.alarm,
 			"projector": c.projector,
 			"queue":     c.queue,
+			"claim":     c.claim,
+			"key":       c.key,
 			"archive":   c.archiveRun,
 		}
 }
@@ -244,10 +255,19 @@ type Info struct {
 	// ObjectSchema is an Aggregate object's storage schema, which it
 	// applies (idempotently) when it starts.
 	ObjectSchema string `json:"objectSchema"`
+	// ObjectMigrations change an object's storage made by an older
+	// ObjectSchema; the object runs each whose check reads no row, after
+	// the schema.
+	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
+	// KeyObjectPrefix names the objects of unique keys (see keyObject),
+	// which apply KeySchema instead: they hold no instance.
+	KeyObjectPrefix string `json:"keyObjectPrefix"`
+	KeySchema       string `json:"keySchema"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema, ObjectMigrations: d1.ObjectMigrations,
+		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
 }
 
 // decodeInput reads a call's JSON input strictly.

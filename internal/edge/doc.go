@@ -8,19 +8,25 @@
 // instance and the work after its commit, seeding and rehydration, the
 // forwarding of an instance's events to the global log in D1, the
 // projector's runs, effect deliveries, their retries and dead letters,
-// the objects' alarms, the live stream, and the archive: package
-// archive's steps over D1 and an R2 bucket, run by the Archiver object's
-// alarm, and the reads of what left D1 (archive.go). The SQL is package
-// store/d1's.
+// the objects' alarms, the live stream, unique keys (keys.go: the
+// reservation of a claimed key at its own object, the ask of the holder
+// it recorded, the keys an instance holds written with its events), and
+// the archive (archive.go: package archive's steps over D1 and an R2
+// bucket, run by the Archiver object's alarm, and the reads of what left
+// D1). The SQL is package store/d1's.
+// In a context with auth it verifies bearer tokens with package auth, as
+// natively: HS256 in Go, a public-key signature by the shell's WebCrypto
+// (the "verify" op), a JWKS URL through the shell's fetch (auth.go).
 //
 // # How the shell drives it
 //
 // Two kinds of entry, both JSON in and JSON out:
 //
-//   - [Core.Call] runs a function without I/O (decide, seed, rehydrate):
-//     one synchronous call, made inside a Durable Object's transaction.
+//   - [Core.Call] runs a function without I/O (decide, seed, rehydrate,
+//     holds): one synchronous call, made inside a Durable Object's
+//     transaction.
 //   - [Core.Run] runs a script (serve, committed, alarm, projector, queue,
-//     stream, ...) on a goroutine of its own. When it needs I/O it calls
+//     stream, claim, key, ...) on a goroutine of its own. When it needs I/O it calls
 //     [Perform] with an [Op] (a D1 statement or batch, a call on a Durable
 //     Object, a queue send, a fetch) and blocks; the shell performs the op
 //     in its request context and hands back the [Result]; the goroutine

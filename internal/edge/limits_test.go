@@ -39,17 +39,19 @@ func TestQueryLimitsOnD1(t *testing.T) {
 	require.NoError(t, err)
 
 	// head is the log's head, which an answer's projection state reads
-	// after the rows; a query over a limit fails before it.
+	// before the rows.
 	head := Result{OK: json.RawMessage(`{"columns":["head"],"rows":[[0]]}`)}
-	query := func(rows [][]any, after ...Result) map[string]any {
+	query := func(rows [][]any) map[string]any {
 		t.Helper()
 		in := serveInput{Request: WireRequest{Method: "GET", Path: "/queries/open_carts"}}
 		res, _ := json.Marshal(rawRows{Columns: []string{"cart", "customer", "due"}, Rows: rows})
-		// The checkpoints first: every projection is built.
-		ops, out := runWith(t, c, "serve", in, append([]Result{currentCheckpoints(t, c), {OK: res}}, after...)...)
+		// The checkpoints first (every projection is built), the head,
+		// then the rows.
+		ops, out := runWith(t, c, "serve", in, currentCheckpoints(t, c), head, Result{OK: res})
 		require.Equal(t, d1.CheckpointAll, ops[0].Statement.SQL)
-		require.Equal(t, "d1", ops[1].Kind)
-		sql := ops[1].Statement.SQL
+		require.Equal(t, d1.Head, ops[1].Statement.SQL)
+		require.Equal(t, "d1", ops[2].Kind)
+		sql := ops[2].Statement.SQL
 		assert.True(t, strings.HasPrefix(sql, "SELECT * FROM (SELECT key AS cart"), sql)
 		assert.True(t, strings.HasSuffix(sql, "\n) LIMIT 3"), sql)
 		var resp WireResponse
@@ -59,7 +61,7 @@ func TestQueryLimitsOnD1(t *testing.T) {
 		body["status"] = float64(resp.Status)
 		return body
 	}
-	body := query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}}, head)
+	body := query([][]any{{"c1", "ada", 1.0}, {"c2", "bob", 2.0}})
 	assert.Equal(t, 200.0, body["status"], "%v", body)
 	assert.Len(t, body["rows"], 2)
 	assert.Equal(t, false, body["stale"])

@@ -44,7 +44,7 @@ func forwardEvents(h *host, evs []wireEvent) (map[string]int64, error) {
 	stmts := make([]Statement, 0, len(evs)+1)
 	for _, e := range evs {
 		ids = append(ids, e.ID)
-		stmts = append(stmts, Statement{SQL: d1.Forward, Params: []any{e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload}})
+		stmts = append(stmts, Statement{SQL: d1.Forward, Params: []any{e.ID, e.Aggregate, e.Instance, e.Version, e.Type, e.SchemaVersion, e.Time, e.CommandID, e.Payload, e.Meta}})
 	}
 	idList, _ := json.Marshal(ids)
 	stmts = append(stmts, Statement{SQL: d1.Positions, Params: []any{string(idList)}})

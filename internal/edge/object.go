@@ -35,12 +35,21 @@ const (
 
 // The objects of this isolate that are forwarding, and the outbox rows
 // being delivered: concurrent commands on one object share the work, and
-// a row is not delivered twice at once. Only coordination lives here; a
-// new Go runtime starts with none and loses nothing.
+// a row is not delivered twice at once. And the unique keys commands are
+// reserving, from before they ask a key's object until their instance
+// has committed or given up: a claimant that finds one of them recorded
+// as the key's holder is refused. Only coordination lives here; a new Go
+// runtime starts with none and loses nothing (the scripts that reserved
+// ended with the old one and commit nothing).
 type objects struct {
 	mu         sync.Mutex
 	forwarding map[string]*objectLock
 	claimed    map[string]bool
+	inflight   map[string]int
+}
+
+func newObjects() *objects {
+	return &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}, inflight: map[string]int{}}
 }
 
 // objectLock is an object's forwarding lock and how many hold or wait for

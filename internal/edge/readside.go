@@ -71,8 +71,9 @@ func checkpointOf(cps []d1.Checkpoint, name string) (d1.Checkpoint, bool) {
 type readModels struct {
 	c *Core
 	h *host
-	// checked are the checkpoints a query of this request read before its
-	// rows: the status its answer gives reuses them (one D1 read less).
+	// checked are the checkpoints this request read (its answer's status
+	// reads them before the rows): the query reuses them (one D1 read
+	// less).
 	checked []d1.Checkpoint
 }
 
@@ -81,11 +82,14 @@ func (m *readModels) Query(_ context.Context, name string, params map[string]any
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", cuesource.ErrUnknown, name)
 	}
-	cps, err := m.current()
-	if err != nil {
-		return nil, err
+	cps := m.checked
+	if cps == nil {
+		var err error
+		if cps, err = m.current(); err != nil {
+			return nil, err
+		}
+		m.checked = cps
 	}
-	m.checked = cps
 	lim := m.c.prog.Limits
 	sql, names := rows.Positional(q.SQL)
 	args := make([]any, 0, len(names))
@@ -160,6 +164,7 @@ func (m *readModels) Status(context.Context) ([]cuesource.ProjectionStatus, erro
 		if stored, err = m.current(); err != nil {
 			return nil, err
 		}
+		m.checked = stored
 	}
 	head, err := m.h.query(d1.Head)
 	if err != nil {
@@ -209,3 +214,31 @@ func (m *readModels) action(method, name string) error {
 func (m *readModels) Rebuild(_ context.Context, name string) error { return m.action("rebuild", name) }
 func (m *readModels) Skip(_ context.Context, name string) error    { return m.action("skip", name) }
 func (m *readModels) Resume(_ context.Context, name string) error  { return m.action("resume", name) }
+
+var _ cuesource.RowReader = (*readModels)(nil)
+
+// Row implements cuesource.RowReader over D1, as the native runner does:
+// the table is the deployed definition's (current resets an older one).
+func (m *readModels) Row(_ context.Context, name, key string) (map[string]any, error) {
+	t := m.c.tables[name]
+	if t == nil {
+		return nil, fmt.Errorf("%w projection %q", cuesource.ErrUnknown, name)
+	}
+	cps, err := m.current()
+	if err != nil {
+		return nil, err
+	}
+	m.checked = cps
+	res, err := m.h.query(t.SelectOne, key)
+	if err != nil {
+		return nil, fmt.Errorf("projection %s: %w", name, err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, nil
+	}
+	row, err := t.Load(res.Rows[0][1:])
+	if err != nil {
+		return nil, err
+	}
+	return t.Answer(key, row), nil
+}

@@ -34,7 +34,7 @@ func newSQLiteShell(t *testing.T, c *Core) *sqliteShell {
 	require.NoError(t, err)
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	_, err = db.Exec(string(d1.Migration()))
+	_, err = db.Exec(string(d1.Migration()) + string(d1.MetaMigration()))
 	require.NoError(t, err)
 	return &sqliteShell{t: t, db: db, c: c}
 }
@@ -63,9 +63,12 @@ func (s *sqliteShell) project(action, name string) Projected {
 	return p
 }
 
-func (s *sqliteShell) serve(method, path string) WireResponse {
+func (s *sqliteShell) serve(method, path string, headers ...[2]string) WireResponse {
 	s.t.Helper()
-	out := s.drive("serve", map[string]any{"request": WireRequest{Method: method, Path: path, Headers: [][2]string{}}, "now": time.Now(), "id": "r1"})
+	if headers == nil {
+		headers = [][2]string{}
+	}
+	out := s.drive("serve", map[string]any{"request": WireRequest{Method: method, Path: path, Headers: headers}, "now": time.Now(), "id": "r1"})
 	var w WireResponse
 	require.NoError(s.t, json.Unmarshal(out, &w))
 	return w
@@ -178,6 +181,11 @@ func (s *sqliteShell) forward(evs ...wireEvent) {
 
 func ratiosCore(t *testing.T, edit func(string) string) *Core {
 	t.Helper()
+	return ratiosCoreWith(t, edit, Config{})
+}
+
+func ratiosCoreWith(t *testing.T, edit func(string) string, cfg Config) *Core {
+	t.Helper()
 	src, err := os.ReadFile("../../e2e/workerd/testdata/ratios.cue")
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "ratios.cue")
@@ -186,7 +194,7 @@ func ratiosCore(t *testing.T, edit func(string) string) *Core {
 	require.NoError(t, err)
 	data, err := compiler.Marshal(m)
 	require.NoError(t, err)
-	c, err := New(data, Config{})
+	c, err := New(data, cfg)
 	require.NoError(t, err)
 	return c
 }
@@ -274,4 +282,41 @@ func answerRows(t *testing.T, body string) string {
 	delete(m, "stale")
 	out, _ := json.Marshal(m)
 	return string(out)
+}
+
+// The admin route that reads one projection row (how `test --url` checks
+// a scenario's then.projection) answers on the Worker as natively: the
+// row under its key, null under a key without one, and the projection's
+// status, which says how far the row holds the log.
+func TestProjectionRowOnTheWorker(t *testing.T) {
+	c := ratiosCoreWith(t, func(s string) string { return s }, Config{AdminToken: "adm"})
+	s := newSQLiteShell(t, c)
+	admin := [2]string{"Authorization", "Bearer adm"}
+	s.forward(read("a-1", 1, 4), read("a-2", 2, 5))
+	s.project("", "")
+	w := s.serve("GET", "/admin/projections/ratios/rows/a", admin)
+	require.Equal(t, 200, w.Status, w.Body)
+	var body struct {
+		Projection, Key string
+		Row             map[string]any
+		Status          struct {
+			Name, State string
+			Position    int64
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(w.Body), &body), w.Body)
+	assert.Equal(t, "ratios", body.Projection)
+	assert.Equal(t, "a", body.Key)
+	assert.Equal(t, map[string]any{"key": "a", "ratio": 20.0, "reads": 2.0}, body.Row)
+	assert.Equal(t, "running", body.Status.State)
+	assert.Equal(t, int64(2), body.Status.Position)
+
+	w = s.serve("GET", "/admin/projections/ratios/rows/b", admin)
+	require.Equal(t, 200, w.Status, w.Body)
+	assert.Contains(t, w.Body, `"row":null`)
+	w = s.serve("GET", "/admin/projections/nope/rows/a", admin)
+	assert.Equal(t, 404, w.Status)
+	assert.Contains(t, w.Body, `"kind":"unknown_projection"`)
+	w = s.serve("GET", "/admin/projections/ratios/rows/a")
+	assert.Equal(t, 401, w.Status, "the admin token only")
 }

@@ -3,15 +3,21 @@ package edge
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/cuesource/cuesource/interpreter"
 )
 
 // Op is an operation a script asks the shell to perform.
 type Op struct {
 	// Kind: "d1" (one statement: Statement), "batch" (Statements in one D1
-	// transaction), "object" (a method of an Aggregate Durable Object),
+	// transaction), "object" (a method of an Aggregate Durable Object:
+	// transact, or runScript to run a script there), "transact" (the
+	// local object's transact, on the script's own Go runtime: a commit
+	// that must not outlive the runtime that reserved its keys),
 	// "projector" (an action of the projector object), "enqueue" (Arg sent
-	// to the effects queue), "fetch" (an http effect's call: Arg is the
-	// request Go has checked).
+	// to the effects queue), "fetch" (an http effect's call, or a JWKS:
+	// Arg is the request Go has checked), "verify" (a token's signature,
+	// by WebCrypto: Arg is a verifyArg, the result a boolean).
 	Kind       string      `json:"kind"`
 	Statement  *Statement  `json:"statement,omitempty"`
 	Statements []Statement `json:"statements,omitempty"`
@@ -44,6 +50,7 @@ type Perform func(Op) Result
 // host is a script's access to the shell.
 type host struct {
 	perform Perform
+	prog    *interpreter.Program // which commands read the keys their instance holds
 }
 
 // do performs op and decodes its result into out.

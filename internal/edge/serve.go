@@ -85,7 +85,7 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if si.Request.BodyOver {
 		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	return toWire(svc.Serve(context.Background(), req)), nil
+	return toWire(svc.Serve(withHost(context.Background(), h), req)), nil
 }
 
 // apiRequest is the api.Request of a wire request.
@@ -119,14 +119,14 @@ func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cue
 // in the domain's terms (api maps them to HTTP, an effect reads them).
 func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	t := transact{Fn: "decide", Reads: decideReads(req), Input: map[string]any{"request": toWireCommand(req)}}
+	t := transact{Fn: "decide", Reads: decideReads(h.prog, req), Input: map[string]any{"request": toWireCommand(req)}}
 	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
 	return a, err
 }
 
 func (b *backend) Seed(_ context.Context, req *cuesource.SeedRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
-	t := transact{Fn: "seed", Reads: []Statement{stmt(d1.ObjectInstance)}, Input: map[string]any{"request": req}}
+	t := transact{Fn: "seed", Reads: seedReads(b.h.prog, req.Aggregate), Input: map[string]any{"request": req}}
 	err := b.object(req.Aggregate, req.ID, t, &a)
 	return a, err
 }
@@ -256,6 +256,18 @@ type wireEvent struct {
 	Time          string `json:"time"`
 	CommandID     string `json:"command_id"`
 	Payload       string `json:"payload"`
+	// Meta is the event's recorded metadata (JSON), nil for an event
+	// written without.
+	Meta *string `json:"meta"`
+}
+
+// metaText is an event's meta as a column value: NULL when it has none.
+func metaText(meta json.RawMessage) *string {
+	if len(meta) == 0 {
+		return nil
+	}
+	s := string(meta)
+	return &s
 }
 
 func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
@@ -263,6 +275,9 @@ func eventsOf(rows []wireEvent, agg, id string) ([]store.Event, error) {
 	for _, r := range rows {
 		e := store.Event{ID: r.ID, Aggregate: r.Aggregate, Instance: r.Instance, Version: r.Version, Type: r.Type,
 			SchemaVersion: r.SchemaVersion, CommandID: r.CommandID, Payload: json.RawMessage(r.Payload)}
+		if r.Meta != nil && *r.Meta != "" {
+			e.Meta = json.RawMessage(*r.Meta)
+		}
 		if r.Position != nil {
 			e.Position = *r.Position
 		}

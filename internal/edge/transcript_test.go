@@ -87,7 +87,7 @@ func transcriptCore(t *testing.T, cores map[string]*Core, a *txtar.Archive) *Cor
 		cores[key] = coreOf(t, ctx, cfg)
 	}
 	c := *cores[key]
-	c.objects = &objects{forwarding: map[string]*objectLock{}, claimed: map[string]bool{}}
+	c.objects = newObjects()
 	c.proj = &projState{}
 	return &c
 }

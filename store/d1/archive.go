@@ -4,11 +4,13 @@ import (
 	"strings"
 )
 
+// ---- Migration 0003: the archive's segment index. ---------------------
+//
 // The archive's part of D1 (package archive): the segment index, the
 // same table the native store keeps, and the statements the archiver's
-// steps and the whole reads run. A second migration, apart from the log's
-// first, so that a context built before it gains the table on its next
-// `wrangler d1 migrations apply`.
+// steps and the whole reads run. A migration of its own, so that a
+// context built before it gains the table on its next `wrangler d1
+// migrations apply`.
 
 // ArchiveSchema is the segment index: one row per segment written to the
 // R2 bucket, with how many of its events D1 still holds.
@@ -25,8 +27,9 @@ const ArchiveSchema = `CREATE TABLE IF NOT EXISTS archive_segments (
 	created    TEXT    NOT NULL
 ) STRICT`
 
-// ArchiveMigrationName is the file [ArchiveMigration] is written to.
-const ArchiveMigrationName = "migrations/0002_archive.sql"
+// ArchiveMigrationName is the file [ArchiveMigration] is written to, in
+// [Migrations].
+const ArchiveMigrationName = "0003_archive.sql"
 
 // ArchiveMigration is the D1 migration of the segment index.
 func ArchiveMigration() []byte {
@@ -39,7 +42,7 @@ func ArchiveMigration() []byte {
 func rowBytes(t string) string {
 	return `(64 + length(CAST(` + t + `id AS BLOB)) + length(CAST(` + t + `aggregate AS BLOB)) + length(CAST(` + t + `instance AS BLOB))
 	+ length(CAST(` + t + `type AS BLOB)) + length(CAST(` + t + `command_id AS BLOB))
-	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0))`
+	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0) + ifnull(length(CAST(` + t + `meta AS BLOB)), 0))`
 }
 
 // SegmentColumns are the index's columns [DecodeSegment] reads, in order.

@@ -15,7 +15,7 @@ import (
 // archive's migration; run runs a batch on it.
 func archiveDB(t *testing.T) (run func(...stmt) [][][]any) {
 	t.Helper()
-	d := open(t, string(d1.Migration()), string(d1.ArchiveMigration()))
+	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()))
 	var evs []ev
 	for i := range 6 {
 		evs = append(evs, ev{fmt.Sprintf("e%d", i+1), "cart", fmt.Sprintf("c%d", i%2), int64(i/2 + 1), `{"n":1}`})
@@ -92,9 +92,9 @@ func TestArchiveStatements(t *testing.T) {
 // The object's snapshot: the newest kept, whatever its hash; the events
 // after the one under a hash.
 func TestObjectSnapshotStatements(t *testing.T) {
-	db := open(t, d1.ObjectSchema, d1.ObjectSnapshotSchema)
+	db := open(t, d1.ObjectSchema, d1.AddMetaColumn, d1.ObjectSnapshotSchema)
 	for v := 1; v <= 5; v++ {
-		batch(t, db, stmt{d1.ObjectAddEvent, []any{v, fmt.Sprintf("e%d", v), "Added", 1, "2026-01-02T03:04:05.006Z", "c", `{}`}})
+		batch(t, db, stmt{d1.ObjectAddEvent, []any{v, fmt.Sprintf("e%d", v), "Added", 1, "2026-01-02T03:04:05.006Z", "c", `{}`, nil}})
 	}
 	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{3, "h1", `{"n":3}`, "t"}})
 	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{2, "h2", `{"n":2}`, "t"}})

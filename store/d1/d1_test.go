@@ -4,7 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +81,7 @@ func rowsOf(t *testing.T, q querier, query string, params ...any) [][]any {
 }
 
 func logDB(t *testing.T) *sql.DB {
-	return open(t, string(d1.Migration()))
+	return open(t, string(d1.Migration())+string(d1.MetaMigration()))
 }
 
 type ev struct {
@@ -97,7 +99,7 @@ func forward(t *testing.T, db *sql.DB, evs ...ev) map[string]int64 {
 	var ids []string
 	for _, e := range evs {
 		ids = append(ids, e.id)
-		stmts = append(stmts, stmt{d1.Forward, []any{e.id, e.agg, e.inst, e.version, "Happened", 1, "2026-01-02T03:04:05.006Z", "cmd-" + e.id, e.payload}})
+		stmts = append(stmts, stmt{d1.Forward, []any{e.id, e.agg, e.inst, e.version, "Happened", 1, "2026-01-02T03:04:05.006Z", "cmd-" + e.id, e.payload, nil}})
 	}
 	idList, _ := json.Marshal(ids)
 	stmts = append(stmts, stmt{d1.Positions, []any{string(idList)}})
@@ -310,7 +312,7 @@ func TestCheckpointsDecode(t *testing.T) {
 }
 
 func TestDecodersRefuseWrongTypes(t *testing.T) {
-	good := []any{float64(1), "e-1", "cart", "a", float64(1), "Opened", float64(1), "2026-01-02T03:04:05.006Z", "c-1", nil}
+	good := []any{float64(1), "e-1", "cart", "a", float64(1), "Opened", float64(1), "2026-01-02T03:04:05.006Z", "c-1", nil, nil}
 	e, err := d1.DecodeEvent(good)
 	require.NoError(t, err, "D1's JSON numbers are float64")
 	assert.Equal(t, int64(1), e.Position)
@@ -330,7 +332,7 @@ func TestDecodersRefuseWrongTypes(t *testing.T) {
 		{with(7, "yesterday"), `d1: column time: want an RFC 3339 time, got "yesterday"`},
 		{with(7, "2026-13-02T03:04:05Z"), `d1: column time: want an RFC 3339 time, got "2026-13-02T03:04:05Z"`},
 		{with(9, float64(3)), "d1: column payload: want text, got 3"},
-		{good[:9], "d1: event row has 9 columns, want 10"},
+		{good[:10], "d1: event row has 10 columns, want 11"},
 	} {
 		_, err := d1.DecodeEvent(tc.row)
 		assert.EqualError(t, err, tc.want)
@@ -392,4 +394,27 @@ func TestCheckpointRebuildAndAdvance(t *testing.T) {
 	pos, st = state("p")
 	assert.Equal(t, int64(2), pos)
 	assert.Equal(t, "running", st)
+}
+
+// A log made before migration 0002 gains the meta column when it is
+// applied: its events read with a NULL meta, events forwarded after it
+// with theirs.
+func TestMetaMigration(t *testing.T) {
+	db := open(t, string(d1.Migration()))
+	_, err := db.Exec(`INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload)
+		VALUES (1, 'e-old', 'cart', 'c1', 1, 'Happened', 1, '2026-01-02T03:04:05.006Z', 'cmd-1', '{}')`)
+	require.NoError(t, err)
+	_, err = db.Exec(string(d1.MetaMigration()))
+	require.NoError(t, err)
+	batch(t, db, stmt{d1.Forward, []any{"e-new", "cart", "c1", 2, "Happened", 1, "2026-01-02T03:04:05.006Z", "cmd-2", `{}`, `{"actor":"ada"}`}})
+	var evs []store.Event
+	for _, r := range rowsOf(t, db, d1.ReadAll, 0, 10, store.PageBytes) {
+		e, err := d1.DecodeEvent(r)
+		require.NoError(t, err)
+		evs = append(evs, e)
+	}
+	require.Len(t, evs, 2)
+	assert.Nil(t, evs[0].Meta)
+	assert.JSONEq(t, `{"actor":"ada"}`, string(evs[1].Meta))
+	assert.Equal(t, []string{"0001_cuesource.sql", "0002_meta.sql", "0003_archive.sql"}, slices.Sorted(maps.Keys(d1.Migrations())))
 }

@@ -122,12 +122,12 @@ func scan(what string, names []string, row []any, dst ...any) error {
 	return nil
 }
 
-var eventNames = []string{"position", "id", "aggregate", "instance", "version", "type", "schema_version", "time", "command_id", "payload"}
+var eventNames = []string{"position", "id", "aggregate", "instance", "version", "type", "schema_version", "time", "command_id", "payload", "meta"}
 
 // DecodeEvent decodes a row of EventColumns.
 func DecodeEvent(row []any) (store.Event, error) {
 	var e store.Event
-	if err := scan("event", eventNames, row, &e.Position, &e.ID, &e.Aggregate, &e.Instance, &e.Version, &e.Type, &e.SchemaVersion, &e.Time, &e.CommandID, &e.Payload); err != nil {
+	if err := scan("event", eventNames, row, &e.Position, &e.ID, &e.Aggregate, &e.Instance, &e.Version, &e.Type, &e.SchemaVersion, &e.Time, &e.CommandID, &e.Payload, &e.Meta); err != nil {
 		return store.Event{}, err
 	}
 	return e, nil

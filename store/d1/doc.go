@@ -4,17 +4,22 @@
 //
 // # What it owns
 //
-//   - The D1 schema ([LogSchema]) and its migration, the text `cuesource
-//     worker build` writes ([Migration]).
+//   - The D1 schema ([LogSchema]) and its migrations, the files `cuesource
+//     worker build` writes ([Migrations]: [Migration], then
+//     [MetaMigration], which gives the log's events their meta column).
 //   - The D1 statements: forwarding an instance's events ([Forward],
 //     [Positions]), the global reads and pages ([ReadAll], [EventsAfter],
 //     [Head]), dead letters ([DeadLetterAdd], [DeadLetterList],
 //     [DeadLetterGet], [DeadLetterRemove]) and the projector's checkpoints
 //     (the Checkpoint statements; [CheckpointRebuild] starts a rebuild,
 //     [CheckpointAdvance] ends it running at the head).
-//   - A Durable Object's schema ([ObjectSchema], [ObjectSnapshotSchema])
-//     and statements (the Object names): its instance row, events,
-//     idempotency records, outbox, forwarding state and snapshot.
+//   - A Durable Object's schema ([ObjectSchema], [ObjectSnapshotSchema]),
+//     the migrations an object runs after it when it starts
+//     ([ObjectMigrations]: its events' meta column, for an object made
+//     before it), and statements (the Object names): its instance row,
+//     events, idempotency records, outbox and forwarding state, its
+//     snapshot, and the unique keys it holds; and a unique key's object's
+//     holder ([KeyHolder], [KeySetHolder]).
 //   - The archive's segment index in D1 ([ArchiveSchema], its own
 //     migration [ArchiveMigration]) and the statements of package
 //     archive's steps over D1 (the Archive names).

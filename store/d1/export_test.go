@@ -35,6 +35,11 @@ func Statements() [][2]string {
 		{"ObjectForwardingFailures", ObjectForwardingFailures},
 		{"ObjectForwardingSet", ObjectForwardingSet},
 		{"ObjectForwardingClear", ObjectForwardingClear},
+		{"ObjectHeldKeys", ObjectHeldKeys},
+		{"ObjectHoldKey", ObjectHoldKey},
+		{"ObjectReleaseKey", ObjectReleaseKey},
+		{"KeyHolder", KeyHolder},
+		{"KeySetHolder", KeySetHolder},
 		{"EventColumns", EventColumns},
 		{"Forward", Forward},
 		{"Positions", Positions},
@@ -54,6 +59,8 @@ func JSModule(header string) []byte {
 	var b strings.Builder
 	b.WriteString(header)
 	fmt.Fprintf(&b, "export const MaxForward = %d;\n", MaxForward)
+	migrations, _ := json.Marshal(ObjectMigrations)
+	fmt.Fprintf(&b, "export const ObjectMigrations = %s;\n", migrations)
 	for _, s := range Statements() {
 		text, _ := json.Marshal(s[1]) // a JSON string is a JavaScript string
 		fmt.Fprintf(&b, "export const %s = %s;\n", s[0], text)

@@ -29,13 +29,15 @@ func TestBaselineSQL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got), "bench/workers/baseline/sql.mjs is not store/d1's SQL: run CUESOURCE_UPDATE=1 go test ./store/d1/")
 
-	// Its D1 migration, which lets it run on its own (bench.mjs gives it
-	// the build's), is the build's too.
-	migration := filepath.Join(filepath.Dir(baselineSQL), "migrations", "0001_cuesource.sql")
-	if os.Getenv("CUESOURCE_UPDATE") != "" {
-		require.NoError(t, os.WriteFile(migration, d1.Migration(), 0o644))
+	// Its D1 migrations, which let it run on its own (bench.mjs gives it
+	// the build's), are the build's too.
+	for name, want := range d1.Migrations() {
+		migration := filepath.Join(filepath.Dir(baselineSQL), "migrations", name)
+		if os.Getenv("CUESOURCE_UPDATE") != "" {
+			require.NoError(t, os.WriteFile(migration, want, 0o644))
+		}
+		got, err = os.ReadFile(migration)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "bench/workers/baseline/migrations is not store/d1's Migrations: run CUESOURCE_UPDATE=1 go test ./store/d1/")
 	}
-	got, err = os.ReadFile(migration)
-	require.NoError(t, err)
-	assert.Equal(t, string(d1.Migration()), string(got), "bench/workers/baseline/migrations is not store/d1's Migration: run CUESOURCE_UPDATE=1 go test ./store/d1/")
 }

@@ -56,9 +56,34 @@ func Migration() []byte {
 	return []byte(b.String())
 }
 
+// ---- Migration 0002: events record their meta. ----------------------
+
+// MetaMigration is the D1 migration `cuesource worker build` writes as
+// migrations/0002_meta.sql: the log's events gain a meta column, the JSON
+// metadata an event records as natively (its actor, correlation and
+// causation ids and the context's declared metadata; NULL for an event
+// written without). A separate migration, after Migration's schema, so
+// that a database made before it gains the column when it is applied
+// (wrangler applies each migration file once).
+func MetaMigration() []byte {
+	return []byte("-- Written by `cuesource worker build`: events record their meta.\n" + AddMetaColumn + ";\n")
+}
+
+// AddMetaColumn adds the meta column to an events table: the log's (by
+// MetaMigration) and an object's (by ObjectMigrations).
+const AddMetaColumn = `ALTER TABLE events ADD COLUMN meta TEXT`
+
+// Migrations are the D1 migration files `cuesource worker build` writes,
+// by name: applied in name order, each once.
+func Migrations() map[string][]byte {
+	return map[string][]byte{"0001_cuesource.sql": Migration(), "0002_meta.sql": MetaMigration(), ArchiveMigrationName: ArchiveMigration()}
+}
+
+// ---- end of migration 0002 -------------------------------------------
+
 // EventColumns are the columns of the log's events in the order [Event]
-// decodes them.
-const EventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload`
+// decodes them (meta: see [MetaMigration]).
+const EventColumns = `position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta`
 
 // MaxForward is how many events one forward writes: an instance's
 // unforwarded events go in runs of at most this many, oldest first. D1
@@ -68,12 +93,12 @@ const MaxForward = 50
 // The log's statements.
 const (
 	// Forward (id, aggregate, instance, version, type, schema_version,
-	// time, command_id, payload) appends one event unless its id is in
+	// time, command_id, payload, meta) appends one event unless its id is in
 	// the log already: a forward that was applied but not acknowledged is
 	// retried harmlessly, and an ignored insert takes no position. Run in
 	// one batch with the rest of its run and [Positions].
 	Forward = `INSERT INTO events (` + EventColumns + `)
-SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)`
 	// Positions (ids as a JSON array) reads (id, position) of the events
 	// with those ids.

@@ -10,7 +10,13 @@ import (
 // storage, applied (idempotently) whenever the object starts: its one
 // instance row, its events (position is the event's place in the global
 // log, NULL until forwarded), idempotency records, the outbox of
-// deliveries owed and the forwarding's failure count.
+// deliveries owed and the forwarding's failure count; the unique keys the
+// instance holds (held_keys, written in the transaction of the events
+// that claim or release them: the truth of who holds a key); and, for an
+// object that stands for one unique key rather than an instance, the
+// instance it last reserved the key for (key_holder). The tables added
+// later are created by the same statement in an object made before them:
+// CREATE TABLE IF NOT EXISTS is the migration.
 const ObjectSchema = `
 CREATE TABLE IF NOT EXISTS instance (
   k         INTEGER PRIMARY KEY CHECK (k = 1),
@@ -47,11 +53,47 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS forwarding (
   k        INTEGER PRIMARY KEY CHECK (k = 1),
   failures INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS held_keys (
+  constraint_name TEXT NOT NULL PRIMARY KEY,
+  key             TEXT NOT NULL
+);
+` + KeySchema
+
+// KeySchema is the schema of an object that stands for one unique key, its
+// holder alone: such an object applies it instead of ObjectSchema when it
+// knows its name (ObjectSchema has the table too, for one that does not).
+const KeySchema = `
+CREATE TABLE IF NOT EXISTS key_holder (
+  k          INTEGER PRIMARY KEY CHECK (k = 1),
+  instance   TEXT NOT NULL,
+  command_id TEXT NOT NULL
 );`
 
 // ObjectEventColumns are the columns of an object's events that its reads
-// answer (the aggregate and instance are the object's).
-const ObjectEventColumns = `version, id, type, schema_version, time, command_id, payload, position`
+// answer (the aggregate and instance are the object's; meta: see
+// [ObjectMigrations]).
+const ObjectEventColumns = `version, id, type, schema_version, time, command_id, payload, position, meta`
+
+// ---- Object migration: events record their meta. ---------------------
+
+// ObjectMigration is a change to an object's storage made after
+// ObjectSchema (which, applied at every start, only creates what is
+// missing): Check reads a row when the change is in place already,
+// Apply makes it. The shell runs them in order when an object starts.
+type ObjectMigration struct {
+	Check string `json:"check"`
+	Apply string `json:"apply"`
+}
+
+// ObjectMigrations are an object's migrations: its events gain the meta
+// column (as the log's do with MetaMigration), in an object made before
+// it as in a new one.
+var ObjectMigrations = []ObjectMigration{
+	{Check: `SELECT 1 FROM pragma_table_info('events') WHERE name = 'meta'`, Apply: AddMetaColumn},
+}
+
+// ---- end of the object migration -------------------------------------
 
 // An object's statements. Parameters are positional (?), in the order
 // given; times are [FormatTime] text, except the outbox's due, which is
@@ -67,8 +109,8 @@ const (
 	ObjectSetState = `UPDATE instance SET state = ?`
 
 	// ObjectAddEvent (version, id, type, schema_version, time,
-	// command_id, payload) appends an event, not yet forwarded.
-	ObjectAddEvent = `INSERT INTO events (version, id, type, schema_version, time, command_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// command_id, payload, meta) appends an event, not yet forwarded.
+	ObjectAddEvent = `INSERT INTO events (version, id, type, schema_version, time, command_id, payload, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// ObjectAllEvents reads every event, oldest first.
 	ObjectAllEvents = `SELECT ` + ObjectEventColumns + ` FROM events ORDER BY version`
 	// ObjectEventByID (id) reads one event.
@@ -106,6 +148,23 @@ const (
 	ObjectForwardingSet = `INSERT INTO forwarding (k, failures) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET failures = excluded.failures`
 	// ObjectForwardingClear forgets them: the forwarding succeeded.
 	ObjectForwardingClear = `DELETE FROM forwarding`
+
+	// ObjectHeldKeys reads (constraint_name, key): every unique key the
+	// instance holds, at most one per constraint.
+	ObjectHeldKeys = `SELECT constraint_name, key FROM held_keys ORDER BY constraint_name`
+	// ObjectHoldKey (constraint_name, key) has the instance hold a key,
+	// replacing the one it held under that constraint.
+	ObjectHoldKey = `INSERT INTO held_keys (constraint_name, key) VALUES (?, ?) ON CONFLICT (constraint_name) DO UPDATE SET key = excluded.key`
+	// ObjectReleaseKey (constraint_name) lets go of the key held under a
+	// constraint.
+	ObjectReleaseKey = `DELETE FROM held_keys WHERE constraint_name = ?`
+
+	// KeyHolder reads (instance, command_id) of a key's object: the
+	// instance it last reserved the key for and the command that asked;
+	// no row: never reserved.
+	KeyHolder = `SELECT instance, command_id FROM key_holder`
+	// KeySetHolder (instance, command_id) records a reservation.
+	KeySetHolder = `INSERT INTO key_holder (k, instance, command_id) VALUES (1, ?, ?) ON CONFLICT (k) DO UPDATE SET instance = excluded.instance, command_id = excluded.command_id`
 )
 
 // ObjectUnforwarded reads the next run (at most MaxForward) of events not

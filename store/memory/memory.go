@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cuesource/cuesource/store"
 )
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Outbox    = (*Store)(nil)
-	_ store.Snapshots = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Outbox       = (*Store)(nil)
+	_ store.Snapshots    = (*Store)(nil)
+	_ store.Keys         = (*Store)(nil)
+	_ store.KeyRebuilder = (*Store)(nil)
 )
 
 // Store is an in-memory [store.Store]. The zero value is not ready for use;
@@ -25,6 +28,11 @@ type Store struct {
 	eventIDs  map[string]int // index into log
 	idem      map[string]store.Idempotency
 	snapshots map[instanceKey]store.Snapshot
+	// keys maps a unique key to the instance that holds it, held the
+	// key an instance holds under a constraint (the same pairs, both ways).
+	keys      map[uniqueKey]string
+	held      map[heldKey]string
+	keyStatus map[string]store.KeyStatus
 
 	outbox  []*entry // in seq order
 	lastSeq int64
@@ -33,6 +41,10 @@ type Store struct {
 }
 
 type instanceKey struct{ aggregate, id string }
+
+type uniqueKey struct{ aggregate, constraint, key string }
+
+type heldKey struct{ aggregate, constraint, instance string }
 
 type instance struct {
 	version int64
@@ -47,6 +59,9 @@ func New() *Store {
 		eventIDs:  make(map[string]int),
 		idem:      make(map[string]store.Idempotency),
 		snapshots: make(map[instanceKey]store.Snapshot),
+		keys:      make(map[uniqueKey]string),
+		held:      make(map[heldKey]string),
+		keyStatus: make(map[string]store.KeyStatus),
 	}
 }
 
@@ -107,7 +122,24 @@ func (s *Store) Append(ctx context.Context, c store.Commit) ([]store.Event, erro
 		}
 	}
 
+	for _, k := range c.Unique {
+		if holder := s.keys[uniqueKey{c.Aggregate, k.Constraint, k.Key}]; !k.Release && holder != "" && holder != c.Instance {
+			return nil, &store.UniqueError{Aggregate: c.Aggregate, Constraint: k.Constraint, Key: k.Key, Holder: holder}
+		}
+	}
+
 	// Validated: from here on nothing can fail.
+	for _, k := range c.Unique {
+		h := heldKey{c.Aggregate, k.Constraint, c.Instance}
+		if old, ok := s.held[h]; ok {
+			delete(s.keys, uniqueKey{c.Aggregate, k.Constraint, old})
+			delete(s.held, h)
+		}
+		if !k.Release {
+			s.keys[uniqueKey{c.Aggregate, k.Constraint, k.Key}] = c.Instance
+			s.held[h] = k.Key
+		}
+	}
 	out := make([]store.Event, len(c.Events))
 	if len(c.Events) > 0 && in == nil {
 		in = &instance{}
@@ -261,4 +293,56 @@ func clone(b json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return bytes.Clone(b)
+}
+
+// Holder implements [store.Keys].
+func (s *Store) Holder(ctx context.Context, aggregate, constraint, key string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.keys[uniqueKey{aggregate, constraint, key}]
+	return id, ok, nil
+}
+
+// KeyStatus implements [store.KeyRebuilder].
+func (s *Store) KeyStatus(ctx context.Context, aggregate string) (store.KeyStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return store.KeyStatus{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.keyStatus[aggregate]
+	st.Conflicts = slices.Clone(st.Conflicts)
+	return st, nil
+}
+
+// ReplaceKeys implements [store.KeyRebuilder].
+func (s *Store) ReplaceKeys(ctx context.Context, aggregate string, holds []store.KeyHold, status store.KeyStatus, through int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last := int64(len(s.log)); last != through {
+		return fmt.Errorf("%w: keys computed through position %d, the log is at %d", store.ErrVersionConflict, through, last)
+	}
+	for k := range s.keys {
+		if k.aggregate == aggregate {
+			delete(s.keys, k)
+		}
+	}
+	for h := range s.held {
+		if h.aggregate == aggregate {
+			delete(s.held, h)
+		}
+	}
+	for _, h := range holds {
+		s.keys[uniqueKey{aggregate, h.Constraint, h.Key}] = h.Instance
+		s.held[heldKey{aggregate, h.Constraint, h.Instance}] = h.Key
+	}
+	status.Conflicts = slices.Clone(status.Conflicts)
+	s.keyStatus[aggregate] = status
+	return nil
 }

@@ -23,6 +23,7 @@ type writeStmts struct {
 	check                                                             *sql.Stmt
 	insertEvent, upsertInstance, updateState, insertKey, insertOutbox *sql.Stmt
 	pruneKeys, saveSnapshot                                           *sql.Stmt
+	holder, claimKey, releaseKey                                      *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -54,6 +55,12 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			ON CONFLICT (aggregate, instance) DO UPDATE
 			SET version = excluded.version, hash = excluded.hash, state = excluded.state, time = excluded.time
 			WHERE excluded.version >= snapshots.version`},
+		{&w.holder, `SELECT instance FROM unique_keys WHERE aggregate = ? AND name = ? AND key = ?`},
+		// REPLACE drops the instance's old key of the constraint (the
+		// UNIQUE on instance); another instance's row for the key cannot
+		// be there, appendTx checked.
+		{&w.claimKey, `INSERT OR REPLACE INTO unique_keys (aggregate, name, key, instance) VALUES (?, ?, ?, ?)`},
+		{&w.releaseKey, `DELETE FROM unique_keys WHERE aggregate = ? AND name = ? AND instance = ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -151,6 +158,7 @@ func commitError(err error) bool {
 	return errors.Is(err, store.ErrVersionConflict) ||
 		errors.Is(err, store.ErrDuplicateKey) ||
 		errors.Is(err, store.ErrDuplicateEvent) ||
+		errors.Is(err, store.ErrUniqueViolation) ||
 		errors.Is(err, ErrInvalidCommit)
 }
 
@@ -232,6 +240,20 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 	if inLog.Valid {
 		return nil, fmt.Errorf("%w: %q", store.ErrDuplicateEvent, inLog.String)
 	}
+	for _, k := range c.Unique {
+		if k.Release {
+			continue
+		}
+		var holder string
+		err := tx.StmtContext(ctx, s.ws.holder).QueryRowContext(ctx, c.Aggregate, k.Constraint, k.Key).Scan(&holder)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: check unique key: %w", err)
+		case holder != c.Instance:
+			return nil, &store.UniqueError{Aggregate: c.Aggregate, Constraint: k.Constraint, Key: k.Key, Holder: holder}
+		}
+	}
 
 	// Checked: now write. Positions are MAX(position)+1 as read above,
 	// inside this transaction, which holds SQLite's write lock (BEGIN
@@ -273,6 +295,17 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 		}
 	}
 
+	for _, k := range c.Unique {
+		var err error
+		if k.Release {
+			_, err = tx.StmtContext(ctx, s.ws.releaseKey).ExecContext(ctx, c.Aggregate, k.Constraint, c.Instance)
+		} else {
+			_, err = tx.StmtContext(ctx, s.ws.claimKey).ExecContext(ctx, c.Aggregate, k.Constraint, k.Key, c.Instance)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: write unique key: %w", err)
+		}
+	}
 	if c.Idempotency != nil {
 		if _, err := tx.StmtContext(ctx, s.ws.insertKey).ExecContext(ctx,
 			c.Idempotency.Key, c.Idempotency.RequestHash, text(c.Idempotency.Response), keyTime); err != nil {

@@ -24,8 +24,10 @@
 //     ([Store.SetHook], [store.Hooker]) projections use, the outbox and its
 //     dead letters ([store.Outbox]: the SQL the effect dispatcher claims,
 //     settles and requeues with), storage health
-//     ([store.HealthReporter]) and snapshots ([store.Snapshots]: the
-//     newest of each instance, one row). Beyond them: idempotency retention
+//     ([store.HealthReporter]), snapshots ([store.Snapshots]: the
+//     newest of each instance, one row) and unique keys ([store.Keys],
+//     [store.KeyRebuilder]: table unique_keys, checked and written in
+//     the commit's transaction). Beyond them: idempotency retention
 //     ([Store.PruneIdempotency]) and the named queries' pool.
 //   - The hot side of the archive (package archive's [archive.Hot] and
 //     [archive.Index]): the segment index, the window of hot events the

@@ -86,6 +86,27 @@ CREATE TABLE snapshots (
 	PRIMARY KEY (aggregate, instance)
 ) STRICT;
 `,
+	// 4: unique keys (store.Keys): who holds each key of an aggregate's
+	// unique constraint (name), one key per instance and constraint; and
+	// what each aggregate's keys were last rebuilt from the log for
+	// (store.KeyRebuilder; conflicts is a JSON array). WITHOUT ROWID: a
+	// claim writes two b-trees (the key's and the instance's), not three.
+	`
+CREATE TABLE unique_keys (
+	aggregate TEXT NOT NULL,
+	name      TEXT NOT NULL,
+	key       TEXT NOT NULL,
+	instance  TEXT NOT NULL,
+	PRIMARY KEY (aggregate, name, key),
+	UNIQUE (aggregate, name, instance)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE unique_constraints (
+	aggregate TEXT NOT NULL PRIMARY KEY,
+	hash      TEXT NOT NULL,
+	conflicts TEXT
+) STRICT;
+`,
 }
 
 // tableExists matches SQLite's error for a CREATE TABLE of a name taken.

@@ -53,6 +53,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SnapshotKept", optional("store.Snapshots", testSnapshotKept)},
 		{"SnapshotNewest", optional("store.Snapshots", testSnapshotNewest)},
 		{"SnapshotFailedCommit", optional("store.Snapshots", testSnapshotFailedCommit)},
+		{"KeysClaimReplaceRelease", optional("store.Keys", testKeysClaimReplaceRelease)},
+		{"KeysConflict", optional("store.Keys", testKeysConflict)},
+		{"KeysBatch", optional("store.Keys", testKeysBatch)},
+		{"KeysReplace", optional("store.KeyRebuilder", testKeysReplace)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

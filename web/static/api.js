@@ -35,15 +35,39 @@ export const token = (!base && meta('cuesource-admin-token')) || settings().toke
 // admin: whether admin actions can be offered.
 export const admin = token !== '';
 
+// actor gives the token of the identity the page acts as (identity.js):
+// '' for anonymous, null for the page's own token. Requests made with
+// {as: true} (commands, queries) send it; the views that watch the
+// context (log, timeline, projections, storage) keep the page's token.
+let actor = null;
+
+export function setActor(fn) {
+	actor = fn;
+}
+
+async function bearerFor(as) {
+	if (as && actor) {
+		const t = await actor();
+		if (t !== null) return t;
+	}
+	return token;
+}
+
 export function url(path) {
 	return base + path;
 }
 
 // An Answer is a response read as JSON: {status, ok, body}. A network
 // failure is status 0 with body.detail saying why.
-export async function request(method, path, body, {headers = {}, timeout = 15000} = {}) {
+export async function request(method, path, body, {headers = {}, timeout = 15000, as = false} = {}) {
 	const h = {Accept: 'application/json', ...headers};
-	if (token) h.Authorization = `Bearer ${token}`;
+	let t;
+	try {
+		t = await bearerFor(as);
+	} catch (err) {
+		return {status: 0, ok: false, body: {kind: 'identity', detail: `no token for the identity acted as: ${err.message}`}};
+	}
+	if (t) h.Authorization = `Bearer ${t}`;
 	const init = {method, headers: h, signal: AbortSignal.timeout(timeout)};
 	if (body !== undefined) {
 		h['Content-Type'] = 'application/json';
@@ -90,6 +114,8 @@ export async function getText(path) {
 export function describe(answer) {
 	const b = answer.body ?? {};
 	if (answer.status === 0) return b.detail;
-	const what = b.kind ? `${b.kind}${b.name ? `: ${b.name}` : ''}` : `HTTP ${answer.status}`;
+	// Who may not: the status and the rule's name, or why the token failed.
+	const who = answer.status === 401 || answer.status === 403 ? `${answer.status} ` : '';
+	const what = b.kind ? `${who}${b.kind}${b.name ? `: ${b.name}` : ''}${b.reason ? ` (${b.reason})` : ''}` : `HTTP ${answer.status}`;
 	return b.detail ? `${what} (${b.detail})` : what;
 }

@@ -9,8 +9,10 @@ import * as timeline from './timeline.js';
 import * as readside from './readside.js';
 import * as live from './live.js';
 import * as watch from './watch.js';
+import * as identity from './identity.js';
+import * as storage from './storage.js';
 
-const TABS = ['overview', 'commands', 'timeline', 'readside', 'live'];
+const TABS = ['overview', 'commands', 'timeline', 'readside', 'live', 'storage'];
 
 function tabs() {
 	const list = document.getElementById('tabs');
@@ -105,10 +107,12 @@ async function main() {
 	model.context = ans.body;
 	document.getElementById('context-name').textContent = ans.body.name;
 	document.title = `${ans.body.name} · cuesource playground`;
+	await identity.init();
 	overview.init();
 	commands.init();
 	timeline.init();
 	readside.init();
+	storage.init();
 	await live.start();
 	watch.start();
 	document.body.dataset.ready = 'true';

@@ -8,6 +8,7 @@ import {model, on, emit, showTab} from './model.js';
 import * as forms from './form.js';
 import {h, diffBox, tree, short} from './json.js';
 import * as cue from './cue.js';
+import * as identity from './identity.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -109,20 +110,32 @@ async function send(e) {
 	const result = $('result');
 	result.setAttribute('aria-busy', 'true');
 	try {
-		const ans = await api.post(`/${api.seg(agg)}/${api.seg(id)}/${api.seg(name)}`, payload);
+		// Sent as the identity picked; the instance is read with the page's
+		// token, to show the change whoever may read it.
+		const as = identity.current();
+		const ans = await api.post(`/${api.seg(agg)}/${api.seg(id)}/${api.seg(name)}`, payload, {as: true});
 		const hist = ans.status === 0 ? {exists: false, steps: []} : await loadInstance(agg, id);
-		render(ans, {agg, id, name, payload, hist, local});
+		render(ans, {agg, id, name, payload, hist, local, as});
 	} finally {
 		button.disabled = false;
 		result.removeAttribute('aria-busy');
 	}
 }
 
-function render(ans, {agg, id, name, payload, hist, local}) {
+// asText says who sent a command, when an identity was picked.
+function asText(as) {
+	if (!as) return '';
+	return as.anonymous ? ' as anonymous' : ` as ${identity.name(as.claims)}`;
+}
+
+function render(ans, {agg, id, name, payload, hist, local, as}) {
 	const result = $('result');
 	const b = ans.body ?? {};
 	const parts = [];
 	last = null;
+	// A scenario says who acted (as:); without it, commands are trusted as
+	// the admin token's are. An anonymous one has no as to say.
+	const scenarioAs = as?.claims;
 	if (ans.ok) {
 		const events = b.events ?? [];
 		const from = b.version - events.length;
@@ -130,11 +143,11 @@ function render(ans, {agg, id, name, payload, hist, local}) {
 		const given = (hist.steps ?? []).filter((s) => s.event.version <= from).map((s) => ({type: s.event.type, payload: s.event.payload}));
 		const verb = ans.status === 201 ? 'created' : 'accepted';
 		parts.push(h('p', {class: 'outcome ok'}, h('strong', {}, `Accepted: ${name}`),
-			` ${verb} on ${agg} ${id}: ${events.length} event${events.length === 1 ? '' : 's'}, now at version ${b.version}.`));
+			` ${verb} on ${agg} ${id}${asText(as)}: ${events.length} event${events.length === 1 ? '' : 's'}, now at version ${b.version}.`));
 		parts.push(h('h3', {}, 'Events'), events.length ? eventList(events) : h('p', {class: 'hint'}, 'No events.'));
 		parts.push(h('h3', {}, `State: version ${from} → ${b.version}`), diffBox(before, b.state));
 		if (b.effects) parts.push(h('h3', {}, 'Effects'), tree(b.effects));
-		last = {aggregate: agg, id, command: name, payload, given, events: events.map((e) => ({type: e.type, payload: e.payload}))};
+		last = {aggregate: agg, id, command: name, payload, given, as: scenarioAs, events: events.map((e) => ({type: e.type, payload: e.payload}))};
 	} else {
 		const given = (hist.steps ?? []).map((s) => ({type: s.event.type, payload: s.event.payload}));
 		let head;
@@ -142,6 +155,12 @@ function render(ans, {agg, id, name, payload, hist, local}) {
 		if (b.kind === 'guard' || b.kind === 'invariant') {
 			head = `Rejected by ${b.kind}: ${b.name}`;
 			error = b.name;
+		} else if (b.kind === 'forbidden') {
+			// The rule's name is what a scenario's then.error names.
+			head = b.name ? `Forbidden (403)${asText(as)} by rule: ${b.name}` : `Forbidden (403)${asText(as)}`;
+			if (b.name) error = b.name;
+		} else if (ans.status === 401) {
+			head = `Unauthorized (401)${asText(as)}: ${b.reason ?? b.kind ?? 'no token'}`;
 		} else if (b.kind === 'schema') {
 			head = 'Rejected: the payload does not fit the schema';
 		} else if (ans.status === 0) {
@@ -163,7 +182,7 @@ function render(ans, {agg, id, name, payload, hist, local}) {
 		if (hist.exists) {
 			parts.push(h('h3', {}, `State: unchanged at version ${hist.version}`), h('div', {class: 'tree-box'}, tree(stateAt(hist, hist.version))));
 		}
-		if (error !== undefined) last = {aggregate: agg, id, command: name, payload, given, error};
+		if (error !== undefined) last = {aggregate: agg, id, command: name, payload, given, as: scenarioAs, error};
 	}
 	result.replaceChildren(...parts);
 	$('scenario-make').disabled = last === null;

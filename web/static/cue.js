@@ -31,11 +31,13 @@ function eventLine(e) {
 }
 
 // scenario is the CUE text of one scenario. s: {name, aggregate, id,
-// given: [{type, payload}], command, payload, events: [{type, payload}]}
-// with events for an accepted command, or error (a guard or invariant
-// name, or a rejection kind) for a rejected one.
+// given: [{type, payload}], command, payload, as, events: [{type,
+// payload}]} with events for an accepted command, or error (a guard,
+// invariant or rule name, or a rejection kind) for a rejected one; as,
+// when set, the claims the command was sent with.
 export function scenario(s) {
 	const lines = [`${JSON.stringify(s.name)}: {`, `\taggregate: ${JSON.stringify(s.aggregate)}`, `\tid: ${JSON.stringify(s.id)}`];
+	if (s.as) lines.push(`\tas: ${value(s.as)}`);
 	if (s.given.length > 0) {
 		lines.push('\tgiven: [');
 		for (const e of s.given) lines.push(`\t\t${eventLine(e)},`);

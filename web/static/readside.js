@@ -81,7 +81,7 @@ function queries() {
 		queryForm.validate();
 		const name = sel.value;
 		const qs = forms.toQuery(queryForm.read());
-		const ans = await api.get(`/queries/${api.seg(name)}${qs ? `?${qs}` : ''}`);
+		const ans = await api.get(`/queries/${api.seg(name)}${qs ? `?${qs}` : ''}`, {as: true});
 		if (!ans.ok) {
 			const b = ans.body ?? {};
 			if (b.violations) queryForm.violations(b.violations);

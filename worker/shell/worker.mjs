@@ -108,7 +108,7 @@ async function run(env, name, input, local = null) {
     };
     const perform = async (op, ticket) => {
       await null; // never into Go from within its call to perform
-      const r = await performOp(env, JSON.parse(op), local);
+      const r = await performOp(env, JSON.parse(op), local, rt);
       try {
         if (!rt.go.exited) rt.api.resume(ticket, JSON.stringify(r));
       } catch {} // the runtime ended during resume
@@ -122,9 +122,26 @@ async function run(env, name, input, local = null) {
 
 // ------------------------------------------------------------ test switches
 
-// Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics. The
-// state is per isolate; locally the Worker and its objects share one.
-const faults = { d1: false };
+// Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics, and
+// (claim: {at, how}) stop a command that claims a unique key once its key
+// is reserved (at "reserved") or once its instance committed (at
+// "committed"): how "crash" ends the Go runtime, "stall" never goes on
+// (the test then restarts workerd). The state is per isolate; locally the
+// Worker and its objects share one.
+const faults = { d1: false, claim: null };
+
+// claimFault stops a claim where the test switch says, after op: once
+// the reservation answered (the key's object answers once its write is
+// durable), or once the commit is durable.
+async function claimFault(op, local, rt) {
+  const f = faults.claim;
+  const at = op.kind === "transact" ? "committed" : op.method === "runScript" && op.arg.script === "key" ? "reserved" : "";
+  if (!f || f.at !== at) return;
+  if (at === "committed") await local.ctx.storage.sync();
+  console.warn(`cuesource: test switch: claim stopped (${f.how}) once ${at}`);
+  if (f.how === "crash") rt.api.crash();
+  else await new Promise(() => {});
+}
 
 function checkD1() {
   if (faults.d1) throw new Error("D1 is failing (test switch)");
@@ -132,15 +149,17 @@ function checkD1() {
 
 // ---------------------------------------------------------------- operations
 
-async function performOp(env, op, local) {
+async function performOp(env, op, local, rt) {
   try {
-    return { ok: (await performOk(env, op, local)) ?? null };
+    const ok = (await performOk(env, op, local, rt)) ?? null;
+    if (faults.claim) await claimFault(op, local, rt);
+    return { ok };
   } catch (e) {
     return { error: String((e && e.message) || e) };
   }
 }
 
-async function performOk(env, op, local) {
+async function performOk(env, op, local, rt) {
   switch (op.kind) {
     case "sql":
       return local.sql.exec(op.statement.sql, ...op.statement.params).toArray();
@@ -157,6 +176,8 @@ async function performOk(env, op, local) {
     }
     case "respond":
       return local.respond(op.arg);
+    case "transact":
+      return local.object.transactOn(rt, op.arg);
     case "open":
       return local.stream.open(op.arg);
     case "write":
@@ -203,6 +224,8 @@ async function performOk(env, op, local) {
       return null;
     case "fetch":
       return await webhook(op.arg);
+    case "verify":
+      return await verifySignature(op.arg);
   }
   throw new Error(`unknown operation ${op.kind}`);
 }
@@ -221,6 +244,23 @@ async function webhook(a) {
     throw e;
   }
   return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
+}
+
+// verifySignature checks a token's signature with WebCrypto for Go, which
+// has decided everything else (the algorithm allowed, the key for it, the
+// claims): whether sig is the key's signature of data.
+const signatureAlgorithms = {
+  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+};
+
+async function verifySignature(a) {
+  const [imp, params] = signatureAlgorithms[a.alg] || [];
+  if (!imp) throw new Error(`no WebCrypto algorithm for ${a.alg}`);
+  const key = await crypto.subtle.importKey("jwk", a.jwk, imp, false, ["verify"]);
+  const sig = Uint8Array.from(atob(a.sig.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return await crypto.subtle.verify(params, key, sig, new TextEncoder().encode(a.data));
 }
 
 // readUpTo reads at most n bytes of a body and cancels the rest; over says
@@ -402,37 +442,68 @@ export class Aggregate extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec((await start(env)).info.objectSchema);
+      const { info } = await start(env);
+      if (ctx.id.name?.startsWith(info.keyObjectPrefix)) {
+        // A unique key's object, when it knows its name, makes its one table.
+        this.sql.exec(info.keySchema);
+      } else {
+        this.sql.exec(info.objectSchema);
+        for (const m of info.objectMigrations) {
+          if (this.sql.exec(m.check).toArray().length === 0) this.sql.exec(m.apply);
+        }
+      }
     });
   }
 
   // transact runs the reads Go named and Go's function fn on their rows
   // inside one storage transaction, and the writes fn answers; an
   // exception (a fault, a runtime that ended) rolls all of it back. A
-  // runtime that ended mid-call is replaced and the call made again.
-  async transact(agg, id, { fn, reads, input }) {
+  // runtime that ended mid-call is replaced and the call made again. A
+  // decision that must first reserve unique keys (reserve) writes nothing
+  // and runs Go's claim script here, which commits through transactOn.
+  async transact(agg, id, t) {
     const once = async () => {
       const rt = await start(this.env);
-      let d;
       try {
-        this.ctx.storage.transactionSync(() => {
-          const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
-          d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
-          for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
-        });
+        return this.transactOn(rt, t);
       } catch (e) {
         if (!rt.go.exited) throw e;
       }
-      return d;
     };
-    const d = (await once()) ?? (await once());
+    let d = (await once()) ?? (await once());
+    if (d.reserve) d = await run(this.env, "claim", d.reserve, this.local());
     if (!d.after) return d.answer;
-    await this.ctx.storage.setAlarm(d.after.alarm);
     if (d.after.wait) return await this.committed(agg, id, d.after);
     // After the answer has gone: not even the script's start delays it.
     const later = new Promise((ok) => setTimeout(ok, 0)).then(() => this.committed(agg, id, d.after));
     this.ctx.waitUntil(later.catch(() => {})); // committed logs its failure
     return d.answer;
+  }
+
+  // transactOn is one transaction on the runtime rt, which must not have
+  // ended (callOn refuses): a claim script commits only on the runtime
+  // that holds its reservations. A commit sets the alarm that retries the
+  // work after it in the same turn, so the storage keeps both or neither
+  // (the runtime may end before the script goes on).
+  transactOn(rt, { fn, reads, input }) {
+    let d;
+    this.ctx.storage.transactionSync(() => {
+      const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
+      d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
+      for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
+    });
+    if (d.after) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
+    return d;
+  }
+
+  local() {
+    return { sql: this.sql, ctx: this.ctx, object: this };
+  }
+
+  // runScript runs a Go script on this object (a unique key's object
+  // reserving its key).
+  runScript(agg, id, { script, input }) {
+    return run(this.env, script, input, this.local());
   }
 
   // committed runs Go's work after a commit in waitUntil; what it says to

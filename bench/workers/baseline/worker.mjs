@@ -361,6 +361,9 @@ export class Aggregate extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(sql.ObjectSchema);
+    for (const m of sql.ObjectMigrations) {
+      if (this.sql.exec(m.check).toArray().length === 0) this.sql.exec(m.apply);
+    }
     this.pending = false;
     this.flushing = null;
   }
@@ -375,7 +378,7 @@ export class Aggregate extends DurableObject {
     for (const e of commit.events) {
       db.exec(
         sql.ObjectAddEvent,
-        e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload,
+        e.version, e.id, e.type, e.schema_version, e.time, e.command_id, e.payload, e.meta ?? null,
       );
     }
     if (commit.state !== null) {
@@ -457,7 +460,7 @@ export class Aggregate extends DurableObject {
   async forward(evs) {
     const db = this.env.DB;
     const stmts = evs.map((e) =>
-      db.prepare(sql.Forward).bind(e.id, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload),
+      db.prepare(sql.Forward).bind(e.id, e.aggregate, e.instance, e.version, e.type, e.schema_version, e.time, e.command_id, e.payload, e.meta ?? null),
     );
     const ids = evs.map((e) => e.id);
     stmts.push(db.prepare(sql.Positions).bind(JSON.stringify(ids)));

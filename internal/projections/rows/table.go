@@ -160,3 +160,14 @@ func (t *Table) Load(vals []any) (*Row, error) {
 	}
 	return r, nil
 }
+
+// Answer is how a projection row is answered: its key and each column by
+// name, as a query gives them (NULL as nil).
+func (t *Table) Answer(key string, r *Row) map[string]any {
+	out := make(map[string]any, len(t.Cols)+1)
+	out["key"] = key
+	for _, c := range t.Cols {
+		out[c.Name] = r.Vals[c.Name]
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package edge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cuesource/cuesource/auth"
+	"github.com/cuesource/cuesource/internal/effect/rules"
+)
+
+// Identity on Workers: package auth's policy (the allow-list, the key for
+// each algorithm, the claims, the reasons) runs here as natively; what
+// needs the platform goes through the shell. HS256 is checked in Go
+// (crypto/hmac, linked anyway); RS256, ES256 and EdDSA signatures by
+// WebCrypto ("verify" operation: the shell imports the JWK and answers
+// whether the signature verifies), so the engine links no RSA or ECDSA;
+// a JWKS URL is fetched with the "fetch" operation. Both need the
+// running script's host, which the serve and stream scripts put in the
+// request's context.
+
+type hostKey struct{}
+
+func withHost(ctx context.Context, h *host) context.Context {
+	return context.WithValue(ctx, hostKey{}, h)
+}
+
+func hostOf(ctx context.Context) (*host, error) {
+	h, _ := ctx.Value(hostKey{}).(*host)
+	if h == nil {
+		return nil, errors.New("edge: no script to perform the operation")
+	}
+	return h, nil
+}
+
+// identity is the verifier of a context's auth: its HS256 secret from
+// the Worker's environment (a Worker secret of the name secretEnv gives).
+func identity(c *Core) (*auth.Verifier, error) {
+	a := c.prog.Auth.Manifest
+	return auth.ForContext(a, func(name string) string { return c.cfg.Env[name] }, &jwksFetcher{url: a.JWKSURL}, webCrypto{})
+}
+
+// webCrypto is auth.Crypto through the shell's crypto.subtle.verify.
+type webCrypto struct{}
+
+// verifyArg is a "verify" operation's argument: the signing input as
+// text (it is base64url and a dot) and the signature in base64url.
+type verifyArg struct {
+	Alg  string            `json:"alg"`
+	JWK  map[string]string `json:"jwk"`
+	Data string            `json:"data"`
+	Sig  string            `json:"sig"`
+}
+
+func (webCrypto) Verify(ctx context.Context, alg string, key *auth.Key, signed, sig []byte) (bool, error) {
+	h, err := hostOf(ctx)
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	a := verifyArg{Alg: alg, JWK: key.JWK(), Data: string(signed), Sig: base64.RawURLEncoding.EncodeToString(sig)}
+	if err := h.do(Op{Kind: "verify", Arg: a}, &ok); err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+// jwksFetcher is auth.Fetcher through the shell's fetch.
+type jwksFetcher struct{ url string }
+
+func (f *jwksFetcher) Fetch(ctx context.Context) ([]byte, error) {
+	h, err := hostOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := fetchArg{Method: "GET", URL: f.url, Headers: map[string]string{"Accept": "application/json"},
+		TimeoutMS: (10 * time.Second).Milliseconds(), MaxBytes: auth.MaxJWKSBytes + 1}
+	var r struct {
+		rules.Reply
+		TimedOut bool   `json:"timedOut"`
+		Error    string `json:"error"`
+	}
+	if err := h.do(Op{Kind: "fetch", Arg: a}, &r); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.TimedOut:
+		return nil, fmt.Errorf("GET %s: %s", f.url, r.Error)
+	case r.Status != 200:
+		return nil, fmt.Errorf("GET %s: %d", f.url, r.Status)
+	}
+	return []byte(r.Snippet), nil
+}
