@@ -249,3 +249,44 @@ func TestObjectLetsGoOfArchivedEvents(t *testing.T) {
 		t.Errorf("rehydrated under an edited reducer: %+v, want from the first event (8, read from the archive), drifted", d)
 	}
 }
+
+// TestSnapshotBeforePruneOnWorkers: an instance whose aggregate declares
+// no snapshots is snapshotted by its object before its events leave D1
+// (the archiver's Options.Snapshot, as natively), so its rehydration
+// starts after them.
+func TestSnapshotBeforePruneOnWorkers(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), `snapshots: every: 3`, "retention: keepLast: 2", 1)
+	ctx := filepath.Join(t.TempDir(), "before.cue")
+	if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "worker")
+	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
+		t.Fatalf("worker build: %s", stderr)
+	}
+	w := startWorker(t, dir, "")
+	c := newClient(w.url)
+	defer c.Close()
+	for i := range 5 {
+		c.command(t, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[i == 0], "counter", "a", "Add", fmt.Sprintf(`{"by":%d}`, i*3))
+	}
+	var d drift
+	if !e2etest.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		d = rehydrateDrift(t, c, "counter", "a")
+		return d.FromSnapshot > 0
+	}) {
+		t.Fatalf("no snapshot before the prune: rehydrated %+v (storage %+v)", d, storageOf(t, c))
+	}
+	if d.FromSnapshot < 3 || d.Drifted || d.Error != "" || int64(d.Events) != 5-d.FromSnapshot {
+		t.Errorf("rehydrated %+v, want from a snapshot at 3 or later", d)
+	}
+	if st := storageOf(t, c); st.Archived < 3 {
+		t.Errorf("archived up to %d, want 3 or more", st.Archived)
+	}
+}
