@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cuesource/cuesource/archive"
@@ -53,8 +54,8 @@ func via(ctx context.Context, h *host) *host {
 type d1Hot struct {
 	c           *Core
 	h           *host
-	projections string    // the context's projections, a JSON array
-	now         time.Time // the script's clock, for the index's created
+	projections string           // the context's projections, a JSON array
+	clock       func() time.Time // the script's, for the index's created
 }
 
 var _ archive.Hot = (*d1Hot)(nil)
@@ -64,7 +65,7 @@ func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
 	if len(c.prog.Projections) == 0 {
 		names = []byte("[]")
 	}
-	return &d1Hot{c: c, h: h, projections: string(names), now: now}
+	return &d1Hot{c: c, h: h, projections: string(names), clock: func() time.Time { return now }}
 }
 
 func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
@@ -141,13 +142,13 @@ func (d *d1Hot) Hot(ctx context.Context, after int64, n int) ([]store.Event, err
 // AddSegment records s in one batch with a read of the index at its
 // first position: the index holds s (now or from before), or the step
 // is refused.
-func (d *d1Hot) AddSegment(_ context.Context, s archive.Segment) error {
+func (d *d1Hot) AddSegment(ctx context.Context, s archive.Segment) error {
 	var res [][]map[string]any
 	stmts := []Statement{
-		stmt(d1.ArchiveAddSegment, s.First, s.Last, s.Count, d1.FormatTime(s.FirstTime), d1.FormatTime(s.LastTime), s.Bytes, s.SHA256, s.Name, d1.FormatTime(d.now)),
+		stmt(d1.ArchiveAddSegment, s.First, s.Last, s.Count, d1.FormatTime(s.FirstTime), d1.FormatTime(s.LastTime), s.Bytes, s.SHA256, s.Name, d1.FormatTime(d.clock())),
 		stmt(d1.ArchiveSegmentAt, s.First),
 	}
-	if err := d.h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+	if err := via(ctx, d.h).do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
 		return err
 	}
 	if len(res) != 2 || len(res[1]) != 1 || res[1][0]["last"] != float64(s.Last) || res[1][0]["sha256"] != s.SHA256 {
@@ -157,7 +158,8 @@ func (d *d1Hot) AddSegment(_ context.Context, s archive.Segment) error {
 }
 
 // Prune deletes in one D1 batch, the index's hot counts updated in it.
-func (d *d1Hot) Prune(_ context.Context, positions []int64) (int, error) {
+func (d *d1Hot) Prune(ctx context.Context, positions []int64) (int, error) {
+	h := via(ctx, d.h)
 	if len(positions) == 0 {
 		return 0, nil
 	}
@@ -167,7 +169,7 @@ func (d *d1Hot) Prune(_ context.Context, positions []int64) (int, error) {
 		stmt(d1.ArchivePrune, string(list), d.projections),
 		stmt(d1.ArchivePruneUpdate, positions[0], positions[len(positions)-1]),
 	}
-	if err := d.h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+	if err := h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
 		return 0, err
 	}
 	if len(res) != 2 {
@@ -187,9 +189,9 @@ func (d *d1Hot) Prune(_ context.Context, positions []int64) (int, error) {
 		upto[k] = max(upto[k], int64(v))
 	}
 	for _, k := range order {
-		if err := d.c.pruneObject(d.h, k[0], k[1], upto[k]); err != nil {
+		if err := d.c.pruneObject(h, k[0], k[1], upto[k]); err != nil {
 			// Its copies stay until the next prune of the instance.
-			_ = d.h.do(Op{Kind: "log", Method: "warn", Arg: fmt.Sprintf("cuesource: archive: %s %s keeps its events: %v", k[0], k[1], err)}, nil)
+			_ = h.do(Op{Kind: "log", Method: "warn", Arg: fmt.Sprintf("cuesource: archive: %s %s keeps its events: %v", k[0], k[1], err)}, nil)
 		}
 	}
 	return len(res[0]), nil
@@ -441,30 +443,29 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 		// Archiver under a steady stream of kicks.
 		return ArchiveReport{}, h.do(Op{Kind: "alarm", Method: "earlier", Arg: ai.Now.Add(alarmFloor).UnixMilli()}, nil)
 	}
-	opt := archive.Options{Now: func() time.Time { return ai.Now }, Snapshots: c.snapshotsOf(h)}
-	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
-		// The crash tests stop workerd at a point of the step: the script
-		// says it is there, then waits for the end.
-		opt.At = func(at string) {
-			if at == point {
-				o.log("warn", "archive: test crash point "+at)
-				_ = h.do(Op{Kind: "sleep", Arg: 600_000}, nil)
-			}
-		}
+	st := c.arch
+	if !st.mu.TryLock() {
+		// Another alarm's run still holds it (the object runs one at a
+		// time, but a run outlives an alarm the platform gave up on):
+		// look again soon.
+		return ArchiveReport{}, o.alarm(ai.Now.Add(archiveBehind))
 	}
-	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
-		return c.snapshotBefore(h, agg, id, upto, ai.Now)
+	defer st.mu.Unlock()
+	st.h, st.now = h, ai.Now
+	if st.a == nil {
+		st.a = c.newArchiver(st)
 	}
+	a := st.a
+	ctx := withHost(context.Background(), h)
 	hot := c.hotOf(h, ai.Now)
-	g, err := hot.Guards(context.Background())
+	g, err := hot.Guards(ctx)
 	if err != nil {
 		return nil, err
 	}
 	head := g.Head
-	a := archive.NewCodec(hot, r2{h}, shellGzip{h}, c.retention, opt)
 	var rep ArchiveReport
 	for n := 0; n < archiveSteps && !rep.Done; n++ {
-		r, done, err := a.Step(context.Background())
+		r, done, err := a.Step(ctx)
 		rep.Archived += r.Archived
 		rep.Segments += r.Segments
 		rep.Pruned += r.Pruned
@@ -490,7 +491,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	// may drop, but it followed a forwarding: a log that grew since the
 	// run began has the alarm come back at once. A kick after this read
 	// comes after the alarm set above, which it brings forward.
-	g, err = hot.Guards(context.Background())
+	g, err = hot.Guards(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -504,6 +505,43 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 		return rep, o.alarm(ai.Now.Add(archiveBehind))
 	}
 	return rep, nil
+}
+
+// archiverRun is the isolate's archiver, one across the Archiver
+// object's alarms: a pass over a large D1 log carries on where the last
+// alarm stopped and reads the log's size once per pass (the archiver's
+// cursor), not at every alarm. Its options read the running alarm's host
+// and clock; the object runs one alarm at a time, and mu holds it so. A
+// new Go runtime starts a new one, which loses nothing.
+type archiverRun struct {
+	mu  sync.Mutex
+	a   *archive.Archiver
+	h   *host
+	now time.Time
+}
+
+// newArchiver is the archiver of st: package archive's steps over D1,
+// the bucket and the shell's gzip, each operation through the host of
+// the alarm that runs it.
+func (c *Core) newArchiver(st *archiverRun) *archive.Archiver {
+	opt := archive.Options{Now: func() time.Time { return st.now }}
+	opt.Snapshots = func(ctx context.Context, agg, id string) (int64, error) { return c.snapshotsOf(st.h)(ctx, agg, id) }
+	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
+		return c.snapshotBefore(st.h, agg, id, upto, st.now)
+	}
+	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+		// The crash tests stop workerd at a point of the step: the script
+		// says it is there, then waits for the end.
+		opt.At = func(at string) {
+			if at == point {
+				_ = st.h.do(Op{Kind: "log", Method: "warn", Arg: "cuesource: archive: test crash point " + at}, nil)
+				_ = st.h.do(Op{Kind: "sleep", Arg: 600_000}, nil)
+			}
+		}
+	}
+	hot := c.hotOf(nil, time.Time{})
+	hot.clock = func() time.Time { return st.now }
+	return archive.NewCodec(hot, r2{}, shellGzip{}, c.retention, opt)
 }
 
 // keepsFor says whether a keepFor rule is declared.

@@ -71,8 +71,9 @@ type Core struct {
 	retention    retention.Policies
 	archiveEvery time.Duration
 	// reader reads the archive for every script (archive.go); nil
-	// without a bucket.
+	// without a bucket. arch is the Archiver object's archiver.
 	reader *archive.Reader
+	arch   *archiverRun
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -104,6 +105,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if c.retention, err = retention.Of(m); err != nil {
 		return nil, err
 	}
+	c.arch = &archiverRun{}
 	if cfg.Archive {
 		c.reader = &archive.Reader{Target: r2{}, Index: c.hotOf(nil, time.Time{}), Codec: shellGzip{}}
 	}
