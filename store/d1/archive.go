@@ -36,6 +36,11 @@ func ArchiveMigration() []byte {
 	return []byte("-- Written by `cuesource worker build`: the index of the events archived to R2.\n" + strings.TrimSpace(ArchiveSchema) + ";\n")
 }
 
+// ---- end of migration 0003 -------------------------------------------
+//
+// The archive's statements over D1 follow; the object's snapshot and
+// pruning statements are in snapshot.go.
+
 // rowBytes is what one event (of table alias t, with its dot) takes in
 // the hot log as the byte budget counts it: the bytes of its values, plus
 // 64 for its numbers and the row's own keeping (as natively).
