@@ -224,6 +224,14 @@ func (s *Service) With(b Backend, rm cuesource.ReadModels, dl cuesource.DeadLett
 	return &c
 }
 
+// WithStorage returns a copy of s whose GET /admin/storage asks f: a
+// runtime that reaches its storage per request (the Workers core).
+func (s *Service) WithStorage(f func(ctx context.Context) (any, error)) *Service {
+	c := *s
+	c.opt.Storage = f
+	return &c
+}
+
 // WithClock returns a copy of s with another clock and id source: a
 // runtime that replays a request (the Workers core) gives the same ones on
 // every run.

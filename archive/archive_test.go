@@ -267,3 +267,44 @@ func TestSegmentsAreBoundedLikeAPage(t *testing.T) {
 		assert.Less(t, bytes, store.PageBytes, "segment %s: %d events", g.Name, len(evs))
 	}
 }
+
+// Before an instance's events leave the hot store it is snapshotted at
+// their last version or later (Options.Snapshot with SnapshotBefore), so
+// its rehydration starts after them; one that has such a snapshot
+// already is left alone.
+func TestSnapshotBeforePrune(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 50) // c0..c4, 10 events each
+	hash := func(aggregate string) string {
+		if aggregate == "cart" {
+			return "h1"
+		}
+		return ""
+	}
+	// c1 has a snapshot of its own at version 10 already, with another state.
+	require.NoError(t, s.SaveSnapshot(t.Context(), store.Snapshot{Aggregate: "cart", Instance: "c1", Version: 10, State: json.RawMessage(`{"own":true}`), Hash: "h1", Time: time.Now()}))
+	var asked []string
+	snap := archive.SnapshotBefore(s, hash, time.Now)
+	opt := archive.Options{Snapshot: func(ctx context.Context, aggregate, id string, upto int64) error {
+		asked = append(asked, fmt.Sprintf("%s/%s@%d", aggregate, id, upto))
+		return snap(ctx, aggregate, id, upto)
+	}}
+	_, err := archive.New(s, dir, retention.Policies{Context: retention.Policy{KeepLast: 3}}, opt).Run(t.Context())
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"cart/c0@7", "cart/c1@7", "cart/c2@7", "cart/c3@7", "cart/c4@7"}, asked)
+	for i := range 5 {
+		id := fmt.Sprintf("c%d", i)
+		sn, ok, err := s.Snapshot(t.Context(), "cart", id, "h1")
+		require.NoError(t, err)
+		require.True(t, ok, "%s has a snapshot", id)
+		assert.Equal(t, int64(10), sn.Version, id)
+		from, err := s.HotFrom(t.Context(), "cart", id)
+		require.NoError(t, err)
+		assert.Equal(t, int64(8), from, "%s keeps its last 3 events hot", id)
+		if id == "c1" {
+			assert.JSONEq(t, `{"own":true}`, string(sn.State), "a snapshot at the version already kept is left alone")
+		} else {
+			assert.JSONEq(t, `{}`, string(sn.State))
+		}
+	}
+}

@@ -48,6 +48,13 @@ type Options struct {
 	// snapshot, for the sinceSnapshot rule; nil: none is known, and that
 	// rule keeps every event.
 	Snapshots Snapshots
+	// Snapshot, when set, is called before each prune once for each
+	// instance whose events leave, with the version of the last of them:
+	// it makes sure the instance has a snapshot its current definition
+	// can use at that version or later (see [SnapshotBefore]), so that
+	// rehydration starts after what left the hot store, not in the
+	// archive. An error stops the step before anything is pruned.
+	Snapshot func(ctx context.Context, aggregate, id string, upto int64) error
 	// At, when set, is called at the step's crash points: "written" (a
 	// segment is in the target, not yet in the index) and "indexed" (in
 	// the index, nothing pruned yet). The crash tests stop the process
@@ -90,6 +97,7 @@ func fillSnapshots(ctx context.Context, ps retention.Policies, snap Snapshots, w
 type Archiver struct {
 	hot    Hot
 	target Target
+	codec  Codec
 	ps     retention.Policies
 	opt    Options
 	cursor int64 // the window starts after it; back to 0 at the end
@@ -99,8 +107,8 @@ type Archiver struct {
 	hotBytes int64
 }
 
-// New returns an archiver.
-func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
+// NewCodec returns an archiver that compresses its segments with codec.
+func NewCodec(hot Hot, target Target, codec Codec, ps retention.Policies, opt Options) *Archiver {
 	if opt.Window <= 0 {
 		opt.Window = 1000
 	}
@@ -110,7 +118,7 @@ func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Archiver{hot: hot, target: target, ps: ps, opt: opt}
+	return &Archiver{hot: hot, target: target, codec: codec, ps: ps, opt: opt}
 }
 
 // Report is what steps did.
@@ -168,6 +176,9 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	}
 	d := retention.Decide(a.ps, g, a.hotBytes, now, window, false)
 	if len(d.Leave) > 0 {
+		if err := a.snapshotBefore(ctx, window, d.Leave); err != nil {
+			return rep, false, err
+		}
 		pos := make([]int64, len(d.Leave))
 		for i, l := range d.Leave {
 			pos[i] = l.Position
@@ -194,6 +205,63 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	return rep, wrapped && rep.Archived == 0 && rep.Pruned == 0, nil
 }
 
+// snapshotBefore has each instance whose events leave snapshotted at the
+// version of its last one leaving or later (Options.Snapshot).
+func (a *Archiver) snapshotBefore(ctx context.Context, window []retention.Candidate, leave []retention.Leave) error {
+	if a.opt.Snapshot == nil {
+		return nil
+	}
+	at := make(map[int64]*retention.Candidate, len(window))
+	for i := range window {
+		at[window[i].Position] = &window[i]
+	}
+	upto := map[[2]string]int64{}
+	var order [][2]string
+	for _, l := range leave {
+		c := at[l.Position]
+		k := [2]string{c.Aggregate, c.Instance}
+		if _, ok := upto[k]; !ok {
+			order = append(order, k)
+		}
+		upto[k] = max(upto[k], c.Version)
+	}
+	for _, k := range order {
+		if err := a.opt.Snapshot(ctx, k[0], k[1], upto[k]); err != nil {
+			return fmt.Errorf("archive: snapshot of %s %s before its events leave: %w", k[0], k[1], err)
+		}
+	}
+	return nil
+}
+
+// SnapshotStore is a hot store that keeps snapshots.
+type SnapshotStore interface {
+	Load(ctx context.Context, aggregate, id string) (store.Instance, error)
+	store.Snapshots
+}
+
+// SnapshotBefore is Options.Snapshot over a store that keeps snapshots:
+// unless the instance has one under its definition's hash (hash gives
+// it; "" for an aggregate the context no longer defines, which is
+// skipped) at upto or later, its stored state is kept as a snapshot at
+// its version.
+func SnapshotBefore(st SnapshotStore, hash func(aggregate string) string, now func() time.Time) func(ctx context.Context, aggregate, id string, upto int64) error {
+	return func(ctx context.Context, aggregate, id string, upto int64) error {
+		h := hash(aggregate)
+		if h == "" {
+			return nil
+		}
+		s, ok, err := st.Snapshot(ctx, aggregate, id, h)
+		if err != nil || ok && s.Version >= upto {
+			return err
+		}
+		cur, err := st.Load(ctx, aggregate, id)
+		if err != nil || cur.Version < upto || cur.State == nil {
+			return err
+		}
+		return st.SaveSnapshot(ctx, store.Snapshot{Aggregate: aggregate, Instance: id, Version: cur.Version, State: cur.State, Hash: h, Time: now()})
+	}
+}
+
 // archive writes the segment of the hot events after `after` up to
 // `upto` (bounded by SegmentEvents), then records it in the index.
 func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error) {
@@ -207,10 +275,15 @@ func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error
 	if len(evs) == 0 || evs[0].Position != after+1 {
 		return 0, fmt.Errorf("archive: the hot store does not hold position %d, the next to archive", after+1)
 	}
-	data, seg, err := Encode(evs)
+	lines, seg, err := Lines(evs)
 	if err != nil {
 		return 0, err
 	}
+	data, err := a.codec.Compress(ctx, lines)
+	if err != nil {
+		return 0, err
+	}
+	seg.Seal(data)
 	if err := a.target.Put(ctx, seg.Name, data); err != nil {
 		return 0, err
 	}

@@ -8,12 +8,19 @@
 //     the stored event), gzip-compressed, immutable, named by its position
 //     range (`<first>-<last>.ndjson.gz`, 20 digits each) and described by
 //     a [Segment]: count, time range, compressed size and SHA-256.
-//   - [Target], where segments are kept: [Dir] natively; an R2 bucket on
-//     Workers would be another Target over the same format.
+//   - [Target], where segments are kept: [Dir] natively; on Workers an R2
+//     bucket (package internal/edge) over the same format.
+//   - [Codec], what compresses a segment's lines: [Gzip] natively; on
+//     Workers the platform's CompressionStream. Both are gzip. The package
+//     imports compress/gzip only in codec.go's [Gzip], which a build that
+//     never calls it (the Worker's wasm) does not link.
 //   - [Archiver]: one bounded step at a time, asks package retention what
 //     may leave, writes a segment of what must be archived first, records
 //     it in the hot store's segment index, then prunes, each prune one
 //     transaction with its index update (the [Hot] store does both).
+//     Before a prune it has each instance whose events leave snapshotted
+//     (Options.Snapshot, [SnapshotBefore]), so rehydration starts after
+//     what left.
 //   - [Reader]: the archived part of the log, read through the index,
 //     each segment checked against its size and checksum before a line of
 //     it is returned; [Verify] checks them all.
@@ -30,5 +37,6 @@
 // # What it never does
 //
 // Decide what leaves (package retention), or know the hot store's SQL
-// (store/sqlite implements [Hot] and [Index]).
+// (store/sqlite implements [Hot] and [Index]; internal/edge over D1's
+// statements in store/d1).
 package archive

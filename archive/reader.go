@@ -24,14 +24,12 @@ type Index interface {
 type Reader struct {
 	Target Target
 	Index  Index
+	Codec  Codec
 
 	mu   sync.Mutex
 	last Segment
 	evs  []store.Event
 }
-
-// NewReader reads the segments idx names from t.
-func NewReader(t Target, idx Index) *Reader { return &Reader{Target: t, Index: idx} }
 
 // ReadAll returns up to limit archived events with positions above after
 // (a page as store.Page cuts it; limit <= 0: to the end of the archive),
@@ -82,7 +80,7 @@ func (r *Reader) Segment(ctx context.Context, s Segment) ([]store.Event, error) 
 	if err != nil {
 		return nil, &SegmentError{Segment: s, Reason: fmt.Sprintf("unreadable: %v", err)}
 	}
-	evs, err := Decode(s, data)
+	evs, err := decodeWith(ctx, r.Codec, s, data)
 	if err != nil {
 		return nil, err
 	}

@@ -1,15 +1,13 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -34,34 +32,36 @@ type Segment struct {
 // Name is the file name of the segment of positions first..last.
 func Name(first, last int64) string { return fmt.Sprintf("%020d-%020d.ndjson.gz", first, last) }
 
-// Encode makes the segment of evs (contiguous, in position order).
-func Encode(evs []store.Event) ([]byte, Segment, error) {
+// Lines makes the lines of the segment of evs (contiguous, in position
+// order), uncompressed, and its index entry but for what the compressed
+// bytes give ([Segment.Seal]).
+func Lines(evs []store.Event) ([]byte, Segment, error) {
 	if len(evs) == 0 {
 		return nil, Segment{}, errors.New("archive: empty segment")
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	line := make([]byte, 0, 1024)
 	for i, e := range evs {
 		if i > 0 && e.Position != evs[i-1].Position+1 {
 			return nil, Segment{}, fmt.Errorf("archive: segment not contiguous: %d after %d", e.Position, evs[i-1].Position)
 		}
 		line = append(AppendLine(line[:0], e), '\n')
-		if _, err := zw.Write(line); err != nil {
-			return nil, Segment{}, err
-		}
+		buf.Write(line)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, Segment{}, err
-	}
-	sum := sha256.Sum256(buf.Bytes())
 	first, last := evs[0], evs[len(evs)-1]
 	s := Segment{Name: Name(first.Position, last.Position), First: first.Position, Last: last.Position, Count: int64(len(evs)),
-		FirstTime: first.Time, LastTime: last.Time, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:]), Hot: int64(len(evs))}
+		FirstTime: first.Time, LastTime: last.Time, Hot: int64(len(evs))}
 	for _, e := range evs {
 		s.FirstTime, s.LastTime = minTime(s.FirstTime, e.Time), maxTime(s.LastTime, e.Time)
 	}
 	return buf.Bytes(), s, nil
+}
+
+// Seal sets what the stored (compressed) bytes give: their size and
+// checksum.
+func (s *Segment) Seal(data []byte) {
+	sum := sha256.Sum256(data)
+	s.Bytes, s.SHA256 = int64(len(data)), hex.EncodeToString(sum[:])
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -126,39 +126,53 @@ func (e *SegmentError) Error() string {
 
 func (e *SegmentError) Is(target error) bool { return target == store.ErrArchiveUnreadable }
 
-// Decode checks data against s (size, checksum, then every line: count,
-// positions and times) and returns its events.
-func Decode(s Segment, data []byte) ([]store.Event, error) {
+func decodeWith(ctx context.Context, c Codec, s Segment, data []byte) ([]store.Event, error) {
+	if err := Check(s, data); err != nil {
+		return nil, err
+	}
+	raw, err := c.Decompress(ctx, data)
+	if err != nil {
+		return nil, &SegmentError{Segment: s, Reason: fmt.Sprintf("does not decompress: %v", err)}
+	}
+	return ParseLines(s, raw)
+}
+
+// Check checks the stored bytes of a segment against its index entry:
+// size and checksum.
+func Check(s Segment, data []byte) error {
+	if int64(len(data)) != s.Bytes {
+		return &SegmentError{Segment: s, Reason: fmt.Sprintf("%d bytes, the index says %d", len(data), s.Bytes)}
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != s.SHA256 {
+		return &SegmentError{Segment: s, Reason: "checksum mismatch"}
+	}
+	return nil
+}
+
+// ParseLines reads a segment's uncompressed lines, checking them against
+// s: count and positions.
+func ParseLines(s Segment, raw []byte) ([]store.Event, error) {
 	bad := func(format string, args ...any) error {
 		return &SegmentError{Segment: s, Reason: fmt.Sprintf(format, args...)}
 	}
-	if int64(len(data)) != s.Bytes {
-		return nil, bad("%d bytes, the index says %d", len(data), s.Bytes)
-	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != s.SHA256 {
-		return nil, bad("checksum mismatch")
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, bad("not gzip: %v", err)
-	}
 	evs := make([]store.Event, 0, s.Count)
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	for sc.Scan() {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
 		var e store.Event
 		// Unmarshal copies RawMessage bytes as they are in the line, so
 		// payloads come back byte for byte.
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, bad("line %d: %v", len(evs)+1, err)
 		}
 		if want := s.First + int64(len(evs)); e.Position != want {
 			return nil, bad("line %d holds position %d, want %d", len(evs)+1, e.Position, want)
 		}
 		evs = append(evs, e)
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, bad("%v", err)
 	}
 	if int64(len(evs)) != s.Count || (len(evs) > 0 && evs[len(evs)-1].Position != s.Last) {
 		return nil, bad("%d events, the index says %d (%d-%d)", len(evs), s.Count, s.First, s.Last)

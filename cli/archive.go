@@ -77,7 +77,7 @@ func (c *command) archiveCmd(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource archive run: the context declares no retention: every event stays hot")
 			return 0
 		}
-		rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(p, st)}).Run(ctx)
+		rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(p, st), Snapshot: snapshotBefore(p, st)}).Run(ctx)
 		if *asJSON {
 			c.json(map[string]any{"archived": rep.Archived, "segments": rep.Segments, "pruned": rep.Pruned})
 		} else {

@@ -248,7 +248,7 @@ func (c *command) serve(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
 			return 2
 		}
-		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st)})
+		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st), Snapshot: snapshotBefore(p, st)})
 		archiving := make(chan struct{})
 		go func() {
 			defer close(archiving)
@@ -464,6 +464,17 @@ func crashAt(st *sqlite.Store) func(string) {
 	}
 	st.SetPruning(func() { at("pruning") })
 	return at
+}
+
+// snapshotBefore snapshots an instance before its events leave the hot
+// store (archive.Options.Snapshot), under its current definition.
+func snapshotBefore(p *interpreter.Program, st *sqlite.Store) func(ctx context.Context, aggregate, id string, upto int64) error {
+	return archive.SnapshotBefore(st, func(aggregate string) string {
+		if a := p.Aggregates[aggregate]; a != nil {
+			return a.Hash
+		}
+		return ""
+	}, time.Now)
 }
 
 // snapshotsOf is what the sinceSnapshot rule asks: the version of an

@@ -28,6 +28,7 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/projections"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/store/d1"
 	"github.com/cuesource/cuesource/worker/shell"
 )
@@ -265,15 +266,23 @@ func wranglerConfig(name, d1ID, queue, dlq string, p *interpreter.Program, vars 
 		"main":               "worker.mjs",
 		"compatibility_date": CompatibilityDate,
 		"durable_objects": map[string]any{"bindings": []binding{
-			{"AGGREGATE", "Aggregate"}, {"PROJECTOR", "Projector"},
+			{"AGGREGATE", "Aggregate"}, {"PROJECTOR", "Projector"}, {"ARCHIVER", "Archiver"},
 		}},
-		"migrations": []map[string]any{{"tag": "v1", "new_sqlite_classes": []string{"Aggregate", "Projector"}}},
+		"migrations": []map[string]any{
+			{"tag": "v1", "new_sqlite_classes": []string{"Aggregate", "Projector"}},
+			{"tag": "v2", "new_sqlite_classes": []string{"Archiver"}},
+		},
 		"d1_databases": []map[string]any{{
 			"binding": "DB", "database_name": name, "database_id": d1ID, "migrations_dir": "migrations",
 		}},
 	}
 	if len(vars) > 0 {
 		cfg["vars"] = vars
+	}
+	if retention.Declared(p.Manifest) {
+		// Events the retention policies let go leave D1 for this bucket
+		// (README, Retention and archive).
+		cfg["r2_buckets"] = []map[string]any{{"binding": "ARCHIVE", "bucket_name": name + "-archive"}}
 	}
 	if len(p.Effects) > 0 {
 		// Queue effects are delivered by the queue's consumer in this

@@ -147,6 +147,8 @@ function miniflareOptions(dir, cfg, opts) {
   }
   const d1Databases = {};
   for (const d of cfg.d1_databases ?? []) d1Databases[d.binding] = d.database_id ?? d.database_name;
+  const r2Buckets = {};
+  for (const b of cfg.r2_buckets ?? []) r2Buckets[b.binding] = b.bucket_name;
   const queueProducers = {};
   for (const p of cfg.queues?.producers ?? []) {
     queueProducers[p.binding] = { queueName: p.queue, ...(p.delivery_delay !== undefined ? { deliveryDelay: p.delivery_delay } : {}) };
@@ -178,6 +180,7 @@ function miniflareOptions(dir, cfg, opts) {
     ...(cfg.compatibility_flags ? { compatibilityFlags: cfg.compatibility_flags } : {}),
     durableObjects,
     d1Databases,
+    r2Buckets,
     queueProducers,
     queueConsumers,
     bindings,

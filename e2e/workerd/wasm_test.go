@@ -29,6 +29,7 @@ var wasmGCFlags = func() []string {
 		"github.com/cuesource/cuesource/internal/effect/rules", "github.com/cuesource/cuesource/manifest",
 		"github.com/cuesource/cuesource/diag", "github.com/cuesource/cuesource/route",
 		"github.com/cuesource/cuesource/internal/lens", "github.com/cuesource/cuesource/internal/projections/rows",
+		"github.com/cuesource/cuesource/archive", "github.com/cuesource/cuesource/retention",
 		"github.com/cuesource/cuesource",
 		"github.com/expr-lang/expr/ast", "github.com/expr-lang/expr/conf", "github.com/expr-lang/expr/parser",
 		"github.com/expr-lang/expr/parser/lexer", "github.com/expr-lang/expr/checker", "github.com/expr-lang/expr/checker/nature",

@@ -81,6 +81,17 @@ type WireCommit struct {
 	Idempotency *wireRecord `json:"idempotency,omitempty"`
 	// Effects lists the deliveries the events owe: the outbox.
 	Effects []store.OutboxEntry `json:"effects"`
+	// Snapshot, when the commit takes one (every N events), is kept in
+	// the object's snapshot table.
+	Snapshot *wireSnapshot `json:"snapshot,omitempty"`
+}
+
+// wireSnapshot is a snapshot row.
+type wireSnapshot struct {
+	Version int64  `json:"version"`
+	Hash    string `json:"hash"`
+	State   string `json:"state"`
+	Time    string `json:"time"`
 }
 
 // Decided is the outcome of decide and seed: the commit to write, and what
@@ -219,6 +230,9 @@ func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
 	for _, o := range cm.Effects {
 		t.Writes = append(t.Writes, stmt(d1.ObjectAddOutbox, o.EventID, o.Consumer))
 	}
+	if s := cm.Snapshot; s != nil {
+		t.Writes = append(t.Writes, stmt(d1.ObjectPutSnapshot, s.Version, s.Hash, s.State, s.Time))
+	}
 	if len(cm.Events) > 0 {
 		t.After = &After{Decided: d, Wait: c.waits(agg, cm), Alarm: now.Add(retryAfterCommit).UnixMilli()}
 	}
@@ -229,26 +243,55 @@ type rehydrateInput struct {
 	Aggregate string `json:"aggregate"`
 	ID        string `json:"id"`
 	Fix       bool   `json:"fix"`
-	// Rows: the instance, then its events.
-	Rows []json.RawMessage `json:"rows"`
+	// Rows: the instance, then its events; or (FromSnapshot) the
+	// instance, its snapshot under the current definition and the events
+	// after it.
+	Rows         []json.RawMessage `json:"rows"`
+	FromSnapshot bool              `json:"fromSnapshot,omitempty"`
+	// Older are the instance's events before the object's first, read
+	// from the log (the object let them go).
+	Older []store.Event `json:"older,omitempty"`
+}
+
+// rehydrateReads are the reads of a rehydration: from the object's
+// snapshot under hash (and the events after it), else all events.
+func rehydrateReads(fromSnapshot bool, hash string) []Statement {
+	if fromSnapshot {
+		return []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectSnapshot, hash), stmt(d1.ObjectEventsAfterSnapshot, hash)}
+	}
+	return []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectAllEvents)}
+}
+
+// Rehydrated is the answer of rehydrate: the drift, or Again (the
+// snapshot could not start the fold: read every event and call again).
+type Rehydrated struct {
+	*cuesource.Drift
+	Again bool `json:"again,omitempty"`
+	// MissingBefore, with Again: the object's history begins at this
+	// version (its first event at position MissingAt): read the versions
+	// before it from the log and call again with them.
+	MissingBefore int64 `json:"missingBefore,omitempty"`
+	MissingAt     int64 `json:"missingAt,omitempty"`
 }
 
 // rehydrate compares an object's state with the fold of its events, as
-// the native backend's Rehydrate does, and with fix stores the fold.
+// the native backend's Rehydrate does (from the snapshot the current
+// definition can use, by cuesource.Rehydrate's rule), and with fix
+// stores the fold.
 func (c *Core) rehydrate(in []byte) (any, error) {
 	var ri rehydrateInput
 	if err := decodeInput(in, &ri); err != nil {
 		return nil, err
 	}
-	if len(ri.Rows) != 2 {
-		return nil, &Fault{Kind: "input", Message: "rehydrate: want the instance and its events"}
+	if want := 2 + len(ri.Rows)/3; len(ri.Rows) != want || ri.FromSnapshot != (want == 3) {
+		return nil, &Fault{Kind: "input", Message: "rehydrate: want the instance, (with fromSnapshot) its snapshot, and its events"}
 	}
 	inst, err := instanceOf(ri.Rows[0])
 	if err != nil {
 		return nil, err
 	}
 	var rows []wireEvent
-	if err := json.Unmarshal(ri.Rows[1], &rows); err != nil {
+	if err := json.Unmarshal(ri.Rows[len(ri.Rows)-1], &rows); err != nil {
 		return nil, err
 	}
 	cur := inst.instance(ri.Aggregate, ri.ID)
@@ -256,8 +299,53 @@ func (c *Core) rehydrate(in []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := cuesource.Compare(c.prog, cur, evs)
-	out := Transacted{Answer: d}
+	var snap *store.Snapshot
+	if ri.FromSnapshot {
+		var ss []wireSnapshot
+		if err := json.Unmarshal(ri.Rows[1], &ss); err != nil {
+			return nil, err
+		}
+		if len(ss) > 0 {
+			snap = &store.Snapshot{Aggregate: ri.Aggregate, Instance: ri.ID, Version: ss[0].Version, State: json.RawMessage(ss[0].State)}
+			if a := c.prog.Aggregates[ri.Aggregate]; a != nil {
+				snap.Hash = a.Hash
+			}
+		}
+	}
+	again := false
+	var missing Rehydrated
+	d, err := cuesource.Rehydrate(c.prog, cur, snap, func(after int64) ([]store.Event, error) {
+		if snap != nil && after == snap.Version {
+			return evs, nil
+		}
+		if snap == nil && after == 0 {
+			all := append(ri.Older, evs...)
+			if cur.Version > 0 && (len(all) == 0 || all[0].Version != 1) {
+				// The object let its first events go.
+				missing = Rehydrated{Again: true, MissingBefore: cur.Version + 1}
+				if len(evs) > 0 {
+					missing.MissingBefore, missing.MissingAt = evs[0].Version, evs[0].Position
+				}
+				again = true
+				return nil, nil
+			}
+			return all, nil
+		}
+		// From the first event, with only the events after the
+		// snapshot read.
+		again = true
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if again {
+		if missing.Again {
+			return Transacted{Answer: missing}, nil
+		}
+		return Transacted{Answer: Rehydrated{Again: true}}, nil
+	}
+	out := Transacted{Answer: Rehydrated{Drift: d}}
 	if ri.Fix && d.Drifted && d.Error == "" && cur.Version > 0 {
 		out.Writes, d.Fixed = []Statement{stmt(d1.ObjectSetState, string(d.Rebuilt))}, true
 	}
@@ -284,6 +372,9 @@ func decided(d cuesource.Decision, version int64) Decided {
 	}
 	if r := d.Commit.Idempotency; r != nil {
 		cm.Idempotency = &wireRecord{Key: r.Key, RequestHash: r.RequestHash, Response: string(r.Response), Time: d1.FormatTime(r.Time)}
+	}
+	if s := d.Commit.Snapshot; s != nil {
+		cm.Snapshot = &wireSnapshot{Version: s.Version, Hash: s.Hash, State: string(s.State), Time: d1.FormatTime(s.Time)}
 	}
 	out.Commit = cm
 	return out

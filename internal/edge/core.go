@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/api"
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/effect/egress"
 	"github.com/cuesource/cuesource/internal/projections/rows"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/retention"
 	"github.com/cuesource/cuesource/store/d1"
 )
 
@@ -36,6 +38,9 @@ type Config struct {
 	// written by `cuesource worker build`: the writer stays out of the
 	// wasm engine.
 	OpenAPI string `json:"openapi,omitempty"`
+	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
+	// the retention policies let go leave D1 for it.
+	Archive bool `json:"archive,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -61,6 +66,14 @@ type Core struct {
 	// the projector object that run at once (object.go, projector.go).
 	objects *objects
 	proj    *projState
+	// retention is the context's policies; archiveEvery the Archiver
+	// object's pass interval (archive.go).
+	retention    retention.Policies
+	archiveEvery time.Duration
+	// reader reads the archive for every script (archive.go); nil
+	// without a bucket. arch is the Archiver object's archiver.
+	reader *archive.Reader
+	arch   *archiverRun
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -88,7 +101,19 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
-	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow}
+	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow, archiveEvery: archiveEvery}
+	if c.retention, err = retention.Of(m); err != nil {
+		return nil, err
+	}
+	c.arch = &archiverRun{}
+	if cfg.Archive {
+		c.reader = &archive.Reader{Target: r2{}, Index: c.hotOf(nil, time.Time{}), Codec: shellGzip{}}
+	}
+	if v := cfg.Env["CUESOURCE_ARCHIVE_EVERY"]; v != "" {
+		if c.archiveEvery, err = time.ParseDuration(v); err != nil || c.archiveEvery <= 0 {
+			return nil, fmt.Errorf("CUESOURCE_ARCHIVE_EVERY: want a positive duration such as 10s, got %q", v)
+		}
+	}
 	// No cap on live streams: an isolate sees only its own (README,
 	// Limits on Workers).
 	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
@@ -201,12 +226,13 @@ type script func(in []byte, h *host) (any, error)
 // without I/O (called inside an object's transaction), and the scripts.
 func (c *Core) functions() (map[string]function, map[string]script) {
 	return map[string]function{
-			"info":      func([]byte) (any, error) { return c.info(), nil },
-			"decide":    c.decide,
-			"seed":      c.seed,
-			"rehydrate": c.rehydrate,
-			"holds":     c.holds,
-			"panic":     func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
+			"info":        func([]byte) (any, error) { return c.info(), nil },
+			"decide":      c.decide,
+			"seed":        c.seed,
+			"rehydrate":   c.rehydrate,
+			"holds":       c.holds,
+			"snapshotNow": c.snapshotNow,
+			"panic":       func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
 			"stream":    c.stream,
@@ -218,6 +244,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"queue":     c.queue,
 			"claim":     c.claim,
 			"key":       c.key,
+			"archive":   c.archiveRun,
 		}
 }
 
@@ -241,7 +268,7 @@ type Info struct {
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema, ObjectMigrations: d1.ObjectMigrations,
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema, ObjectMigrations: d1.ObjectMigrations,
 		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
 }
 

@@ -8,10 +8,12 @@
 // instance and the work after its commit, seeding and rehydration, the
 // forwarding of an instance's events to the global log in D1, the
 // projector's runs, effect deliveries, their retries and dead letters,
-// the objects' alarms, the live stream, and unique keys (keys.go: the
+// the objects' alarms, the live stream, unique keys (keys.go: the
 // reservation of a claimed key at its own object, the ask of the holder
-// it recorded, the keys an instance holds written with its events). The
-// SQL is package store/d1's.
+// it recorded, the keys an instance holds written with its events), and
+// the archive (archive.go: package archive's steps over D1 and an R2
+// bucket, run by the Archiver object's alarm, and the reads of what left
+// D1). The SQL is package store/d1's.
 // In a context with auth it verifies bearer tokens with package auth, as
 // natively: HS256 in Go, a public-key signature by the shell's WebCrypto
 // (the "verify" op), a JWKS URL through the shell's fetch (auth.go).

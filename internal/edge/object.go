@@ -242,6 +242,12 @@ func (o *object) flush(always bool) error {
 	if !forwarded && !always {
 		return nil
 	}
+	if forwarded && o.c.archiving() {
+		// The log grew: the Archiver object's alarm looks at it soon.
+		if err := o.h.do(Op{Kind: "archiver", Method: "kick"}, nil); err != nil {
+			o.log("warn", "archive: kick: "+err.Error())
+		}
+	}
 	async := false // a projection that is not inline
 	for _, p := range o.c.prog.Projections {
 		async = async || p.Mode != "inline"

@@ -195,7 +195,16 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 	if err != nil {
 		return false, err
 	}
-	if len(res.Rows) == 0 {
+	evs, err := eventsOfRows(res.Rows)
+	if err != nil {
+		return false, err
+	}
+	// A rebuild reads what has left D1 from the archive.
+	evs, hot, err := c.readWhole(h, cp.pos, projectBatch, evs)
+	if err != nil {
+		return false, err
+	}
+	if len(evs) == 0 {
 		if cp.state == rows.StateRebuilding {
 			// A rebuild at the head is running.
 			set := Statement{SQL: d1.CheckpointSet, Params: []any{cp.pos, rows.StateRunning, now, t.Def.Name}}
@@ -206,11 +215,9 @@ func (c *Core) projectOnce(h *host, t *rows.Table, cp *checkpoint, now string) (
 		}
 		return true, nil
 	}
-	evs, err := eventsOfRows(res.Rows)
-	if err != nil {
-		return false, err
-	}
-	atHead := len(res.Rows) < projectBatch
+	// At the head: D1 answered a short read, all of it taken (a read cut
+	// at a gap left by a prune, or from the archive, is not the end).
+	atHead := hot && len(evs) == len(res.Rows) && len(res.Rows) < projectBatch
 	b := rows.Prepare(t, evs, nil)
 	loaded := map[string]*rows.Row{}
 	for i := 0; i < len(b.Keys); i += rows.ManyKeys {

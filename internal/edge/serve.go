@@ -67,10 +67,10 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 		return nil, err
 	}
 	req := apiRequest(si.Request)
-	b := &backend{h: h}
+	b := &backend{h: h, c: c}
 	ids := 0
 	svc := c.svc.With(b, &readModels{c: c, h: h}, &deadLetters{h: h})
-	svc = svc.WithClock(func() time.Time { return si.Now }, func() string {
+	svc = svc.WithStorage(c.storage(h, si.Now)).WithClock(func() time.Time { return si.Now }, func() string {
 		ids++
 		if ids == 1 {
 			return si.ID
@@ -102,7 +102,10 @@ func apiRequest(w WireRequest) *api.Request {
 
 // backend is api.Backend over the shell: each call is an operation on the
 // instance's Durable Object or on D1.
-type backend struct{ h *host }
+type backend struct {
+	h *host
+	c *Core // reads what left D1 from the archive
+}
 
 func (b *backend) object(agg, id string, t transact, out any) error {
 	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
@@ -152,17 +155,63 @@ func (b *backend) Events(_ context.Context, agg, id string, after int64, limit i
 	if len(rows) != 1 {
 		return nil, fmt.Errorf("events of %s %s: %d results for one read", agg, id, len(rows))
 	}
-	return eventsOf(rows[0], agg, id)
-}
-
-func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cuesource.Drift, error) {
-	var d cuesource.Drift
-	t := transact{Fn: "rehydrate", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectAllEvents)},
-		Input: map[string]any{"aggregate": agg, "id": id, "fix": fix}}
-	if err := b.object(agg, id, t, &d); err != nil {
+	evs, err := eventsOf(rows[0], agg, id)
+	if err != nil || limit > 0 || !b.c.archiving() || len(evs) > 0 && evs[0].Version == after+1 {
+		// A page is the object's; its answer says where that begins
+		// (HotFrom).
+		return evs, err
+	}
+	// The whole history (GET /{aggregate}/{id}/history): the versions
+	// the object let go are read from the log.
+	end := int64(0)
+	if len(evs) > 0 {
+		end = evs[0].Position
+	} else if cur, err := b.Load(context.Background(), agg, id); err != nil || cur.Version <= after {
+		return evs, err // nothing after `after` (or no such instance)
+	}
+	older, err := b.c.older(b.h, agg, id, after, end)
+	if err != nil {
 		return nil, err
 	}
-	return &d, nil
+	return append(older, evs...), nil
+}
+
+// HotFrom implements api.HotHistory: where the object's history begins.
+func (b *backend) HotFrom(_ context.Context, agg, id string) (int64, error) {
+	return b.c.hotFrom(b.h, agg, id)
+}
+
+// Rehydrate folds from the object's snapshot under the current
+// definition when it can, else (again) from the first event.
+func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cuesource.Drift, error) {
+	hash := ""
+	if a := b.c.prog.Aggregates[agg]; a != nil {
+		hash = a.Hash
+	}
+	var older []store.Event
+	for pass, fromSnapshot := range []bool{hash != "", false, false} {
+		var r Rehydrated
+		in := map[string]any{"aggregate": agg, "id": id, "fix": fix, "fromSnapshot": fromSnapshot}
+		if older != nil {
+			in["older"] = older
+		}
+		t := transact{Fn: "rehydrate", Reads: rehydrateReads(fromSnapshot, hash), Input: in}
+		if err := b.object(agg, id, t, &r); err != nil {
+			return nil, err
+		}
+		if !r.Again && r.Drift != nil {
+			return r.Drift, nil
+		}
+		if r.MissingBefore > 0 && pass == 1 {
+			// From the first event, which the object let go: the
+			// versions before its first are read from the log.
+			var err error
+			if older, err = b.c.older(b.h, agg, id, 0, r.MissingAt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, fmt.Errorf("rehydrate %s %s: no fold from the first event", agg, id)
 }
 
 func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Event, error) {
@@ -173,7 +222,12 @@ func (b *backend) ReadAll(_ context.Context, after int64, limit int) ([]store.Ev
 	if err != nil {
 		return nil, err
 	}
-	return eventsOfRows(res.Rows)
+	hot, err := eventsOfRows(res.Rows)
+	if err != nil {
+		return nil, err
+	}
+	evs, _, err := b.c.readWhole(b.h, after, limit, hot)
+	return evs, err
 }
 
 // wireInstance is an instance row of a Durable Object.

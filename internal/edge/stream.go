@@ -98,7 +98,7 @@ func (c *Core) stream(in []byte, h *host) (any, error) {
 		return nil, err
 	}
 	w := &frames{h: h}
-	resp := c.svc.With(&poller{backend: &backend{h: h}, w: w}, nil, nil).Stream(withHost(context.Background(), h), apiRequest(si.Request), w)
+	resp := c.svc.With(&poller{backend: &backend{h: h, c: c}, w: w}, nil, nil).Stream(withHost(context.Background(), h), apiRequest(si.Request), w)
 	if resp != nil {
 		wr := toWire(*resp)
 		return Streamed{Response: &wr}, nil

@@ -13,12 +13,16 @@
 //     [DeadLetterGet], [DeadLetterRemove]) and the projector's checkpoints
 //     (the Checkpoint statements; [CheckpointRebuild] starts a rebuild,
 //     [CheckpointAdvance] ends it running at the head).
-//   - A Durable Object's schema ([ObjectSchema]), the migrations an
-//     object runs after it when it starts ([ObjectMigrations]: its events'
-//     meta column, for an object made before it), and statements (the
-//     Object names): its instance row, events, idempotency records, outbox
-//     and forwarding state, and the unique keys it holds; and a unique
-//     key's object's holder ([KeyHolder], [KeySetHolder]).
+//   - A Durable Object's schema ([ObjectSchema], [ObjectSnapshotSchema]),
+//     the migrations an object runs after it when it starts
+//     ([ObjectMigrations]: its events' meta column, for an object made
+//     before it), and statements (the Object names): its instance row,
+//     events, idempotency records, outbox and forwarding state, its
+//     snapshot, and the unique keys it holds; and a unique key's object's
+//     holder ([KeyHolder], [KeySetHolder]).
+//   - The archive's segment index in D1 ([ArchiveSchema], its own
+//     migration [ArchiveMigration]) and the statements of package
+//     archive's steps over D1 (the Archive names).
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
 //     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
 //     a value of the wrong type, or a time that does not parse, with an

@@ -76,7 +76,7 @@ const AddMetaColumn = `ALTER TABLE events ADD COLUMN meta TEXT`
 // Migrations are the D1 migration files `cuesource worker build` writes,
 // by name: applied in name order, each once.
 func Migrations() map[string][]byte {
-	return map[string][]byte{"0001_cuesource.sql": Migration(), "0002_meta.sql": MetaMigration()}
+	return map[string][]byte{"0001_cuesource.sql": Migration(), "0002_meta.sql": MetaMigration(), ArchiveMigrationName: ArchiveMigration()}
 }
 
 // ---- end of migration 0002 -------------------------------------------

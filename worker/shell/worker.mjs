@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -168,9 +168,10 @@ async function performOk(env, op, local, rt) {
         for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
       });
     case "alarm": {
-      // At op.arg at the latest: an earlier alarm stays.
+      // At op.arg at the latest: an earlier alarm stays. "earlier" never
+      // replaces a due one either (it fires as it is).
       const cur = await local.ctx.storage.getAlarm();
-      if (cur === null || cur > op.arg || cur <= Date.now()) await local.ctx.storage.setAlarm(op.arg);
+      if (cur === null || cur > op.arg || (op.method !== "earlier" && cur <= Date.now())) await local.ctx.storage.setAlarm(op.arg);
       return null;
     }
     case "respond":
@@ -199,6 +200,25 @@ async function performOk(env, op, local, rt) {
       return await aggregate(env, op.aggregate, op.id)[op.method](op.aggregate, op.id, op.arg ?? null);
     case "projector":
       return await projector(env)[op.method](op.arg ?? null);
+    case "archiver":
+      return await archiver(env)[op.method]();
+    case "r2put":
+      await env.ARCHIVE.put(op.method, fromBase64(op.arg));
+      return null;
+    case "r2get": {
+      const o = await env.ARCHIVE.get(op.method);
+      return o === null ? null : toBase64(new Uint8Array(await o.arrayBuffer()));
+    }
+    case "r2list": {
+      const l = await env.ARCHIVE.list({ cursor: op.method || undefined });
+      return { names: l.objects.map((o) => o.key), cursor: l.truncated ? l.cursor : "" };
+    }
+    case "gzip":
+    case "gunzip": {
+      const s = op.kind === "gzip" ? new CompressionStream("gzip") : new DecompressionStream("gzip");
+      const out = new Response(new Blob([fromBase64(op.arg)]).stream().pipeThrough(s)).arrayBuffer();
+      return toBase64(new Uint8Array(await out));
+    }
     case "enqueue":
       await env.QUEUE.send(op.arg);
       return null;
@@ -266,6 +286,24 @@ async function readUpTo(body, n) {
     at += part.length;
   }
   return { bytes: all, over: got > n };
+}
+
+// Bytes cross to Go as base64 (R2 objects, the archive's gzip).
+function toBase64(b) {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(s) {
+  const bin = atob(s);
+  const b = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return b;
+}
+
+function archiver(env) {
+  return env.ARCHIVER.get(env.ARCHIVER.idFromName("archiver"));
 }
 
 function aggregate(env, agg, id) {
@@ -379,6 +417,10 @@ async function testSwitch(request, env, url) {
     if ((parts[0] === "panic" || parts[0] === "crash") && parts.length === 3) {
       const out = await aggregate(env, parts[1], parts[2]).provoke(parts[0]);
       return Response.json(out);
+    }
+    if (parts[0] === "r2" && request.method === "DELETE" && parts.length === 2) {
+      await env.ARCHIVE.delete(parts[1]);
+      return Response.json({ deleted: parts[1] });
     }
     if (parts[0] === "runtime") {
       const rt = await start(env);
@@ -506,4 +548,19 @@ for (const call of ["action", "catchUp", "kick", "alarm"]) {
   Projector.prototype[call] = function (arg) {
     return run(this.env, "projector", { call, arg: arg ?? null, now: new Date().toISOString() }, { ctx: this.ctx });
   };
+}
+
+// ----------------------------------------------------------- Archiver object
+
+// Archiver moves what the retention policies let go from D1 to the R2
+// bucket (ARCHIVE) in bounded steps, from its alarm: one object, so one
+// archiver. Go runs the steps and chooses the alarm.
+export class Archiver extends DurableObject {
+  kick() {
+    return run(this.env, "archive", { call: "kick", now: new Date().toISOString() }, { ctx: this.ctx });
+  }
+
+  async alarm() {
+    await run(this.env, "archive", { call: "alarm", now: new Date().toISOString() }, { ctx: this.ctx });
+  }
 }

@@ -1,0 +1,522 @@
+//go:build unix
+
+package workerd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cuesource/cuesource/e2e/e2etest"
+)
+
+// ledgerContext has a tiny hot budget: every few dozen events D1's log is
+// over it, so the Archiver object works all the time. Its projections,
+// one inline and one async, hold pruning back until they have applied
+// the events. (The native e2e tests run the same context.)
+const ledgerContext = `package ledger
+
+import "github.com/cuesource/cuesource/schema"
+
+schema.#Context & {
+	name: "ledger"
+	retention: {hotBytes: 12000}
+	aggregates: account: {
+		#state: {balance: int, n: int}
+		initial: {balance: 0, n: 0}
+		commands: Deposit: {
+			instance: "any"
+			#payload: {amount: int & >0, note: string}
+			emit: [{event: "Deposited", payload: {amount: "cmd.amount", note: "cmd.note"}}]
+		}
+		events: Deposited: {
+			#payload: {amount: int, note: string}
+			apply: {balance: "state.balance + event.amount", n: "state.n + 1"}
+		}
+	}
+	projections: {
+		balances: {
+			mode: "inline"
+			key: "meta.aggregateId"
+			columns: {balance: "INTEGER", deposits: "INTEGER"}
+			on: "account.Deposited": upsert: {balance: "(row.balance ?? 0) + event.amount", deposits: "(row.deposits ?? 0) + 1"}
+		}
+		notes: {
+			key: "meta.aggregateId"
+			columns: {last: "TEXT", total: "INTEGER"}
+			on: "account.Deposited": upsert: {last: "event.note", total: "(row.total ?? 0) + event.amount"}
+		}
+	}
+	queries: {
+		all_balances: sql: "SELECT key, balance, deposits FROM balances ORDER BY key"
+		all_notes: sql: "SELECT key, last, total FROM notes ORDER BY key"
+	}
+}
+`
+
+const ledgerBudget = 12000
+
+// buildLedger writes the ledger's Worker and returns its directory.
+func buildLedger(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "ledger.cue")
+	if err := os.WriteFile(src, []byte(ledgerContext), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "worker")
+	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", src, "-o", dir, "--wasm", engineWasm); code != 0 {
+		t.Fatalf("cuesource worker build: exit %d\n%s", code, stderr)
+	}
+	return dir
+}
+
+// deposit sends one Deposit; it returns the reply's status (0: no
+// answer) and the event ids it acknowledged.
+func deposit(c *client, account string, seq int) (int, []string) {
+	body := fmt.Sprintf(`{"amount": %d, "note": "n°%d <&> \"q\""}`, seq%97+1, seq)
+	r, err := c.Post("/account/"+account+"/Deposit", fmt.Sprintf("d-%06d", seq), []byte(body))
+	if err != nil {
+		return 0, nil
+	}
+	var ans struct {
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	_ = json.Unmarshal(r.Body, &ans)
+	var ids []string
+	for _, e := range ans.Events {
+		ids = append(ids, e.ID)
+	}
+	return r.Status, ids
+}
+
+type storageStatus struct {
+	HotBytes     int64  `json:"hotBytes"`
+	Budget       int64  `json:"budget"`
+	Head         int64  `json:"head"`
+	Archived     int64  `json:"archived"`
+	Target       string `json:"target"`
+	SegmentCount int    `json:"segmentCount"`
+	Segments     []struct {
+		Name  string `json:"name"`
+		Bytes int64  `json:"bytes"`
+		First int64  `json:"first"`
+		Last  int64  `json:"last"`
+		Count int64  `json:"count"`
+		Hot   int64  `json:"hot"`
+	} `json:"segments"`
+}
+
+func storageOf(t tb, c *client) storageStatus {
+	t.Helper()
+	var st storageStatus
+	r, err := c.admin(http.MethodGet, "/admin/storage", nil)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET /admin/storage: %v %v", r, err)
+	}
+	if err := json.Unmarshal(r.Body, &st); err != nil {
+		t.Fatalf("GET /admin/storage: %v", err)
+	}
+	return st
+}
+
+// rawLog reads GET /events from position 1 to the end, raw, page by
+// page; it returns each event's line as served and fails on any gap.
+func rawLog(t tb, c *client) ([]logEvent, [][]byte) {
+	t.Helper()
+	var evs []logEvent
+	var raws [][]byte
+	for after := int64(0); ; {
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+			Next   int64             `json:"next"`
+		}
+		r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page)
+		if err != nil || r.Status != http.StatusOK {
+			t.Fatalf("GET /events?after=%d: %v %v", after, r, err)
+		}
+		if len(page.Events) == 0 {
+			return evs, raws
+		}
+		for _, raw := range page.Events {
+			var e logEvent
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatalf("GET /events: %v", err)
+			}
+			if e.Position != int64(len(evs))+1 {
+				t.Fatalf("GET /events: position %d after %d", e.Position, len(evs))
+			}
+			evs = append(evs, e)
+			raws = append(raws, raw)
+		}
+		after = page.Next
+	}
+}
+
+// checkIndex checks that the index's segments run from position 1
+// without gap or overlap, each counting its range.
+func checkIndex(t tb, st storageStatus) {
+	t.Helper()
+	next := int64(1)
+	if st.SegmentCount != len(st.Segments) {
+		t.Fatalf("the status lists %d of %d segments", len(st.Segments), st.SegmentCount)
+	}
+	for _, s := range st.Segments {
+		if s.First != next || s.Count != s.Last-s.First+1 || s.Name != fmt.Sprintf("%020d-%020d.ndjson.gz", s.First, s.Last) {
+			t.Errorf("segment %+v does not follow position %d", s, next-1)
+		}
+		next = s.Last + 1
+	}
+	if next-1 != st.Archived {
+		t.Errorf("the segments end at %d, archived says %d", next-1, st.Archived)
+	}
+}
+
+// load sends n deposits from 4 writers over 12 accounts, starting at seq
+// from, and returns the acknowledged event ids.
+func load(t *testing.T, c *client, from, n int) map[string]bool {
+	t.Helper()
+	const writers = 4
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := from + w; seq < from+n; seq += writers {
+				status, ids := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq)
+				if status/100 != 2 {
+					t.Errorf("deposit %d: status %d", seq, status)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					acked[id] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
+}
+
+// checkWhole checks that the log from position 1 holds every acknowledged
+// event once, in order (rawLog checks the positions).
+func checkWhole(t tb, c *client, acked map[string]bool) ([]logEvent, [][]byte) {
+	t.Helper()
+	evs, raws := rawLog(t, c)
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if seen[e.ID] {
+			t.Errorf("event %s twice", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	for id := range acked {
+		if !seen[id] {
+			t.Errorf("acknowledged event %s is not in the log", id)
+		}
+	}
+	if len(evs) != len(acked) {
+		t.Errorf("the log holds %d events, %d were acknowledged", len(evs), len(acked))
+	}
+	return evs, raws
+}
+
+// TestArchiveTinyHotBudget: under load on the Worker, with a hot budget a
+// few dozen events big, the Archiver object keeps D1's log near its
+// budget while every command succeeds; at the end D1's log is under it,
+// GET /events reads every acknowledged event from position 1, in order,
+// once, byte for byte as it was served while hot, and so does the live
+// stream's catch-up; projections rebuilt from the archive in R2 equal the
+// live ones; a missing segment fails
+// the reads that need it, naming its range.
+func TestArchiveTinyHotBudget(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	dir := buildLedger(t)
+	cfg, err := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
+	if err != nil || !bytes.Contains(cfg, []byte(`"r2_buckets"`)) || !bytes.Contains(cfg, []byte(`"Archiver"`)) {
+		t.Fatalf("wrangler.jsonc binds no R2 bucket or no Archiver object (%v):\n%s", err, cfg)
+	}
+	persist := t.TempDir()
+	w := startWorker(t, dir, persist)
+	c := newClient(w.url)
+	defer c.Close()
+
+	var mu sync.Mutex
+	// A follower reads the log close behind the writers, while it is hot.
+	served := map[int64][]byte{}
+	stop, followed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(followed)
+		f := newClient(w.url)
+		defer f.Close()
+		for after := int64(0); ; {
+			var page struct {
+				Events []json.RawMessage `json:"events"`
+				Next   int64             `json:"next"`
+			}
+			if r, err := f.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page); err == nil && r.Status == http.StatusOK {
+				mu.Lock()
+				for _, raw := range page.Events {
+					var e logEvent
+					_ = json.Unmarshal(raw, &e)
+					served[e.Position] = raw
+				}
+				mu.Unlock()
+				after = page.Next
+				if len(page.Events) > 0 {
+					continue
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	var maxHot int64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		a := newClient(w.url)
+		defer a.Close()
+		for {
+			select {
+			case <-followed:
+				return
+			default:
+			}
+			var st storageStatus
+			if r, err := a.admin(http.MethodGet, "/admin/storage", nil); err == nil && r.Status == http.StatusOK && json.Unmarshal(r.Body, &st) == nil {
+				mu.Lock()
+				maxHot = max(maxHot, st.HotBytes)
+				mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond) // a sampling rate, not a synchronisation
+		}
+	}()
+
+	const n = 240
+	acked := load(t, c, 0, n)
+	if t.Failed() {
+		close(stop)
+		return
+	}
+	var st storageStatus
+	if !e2etest.Until(60*time.Second, 50*time.Millisecond, func() bool {
+		st = storageOf(t, c)
+		return st.HotBytes <= ledgerBudget && st.SegmentCount > 0 && st.Head == n
+	}) {
+		t.Fatalf("D1's log is not under its budget with every event in it: %+v", st)
+	}
+	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(served) >= int(st.Head)
+	})
+	close(stop)
+	<-followed
+	<-sampled
+	t.Logf("%d events, %d segments in %s, hot %d bytes (at most %d under load), archived up to %d", st.Head, st.SegmentCount, st.Target, st.HotBytes, maxHot, st.Archived)
+	// Between two alarms the writers add what a step's interval lets
+	// them: D1's log passes its budget by that much at most.
+	if maxHot > 10*ledgerBudget {
+		t.Errorf("D1's log reached %d bytes under load, budget %d", maxHot, ledgerBudget)
+	}
+	if st.Archived < st.Head/2 {
+		t.Errorf("archived up to %d of %d: the budget did not make events leave", st.Archived, st.Head)
+	}
+	checkIndex(t, st)
+
+	evs, raws := checkWhole(t, c, acked)
+	for i, e := range evs {
+		if !bytes.Equal(raws[i], served[e.Position]) {
+			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], served[e.Position])
+		}
+	}
+	rebuildEquals(t, c, st.Head)
+
+	// The live stream's catch-up from position 1 reads the archive too.
+	frames := openStream(t, w.url, "0")
+	for i := int64(1); i <= st.Head; i++ {
+		if f := next(t, frames); f.id != strconv.FormatInt(i, 10) {
+			t.Fatalf("the live stream's frame %d has id %s", i, f.id)
+		}
+	}
+
+	// A missing segment: the reads that need it fail naming its range;
+	// those after it still answer.
+	seg := st.Segments[0]
+	if r, err := c.Request(http.MethodDelete, "/__test/r2/"+seg.Name, nil); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("deleting segment %s: %v %v", seg.Name, r, err)
+	}
+	// Started again: the isolate's reader no longer holds the segment it
+	// decoded last.
+	c.Close()
+	w.stop(10 * time.Second)
+	w = startWorker(t, dir, persist)
+	c = newClient(w.url)
+	r, err := c.Request(http.MethodGet, "/events?after=0", nil)
+	want := fmt.Sprintf("positions %d-%d", seg.First, seg.Last)
+	if err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), want) || !strings.Contains(string(r.Body), "archive_unreadable") {
+		t.Errorf("GET /events?after=0 with segment %s missing: %v %v, want 500 archive_unreadable naming %q", seg.Name, r, err, want)
+	}
+	if r, err := c.Request(http.MethodGet, fmt.Sprintf("/events?after=%d", seg.Last), nil); err != nil || r.Status != http.StatusOK {
+		t.Errorf("GET /events after the missing segment: %v %v", r, err)
+	}
+}
+
+// rebuildEquals rebuilds each projection from scratch (the log read from
+// position 1, mostly from R2) and checks that its query answers what the
+// live projection answered.
+func rebuildEquals(t *testing.T, c *client, head int64) {
+	t.Helper()
+	query := func(name string) string {
+		r, err := c.Request(http.MethodGet, "/queries/"+name, nil)
+		if err != nil || r.Status != http.StatusOK {
+			t.Fatalf("GET /queries/%s: %v %v", name, r, err)
+		}
+		return string(r.Body)
+	}
+	for proj, q := range map[string]string{"balances": "all_balances", "notes": "all_notes"} {
+		e2etest.WaitFor(t, 30*time.Second, proj+" at the head", func() bool { return projectionAt(c, proj, head) })
+		live := query(q)
+		if r, err := c.admin(http.MethodPost, "/projections/"+proj+"/rebuild", nil); err != nil || r.Status/100 != 2 {
+			t.Fatalf("rebuild %s: %v %v", proj, r, err)
+		}
+		e2etest.WaitFor(t, 60*time.Second, proj+" rebuilt to the head", func() bool { return projectionAt(c, proj, head) })
+		if rebuilt := query(q); rebuilt != live {
+			t.Errorf("projection %s rebuilt from the archive differs from the live one:\nlive    %s\nrebuilt %s", proj, live, rebuilt)
+		}
+	}
+}
+
+func projectionAt(c *client, proj string, head int64) bool {
+	var st struct {
+		Projections []struct {
+			Name     string `json:"name"`
+			Position int64  `json:"position"`
+			State    string `json:"state"`
+		} `json:"projections"`
+	}
+	if r, err := c.GetJSON("/projections", &st); err != nil || r.Status != http.StatusOK {
+		return false
+	}
+	for _, p := range st.Projections {
+		if p.Name == proj {
+			return p.Position >= head && p.State == "running"
+		}
+	}
+	return false
+}
+
+// TestArchiveRestartMidStep: workerd stops dead between a segment's
+// upload to R2 and its index entry ("written"), and between the index
+// entry and the prune ("indexed"); started again on the same state, the
+// Archiver carries on: nothing lost, nothing twice, the index agrees
+// with the segments.
+func TestArchiveRestartMidStep(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	dir := buildLedger(t)
+	for _, point := range []string{"written", "indexed"} {
+		t.Run(point, func(t *testing.T) {
+			persist := t.TempDir()
+			w := startWorker(t, dir, persist, "CUESOURCE_TEST_CRASH="+point)
+			c := newClient(w.url)
+			acked := load(t, c, 0, 120)
+			marker := "archive: test crash point " + point
+			if !e2etest.Until(60*time.Second, 50*time.Millisecond, func() bool { return strings.Contains(w.log(), marker) }) {
+				t.Fatalf("the Archiver did not reach %s:\n%s", point, w.log())
+			}
+			c.Close()
+			_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+			<-w.done
+
+			w2 := startWorker(t, dir, persist)
+			c2 := newClient(w2.url)
+			defer c2.Close()
+			for id := range load(t, c2, 1000, 40) {
+				acked[id] = true
+			}
+			var st storageStatus
+			e2etest.WaitFor(t, 60*time.Second, "D1's log under its budget after the restart", func() bool {
+				st = storageOf(t, c2)
+				return st.HotBytes <= ledgerBudget && st.SegmentCount > 0 && st.Head == int64(len(acked))
+			})
+			checkIndex(t, st)
+			checkWhole(t, c2, acked)
+		})
+	}
+}
+
+// TestArchiveThroughput measures the Archiver object under workerd with
+// Miniflare's R2 (BENCHMARKS.md §8): N events go into D1 under the
+// ledger without a retention; the same state is then served by the
+// ledger with hotBytes 1, and one more command kicks the Archiver; it
+// reports the events archived and pruned per second until D1 holds only
+// the head. Only with CUESOURCE_BENCH_ARCHIVE=N.
+func TestArchiveThroughput(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CUESOURCE_BENCH_ARCHIVE"))
+	if n <= 0 {
+		t.Skip("set CUESOURCE_BENCH_ARCHIVE=N to measure the Archiver on N events")
+	}
+	needWorkerd(t)
+	tmp := t.TempDir()
+	build := func(name, text string) string {
+		src := filepath.Join(tmp, name+".cue")
+		if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, name)
+		if _, stderr, code := runCLI(t, time.Minute, "worker", "build", src, "-o", dir, "--wasm", engineWasm); code != 0 {
+			t.Fatalf("worker build: %s", stderr)
+		}
+		return dir
+	}
+	keep := strings.Replace(ledgerContext, "retention: {hotBytes: 12000}\n", "", 1)
+	archive := strings.Replace(ledgerContext, "hotBytes: 12000", "hotBytes: 1", 1)
+	persist := filepath.Join(tmp, "state")
+	w := startWorker(t, build("keep", keep), persist)
+	c := newClient(w.url)
+	load(t, c, 0, n)
+	c.waitLog(t, n, 5*time.Minute)
+	c.Close()
+	w.stop(10 * time.Second)
+
+	w2 := startWorker(t, build("archive", archive), persist)
+	c2 := newClient(w2.url)
+	defer c2.Close()
+	start := time.Now()
+	deposit(c2, "acc-kick", n)
+	var st storageStatus
+	e2etest.WaitFor(t, 10*time.Minute, "the archive at the head", func() bool {
+		st = storageOf(t, c2)
+		return st.Archived >= int64(n) && sumHot(st) <= 1
+	})
+	d := time.Since(start)
+	t.Logf("%d events archived and pruned in %v: %.0f events/s, %d segments, %d bytes in R2", st.Archived, d.Round(time.Millisecond), float64(st.Archived)/d.Seconds(), st.SegmentCount, archivedBytes(st))
+}
+
+func archivedBytes(st storageStatus) int64 {
+	var b int64
+	for _, s := range st.Segments {
+		b += s.Bytes
+	}
+	return b
+}

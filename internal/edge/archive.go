@@ -1,0 +1,636 @@
+package edge
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/retention"
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
+)
+
+// The archive on Workers: package archive's steps, reader and status over
+// D1 (the hot log and the segment index, d1Hot) and an R2 bucket (r2),
+// with segments compressed by the platform's CompressionStream (shellGzip).
+// The Archiver object runs the steps from its alarm ("archive" script):
+// one object, so one archiver at a time, as natively one loop.
+
+// Timings of the Archiver object's alarm.
+const (
+	// archiveSteps bounds the steps of one alarm: each is one D1 batch
+	// of deletions (and at most one segment written), so one alarm holds
+	// D1 for archiveSteps short transactions, never one long one.
+	archiveSteps = 20
+	// archiveEvery is when the alarm comes back after a pass that found
+	// nothing to do, while a keepFor rule lets events leave as time goes
+	// by; CUESOURCE_ARCHIVE_EVERY overrides it. Otherwise the alarm waits
+	// for the next kick (a forwarding).
+	archiveEvery = 10 * time.Second
+	// archiveIdle is when the alarm comes back without a keepFor rule:
+	// kicks bring it sooner.
+	archiveIdle = time.Minute
+	// archiveBehind is when it comes back while a projection is behind
+	// the log (its progress lets events go, but kicks nothing).
+	archiveBehind = time.Second
+)
+
+// via is h, or (nil) the host ctx carries (withHost): the Core's reader,
+// whose last decoded segment every script shares, performs each read's
+// operations through the host of the script that reads.
+func via(ctx context.Context, h *host) *host {
+	if h != nil {
+		return h
+	}
+	h, _ = ctx.Value(hostKey{}).(*host)
+	return h
+}
+
+// d1Hot is archive.Hot and archive.Index over D1, through the shell.
+type d1Hot struct {
+	c           *Core
+	h           *host
+	projections string           // the context's projections, a JSON array
+	clock       func() time.Time // the script's, for the index's created
+}
+
+var _ archive.Hot = (*d1Hot)(nil)
+
+func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
+	names, _ := json.Marshal(c.projectionNames())
+	if len(c.prog.Projections) == 0 {
+		names = []byte("[]")
+	}
+	return &d1Hot{c: c, h: h, projections: string(names), clock: func() time.Time { return now }}
+}
+
+func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveGuards, d.projections)
+	if err != nil {
+		return retention.Guards{}, err
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 3 {
+		return retention.Guards{}, fmt.Errorf("archive guards: want one row of 3 columns")
+	}
+	var g retention.Guards
+	r := res.Rows[0]
+	if g.Archived, err = d1.Int(r[0]); err != nil {
+		return g, fmt.Errorf("archive guards: archived: %w", err)
+	}
+	if g.Head, err = d1.Int(r[1]); err != nil {
+		return g, fmt.Errorf("archive guards: head: %w", err)
+	}
+	g.Projected = g.Head
+	if r[2] != nil {
+		if g.Projected, err = d1.Int(r[2]); err != nil {
+			return g, fmt.Errorf("archive guards: projected: %w", err)
+		}
+	}
+	return g, nil
+}
+
+func (d *d1Hot) HotBytes(ctx context.Context) (int64, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveHotBytes)
+	if err != nil {
+		return 0, err
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		return 0, fmt.Errorf("hot log size: want one value")
+	}
+	return d1.Int(res.Rows[0][0])
+}
+
+func (d *d1Hot) Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveWindow, after, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]retention.Candidate, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		var c retention.Candidate
+		if len(r) != 9 {
+			return nil, fmt.Errorf("archive window: a row of %d columns, want 9", len(r))
+		}
+		var owed int64
+		err := firstErr(
+			intInto(&c.Position, r[0]), textInto(&c.Aggregate, r[1]), textInto(&c.Instance, r[2]), intInto(&c.Version, r[3]),
+			timeInto(&c.Time, r[4]), intInto(&c.Bytes, r[5]), intInto(&c.Latest, r[6]), intInto(&c.FirstHot, r[7]), intInto(&owed, r[8]))
+		if err != nil {
+			return nil, fmt.Errorf("archive window: %w", err)
+		}
+		c.Owed = owed != 0
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (d *d1Hot) Hot(ctx context.Context, after int64, n int) ([]store.Event, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	res, err := via(ctx, d.h).query(d1.ReadAll, after, n, store.PageBytes)
+	if err != nil {
+		return nil, err
+	}
+	return eventsOfRows(res.Rows)
+}
+
+// AddSegment records s in one batch with a read of the index at its
+// first position: the index holds s (now or from before), or the step
+// is refused.
+func (d *d1Hot) AddSegment(ctx context.Context, s archive.Segment) error {
+	var res [][]map[string]any
+	stmts := []Statement{
+		stmt(d1.ArchiveAddSegment, s.First, s.Last, s.Count, d1.FormatTime(s.FirstTime), d1.FormatTime(s.LastTime), s.Bytes, s.SHA256, s.Name, d1.FormatTime(d.clock())),
+		stmt(d1.ArchiveSegmentAt, s.First),
+	}
+	if err := via(ctx, d.h).do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+		return err
+	}
+	if len(res) != 2 || len(res[1]) != 1 || res[1][0]["last"] != float64(s.Last) || res[1][0]["sha256"] != s.SHA256 {
+		return fmt.Errorf("archive segment %d-%d does not follow the archive's index (another step recorded other segments)", s.First, s.Last)
+	}
+	return nil
+}
+
+// Prune deletes in one D1 batch, the index's hot counts updated in it.
+func (d *d1Hot) Prune(ctx context.Context, positions []int64) (int, error) {
+	h := via(ctx, d.h)
+	if len(positions) == 0 {
+		return 0, nil
+	}
+	list, _ := json.Marshal(positions)
+	var res [][]map[string]any
+	stmts := []Statement{
+		stmt(d1.ArchivePrune, string(list), d.projections),
+		stmt(d1.ArchivePruneUpdate, positions[0], positions[len(positions)-1]),
+	}
+	if err := h.do(Op{Kind: "batch", Statements: stmts}, &res); err != nil {
+		return 0, err
+	}
+	if len(res) != 2 {
+		return 0, fmt.Errorf("prune: batch answered %d results for 2 statements", len(res))
+	}
+	// Each instance's object lets go of its own copies of what left D1.
+	upto := map[[2]string]int64{}
+	var order [][2]string
+	for _, r := range res[0] {
+		agg, _ := r["aggregate"].(string)
+		id, _ := r["instance"].(string)
+		v, _ := r["version"].(float64)
+		k := [2]string{agg, id}
+		if _, ok := upto[k]; !ok {
+			order = append(order, k)
+		}
+		upto[k] = max(upto[k], int64(v))
+	}
+	for _, k := range order {
+		if err := d.c.pruneObject(h, k[0], k[1], upto[k]); err != nil {
+			// Its copies stay until the next prune of the instance.
+			_ = h.do(Op{Kind: "log", Method: "warn", Arg: fmt.Sprintf("cuesource: archive: %s %s keeps its events: %v", k[0], k[1], err)}, nil)
+		}
+	}
+	return len(res[0]), nil
+}
+
+// pruneObject has an instance's object delete its events up to upto,
+// which have left D1 (d1.ObjectPruneEvents keeps those a delivery owes,
+// and those after its snapshot under the current definition). The
+// statement runs among the reads of a transact: it needs no decision.
+func (c *Core) pruneObject(h *host, agg, id string, upto int64) error {
+	a := c.prog.Aggregates[agg]
+	if a == nil {
+		return nil
+	}
+	t := transact{Reads: []Statement{stmt(d1.ObjectPruneEvents, upto, a.Hash)}}
+	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+}
+
+// hotFrom is the version an instance's object's history begins at (1
+// when none of it left, or when nothing leaves D1).
+func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
+	if !c.archiving() {
+		return 1, nil
+	}
+	var rows [][]struct {
+		V *int64 `json:"v"`
+	}
+	t := transact{Reads: []Statement{stmt(d1.ObjectHotFrom)}}
+	if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 || len(rows[0]) == 0 || rows[0][0].V == nil {
+		return 0, nil
+	}
+	return *rows[0][0].V, nil
+}
+
+// older reads an instance's events after version `after` that its object
+// no longer holds, from the whole log (the archive included) up to
+// position end (its object's first event; 0: the log's end): a scan of
+// the log, the price of reading past a retention, as natively.
+func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, error) {
+	b := &backend{h: h, c: c}
+	var out []store.Event
+	for pos := int64(0); end == 0 || pos < end; {
+		page, err := b.ReadAll(context.Background(), pos, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if end > 0 && e.Position >= end {
+				return out, nil
+			}
+			if e.Aggregate == agg && e.Instance == id && e.Version > after {
+				out = append(out, e)
+			}
+		}
+		pos = page[len(page)-1].Position
+	}
+	return out, nil
+}
+
+func (d *d1Hot) Segments(ctx context.Context) ([]archive.Segment, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveSegments)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]archive.Segment, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		s, err := segmentOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (d *d1Hot) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveSegmentAt, pos)
+	if err != nil || len(res.Rows) == 0 {
+		return archive.Segment{}, false, err
+	}
+	s, err := segmentOf(res.Rows[0])
+	if err != nil || s.Last < pos {
+		return archive.Segment{}, false, err
+	}
+	return s, true, nil
+}
+
+// segmentOf decodes a row of d1.SegmentColumns.
+func segmentOf(r []any) (archive.Segment, error) {
+	var s archive.Segment
+	if len(r) != 9 {
+		return s, fmt.Errorf("archive index: a row of %d columns, want 9", len(r))
+	}
+	err := firstErr(intInto(&s.First, r[0]), intInto(&s.Last, r[1]), intInto(&s.Count, r[2]), timeInto(&s.FirstTime, r[3]),
+		timeInto(&s.LastTime, r[4]), intInto(&s.Bytes, r[5]), textInto(&s.SHA256, r[6]), textInto(&s.Name, r[7]), intInto(&s.Hot, r[8]))
+	if err != nil {
+		return s, fmt.Errorf("archive index: %w", err)
+	}
+	return s, nil
+}
+
+func intInto(p *int64, v any) (err error)      { *p, err = d1.Int(v); return }
+func textInto(p *string, v any) (err error)    { *p, err = d1.Text(v); return }
+func timeInto(p *time.Time, v any) (err error) { *p, err = d1.Time(v); return }
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// r2 is archive.Target over the Worker's R2 bucket (the ARCHIVE
+// binding), through the shell: "r2put", "r2get", "r2list".
+type r2 struct{ h *host }
+
+var _ archive.Target = r2{}
+
+func (r2) String() string { return "R2 bucket ARCHIVE" }
+
+func (t r2) Put(ctx context.Context, name string, data []byte) error {
+	return via(ctx, t.h).do(Op{Kind: "r2put", Method: name, Arg: base64.StdEncoding.EncodeToString(data)}, nil)
+}
+
+func (t r2) Get(ctx context.Context, name string) ([]byte, error) {
+	var b64 *string
+	if err := via(ctx, t.h).do(Op{Kind: "r2get", Method: name}, &b64); err != nil {
+		return nil, err
+	}
+	if b64 == nil {
+		return nil, fmt.Errorf("%w: %s in %s", archive.ErrNotFound, name, t)
+	}
+	return base64.StdEncoding.DecodeString(*b64)
+}
+
+func (t r2) List(ctx context.Context) ([]string, error) {
+	var out []string
+	cursor := ""
+	for {
+		var page struct {
+			Names  []string `json:"names"`
+			Cursor string   `json:"cursor"`
+		}
+		if err := via(ctx, t.h).do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Names...)
+		if page.Cursor == "" {
+			return out, nil
+		}
+		cursor = page.Cursor
+	}
+}
+
+// shellGzip is archive.Codec by the platform's CompressionStream and
+// DecompressionStream ("gzip"), through the shell: Go's compress/flate
+// would cost the engine's wasm more than its budget allows. Segments are
+// gzip either way: each runtime reads the other's.
+type shellGzip struct{ h *host }
+
+func (g shellGzip) Compress(ctx context.Context, lines []byte) ([]byte, error) {
+	return g.codec(ctx, "gzip", lines)
+}
+
+func (g shellGzip) Decompress(ctx context.Context, data []byte) ([]byte, error) {
+	return g.codec(ctx, "gunzip", data)
+}
+
+func (g shellGzip) codec(ctx context.Context, kind string, in []byte) ([]byte, error) {
+	var out string
+	if err := via(ctx, g.h).do(Op{Kind: kind, Arg: base64.StdEncoding.EncodeToString(in)}, &out); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(out)
+}
+
+// archiving says whether events may leave D1: the context declares a
+// retention and the Worker has an R2 bucket to keep them in.
+func (c *Core) archiving() bool { return c.cfg.Archive && c.retention.Active() }
+
+// readerOf is the Core's reader of the archived log (nil without a
+// bucket), shared by the scripts so that one going through the log in
+// order decodes each segment once; each read passes its script's host in
+// its context (withHost).
+func (c *Core) readerOf() *archive.Reader { return c.reader }
+
+// readWhole reads a page of the log after a position: D1's as far as it
+// is contiguous from after+1 (hot is the hot page read), else the
+// archive's. A position that is in neither fails, naming the range.
+func (c *Core) readWhole(h *host, after int64, limit int, hot []store.Event) (evs []store.Event, fromHot bool, err error) {
+	i := 0
+	for i < len(hot) && hot[i].Position == after+1+int64(i) {
+		i++
+	}
+	// The head stays in D1: with nothing there after `after`, the log
+	// has nothing after it.
+	if i > 0 || len(hot) == 0 {
+		return hot[:i], true, nil
+	}
+	r := c.readerOf()
+	if r == nil {
+		return nil, false, fmt.Errorf("%w: positions %d-%d have left D1 and the Worker has no R2 bucket (ARCHIVE) to read them from", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
+	}
+	cold, err := r.ReadAll(withHost(context.Background(), h), after, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(cold) > 0 {
+		return cold, false, nil
+	}
+	return nil, false, fmt.Errorf("%w: positions %d-%d are neither in D1 nor in the archive's index", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
+}
+
+type archiveInput struct {
+	Call string    `json:"call"` // "kick" or "alarm"
+	Now  time.Time `json:"now"`
+}
+
+// ArchiveReport is the answer of the archive script.
+type ArchiveReport struct {
+	archive.Report
+	Done bool `json:"done"`
+}
+
+// archiveRun is the Archiver object's script. A kick (a forwarding added
+// events) has the alarm fire soon; the alarm runs up to archiveSteps of
+// the archiver's steps and comes back at once when there is more to do,
+// after archiveEvery when a keepFor rule may let events go with time,
+// else at the next kick.
+func (c *Core) archiveRun(in []byte, h *host) (any, error) {
+	var ai archiveInput
+	if err := decodeInput(in, &ai); err != nil {
+		return nil, err
+	}
+	o := &object{c: c, h: h, now: ai.Now}
+	if !c.archiving() {
+		return ArchiveReport{Done: true}, nil
+	}
+	if ai.Call == "kick" {
+		// Only ever sooner: a kick that moved a due alarm (or the one
+		// running) later, as the objects' alarm op may, would starve the
+		// Archiver under a steady stream of kicks.
+		return ArchiveReport{}, h.do(Op{Kind: "alarm", Method: "earlier", Arg: ai.Now.Add(alarmFloor).UnixMilli()}, nil)
+	}
+	st := c.arch
+	if !st.mu.TryLock() {
+		// Another alarm's run still holds it (the object runs one at a
+		// time, but a run outlives an alarm the platform gave up on):
+		// look again soon.
+		return ArchiveReport{}, o.alarm(ai.Now.Add(archiveBehind))
+	}
+	defer st.mu.Unlock()
+	st.h, st.now = h, ai.Now
+	if st.a == nil {
+		st.a = c.newArchiver(st)
+	}
+	a := st.a
+	ctx := withHost(context.Background(), h)
+	hot := c.hotOf(h, ai.Now)
+	g, err := hot.Guards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	head := g.Head
+	var rep ArchiveReport
+	for n := 0; n < archiveSteps && !rep.Done; n++ {
+		r, done, err := a.Step(ctx)
+		rep.Archived += r.Archived
+		rep.Segments += r.Segments
+		rep.Pruned += r.Pruned
+		rep.Done = done
+		if err != nil {
+			o.log("error", "archive: "+err.Error())
+			return rep, o.alarm(ai.Now.Add(retryAfterCommit))
+		}
+	}
+	if !rep.Done {
+		return rep, o.alarm(ai.Now.Add(alarmFloor))
+	}
+	// Done: after archiveEvery when a keepFor rule lets events go with
+	// time, else at the next kick (archiveIdle in case one is lost).
+	next := archiveIdle
+	if c.keepsFor() {
+		next = c.archiveEvery
+	}
+	if err := o.alarm(ai.Now.Add(next)); err != nil {
+		return rep, err
+	}
+	// A kick that came while this alarm ran set an alarm this one's end
+	// may drop, but it followed a forwarding: a log that grew since the
+	// run began has the alarm come back at once. A kick after this read
+	// comes after the alarm set above, which it brings forward.
+	g, err = hot.Guards(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if g.Head != head {
+		rep.Done = false
+		return rep, o.alarm(ai.Now.Add(alarmFloor))
+	}
+	if g.Projected < g.Head-1 {
+		// A projection behind holds events back; no kick follows its
+		// catch-up, so the alarm looks again soon.
+		return rep, o.alarm(ai.Now.Add(archiveBehind))
+	}
+	return rep, nil
+}
+
+// archiverRun is the isolate's archiver, one across the Archiver
+// object's alarms: a pass over a large D1 log carries on where the last
+// alarm stopped and reads the log's size once per pass (the archiver's
+// cursor), not at every alarm. Its options read the running alarm's host
+// and clock; the object runs one alarm at a time, and mu holds it so. A
+// new Go runtime starts a new one, which loses nothing.
+type archiverRun struct {
+	mu  sync.Mutex
+	a   *archive.Archiver
+	h   *host
+	now time.Time
+}
+
+// newArchiver is the archiver of st: package archive's steps over D1,
+// the bucket and the shell's gzip, each operation through the host of
+// the alarm that runs it.
+func (c *Core) newArchiver(st *archiverRun) *archive.Archiver {
+	opt := archive.Options{Now: func() time.Time { return st.now }}
+	opt.Snapshots = func(ctx context.Context, agg, id string) (int64, error) { return c.snapshotsOf(st.h)(ctx, agg, id) }
+	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
+		return c.snapshotBefore(st.h, agg, id, upto, st.now)
+	}
+	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+		// The crash tests stop workerd at a point of the step: the script
+		// says it is there, then waits for the end.
+		opt.At = func(at string) {
+			if at == point {
+				_ = st.h.do(Op{Kind: "log", Method: "warn", Arg: "cuesource: archive: test crash point " + at}, nil)
+				_ = st.h.do(Op{Kind: "sleep", Arg: 600_000}, nil)
+			}
+		}
+	}
+	hot := c.hotOf(nil, time.Time{})
+	hot.clock = func() time.Time { return st.now }
+	return archive.NewCodec(hot, r2{}, shellGzip{}, c.retention, opt)
+}
+
+// keepsFor says whether a keepFor rule is declared.
+func (c *Core) keepsFor() bool {
+	if c.retention.Context.KeepFor > 0 {
+		return true
+	}
+	for _, p := range c.retention.Aggregates {
+		if p.KeepFor > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// storage is GET /admin/storage on the Worker: archive.Status of D1 and
+// the bucket.
+func (c *Core) storage(h *host, now time.Time) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		var t archive.Target
+		if c.cfg.Archive {
+			t = r2{h}
+		}
+		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, c.snapshotsOf(h), now)
+	}
+}
+
+// snapshotBefore is archive.Options.Snapshot on Workers: the instance's
+// object keeps its stored state as its snapshot, unless it has one under
+// the current definition at upto or later (snapshotNow, in its
+// transaction).
+func (c *Core) snapshotBefore(h *host, agg, id string, upto int64, now time.Time) error {
+	a := c.prog.Aggregates[agg]
+	if a == nil {
+		return nil
+	}
+	t := transact{Fn: "snapshotNow", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectSnapshot, a.Hash)},
+		Input: map[string]any{"hash": a.Hash, "upto": upto, "time": d1.FormatTime(now)}}
+	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+}
+
+type snapshotNowInput struct {
+	Hash string            `json:"hash"`
+	Upto int64             `json:"upto"`
+	Time string            `json:"time"`
+	Rows []json.RawMessage `json:"rows"` // the instance, its snapshot under Hash
+}
+
+// snapshotNow writes the object's snapshot of its stored state unless it
+// has one at the version asked or later.
+func (c *Core) snapshotNow(in []byte) (any, error) {
+	var si snapshotNowInput
+	if err := decodeInput(in, &si); err != nil {
+		return nil, err
+	}
+	if len(si.Rows) != 2 {
+		return nil, &Fault{Kind: "input", Message: "snapshotNow: want the instance and its snapshot"}
+	}
+	inst, err := instanceOf(si.Rows[0])
+	if err != nil {
+		return nil, err
+	}
+	var ss []wireSnapshot
+	if err := json.Unmarshal(si.Rows[1], &ss); err != nil {
+		return nil, err
+	}
+	if len(ss) > 0 && ss[0].Version >= si.Upto || inst.Version < si.Upto {
+		return Transacted{}, nil
+	}
+	return Transacted{Writes: []Statement{stmt(d1.ObjectPutSnapshot, inst.Version, si.Hash, inst.State, si.Time)}}, nil
+}
+
+// snapshotsOf is what the sinceSnapshot rule asks: the version of the
+// snapshot an instance's object keeps under its aggregate's current
+// definition (one of another cannot start a rehydration), 0 for none.
+func (c *Core) snapshotsOf(h *host) archive.Snapshots {
+	return func(_ context.Context, agg, id string) (int64, error) {
+		a := c.prog.Aggregates[agg]
+		if a == nil {
+			return 0, nil
+		}
+		var rows [][]wireSnapshot
+		t := transact{Reads: []Statement{stmt(d1.ObjectSnapshot, a.Hash)}}
+		if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+			return 0, err
+		}
+		if len(rows) != 1 || len(rows[0]) == 0 {
+			return 0, nil
+		}
+		return rows[0][0].Version, nil
+	}
+}

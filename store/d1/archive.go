@@ -1,0 +1,119 @@
+package d1
+
+import (
+	"strings"
+)
+
+// ---- Migration 0003: the archive's segment index. ---------------------
+//
+// The archive's part of D1 (package archive): the segment index, the
+// same table the native store keeps, and the statements the archiver's
+// steps and the whole reads run. A migration of its own, so that a
+// context built before it gains the table on its next `wrangler d1
+// migrations apply`.
+
+// ArchiveSchema is the segment index: one row per segment written to the
+// R2 bucket, with how many of its events D1 still holds.
+const ArchiveSchema = `CREATE TABLE IF NOT EXISTS archive_segments (
+	first      INTEGER PRIMARY KEY,
+	last       INTEGER NOT NULL,
+	count      INTEGER NOT NULL,
+	first_time TEXT    NOT NULL,
+	last_time  TEXT    NOT NULL,
+	bytes      INTEGER NOT NULL,
+	sha256     TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	hot        INTEGER NOT NULL,
+	created    TEXT    NOT NULL
+) STRICT`
+
+// ArchiveMigrationName is the file [ArchiveMigration] is written to, in
+// [Migrations].
+const ArchiveMigrationName = "0003_archive.sql"
+
+// ArchiveMigration is the D1 migration of the segment index.
+func ArchiveMigration() []byte {
+	return []byte("-- Written by `cuesource worker build`: the index of the events archived to R2.\n" + strings.TrimSpace(ArchiveSchema) + ";\n")
+}
+
+// ---- end of migration 0003 -------------------------------------------
+//
+// The archive's statements over D1 follow; the object's snapshot and
+// pruning statements are in snapshot.go.
+
+// rowBytes is what one event (of table alias t, with its dot) takes in
+// the hot log as the byte budget counts it: the bytes of its values, plus
+// 64 for its numbers and the row's own keeping (as natively).
+func rowBytes(t string) string {
+	return `(64 + length(CAST(` + t + `id AS BLOB)) + length(CAST(` + t + `aggregate AS BLOB)) + length(CAST(` + t + `instance AS BLOB))
+	+ length(CAST(` + t + `type AS BLOB)) + length(CAST(` + t + `command_id AS BLOB))
+	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0) + ifnull(length(CAST(` + t + `meta AS BLOB)), 0))`
+}
+
+// SegmentColumns are the index's columns [DecodeSegment] reads, in order.
+const SegmentColumns = `first, last, count, first_time, last_time, bytes, sha256, name, hot`
+
+// archiveLimit (projections as a JSON array of names, ?2) is the last
+// position the guards let leave: archived, projected by every projection
+// the context defines (the head when none has a checkpoint), and before
+// the head, which stays hot.
+const archiveLimit = `MIN(
+	(SELECT COALESCE(MAX(last), 0) FROM archive_segments),
+	COALESCE((SELECT MIN(position) FROM projections WHERE name IN (SELECT value FROM json_each(?2))), (SELECT COALESCE(MAX(position), 0) FROM events)),
+	(SELECT COALESCE(MAX(position), 0) FROM events) - 1)`
+
+// The archive's statements.
+const (
+	// ArchiveGuards (projections as a JSON array) reads (archived, head,
+	// projected): projected is NULL when no projection has a checkpoint.
+	ArchiveGuards = `SELECT (SELECT COALESCE(MAX(last), 0) FROM archive_segments),
+	(SELECT COALESCE(MAX(position), 0) FROM events),
+	(SELECT MIN(position) FROM projections WHERE name IN (SELECT value FROM json_each(?1)))`
+	// ArchiveSegments reads SegmentColumns of every segment, in order.
+	ArchiveSegments = `SELECT ` + SegmentColumns + ` FROM archive_segments ORDER BY first`
+	// ArchiveSegmentAt (position) reads the segment that may hold it (its
+	// last is checked by the caller).
+	ArchiveSegmentAt = `SELECT ` + SegmentColumns + ` FROM archive_segments WHERE first <= ?1 ORDER BY first DESC LIMIT 1`
+	// ArchiveAddSegment (first, last, count, first_time, last_time, bytes,
+	// sha256, name, created) records a segment that follows the index's
+	// last one, counting its events D1 holds; one of the same first
+	// position is left as it is. Run in a batch with [ArchiveSegmentAt]
+	// of first: the caller checks that the index holds this segment.
+	ArchiveAddSegment = `INSERT INTO archive_segments (first, last, count, first_time, last_time, bytes, sha256, name, hot, created)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT COUNT(*) FROM events WHERE position BETWEEN ?1 AND ?2), ?9
+WHERE ?1 = (SELECT COALESCE(MAX(last), 0) + 1 FROM archive_segments)
+ON CONFLICT (first) DO NOTHING`
+	// ArchivePruneUpdate (from, to) brings the hot counts of the segments
+	// a prune touched along with it: the second statement of its batch.
+	ArchivePruneUpdate = `UPDATE archive_segments SET hot = (SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
+WHERE last >= ?1 AND first <= ?2`
+	// ArchiveHotFrom (aggregate, instance) reads the version the
+	// instance's history in D1 begins at, NULL when D1 holds none of it.
+	ArchiveHotFrom = `SELECT MIN(version) FROM events WHERE aggregate = ?1 AND instance = ?2`
+)
+
+// ArchiveHotBytes reads the hot log's size as the budget counts it (it
+// reads every row).
+var ArchiveHotBytes = `SELECT COALESCE(SUM(` + rowBytes("") + `), 0) FROM events`
+
+// ArchiveWindow (after, n) reads up to n hot events after a position as
+// the retention decision sees them: position, aggregate, instance,
+// version, time, bytes, latest (the instance's last version in D1),
+// first_hot (its oldest version in D1), owed (a dead letter holds it).
+// The outbox is each object's, which delivers from its own events: a
+// prune of D1 never takes an event a delivery needs.
+var ArchiveWindow = `SELECT e.position, e.aggregate, e.instance, e.version, e.time, ` + rowBytes("e.") + `,
+	(SELECT MAX(f.version) FROM events AS f WHERE f.aggregate = e.aggregate AND f.instance = e.instance),
+	(SELECT MIN(f.version) FROM events AS f WHERE f.aggregate = e.aggregate AND f.instance = e.instance),
+	EXISTS (SELECT 1 FROM dead_letters AS d WHERE d.event_id = e.id)
+FROM events AS e WHERE e.position > ?1 ORDER BY e.position LIMIT ?2`
+
+// ArchivePrune (positions as a JSON array, projections as a JSON array)
+// deletes the events at those positions that the guards, read again in
+// the statement, still let go and no dead letter holds, answering
+// (position, aggregate, instance, version) of each one deleted. Run in one batch with [ArchivePruneUpdate]: the
+// deletions commit with the index's update.
+var ArchivePrune = `DELETE FROM events WHERE position IN (SELECT value FROM json_each(?1))
+	AND position <= ` + archiveLimit + `
+	AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_id = events.id)
+RETURNING position, aggregate, instance, version`

@@ -1,0 +1,128 @@
+package d1_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cuesource/cuesource/store"
+	"github.com/cuesource/cuesource/store/d1"
+)
+
+// archiveDB is a D1 log of 6 events over two instances, with the
+// archive's migration; run runs a batch on it.
+func archiveDB(t *testing.T) (run func(...stmt) [][][]any) {
+	t.Helper()
+	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()))
+	var evs []ev
+	for i := range 6 {
+		evs = append(evs, ev{fmt.Sprintf("e%d", i+1), "cart", fmt.Sprintf("c%d", i%2), int64(i/2 + 1), `{"n":1}`})
+	}
+	forward(t, d, evs...)
+	return func(s ...stmt) [][][]any { return batch(t, d, s...) }
+}
+
+func ints(t *testing.T, rows [][]any, col int) []int64 {
+	t.Helper()
+	var out []int64
+	for _, r := range rows {
+		n, err := d1.Int(r[col])
+		require.NoError(t, err)
+		out = append(out, n)
+	}
+	return out
+}
+
+// The archive's statements on a D1 log of 6 events over two instances:
+// the window as retention sees it, a segment recorded only where it
+// follows the index, and a prune that deletes only what the guards (read
+// in the statement) let go, with the index's hot counts in its batch.
+func TestArchiveStatements(t *testing.T) {
+	run := archiveDB(t)
+	none := `[]`
+
+	g := run(stmt{d1.ArchiveGuards, []any{none}})[0]
+	require.Len(t, g, 1)
+	assert.Equal(t, []int64{0, 6}, []int64{must(t, g[0][0]), must(t, g[0][1])}, "archived, head")
+	assert.Nil(t, g[0][2], "no checkpoint: projected is the head")
+
+	w := run(stmt{d1.ArchiveWindow, []any{0, 4}})[0]
+	require.Len(t, w, 4)
+	assert.Equal(t, []int64{1, 2, 3, 4}, ints(t, w, 0))
+	assert.Equal(t, []int64{3, 3, 3, 3}, ints(t, w, 6), "latest version of each instance")
+	assert.Equal(t, []int64{1, 1, 1, 1}, ints(t, w, 7), "first hot version")
+	assert.Equal(t, []int64{0, 0, 0, 0}, ints(t, w, 8), "owed")
+	size := run(stmt{d1.ArchiveHotBytes, nil})[0]
+	assert.Greater(t, must(t, size[0][0]), int64(6*64))
+
+	add := func(first, last int64, sum string) [][][]any {
+		return run(stmt{d1.ArchiveAddSegment, []any{first, last, last - first + 1, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, sum,
+			fmt.Sprintf("%020d-%020d.ndjson.gz", first, last), "2026-01-02T03:04:05.006Z"}}, stmt{d1.ArchiveSegmentAt, []any{first}})
+	}
+	assert.Empty(t, add(2, 3, "x")[1], "a segment that does not follow the index is not recorded")
+	r := add(1, 4, "a")[1]
+	require.Len(t, r, 1)
+	assert.Equal(t, []int64{1, 4, 4}, []int64{must(t, r[0][0]), must(t, r[0][1]), must(t, r[0][2])})
+	assert.Equal(t, int64(4), must(t, r[0][8]), "its events D1 holds")
+	r = add(1, 4, "a")[1]
+	assert.Equal(t, "a", r[0][6], "recording it again changes nothing")
+
+	// A projection at 2 holds back what it has not applied.
+	run(stmt{`INSERT INTO projections (name, position, hash, state, updated) VALUES ('p', 2, 'h', 'running', 'now')`, nil})
+	res := run(stmt{d1.ArchivePrune, []any{`[1,2,3,4,5]`, `["p"]`}}, stmt{d1.ArchivePruneUpdate, []any{1, 5}})
+	assert.Equal(t, []int64{1, 2}, ints(t, res[0], 0), "pruned: archived and projected")
+	seg := run(stmt{d1.ArchiveSegments, nil})[0]
+	require.Len(t, seg, 1)
+	assert.Equal(t, int64(2), must(t, seg[0][8]), "the index's hot count, updated in the batch")
+	assert.Equal(t, []any{"cart", "c1", int64(1)}, res[0][1][1:], "each deleted event's instance and version")
+	// Without the projection (not the context's), up to the archive.
+	res = run(stmt{d1.ArchivePrune, []any{`[3,4,5,6]`, none}}, stmt{d1.ArchivePruneUpdate, []any{3, 6}})
+	assert.Equal(t, []int64{3, 4}, ints(t, res[0], 0), "not past the archive; the head stays")
+	assert.Equal(t, int64(0), must(t, run(stmt{d1.ArchiveSegments, nil})[0][0][8]))
+	from := run(stmt{d1.ArchiveHotFrom, []any{"cart", "c0"}})[0]
+	assert.Equal(t, int64(3), must(t, from[0][0]))
+
+	// What D1 still holds reads by the page rule.
+	page := run(stmt{d1.ReadAll, []any{0, 10, store.PageBytes}})[0]
+	assert.Equal(t, []int64{5, 6}, ints(t, page, 0))
+}
+
+// The object's snapshot: the newest kept, whatever its hash; the events
+// after the one under a hash.
+func TestObjectSnapshotStatements(t *testing.T) {
+	db := open(t, d1.ObjectSchema, d1.AddMetaColumn, d1.ObjectSnapshotSchema)
+	for v := 1; v <= 5; v++ {
+		batch(t, db, stmt{d1.ObjectAddEvent, []any{v, fmt.Sprintf("e%d", v), "Added", 1, "2026-01-02T03:04:05.006Z", "c", `{}`, nil}})
+	}
+	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{3, "h1", `{"n":3}`, "t"}})
+	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{2, "h2", `{"n":2}`, "t"}})
+	s := batch(t, db, stmt{d1.ObjectSnapshot, []any{"h1"}})[0]
+	require.Len(t, s, 1, "an older snapshot does not replace a newer one")
+	assert.Equal(t, int64(3), must(t, s[0][0]))
+	assert.Equal(t, []int64{4, 5}, ints(t, batch(t, db, stmt{d1.ObjectEventsAfterSnapshot, []any{"h1"}})[0], 0))
+	assert.Len(t, batch(t, db, stmt{d1.ObjectEventsAfterSnapshot, []any{"h2"}})[0], 5, "no snapshot under that hash: every event")
+	batch(t, db, stmt{d1.ObjectPutSnapshot, []any{4, "h2", `{"n":4}`, "t"}})
+	assert.Empty(t, batch(t, db, stmt{d1.ObjectSnapshot, []any{"h1"}})[0], "a newer one replaces it, whatever its hash")
+
+	// Pruning: forwarded ones, owed nothing, up to the snapshot only.
+	for v := 1; v <= 4; v++ {
+		if v != 3 {
+			batch(t, db, stmt{d1.ObjectSetPosition, []any{v * 10, fmt.Sprintf("e%d", v)}})
+		}
+	}
+	batch(t, db, stmt{d1.ObjectAddOutbox, []any{"e2", "mail"}})
+	batch(t, db, stmt{d1.ObjectPruneEvents, []any{5, "h1"}})
+	assert.Len(t, batch(t, db, stmt{d1.ObjectAllEvents, nil})[0], 5, "no snapshot under that hash: nothing leaves")
+	batch(t, db, stmt{d1.ObjectPruneEvents, []any{5, "h2"}})
+	assert.Equal(t, []int64{2, 3, 5}, ints(t, batch(t, db, stmt{d1.ObjectAllEvents, nil})[0], 0), "1 and 4 left; 2 is owed, 3 not forwarded, 5 after the snapshot")
+	assert.Equal(t, int64(2), must(t, batch(t, db, stmt{d1.ObjectHotFrom, nil})[0][0][0]))
+}
+
+func must(t *testing.T, v any) int64 {
+	t.Helper()
+	n, err := d1.Int(v)
+	require.NoError(t, err)
+	return n
+}
