@@ -308,3 +308,23 @@ func TestSnapshotBeforePrune(t *testing.T) {
 		}
 	}
 }
+
+// A window that wants more archived than one segment holds is read again
+// until it is done, and a pass ends only when none of its steps did
+// anything: with segments smaller than the window, one Run still brings
+// the hot log under its budget.
+func TestSegmentsSmallerThanTheWindow(t *testing.T) {
+	s, dir := open(t)
+	fill(t, s, 500)
+	ps := retention.Policies{HotBytes: 4000}
+	rep, err := archive.New(s, dir, ps, archive.Options{Window: 64, SegmentEvents: 10}).Run(t.Context())
+	require.NoError(t, err)
+	assert.Greater(t, rep.Segments, 10)
+	hot, err := s.HotBytes(t.Context())
+	require.NoError(t, err)
+	assert.LessOrEqual(t, hot, ps.HotBytes)
+	n, problems, err := archive.Verify(t.Context(), dir, s)
+	require.NoError(t, err)
+	assert.Equal(t, rep.Segments, n)
+	assert.Empty(t, problems)
+}

@@ -101,6 +101,7 @@ type Archiver struct {
 	ps     retention.Policies
 	opt    Options
 	cursor int64 // the window starts after it; back to 0 at the end
+	worked bool  // a step of this pass archived or pruned
 	// hotBytes is the hot log's size, read at the start of each pass over
 	// the hot log (with a budget only: it may read the whole log) and
 	// lowered by what each prune deletes.
@@ -159,6 +160,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		return rep, false, err
 	}
 	now := a.opt.Now()
+	more := false // the window wants more archived than one segment holds
 	if d := retention.Decide(a.ps, g, a.hotBytes, now, window, true); d.Wanted > g.Archived {
 		// Archive ahead of what must leave now, up to a whole segment:
 		// fewer, larger segments, and the next steps prune without
@@ -173,6 +175,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		if g, err = a.hot.Guards(ctx); err != nil {
 			return rep, false, err
 		}
+		more = g.Archived < d.Wanted
 	}
 	d := retention.Decide(a.ps, g, a.hotBytes, now, window, false)
 	if len(d.Leave) > 0 {
@@ -197,12 +200,23 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 			}
 		}
 	}
-	if wrapped {
+	// A pass is done when it wrapped with nothing archived or pruned in
+	// any of its steps, not only its last.
+	a.worked = a.worked || rep.Archived > 0 || rep.Pruned > 0
+	switch {
+	case more:
+		// The next step reads this window again (less what left): it
+		// archives the next segment of what this one wants to leave, and
+		// the cursor never passes hot events the policies let go.
+		return rep, false, nil
+	case wrapped:
 		a.cursor = 0
-	} else {
-		a.cursor = window[len(window)-1].Position
+		done = !a.worked
+		a.worked = false
+		return rep, done, nil
 	}
-	return rep, wrapped && rep.Archived == 0 && rep.Pruned == 0, nil
+	a.cursor = window[len(window)-1].Position
+	return rep, false, nil
 }
 
 // snapshotBefore has each instance whose events leave snapshotted at the
