@@ -92,10 +92,19 @@ func (c *command) workerBuild(args []string) int {
 		fmt.Fprintln(c.stderr, "cuesource worker build: -o DIR is required")
 		return 2
 	}
-	if _, ok := c.buildWorker(pos[0], *out, &f); !ok {
+	var kept bool
+	if _, ok := c.buildWorkerIf(pos[0], *out, &f, func(p *interpreter.Program) bool {
+		ps, _ := retention.Of(p.Manifest)
+		kept = !ps.Active()
+		return true
+	}); !ok {
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "wrote the Worker to %s: deploy it with `npx wrangler deploy` there (`cuesource worker dev CONTEXT` builds and serves a context locally by itself)\n", *out)
+	if kept {
+		// D1 holds 10 GB at most: a log that only grows fills it.
+		fmt.Fprintln(c.stdout, "note: the context declares no retention, so every event stays in D1, which holds 10 GB at most; declare one to archive old events to R2 (README: Retention and archive)")
+	}
 	return 0
 }
 

@@ -39,6 +39,20 @@ func (ps Policies) For(aggregate string) Policy {
 }
 
 // Active reports whether any rule may ever make an event leave.
+// D1HotBytes is the hot log's byte budget on Workers when a context
+// declares a retention but no hotBytes: a margin under D1's 10 GB
+// database cap, which also holds the projections and the dead letters.
+const D1HotBytes = 8_000_000_000
+
+// OnD1 is ps as a Worker applies them: with a retention declared and no
+// byte budget, D1HotBytes, so D1's log never fills.
+func (ps Policies) OnD1() Policies {
+	if ps.Active() && ps.HotBytes == 0 {
+		ps.HotBytes = D1HotBytes
+	}
+	return ps
+}
+
 func (ps Policies) Active() bool {
 	if ps.HotBytes > 0 || ps.Context.Keeps() {
 		return true

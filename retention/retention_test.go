@@ -133,3 +133,12 @@ func TestOf(t *testing.T) {
 	}
 	assert.False(t, Declared(&manifest.Manifest{Aggregates: map[string]*manifest.Aggregate{"a": {}}}))
 }
+
+// On D1 a declared retention without a byte budget gets D1HotBytes; a
+// declared budget stays, and no retention stays none.
+func TestOnD1(t *testing.T) {
+	keep := Policies{Context: Policy{KeepLast: 10}}
+	assert.Equal(t, int64(D1HotBytes), keep.OnD1().HotBytes)
+	assert.Equal(t, int64(4096), Policies{HotBytes: 4096}.OnD1().HotBytes)
+	assert.False(t, Policies{}.OnD1().Active())
+}

@@ -105,6 +105,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if c.retention, err = retention.Of(m); err != nil {
 		return nil, err
 	}
+	c.retention = c.retention.OnD1()
 	c.arch = &archiverRun{}
 	if cfg.Archive {
 		c.reader = &archive.Reader{Target: r2{}, Index: c.hotOf(nil, time.Time{}), Codec: shellGzip{}}
