@@ -9,6 +9,22 @@ import (
 	"github.com/cuesource/cuesource/store"
 )
 
+// IndexTable is the segment index as every hot store keeps it (SQLite
+// natively, D1 on Workers): one row per segment, with how many of its
+// events are still hot.
+const IndexTable = `CREATE TABLE IF NOT EXISTS archive_segments (
+	first      INTEGER PRIMARY KEY,
+	last       INTEGER NOT NULL,
+	count      INTEGER NOT NULL,
+	first_time TEXT    NOT NULL,
+	last_time  TEXT    NOT NULL,
+	bytes      INTEGER NOT NULL,
+	sha256     TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	hot        INTEGER NOT NULL,
+	created    TEXT    NOT NULL
+) STRICT`
+
 // Index is the segment index the hot store keeps.
 type Index interface {
 	// Segments lists every segment, in position order.

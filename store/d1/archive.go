@@ -2,6 +2,8 @@ package d1
 
 import (
 	"strings"
+
+	"github.com/cuesource/cuesource/archive"
 )
 
 // ---- Migration 0003: the archive's segment index. ---------------------
@@ -14,18 +16,7 @@ import (
 
 // ArchiveSchema is the segment index: one row per segment written to the
 // R2 bucket, with how many of its events D1 still holds.
-const ArchiveSchema = `CREATE TABLE IF NOT EXISTS archive_segments (
-	first      INTEGER PRIMARY KEY,
-	last       INTEGER NOT NULL,
-	count      INTEGER NOT NULL,
-	first_time TEXT    NOT NULL,
-	last_time  TEXT    NOT NULL,
-	bytes      INTEGER NOT NULL,
-	sha256     TEXT    NOT NULL,
-	name       TEXT    NOT NULL,
-	hot        INTEGER NOT NULL,
-	created    TEXT    NOT NULL
-) STRICT`
+const ArchiveSchema = archive.IndexTable
 
 // ArchiveMigrationName is the file [ArchiveMigration] is written to, in
 // [Migrations].

@@ -22,20 +22,7 @@ var (
 // archiveTable is the segment index (package archive): one row per
 // segment written to the archive, with how many of its events are still
 // hot. Created at Open when missing, as dead_letters is.
-const archiveTable = `
-CREATE TABLE IF NOT EXISTS archive_segments (
-	first      INTEGER PRIMARY KEY,
-	last       INTEGER NOT NULL,
-	count      INTEGER NOT NULL,
-	first_time TEXT    NOT NULL,
-	last_time  TEXT    NOT NULL,
-	bytes      INTEGER NOT NULL,
-	sha256     TEXT    NOT NULL,
-	name       TEXT    NOT NULL,
-	hot        INTEGER NOT NULL,
-	created    TEXT    NOT NULL
-) STRICT;
-`
+var archiveTable = "\n" + archive.IndexTable + ";\n"
 
 // rowBytes is what one event (of table alias t, with its dot) takes in the hot log, as the byte budget
 // counts it: the bytes of its values, plus 64 for its numbers and the
