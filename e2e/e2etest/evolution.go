@@ -474,3 +474,11 @@ func (c *Client) checkEvolvedReads(t testing.TB, what string, n int) {
 		}
 	}
 }
+
+// Ledger is a context with a tiny hot budget (LedgerBudget bytes), which
+// keeps the archiver working: the native and workerd archive tests run
+// it. Relative to the repository's root.
+const (
+	Ledger       = "e2e/e2etest/testdata/ledger/ledger.cue"
+	LedgerBudget = 12000
+)

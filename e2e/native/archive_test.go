@@ -23,61 +23,6 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
-// ledgerContext is a context with a tiny hot budget: every few dozen
-// events the hot log is over it, so the archiver runs all the time. Its
-// projections, one inline and one async, hold pruning back until they
-// have applied the events.
-const ledgerContext = `package ledger
-
-import "github.com/cuesource/cuesource/schema"
-
-schema.#Context & {
-	name: "ledger"
-	retention: {hotBytes: 12000}
-	aggregates: account: {
-		#state: {balance: int, n: int}
-		initial: {balance: 0, n: 0}
-		commands: Deposit: {
-			instance: "any"
-			#payload: {amount: int & >0, note: string}
-			emit: [{event: "Deposited", payload: {amount: "cmd.amount", note: "cmd.note"}}]
-		}
-		events: Deposited: {
-			#payload: {amount: int, note: string}
-			apply: {balance: "state.balance + event.amount", n: "state.n + 1"}
-		}
-	}
-	projections: {
-		balances: {
-			mode: "inline"
-			key: "meta.aggregateId"
-			columns: {balance: "INTEGER", deposits: "INTEGER"}
-			on: "account.Deposited": upsert: {balance: "(row.balance ?? 0) + event.amount", deposits: "(row.deposits ?? 0) + 1"}
-		}
-		notes: {
-			key: "meta.aggregateId"
-			columns: {last: "TEXT", total: "INTEGER"}
-			on: "account.Deposited": upsert: {last: "event.note", total: "(row.total ?? 0) + event.amount"}
-		}
-	}
-	queries: {
-		all_balances: sql: "SELECT key, balance, deposits FROM balances ORDER BY key"
-		all_notes: sql: "SELECT key, last, total FROM notes ORDER BY key"
-	}
-}
-`
-
-const ledgerBudget = 12000
-
-func writeLedger(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ledger.cue")
-	if err := os.WriteFile(path, []byte(ledgerContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // deposit sends one Deposit with an idempotency key; it returns the
 // reply's status (0: no answer) and the event ids it acknowledged.
 func deposit(c *client, account string, seq int) (int, []string) {
@@ -205,7 +150,7 @@ func rebuildEquals(t *testing.T, c *client, head int64) {
 // archive equal the live ones.
 func TestTinyHotBudget(t *testing.T) {
 	skipShort(t)
-	ctx := writeLedger(t)
+	ctx := contextPath(e2etest.Ledger)
 	data, arch := t.TempDir(), t.TempDir()
 	srv := startServer(t, ctx, data, "--archive", arch, "--archive-every", "20ms")
 	c := newClient(srv.url)
@@ -297,7 +242,7 @@ func TestTinyHotBudget(t *testing.T) {
 	}
 	e2etest.WaitFor(t, 30*time.Second, "the hot log under its budget", func() bool {
 		st := storage(t, c)
-		return st.HotBytes <= ledgerBudget && st.SegmentCount > 0
+		return st.HotBytes <= e2etest.LedgerBudget && st.SegmentCount > 0
 	})
 	st := storage(t, c)
 	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool {
@@ -310,8 +255,8 @@ func TestTinyHotBudget(t *testing.T) {
 	<-sampled
 	// Between two steps the writers add what one step's interval lets
 	// them: the hot log passes its budget by that much at most.
-	if maxHot > 4*ledgerBudget {
-		t.Errorf("the hot log reached %d bytes under load, budget %d", maxHot, ledgerBudget)
+	if maxHot > 4*e2etest.LedgerBudget {
+		t.Errorf("the hot log reached %d bytes under load, budget %d", maxHot, e2etest.LedgerBudget)
 	}
 	t.Logf("%d events, %d segments, hot %d bytes (at most %d under load), archived up to %d", st.Head, st.SegmentCount, st.HotBytes, maxHot, st.Archived)
 	if st.Archived < st.Head/2 {
@@ -386,7 +331,7 @@ func TestTinyHotBudget(t *testing.T) {
 // segments and the hot store.
 func TestArchiveSIGKILL(t *testing.T) {
 	skipShort(t)
-	ctx := writeLedger(t)
+	ctx := contextPath(e2etest.Ledger)
 	data, arch := t.TempDir(), t.TempDir()
 	acked := map[string]bool{}
 	unknown := 0
@@ -428,7 +373,7 @@ func TestArchiveSIGKILL(t *testing.T) {
 			continue
 		}
 		e2etest.WaitFor(t, 30*time.Second, "the hot log under its budget", func() bool {
-			return storage(t, c).HotBytes <= ledgerBudget
+			return storage(t, c).HotBytes <= e2etest.LedgerBudget
 		})
 		evs, _ := readLog(t, c)
 		seen := map[string]bool{}
@@ -469,7 +414,7 @@ func TestArchiveSIGKILL(t *testing.T) {
 // naming its positions, never with other events.
 func TestBadSegment(t *testing.T) {
 	skipShort(t)
-	ctx := writeLedger(t)
+	ctx := contextPath(e2etest.Ledger)
 	data, arch := t.TempDir(), t.TempDir()
 	srv := startServer(t, ctx, data, "--archive", arch, "--archive-every", "20ms")
 	c := newClient(srv.url)

@@ -19,66 +19,6 @@ import (
 	"github.com/cuesource/cuesource/e2e/e2etest"
 )
 
-// ledgerContext has a tiny hot budget: every few dozen events D1's log is
-// over it, so the Archiver object works all the time. Its projections,
-// one inline and one async, hold pruning back until they have applied
-// the events. (The native e2e tests run the same context.)
-const ledgerContext = `package ledger
-
-import "github.com/cuesource/cuesource/schema"
-
-schema.#Context & {
-	name: "ledger"
-	retention: {hotBytes: 12000}
-	aggregates: account: {
-		#state: {balance: int, n: int}
-		initial: {balance: 0, n: 0}
-		commands: Deposit: {
-			instance: "any"
-			#payload: {amount: int & >0, note: string}
-			emit: [{event: "Deposited", payload: {amount: "cmd.amount", note: "cmd.note"}}]
-		}
-		events: Deposited: {
-			#payload: {amount: int, note: string}
-			apply: {balance: "state.balance + event.amount", n: "state.n + 1"}
-		}
-	}
-	projections: {
-		balances: {
-			mode: "inline"
-			key: "meta.aggregateId"
-			columns: {balance: "INTEGER", deposits: "INTEGER"}
-			on: "account.Deposited": upsert: {balance: "(row.balance ?? 0) + event.amount", deposits: "(row.deposits ?? 0) + 1"}
-		}
-		notes: {
-			key: "meta.aggregateId"
-			columns: {last: "TEXT", total: "INTEGER"}
-			on: "account.Deposited": upsert: {last: "event.note", total: "(row.total ?? 0) + event.amount"}
-		}
-	}
-	queries: {
-		all_balances: sql: "SELECT key, balance, deposits FROM balances ORDER BY key"
-		all_notes: sql: "SELECT key, last, total FROM notes ORDER BY key"
-	}
-}
-`
-
-const ledgerBudget = 12000
-
-// buildLedger writes the ledger's Worker and returns its directory.
-func buildLedger(t *testing.T) string {
-	t.Helper()
-	src := filepath.Join(t.TempDir(), "ledger.cue")
-	if err := os.WriteFile(src, []byte(ledgerContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "worker")
-	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", src, "-o", dir, "--wasm", engineWasm); code != 0 {
-		t.Fatalf("cuesource worker build: exit %d\n%s", code, stderr)
-	}
-	return dir
-}
-
 // deposit sends one Deposit; it returns the reply's status (0: no
 // answer) and the event ids it acknowledged.
 func deposit(c *client, account string, seq int) (int, []string) {
@@ -246,7 +186,7 @@ func checkWhole(t tb, c *client, acked map[string]bool) ([]logEvent, [][]byte) {
 func TestArchiveTinyHotBudget(t *testing.T) {
 	skipShort(t)
 	needWorkerd(t)
-	dir := buildLedger(t)
+	dir := buildWorker(t, e2etest.Ledger)
 	cfg, err := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
 	if err != nil || !bytes.Contains(cfg, []byte(`"r2_buckets"`)) || !bytes.Contains(cfg, []byte(`"Archiver"`)) {
 		t.Fatalf("wrangler.jsonc binds no R2 bucket or no Archiver object (%v):\n%s", err, cfg)
@@ -320,7 +260,7 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	var st storageStatus
 	if !e2etest.Until(60*time.Second, 50*time.Millisecond, func() bool {
 		st = storageOf(t, c)
-		return st.HotBytes <= ledgerBudget && st.SegmentCount > 0 && st.Head == n
+		return st.HotBytes <= e2etest.LedgerBudget && st.SegmentCount > 0 && st.Head == n
 	}) {
 		t.Fatalf("D1's log is not under its budget with every event in it: %+v", st)
 	}
@@ -335,8 +275,8 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	t.Logf("%d events, %d segments in %s, hot %d bytes (at most %d under load), archived up to %d", st.Head, st.SegmentCount, st.Target, st.HotBytes, maxHot, st.Archived)
 	// Between two alarms the writers add what a step's interval lets
 	// them: D1's log passes its budget by that much at most.
-	if maxHot > 10*ledgerBudget {
-		t.Errorf("D1's log reached %d bytes under load, budget %d", maxHot, ledgerBudget)
+	if maxHot > 10*e2etest.LedgerBudget {
+		t.Errorf("D1's log reached %d bytes under load, budget %d", maxHot, e2etest.LedgerBudget)
 	}
 	if st.Archived < st.Head/2 {
 		t.Errorf("archived up to %d of %d: the budget did not make events leave", st.Archived, st.Head)
@@ -433,7 +373,7 @@ func projectionAt(c *client, proj string, head int64) bool {
 func TestArchiveRestartMidStep(t *testing.T) {
 	skipShort(t)
 	needWorkerd(t)
-	dir := buildLedger(t)
+	dir := buildWorker(t, e2etest.Ledger)
 	for _, point := range []string{"written", "indexed"} {
 		t.Run(point, func(t *testing.T) {
 			persist := t.TempDir()
@@ -457,7 +397,7 @@ func TestArchiveRestartMidStep(t *testing.T) {
 			var st storageStatus
 			e2etest.WaitFor(t, 60*time.Second, "D1's log under its budget after the restart", func() bool {
 				st = storageOf(t, c2)
-				return st.HotBytes <= ledgerBudget && st.SegmentCount > 0 && st.Head == int64(len(acked))
+				return st.HotBytes <= e2etest.LedgerBudget && st.SegmentCount > 0 && st.Head == int64(len(acked))
 			})
 			checkIndex(t, st)
 			checkWhole(t, c2, acked)
@@ -489,6 +429,11 @@ func TestArchiveThroughput(t *testing.T) {
 		}
 		return dir
 	}
+	ledger, err := os.ReadFile(contextPath(e2etest.Ledger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgerContext := string(ledger)
 	keep := strings.Replace(ledgerContext, "retention: {hotBytes: 12000}\n", "", 1)
 	archive := strings.Replace(ledgerContext, "hotBytes: 12000", "hotBytes: 1", 1)
 	persist := filepath.Join(tmp, "state")

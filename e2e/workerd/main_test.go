@@ -163,12 +163,41 @@ func runCLI(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr
 // `cuesource worker build` and returns the directory.
 func buildWorker(t *testing.T, ctxRel string, flags ...string) string {
 	t.Helper()
+	return buildWorkerAt(t, contextPath(ctxRel), flags...)
+}
+
+// buildWorkerAt is buildWorker of the context at path.
+func buildWorkerAt(t *testing.T, path string, flags ...string) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "worker")
-	_, stderr, code := runCLI(t, time.Minute, append([]string{"worker", "build", contextPath(ctxRel), "-o", dir, "--wasm", engineWasm}, flags...)...)
+	_, stderr, code := runCLI(t, time.Minute, append([]string{"worker", "build", path, "-o", dir, "--wasm", engineWasm}, flags...)...)
 	if code != 0 {
-		t.Fatalf("cuesource worker build %s: exit %d\n%s", ctxRel, code, stderr)
+		t.Fatalf("cuesource worker build %s: exit %d\n%s", path, code, stderr)
 	}
 	return dir
+}
+
+// edited writes a variant of the context at ctxRel, each old of the
+// old, new pairs replaced once by its new (each must be there), and
+// returns its path.
+func edited(t *testing.T, ctxRel string, pairs ...string) string {
+	t.Helper()
+	src, err := os.ReadFile(contextPath(ctxRel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(text, pairs[i]) {
+			t.Fatalf("%s has no %q to edit", ctxRel, pairs[i])
+		}
+		text = strings.Replace(text, pairs[i], pairs[i+1], 1)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(ctxRel))
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // worker is one harness process serving a built Worker under workerd.

@@ -131,19 +131,7 @@ func jsonEqual(a, b json.RawMessage) bool {
 func TestSinceSnapshotPrunesOnWorkers(t *testing.T) {
 	skipShort(t)
 	needWorkerd(t)
-	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(src), `snapshots: every: 3`, "snapshots: every: 3\n\tretention: sinceSnapshot: true", 1)
-	ctx := filepath.Join(t.TempDir(), "since.cue")
-	if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "worker")
-	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
-		t.Fatalf("worker build: %s", stderr)
-	}
+	dir := buildWorkerAt(t, edited(t, "testdata/snapshots/counter.cue", `snapshots: every: 3`, "snapshots: every: 3\n\tretention: sinceSnapshot: true"))
 	w := startWorker(t, dir, "")
 	c := newClient(w.url)
 	defer c.Close()
@@ -257,19 +245,7 @@ func TestObjectLetsGoOfArchivedEvents(t *testing.T) {
 func TestSnapshotBeforePruneOnWorkers(t *testing.T) {
 	skipShort(t)
 	needWorkerd(t)
-	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(src), `snapshots: every: 3`, "retention: keepLast: 2", 1)
-	ctx := filepath.Join(t.TempDir(), "before.cue")
-	if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "worker")
-	if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
-		t.Fatalf("worker build: %s", stderr)
-	}
+	dir := buildWorkerAt(t, edited(t, "testdata/snapshots/counter.cue", `snapshots: every: 3`, "retention: keepLast: 2"))
 	w := startWorker(t, dir, "")
 	c := newClient(w.url)
 	defer c.Close()
