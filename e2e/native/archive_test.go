@@ -521,6 +521,40 @@ schema.#Context & {
 }
 `
 
+// stoppedLedger writes snapshotContext, serves it without --archive
+// (every event stays hot), deposits 46 events (a: 23, with a snapshot at
+// 20; b: 23) and stops the server: the data of the offline commands'
+// tests. It returns the context's path and the data directory.
+func stoppedLedger(t *testing.T) (ctx, data string) {
+	t.Helper()
+	ctx = filepath.Join(t.TempDir(), "ledger.cue")
+	if err := os.WriteFile(ctx, []byte(snapshotContext), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data = t.TempDir()
+	srv := startServer(t, ctx, data)
+	c := newClient(srv.url)
+	for seq := range 46 {
+		if status, _ := deposit(c, []string{"a", "b"}[seq%2], seq); status/100 != 2 {
+			t.Fatalf("deposit %d: %d", seq, status)
+		}
+	}
+	c.Close()
+	srv.kill()
+	return ctx, data
+}
+
+// exportLog is what `cuesource export ctx args...` writes.
+func exportLog(t *testing.T, ctx string, args ...string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "log.ndjson")
+	if _, stderr, code := runCLI(t, time.Minute, append([]string{"export", ctx, "-o", out}, args...)...); code != 0 {
+		t.Fatalf("export %v: %s", args, stderr)
+	}
+	b, _ := os.ReadFile(out)
+	return b
+}
+
 // TestArchiveCommands runs the offline commands on a stopped server's
 // data: archive run lets go what precedes each instance's newest snapshot
 // (sinceSnapshot), storage status shows the segments and the hot log,
@@ -528,29 +562,9 @@ schema.#Context & {
 // rebuilds a fresh store whose export is the original's.
 func TestArchiveCommands(t *testing.T) {
 	skipShort(t)
-	ctx := filepath.Join(t.TempDir(), "ledger.cue")
-	if err := os.WriteFile(ctx, []byte(snapshotContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data, arch := t.TempDir(), t.TempDir()
-	srv := startServer(t, ctx, data) // no --archive: everything stays hot
-	c := newClient(srv.url)
-	for seq := range 46 { // a: 23 events (snapshot at 20), b: 23
-		if status, _ := deposit(c, []string{"a", "b"}[seq%2], seq); status/100 != 2 {
-			t.Fatalf("deposit %d: %d", seq, status)
-		}
-	}
-	c.Close()
-	srv.kill()
-	export := func(args ...string) []byte {
-		t.Helper()
-		out := filepath.Join(t.TempDir(), "log.ndjson")
-		if _, stderr, code := runCLI(t, time.Minute, append([]string{"export", ctx, "-o", out}, args...)...); code != 0 {
-			t.Fatalf("export %v: %s", args, stderr)
-		}
-		b, _ := os.ReadFile(out)
-		return b
-	}
+	ctx, data := stoppedLedger(t)
+	arch := t.TempDir()
+	export := func(args ...string) []byte { return exportLog(t, ctx, args...) }
 	before := export("--data", data)
 
 	stdout, stderr, code := runCLI(t, time.Minute, "archive", "run", ctx, "--data", data, "--archive", arch)
@@ -585,7 +599,7 @@ func TestArchiveCommands(t *testing.T) {
 
 	// A live stream from the start catches up through the archive: a
 	// server started afresh has no recent commits in memory to serve it.
-	srv = startServer(t, ctx, data, "--archive", arch)
+	srv := startServer(t, ctx, data, "--archive", arch)
 	req, _ := http.NewRequest(http.MethodGet, srv.url+"/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Last-Event-ID", "0")
@@ -642,29 +656,8 @@ func TestArchiveToS3(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_REGION", "us-east-1")
 
-	ctx := filepath.Join(t.TempDir(), "ledger.cue")
-	if err := os.WriteFile(ctx, []byte(snapshotContext), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	srv := startServer(t, ctx, data)
-	c := newClient(srv.url)
-	for seq := range 46 {
-		if status, _ := deposit(c, []string{"a", "b"}[seq%2], seq); status/100 != 2 {
-			t.Fatalf("deposit %d: %d", seq, status)
-		}
-	}
-	c.Close()
-	srv.kill()
-	export := func(args ...string) []byte {
-		t.Helper()
-		out := filepath.Join(t.TempDir(), "log.ndjson")
-		if _, stderr, code := runCLI(t, time.Minute, append([]string{"export", ctx, "-o", out}, args...)...); code != 0 {
-			t.Fatalf("export %v: %s", args, stderr)
-		}
-		b, _ := os.ReadFile(out)
-		return b
-	}
+	ctx, data := stoppedLedger(t)
+	export := func(args ...string) []byte { return exportLog(t, ctx, args...) }
 	before := export("--data", data)
 	const bucket = "s3://logs/ledger"
 	if stdout, stderr, code := runCLI(t, time.Minute, "archive", "run", ctx, "--data", data, "--archive", bucket); code != 0 || !strings.Contains(string(stdout), "pruned 40 from the hot store") {
