@@ -29,19 +29,9 @@ func (c *command) archiveCmd(args []string) int {
 	const use = "usage: cuesource archive run CONTEXT --archive DIR [--data DIR]\n" +
 		"       cuesource archive verify CONTEXT --archive DIR [--data DIR] [--json]\n" +
 		"       cuesource archive restore CONTEXT --archive DIR --into DIR [--from P] [--to P] [--data DIR]\n"
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, use)
-		return 2
-	}
-	sub := args[0]
-	switch sub {
-	case "run", "verify", "restore":
-	case "help", "-h", "--help":
-		fmt.Fprint(c.stdout, use)
-		return 0
-	default:
-		fmt.Fprintf(c.stderr, "cuesource archive: unknown subcommand %q\n%s", sub, use)
-		return 2
+	sub, code, ok := c.subcommand("archive", use, args, "run", "verify", "restore")
+	if !ok {
+		return code
 	}
 	fs := flag.NewFlagSet("archive "+sub, flag.ContinueOnError)
 	var f serverFlags

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -356,4 +357,22 @@ func manifestName(m *manifest.Manifest) string {
 		return "context"
 	}
 	return strings.TrimSpace(m.Name)
+}
+
+// subcommand reads the subcommand args start with, one of subs. ok is
+// false when there is none to run: then code is the exit code, after the
+// usage (help) or what was wrong with it.
+func (c *command) subcommand(name, use string, args []string, subs ...string) (sub string, code int, ok bool) {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(c.stderr, use)
+		return "", 2, false
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(c.stdout, use)
+		return "", 0, false
+	case !slices.Contains(subs, args[0]):
+		fmt.Fprintf(c.stderr, "cuesource %s: unknown subcommand %q\n%s", name, args[0], use)
+		return "", 2, false
+	}
+	return args[0], 0, true
 }

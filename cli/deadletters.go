@@ -28,22 +28,13 @@ func (c *command) deadletters(args []string) int {
 	const use = "usage: cuesource deadletters list CONTEXT [--data DIR] [--json]\n" +
 		"       cuesource deadletters retry CONTEXT ID [--data DIR]\n" +
 		"       cuesource deadletters discard CONTEXT ID [--data DIR]\n"
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, use)
-		return 2
+	sub, code, ok := c.subcommand("deadletters", use, args, "list", "retry", "discard")
+	if !ok {
+		return code
 	}
-	sub := args[0]
 	positional := 2
-	switch sub {
-	case "list":
+	if sub == "list" {
 		positional = 1
-	case "retry", "discard":
-	case "help", "-h", "--help":
-		fmt.Fprint(c.stdout, use)
-		return 0
-	default:
-		fmt.Fprintf(c.stderr, "cuesource deadletters: unknown subcommand %q\n%s", sub, use)
-		return 2
 	}
 	fs := flag.NewFlagSet("deadletters "+sub, flag.ContinueOnError)
 	var f serverFlags

@@ -31,19 +31,9 @@ import (
 func (c *command) keys(args []string) int {
 	const use = "usage: cuesource keys status CONTEXT [--data DIR] [--json]\n" +
 		"       cuesource keys rebuild CONTEXT [--aggregate A] [--data DIR] [--json]\n"
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, use)
-		return 2
-	}
-	sub := args[0]
-	switch sub {
-	case "status", "rebuild":
-	case "help", "-h", "--help":
-		fmt.Fprint(c.stdout, use)
-		return 0
-	default:
-		fmt.Fprintf(c.stderr, "cuesource keys: unknown subcommand %q\n%s", sub, use)
-		return 2
+	sub, code, ok := c.subcommand("keys", use, args, "status", "rebuild")
+	if !ok {
+		return code
 	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	var f serverFlags

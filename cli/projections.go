@@ -33,22 +33,13 @@ import (
 func (c *command) projections(args []string) int {
 	const use = "usage: cuesource projections status CONTEXT [--data DIR] [--json]\n" +
 		"       cuesource projections rebuild CONTEXT NAME [--data DIR]\n"
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, use)
-		return 2
+	sub, code, ok := c.subcommand("projections", use, args, "status", "rebuild")
+	if !ok {
+		return code
 	}
-	sub := args[0]
 	positional := 1
-	switch sub {
-	case "status":
-	case "rebuild":
+	if sub == "rebuild" {
 		positional = 2
-	case "help", "-h", "--help":
-		fmt.Fprint(c.stdout, use)
-		return 0
-	default:
-		fmt.Fprintf(c.stderr, "cuesource projections: unknown subcommand %q\n%s", sub, use)
-		return 2
 	}
 	fs := flag.NewFlagSet("projections "+sub, flag.ContinueOnError)
 	var f serverFlags
