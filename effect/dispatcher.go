@@ -51,7 +51,8 @@ type Options struct {
 	// least its webhook's timeout plus a margin): after a crash, rows in
 	// delivery are retried when it ends. Default 1m.
 	Lease time.Duration
-	// MaxBackoff caps the wait between attempts; default 1h.
+	// MaxBackoff caps the wait between attempts; default
+	// rules.DefaultMaxBackoff.
 	MaxBackoff time.Duration
 }
 
@@ -109,7 +110,7 @@ func New(ctx context.Context, p *interpreter.Program, st store.Outbox, exec Exec
 		opt.Lease = time.Minute
 	}
 	if opt.MaxBackoff <= 0 {
-		opt.MaxBackoff = time.Hour
+		opt.MaxBackoff = rules.DefaultMaxBackoff
 	}
 	dl, err := NewDeadLetters(ctx, st, opt.Now)
 	if err != nil {

@@ -20,10 +20,6 @@ import (
 // the same as natively, with the object calls and fetches done by the
 // shell.
 
-// maxBackoff bounds the wait between attempts, as the native dispatcher's
-// default.
-const maxBackoff = 5 * time.Minute
-
 type deliverInput struct {
 	Effect   string    `json:"effect"`
 	Event    wireEvent `json:"event"`
@@ -68,7 +64,7 @@ func (c *Core) deliverOnce(h *host, di deliverInput) (Delivered, error) {
 	out = rules.Settle(c.prog, di.Effect, di.Attempts, out)
 	res := Delivered{Kind: out.Kind.String(), Error: out.Logged(), Note: out.Note}
 	if out.Kind == rules.Retry {
-		res.BackoffMS = rules.Backoff(c.prog, di.Effect, di.Attempts+1, out.RetryAfter, maxBackoff).Milliseconds()
+		res.BackoffMS = rules.Backoff(c.prog, di.Effect, di.Attempts+1, out.RetryAfter, rules.DefaultMaxBackoff).Milliseconds()
 	}
 	if rep, ok := rules.ReportOf(di.Effect, ev.ID, out); ok {
 		res.Report = &rep

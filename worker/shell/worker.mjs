@@ -159,6 +159,13 @@ async function performOp(env, op, local, rt) {
   }
 }
 
+// atLatest says whether an alarm at `at` replaces the current one, cur:
+// Go asks for an alarm at `at` at the latest, so an earlier one stays,
+// unless it is due and replaceDue (then it fires as it is otherwise).
+function atLatest(cur, at, replaceDue) {
+  return cur === null || cur > at || (replaceDue && cur <= Date.now());
+}
+
 async function performOk(env, op, local, rt) {
   switch (op.kind) {
     case "sql":
@@ -168,10 +175,7 @@ async function performOk(env, op, local, rt) {
         for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
       });
     case "alarm": {
-      // At op.arg at the latest: an earlier alarm stays. "earlier" never
-      // replaces a due one either (it fires as it is).
-      const cur = await local.ctx.storage.getAlarm();
-      if (cur === null || cur > op.arg || (op.method !== "earlier" && cur <= Date.now())) await local.ctx.storage.setAlarm(op.arg);
+      if (atLatest(await local.ctx.storage.getAlarm(), op.arg, op.method !== "earlier")) await local.ctx.storage.setAlarm(op.arg);
       return null;
     }
     case "respond":
@@ -465,12 +469,13 @@ export class Aggregate extends DurableObject {
     const once = async () => {
       const rt = await start(this.env);
       try {
-        return this.transactOn(rt, t);
+        return await this.transactOn(rt, t);
       } catch (e) {
         if (!rt.go.exited) throw e;
       }
     };
     let d = (await once()) ?? (await once());
+    if (!d) throw new Error("cuesource: the Go runtime ended during the transaction, twice");
     if (d.reserve) d = await run(this.env, "claim", d.reserve, this.local());
     if (!d.after) return d.answer;
     if (d.after.wait) return await this.committed(agg, id, d.after);
@@ -485,14 +490,19 @@ export class Aggregate extends DurableObject {
   // that holds its reservations. A commit sets the alarm that retries the
   // work after it in the same turn, so the storage keeps both or neither
   // (the runtime may end before the script goes on).
-  transactOn(rt, { fn, reads, input }) {
+  async transactOn(rt, { fn, reads, input }) {
+    // Read before the transaction, so the alarm is set in its turn: a
+    // commit asks for it at d.after.alarm at the latest, and an earlier
+    // one (a delivery's backoff, an expiry), due or not, stays: commits
+    // coming faster than d.after.alarm never put it off.
+    const cur = await this.ctx.storage.getAlarm();
     let d;
     this.ctx.storage.transactionSync(() => {
       const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
       d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
       for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
     });
-    if (d.after) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
+    if (d.after && atLatest(cur, d.after.alarm, false)) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
     return d;
   }
 

@@ -85,6 +85,10 @@ func Settle(p *interpreter.Program, effect string, attempts int, out Outcome) Ou
 	return out
 }
 
+// DefaultMaxBackoff caps the wait between a delivery's attempts, on both
+// runtimes (natively effect.Options.MaxBackoff may lower it).
+const DefaultMaxBackoff = time.Hour
+
 // Backoff is the wait after the n-th failed attempt: the effect's backoff
 // (1s when it has none) doubled n-1 times, at least what the receiver
 // asked for (Retry-After), at most maxBackoff.
