@@ -101,7 +101,7 @@ func BenchmarkReadPage(b *testing.B) {
 	b.Run("archived", func(b *testing.B) {
 		s.SetArchive(archive.NewReader(dir, s))
 		for i := 0; b.Loop(); i++ {
-			page(b, int64(i*100)%5000) // within the first segment
+			page(b, int64(i*100)%1900) // within the first segment (2,000 events)
 		}
 	})
 	b.Run("archived-first", func(b *testing.B) {

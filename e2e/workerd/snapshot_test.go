@@ -93,7 +93,7 @@ func TestRehydrateFromObjectSnapshot(t *testing.T) {
 		if d.Error != "" || d.Drifted || d.FromSnapshot != tc.snapped || int64(d.Events) != version-tc.snapped {
 			t.Errorf("%s %s at version %d: rehydrated %+v, want from the snapshot at %d folding %d events, not drifted", tc.agg, id, version, d, tc.snapped, version-tc.snapped)
 		}
-		if got := c.instance(t, tc.agg, id); !jsonEqual(got.State, d.Rebuilt) {
+		if got := c.instance(t, tc.agg, id); !e2etest.SameJSON(got.State, d.Rebuilt) {
 			t.Errorf("%s %s: rebuilt from the snapshot %s, the state the commands stored (folded from the first event) %s", tc.agg, id, d.Rebuilt, got.State)
 		}
 	}
@@ -112,16 +112,6 @@ func TestRehydrateFromObjectSnapshot(t *testing.T) {
 	if d.Error != "" || d.FromSnapshot != 0 || d.Events != 7 || !d.Drifted {
 		t.Errorf("rehydrated under an edited reducer: %+v, want from the first event (7 events), drifted", d)
 	}
-}
-
-func jsonEqual(a, b json.RawMessage) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
 }
 
 // TestSinceSnapshotPrunesOnWorkers: with sinceSnapshot, the events of an
@@ -180,26 +170,10 @@ func sumHot(st storageStatus) int64 {
 func TestObjectLetsGoOfArchivedEvents(t *testing.T) {
 	skipShort(t)
 	needWorkerd(t)
-	src, err := os.ReadFile(contextPath("testdata/snapshots/counter.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	build := func(name, text string) string {
-		t.Helper()
-		ctx := filepath.Join(tmp, name+".cue")
-		if err := os.WriteFile(ctx, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(tmp, name)
-		if _, stderr, code := runCLI(t, time.Minute, "worker", "build", ctx, "-o", dir, "--wasm", engineWasm); code != 0 {
-			t.Fatalf("worker build %s: %s", name, stderr)
-		}
-		return dir
-	}
-	text := strings.Replace(string(src), `snapshots: every: 3`, "snapshots: every: 3\n\tretention: keepLast: 2", 1)
-	persist := filepath.Join(tmp, "state")
-	w := startWorker(t, build("v1", text), persist)
+	const rel = "testdata/snapshots/counter.cue"
+	keepLast := []string{`snapshots: every: 3`, "snapshots: every: 3\n\tretention: keepLast: 2"}
+	persist := filepath.Join(t.TempDir(), "state")
+	w := startWorker(t, buildWorkerAt(t, edited(t, rel, keepLast...)), persist)
 	c := newClient(w.url)
 	for i := range 8 {
 		c.command(t, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[i == 0], "counter", "a", "Add", fmt.Sprintf(`{"by":%d}`, i*7))
@@ -229,8 +203,7 @@ func TestObjectLetsGoOfArchivedEvents(t *testing.T) {
 	c.Close()
 	w.stop(10 * time.Second)
 
-	edited := strings.Replace(text, `n:     "(state.n * 31 + event.by) % 1000003"`, `n:     "(state.n * 37 + event.by) % 1000003"`, 1)
-	w2 := startWorker(t, build("v2", edited), persist)
+	w2 := startWorker(t, buildWorkerAt(t, edited(t, rel, append(keepLast, `n:     "(state.n * 31 + event.by) % 1000003"`, `n:     "(state.n * 37 + event.by) % 1000003"`)...)), persist)
 	c2 := newClient(w2.url)
 	defer c2.Close()
 	if d := rehydrateDrift(t, c2, "counter", "a"); d.FromSnapshot != 0 || d.Events != 8 || !d.Drifted || d.Error != "" {
