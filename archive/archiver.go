@@ -289,15 +289,10 @@ func (a *Archiver) archive(ctx context.Context, after, upto int64) (int64, error
 	if len(evs) == 0 || evs[0].Position != after+1 {
 		return 0, fmt.Errorf("archive: the hot store does not hold position %d, the next to archive", after+1)
 	}
-	lines, seg, err := Lines(evs)
+	data, seg, err := encodeWith(ctx, a.codec, evs)
 	if err != nil {
 		return 0, err
 	}
-	data, err := a.codec.Compress(ctx, lines)
-	if err != nil {
-		return 0, err
-	}
-	seg.Seal(data)
 	if err := a.target.Put(ctx, seg.Name, data); err != nil {
 		return 0, err
 	}
@@ -364,16 +359,9 @@ type Plan struct {
 }
 
 // Next reports, per policy, what the first window of the hot log would
-// let go (archive guard aside), without changing anything.
-func Next(ctx context.Context, hot Hot, ps retention.Policies, snap Snapshots, window int, now time.Time) ([]Plan, error) {
-	g, err := hot.Guards(ctx)
-	if err != nil {
-		return nil, err
-	}
-	hotBytes, err := hot.HotBytes(ctx)
-	if err != nil {
-		return nil, err
-	}
+// let go (archive guard aside), without changing anything, given the
+// guards and the hot log's size its caller read.
+func Next(ctx context.Context, hot Hot, g retention.Guards, hotBytes int64, ps retention.Policies, snap Snapshots, window int, now time.Time) ([]Plan, error) {
 	w, err := hot.Window(ctx, 0, window)
 	if err != nil {
 		return nil, err
@@ -402,4 +390,19 @@ func Next(ctx context.Context, hot Hot, ps retention.Policies, snap Snapshots, w
 		p.Archived = p.Archived && l.Position <= g.Archived
 	}
 	return out, nil
+}
+
+// encodeWith makes the segment of evs (contiguous, in position order),
+// compressed by codec and sealed.
+func encodeWith(ctx context.Context, codec Codec, evs []store.Event) ([]byte, Segment, error) {
+	lines, seg, err := Lines(evs)
+	if err != nil {
+		return nil, Segment{}, err
+	}
+	data, err := codec.Compress(ctx, lines)
+	if err != nil {
+		return nil, Segment{}, err
+	}
+	seg.Seal(data)
+	return data, seg, nil
 }

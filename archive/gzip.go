@@ -24,24 +24,9 @@ func New(hot Hot, target Target, ps retention.Policies, opt Options) *Archiver {
 func NewReader(t Target, idx Index) *Reader { return &Reader{Target: t, Index: idx, Codec: Gzip()} }
 
 // Encode makes the segment of evs (contiguous, in position order),
-// gzip-compressed.
+// gzip-compressed, as the archiver writes it.
 func Encode(evs []store.Event) ([]byte, Segment, error) {
-	lines, seg, err := Lines(evs)
-	if err != nil {
-		return nil, Segment{}, err
-	}
-	data, err := gzipCodec{}.Compress(context.Background(), lines)
-	if err != nil {
-		return nil, Segment{}, err
-	}
-	seg.Seal(data)
-	return data, seg, nil
-}
-
-// Decode checks data, gzip-compressed, against s (size, checksum, then
-// every line: count, positions and times) and returns its events.
-func Decode(s Segment, data []byte) ([]store.Event, error) {
-	return decodeWith(context.Background(), gzipCodec{}, s, data)
+	return encodeWith(context.Background(), gzipCodec{}, evs)
 }
 
 // Gzip is Go's gzip codec. A function, not a variable, so that a build

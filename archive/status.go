@@ -67,7 +67,7 @@ func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies
 		}
 	}
 	st.Segments = append(st.Segments, segs[max(0, len(segs)-MaxStatusSegments):]...)
-	next, err := Next(ctx, hot, ps, snap, 1000, now)
+	next, err := Next(ctx, hot, g, bytes, ps, snap, 1000, now)
 	if err != nil {
 		return Status{}, err
 	}

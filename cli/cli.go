@@ -190,17 +190,14 @@ func compileProgram(path string) (*interpreter.Program, error) {
 	}
 	// Queries are SQL over the projection tables: checked natively by
 	// preparing them against those tables alone.
-	if errs := projections.CheckQueries(p); len(errs) > 0 {
+	cols, errs := projections.QueryColumns(p)
+	if len(errs) > 0 {
 		errs.Sort()
 		return nil, errs
 	}
 	// A look-up's rows are typed by its query's result columns, which
 	// only SQL knows: the commands that read them are checked again.
 	if looksUpQueries(p) {
-		cols, errs := projections.QueryColumns(p)
-		if len(errs) > 0 {
-			return nil, errs
-		}
 		if err := interpreter.CheckLookups(m, cols); err != nil {
 			return nil, err
 		}

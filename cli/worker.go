@@ -94,8 +94,7 @@ func (c *command) workerBuild(args []string) int {
 	}
 	var kept bool
 	if _, ok := c.buildWorkerIf(pos[0], *out, &f, func(p *interpreter.Program) bool {
-		ps, _ := retention.Of(p.Manifest)
-		kept = !ps.Active()
+		kept = !retention.Declared(p.Manifest) // as the R2 binding is decided
 		return true
 	}); !ok {
 		return 1

@@ -2,6 +2,7 @@ package interpreter
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -132,17 +133,27 @@ func (c *compiler) unique(a *Aggregate, m *manifest.Aggregate) {
 				c.errs.Add(mu.Pos, "unique %s: event %s both claims and releases the key", mu.Name, en)
 			}
 		}
-		// The key is type-checked against each claiming event; it runs
-		// compiled once, for whichever event claims.
+		// The key is type-checked against each claiming event and compiled
+		// once, with the last: it runs for whichever event claims.
 		var x *expression
-		for _, en := range slices.Sorted(mapKeys(u.claims)) {
+		events := slices.Sorted(maps.Keys(u.claims))
+		for i, en := range events {
+			e := env{event: a.eventTypes[en], noMeta: true}
 			var t reflect.Type
-			x, t = c.compile(mu.Key, env{event: a.eventTypes[en], noMeta: true}, false)
-			if x == nil {
+			if i < len(events)-1 {
+				if c.check == nil {
+					continue // nothing to check before the compile
+				}
+				var ok bool
+				if t, ok = c.check(c, mu.Key, e, false); !ok {
+					break
+				}
+			} else if x, t = c.compile(mu.Key, e, false); x == nil {
 				break
 			}
 			if k := kind(t); !fits(k, "string") && !fits(k, "integer") {
 				c.errs.Add(mu.Key.Pos, "unique %s: the key must be a string or an integer, but for %s it gives %s", mu.Name, en, k)
+				x = nil
 				break
 			}
 		}
@@ -250,16 +261,6 @@ func orNone(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // lookupTypes types every aggregate's state for the instance look-ups

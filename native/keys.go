@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -58,7 +59,7 @@ func PrepareKeys(ctx context.Context, p *interpreter.Program, st store.Store) ([
 		return nil, nil
 	}
 	var out []*cuesource.KeyRebuild
-	for _, name := range slices.Sorted(mapKeys(p.Aggregates)) {
+	for _, name := range slices.Sorted(maps.Keys(p.Aggregates)) {
 		status, err := r.KeyStatus(ctx, name)
 		if err != nil {
 			return nil, err
@@ -135,14 +136,4 @@ func (b *Backend) holds(ctx context.Context, req *cuesource.CommandRequest) (cue
 		return cuesource.KeyNotHeld(req.Aggregate, *req.Holds), false, nil
 	}
 	return cuesource.Answer{}, true, nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
