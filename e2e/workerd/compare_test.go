@@ -374,8 +374,13 @@ func TestSameAnswersAsNative(t *testing.T) {
 			name string
 			c    *client
 		}{{"native", p.native}, {"workerd", p.worker}} {
-			if !e2etest.Until(20*time.Second, 50*time.Millisecond, func() bool { return side.c.instance(t, "order", "c2").Version != 0 }) {
-				t.Fatalf("%s: order c2 was not placed by the place_order effect within 20s of cart c2 CheckedOut", side.name)
+			// Placed, and its event in the log (on Workers the object
+			// forwards it after the commit, which gives it its position).
+			if !e2etest.Until(20*time.Second, 50*time.Millisecond, func() bool {
+				evs := side.c.instanceEvents(t, "order", "c2")
+				return len(evs) > 0 && evs[0].Position != 0
+			}) {
+				t.Fatalf("%s: order c2 was not placed by the place_order effect, and logged, within 20s of cart c2 CheckedOut", side.name)
 			}
 		}
 		p.do(t, 200, http.MethodGet, "/order/c2", nil)
