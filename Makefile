@@ -27,16 +27,17 @@ $(BIN)/cuesource: $(GO_SOURCES) schema/schema.cue worker/shell/worker.mjs go.mod
 # around a command's I/O (routing, the API, the Workers core and its SQL,
 # the decision's envelope, effects' rules, lenses, projection rows, the
 # archive and the retention decisions, which run after commands, URL
-# and media type parsing, regexp compiling): a few calls per command
-# that cost nanoseconds beside the object calls' milliseconds, and 58 KB
-# gzipped. expr's vm and builtins, the engine and the value and schema
+# and media type parsing, regexp compiling, token checks, fmt's
+# formatting and time's parsing and printing): a few calls per command
+# that cost nanoseconds beside the object calls' milliseconds, and 97 KB
+# gzipped (fmt, time and auth, the last three, 38 KB). expr's vm and builtins, the engine and the value and schema
 # checks, which do a command's work, keep inlining. e2e/workerd
 # (TestWasmBuild) builds with the same flags and checks the 2.5 MB budget.
 WASM_NOINLINE := api/openapi diagram api internal/edge store/d1 effect/egress internal/effect/rules manifest diag route \
-	internal/lens internal/projections/rows archive retention
+	internal/lens internal/projections/rows archive retention auth
 WASM_GCFLAGS := $(foreach p,$(addprefix github.com/cuesource/cuesource/,$(WASM_NOINLINE)) github.com/cuesource/cuesource \
 	$(addprefix github.com/expr-lang/expr/,ast conf parser parser/lexer checker checker/nature patcher optimizer compiler) \
-	regexp/syntax mime text/tabwriter net/netip net/url,-gcflags=$(p)=-l)
+	regexp/syntax mime text/tabwriter net/netip net/url fmt time,-gcflags=$(p)=-l)
 $(BIN)/engine.wasm: $(GO_SOURCES) go.mod go.sum
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" $(WASM_GCFLAGS) -o $@ ./worker
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(BIN)/wasm_exec.js

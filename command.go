@@ -1,7 +1,6 @@
 package cuesource
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -376,15 +375,6 @@ func CheckID(id string) string {
 // AnyExisting as an expected version means If-Match: * (the instance must
 // exist, whatever its version).
 const AnyExisting = -2
-
-// NewID returns a random (version 4) UUID.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
 
 // Recorded is what the events of req record as their meta in a context
 // with auth (and its encoding, shared by every event of the command):

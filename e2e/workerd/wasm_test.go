@@ -30,11 +30,12 @@ var wasmGCFlags = func() []string {
 		"github.com/cuesource/cuesource/diag", "github.com/cuesource/cuesource/route",
 		"github.com/cuesource/cuesource/internal/lens", "github.com/cuesource/cuesource/internal/projections/rows",
 		"github.com/cuesource/cuesource/archive", "github.com/cuesource/cuesource/retention",
+		"github.com/cuesource/cuesource/auth",
 		"github.com/cuesource/cuesource",
 		"github.com/expr-lang/expr/ast", "github.com/expr-lang/expr/conf", "github.com/expr-lang/expr/parser",
 		"github.com/expr-lang/expr/parser/lexer", "github.com/expr-lang/expr/checker", "github.com/expr-lang/expr/checker/nature",
 		"github.com/expr-lang/expr/patcher", "github.com/expr-lang/expr/optimizer", "github.com/expr-lang/expr/compiler",
-		"regexp/syntax", "mime", "text/tabwriter", "net/netip", "net/url",
+		"regexp/syntax", "mime", "text/tabwriter", "net/netip", "net/url", "fmt", "time",
 	} {
 		out = append(out, "-gcflags="+p+"=-l")
 	}
