@@ -4,7 +4,6 @@ package cuesource
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
 )
 
@@ -16,7 +15,5 @@ func NewID() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return UUID(b, 4)
 }

@@ -145,9 +145,7 @@ func uuidV7(t time.Time, random string) string {
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], ms)
 	copy(b[0:6], ts[2:8])
-	b[6] = b[6]&0x0f | 0x70
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return cuesource.UUID(b, 7)
 }
 
 // keyedID is a UUID version 8 (RFC 9562, name-based with SHA-256) of an
@@ -159,9 +157,7 @@ func keyedID(aggregate, command, actor, key string) string {
 	}
 	var b [16]byte
 	copy(b[:], h.Sum(nil))
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return cuesource.UUID(b, 8)
 }
 
 // holder resolves the key c's route names to the instance that holds it:
