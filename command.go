@@ -74,6 +74,11 @@ func (r *CommandRequest) StoreKey() string {
 	return r.Aggregate + "/" + r.ID + "/" + r.IdempotencyKey
 }
 
+// DefaultIdempotencyTTL is how long an idempotency record is kept unless
+// the operator says otherwise (serve --idempotency-ttl, the Worker's
+// CUESOURCE_IDEMPOTENCY_TTL).
+const DefaultIdempotencyTTL = 24 * time.Hour
+
 // RequestHash is what an idempotency record remembers of its request:
 // everything that makes the request what it is (the instance, the
 // command, the versions it expects and the body), so that a key reused

@@ -68,7 +68,7 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxBody, "max-body", value.DefaultMaxBytes, "largest request body in `bytes`")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request `timeout`")
 	fs.BoolVar(&f.strict, "strict", false, "validate every event payload and state against their schemas")
-	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "keep idempotency records for this `duration` (e.g. 24h)")
+	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", cuesource.DefaultIdempotencyTTL, "keep idempotency records for this `duration` (e.g. 24h)")
 	fs.BoolVar(&f.skipIntegrityCheck, "skip-integrity-check", false, "open the database without checking its pages first (PRAGMA quick_check reads the whole file)")
 	fs.IntVar(&f.queryConns, "query-conns", 4, "`connections` of the pool named queries run on (apart from the one commands read through)")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", projections.DefaultQueryTimeout, "stop a named query that runs (or waits for a connection) for this `duration`: 503 query_timeout")

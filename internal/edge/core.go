@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cuesource/cuesource"
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/effect/egress"
@@ -90,7 +91,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	ttl := 24 * time.Hour
+	ttl := cuesource.DefaultIdempotencyTTL
 	if v := cfg.Env["CUESOURCE_IDEMPOTENCY_TTL"]; v != "" {
 		if ttl, err = time.ParseDuration(v); err != nil || ttl <= 0 {
 			return nil, fmt.Errorf("CUESOURCE_IDEMPOTENCY_TTL: want a positive duration such as 24h, got %q", v)
