@@ -48,10 +48,17 @@ type Watcher struct {
 	errs     chan error
 	done     chan struct{}
 	wg       sync.WaitGroup
+	// seen, when set (by tests), hears each event's file and whether it
+	// counted, and "" when a burst ends in a change, as the loop decides.
+	seen func(name string, relevant bool)
 }
 
 // New watches sets; debounce 0 means DefaultDebounce.
 func New(sets []Set, debounce time.Duration) (*Watcher, error) {
+	return newWatcher(sets, debounce, nil)
+}
+
+func newWatcher(sets []Set, debounce time.Duration, trace func(string, bool)) (*Watcher, error) {
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
@@ -59,7 +66,7 @@ func New(sets []Set, debounce time.Duration) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	w := &Watcher{w: fw, sets: sets, debounce: debounce, changes: make(chan struct{}, 1), errs: make(chan error, 1), done: make(chan struct{})}
+	w := &Watcher{w: fw, sets: sets, debounce: debounce, changes: make(chan struct{}, 1), errs: make(chan error, 1), done: make(chan struct{}), seen: trace}
 	seen := map[string]bool{}
 	for _, s := range sets {
 		dir := filepath.Clean(s.Dir)
@@ -108,7 +115,11 @@ func (w *Watcher) loop() {
 			if !ok {
 				return
 			}
-			if ev.Op == fsnotify.Chmod || !w.relevant(ev.Name) {
+			relevant := ev.Op != fsnotify.Chmod && w.relevant(ev.Name)
+			if w.seen != nil {
+				w.seen(ev.Name, relevant)
+			}
+			if !relevant {
 				continue
 			}
 			if timer == nil {
@@ -119,6 +130,9 @@ func (w *Watcher) loop() {
 			fire = timer.C
 		case <-fire:
 			fire = nil
+			if w.seen != nil {
+				w.seen("", true)
+			}
 			select {
 			case w.changes <- struct{}{}:
 			default: // one is pending: this burst joins it
