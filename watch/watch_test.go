@@ -43,8 +43,10 @@ func watcher(t *testing.T, sets []watch.Set, debounce time.Duration) (*watch.Wat
 // change, none ignored may have counted, and no change may be pending.
 func noChange(t *testing.T, w *watch.Watcher, tr trace, dir, what string, ignored ...string) {
 	t.Helper()
-	marker := filepath.Join(dir, "marker.txt")
-	write(t, marker, what)
+	f, err := os.CreateTemp(dir, "marker-*.txt") // a new name: no earlier marker's event is taken for it
+	require.NoError(t, err)
+	marker := f.Name()
+	require.NoError(t, f.Close())
 	var counted []string
 	for {
 		select {
