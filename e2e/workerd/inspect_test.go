@@ -24,28 +24,9 @@ import (
 func TestInspectWorker(t *testing.T) {
 	needWorkerd(t)
 	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_TOKEN=user-token")
-	addr := fmt.Sprintf("127.0.0.1:%d", e2etest.FreePort(t))
-	cmd := exec.Command(binary, "inspect", w.url, "--addr", addr, "--token", "user-token", "--admin-token", adminToken)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	addr := inspect(t, w, "--token", "user-token")
 	c := newClient("http://" + addr)
 	defer c.Close()
-	var page e2etest.Reply
-	var err error
-	if !e2etest.Until(20*time.Second, 100*time.Millisecond, func() bool {
-		page, err = c.Request(http.MethodGet, "/", nil)
-		return err == nil
-	}) {
-		t.Fatalf("inspect did not answer: %v\n%s", err, out.String())
-	}
-	if page.Status != 200 || !strings.Contains(string(page.Body), `name="cuesource-admin-token" content="`+adminToken+`"`) {
-		t.Fatalf("GET /: %v", page)
-	}
 
 	// The live stream through the proxy sees a command sent through it.
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/events", nil)
@@ -90,18 +71,53 @@ func TestInspectWorker(t *testing.T) {
 	}
 
 	// The page itself, in Chromium, over the Worker.
+	browse(t, "inspect.mjs", "http://"+addr, filepath.Join(root, ".bin", "artifacts", "inspect-worker"))
+}
+
+// inspect runs `cuesource inspect` over w with the admin token (and
+// args), and returns its address once it serves the page with that token.
+func inspect(t *testing.T, w *worker, args ...string) string {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", e2etest.FreePort(t))
+	cmd := exec.Command(binary, append([]string{"inspect", w.url, "--addr", addr, "--admin-token", adminToken}, args...)...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	c := newClient("http://" + addr)
+	defer c.Close()
+	var page e2etest.Reply
+	var err error
+	if !e2etest.Until(20*time.Second, 100*time.Millisecond, func() bool {
+		page, err = c.Request(http.MethodGet, "/", nil)
+		return err == nil
+	}) {
+		t.Fatalf("inspect did not answer: %v\n%s", err, out.String())
+	}
+	if page.Status != 200 || !strings.Contains(string(page.Body), `name="cuesource-admin-token" content="`+adminToken+`"`) {
+		t.Fatalf("GET /: %v", page)
+	}
+	return addr
+}
+
+// browse runs the page script e2e/workerd/SCRIPT with args (its URL
+// first, its artifacts' directory last) in Debian's Chromium.
+func browse(t *testing.T, script string, args ...string) {
+	t.Helper()
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("/usr/bin/chromium is missing, and CI is set (`make chromium`)")
 		}
 		t.Skip("Debian's Chromium is not installed (`make chromium`)")
 	}
-	artifacts := filepath.Join(root, ".bin", "artifacts", "inspect-worker")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	run := exec.CommandContext(ctx, nodeScript, filepath.Join(root, "e2e", "workerd", "inspect.mjs"), "http://"+addr, artifacts)
+	run := exec.CommandContext(ctx, nodeScript, append([]string{filepath.Join(root, "e2e", "workerd", script)}, args...)...)
 	run.Dir = root
 	if b, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("the page over the Worker: %v\n%s", err, b)
+		t.Fatalf("%s over the Worker: %v\n%s", script, err, b)
 	}
 }
