@@ -151,19 +151,21 @@ func (t Target) do(ctx context.Context, path, token, ifMatch string, body []byte
 
 // doAt is do with a Cuesource-Time when at is set.
 func (t Target) doAt(ctx context.Context, path, token, ifMatch, at string, body []byte) (int, []byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.URL, "/")+path, bytes.NewReader(body))
+	return t.request(ctx, http.MethodPost, path, body, "Content-Type", "application/json", "Authorization", bearer(token), "If-Match", ifMatch, "Cuesource-Time", at)
+}
+
+// request sends one request with the headers (name, value pairs; an
+// empty value is left out) and returns the status, up to 16 MiB of the
+// body and the ETag of the answer.
+func (t Target) request(ctx context.Context, method, path string, body []byte, headers ...string) (int, []byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(t.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	if at != "" {
-		req.Header.Set("Cuesource-Time", at)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	c := t.Client
 	if c == nil {
@@ -176,6 +178,13 @@ func (t Target) doAt(ctx context.Context, path, token, ifMatch, at string, body 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	return resp.StatusCode, data, resp.Header.Get("ETag"), err
+}
+
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
 }
 
 // object decodes a JSON object with numbers as the engine holds them, so

@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -184,24 +183,8 @@ func wait(ctx context.Context) error {
 
 // get GETs path with the admin token.
 func (t Target) get(ctx context.Context, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(t.URL, "/")+path, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if t.AdminToken != "" {
-		req.Header.Set("Authorization", "Bearer "+t.AdminToken)
-	}
-	c := t.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	return resp.StatusCode, data, err
+	status, data, _, err := t.request(ctx, http.MethodGet, path, nil, "Authorization", bearer(t.AdminToken))
+	return status, data, err
 }
 
 func number(v any) int64 {
