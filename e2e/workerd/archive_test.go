@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,6 +430,7 @@ func TestArchiveThroughput(t *testing.T) {
 	c := newClient(w.url)
 	load(t, c, 0, n)
 	c.waitLog(t, n, 5*time.Minute)
+	hot := pageTimes(t, c)
 	c.Close()
 	w.stop(10 * time.Second)
 
@@ -444,6 +446,39 @@ func TestArchiveThroughput(t *testing.T) {
 	})
 	d := time.Since(start)
 	t.Logf("%d events archived and pruned in %v: %.0f events/s, %d segments, %d bytes in R2", st.Archived, d.Round(time.Millisecond), float64(st.Archived)/d.Seconds(), st.SegmentCount, archivedBytes(st))
+	cold := pageTimes(t, c2)
+	for i, what := range []string{"a segment's first page (read by turns with another segment's)", "a page of the segment read last"} {
+		t.Logf("GET /events, 100 events, %s: hot %v, archived %v (%.1fx)", what, hot[i], cold[i], float64(cold[i])/float64(hot[i]))
+	}
+}
+
+// pageTimes times GET /events pages of 100 events over the first 4,000
+// positions, median of 15 reads each: [0] pages that start two segments
+// (positions 1 and 2001) read by turns, so that a reader keeping one
+// decoded segment decodes each read; [1] the second page of the segment
+// read last, again and again.
+func pageTimes(t *testing.T, c *client) [2]time.Duration {
+	t.Helper()
+	read := func(after int) time.Duration {
+		start := time.Now()
+		r, err := c.Request(http.MethodGet, fmt.Sprintf("/events?after=%d&limit=100&raw=true", after), nil)
+		if err != nil || r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(fmt.Sprintf(`"position":%d,`, after+100))) {
+			t.Fatalf("GET /events?after=%d: %v %v", after, r, err)
+		}
+		return time.Since(start)
+	}
+	var turns, same []time.Duration
+	for range 15 {
+		turns = append(turns, read(0), read(2000))
+		read(0)
+		same = append(same, read(100))
+	}
+	return [2]time.Duration{median(turns), median(same)}
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 func archivedBytes(st storageStatus) int64 {
