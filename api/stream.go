@@ -97,8 +97,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 	}
 	// Counted before the stream opens: a stream past the cap is refused
 	// before it costs anything. The count is this process's; on Workers
-	// each run of the stream script is one stateless page (the shell holds
-	// the connection), so there it only counts pages being read.
+	// the isolate's, whose Go runtime runs each of its streams.
 	if n := s.streams.Add(1); s.opt.MaxStreams > 0 && n > int64(s.opt.MaxStreams) {
 		s.streams.Add(-1)
 		resp := problemWith(statusServiceUnavailable, "too_many_streams",

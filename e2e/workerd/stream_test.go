@@ -25,6 +25,17 @@ func openStream(t *testing.T, base, lastEventID string) <-chan frame {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	return openStreamAt(t, ctx, base, lastEventID)
+}
+
+// openStreamCtx is openStream that ends when ctx does.
+func openStreamCtx(t *testing.T, ctx context.Context, base string) <-chan frame {
+	t.Helper()
+	return openStreamAt(t, ctx, base, "")
+}
+
+func openStreamAt(t *testing.T, ctx context.Context, base, lastEventID string) <-chan frame {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	if lastEventID != "" {
@@ -140,5 +151,53 @@ func TestLiveStream(t *testing.T) {
 		if resp.StatusCode != 400 {
 			t.Fatalf("%s: a bad Last-Event-ID answers %d, want 400", b, resp.StatusCode)
 		}
+	}
+}
+
+// TestStreamCapOnWorkers: CUESOURCE_MAX_STREAMS caps the live streams an
+// isolate serves (locally one isolate serves all): one more is refused
+// with 503 too_many_streams and Retry-After. A stream whose client went
+// away still holds its place (a Worker learns of it only when a write
+// fails, and locally writes to a gone client succeed) until its life
+// (CUESOURCE_STREAM_LIFE) is over: then every stream ends, the client's
+// included, and a new one is served.
+func TestStreamCapOnWorkers(t *testing.T) {
+	needWorkerd(t)
+	w := startWorker(t, buildWorker(t, "contexts/example.cue"), "", "CUESOURCE_MAX_STREAMS=2", "CUESOURCE_STREAM_LIFE=3s")
+	ctx, cancel := context.WithCancel(context.Background())
+	openStreamCtx(t, ctx, w.url)
+	kept := openStream(t, w.url, "")
+	over := func() (int, string, string) {
+		req, _ := http.NewRequest("GET", w.url+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p struct {
+			Kind string `json:"kind"`
+		}
+		if resp.StatusCode != 200 {
+			_ = json.NewDecoder(resp.Body).Decode(&p)
+		}
+		return resp.StatusCode, p.Kind, resp.Header.Get("Retry-After")
+	}
+	if status, kind, retry := over(); status != 503 || kind != "too_many_streams" || retry == "" {
+		t.Fatalf("a third stream: %d %q Retry-After %q, want 503 too_many_streams with Retry-After", status, kind, retry)
+	}
+	cancel() // the first client goes away
+	// The kept stream ends at the end of its life: the client sees the
+	// end of the body (and would reconnect).
+	select {
+	case _, ok := <-kept:
+		if ok {
+			t.Fatal("a frame on a quiet log")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stream outlived its 3s life by 27s")
+	}
+	if status, kind, _ := over(); status != 200 {
+		t.Fatalf("a stream once the others' lives are over: %d %q, want 200", status, kind)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/cuesource/cuesource"
@@ -71,6 +72,8 @@ type Core struct {
 	// object's pass interval (archive.go).
 	retention    retention.Policies
 	archiveEvery time.Duration
+	// streamLife bounds a live stream (stream.go).
+	streamLife time.Duration
 	// reader reads the archive for every script (archive.go); nil
 	// without a bucket. arch is the Archiver object's archiver.
 	reader *archive.Reader
@@ -116,9 +119,20 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 			return nil, fmt.Errorf("CUESOURCE_ARCHIVE_EVERY: want a positive duration such as 10s, got %q", v)
 		}
 	}
-	// No cap on live streams: an isolate sees only its own (README,
-	// Limits on Workers).
-	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: -1}
+	// Live streams are capped per isolate (each is a script polling D1 in
+	// this runtime): the isolate's memory and its D1 reads stay bounded.
+	opt := api.Options{Token: cfg.Token, AdminToken: cfg.AdminToken, MaxStreams: api.DefaultMaxStreams}
+	c.streamLife = streamLife
+	if v := cfg.Env["CUESOURCE_STREAM_LIFE"]; v != "" {
+		if c.streamLife, err = time.ParseDuration(v); err != nil || c.streamLife <= 0 {
+			return nil, fmt.Errorf("CUESOURCE_STREAM_LIFE: want a positive duration such as 5m, got %q", v)
+		}
+	}
+	if v := cfg.Env["CUESOURCE_MAX_STREAMS"]; v != "" {
+		if opt.MaxStreams, err = strconv.Atoi(v); err != nil || opt.MaxStreams <= 0 {
+			return nil, fmt.Errorf("CUESOURCE_MAX_STREAMS: want a positive number such as 256, got %q", v)
+		}
+	}
 	if cfg.Diagram != "" {
 		opt.Diagram = func(*manifest.Manifest) []byte { return []byte(cfg.Diagram) }
 	}

@@ -20,6 +20,13 @@ import (
 const (
 	// pollEvery is the wait between reads of the log while it is quiet.
 	pollEvery = 500 * time.Millisecond
+	// streamLife bounds a stream: then it ends and the client reconnects
+	// with its Last-Event-ID (EventSource does so by itself). A Worker
+	// learns that a client went away only when a write fails, and a
+	// platform may instead never settle the stream's pending operations:
+	// without a bound such a stream would poll D1 and hold its place
+	// under the cap for good. CUESOURCE_STREAM_LIFE overrides it.
+	streamLife = 5 * time.Minute
 )
 
 type streamInput struct {
@@ -42,6 +49,10 @@ type poller struct {
 	*backend
 	w     *frames
 	quiet time.Duration
+	// left is what remains of the stream's life, counted in its waits (a
+	// script reads no clock); end ends the stream when it runs out.
+	left time.Duration
+	end  context.CancelFunc
 }
 
 func (p *poller) Wait(context.Context, int64) error {
@@ -53,6 +64,10 @@ func (p *poller) Wait(context.Context, int64) error {
 	}
 	if err := p.h.do(Op{Kind: "sleep", Arg: pollEvery.Milliseconds()}, nil); err != nil {
 		return err
+	}
+	if p.left -= pollEvery; p.left <= 0 {
+		p.end()
+		return nil
 	}
 	if p.quiet += pollEvery; p.quiet >= api.KeepAlive {
 		p.quiet = 0
@@ -90,15 +105,17 @@ func (f *frames) flush() error {
 }
 
 // stream serves one live stream until the client goes away (a write
-// fails) or the log cannot be read (the client reconnects with its
-// Last-Event-ID).
+// fails), the log cannot be read or its life is over (the client
+// reconnects with its Last-Event-ID).
 func (c *Core) stream(in []byte, h *host) (any, error) {
 	var si streamInput
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
 	w := &frames{h: h}
-	resp := c.svc.With(&poller{backend: &backend{h: h, c: c}, w: w}, nil, nil).Stream(withHost(context.Background(), h), apiRequest(si.Request), w)
+	ctx, end := context.WithCancel(withHost(context.Background(), h))
+	defer end()
+	resp := c.svc.With(&poller{backend: &backend{h: h, c: c}, w: w, left: c.streamLife, end: end}, nil, nil).Stream(ctx, apiRequest(si.Request), w)
 	if resp != nil {
 		wr := toWire(*resp)
 		return Streamed{Response: &wr}, nil
