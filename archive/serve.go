@@ -3,10 +3,7 @@ package archive
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 )
 
 // Entry is an index entry as GET /admin/archive/segments serves it: the
@@ -71,7 +68,7 @@ func (s Served) Segments(ctx context.Context, after int64, n int) (any, int64, e
 // where the target cannot tell its size: an R2 bucket through the
 // Worker's shell).
 func (s Served) Object(ctx context.Context, name string, max int64) ([]byte, int64, error) {
-	if _, _, err := ParseName(name); err != nil {
+	if !isName(name) {
 		return nil, -1, nil
 	}
 	if sz, ok := s.Target.(Sizer); ok {
@@ -110,19 +107,16 @@ func (s Served) Objects(ctx context.Context, after string, n int) ([]string, err
 	return names[:min(n, len(names))], nil
 }
 
-// ParseName reads a segment's name (Name): its first and last positions.
-func ParseName(name string) (first, last int64, err error) {
-	bad := fmt.Errorf("%q is not a segment's name (<first>-<last>.ndjson.gz, 20 digits each)", name)
-	rng, ok := strings.CutSuffix(name, ".ndjson.gz")
-	a, b, ok2 := strings.Cut(rng, "-")
-	if !ok || !ok2 || len(a) != 20 || len(b) != 20 {
-		return 0, 0, bad
+// isName says whether name is a segment's (Name): 20 digits, '-', 20
+// digits, ".ndjson.gz".
+func isName(name string) bool {
+	if len(name) != 51 || name[20] != '-' || name[41:] != ".ndjson.gz" {
+		return false
 	}
-	if first, err = strconv.ParseInt(a, 10, 64); err != nil || first < 1 || a[0] == '+' {
-		return 0, 0, bad
+	for i := range 41 {
+		if i != 20 && (name[i] < '0' || name[i] > '9') {
+			return false
+		}
 	}
-	if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first || b[0] == '+' {
-		return 0, 0, bad
-	}
-	return first, last, nil
+	return true
 }

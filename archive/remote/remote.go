@@ -56,7 +56,9 @@ func (e *Error) Error() string {
 }
 
 // Is makes an object_not_found an archive.ErrNotFound.
-func (e *Error) Is(target error) bool { return target == archive.ErrNotFound && e.Kind == "object_not_found" }
+func (e *Error) Is(target error) bool {
+	return target == archive.ErrNotFound && e.Kind == "object_not_found"
+}
 
 // get reads path?q into out, reading at most max bytes of the body.
 func (c *Client) get(ctx context.Context, path string, q url.Values, max int64, out any) error {
