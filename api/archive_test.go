@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -152,7 +153,7 @@ func TestArchiveObjects(t *testing.T) {
 		names, after = append(names, p.Names...), p.Next
 	}
 	assert.Equal(t, []string{archive.Name(1, 2), archive.Name(3, 4), archive.Name(5, 6), archive.Name(7, 9)}, names)
-	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=-3"} {
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=-3", "?after=" + strings.Repeat("x", 1025)} {
 		r := s.do("GET", "/admin/archive/objects"+q, "", adm...)
 		assert.Equal(t, 400, r.Status, "%s: %s", q, r)
 		assert.Equal(t, "invalid_parameter", r.json(t)["kind"], q)
