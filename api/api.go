@@ -116,6 +116,9 @@ type Options struct {
 	// without it the route answers 404. Typed any so that this package,
 	// which the Worker carries, does not carry the archive's code.
 	Storage func(ctx context.Context) (any, error)
+	// Archive serves the archive to the admin (GET /admin/archive/...);
+	// nil (no archive configured) answers those routes 404.
+	Archive Archive
 	// Identity verifies bearer tokens when the context declares auth (the
 	// runtime hands it an auth.Verifier built from the context's auth).
 	Identity Identifier
@@ -292,6 +295,10 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if s.opt.Storage == nil {
 			return problem(statusNotFound, "not_found", "this runtime reports no storage")
 		}
+	case "archive":
+		if s.opt.Archive == nil {
+			return problem(statusNotFound, "not_found", "this server has no archive (natively serve --archive; on Workers an R2 bucket bound as ARCHIVE)")
+		}
 	}
 	switch {
 	case m.Route == nil && route.AdminArea(segs) && route.Needs(segs) == "":
@@ -405,6 +412,12 @@ func (s *Service) handle(ctx context.Context, name string, c *call) Response {
 			return internal(err)
 		}
 		return jsonResponse(statusOK, st)
+	case "admin.archive.segments":
+		return s.archiveSegments(ctx, c)
+	case "admin.archive.segment":
+		return s.archiveObject(ctx, c)
+	case "admin.archive.objects":
+		return s.archiveObjects(ctx, c)
 	case "deadLetters.list":
 		return s.deadLetterList(ctx)
 	case "deadLetters.discard":

@@ -411,12 +411,14 @@ func (openapiReadSide) List(context.Context) ([]cuesource.DeadLetter, error)    
 func (openapiReadSide) Retry(context.Context, int64) error                           { return nil }
 func (openapiReadSide) Discard(context.Context, int64) error                         { return nil }
 
-// A context with a retention documents GET /admin/storage and the
-// instance events' hotFrom; one without documents neither.
+// A context with a retention documents GET /admin/storage, the
+// archive's routes and the instance events' hotFrom; one without
+// documents none of them.
 func TestOpenAPIRetention(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
 	doc := openapiDoc(t, p)
 	assert.NotContains(t, doc["paths"], "/admin/storage")
+	assert.NotContains(t, doc["paths"], "/admin/archive/segments")
 
 	m, err := compiler.Compile("../contexts/example.cue")
 	require.NoError(t, err)
@@ -425,6 +427,11 @@ func TestOpenAPIRetention(t *testing.T) {
 	require.NoError(t, err)
 	doc = openapiDoc(t, p)
 	require.Contains(t, doc["paths"], "/admin/storage")
+	assert.NotContains(t, at(t, doc, "paths", "/admin/storage", "get", "description"), "404 for now", "the Workers runtime answers it")
+	for _, path := range []string{"/admin/archive/segments", "/admin/archive/segments/{name}", "/admin/archive/objects"} {
+		at(t, doc, "paths", path, "get", "security")
+	}
+	assert.Contains(t, at(t, doc, "paths", "/admin/archive/segments/{name}", "get", "responses", "422", "description"), "object_too_large")
 	ev := doc["paths"].(map[string]any)["/cart/{id}/events"].(map[string]any)["get"].(map[string]any)
 	schema := ev["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
 	assert.Contains(t, schema["properties"], "hotFrom")

@@ -6,15 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/diagram"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/route"
+	"github.com/cuesource/cuesource/store/sqlite"
 )
 
 var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispatch.golden")
@@ -24,9 +27,14 @@ var updateDispatch = flag.Bool("update-dispatch", false, "rewrite testdata/dispa
 // panic on a route without one) by its handler, not by the dispatcher.
 func TestRouteHandlers(t *testing.T) {
 	p := openapiCompile(t, "../contexts/example.cue")
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "shop.db"), sqlite.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	dir := archive.Dir(t.TempDir())
+	require.NoError(t, dir.Put(t.Context(), archive.Name(1, 2), []byte("x")))
 	s := New(p, openapiBackend{}, Options{AdminToken: "admin", ReadModels: openapiReadSide{}, DeadLetters: openapiReadSide{}, Diagram: func(*manifest.Manifest) []byte { return []byte("<svg/>") },
-		Storage: func(context.Context) (any, error) { return struct{}{}, nil }})
-	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "{name}", "open_carts", "{action}", "rebuild")
+		Storage: func(context.Context) (any, error) { return struct{}{}, nil }, Archive: archive.Served{Target: dir, Index: st}})
+	fill := strings.NewReplacer("{aggregate}", "cart", "{id:int}", "7", "{id}", "c1", "{command}", "Open", "/segments/{name}", "/segments/"+archive.Name(1, 2), "{name}", "open_carts", "{action}", "rebuild")
 	for _, r := range route.Table {
 		method, _, _ := strings.Cut(r.Methods, ",")
 		h := Header{"Authorization": {"Bearer admin"}, "Content-Type": {"application/json"}}

@@ -19,7 +19,10 @@ import (
 // Dir is a Target in a local directory.
 type Dir string
 
-var _ Target = Dir("")
+var (
+	_ Target = Dir("")
+	_ Sizer  = Dir("")
+)
 
 func (d Dir) String() string { return string(d) }
 
@@ -71,6 +74,18 @@ func (d Dir) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s in %s", ErrNotFound, name, d)
 	}
 	return data, err
+}
+
+// Size implements [Sizer]: a segment's size, from the file system.
+func (d Dir) Size(ctx context.Context, name string) (int64, error) {
+	fi, err := os.Stat(filepath.Join(string(d), name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%w: %s in %s", ErrNotFound, name, d)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("archive: %w", err)
+	}
+	return fi.Size(), nil
 }
 
 // List names the segments in the directory.

@@ -24,6 +24,12 @@
 //   - [Reader]: the archived part of the log, read through the index,
 //     each segment checked against its size and checksum before a line of
 //     it is returned; [Verify] checks them all.
+//   - [Served]: the archive as a runtime serves it to its admin (GET
+//     /admin/archive/...): the index a page at a time with the hot
+//     store's counts ([Pager], [Entry]) and the target's objects as
+//     stored, bounded ([Sizer]); package archive/remote reads them back
+//     as a Target and an Index, so Verify and Reader run on the admin's
+//     machine against a running server or Worker.
 //
 // # Crashes
 //

@@ -53,10 +53,13 @@ Usage:
   cuesource deadletters list|retry|discard CONTEXT [ID] [--data DIR] [--json]
                                            effect deliveries that gave up (server stopped)
   cuesource archive run|verify CONTEXT --archive DIR [--data DIR] [--json]
-  cuesource archive restore CONTEXT --archive DIR --into DIR [--from P] [--to P]
+  cuesource archive verify CONTEXT --url URL [--admin-token T] [--json]
+  cuesource archive restore CONTEXT (--archive DIR [--data DIR] | --url URL [--admin-token T])
+                          --into DIR [--from P] [--to P]
                                            archive and prune once, check every segment,
-                                           or restore a range into a fresh store
-  cuesource storage status CONTEXT [--data DIR] [--archive DIR] [--json]
+                                           or restore a range into a fresh store (--url:
+                                           of a running server or Worker)
+  cuesource storage status CONTEXT [--data DIR] [--archive DIR | --url URL [--admin-token T]] [--json]
                                            the hot log against its budget, the archive's
                                            segments, what each policy lets go next
   cuesource diagram CONTEXT [-o FILE]       draw the event model as SVG

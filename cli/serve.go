@@ -365,6 +365,10 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			identity = v
 		}
 	}
+	var served api.Archive
+	if t := f.target(); t != nil {
+		served = archive.Served{Target: t, Index: st}
+	}
 	stk.svc = api.New(p, backend, api.Options{
 		Identity: identity,
 		Token:    f.token, AdminToken: f.adminToken,
@@ -376,6 +380,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 			cur := backend.Program() // a watch may have swapped it
 			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(cur, st), time.Now())
 		},
+		Archive: served,
 		Diagram: diagram.SVG,
 	})
 	return stk, nil

@@ -55,6 +55,10 @@ var Table = []*Route{
 	{Name: "admin.seed", Path: "/admin/seed/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.rehydrate", Path: "/admin/rehydrate/{aggregate}/{id}", Methods: "POST", Access: Admin},
 	{Name: "admin.storage", Path: "/admin/storage", Methods: "GET, HEAD", Access: Admin, Needs: "storage"},
+	// The archive as stored, for `cuesource archive verify|restore --url`.
+	{Name: "admin.archive.segments", Path: "/admin/archive/segments", Methods: "GET, HEAD", Access: Admin, Needs: "archive"},
+	{Name: "admin.archive.segment", Path: "/admin/archive/segments/{name}", Methods: "GET, HEAD", Access: Admin, Needs: "archive"},
+	{Name: "admin.archive.objects", Path: "/admin/archive/objects", Methods: "GET, HEAD", Access: Admin, Needs: "archive"},
 	{Name: "admin.projectionRow", Path: "/admin/projections/{name}/rows/{key}", Methods: "GET, HEAD", Access: Admin, Needs: "projections"},
 	{Name: "deadLetters.list", Path: "/admin/dead-letters", Methods: "GET, HEAD", Access: Admin, Needs: "effects"},
 	{Name: "deadLetters.discard", Path: "/admin/dead-letters/{id:int}", Methods: "DELETE", Access: Admin, Needs: "effects"},

@@ -230,6 +230,9 @@ func (b *builder) admin() {
 	}
 	if b.retains {
 		b.add(routePath("admin.storage"), fromJSON(storageOp))
+		b.add(routePath("admin.archive.segments"), fromJSON(archiveSegmentsOp))
+		b.add(routePath("admin.archive.segment"), fromJSON(archiveSegmentOp))
+		b.add(routePath("admin.archive.objects"), fromJSON(archiveObjectsOp))
 	}
 }
 
@@ -752,12 +755,48 @@ func readSide(m *manifest.Manifest, add func(at where, o map[string]any), schema
 // package.
 const (
 	storageOp = `{"operationId": "admin.storage", "summary": "Storage and archive",
-		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. Served natively (cuesource serve --archive DIR); the Workers runtime answers 404 for now.",
+		"description": "The hot log's size against its budget (retention.hotBytes), the archive's segments (count, positions, date range, bytes, checksum; the newest 100 listed) and what each retention policy would let go next. The same natively (cuesource serve --archive) and on Workers (D1's log and the R2 bucket ARCHIVE); cuesource storage status --url reads it.",
 		"security": [{"admin": []}],
 		"responses": {
 			"200": {"description": "The storage status.", "content": {"application/json": {"schema": {"type": "object", "required": ["hotBytes", "head", "archived", "segmentCount", "segments", "next"]}}}},
 			"401": {"description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 			"404": {"description": "not_found: the server has no admin token, or its runtime reports no storage.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	archiveSegmentsOp = `{"operationId": "admin.archive.segments", "summary": "The archive's index",
+		"description": "A page of the segment index: the entries holding positions above after, in position order, each as GET /admin/storage lists a segment (hot: what the index says) with counted, how many of its events the hot store holds, counted in the same read. Read on from next until a page is empty. cuesource archive verify|restore --url read it. Admin token; 404 without an archive (natively serve --archive; on Workers the R2 bucket ARCHIVE).",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+			{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+		"responses": {
+			"200": {"description": "A page of the index.", "content": {"application/json": {"schema": {"type": "object", "required": ["segments", "next"], "properties": {
+				"segments": {"type": "array", "items": {"type": "object", "required": ["name", "first", "last", "count", "firstTime", "lastTime", "bytes", "sha256", "hot", "counted"]}},
+				"next": {"type": "integer", "minimum": 0, "description": "The last position of the page's last entry (after when the page is empty)."}}}}}},
+			"400": {"description": "invalid_parameter: after or limit out of range.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found: the server has no admin token, or no archive.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	archiveSegmentOp = `{"operationId": "admin.archive.segment", "summary": "An archived object, as stored",
+		"description": "The object's bytes as the archive keeps them (a gzip segment), base64 in JSON: a Worker's response body is a JavaScript string, which cannot carry raw binary. At most 16 MiB (the archiver's segments are far smaller). Admin token.",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9]{20}-[0-9]{20}[.]ndjson[.]gz$"}}],
+		"responses": {
+			"200": {"description": "The object.", "content": {"application/json": {"schema": {"type": "object", "required": ["name", "bytes", "data"], "properties": {
+				"name": {"type": "string"}, "bytes": {"type": "integer", "minimum": 0}, "data": {"type": "string", "contentEncoding": "base64"}}}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "object_not_found: the archive holds no segment of that name; not_found: the server has no admin token, or no archive.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"422": {"description": "object_too_large: the object is over 16 MiB (bytes, limit); verify it where it is kept.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+		}}`
+	archiveObjectsOp = `{"operationId": "admin.archive.objects", "summary": "The archive's object names",
+		"description": "A page of the names the archive's target holds, in name order, after the name after: the index's segments and any leftover of an interrupted step. Read on from next until a page is empty. Admin token.",
+		"security": [{"admin": []}],
+		"parameters": [{"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 1024, "default": ""}},
+			{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000}}],
+		"responses": {
+			"200": {"description": "A page of names.", "content": {"application/json": {"schema": {"type": "object", "required": ["names", "next"], "properties": {
+				"names": {"type": "array", "items": {"type": "string"}}, "next": {"type": "string"}}}}}},
+			"400": {"description": "invalid_parameter: after or limit out of range.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"401": {"description": "unauthorized: the request did not send the admin token.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+			"404": {"description": "not_found: the server has no admin token, or no archive.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 		}}`
 	rehydrateOp            = `{"description": "Rebuilds the instance's state from its events and compares it with the stored state; with fix=true it stores the rebuilt state. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.rehydrate", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}, {"description": "true stores the rebuilt state.", "in": "query", "name": "fix", "schema": {"default": false, "type": "boolean"}}], "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Drift"}}}, "description": "The comparison."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token), unknown_aggregate or instance_missing."}}, "security": [{"admin": []}], "summary": "Rehydrate an instance"}`
 	seedOp                 = `{"description": "Writes the given events to a new instance, bypassing commands and guards: each payload is still validated against its schema and folded through the reducers. How scenarios are played over HTTP and history is imported. Admin routes need the admin token and answer 404 when the server has none.", "operationId": "admin.seed", "parameters": [{"in": "path", "name": "aggregate", "required": true, "schema": {}}, {"$ref": "#/components/parameters/id"}], "requestBody": {"content": {"application/json": {"schema": {"properties": {"events": {"items": {"properties": {"at": {"description": "When the event happened (kept to the millisecond). Default: the previous event's time, or the seed's.", "format": "date-time", "type": "string"}, "event": {"type": "string"}, "payload": {"description": "{} when left out.", "type": "object"}, "version": {"description": "Store the event at this older version (its payload fits that version; event may be a former name): it is read through the lenses. Default: the current version.", "minimum": 0, "type": "integer"}}, "required": ["event"], "type": "object"}, "minItems": 1, "type": "array"}}, "required": ["events"], "type": "object"}}}, "required": true}, "responses": {"201": {"content": {"application/json": {"schema": {"properties": {"state": {}, "version": {"description": "The instance's version: its number of events.", "minimum": 0, "type": "integer"}}, "required": ["state", "version"], "type": "object"}}}, "description": "The instance, created.", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Location": {"description": "The instance's path.", "schema": {"type": "string"}}}}, "400": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "invalid_json or invalid_body: the body; schema: a payload does not fit its event; lens_failed: an old payload cannot be read; invalid_id."}, "401": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unauthorized: the request did not send the admin token.", "headers": {"WWW-Authenticate": {"schema": {"const": "Bearer realm=\"cuesource\""}}}}, "404": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "not_found (the server has no admin token) or unknown_aggregate."}, "409": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "instance_exists: seeding needs a new instance."}, "415": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unsupported_media_type: the body is not application/json."}, "500": {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, "description": "unknown_event, expression_failed or invalid_state: the events do not fold; internal: the server failed."}}, "security": [{"admin": []}], "summary": "Seed an instance"}`

@@ -26,7 +26,10 @@ type Bucket struct {
 	bucket, prefix string
 }
 
-var _ archive.Target = (*Bucket)(nil)
+var (
+	_ archive.Target = (*Bucket)(nil)
+	_ archive.Sizer  = (*Bucket)(nil)
+)
 
 // Open makes the target an s3://bucket/prefix URL names, with the
 // endpoint, credentials and region getenv gives.
@@ -82,6 +85,19 @@ func (b *Bucket) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s%s", archive.ErrNotFound, b, name)
 	}
 	return nil, fmt.Errorf("archive: get %s%s: %w", b, name, err)
+}
+
+// Size implements archive.Sizer: one HEAD, so that an object over the
+// bound the admin route serves is never read.
+func (b *Bucket) Size(ctx context.Context, name string) (int64, error) {
+	info, err := b.c.StatObject(ctx, b.bucket, b.prefix+name, minio.StatObjectOptions{})
+	if err == nil {
+		return info.Size, nil
+	}
+	if code := minio.ToErrorResponse(err).Code; code == minio.NoSuchKey || code == "NotFound" {
+		return 0, fmt.Errorf("%w: %s%s", archive.ErrNotFound, b, name)
+	}
+	return 0, fmt.Errorf("archive: stat %s%s: %w", b, name, err)
 }
 
 // List names the segments under the prefix, in name order.

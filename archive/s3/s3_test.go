@@ -60,6 +60,13 @@ func TestBucket(t *testing.T) {
 	assert.Equal(t, "again", string(got))
 	_, err = b.Get(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz")
 	assert.ErrorIs(t, err, archive.ErrNotFound)
+
+	// Its size, without reading it (what the admin route checks first).
+	n, err := b.Size(t.Context(), "00000000000000000001-00000000000000000010.ndjson.gz")
+	require.NoError(t, err)
+	assert.Equal(t, int64(len("again")), n)
+	_, err = b.Size(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz")
+	assert.ErrorIs(t, err, archive.ErrNotFound)
 }
 
 // A bucket that does not exist, and URLs or endpoints that name none, are

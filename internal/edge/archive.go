@@ -285,6 +285,30 @@ func (d *d1Hot) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool
 	return s, true, nil
 }
 
+// SegmentsAfter implements archive.Pager: GET /admin/archive/segments.
+func (d *d1Hot) SegmentsAfter(ctx context.Context, after int64, n int) ([]archive.Entry, error) {
+	res, err := via(ctx, d.h).query(d1.ArchiveSegmentsAfter, after, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]archive.Entry, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		if len(r) != 10 {
+			return nil, fmt.Errorf("archive index: a row of %d columns, want 10", len(r))
+		}
+		s, err := segmentOf(r[:9])
+		if err != nil {
+			return nil, err
+		}
+		e := archive.Entry{Segment: s}
+		if err := intInto(&e.Counted, r[9]); err != nil {
+			return nil, fmt.Errorf("archive index: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // segmentOf decodes a row of d1.SegmentColumns.
 func segmentOf(r []any) (archive.Segment, error) {
 	var s archive.Segment
@@ -334,7 +358,13 @@ func (t r2) Get(ctx context.Context, name string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(*b64)
 }
 
-func (t r2) List(ctx context.Context) ([]string, error) {
+func (t r2) List(ctx context.Context) ([]string, error) { return t.ListAfter(ctx, "", -1) }
+
+// ListAfter implements archive.ListerAfter. The shell's "r2list" pages
+// by R2's cursor only, so a page after a name lists the bucket from its
+// start (a call per 1000 names before it), keeping only up to n names
+// after it (n < 0: every one).
+func (t r2) ListAfter(ctx context.Context, after string, n int) ([]string, error) {
 	var out []string
 	cursor := ""
 	for {
@@ -345,7 +375,13 @@ func (t r2) List(ctx context.Context) ([]string, error) {
 		if err := via(ctx, t.h).do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
 			return nil, err
 		}
-		out = append(out, page.Names...)
+		for _, name := range page.Names {
+			if name > after {
+				if out = append(out, name); len(out) == n {
+					return out, nil
+				}
+			}
+		}
 		if page.Cursor == "" {
 			return out, nil
 		}
@@ -567,6 +603,15 @@ func (c *Core) storage(h *host, now time.Time) func(context.Context) (any, error
 		}
 		return archive.StatusOf(ctx, c.hotOf(h, now), t, c.retention, c.snapshotsOf(h), now)
 	}
+}
+
+// served is GET /admin/archive/... on the Worker: D1's index and the
+// bucket's objects; nil without a bucket.
+func (c *Core) served(h *host, now time.Time) *archive.Served {
+	if !c.cfg.Archive {
+		return nil
+	}
+	return &archive.Served{Target: r2{h}, Index: c.hotOf(h, now)}
 }
 
 // snapshotBefore is archive.Options.Snapshot on Workers: the instance's

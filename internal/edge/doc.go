@@ -12,8 +12,9 @@
 // reservation of a claimed key at its own object, the ask of the holder
 // it recorded, the keys an instance holds written with its events), and
 // the archive (archive.go: package archive's steps over D1 and an R2
-// bucket, run by the Archiver object's alarm, and the reads of what left
-// D1). The SQL is package store/d1's.
+// bucket, run by the Archiver object's alarm, the reads of what left
+// D1, and the index and objects GET /admin/archive/... serve). The SQL is
+// package store/d1's.
 // In a context with auth it verifies bearer tokens with package auth, as
 // natively: HS256 in Go, a public-key signature by the shell's WebCrypto
 // (the "verify" op), a JWKS URL through the shell's fetch (auth.go).

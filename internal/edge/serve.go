@@ -77,6 +77,9 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 		}
 		return si.ID + "-" + strconv.Itoa(ids)
 	})
+	if a := c.served(h, si.Now); a != nil {
+		svc = svc.WithArchive(a)
+	}
 	if api.WantsStream(req) {
 		// The live stream is the stream script's, run in a loop by the
 		// shell.

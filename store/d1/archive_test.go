@@ -126,3 +126,23 @@ func must(t *testing.T, v any) int64 {
 	require.NoError(t, err)
 	return n
 }
+
+// The index a page at a time: the segments holding positions above
+// after, from the one holding after+1, each with the events D1 holds.
+func TestArchiveSegmentsAfter(t *testing.T) {
+	run := archiveDB(t)
+	for _, r := range [][2]int64{{1, 2}, {3, 4}, {5, 6}} {
+		run(stmt{d1.ArchiveAddSegment, []any{r[0], r[1], 2, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, "s",
+			fmt.Sprintf("%020d-%020d.ndjson.gz", r[0], r[1]), "2026-01-02T03:04:05.006Z"}})
+	}
+	run(stmt{d1.ArchivePrune, []any{`[1,2,3]`, `[]`}}, stmt{d1.ArchivePruneUpdate, []any{1, 3}})
+	for _, c := range []struct {
+		after, n int64
+		firsts   []int64
+	}{{0, 10, []int64{1, 3, 5}}, {0, 2, []int64{1, 3}}, {2, 10, []int64{3, 5}}, {3, 1, []int64{3}}, {4, 10, []int64{5}}, {6, 10, nil}} {
+		rows := run(stmt{d1.ArchiveSegmentsAfter, []any{c.after, c.n}})[0]
+		assert.Equal(t, c.firsts, ints(t, rows, 0), "after %d, %d", c.after, c.n)
+	}
+	rows := run(stmt{d1.ArchiveSegmentsAfter, []any{0, 10}})[0]
+	assert.Equal(t, []int64{0, 1, 2}, ints(t, rows, 9), "the events D1 holds of each")
+}

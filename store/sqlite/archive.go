@@ -17,6 +17,7 @@ var (
 	_ archive.Hot     = (*Store)(nil)
 	_ archive.Index   = (*Store)(nil)
 	_ archive.Counter = (*Store)(nil)
+	_ archive.Pager   = (*Store)(nil)
 )
 
 // archiveTable is the segment index (package archive): one row per
@@ -266,9 +267,31 @@ func (s *Store) Prune(ctx context.Context, positions []int64) (int, error) {
 // SegmentsCounted implements [archive.Counter]: the index and the
 // hot events of each segment, in one statement (one snapshot).
 func (s *Store) SegmentsCounted(ctx context.Context) ([]archive.Segment, []int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+segmentColumns+`,
-		(SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
-		FROM archive_segments ORDER BY first`)
+	return s.segmentsCounted(ctx, `SELECT `+segmentColumns+`, `+countedColumn+` FROM archive_segments ORDER BY first`)
+}
+
+// countedColumn counts the hot events of a segment of archive_segments.
+const countedColumn = `(SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)`
+
+// SegmentsAfter implements [archive.Pager]: from the entry holding
+// after+1 (found by the primary key, so a page costs its length, not its
+// place in the index), each counted in the same statement.
+func (s *Store) SegmentsAfter(ctx context.Context, after int64, n int) ([]archive.Entry, error) {
+	segs, hot, err := s.segmentsCounted(ctx, `SELECT `+segmentColumns+`, `+countedColumn+` FROM archive_segments
+		WHERE first >= COALESCE((SELECT first FROM archive_segments WHERE first <= ?1 + 1 ORDER BY first DESC LIMIT 1), 0) AND last > ?1
+		ORDER BY first LIMIT ?2`, after, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]archive.Entry, len(segs))
+	for i, g := range segs {
+		out[i] = archive.Entry{Segment: g, Counted: hot[i]}
+	}
+	return out, nil
+}
+
+func (s *Store) segmentsCounted(ctx context.Context, query string, args ...any) ([]archive.Segment, []int64, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, nil, s.fault(fmt.Errorf("sqlite: archive index: %w", err))
 	}
