@@ -112,3 +112,80 @@ func TestHotLogCounter(t *testing.T) {
 	require.NoError(t, r.Import(ctx, all, map[[2]string]json.RawMessage{}))
 	assert.Positive(t, counted(t, r, "an import"))
 }
+
+// BenchmarkHotLogCounter is what the counter's triggers cost an append
+// (BENCHMARKS.md §8): commits of one event (a 150-byte payload) with a
+// snapshot, one a transaction or 32 in one, on a store with the
+// triggers and on one whose triggers are dropped, in the same process.
+// synchronous=NORMAL, so that no fsync hides the work.
+func BenchmarkHotLogCounter(b *testing.B) {
+	payload := json.RawMessage(`{"orderId":"o-000123","sku":"SKU-4711","quantity":3,"unitPrice":{"amount":"19.90","currency":"EUR"},"note":"gift wrap, leave at the door"}`)
+	for _, batch := range []int{1, 32} {
+		for _, counter := range []bool{true, false} {
+			b.Run(fmt.Sprintf("commits=%d/counter=%t", batch, counter), func(b *testing.B) {
+				s, err := Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), Options{Sync: SyncNormal})
+				require.NoError(b, err)
+				defer s.Close()
+				if !counter {
+					require.NoError(b, s.Write(b.Context(), func(tx *sql.Tx) error {
+						_, err := tx.Exec(`DROP TRIGGER hot_log_insert; DROP TRIGGER hot_log_delete; DROP TRIGGER hot_log_update`)
+						return err
+					}))
+				}
+				versions := make([]int64, 256)
+				n := 0
+				commits := make([]store.Commit, batch)
+				for b.Loop() {
+					for i := range commits {
+						k := n % len(versions)
+						commits[i] = store.Commit{Aggregate: "order", Instance: fmt.Sprintf("o-%03d", k), ExpectedVersion: versions[k], State: payload,
+							Events: []store.Event{{ID: fmt.Sprintf("e-%d", n), Type: "LineAdded", SchemaVersion: 1, Time: t0, CommandID: fmt.Sprintf("c-%d", n), Payload: payload}}}
+						versions[k]++
+						n++
+					}
+					res, err := s.AppendBatch(b.Context(), commits)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, r := range res {
+						if r.Err != nil {
+							b.Fatal(r.Err)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/commit")
+			})
+		}
+	}
+}
+
+// BenchmarkHotBytes reads the hot log's size of a log of 100,000 events
+// (150-byte payloads, about 30 MB) from the counter, and, as before the
+// counter, by summing every row (BENCHMARKS.md §8).
+func BenchmarkHotBytes(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), Options{SkipIntegrityCheck: true})
+	require.NoError(b, err)
+	defer s.Close()
+	payload := json.RawMessage(`{"orderId":"o-000123","sku":"SKU-4711","quantity":3,"unitPrice":{"amount":"19.90","currency":"EUR"},"note":"gift wrap, leave at the door"}`)
+	evs := make([]store.Event, 100_000)
+	for i := range evs {
+		evs[i] = store.Event{Position: int64(i + 1), ID: fmt.Sprintf("e-%d", i), Aggregate: "order", Instance: fmt.Sprintf("o-%d", i/10), Version: int64(i%10 + 1),
+			Type: "LineAdded", SchemaVersion: 1, Time: t0, CommandID: fmt.Sprintf("c-%d", i), Payload: payload}
+	}
+	require.NoError(b, s.Import(b.Context(), evs, nil))
+	b.Run("counter", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.HotBytes(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sum", func(b *testing.B) {
+		var n int64
+		for b.Loop() {
+			if err := s.read.QueryRowContext(b.Context(), `SELECT COALESCE(SUM(`+rowBytes("")+`), 0) FROM events`).Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
