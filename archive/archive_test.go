@@ -328,3 +328,38 @@ func TestSegmentsSmallerThanTheWindow(t *testing.T) {
 	assert.Equal(t, rep.Segments, n)
 	assert.Empty(t, problems)
 }
+
+// The archiver reads the hot log's size at every step, not once per pass:
+// what is written while a pass goes through the log counts at its next
+// step, so the budget holds to within one step's writes. (Each event is
+// its own instance's, so any of them may leave.)
+func TestBudgetSeesWritesWithinAPass(t *testing.T) {
+	s, dir := open(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 200 {
+		_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: fmt.Sprintf("c%d", i), State: json.RawMessage(`{}`),
+			Events: []store.Event{{ID: fmt.Sprintf("e%d", i), Type: "Added", Time: at, CommandID: fmt.Sprintf("k%d", i), Payload: json.RawMessage(`{"n":1}`)}}})
+		require.NoError(t, err)
+	}
+	hot, err := s.HotBytes(t.Context())
+	require.NoError(t, err)
+	ps := retention.Policies{HotBytes: hot + 1000}
+	a := archive.New(s, dir, ps, archive.Options{Window: 50, SegmentEvents: 100})
+	rep, done, err := a.Step(t.Context())
+	require.NoError(t, err)
+	require.False(t, done, "the pass is at its first window of four")
+	require.Zero(t, rep.Pruned, "under the budget")
+
+	_, err = s.Append(t.Context(), store.Commit{Aggregate: "blob", Instance: "b", State: json.RawMessage(`{}`),
+		Events: []store.Event{{ID: "big", Type: "Stored", Time: at, CommandID: "big",
+			Payload: json.RawMessage(`{"s":"` + strings.Repeat("0", 5000) + `"}`)}}})
+	require.NoError(t, err)
+	rep, _, err = a.Step(t.Context())
+	require.NoError(t, err)
+	assert.Positive(t, rep.Pruned, "the next step of the same pass sees the log over its budget")
+	_, err = a.Run(t.Context())
+	require.NoError(t, err)
+	hot, err = s.HotBytes(t.Context())
+	require.NoError(t, err)
+	assert.LessOrEqual(t, hot, ps.HotBytes)
+}

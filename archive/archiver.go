@@ -14,8 +14,9 @@ type Hot interface {
 	Index
 	// Guards returns the guards (Archived is the index's last position).
 	Guards(ctx context.Context) (retention.Guards, error)
-	// HotBytes returns the hot log's size as the byte budget counts it
-	// (it may read the whole hot log).
+	// HotBytes returns the hot log's size as the byte budget counts it:
+	// a counter the store keeps with every write to the log, read in
+	// O(1), so the archiver reads it at every step.
 	HotBytes(ctx context.Context) (int64, error)
 	// Window returns up to n hot events with positions above after, in
 	// position order, as the retention decision sees them.
@@ -102,10 +103,6 @@ type Archiver struct {
 	opt    Options
 	cursor int64 // the window starts after it; back to 0 at the end
 	worked bool  // a step of this pass archived or pruned
-	// hotBytes is the hot log's size, read at the start of each pass over
-	// the hot log (with a budget only: it may read the whole log) and
-	// lowered by what each prune deletes.
-	hotBytes int64
 }
 
 // NewCodec returns an archiver that compresses its segments with codec.
@@ -146,8 +143,11 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	if err != nil {
 		return rep, false, err
 	}
-	if a.cursor == 0 && a.ps.HotBytes > 0 {
-		if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+	// The size as it is now, with what was written since the last step:
+	// the budget holds to within one step's writes.
+	var hotBytes int64
+	if a.ps.HotBytes > 0 {
+		if hotBytes, err = a.hot.HotBytes(ctx); err != nil {
 			return rep, false, err
 		}
 	}
@@ -161,7 +161,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	}
 	now := a.opt.Now()
 	more := false // the window wants more archived than one segment holds
-	if d := retention.Decide(a.ps, g, a.hotBytes, now, window, true); d.Wanted > g.Archived {
+	if d := retention.Decide(a.ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
 		// Archive ahead of what must leave now, up to a whole segment:
 		// fewer, larger segments, and the next steps prune without
 		// writing. An archived event may stay hot; both copies are the
@@ -177,7 +177,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		}
 		more = g.Archived < d.Wanted
 	}
-	d := retention.Decide(a.ps, g, a.hotBytes, now, window, false)
+	d := retention.Decide(a.ps, g, hotBytes, now, window, false)
 	if len(d.Leave) > 0 {
 		if err := a.snapshotBefore(ctx, window, d.Leave); err != nil {
 			return rep, false, err
@@ -191,14 +191,6 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 			return rep, false, err
 		}
 		rep.Pruned = int64(n)
-		if n == len(pos) {
-			a.hotBytes = d.HotBytes
-		} else if a.ps.HotBytes > 0 {
-			// Some stayed (their guards moved): count again.
-			if a.hotBytes, err = a.hot.HotBytes(ctx); err != nil {
-				return rep, false, err
-			}
-		}
 	}
 	// A pass is done when it wrapped with nothing archived or pruned in
 	// any of its steps, not only its last.

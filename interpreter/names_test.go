@@ -34,5 +34,5 @@ func TestReservedNames(t *testing.T) {
 		break
 	}
 	_, err = Compile(m)
-	require.ErrorContains(t, err, `projection name "outbox" is taken by the event store's own tables (archive_segments, dead_letters, events, idempotency, instances, outbox, projections, snapshots, unique_constraints, unique_keys)`)
+	require.ErrorContains(t, err, `projection name "outbox" is taken by the event store's own tables (archive_segments, dead_letters, events, hot_log, idempotency, instances, outbox, projections, snapshots, unique_constraints, unique_keys)`)
 }

@@ -179,6 +179,6 @@ func Page(evs []Event) []Event {
 
 // Tables are the tables a runtime keeps in a store's database (see [SQL])
 // beside the projections' own, which are named as the projections: the
-// log, snapshots, idempotency records, outbox and dead letters, the
+// log and its size, snapshots, idempotency records, outbox and dead letters, the
 // projections' checkpoints, and the unique keys instances hold. Sorted; no projection may take these names.
-var Tables = []string{"archive_segments", "dead_letters", "events", "idempotency", "instances", "outbox", "projections", "snapshots", "unique_constraints", "unique_keys"}
+var Tables = []string{"archive_segments", "dead_letters", "events", "hot_log", "idempotency", "instances", "outbox", "projections", "snapshots", "unique_constraints", "unique_keys"}

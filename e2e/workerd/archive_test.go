@@ -4,6 +4,7 @@ package workerd
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	"github.com/cuesource/cuesource/e2e/e2etest"
+	"github.com/cuesource/cuesource/store/d1"
+
+	_ "modernc.org/sqlite" // to read the D1 database workerd persisted
 )
 
 // deposit sends one Deposit; it returns the reply's status (0: no
@@ -315,6 +319,7 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	// decoded last.
 	c.Close()
 	w.stop(10 * time.Second)
+	checkHotCounter(t, persist)
 	w = startWorker(t, dir, persist)
 	c = newClient(w.url)
 	r, err := c.Request(http.MethodGet, "/events?after=0", nil)
@@ -487,4 +492,52 @@ func archivedBytes(st storageStatus) int64 {
 		b += s.Bytes
 	}
 	return b
+}
+
+// checkHotCounter reads the D1 database workerd left under persist
+// (stopped) and checks that its hot log's size, the counter the triggers
+// of migration 0004 kept through every forward and prune, is the sum of
+// its events' sizes (the bytes ArchiveWindow gives each).
+func checkHotCounter(t *testing.T, persist string) {
+	t.Helper()
+	var files []string
+	_ = filepath.WalkDir(persist, func(path string, e os.DirEntry, err error) error {
+		if err == nil && strings.Contains(path, "D1DatabaseObject") && strings.HasSuffix(path, ".sqlite") && filepath.Base(path) != "metadata.sqlite" {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Fatalf("want one D1 database under %s, found %v", persist, files)
+	}
+	db, err := sql.Open("sqlite", "file:"+files[0]+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var counter int64
+	if err := db.QueryRow(d1.ArchiveHotBytes).Scan(&counter); err != nil {
+		t.Fatalf("D1's hot log counter: %v", err)
+	}
+	rows, err := db.Query(d1.ArchiveWindow, 0, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var sum, n int64
+	for rows.Next() {
+		var pos, version, bytes, latest, first, owed int64
+		var agg, inst, at string
+		if err := rows.Scan(&pos, &agg, &inst, &version, &at, &bytes, &latest, &first, &owed); err != nil {
+			t.Fatal(err)
+		}
+		sum += bytes
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || counter != sum {
+		t.Errorf("D1's hot log counter is %d, its %d events sum to %d", counter, n, sum)
+	}
 }

@@ -545,8 +545,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 
 // archiverRun is the isolate's archiver, one across the Archiver
 // object's alarms: a pass over a large D1 log carries on where the last
-// alarm stopped and reads the log's size once per pass (the archiver's
-// cursor), not at every alarm. Its options read the running alarm's host
+// alarm stopped (the archiver's cursor). Its options read the running alarm's host
 // and clock; the object runs one alarm at a time, and mu holds it so. A
 // new Go runtime starts a new one, which loses nothing.
 type archiverRun struct {

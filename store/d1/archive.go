@@ -28,6 +28,47 @@ func ArchiveMigration() []byte {
 }
 
 // ---- end of migration 0003 -------------------------------------------
+
+// ---- Migration 0004: the hot log's size. ------------------------------
+//
+// The hot log's size as the byte budget counts it (rowBytes of every
+// event), the one row of hot_log. Triggers on events keep it, so every
+// write that changes the log (a forward, a prune, SQL run by hand)
+// changes it in the same transaction, and [ArchiveHotBytes] reads one row
+// instead of summing the log (which, on a log of gigabytes, would pass
+// D1's time limit for a query). It starts from the log's sum, read once
+// when the migration is applied. As natively (store/sqlite).
+
+// HotLogMigrationName is the file [HotLogMigration] is written to, in
+// [Migrations].
+const HotLogMigrationName = "0004_hot_log.sql"
+
+// HotLogMigration is the D1 migration of the hot log's size. Each
+// statement is idempotent; a trigger's body ends at its line "END;".
+func HotLogMigration() []byte {
+	return []byte("-- Written by `cuesource worker build`: the hot log's size, kept by triggers.\n" + `CREATE TABLE IF NOT EXISTS hot_log (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	bytes INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER IF NOT EXISTS hot_log_insert AFTER INSERT ON events BEGIN
+	UPDATE hot_log SET bytes = bytes + ` + rowBytes("NEW.") + `;
+END;
+
+CREATE TRIGGER IF NOT EXISTS hot_log_delete AFTER DELETE ON events BEGIN
+	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + `;
+END;
+
+CREATE TRIGGER IF NOT EXISTS hot_log_update AFTER UPDATE ON events BEGIN
+	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + ` + ` + rowBytes("NEW.") + `;
+END;
+
+INSERT INTO hot_log (id, bytes) SELECT 1, COALESCE(SUM(` + rowBytes("") + `), 0) FROM events WHERE true
+ON CONFLICT (id) DO NOTHING;
+`)
+}
+
+// ---- end of migration 0004 -------------------------------------------
 //
 // The archive's statements over D1 follow; the object's snapshot and
 // pruning statements are in snapshot.go.
@@ -90,9 +131,9 @@ WHERE last >= ?1 AND first <= ?2`
 	ArchiveHotFrom = `SELECT MIN(version) FROM events WHERE aggregate = ?1 AND instance = ?2`
 )
 
-// ArchiveHotBytes reads the hot log's size as the budget counts it (it
-// reads every row).
-var ArchiveHotBytes = `SELECT COALESCE(SUM(` + rowBytes("") + `), 0) FROM events`
+// ArchiveHotBytes reads the hot log's size as the budget counts it: the
+// one row of [HotLogMigration]'s counter.
+const ArchiveHotBytes = `SELECT bytes FROM hot_log WHERE id = 1`
 
 // ArchiveWindow (after, n) reads up to n hot events after a position as
 // the retention decision sees them: position, aggregate, instance,

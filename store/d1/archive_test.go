@@ -12,10 +12,10 @@ import (
 )
 
 // archiveDB is a D1 log of 6 events over two instances, with the
-// archive's migration; run runs a batch on it.
+// archive's migrations; run runs a batch on it.
 func archiveDB(t *testing.T) (run func(...stmt) [][][]any) {
 	t.Helper()
-	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()))
+	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()), string(d1.HotLogMigration()))
 	var evs []ev
 	for i := range 6 {
 		evs = append(evs, ev{fmt.Sprintf("e%d", i+1), "cart", fmt.Sprintf("c%d", i%2), int64(i/2 + 1), `{"n":1}`})
@@ -56,6 +56,7 @@ func TestArchiveStatements(t *testing.T) {
 	assert.Equal(t, []int64{0, 0, 0, 0}, ints(t, w, 8), "owed")
 	size := run(stmt{d1.ArchiveHotBytes, nil})[0]
 	assert.Greater(t, must(t, size[0][0]), int64(6*64))
+	assert.Equal(t, windowBytes(t, run), must(t, size[0][0]), "the counter is the sum of the window's bytes")
 
 	add := func(first, last int64, sum string) [][][]any {
 		return run(stmt{d1.ArchiveAddSegment, []any{first, last, last - first + 1, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, sum,
@@ -146,3 +147,58 @@ func TestArchiveSegmentsAfter(t *testing.T) {
 	rows := run(stmt{d1.ArchiveSegmentsAfter, []any{0, 10}})[0]
 	assert.Equal(t, []int64{0, 1, 2}, ints(t, rows, 9), "the events D1 holds of each")
 }
+
+// windowBytes is the hot log's size summed over its rows (the bytes
+// ArchiveWindow gives each), what ArchiveHotBytes read before the counter.
+func windowBytes(t *testing.T, run func(...stmt) [][][]any) int64 {
+	t.Helper()
+	var n int64
+	for _, b := range ints(t, run(stmt{d1.ArchiveWindow, []any{0, 1 << 30}})[0], 5) {
+		n += b
+	}
+	return n
+}
+
+// A D1 log from before migration 0004 gains the counter when it is
+// applied, counted from its events; then each write that changes the log
+// changes it in its batch: a forward (and one retried, which adds
+// nothing), a prune, an update and an insert by hand. Applied again, the
+// migration changes nothing.
+func TestHotLogMigration(t *testing.T) {
+	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()))
+	run := func(s ...stmt) [][][]any { return batch(t, d, s...) }
+	forward(t, d, ev{"e1", "cart", "a", 1, `{"name":"Zoë ☕"}`}, ev{"e2", "cart", "a", 2, nil})
+	_, err := d.Exec(string(d1.HotLogMigration()))
+	require.NoError(t, err)
+	hot := func(what string) int64 {
+		t.Helper()
+		got := must(t, run(stmt{d1.ArchiveHotBytes, nil})[0][0][0])
+		require.Equal(t, windowBytes(t, run), got, "after %s: the counter is the sum", what)
+		return got
+	}
+	hot("the migration")
+	assert.Equal(t, int64(64+2+4+1+8+6+len(`{"name":"Zoë ☕"}`)+64+2+4+1+8+6), hot("the migration"), "counted from the log it had")
+
+	forward(t, d, ev{"e3", "cart", "b", 1, `{"n":1}`}, ev{"e4", "cart", "b", 2, `{"n":2}`})
+	n := hot("a forward")
+	forward(t, d, ev{"e3", "cart", "b", 1, `{"n":1}`}, ev{"e5", "cart", "b", 3, `{"n":3}`})
+	assert.Equal(t, n+64+2+4+1+8+6+len64(`{"n":3}`), hot("a forward retried"), "a retried event adds nothing")
+
+	_, err = d.Exec(string(d1.HotLogMigration()))
+	require.NoError(t, err)
+	hot("the migration applied again")
+
+	run(stmt{d1.ArchiveAddSegment, []any{1, 3, 3, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, "x",
+		"00000000000000000001-00000000000000000003.ndjson.gz", "2026-01-02T03:04:05.006Z"}})
+	res := run(stmt{d1.ArchivePrune, []any{`[1,2,3]`, `[]`}}, stmt{d1.ArchivePruneUpdate, []any{1, 3}})
+	require.Len(t, res[0], 3)
+	assert.Less(t, hot("a prune"), n)
+
+	run(stmt{`UPDATE events SET payload = '{"a":"much longer than it was"}' WHERE position = 4`, nil})
+	hot("an update by hand")
+	run(stmt{`INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta)
+		VALUES (9, 'e9', 'cart', 'c', 1, 'Happened', 1, '2026-01-02T03:04:05.006Z', 'cmd-e9', '{}', '{"actor":"ada"}')`, nil})
+	hot("an insert by hand")
+}
+
+func len64(s string) int64 { return int64(len(s)) }

@@ -416,5 +416,5 @@ func TestMetaMigration(t *testing.T) {
 	require.Len(t, evs, 2)
 	assert.Nil(t, evs[0].Meta)
 	assert.JSONEq(t, `{"actor":"ada"}`, string(evs[1].Meta))
-	assert.Equal(t, []string{"0001_cuesource.sql", "0002_meta.sql", "0003_archive.sql"}, slices.Sorted(maps.Keys(d1.Migrations())))
+	assert.Equal(t, []string{"0001_cuesource.sql", "0002_meta.sql", "0003_archive.sql", "0004_hot_log.sql"}, slices.Sorted(maps.Keys(d1.Migrations())))
 }

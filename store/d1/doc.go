@@ -21,8 +21,9 @@
 //     snapshot, and the unique keys it holds; and a unique key's object's
 //     holder ([KeyHolder], [KeySetHolder]).
 //   - The archive's segment index in D1 ([ArchiveSchema], its own
-//     migration [ArchiveMigration]) and the statements of package
-//     archive's steps over D1 (the Archive names).
+//     migration [ArchiveMigration]), the hot log's size as a counter kept
+//     by triggers on the log ([HotLogMigration]), and the statements of
+//     package archive's steps over D1 (the Archive names).
 //   - Row decoders ([DecodeEvent], [DecodeCheckpoint], [DecodeDeadLetter],
 //     [DecodeRedelivery], [DecodeHead], [Int], [Text], [Time]) that refuse
 //     a value of the wrong type, or a time that does not parse, with an

@@ -76,7 +76,8 @@ const AddMetaColumn = `ALTER TABLE events ADD COLUMN meta TEXT`
 // Migrations are the D1 migration files `cuesource worker build` writes,
 // by name: applied in name order, each once.
 func Migrations() map[string][]byte {
-	return map[string][]byte{"0001_cuesource.sql": Migration(), "0002_meta.sql": MetaMigration(), ArchiveMigrationName: ArchiveMigration()}
+	return map[string][]byte{"0001_cuesource.sql": Migration(), "0002_meta.sql": MetaMigration(), ArchiveMigrationName: ArchiveMigration(),
+		HotLogMigrationName: HotLogMigration()}
 }
 
 // ---- end of migration 0002 -------------------------------------------

@@ -34,6 +34,35 @@ func rowBytes(t string) string {
 	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0) + ifnull(length(CAST(` + t + `meta AS BLOB)), 0))`
 }
 
+// hotLogMigration is migration 5: the hot log's size as the byte budget
+// counts it (rowBytes of every event), the one row of hot_log. Triggers on
+// events keep it, so every write that changes the log (Append, Prune,
+// Import, or SQL run by hand) changes it in the same transaction, and
+// HotBytes reads one row instead of summing the log. It starts from the
+// log's sum, read once, in the migration's transaction.
+func hotLogMigration() string {
+	return `
+CREATE TABLE hot_log (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	bytes INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER hot_log_insert AFTER INSERT ON events BEGIN
+	UPDATE hot_log SET bytes = bytes + ` + rowBytes("NEW.") + `;
+END;
+
+CREATE TRIGGER hot_log_delete AFTER DELETE ON events BEGIN
+	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + `;
+END;
+
+CREATE TRIGGER hot_log_update AFTER UPDATE ON events BEGIN
+	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + ` + ` + rowBytes("NEW.") + `;
+END;
+
+INSERT INTO hot_log (id, bytes) SELECT 1, COALESCE(SUM(` + rowBytes("") + `), 0) FROM events;
+`
+}
+
 // ColdReader reads the archived log: an *archive.Reader.
 type ColdReader interface {
 	ReadAll(ctx context.Context, after int64, limit int) ([]store.Event, error)
@@ -144,11 +173,11 @@ func (s *Store) Guards(ctx context.Context) (retention.Guards, error) {
 	return g, nil
 }
 
-// HotBytes implements [archive.Hot]: it reads every hot row, so the
-// archiver reads it once per pass over the hot log, not per step.
+// HotBytes implements [archive.Hot]: one row, the counter the triggers
+// of hotLogMigration keep.
 func (s *Store) HotBytes(ctx context.Context) (int64, error) {
 	var bytes int64
-	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(`+rowBytes("")+`), 0) FROM events`).Scan(&bytes); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT bytes FROM hot_log WHERE id = 1`).Scan(&bytes); err != nil {
 		return 0, s.fault(fmt.Errorf("sqlite: hot log size: %w", err))
 	}
 	return bytes, nil

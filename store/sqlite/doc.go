@@ -4,7 +4,8 @@
 // # What it owns
 //
 //   - The database file's schema: the tables events, instances,
-//     idempotency, outbox and snapshots, and their versioned migrations (PRAGMA
+//     idempotency, outbox, snapshots, unique_keys, unique_constraints and hot_log (the hot
+//     log's size, kept by triggers on events), and their versioned migrations (PRAGMA
 //     user_version), and dead_letters and archive_segments, created by Open
 //     when missing. A
 //     database migrated by a newer build is refused with

@@ -107,6 +107,9 @@ CREATE TABLE unique_constraints (
 	conflicts TEXT
 ) STRICT;
 `,
+	// 5: the hot log's size (hot_log, one row), as the byte budget counts
+	// it. See hotLogMigration.
+	hotLogMigration(),
 }
 
 // tableExists matches SQLite's error for a CREATE TABLE of a name taken.
