@@ -207,7 +207,7 @@ func (c *Core) pruneObject(h *host, agg, id string, upto int64) error {
 		return nil
 	}
 	t := transact{Reads: []Statement{stmt(d1.ObjectPruneEvents, upto, a.Hash)}}
-	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+	return h.transact(agg, id, t, nil)
 }
 
 // hotFrom is the version an instance's object's history begins at (1
@@ -220,7 +220,7 @@ func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
 		V *int64 `json:"v"`
 	}
 	t := transact{Reads: []Statement{stmt(d1.ObjectHotFrom)}}
-	if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+	if err := h.transact(agg, id, t, &rows); err != nil {
 		return 0, err
 	}
 	if len(rows) != 1 || len(rows[0]) == 0 || rows[0][0].V == nil {
@@ -439,9 +439,9 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	}
 	if ai.Call == "kick" {
 		// Only ever sooner: a kick that moved a due alarm (or the one
-		// running) later, as the objects' alarm op may, would starve the
+		// running) later, as the objects' alarms may, would starve the
 		// Archiver under a steady stream of kicks.
-		return ArchiveReport{}, h.do(Op{Kind: "alarm", Method: "earlier", Arg: ai.Now.Add(alarmFloor).UnixMilli()}, nil)
+		return ArchiveReport{}, setAlarm(h, ai.Now.Add(alarmFloor), ai.Now, false)
 	}
 	st := c.arch
 	if !st.mu.TryLock() {
@@ -580,7 +580,7 @@ func (c *Core) snapshotBefore(h *host, agg, id string, upto int64, now time.Time
 	}
 	t := transact{Fn: "snapshotNow", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectSnapshot, a.Hash)},
 		Input: map[string]any{"hash": a.Hash, "upto": upto, "time": d1.FormatTime(now)}}
-	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+	return h.transact(agg, id, t, nil)
 }
 
 type snapshotNowInput struct {
@@ -625,7 +625,7 @@ func (c *Core) snapshotsOf(h *host) archive.Snapshots {
 		}
 		var rows [][]wireSnapshot
 		t := transact{Reads: []Statement{stmt(d1.ObjectSnapshot, a.Hash)}}
-		if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+		if err := h.transact(agg, id, t, &rows); err != nil {
 			return 0, err
 		}
 		if len(rows) != 1 || len(rows[0]) == 0 {

@@ -41,6 +41,11 @@ type Config struct {
 	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
 	// the retention policies let go leave D1 for it.
 	Archive bool `json:"archive,omitempty"`
+	// Restarts is how many Go runtimes of this isolate ended before this
+	// one, and StartMillis how long the shell took to make this one: what
+	// only the shell knows, for the test switch GET /__test/runtime.
+	Restarts    int   `json:"restarts,omitempty"`
+	StartMillis int64 `json:"startMillis,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -74,6 +79,9 @@ type Core struct {
 	// without a bucket. arch is the Archiver object's archiver.
 	reader *archive.Reader
 	arch   *archiverRun
+	// faults is the test switches' state (testswitch.go); nil when they
+	// are off.
+	faults *testFaults
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -133,6 +141,10 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
+	if cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+		c.faults = &testFaults{}
+		c.scripts["provoke"] = c.provoke
+	}
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
 	c.objects = newObjects()
@@ -182,7 +194,7 @@ func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
 	}
-	v, err := fn(in, &host{perform: perform, prog: c.prog})
+	v, err := fn(in, &host{perform: perform, prog: c.prog, faults: c.faults})
 	return answer(v, err)
 }
 
@@ -233,7 +245,6 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"rehydrate":   c.rehydrate,
 			"holds":       c.holds,
 			"snapshotNow": c.snapshotNow,
-			"panic":       func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
 			"stream":    c.stream,
@@ -266,11 +277,16 @@ type Info struct {
 	// which apply KeySchema instead: they hold no instance.
 	KeyObjectPrefix string `json:"keyObjectPrefix"`
 	KeySchema       string `json:"keySchema"`
+	// QueueRetrySeconds is how long the queue waits before it hands over
+	// again a message the queue script did not answer (its runtime ended,
+	// or it failed in the shell): a failure outside the rules, retried as
+	// the objects retry theirs (retryAfterFault).
+	QueueRetrySeconds int64 `json:"queueRetrySeconds"`
 }
 
 func (c *Core) info() Info {
 	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema, ObjectMigrations: d1.ObjectMigrations,
-		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
+		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema, QueueRetrySeconds: int64(retryAfterFault / time.Second)}
 }
 
 // decodeInput reads a call's JSON input strictly.

@@ -122,7 +122,29 @@ func (o *object) tx(stmts []Statement) error {
 
 // alarm has the alarm fire at t at the latest.
 func (o *object) alarm(t time.Time) error {
-	return o.h.do(Op{Kind: "alarm", Arg: t.UnixMilli()}, nil)
+	return setAlarm(o.h, t, o.now, true)
+}
+
+// setAlarm has the object's alarm fire at `at` at the latest: it reads
+// the alarm set ("getAlarm") and sets it ("alarm") unless keepAlarm.
+func setAlarm(h *host, at, now time.Time, replaceDue bool) error {
+	var cur *int64
+	if err := h.do(Op{Kind: "getAlarm"}, &cur); err != nil {
+		return err
+	}
+	if keepAlarm(cur, at.UnixMilli(), now, replaceDue) {
+		return nil
+	}
+	return h.do(Op{Kind: "alarm", Arg: at.UnixMilli()}, nil)
+}
+
+// keepAlarm says whether the alarm set, cur (ms; nil: none), stays when
+// one at `at` is asked for: an earlier one does (a delivery's backoff, an
+// expiry), so asks coming faster than their delay never put it off;
+// unless it is due (at now or before) and replaceDue, as in the alarm's
+// own run, whose next time must be set.
+func keepAlarm(cur *int64, at int64, now time.Time, replaceDue bool) bool {
+	return cur != nil && *cur <= at && !(replaceDue && *cur <= now.UnixMilli())
 }
 
 func (o *object) log(level, msg string) {

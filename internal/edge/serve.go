@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource"
@@ -66,6 +67,9 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
+	if c.faults != nil && strings.HasPrefix(si.Request.Path, "/__test/") {
+		return c.testSwitch(si.Request, h), nil
+	}
 	req := apiRequest(si.Request)
 	b := &backend{h: h, c: c}
 	ids := 0
@@ -108,7 +112,7 @@ type backend struct {
 }
 
 func (b *backend) object(agg, id string, t transact, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
+	return b.h.transact(agg, id, t, out)
 }
 
 func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
@@ -120,7 +124,7 @@ func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cue
 func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
 	t := transact{Fn: "decide", Reads: decideReads(h.prog, req), Input: map[string]any{"request": toWireCommand(req)}}
-	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
+	err := h.transact(req.Aggregate, req.ID, t, &a)
 	return a, err
 }
 

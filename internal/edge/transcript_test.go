@@ -89,6 +89,9 @@ func transcriptCore(t *testing.T, cores map[string]*Core, a *txtar.Archive) *Cor
 	c := *cores[key]
 	c.objects = newObjects()
 	c.proj = &projState{}
+	if c.faults != nil {
+		c.faults.state = faultState{} // the scripts' own, bound to the compiled core
+	}
 	return &c
 }
 

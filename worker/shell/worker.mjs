@@ -23,8 +23,8 @@ class Fault extends Error {
   }
 }
 
-function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE };
+function config(env, startMillis) {
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE, restarts, startMillis };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -47,22 +47,24 @@ async function makeRuntime(env) {
   const t0 = Date.now();
   const go = new Go();
   const instance = await WebAssembly.instantiate(engine, go.importObject);
-  const rt = { go, started: 0 };
+  const rt = { go };
   // run() settles when the program ends, which only a fatal error makes it
   // do (main registers globalThis.cuesource and blocks). The scripts still
   // waiting on it learn that when their operation settles (see run): a
   // promise settles only in the request that made it.
   go.run(instance).catch((e) => console.error("cuesource: the Go runtime ended", e));
   rt.api = globalThis.cuesource;
-  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env)));
+  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env, Date.now() - t0)));
   if (err) throw new Error("cuesource: the context does not load: " + err);
-  rt.started = Date.now() - t0;
-  rt.info = callOn(rt, "info", {});
+  info = callOn(rt, "info", {});
   runtime = rt;
   if (restarts > 0) console.warn(`cuesource: Go runtime restarted (${restarts} so far)`);
   return rt;
 }
 let restarts = 0;
+// What Go says at start (the body limit, the objects' schema, ...); the
+// same for every runtime of the isolate.
+let info = null;
 
 // dropRuntime forgets a runtime that ended, once.
 function dropRuntime(rt) {
@@ -120,50 +122,20 @@ async function run(env, name, input, local = null) {
   });
 }
 
-// ------------------------------------------------------------ test switches
-
-// Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics, and
-// (claim: {at, how}) stop a command that claims a unique key once its key
-// is reserved (at "reserved") or once its instance committed (at
-// "committed"): how "crash" ends the Go runtime, "stall" never goes on
-// (the test then restarts workerd). The state is per isolate; locally the
-// Worker and its objects share one.
-const faults = { d1: false, claim: null };
-
-// claimFault stops a claim where the test switch says, after op: once
-// the reservation answered (the key's object answers once its write is
-// durable), or once the commit is durable.
-async function claimFault(op, local, rt) {
-  const f = faults.claim;
-  const at = op.kind === "transact" ? "committed" : op.method === "runScript" && op.arg.script === "key" ? "reserved" : "";
-  if (!f || f.at !== at) return;
-  if (at === "committed") await local.ctx.storage.sync();
-  console.warn(`cuesource: test switch: claim stopped (${f.how}) once ${at}`);
-  if (f.how === "crash") rt.api.crash();
-  else await new Promise(() => {});
-}
-
-function checkD1() {
-  if (faults.d1) throw new Error("D1 is failing (test switch)");
-}
-
 // ---------------------------------------------------------------- operations
+
+// The error of an object's transact whose Go runtime ended during the
+// transaction (so it rolled back): an operation failing with it says so
+// apart (ended), locally or through a call to the object.
+const rolledBack = "cuesource: the Go runtime ended during the transaction, which rolled back";
 
 async function performOp(env, op, local, rt) {
   try {
-    const ok = (await performOk(env, op, local, rt)) ?? null;
-    if (faults.claim) await claimFault(op, local, rt);
-    return { ok };
+    return { ok: (await performOk(env, op, local, rt)) ?? null };
   } catch (e) {
-    return { error: String((e && e.message) || e) };
+    const error = String((e && e.message) || e);
+    return { error, ended: error.includes(rolledBack) };
   }
-}
-
-// atLatest says whether an alarm at `at` replaces the current one, cur:
-// Go asks for an alarm at `at` at the latest, so an earlier one stays,
-// unless it is due and replaceDue (then it fires as it is otherwise).
-function atLatest(cur, at, replaceDue) {
-  return cur === null || cur > at || (replaceDue && cur <= Date.now());
 }
 
 async function performOk(env, op, local, rt) {
@@ -174,10 +146,12 @@ async function performOk(env, op, local, rt) {
       return local.ctx.storage.transactionSync(() => {
         for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
       });
-    case "alarm": {
-      if (atLatest(await local.ctx.storage.getAlarm(), op.arg, op.method !== "earlier")) await local.ctx.storage.setAlarm(op.arg);
-      return null;
-    }
+    case "getAlarm":
+      return await local.ctx.storage.getAlarm();
+    case "alarm":
+      return await local.ctx.storage.setAlarm(op.arg);
+    case "sync":
+      return await local.ctx.storage.sync();
     case "respond":
       return local.respond(op.arg);
     case "transact":
@@ -191,12 +165,10 @@ async function performOk(env, op, local, rt) {
     case "log":
       return console[op.method](op.arg);
     case "d1": {
-      checkD1();
       const [columns, ...rows] = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).raw({ columnNames: true });
       return { columns, rows };
     }
     case "batch": {
-      checkD1();
       const rs = await env.DB.batch(op.statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
       return rs.map((r) => r.results || []);
     }
@@ -213,6 +185,8 @@ async function performOk(env, op, local, rt) {
       const o = await env.ARCHIVE.get(op.method);
       return o === null ? null : toBase64(new Uint8Array(await o.arrayBuffer()));
     }
+    case "r2delete":
+      return await env.ARCHIVE.delete(op.method);
     case "r2list": {
       const l = await env.ARCHIVE.list({ cursor: op.method || undefined });
       return { names: l.objects.map((o) => o.key), cursor: l.truncated ? l.cursor : "" };
@@ -325,12 +299,10 @@ const noBody = new Set([101, 204, 205, 304]);
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    if (env.CUESOURCE_TEST_FAULTS === "1" && url.pathname.startsWith("/__test/")) {
-      return testSwitch(request, env, url);
-    }
     let resp, wire;
     try {
-      const { body, over } = await readBody(request, (await start(env)).info.maxBody);
+      await start(env);
+      const { body, over } = await readBody(request, info.maxBody);
       wire = {
         method: request.method,
         path: url.pathname,
@@ -355,7 +327,9 @@ export default {
   },
 
   // queue hands each message of the effects queue (or of its dead-letter
-  // queue) to Go, and acknowledges or retries it as Go says.
+  // queue) to Go, and acknowledges or retries it as Go says; one Go did
+  // not answer is retried after the delay Go gave at start (at once when
+  // Go never started).
   async queue(batch, env) {
     for (const msg of batch.messages) {
       const input = { ...msg.body, dead: batch.queue === build.deadLetterQueue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
@@ -365,7 +339,7 @@ export default {
         else msg.ack();
       } catch (e) {
         console.error(`cuesource: effect ${input.effect} for event ${input.event?.id}:`, String(e.message || e));
-        msg.retry();
+        msg.retry(info ? { delaySeconds: info.queueRetrySeconds } : {});
       }
     }
   },
@@ -411,31 +385,6 @@ function problem(status, kind, detail) {
   return new Response(body, { status, headers: { "Content-Type": "application/problem+json" } });
 }
 
-async function testSwitch(request, env, url) {
-  const parts = url.pathname.split("/").slice(2).map(decodeURIComponent);
-  try {
-    if (parts[0] === "faults" && request.method === "POST") {
-      Object.assign(faults, await request.json());
-      return Response.json(faults);
-    }
-    if ((parts[0] === "panic" || parts[0] === "crash") && parts.length === 3) {
-      const out = await aggregate(env, parts[1], parts[2]).provoke(parts[0]);
-      return Response.json(out);
-    }
-    if (parts[0] === "r2" && request.method === "DELETE" && parts.length === 2) {
-      await env.ARCHIVE.delete(parts[1]);
-      return Response.json({ deleted: parts[1] });
-    }
-    if (parts[0] === "runtime") {
-      const rt = await start(env);
-      return Response.json({ restarts, startMillis: rt.started });
-    }
-  } catch (e) {
-    return Response.json({ error: String(e.message || e) }, { status: 500 });
-  }
-  return new Response("no such test switch", { status: 404 });
-}
-
 // -------------------------------------------------------- Aggregate object
 
 // Aggregate is one aggregate instance: its state, events, idempotency
@@ -446,7 +395,7 @@ export class Aggregate extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
-      const { info } = await start(env);
+      await start(env);
       if (ctx.id.name?.startsWith(info.keyObjectPrefix)) {
         // A unique key's object, when it knows its name, makes its one table.
         this.sql.exec(info.keySchema);
@@ -459,23 +408,17 @@ export class Aggregate extends DurableObject {
     });
   }
 
-  // transact runs the reads Go named and Go's function fn on their rows
-  // inside one storage transaction, and the writes fn answers; an
-  // exception (a fault, a runtime that ended) rolls all of it back. A
-  // runtime that ended mid-call is replaced and the call made again. A
-  // decision that must first reserve unique keys (reserve) writes nothing
-  // and runs Go's claim script here, which commits through transactOn.
+  // transact runs t (transactOn), then what Go's answer asks for: the
+  // claim script (reserve), the work after the commit (after). When the
+  // runtime ended during the transaction it fails with rolledBack.
   async transact(agg, id, t) {
-    const once = async () => {
-      const rt = await start(this.env);
-      try {
-        return await this.transactOn(rt, t);
-      } catch (e) {
-        if (!rt.go.exited) throw e;
-      }
-    };
-    let d = (await once()) ?? (await once());
-    if (!d) throw new Error("cuesource: the Go runtime ended during the transaction, twice");
+    const rt = await start(this.env);
+    let d;
+    try {
+      d = await this.transactOn(rt, t);
+    } catch (e) {
+      throw rt.go.exited ? new Error(rolledBack) : e;
+    }
     if (d.reserve) d = await run(this.env, "claim", d.reserve, this.local());
     if (!d.after) return d.answer;
     if (d.after.wait) return await this.committed(agg, id, d.after);
@@ -485,24 +428,20 @@ export class Aggregate extends DurableObject {
     return d.answer;
   }
 
-  // transactOn is one transaction on the runtime rt, which must not have
-  // ended (callOn refuses): a claim script commits only on the runtime
-  // that holds its reservations. A commit sets the alarm that retries the
-  // work after it in the same turn, so the storage keeps both or neither
-  // (the runtime may end before the script goes on).
+  // transactOn is one storage transaction on the runtime rt, which must
+  // not have ended (callOn refuses): the reads t names, Go's function fn
+  // on their rows and the alarm, and the writes it answers; an exception
+  // rolls all of it back. The alarm Go answers is set in the
+  // transaction's turn, so it is read before.
   async transactOn(rt, { fn, reads, input }) {
-    // Read before the transaction, so the alarm is set in its turn: a
-    // commit asks for it at d.after.alarm at the latest, and an earlier
-    // one (a delivery's backoff, an expiry), due or not, stays: commits
-    // coming faster than d.after.alarm never put it off.
-    const cur = await this.ctx.storage.getAlarm();
+    const alarm = await this.ctx.storage.getAlarm();
     let d;
     this.ctx.storage.transactionSync(() => {
       const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
-      d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
+      d = fn ? callOn(rt, fn, { ...input, rows, alarm }) : { answer: rows };
       for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
     });
-    if (d.after && atLatest(cur, d.after.alarm, false)) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
+    if (d.after?.alarm) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
     return d;
   }
 
@@ -531,20 +470,6 @@ export class Aggregate extends DurableObject {
 
   async alarm() {
     await run(this.env, "alarm", { now: new Date().toISOString(), rid: crypto.randomUUID() }, { sql: this.sql, ctx: this.ctx });
-  }
-
-  // provoke is the test switch's: a recovered panic, or a fatal one that
-  // ends the isolate's Go runtime.
-  async provoke(what) {
-    if (this.env.CUESOURCE_TEST_FAULTS !== "1") throw new Error("test switches are off");
-    const rt = await start(this.env);
-    if (what === "crash") rt.api.crash();
-    try {
-      callOn(rt, what === "crash" ? "info" : "panic", {});
-    } catch (e) {
-      return { exited: rt.go.exited, error: String(e.message || e) };
-    }
-    return { exited: rt.go.exited };
   }
 }
 
