@@ -119,7 +119,9 @@ func (c *Core) testSwitch(req WireRequest, h *host) WireResponse {
 		b, _ := json.Marshal(v)
 		return WireResponse{Status: status, Headers: [][2]string{{"Content-Type", "application/json"}}, Body: string(b)}
 	}
-	failed := func(err error) WireResponse { return reply(http.StatusInternalServerError, map[string]string{"error": err.Error()}) }
+	failed := func(err error) WireResponse {
+		return reply(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
 	switch {
 	case parts[0] == "faults" && req.Method == http.MethodPost:
 		f := c.faults
