@@ -529,7 +529,7 @@ func (c *Core) newArchiver(st *archiverRun) *archive.Archiver {
 	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
 		return c.snapshotBefore(st.h, agg, id, upto, st.now)
 	}
-	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.faults != nil {
 		// The crash tests stop workerd at a point of the step: the script
 		// says it is there, then waits for the end.
 		opt.At = func(at string) {
