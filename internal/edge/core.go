@@ -14,7 +14,6 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/retention"
-	"github.com/cuesource/cuesource/store/d1"
 )
 
 // Config is what a Worker's environment adds to the manifest.
@@ -252,6 +251,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"project":   c.project,
 			"committed": c.committed,
 			"alarm":     c.alarm,
+			"open":      c.open,
 			"projector": c.projector,
 			"queue":     c.queue,
 			"claim":     c.claim,
@@ -266,17 +266,6 @@ type Info struct {
 	// MaxBody is the largest request body the API reads: the shell reads
 	// no more than this (and one byte) of a body.
 	MaxBody int `json:"maxBody"`
-	// ObjectSchema is an Aggregate object's storage schema, which it
-	// applies (idempotently) when it starts.
-	ObjectSchema string `json:"objectSchema"`
-	// ObjectMigrations change an object's storage made by an older
-	// ObjectSchema; the object runs each whose check reads no row, after
-	// the schema.
-	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
-	// KeyObjectPrefix names the objects of unique keys (see keyObject),
-	// which apply KeySchema instead: they hold no instance.
-	KeyObjectPrefix string `json:"keyObjectPrefix"`
-	KeySchema       string `json:"keySchema"`
 	// QueueRetrySeconds is how long the queue waits before it hands over
 	// again a message the queue script did not answer (its runtime ended,
 	// or it failed in the shell): a failure outside the rules, retried as
@@ -285,8 +274,7 @@ type Info struct {
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema, ObjectMigrations: d1.ObjectMigrations,
-		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema, QueueRetrySeconds: int64(retryAfterFault / time.Second)}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), QueueRetrySeconds: int64(retryAfterFault / time.Second)}
 }
 
 // decodeInput reads a call's JSON input strictly.

@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -369,6 +371,39 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// open prepares an Aggregate object's storage when it starts
+// (idempotently): a unique key's object, when it knows its name, makes
+// its one table (it holds no instance); any other the object schema,
+// then runs each migration whose check reads no row (storage an older
+// schema made).
+func (c *Core) open(in []byte, h *host) (any, error) {
+	var oi struct {
+		Name string `json:"name"` // the object's name; "" when it does not know it
+	}
+	if err := decodeInput(in, &oi); err != nil {
+		return nil, err
+	}
+	o := &object{h: h}
+	if strings.HasPrefix(oi.Name, keyObject("")) {
+		return map[string]any{}, o.sql(nil, d1.KeySchema)
+	}
+	if err := o.sql(nil, d1.ObjectSchema+d1.ObjectSnapshotSchema); err != nil {
+		return nil, err
+	}
+	for _, m := range d1.ObjectMigrations {
+		var rows []json.RawMessage
+		if err := o.sql(&rows, m.Check); err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			if err := o.sql(nil, m.Apply); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return map[string]any{}, nil
 }
 
 type alarmInput struct {

@@ -394,18 +394,7 @@ export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      await start(env);
-      if (ctx.id.name?.startsWith(info.keyObjectPrefix)) {
-        // A unique key's object, when it knows its name, makes its one table.
-        this.sql.exec(info.keySchema);
-      } else {
-        this.sql.exec(info.objectSchema);
-        for (const m of info.objectMigrations) {
-          if (this.sql.exec(m.check).toArray().length === 0) this.sql.exec(m.apply);
-        }
-      }
-    });
+    ctx.blockConcurrencyWhile(() => run(env, "open", { name: ctx.id.name ?? "" }, this.local()));
   }
 
   // transact runs t (transactOn), then what Go's answer asks for: the
