@@ -40,6 +40,9 @@ type Config struct {
 	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
 	// the retention policies let go leave D1 for it.
 	Archive bool `json:"archive,omitempty"`
+	// DeadLetterQueue is the name of the effects' dead-letter queue, whose
+	// messages are recorded as dead letters.
+	DeadLetterQueue string `json:"deadLetterQueue,omitempty"`
 	// Restarts is how many Go runtimes of this isolate ended before this
 	// one, and StartMillis how long the shell took to make this one: what
 	// only the shell knows, for the test switch GET /__test/runtime.

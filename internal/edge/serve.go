@@ -89,7 +89,23 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if si.Request.BodyOver {
 		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	return toWire(svc.Serve(withHost(context.Background(), h), req)), nil
+	return sent(h, si.Request, svc.Serve(withHost(context.Background(), h), req)), nil
+}
+
+// sent is a response as the client gets it, as api/nethttp writes one:
+// the cause of an internal error goes to the log, not the client, and a
+// HEAD request or a status that has no body (101, 204, 205, 304) gets
+// none.
+func sent(h *host, req WireRequest, r api.Response) WireResponse {
+	if cause := r.Header.Get("X-Cuesource-Error"); cause != "" {
+		_ = h.do(Op{Kind: "log", Method: "error", Arg: fmt.Sprintf("cuesource: %s %s %d %s", req.Method, req.Path, r.Status, cause)}, nil)
+		r.Header.Del("X-Cuesource-Error")
+	}
+	switch {
+	case req.Method == "HEAD", r.Status == 101, r.Status == 204, r.Status == 205, r.Status == 304:
+		r.Body = nil
+	}
+	return toWire(r)
 }
 
 // apiRequest is the api.Request of a wire request.

@@ -24,7 +24,7 @@ class Fault extends Error {
 }
 
 function config(env, startMillis) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE, restarts, startMillis };
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, deadLetterQueue: build.deadLetterQueue, archive: !!env.ARCHIVE, restarts, startMillis };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -208,37 +208,27 @@ async function performOk(env, op, local, rt) {
   throw new Error(`unknown operation ${op.kind}`);
 }
 
-// webhook performs an http effect's call, whose URL Go has checked; no
-// answer (network, timeout) is an error, any status an answer. A redirect
-// is not followed (Go fails the delivery: it could not check where it
-// leads), and no more of the body than Go asks for (maxBytes) is read.
+// webhook performs a fetch Go has checked and described (a); no answer
+// (network, timeout) is an error, any status an answer, of whose body no
+// more than a.maxBytes is read.
 async function webhook(a) {
   let r, text;
   try {
-    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs) });
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: a.redirect, signal: AbortSignal.timeout(a.timeoutMs) });
     text = new TextDecoder().decode((await readUpTo(r.body, a.maxBytes)).bytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
   }
-  return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
+  return { Status: r.status, reason: r.statusText, RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
 }
 
-// verifySignature checks a token's signature with WebCrypto for Go, which
-// has decided everything else (the algorithm allowed, the key for it, the
-// claims): whether sig is the key's signature of data.
-const signatureAlgorithms = {
-  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
-  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
-  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
-};
-
+// verifySignature answers whether a.sig is the signature of a.data by
+// a.jwk, with the WebCrypto algorithms Go chose.
 async function verifySignature(a) {
-  const [imp, params] = signatureAlgorithms[a.alg] || [];
-  if (!imp) throw new Error(`no WebCrypto algorithm for ${a.alg}`);
-  const key = await crypto.subtle.importKey("jwk", a.jwk, imp, false, ["verify"]);
+  const key = await crypto.subtle.importKey("jwk", a.jwk, a.import, false, ["verify"]);
   const sig = Uint8Array.from(atob(a.sig.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  return await crypto.subtle.verify(params, key, sig, new TextEncoder().encode(a.data));
+  return await crypto.subtle.verify(a.params, key, sig, new TextEncoder().encode(a.data));
 }
 
 // readUpTo reads at most n bytes of a body and cancels the rest; over says
@@ -294,8 +284,6 @@ function projector(env) {
 
 // ------------------------------------------------------------------- Worker
 
-const noBody = new Set([101, 204, 205, 304]);
-
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
@@ -317,13 +305,7 @@ export default {
       return problem(500, "internal", "the server failed; see its log");
     }
     if (resp.stream) return liveStream(env, wire);
-    const headers = new Headers();
-    for (const [k, v] of resp.headers) {
-      if (k === "X-Cuesource-Error") console.error("cuesource:", request.method, url.pathname, resp.status, v);
-      else headers.append(k, v);
-    }
-    const body = request.method === "HEAD" || noBody.has(resp.status) || resp.body === "" ? null : resp.body;
-    return new Response(body, { status: resp.status, headers });
+    return new Response(resp.body === "" ? null : resp.body, { status: resp.status, headers: resp.headers });
   },
 
   // queue hands each message of the effects queue (or of its dead-letter
@@ -332,7 +314,7 @@ export default {
   // Go never started).
   async queue(batch, env) {
     for (const msg of batch.messages) {
-      const input = { ...msg.body, dead: batch.queue === build.deadLetterQueue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
+      const input = { ...msg.body, queue: batch.queue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
       try {
         const d = await run(env, "queue", input);
         if (d.retry) msg.retry({ delaySeconds: d.delaySeconds });
