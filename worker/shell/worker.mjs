@@ -12,8 +12,8 @@ import { DurableObject } from "cloudflare:workers";
 // ---------------------------------------------------------------- Go runtime
 
 // One Go runtime per isolate, shared by the Worker and every object in it.
-// It keeps no state that matters between calls; if it ends (a fatal
-// error), the next call makes another, and the scripts it was running fail.
+// If it ends, the next call makes another, and the scripts it was running
+// fail.
 let runtime = null;
 
 class Fault extends Error {
@@ -62,7 +62,7 @@ async function makeRuntime(env) {
   return rt;
 }
 let restarts = 0;
-// What Go says at start (the body limit, the objects' schema, ...); the
+// What Go says at start (the body limit, the queue's retry delay); the
 // same for every runtime of the isolate.
 let info = null;
 
@@ -327,9 +327,8 @@ export default {
   },
 };
 
-// liveStream serves GET /events as Server-Sent Events: Go's stream script
-// opens it (or refuses it as natively), writes its frames and waits
-// between reads of the log, until the client goes away.
+// liveStream answers a request with the stream Go's stream script opens
+// and writes (or with the response it gives instead).
 function liveStream(env, wire) {
   return new Promise((resolve) => {
     const { readable, writable } = new TransformStream();
@@ -351,10 +350,9 @@ function liveStream(env, wire) {
   });
 }
 
-// readBody reads a request's body up to max bytes (and one more, to tell
-// a body at the limit from one over it). A body declared or found over the
-// limit is read no further: Go answers it 413, as natively. The bytes are
-// decoded as they are, a byte order mark included, as Go reads them.
+// readBody reads a request's body up to max bytes and one more: over says
+// there was more (or Content-Length says so, and none is read). The bytes
+// are decoded as they are, a byte order mark included.
 async function readBody(request, max) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) return { body: "", over: true };
@@ -369,9 +367,8 @@ function problem(status, kind, detail) {
 
 // -------------------------------------------------------- Aggregate object
 
-// Aggregate is one aggregate instance: its state, events, idempotency
-// records and outbox in the object's SQLite storage, each command written
-// in one transaction with the engine call that decided it.
+// Aggregate is the object of an aggregate instance (or of a unique key):
+// the storage, alarm and transactions Go's scripts and functions use.
 export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
@@ -446,9 +443,8 @@ export class Aggregate extends DurableObject {
 
 // ---------------------------------------------------------- Projector object
 
-// Projector keeps the projection tables in D1 up to date with the log: one
-// object, so one writer. Go runs its calls one at a time, joins catch-ups
-// and chooses its alarm.
+// Projector is the projector script's object: each call and its alarm run
+// the script.
 export class Projector extends DurableObject {}
 for (const call of ["action", "catchUp", "kick", "alarm"]) {
   Projector.prototype[call] = function (arg) {
@@ -458,9 +454,8 @@ for (const call of ["action", "catchUp", "kick", "alarm"]) {
 
 // ----------------------------------------------------------- Archiver object
 
-// Archiver moves what the retention policies let go from D1 to the R2
-// bucket (ARCHIVE) in bounded steps, from its alarm: one object, so one
-// archiver. Go runs the steps and chooses the alarm.
+// Archiver is the archive script's object: its kick and its alarm run the
+// script.
 export class Archiver extends DurableObject {
   kick() {
     return run(this.env, "archive", { call: "kick", now: new Date().toISOString() }, { ctx: this.ctx });
