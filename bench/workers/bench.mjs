@@ -567,7 +567,7 @@ async function main() {
   }
 
   log("bench: cold starts");
-  // The shell's test switches give the Go runtime's start time (GET
+  // The test switches (answered by Go) give the Go runtime's start time (GET
   // /__test/runtime); they change nothing else, and the baseline ignores
   // the variable.
   const coldWorkers = [...pairs.map((p) => p.cuesource), pairs[0].baseline].map((w) => ({ ...w, args: [...(w.args ?? []), "--var", "CUESOURCE_TEST_FAULTS=1"] }));

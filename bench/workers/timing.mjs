@@ -51,7 +51,6 @@ Object.defineProperty(globalThis, "cuesource", {
     raw = v;
     api = v && {
       init: (...a) => v.init(...a),
-      crash: (...a) => v.crash(...a),
       call(name, input) {
         inputs[name] = [...(inputs[name] ?? []).slice(-1), input];
         const t0 = performance.now();

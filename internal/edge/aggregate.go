@@ -38,13 +38,15 @@ type Transacted struct {
 
 // After is the work after a commit, the committed script's: the object
 // sets its alarm to Alarm (ms since the epoch: the retry of that work if it
-// does not finish), then answers at once and runs the script in the
-// background, or, with Wait (an inline projection or a sync effect is
-// owed), answers what the script says.
+// does not finish; 0: the alarm set stays, see keepAlarm), then answers at
+// once and runs the script in the background, or, with Wait (an inline
+// projection or a sync effect is owed), answers what the script says.
+// The object sets the alarm in the transaction's turn, so its storage
+// keeps both or neither (the runtime may end before the script goes on).
 type After struct {
 	Decided
 	Wait  bool  `json:"wait"`
-	Alarm int64 `json:"alarm"`
+	Alarm int64 `json:"alarm,omitempty"`
 }
 
 func stmt(sql string, params ...any) Statement {
@@ -109,6 +111,9 @@ type decideInput struct {
 	// Reserved are the keys the claim script has reserved for this
 	// command: a decision that claims only these (or keys held) commits.
 	Reserved []store.KeyClaim `json:"reserved,omitempty"`
+	// Alarm is the object's alarm (ms; none: null), which the object
+	// reads before its transaction.
+	Alarm *int64 `json:"alarm,omitempty"`
 }
 
 // decide is cuesource.Decide on an object's rows.
@@ -160,7 +165,7 @@ func (c *Core) decide(in []byte) (any, error) {
 		}
 		keyWrites = writes
 	}
-	t := c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time)
+	t := c.transacted(decided(d, inst.Version), req.Aggregate, req.ID, req.Time, di.Alarm)
 	t.Writes = append(t.Writes, keyWrites...)
 	return t, nil
 }
@@ -170,8 +175,9 @@ type seedInput struct {
 	// Rows: the instance, then (when its aggregate declares unique
 	// constraints) the keys it holds.
 	Rows []json.RawMessage `json:"rows"`
-	// Reserved: as decideInput's.
+	// Reserved and Alarm: as decideInput's.
 	Reserved []store.KeyClaim `json:"reserved,omitempty"`
+	Alarm    *int64           `json:"alarm,omitempty"`
 }
 
 // seed is cuesource.DecideSeed on an object's rows.
@@ -205,14 +211,15 @@ func (c *Core) seed(in []byte) (any, error) {
 		}
 		keyWrites = writes
 	}
-	t := c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time)
+	t := c.transacted(decided(d, inst.Version), si.Request.Aggregate, si.Request.ID, si.Request.Time, si.Alarm)
 	t.Writes = append(t.Writes, keyWrites...)
 	return t, nil
 }
 
 // transacted is a decision as the object runs it: the response, the
-// commit's writes, and the work after it when it has events.
-func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
+// commit's writes, and the work after it when it has events, whose alarm
+// is set unless the object's, alarm, stays.
+func (c *Core) transacted(d Decided, agg, id string, now time.Time, alarm *int64) Transacted {
 	t := Transacted{Answer: d.Answer}
 	cm := d.Commit
 	if cm == nil {
@@ -235,6 +242,9 @@ func (c *Core) transacted(d Decided, agg, id string, now time.Time) Transacted {
 	}
 	if len(cm.Events) > 0 {
 		t.After = &After{Decided: d, Wait: c.waits(agg, cm), Alarm: now.Add(retryAfterCommit).UnixMilli()}
+		if keepAlarm(alarm, t.After.Alarm, now, false) {
+			t.After.Alarm = 0
+		}
 	}
 	return t
 }

@@ -207,7 +207,7 @@ func (c *Core) pruneObject(h *host, agg, id string, upto int64) error {
 		return nil
 	}
 	t := transact{Reads: []Statement{stmt(d1.ObjectPruneEvents, upto, a.Hash)}}
-	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+	return h.transact(agg, id, t, nil)
 }
 
 // hotFrom is the version an instance's object's history begins at (1
@@ -220,7 +220,7 @@ func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
 		V *int64 `json:"v"`
 	}
 	t := transact{Reads: []Statement{stmt(d1.ObjectHotFrom)}}
-	if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+	if err := h.transact(agg, id, t, &rows); err != nil {
 		return 0, err
 	}
 	if len(rows) != 1 || len(rows[0]) == 0 || rows[0][0].V == nil {
@@ -475,9 +475,9 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	}
 	if ai.Call == "kick" {
 		// Only ever sooner: a kick that moved a due alarm (or the one
-		// running) later, as the objects' alarm op may, would starve the
+		// running) later, as the objects' alarms may, would starve the
 		// Archiver under a steady stream of kicks.
-		return ArchiveReport{}, h.do(Op{Kind: "alarm", Method: "earlier", Arg: ai.Now.Add(alarmFloor).UnixMilli()}, nil)
+		return ArchiveReport{}, setAlarm(h, ai.Now.Add(alarmFloor), ai.Now, false)
 	}
 	st := c.arch
 	if !st.mu.TryLock() {
@@ -564,7 +564,7 @@ func (c *Core) newArchiver(st *archiverRun) *archive.Archiver {
 	opt.Snapshot = func(_ context.Context, agg, id string, upto int64) error {
 		return c.snapshotBefore(st.h, agg, id, upto, st.now)
 	}
-	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+	if point := c.cfg.Env["CUESOURCE_TEST_CRASH"]; point != "" && c.faults != nil {
 		// The crash tests stop workerd at a point of the step: the script
 		// says it is there, then waits for the end.
 		opt.At = func(at string) {
@@ -624,7 +624,7 @@ func (c *Core) snapshotBefore(h *host, agg, id string, upto int64, now time.Time
 	}
 	t := transact{Fn: "snapshotNow", Reads: []Statement{stmt(d1.ObjectInstance), stmt(d1.ObjectSnapshot, a.Hash)},
 		Input: map[string]any{"hash": a.Hash, "upto": upto, "time": d1.FormatTime(now)}}
-	return h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, nil)
+	return h.transact(agg, id, t, nil)
 }
 
 type snapshotNowInput struct {
@@ -669,7 +669,7 @@ func (c *Core) snapshotsOf(h *host) archive.Snapshots {
 		}
 		var rows [][]wireSnapshot
 		t := transact{Reads: []Statement{stmt(d1.ObjectSnapshot, a.Hash)}}
-		if err := h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, &rows); err != nil {
+		if err := h.transact(agg, id, t, &rows); err != nil {
 			return 0, err
 		}
 		if len(rows) != 1 || len(rows[0]) == 0 {

@@ -45,13 +45,23 @@ func identity(c *Core) (*auth.Verifier, error) {
 // webCrypto is auth.Crypto through the shell's crypto.subtle.verify.
 type webCrypto struct{}
 
-// verifyArg is a "verify" operation's argument: the signing input as
+// verifyArg is a "verify" operation's argument: the key, the WebCrypto
+// algorithms to import it with and to verify with, the signing input as
 // text (it is base64url and a dot) and the signature in base64url.
 type verifyArg struct {
-	Alg  string            `json:"alg"`
-	JWK  map[string]string `json:"jwk"`
-	Data string            `json:"data"`
-	Sig  string            `json:"sig"`
+	JWK    map[string]string `json:"jwk"`
+	Import map[string]string `json:"import"`
+	Params map[string]string `json:"params"`
+	Data   string            `json:"data"`
+	Sig    string            `json:"sig"`
+}
+
+// webCryptoAlgorithms are, per JWS algorithm, the WebCrypto algorithm
+// to import a key with and the one to verify with.
+var webCryptoAlgorithms = map[string][2]map[string]string{
+	"RS256": {{"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}, {"name": "RSASSA-PKCS1-v1_5"}},
+	"ES256": {{"name": "ECDSA", "namedCurve": "P-256"}, {"name": "ECDSA", "hash": "SHA-256"}},
+	"EdDSA": {{"name": "Ed25519"}, {"name": "Ed25519"}},
 }
 
 func (webCrypto) Verify(ctx context.Context, alg string, key *auth.Key, signed, sig []byte) (bool, error) {
@@ -59,8 +69,12 @@ func (webCrypto) Verify(ctx context.Context, alg string, key *auth.Key, signed, 
 	if err != nil {
 		return false, err
 	}
+	algs, found := webCryptoAlgorithms[alg]
+	if !found {
+		return false, fmt.Errorf("no WebCrypto algorithm for %s", alg)
+	}
 	var ok bool
-	a := verifyArg{Alg: alg, JWK: key.JWK(), Data: string(signed), Sig: base64.RawURLEncoding.EncodeToString(sig)}
+	a := verifyArg{JWK: key.JWK(), Import: algs[0], Params: algs[1], Data: string(signed), Sig: base64.RawURLEncoding.EncodeToString(sig)}
 	if err := h.do(Op{Kind: "verify", Arg: a}, &ok); err != nil {
 		return false, err
 	}
@@ -76,7 +90,7 @@ func (f *jwksFetcher) Fetch(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	a := fetchArg{Method: "GET", URL: f.url, Headers: map[string]string{"Accept": "application/json"},
-		TimeoutMS: (10 * time.Second).Milliseconds(), MaxBytes: auth.MaxJWKSBytes + 1}
+		TimeoutMS: (10 * time.Second).Milliseconds(), MaxBytes: auth.MaxJWKSBytes + 1, Redirect: "manual"}
 	var r struct {
 		rules.Reply
 		TimedOut bool   `json:"timedOut"`

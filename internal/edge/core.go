@@ -16,7 +16,6 @@ import (
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
 	"github.com/cuesource/cuesource/retention"
-	"github.com/cuesource/cuesource/store/d1"
 )
 
 // Config is what a Worker's environment adds to the manifest.
@@ -43,6 +42,14 @@ type Config struct {
 	// Archive says the Worker has an R2 bucket bound as ARCHIVE: events
 	// the retention policies let go leave D1 for it.
 	Archive bool `json:"archive,omitempty"`
+	// DeadLetterQueue is the name of the effects' dead-letter queue, whose
+	// messages are recorded as dead letters.
+	DeadLetterQueue string `json:"deadLetterQueue,omitempty"`
+	// Restarts is how many Go runtimes of this isolate ended before this
+	// one, and StartMillis how long the shell took to make this one: what
+	// only the shell knows, for the test switch GET /__test/runtime.
+	Restarts    int   `json:"restarts,omitempty"`
+	StartMillis int64 `json:"startMillis,omitempty"`
 }
 
 // Core is a compiled context ready to serve a Worker. Its only mutable
@@ -78,6 +85,9 @@ type Core struct {
 	// without a bucket. arch is the Archiver object's archiver.
 	reader *archive.Reader
 	arch   *archiverRun
+	// faults is the test switches' state (testswitch.go); nil when they
+	// are off.
+	faults *testFaults
 }
 
 // New compiles the manifest (the JSON `cuesource build` writes).
@@ -148,6 +158,10 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	}
 	c.svc = api.New(p, nil, opt)
 	c.fns, c.scripts = c.functions()
+	if cfg.Env["CUESOURCE_TEST_FAULTS"] == "1" {
+		c.faults = &testFaults{}
+		c.scripts["provoke"] = c.provoke
+	}
 	c.tables = map[string]*rows.Table{}
 	c.inline = map[string]bool{}
 	c.objects = newObjects()
@@ -197,7 +211,7 @@ func (c *Core) Run(name string, in []byte, perform Perform) (out []byte) {
 	if !ok {
 		return faultJSON(&Fault{Kind: "input", Message: fmt.Sprintf("no script %q", name)})
 	}
-	v, err := fn(in, &host{perform: perform, prog: c.prog})
+	v, err := fn(in, &host{perform: perform, prog: c.prog, faults: c.faults})
 	return answer(v, err)
 }
 
@@ -248,7 +262,6 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"rehydrate":   c.rehydrate,
 			"holds":       c.holds,
 			"snapshotNow": c.snapshotNow,
-			"panic":       func(in []byte) (any, error) { panic("provoked by the test function panic: " + string(in)) },
 		}, map[string]script{
 			"serve":     c.serve,
 			"stream":    c.stream,
@@ -256,6 +269,7 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 			"project":   c.project,
 			"committed": c.committed,
 			"alarm":     c.alarm,
+			"open":      c.open,
 			"projector": c.projector,
 			"queue":     c.queue,
 			"claim":     c.claim,
@@ -270,22 +284,15 @@ type Info struct {
 	// MaxBody is the largest request body the API reads: the shell reads
 	// no more than this (and one byte) of a body.
 	MaxBody int `json:"maxBody"`
-	// ObjectSchema is an Aggregate object's storage schema, which it
-	// applies (idempotently) when it starts.
-	ObjectSchema string `json:"objectSchema"`
-	// ObjectMigrations change an object's storage made by an older
-	// ObjectSchema; the object runs each whose check reads no row, after
-	// the schema.
-	ObjectMigrations []d1.ObjectMigration `json:"objectMigrations"`
-	// KeyObjectPrefix names the objects of unique keys (see keyObject),
-	// which apply KeySchema instead: they hold no instance.
-	KeyObjectPrefix string `json:"keyObjectPrefix"`
-	KeySchema       string `json:"keySchema"`
+	// QueueRetrySeconds is how long the queue waits before it hands over
+	// again a message the queue script did not answer (its runtime ended,
+	// or it failed in the shell): a failure outside the rules, retried as
+	// the objects retry theirs (retryAfterFault).
+	QueueRetrySeconds int64 `json:"queueRetrySeconds"`
 }
 
 func (c *Core) info() Info {
-	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), ObjectSchema: d1.ObjectSchema + d1.ObjectSnapshotSchema, ObjectMigrations: d1.ObjectMigrations,
-		KeyObjectPrefix: keyObject(""), KeySchema: d1.KeySchema}
+	return Info{Name: c.prog.Manifest.Name, MaxBody: c.svc.MaxBody(), QueueRetrySeconds: int64(retryAfterFault / time.Second)}
 }
 
 // decodeInput reads a call's JSON input strictly.

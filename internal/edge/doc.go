@@ -63,13 +63,23 @@
 //
 // # What the shell still does
 //
-// Perform operations: D1 statements and batches, an object's storage
-// statements (inside transactionSync where Go asks), its alarm, queue
-// sends, fetch, calls to the objects, the stream's writes and waits, and
-// starting (or replacing) the Go runtime. Every decision about them (what
-// follows a commit and in what order, retries and their backoff, the
-// alarm's next time, idempotency expiry, the objects' schema and
-// statements, the stream's polling) is made here.
+// I/O only: it starts (or replaces) the Go runtime, passing what only it
+// knows (the Worker's bindings, how often it restarted, how long the
+// start took), hands Go each request, queue message and alarm, and
+// performs the operations Go asks for: D1 statements and batches, an
+// object's storage statements (inside transactionSync where Go asks),
+// reading, setting and syncing its alarm and storage, queue sends,
+// fetch, WebCrypto, gzip, R2, calls to the objects, the stream's writes
+// and waits. It says apart the one failure only it can see, a Go runtime
+// that ended during an object's transaction (Result.Ended), and retries a
+// queue message Go did not answer after Info.QueueRetrySeconds.
+//
+// Every decision is made here: what follows a commit and in what order,
+// retries and their backoff (a transaction that rolled back because its
+// runtime ended is run once more: host.transact), the alarms' next time
+// and whether an earlier alarm stays (keepAlarm), idempotency expiry, the
+// objects' schema and statements, the stream's polling, and the test
+// switches (testswitch.go, on only with CUESOURCE_TEST_FAULTS=1).
 //
 // # What it never does
 //

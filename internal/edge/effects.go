@@ -104,16 +104,20 @@ type fetchArg struct {
 	Body      *string           `json:"body"`
 	TimeoutMS int64             `json:"timeoutMs"`
 	MaxBytes  int               `json:"maxBytes"` // of the answer's body to read
+	// Redirect is fetch's: "manual", as a redirect is not followed (an
+	// effect fails: where it leads was not checked).
+	Redirect string `json:"redirect"`
 }
 
 func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error) {
-	a := fetchArg{Method: req.Method, URL: req.URL, Headers: req.Header, TimeoutMS: req.Timeout.Milliseconds(), MaxBytes: rules.SnippetBytes}
+	a := fetchArg{Method: req.Method, URL: req.URL, Headers: req.Header, TimeoutMS: req.Timeout.Milliseconds(), MaxBytes: rules.SnippetBytes, Redirect: "manual"}
 	if req.Body != nil {
 		s := string(req.Body)
 		a.Body = &s
 	}
 	var r struct {
 		rules.Reply
+		Reason   string `json:"reason"` // the status line's reason phrase, if any
 		TimedOut bool   `json:"timedOut"`
 		Error    string `json:"error"`
 	}
@@ -122,6 +126,9 @@ func (d *doer) Fetch(_ context.Context, req *rules.Request) (*rules.Reply, error
 	}
 	if r.TimedOut {
 		return nil, rules.TimedOut(fmt.Errorf("%s", r.Error))
+	}
+	if r.Reason != "" {
+		r.StatusText = strconv.Itoa(r.Status) + " " + r.Reason
 	}
 	return &r.Reply, nil
 }
@@ -180,8 +187,9 @@ func (l *deadLetters) Discard(_ context.Context, id int64) error {
 }
 
 type queueInput struct {
-	// Dead says the message came from the dead-letter queue.
-	Dead     bool      `json:"dead"`
+	// Queue is the queue the message came from: the effects queue or
+	// its dead-letter queue (Config.DeadLetterQueue).
+	Queue    string    `json:"queue"`
 	Effect   string    `json:"effect"`
 	Event    wireEvent `json:"event"`
 	Attempts int       `json:"attempts"` // the queue's count, this one included
@@ -207,7 +215,7 @@ func (c *Core) queue(in []byte, h *host) (any, error) {
 	logf := func(level, format string, args ...any) {
 		_ = h.do(Op{Kind: "log", Method: level, Arg: "cuesource: " + fmt.Sprintf(format, args...)}, nil)
 	}
-	if qi.Dead {
+	if qi.Queue != "" && qi.Queue == c.cfg.DeadLetterQueue {
 		msg := fmt.Sprintf("the queue gave up on the delivery after %d attempts", qi.Attempts)
 		return Queued{}, c.writeDeadLetter(h, qi.Effect, qi.Event, qi.Attempts, msg, nil, qi.Now)
 	}

@@ -187,6 +187,9 @@ func (c *Core) claim(in []byte, h *host) (any, error) {
 			if err := h.do(Op{Kind: "object", Aggregate: keyObject(aggregate), ID: k.Constraint + "/" + k.Key, Method: "runScript", Arg: arg}, &r); err != nil {
 				return nil, err
 			}
+			if err := c.stopClaim(h, "reserved"); err != nil {
+				return nil, err
+			}
 			if r.Holder != "" {
 				return Transacted{Answer: cuesource.UniqueViolation(&store.UniqueError{Aggregate: aggregate,
 					Constraint: k.Constraint, Key: k.Key, Holder: r.Holder})}, nil
@@ -201,6 +204,9 @@ func (c *Core) claim(in []byte, h *host) (any, error) {
 			arg = transact{Fn: "decide", Reads: decideReads(c.prog, req), Input: decideInput{Request: ci.Request, Reserved: reserved}}
 		}
 		if err := h.do(Op{Kind: "transact", Arg: arg}, &t); err != nil {
+			return nil, err
+		}
+		if err := c.stopClaim(h, "committed"); err != nil {
 			return nil, err
 		}
 		if t.Reserve == nil {
@@ -253,7 +259,7 @@ func (c *Core) key(in []byte, h *host) (any, error) {
 		var holds bool
 		t := transact{Fn: "holds", Reads: []Statement{stmt(d1.ObjectHeldKeys)},
 			Input: map[string]string{"aggregate": ki.Aggregate, "id": rows[0].Instance, "constraint": ki.Constraint, "key": ki.Key}}
-		if err := h.do(Op{Kind: "object", Aggregate: ki.Aggregate, ID: rows[0].Instance, Method: "transact", Arg: t}, &holds); err != nil {
+		if err := h.transact(ki.Aggregate, rows[0].Instance, t, &holds); err != nil {
 			return nil, err
 		}
 		if holds {

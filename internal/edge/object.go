@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,7 +124,29 @@ func (o *object) tx(stmts []Statement) error {
 
 // alarm has the alarm fire at t at the latest.
 func (o *object) alarm(t time.Time) error {
-	return o.h.do(Op{Kind: "alarm", Arg: t.UnixMilli()}, nil)
+	return setAlarm(o.h, t, o.now, true)
+}
+
+// setAlarm has the object's alarm fire at `at` at the latest: it reads
+// the alarm set ("getAlarm") and sets it ("alarm") unless keepAlarm.
+func setAlarm(h *host, at, now time.Time, replaceDue bool) error {
+	var cur *int64
+	if err := h.do(Op{Kind: "getAlarm"}, &cur); err != nil {
+		return err
+	}
+	if keepAlarm(cur, at.UnixMilli(), now, replaceDue) {
+		return nil
+	}
+	return h.do(Op{Kind: "alarm", Arg: at.UnixMilli()}, nil)
+}
+
+// keepAlarm says whether the alarm set, cur (ms; nil: none), stays when
+// one at `at` is asked for: an earlier one does (a delivery's backoff, an
+// expiry), so asks coming faster than their delay never put it off;
+// unless it is due (at now or before) and replaceDue, as in the alarm's
+// own run, whose next time must be set.
+func keepAlarm(cur *int64, at int64, now time.Time, replaceDue bool) bool {
+	return cur != nil && *cur <= at && !(replaceDue && *cur <= now.UnixMilli())
 }
 
 func (o *object) log(level, msg string) {
@@ -347,6 +371,39 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// open prepares an Aggregate object's storage when it starts
+// (idempotently): a unique key's object, when it knows its name, makes
+// its one table (it holds no instance); any other the object schema,
+// then runs each migration whose check reads no row (storage an older
+// schema made).
+func (c *Core) open(in []byte, h *host) (any, error) {
+	var oi struct {
+		Name string `json:"name"` // the object's name; "" when it does not know it
+	}
+	if err := decodeInput(in, &oi); err != nil {
+		return nil, err
+	}
+	o := &object{h: h}
+	if strings.HasPrefix(oi.Name, keyObject("")) {
+		return map[string]any{}, o.sql(nil, d1.KeySchema)
+	}
+	if err := o.sql(nil, d1.ObjectSchema+d1.ObjectSnapshotSchema); err != nil {
+		return nil, err
+	}
+	for _, m := range d1.ObjectMigrations {
+		var rows []json.RawMessage
+		if err := o.sql(&rows, m.Check); err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			if err := o.sql(nil, m.Apply); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return map[string]any{}, nil
 }
 
 type alarmInput struct {

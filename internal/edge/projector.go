@@ -355,7 +355,7 @@ func (c *Core) projector(in []byte, h *host) (any, error) {
 }
 
 func (c *Core) kick(h *host, now time.Time) error {
-	return h.do(Op{Kind: "alarm", Arg: now.Add(kickDelay).UnixMilli()}, nil)
+	return setAlarm(h, now.Add(kickDelay), now, true)
 }
 
 // catchUp runs a catch-up (of the inline projections only, or of all)
@@ -385,7 +385,7 @@ func (c *Core) catchUp(h *host, now time.Time, inline bool) error {
 	c.proj.run.Unlock()
 	close(p.done)
 	if p.err != nil {
-		_ = h.do(Op{Kind: "alarm", Arg: now.Add(retryCatchUp).UnixMilli()}, nil)
+		_ = setAlarm(h, now.Add(retryCatchUp), now, true)
 	}
 	return p.err
 }

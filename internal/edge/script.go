@@ -40,6 +40,9 @@ type Statement struct {
 type Result struct {
 	OK    json.RawMessage `json:"ok,omitempty"`
 	Error string          `json:"error,omitempty"`
+	// Ended, with Error, says an object's transact failed because the Go
+	// runtime that ran its function ended: the transaction rolled back.
+	Ended bool `json:"ended,omitempty"`
 }
 
 // Perform has the shell perform an operation and waits for its result. In
@@ -51,13 +54,17 @@ type Perform func(Op) Result
 type host struct {
 	perform Perform
 	prog    *interpreter.Program // which commands read the keys their instance holds
+	faults  *testFaults          // the test switches; nil when off
 }
 
 // do performs op and decodes its result into out.
 func (h *host) do(op Op, out any) error {
+	if (op.Kind == "d1" || op.Kind == "batch") && h.faults.d1() {
+		return &OpError{Op: op.Kind, Message: "D1 is failing (test switch)"}
+	}
 	r := h.perform(op)
 	if r.Error != "" {
-		return &OpError{Op: op.Kind, Message: r.Error}
+		return &OpError{Op: op.Kind, Message: r.Error, Ended: r.Ended}
 	}
 	if out == nil || len(r.OK) == 0 {
 		return nil
@@ -72,6 +79,20 @@ func (h *host) do(op Op, out any) error {
 type OpError struct {
 	Op      string
 	Message string
+	Ended   bool // Result.Ended
 }
 
 func (e *OpError) Error() string { return e.Op + ": " + e.Message }
+
+// transact has the object of agg/id run t (its method transact). A
+// transaction whose function's Go runtime ended rolled back, so it is run
+// once more, on the runtime the object starts next; a second end is
+// reported.
+func (h *host) transact(agg, id string, t transact, out any) error {
+	op := Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}
+	err := h.do(op, out)
+	if oe, ok := err.(*OpError); ok && oe.Ended {
+		err = h.do(op, out)
+	}
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource"
@@ -66,6 +67,9 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &si); err != nil {
 		return nil, err
 	}
+	if c.faults != nil && strings.HasPrefix(si.Request.Path, "/__test/") {
+		return c.testSwitch(si.Request, h), nil
+	}
 	req := apiRequest(si.Request)
 	b := &backend{h: h, c: c}
 	ids := 0
@@ -88,7 +92,23 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 	if si.Request.BodyOver {
 		return toWire(api.TooLarge(c.svc.MaxBody())), nil
 	}
-	return toWire(svc.Serve(withHost(context.Background(), h), req)), nil
+	return sent(h, si.Request, svc.Serve(withHost(context.Background(), h), req)), nil
+}
+
+// sent is a response as the client gets it, as api/nethttp writes one:
+// the cause of an internal error goes to the log, not the client, and a
+// HEAD request or a status that has no body (101, 204, 205, 304) gets
+// none.
+func sent(h *host, req WireRequest, r api.Response) WireResponse {
+	if cause := r.Header.Get("X-Cuesource-Error"); cause != "" {
+		_ = h.do(Op{Kind: "log", Method: "error", Arg: fmt.Sprintf("cuesource: %s %s %d %s", req.Method, req.Path, r.Status, cause)}, nil)
+		r.Header.Del("X-Cuesource-Error")
+	}
+	switch {
+	case req.Method == "HEAD", r.Status == 101, r.Status == 204, r.Status == 205, r.Status == 304:
+		r.Body = nil
+	}
+	return toWire(r)
 }
 
 // apiRequest is the api.Request of a wire request.
@@ -111,7 +131,7 @@ type backend struct {
 }
 
 func (b *backend) object(agg, id string, t transact, out any) error {
-	return b.h.do(Op{Kind: "object", Aggregate: agg, ID: id, Method: "transact", Arg: t}, out)
+	return b.h.transact(agg, id, t, out)
 }
 
 func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cuesource.Answer, error) {
@@ -123,7 +143,7 @@ func (b *backend) Execute(_ context.Context, req *cuesource.CommandRequest) (cue
 func execute(h *host, req *cuesource.CommandRequest) (cuesource.Answer, error) {
 	var a cuesource.Answer
 	t := transact{Fn: "decide", Reads: decideReads(h.prog, req), Input: map[string]any{"request": toWireCommand(req)}}
-	err := h.do(Op{Kind: "object", Aggregate: req.Aggregate, ID: req.ID, Method: "transact", Arg: t}, &a)
+	err := h.transact(req.Aggregate, req.ID, t, &a)
 	return a, err
 }
 

@@ -55,15 +55,33 @@ func runWith(t *testing.T, c *Core, name string, input any, results ...Result) (
 	return ops, out
 }
 
-// A panic inside a function is an answer, not the end of the runtime.
+// A panic inside a script is an answer, not the end of the runtime: the
+// test switches' provoke script panics.
 func TestPanicIsAFault(t *testing.T) {
-	c := exampleCore(t)
+	c := coreOf(t, "../../contexts/example.cue", Config{Env: map[string]string{"CUESOURCE_TEST_FAULTS": "1"}})
 	var out struct{ Fault *Fault }
-	require.NoError(t, json.Unmarshal(c.Call("panic", []byte(`{}`)), &out))
+	require.NoError(t, json.Unmarshal(c.Run("provoke", []byte(`{"what":"panic"}`), nil), &out))
 	require.NotNil(t, out.Fault)
 	assert.Equal(t, "panic", out.Fault.Kind)
 	require.NoError(t, json.Unmarshal(c.Call("no such function", nil), &out))
 	assert.Equal(t, "input", out.Fault.Kind)
+}
+
+// Without CUESOURCE_TEST_FAULTS=1 there are no test switches: /__test/
+// is the API's like any other path, and there is no provoke script.
+func TestTestSwitchesOff(t *testing.T) {
+	for _, v := range []string{"", "0", "true"} {
+		c := coreOf(t, "../../contexts/example.cue", Config{Env: map[string]string{"CUESOURCE_TEST_FAULTS": v}})
+		in := `{"request": {"method": "POST", "path": "/__test/faults", "query": "", "headers": [], "body": "{\"d1\":true}"}, "now": "2026-12-07T12:00:00Z", "id": "t1"}`
+		var resp WireResponse
+		require.NoError(t, json.Unmarshal(c.Run("serve", []byte(in), func(op Op) Result {
+			t.Errorf("CUESOURCE_TEST_FAULTS=%q: POST /__test/faults asked for %+v", v, op)
+			return Result{Error: "unexpected"}
+		}), &resp))
+		assert.Equal(t, 404, resp.Status, "CUESOURCE_TEST_FAULTS=%q: %+v", v, resp)
+		assert.NotContains(t, resp.Body, "d1", v)
+		assert.Contains(t, string(c.Run("provoke", []byte(`{"what":"panic"}`), nil)), `no script \"provoke\"`, v)
+	}
 }
 
 // The Worker compiles its manifest without the checks vet already made

@@ -67,7 +67,7 @@ func TestTranscripts(t *testing.T) {
 // transcriptCore is the core a file's comment names ("context: PATH",
 // "token: T", "env: NAME=VALUE"), the example by default.
 func transcriptCore(t *testing.T, cores map[string]*Core, a *txtar.Archive) *Core {
-	ctx, cfg := "../../contexts/example.cue", Config{AdminToken: "adm"}
+	ctx, cfg := "../../contexts/example.cue", Config{AdminToken: "adm", DeadLetterQueue: "shop-effects-dlq"}
 	for _, line := range strings.Split(string(a.Comment), "\n") {
 		if v, ok := strings.CutPrefix(line, "context: "); ok {
 			ctx = v
@@ -89,6 +89,9 @@ func transcriptCore(t *testing.T, cores map[string]*Core, a *txtar.Archive) *Cor
 	c := *cores[key]
 	c.objects = newObjects()
 	c.proj = &projState{}
+	if c.faults != nil {
+		c.faults.state = faultState{} // the scripts' own, bound to the compiled core
+	}
 	return &c
 }
 

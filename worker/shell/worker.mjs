@@ -12,8 +12,8 @@ import { DurableObject } from "cloudflare:workers";
 // ---------------------------------------------------------------- Go runtime
 
 // One Go runtime per isolate, shared by the Worker and every object in it.
-// It keeps no state that matters between calls; if it ends (a fatal
-// error), the next call makes another, and the scripts it was running fail.
+// If it ends, the next call makes another, and the scripts it was running
+// fail.
 let runtime = null;
 
 class Fault extends Error {
@@ -23,8 +23,8 @@ class Fault extends Error {
   }
 }
 
-function config(env) {
-  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, archive: !!env.ARCHIVE };
+function config(env, startMillis) {
+  const cfg = { token: env.CUESOURCE_TOKEN || "", adminToken: env.CUESOURCE_ADMIN_TOKEN || "", env: {}, queryJSON: build.queryJSON, diagram: build.diagram, openapi: build.openapi, deadLetterQueue: build.deadLetterQueue, archive: !!env.ARCHIVE, restarts, startMillis };
   for (const [k, v] of Object.entries(env)) {
     if (typeof v === "string") cfg.env[k] = v;
   }
@@ -47,22 +47,24 @@ async function makeRuntime(env) {
   const t0 = Date.now();
   const go = new Go();
   const instance = await WebAssembly.instantiate(engine, go.importObject);
-  const rt = { go, started: 0 };
+  const rt = { go };
   // run() settles when the program ends, which only a fatal error makes it
   // do (main registers globalThis.cuesource and blocks). The scripts still
   // waiting on it learn that when their operation settles (see run): a
   // promise settles only in the request that made it.
   go.run(instance).catch((e) => console.error("cuesource: the Go runtime ended", e));
   rt.api = globalThis.cuesource;
-  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env)));
+  const err = rt.api.init(JSON.stringify(manifest), JSON.stringify(config(env, Date.now() - t0)));
   if (err) throw new Error("cuesource: the context does not load: " + err);
-  rt.started = Date.now() - t0;
-  rt.info = callOn(rt, "info", {});
+  info = callOn(rt, "info", {});
   runtime = rt;
   if (restarts > 0) console.warn(`cuesource: Go runtime restarted (${restarts} so far)`);
   return rt;
 }
 let restarts = 0;
+// What Go says at start (the body limit, the queue's retry delay); the
+// same for every runtime of the isolate.
+let info = null;
 
 // dropRuntime forgets a runtime that ended, once.
 function dropRuntime(rt) {
@@ -120,50 +122,20 @@ async function run(env, name, input, local = null) {
   });
 }
 
-// ------------------------------------------------------------ test switches
-
-// Only with CUESOURCE_TEST_FAULTS=1: make D1 fail, provoke panics, and
-// (claim: {at, how}) stop a command that claims a unique key once its key
-// is reserved (at "reserved") or once its instance committed (at
-// "committed"): how "crash" ends the Go runtime, "stall" never goes on
-// (the test then restarts workerd). The state is per isolate; locally the
-// Worker and its objects share one.
-const faults = { d1: false, claim: null };
-
-// claimFault stops a claim where the test switch says, after op: once
-// the reservation answered (the key's object answers once its write is
-// durable), or once the commit is durable.
-async function claimFault(op, local, rt) {
-  const f = faults.claim;
-  const at = op.kind === "transact" ? "committed" : op.method === "runScript" && op.arg.script === "key" ? "reserved" : "";
-  if (!f || f.at !== at) return;
-  if (at === "committed") await local.ctx.storage.sync();
-  console.warn(`cuesource: test switch: claim stopped (${f.how}) once ${at}`);
-  if (f.how === "crash") rt.api.crash();
-  else await new Promise(() => {});
-}
-
-function checkD1() {
-  if (faults.d1) throw new Error("D1 is failing (test switch)");
-}
-
 // ---------------------------------------------------------------- operations
+
+// The error of an object's transact whose Go runtime ended during the
+// transaction (so it rolled back): an operation failing with it says so
+// apart (ended), locally or through a call to the object.
+const rolledBack = "cuesource: the Go runtime ended during the transaction, which rolled back";
 
 async function performOp(env, op, local, rt) {
   try {
-    const ok = (await performOk(env, op, local, rt)) ?? null;
-    if (faults.claim) await claimFault(op, local, rt);
-    return { ok };
+    return { ok: (await performOk(env, op, local, rt)) ?? null };
   } catch (e) {
-    return { error: String((e && e.message) || e) };
+    const error = String((e && e.message) || e);
+    return { error, ended: error.includes(rolledBack) };
   }
-}
-
-// atLatest says whether an alarm at `at` replaces the current one, cur:
-// Go asks for an alarm at `at` at the latest, so an earlier one stays,
-// unless it is due and replaceDue (then it fires as it is otherwise).
-function atLatest(cur, at, replaceDue) {
-  return cur === null || cur > at || (replaceDue && cur <= Date.now());
 }
 
 async function performOk(env, op, local, rt) {
@@ -174,10 +146,12 @@ async function performOk(env, op, local, rt) {
       return local.ctx.storage.transactionSync(() => {
         for (const s of op.statements) local.sql.exec(s.sql, ...s.params);
       });
-    case "alarm": {
-      if (atLatest(await local.ctx.storage.getAlarm(), op.arg, op.method !== "earlier")) await local.ctx.storage.setAlarm(op.arg);
-      return null;
-    }
+    case "getAlarm":
+      return await local.ctx.storage.getAlarm();
+    case "alarm":
+      return await local.ctx.storage.setAlarm(op.arg);
+    case "sync":
+      return await local.ctx.storage.sync();
     case "respond":
       return local.respond(op.arg);
     case "transact":
@@ -191,12 +165,10 @@ async function performOk(env, op, local, rt) {
     case "log":
       return console[op.method](op.arg);
     case "d1": {
-      checkD1();
       const [columns, ...rows] = await env.DB.prepare(op.statement.sql).bind(...op.statement.params).raw({ columnNames: true });
       return { columns, rows };
     }
     case "batch": {
-      checkD1();
       const rs = await env.DB.batch(op.statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
       return rs.map((r) => r.results || []);
     }
@@ -213,6 +185,8 @@ async function performOk(env, op, local, rt) {
       const o = await env.ARCHIVE.get(op.method);
       return o === null ? null : toBase64(new Uint8Array(await o.arrayBuffer()));
     }
+    case "r2delete":
+      return await env.ARCHIVE.delete(op.method);
     case "r2list": {
       const l = await env.ARCHIVE.list({ cursor: op.method || undefined });
       return { names: l.objects.map((o) => o.key), cursor: l.truncated ? l.cursor : "" };
@@ -234,37 +208,27 @@ async function performOk(env, op, local, rt) {
   throw new Error(`unknown operation ${op.kind}`);
 }
 
-// webhook performs an http effect's call, whose URL Go has checked; no
-// answer (network, timeout) is an error, any status an answer. A redirect
-// is not followed (Go fails the delivery: it could not check where it
-// leads), and no more of the body than Go asks for (maxBytes) is read.
+// webhook performs a fetch Go has checked and described (a); no answer
+// (network, timeout) is an error, any status an answer, of whose body no
+// more than a.maxBytes is read.
 async function webhook(a) {
   let r, text;
   try {
-    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: "manual", signal: AbortSignal.timeout(a.timeoutMs) });
+    r = await fetch(a.url, { method: a.method, headers: a.headers, body: a.body ?? undefined, redirect: a.redirect, signal: AbortSignal.timeout(a.timeoutMs) });
     text = new TextDecoder().decode((await readUpTo(r.body, a.maxBytes)).bytes);
   } catch (e) {
     if (e && (e.name === "TimeoutError" || e.name === "AbortError")) return { timedOut: true, error: String(e.message || e) };
     throw e;
   }
-  return { Status: r.status, StatusText: r.statusText ? `${r.status} ${r.statusText}` : "", RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
+  return { Status: r.status, reason: r.statusText, RetryAfter: r.headers.get("Retry-After") || "", Location: r.headers.get("Location") || "", Snippet: text };
 }
 
-// verifySignature checks a token's signature with WebCrypto for Go, which
-// has decided everything else (the algorithm allowed, the key for it, the
-// claims): whether sig is the key's signature of data.
-const signatureAlgorithms = {
-  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
-  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
-  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
-};
-
+// verifySignature answers whether a.sig is the signature of a.data by
+// a.jwk, with the WebCrypto algorithms Go chose.
 async function verifySignature(a) {
-  const [imp, params] = signatureAlgorithms[a.alg] || [];
-  if (!imp) throw new Error(`no WebCrypto algorithm for ${a.alg}`);
-  const key = await crypto.subtle.importKey("jwk", a.jwk, imp, false, ["verify"]);
+  const key = await crypto.subtle.importKey("jwk", a.jwk, a.import, false, ["verify"]);
   const sig = Uint8Array.from(atob(a.sig.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  return await crypto.subtle.verify(params, key, sig, new TextEncoder().encode(a.data));
+  return await crypto.subtle.verify(a.params, key, sig, new TextEncoder().encode(a.data));
 }
 
 // readUpTo reads at most n bytes of a body and cancels the rest; over says
@@ -320,17 +284,13 @@ function projector(env) {
 
 // ------------------------------------------------------------------- Worker
 
-const noBody = new Set([101, 204, 205, 304]);
-
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    if (env.CUESOURCE_TEST_FAULTS === "1" && url.pathname.startsWith("/__test/")) {
-      return testSwitch(request, env, url);
-    }
     let resp, wire;
     try {
-      const { body, over } = await readBody(request, (await start(env)).info.maxBody);
+      await start(env);
+      const { body, over } = await readBody(request, info.maxBody);
       wire = {
         method: request.method,
         path: url.pathname,
@@ -345,35 +305,30 @@ export default {
       return problem(500, "internal", "the server failed; see its log");
     }
     if (resp.stream) return liveStream(env, wire);
-    const headers = new Headers();
-    for (const [k, v] of resp.headers) {
-      if (k === "X-Cuesource-Error") console.error("cuesource:", request.method, url.pathname, resp.status, v);
-      else headers.append(k, v);
-    }
-    const body = request.method === "HEAD" || noBody.has(resp.status) || resp.body === "" ? null : resp.body;
-    return new Response(body, { status: resp.status, headers });
+    return new Response(resp.body === "" ? null : resp.body, { status: resp.status, headers: resp.headers });
   },
 
   // queue hands each message of the effects queue (or of its dead-letter
-  // queue) to Go, and acknowledges or retries it as Go says.
+  // queue) to Go, and acknowledges or retries it as Go says; one Go did
+  // not answer is retried after the delay Go gave at start (at once when
+  // Go never started).
   async queue(batch, env) {
     for (const msg of batch.messages) {
-      const input = { ...msg.body, dead: batch.queue === build.deadLetterQueue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
+      const input = { ...msg.body, queue: batch.queue, attempts: msg.attempts, now: new Date().toISOString(), id: crypto.randomUUID() };
       try {
         const d = await run(env, "queue", input);
         if (d.retry) msg.retry({ delaySeconds: d.delaySeconds });
         else msg.ack();
       } catch (e) {
         console.error(`cuesource: effect ${input.effect} for event ${input.event?.id}:`, String(e.message || e));
-        msg.retry();
+        msg.retry(info ? { delaySeconds: info.queueRetrySeconds } : {});
       }
     }
   },
 };
 
-// liveStream serves GET /events as Server-Sent Events: Go's stream script
-// opens it (or refuses it as natively), writes its frames and waits
-// between reads of the log, until the client goes away.
+// liveStream answers a request with the stream Go's stream script opens
+// and writes (or with the response it gives instead).
 function liveStream(env, wire) {
   return new Promise((resolve) => {
     const { readable, writable } = new TransformStream();
@@ -395,10 +350,9 @@ function liveStream(env, wire) {
   });
 }
 
-// readBody reads a request's body up to max bytes (and one more, to tell
-// a body at the limit from one over it). A body declared or found over the
-// limit is read no further: Go answers it 413, as natively. The bytes are
-// decoded as they are, a byte order mark included, as Go reads them.
+// readBody reads a request's body up to max bytes and one more: over says
+// there was more (or Content-Length says so, and none is read). The bytes
+// are decoded as they are, a byte order mark included.
 async function readBody(request, max) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) return { body: "", over: true };
@@ -411,71 +365,28 @@ function problem(status, kind, detail) {
   return new Response(body, { status, headers: { "Content-Type": "application/problem+json" } });
 }
 
-async function testSwitch(request, env, url) {
-  const parts = url.pathname.split("/").slice(2).map(decodeURIComponent);
-  try {
-    if (parts[0] === "faults" && request.method === "POST") {
-      Object.assign(faults, await request.json());
-      return Response.json(faults);
-    }
-    if ((parts[0] === "panic" || parts[0] === "crash") && parts.length === 3) {
-      const out = await aggregate(env, parts[1], parts[2]).provoke(parts[0]);
-      return Response.json(out);
-    }
-    if (parts[0] === "r2" && request.method === "DELETE" && parts.length === 2) {
-      await env.ARCHIVE.delete(parts[1]);
-      return Response.json({ deleted: parts[1] });
-    }
-    if (parts[0] === "runtime") {
-      const rt = await start(env);
-      return Response.json({ restarts, startMillis: rt.started });
-    }
-  } catch (e) {
-    return Response.json({ error: String(e.message || e) }, { status: 500 });
-  }
-  return new Response("no such test switch", { status: 404 });
-}
-
 // -------------------------------------------------------- Aggregate object
 
-// Aggregate is one aggregate instance: its state, events, idempotency
-// records and outbox in the object's SQLite storage, each command written
-// in one transaction with the engine call that decided it.
+// Aggregate is the object of an aggregate instance (or of a unique key):
+// the storage, alarm and transactions Go's scripts and functions use.
 export class Aggregate extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      const { info } = await start(env);
-      if (ctx.id.name?.startsWith(info.keyObjectPrefix)) {
-        // A unique key's object, when it knows its name, makes its one table.
-        this.sql.exec(info.keySchema);
-      } else {
-        this.sql.exec(info.objectSchema);
-        for (const m of info.objectMigrations) {
-          if (this.sql.exec(m.check).toArray().length === 0) this.sql.exec(m.apply);
-        }
-      }
-    });
+    ctx.blockConcurrencyWhile(() => run(env, "open", { name: ctx.id.name ?? "" }, this.local()));
   }
 
-  // transact runs the reads Go named and Go's function fn on their rows
-  // inside one storage transaction, and the writes fn answers; an
-  // exception (a fault, a runtime that ended) rolls all of it back. A
-  // runtime that ended mid-call is replaced and the call made again. A
-  // decision that must first reserve unique keys (reserve) writes nothing
-  // and runs Go's claim script here, which commits through transactOn.
+  // transact runs t (transactOn), then what Go's answer asks for: the
+  // claim script (reserve), the work after the commit (after). When the
+  // runtime ended during the transaction it fails with rolledBack.
   async transact(agg, id, t) {
-    const once = async () => {
-      const rt = await start(this.env);
-      try {
-        return await this.transactOn(rt, t);
-      } catch (e) {
-        if (!rt.go.exited) throw e;
-      }
-    };
-    let d = (await once()) ?? (await once());
-    if (!d) throw new Error("cuesource: the Go runtime ended during the transaction, twice");
+    const rt = await start(this.env);
+    let d;
+    try {
+      d = await this.transactOn(rt, t);
+    } catch (e) {
+      throw rt.go.exited ? new Error(rolledBack) : e;
+    }
     if (d.reserve) d = await run(this.env, "claim", d.reserve, this.local());
     if (!d.after) return d.answer;
     if (d.after.wait) return await this.committed(agg, id, d.after);
@@ -485,24 +396,20 @@ export class Aggregate extends DurableObject {
     return d.answer;
   }
 
-  // transactOn is one transaction on the runtime rt, which must not have
-  // ended (callOn refuses): a claim script commits only on the runtime
-  // that holds its reservations. A commit sets the alarm that retries the
-  // work after it in the same turn, so the storage keeps both or neither
-  // (the runtime may end before the script goes on).
+  // transactOn is one storage transaction on the runtime rt, which must
+  // not have ended (callOn refuses): the reads t names, Go's function fn
+  // on their rows and the alarm, and the writes it answers; an exception
+  // rolls all of it back. The alarm Go answers is set in the
+  // transaction's turn, so it is read before.
   async transactOn(rt, { fn, reads, input }) {
-    // Read before the transaction, so the alarm is set in its turn: a
-    // commit asks for it at d.after.alarm at the latest, and an earlier
-    // one (a delivery's backoff, an expiry), due or not, stays: commits
-    // coming faster than d.after.alarm never put it off.
-    const cur = await this.ctx.storage.getAlarm();
+    const alarm = await this.ctx.storage.getAlarm();
     let d;
     this.ctx.storage.transactionSync(() => {
       const rows = reads.map((r) => this.sql.exec(r.sql, ...r.params).toArray());
-      d = fn ? callOn(rt, fn, { ...input, rows }) : { answer: rows };
+      d = fn ? callOn(rt, fn, { ...input, rows, alarm }) : { answer: rows };
       for (const w of d.writes ?? []) this.sql.exec(w.sql, ...w.params);
     });
-    if (d.after && atLatest(cur, d.after.alarm, false)) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
+    if (d.after?.alarm) this.ctx.storage.setAlarm(d.after.alarm).catch((e) => console.error("cuesource: setAlarm:", String(e.message || e)));
     return d;
   }
 
@@ -532,27 +439,12 @@ export class Aggregate extends DurableObject {
   async alarm() {
     await run(this.env, "alarm", { now: new Date().toISOString(), rid: crypto.randomUUID() }, { sql: this.sql, ctx: this.ctx });
   }
-
-  // provoke is the test switch's: a recovered panic, or a fatal one that
-  // ends the isolate's Go runtime.
-  async provoke(what) {
-    if (this.env.CUESOURCE_TEST_FAULTS !== "1") throw new Error("test switches are off");
-    const rt = await start(this.env);
-    if (what === "crash") rt.api.crash();
-    try {
-      callOn(rt, what === "crash" ? "info" : "panic", {});
-    } catch (e) {
-      return { exited: rt.go.exited, error: String(e.message || e) };
-    }
-    return { exited: rt.go.exited };
-  }
 }
 
 // ---------------------------------------------------------- Projector object
 
-// Projector keeps the projection tables in D1 up to date with the log: one
-// object, so one writer. Go runs its calls one at a time, joins catch-ups
-// and chooses its alarm.
+// Projector is the projector script's object: each call and its alarm run
+// the script.
 export class Projector extends DurableObject {}
 for (const call of ["action", "catchUp", "kick", "alarm"]) {
   Projector.prototype[call] = function (arg) {
@@ -562,9 +454,8 @@ for (const call of ["action", "catchUp", "kick", "alarm"]) {
 
 // ----------------------------------------------------------- Archiver object
 
-// Archiver moves what the retention policies let go from D1 to the R2
-// bucket (ARCHIVE) in bounded steps, from its alarm: one object, so one
-// archiver. Go runs the steps and chooses the alarm.
+// Archiver is the archive script's object: its kick and its alarm run the
+// script.
 export class Archiver extends DurableObject {
   kick() {
     return run(this.env, "archive", { call: "kick", now: new Date().toISOString() }, { ctx: this.ctx });
