@@ -360,33 +360,37 @@ func (t r2) Get(ctx context.Context, name string) ([]byte, error) {
 
 func (t r2) List(ctx context.Context) ([]string, error) { return t.ListAfter(ctx, "", -1) }
 
-// ListAfter implements archive.ListerAfter. The shell's "r2list" pages
-// by R2's cursor only, so a page after a name lists the bucket from its
-// start (a call per 1000 names before it), keeping only up to n names
-// after it (n < 0: every one).
+// ListAfter implements archive.ListerAfter: R2 lists from the name
+// after `after` (startAfter), a call per 1000 names, keeping up to n
+// (n < 0: every one).
 func (t r2) ListAfter(ctx context.Context, after string, n int) ([]string, error) {
 	var out []string
-	cursor := ""
+	arg := r2List{StartAfter: after}
 	for {
 		var page struct {
 			Names  []string `json:"names"`
 			Cursor string   `json:"cursor"`
 		}
-		if err := via(ctx, t.h).do(Op{Kind: "r2list", Method: cursor}, &page); err != nil {
+		if err := via(ctx, t.h).do(Op{Kind: "r2list", Arg: arg}, &page); err != nil {
 			return nil, err
 		}
 		for _, name := range page.Names {
-			if name > after {
-				if out = append(out, name); len(out) == n {
-					return out, nil
-				}
+			if out = append(out, name); len(out) == n {
+				return out, nil
 			}
 		}
 		if page.Cursor == "" {
 			return out, nil
 		}
-		cursor = page.Cursor
+		arg.Cursor = page.Cursor
 	}
+}
+
+// r2List is the "r2list" op's R2 list options: the names after
+// StartAfter, from Cursor on (a truncated listing's).
+type r2List struct {
+	Cursor     string `json:"cursor,omitempty"`
+	StartAfter string `json:"startAfter,omitempty"`
 }
 
 // shellGzip is archive.Codec by the platform's CompressionStream and

@@ -188,7 +188,7 @@ async function performOk(env, op, local, rt) {
     case "r2delete":
       return await env.ARCHIVE.delete(op.method);
     case "r2list": {
-      const l = await env.ARCHIVE.list({ cursor: op.method || undefined });
+      const l = await env.ARCHIVE.list({ cursor: op.arg.cursor, startAfter: op.arg.startAfter });
       return { names: l.objects.map((o) => o.key), cursor: l.truncated ? l.cursor : "" };
     }
     case "gzip":
