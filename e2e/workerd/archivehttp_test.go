@@ -19,10 +19,11 @@ import (
 // TestArchiveOverHTTPFromWorker: archive verify, archive restore and
 // storage status read the Worker's archive (D1's index, R2's objects)
 // through its admin routes (--url): verify finds it clean after the
-// Archiver object's steps, and names a segment deleted from R2 (exit 1);
-// restore writes a fresh native store whose events are the Worker's GET
-// /events byte for byte. (A damaged segment is the native test's: no test
-// switch writes bytes into R2.)
+// Archiver object's steps, and names a segment deleted from R2 and one
+// damaged there (exit 1), and lists an object no index entry names;
+// reads that need the damaged segment fail naming its range; restore
+// writes a fresh native store whose events are the Worker's GET /events
+// byte for byte.
 func TestArchiveOverHTTPFromWorker(t *testing.T) {
 	needWorkerd(t)
 	ctx := contextPath(e2etest.Ledger)
@@ -87,9 +88,26 @@ func TestArchiveOverHTTPFromWorker(t *testing.T) {
 	if r, err := c.Request(http.MethodDelete, "/__test/r2/"+seg.Name, nil); err != nil || r.Status != http.StatusOK {
 		t.Fatalf("deleting segment %s: %v %v", seg.Name, r, err)
 	}
+	bad := st.Segments[1]
+	leftover := fmt.Sprintf("%020d-%020d.ndjson.gz", n+1000, n+2000)
+	for _, name := range []string{bad.Name, leftover} {
+		if r, err := c.Request(http.MethodPut, "/__test/r2/"+name, []byte("not a segment")); err != nil || r.Status != http.StatusOK {
+			t.Fatalf("writing %s: %v %v", name, r, err)
+		}
+	}
 	stdout, stderr, code = runCLI(t, time.Minute, append([]string{"archive", "verify", ctx}, remote...)...)
-	want := fmt.Sprintf("segment %d-%d (%s): missing from %s/admin/archive", seg.First, seg.Last, seg.Name, w.url)
-	if code != 1 || !strings.Contains(string(stdout), want) || !strings.Contains(string(stdout), "1 bad") {
-		t.Errorf("archive verify --url with segment %s deleted from R2: exit %d, want 1 and %q:\n%s %s", seg.Name, code, want, stdout, stderr)
+	for _, want := range []string{
+		fmt.Sprintf("segment %d-%d (%s): missing from %s/admin/archive", seg.First, seg.Last, seg.Name, w.url),
+		fmt.Sprintf("segment %d-%d (%s): ", bad.First, bad.Last, bad.Name),
+		leftover + ": not in the index",
+		"2 bad",
+	} {
+		if code != 1 || !strings.Contains(string(stdout), want) {
+			t.Errorf("archive verify --url with segment %s deleted from R2 and %s damaged: exit %d, want 1 and %q:\n%s %s", seg.Name, bad.Name, code, want, stdout, stderr)
+		}
+	}
+	r, err := c.Request(http.MethodGet, fmt.Sprintf("/events?after=%d&limit=10", bad.First-1), nil)
+	if want := fmt.Sprintf("%d-%d", bad.First, bad.Last); err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), "archive_unreadable") || !strings.Contains(string(r.Body), want) {
+		t.Errorf("GET /events into the damaged segment %s: %v %v, want 500 archive_unreadable naming %s", bad.Name, r, err, want)
 	}
 }

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -12,7 +13,7 @@ import (
 // environment (otherwise /__test/ paths are the API's, like any other):
 // the e2e tests under workerd use them to make D1 fail, to stop a claim
 // of unique keys where a crash would, to provoke a recovered panic or the
-// end of the Go runtime in an object, to delete an archive segment, and
+// end of the Go runtime in an object, to delete or write an archive object, and
 // to read how often the shell made a new runtime. The serve script
 // answers them:
 //
@@ -20,6 +21,7 @@ import (
 //	ANY    /__test/panic/AGG/ID   a recovered panic in the object's script: {"error"}
 //	ANY    /__test/crash/AGG/ID   the end of the Go runtime in the object's script
 //	DELETE /__test/r2/NAME        delete the archive segment NAME
+//	PUT    /__test/r2/NAME        write the body as the archive object NAME
 //	GET    /__test/runtime        {"restarts", "startMillis"}: Config's
 //
 // Their state is the Go runtime's: a new one (after a crash, or in
@@ -144,6 +146,11 @@ func (c *Core) testSwitch(req WireRequest, h *host) WireResponse {
 			return failed(err)
 		}
 		return reply(200, map[string]string{"deleted": parts[1]})
+	case parts[0] == "r2" && req.Method == "PUT" && len(parts) == 2:
+		if err := h.do(Op{Kind: "r2put", Method: parts[1], Arg: base64.StdEncoding.EncodeToString([]byte(req.Body))}, nil); err != nil {
+			return failed(err)
+		}
+		return reply(200, map[string]string{"written": parts[1]})
 	case parts[0] == "runtime":
 		return reply(200, map[string]int64{"restarts": int64(c.cfg.Restarts), "startMillis": c.cfg.StartMillis})
 	}
