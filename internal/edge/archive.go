@@ -111,18 +111,10 @@ func (d *d1Hot) Window(ctx context.Context, after int64, n int) ([]retention.Can
 	}
 	out := make([]retention.Candidate, 0, len(res.Rows))
 	for _, r := range res.Rows {
-		var c retention.Candidate
-		if len(r) != 9 {
-			return nil, fmt.Errorf("archive window: a row of %d columns, want 9", len(r))
-		}
-		var owed int64
-		err := firstErr(
-			intInto(&c.Position, r[0]), textInto(&c.Aggregate, r[1]), textInto(&c.Instance, r[2]), intInto(&c.Version, r[3]),
-			timeInto(&c.Time, r[4]), intInto(&c.Bytes, r[5]), intInto(&c.Latest, r[6]), intInto(&c.FirstHot, r[7]), intInto(&owed, r[8]))
+		c, err := d1.DecodeCandidate(r)
 		if err != nil {
-			return nil, fmt.Errorf("archive window: %w", err)
+			return nil, err
 		}
-		c.Owed = owed != 0
 		out = append(out, c)
 	}
 	return out, nil
@@ -264,7 +256,7 @@ func (d *d1Hot) Segments(ctx context.Context) ([]archive.Segment, error) {
 	}
 	out := make([]archive.Segment, 0, len(res.Rows))
 	for _, r := range res.Rows {
-		s, err := segmentOf(r)
+		s, err := d1.DecodeSegment(r)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +270,7 @@ func (d *d1Hot) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool
 	if err != nil || len(res.Rows) == 0 {
 		return archive.Segment{}, false, err
 	}
-	s, err := segmentOf(res.Rows[0])
+	s, err := d1.DecodeSegment(res.Rows[0])
 	if err != nil || s.Last < pos {
 		return archive.Segment{}, false, err
 	}
@@ -293,46 +285,13 @@ func (d *d1Hot) SegmentsAfter(ctx context.Context, after int64, n int) ([]archiv
 	}
 	out := make([]archive.Entry, 0, len(res.Rows))
 	for _, r := range res.Rows {
-		if len(r) != 10 {
-			return nil, fmt.Errorf("archive index: a row of %d columns, want 10", len(r))
-		}
-		s, err := segmentOf(r[:9])
+		e, err := d1.DecodeEntry(r)
 		if err != nil {
 			return nil, err
-		}
-		e := archive.Entry{Segment: s}
-		if err := intInto(&e.Counted, r[9]); err != nil {
-			return nil, fmt.Errorf("archive index: %w", err)
 		}
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-// segmentOf decodes a row of d1.SegmentColumns.
-func segmentOf(r []any) (archive.Segment, error) {
-	var s archive.Segment
-	if len(r) != 9 {
-		return s, fmt.Errorf("archive index: a row of %d columns, want 9", len(r))
-	}
-	err := firstErr(intInto(&s.First, r[0]), intInto(&s.Last, r[1]), intInto(&s.Count, r[2]), timeInto(&s.FirstTime, r[3]),
-		timeInto(&s.LastTime, r[4]), intInto(&s.Bytes, r[5]), textInto(&s.SHA256, r[6]), textInto(&s.Name, r[7]), intInto(&s.Hot, r[8]))
-	if err != nil {
-		return s, fmt.Errorf("archive index: %w", err)
-	}
-	return s, nil
-}
-
-func intInto(p *int64, v any) (err error)      { *p, err = d1.Int(v); return }
-func textInto(p *string, v any) (err error)    { *p, err = d1.Text(v); return }
-func timeInto(p *time.Time, v any) (err error) { *p, err = d1.Time(v); return }
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // r2 is archive.Target over the Worker's R2 bucket (the ARCHIVE

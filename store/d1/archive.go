@@ -1,9 +1,11 @@
 package d1
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/cuesource/cuesource/archive"
+	"github.com/cuesource/cuesource/retention"
 )
 
 // ---- Migration 0003: the archive's segment index. ---------------------
@@ -156,3 +158,45 @@ var ArchivePrune = `DELETE FROM events WHERE position IN (SELECT value FROM json
 	AND position <= ` + archiveLimit + `
 	AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_id = events.id)
 RETURNING position, aggregate, instance, version`
+
+var segmentNames = []string{"first", "last", "count", "first_time", "last_time", "bytes", "sha256", "name", "hot"}
+
+// DecodeSegment decodes a row of SegmentColumns.
+func DecodeSegment(row []any) (archive.Segment, error) {
+	var s archive.Segment
+	if err := scan("archive index", segmentNames, row, &s.First, &s.Last, &s.Count, &s.FirstTime, &s.LastTime, &s.Bytes, &s.SHA256, &s.Name, &s.Hot); err != nil {
+		return archive.Segment{}, err
+	}
+	return s, nil
+}
+
+// DecodeEntry decodes a row of ArchiveSegmentsAfter: SegmentColumns and
+// the events D1 holds of the segment.
+func DecodeEntry(row []any) (archive.Entry, error) {
+	var e archive.Entry
+	if len(row) != len(segmentNames)+1 {
+		return e, fmt.Errorf("d1: archive index row has %d columns, want %d", len(row), len(segmentNames)+1)
+	}
+	s, err := DecodeSegment(row[:len(segmentNames)])
+	if err != nil {
+		return e, err
+	}
+	e.Segment = s
+	if e.Counted, err = Int(row[len(segmentNames)]); err != nil {
+		return e, fmt.Errorf("d1: archive index: column counted: %w", err)
+	}
+	return e, nil
+}
+
+var candidateNames = []string{"position", "aggregate", "instance", "version", "time", "bytes", "latest", "first_hot", "owed"}
+
+// DecodeCandidate decodes a row of ArchiveWindow.
+func DecodeCandidate(row []any) (retention.Candidate, error) {
+	var c retention.Candidate
+	var owed int64
+	if err := scan("archive window", candidateNames, row, &c.Position, &c.Aggregate, &c.Instance, &c.Version, &c.Time, &c.Bytes, &c.Latest, &c.FirstHot, &owed); err != nil {
+		return retention.Candidate{}, err
+	}
+	c.Owed = owed != 0
+	return c, nil
+}

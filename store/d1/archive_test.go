@@ -202,3 +202,32 @@ func TestHotLogMigration(t *testing.T) {
 }
 
 func len64(s string) int64 { return int64(len(s)) }
+
+// The index's and the window's rows decode as the archiver reads them,
+// and a value of the wrong type is an error naming its column.
+func TestArchiveDecoders(t *testing.T) {
+	run := archiveDB(t)
+	run(stmt{d1.ArchiveAddSegment, []any{1, 2, 2, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:06.007Z", 10, "sum",
+		"00000000000000000001-00000000000000000002.ndjson.gz", "2026-01-02T03:04:05.006Z"}})
+	s, err := d1.DecodeSegment(run(stmt{d1.ArchiveSegments, nil})[0][0])
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 2, 2, 10, 2}, []int64{s.First, s.Last, s.Count, s.Bytes, s.Hot})
+	assert.Equal(t, "sum", s.SHA256)
+	assert.Equal(t, "2026-01-02T03:04:06.007Z", d1.FormatTime(s.LastTime))
+
+	e, err := d1.DecodeEntry(run(stmt{d1.ArchiveSegmentsAfter, []any{0, 10}})[0][0])
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), e.Counted)
+
+	w := run(stmt{d1.ArchiveWindow, []any{0, 1}})[0][0]
+	c, err := d1.DecodeCandidate(w)
+	require.NoError(t, err)
+	assert.Equal(t, []any{int64(1), "cart", "c0", int64(1), int64(3), false}, []any{c.Position, c.Aggregate, c.Instance, c.Version, c.Latest, c.Owed})
+
+	bad := append([]any{}, w...)
+	bad[4] = "yesterday"
+	_, err = d1.DecodeCandidate(bad)
+	assert.ErrorContains(t, err, "column time")
+	_, err = d1.DecodeSegment(w[:8])
+	assert.ErrorContains(t, err, "has 8 columns, want 9")
+}
