@@ -318,6 +318,12 @@ func (a *Archiver) run(ctx context.Context, limit int) (Report, error) {
 	}
 }
 
+// DefaultEvery is the interval between passes unless the operator says
+// otherwise (serve --archive-every; on Workers CUESOURCE_ARCHIVE_EVERY,
+// the Archiver object's alarm while a keepFor rule lets events leave as
+// time goes by).
+const DefaultEvery = 10 * time.Second
+
 // LoopSteps bounds the steps of one of Loop's passes: over a large hot
 // log a pass covers LoopSteps windows, and the next carries on from
 // there, so each interval costs at most that many steps.

@@ -160,7 +160,7 @@ func (c *command) serve(args []string) int {
 	// No environment variable: a development setting left in a
 	// deployment's environment must not open it to made-up identities.
 	devTokens := fs.Bool("dev-tokens", false, "development only: make a random key at start, accept tokens it signs, and mint them for any identity at POST "+DevTokenPath+" with the admin token (the playground's identity picker)")
-	fs.DurationVar(&f.archiveEvery, "archive-every", 10*time.Second, "with --archive and a retention, archive and prune every `interval`")
+	fs.DurationVar(&f.archiveEvery, "archive-every", archive.DefaultEvery, "with --archive and a retention, archive and prune every `interval`")
 	pos, ok := c.parse(fs, args, 1)
 	if !ok {
 		return 2

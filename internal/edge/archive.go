@@ -22,15 +22,15 @@ import (
 
 // Timings of the Archiver object's alarm.
 const (
+	// After a pass that found nothing to do, the alarm comes back after
+	// archive.DefaultEvery (CUESOURCE_ARCHIVE_EVERY) while a keepFor rule
+	// lets events leave as time goes by; otherwise at the next kick (a
+	// forwarding).
+	//
 	// archiveSteps bounds the steps of one alarm: each is one D1 batch
 	// of deletions (and at most one segment written), so one alarm holds
 	// D1 for archiveSteps short transactions, never one long one.
 	archiveSteps = 20
-	// archiveEvery is when the alarm comes back after a pass that found
-	// nothing to do, while a keepFor rule lets events leave as time goes
-	// by; CUESOURCE_ARCHIVE_EVERY overrides it. Otherwise the alarm waits
-	// for the next kick (a forwarding).
-	archiveEvery = 10 * time.Second
 	// archiveIdle is when the alarm comes back without a keepFor rule:
 	// kicks bring it sooner.
 	archiveIdle = time.Minute

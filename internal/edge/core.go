@@ -115,7 +115,7 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", egress.Var, err)
 	}
-	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow, archiveEvery: archiveEvery}
+	c := &Core{prog: p, cfg: cfg, vars: vars, ttl: ttl, egress: allow, archiveEvery: archive.DefaultEvery}
 	if c.retention, err = retention.Of(m); err != nil {
 		return nil, err
 	}
