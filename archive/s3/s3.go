@@ -101,15 +101,30 @@ func (b *Bucket) Size(ctx context.Context, name string) (int64, error) {
 }
 
 // List names the segments under the prefix, in name order.
-func (b *Bucket) List(ctx context.Context) ([]string, error) {
+func (b *Bucket) List(ctx context.Context) ([]string, error) { return b.ListAfter(ctx, "", -1) }
+
+// ListAfter implements archive.ListerAfter: up to n names after `after`
+// (n < 0: every one), the bucket listing from there (StartAfter), so a
+// page of GET /admin/archive/objects reads no more of the bucket than it
+// answers.
+func (b *Bucket) ListAfter(ctx context.Context, after string, n int) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing once n names are in
+	opt := minio.ListObjectsOptions{Prefix: b.prefix, Recursive: true}
+	if after != "" {
+		opt.StartAfter = b.prefix + after
+	}
 	var names []string
-	for o := range b.c.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix, Recursive: true}) {
+	for o := range b.c.ListObjects(ctx, b.bucket, opt) {
 		if o.Err != nil {
 			return nil, fmt.Errorf("archive: list %s: %w", b, o.Err)
 		}
 		name := strings.TrimPrefix(o.Key, b.prefix)
-		if name != "" && !strings.Contains(name, "/") {
-			names = append(names, name)
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		if names = append(names, name); len(names) == n {
+			break
 		}
 	}
 	slices.Sort(names)

@@ -55,17 +55,25 @@ func TestBucket(t *testing.T) {
 	names, err := b.List(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"00000000000000000001-00000000000000000010.ndjson.gz", "00000000000000000011-00000000000000000020.ndjson.gz"}, names)
+	// A page after a name: the listing starts there and stops at n.
+	require.NoError(t, b.Put(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz", []byte("third")))
+	names, err = b.ListAfter(t.Context(), "00000000000000000001-00000000000000000010.ndjson.gz", 1)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"00000000000000000011-00000000000000000020.ndjson.gz"}, names)
+	names, err = b.ListAfter(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz", 10)
+	require.NoError(t, err)
+	assert.Empty(t, names)
 	got, err := b.Get(t.Context(), "00000000000000000001-00000000000000000010.ndjson.gz")
 	require.NoError(t, err)
 	assert.Equal(t, "again", string(got))
-	_, err = b.Get(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz")
+	_, err = b.Get(t.Context(), "00000000000000000031-00000000000000000040.ndjson.gz")
 	assert.ErrorIs(t, err, archive.ErrNotFound)
 
 	// Its size, without reading it (what the admin route checks first).
 	n, err := b.Size(t.Context(), "00000000000000000001-00000000000000000010.ndjson.gz")
 	require.NoError(t, err)
 	assert.Equal(t, int64(len("again")), n)
-	_, err = b.Size(t.Context(), "00000000000000000021-00000000000000000030.ndjson.gz")
+	_, err = b.Size(t.Context(), "00000000000000000031-00000000000000000040.ndjson.gz")
 	assert.ErrorIs(t, err, archive.ErrNotFound)
 }
 
