@@ -432,7 +432,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &ai); err != nil {
 		return nil, err
 	}
-	o := &object{c: c, h: h, now: ai.Now}
+	o := &object{c: c, h: h, now: ai.Now, inAlarm: ai.Call == "alarm"}
 	if !c.archiving() {
 		return ArchiveReport{Done: true}, nil
 	}

@@ -105,6 +105,10 @@ type object struct {
 	agg, id string
 	now     time.Time
 	rid     string // the run's id, for the deliveries' ids
+	// inAlarm: the run is the object's alarm, which may replace a due
+	// alarm (its own) when it sets the next; other runs keep an earlier
+	// one, due or not.
+	inAlarm bool
 }
 
 func (o *object) key() string { return o.agg + "/" + o.id }
@@ -124,7 +128,7 @@ func (o *object) tx(stmts []Statement) error {
 
 // alarm has the alarm fire at t at the latest.
 func (o *object) alarm(t time.Time) error {
-	return setAlarm(o.h, t, o.now, true)
+	return setAlarm(o.h, t, o.now, o.inAlarm)
 }
 
 // setAlarm has the object's alarm fire at `at` at the latest: it reads
@@ -420,7 +424,7 @@ func (c *Core) alarm(in []byte, h *host) (any, error) {
 	if err := decodeInput(in, &ai); err != nil {
 		return nil, err
 	}
-	o := &object{c: c, h: h, now: ai.Now, rid: ai.RID}
+	o := &object{c: c, h: h, now: ai.Now, rid: ai.RID, inAlarm: true}
 	var inst []struct {
 		Aggregate string `json:"aggregate"`
 		ID        string `json:"id"`

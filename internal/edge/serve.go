@@ -68,6 +68,9 @@ func (c *Core) serve(in []byte, h *host) (any, error) {
 		return nil, err
 	}
 	if c.faults != nil && strings.HasPrefix(si.Request.Path, "/__test/") {
+		if si.Request.BodyOver {
+			return toWire(api.TooLarge(c.svc.MaxBody())), nil
+		}
 		return c.testSwitch(si.Request, h), nil
 	}
 	req := apiRequest(si.Request)
