@@ -22,10 +22,10 @@ const (
 	pollEvery = 500 * time.Millisecond
 	// streamLife bounds a stream: then it ends and the client reconnects
 	// with its Last-Event-ID (EventSource does so by itself). A Worker
-	// learns that a client went away only when a write fails, and a
-	// platform may instead never settle the stream's pending operations:
-	// without a bound such a stream would poll D1 and hold its place
-	// under the cap for good. CUESOURCE_STREAM_LIFE overrides it.
+	// learns that a client went away only when a write fails, and a write
+	// to a gone client may succeed (it does under local workerd): without
+	// a bound such a stream would poll D1 and hold its place under the
+	// cap for good. CUESOURCE_STREAM_LIFE overrides it.
 	streamLife = 5 * time.Minute
 )
 

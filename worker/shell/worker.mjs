@@ -304,7 +304,7 @@ export default {
       console.error("cuesource:", request.method, url.pathname, e);
       return problem(500, "internal", "the server failed; see its log");
     }
-    if (resp.stream) return liveStream(env, wire);
+    if (resp.stream) return liveStream(env, wire, ctx);
     return new Response(resp.body === "" ? null : resp.body, { status: resp.status, headers: resp.headers });
   },
 
@@ -328,8 +328,11 @@ export default {
 };
 
 // liveStream answers a request with the stream Go's stream script opens
-// and writes (or with the response it gives instead).
-function liveStream(env, wire) {
+// and writes (or with the response it gives instead). The script runs in
+// waitUntil: a client that went away cancels the request, and the
+// script's pending operations would never settle; kept alive, its next
+// write fails and it ends.
+function liveStream(env, wire, ctx) {
   return new Promise((resolve) => {
     const { readable, writable } = new TransformStream();
     const writer = writable.getWriter();
@@ -338,7 +341,9 @@ function liveStream(env, wire) {
       open: (headers) => resolve(new Response(readable, { status: 200, headers })),
       write: (text) => writer.write(enc.encode(text)),
     };
-    run(env, "stream", { request: wire }, { stream })
+    const script = run(env, "stream", { request: wire }, { stream });
+    ctx.waitUntil(script.catch(() => {}));
+    script
       .then((out) => {
         const r = out.response;
         if (r) resolve(new Response(r.body || null, { status: r.status, headers: r.headers }));
