@@ -65,8 +65,7 @@ func (s Served) Segments(ctx context.Context, after int64, n int) (any, int64, e
 // Object returns the object called name and its size: size -1 when the
 // target has none (nor any by a name not a segment's, which could point
 // out of a directory), data nil when size is over max (read first only
-// where the target cannot tell its size: an R2 bucket through the
-// Worker's shell).
+// where the target cannot tell its size, a Sizer: every target here can).
 func (s Served) Object(ctx context.Context, name string, max int64) ([]byte, int64, error) {
 	if !isName(name) {
 		return nil, -1, nil

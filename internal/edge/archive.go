@@ -295,7 +295,7 @@ func (d *d1Hot) SegmentsAfter(ctx context.Context, after int64, n int) ([]archiv
 }
 
 // r2 is archive.Target over the Worker's R2 bucket (the ARCHIVE
-// binding), through the shell: "r2put", "r2get", "r2list".
+// binding), through the shell: "r2put", "r2get", "r2head", "r2list".
 type r2 struct{ h *host }
 
 var _ archive.Target = r2{}
@@ -315,6 +315,19 @@ func (t r2) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s in %s", archive.ErrNotFound, name, t)
 	}
 	return base64.StdEncoding.DecodeString(*b64)
+}
+
+// Size implements archive.Sizer: R2's head of the object, so that one
+// over the admin route's bound is never read into the isolate.
+func (t r2) Size(ctx context.Context, name string) (int64, error) {
+	var size *int64
+	if err := via(ctx, t.h).do(Op{Kind: "r2head", Method: name}, &size); err != nil {
+		return 0, err
+	}
+	if size == nil {
+		return 0, fmt.Errorf("%w: %s in %s", archive.ErrNotFound, name, t)
+	}
+	return *size, nil
 }
 
 func (t r2) List(ctx context.Context) ([]string, error) { return t.ListAfter(ctx, "", -1) }

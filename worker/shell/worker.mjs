@@ -185,6 +185,10 @@ async function performOk(env, op, local, rt) {
       const o = await env.ARCHIVE.get(op.method);
       return o === null ? null : toBase64(new Uint8Array(await o.arrayBuffer()));
     }
+    case "r2head": {
+      const o = await env.ARCHIVE.head(op.method);
+      return o === null ? null : o.size;
+    }
     case "r2delete":
       return await env.ARCHIVE.delete(op.method);
     case "r2list": {
