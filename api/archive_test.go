@@ -93,7 +93,8 @@ func TestArchiveSegmentsPaged(t *testing.T) {
 
 // GET /admin/archive/segments/{name} serves an object's bytes as stored,
 // base64; a name the archive does not hold is a typed 404, and an object
-// over the bound a typed 422 (its size read, not its bytes).
+// over the bound a typed 422 (archive.TestServedObjectChecksTheSizeFirst:
+// its size is read, not its bytes).
 func TestArchiveObject(t *testing.T) {
 	s, dir := archived(t)
 	adm := []string{"Authorization", "Bearer adm"}

@@ -363,3 +363,28 @@ func TestBudgetSeesWritesWithinAPass(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, hot, ps.HotBytes)
 }
+
+// sizedTarget tells an object's size; reading one is the failure the
+// test looks for.
+type sizedTarget struct {
+	archive.Target
+	t    *testing.T
+	size int64
+}
+
+func (s sizedTarget) Size(context.Context, string) (int64, error) { return s.size, nil }
+
+func (s sizedTarget) Get(context.Context, string) ([]byte, error) {
+	s.t.Error("the object was read")
+	return nil, nil
+}
+
+// An object over the bound the admin route serves is refused by its size,
+// never read: a target that can tell it is not asked for its bytes.
+func TestServedObjectChecksTheSizeFirst(t *testing.T) {
+	s := archive.Served{Target: sizedTarget{t: t, size: 1 << 30}}
+	data, size, err := s.Object(t.Context(), archive.Name(1, 2), 16<<20)
+	require.NoError(t, err)
+	assert.Nil(t, data)
+	assert.Equal(t, int64(1<<30), size)
+}

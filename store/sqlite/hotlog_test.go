@@ -79,7 +79,18 @@ func TestHotLogCounter(t *testing.T) {
 	before5 := counted(t, s, "the batch")
 	_, err = s.Append(ctx, store.Commit{Aggregate: "cart", Instance: "b", ExpectedVersion: 2, Events: []store.Event{event("e5"), event("e1")}}) // the second id is taken
 	require.ErrorIs(t, err, store.ErrDuplicateEvent)
-	assert.Equal(t, before5, counted(t, s, "a failed append"), "a rolled-back append leaves it")
+	assert.Equal(t, before5, counted(t, s, "a failed append"), "a refused append leaves it")
+	// An insert the trigger counted, then rolled back: the count with it.
+	tx, err := s.write.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload) VALUES
+		(100, 'rb', 'cart', 'z', 1, 'Opened', 1, '2026-01-01T00:00:00.000000000Z', 'c9', '{"n":1}')`)
+	require.NoError(t, err)
+	var inside int64
+	require.NoError(t, tx.QueryRowContext(ctx, `SELECT bytes FROM hot_log`).Scan(&inside))
+	assert.Greater(t, inside, before5, "counted inside the transaction")
+	require.NoError(t, tx.Rollback())
+	assert.Equal(t, before5, counted(t, s, "a rolled-back insert"), "a rolled-back insert leaves it")
 
 	evs := mustReadAllT(t, s)
 	require.Len(t, evs, 9)
