@@ -515,9 +515,12 @@ func checkHotCounter(t *testing.T, persist string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var counter int64
-	if err := db.QueryRow(d1.ArchiveHotBytes).Scan(&counter); err != nil {
+	var counter, counted, base int64
+	if err := db.QueryRow(d1.ArchiveHotBytes).Scan(&counter, &counted, &base); err != nil {
 		t.Fatalf("D1's hot log counter: %v", err)
+	}
+	if counted != base {
+		t.Errorf("D1's hot log counter has counted to %d of %d, on a log made with it", counted, base)
 	}
 	rows, err := db.Query(d1.ArchiveWindow, 0, 1<<40)
 	if err != nil {

@@ -27,6 +27,10 @@ const (
 	// lets events leave as time goes by; otherwise at the next kick (a
 	// forwarding).
 	//
+	// hotCountSteps bounds the counting of D1's log before its counter
+	// existed that one read of its size does (archive.HotLogStep
+	// positions a step).
+	hotCountSteps = 10
 	// archiveSteps bounds the steps of one alarm: each is one D1 batch
 	// of deletions (and at most one segment written), so one alarm holds
 	// D1 for archiveSteps short transactions, never one long one.
@@ -93,15 +97,30 @@ func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
 	return g, nil
 }
 
+// HotBytes reads D1's counter. While the events D1 held when the counter
+// was made are still being counted, it counts up to hotCountSteps more
+// bounded steps first, and fails (the archiver waits: its budget cannot
+// be judged) if the counting is not done.
 func (d *d1Hot) HotBytes(ctx context.Context) (int64, error) {
-	res, err := via(ctx, d.h).query(d1.ArchiveHotBytes)
-	if err != nil {
-		return 0, err
+	for step := 0; ; step++ {
+		res, err := via(ctx, d.h).query(d1.ArchiveHotBytes)
+		if err != nil {
+			return 0, err
+		}
+		if len(res.Rows) != 1 {
+			return 0, fmt.Errorf("hot log size: no counter (is migration %s applied?)", d1.HotLogMigrationName)
+		}
+		bytes, counted, base, err := d1.DecodeHotLog(res.Rows[0])
+		if err != nil || counted >= base {
+			return bytes, err
+		}
+		if step == hotCountSteps {
+			return 0, fmt.Errorf("hot log size: D1's log is still being counted (position %d of %d)", counted, base)
+		}
+		if _, err := via(ctx, d.h).query(d1.ArchiveHotCount, archive.HotLogStep); err != nil {
+			return 0, err
+		}
 	}
-	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
-		return 0, fmt.Errorf("hot log size: want one value")
-	}
-	return d1.Int(res.Rows[0][0])
 }
 
 func (d *d1Hot) Window(ctx context.Context, after int64, n int) ([]retention.Candidate, error) {

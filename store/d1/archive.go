@@ -33,13 +33,15 @@ func ArchiveMigration() []byte {
 
 // ---- Migration 0004: the hot log's size. ------------------------------
 //
-// The hot log's size as the byte budget counts it (rowBytes of every
-// event), the one row of hot_log. Triggers on events keep it, so every
-// write that changes the log (a forward, a prune, SQL run by hand)
-// changes it in the same transaction, and [ArchiveHotBytes] reads one row
-// instead of summing the log (which, on a log of gigabytes, would pass
-// D1's time limit for a query). It starts from the log's sum, read once
-// when the migration is applied. As natively (store/sqlite).
+// The hot log's size as the byte budget counts it, the one row of
+// hot_log (archive.HotLogSchema, as natively). Triggers on events keep it,
+// so every write that changes the log (a forward, a prune, SQL run by
+// hand) changes it in the same transaction, and [ArchiveHotBytes] reads
+// one row instead of summing the log. The events the log held when the
+// migration was applied are counted afterwards by the archiver, in
+// bounded statements ([ArchiveHotCount]): summing a log of gigabytes in
+// the migration's one statement could pass D1's time limit for a query,
+// and the migration would fail.
 
 // HotLogMigrationName is the file [HotLogMigration] is written to, in
 // [Migrations].
@@ -48,26 +50,8 @@ const HotLogMigrationName = "0004_hot_log.sql"
 // HotLogMigration is the D1 migration of the hot log's size. Each
 // statement is idempotent; a trigger's body ends at its line "END;".
 func HotLogMigration() []byte {
-	return []byte("-- Written by `cuesource worker build`: the hot log's size, kept by triggers.\n" + `CREATE TABLE IF NOT EXISTS hot_log (
-	id    INTEGER PRIMARY KEY CHECK (id = 1),
-	bytes INTEGER NOT NULL
-) STRICT;
-
-CREATE TRIGGER IF NOT EXISTS hot_log_insert AFTER INSERT ON events BEGIN
-	UPDATE hot_log SET bytes = bytes + ` + rowBytes("NEW.") + `;
-END;
-
-CREATE TRIGGER IF NOT EXISTS hot_log_delete AFTER DELETE ON events BEGIN
-	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + `;
-END;
-
-CREATE TRIGGER IF NOT EXISTS hot_log_update AFTER UPDATE ON events BEGIN
-	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + ` + ` + rowBytes("NEW.") + `;
-END;
-
-INSERT INTO hot_log (id, bytes) SELECT 1, COALESCE(SUM(` + rowBytes("") + `), 0) FROM events WHERE true
-ON CONFLICT (id) DO NOTHING;
-`)
+	return []byte("-- Written by `cuesource worker build`: the hot log's size, kept by triggers.\n" +
+		archive.HotLogSchema + "\n" + archive.HotLogStart + ";\n")
 }
 
 // ---- end of migration 0004 -------------------------------------------
@@ -75,14 +59,8 @@ ON CONFLICT (id) DO NOTHING;
 // The archive's statements over D1 follow; the object's snapshot and
 // pruning statements are in snapshot.go.
 
-// rowBytes is what one event (of table alias t, with its dot) takes in
-// the hot log as the byte budget counts it: the bytes of its values, plus
-// 64 for its numbers and the row's own keeping (as natively).
-func rowBytes(t string) string {
-	return `(64 + length(CAST(` + t + `id AS BLOB)) + length(CAST(` + t + `aggregate AS BLOB)) + length(CAST(` + t + `instance AS BLOB))
-	+ length(CAST(` + t + `type AS BLOB)) + length(CAST(` + t + `command_id AS BLOB))
-	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0) + ifnull(length(CAST(` + t + `meta AS BLOB)), 0))`
-}
+// rowBytes is archive.RowBytes: what the byte budget counts of an event.
+var rowBytes = archive.RowBytes
 
 // SegmentColumns are the index's columns [DecodeSegment] reads, in order.
 const SegmentColumns = `first, last, count, first_time, last_time, bytes, sha256, name, hot`
@@ -133,9 +111,14 @@ WHERE last >= ?1 AND first <= ?2`
 	ArchiveHotFrom = `SELECT MIN(version) FROM events WHERE aggregate = ?1 AND instance = ?2`
 )
 
-// ArchiveHotBytes reads the hot log's size as the budget counts it: the
-// one row of [HotLogMigration]'s counter.
-const ArchiveHotBytes = `SELECT bytes FROM hot_log WHERE id = 1`
+// ArchiveHotBytes reads (bytes, counted, base), the one row of
+// [HotLogMigration]'s counter: the hot log's size as the budget counts
+// it once counted reaches base.
+const ArchiveHotBytes = archive.HotLogRead
+
+// ArchiveHotCount (n) counts n more positions of the events the log held
+// when the migration was applied (archive.HotLogCount).
+var ArchiveHotCount = archive.HotLogCount
 
 // ArchiveWindow (after, n) reads up to n hot events after a position as
 // the retention decision sees them: position, aggregate, instance,
@@ -199,4 +182,12 @@ func DecodeCandidate(row []any) (retention.Candidate, error) {
 	}
 	c.Owed = owed != 0
 	return c, nil
+}
+
+var hotLogNames = []string{"bytes", "counted", "base"}
+
+// DecodeHotLog decodes the row of ArchiveHotBytes.
+func DecodeHotLog(row []any) (bytes, counted, base int64, err error) {
+	err = scan("hot log", hotLogNames, row, &bytes, &counted, &base)
+	return bytes, counted, base, err
 }

@@ -160,45 +160,69 @@ func windowBytes(t *testing.T, run func(...stmt) [][][]any) int64 {
 }
 
 // A D1 log from before migration 0004 gains the counter when it is
-// applied, counted from its events; then each write that changes the log
-// changes it in its batch: a forward (and one retried, which adds
-// nothing), a prune, an update and an insert by hand. Applied again, the
+// applied, with nothing of its log counted yet (base, its head): each
+// write that changes the log changes it in its batch (a forward, and one
+// retried, which adds nothing; a prune, an update and an insert by hand)
+// for the events it counts, those after base and those the counting has
+// reached; the counting, a bounded statement at a time, brings counted to
+// base, and then the counter is the log's sum. Applied again, the
 // migration changes nothing.
 func TestHotLogMigration(t *testing.T) {
 	d := open(t, string(d1.Migration()), string(d1.MetaMigration()), string(d1.ArchiveMigration()))
 	run := func(s ...stmt) [][][]any { return batch(t, d, s...) }
-	forward(t, d, ev{"e1", "cart", "a", 1, `{"name":"Zoë ☕"}`}, ev{"e2", "cart", "a", 2, nil})
+	forward(t, d, ev{"e1", "cart", "a", 1, `{"name":"Zoë ☕"}`}, ev{"e2", "cart", "a", 2, nil}, ev{"e3", "cart", "a", 3, `{"n":3}`})
 	_, err := d.Exec(string(d1.HotLogMigration()))
 	require.NoError(t, err)
-	hot := func(what string) int64 {
+	state := func() [3]int64 {
 		t.Helper()
-		got := must(t, run(stmt{d1.ArchiveHotBytes, nil})[0][0][0])
-		require.Equal(t, windowBytes(t, run), got, "after %s: the counter is the sum", what)
-		return got
+		b, c, base, err := d1.DecodeHotLog(run(stmt{d1.ArchiveHotBytes, nil})[0][0])
+		require.NoError(t, err)
+		return [3]int64{b, c, base}
 	}
-	hot("the migration")
-	assert.Equal(t, int64(64+2+4+1+8+6+len(`{"name":"Zoë ☕"}`)+64+2+4+1+8+6), hot("the migration"), "counted from the log it had")
+	size := func(e ev) int64 {
+		p := int64(0)
+		if e.payload != nil {
+			p = len64(e.payload.(string))
+		}
+		return 64 + len64(e.id) + len64(e.agg) + len64(e.inst) + len64("Happened") + len64("cmd-"+e.id) + p
+	}
+	assert.Equal(t, [3]int64{0, 0, 3}, state(), "made: nothing counted, base the head")
 
-	forward(t, d, ev{"e3", "cart", "b", 1, `{"n":1}`}, ev{"e4", "cart", "b", 2, `{"n":2}`})
-	n := hot("a forward")
-	forward(t, d, ev{"e3", "cart", "b", 1, `{"n":1}`}, ev{"e5", "cart", "b", 3, `{"n":3}`})
-	assert.Equal(t, n+64+2+4+1+8+6+len64(`{"n":3}`), hot("a forward retried"), "a retried event adds nothing")
+	e4, e5 := ev{"e4", "cart", "b", 1, `{"n":1}`}, ev{"e5", "cart", "b", 2, nil}
+	forward(t, d, e4)
+	forward(t, d, e4, e5)
+	assert.Equal(t, [3]int64{size(e4) + size(e5), 0, 3}, state(), "a forward (and one retried) counts what it adds")
 
 	_, err = d.Exec(string(d1.HotLogMigration()))
 	require.NoError(t, err)
-	hot("the migration applied again")
+	assert.Equal(t, [3]int64{size(e4) + size(e5), 0, 3}, state(), "the migration applied again")
 
-	run(stmt{d1.ArchiveAddSegment, []any{1, 3, 3, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, "x",
-		"00000000000000000001-00000000000000000003.ndjson.gz", "2026-01-02T03:04:05.006Z"}})
-	res := run(stmt{d1.ArchivePrune, []any{`[1,2,3]`, `[]`}}, stmt{d1.ArchivePruneUpdate, []any{1, 3}})
-	require.Len(t, res[0], 3)
-	assert.Less(t, hot("a prune"), n)
+	// Positions 1 and 2 leave before the counting reaches them: not
+	// counted, nothing to take off; a hand update of 3 neither.
+	run(stmt{d1.ArchiveAddSegment, []any{1, 2, 2, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, "x",
+		"00000000000000000001-00000000000000000002.ndjson.gz", "2026-01-02T03:04:05.006Z"}})
+	run(stmt{d1.ArchivePrune, []any{`[1,2]`, `[]`}}, stmt{d1.ArchivePruneUpdate, []any{1, 2}})
+	run(stmt{`UPDATE events SET payload = '{"n":33}' WHERE position = 3`, nil})
+	assert.Equal(t, [3]int64{size(e4) + size(e5), 0, 3}, state(), "writes to what is not counted yet")
 
-	run(stmt{`UPDATE events SET payload = '{"a":"much longer than it was"}' WHERE position = 4`, nil})
-	hot("an update by hand")
+	run(stmt{d1.ArchiveHotCount, []any{2}})
+	assert.Equal(t, int64(2), state()[1], "a step counts its positions")
+	run(stmt{d1.ArchiveHotCount, []any{2}})
+	assert.Equal(t, int64(3), state()[1], "and stops at base")
+	run(stmt{d1.ArchiveHotCount, []any{2}})
+	got := state()
+	assert.Equal(t, windowBytes(t, run), got[0], "counted: the counter is the log's sum")
+
+	// Counted now: an update and a prune of position 3 change it.
+	run(stmt{`UPDATE events SET payload = '{"n":"much longer than it was"}' WHERE position = 3`, nil})
+	assert.Equal(t, windowBytes(t, run), state()[0], "an update by hand")
 	run(stmt{`INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta)
 		VALUES (9, 'e9', 'cart', 'c', 1, 'Happened', 1, '2026-01-02T03:04:05.006Z', 'cmd-e9', '{}', '{"actor":"ada"}')`, nil})
-	hot("an insert by hand")
+	assert.Equal(t, windowBytes(t, run), state()[0], "an insert by hand")
+	run(stmt{d1.ArchiveAddSegment, []any{3, 3, 1, "2026-01-02T03:04:05.006Z", "2026-01-02T03:04:05.006Z", 10, "x",
+		"00000000000000000003-00000000000000000003.ndjson.gz", "2026-01-02T03:04:05.006Z"}})
+	run(stmt{d1.ArchivePrune, []any{`[3]`, `[]`}}, stmt{d1.ArchivePruneUpdate, []any{3, 3}})
+	assert.Equal(t, windowBytes(t, run), state()[0], "a prune")
 }
 
 func len64(s string) int64 { return int64(len(s)) }

@@ -25,42 +25,17 @@ var (
 // hot. Created at Open when missing, as dead_letters is.
 var archiveTable = "\n" + archive.IndexTable + ";\n"
 
-// rowBytes is what one event (of table alias t, with its dot) takes in the hot log, as the byte budget
-// counts it: the bytes of its values, plus 64 for its numbers and the
-// row's own keeping.
-func rowBytes(t string) string {
-	return `(64 + length(CAST(` + t + `id AS BLOB)) + length(CAST(` + t + `aggregate AS BLOB)) + length(CAST(` + t + `instance AS BLOB))
-	+ length(CAST(` + t + `type AS BLOB)) + length(CAST(` + t + `command_id AS BLOB))
-	+ ifnull(length(CAST(` + t + `payload AS BLOB)), 0) + ifnull(length(CAST(` + t + `meta AS BLOB)), 0))`
-}
+// rowBytes is archive.RowBytes: what the byte budget counts of an event.
+var rowBytes = archive.RowBytes
 
 // hotLogMigration is migration 5: the hot log's size as the byte budget
-// counts it (rowBytes of every event), the one row of hot_log. Triggers on
-// events keep it, so every write that changes the log (Append, Prune,
-// Import, or SQL run by hand) changes it in the same transaction, and
-// HotBytes reads one row instead of summing the log. It starts from the
-// log's sum, read once, in the migration's transaction.
+// counts it, the one row of hot_log (archive.HotLogSchema), kept by
+// triggers on events, so every write that changes the log (Append,
+// Prune, Import, or SQL run by hand) changes it in the same transaction,
+// and HotBytes reads one row instead of summing the log. The events a
+// database held are counted in the migration's transaction.
 func hotLogMigration() string {
-	return `
-CREATE TABLE hot_log (
-	id    INTEGER PRIMARY KEY CHECK (id = 1),
-	bytes INTEGER NOT NULL
-) STRICT;
-
-CREATE TRIGGER hot_log_insert AFTER INSERT ON events BEGIN
-	UPDATE hot_log SET bytes = bytes + ` + rowBytes("NEW.") + `;
-END;
-
-CREATE TRIGGER hot_log_delete AFTER DELETE ON events BEGIN
-	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + `;
-END;
-
-CREATE TRIGGER hot_log_update AFTER UPDATE ON events BEGIN
-	UPDATE hot_log SET bytes = bytes - ` + rowBytes("OLD.") + ` + ` + rowBytes("NEW.") + `;
-END;
-
-INSERT INTO hot_log (id, bytes) SELECT 1, COALESCE(SUM(` + rowBytes("") + `), 0) FROM events;
-`
+	return archive.HotLogSchema + archive.HotLogStart + ";\n" + archive.HotLogCountAll + ";\n"
 }
 
 // ColdReader reads the archived log: an *archive.Reader.
