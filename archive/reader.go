@@ -25,6 +25,19 @@ const IndexTable = `CREATE TABLE IF NOT EXISTS archive_segments (
 	created    TEXT    NOT NULL
 ) STRICT`
 
+// IndexColumns are the index's columns a store reads a Segment from, in
+// its fields' order.
+const IndexColumns = `first, last, count, first_time, last_time, bytes, sha256, name, hot`
+
+// IndexPage (after, n) reads a page of the index for GET
+// /admin/archive/segments: IndexColumns and how many of each segment's
+// events the hot store holds, from the entry holding after+1 (found by
+// the primary key, so a page costs its length, not its place in the
+// index), at most n.
+const IndexPage = `SELECT ` + IndexColumns + `, (SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
+FROM archive_segments WHERE first >= COALESCE((SELECT first FROM archive_segments WHERE first <= ?1 + 1 ORDER BY first DESC LIMIT 1), 0) AND last > ?1
+ORDER BY first LIMIT ?2`
+
 // Index is the segment index the hot store keeps.
 type Index interface {
 	// Segments lists every segment, in position order.

@@ -63,7 +63,7 @@ func HotLogMigration() []byte {
 var rowBytes = archive.RowBytes
 
 // SegmentColumns are the index's columns [DecodeSegment] reads, in order.
-const SegmentColumns = `first, last, count, first_time, last_time, bytes, sha256, name, hot`
+const SegmentColumns = archive.IndexColumns
 
 // archiveLimit (projections as a JSON array of names, ?2) is the last
 // position the guards let leave: archived, projected by every projection
@@ -90,9 +90,7 @@ const (
 	// D1 holds of up to n segments holding positions above after, in
 	// order, from the one holding after+1 (found by the primary key: a
 	// page costs its length, not its place in the index).
-	ArchiveSegmentsAfter = `SELECT ` + SegmentColumns + `, (SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
-FROM archive_segments WHERE first >= COALESCE((SELECT first FROM archive_segments WHERE first <= ?1 + 1 ORDER BY first DESC LIMIT 1), 0) AND last > ?1
-ORDER BY first LIMIT ?2`
+	ArchiveSegmentsAfter = archive.IndexPage
 	// ArchiveAddSegment (first, last, count, first_time, last_time, bytes,
 	// sha256, name, created) records a segment that follows the index's
 	// last one, counting its events D1 holds; one of the same first

@@ -52,7 +52,7 @@ func (s *Store) SetPruning(f func()) { s.pruning = f }
 // fails where the events left (ErrArchiveUnreadable), never skips them.
 func (s *Store) SetArchive(r ColdReader) { s.cold = r }
 
-const segmentColumns = `first, last, count, first_time, last_time, bytes, sha256, name, hot`
+const segmentColumns = archive.IndexColumns
 
 func scanSegment(row interface{ Scan(...any) error }) (archive.Segment, error) {
 	var g archive.Segment
@@ -271,19 +271,14 @@ func (s *Store) Prune(ctx context.Context, positions []int64) (int, error) {
 // SegmentsCounted implements [archive.Counter]: the index and the
 // hot events of each segment, in one statement (one snapshot).
 func (s *Store) SegmentsCounted(ctx context.Context) ([]archive.Segment, []int64, error) {
-	return s.segmentsCounted(ctx, `SELECT `+segmentColumns+`, `+countedColumn+` FROM archive_segments ORDER BY first`)
+	return s.segmentsCounted(ctx, archive.IndexPage, 0, -1) // LIMIT -1: every entry
 }
-
-// countedColumn counts the hot events of a segment of archive_segments.
-const countedColumn = `(SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)`
 
 // SegmentsAfter implements [archive.Pager]: from the entry holding
 // after+1 (found by the primary key, so a page costs its length, not its
 // place in the index), each counted in the same statement.
 func (s *Store) SegmentsAfter(ctx context.Context, after int64, n int) ([]archive.Entry, error) {
-	segs, hot, err := s.segmentsCounted(ctx, `SELECT `+segmentColumns+`, `+countedColumn+` FROM archive_segments
-		WHERE first >= COALESCE((SELECT first FROM archive_segments WHERE first <= ?1 + 1 ORDER BY first DESC LIMIT 1), 0) AND last > ?1
-		ORDER BY first LIMIT ?2`, after, n)
+	segs, hot, err := s.segmentsCounted(ctx, archive.IndexPage, after, n)
 	if err != nil {
 		return nil, err
 	}
