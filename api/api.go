@@ -119,6 +119,9 @@ type Options struct {
 	// Archive serves the archive to the admin (GET /admin/archive/...);
 	// nil (no archive configured) answers those routes 404.
 	Archive Archive
+	// MaxHistory caps the steps of GET /{aggregate}/{id}/history; 0
+	// means MaxHistory.
+	MaxHistory int
 	// Identity verifies bearer tokens when the context declares auth (the
 	// runtime hands it an auth.Verifier built from the context's auth).
 	Identity Identifier
@@ -170,6 +173,9 @@ func New(p *interpreter.Program, b Backend, opt Options) *Service {
 	}
 	if opt.Limits.MaxDepth == 0 {
 		opt.Limits.MaxDepth = value.DefaultMaxDepth
+	}
+	if opt.MaxHistory <= 0 {
+		opt.MaxHistory = MaxHistory
 	}
 	if opt.MaxStreams == 0 {
 		opt.MaxStreams = DefaultMaxStreams

@@ -142,16 +142,36 @@ type LensVersion struct {
 	Payload any `json:"payload"`
 }
 
+// MaxHistory is the most steps GET /{aggregate}/{id}/history answers.
+// A step carries the event three ways and the whole state after it, so
+// the answer grows with steps × state: 10,000 steps of a state of a few
+// KiB is tens of MiB, about what one response should hold. A longer
+// history is read in pages (GET /{aggregate}/{id}/events?after=).
+const MaxHistory = 10000
+
 // history answers GET /{aggregate}/{id}/history: the instance replayed
 // from its initial state, event by event, as rehydration replays it.
 func (s *Service) history(ctx context.Context, c *call) Response {
 	a, agg, id := c.a, c.agg, c.id
+	// The version is the count of the instance's events: one past the
+	// limit is refused before any of them is read.
+	inst, err := s.backend.Load(ctx, agg, id)
+	if err != nil {
+		return internal(err)
+	}
+	if inst.Version > int64(s.opt.MaxHistory) {
+		return s.historyTooLong(agg, id, inst.Version)
+	}
 	evs, err := s.backend.Events(ctx, agg, id, 0, 0)
 	if err != nil {
 		return internal(err)
 	}
 	if len(evs) == 0 {
 		return problem(statusNotFound, string(engine.KindInstanceMissing), fmt.Sprintf("%s %s does not exist", agg, id))
+	}
+	if n := len(evs); n > s.opt.MaxHistory {
+		// Commands since the version was read.
+		return s.historyTooLong(agg, id, evs[n-1].Version)
 	}
 	steps := make([]Step, 0, len(evs))
 	state := a.Initial()
@@ -193,6 +213,14 @@ func (s *Service) history(ctx context.Context, c *call) Response {
 		cur.State = state
 	}
 	return s.historyResponse(agg, id, a, steps)
+}
+
+// historyTooLong answers a history over the limit: 422
+// history_too_long, with the instance's version and the limit.
+func (s *Service) historyTooLong(agg, id string, version int64) Response {
+	return problemWith(statusUnprocessableEntity, "history_too_long",
+		fmt.Sprintf("%s %s has %d events, over the limit of %d steps of a history; read its events in pages: GET %s/events?after=", agg, id, version, s.opt.MaxHistory, InstancePath(agg, id)),
+		map[string]any{"version": version, "limit": s.opt.MaxHistory})
 }
 
 func (s *Service) historyResponse(agg, id string, a *interpreter.Aggregate, steps []Step) Response {

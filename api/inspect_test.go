@@ -66,6 +66,25 @@ func TestHistoryReplaysEventByEvent(t *testing.T) {
 	assertProblem(t, s.do("GET", "/nope/c1/history", ""), 404, "unknown_aggregate")
 }
 
+// TestHistoryIsBounded: a history over Options.MaxHistory steps is
+// refused with its version and the limit, pointing to the event pages;
+// one at the limit is answered.
+func TestHistoryIsBounded(t *testing.T) {
+	s := newServer(t, api.Options{MaxHistory: 3})
+	storeOld(t, s) // c1 at version 4
+	m := assertProblem(t, s.do("GET", "/cart/c1/history", ""), 422, "history_too_long")
+	assert.Equal(t, 4.0, m["version"])
+	assert.Equal(t, 3.0, m["limit"])
+	assert.Contains(t, m["detail"], "GET /cart/c1/events?after=")
+	assert.Equal(t, 200, s.do("GET", "/cart/c1/events", "").Status)
+
+	s = newServer(t, api.Options{MaxHistory: 4})
+	storeOld(t, s)
+	r := s.do("GET", "/cart/c1/history", "")
+	require.Equal(t, 200, r.Status, "%s", r)
+	assert.Len(t, r.json(t)["steps"], 4)
+}
+
 func TestContextDescribesTheModel(t *testing.T) {
 	s := newServer(t, api.Options{})
 	r := s.do("GET", "/context", "")

@@ -108,7 +108,7 @@ func TestOpenAPIExample(t *testing.T) {
 		want = append(want, "/admin/dead-letters", "/admin/dead-letters/{id}/retry", "/admin/dead-letters/{id}")
 	}
 	for agg, a := range m.Aggregates {
-		want = append(want, "/"+agg+"/{id}", "/"+agg+"/{id}/events")
+		want = append(want, "/"+agg+"/{id}", "/"+agg+"/{id}/events", "/"+agg+"/{id}/history")
 		for cmd, c := range a.Commands {
 			want = append(want, "/"+agg+"/{id}/"+cmd)
 			if c.Instance != manifest.InstanceExisting {

@@ -518,9 +518,12 @@ func (b *Backend) HotFrom(ctx context.Context, aggregate, id string) (int64, err
 }
 
 // history is an instance's events after version `after`. When some of
-// them left the hot store, they are read from the whole log (archive
-// included) up to its first hot one: a scan of the log, the price of
-// rehydrating past a retention without a snapshot after it.
+// them left the hot store, they are read from the log (archive included)
+// from the instance's first event (when the store knows where that is,
+// else from the log's start) up to its first hot one: a scan of its
+// lifetime in the log, the price of rehydrating past a retention without
+// a snapshot after it. Segments before the instance's creation are never
+// read.
 func (b *Backend) history(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
 	evs, err := b.store.Events(ctx, aggregate, id, after, 0)
 	if err != nil || (len(evs) > 0 && evs[0].Version == after+1) {
@@ -534,8 +537,18 @@ func (b *Backend) history(ctx context.Context, aggregate, id string, after int64
 	if len(evs) > 0 {
 		end = evs[0].Position
 	}
+	start := int64(0)
+	if f, ok := b.store.(interface {
+		First(ctx context.Context, aggregate, id string) (int64, error)
+	}); ok {
+		first, err := f.First(ctx, aggregate, id)
+		if err != nil {
+			return nil, err
+		}
+		start = max(first-1, 0)
+	}
 	var older []store.Event
-	for pos := int64(0); pos < end; {
+	for pos := start; pos < end; {
 		page, err := b.store.ReadAll(ctx, pos, 1000)
 		if err != nil {
 			return nil, err

@@ -21,6 +21,7 @@ import (
 // does not say.
 type Facts struct {
 	MaxPage     int    // the largest page a read returns
+	MaxHistory  int    // the most steps a history answers
 	ProblemType string // the URI prefix of the problem types
 }
 
@@ -141,6 +142,35 @@ func (b *builder) aggregate(name string, a *manifest.Aggregate) {
 			"200": jsonBody("The events; [] for an instance that does not exist.", b.instanceEvents(name), nil),
 			"400": problem("invalid_id or invalid_parameter."),
 			"401": ref("responses", "Unauthorized"),
+		}))
+	b.add(routePath("instance.history", "aggregate", name), op(name+".history", "Replay a "+name+" event by event",
+		fmt.Sprintf("The instance replayed from its initial state as rehydration replays it: each event as stored, at each version its "+
+			"lenses lead through, as read, and the state after it. A step whose event cannot be read or applied carries error and ends "+
+			"the history. Events that left the hot store for the archive are read from it. At most %d steps: a longer history is "+
+			"read in pages from GET /{aggregate}/{id}/events.", b.f.MaxHistory),
+		[]any{ref("parameters", "id")},
+		map[string]any{
+			"200": jsonBody("The history.", object(map[string]any{
+				"aggregate": map[string]any{"const": name},
+				"id":        str,
+				"version":   version,
+				"initial":   ref("schemas", name+".state"),
+				"steps": map[string]any{"type": "array", "maxItems": b.f.MaxHistory, "items": map[string]any{
+					"type": "object", "required": []any{"event", "stored", "lenses"},
+					"properties": map[string]any{
+						"event":  ref("schemas", "Event"),
+						"stored": map[string]any{"type": "object", "description": "The event as stored: type, schemaVersion, payload."},
+						"lenses": map[string]any{"type": "array", "description": "The payload at each version from the stored one to the current.",
+							"items": map[string]any{"type": "object", "properties": map[string]any{"version": map[string]any{"type": "integer"}, "payload": map[string]any{}}}},
+						"state": map[string]any{"description": "The state after the event."},
+						"error": map[string]any{"type": "string", "description": "Why the event could not be read or applied; the history ends here."},
+					}}},
+			}), nil),
+			"400": problem("invalid_id: the id is longer than 256 bytes."),
+			"401": ref("responses", "Unauthorized"),
+			"404": problem("instance_missing: the instance has no events."),
+			"422": problem(fmt.Sprintf("history_too_long: the instance has more than %d events (version, limit): read them in pages, GET /{aggregate}/{id}/events?after=.", b.f.MaxHistory)),
+			"500": problem("archive_unreadable: an archived event the history needs cannot be read (the segment's positions); internal: the server failed."),
 		}))
 }
 

@@ -500,6 +500,87 @@ func TestBadSegment(t *testing.T) {
 	}
 }
 
+// TestHistoryScansFromFirst: the history of an instance whose first
+// events left reads the archive from the instance's first event, never
+// the segments before its creation: with those segments gone, its
+// history still answers, while an instance older than them cannot.
+func TestHistoryScansFromFirst(t *testing.T) {
+	skipShort(t)
+	ctx := contextPath(e2etest.Ledger)
+	data, arch := t.TempDir(), t.TempDir()
+	srv := startServer(t, ctx, data, "--archive", arch, "--archive-every", "20ms")
+	c := newClient(srv.url)
+	defer c.Close()
+	const late = 30
+	seq := 0
+	var first int64 // late's first event's position
+	for _, run := range []struct {
+		account string
+		n       int
+	}{{"early", 300}, {"late", late}, {"early", 300}} {
+		for range run.n {
+			if status, _ := deposit(c, run.account, seq); status/100 != 2 {
+				t.Fatalf("deposit %d: status %d", seq, status)
+			}
+			seq++
+		}
+		if run.account == "late" {
+			var page struct{ Events []logEvent }
+			if r, err := c.GetJSON("/account/late/events?limit=1", &page); err != nil || r.Status != http.StatusOK || len(page.Events) != 1 || page.Events[0].Version != 1 {
+				t.Fatalf("GET /account/late/events: %v %v %+v", r, err, page.Events)
+			}
+			first = page.Events[0].Position
+		}
+	}
+	e2etest.WaitFor(t, 30*time.Second, "late's first event archived", func() bool {
+		return storage(t, c).Archived >= first
+	})
+	type history struct {
+		Steps []struct{ Event logEvent }
+	}
+	var his history
+
+	// Every segment that ends before late's first event goes.
+	var st struct {
+		Segments []struct {
+			Name        string `json:"name"`
+			First, Last int64
+		} `json:"segments"`
+	}
+	r, err := c.Request(http.MethodGet, "/admin/storage", nil, "Authorization", "Bearer "+adminToken)
+	if err != nil || json.Unmarshal(r.Body, &st) != nil {
+		t.Fatalf("GET /admin/storage: %v %v", r, err)
+	}
+	removed := 0
+	for _, g := range st.Segments {
+		if g.Last < first {
+			if err := os.Remove(filepath.Join(arch, g.Name)); err != nil {
+				t.Fatal(err)
+			}
+			removed++
+		}
+	}
+	if removed == 0 {
+		t.Fatalf("no segment ends before late's first event (position %d): %+v", first, st.Segments)
+	}
+
+	his = history{}
+	if r, err := c.GetJSON("/account/late/history", &his); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET /account/late/history with %d segments before it gone: %v %v", removed, r, err)
+	}
+	if len(his.Steps) != late || his.Steps[0].Event.Version != 1 || his.Steps[0].Event.Position != first {
+		t.Errorf("late's history has %d steps from version %d, want %d from 1", len(his.Steps), his.Steps[0].Event.Version, late)
+	}
+	// The rehydration of it reads as the history does.
+	if r, err := c.Request(http.MethodPost, "/admin/rehydrate/account/late", nil, "Authorization", "Bearer "+adminToken); err != nil || r.Status != http.StatusOK {
+		t.Errorf("rehydrate late: %v %v", r, err)
+	}
+	// early began in them: its history cannot be read.
+	if r, err := c.Request(http.MethodGet, "/account/early/history", nil); err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), "archive_unreadable") {
+		t.Errorf("GET /account/early/history: want 500 archive_unreadable, got %v %v", r, err)
+	}
+}
+
 // snapshotContext keeps only what follows each instance's newest
 // snapshot, taken every 5 events.
 const snapshotContext = `package ledger

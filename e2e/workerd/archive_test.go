@@ -332,6 +332,72 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	}
 }
 
+// TestHistoryScansFromFirstOnWorkers: the history of an instance whose
+// object let go of its first events reads the archive from the
+// instance's first event (recorded by its object), never the segments
+// before its creation: with those gone from R2, its history still
+// answers, while an instance older than them cannot.
+func TestHistoryScansFromFirstOnWorkers(t *testing.T) {
+	skipShort(t)
+	needWorkerd(t)
+	w := startWorker(t, buildWorker(t, e2etest.Ledger), "")
+	c := newClient(w.url)
+	defer c.Close()
+	const late = 20
+	seq := 0
+	var first int64 // late's first event's position
+	for _, run := range []struct {
+		account string
+		n       int
+	}{{"early", 120}, {"late", late}, {"early", 120}} {
+		for range run.n {
+			if status, _ := deposit(c, run.account, seq); status/100 != 2 {
+				t.Fatalf("deposit %d: status %d", seq, status)
+			}
+			seq++
+		}
+		if run.account == "late" {
+			var page struct{ Events []logEvent }
+			if r, err := c.GetJSON("/account/late/events?limit=1", &page); err != nil || r.Status != http.StatusOK || len(page.Events) != 1 || page.Events[0].Version != 1 || page.Events[0].Position == 0 {
+				t.Fatalf("GET /account/late/events: %v %v %+v", r, err, page.Events)
+			}
+			first = page.Events[0].Position
+		}
+	}
+	e2etest.WaitFor(t, 60*time.Second, "late's object lets go of its first event", func() bool {
+		var page struct{ Events []logEvent }
+		r, err := c.GetJSON("/account/late/events?limit=1", &page)
+		return err == nil && r.Status == http.StatusOK && (len(page.Events) == 0 || page.Events[0].Version > 1)
+	})
+	st := storageOf(t, c)
+	removed := 0
+	for _, g := range st.Segments {
+		if g.Last < first {
+			if r, err := c.Request(http.MethodDelete, "/__test/r2/"+g.Name, nil); err != nil || r.Status != http.StatusOK {
+				t.Fatalf("deleting segment %s: %v %v", g.Name, r, err)
+			}
+			removed++
+		}
+	}
+	if removed == 0 {
+		t.Fatalf("no segment ends before late's first event (position %d): %+v", first, st.Segments)
+	}
+
+	var his struct {
+		Steps []struct{ Event logEvent }
+	}
+	if r, err := c.GetJSON("/account/late/history", &his); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET /account/late/history with %d segments before it gone: %v %v", removed, r, err)
+	}
+	if len(his.Steps) != late || his.Steps[0].Event.Version != 1 || his.Steps[0].Event.Position != first {
+		t.Errorf("late's history has %d steps from version %d, want %d from 1", len(his.Steps), his.Steps[0].Event.Version, late)
+	}
+	// early began in them: its history cannot be read.
+	if r, err := c.Request(http.MethodGet, "/account/early/history", nil); err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), "archive_unreadable") {
+		t.Errorf("GET /account/early/history: want 500 archive_unreadable, got %v %v", r, err)
+	}
+}
+
 // rebuildEquals rebuilds each projection from scratch (the log read from
 // position 1, mostly from R2) and checks that its query answers what the
 // live projection answered.

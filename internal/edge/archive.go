@@ -241,13 +241,25 @@ func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
 }
 
 // older reads an instance's events after version `after` that its object
-// no longer holds, from the whole log (the archive included) up to
-// position end (its object's first event; 0: the log's end): a scan of
-// the log, the price of reading past a retention, as natively.
+// no longer holds, from the log (the archive included) from the
+// instance's first event (where its object recorded it, else from the
+// log's start) up to position end (its object's first event; 0: the
+// log's end): a scan of its lifetime in the log, the price of reading
+// past a retention, as natively.
 func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, error) {
+	var rows [][]struct {
+		P *int64 `json:"p"`
+	}
+	if err := h.transact(agg, id, transact{Reads: []Statement{stmt(d1.ObjectFirst)}}, &rows); err != nil {
+		return nil, err
+	}
+	start := int64(0)
+	if len(rows) == 1 && len(rows[0]) > 0 && rows[0][0].P != nil {
+		start = max(*rows[0][0].P-1, 0)
+	}
 	b := &backend{h: h, c: c}
 	var out []store.Event
-	for pos := int64(0); end == 0 || pos < end; {
+	for pos := start; end == 0 || pos < end; {
 		page, err := b.ReadAll(context.Background(), pos, 1000)
 		if err != nil {
 			return nil, err

@@ -259,6 +259,9 @@ func (o *object) flush(always bool) error {
 		for _, e := range evs {
 			stmts = append(stmts, Statement{SQL: d1.ObjectSetPosition, Params: []any{pos[e.ID], e.ID}})
 		}
+		if evs[0].Version == 1 {
+			stmts = append(stmts, Statement{SQL: d1.ObjectSetFirst, Params: []any{pos[evs[0].ID]}})
+		}
 		if err := o.tx(stmts); err != nil {
 			return err
 		}

@@ -15,8 +15,8 @@
 //     [CheckpointAdvance] ends it running at the head).
 //   - A Durable Object's schema ([ObjectSchema], [ObjectSnapshotSchema]),
 //     the migrations an object runs after it when it starts
-//     ([ObjectMigrations]: its events' meta column, for an object made
-//     before it), and statements (the Object names): its instance row,
+//     ([ObjectMigrations]: its events' meta column and its instance's
+//     first position, for an object made before them), and statements (the Object names): its instance row,
 //     events, idempotency records, outbox and forwarding state, its
 //     snapshot, and the unique keys it holds; and a unique key's object's
 //     holder ([KeyHolder], [KeySetHolder]).

@@ -86,11 +86,15 @@ type ObjectMigration struct {
 	Apply string `json:"apply"`
 }
 
-// ObjectMigrations are an object's migrations: its events gain the meta
-// column (as the log's do with MetaMigration), in an object made before
-// it as in a new one.
+// ObjectMigrations are an object's migrations, in an object made before
+// them as in a new one: its events gain the meta column (as the log's do
+// with MetaMigration); its instance row gains first, the position of its
+// first event in the log (ObjectSetFirst), set from its version 1 when
+// the object still holds it (else NULL: unknown).
 var ObjectMigrations = []ObjectMigration{
 	{Check: `SELECT 1 FROM pragma_table_info('events') WHERE name = 'meta'`, Apply: AddMetaColumn},
+	{Check: `SELECT 1 FROM pragma_table_info('instance') WHERE name = 'first'`,
+		Apply: `ALTER TABLE instance ADD COLUMN first INTEGER; UPDATE instance SET first = (SELECT position FROM events WHERE version = 1)`},
 }
 
 // ---- end of the object migration -------------------------------------
@@ -120,6 +124,14 @@ const (
 	// ObjectSetPosition (position, id) records where an event is in the
 	// global log: it is forwarded.
 	ObjectSetPosition = `UPDATE events SET position = ? WHERE id = ?`
+	// ObjectSetFirst (position) records the position of the instance's
+	// first event, with the forwarding that learns it: before the object
+	// can let go of the event, the start of a scan of the log for the
+	// events it let go.
+	ObjectSetFirst = `UPDATE instance SET first = ? WHERE first IS NULL`
+	// ObjectFirst reads (p): the position of the instance's first event,
+	// NULL when unknown.
+	ObjectFirst = `SELECT first AS p FROM instance`
 
 	// ObjectAddIdempotency (key, request_hash, response, time).
 	ObjectAddIdempotency = `INSERT INTO idempotency (key, request_hash, response, time) VALUES (?, ?, ?, ?)`

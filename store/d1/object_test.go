@@ -107,6 +107,34 @@ func TestObjectMigrationAddsMeta(t *testing.T) {
 	assert.Equal(t, `{"actor":"ada"}`, rows[1][8])
 }
 
+// An object made before it records first gains it when it starts again:
+// from its version 1 when it holds that (NULL, unknown, when it let go of
+// it); ObjectSetFirst writes it once.
+func TestObjectMigrationAddsFirst(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		holds string // its events
+		want  any
+	}{
+		{"holds version 1", `(1, 'e-1', 'Happened', 1, 't', 'c-1', 7), (2, 'e-2', 'Happened', 1, 't', 'c-2', 9)`, int64(7)},
+		{"let go of version 1", `(2, 'e-2', 'Happened', 1, 't', 'c-2', 9)`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := open(t, d1.ObjectSchema)
+			_, err := db.Exec(`INSERT INTO instance (k, aggregate, id, version) VALUES (1, 'cart', 'c1', 2);
+				INSERT INTO events (version, id, type, schema_version, time, command_id, position) VALUES ` + c.holds)
+			require.NoError(t, err)
+			migrateObject(t, db)
+			assert.Equal(t, [][]any{{c.want}}, rowsOf(t, db, d1.ObjectFirst))
+			batch(t, db, stmt{d1.ObjectSetFirst, []any{11}})
+			if c.want == nil {
+				c.want = int64(11)
+			}
+			assert.Equal(t, [][]any{{c.want}}, rowsOf(t, db, d1.ObjectFirst), "written once")
+		})
+	}
+}
+
 // The unique keys an instance holds and a key object's holder: claimed,
 // replaced, released, read; and an object made before these tables gets
 // them when it starts (its schema is applied again).

@@ -42,8 +42,10 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.insertEvent, `INSERT INTO events
 			(position, id, aggregate, instance, version, type, schema_version, time, command_id, payload, meta)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		// A nil State leaves the stored snapshot as it is.
-		{&w.upsertInstance, `INSERT INTO instances (aggregate, instance, version, state) VALUES (?, ?, ?, ?)
+		// A nil State leaves the stored snapshot as it is; first (the
+		// position of the instance's first event) is written once, with
+		// the row.
+		{&w.upsertInstance, `INSERT INTO instances (aggregate, instance, version, state, first) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (aggregate, instance) DO UPDATE
 			SET version = excluded.version, state = COALESCE(excluded.state, instances.state)`},
 		{&w.updateState, `UPDATE instances SET state = ? WHERE aggregate = ? AND instance = ?`},
@@ -283,7 +285,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, c store.Commit) ([]sto
 			out[i] = e
 		}
 		if _, err := tx.StmtContext(ctx, s.ws.upsertInstance).ExecContext(ctx,
-			c.Aggregate, c.Instance, current+int64(len(c.Events)), text(c.State)); err != nil {
+			c.Aggregate, c.Instance, current+int64(len(c.Events)), text(c.State), last+1); err != nil {
 			return nil, fmt.Errorf("sqlite: write snapshot: %w", err)
 		}
 	} else if exists && c.State != nil {

@@ -326,6 +326,19 @@ func (s *Store) HotFrom(ctx context.Context, aggregate, id string) (int64, error
 	return v.Int64, nil
 }
 
+// First is the position of an instance's first event in the log: where
+// a scan for its events that left the hot store can begin. 0 when it is
+// not known (no such instance, or one whose first event had left before
+// the store recorded it).
+func (s *Store) First(ctx context.Context, aggregate, id string) (int64, error) {
+	var p sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT first FROM instances WHERE aggregate = ? AND instance = ?`, aggregate, id).Scan(&p)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, s.fault(fmt.Errorf("sqlite: first event of %s/%s: %w", aggregate, id, err))
+	}
+	return p.Int64, nil
+}
+
 // readWhole pages ReadAll over the hot store and the archive: a page of
 // the hot log as far as it is contiguous from after+1; where after+1 has
 // left the hot store, a page of the archive.
@@ -391,6 +404,7 @@ func (s *Store) Import(ctx context.Context, evs []store.Event, states map[[2]str
 		}
 		ins := tx.StmtContext(ctx, s.ws.insertEvent)
 		last := map[[2]string]int64{}
+		first := map[[2]string]int64{} // of the instances whose version 1 is here
 		for _, e := range evs {
 			ts, err := formatTime(e.Time)
 			if err != nil {
@@ -401,10 +415,17 @@ func (s *Store) Import(ctx context.Context, evs []store.Event, states map[[2]str
 				return fmt.Errorf("sqlite: import event %d: %w", e.Position, err)
 			}
 			last[[2]string{e.Aggregate, e.Instance}] = e.Version
+			if e.Version == 1 {
+				first[[2]string{e.Aggregate, e.Instance}] = e.Position
+			}
 		}
 		up := tx.StmtContext(ctx, s.ws.upsertInstance)
 		for k, v := range last {
-			if _, err := up.ExecContext(ctx, k[0], k[1], v, text(states[k])); err != nil {
+			var at any // NULL: unknown
+			if p, ok := first[k]; ok {
+				at = p
+			}
+			if _, err := up.ExecContext(ctx, k[0], k[1], v, text(states[k]), at); err != nil {
 				return fmt.Errorf("sqlite: import instance %s/%s: %w", k[0], k[1], err)
 			}
 		}

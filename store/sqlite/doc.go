@@ -11,7 +11,8 @@
 //     database migrated by a newer build is refused with
 //     [ErrSchemaTooNew].
 //   - How a commit becomes rows: one IMMEDIATE transaction per Append,
-//     gap-free positions assigned inside it, JSON kept byte for byte.
+//     gap-free positions assigned inside it, JSON kept byte for byte, and
+//     each instance's first position ([Store.First]) recorded with it.
 //   - Durability settings: WAL, a busy timeout, foreign keys, and
 //     synchronous=FULL by default ([Options.Sync]).
 //   - Write serialization: one write connection, writers queue in Go so

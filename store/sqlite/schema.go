@@ -110,6 +110,15 @@ CREATE TABLE unique_constraints (
 	// 5: the hot log's size (hot_log, one row), as the byte budget counts
 	// it. See hotLogMigration.
 	hotLogMigration(),
+	// 6: the position of each instance's first event (instances.first),
+	// written when it is appended: where a read of the instance's events
+	// that left the hot store begins its scan of the log (First). An
+	// instance whose first event is no longer hot keeps NULL (unknown).
+	`
+ALTER TABLE instances ADD COLUMN first INTEGER;
+UPDATE instances SET first = (SELECT e.position FROM events AS e
+	WHERE e.aggregate = instances.aggregate AND e.instance = instances.instance AND e.version = 1);
+`,
 }
 
 // tableExists matches SQLite's error for a CREATE TABLE of a name taken.
