@@ -388,3 +388,36 @@ func TestServedObjectChecksTheSizeFirst(t *testing.T) {
 	assert.Nil(t, data)
 	assert.Equal(t, int64(1<<30), size)
 }
+
+// counting is a hot store still counting its size (D1 after migration
+// 0004).
+type counting struct{ *sqlite.Store }
+
+func (counting) HotBytes(context.Context) (int64, error) {
+	return 0, &archive.CountingError{Counted: 10, Base: 100}
+}
+
+// While the store still counts its size, the archiver judges no byte
+// budget but keeps the keep rules, and the status says how far the
+// counting is, with no budget.
+func TestCountingSizeKeepsTheRules(t *testing.T) {
+	s, dir := open(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: "c1", ExpectedVersion: int64(i), State: json.RawMessage(`{}`),
+			Events: []store.Event{{ID: fmt.Sprintf("e%d", i), Type: "Added", Time: at, CommandID: fmt.Sprintf("k%d", i), Payload: json.RawMessage(`{"n":1}`)}}})
+		require.NoError(t, err)
+	}
+	_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: "c2", State: json.RawMessage(`{}`),
+		Events: []store.Event{{ID: "head", Type: "Added", Time: at, CommandID: "kh", Payload: json.RawMessage(`{"n":1}`)}}})
+	require.NoError(t, err)
+	ps := retention.Policies{HotBytes: 1, Context: retention.Policy{KeepLast: 1}}
+	rep, err := archive.New(counting{s}, dir, ps, archive.Options{}).Run(t.Context())
+	require.NoError(t, err, "counting is no failure")
+	assert.Equal(t, int64(3), rep.Pruned, "keepLast 1 let c1's first three go; the budget (1 byte) would have taken its fourth too")
+
+	st, err := archive.StatusOf(t.Context(), counting{s}, dir, ps, nil, at)
+	require.NoError(t, err)
+	assert.Equal(t, &archive.CountingError{Counted: 10, Base: 100}, st.Counting)
+	assert.Zero(t, st.Budget)
+}

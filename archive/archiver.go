@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -145,9 +146,15 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	}
 	// The size as it is now, with what was written since the last step:
 	// the budget holds to within one step's writes.
+	// While the store is still counting it (CountingError), no budget is
+	// judged this step; the keep rules are.
 	var hotBytes int64
-	if a.ps.HotBytes > 0 {
-		if hotBytes, err = a.hot.HotBytes(ctx); err != nil {
+	ps := a.ps
+	if ps.HotBytes > 0 {
+		var counting *CountingError
+		if hotBytes, err = a.hot.HotBytes(ctx); errors.As(err, &counting) {
+			ps.HotBytes = 0
+		} else if err != nil {
 			return rep, false, err
 		}
 	}
@@ -156,12 +163,12 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		return rep, false, err
 	}
 	wrapped := len(window) < a.opt.Window
-	if err := fillSnapshots(ctx, a.ps, a.opt.Snapshots, window); err != nil {
+	if err := fillSnapshots(ctx, ps, a.opt.Snapshots, window); err != nil {
 		return rep, false, err
 	}
 	now := a.opt.Now()
 	more := false // the window wants more archived than one segment holds
-	if d := retention.Decide(a.ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
+	if d := retention.Decide(ps, g, hotBytes, now, window, true); d.Wanted > g.Archived {
 		// Archive ahead of what must leave now, up to a whole segment:
 		// fewer, larger segments, and the next steps prune without
 		// writing. An archived event may stay hot; both copies are the
@@ -177,7 +184,7 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 		}
 		more = g.Archived < d.Wanted
 	}
-	d := retention.Decide(a.ps, g, hotBytes, now, window, false)
+	d := retention.Decide(ps, g, hotBytes, now, window, false)
 	if len(d.Leave) > 0 {
 		if err := a.snapshotBefore(ctx, window, d.Leave); err != nil {
 			return rep, false, err

@@ -1,6 +1,9 @@
 package archive
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // The hot log's size as the byte budget counts it, kept by the stores in
 // SQL: the same table, triggers and counting in SQLite natively and in
@@ -74,6 +77,20 @@ WHERE id = 1 AND counted < base`
 // process), the counting is done when the table is made.
 var HotLogCountAll = strings.Replace(HotLogCount, "?1", "hot_log.base", 2)
 
-// HotLogStep is how many positions one HotLogCount counts: a bounded
-// read of the log by its key, well within D1's time for a statement.
+// HotLogStep is the most positions one HotLogCount counts: a bounded
+// read of the log by its key, well within D1's time for a statement
+// (fewer where the events are large: see internal/edge).
 const HotLogStep = 20000
+
+// CountingError is what a hot store answers for its size while it is
+// still counting the events it held when its counter was made (D1 after
+// migration 0004): the archiver then judges no byte budget, and the
+// status says how far the counting is.
+type CountingError struct {
+	Counted int64 `json:"counted"` // positions counted
+	Base    int64 `json:"base"`    // of those to count
+}
+
+func (e *CountingError) Error() string {
+	return fmt.Sprintf("the hot log's size is still being counted (position %d of %d)", e.Counted, e.Base)
+}

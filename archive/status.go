@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/cuesource/cuesource/retention"
@@ -34,6 +35,10 @@ type Status struct {
 	// Next: per policy, what the oldest window of the hot log would let
 	// go now (archived first where it is not yet).
 	Next []Plan `json:"next"`
+	// Counting, while the store still counts the log it held when its
+	// size counter was made (D1): HotBytes is not its size yet, and no
+	// budget is judged (Budget is left out).
+	Counting *CountingError `json:"counting,omitempty"`
 }
 
 // StatusOf reports hot's storage. target may be nil.
@@ -43,10 +48,13 @@ func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies
 		return Status{}, err
 	}
 	bytes, err := hot.HotBytes(ctx)
-	if err != nil {
+	var counting *CountingError
+	if errors.As(err, &counting) {
+		ps.HotBytes = 0 // what the policies would let go, as the archiver judges it meanwhile
+	} else if err != nil {
 		return Status{}, err
 	}
-	st := Status{HotBytes: bytes, Budget: ps.HotBytes, Head: g.Head, Archived: g.Archived, Segments: []Segment{}, Next: []Plan{}}
+	st := Status{HotBytes: bytes, Budget: ps.HotBytes, Head: g.Head, Archived: g.Archived, Segments: []Segment{}, Next: []Plan{}, Counting: counting}
 	if target != nil {
 		st.Target = target.String()
 	}

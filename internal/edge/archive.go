@@ -20,17 +20,22 @@ import (
 // The Archiver object runs the steps from its alarm ("archive" script):
 // one object, so one archiver at a time, as natively one loop.
 
-// Timings of the Archiver object's alarm.
+// hotCountSteps bounds the counting of D1's log before its counter
+// existed that one read of its size does; hotCountBytes is about what one
+// statement of it reads (at most archive.HotLogStep positions), and
+// hotCountFirst the positions of the first, whose events' size is not
+// known yet (16 of the largest events a context may write are 30 MB).
 const (
-	// After a pass that found nothing to do, the alarm comes back after
-	// archive.DefaultEvery (CUESOURCE_ARCHIVE_EVERY) while a keepFor rule
-	// lets events leave as time goes by; otherwise at the next kick (a
-	// forwarding).
-	//
-	// hotCountSteps bounds the counting of D1's log before its counter
-	// existed that one read of its size does (archive.HotLogStep
-	// positions a step).
 	hotCountSteps = 10
+	hotCountBytes = 32 << 20
+	hotCountFirst = 16
+)
+
+// Timings of the Archiver object's alarm. After a pass that found nothing
+// to do, the alarm comes back after archive.DefaultEvery
+// (CUESOURCE_ARCHIVE_EVERY) while a keepFor rule lets events leave as
+// time goes by; otherwise at the next kick (a forwarding).
+const (
 	// archiveSteps bounds the steps of one alarm: each is one D1 batch
 	// of deletions (and at most one segment written), so one alarm holds
 	// D1 for archiveSteps short transactions, never one long one.
@@ -99,9 +104,12 @@ func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
 
 // HotBytes reads D1's counter. While the events D1 held when the counter
 // was made are still being counted, it counts up to hotCountSteps more
-// bounded steps first, and fails (the archiver waits: its budget cannot
-// be judged) if the counting is not done.
+// bounded statements first, each over as many positions as hold about
+// hotCountBytes by the last one's measure, and answers an
+// *archive.CountingError if the counting is not done.
 func (d *d1Hot) HotBytes(ctx context.Context) (int64, error) {
+	n := int64(hotCountFirst)
+	var last int64 // bytes before the last step
 	for step := 0; ; step++ {
 		res, err := via(ctx, d.h).query(d1.ArchiveHotBytes)
 		if err != nil {
@@ -114,10 +122,17 @@ func (d *d1Hot) HotBytes(ctx context.Context) (int64, error) {
 		if err != nil || counted >= base {
 			return bytes, err
 		}
-		if step == hotCountSteps {
-			return 0, fmt.Errorf("hot log size: D1's log is still being counted (position %d of %d)", counted, base)
+		if step > 0 {
+			// Positions of about hotCountBytes, by the last step's bytes a
+			// position: large events make a step cover fewer.
+			per := max((bytes-last)/n, 1)
+			n = min(max(hotCountBytes/per, hotCountFirst), archive.HotLogStep)
 		}
-		if _, err := via(ctx, d.h).query(d1.ArchiveHotCount, archive.HotLogStep); err != nil {
+		if step == hotCountSteps {
+			return 0, &archive.CountingError{Counted: counted, Base: base}
+		}
+		last = bytes
+		if _, err := via(ctx, d.h).query(d1.ArchiveHotCount, n); err != nil {
 			return 0, err
 		}
 	}

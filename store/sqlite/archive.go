@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cuesource/cuesource/archive"
@@ -34,8 +35,11 @@ var rowBytes = archive.RowBytes
 // Prune, Import, or SQL run by hand) changes it in the same transaction,
 // and HotBytes reads one row instead of summing the log. The events a
 // database held are counted in the migration's transaction.
+// Its table is made without IF NOT EXISTS, so that a projection's table
+// of that name is the clear error of a name taken (tableExists).
 func hotLogMigration() string {
-	return archive.HotLogSchema + archive.HotLogStart + ";\n" + archive.HotLogCountAll + ";\n"
+	schema := strings.Replace(archive.HotLogSchema, "CREATE TABLE IF NOT EXISTS hot_log", "CREATE TABLE hot_log", 1)
+	return schema + archive.HotLogStart + ";\n" + archive.HotLogCountAll + ";\n"
 }
 
 // ColdReader reads the archived log: an *archive.Reader.

@@ -41,7 +41,7 @@ func counted(t *testing.T, s *Store, what string) int64 {
 func TestHotLogCounter(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "store.db")
-	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE IF NOT EXISTS hot_log") })
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE hot_log") })
 	require.Positive(t, before)
 	db, err := sql.Open(driverName, path)
 	require.NoError(t, err)

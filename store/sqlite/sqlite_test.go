@@ -482,9 +482,15 @@ func TestConcurrentWriters(t *testing.T) {
 // projection's table of that name: Open refuses it, saying what to do,
 // and opens it once that table is gone.
 func TestMigrationMeetsProjectionTable(t *testing.T) {
+	for _, table := range []string{"snapshots", "hot_log"} {
+		t.Run(table, func(t *testing.T) { migrationMeets(t, table) })
+	}
+}
+
+func migrationMeets(t *testing.T, table string) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	// The database as the build before the snapshots' migration left it.
-	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE snapshots") })
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE "+table) })
 	require.Positive(t, before)
 	db, err := sql.Open(driverName, path)
 	require.NoError(t, err)
@@ -492,19 +498,19 @@ func TestMigrationMeetsProjectionTable(t *testing.T) {
 		_, err = db.Exec(m)
 		require.NoError(t, err)
 	}
-	_, err = db.Exec(fmt.Sprintf(`CREATE TABLE snapshots (key TEXT NOT NULL PRIMARY KEY, n INTEGER); PRAGMA user_version = %d`, before))
+	_, err = db.Exec(fmt.Sprintf(`CREATE TABLE %s (key TEXT NOT NULL PRIMARY KEY, n INTEGER); PRAGMA user_version = %d`, table, before))
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
 	_, err = Open(t.Context(), path, Options{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the database has a table snapshots already, a projection's")
-	assert.Contains(t, err.Error(), "DROP TABLE snapshots")
+	assert.Contains(t, err.Error(), "the database has a table "+table+" already, a projection's")
+	assert.Contains(t, err.Error(), "DROP TABLE "+table)
 	assert.Equal(t, before, userVersion(t, path), "nothing migrated")
 
 	db, err = sql.Open(driverName, path)
 	require.NoError(t, err)
-	_, err = db.Exec(`DROP TABLE snapshots`)
+	_, err = db.Exec(`DROP TABLE ` + table)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	s, err := Open(t.Context(), path, Options{})
