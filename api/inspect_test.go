@@ -12,6 +12,7 @@ import (
 	"github.com/cuesource/cuesource/api"
 	"github.com/cuesource/cuesource/interpreter"
 	"github.com/cuesource/cuesource/manifest"
+	"github.com/cuesource/cuesource/store"
 )
 
 func TestHistoryReplaysEventByEvent(t *testing.T) {
@@ -78,11 +79,27 @@ func TestHistoryIsBounded(t *testing.T) {
 	assert.Contains(t, m["detail"], "GET /cart/c1/events?after=")
 	assert.Equal(t, 200, s.do("GET", "/cart/c1/events", "").Status)
 
+	// Refused before any event is read: the instance's version says it.
+	svc := api.New(example(t), eventsRefused{s.backend, t}, api.Options{MaxHistory: 3})
+	r := svc.Serve(t.Context(), &api.Request{Method: "GET", Path: "/cart/c1/history", Header: api.Header{}})
+	assert.Equal(t, 422, r.Status, "%s", r.Body)
+
 	s = newServer(t, api.Options{MaxHistory: 4})
 	storeOld(t, s)
-	r := s.do("GET", "/cart/c1/history", "")
-	require.Equal(t, 200, r.Status, "%s", r)
-	assert.Len(t, r.json(t)["steps"], 4)
+	h := s.do("GET", "/cart/c1/history", "")
+	require.Equal(t, 200, h.Status, "%s", h)
+	assert.Len(t, h.json(t)["steps"], 4)
+}
+
+// eventsRefused is a backend whose instance events must not be read.
+type eventsRefused struct {
+	api.Backend
+	t *testing.T
+}
+
+func (b eventsRefused) Events(context.Context, string, string, int64, int) ([]store.Event, error) {
+	b.t.Error("the instance's events were read")
+	return nil, nil
 }
 
 func TestContextDescribesTheModel(t *testing.T) {
