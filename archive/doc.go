@@ -30,6 +30,11 @@
 //     stored, bounded ([Sizer]); package archive/remote reads them back
 //     as a Target and an Index, so Verify and Reader run on the admin's
 //     machine against a running server or Worker.
+//   - The SQL both hot stores (SQLite natively, D1) share: the segment
+//     index ([IndexTable], [IndexPage]) and the hot log's size as the
+//     byte budget counts it ([RowBytes], [HotLogSchema]: a counter kept by
+//     triggers, and the bounded counting of a log that predates it, during
+//     which a store answers a [CountingError]).
 //
 // # Crashes
 //
