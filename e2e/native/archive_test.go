@@ -158,43 +158,10 @@ func TestTinyHotBudget(t *testing.T) {
 
 	var mu sync.Mutex
 	// A follower reads the log close behind the writers, while it is hot.
-	served := map[int64][]byte{}
-	stopFollow := make(chan struct{})
-	followed := make(chan struct{})
-	go func() {
-		defer close(followed)
-		f := newClient(srv.url)
-		defer f.Close()
-		for after := int64(0); ; {
-			var page struct {
-				Events []json.RawMessage `json:"events"`
-				Next   int64             `json:"next"`
-			}
-			if r, err := f.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page); err == nil && r.Status == http.StatusOK {
-				mu.Lock()
-				for _, raw := range page.Events {
-					var e logEvent
-					_ = json.Unmarshal(raw, &e)
-					served[e.Position] = raw
-				}
-				mu.Unlock()
-				after = page.Next
-				if len(page.Events) > 0 {
-					continue
-				}
-			}
-			select {
-			case <-stopFollow:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
+	follower := e2etest.Follow(srv.url)
 
 	const workers, perWorker = 4, 150
 	acked := map[string]bool{}
-	var maxHot int64
-	samples := 0 // the storage answers the sampler read
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -215,31 +182,11 @@ func TestTinyHotBudget(t *testing.T) {
 			}
 		}()
 	}
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		a := newClient(srv.url)
-		defer a.Close()
-		for {
-			select {
-			case <-followed:
-				return
-			default:
-			}
-			r, err := a.Request(http.MethodGet, "/admin/storage", nil, "Authorization", "Bearer "+adminToken)
-			var st storageStatus
-			if err == nil && r.Status == http.StatusOK && json.Unmarshal(r.Body, &st) == nil {
-				mu.Lock()
-				maxHot = max(maxHot, st.HotBytes)
-				samples++
-				mu.Unlock()
-			}
-			time.Sleep(10 * time.Millisecond) // a sampling rate, not a synchronisation
-		}
-	}()
+	sampler := e2etest.Sample(srv.url, adminToken, 10*time.Millisecond)
 	wg.Wait()
+	maxHot, samples := sampler.Stop()
 	if t.Failed() {
-		close(stopFollow)
+		follower.Stop()
 		return
 	}
 	e2etest.WaitFor(t, 30*time.Second, "the hot log under its budget", func() bool {
@@ -247,14 +194,8 @@ func TestTinyHotBudget(t *testing.T) {
 		return st.HotBytes <= e2etest.LedgerBudget && st.SegmentCount > 0
 	})
 	st := storage(t, c)
-	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(served) >= int(st.Head)
-	})
-	close(stopFollow)
-	<-followed
-	<-sampled
+	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool { return follower.Len() >= int(st.Head) })
+	follower.Stop()
 	// Between two steps the writers add what one step's interval lets
 	// them: the hot log passes its budget by that much at most.
 	if samples == 0 {
@@ -278,8 +219,8 @@ func TestTinyHotBudget(t *testing.T) {
 			t.Errorf("event %s twice", e.ID)
 		}
 		seen[e.ID] = true
-		if !bytes.Equal(raws[i], served[e.Position]) {
-			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], served[e.Position])
+		if !bytes.Equal(raws[i], follower.Served(e.Position)) {
+			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], follower.Served(e.Position))
 		}
 	}
 	for id := range acked {

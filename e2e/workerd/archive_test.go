@@ -201,67 +201,15 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	c := newClient(w.url)
 	defer c.Close()
 
-	var mu sync.Mutex
 	// A follower reads the log close behind the writers, while it is hot.
-	served := map[int64][]byte{}
-	stop, followed := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(followed)
-		f := newClient(w.url)
-		defer f.Close()
-		for after := int64(0); ; {
-			var page struct {
-				Events []json.RawMessage `json:"events"`
-				Next   int64             `json:"next"`
-			}
-			if r, err := f.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page); err == nil && r.Status == http.StatusOK {
-				mu.Lock()
-				for _, raw := range page.Events {
-					var e logEvent
-					_ = json.Unmarshal(raw, &e)
-					served[e.Position] = raw
-				}
-				mu.Unlock()
-				after = page.Next
-				if len(page.Events) > 0 {
-					continue
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	var maxHot int64
-	samples := 0 // the storage answers the sampler read
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		a := newClient(w.url)
-		defer a.Close()
-		for {
-			select {
-			case <-followed:
-				return
-			default:
-			}
-			var st storageStatus
-			if r, err := a.admin(http.MethodGet, "/admin/storage", nil); err == nil && r.Status == http.StatusOK && json.Unmarshal(r.Body, &st) == nil {
-				mu.Lock()
-				maxHot = max(maxHot, st.HotBytes)
-				samples++
-				mu.Unlock()
-			}
-			time.Sleep(20 * time.Millisecond) // a sampling rate, not a synchronisation
-		}
-	}()
+	follower := e2etest.Follow(w.url)
+	sampler := e2etest.Sample(w.url, adminToken, 20*time.Millisecond)
 
 	const n = 240
 	acked := load(t, c, 0, n)
+	maxHot, samples := sampler.Stop()
 	if t.Failed() {
-		close(stop)
+		follower.Stop()
 		return
 	}
 	var st storageStatus
@@ -271,14 +219,8 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 	}) {
 		t.Fatalf("D1's log is not under its budget with every event in it: %+v", st)
 	}
-	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(served) >= int(st.Head)
-	})
-	close(stop)
-	<-followed
-	<-sampled
+	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool { return follower.Len() >= int(st.Head) })
+	follower.Stop()
 	t.Logf("%d events, %d segments in %s, hot %d bytes (at most %d under load), archived up to %d", st.Head, st.SegmentCount, st.Target, st.HotBytes, maxHot, st.Archived)
 	// Between two alarms the writers add what a step's interval lets
 	// them: D1's log passes its budget by that much at most.
@@ -295,8 +237,8 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 
 	evs, raws := checkWhole(t, c, acked)
 	for i, e := range evs {
-		if !bytes.Equal(raws[i], served[e.Position]) {
-			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], served[e.Position])
+		if !bytes.Equal(raws[i], follower.Served(e.Position)) {
+			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], follower.Served(e.Position))
 		}
 	}
 	rebuildEquals(t, c, st.Head)
