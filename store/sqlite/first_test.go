@@ -1,11 +1,7 @@
 package sqlite
 
 import (
-	"database/sql"
-	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,23 +17,12 @@ import (
 func TestFirstPosition(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "store.db")
-	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "ADD COLUMN first") })
-	require.Positive(t, before)
-	db, err := sql.Open(driverName, path)
-	require.NoError(t, err)
-	for _, m := range migrations[:before] {
-		_, err = db.Exec(m)
-		require.NoError(t, err)
-	}
 	// a: versions 1 and 2 hot; b: its version 1 (position 2) pruned.
-	_, err = db.Exec(fmt.Sprintf(`INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id) VALUES
+	dbBefore(t, path, "ADD COLUMN first", `INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id) VALUES
 		(1, 'e1', 'cart', 'a', 1, 'Opened', 1, '2026-01-01T00:00:00.000000000Z', 'c1'),
 		(3, 'e3', 'cart', 'b', 2, 'Closed', 1, '2026-01-01T00:00:00.000000000Z', 'c3'),
 		(4, 'e4', 'cart', 'a', 2, 'Closed', 1, '2026-01-01T00:00:00.000000000Z', 'c4');
-		INSERT INTO instances (aggregate, instance, version) VALUES ('cart', 'a', 2), ('cart', 'b', 2);
-		PRAGMA user_version = %d`, before))
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+		INSERT INTO instances (aggregate, instance, version) VALUES ('cart', 'a', 2), ('cart', 'b', 2)`)
 
 	s, err := Open(ctx, path, Options{})
 	require.NoError(t, err)

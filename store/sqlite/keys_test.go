@@ -1,11 +1,7 @@
 package sqlite
 
 import (
-	"database/sql"
-	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,18 +46,8 @@ func TestKeysSurviveReopen(t *testing.T) {
 // and the keys tables are there, empty (the runtime rebuilds them).
 func TestMigrationAddsUniqueKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE unique_keys") })
-	require.Positive(t, before)
-	db, err := sql.Open(driverName, path)
-	require.NoError(t, err)
-	for _, m := range migrations[:before] {
-		_, err = db.Exec(m)
-		require.NoError(t, err)
-	}
-	_, err = db.Exec(fmt.Sprintf(`INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id)
-		VALUES (1, 'e1', 'cart', 'a', 1, 'Opened', 1, '2026-01-01T00:00:00.000000000Z', 'c1'); PRAGMA user_version = %d`, before))
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	dbBefore(t, path, "CREATE TABLE unique_keys", `INSERT INTO events (position, id, aggregate, instance, version, type, schema_version, time, command_id)
+		VALUES (1, 'e1', 'cart', 'a', 1, 'Opened', 1, '2026-01-01T00:00:00.000000000Z', 'c1')`)
 
 	s, err := Open(t.Context(), path, Options{})
 	require.NoError(t, err)

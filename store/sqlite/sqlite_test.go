@@ -489,26 +489,16 @@ func TestMigrationMeetsProjectionTable(t *testing.T) {
 
 func migrationMeets(t *testing.T, table string) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	// The database as the build before the snapshots' migration left it.
-	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE "+table) })
-	require.Positive(t, before)
-	db, err := sql.Open(driverName, path)
-	require.NoError(t, err)
-	for _, m := range migrations[:before] {
-		_, err = db.Exec(m)
-		require.NoError(t, err)
-	}
-	_, err = db.Exec(fmt.Sprintf(`CREATE TABLE %s (key TEXT NOT NULL PRIMARY KEY, n INTEGER); PRAGMA user_version = %d`, table, before))
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	// The database as the build before the table's migration left it.
+	before := dbBefore(t, path, "CREATE TABLE "+table, fmt.Sprintf(`CREATE TABLE %s (key TEXT NOT NULL PRIMARY KEY, n INTEGER)`, table))
 
-	_, err = Open(t.Context(), path, Options{})
+	_, err := Open(t.Context(), path, Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the database has a table "+table+" already, a projection's")
 	assert.Contains(t, err.Error(), "DROP TABLE "+table)
 	assert.Equal(t, before, userVersion(t, path), "nothing migrated")
 
-	db, err = sql.Open(driverName, path)
+	db, err := sql.Open(driverName, path)
 	require.NoError(t, err)
 	_, err = db.Exec(`DROP TABLE ` + table)
 	require.NoError(t, err)
@@ -534,4 +524,23 @@ func TestArchiveTableInTheWay(t *testing.T) {
 	_, err = Open(t.Context(), path, Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the table archive_segments is not the archive's index (a projection of that name?)")
+}
+
+// dbBefore writes at path a database as the build before the migration
+// holding marker left it, with the SQL then run in it, and answers that
+// migration's index (the user_version the database says).
+func dbBefore(t *testing.T, path, marker, then string) int {
+	t.Helper()
+	before := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, marker) })
+	require.Positive(t, before)
+	db, err := sql.Open(driverName, path)
+	require.NoError(t, err)
+	for _, m := range migrations[:before] {
+		_, err = db.Exec(m)
+		require.NoError(t, err)
+	}
+	_, err = db.Exec(fmt.Sprintf("%s;\nPRAGMA user_version = %d", then, before))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	return before
 }
