@@ -87,10 +87,17 @@ func (f *frames) Open() error {
 	return f.h.do(Op{Kind: "open", Arg: [][2]string{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-store"}}}, nil)
 }
 
+// flushAt bounds the frames a stream holds before it writes them: a
+// catch-up reads full pages without waiting, and would otherwise hold the
+// whole log it catches up on.
+const flushAt = 64 << 10
+
 func (f *frames) Event(e store.Event) error {
 	var err error
-	f.buf, err = api.SSEFrame(f.buf, e)
-	return err
+	if f.buf, err = api.SSEFrame(f.buf, e); err != nil || len(f.buf) < flushAt {
+		return err
+	}
+	return f.flush()
 }
 
 func (f *frames) KeepAlive() error {
