@@ -109,6 +109,19 @@ type object struct {
 	// alarm (its own) when it sets the next; other runs keep an earlier
 	// one, due or not.
 	inAlarm bool
+	// grew: the run forwarded events, so the log grew (kickArchiver).
+	grew bool
+}
+
+// kickArchiver has the Archiver object's alarm look at the log soon when
+// the run made it grow: at the end of the run, after any answer.
+func (o *object) kickArchiver() {
+	if !o.grew || !o.c.archiving() {
+		return
+	}
+	if err := o.h.do(Op{Kind: "archiver", Method: "kick"}, nil); err != nil {
+		o.log("warn", "archive: kick: "+err.Error())
+	}
 }
 
 func (o *object) key() string { return o.agg + "/" + o.id }
@@ -206,6 +219,7 @@ func (c *Core) committed(in []byte, h *host) (any, error) {
 	if len(ci.Commit.Effects) > sync {
 		o.runOutbox(func(r outboxRow) bool { return ids[r.EventID] && c.delivery(r.Consumer) != "sync" })
 	}
+	o.kickArchiver()
 	return resp, nil
 }
 
@@ -273,12 +287,7 @@ func (o *object) flush(always bool) error {
 	if !forwarded && !always {
 		return nil
 	}
-	if forwarded && o.c.archiving() {
-		// The log grew: the Archiver object's alarm looks at it soon.
-		if err := o.h.do(Op{Kind: "archiver", Method: "kick"}, nil); err != nil {
-			o.log("warn", "archive: kick: "+err.Error())
-		}
-	}
+	o.grew = o.grew || forwarded
 	async := false // a projection that is not inline
 	for _, p := range o.c.prog.Projections {
 		async = async || p.Mode != "inline"
@@ -460,6 +469,7 @@ func (c *Core) alarm(in []byte, h *host) (any, error) {
 	if err := o.sql(nil, d1.ObjectForwardingClear); err != nil {
 		return nil, err
 	}
+	o.kickArchiver()
 	o.runOutbox(func(outboxRow) bool { return true })
 	// Idempotency records expire, as natively; the alarm comes back for
 	// the oldest one left.
