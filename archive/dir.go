@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // Dir is native only (not built for GOOS=js): the Worker's target is an
@@ -99,7 +98,7 @@ func (d Dir) List(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".ndjson.gz") {
+		if !e.IsDir() && IsName(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

@@ -67,7 +67,7 @@ func (s Served) Segments(ctx context.Context, after int64, n int) (any, int64, e
 // out of a directory), data nil when size is over max (read first only
 // where the target cannot tell its size, a Sizer: every target here can).
 func (s Served) Object(ctx context.Context, name string, max int64) ([]byte, int64, error) {
-	if !isName(name) {
+	if !IsName(name) {
 		return nil, -1, nil
 	}
 	if sz, ok := s.Target.(Sizer); ok {
@@ -106,9 +106,9 @@ func (s Served) Objects(ctx context.Context, after string, n int) ([]string, err
 	return names[:min(n, len(names))], nil
 }
 
-// isName says whether name is a segment's (Name): 20 digits, '-', 20
+// IsName says whether name is a segment's (Name): 20 digits, '-', 20
 // digits, ".ndjson.gz".
-func isName(name string) bool {
+func IsName(name string) bool {
 	if len(name) != 51 || name[20] != '-' || name[41:] != ".ndjson.gz" {
 		return false
 	}

@@ -38,7 +38,6 @@ func (ps Policies) For(aggregate string) Policy {
 	return ps.Context
 }
 
-// Active reports whether any rule may ever make an event leave.
 // D1HotBytes is the hot log's byte budget on Workers when a context
 // declares a retention but no hotBytes: a margin under D1's 10 GB
 // database cap, which also holds the projections and the dead letters.
@@ -53,6 +52,7 @@ func (ps Policies) OnD1() Policies {
 	return ps
 }
 
+// Active reports whether any rule may ever make an event leave.
 func (ps Policies) Active() bool {
 	if ps.HotBytes > 0 || ps.Context.Keeps() {
 		return true

@@ -120,7 +120,7 @@ func (b *Bucket) ListAfter(ctx context.Context, after string, n int) ([]string, 
 			return nil, fmt.Errorf("archive: list %s: %w", b, o.Err)
 		}
 		name := strings.TrimPrefix(o.Key, b.prefix)
-		if name == "" || strings.Contains(name, "/") {
+		if !archive.IsName(name) { // another object under the prefix: not the archive's
 			continue
 		}
 		if names = append(names, name); len(names) == n {
