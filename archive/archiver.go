@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -146,15 +145,10 @@ func (a *Archiver) Step(ctx context.Context) (rep Report, done bool, err error) 
 	}
 	// The size as it is now, with what was written since the last step:
 	// the budget holds to within one step's writes.
-	// While the store is still counting it (CountingError), no budget is
-	// judged this step; the keep rules are.
 	var hotBytes int64
 	ps := a.ps
 	if ps.HotBytes > 0 {
-		var counting *CountingError
-		if hotBytes, err = a.hot.HotBytes(ctx); errors.As(err, &counting) {
-			ps.HotBytes = 0
-		} else if err != nil {
+		if hotBytes, ps, _, err = sized(ctx, a.hot, ps); err != nil {
 			return rep, false, err
 		}
 	}

@@ -1,8 +1,12 @@
 package archive
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cuesource/cuesource/retention"
 )
 
 // The hot log's size as the byte budget counts it, kept by the stores in
@@ -93,4 +97,17 @@ type CountingError struct {
 
 func (e *CountingError) Error() string {
 	return fmt.Sprintf("the hot log's size is still being counted (position %d of %d)", e.Counted, e.Base)
+}
+
+// sized reads hot's size, and the policies to judge it by: while the store
+// still counts it (a CountingError), no byte budget is judged, the keep
+// rules still are.
+func sized(ctx context.Context, hot Hot, ps retention.Policies) (int64, retention.Policies, *CountingError, error) {
+	bytes, err := hot.HotBytes(ctx)
+	var counting *CountingError
+	if errors.As(err, &counting) {
+		ps.HotBytes = 0
+		return 0, ps, counting, nil
+	}
+	return bytes, ps, nil, err
 }

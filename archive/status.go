@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/cuesource/cuesource/retention"
@@ -47,11 +46,8 @@ func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies
 	if err != nil {
 		return Status{}, err
 	}
-	bytes, err := hot.HotBytes(ctx)
-	var counting *CountingError
-	if errors.As(err, &counting) {
-		ps.HotBytes = 0 // what the policies would let go, as the archiver judges it meanwhile
-	} else if err != nil {
+	bytes, ps, counting, err := sized(ctx, hot, ps)
+	if err != nil {
 		return Status{}, err
 	}
 	st := Status{HotBytes: bytes, Budget: ps.HotBytes, Head: g.Head, Archived: g.Archived, Segments: []Segment{}, Next: []Plan{}, Counting: counting}
