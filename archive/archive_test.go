@@ -421,3 +421,32 @@ func TestCountingSizeKeepsTheRules(t *testing.T) {
 	assert.Equal(t, &archive.CountingError{Counted: 10, Base: 100}, st.Counting)
 	assert.Zero(t, st.Budget)
 }
+
+// The status sums the index and lists its newest MaxStatusSegments, in
+// position order, from the first segment's first time to the last one's
+// last.
+func TestStatusSumsTheIndex(t *testing.T) {
+	s, dir := open(t)
+	st, err := archive.StatusOf(t.Context(), s, dir, retention.Policies{}, nil, time.Now())
+	require.NoError(t, err)
+	assert.Zero(t, st.SegmentCount)
+	assert.Nil(t, st.From)
+	assert.Empty(t, st.Segments)
+
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := archive.MaxStatusSegments + 20
+	for i := 1; i <= n; i++ {
+		seg := archive.Segment{First: int64(i), Last: int64(i), Count: 1, FirstTime: at.Add(time.Duration(i) * time.Minute),
+			LastTime: at.Add(time.Duration(i)*time.Minute + time.Second), Bytes: 10, SHA256: "x", Name: archive.Name(int64(i), int64(i))}
+		require.NoError(t, s.AddSegment(t.Context(), seg))
+	}
+	st, err = archive.StatusOf(t.Context(), s, dir, retention.Policies{}, nil, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, n, st.SegmentCount)
+	assert.Equal(t, int64(10*n), st.ArchivedBytes)
+	assert.Equal(t, at.Add(time.Minute), *st.From)
+	assert.Equal(t, at.Add(time.Duration(n)*time.Minute+time.Second), *st.To)
+	require.Len(t, st.Segments, archive.MaxStatusSegments)
+	assert.Equal(t, int64(21), st.Segments[0].First)
+	assert.Equal(t, int64(n), st.Segments[len(st.Segments)-1].First)
+}

@@ -28,6 +28,10 @@ type Hot interface {
 	// AddSegment records a segment written to the target; recording one
 	// already recorded (same range and checksum) does nothing.
 	AddSegment(ctx context.Context, s Segment) error
+	// Totals sums the index and reads its newest n entries, in position
+	// order (IndexTotals, IndexNewest): a status never reads the whole
+	// index.
+	Totals(ctx context.Context, n int) (Totals, error)
 	// Prune deletes the events at positions, in one transaction with the
 	// index's hot counts, skipping any that the guards (read again inside
 	// the transaction) no longer let go. It returns how many it deleted.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cuesource/cuesource/store"
 )
@@ -37,6 +38,27 @@ const IndexColumns = `first, last, count, first_time, last_time, bytes, sha256, 
 const IndexPage = `SELECT ` + IndexColumns + `, (SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
 FROM archive_segments WHERE first >= COALESCE((SELECT first FROM archive_segments WHERE first <= ?1 + 1 ORDER BY first DESC LIMIT 1), 0) AND last > ?1
 ORDER BY first LIMIT ?2`
+
+// IndexTotals reads the index's segment count, their compressed bytes,
+// the first segment's first time and the last one's last time (NULL
+// when there is none): GET /admin/storage without reading every entry.
+const IndexTotals = `SELECT COUNT(*), COALESCE(SUM(bytes), 0),
+	(SELECT first_time FROM archive_segments ORDER BY first LIMIT 1),
+	(SELECT last_time FROM archive_segments ORDER BY first DESC LIMIT 1)
+FROM archive_segments`
+
+// IndexNewest (n) reads IndexColumns of the newest n segments, newest
+// first.
+const IndexNewest = `SELECT ` + IndexColumns + ` FROM archive_segments ORDER BY first DESC LIMIT ?1`
+
+// Totals is what IndexTotals and IndexNewest read: the index summed, and
+// its newest entries in position order.
+type Totals struct {
+	Count    int
+	Bytes    int64
+	From, To *time.Time
+	Newest   []Segment
+}
 
 // Index is the segment index the hot store keeps.
 type Index interface {

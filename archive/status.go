@@ -54,23 +54,12 @@ func StatusOf(ctx context.Context, hot Hot, target Target, ps retention.Policies
 	if target != nil {
 		st.Target = target.String()
 	}
-	segs, err := hot.Segments(ctx)
+	tot, err := hot.Totals(ctx, MaxStatusSegments)
 	if err != nil {
 		return Status{}, err
 	}
-	st.SegmentCount = len(segs)
-	for i, s := range segs {
-		st.ArchivedBytes += s.Bytes
-		if i == 0 {
-			from := s.FirstTime
-			st.From = &from
-		}
-		if i == len(segs)-1 {
-			to := s.LastTime
-			st.To = &to
-		}
-	}
-	st.Segments = append(st.Segments, segs[max(0, len(segs)-MaxStatusSegments):]...)
+	st.SegmentCount, st.ArchivedBytes, st.From, st.To = tot.Count, tot.Bytes, tot.From, tot.To
+	st.Segments = append(st.Segments, tot.Newest...)
 	next, err := Next(ctx, hot, g, bytes, ps, snap, 1000, now)
 	if err != nil {
 		return Status{}, err

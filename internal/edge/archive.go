@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -309,6 +310,33 @@ func (d *d1Hot) Segments(ctx context.Context) ([]archive.Segment, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// Totals implements archive.Hot.
+func (d *d1Hot) Totals(ctx context.Context, n int) (archive.Totals, error) {
+	var t archive.Totals
+	res, err := via(ctx, d.h).query(archive.IndexTotals)
+	if err != nil {
+		return t, err
+	}
+	if len(res.Rows) != 1 {
+		return t, fmt.Errorf("archive index totals: want one row")
+	}
+	if t, err = d1.DecodeTotals(res.Rows[0]); err != nil {
+		return t, err
+	}
+	if res, err = via(ctx, d.h).query(archive.IndexNewest, n); err != nil {
+		return t, err
+	}
+	for _, r := range res.Rows {
+		s, err := d1.DecodeSegment(r)
+		if err != nil {
+			return t, err
+		}
+		t.Newest = append(t.Newest, s)
+	}
+	slices.Reverse(t.Newest)
+	return t, nil
 }
 
 func (d *d1Hot) SegmentAt(ctx context.Context, pos int64) (archive.Segment, bool, error) {

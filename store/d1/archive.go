@@ -3,6 +3,7 @@ package d1
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/retention"
@@ -188,4 +189,31 @@ var hotLogNames = []string{"bytes", "counted", "base"}
 func DecodeHotLog(row []any) (bytes, counted, base int64, err error) {
 	err = scan("hot log", hotLogNames, row, &bytes, &counted, &base)
 	return bytes, counted, base, err
+}
+
+// DecodeTotals decodes the row of archive.IndexTotals (its times NULL
+// when the index is empty).
+func DecodeTotals(row []any) (archive.Totals, error) {
+	var t archive.Totals
+	if len(row) != 4 {
+		return t, fmt.Errorf("d1: archive index totals row has %d columns, want 4", len(row))
+	}
+	if err := scan("archive index totals", []string{"count", "bytes"}, row[:2], &t.Count, &t.Bytes); err != nil {
+		return t, err
+	}
+	for i, to := range []**time.Time{&t.From, &t.To} {
+		s, ok, err := NullText(row[2+i])
+		if err != nil || !ok {
+			if err != nil {
+				return t, fmt.Errorf("d1: archive index totals: %w", err)
+			}
+			continue
+		}
+		at, err := Time(s)
+		if err != nil {
+			return t, fmt.Errorf("d1: archive index totals: %w", err)
+		}
+		*to = &at
+	}
+	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cuesource/cuesource/archive"
 	"github.com/cuesource/cuesource/store"
 	"github.com/cuesource/cuesource/store/d1"
 )
@@ -242,6 +243,12 @@ func TestArchiveDecoders(t *testing.T) {
 	assert.Equal(t, []int64{1, 2, 2, 10, 2}, []int64{s.First, s.Last, s.Count, s.Bytes, s.Hot})
 	assert.Equal(t, "sum", s.SHA256)
 	assert.Equal(t, "2026-01-02T03:04:06.007Z", d1.FormatTime(s.LastTime))
+
+	tot, err := d1.DecodeTotals(run(stmt{archive.IndexTotals, nil})[0][0])
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 10}, []int64{int64(tot.Count), tot.Bytes})
+	assert.Equal(t, "2026-01-02T03:04:05.006Z", d1.FormatTime(*tot.From))
+	assert.Equal(t, "2026-01-02T03:04:06.007Z", d1.FormatTime(*tot.To))
 
 	e, err := d1.DecodeEntry(run(stmt{d1.ArchiveSegmentsAfter, []any{0, 10}})[0][0])
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,41 @@ func (s *Store) Segments(ctx context.Context) ([]archive.Segment, error) {
 		out = append(out, g)
 	}
 	return out, s.fault(rows.Err())
+}
+
+// Totals implements [archive.Hot].
+func (s *Store) Totals(ctx context.Context, n int) (archive.Totals, error) {
+	var t archive.Totals
+	var ft, lt sql.NullString
+	if err := s.read.QueryRowContext(ctx, archive.IndexTotals).Scan(&t.Count, &t.Bytes, &ft, &lt); err != nil {
+		return t, s.fault(fmt.Errorf("sqlite: archive index totals: %w", err))
+	}
+	for _, x := range []struct {
+		text sql.NullString
+		to   **time.Time
+	}{{ft, &t.From}, {lt, &t.To}} {
+		if x.text.Valid {
+			at, err := parseTime(x.text.String)
+			if err != nil {
+				return t, fmt.Errorf("sqlite: archive index totals: %w", err)
+			}
+			*x.to = &at
+		}
+	}
+	rows, err := s.read.QueryContext(ctx, archive.IndexNewest, n)
+	if err != nil {
+		return t, s.fault(fmt.Errorf("sqlite: archive index: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		g, err := scanSegment(rows)
+		if err != nil {
+			return t, fmt.Errorf("sqlite: archive index: %w", err)
+		}
+		t.Newest = append(t.Newest, g)
+	}
+	slices.Reverse(t.Newest)
+	return t, s.fault(rows.Err())
 }
 
 // SegmentAt implements [archive.Index].
