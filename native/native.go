@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -521,9 +520,8 @@ func (b *Backend) HotFrom(ctx context.Context, aggregate, id string) (int64, err
 // them left the hot store, they are read from the log (archive included)
 // from the instance's first event (when the store knows where that is,
 // else from the log's start) up to its first hot one: a scan of its
-// lifetime in the log, the price of rehydrating past a retention without
-// a snapshot after it. Segments before the instance's creation are never
-// read.
+// lifetime in the log (store.ScanInstance), the price of rehydrating
+// past a retention without a snapshot after it.
 func (b *Backend) history(ctx context.Context, aggregate, id string, after int64) ([]store.Event, error) {
 	evs, err := b.store.Events(ctx, aggregate, id, after, 0)
 	if err != nil || (len(evs) > 0 && evs[0].Version == after+1) {
@@ -533,9 +531,9 @@ func (b *Backend) history(ctx context.Context, aggregate, id string, after int64
 	if err != nil || cur.Version <= after {
 		return evs, err
 	}
-	end := int64(math.MaxInt64)
+	end, upto := int64(0), cur.Version
 	if len(evs) > 0 {
-		end = evs[0].Position
+		end, upto = evs[0].Position, evs[0].Version-1
 	}
 	start := int64(0)
 	if f, ok := b.store.(interface {
@@ -547,24 +545,9 @@ func (b *Backend) history(ctx context.Context, aggregate, id string, after int64
 		}
 		start = max(first-1, 0)
 	}
-	var older []store.Event
-	for pos := start; pos < end; {
-		page, err := b.store.ReadAll(ctx, pos, 1000)
-		if err != nil {
-			return nil, err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, e := range page {
-			if e.Position >= end {
-				break
-			}
-			if e.Aggregate == aggregate && e.Instance == id && e.Version > after {
-				older = append(older, e)
-			}
-		}
-		pos = page[len(page)-1].Position
+	older, err := store.ScanInstance(ctx, b.store.ReadAll, aggregate, id, start, end, after, upto)
+	if err != nil {
+		return nil, err
 	}
 	return append(older, evs...), nil
 }

@@ -256,13 +256,12 @@ func (c *Core) hotFrom(h *host, agg, id string) (int64, error) {
 	return *rows[0][0].V, nil
 }
 
-// older reads an instance's events after version `after` that its object
-// no longer holds, from the log (the archive included) from the
-// instance's first event (where its object recorded it, else from the
-// log's start) up to position end (its object's first event; 0: the
-// log's end): a scan of its lifetime in the log, the price of reading
-// past a retention, as natively.
-func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, error) {
+// older reads an instance's versions after..upto that its object no
+// longer holds, from the log (the archive included) from the instance's
+// first event (where its object recorded it, else from the log's start)
+// up to position end (its object's first event; 0: the log's end), as
+// natively: store.ScanInstance.
+func (c *Core) older(h *host, agg, id string, after, end, upto int64) ([]store.Event, error) {
 	var rows [][]struct {
 		P *int64 `json:"p"`
 	}
@@ -274,26 +273,7 @@ func (c *Core) older(h *host, agg, id string, after, end int64) ([]store.Event, 
 		start = max(*rows[0][0].P-1, 0)
 	}
 	b := &backend{h: h, c: c}
-	var out []store.Event
-	for pos := start; end == 0 || pos < end; {
-		page, err := b.ReadAll(context.Background(), pos, 1000)
-		if err != nil {
-			return nil, err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, e := range page {
-			if end > 0 && e.Position >= end {
-				return out, nil
-			}
-			if e.Aggregate == agg && e.Instance == id && e.Version > after {
-				out = append(out, e)
-			}
-		}
-		pos = page[len(page)-1].Position
-	}
-	return out, nil
+	return store.ScanInstance(context.Background(), b.ReadAll, agg, id, start, end, after, upto)
 }
 
 func (d *d1Hot) Segments(ctx context.Context) ([]archive.Segment, error) {

@@ -189,13 +189,15 @@ func (b *backend) Events(_ context.Context, agg, id string, after int64, limit i
 	}
 	// The whole history (GET /{aggregate}/{id}/history): the versions
 	// the object let go are read from the log.
-	end := int64(0)
+	var end, upto int64
 	if len(evs) > 0 {
-		end = evs[0].Position
+		end, upto = evs[0].Position, evs[0].Version-1
 	} else if cur, err := b.Load(context.Background(), agg, id); err != nil || cur.Version <= after {
 		return evs, err // nothing after `after` (or no such instance)
+	} else {
+		upto = cur.Version
 	}
-	older, err := b.c.older(b.h, agg, id, after, end)
+	older, err := b.c.older(b.h, agg, id, after, end, upto)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +234,7 @@ func (b *backend) Rehydrate(_ context.Context, agg, id string, fix bool) (*cueso
 			// From the first event, which the object let go: the
 			// versions before its first are read from the log.
 			var err error
-			if older, err = b.c.older(b.h, agg, id, 0, r.MissingAt); err != nil {
+			if older, err = b.c.older(b.h, agg, id, 0, r.MissingAt, r.MissingBefore-1); err != nil {
 				return nil, err
 			}
 		}
