@@ -71,11 +71,7 @@ type d1Hot struct {
 var _ archive.Hot = (*d1Hot)(nil)
 
 func (c *Core) hotOf(h *host, now time.Time) *d1Hot {
-	names, _ := json.Marshal(c.projectionNames())
-	if len(c.prog.Projections) == 0 {
-		names = []byte("[]")
-	}
-	return &d1Hot{c: c, h: h, projections: string(names), clock: func() time.Time { return now }}
+	return &d1Hot{c: c, h: h, projections: c.namesJSON, clock: func() time.Time { return now }}
 }
 
 func (d *d1Hot) Guards(ctx context.Context) (retention.Guards, error) {
@@ -547,7 +543,7 @@ func (c *Core) archiveRun(in []byte, h *host) (any, error) {
 	// Done: after archiveEvery when a keepFor rule lets events go with
 	// time, else at the next kick (archiveIdle in case one is lost).
 	next := archiveIdle
-	if c.keepsFor() {
+	if c.keepFor {
 		next = c.archiveEvery
 	}
 	if err := o.alarm(ai.Now.Add(next)); err != nil {
@@ -607,19 +603,6 @@ func (c *Core) newArchiver(st *archiverRun) *archive.Archiver {
 	hot := c.hotOf(nil, time.Time{})
 	hot.clock = func() time.Time { return st.now }
 	return archive.NewCodec(hot, r2{}, shellGzip{}, c.retention, opt)
-}
-
-// keepsFor says whether a keepFor rule is declared.
-func (c *Core) keepsFor() bool {
-	if c.retention.Context.KeepFor > 0 {
-		return true
-	}
-	for _, p := range c.retention.Aggregates {
-		if p.KeepFor > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // storage is GET /admin/storage on the Worker: archive.Status of D1 and

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,6 +73,13 @@ type Core struct {
 	// inline holds the "aggregate.Event" names an inline projection
 	// handles: a command that emits one answers after the projector ran.
 	inline map[string]bool
+	// names are the projections' names, sorted, and namesJSON the same as
+	// a JSON array (the archive's guards); async says one is not inline.
+	names     []string
+	namesJSON string
+	async     bool
+	// keepFor: a retention rule lets events leave as time passes.
+	keepFor bool
 	// objects and proj coordinate the scripts of Aggregate objects and of
 	// the projector object that run at once (object.go, projector.go).
 	objects *objects
@@ -172,7 +181,19 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 			for ev := range pr.Handlers {
 				c.inline[ev] = true
 			}
+		} else {
+			c.async = true
 		}
+	}
+	c.names = slices.Sorted(maps.Keys(p.Projections))
+	b, _ := json.Marshal(c.names)
+	c.namesJSON = string(b)
+	if c.names == nil {
+		c.namesJSON = "[]"
+	}
+	c.keepFor = c.retention.Context.KeepFor > 0
+	for _, ap := range c.retention.Aggregates {
+		c.keepFor = c.keepFor || ap.KeepFor > 0
 	}
 	return c, nil
 }

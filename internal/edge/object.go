@@ -288,10 +288,7 @@ func (o *object) flush(always bool) error {
 		return nil
 	}
 	o.grew = o.grew || forwarded
-	async := false // a projection that is not inline
-	for _, p := range o.c.prog.Projections {
-		async = async || p.Mode != "inline"
-	}
+	async := o.c.async
 	switch {
 	case len(o.c.inline) > 0:
 		// The inline projections now; the catch-up sets the projector's

@@ -52,9 +52,7 @@ type Projected struct {
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 }
 
-func (c *Core) projectionNames() []string {
-	return slices.Sorted(maps.Keys(c.prog.Projections))
-}
+func (c *Core) projectionNames() []string { return c.names }
 
 // project runs an action (if any), then catches every running projection
 // up with the log.
