@@ -286,8 +286,6 @@ func (c *Core) functions() (map[string]function, map[string]script) {
 		}, map[string]script{
 			"serve":     c.serve,
 			"stream":    c.stream,
-			"forward":   c.forward,
-			"project":   c.project,
 			"committed": c.committed,
 			"alarm":     c.alarm,
 			"open":      c.open,

@@ -37,6 +37,7 @@ func TestQueryLimitsOnD1(t *testing.T) {
 	require.NoError(t, err)
 	c, err := New(data, Config{})
 	require.NoError(t, err)
+	withTestScripts(c)
 
 	// head is the log's head, which an answer's projection state reads
 	// before the rows.

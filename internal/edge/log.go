@@ -10,28 +10,9 @@ import (
 // The SQL of the global log, the objects' events and the dead letters is
 // package store/d1's.
 
-type forwardInput struct {
-	Events []wireEvent `json:"events"`
-}
-
 // Forwarded maps event ids to their positions in the global log.
 type Forwarded struct {
 	Positions map[string]int64 `json:"positions"`
-}
-
-// forward writes a run of one instance's events to the global log, in
-// order, and answers their positions: the object records them and stops
-// retrying those events. Done is Forwarded.
-func (c *Core) forward(in []byte, h *host) (any, error) {
-	var fi forwardInput
-	if err := decodeInput(in, &fi); err != nil {
-		return nil, err
-	}
-	pos, err := forwardEvents(h, fi.Events)
-	if err != nil {
-		return nil, err
-	}
-	return Forwarded{Positions: pos}, nil
 }
 
 // forwardEvents appends a run of one instance's events to the global log

@@ -54,17 +54,14 @@ type Projected struct {
 
 func (c *Core) projectionNames() []string { return c.names }
 
-// project runs an action (if any), then catches every running projection
-// up with the log.
-func (c *Core) project(in []byte, h *host) (any, error) {
-	var pi projectInput
-	if err := decodeInput(in, &pi); err != nil {
-		return nil, err
-	}
+// projectWith runs an action (if any), then catches every running
+// projection up with the log, from the checkpoints pi keeps (if any), and
+// answers the checkpoints it leaves.
+func (c *Core) projectWith(h *host, pi *projectInput) (Projected, error) {
 	cps := map[string]*checkpoint{}
-	out, err := c.projectRun(h, &pi, cps)
+	out, err := c.projectRun(h, pi, cps)
 	if err != nil {
-		return nil, err
+		return Projected{}, err
 	}
 	if out.Unknown == "" && out.Conflict == "" {
 		for _, name := range slices.Sorted(maps.Keys(cps)) {
@@ -394,15 +391,13 @@ func (c *Core) projectCached(h *host, now time.Time, action, name string, inline
 	c.proj.mu.Lock()
 	cps := c.proj.cps
 	c.proj.mu.Unlock()
-	b, _ := json.Marshal(projectInput{Now: now, Action: action, Name: name, Inline: inline, Checkpoints: cps})
-	v, err := c.project(b, h)
+	out, err := c.projectWith(h, &projectInput{Now: now, Action: action, Name: name, Inline: inline, Checkpoints: cps})
 	c.proj.mu.Lock()
 	defer c.proj.mu.Unlock()
 	if err != nil {
 		c.proj.cps = nil
 		return Projected{}, err
 	}
-	out := v.(Projected)
 	if out.Checkpoints != nil {
 		c.proj.cps = out.Checkpoints
 	}

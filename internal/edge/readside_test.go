@@ -196,6 +196,7 @@ func ratiosCoreWith(t *testing.T, edit func(string) string, cfg Config) *Core {
 	require.NoError(t, err)
 	c, err := New(data, cfg)
 	require.NoError(t, err)
+	withTestScripts(c)
 	return c
 }
 

@@ -29,6 +29,7 @@ func coreOf(t *testing.T, ctx string, cfg Config) *Core {
 	require.NoError(t, err)
 	c, err := New(data, cfg)
 	require.NoError(t, err)
+	withTestScripts(c)
 	return c
 }
 
@@ -95,6 +96,7 @@ func TestCheckedProgramPassesTheScenarios(t *testing.T) {
 		require.NoError(t, err)
 		c, err := New(data, Config{})
 		require.NoError(t, err)
+		withTestScripts(c)
 		require.NotEmpty(t, m.Scenarios)
 		for _, s := range m.Scenarios {
 			r := scenario.Run(c.Program(), s)
@@ -114,6 +116,7 @@ func TestCheckedProgramRejectsAlike(t *testing.T) {
 	require.NoError(t, err)
 	c, err := New(data, Config{})
 	require.NoError(t, err)
+	withTestScripts(c)
 	payloads := []string{`{"sku":"bad sku","qty":0,"price":-1}`, `{"sku":1}`, `{}`, `[]`, `{"sku":"SKU-1","qty":1,"price":2,"extra":true}`}
 	for _, pl := range payloads {
 		req := &cuesource.CommandRequest{Aggregate: "cart", ID: "c", Command: "AddItem", Payload: json.RawMessage(pl), CommandID: "x", ExpectedVersion: engine.AnyVersion}
