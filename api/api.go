@@ -280,12 +280,12 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if s.opt.AdminToken == "" {
 			return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
 		}
-		if !bearer(r.Header, s.opt.AdminToken) {
+		if !Bearer(r.Header, s.opt.AdminToken) {
 			return unauthorized("admin endpoints need the admin token")
 		}
 	case s.prog.Auth != nil:
 		// The context's rules decide, for the caller identify finds.
-	case s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken):
+	case s.opt.Token != "" && !Bearer(r.Header, s.opt.Token) && !Bearer(r.Header, s.opt.AdminToken):
 		return unauthorized("this server needs a bearer token")
 	}
 	switch route.Needs(segs) {
@@ -320,7 +320,7 @@ func (s *Service) Serve(ctx context.Context, r *Request) Response {
 		if s.opt.AdminToken == "" {
 			return problem(statusNotFound, "not_found", "admin endpoints are off: the server has no admin token")
 		}
-		if !bearer(r.Header, s.opt.AdminToken) {
+		if !Bearer(r.Header, s.opt.AdminToken) {
 			return unauthorized("this needs the admin token")
 		}
 	}
@@ -530,10 +530,10 @@ func doubleDot(seg string) bool {
 	return false
 }
 
-// bearer reports whether h carries token as a bearer credential. The
+// Bearer reports whether h carries token as a bearer credential. The
 // scheme is case-insensitive and may be followed by several spaces
 // (RFC 9110, section 11.1); the token itself is compared in constant time.
-func bearer(h Header, token string) bool {
+func Bearer(h Header, token string) bool {
 	if token == "" {
 		return false
 	}
@@ -739,7 +739,7 @@ func (s *Service) commandRequest(ctx context.Context, c *call, cmd *interpreter.
 		// A command dated by its sender: how scenarios that set the clock
 		// play over HTTP. Only the admin, who may write any history with
 		// a seed anyway, may date a command.
-		if s.opt.AdminToken == "" || !bearer(r.Header, s.opt.AdminToken) {
+		if s.opt.AdminToken == "" || !Bearer(r.Header, s.opt.AdminToken) {
 			return fail(problem(statusForbidden, "forbidden", "Cuesource-Time dates a command; only the admin token may send it"))
 		}
 		t, err := time.Parse(time.RFC3339Nano, at)

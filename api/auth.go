@@ -39,9 +39,9 @@ func (s *Service) identify(ctx context.Context, r *Request) (*cuesource.Caller, 
 		}
 	}
 	switch {
-	case bearer(r.Header, s.opt.AdminToken):
+	case Bearer(r.Header, s.opt.AdminToken):
 		return &cuesource.Caller{Actor: "admin", Trusted: true, Claims: map[string]any{"sub": "admin"}}, nil
-	case bearer(r.Header, s.opt.Token):
+	case Bearer(r.Header, s.opt.Token):
 		return &cuesource.Caller{Actor: "token", Trusted: true, Claims: map[string]any{"sub": "token"}}, nil
 	}
 	var tok string

@@ -70,7 +70,7 @@ func (s *Service) Stream(ctx context.Context, r *Request, w EventWriter) *Respon
 		if bad != nil {
 			return bad
 		}
-	} else if s.opt.Token != "" && !bearer(r.Header, s.opt.Token) && !bearer(r.Header, s.opt.AdminToken) {
+	} else if s.opt.Token != "" && !Bearer(r.Header, s.opt.Token) && !Bearer(r.Header, s.opt.AdminToken) {
 		resp := unauthorized("this server needs a bearer token")
 		return &resp
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,9 +54,8 @@ func devTokens(dev *auth.Dev, program func() *interpreter.Program, admin string,
 	})
 }
 
-func hasBearer(r *http.Request, token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) == 1
-}
+// hasBearer is api.Bearer over a net/http request: the API's rule.
+func hasBearer(r *http.Request, token string) bool { return api.Bearer(api.Header(r.Header), token) }
 
 // describeClaims answers the JSON Schema of the context's #claims, from
 // which the playground builds its identity form.

@@ -210,3 +210,21 @@ func TestInspectAs(t *testing.T) {
 	require.Equal(t, 2, code, errb.String())
 	require.Contains(t, errb.String(), "--as: needs --admin-token")
 }
+
+// The CLI's admin endpoints take a bearer token by the API's rule
+// (api.Bearer): the scheme in any case, spaces after it.
+func TestHasBearerIsTheAPIsRule(t *testing.T) {
+	for _, h := range []string{"Bearer adm", "bearer adm", "BEARER   adm"} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", h)
+		assert.True(t, hasBearer(r, "adm"), h)
+	}
+	for _, h := range []string{"", "Bearer", "Bearer adx", "Basic adm"} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", h)
+		assert.False(t, hasBearer(r, "adm"), h)
+	}
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer ")
+	assert.False(t, hasBearer(r, ""), "no token configured: nothing passes")
+}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -189,7 +188,7 @@ func (pl *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pl *playground) reset(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+pl.f.adminToken)) != 1 {
+	if !hasBearer(r, pl.f.adminToken) {
 		nethttp.Write(w, api.Unauthorized("admin endpoints need the admin token"), r.Method)
 		return
 	}

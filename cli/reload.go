@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/subtle"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -342,10 +341,9 @@ func withWatch(ws *watchStatus, h http.Handler, tokens ...string) http.Handler {
 			return
 		}
 		if len(tokens) > 0 && tokens[0] != "" {
-			auth := []byte(r.Header.Get("Authorization"))
 			ok := false
 			for _, t := range tokens {
-				ok = ok || (t != "" && subtle.ConstantTimeCompare(auth, []byte("Bearer "+t)) == 1)
+				ok = ok || hasBearer(r, t)
 			}
 			if !ok {
 				nethttp.Write(w, api.Unauthorized("this server needs a bearer token"), r.Method)
