@@ -133,20 +133,10 @@ func (q *Query) Params(values url.Values) (map[string]any, []Violation) {
 		}
 		out[name] = v
 	}
-	for name, ps := range props {
-		if _, ok := out[name]; !ok {
-			if d, ok := asMap(ps)["default"]; ok {
-				out[name] = normalizeNumber(d)
-			}
-		}
-	}
 	if len(bad) > 0 {
 		return nil, bad
 	}
-	if vs := q.params.validate(out); len(vs) > 0 {
-		return nil, vs
-	}
-	return out, nil
+	return q.Fill(out)
 }
 
 func parseParam(s, kind string) (any, error) {
