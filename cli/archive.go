@@ -122,7 +122,8 @@ func (c *command) archiveRun(ctx context.Context, p *interpreter.Program, st *sq
 		fmt.Fprintln(c.stderr, "cuesource archive run: the context declares no retention: every event stays hot")
 		return 0
 	}
-	rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(p, st), Snapshot: snapshotBefore(p, st)}).Run(ctx)
+	program := func() *interpreter.Program { return p }
+	rep, err := archive.New(st, target, policies(p), archive.Options{Snapshots: snapshotsOf(program, st), Snapshot: snapshotBefore(program, st)}).Run(ctx)
 	if asJSON {
 		c.json(map[string]any{"archived": rep.Archived, "segments": rep.Segments, "pruned": rep.Pruned})
 	} else {
@@ -282,7 +283,7 @@ func (c *command) storage(args []string) int {
 		if st, err = f.openExisting(ctx, p.Manifest.Name, false); err == nil {
 			defer st.Close()
 			defined(p, st)
-			s, err = archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(p, st), time.Now())
+			s, err = archive.StatusOf(ctx, st, f.target(), policies(p), snapshotsOf(func() *interpreter.Program { return p }, st), time.Now())
 		}
 	}
 	if err != nil {

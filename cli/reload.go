@@ -155,6 +155,7 @@ func (s *stack) swap(p *interpreter.Program) (warning string, err error) {
 		s.rm.r.Store(next)
 		s.disp.SetProgram(p, vars)
 		s.svc.SetProgram(p)
+		defined(p, s.st) // only the new program's projections hold pruning back
 		return nil
 	})
 	return warning, err

@@ -248,7 +248,10 @@ func (c *command) serve(args []string) int {
 			fmt.Fprintln(c.stderr, "cuesource serve: --archive-every must be above zero")
 			return 2
 		}
-		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(p, st), Snapshot: snapshotBefore(p, st)})
+		// The loop keeps the retention it started with (README), but
+		// snapshots and their definition hashes are the program's that
+		// serves now: a state is stored under the hash that folded it.
+		a := archive.New(st, f.target(), policies(p), archive.Options{At: crashAt(st), Snapshots: snapshotsOf(stk.program, st), Snapshot: snapshotBefore(stk.program, st)})
 		archiving := make(chan struct{})
 		go func() {
 			defer close(archiving)
@@ -378,7 +381,7 @@ func newStack(ctx context.Context, p *interpreter.Program, st *sqlite.Store, f *
 		MaxStreams:  f.maxStreams,
 		Storage: func(ctx context.Context) (any, error) {
 			cur := backend.Program() // a watch may have swapped it
-			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(cur, st), time.Now())
+			return archive.StatusOf(ctx, st, f.target(), policies(cur), snapshotsOf(backend.Program, st), time.Now())
 		},
 		Archive: served,
 		Diagram: diagram.SVG,
@@ -473,9 +476,9 @@ func crashAt(st *sqlite.Store) func(string) {
 
 // snapshotBefore snapshots an instance before its events leave the hot
 // store (archive.Options.Snapshot), under its current definition.
-func snapshotBefore(p *interpreter.Program, st *sqlite.Store) func(ctx context.Context, aggregate, id string, upto int64) error {
+func snapshotBefore(program func() *interpreter.Program, st *sqlite.Store) func(ctx context.Context, aggregate, id string, upto int64) error {
 	return archive.SnapshotBefore(st, func(aggregate string) string {
-		if a := p.Aggregates[aggregate]; a != nil {
+		if a := program().Aggregates[aggregate]; a != nil {
 			return a.Hash
 		}
 		return ""
@@ -486,9 +489,9 @@ func snapshotBefore(p *interpreter.Program, st *sqlite.Store) func(ctx context.C
 // instance's newest snapshot taken under its aggregate's current
 // definition (one of another definition cannot start a rehydration, so
 // the events before it must stay).
-func snapshotsOf(p *interpreter.Program, st *sqlite.Store) archive.Snapshots {
+func snapshotsOf(program func() *interpreter.Program, st *sqlite.Store) archive.Snapshots {
 	return func(ctx context.Context, aggregate, id string) (int64, error) {
-		a := p.Aggregates[aggregate]
+		a := program().Aggregates[aggregate]
 		if a == nil {
 			return 0, nil
 		}
