@@ -140,3 +140,28 @@ func (r *Reader) Segment(ctx context.Context, s Segment) ([]store.Event, error) 
 	r.mu.Unlock()
 	return evs, nil
 }
+
+// Whole is a page of the whole log after `after`, from a page of the hot
+// store read there (hot): the hot page as far as it runs on from after+1;
+// where after+1 has left the hot store, a page of the archive read by
+// cold (nil: no archive open, which noCold says how to open). The head
+// stays hot, so no hot event after `after` means the log has none.
+// Positions are gap-free: one neither hot nor archived was lost (an index
+// row or segment removed by hand), an ErrArchiveUnreadable naming it.
+// hotName names the hot store in errors.
+func Whole(ctx context.Context, hot []store.Event, after int64, limit int, cold store.ReadPage, hotName, noCold string) (evs []store.Event, fromHot bool, err error) {
+	i := 0
+	for i < len(hot) && hot[i].Position == after+1+int64(i) {
+		i++
+	}
+	if i > 0 || len(hot) == 0 {
+		return hot[:i], true, nil
+	}
+	if cold == nil {
+		return nil, false, fmt.Errorf("%w: positions %d-%d have left %s and %s", store.ErrArchiveUnreadable, after+1, hot[0].Position-1, hotName, noCold)
+	}
+	if evs, err = cold(ctx, after, limit); err != nil || len(evs) > 0 {
+		return evs, false, err
+	}
+	return nil, false, fmt.Errorf("%w: positions %d-%d are neither in %s nor in the archive's index", store.ErrArchiveUnreadable, after+1, hot[0].Position-1, hotName)
+}

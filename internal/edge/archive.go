@@ -441,37 +441,18 @@ func (g shellGzip) codec(ctx context.Context, kind string, in []byte) ([]byte, e
 // retention and the Worker has an R2 bucket to keep them in.
 func (c *Core) archiving() bool { return c.cfg.Archive && c.retention.Active() }
 
-// readerOf is the Core's reader of the archived log (nil without a
-// bucket), shared by the scripts so that one going through the log in
-// order decodes each segment once; each read passes its script's host in
-// its context (withHost).
-func (c *Core) readerOf() *archive.Reader { return c.reader }
-
 // readWhole reads a page of the log after a position: D1's as far as it
 // is contiguous from after+1 (hot is the hot page read), else the
-// archive's. A position that is in neither fails, naming the range.
+// archive's, as natively (archive.Whole). The Core's reader (nil without
+// a bucket) is shared by the scripts, so that one going through the log
+// in order decodes each segment once; each read passes its script's host
+// in its context (withHost).
 func (c *Core) readWhole(h *host, after int64, limit int, hot []store.Event) (evs []store.Event, fromHot bool, err error) {
-	i := 0
-	for i < len(hot) && hot[i].Position == after+1+int64(i) {
-		i++
+	var cold store.ReadPage
+	if c.reader != nil {
+		cold = c.reader.ReadAll
 	}
-	// The head stays in D1: with nothing there after `after`, the log
-	// has nothing after it.
-	if i > 0 || len(hot) == 0 {
-		return hot[:i], true, nil
-	}
-	r := c.readerOf()
-	if r == nil {
-		return nil, false, fmt.Errorf("%w: positions %d-%d have left D1 and the Worker has no R2 bucket (ARCHIVE) to read them from", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
-	}
-	cold, err := r.ReadAll(withHost(context.Background(), h), after, limit)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(cold) > 0 {
-		return cold, false, nil
-	}
-	return nil, false, fmt.Errorf("%w: positions %d-%d are neither in D1 nor in the archive's index", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
+	return archive.Whole(withHost(context.Background(), h), hot, after, limit, cold, "D1", "the Worker has no R2 bucket (ARCHIVE) to read them from")
 }
 
 type archiveInput struct {

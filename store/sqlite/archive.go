@@ -398,32 +398,12 @@ func (s *Store) readWhole(ctx context.Context, after int64, limit int) ([]store.
 	if err != nil {
 		return nil, err
 	}
-	i := 0
-	for i < len(hot) && hot[i].Position == after+1+int64(i) {
-		i++
+	var cold store.ReadPage
+	if s.cold != nil {
+		cold = s.cold.ReadAll
 	}
-	if i > 0 {
-		return hot[:i], nil
-	}
-	if len(hot) > 0 && s.cold == nil {
-		return nil, fmt.Errorf("%w: positions %d-%d have left the hot store and no archive is open to read them from (--archive DIR)", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
-	}
-	if s.cold == nil {
-		return nil, nil
-	}
-	cold, err := s.cold.ReadAll(ctx, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	if len(cold) > 0 {
-		return cold, nil
-	}
-	if len(hot) > 0 {
-		// Positions are gap-free: one that is neither hot nor archived
-		// was lost (an index row or segment removed by hand).
-		return nil, fmt.Errorf("%w: positions %d-%d are neither in the hot store nor in the archive's index", store.ErrArchiveUnreadable, after+1, hot[0].Position-1)
-	}
-	return nil, nil
+	evs, _, err := archive.Whole(ctx, hot, after, limit, cold, "the hot store", "no archive is open to read them from (--archive DIR)")
+	return evs, err
 }
 
 // ErrNotEmpty: Import was given a store that already holds events.
