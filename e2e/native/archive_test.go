@@ -98,50 +98,6 @@ func readLog(t *testing.T, c *client) ([]logEvent, [][]byte) {
 	}
 }
 
-func query(t *testing.T, c *client, name string) string {
-	t.Helper()
-	r, err := c.Request(http.MethodGet, "/queries/"+name, nil)
-	if err != nil || r.Status != http.StatusOK {
-		t.Fatalf("GET /queries/%s: %v %v", name, r, err)
-	}
-	return string(r.Body)
-}
-
-// rebuildEquals rebuilds each projection from scratch (the log read
-// from position 1, mostly from the archive) and checks that its query
-// answers what the live projection answered.
-func rebuildEquals(t *testing.T, c *client, head int64) {
-	t.Helper()
-	for proj, q := range map[string]string{"balances": "all_balances", "notes": "all_notes"} {
-		live := query(t, c, q)
-		r, err := c.Request(http.MethodPost, "/projections/"+proj+"/rebuild", nil, "Authorization", "Bearer "+adminToken)
-		if err != nil || r.Status/100 != 2 {
-			t.Fatalf("rebuild %s: %v %v", proj, r, err)
-		}
-		e2etest.WaitFor(t, 60*time.Second, proj+" rebuilt to the head", func() bool {
-			var st struct {
-				Projections []struct {
-					Name     string `json:"name"`
-					Position int64  `json:"position"`
-					State    string `json:"state"`
-				} `json:"projections"`
-			}
-			if r, err := c.GetJSON("/projections", &st); err != nil || r.Status != http.StatusOK {
-				return false
-			}
-			for _, p := range st.Projections {
-				if p.Name == proj {
-					return p.Position >= head && p.State == "running"
-				}
-			}
-			return false
-		})
-		if rebuilt := query(t, c, q); rebuilt != live {
-			t.Errorf("projection %s rebuilt from the archive differs from the live one:\nlive    %s\nrebuilt %s", proj, live, rebuilt)
-		}
-	}
-}
-
 // TestTinyHotBudget: under load, with a hot budget a few dozen events
 // big, the archiver keeps the hot log near its budget while every
 // command succeeds; at the end the hot log is under it, GET /events reads
@@ -252,7 +208,7 @@ func TestTinyHotBudget(t *testing.T) {
 		t.Errorf("acc-00's history has %d steps from version %d, want %d from 1", len(his.Steps), his.Steps[0].Event.Version, workers*perWorker/12)
 	}
 
-	rebuildEquals(t, c, st.Head)
+	e2etest.RebuildEquals(t, c.Client, adminToken, st.Head)
 
 	// export reads the whole log too (archive included).
 	out := filepath.Join(t.TempDir(), "log.ndjson")
@@ -337,7 +293,7 @@ func TestArchiveSIGKILL(t *testing.T) {
 		if len(evs) < len(acked) || len(evs) > len(acked)+unknown {
 			t.Errorf("the log holds %d events: %d acknowledged, %d unanswered", len(evs), len(acked), unknown)
 		}
-		rebuildEquals(t, c, int64(len(evs)))
+		e2etest.RebuildEquals(t, c.Client, adminToken, int64(len(evs)))
 		srv.kill()
 	}
 	stdout, stderr, code := runCLI(t, time.Minute, "archive", "verify", ctx, "--data", data, "--archive", arch, "--json")

@@ -241,7 +241,7 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 			t.Errorf("position %d reads\n%s\nwas served while hot as\n%s", e.Position, raws[i], follower.Served(e.Position))
 		}
 	}
-	rebuildEquals(t, c, st.Head)
+	e2etest.RebuildEquals(t, c.Client, adminToken, st.Head)
 
 	// The live stream's catch-up from position 1 reads the archive too.
 	frames := openStream(t, w.url, "0")
@@ -338,50 +338,6 @@ func TestHistoryScansFromFirstOnWorkers(t *testing.T) {
 	if r, err := c.Request(http.MethodGet, "/account/early/history", nil); err != nil || r.Status != http.StatusInternalServerError || !strings.Contains(string(r.Body), "archive_unreadable") {
 		t.Errorf("GET /account/early/history: want 500 archive_unreadable, got %v %v", r, err)
 	}
-}
-
-// rebuildEquals rebuilds each projection from scratch (the log read from
-// position 1, mostly from R2) and checks that its query answers what the
-// live projection answered.
-func rebuildEquals(t *testing.T, c *client, head int64) {
-	t.Helper()
-	query := func(name string) string {
-		r, err := c.Request(http.MethodGet, "/queries/"+name, nil)
-		if err != nil || r.Status != http.StatusOK {
-			t.Fatalf("GET /queries/%s: %v %v", name, r, err)
-		}
-		return string(r.Body)
-	}
-	for proj, q := range map[string]string{"balances": "all_balances", "notes": "all_notes"} {
-		e2etest.WaitFor(t, 30*time.Second, proj+" at the head", func() bool { return projectionAt(c, proj, head) })
-		live := query(q)
-		if r, err := c.admin(http.MethodPost, "/projections/"+proj+"/rebuild", nil); err != nil || r.Status/100 != 2 {
-			t.Fatalf("rebuild %s: %v %v", proj, r, err)
-		}
-		e2etest.WaitFor(t, 60*time.Second, proj+" rebuilt to the head", func() bool { return projectionAt(c, proj, head) })
-		if rebuilt := query(q); rebuilt != live {
-			t.Errorf("projection %s rebuilt from the archive differs from the live one:\nlive    %s\nrebuilt %s", proj, live, rebuilt)
-		}
-	}
-}
-
-func projectionAt(c *client, proj string, head int64) bool {
-	var st struct {
-		Projections []struct {
-			Name     string `json:"name"`
-			Position int64  `json:"position"`
-			State    string `json:"state"`
-		} `json:"projections"`
-	}
-	if r, err := c.GetJSON("/projections", &st); err != nil || r.Status != http.StatusOK {
-		return false
-	}
-	for _, p := range st.Projections {
-		if p.Name == proj {
-			return p.Position >= head && p.State == "running"
-		}
-	}
-	return false
 }
 
 // TestArchiveRestartMidStep: workerd stops dead between a segment's
