@@ -56,7 +56,7 @@ func via(ctx context.Context, h *host) *host {
 	if h != nil {
 		return h
 	}
-	h, _ = ctx.Value(hostKey{}).(*host)
+	h, _ = hostOf(ctx)
 	return h
 }
 
