@@ -417,10 +417,13 @@ func declared(p *interpreter.Program, req *CommandRequest) map[string]any {
 	if req.Caller != nil && req.Caller.Claims != nil {
 		env.Caller = req.Caller.Claims
 	}
-	if len(req.Payload) == 0 {
-		env.Cmd = map[string]any{}
-	} else if v, err := value.Decode(req.Payload, req.Limits); err == nil {
+	// The payload as the command's expressions read it: decoded as Decide
+	// decodes it, with its declared defaults.
+	if v, err := engine.DecodePayload(req.Payload, req.Limits); err == nil {
 		env.Cmd = v
+		if a := p.Aggregates[req.Aggregate]; a != nil && a.Commands[req.Command] != nil {
+			env.Cmd = a.Commands[req.Command].WithDefaults(v)
+		}
 	}
 	return p.Auth.Declared(req.Aggregate, req.Command, env)
 }

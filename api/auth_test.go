@@ -468,7 +468,8 @@ func ownedWithMeta(t testing.TB) string {
 		`allow: "admins act": "'admin' in caller.roles"`: `allow: "admins act": "'admin' in caller.roles"
 	meta: roles: "caller.roles"`,
 		`AddItem: {`: `AddItem: {
-				meta: sku: "cmd.sku"`,
+				meta: {sku: "cmd.sku", qty: "cmd.qty"}`,
+		`qty: int & >0 & <=100}`: `qty: *1 | int & >0 & <=100}`,
 		`"cart.ItemAdded": upsert: by: "meta.actor"`: `"cart.ItemAdded": upsert: by: "meta.actor + '/' + meta.sku + '/' + join(meta.roles, ',')"`,
 	} {
 		require.Contains(t, s, old)
@@ -490,7 +491,7 @@ func TestAuthDeclaredMeta(t *testing.T) {
 	s := newServerReadSide(t, p, api.Options{Identity: v})
 	ada := bearerOf(token(t, "ada", []string{"customer"}, nil, "", nil))
 	s.post("/cart/c1/Open", "", http.StatusCreated, ada...)
-	s.post("/cart/c1/AddItem", `{"sku":"TEA-01","qty":1}`, http.StatusOK, ada...)
+	s.post("/cart/c1/AddItem", `{"sku":"TEA-01"}`, http.StatusOK, ada...) // qty by its default
 	r := s.do(http.MethodGet, "/cart/c1/events", "", ada...)
 	require.Equal(t, http.StatusOK, r.Status, r.String())
 	var page struct {
@@ -506,6 +507,7 @@ func TestAuthDeclaredMeta(t *testing.T) {
 	assert.NotContains(t, page.Events[0].Meta, "sku")
 	assert.Equal(t, "ada", page.Events[1].Meta["actor"])
 	assert.Equal(t, "TEA-01", page.Events[1].Meta["sku"])
+	assert.Equal(t, 1.0, page.Events[1].Meta["qty"], "a command's meta reads its payload with the declared defaults, as its emits do")
 	assert.Equal(t, []any{"customer"}, page.Events[1].Meta["roles"])
 	sam := bearerOf(token(t, "sam", []string{"support"}, nil, "", nil))
 	rows := s.do(http.MethodGet, "/queries/carts_of?owner=ada", "", sam...)
