@@ -55,8 +55,8 @@ func RebuildKeys(p *interpreter.Program, aggregate string, read func(after int64
 		}
 		for _, e := range page {
 			out.Through = e.Position
-			if e.Aggregate != aggregate || len(a.Unique) == 0 {
-				continue
+			if e.Aggregate != aggregate || !claimsOrReleases(a, e.Type) {
+				continue // not decoded: no constraint reads it
 			}
 			pl, err := value.DecodeStored(e.Payload)
 			typ := e.Type
@@ -109,4 +109,18 @@ func RebuildKeys(p *interpreter.Program, aggregate string, read func(after int64
 		return out.Holds[i].Key < out.Holds[j].Key
 	})
 	return out, nil
+}
+
+// claimsOrReleases says whether a stored event of type t (a current name
+// or a former one) may claim or release a key of one of a's constraints.
+func claimsOrReleases(a *interpreter.Aggregate, t string) bool {
+	if ev := a.Event(t); ev != nil {
+		t = ev.Name
+	}
+	for _, u := range a.Unique {
+		if u.Claims(t) || u.Releases(t) {
+			return true
+		}
+	}
+	return false
 }

@@ -44,9 +44,10 @@ func TestRebuildKeys(t *testing.T) {
 		ev("cart", "b", "Abandoned", `{}`), // b holds nothing: releases nothing
 		ev("cart", "d", "Opened", `{"client":"c-3"}`),
 		ev("cart", "e", "Opened", `{"client":".."}`), // no URL could address it
+		ev("cart", "d", "ItemAdded", `not JSON`),      // no constraint reads it: not even decoded
 	))
 	require.NoError(t, err)
-	assert.Equal(t, int64(8), rb.Through)
+	assert.Equal(t, int64(9), rb.Through)
 	assert.Equal(t, []store.KeyHold{
 		{Constraint: "openCartPerClient", Key: "c-1", Instance: "a"},
 		{Constraint: "openCartPerClient", Key: "c-3", Instance: "d"},
