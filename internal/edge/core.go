@@ -80,6 +80,9 @@ type Core struct {
 	async     bool
 	// keepFor: a retention rule lets events leave as time passes.
 	keepFor bool
+	// queries are the named queries' SQL with positional parameters
+	// (rows.Positional), made once.
+	queries map[string]positionalQuery
 	// objects and proj coordinate the scripts of Aggregate objects and of
 	// the projector object that run at once (object.go, projector.go).
 	objects *objects
@@ -191,11 +194,24 @@ func New(manifestJSON []byte, cfg Config) (*Core, error) {
 	if c.names == nil {
 		c.namesJSON = "[]"
 	}
+	c.queries = map[string]positionalQuery{}
+	for name, q := range p.Queries {
+		var pq positionalQuery
+		pq.sql, pq.params = rows.Positional(q.SQL)
+		c.queries[name] = pq
+	}
 	c.keepFor = c.retention.Context.KeepFor > 0
 	for _, ap := range c.retention.Aggregates {
 		c.keepFor = c.keepFor || ap.KeepFor > 0
 	}
 	return c, nil
+}
+
+// positionalQuery is a query's SQL as D1 binds it: ?N for its named
+// parameters, in params' order.
+type positionalQuery struct {
+	sql    string
+	params []string
 }
 
 // Program is the compiled context.

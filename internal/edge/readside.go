@@ -77,21 +77,31 @@ type readModels struct {
 	checked []d1.Checkpoint
 }
 
+// checkpoints are the checkpoints this request reads, read once.
+func (m *readModels) checkpoints() ([]d1.Checkpoint, error) {
+	if m.checked == nil {
+		cps, err := m.current()
+		if err != nil {
+			return nil, err
+		}
+		m.checked = cps
+	}
+	return m.checked, nil
+}
+
 func (m *readModels) Query(_ context.Context, name string, params map[string]any) ([]map[string]any, error) {
 	q := m.c.prog.Queries[name]
 	if q == nil {
 		return nil, fmt.Errorf("%w query %q", cuesource.ErrUnknown, name)
 	}
-	cps := m.checked
-	if cps == nil {
-		var err error
-		if cps, err = m.current(); err != nil {
-			return nil, err
-		}
-		m.checked = cps
+	// The tables exist for the definition deployed (current) before a
+	// query reads them.
+	if _, err := m.checkpoints(); err != nil {
+		return nil, err
 	}
 	lim := m.c.prog.Limits
-	sql, names := rows.Positional(q.SQL)
+	pq := m.c.queries[name]
+	sql, names := pq.sql, pq.params
 	args := make([]any, 0, len(names))
 	for _, n := range names {
 		args = append(args, rows.Bindable(params[n]))
@@ -158,13 +168,9 @@ func (m *readModels) current() ([]d1.Checkpoint, error) {
 }
 
 func (m *readModels) Status(context.Context) ([]cuesource.ProjectionStatus, error) {
-	stored := m.checked
-	if stored == nil {
-		var err error
-		if stored, err = m.current(); err != nil {
-			return nil, err
-		}
-		m.checked = stored
+	stored, err := m.checkpoints()
+	if err != nil {
+		return nil, err
 	}
 	head, err := m.h.query(d1.Head)
 	if err != nil {
