@@ -141,8 +141,7 @@ func (pl *playground) start() error {
 		st.Close()
 		return err
 	}
-	h := withUI(nethttp.Handler(stk.svc, nethttp.Options{Log: pl.log}), pl.ui)
-	pl.st, pl.stk, pl.h = st, stk, devTokens(pl.f.dev, stk.program, pl.f.adminToken, h)
+	pl.st, pl.stk, pl.h = st, stk, serveHandler(stk, &pl.f, pl.log, pl.ui)
 	pl.roundCtx, pl.cancelRound = context.WithCancel(pl.ctx)
 	return nil
 }
