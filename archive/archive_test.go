@@ -450,3 +450,30 @@ func TestStatusSumsTheIndex(t *testing.T) {
 	assert.Equal(t, int64(21), st.Segments[0].First)
 	assert.Equal(t, int64(n), st.Segments[len(st.Segments)-1].First)
 }
+
+// A bounded pass (Loop's, LoopSteps) stops after its steps, and the next
+// carries on where it stopped until the log is done.
+func TestBoundedPassCarriesOn(t *testing.T) {
+	s, dir := open(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		_, err := s.Append(t.Context(), store.Commit{Aggregate: "cart", Instance: fmt.Sprintf("c%d", i), State: json.RawMessage(`{}`),
+			Events: []store.Event{{ID: fmt.Sprintf("e%d", i), Type: "Added", Time: at, CommandID: fmt.Sprintf("k%d", i), Payload: json.RawMessage(`{"n":1}`)}}})
+		require.NoError(t, err)
+	}
+	a := archive.New(s, dir, retention.Policies{HotBytes: 1}, archive.Options{Window: 10, SegmentEvents: 10})
+	first, err := a.RunSteps(t.Context(), 2)
+	require.NoError(t, err)
+	assert.Positive(t, first.Pruned)
+	assert.LessOrEqual(t, first.Pruned, int64(20), "two steps prune at most two windows of 10")
+	total := first.Pruned
+	for range 100 {
+		rep, err := a.RunSteps(t.Context(), 2)
+		require.NoError(t, err)
+		if rep.Pruned == 0 {
+			break
+		}
+		total += rep.Pruned
+	}
+	assert.Equal(t, int64(99), total, "the passes carried on to all but the head")
+}
