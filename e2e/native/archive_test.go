@@ -24,27 +24,6 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
-// deposit sends one Deposit with an idempotency key; it returns the
-// reply's status (0: no answer) and the event ids it acknowledged.
-func deposit(c *client, account string, seq int) (int, []string) {
-	body := fmt.Sprintf(`{"amount": %d, "note": "n°%d <&> \"q\""}`, seq%97+1, seq)
-	r, err := c.Post("/account/"+account+"/Deposit", fmt.Sprintf("d-%06d", seq), []byte(body))
-	if err != nil {
-		return 0, nil
-	}
-	var ans struct {
-		Events []struct {
-			ID string `json:"id"`
-		} `json:"events"`
-	}
-	_ = json.Unmarshal(r.Body, &ans)
-	var ids []string
-	for _, e := range ans.Events {
-		ids = append(ids, e.ID)
-	}
-	return r.Status, ids
-}
-
 type storageStatus struct {
 	HotBytes     int64 `json:"hotBytes"`
 	Budget       int64 `json:"budget"`
@@ -64,39 +43,6 @@ func storage(t *testing.T, c *client) storageStatus {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// readLog reads GET /events from position 1 to the end, raw, page by
-// page; it returns each event's line as served and fails on any gap.
-func readLog(t *testing.T, c *client) ([]logEvent, [][]byte) {
-	t.Helper()
-	var evs []logEvent
-	var raws [][]byte
-	for after := int64(0); ; {
-		var page struct {
-			Events []json.RawMessage `json:"events"`
-			Next   int64             `json:"next"`
-		}
-		r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page)
-		if err != nil || r.Status != http.StatusOK {
-			t.Fatalf("GET /events?after=%d: %v %v", after, r, err)
-		}
-		if len(page.Events) == 0 {
-			return evs, raws
-		}
-		for _, raw := range page.Events {
-			var e logEvent
-			if err := json.Unmarshal(raw, &e); err != nil {
-				t.Fatal(err)
-			}
-			if e.Position != int64(len(evs))+1 {
-				t.Fatalf("GET /events: position %d after %d", e.Position, len(evs))
-			}
-			evs = append(evs, e)
-			raws = append(raws, raw)
-		}
-		after = page.Next
-	}
 }
 
 // TestTinyHotBudget: under load, with a hot budget a few dozen events
@@ -126,7 +72,7 @@ func TestTinyHotBudget(t *testing.T) {
 			defer wg.Done()
 			for i := range perWorker {
 				seq := w*perWorker + i
-				status, ids := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq)
+				status, ids := c.Deposit(fmt.Sprintf("acc-%02d", seq%12), seq)
 				if status/100 != 2 {
 					t.Errorf("deposit %d: status %d", seq, status)
 					return
@@ -166,7 +112,7 @@ func TestTinyHotBudget(t *testing.T) {
 		t.Errorf("archived up to %d of %d: the budget did not make events leave", st.Archived, st.Head)
 	}
 
-	evs, raws := readLog(t, c)
+	evs, raws := c.RawLog(t)
 	if len(evs) != workers*perWorker {
 		t.Errorf("the log holds %d events, %d were acknowledged", len(evs), workers*perWorker)
 	}
@@ -255,7 +201,7 @@ func TestArchiveSIGKILL(t *testing.T) {
 				t.Fatalf("the server did not crash at %s within 5000 commands", crash)
 			}
 			seq++
-			status, ids := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq)
+			status, ids := c.Deposit(fmt.Sprintf("acc-%02d", seq%12), seq)
 			if status == 0 {
 				unknown++ // the server died: it may or may not have committed
 				break
@@ -282,7 +228,7 @@ func TestArchiveSIGKILL(t *testing.T) {
 		e2etest.WaitFor(t, 30*time.Second, "the hot log under its budget", func() bool {
 			return storage(t, c).HotBytes <= e2etest.LedgerBudget
 		})
-		evs, _ := readLog(t, c)
+		evs, _ := c.RawLog(t)
 		seen := map[string]bool{}
 		for _, e := range evs {
 			if seen[e.ID] {
@@ -326,7 +272,7 @@ func TestBadSegment(t *testing.T) {
 	srv := startServer(t, ctx, data, "--archive", arch, "--archive-every", "20ms")
 	c := newClient(srv.url)
 	for seq := range 2000 {
-		if status, _ := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq); status/100 != 2 {
+		if status, _ := c.Deposit(fmt.Sprintf("acc-%02d", seq%12), seq); status/100 != 2 {
 			t.Fatalf("deposit %d: status %d", seq, status)
 		}
 	}
@@ -421,7 +367,7 @@ func TestHistoryScansFromFirst(t *testing.T) {
 		n       int
 	}{{"early", 300}, {"late", late}, {"early", 300}} {
 		for range run.n {
-			if status, _ := deposit(c, run.account, seq); status/100 != 2 {
+			if status, _ := c.Deposit(run.account, seq); status/100 != 2 {
 				t.Fatalf("deposit %d: status %d", seq, status)
 			}
 			seq++
@@ -527,7 +473,7 @@ func stoppedLedger(t *testing.T) (ctx, data string) {
 	srv := startServer(t, ctx, data)
 	c := newClient(srv.url)
 	for seq := range 46 {
-		if status, _ := deposit(c, []string{"a", "b"}[seq%2], seq); status/100 != 2 {
+		if status, _ := c.Deposit([]string{"a", "b"}[seq%2], seq); status/100 != 2 {
 			t.Fatalf("deposit %d: %d", seq, status)
 		}
 	}

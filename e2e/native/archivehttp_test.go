@@ -29,7 +29,7 @@ func TestArchiveOverHTTP(t *testing.T) {
 	c := newClient(srv.url)
 	defer c.Close()
 	for seq := range 1000 {
-		if status, _ := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq); status/100 != 2 {
+		if status, _ := c.Deposit(fmt.Sprintf("acc-%02d", seq%12), seq); status/100 != 2 {
 			t.Fatalf("deposit %d: status %d", seq, status)
 		}
 	}
@@ -84,7 +84,7 @@ func TestArchiveOverHTTP(t *testing.T) {
 		t.Fatalf("archive restore --url: %s %s", stdout, stderr)
 	}
 	restored := bytes.Split(bytes.TrimSuffix(exportLog(t, ctx, "--data", into), []byte("\n")), []byte("\n"))
-	_, served := readLog(t, c)
+	_, served := c.RawLog(t)
 	if int64(len(restored)) < st.Archived || len(restored) > len(served) {
 		t.Fatalf("restore wrote %d events; the archive holds %d, the log %d", len(restored), st.Archived, len(served))
 	}

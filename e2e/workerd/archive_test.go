@@ -24,27 +24,6 @@ import (
 	_ "modernc.org/sqlite" // to read the D1 database workerd persisted
 )
 
-// deposit sends one Deposit; it returns the reply's status (0: no
-// answer) and the event ids it acknowledged.
-func deposit(c *client, account string, seq int) (int, []string) {
-	body := fmt.Sprintf(`{"amount": %d, "note": "n°%d <&> \"q\""}`, seq%97+1, seq)
-	r, err := c.Post("/account/"+account+"/Deposit", fmt.Sprintf("d-%06d", seq), []byte(body))
-	if err != nil {
-		return 0, nil
-	}
-	var ans struct {
-		Events []struct {
-			ID string `json:"id"`
-		} `json:"events"`
-	}
-	_ = json.Unmarshal(r.Body, &ans)
-	var ids []string
-	for _, e := range ans.Events {
-		ids = append(ids, e.ID)
-	}
-	return r.Status, ids
-}
-
 type storageStatus struct {
 	HotBytes     int64  `json:"hotBytes"`
 	Budget       int64  `json:"budget"`
@@ -73,39 +52,6 @@ func storageOf(t tb, c *client) storageStatus {
 		t.Fatalf("GET /admin/storage: %v", err)
 	}
 	return st
-}
-
-// rawLog reads GET /events from position 1 to the end, raw, page by
-// page; it returns each event's line as served and fails on any gap.
-func rawLog(t tb, c *client) ([]logEvent, [][]byte) {
-	t.Helper()
-	var evs []logEvent
-	var raws [][]byte
-	for after := int64(0); ; {
-		var page struct {
-			Events []json.RawMessage `json:"events"`
-			Next   int64             `json:"next"`
-		}
-		r, err := c.GetJSON(fmt.Sprintf("/events?after=%d&limit=1000&raw=true", after), &page)
-		if err != nil || r.Status != http.StatusOK {
-			t.Fatalf("GET /events?after=%d: %v %v", after, r, err)
-		}
-		if len(page.Events) == 0 {
-			return evs, raws
-		}
-		for _, raw := range page.Events {
-			var e logEvent
-			if err := json.Unmarshal(raw, &e); err != nil {
-				t.Fatalf("GET /events: %v", err)
-			}
-			if e.Position != int64(len(evs))+1 {
-				t.Fatalf("GET /events: position %d after %d", e.Position, len(evs))
-			}
-			evs = append(evs, e)
-			raws = append(raws, raw)
-		}
-		after = page.Next
-	}
 }
 
 // checkIndex checks that the index's segments run from position 1
@@ -140,7 +86,7 @@ func load(t *testing.T, c *client, from, n int) map[string]bool {
 		go func() {
 			defer wg.Done()
 			for seq := from + w; seq < from+n; seq += writers {
-				status, ids := deposit(c, fmt.Sprintf("acc-%02d", seq%12), seq)
+				status, ids := c.Deposit(fmt.Sprintf("acc-%02d", seq%12), seq)
 				if status/100 != 2 {
 					t.Errorf("deposit %d: status %d", seq, status)
 					return
@@ -158,10 +104,10 @@ func load(t *testing.T, c *client, from, n int) map[string]bool {
 }
 
 // checkWhole checks that the log from position 1 holds every acknowledged
-// event once, in order (rawLog checks the positions).
+// event once, in order (RawLog checks the positions).
 func checkWhole(t tb, c *client, acked map[string]bool) ([]logEvent, [][]byte) {
 	t.Helper()
-	evs, raws := rawLog(t, c)
+	evs, raws := c.RawLog(t)
 	seen := map[string]bool{}
 	for _, e := range evs {
 		if seen[e.ID] {
@@ -293,7 +239,7 @@ func TestHistoryScansFromFirstOnWorkers(t *testing.T) {
 		n       int
 	}{{"early", 120}, {"late", late}, {"early", 120}} {
 		for range run.n {
-			if status, _ := deposit(c, run.account, seq); status/100 != 2 {
+			if status, _ := c.Deposit(run.account, seq); status/100 != 2 {
 				t.Fatalf("deposit %d: status %d", seq, status)
 			}
 			seq++
@@ -411,7 +357,7 @@ func TestArchiveThroughput(t *testing.T) {
 	c2 := newClient(w2.url)
 	defer c2.Close()
 	start := time.Now()
-	deposit(c2, "acc-kick", n)
+	c2.Deposit("acc-kick", n)
 	var st storageStatus
 	e2etest.WaitFor(t, 10*time.Minute, "the archive at the head", func() bool {
 		st = storageOf(t, c2)

@@ -74,7 +74,7 @@ func TestArchiveOverHTTPFromWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-	_, served := rawLog(t, c)
+	_, served := c.RawLog(t)
 	if int64(len(restored)) < st.Archived || len(restored) > len(served) {
 		t.Fatalf("restore wrote %d events; the archive holds %d, the log %d", len(restored), st.Archived, len(served))
 	}

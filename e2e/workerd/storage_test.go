@@ -22,7 +22,7 @@ func TestStoragePageOverWorker(t *testing.T) {
 	c := newClient(w.url)
 	defer c.Close()
 	for seq := range 150 {
-		if status, _ := deposit(c, fmt.Sprintf("acc-%02d", seq%6), seq); status/100 != 2 {
+		if status, _ := c.Deposit(fmt.Sprintf("acc-%02d", seq%6), seq); status/100 != 2 {
 			t.Fatalf("deposit %d: status %d", seq, status)
 		}
 	}
