@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -305,13 +304,9 @@ func TestArchiveRestartMidStep(t *testing.T) {
 			w := startWorker(t, dir, persist, "CUESOURCE_TEST_CRASH="+point)
 			c := newClient(w.url)
 			acked := load(t, c, 0, 120)
-			marker := "archive: test crash point " + point
-			if !e2etest.Until(60*time.Second, 50*time.Millisecond, func() bool { return strings.Contains(w.log(), marker) }) {
-				t.Fatalf("the Archiver did not reach %s:\n%s", point, w.log())
-			}
+			w.waitLog(t, "archive: test crash point "+point, 60*time.Second)
 			c.Close()
-			_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
-			<-w.done
+			w.kill(t)
 
 			w2 := startWorker(t, dir, persist)
 			c2 := newClient(w2.url)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -115,30 +114,6 @@ func TestUniqueKeyCheckOut(t *testing.T) {
 	c.command(t, 409, "cart", "c", "Open", `{"client":"ada"}`)
 	c.command(t, 201, "plain", "a", "Open", `{"client":"ada"}`)
 	c.command(t, 201, "plain", "b", "Open", `{"client":"ada"}`)
-}
-
-// kill ends the harness and workerd at once, as a crash does: nothing is
-// disposed, and a request in flight gets no answer.
-func (w *worker) kill(t *testing.T) {
-	t.Helper()
-	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-w.done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the harness (pid %d) did not exit 10s after SIGKILL", w.cmd.Process.Pid)
-	}
-}
-
-// waitLog waits for the harness's log to hold s.
-func (w *worker) waitLog(t *testing.T, s string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(w.log(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the harness's log has no %q after %v:\n%s", s, timeout, w.logTail(30))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestUniqueKeyRestartBeforeCommit restarts workerd (a kill, then a start

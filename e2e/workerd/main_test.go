@@ -659,3 +659,23 @@ func checkLog(t tb, evs []logEvent) map[[2]string][]logEvent {
 	}
 	return per
 }
+
+// kill ends the harness and workerd at once, as a crash does: nothing is
+// disposed, and a request in flight gets no answer.
+func (w *worker) kill(t *testing.T) {
+	t.Helper()
+	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the harness (pid %d) did not exit 10s after SIGKILL", w.cmd.Process.Pid)
+	}
+}
+
+// waitLog waits for the harness's log to hold s.
+func (w *worker) waitLog(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	if !e2etest.Until(timeout, 20*time.Millisecond, func() bool { return strings.Contains(w.log(), s) }) {
+		t.Fatalf("the harness's log has no %q after %v:\n%s", s, timeout, w.logTail(30))
+	}
+}
