@@ -97,6 +97,9 @@ func TestTinyHotBudget(t *testing.T) {
 		return st.HotBytes <= e2etest.LedgerBudget && st.SegmentCount > 0
 	})
 	st := storage(t, c)
+	if st.Budget != e2etest.LedgerBudget {
+		t.Errorf("the storage's budget is %d, the ledger declares %d", st.Budget, e2etest.LedgerBudget)
+	}
 	e2etest.WaitFor(t, 30*time.Second, "the follower at the head", func() bool { return follower.Len() >= int(st.Head) })
 	follower.Stop()
 	// Between two steps the writers add what one step's interval lets

@@ -179,6 +179,9 @@ func TestArchiveTinyHotBudget(t *testing.T) {
 		t.Errorf("archived up to %d of %d: the budget did not make events leave", st.Archived, st.Head)
 	}
 	checkIndex(t, st)
+	if st.Budget != e2etest.LedgerBudget {
+		t.Errorf("the storage's budget is %d, the ledger declares %d", st.Budget, e2etest.LedgerBudget)
+	}
 
 	evs, raws := checkWhole(t, c, acked)
 	for i, e := range evs {
