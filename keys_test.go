@@ -44,7 +44,7 @@ func TestRebuildKeys(t *testing.T) {
 		ev("cart", "b", "Abandoned", `{}`), // b holds nothing: releases nothing
 		ev("cart", "d", "Opened", `{"client":"c-3"}`),
 		ev("cart", "e", "Opened", `{"client":".."}`), // no URL could address it
-		ev("cart", "d", "ItemAdded", `not JSON`),      // no constraint reads it: not even decoded
+		ev("cart", "d", "ItemAdded", `not JSON`),     // no constraint reads it: not even decoded
 	))
 	require.NoError(t, err)
 	assert.Equal(t, int64(9), rb.Through)

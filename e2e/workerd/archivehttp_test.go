@@ -84,11 +84,16 @@ func TestArchiveOverHTTPFromWorker(t *testing.T) {
 		}
 	}
 
-	seg := st.Segments[0]
+	// The oldest segment is damaged (its events left D1: a read needs
+	// it), the next one deleted (verify names it, whether or not D1
+	// still holds its events: a segment is archived ahead of the prune).
+	bad, seg := st.Segments[0], st.Segments[1]
+	if bad.Hot != 0 {
+		t.Fatalf("D1 holds %d events of the oldest segment %s: the load left none hot there", bad.Hot, bad.Name)
+	}
 	if r, err := c.Request(http.MethodDelete, "/__test/r2/"+seg.Name, nil); err != nil || r.Status != http.StatusOK {
 		t.Fatalf("deleting segment %s: %v %v", seg.Name, r, err)
 	}
-	bad := st.Segments[1]
 	leftover := fmt.Sprintf("%020d-%020d.ndjson.gz", n+1000, n+2000)
 	for _, name := range []string{bad.Name, leftover} {
 		if r, err := c.Request(http.MethodPut, "/__test/r2/"+name, []byte("not a segment")); err != nil || r.Status != http.StatusOK {
