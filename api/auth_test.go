@@ -469,7 +469,7 @@ func ownedWithMeta(t testing.TB) string {
 	meta: roles: "caller.roles"`,
 		`AddItem: {`: `AddItem: {
 				meta: {sku: "cmd.sku", qty: "cmd.qty"}`,
-		`qty: int & >0 & <=100}`: `qty: *1 | int & >0 & <=100}`,
+		`qty: int & >0 & <=100}`:                     `qty: *1 | int & >0 & <=100}`,
 		`"cart.ItemAdded": upsert: by: "meta.actor"`: `"cart.ItemAdded": upsert: by: "meta.actor + '/' + meta.sku + '/' + join(meta.roles, ',')"`,
 	} {
 		require.Contains(t, s, old)
