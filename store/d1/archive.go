@@ -105,9 +105,6 @@ ON CONFLICT (first) DO NOTHING`
 	// a prune touched along with it: the second statement of its batch.
 	ArchivePruneUpdate = `UPDATE archive_segments SET hot = (SELECT COUNT(*) FROM events WHERE position BETWEEN archive_segments.first AND archive_segments.last)
 WHERE last >= ?1 AND first <= ?2`
-	// ArchiveHotFrom (aggregate, instance) reads the version the
-	// instance's history in D1 begins at, NULL when D1 holds none of it.
-	ArchiveHotFrom = `SELECT MIN(version) FROM events WHERE aggregate = ?1 AND instance = ?2`
 )
 
 // ArchiveHotBytes reads (bytes, counted, base), the one row of

@@ -83,8 +83,6 @@ func TestArchiveStatements(t *testing.T) {
 	res = run(stmt{d1.ArchivePrune, []any{`[3,4,5,6]`, none}}, stmt{d1.ArchivePruneUpdate, []any{3, 6}})
 	assert.Equal(t, []int64{3, 4}, ints(t, res[0], 0), "not past the archive; the head stays")
 	assert.Equal(t, int64(0), must(t, run(stmt{d1.ArchiveSegments, nil})[0][0][8]))
-	from := run(stmt{d1.ArchiveHotFrom, []any{"cart", "c0"}})[0]
-	assert.Equal(t, int64(3), must(t, from[0][0]))
 
 	// What D1 still holds reads by the page rule.
 	page := run(stmt{d1.ReadAll, []any{0, 10, store.PageBytes}})[0]
