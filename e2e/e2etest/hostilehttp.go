@@ -281,11 +281,19 @@ func SendRaw(addr string, c Hostile) (Reply, error) {
 	}
 	b.WriteString("\r\n")
 	b.WriteString(c.Body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return Reply{}, err
-	}
+	// Written while the answer is read, as HTTP clients do: a server that
+	// refuses a body before reading it answers, then closes the connection
+	// on the rest, and a client still writing would see only the reset.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(conn, b.String())
+		wrote <- err
+	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: c.Method})
 	if err != nil {
+		if werr := <-wrote; werr != nil {
+			return Reply{}, werr
+		}
 		return Reply{}, err
 	}
 	defer resp.Body.Close()
